@@ -1,0 +1,52 @@
+// Clock: the one source of "now", behind an interface so tests pin time
+// (SigV4 vectors, visibility timeouts). Implementations are thread-safe.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+
+namespace imgbatch {
+
+class Clock {
+ public:
+  virtual ~Clock() = default;
+  // Wall-clock time (for timestamps on the wire and in the database).
+  virtual std::chrono::system_clock::time_point Now() const = 0;
+  // Monotonic time (for deadlines and durations).
+  virtual std::chrono::steady_clock::time_point Monotonic() const = 0;
+
+  int64_t NowMillis() const {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(Now().time_since_epoch()).count();
+  }
+};
+
+class SystemClock final : public Clock {
+ public:
+  std::chrono::system_clock::time_point Now() const override {
+    return std::chrono::system_clock::now();
+  }
+  std::chrono::steady_clock::time_point Monotonic() const override {
+    return std::chrono::steady_clock::now();
+  }
+  static SystemClock& Instance();
+};
+
+// A clock the test moves by hand; both readings advance together.
+class ManualClock final : public Clock {
+ public:
+  explicit ManualClock(int64_t epoch_millis = 1'700'000'000'000) : millis_(epoch_millis) {}
+  std::chrono::system_clock::time_point Now() const override {
+    return std::chrono::system_clock::time_point(std::chrono::milliseconds(millis_.load()));
+  }
+  std::chrono::steady_clock::time_point Monotonic() const override {
+    return std::chrono::steady_clock::time_point(std::chrono::milliseconds(millis_.load()));
+  }
+  void Advance(std::chrono::milliseconds d) { millis_ += d.count(); }
+  void SetMillis(int64_t epoch_millis) { millis_ = epoch_millis; }
+
+ private:
+  std::atomic<int64_t> millis_;
+};
+
+}  // namespace imgbatch

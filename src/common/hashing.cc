@@ -1,0 +1,182 @@
+#include "common/hashing.h"
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+#include <zlib.h>
+
+#include <array>
+#include <stdexcept>
+
+namespace imgbatch {
+namespace {
+
+constexpr char kHexDigits[] = "0123456789abcdef";
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+const EVP_MD* DigestFor(HashKind kind) {
+  switch (kind) {
+    case HashKind::kMd5: return EVP_md5();
+    case HashKind::kSha1: return EVP_sha1();
+    case HashKind::kSha256: return EVP_sha256();
+    default: return nullptr;
+  }
+}
+
+std::string Digest(const EVP_MD* md, std::string_view data) {
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), out, &len, md, nullptr);
+  return std::string(reinterpret_cast<char*>(out), len);
+}
+
+std::array<uint32_t, 256> MakeCrc32cTable() {
+  std::array<uint32_t, 256> table{};
+  for (uint32_t i = 0; i < 256; ++i) {
+    uint32_t c = i;
+    for (int k = 0; k < 8; ++k) c = (c & 1) ? (c >> 1) ^ 0x82F63B78u : c >> 1;
+    table[i] = c;
+  }
+  return table;
+}
+
+}  // namespace
+
+std::string HexEncode(std::string_view bytes) {
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (unsigned char b : bytes) {
+    out.push_back(kHexDigits[b >> 4]);
+    out.push_back(kHexDigits[b & 15]);
+  }
+  return out;
+}
+
+std::optional<std::string> HexDecode(std::string_view hex) {
+  if (hex.size() % 2 != 0) return std::nullopt;
+  std::string out;
+  out.reserve(hex.size() / 2);
+  for (size_t i = 0; i < hex.size(); i += 2) {
+    int hi = HexValue(hex[i]), lo = HexValue(hex[i + 1]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    out.push_back(static_cast<char>(hi * 16 + lo));
+  }
+  return out;
+}
+
+std::string Base64Encode(std::string_view bytes) {
+  std::string out(4 * ((bytes.size() + 2) / 3), '\0');
+  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          reinterpret_cast<const unsigned char*>(bytes.data()),
+                          static_cast<int>(bytes.size()));
+  out.resize(n);
+  return out;
+}
+
+std::optional<std::string> Base64Decode(std::string_view text) {
+  if (text.size() % 4 != 0) return std::nullopt;
+  std::string out(3 * text.size() / 4, '\0');
+  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          reinterpret_cast<const unsigned char*>(text.data()),
+                          static_cast<int>(text.size()));
+  if (n < 0) return std::nullopt;
+  // EVP_DecodeBlock keeps the padding bytes as zeros; drop them.
+  size_t pad = 0;
+  if (!text.empty() && text.back() == '=') ++pad;
+  if (text.size() > 1 && text[text.size() - 2] == '=') ++pad;
+  out.resize(static_cast<size_t>(n) - pad);
+  return out;
+}
+
+std::string Md5(std::string_view d) { return Digest(EVP_md5(), d); }
+std::string Sha1(std::string_view d) { return Digest(EVP_sha1(), d); }
+std::string Sha256(std::string_view d) { return Digest(EVP_sha256(), d); }
+
+std::string HmacSha256(std::string_view key, std::string_view data) {
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+       reinterpret_cast<const unsigned char*>(data.data()), data.size(), out, &len);
+  return std::string(reinterpret_cast<char*>(out), len);
+}
+
+uint32_t Crc32Update(uint32_t crc, std::string_view data) {
+  // zlib takes uInt lengths; feed large buffers in slices.
+  while (!data.empty()) {
+    size_t n = std::min<size_t>(data.size(), 1u << 30);
+    crc = static_cast<uint32_t>(
+        crc32(crc, reinterpret_cast<const Bytef*>(data.data()), static_cast<uInt>(n)));
+    data.remove_prefix(n);
+  }
+  return crc;
+}
+
+uint32_t Crc32cUpdate(uint32_t crc, std::string_view data) {
+  static const std::array<uint32_t, 256> kTable = MakeCrc32cTable();
+  crc = ~crc;
+  for (unsigned char b : data) crc = kTable[(crc ^ b) & 0xff] ^ (crc >> 8);
+  return ~crc;
+}
+
+std::string Crc32Bytes(uint32_t crc) {
+  std::string out(4, '\0');
+  out[0] = static_cast<char>(crc >> 24);
+  out[1] = static_cast<char>(crc >> 16);
+  out[2] = static_cast<char>(crc >> 8);
+  out[3] = static_cast<char>(crc);
+  return out;
+}
+
+struct Hasher::Impl {
+  EVP_MD_CTX* ctx = nullptr;
+  uint32_t crc = 0;
+  ~Impl() {
+    if (ctx) EVP_MD_CTX_free(ctx);
+  }
+};
+
+Hasher::Hasher(HashKind kind) : kind_(kind), impl_(std::make_unique<Impl>()) {
+  if (const EVP_MD* md = DigestFor(kind)) {
+    impl_->ctx = EVP_MD_CTX_new();
+    if (!impl_->ctx || EVP_DigestInit_ex(impl_->ctx, md, nullptr) != 1) {
+      throw std::bad_alloc();
+    }
+  }
+}
+Hasher::~Hasher() = default;
+Hasher::Hasher(Hasher&&) noexcept = default;
+Hasher& Hasher::operator=(Hasher&&) noexcept = default;
+
+void Hasher::Update(std::string_view data) {
+  switch (kind_) {
+    case HashKind::kCrc32: impl_->crc = Crc32Update(impl_->crc, data); break;
+    case HashKind::kCrc32c: impl_->crc = Crc32cUpdate(impl_->crc, data); break;
+    default: EVP_DigestUpdate(impl_->ctx, data.data(), data.size());
+  }
+}
+
+std::string Hasher::Finish() {
+  if (kind_ == HashKind::kCrc32 || kind_ == HashKind::kCrc32c) return Crc32Bytes(impl_->crc);
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_DigestFinal_ex(impl_->ctx, out, &len);
+  return std::string(reinterpret_cast<char*>(out), len);
+}
+
+std::string RandomBytes(size_t n) {
+  std::string out(n, '\0');
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(out.data()), static_cast<int>(n)) != 1) {
+    throw std::runtime_error("RAND_bytes failed");
+  }
+  return out;
+}
+
+std::string RandomHex(size_t n) { return HexEncode(RandomBytes(n)); }
+
+}  // namespace imgbatch

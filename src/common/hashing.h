@@ -1,0 +1,57 @@
+// Digests, checksums and encodings used across modules (S3 ETags, SigV4,
+// SQS MD5s, x-amz-checksum-*). OpenSSL for the cryptographic ones, zlib for
+// CRC32, a table for CRC32C. Streaming hashers are not thread-safe; the free
+// functions are.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace imgbatch {
+
+std::string HexEncode(std::string_view bytes);  // lower case
+std::optional<std::string> HexDecode(std::string_view hex);
+std::string Base64Encode(std::string_view bytes);
+std::optional<std::string> Base64Decode(std::string_view text);
+
+// Raw (binary) digests.
+std::string Md5(std::string_view data);
+std::string Sha1(std::string_view data);
+std::string Sha256(std::string_view data);
+std::string HmacSha256(std::string_view key, std::string_view data);
+inline std::string Md5Hex(std::string_view d) { return HexEncode(Md5(d)); }
+inline std::string Sha256Hex(std::string_view d) { return HexEncode(Sha256(d)); }
+
+uint32_t Crc32Update(uint32_t crc, std::string_view data);   // zlib's CRC-32
+uint32_t Crc32cUpdate(uint32_t crc, std::string_view data);  // Castagnoli
+// CRC as the 4 big-endian bytes AWS base64-encodes in x-amz-checksum-crc32(c).
+std::string Crc32Bytes(uint32_t crc);
+
+enum class HashKind { kMd5, kSha1, kSha256, kCrc32, kCrc32c };
+// Streaming hash over any of the kinds; Finish() returns raw digest bytes
+// (CRCs as 4 big-endian bytes).
+class Hasher {
+ public:
+  explicit Hasher(HashKind kind);
+  ~Hasher();
+  Hasher(Hasher&&) noexcept;
+  Hasher& operator=(Hasher&&) noexcept;
+  void Update(std::string_view data);
+  std::string Finish();
+  HashKind kind() const { return kind_; }
+
+ private:
+  struct Impl;
+  HashKind kind_;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Cryptographically random bytes (OpenSSL RAND_bytes).
+std::string RandomBytes(size_t n);
+// Random id of n bytes, hex encoded.
+std::string RandomHex(size_t n);
+
+}  // namespace imgbatch

@@ -1,0 +1,58 @@
+#include "common/hashing.h"
+
+#include <gtest/gtest.h>
+
+namespace imgbatch {
+namespace {
+
+TEST(Hashing, KnownDigests) {
+  EXPECT_EQ(Md5Hex(""), "d41d8cd98f00b204e9800998ecf8427e");
+  EXPECT_EQ(Sha256Hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  EXPECT_EQ(HexEncode(Sha1("abc")), "a9993e364706816aba3e25717850c26c9cd0d89d");
+}
+
+TEST(Hashing, HmacRfc4231Case2) {
+  EXPECT_EQ(HexEncode(HmacSha256("Jefe", "what do ya want for nothing?")),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+}
+
+TEST(Hashing, CrcsMatchPublishedCheckValues) {
+  // The standard check value for "123456789".
+  EXPECT_EQ(Crc32Update(0, "123456789"), 0xCBF43926u);
+  EXPECT_EQ(Crc32cUpdate(0, "123456789"), 0xE3069283u);
+  // AWS's x-amz-checksum-crc32 of "hello world" (boto3 computes the same).
+  EXPECT_EQ(Base64Encode(Crc32Bytes(Crc32Update(0, "hello world"))), "DUoRhQ==");
+}
+
+TEST(Hashing, StreamingEqualsOneShot) {
+  for (HashKind kind : {HashKind::kMd5, HashKind::kSha1, HashKind::kSha256, HashKind::kCrc32,
+                        HashKind::kCrc32c}) {
+    Hasher a(kind), b(kind);
+    a.Update("hello ");
+    a.Update("world");
+    b.Update("hello world");
+    EXPECT_EQ(a.Finish(), b.Finish());
+  }
+}
+
+TEST(Hashing, Base64RoundTripAndRejects) {
+  for (std::string s : {"", "f", "fo", "foo", "foob", "fooba", "foobar"}) {
+    auto enc = Base64Encode(s);
+    auto dec = Base64Decode(enc);
+    ASSERT_TRUE(dec.has_value()) << enc;
+    EXPECT_EQ(*dec, s);
+  }
+  EXPECT_EQ(Base64Encode("foobar"), "Zm9vYmFy");
+  EXPECT_FALSE(Base64Decode("abc").has_value());
+  EXPECT_FALSE(Base64Decode("ab!=").has_value());
+}
+
+TEST(Hashing, HexRoundTrip) {
+  EXPECT_EQ(HexDecode("00ff10").value(), std::string("\x00\xff\x10", 3));
+  EXPECT_FALSE(HexDecode("0g").has_value());
+  EXPECT_FALSE(HexDecode("abc").has_value());
+  EXPECT_EQ(RandomHex(16).size(), 32u);
+}
+
+}  // namespace
+}  // namespace imgbatch

@@ -1,0 +1,58 @@
+#include "common/strings.h"
+
+#include <gtest/gtest.h>
+
+namespace imgbatch {
+namespace {
+
+TEST(Strings, UriEncodeAsAws) {
+  EXPECT_EQ(UriEncode("a b/c~d*e"), "a%20b%2Fc~d%2Ae");
+  EXPECT_EQ(UriEncode("a b/c", /*encode_slash=*/false), "a%20b/c");
+  EXPECT_EQ(UriEncode("\xc3\xa9"), "%C3%A9");
+}
+
+TEST(Strings, PercentDecode) {
+  EXPECT_EQ(PercentDecode("a%20b+c").value(), "a b+c");
+  EXPECT_EQ(PercentDecode("a%20b+c", true).value(), "a b c");
+  EXPECT_EQ(PercentDecode("%2B", true).value(), "+");
+  EXPECT_FALSE(PercentDecode("%").has_value());
+  EXPECT_FALSE(PercentDecode("%4").has_value());
+  EXPECT_FALSE(PercentDecode("%zz").has_value());
+}
+
+TEST(Strings, FormEncodeLikeS3Events) {
+  EXPECT_EQ(FormEncode("incoming/red flower.jpg"), "incoming/red+flower.jpg");
+  EXPECT_EQ(FormEncode("a+b"), "a%2Bb");
+  EXPECT_EQ(FormEncode("\xc3\xa9"), "%C3%A9");
+}
+
+TEST(Strings, ParseQuery) {
+  auto q = ParseQuery("list-type=2&prefix=a%2Fb&uploads&x=");
+  ASSERT_EQ(q.size(), 4u);
+  EXPECT_EQ(QueryGet(q, "prefix").value(), "a/b");
+  EXPECT_EQ(QueryGet(q, "uploads").value(), "");
+  EXPECT_FALSE(QueryGet(q, "missing").has_value());
+}
+
+TEST(Strings, Dates) {
+  auto t = ParseAmzDate("20150830T123600Z");
+  ASSERT_TRUE(t.has_value());
+  EXPECT_EQ(FormatAmzDate(*t), "20150830T123600Z");
+  EXPECT_EQ(FormatHttpDate(*t), "Sun, 30 Aug 2015 12:36:00 GMT");
+  EXPECT_EQ(ParseHttpDate("Sun, 30 Aug 2015 12:36:00 GMT").value(), *t);
+  EXPECT_EQ(FormatIso8601Millis(*t + std::chrono::milliseconds(7)), "2015-08-30T12:36:00.007Z");
+  EXPECT_EQ(ParseIso8601("2015-08-30T12:36:00.007Z").value(), *t + std::chrono::milliseconds(7));
+  EXPECT_EQ(ParseIso8601("2015-08-30T12:36:00Z").value(), *t);
+  EXPECT_FALSE(ParseAmzDate("2015-08-30").has_value());
+  EXPECT_FALSE(ParseHttpDate("yesterday").has_value());
+}
+
+TEST(Strings, Numbers) {
+  EXPECT_EQ(ParseUint("42").value(), 42u);
+  EXPECT_FALSE(ParseUint("-1").has_value());
+  EXPECT_FALSE(ParseUint("4x").has_value());
+  EXPECT_EQ(ParseInt("-7").value(), -7);
+}
+
+}  // namespace
+}  // namespace imgbatch

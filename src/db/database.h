@@ -1,0 +1,98 @@
+// Database: the one SQLite database of a data directory (object metadata,
+// queues, messages, notification configs). WAL mode, synchronous=FULL.
+//
+// Writes go through one writer thread with group commit: concurrent Write()
+// calls are batched into one transaction and share one fsync; each caller's
+// function runs in its own SAVEPOINT, so a failing caller rolls back only its
+// own changes. Write() returns after the commit that made the change durable.
+// Reads run on a small pool of read-only connections (snapshot isolation).
+//
+// Thread-safety: Database is thread-safe. Conn/Statement objects are used only
+// inside the callback that received them, on that callback's thread.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace imgbatch::db {
+
+// A prepared statement (cached per connection). Bind indexes start at 1.
+class Statement {
+ public:
+  Statement(sqlite3* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
+  Statement& Bind(int index, int64_t value);
+  Statement& Bind(int index, std::string_view text);    // TEXT
+  Statement& BindBlob(int index, std::string_view bytes);  // BLOB
+  Statement& BindNull(int index);
+  Statement& Bind(int index, std::optional<int64_t> value);
+  // Advances: true when a row is available, false when done.
+  Result<bool> Step();
+  // Step() until done (for INSERT/UPDATE/DELETE).
+  Status Run();
+  int64_t ColumnInt(int column) const;
+  std::string ColumnText(int column) const;  // TEXT or BLOB bytes
+  bool ColumnIsNull(int column) const;
+  int changes() const;
+  int64_t last_insert_rowid() const;
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* stmt_;
+};
+
+// A connection inside a callback: a write transaction (Write) or a read
+// snapshot (Read).
+class Conn {
+ public:
+  virtual ~Conn() = default;
+  virtual Status Exec(std::string_view sql) = 0;
+  // Returns a reset, cleared, cached statement for this SQL text.
+  virtual Result<Statement> Prepare(std::string_view sql) = 0;
+  virtual sqlite3* raw() = 0;
+};
+using Txn = Conn;  // what ObjectEventSink receives: the writer's transaction
+
+struct Migration {
+  int version;      // 1, 2, ... per component, applied in order once
+  std::string sql;  // may hold several statements
+};
+
+struct Options {
+  std::string path;  // database file; "-wal"/"-shm" beside it
+  int read_connections = 4;
+  // Max callers folded into one transaction.
+  int max_group = 512;
+};
+
+class Database {
+ public:
+  static Result<std::unique_ptr<Database>> Open(const Options& options);
+  virtual ~Database() = default;
+
+  // Applies the component's migrations not yet applied (tracked in a
+  // schema_versions table), in one transaction. Call at start-up, before
+  // serving. Unknown newer versions on disk are an error (downgrade).
+  virtual Status Migrate(std::string_view component, const std::vector<Migration>& steps) = 0;
+
+  // Runs fn on the writer thread in a group-committed transaction; returns
+  // fn's Status once durable (or the commit's error).
+  virtual Status Write(std::function<Status(Txn&)> fn) = 0;
+  // Runs fn on a read connection.
+  virtual Status Read(std::function<Status(Conn&)> fn) = 0;
+
+  // Fault injection for tests: fail the Nth following commit with kIoError.
+  virtual void FailCommitAfter(int n) = 0;
+};
+
+}  // namespace imgbatch::db

@@ -1,0 +1,282 @@
+// ObjectStore: the S3 engine — buckets, objects, multipart uploads, bucket
+// configuration blobs. Knows nothing of HTTP, XML or SigV4: the s3 adapter
+// parses the wire and calls one method here per operation.
+//
+// Storage: metadata in the one SQLite database (db::Database); object bytes
+// inline in SQLite up to inline_max_bytes, otherwise in blob files written to a
+// temp file, fsynced and renamed before the metadata commit. Every mutating
+// call returns only once durable (group commit). Each object commit calls the
+// ObjectEventSink inside the same transaction (notify adds its queue messages
+// there), so an object never exists without its event.
+//
+// Thread-safety: all methods may be called concurrently from any thread.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/status.h"
+
+namespace imgbatch::db {
+class Database;
+class Txn;
+}  // namespace imgbatch::db
+
+namespace imgbatch::store {
+
+// Pull-style byte stream for request bodies (the adapter wraps the HTTP body,
+// aws-chunked decoding included). Read returns 0 at the end.
+class ByteSource {
+ public:
+  virtual ~ByteSource() = default;
+  virtual Result<size_t> Read(std::span<char> buffer) = 0;
+};
+
+enum class ChecksumAlgorithm { kNone, kCrc32, kCrc32c, kSha1, kSha256 };
+
+// Checksum values as AWS puts them on the wire: base64 of the raw digest.
+struct Checksums {
+  std::optional<std::string> crc32, crc32c, sha1, sha256;
+  // Multipart objects carry a composite checksum ("<b64>-<parts>").
+  bool composite = false;
+};
+
+struct ObjectMeta {
+  std::string bucket;
+  std::string key;
+  uint64_t size = 0;
+  std::string etag;  // no quotes: "<md5 hex>" or "<md5 hex>-<parts>"
+  int64_t last_modified_ms = 0;
+  std::string content_type;  // "binary/octet-stream" when the client gave none
+  std::string content_encoding, content_disposition, content_language, cache_control, expires;
+  // x-amz-meta-* with the prefix removed, names lower-cased, in sorted order.
+  std::vector<std::pair<std::string, std::string>> user_metadata;
+  Checksums checksums;
+  int parts_count = 0;    // > 0 for multipart objects
+  uint64_t sequence = 0;  // increases with every object write in the store
+};
+
+// Who caused a change, for event records and logs.
+struct Caller {
+  std::string principal;  // access key id or policy principal
+  std::string source_ip;
+  std::string request_id;
+};
+
+// Preconditions as S3 evaluates them (If-Match wins over
+// If-Unmodified-Since; If-None-Match over If-Modified-Since).
+struct Conditions {
+  std::optional<std::string> if_match;       // etag (quotes optional) or "*"
+  std::optional<std::string> if_none_match;  // etag or "*"
+  std::optional<int64_t> if_modified_since_ms;
+  std::optional<int64_t> if_unmodified_since_ms;
+};
+
+struct PutOptions {
+  std::string content_type, content_encoding, content_disposition, content_language,
+      cache_control, expires;
+  std::vector<std::pair<std::string, std::string>> user_metadata;
+  std::optional<std::string> content_md5;  // raw 16 bytes (decoded Content-MD5)
+  // Checksums the client sent (base64); verified against the bytes.
+  Checksums expected;
+  // Algorithm to compute and store even if no value was sent.
+  ChecksumAlgorithm checksum_algorithm = ChecksumAlgorithm::kNone;
+  std::optional<uint64_t> content_length;  // declared length, if known
+  Conditions conditions;                   // conditional writes (If-None-Match: *)
+};
+
+struct ByteRange {  // resolved, inclusive [first, last]
+  uint64_t first = 0;
+  uint64_t last = 0;
+};
+
+// An object's bytes: inline data or a range of an open blob file. The fd is
+// held open, so a concurrent overwrite or delete never tears a GET.
+struct ObjectData {
+  ObjectMeta meta;
+  std::optional<ByteRange> range;  // set when a range was applied
+  std::string inline_bytes;        // when the object is inline
+  std::shared_ptr<int> fd;         // when the object is a blob file
+  uint64_t offset = 0;             // into the file or inline_bytes
+  uint64_t length = 0;             // bytes to send
+};
+
+struct RangeRequest {  // parsed "bytes=a-b", "bytes=a-", "bytes=-n"
+  std::optional<uint64_t> first;
+  std::optional<uint64_t> last;
+  std::optional<uint64_t> suffix_length;
+};
+
+struct BucketInfo {
+  std::string name;
+  int64_t created_ms = 0;
+  std::string region;
+};
+
+struct ListRequest {
+  std::string prefix;
+  std::string delimiter;
+  std::string start_after;  // V2 start-after / continuation token / V1 marker: keys > this
+  int max_keys = 1000;
+};
+
+struct ListResult {
+  std::vector<ObjectMeta> objects;
+  std::vector<std::string> common_prefixes;
+  bool truncated = false;
+  std::string next_marker;  // last key or common prefix returned, when truncated
+};
+
+struct MultipartUpload {
+  std::string upload_id;
+  std::string bucket;
+  std::string key;
+  int64_t initiated_ms = 0;
+  PutOptions options;  // content type, metadata, checksum algorithm
+};
+
+struct PartInfo {
+  int part_number = 0;
+  uint64_t size = 0;
+  std::string etag;  // md5 hex, no quotes
+  int64_t last_modified_ms = 0;
+  Checksums checksums;
+};
+
+struct CompletedPart {
+  int part_number = 0;
+  std::string etag;  // as the client sent it (quotes stripped by the store)
+  Checksums checksums;
+};
+
+struct ListUploadsRequest {
+  std::string prefix;
+  std::string key_marker;
+  std::string upload_id_marker;
+  int max_uploads = 1000;
+};
+
+struct ListUploadsResult {
+  std::vector<MultipartUpload> uploads;
+  bool truncated = false;
+  std::string next_key_marker, next_upload_id_marker;
+};
+
+struct ListPartsResult {
+  std::vector<PartInfo> parts;
+  bool truncated = false;
+  int next_part_number_marker = 0;
+};
+
+enum class ObjectEventKind { kPut, kCopy, kCompleteMultipartUpload, kDelete };
+
+struct ObjectEvent {
+  ObjectEventKind kind = ObjectEventKind::kPut;
+  ObjectMeta meta;  // for kDelete: bucket, key, sequence (and the old etag/size)
+  Caller caller;
+  int64_t time_ms = 0;
+};
+
+// Implemented outside the store (notify). Called inside the object's commit
+// transaction; a non-ok Status aborts the whole write.
+class ObjectEventSink {
+ public:
+  virtual ~ObjectEventSink() = default;
+  virtual Status OnObjectEvent(db::Txn& txn, const ObjectEvent& event) = 0;
+};
+
+struct StoreOptions {
+  std::string data_dir;                      // blobs under data_dir/blobs
+  uint64_t inline_max_bytes = 64 * 1024;     // larger objects become blob files
+  uint64_t free_space_reserve = 256ull << 20;  // refuse writes below this much free disk
+  uint64_t max_object_bytes = 5ull << 40;      // 5 TiB, as S3
+  std::string default_region = "us-east-1";
+};
+
+class ObjectStore {
+ public:
+  static Result<std::unique_ptr<ObjectStore>> Open(db::Database& db, StoreOptions options,
+                                                   Clock& clock = SystemClock::Instance());
+  virtual ~ObjectStore() = default;
+
+  // The sink must outlive the store; set before serving requests.
+  virtual void SetEventSink(ObjectEventSink* sink) = 0;
+
+  // Buckets. Names are validated as S3 does (kInvalidArgument, detail
+  // "InvalidBucketName"). Create of an existing bucket: kAlreadyExists
+  // (detail "BucketAlreadyOwnedByYou"). Delete of a non-empty bucket:
+  // kConflict ("BucketNotEmpty"). Missing bucket: kNotFound ("NoSuchBucket").
+  virtual Status CreateBucket(const std::string& name, const std::string& region) = 0;
+  virtual Status DeleteBucket(const std::string& name) = 0;
+  virtual Result<BucketInfo> GetBucket(const std::string& name) = 0;
+  virtual Result<std::vector<BucketInfo>> ListBuckets() = 0;
+
+  // Opaque per-bucket configuration documents (CORS XML, notification
+  // config), by name. Get of an absent one: kNotFound.
+  virtual Status PutBucketConfig(const std::string& bucket, const std::string& name,
+                                 const std::string& document) = 0;
+  virtual Result<std::string> GetBucketConfig(const std::string& bucket,
+                                              const std::string& name) = 0;
+  virtual Status DeleteBucketConfig(const std::string& bucket, const std::string& name) = 0;
+
+  // Objects. Missing key: kNotFound ("NoSuchKey"). Digest mismatch:
+  // kInvalidArgument ("BadDigest" / "XAmzContentChecksumMismatch"). Body
+  // shorter than content_length: kInvalidArgument ("IncompleteBody").
+  virtual Result<ObjectMeta> PutObject(const std::string& bucket, const std::string& key,
+                                       ByteSource& body, const PutOptions& options,
+                                       const Caller& caller) = 0;
+  // Conditions failing: kPreconditionFailed or kNotModified. Unsatisfiable
+  // range: kOutOfRange ("InvalidRange").
+  virtual Result<ObjectData> GetObject(const std::string& bucket, const std::string& key,
+                                       const std::optional<RangeRequest>& range,
+                                       const Conditions& conditions) = 0;
+  virtual Result<ObjectMeta> HeadObject(const std::string& bucket, const std::string& key) = 0;
+  // Deleting a missing key succeeds (S3 semantics); returns whether it existed.
+  virtual Result<bool> DeleteObject(const std::string& bucket, const std::string& key,
+                                    const Caller& caller) = 0;
+  // Copy; when replace_metadata is false the source's metadata is kept.
+  virtual Result<ObjectMeta> CopyObject(const std::string& src_bucket, const std::string& src_key,
+                                        const std::string& dst_bucket, const std::string& dst_key,
+                                        const Conditions& source_conditions,
+                                        bool replace_metadata, const PutOptions& new_options,
+                                        const Caller& caller) = 0;
+  virtual Result<ListResult> ListObjects(const std::string& bucket,
+                                         const ListRequest& request) = 0;
+
+  // Multipart. Unknown upload: kNotFound ("NoSuchUpload"). Complete checks
+  // ascending part order ("InvalidPartOrder"), etags ("InvalidPart") and the
+  // 5 MiB minimum for all but the last part ("EntityTooSmall").
+  virtual Result<MultipartUpload> CreateMultipartUpload(const std::string& bucket,
+                                                        const std::string& key,
+                                                        const PutOptions& options) = 0;
+  virtual Result<PartInfo> UploadPart(const std::string& bucket, const std::string& key,
+                                      const std::string& upload_id, int part_number,
+                                      ByteSource& body, const PutOptions& part_options) = 0;
+  virtual Result<ObjectMeta> CompleteMultipartUpload(const std::string& bucket,
+                                                     const std::string& key,
+                                                     const std::string& upload_id,
+                                                     const std::vector<CompletedPart>& parts,
+                                                     const Caller& caller) = 0;
+  virtual Status AbortMultipartUpload(const std::string& bucket, const std::string& key,
+                                      const std::string& upload_id) = 0;
+  virtual Result<ListPartsResult> ListParts(const std::string& bucket, const std::string& key,
+                                            const std::string& upload_id, int part_number_marker,
+                                            int max_parts) = 0;
+  virtual Result<ListUploadsResult> ListMultipartUploads(const std::string& bucket,
+                                                         const ListUploadsRequest& request) = 0;
+};
+
+// S3's bucket naming rules (3-63 chars, lower case, digits, '.', '-', ...).
+bool IsValidBucketName(std::string_view name);
+// Keys: 1..1024 bytes of valid UTF-8.
+bool IsValidObjectKey(std::string_view key);
+
+}  // namespace imgbatch::store
