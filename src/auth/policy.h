@@ -1,0 +1,61 @@
+// IAM-style policies and the key registry: which access key may do what.
+// Statements: Effect Allow/Deny, Action (e.g. "s3:GetObject", "sqs:*"),
+// Resource ARNs with '*'/'?' wildcards, as AWS writes them:
+//   arn:aws:s3:::bucket, arn:aws:s3:::bucket/key, arn:aws:sqs:us-east-1:000000000000:queue.
+// Evaluation as IAM: explicit Deny wins, then any Allow, else implicit deny.
+// Thread-safety: KeyRegistry is thread-safe; Policy is an immutable value.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+
+namespace imgbatch::auth {
+
+struct Statement {
+  bool allow = true;
+  std::vector<std::string> actions;    // "s3:GetObject", "s3:*", "*"
+  std::vector<std::string> resources;  // ARNs with wildcards, "*"
+};
+
+struct Policy {
+  std::vector<Statement> statements;
+  // Parses an IAM policy JSON document ({"Version":..,"Statement":[..]}).
+  static Result<Policy> FromJson(std::string_view json);
+  std::string ToJson() const;
+  static Policy AllowAll();
+  bool Allows(std::string_view action, std::string_view resource) const;
+};
+
+bool WildcardMatch(std::string_view pattern, std::string_view text);  // '*' and '?'
+
+struct AccessKey {
+  std::string access_key_id;
+  std::string secret_access_key;
+  std::string name;  // "root", "worker", ...
+  Policy policy;
+  bool root = false;  // root keys bypass policy evaluation
+};
+
+class KeyRegistry {
+ public:
+  void Put(AccessKey key);
+  bool Remove(std::string_view access_key_id);
+  std::optional<AccessKey> Find(std::string_view access_key_id) const;
+  std::vector<AccessKey> List() const;
+  // Authorization for a verified caller.
+  bool Allowed(std::string_view access_key_id, std::string_view action,
+               std::string_view resource) const;
+
+ private:
+  mutable std::mutex mu_;
+  std::map<std::string, AccessKey, std::less<>> keys_;
+};
+
+}  // namespace imgbatch::auth

@@ -1,0 +1,100 @@
+// AWS Signature Version 4: signing (for our clients) and verification (for the
+// server), header and presigned-query forms, and the payload forms S3 clients
+// send. Pure functions plus small value types; thread-safe.
+// Reference: AWS "Signature Version 4 signing process" and S3's
+// "Authenticating Requests (AWS Signature Version 4)" pages.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "common/status.h"
+
+namespace imgbatch::auth {
+
+using HeaderList = std::vector<std::pair<std::string, std::string>>;
+
+struct Credentials {
+  std::string access_key_id;
+  std::string secret_access_key;
+  std::string session_token;  // empty unless temporary credentials
+};
+
+// What the server saw: raw, still percent-encoded path and query.
+struct HttpRequestView {
+  std::string_view method;
+  std::string_view path;   // "/bucket/a%20b"
+  std::string_view query;  // "list-type=2&prefix=a" (no '?')
+  const HeaderList* headers = nullptr;
+};
+
+enum class PayloadMode {
+  kSignedHex,                 // x-amz-content-sha256: <hex> (or absent: SQS/form)
+  kUnsignedPayload,           // UNSIGNED-PAYLOAD (also presigned URLs)
+  kStreamingSigned,           // STREAMING-AWS4-HMAC-SHA256-PAYLOAD
+  kStreamingSignedTrailer,    // STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER
+  kStreamingUnsignedTrailer,  // STREAMING-UNSIGNED-PAYLOAD-TRAILER
+};
+
+// Everything a later step needs after the signature checked out: who signed,
+// for what, and how the body must be verified.
+struct VerifiedRequest {
+  std::string access_key_id;
+  std::string region;
+  std::string service;  // "s3", "sqs"
+  PayloadMode payload = PayloadMode::kSignedHex;
+  // For kSignedHex: the hex SHA-256 the body must match (empty when the
+  // service signs the body in the canonical request without the header,
+  // e.g. SQS: then body_sha256 is what the signature covered).
+  std::string body_sha256;
+  // For streaming modes: values to verify chunk signatures.
+  std::string signing_key;     // raw derived key
+  std::string seed_signature;  // hex signature of the request
+  std::string amz_date;        // 20130524T000000Z
+  std::string scope;           // 20130524/us-east-1/s3/aws4_request
+  bool presigned = false;
+};
+
+// Looks up a secret for an access key id; nullopt when unknown.
+using SecretLookup = std::function<std::optional<std::string>(std::string_view access_key_id)>;
+
+struct VerifyOptions {
+  std::string region = "us-east-1";  // requests scoped to another region are refused
+  std::chrono::seconds max_skew{15 * 60};
+  std::chrono::seconds max_presign_expiry{7 * 24 * 3600};
+};
+
+// Error detail strings (Status::detail()) are AWS's codes: "AccessDenied"
+// (no auth at all), "SignatureDoesNotMatch", "InvalidAccessKeyId",
+// "RequestTimeTooSkewed", "AuthorizationHeaderMalformed",
+// "AuthorizationQueryParametersError", "ExpiredToken"/"AccessDenied" (expired
+// presigned URL: "Request has expired"), "XAmzContentSHA256Mismatch".
+Result<VerifiedRequest> Verify(const HttpRequestView& request, const SecretLookup& secrets,
+                               std::chrono::system_clock::time_point now,
+                               const VerifyOptions& options = {});
+
+// Signs a request in place (adds x-amz-date, x-amz-content-sha256 when
+// service is s3, x-amz-security-token, Authorization). payload_sha256_hex may
+// be "UNSIGNED-PAYLOAD". host must already be in headers.
+void SignRequest(std::string_view method, std::string_view path, std::string_view query,
+                 HeaderList& headers, std::string_view payload_sha256_hex,
+                 const Credentials& credentials, std::string_view region,
+                 std::string_view service, std::chrono::system_clock::time_point now);
+
+// Returns the query string (existing query + X-Amz-* parameters) of a
+// presigned URL.
+std::string PresignQuery(std::string_view method, std::string_view path, std::string_view query,
+                         std::string_view host, const Credentials& credentials,
+                         std::string_view region, std::string_view service,
+                         std::chrono::system_clock::time_point now, std::chrono::seconds expires);
+
+// Derives the signing key kSigning = HMAC(HMAC(HMAC(HMAC("AWS4"+secret, date), region), service), "aws4_request").
+std::string DeriveSigningKey(std::string_view secret, std::string_view date,
+                             std::string_view region, std::string_view service);
+
+}  // namespace imgbatch::auth
