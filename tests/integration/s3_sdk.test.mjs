@@ -1,0 +1,99 @@
+// S3 through the AWS SDK for JavaScript v3 (@aws-sdk/client-s3) with its
+// default checksum behaviour (CRC32 trailers over aws-chunked bodies).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes, createHash, randomUUID } from 'node:crypto';
+import {
+  S3Client, CreateBucketCommand, PutObjectCommand, GetObjectCommand, HeadObjectCommand,
+  ListObjectsV2Command, DeleteObjectCommand, DeleteObjectsCommand, CopyObjectCommand,
+  CreateMultipartUploadCommand, UploadPartCommand, CompleteMultipartUploadCommand,
+} from '@aws-sdk/client-s3';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { startServer } from './harness.mjs';
+
+let server;
+let s3;
+const bucket = 'node-' + randomUUID().slice(0, 12);
+
+before(async () => {
+  server = await startServer();
+  s3 = new S3Client(server.clientConfig);
+  await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+});
+
+after(async () => {
+  s3?.destroy();
+  await server?.stop();
+});
+
+test('put and get with default checksums, byte for byte', async () => {
+  for (const size of [0, 5, 70_000, 3 * 1024 * 1024 + 1]) {
+    const body = randomBytes(size);
+    const key = `obj-${size}`;
+    const put = await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
+    assert.equal(put.ETag, `"${createHash('md5').update(body).digest('hex')}"`);
+    const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, ChecksumMode: 'ENABLED' }));
+    const bytes = Buffer.from(await got.Body.transformToByteArray());
+    assert.equal(Buffer.compare(bytes, body), 0, `content of ${key}`);
+  }
+});
+
+test('metadata, head and copy', async () => {
+  await s3.send(new PutObjectCommand({
+    Bucket: bucket, Key: 'meta', Body: 'hello', ContentType: 'text/plain', Metadata: { owner: 'me' },
+  }));
+  const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'meta' }));
+  assert.equal(head.ContentType, 'text/plain');
+  assert.deepEqual(head.Metadata, { owner: 'me' });
+  await s3.send(new CopyObjectCommand({ Bucket: bucket, Key: 'meta-copy', CopySource: `${bucket}/meta` }));
+  const copy = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'meta-copy' }));
+  assert.equal(await copy.Body.transformToString(), 'hello');
+});
+
+test('list v2 with delimiter, and delete objects', async () => {
+  for (const k of ['p/a', 'p/b', 'p/q/c', 'z']) {
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `list/${k}`, Body: k }));
+  }
+  const res = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: 'list/p/', Delimiter: '/' }));
+  assert.deepEqual(res.Contents.map((o) => o.Key), ['list/p/a', 'list/p/b']);
+  assert.deepEqual(res.CommonPrefixes.map((p) => p.Prefix), ['list/p/q/']);
+  const del = await s3.send(new DeleteObjectsCommand({
+    Bucket: bucket, Delete: { Objects: ['p/a', 'p/b', 'p/q/c', 'z'].map((k) => ({ Key: `list/${k}` })) },
+  }));
+  assert.equal(del.Deleted.length, 4);
+});
+
+test('multipart upload', async () => {
+  const key = 'multi';
+  const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key }));
+  const p1 = randomBytes(5 * 1024 * 1024);
+  const p2 = randomBytes(1234);
+  const r1 = await s3.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId, PartNumber: 1, Body: p1 }));
+  const r2 = await s3.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId, PartNumber: 2, Body: p2 }));
+  await s3.send(new CompleteMultipartUploadCommand({
+    Bucket: bucket, Key: key, UploadId,
+    MultipartUpload: { Parts: [{ PartNumber: 1, ETag: r1.ETag }, { PartNumber: 2, ETag: r2.ETag }] },
+  }));
+  const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  const bytes = Buffer.from(await got.Body.transformToByteArray());
+  assert.equal(Buffer.compare(bytes, Buffer.concat([p1, p2])), 0);
+});
+
+test('presigned GET url', async () => {
+  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'pre', Body: 'signed' }));
+  const url = await getSignedUrl(s3, new GetObjectCommand({ Bucket: bucket, Key: 'pre' }), { expiresIn: 60 });
+  const r = await fetch(url);
+  assert.equal(r.status, 200);
+  assert.equal(await r.text(), 'signed');
+});
+
+test('errors: NoSuchKey and wrong secret', async () => {
+  await assert.rejects(s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'missing' })),
+    (e) => e.name === 'NoSuchKey');
+  const bad = new S3Client({ ...server.clientConfig, credentials: { accessKeyId: server.clientConfig.credentials.accessKeyId, secretAccessKey: 'wrong' } });
+  await assert.rejects(bad.send(new HeadObjectCommand({ Bucket: bucket, Key: 'pre' })),
+    (e) => e.$metadata?.httpStatusCode === 403);
+  await assert.rejects(bad.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'pre' })),
+    (e) => e.name === 'SignatureDoesNotMatch');
+  bad.destroy();
+});

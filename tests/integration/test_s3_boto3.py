@@ -1,0 +1,243 @@
+"""S3 through boto3 against the real server.
+
+Run by ctest twice: with the machine image's Python 3.11 (boto3 1.43: default
+CRC32 checksums, aws-chunked trailers) and Debian's /usr/bin/python3 (boto3
+1.26: older signing paths).
+"""
+import hashlib
+import io
+import os
+import sys
+import unittest
+import urllib.error
+import urllib.request
+import uuid
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+
+import boto3  # noqa: E402
+import botocore  # noqa: E402
+from botocore.exceptions import ClientError  # noqa: E402
+
+SERVER = None
+
+
+def setUpModule():
+    global SERVER
+    SERVER = harness.Server().start()
+
+
+def tearDownModule():
+    SERVER.cleanup()
+
+
+def error_code(exc):
+    return exc.response["Error"]["Code"]
+
+
+class S3Boto3Test(unittest.TestCase):
+    def setUp(self):
+        self.s3 = SERVER.boto3_client("s3")
+        self.bucket = "it-" + uuid.uuid4().hex[:12]
+        self.s3.create_bucket(Bucket=self.bucket)
+
+    def test_put_get_head_delete_roundtrip(self):
+        body = os.urandom(200_000)  # above the inline threshold: a blob file
+        put = self.s3.put_object(Bucket=self.bucket, Key="dir/a b+c.bin", Body=body,
+                                 ContentType="application/x-test", Metadata={"color": "red"})
+        self.assertEqual(put["ETag"], '"%s"' % hashlib.md5(body).hexdigest())
+        got = self.s3.get_object(Bucket=self.bucket, Key="dir/a b+c.bin")
+        self.assertEqual(got["Body"].read(), body)
+        self.assertEqual(got["ContentType"], "application/x-test")
+        self.assertEqual(got["Metadata"], {"color": "red"})
+        head = self.s3.head_object(Bucket=self.bucket, Key="dir/a b+c.bin")
+        self.assertEqual(head["ContentLength"], len(body))
+        self.s3.delete_object(Bucket=self.bucket, Key="dir/a b+c.bin")
+        with self.assertRaises(ClientError) as cm:
+            self.s3.get_object(Bucket=self.bucket, Key="dir/a b+c.bin")
+        self.assertEqual(error_code(cm.exception), "NoSuchKey")
+
+    def test_small_object_inline_and_empty_object(self):
+        self.s3.put_object(Bucket=self.bucket, Key="small", Body=b"hello")
+        self.assertEqual(self.s3.get_object(Bucket=self.bucket, Key="small")["Body"].read(),
+                         b"hello")
+        self.s3.put_object(Bucket=self.bucket, Key="empty", Body=b"")
+        got = self.s3.get_object(Bucket=self.bucket, Key="empty")
+        self.assertEqual(got["Body"].read(), b"")
+        self.assertEqual(got["ETag"], '"d41d8cd98f00b204e9800998ecf8427e"')
+
+    def test_range_and_conditional_get(self):
+        body = bytes(range(256)) * 400
+        etag = self.s3.put_object(Bucket=self.bucket, Key="r", Body=body)["ETag"]
+        part = self.s3.get_object(Bucket=self.bucket, Key="r", Range="bytes=10-19")
+        self.assertEqual(part["Body"].read(), body[10:20])
+        self.assertEqual(part["ContentRange"], "bytes 10-19/%d" % len(body))
+        tail = self.s3.get_object(Bucket=self.bucket, Key="r", Range="bytes=-5")
+        self.assertEqual(tail["Body"].read(), body[-5:])
+        with self.assertRaises(ClientError) as cm:
+            self.s3.get_object(Bucket=self.bucket, Key="r", Range="bytes=999999-")
+        self.assertEqual(error_code(cm.exception), "InvalidRange")
+        with self.assertRaises(ClientError) as cm:
+            self.s3.get_object(Bucket=self.bucket, Key="r", IfMatch='"0000"')
+        self.assertEqual(cm.exception.response["ResponseMetadata"]["HTTPStatusCode"], 412)
+        with self.assertRaises(ClientError) as cm:
+            self.s3.get_object(Bucket=self.bucket, Key="r", IfNoneMatch=etag)
+        self.assertEqual(cm.exception.response["ResponseMetadata"]["HTTPStatusCode"], 304)
+        self.assertEqual(self.s3.get_object(Bucket=self.bucket, Key="r", IfMatch=etag)
+                         ["Body"].read(), body)
+
+    def test_list_v2_prefix_delimiter_pagination(self):
+        keys = ["a/1", "a/2", "a/b/3", "b/4", "c", "d"]
+        for k in keys:
+            self.s3.put_object(Bucket=self.bucket, Key=k, Body=k.encode())
+        top = self.s3.list_objects_v2(Bucket=self.bucket, Delimiter="/")
+        self.assertEqual([p["Prefix"] for p in top["CommonPrefixes"]], ["a/", "b/"])
+        self.assertEqual([o["Key"] for o in top["Contents"]], ["c", "d"])
+        a = self.s3.list_objects_v2(Bucket=self.bucket, Prefix="a/", Delimiter="/")
+        self.assertEqual([o["Key"] for o in a["Contents"]], ["a/1", "a/2"])
+        self.assertEqual([p["Prefix"] for p in a["CommonPrefixes"]], ["a/b/"])
+        seen = []
+        paginator = self.s3.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.bucket, PaginationConfig={"PageSize": 2}):
+            self.assertLessEqual(page["KeyCount"], 2)
+            seen += [o["Key"] for o in page.get("Contents", [])]
+        self.assertEqual(seen, sorted(keys))
+        v1 = self.s3.list_objects(Bucket=self.bucket, MaxKeys=3)
+        self.assertTrue(v1["IsTruncated"])
+        self.assertEqual([o["Key"] for o in v1["Contents"]], ["a/1", "a/2", "a/b/3"])
+
+    def test_multipart_upload_file_and_etag(self):
+        from boto3.s3.transfer import TransferConfig
+        data = os.urandom(12 * 1024 * 1024 + 12345)
+        cfg = TransferConfig(multipart_threshold=5 * 1024 * 1024,
+                             multipart_chunksize=5 * 1024 * 1024)
+        self.s3.upload_fileobj(io.BytesIO(data), self.bucket, "big.bin", Config=cfg)
+        head = self.s3.head_object(Bucket=self.bucket, Key="big.bin")
+        parts = [data[i:i + 5 * 1024 * 1024] for i in range(0, len(data), 5 * 1024 * 1024)]
+        md5s = b"".join(hashlib.md5(p).digest() for p in parts)
+        self.assertEqual(head["ETag"], '"%s-%d"' % (hashlib.md5(md5s).hexdigest(), len(parts)))
+        out = io.BytesIO()
+        self.s3.download_fileobj(self.bucket, "big.bin", out)
+        self.assertEqual(out.getvalue(), data)
+
+    def test_multipart_low_level_and_abort(self):
+        up = self.s3.create_multipart_upload(Bucket=self.bucket, Key="m")
+        uid = up["UploadId"]
+        p1 = self.s3.upload_part(Bucket=self.bucket, Key="m", UploadId=uid, PartNumber=1,
+                                 Body=b"x" * (5 * 1024 * 1024))
+        p2 = self.s3.upload_part(Bucket=self.bucket, Key="m", UploadId=uid, PartNumber=2,
+                                 Body=b"tail")
+        listed = self.s3.list_parts(Bucket=self.bucket, Key="m", UploadId=uid)
+        self.assertEqual([p["PartNumber"] for p in listed["Parts"]], [1, 2])
+        uploads = self.s3.list_multipart_uploads(Bucket=self.bucket)
+        self.assertIn(uid, [u["UploadId"] for u in uploads.get("Uploads", [])])
+        with self.assertRaises(ClientError) as cm:  # parts out of order
+            self.s3.complete_multipart_upload(
+                Bucket=self.bucket, Key="m", UploadId=uid,
+                MultipartUpload={"Parts": [{"PartNumber": 2, "ETag": p2["ETag"]},
+                                           {"PartNumber": 1, "ETag": p1["ETag"]}]})
+        self.assertEqual(error_code(cm.exception), "InvalidPartOrder")
+        self.s3.complete_multipart_upload(
+            Bucket=self.bucket, Key="m", UploadId=uid,
+            MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": p1["ETag"]},
+                                       {"PartNumber": 2, "ETag": p2["ETag"]}]})
+        self.assertEqual(self.s3.head_object(Bucket=self.bucket, Key="m")["ContentLength"],
+                         5 * 1024 * 1024 + 4)
+        up2 = self.s3.create_multipart_upload(Bucket=self.bucket, Key="gone")
+        self.s3.abort_multipart_upload(Bucket=self.bucket, Key="gone", UploadId=up2["UploadId"])
+        with self.assertRaises(ClientError) as cm:
+            self.s3.list_parts(Bucket=self.bucket, Key="gone", UploadId=up2["UploadId"])
+        self.assertEqual(error_code(cm.exception), "NoSuchUpload")
+
+    def test_copy_and_delete_objects(self):
+        self.s3.put_object(Bucket=self.bucket, Key="src", Body=b"copy me",
+                           Metadata={"k": "v"})
+        self.s3.copy_object(Bucket=self.bucket, Key="dst",
+                            CopySource={"Bucket": self.bucket, "Key": "src"})
+        got = self.s3.get_object(Bucket=self.bucket, Key="dst")
+        self.assertEqual(got["Body"].read(), b"copy me")
+        self.assertEqual(got["Metadata"], {"k": "v"})
+        res = self.s3.delete_objects(Bucket=self.bucket, Delete={
+            "Objects": [{"Key": "src"}, {"Key": "dst"}, {"Key": "never-existed"}]})
+        self.assertEqual(sorted(d["Key"] for d in res["Deleted"]),
+                         ["dst", "never-existed", "src"])
+        self.assertEqual(self.s3.list_objects_v2(Bucket=self.bucket)["KeyCount"], 0)
+
+    def test_presigned_get_and_put(self):
+        self.s3.put_object(Bucket=self.bucket, Key="p", Body=b"presigned body")
+        url = self.s3.generate_presigned_url("get_object",
+                                             Params={"Bucket": self.bucket, "Key": "p"},
+                                             ExpiresIn=300)
+        with urllib.request.urlopen(url) as r:
+            self.assertEqual(r.read(), b"presigned body")
+        bad = url.replace("X-Amz-Signature=", "X-Amz-Signature=0")
+        with self.assertRaises(urllib.error.HTTPError) as cm:
+            urllib.request.urlopen(bad)
+        self.assertEqual(cm.exception.code, 403)
+        put_url = self.s3.generate_presigned_url("put_object",
+                                                 Params={"Bucket": self.bucket, "Key": "pp"},
+                                                 ExpiresIn=300)
+        req = urllib.request.Request(put_url, data=b"via presigned put", method="PUT")
+        with urllib.request.urlopen(req) as r:
+            self.assertEqual(r.status, 200)
+        self.assertEqual(self.s3.get_object(Bucket=self.bucket, Key="pp")["Body"].read(),
+                         b"via presigned put")
+
+    def test_bucket_errors(self):
+        with self.assertRaises(ClientError) as cm:
+            self.s3.create_bucket(Bucket="Invalid_Name")
+        self.assertEqual(error_code(cm.exception), "InvalidBucketName")
+        with self.assertRaises(ClientError) as cm:
+            self.s3.list_objects_v2(Bucket="no-such-bucket-" + uuid.uuid4().hex[:8])
+        self.assertEqual(error_code(cm.exception), "NoSuchBucket")
+        self.s3.put_object(Bucket=self.bucket, Key="x", Body=b"1")
+        with self.assertRaises(ClientError) as cm:
+            self.s3.delete_bucket(Bucket=self.bucket)
+        self.assertEqual(error_code(cm.exception), "BucketNotEmpty")
+        names = [b["Name"] for b in self.s3.list_buckets()["Buckets"]]
+        self.assertIn(self.bucket, names)
+        self.assertEqual(self.s3.get_bucket_location(Bucket=self.bucket)
+                         .get("LocationConstraint"), None)
+
+    def test_key_too_long(self):
+        with self.assertRaises(ClientError) as cm:
+            self.s3.put_object(Bucket=self.bucket, Key="k" * 1025, Body=b"x")
+        self.assertEqual(error_code(cm.exception), "KeyTooLongError")
+        self.s3.put_object(Bucket=self.bucket, Key="k" * 1024, Body=b"x")
+        self.s3.put_object(Bucket=self.bucket, Key="../../etc/passwd", Body=b"just a key")
+        self.assertEqual(self.s3.get_object(Bucket=self.bucket, Key="../../etc/passwd")
+                         ["Body"].read(), b"just a key")
+
+    def test_wrong_secret_and_unknown_key(self):
+        bad = SERVER.boto3_client("s3", secret_key="wrong" * 8)
+        with self.assertRaises(ClientError) as cm:
+            bad.list_buckets()
+        self.assertEqual(error_code(cm.exception), "SignatureDoesNotMatch")
+        unknown = SERVER.boto3_client("s3", access_key="AKIANOSUCHKEY0000000")
+        with self.assertRaises(ClientError) as cm:
+            unknown.list_buckets()
+        self.assertEqual(error_code(cm.exception), "InvalidAccessKeyId")
+
+    def test_unsigned_request_refused(self):
+        with self.assertRaises(urllib.error.HTTPError) as cm:
+            urllib.request.urlopen(f"{SERVER.endpoint}/{self.bucket}")
+        self.assertEqual(cm.exception.code, 403)
+        self.assertIn(b"AccessDenied", cm.exception.read())
+
+    def test_checksums_roundtrip(self):
+        if tuple(int(x) for x in botocore.__version__.split(".")[:2]) < (1, 36):
+            self.skipTest("botocore %s predates default CRC32 checksums" % botocore.__version__)
+        body = b"checksummed " * 1000
+        put = self.s3.put_object(Bucket=self.bucket, Key="c", Body=body,
+                                 ChecksumAlgorithm="SHA256")
+        self.assertEqual(put["ChecksumSHA256"],
+                         __import__("base64").b64encode(hashlib.sha256(body).digest()).decode())
+        got = self.s3.get_object(Bucket=self.bucket, Key="c", ChecksumMode="ENABLED")
+        self.assertEqual(got["Body"].read(), body)
+        self.assertEqual(got["ChecksumSHA256"], put["ChecksumSHA256"])
+
+
+if __name__ == "__main__":
+    print("boto3", boto3.__version__, "botocore", botocore.__version__)
+    unittest.main(verbosity=2)

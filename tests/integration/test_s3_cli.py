@@ -1,0 +1,177 @@
+"""S3 through command-line clients against the real server: the aws CLI (the
+one given by $AWS_CLI: Debian's awscli 2.9 or the image's awscli 1.45 via
+`python3 -m awscli`), s3cmd and rclone. Content is compared byte for byte.
+"""
+import filecmp
+import os
+import shlex
+import subprocess
+import sys
+import tempfile
+import unittest
+import urllib.request
+import uuid
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+
+SERVER = None
+AWS = shlex.split(os.environ.get("AWS_CLI", "/usr/bin/aws"))
+
+
+def setUpModule():
+    global SERVER
+    SERVER = harness.Server().start()
+
+
+def tearDownModule():
+    SERVER.cleanup()
+
+
+def run(cmd, check=True, **kwargs):
+    res = subprocess.run(cmd, env=SERVER.client_env(), capture_output=True, text=True,
+                         timeout=300, **kwargs)
+    if check and res.returncode != 0:
+        raise AssertionError(f"{cmd} failed ({res.returncode}):\n{res.stdout}\n{res.stderr}")
+    return res
+
+
+def aws(*args, check=True):
+    return run(AWS + ["--endpoint-url", SERVER.endpoint, "--region", harness.REGION] +
+               list(args), check=check)
+
+
+class AwsCliTest(unittest.TestCase):
+    def setUp(self):
+        self.bucket = "cli-" + uuid.uuid4().hex[:12]
+        self.tmp = tempfile.mkdtemp(prefix="imgbatch-cli-")
+        aws("s3", "mb", f"s3://{self.bucket}")
+
+    def make_tree(self):
+        src = os.path.join(self.tmp, "src")
+        os.makedirs(os.path.join(src, "sub dir"))
+        with open(os.path.join(src, "small.txt"), "wb") as f:
+            f.write(b"small file\n")
+        with open(os.path.join(src, "sub dir", "medium.bin"), "wb") as f:
+            f.write(os.urandom(300_000))
+        with open(os.path.join(src, "large.bin"), "wb") as f:
+            f.write(os.urandom(20 * 1024 * 1024 + 7))  # above the CLI's 8 MiB multipart threshold
+        return src
+
+    def test_cp_sync_ls_rm(self):
+        src = self.make_tree()
+        aws("s3", "cp", "--recursive", src, f"s3://{self.bucket}/tree/")
+        listing = aws("s3", "ls", "--recursive", f"s3://{self.bucket}/").stdout
+        for name in ("tree/small.txt", "tree/sub dir/medium.bin", "tree/large.bin"):
+            self.assertIn(name, listing)
+        back = os.path.join(self.tmp, "back")
+        aws("s3", "sync", f"s3://{self.bucket}/tree/", back)
+        cmp = filecmp.dircmp(src, back)
+        self.assertEqual(cmp.diff_files + cmp.left_only + cmp.right_only, [])
+        for name in ("large.bin", "small.txt", os.path.join("sub dir", "medium.bin")):
+            self.assertTrue(filecmp.cmp(os.path.join(src, name), os.path.join(back, name),
+                                        shallow=False), name)
+        # A second sync uploads nothing new.
+        again = aws("s3", "sync", src, f"s3://{self.bucket}/tree/").stdout
+        self.assertNotIn("upload:", again)
+        aws("s3", "rm", "--recursive", f"s3://{self.bucket}/tree/")
+        self.assertEqual(aws("s3", "ls", "--recursive", f"s3://{self.bucket}/",
+                             check=False).stdout.strip(), "")
+
+    def test_presign(self):
+        path = os.path.join(self.tmp, "p.txt")
+        with open(path, "wb") as f:
+            f.write(b"presign me")
+        aws("s3", "cp", path, f"s3://{self.bucket}/p.txt")
+        url = aws("s3", "presign", f"s3://{self.bucket}/p.txt", "--expires-in", "60").stdout.strip()
+        with urllib.request.urlopen(url) as r:
+            self.assertEqual(r.read(), b"presign me")
+
+    def test_s3api_multipart(self):
+        uid = aws("s3api", "create-multipart-upload", "--bucket", self.bucket, "--key", "mp",
+                  "--query", "UploadId", "--output", "text").stdout.strip()
+        part = os.path.join(self.tmp, "part1")
+        with open(part, "wb") as f:
+            f.write(b"p" * (5 * 1024 * 1024))
+        etag1 = aws("s3api", "upload-part", "--bucket", self.bucket, "--key", "mp",
+                    "--part-number", "1", "--upload-id", uid, "--body", part,
+                    "--query", "ETag", "--output", "text").stdout.strip()
+        part2 = os.path.join(self.tmp, "part2")
+        with open(part2, "wb") as f:
+            f.write(b"end")
+        etag2 = aws("s3api", "upload-part", "--bucket", self.bucket, "--key", "mp",
+                    "--part-number", "2", "--upload-id", uid, "--body", part2,
+                    "--query", "ETag", "--output", "text").stdout.strip()
+        parts = ('{"Parts":[{"PartNumber":1,"ETag":%s},{"PartNumber":2,"ETag":%s}]}'
+                 % (etag1 if etag1.startswith('"') else '"%s"' % etag1,
+                    etag2 if etag2.startswith('"') else '"%s"' % etag2))
+        aws("s3api", "complete-multipart-upload", "--bucket", self.bucket, "--key", "mp",
+            "--upload-id", uid, "--multipart-upload", parts)
+        size = aws("s3api", "head-object", "--bucket", self.bucket, "--key", "mp",
+                   "--query", "ContentLength", "--output", "text").stdout.strip()
+        self.assertEqual(int(size), 5 * 1024 * 1024 + 3)
+
+    def test_error_exit_codes(self):
+        res = aws("s3api", "head-object", "--bucket", self.bucket, "--key", "missing",
+                  check=False)
+        self.assertNotEqual(res.returncode, 0)
+        self.assertIn("404", res.stderr)
+
+
+class S3cmdRcloneTest(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="imgbatch-s3cmd-")
+        host = f"127.0.0.1:{SERVER.port}"
+        self.s3cmd_cfg = os.path.join(self.tmp, "s3cfg")
+        with open(self.s3cmd_cfg, "w") as f:
+            f.write("[default]\n"
+                    f"access_key = {harness.ACCESS_KEY}\nsecret_key = {harness.SECRET_KEY}\n"
+                    f"host_base = {host}\nhost_bucket = {host}\nuse_https = False\n"
+                    "signature_v2 = False\nbucket_location = us-east-1\n")
+        self.rclone_cfg = os.path.join(self.tmp, "rclone.conf")
+        with open(self.rclone_cfg, "w") as f:
+            f.write("[imgbatch]\ntype = s3\nprovider = Other\n"
+                    f"access_key_id = {harness.ACCESS_KEY}\n"
+                    f"secret_access_key = {harness.SECRET_KEY}\n"
+                    f"endpoint = {SERVER.endpoint}\nregion = us-east-1\n"
+                    "force_path_style = true\n")
+
+    def s3cmd(self, *args):
+        return run(["s3cmd", "-c", self.s3cmd_cfg] + list(args))
+
+    def rclone(self, *args):
+        return run(["rclone", "--config", self.rclone_cfg] + list(args))
+
+    def test_s3cmd(self):
+        bucket = "s3cmd-" + uuid.uuid4().hex[:10]
+        self.s3cmd("mb", f"s3://{bucket}")
+        src = os.path.join(self.tmp, "f.bin")
+        with open(src, "wb") as f:
+            f.write(os.urandom(70_000))
+        self.s3cmd("put", src, f"s3://{bucket}/dir/f.bin")
+        self.assertIn("dir/f.bin", self.s3cmd("ls", "-r", f"s3://{bucket}").stdout)
+        dst = os.path.join(self.tmp, "g.bin")
+        self.s3cmd("get", f"s3://{bucket}/dir/f.bin", dst)
+        self.assertTrue(filecmp.cmp(src, dst, shallow=False))
+        self.s3cmd("del", f"s3://{bucket}/dir/f.bin")
+        self.s3cmd("rb", f"s3://{bucket}")
+
+    def test_rclone(self):
+        bucket = "rclone-" + uuid.uuid4().hex[:10]
+        src = os.path.join(self.tmp, "tree")
+        os.makedirs(os.path.join(src, "a"))
+        for name, size in (("one", 10), ("a/two", 100_000), ("a/three", 6 * 1024 * 1024)):
+            with open(os.path.join(src, name), "wb") as f:
+                f.write(os.urandom(size))
+        self.rclone("mkdir", f"imgbatch:{bucket}")
+        self.rclone("copy", src, f"imgbatch:{bucket}/t")
+        dst = os.path.join(self.tmp, "copy")
+        self.rclone("copy", f"imgbatch:{bucket}/t", dst)
+        cmp = filecmp.dircmp(src, dst)
+        self.assertEqual(cmp.left_only + cmp.right_only + cmp.diff_files, [])
+        self.rclone("check", src, f"imgbatch:{bucket}/t")
+        self.rclone("purge", f"imgbatch:{bucket}")
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
