@@ -32,7 +32,7 @@ class Statement {
  public:
   Statement(sqlite3* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
   Statement& Bind(int index, int64_t value);
-  Statement& Bind(int index, std::string_view text);    // TEXT
+  Statement& Bind(int index, std::string_view text);       // TEXT
   Statement& BindBlob(int index, std::string_view bytes);  // BLOB
   Statement& BindNull(int index);
   Statement& Bind(int index, std::optional<int64_t> value);
@@ -91,8 +91,19 @@ class Database {
   // Runs fn on a read connection.
   virtual Status Read(std::function<Status(Conn&)> fn) = 0;
 
-  // Fault injection for tests: fail the Nth following commit with kIoError.
+  // Fault injection for tests: fail the Nth following commit with kIoError
+  // (1 = the next one; 0 cancels).
   virtual void FailCommitAfter(int n) = 0;
+
+  // Counters for metrics and tests: Write() calls finished, transactions
+  // committed or failed (writes / commits = average group size), callers
+  // currently waiting in the writer's queue.
+  struct Stats {
+    uint64_t writes = 0;
+    uint64_t commits = 0;
+    uint64_t queued = 0;
+  };
+  virtual Stats GetStats() { return {}; }
 };
 
 }  // namespace imgbatch::db

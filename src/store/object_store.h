@@ -27,7 +27,8 @@
 
 namespace imgbatch::db {
 class Database;
-class Txn;
+class Conn;
+using Txn = Conn;  // as in db/database.h (a forward "class Txn" would clash)
 }  // namespace imgbatch::db
 
 namespace imgbatch::store {
@@ -81,8 +82,8 @@ struct Conditions {
 };
 
 struct PutOptions {
-  std::string content_type, content_encoding, content_disposition, content_language,
-      cache_control, expires;
+  std::string content_type, content_encoding, content_disposition, content_language, cache_control,
+      expires;
   std::vector<std::pair<std::string, std::string>> user_metadata;
   std::optional<std::string> content_md5;  // raw 16 bytes (decoded Content-MD5)
   // Checksums the client sent (base64); verified against the bytes.
@@ -194,8 +195,8 @@ class ObjectEventSink {
 };
 
 struct StoreOptions {
-  std::string data_dir;                      // blobs under data_dir/blobs
-  uint64_t inline_max_bytes = 64 * 1024;     // larger objects become blob files
+  std::string data_dir;                        // blobs under data_dir/blobs
+  uint64_t inline_max_bytes = 64 * 1024;       // larger objects become blob files
   uint64_t free_space_reserve = 256ull << 20;  // refuse writes below this much free disk
   uint64_t max_object_bytes = 5ull << 40;      // 5 TiB, as S3
   std::string default_region = "us-east-1";
@@ -245,11 +246,9 @@ class ObjectStore {
   // Copy; when replace_metadata is false the source's metadata is kept.
   virtual Result<ObjectMeta> CopyObject(const std::string& src_bucket, const std::string& src_key,
                                         const std::string& dst_bucket, const std::string& dst_key,
-                                        const Conditions& source_conditions,
-                                        bool replace_metadata, const PutOptions& new_options,
-                                        const Caller& caller) = 0;
-  virtual Result<ListResult> ListObjects(const std::string& bucket,
-                                         const ListRequest& request) = 0;
+                                        const Conditions& source_conditions, bool replace_metadata,
+                                        const PutOptions& new_options, const Caller& caller) = 0;
+  virtual Result<ListResult> ListObjects(const std::string& bucket, const ListRequest& request) = 0;
 
   // Multipart. Unknown upload: kNotFound ("NoSuchUpload"). Complete checks
   // ascending part order ("InvalidPartOrder"), etags ("InvalidPart") and the

@@ -1,0 +1,418 @@
+#include "db/database.h"
+
+#include <sqlite3.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <exception>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+namespace imgbatch::db {
+namespace {
+
+constexpr int kBusyTimeoutMs = 10'000;
+
+// Maps an SQLite result code to our domain codes. Constraint violations are
+// kAlreadyExists (callers use UNIQUE/PRIMARY KEY to detect duplicates); a full
+// disk is kNoSpace so adapters can say "InsufficientStorage".
+Status FromSqlite(int rc, sqlite3* db, std::string_view what) {
+  std::string message(what);
+  message += ": ";
+  message += db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+  switch (rc & 0xff) {
+    case SQLITE_CONSTRAINT:
+      return Status(Code::kAlreadyExists, std::move(message));
+    case SQLITE_FULL:
+      return Status(Code::kNoSpace, std::move(message)).WithDetail("InsufficientStorage");
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+      return Status(Code::kUnavailable, std::move(message));
+    case SQLITE_IOERR:
+    case SQLITE_CANTOPEN:
+    case SQLITE_READONLY:
+      return Status(Code::kIoError, std::move(message));
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+      return Status(Code::kCorruption, std::move(message));
+    case SQLITE_TOOBIG:
+      return Status(Code::kTooLarge, std::move(message));
+    default:
+      return Status(Code::kInternal, std::move(message));
+  }
+}
+
+Status ExecRaw(sqlite3* db, std::string_view sql) {
+  std::string text(sql);
+  char* error = nullptr;
+  int rc = sqlite3_exec(db, text.c_str(), nullptr, nullptr, &error);
+  if (rc == SQLITE_OK) return Status::Ok();
+  std::string message = error != nullptr ? error : sqlite3_errstr(rc);
+  sqlite3_free(error);
+  Status st = FromSqlite(rc, db, "exec");
+  return Status(st.code(), message + " (in: " + text.substr(0, 120) + ")");
+}
+
+// One SQLite connection with its prepared-statement cache. Not thread-safe:
+// owned by the writer thread or checked out of the read pool by one caller.
+class Connection final : public Conn {
+ public:
+  explicit Connection(sqlite3* db) : db_(db) {}
+  ~Connection() override {
+    for (auto& [sql, stmt] : cache_) sqlite3_finalize(stmt);
+    sqlite3_close_v2(db_);
+  }
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  Status Exec(std::string_view sql) override { return ExecRaw(db_, sql); }
+
+  Result<Statement> Prepare(std::string_view sql) override {
+    auto it = cache_.find(std::string(sql));
+    sqlite3_stmt* stmt = nullptr;
+    if (it != cache_.end()) {
+      stmt = it->second;
+      sqlite3_reset(stmt);
+      sqlite3_clear_bindings(stmt);
+    } else {
+      int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()),
+                                  SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
+      if (rc != SQLITE_OK) return FromSqlite(rc, db_, "prepare");
+      if (stmt == nullptr) return InvalidArgument("empty SQL statement");
+      cache_.emplace(std::string(sql), stmt);
+    }
+    handed_out_.push_back(stmt);
+    return Statement(db_, stmt);
+  }
+
+  sqlite3* raw() override { return db_; }
+
+  // Resets every statement handed out since the last call, so no statement
+  // keeps a read cursor open past its callback (which would block COMMIT or
+  // pin the WAL snapshot).
+  void ResetHandedOut() {
+    for (sqlite3_stmt* stmt : handed_out_) sqlite3_reset(stmt);
+    handed_out_.clear();
+  }
+
+ private:
+  sqlite3* db_;
+  std::unordered_map<std::string, sqlite3_stmt*> cache_;
+  std::vector<sqlite3_stmt*> handed_out_;
+};
+
+Result<std::unique_ptr<Connection>> OpenConnection(const std::string& path, bool read_only) {
+  sqlite3* raw = nullptr;
+  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+  int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
+  auto conn = std::make_unique<Connection>(raw);  // closes raw on every path
+  if (rc != SQLITE_OK) return FromSqlite(rc, raw, "open " + path);
+  sqlite3_extended_result_codes(raw, 1);
+  sqlite3_busy_timeout(raw, kBusyTimeoutMs);
+  IMGBATCH_RETURN_IF_ERROR(ExecRaw(raw, "PRAGMA foreign_keys=ON"));
+  if (read_only) {
+    IMGBATCH_RETURN_IF_ERROR(ExecRaw(raw, "PRAGMA query_only=1"));
+  } else {
+    IMGBATCH_RETURN_IF_ERROR(ExecRaw(raw, "PRAGMA journal_mode=WAL"));
+    IMGBATCH_RETURN_IF_ERROR(ExecRaw(raw, "PRAGMA synchronous=FULL"));
+  }
+  return conn;
+}
+
+// A Write() caller waiting for its group's commit.
+struct PendingWrite {
+  std::function<Status(Txn&)> fn;
+  Status result;
+  bool done = false;
+};
+
+class DatabaseImpl final : public Database {
+ public:
+  DatabaseImpl(Options options, std::unique_ptr<Connection> writer,
+               std::vector<std::unique_ptr<Connection>> readers)
+      : options_(std::move(options)), writer_conn_(std::move(writer)) {
+    for (auto& r : readers) {
+      idle_readers_.push_back(r.get());
+      readers_.push_back(std::move(r));
+    }
+    writer_thread_ = std::thread([this] { WriterLoop(); });
+  }
+
+  ~DatabaseImpl() override {
+    {
+      std::lock_guard lock(queue_mutex_);
+      stopping_ = true;
+    }
+    queue_cv_.notify_all();
+    writer_thread_.join();
+  }
+
+  Status Migrate(std::string_view component, const std::vector<Migration>& steps) override;
+  Status Write(std::function<Status(Txn&)> fn) override;
+  Status Read(std::function<Status(Conn&)> fn) override;
+  void FailCommitAfter(int n) override { fail_commit_countdown_.store(n); }
+  Stats GetStats() override {
+    std::lock_guard lock(queue_mutex_);
+    return Stats{writes_, commits_, queue_.size()};
+  }
+
+ private:
+  void WriterLoop();
+  void RunGroup(std::vector<PendingWrite*>& group);
+  Status Commit();
+
+  const Options options_;
+  std::unique_ptr<Connection> writer_conn_;  // used only on writer_thread_
+
+  std::mutex queue_mutex_;
+  std::condition_variable queue_cv_;  // writer waits for work
+  std::condition_variable done_cv_;   // callers wait for their commit
+  std::deque<PendingWrite*> queue_;
+  bool stopping_ = false;
+  std::thread writer_thread_;
+  std::atomic<int> fail_commit_countdown_{0};
+  uint64_t writes_ = 0;   // guarded by queue_mutex_
+  uint64_t commits_ = 0;  // guarded by queue_mutex_
+
+  std::mutex pool_mutex_;
+  std::condition_variable pool_cv_;
+  std::vector<std::unique_ptr<Connection>> readers_;
+  std::vector<Connection*> idle_readers_;
+};
+
+Status DatabaseImpl::Write(std::function<Status(Txn&)> fn) {
+  if (std::this_thread::get_id() == writer_thread_.get_id()) {
+    // A callback calling Write() would wait for its own group forever.
+    return Internal("db::Write called from inside a write callback");
+  }
+  PendingWrite pending{std::move(fn), Status::Ok(), false};
+  std::unique_lock lock(queue_mutex_);
+  if (stopping_) return Status(Code::kUnavailable, "database is closing");
+  queue_.push_back(&pending);
+  queue_cv_.notify_one();
+  done_cv_.wait(lock, [&] { return pending.done; });
+  return std::move(pending.result);
+}
+
+void DatabaseImpl::WriterLoop() {
+  std::vector<PendingWrite*> group;
+  while (true) {
+    {
+      std::unique_lock lock(queue_mutex_);
+      queue_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping and drained
+      // Everything that queued up during the previous commit's fsync rides
+      // this one: that is the group commit.
+      size_t take = std::min<size_t>(queue_.size(), std::max(1, options_.max_group));
+      group.assign(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(take));
+      queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(take));
+    }
+    RunGroup(group);
+    {
+      std::lock_guard lock(queue_mutex_);
+      for (PendingWrite* p : group) p->done = true;
+      writes_ += group.size();
+      ++commits_;
+    }
+    done_cv_.notify_all();
+    group.clear();
+  }
+}
+
+void DatabaseImpl::RunGroup(std::vector<PendingWrite*>& group) {
+  Connection& conn = *writer_conn_;
+  auto fail_all = [&](const Status& st) {
+    for (PendingWrite* p : group) p->result = st;
+  };
+  Status begin = conn.Exec("BEGIN IMMEDIATE");
+  if (!begin.ok()) return fail_all(begin);
+
+  for (PendingWrite* p : group) {
+    Status sp = conn.Exec("SAVEPOINT caller");
+    if (!sp.ok()) {
+      p->result = sp;
+      continue;
+    }
+    try {
+      p->result = p->fn(conn);
+    } catch (const std::exception& e) {
+      p->result = Internal(std::string("write callback threw: ") + e.what());
+    } catch (...) {
+      p->result = Internal("write callback threw");
+    }
+    conn.ResetHandedOut();
+    if (!p->result.ok()) (void)conn.Exec("ROLLBACK TO caller");
+    (void)conn.Exec("RELEASE caller");
+    if (sqlite3_get_autocommit(conn.raw()) != 0) {
+      // SQLite rolled the whole transaction back (e.g. SQLITE_FULL or an
+      // I/O error): nothing in this group is durable.
+      Status aborted = Status(Code::kIoError, "transaction aborted: " + p->result.ToString());
+      if (p->result.code() == Code::kNoSpace) aborted = p->result;
+      return fail_all(aborted);
+    }
+  }
+  Status commit = Commit();
+  if (!commit.ok()) {
+    (void)conn.Exec("ROLLBACK");
+    fail_all(commit);
+  }
+}
+
+Status DatabaseImpl::Commit() {
+  int countdown = fail_commit_countdown_.load();
+  while (countdown > 0 && !fail_commit_countdown_.compare_exchange_weak(countdown, countdown - 1)) {
+  }
+  if (countdown == 1) return IoError("injected commit failure");
+  return writer_conn_->Exec("COMMIT");
+}
+
+Status DatabaseImpl::Read(std::function<Status(Conn&)> fn) {
+  Connection* conn = nullptr;
+  {
+    std::unique_lock lock(pool_mutex_);
+    pool_cv_.wait(lock, [&] { return !idle_readers_.empty(); });
+    conn = idle_readers_.back();
+    idle_readers_.pop_back();
+  }
+  // One read transaction = one consistent snapshot for all of fn's queries.
+  Status result = conn->Exec("BEGIN");
+  if (result.ok()) {
+    try {
+      result = fn(*conn);
+    } catch (const std::exception& e) {
+      result = Internal(std::string("read callback threw: ") + e.what());
+    } catch (...) {
+      result = Internal("read callback threw");
+    }
+    conn->ResetHandedOut();
+    (void)conn->Exec("COMMIT");
+  }
+  {
+    std::lock_guard lock(pool_mutex_);
+    idle_readers_.push_back(conn);
+  }
+  pool_cv_.notify_one();
+  return result;
+}
+
+Status DatabaseImpl::Migrate(std::string_view component, const std::vector<Migration>& steps) {
+  for (size_t i = 1; i < steps.size(); ++i) {
+    if (steps[i].version <= steps[i - 1].version) {
+      return InvalidArgument("migrations of " + std::string(component) + " not ascending");
+    }
+  }
+  const int newest_known = steps.empty() ? 0 : steps.back().version;
+  return Write([&](Txn& txn) -> Status {
+    IMGBATCH_RETURN_IF_ERROR(
+        txn.Exec("CREATE TABLE IF NOT EXISTS schema_versions ("
+                 " component TEXT PRIMARY KEY, version INTEGER NOT NULL, applied_ms INTEGER)"));
+    IMGBATCH_ASSIGN_OR_RETURN(auto select,
+                              txn.Prepare("SELECT version FROM schema_versions WHERE component=?"));
+    select.Bind(1, component);
+    IMGBATCH_ASSIGN_OR_RETURN(bool has_row, select.Step());
+    const int current = has_row ? static_cast<int>(select.ColumnInt(0)) : 0;
+    if (current > newest_known) {
+      return Status(Code::kUnsupported, "schema of " + std::string(component) + " is version " +
+                                            std::to_string(current) + ", newer than this binary (" +
+                                            std::to_string(newest_known) + ")");
+    }
+    for (const Migration& step : steps) {
+      if (step.version <= current) continue;
+      IMGBATCH_RETURN_IF_ERROR(txn.Exec(step.sql));
+    }
+    if (newest_known > current) {
+      IMGBATCH_ASSIGN_OR_RETURN(
+          auto upsert,
+          txn.Prepare(
+              "INSERT INTO schema_versions(component, version, applied_ms) "
+              "VALUES(?1, ?2, CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)) "
+              "ON CONFLICT(component) DO UPDATE SET version=?2, applied_ms=excluded.applied_ms"));
+      upsert.Bind(1, component).Bind(2, static_cast<int64_t>(newest_known));
+      IMGBATCH_RETURN_IF_ERROR(upsert.Run());
+    }
+    return Status::Ok();
+  });
+}
+
+}  // namespace
+
+// ---- Statement ----
+
+Statement& Statement::Bind(int index, int64_t value) {
+  sqlite3_bind_int64(stmt_, index, value);
+  return *this;
+}
+
+Statement& Statement::Bind(int index, std::string_view text) {
+  sqlite3_bind_text64(stmt_, index, text.data(), text.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+  return *this;
+}
+
+Statement& Statement::BindBlob(int index, std::string_view bytes) {
+  // A zero-length blob must still be a BLOB, not NULL.
+  static const char kEmpty = 0;
+  sqlite3_bind_blob64(stmt_, index, bytes.empty() ? &kEmpty : bytes.data(), bytes.size(),
+                      SQLITE_TRANSIENT);
+  return *this;
+}
+
+Statement& Statement::BindNull(int index) {
+  sqlite3_bind_null(stmt_, index);
+  return *this;
+}
+
+Statement& Statement::Bind(int index, std::optional<int64_t> value) {
+  return value ? Bind(index, *value) : BindNull(index);
+}
+
+Result<bool> Statement::Step() {
+  int rc = sqlite3_step(stmt_);
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  Status st = FromSqlite(rc, db_, "step");
+  sqlite3_reset(stmt_);
+  return st;
+}
+
+Status Statement::Run() {
+  while (true) {
+    IMGBATCH_ASSIGN_OR_RETURN(bool row, Step());
+    if (!row) return Status::Ok();
+  }
+}
+
+int64_t Statement::ColumnInt(int column) const { return sqlite3_column_int64(stmt_, column); }
+
+std::string Statement::ColumnText(int column) const {
+  const void* data = sqlite3_column_blob(stmt_, column);
+  int size = sqlite3_column_bytes(stmt_, column);
+  if (data == nullptr || size <= 0) return {};
+  return std::string(static_cast<const char*>(data), static_cast<size_t>(size));
+}
+
+bool Statement::ColumnIsNull(int column) const {
+  return sqlite3_column_type(stmt_, column) == SQLITE_NULL;
+}
+
+int Statement::changes() const { return sqlite3_changes(db_); }
+
+int64_t Statement::last_insert_rowid() const { return sqlite3_last_insert_rowid(db_); }
+
+// ---- Database ----
+
+Result<std::unique_ptr<Database>> Database::Open(const Options& options) {
+  if (options.path.empty()) return InvalidArgument("db path is empty");
+  if (sqlite3_threadsafe() == 0) return Internal("SQLite built without thread support");
+  IMGBATCH_ASSIGN_OR_RETURN(auto writer, OpenConnection(options.path, /*read_only=*/false));
+  std::vector<std::unique_ptr<Connection>> readers;
+  for (int i = 0; i < std::max(1, options.read_connections); ++i) {
+    IMGBATCH_ASSIGN_OR_RETURN(auto reader, OpenConnection(options.path, /*read_only=*/true));
+    readers.push_back(std::move(reader));
+  }
+  return std::unique_ptr<Database>(
+      new DatabaseImpl(options, std::move(writer), std::move(readers)));
+}
+
+}  // namespace imgbatch::db

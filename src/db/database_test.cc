@@ -1,0 +1,387 @@
+#include "db/database.h"
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+
+#include <chrono>
+#include <filesystem>
+#include <future>
+#include <thread>
+
+namespace imgbatch::db {
+namespace {
+
+namespace fs = std::filesystem;
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (fs::temp_directory_path() / "dbtest.XXXXXX").string();
+    path_ = mkdtemp(tmpl.data());
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  std::string path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// Polls cond until true or a generous deadline (no fixed sleeps).
+template <typename F>
+bool WaitFor(F cond) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (cond()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return cond();
+}
+
+class DatabaseTest : public ::testing::Test {
+ protected:
+  void SetUp() override { ReOpen(); }
+
+  void ReOpen() {
+    db_.reset();
+    Options options;
+    options.path = dir_.path() + "/meta.db";
+    auto db = Database::Open(options);
+    ASSERT_TRUE(db.ok()) << db.status().ToString();
+    db_ = std::move(db).value();
+    ASSERT_TRUE(db_->Migrate("test", {{1, "CREATE TABLE kv(k TEXT PRIMARY KEY, v INTEGER)"}}).ok());
+  }
+
+  Status Insert(const std::string& key, int64_t value) {
+    return db_->Write([&](Txn& txn) -> Status {
+      IMGBATCH_ASSIGN_OR_RETURN(auto st, txn.Prepare("INSERT INTO kv(k, v) VALUES(?, ?)"));
+      return st.Bind(1, key).Bind(2, value).Run();
+    });
+  }
+
+  int64_t Count() {
+    int64_t n = -1;
+    Status st = db_->Read([&](Conn& conn) -> Status {
+      IMGBATCH_ASSIGN_OR_RETURN(auto q, conn.Prepare("SELECT COUNT(*) FROM kv"));
+      IMGBATCH_ASSIGN_OR_RETURN(bool row, q.Step());
+      if (row) n = q.ColumnInt(0);
+      return Status::Ok();
+    });
+    EXPECT_TRUE(st.ok()) << st.ToString();
+    return n;
+  }
+
+  bool Has(const std::string& key) {
+    bool found = false;
+    EXPECT_TRUE(db_->Read([&](Conn& conn) -> Status {
+                     IMGBATCH_ASSIGN_OR_RETURN(auto q, conn.Prepare("SELECT v FROM kv WHERE k=?"));
+                     q.Bind(1, key);
+                     IMGBATCH_ASSIGN_OR_RETURN(found, q.Step());
+                     return Status::Ok();
+                   })
+                    .ok());
+    return found;
+  }
+
+  // Occupies the writer thread until the returned promise is set, so the
+  // test can queue up callers that must then share one transaction.
+  std::pair<std::promise<void>, std::future<Status>> BlockWriter() {
+    std::promise<void> release;
+    auto released = release.get_future().share();
+    std::promise<void> entered;
+    auto entered_future = entered.get_future();
+    auto blocked = std::async(std::launch::async, [this, released, &entered] {
+      return db_->Write([&](Txn&) -> Status {
+        entered.set_value();
+        released.wait();
+        return Status::Ok();
+      });
+    });
+    entered_future.wait();
+    return {std::move(release), std::move(blocked)};
+  }
+
+  TempDir dir_;
+  std::unique_ptr<Database> db_;
+};
+
+TEST_F(DatabaseTest, PragmasAreDurableWal) {
+  std::string journal;
+  int64_t synchronous = -1, foreign_keys = -1;
+  ASSERT_TRUE(db_->Write([&](Txn& txn) -> Status {
+                   IMGBATCH_ASSIGN_OR_RETURN(auto a, txn.Prepare("PRAGMA journal_mode"));
+                   IMGBATCH_ASSIGN_OR_RETURN(bool row, a.Step());
+                   if (row) journal = a.ColumnText(0);
+                   IMGBATCH_ASSIGN_OR_RETURN(auto b, txn.Prepare("PRAGMA synchronous"));
+                   IMGBATCH_ASSIGN_OR_RETURN(row, b.Step());
+                   if (row) synchronous = b.ColumnInt(0);
+                   IMGBATCH_ASSIGN_OR_RETURN(auto c, txn.Prepare("PRAGMA foreign_keys"));
+                   IMGBATCH_ASSIGN_OR_RETURN(row, c.Step());
+                   if (row) foreign_keys = c.ColumnInt(0);
+                   return Status::Ok();
+                 })
+                  .ok());
+  EXPECT_EQ(journal, "wal");
+  EXPECT_EQ(synchronous, 2);  // FULL
+  EXPECT_EQ(foreign_keys, 1);
+}
+
+TEST_F(DatabaseTest, ReadConnectionsAreQueryOnly) {
+  Status st = db_->Read([](Conn& conn) { return conn.Exec("INSERT INTO kv VALUES('x', 1)"); });
+  EXPECT_FALSE(st.ok());
+  EXPECT_EQ(Count(), 0);
+}
+
+TEST_F(DatabaseTest, WriteIsVisibleToReadsAndSurvivesReopen) {
+  ASSERT_TRUE(Insert("a", 1).ok());
+  EXPECT_TRUE(Has("a"));
+  ReOpen();
+  EXPECT_TRUE(Has("a"));
+  EXPECT_EQ(Count(), 1);
+}
+
+TEST_F(DatabaseTest, BlobAndNullRoundTrip) {
+  ASSERT_TRUE(
+      db_->Migrate("blobs", {{1, "CREATE TABLE b(id INTEGER PRIMARY KEY, data BLOB)"}}).ok());
+  const std::string bytes("a\0b\xff", 4);
+  ASSERT_TRUE(db_->Write([&](Txn& txn) -> Status {
+                   IMGBATCH_ASSIGN_OR_RETURN(auto st, txn.Prepare("INSERT INTO b VALUES(?, ?)"));
+                   IMGBATCH_RETURN_IF_ERROR(st.Bind(1, int64_t{1}).BindBlob(2, bytes).Run());
+                   IMGBATCH_ASSIGN_OR_RETURN(auto empty, txn.Prepare("INSERT INTO b VALUES(?, ?)"));
+                   IMGBATCH_RETURN_IF_ERROR(empty.Bind(1, int64_t{2}).BindBlob(2, "").Run());
+                   IMGBATCH_ASSIGN_OR_RETURN(auto null, txn.Prepare("INSERT INTO b VALUES(?, ?)"));
+                   return null.Bind(1, int64_t{3}).Bind(2, std::optional<int64_t>()).Run();
+                 })
+                  .ok());
+  std::vector<std::pair<bool, std::string>> rows;
+  ASSERT_TRUE(db_->Read([&](Conn& conn) -> Status {
+                   IMGBATCH_ASSIGN_OR_RETURN(auto q,
+                                             conn.Prepare("SELECT data FROM b ORDER BY id"));
+                   while (true) {
+                     IMGBATCH_ASSIGN_OR_RETURN(bool row, q.Step());
+                     if (!row) return Status::Ok();
+                     rows.emplace_back(q.ColumnIsNull(0), q.ColumnText(0));
+                   }
+                 })
+                  .ok());
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(rows[0], std::make_pair(false, bytes));
+  EXPECT_EQ(rows[1], std::make_pair(false, std::string()));
+  EXPECT_TRUE(rows[2].first);
+}
+
+TEST_F(DatabaseTest, ConstraintViolationIsAlreadyExists) {
+  ASSERT_TRUE(Insert("dup", 1).ok());
+  Status st = Insert("dup", 2);
+  EXPECT_EQ(st.code(), Code::kAlreadyExists) << st.ToString();
+}
+
+TEST_F(DatabaseTest, ConcurrentWritersAllCommitAndShareTransactions) {
+  constexpr int kThreads = 16;
+  constexpr int kPerThread = 150;
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        if (!Insert(std::to_string(t) + "/" + std::to_string(i), i).ok()) ++failures;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(Count(), kThreads * kPerThread);
+  Database::Stats stats = db_->GetStats();
+  EXPECT_GE(stats.writes, static_cast<uint64_t>(kThreads * kPerThread));
+  EXPECT_LE(stats.commits, stats.writes);
+}
+
+TEST_F(DatabaseTest, QueuedCallersShareOneCommit) {
+  const uint64_t commits_before = db_->GetStats().commits;
+  auto [release, blocked] = BlockWriter();
+  constexpr int kCallers = 10;
+  std::vector<std::future<Status>> callers;
+  for (int i = 0; i < kCallers; ++i) {
+    callers.push_back(
+        std::async(std::launch::async, [this, i] { return Insert("k" + std::to_string(i), i); }));
+  }
+  ASSERT_TRUE(WaitFor([&] { return db_->GetStats().queued == kCallers; }));
+  release.set_value();
+  EXPECT_TRUE(blocked.get().ok());
+  for (auto& f : callers) EXPECT_TRUE(f.get().ok());
+  // One commit for the blocking caller's group, one for the ten queued.
+  EXPECT_EQ(db_->GetStats().commits - commits_before, 2u);
+  EXPECT_EQ(Count(), kCallers);
+}
+
+TEST_F(DatabaseTest, FailingCallerRollsBackOnlyItsOwnChanges) {
+  auto [release, blocked] = BlockWriter();
+  auto good1 = std::async(std::launch::async, [this] { return Insert("good1", 1); });
+  ASSERT_TRUE(WaitFor([&] { return db_->GetStats().queued == 1; }));
+  auto bad = std::async(std::launch::async, [this] {
+    return db_->Write([](Txn& txn) -> Status {
+      IMGBATCH_ASSIGN_OR_RETURN(auto st, txn.Prepare("INSERT INTO kv(k, v) VALUES('bad', 0)"));
+      IMGBATCH_RETURN_IF_ERROR(st.Run());
+      return Conflict("caller changed its mind");
+    });
+  });
+  ASSERT_TRUE(WaitFor([&] { return db_->GetStats().queued == 2; }));
+  auto good2 = std::async(std::launch::async, [this] { return Insert("good2", 2); });
+  ASSERT_TRUE(WaitFor([&] { return db_->GetStats().queued == 3; }));
+  const uint64_t commits_before = db_->GetStats().commits;
+  release.set_value();
+  EXPECT_TRUE(blocked.get().ok());
+  EXPECT_TRUE(good1.get().ok());
+  Status bad_status = bad.get();
+  EXPECT_EQ(bad_status.code(), Code::kConflict);
+  EXPECT_EQ(bad_status.message(), "caller changed its mind");
+  EXPECT_TRUE(good2.get().ok());
+  EXPECT_EQ(db_->GetStats().commits - commits_before, 2u);  // still one shared transaction
+  EXPECT_TRUE(Has("good1"));
+  EXPECT_TRUE(Has("good2"));
+  EXPECT_FALSE(Has("bad"));
+}
+
+TEST_F(DatabaseTest, InjectedCommitFailureFailsTheGroupAndPersistsNothing) {
+  db_->FailCommitAfter(2);
+  ASSERT_TRUE(Insert("first", 1).ok());
+  Status st = Insert("second", 2);
+  EXPECT_EQ(st.code(), Code::kIoError);
+  EXPECT_TRUE(Insert("third", 3).ok());
+  EXPECT_TRUE(Has("first"));
+  EXPECT_FALSE(Has("second"));
+  EXPECT_TRUE(Has("third"));
+  ReOpen();
+  EXPECT_EQ(Count(), 2);
+}
+
+TEST_F(DatabaseTest, CommitFailureFailsEveryCallerOfTheGroup) {
+  auto [release, blocked] = BlockWriter();
+  std::vector<std::future<Status>> callers;
+  for (int i = 0; i < 3; ++i) {
+    callers.push_back(
+        std::async(std::launch::async, [this, i] { return Insert("g" + std::to_string(i), i); }));
+  }
+  ASSERT_TRUE(WaitFor([&] { return db_->GetStats().queued == 3; }));
+  db_->FailCommitAfter(2);  // the blocked group commits first, then ours fails
+  release.set_value();
+  EXPECT_TRUE(blocked.get().ok());
+  for (auto& f : callers) EXPECT_EQ(f.get().code(), Code::kIoError);
+  EXPECT_EQ(Count(), 0);
+}
+
+TEST_F(DatabaseTest, WriteFromInsideWriteIsAnErrorNotADeadlock) {
+  Status inner;
+  Status outer = db_->Write([&](Txn&) -> Status {
+    inner = db_->Write([](Txn&) { return Status::Ok(); });
+    return Status::Ok();
+  });
+  EXPECT_TRUE(outer.ok());
+  EXPECT_EQ(inner.code(), Code::kInternal);
+}
+
+TEST_F(DatabaseTest, CallbackExceptionBecomesInternalStatus) {
+  Status st = db_->Write([](Txn&) -> Status { throw std::runtime_error("boom"); });
+  EXPECT_EQ(st.code(), Code::kInternal);
+  EXPECT_TRUE(Insert("after", 1).ok());
+}
+
+TEST_F(DatabaseTest, MigrationsApplyOnceInOrder) {
+  std::vector<Migration> steps = {
+      {1, "CREATE TABLE m(a INTEGER)"},
+      {2, "ALTER TABLE m ADD COLUMN b TEXT; INSERT INTO m(a, b) VALUES(1, 'x')"},
+  };
+  ASSERT_TRUE(db_->Migrate("comp", steps).ok());
+  ASSERT_TRUE(db_->Migrate("comp", steps).ok());  // no-op the second time
+  steps.push_back({3, "INSERT INTO m(a, b) VALUES(3, 'y')"});
+  ASSERT_TRUE(db_->Migrate("comp", steps).ok());
+  ReOpen();
+  ASSERT_TRUE(db_->Migrate("comp", steps).ok());
+  int64_t rows = -1, version = -1;
+  ASSERT_TRUE(db_->Read([&](Conn& conn) -> Status {
+                   IMGBATCH_ASSIGN_OR_RETURN(auto q, conn.Prepare("SELECT COUNT(*) FROM m"));
+                   IMGBATCH_ASSIGN_OR_RETURN(bool row, q.Step());
+                   if (row) rows = q.ColumnInt(0);
+                   IMGBATCH_ASSIGN_OR_RETURN(
+                       auto v,
+                       conn.Prepare("SELECT version FROM schema_versions WHERE component=?"));
+                   v.Bind(1, "comp");
+                   IMGBATCH_ASSIGN_OR_RETURN(row, v.Step());
+                   if (row) version = v.ColumnInt(0);
+                   return Status::Ok();
+                 })
+                  .ok());
+  EXPECT_EQ(rows, 2);
+  EXPECT_EQ(version, 3);
+}
+
+TEST_F(DatabaseTest, NewerSchemaOnDiskIsRefused) {
+  ASSERT_TRUE(db_->Migrate("comp", {{1, "CREATE TABLE m(a)"}, {2, "CREATE TABLE n(a)"}}).ok());
+  Status st = db_->Migrate("comp", {{1, "CREATE TABLE m(a)"}});
+  EXPECT_EQ(st.code(), Code::kUnsupported) << st.ToString();
+}
+
+TEST_F(DatabaseTest, FailingMigrationLeavesNoTrace) {
+  Status st = db_->Migrate("comp", {{1, "CREATE TABLE ok1(a)"}, {2, "THIS IS NOT SQL"}});
+  EXPECT_FALSE(st.ok());
+  bool exists = true;
+  ASSERT_TRUE(db_->Read([&](Conn& conn) -> Status {
+                   IMGBATCH_ASSIGN_OR_RETURN(
+                       auto q, conn.Prepare("SELECT 1 FROM sqlite_master WHERE name='ok1'"));
+                   IMGBATCH_ASSIGN_OR_RETURN(exists, q.Step());
+                   return Status::Ok();
+                 })
+                  .ok());
+  EXPECT_FALSE(exists);
+  EXPECT_TRUE(db_->Migrate("comp", {{1, "CREATE TABLE ok1(a)"}}).ok());
+}
+
+TEST_F(DatabaseTest, NonAscendingMigrationsAreRejected) {
+  EXPECT_EQ(db_->Migrate("comp", {{2, "SELECT 1"}, {1, "SELECT 1"}}).code(),
+            Code::kInvalidArgument);
+}
+
+TEST_F(DatabaseTest, ConcurrentReadsSeeConsistentSnapshots) {
+  std::atomic<bool> stop{false};
+  std::atomic<int> bad{0};
+  std::thread writer([&] {
+    for (int i = 0; i < 200; ++i) {
+      // Two rows per transaction: a reader must never see an odd count.
+      (void)db_->Write([&](Txn& txn) -> Status {
+        for (int j = 0; j < 2; ++j) {
+          IMGBATCH_ASSIGN_OR_RETURN(auto st, txn.Prepare("INSERT INTO kv(k, v) VALUES(?, ?)"));
+          IMGBATCH_RETURN_IF_ERROR(
+              st.Bind(1, std::to_string(i) + "-" + std::to_string(j)).Bind(2, int64_t{i}).Run());
+        }
+        return Status::Ok();
+      });
+    }
+    stop = true;
+  });
+  std::vector<std::thread> readers;
+  for (int r = 0; r < 6; ++r) {
+    readers.emplace_back([&] {
+      while (!stop) {
+        if (Count() % 2 != 0) ++bad;
+      }
+    });
+  }
+  writer.join();
+  for (auto& r : readers) r.join();
+  EXPECT_EQ(bad.load(), 0);
+  EXPECT_EQ(Count(), 400);
+}
+
+TEST(DatabaseOpenTest, BadPathIsAnError) {
+  Options options;
+  options.path = "/nonexistent-dir-for-imgbatch/x/meta.db";
+  auto db = Database::Open(options);
+  EXPECT_FALSE(db.ok());
+  EXPECT_EQ(db.status().code(), Code::kIoError);
+}
+
+}  // namespace
+}  // namespace imgbatch::db
