@@ -22,10 +22,14 @@ int HexValue(char c) {
 
 const EVP_MD* DigestFor(HashKind kind) {
   switch (kind) {
-    case HashKind::kMd5: return EVP_md5();
-    case HashKind::kSha1: return EVP_sha1();
-    case HashKind::kSha256: return EVP_sha256();
-    default: return nullptr;
+    case HashKind::kMd5:
+      return EVP_md5();
+    case HashKind::kSha1:
+      return EVP_sha1();
+    case HashKind::kSha256:
+      return EVP_sha256();
+    default:
+      return nullptr;
   }
 }
 
@@ -155,9 +159,14 @@ Hasher& Hasher::operator=(Hasher&&) noexcept = default;
 
 void Hasher::Update(std::string_view data) {
   switch (kind_) {
-    case HashKind::kCrc32: impl_->crc = Crc32Update(impl_->crc, data); break;
-    case HashKind::kCrc32c: impl_->crc = Crc32cUpdate(impl_->crc, data); break;
-    default: EVP_DigestUpdate(impl_->ctx, data.data(), data.size());
+    case HashKind::kCrc32:
+      impl_->crc = Crc32Update(impl_->crc, data);
+      break;
+    case HashKind::kCrc32c:
+      impl_->crc = Crc32cUpdate(impl_->crc, data);
+      break;
+    default:
+      EVP_DigestUpdate(impl_->ctx, data.data(), data.size());
   }
 }
 

@@ -25,8 +25,8 @@ TEST(Hashing, CrcsMatchPublishedCheckValues) {
 }
 
 TEST(Hashing, StreamingEqualsOneShot) {
-  for (HashKind kind : {HashKind::kMd5, HashKind::kSha1, HashKind::kSha256, HashKind::kCrc32,
-                        HashKind::kCrc32c}) {
+  for (HashKind kind :
+       {HashKind::kMd5, HashKind::kSha1, HashKind::kSha256, HashKind::kCrc32, HashKind::kCrc32c}) {
     Hasher a(kind), b(kind);
     a.Update("hello ");
     a.Update("world");

@@ -15,13 +15,13 @@ enum class Code {
   kOk = 0,
   kNotFound,
   kAlreadyExists,
-  kConflict,            // state does not allow it (e.g. bucket not empty)
+  kConflict,  // state does not allow it (e.g. bucket not empty)
   kInvalidArgument,
   kUnauthenticated,     // no or bad credentials / signature
   kAccessDenied,        // authenticated but not allowed
   kPreconditionFailed,  // If-Match and friends
   kNotModified,
-  kOutOfRange,          // e.g. unsatisfiable Range
+  kOutOfRange,  // e.g. unsatisfiable Range
   kTooLarge,
   kIoError,
   kCorruption,
@@ -70,7 +70,7 @@ inline Status Internal(std::string m) { return {Code::kInternal, std::move(m)}; 
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : v_(std::move(value)) {}        // NOLINT: implicit by design
   Result(Status status) : v_(std::move(status)) {  // NOLINT
     assert(!std::get<Status>(v_).ok() && "Result from an ok Status");
   }
@@ -96,10 +96,10 @@ class [[nodiscard]] Result {
 }  // namespace imgbatch
 
 // Propagate a non-ok Status from an expression returning Status.
-#define IMGBATCH_RETURN_IF_ERROR(expr)          \
-  do {                                          \
-    ::imgbatch::Status _st = (expr);            \
-    if (!_st.ok()) return _st;                  \
+#define IMGBATCH_RETURN_IF_ERROR(expr) \
+  do {                                 \
+    ::imgbatch::Status _st = (expr);   \
+    if (!_st.ok()) return _st;         \
   } while (0)
 
 #define IMGBATCH_CONCAT_INNER(a, b) a##b

@@ -99,7 +99,8 @@ QueryParams ParseQuery(std::string_view query, bool plus_as_space) {
     if (part.empty()) continue;
     size_t eq = part.find('=');
     std::string_view name = part.substr(0, eq);
-    std::string_view value = eq == std::string_view::npos ? std::string_view{} : part.substr(eq + 1);
+    std::string_view value =
+        eq == std::string_view::npos ? std::string_view{} : part.substr(eq + 1);
     auto n = PercentDecode(name, plus_as_space);
     auto v = PercentDecode(value, plus_as_space);
     params.emplace_back(n ? *n : std::string(name), v ? *v : std::string(value));
@@ -178,8 +179,8 @@ std::optional<int64_t> ParseInt(std::string_view s) {
 
 std::string FormatIso8601Millis(SysTime t) {
   std::tm tm = ToUtc(t);
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count() %
-            1000;
+  auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count() % 1000;
   if (ms < 0) ms += 1000;
   char buf[64];
   std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,

@@ -1,0 +1,31 @@
+// imgbatch: one binary, several subcommands. Wiring only; each command lives
+// in its own file and module.
+#include <CLI/CLI.hpp>
+
+#include "cli/up_command.h"
+#ifdef IMGBATCH_HAVE_PROCESS_COMMAND
+#include "cli/process_command.h"
+#endif
+#ifdef IMGBATCH_HAVE_WORKER_COMMAND
+#include "cli/worker_command.h"
+#endif
+
+int main(int argc, char** argv) {
+  CLI::App app{"imgbatch: a self-hostable batch image pipeline (S3 + SQS + workers)"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("imgbatch ") + IMGBATCH_VERSION);
+  int exit_code = 0;
+  imgbatch::cli::AddUpCommand(app, exit_code);
+#ifdef IMGBATCH_HAVE_PROCESS_COMMAND
+  imgbatch::cli::AddProcessCommand(app);
+#endif
+#ifdef IMGBATCH_HAVE_WORKER_COMMAND
+  imgbatch::cli::AddWorkerCommand(app);
+#endif
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  return exit_code;
+}
