@@ -67,8 +67,8 @@ std::string FakeExchange::BodyText() {
 
 std::shared_ptr<FakeExchange> Call(const Handler& handler, std::string method, std::string target,
                                    Headers headers, std::string body) {
-  auto ex = std::make_shared<FakeExchange>(std::move(method), std::move(target),
-                                           std::move(headers), std::move(body));
+  auto ex = std::make_shared<FakeExchange>(std::move(method), std::move(target), std::move(headers),
+                                           std::move(body));
   handler(ex);
   ex->Wait();
   return ex;

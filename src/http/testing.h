@@ -13,8 +13,8 @@ namespace imgbatch::http {
 class FakeExchange final : public Exchange {
  public:
   // target: "/bucket/key?query"; body is served in read_chunk-sized pieces.
-  FakeExchange(std::string method, std::string target, Headers headers = {},
-               std::string body = {}, size_t read_chunk = 7);
+  FakeExchange(std::string method, std::string target, Headers headers = {}, std::string body = {},
+               size_t read_chunk = 7);
 
   const RequestHead& head() const override { return head_; }
   RequestHead& mutable_head() { return head_; }
