@@ -1,0 +1,84 @@
+#include "notify/event_json.h"
+
+#include <chrono>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "common/hashing.h"
+#include "common/strings.h"
+
+namespace imgbatch::notify {
+namespace {
+
+std::string IsoMillis(int64_t ms) {
+  return FormatIso8601Millis(std::chrono::system_clock::time_point(std::chrono::milliseconds(ms)));
+}
+
+// x-amz-id-2 is an opaque base64 host id on AWS; derive a stable one.
+std::string HostId(std::string_view request_id) {
+  return Base64Encode(Sha256(std::string("imgbatch:") + std::string(request_id)));
+}
+
+}  // namespace
+
+std::string Sequencer(uint64_t sequence) {
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "%016llX", static_cast<unsigned long long>(sequence));
+  return buf;
+}
+
+std::string RenderRecord(const store::ObjectEvent& event, std::string_view configuration_id,
+                         const EventSource& source) {
+  const store::ObjectMeta& meta = event.meta;
+  nlohmann::json object = {{"key", FormEncode(meta.key)}};
+  if (event.kind != store::ObjectEventKind::kDelete) {
+    object["size"] = meta.size;
+    object["eTag"] = meta.etag;
+  }
+  object["sequencer"] = Sequencer(meta.sequence);
+
+  std::string principal =
+      event.caller.principal.empty() ? "AWS:ANONYMOUS" : "AWS:" + event.caller.principal;
+  nlohmann::json record = {
+      {"eventVersion", "2.1"},
+      {"eventSource", "aws:s3"},
+      {"awsRegion", source.region},
+      {"eventTime", IsoMillis(event.time_ms)},
+      {"eventName", [&] {
+         switch (event.kind) {
+           case store::ObjectEventKind::kPut: return "ObjectCreated:Put";
+           case store::ObjectEventKind::kCopy: return "ObjectCreated:Copy";
+           case store::ObjectEventKind::kCompleteMultipartUpload:
+             return "ObjectCreated:CompleteMultipartUpload";
+           case store::ObjectEventKind::kDelete: return "ObjectRemoved:Delete";
+         }
+         return "";
+       }()},
+      {"userIdentity", {{"principalId", principal}}},
+      {"requestParameters",
+       {{"sourceIPAddress", event.caller.source_ip.empty() ? "127.0.0.1" : event.caller.source_ip}}},
+      {"responseElements",
+       {{"x-amz-request-id", event.caller.request_id}, {"x-amz-id-2", HostId(event.caller.request_id)}}},
+      {"s3",
+       {{"s3SchemaVersion", "1.0"},
+        {"configurationId", configuration_id},
+        {"bucket",
+         {{"name", meta.bucket},
+          {"ownerIdentity", {{"principalId", source.owner_principal}}},
+          {"arn", "arn:aws:s3:::" + meta.bucket}}},
+        {"object", object}}},
+  };
+  return nlohmann::json{{"Records", nlohmann::json::array({record})}}.dump();
+}
+
+std::string RenderTestEvent(std::string_view bucket, int64_t time_ms, std::string_view request_id) {
+  return nlohmann::json{{"Service", "Amazon S3"},
+                        {"Event", "s3:TestEvent"},
+                        {"Time", IsoMillis(time_ms)},
+                        {"Bucket", bucket},
+                        {"RequestId", request_id},
+                        {"HostId", HostId(request_id)}}
+      .dump();
+}
+
+}  // namespace imgbatch::notify
