@@ -44,21 +44,27 @@ std::string RenderRecord(const store::ObjectEvent& event, std::string_view confi
       {"eventSource", "aws:s3"},
       {"awsRegion", source.region},
       {"eventTime", IsoMillis(event.time_ms)},
-      {"eventName", [&] {
+      {"eventName",
+       [&] {
          switch (event.kind) {
-           case store::ObjectEventKind::kPut: return "ObjectCreated:Put";
-           case store::ObjectEventKind::kCopy: return "ObjectCreated:Copy";
+           case store::ObjectEventKind::kPut:
+             return "ObjectCreated:Put";
+           case store::ObjectEventKind::kCopy:
+             return "ObjectCreated:Copy";
            case store::ObjectEventKind::kCompleteMultipartUpload:
              return "ObjectCreated:CompleteMultipartUpload";
-           case store::ObjectEventKind::kDelete: return "ObjectRemoved:Delete";
+           case store::ObjectEventKind::kDelete:
+             return "ObjectRemoved:Delete";
          }
          return "";
        }()},
       {"userIdentity", {{"principalId", principal}}},
       {"requestParameters",
-       {{"sourceIPAddress", event.caller.source_ip.empty() ? "127.0.0.1" : event.caller.source_ip}}},
+       {{"sourceIPAddress",
+         event.caller.source_ip.empty() ? "127.0.0.1" : event.caller.source_ip}}},
       {"responseElements",
-       {{"x-amz-request-id", event.caller.request_id}, {"x-amz-id-2", HostId(event.caller.request_id)}}},
+       {{"x-amz-request-id", event.caller.request_id},
+        {"x-amz-id-2", HostId(event.caller.request_id)}}},
       {"s3",
        {{"s3SchemaVersion", "1.0"},
         {"configurationId", configuration_id},
@@ -72,12 +78,9 @@ std::string RenderRecord(const store::ObjectEvent& event, std::string_view confi
 }
 
 std::string RenderTestEvent(std::string_view bucket, int64_t time_ms, std::string_view request_id) {
-  return nlohmann::json{{"Service", "Amazon S3"},
-                        {"Event", "s3:TestEvent"},
-                        {"Time", IsoMillis(time_ms)},
-                        {"Bucket", bucket},
-                        {"RequestId", request_id},
-                        {"HostId", HostId(request_id)}}
+  return nlohmann::json{{"Service", "Amazon S3"},     {"Event", "s3:TestEvent"},
+                        {"Time", IsoMillis(time_ms)}, {"Bucket", bucket},
+                        {"RequestId", request_id},    {"HostId", HostId(request_id)}}
       .dump();
 }
 

@@ -49,11 +49,14 @@ bool EventTypesOverlap(const QueueConfiguration& a, const QueueConfiguration& b)
 
 std::string EventName(store::ObjectEventKind kind) {
   switch (kind) {
-    case store::ObjectEventKind::kPut: return "ObjectCreated:Put";
-    case store::ObjectEventKind::kCopy: return "ObjectCreated:Copy";
+    case store::ObjectEventKind::kPut:
+      return "ObjectCreated:Put";
+    case store::ObjectEventKind::kCopy:
+      return "ObjectCreated:Copy";
     case store::ObjectEventKind::kCompleteMultipartUpload:
       return "ObjectCreated:CompleteMultipartUpload";
-    case store::ObjectEventKind::kDelete: return "ObjectRemoved:Delete";
+    case store::ObjectEventKind::kDelete:
+      return "ObjectRemoved:Delete";
   }
   return "";
 }
@@ -82,7 +85,8 @@ Status Validate(const NotificationConfiguration& config) {
     if (q.queue_arn.empty()) return Invalid("A QueueConfiguration has no Queue ARN");
     if (q.events.empty()) return Invalid("A QueueConfiguration has no Event");
     for (const auto& e : q.events) {
-      if (!IsKnownEventType(e)) return Invalid("The event is not supported for notifications: " + e);
+      if (!IsKnownEventType(e))
+        return Invalid("The event is not supported for notifications: " + e);
     }
     if (!q.id.empty() && !ids.insert(q.id).second) {
       return Invalid("Same ID used for multiple configurations: " + q.id);
@@ -110,7 +114,7 @@ void AssignIds(NotificationConfiguration& config) {
 }
 
 std::vector<const QueueConfiguration*> Matching(const NotificationConfiguration& config,
-                                               store::ObjectEventKind kind, std::string_view key) {
+                                                store::ObjectEventKind kind, std::string_view key) {
   std::string name = EventName(kind);
   std::vector<const QueueConfiguration*> out;
   for (const auto& q : config.queues) {

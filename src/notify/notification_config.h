@@ -50,7 +50,7 @@ void AssignIds(NotificationConfiguration& config);
 
 // The configurations an event on `key` triggers, in configuration order.
 std::vector<const QueueConfiguration*> Matching(const NotificationConfiguration& config,
-                                               store::ObjectEventKind kind, std::string_view key);
+                                                store::ObjectEventKind kind, std::string_view key);
 
 // Stored form (JSON), round-tripping every field.
 std::string ToJson(const NotificationConfiguration& config);

@@ -42,8 +42,8 @@ TEST(NotificationConfig, SeedDefaultsAreValidAndNonOverlapping) {
 
 TEST(NotificationConfig, OverlapRejectedAsAws) {
   // ".jpg" and "g" overlap (one is a suffix of the other) with no prefixes.
-  NotificationConfiguration overlapping{{Q("a", {"s3:ObjectCreated:*"}, "", ".jpg"),
-                                         Q("b", {"s3:ObjectCreated:Put"}, "", "g")}};
+  NotificationConfiguration overlapping{
+      {Q("a", {"s3:ObjectCreated:*"}, "", ".jpg"), Q("b", {"s3:ObjectCreated:Put"}, "", "g")}};
   Status st = Validate(overlapping);
   EXPECT_EQ(st.code(), Code::kInvalidArgument);
   EXPECT_NE(st.message().find("ambiguously defined"), std::string::npos);
@@ -52,19 +52,19 @@ TEST(NotificationConfig, OverlapRejectedAsAws) {
                                       Q("b", {"s3:ObjectCreated:*"}, "out/", ".jpg")}};
   EXPECT_TRUE(Validate(disjoint).ok());
   // Same filters but different event families: allowed.
-  NotificationConfiguration families{{Q("a", {"s3:ObjectCreated:*"}, "", ".jpg"),
-                                      Q("b", {"s3:ObjectRemoved:*"}, "", ".jpg")}};
+  NotificationConfiguration families{
+      {Q("a", {"s3:ObjectCreated:*"}, "", ".jpg"), Q("b", {"s3:ObjectRemoved:*"}, "", ".jpg")}};
   EXPECT_TRUE(Validate(families).ok());
   NotificationConfiguration unknown{{Q("a", {"s3:ObjectEaten:*"})}};
   EXPECT_FALSE(Validate(unknown).ok());
-  NotificationConfiguration dup_ids{{Q("a", {"s3:ObjectCreated:*"}, "x/"),
-                                     Q("a", {"s3:ObjectCreated:*"}, "y/")}};
+  NotificationConfiguration dup_ids{
+      {Q("a", {"s3:ObjectCreated:*"}, "x/"), Q("a", {"s3:ObjectCreated:*"}, "y/")}};
   EXPECT_FALSE(Validate(dup_ids).ok());
 }
 
 TEST(NotificationConfig, JsonRoundTrip) {
-  NotificationConfiguration config{{Q("id1", {"s3:ObjectCreated:*", "s3:ObjectRemoved:*"},
-                                      "in/", ".png")}};
+  NotificationConfiguration config{
+      {Q("id1", {"s3:ObjectCreated:*", "s3:ObjectRemoved:*"}, "in/", ".png")}};
   auto back = FromJson(ToJson(config));
   ASSERT_TRUE(back.ok());
   EXPECT_EQ(*back, config);
