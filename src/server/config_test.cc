@@ -1,0 +1,98 @@
+#include "server/config.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+namespace imgbatch::server {
+namespace {
+
+std::string ExampleConfig() {
+  const char* root = std::getenv("IMGBATCH_SOURCE_DIR");
+  std::ifstream in(std::string(root ? root : ".") + "/examples/imgbatch.toml");
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+TEST(Config, SeedDefaults) {
+  Config c = SeedDefaults();
+  EXPECT_EQ(c.buckets, (std::vector<std::string>{"input", "output"}));
+  ASSERT_EQ(c.queues.size(), 2u);
+  EXPECT_EQ(c.queues[0].name, "batch-queue");
+  EXPECT_EQ(c.queues[0].visibility_timeout, 120);
+  EXPECT_EQ(c.queues[0].dead_letter_queue, "batch-dlq");
+  EXPECT_EQ(c.queues[0].max_receive_count, 5);
+  EXPECT_EQ(c.notifications.size(), 18u);  // 9 suffixes, lower and upper case
+  EXPECT_EQ(c.notifications[0].suffix, ".jpg");
+  EXPECT_EQ(c.outputs[0].width, 1024);
+  EXPECT_EQ(c.outputs[0].quality, 100);
+  EXPECT_EQ(c.outputs[1].width, 192);
+  EXPECT_EQ(c.outputs[1].quality, 75);
+  EXPECT_EQ(c.alarms[0].threshold, 5);
+  EXPECT_EQ(c.scaling.target_backlog_per_worker, 5);
+  EXPECT_EQ(c.workers.min, 0);
+  EXPECT_TRUE(ValidateConfig(c).ok());
+}
+
+TEST(Config, TheExampleFileParsesToTheSeedDefaults) {
+  std::string text = ExampleConfig();
+  ASSERT_FALSE(text.empty()) << "examples/imgbatch.toml not found (IMGBATCH_SOURCE_DIR)";
+  auto c = ParseConfig(text, "imgbatch.toml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  Config seed = SeedDefaults();
+  EXPECT_EQ(c->buckets, seed.buckets);
+  EXPECT_EQ(c->notifications.size(), seed.notifications.size());
+  for (size_t i = 0; i < seed.notifications.size(); ++i) {
+    EXPECT_EQ(c->notifications[i].suffix, seed.notifications[i].suffix);
+  }
+  EXPECT_EQ(c->outputs.size(), 2u);
+  EXPECT_EQ(c->queues[0].visibility_timeout, 120);
+  EXPECT_EQ(c->limits.max_image_pixels, 100'000'000u);
+}
+
+TEST(Config, ErrorsNameFileLineAndReason) {
+  auto syntax = ParseConfig("buckets = [\"a\"\n[workers\n", "bad.toml");
+  ASSERT_FALSE(syntax.ok());
+  EXPECT_EQ(syntax.status().message().rfind("bad.toml:", 0), 0u) << syntax.status().message();
+
+  auto type = ParseConfig("[workers]\nmin = \"two\"\n", "t.toml");
+  ASSERT_FALSE(type.ok());
+  EXPECT_NE(type.status().message().find("t.toml:2:"), std::string::npos)
+      << type.status().message();
+  EXPECT_NE(type.status().message().find("integer"), std::string::npos);
+
+  auto typo = ParseConfig("[workers]\nmaxx = 3\n", "t.toml");
+  ASSERT_FALSE(typo.ok());
+  EXPECT_NE(typo.status().message().find("unknown key 'maxx'"), std::string::npos);
+
+  auto bad_format = ParseConfig(
+      "[[outputs]]\nname = \"x\"\nwidth = 10\nheight = 10\nformat = \"bmp\"\n", "o.toml");
+  ASSERT_FALSE(bad_format.ok());
+  EXPECT_NE(bad_format.status().message().find("o.toml:5:"), std::string::npos)
+      << bad_format.status().message();
+}
+
+TEST(Config, CrossReferencesAndRecursiveTriggersRefused) {
+  auto unknown_queue =
+      ParseConfig("[[notifications]]\nbucket = \"input\"\nqueue = \"nope\"\n", "c.toml");
+  ASSERT_FALSE(unknown_queue.ok());
+  EXPECT_NE(unknown_queue.status().message().find("unknown queue 'nope'"), std::string::npos);
+
+  // Outputs into the input bucket, whose notification matches everything.
+  auto recursive = ParseConfig("[workers]\noutput_bucket = \"input\"\n", "r.toml");
+  ASSERT_FALSE(recursive.ok());
+  EXPECT_NE(recursive.status().message().find("recursive"), std::string::npos);
+
+  // The same, but the notification only watches incoming/: fine.
+  auto scoped = ParseConfig(
+      "[workers]\noutput_bucket = \"input\"\n[[notifications]]\nbucket = \"input\"\n"
+      "queue = \"batch-queue\"\nprefix = \"incoming/\"\nsuffix = \".jpg\"\n",
+      "s.toml");
+  EXPECT_TRUE(scoped.ok()) << scoped.status().ToString();
+}
+
+}  // namespace
+}  // namespace imgbatch::server
