@@ -35,6 +35,12 @@ struct Policy {
 
 bool WildcardMatch(std::string_view pattern, std::string_view text);  // '*' and '?'
 
+// Resource ARNs as AWS writes them, for the adapters' Allowed() calls:
+//   arn:aws:s3:::bucket   arn:aws:s3:::bucket/key   arn:aws:sqs:region:account:queue
+std::string BucketArn(std::string_view bucket);
+std::string ObjectArn(std::string_view bucket, std::string_view key);
+std::string QueueArn(std::string_view region, std::string_view account_id, std::string_view queue);
+
 struct AccessKey {
   std::string access_key_id;
   std::string secret_access_key;
@@ -48,6 +54,9 @@ class KeyRegistry {
   void Put(AccessKey key);
   bool Remove(std::string_view access_key_id);
   std::optional<AccessKey> Find(std::string_view access_key_id) const;
+  // The secret alone, for auth::Verify's SecretLookup:
+  //   [&](std::string_view id) { return registry.SecretFor(id); }
+  std::optional<std::string> SecretFor(std::string_view access_key_id) const;
   std::vector<AccessKey> List() const;
   // Authorization for a verified caller.
   bool Allowed(std::string_view access_key_id, std::string_view action,

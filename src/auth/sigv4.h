@@ -6,6 +6,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
@@ -31,7 +32,23 @@ struct HttpRequestView {
   std::string_view path;   // "/bucket/a%20b"
   std::string_view query;  // "list-type=2&prefix=a" (no '?')
   const HeaderList* headers = nullptr;
+  // Hex SHA-256 of the body, for requests whose signature covers the body
+  // without an x-amz-content-sha256 header (SQS, both protocols): the sqs
+  // adapter reads its small body first and passes the hash here. Left empty,
+  // the hash of the empty body is assumed (right for GET/HEAD/DELETE). Never
+  // needed for S3 header auth, whose clients always send the header.
+  std::string_view body_sha256_hex = {};
 };
+
+// The literal payload hashes (x-amz-content-sha256 values).
+inline constexpr std::string_view kEmptySha256Hex =
+    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+inline constexpr std::string_view kUnsignedPayload = "UNSIGNED-PAYLOAD";
+inline constexpr std::string_view kStreamingSignedPayload = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD";
+inline constexpr std::string_view kStreamingSignedPayloadTrailer =
+    "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER";
+inline constexpr std::string_view kStreamingUnsignedPayloadTrailer =
+    "STREAMING-UNSIGNED-PAYLOAD-TRAILER";
 
 enum class PayloadMode {
   kSignedHex,                 // x-amz-content-sha256: <hex> (or absent: SQS/form)
@@ -58,6 +75,10 @@ struct VerifiedRequest {
   std::string amz_date;        // 20130524T000000Z
   std::string scope;           // 20130524/us-east-1/s3/aws4_request
   bool presigned = false;
+  // x-amz-decoded-content-length (streaming modes): the decoder checks it.
+  std::optional<uint64_t> decoded_content_length = {};
+  // X-Amz-Security-Token as sent (signed, not validated: we issue no tokens).
+  std::string session_token = {};
 };
 
 // Looks up a secret for an access key id; nullopt when unknown.
@@ -78,13 +99,28 @@ Result<VerifiedRequest> Verify(const HttpRequestView& request, const SecretLooku
                                std::chrono::system_clock::time_point now,
                                const VerifyOptions& options = {});
 
+// Checks a body's hex SHA-256 against what the signature covered (payload
+// kSignedHex). Error: kInvalidArgument, detail "XAmzContentSHA256Mismatch".
+// Other payload modes: always ok (streaming ones are checked by the decoder).
+Status CheckPayloadSha256(const VerifiedRequest& request, std::string_view actual_sha256_hex);
+
+// The canonical URI of a raw (as sent) path. service "s3": each segment
+// decoded once and re-encoded with UriEncode, no dot-segment removal. Other
+// services: dot segments and empty segments removed, then UriEncode of the
+// wire path (the generic "encode twice" rule).
+std::string CanonicalUri(std::string_view raw_path, std::string_view service);
+// The canonical query string of a raw query: names and values decoded then
+// UriEncoded, sorted by name then value; X-Amz-Signature dropped when
+// presigned. plus_as_space decodes '+' as a space (tried as a fallback).
+std::string CanonicalQuery(std::string_view raw_query, bool presigned, bool plus_as_space = false);
+
 // Signs a request in place (adds x-amz-date, x-amz-content-sha256 when
 // service is s3, x-amz-security-token, Authorization). payload_sha256_hex may
 // be "UNSIGNED-PAYLOAD". host must already be in headers.
 void SignRequest(std::string_view method, std::string_view path, std::string_view query,
                  HeaderList& headers, std::string_view payload_sha256_hex,
-                 const Credentials& credentials, std::string_view region,
-                 std::string_view service, std::chrono::system_clock::time_point now);
+                 const Credentials& credentials, std::string_view region, std::string_view service,
+                 std::chrono::system_clock::time_point now);
 
 // Returns the query string (existing query + X-Amz-* parameters) of a
 // presigned URL.
@@ -93,7 +129,8 @@ std::string PresignQuery(std::string_view method, std::string_view path, std::st
                          std::string_view region, std::string_view service,
                          std::chrono::system_clock::time_point now, std::chrono::seconds expires);
 
-// Derives the signing key kSigning = HMAC(HMAC(HMAC(HMAC("AWS4"+secret, date), region), service), "aws4_request").
+// Derives the signing key kSigning = HMAC(HMAC(HMAC(HMAC("AWS4"+secret, date), region), service),
+// "aws4_request").
 std::string DeriveSigningKey(std::string_view secret, std::string_view date,
                              std::string_view region, std::string_view service);
 
