@@ -1,0 +1,165 @@
+#include "autoscaler/worker_pool.h"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <thread>
+
+namespace imgbatch::autoscaler {
+namespace {
+
+class FakeLauncher : public ProcessLauncher {
+ public:
+  Result<pid_t> Launch(const std::vector<std::string>& argv,
+                       const std::vector<std::string>& env) override {
+    pid_t pid = next_pid_++;
+    launched.push_back({pid, argv, env});
+    return pid;
+  }
+  void Signal(pid_t pid, int signal) override { signals.emplace_back(pid, signal); }
+  std::vector<std::pair<pid_t, int>> Reap() override { return std::exchange(exits, {}); }
+  std::string ReadStatus(const std::string& path) override {
+    auto it = status.find(path);
+    return it == status.end() ? "" : it->second;
+  }
+  struct Launched {
+    pid_t pid;
+    std::vector<std::string> argv, env;
+  };
+  std::vector<Launched> launched;
+  std::vector<std::pair<pid_t, int>> signals;
+  std::vector<std::pair<pid_t, int>> exits;
+  std::map<std::string, std::string> status;
+
+ private:
+  pid_t next_pid_ = 1000;
+};
+
+WorkerCommand Command() {
+  return {{"/bin/imgbatch", "worker"}, {"AWS_ENDPOINT_URL=http://127.0.0.1:1"}, "/tmp/st"};
+}
+
+TEST(WorkerPool, StartsWorkersWithTheGivenEnvironmentAndStatusFiles) {
+  FakeLauncher launcher;
+  ManualClock clock;
+  WorkerPool pool(launcher, Command(), clock, 25);
+  pool.SetDesired(2);
+  pool.Tick();
+  ASSERT_EQ(launcher.launched.size(), 2u);
+  EXPECT_EQ(launcher.launched[0].env, Command().env);
+  auto& argv = launcher.launched[1].argv;
+  ASSERT_GE(argv.size(), 4u);
+  EXPECT_EQ(argv[argv.size() - 2], "--status-file");
+  EXPECT_EQ(argv.back(), "/tmp/st/worker-1.json");
+  EXPECT_EQ(pool.Snapshot().running, 2);
+  pool.Tick();
+  EXPECT_EQ(launcher.launched.size(), 2u);  // already at desired
+}
+
+TEST(WorkerPool, ScaleInStopsIdleWorkersAndNeverBusyOnes) {
+  FakeLauncher launcher;
+  ManualClock clock;
+  WorkerPool pool(launcher, Command(), clock, 25);
+  pool.SetDesired(3);
+  pool.Tick();
+  launcher.status["/tmp/st/worker-0.json"] = R"({"state":"busy","in_flight":2})";
+  launcher.status["/tmp/st/worker-1.json"] = R"({"state":"idle","in_flight":0})";
+  launcher.status["/tmp/st/worker-2.json"] = R"({"state":"busy","in_flight":1})";
+  pool.SetDesired(0);
+  pool.Tick();
+  ASSERT_EQ(launcher.signals.size(), 1u);
+  EXPECT_EQ(launcher.signals[0], std::make_pair(pid_t{1001}, SIGTERM));
+  auto snap = pool.Snapshot();
+  EXPECT_EQ(snap.busy, 2);
+  EXPECT_EQ(snap.stopping, 1);
+  // The stopped worker exits: not a crash, nothing restarted.
+  launcher.exits.emplace_back(1001, 0);
+  pool.Tick();
+  EXPECT_EQ(pool.Snapshot().restarts, 0);
+  EXPECT_EQ(launcher.launched.size(), 3u);
+  // Once the busy ones go idle they are stopped too.
+  launcher.status["/tmp/st/worker-0.json"] = R"({"state":"idle","in_flight":0})";
+  launcher.status["/tmp/st/worker-2.json"] = R"({"state":"idle","in_flight":0})";
+  pool.Tick();
+  EXPECT_EQ(launcher.signals.size(), 3u);
+}
+
+TEST(WorkerPool, CrashedWorkersAreReplacedWithBackoff) {
+  FakeLauncher launcher;
+  ManualClock clock;
+  WorkerPool pool(launcher, Command(), clock, 25);
+  pool.SetDesired(1);
+  pool.Tick();
+  launcher.exits.emplace_back(1000, 139 << 8);  // died right after start
+  pool.Tick();
+  EXPECT_EQ(pool.Snapshot().restarts, 1);
+  EXPECT_EQ(launcher.launched.size(), 1u);  // backing off
+  clock.Advance(std::chrono::seconds(2));
+  pool.Tick();
+  EXPECT_EQ(launcher.launched.size(), 2u);
+  // Crashing again right away doubles the wait.
+  launcher.exits.emplace_back(1001, 1 << 8);
+  pool.Tick();
+  clock.Advance(std::chrono::seconds(1));
+  pool.Tick();
+  EXPECT_EQ(launcher.launched.size(), 2u);
+  clock.Advance(std::chrono::seconds(2));
+  pool.Tick();
+  EXPECT_EQ(launcher.launched.size(), 3u);
+}
+
+TEST(WorkerPool, StuckWorkerIsKilledAfterTheStopTimeout) {
+  FakeLauncher launcher;
+  ManualClock clock;
+  WorkerPool pool(launcher, Command(), clock, 25);
+  pool.SetDesired(1);
+  pool.Tick();
+  launcher.status["/tmp/st/worker-0.json"] = R"({"state":"idle"})";
+  pool.SetDesired(0);
+  pool.Tick();
+  clock.Advance(std::chrono::seconds(31));
+  pool.Tick();
+  ASSERT_EQ(launcher.signals.size(), 2u);
+  EXPECT_EQ(launcher.signals[1].second, SIGKILL);
+}
+
+TEST(RealLauncher, CleanEnvironmentAndSigtermReaped) {
+  auto launcher = MakeRealLauncher();
+  std::string out = std::filesystem::temp_directory_path() /
+                    ("imgbatch-pool-" + std::to_string(::getpid()) + ".env");
+  ::setenv("AWS_SECRET_ACCESS_KEY", "users-own-secret", 1);
+  auto pid = launcher->Launch({"/bin/sh", "-c", "env > " + out + "; exec sleep 30"},
+                              {"ONLY=this", "PATH=/usr/bin:/bin"});
+  ASSERT_TRUE(pid.ok());
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::ifstream in(out);
+    std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (all.find("ONLY=this") != std::string::npos) {
+      EXPECT_EQ(all.find("users-own-secret"), std::string::npos);
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  launcher->Signal(*pid, SIGTERM);
+  bool reaped = false;
+  while (!reaped && std::chrono::steady_clock::now() < deadline) {
+    for (auto [p, status] : launcher->Reap()) {
+      if (p == *pid) {
+        reaped = true;
+        EXPECT_TRUE(WIFSIGNALED(status));
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_TRUE(reaped);
+  std::filesystem::remove(out);
+}
+
+}  // namespace
+}  // namespace imgbatch::autoscaler
