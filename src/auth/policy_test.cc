@@ -1,1 +1,180 @@
+#include "auth/policy.h"
+
 #include <gtest/gtest.h>
+
+#include <thread>
+
+namespace imgbatch::auth {
+namespace {
+
+TEST(WildcardMatch, StarAndQuestionMark) {
+  EXPECT_TRUE(WildcardMatch("*", ""));
+  EXPECT_TRUE(WildcardMatch("*", "anything/at:all"));
+  EXPECT_TRUE(WildcardMatch("s3:Get*", "s3:GetObject"));
+  EXPECT_FALSE(WildcardMatch("s3:Get*", "s3:PutObject"));
+  EXPECT_TRUE(WildcardMatch("arn:aws:s3:::in/*", "arn:aws:s3:::in/a/b/c.jpg"));
+  EXPECT_FALSE(WildcardMatch("arn:aws:s3:::in/*", "arn:aws:s3:::in"));
+  EXPECT_FALSE(WildcardMatch("arn:aws:s3:::in/*", "arn:aws:s3:::input/x"));
+  EXPECT_TRUE(WildcardMatch("a?c", "abc"));
+  EXPECT_FALSE(WildcardMatch("a?c", "ac"));
+  EXPECT_TRUE(WildcardMatch("*.jpg", "x.y.jpg"));
+  EXPECT_TRUE(WildcardMatch("a*b*c", "aXXbYYbc"));
+  EXPECT_FALSE(WildcardMatch("a*b*c", "aXXbYYbd"));
+  EXPECT_FALSE(WildcardMatch("", "a"));
+  EXPECT_TRUE(WildcardMatch("", ""));
+  EXPECT_TRUE(WildcardMatch("**?", "x"));
+  // Hostile pattern: must stay fast (no exponential backtracking).
+  EXPECT_FALSE(WildcardMatch("*a*a*a*a*a*a*a*a*a*a*a*b", std::string(5000, 'a')));
+}
+
+TEST(Arns, AsAwsWritesThem) {
+  EXPECT_EQ(BucketArn("input"), "arn:aws:s3:::input");
+  EXPECT_EQ(ObjectArn("input", "a/b.jpg"), "arn:aws:s3:::input/a/b.jpg");
+  EXPECT_EQ(QueueArn("us-east-1", "000000000000", "jobs"),
+            "arn:aws:sqs:us-east-1:000000000000:jobs");
+}
+
+// The default worker key's policy, as DESIGN.md specifies it.
+constexpr const char* kWorkerPolicy = R"({
+  "Version": "2012-10-17",
+  "Statement": [
+    {"Effect": "Allow", "Action": ["s3:GetObject", "s3:ListBucket"],
+     "Resource": ["arn:aws:s3:::input", "arn:aws:s3:::input/*"]},
+    {"Effect": "Allow", "Action": ["s3:PutObject", "s3:GetObject"],
+     "Resource": "arn:aws:s3:::output/*"},
+    {"Effect": "Allow",
+     "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility",
+                "sqs:GetQueueUrl", "sqs:GetQueueAttributes"],
+     "Resource": "arn:aws:sqs:us-east-1:000000000000:jobs"},
+    {"Sid": "dlq", "Effect": "Allow", "Action": ["sqs:SendMessage", "sqs:GetQueueUrl"],
+     "Resource": "arn:aws:sqs:*:000000000000:jobs-dlq"}
+  ]
+})";
+
+TEST(Policy, WorkerPolicyIsLeastPrivilege) {
+  auto policy = Policy::FromJson(kWorkerPolicy);
+  ASSERT_TRUE(policy.ok()) << policy.status().ToString();
+  ASSERT_EQ(policy->statements.size(), 4u);
+  const Policy& p = *policy;
+  EXPECT_TRUE(p.Allows("s3:GetObject", ObjectArn("input", "cats/1.jpg")));
+  EXPECT_TRUE(p.Allows("s3:ListBucket", BucketArn("input")));
+  EXPECT_FALSE(p.Allows("s3:PutObject", ObjectArn("input", "cats/1.jpg")));
+  EXPECT_FALSE(p.Allows("s3:DeleteObject", ObjectArn("input", "cats/1.jpg")));
+  EXPECT_TRUE(p.Allows("s3:PutObject", ObjectArn("output", "resized/cats/1.jpg")));
+  EXPECT_TRUE(p.Allows("s3:GetObject", ObjectArn("output", "thumbs/x.jpg")));
+  EXPECT_FALSE(p.Allows("s3:ListBucket", BucketArn("output")));
+  EXPECT_FALSE(p.Allows("s3:GetObject", ObjectArn("other", "x")));
+  EXPECT_FALSE(p.Allows("s3:CreateBucket", BucketArn("evil")));
+
+  const std::string jobs = QueueArn("us-east-1", "000000000000", "jobs");
+  const std::string dlq = QueueArn("us-east-1", "000000000000", "jobs-dlq");
+  EXPECT_TRUE(p.Allows("sqs:ReceiveMessage", jobs));
+  EXPECT_TRUE(p.Allows("sqs:DeleteMessage", jobs));
+  EXPECT_FALSE(p.Allows("sqs:SendMessage", jobs));
+  EXPECT_FALSE(p.Allows("sqs:PurgeQueue", jobs));
+  EXPECT_TRUE(p.Allows("sqs:SendMessage", dlq));
+  EXPECT_FALSE(p.Allows("sqs:ReceiveMessage", dlq));
+  EXPECT_FALSE(p.Allows("sqs:DeleteQueue", dlq));
+  // Action names are case-insensitive as in IAM; resources are not.
+  EXPECT_TRUE(p.Allows("S3:getobject", ObjectArn("input", "k")));
+  EXPECT_FALSE(p.Allows("s3:GetObject", ObjectArn("INPUT", "k")));
+}
+
+TEST(Policy, ExplicitDenyWins) {
+  auto policy = Policy::FromJson(R"({"Statement": [
+      {"Effect": "Allow", "Action": "s3:*", "Resource": "*"},
+      {"Effect": "Deny", "Action": ["s3:Delete*"], "Resource": "arn:aws:s3:::keep/*"}]})");
+  ASSERT_TRUE(policy.ok()) << policy.status().ToString();
+  EXPECT_TRUE(policy->Allows("s3:DeleteObject", ObjectArn("scratch", "x")));
+  EXPECT_FALSE(policy->Allows("s3:DeleteObject", ObjectArn("keep", "x")));
+  EXPECT_TRUE(policy->Allows("s3:GetObject", ObjectArn("keep", "x")));
+  EXPECT_FALSE(policy->Allows("sqs:SendMessage", "arn:aws:sqs:us-east-1:000000000000:q"));
+}
+
+TEST(Policy, SingleStatementObjectAndImplicitDeny) {
+  auto policy = Policy::FromJson(
+      R"({"Statement": {"Effect": "Allow", "Action": "sqs:*", "Resource": "arn:aws:sqs:*"}})");
+  ASSERT_TRUE(policy.ok()) << policy.status().ToString();
+  EXPECT_TRUE(policy->Allows("sqs:CreateQueue", "arn:aws:sqs:us-east-1:000000000000:new"));
+  EXPECT_FALSE(policy->Allows("s3:ListAllMyBuckets", "arn:aws:s3:::*"));
+  EXPECT_FALSE(Policy{}.Allows("s3:GetObject", "arn:aws:s3:::b/k"));
+  EXPECT_TRUE(Policy::AllowAll().Allows("anything:AtAll", "arn:x"));
+}
+
+TEST(Policy, RejectsInvalidDocuments) {
+  for (const char* bad : {
+           "",
+           "not json",
+           "[]",
+           R"({"Version": "2012-10-17"})",
+           R"({"Statement": 5})",
+           R"({"Statement": [{"Action": "s3:*", "Resource": "*"}]})",
+           R"({"Statement": [{"Effect": "Maybe", "Action": "s3:*", "Resource": "*"}]})",
+           R"({"Statement": [{"Effect": "Allow", "Resource": "*"}]})",
+           R"({"Statement": [{"Effect": "Allow", "Action": "s3:*"}]})",
+           R"({"Statement": [{"Effect": "Allow", "Action": [], "Resource": "*"}]})",
+           R"({"Statement": [{"Effect": "Allow", "Action": [1], "Resource": "*"}]})",
+           R"({"Statement": [{"Effect": "Allow", "NotAction": "s3:*", "Resource": "*"}]})",
+           R"({"Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*",
+                              "Condition": {"Bool": {"aws:SecureTransport": "true"}}}]})",
+           R"({"Version": "1999-01-01", "Statement": []})",
+       }) {
+    auto policy = Policy::FromJson(bad);
+    ASSERT_FALSE(policy.ok()) << bad;
+    EXPECT_EQ(policy.status().code(), Code::kInvalidArgument) << bad;
+  }
+}
+
+TEST(Policy, JsonRoundTrip) {
+  auto policy = Policy::FromJson(kWorkerPolicy);
+  ASSERT_TRUE(policy.ok());
+  auto again = Policy::FromJson(policy->ToJson());
+  ASSERT_TRUE(again.ok()) << again.status().ToString() << "\n" << policy->ToJson();
+  ASSERT_EQ(again->statements.size(), policy->statements.size());
+  for (size_t i = 0; i < policy->statements.size(); ++i) {
+    EXPECT_EQ(again->statements[i].allow, policy->statements[i].allow);
+    EXPECT_EQ(again->statements[i].actions, policy->statements[i].actions);
+    EXPECT_EQ(again->statements[i].resources, policy->statements[i].resources);
+  }
+}
+
+TEST(KeyRegistry, FindsKeysAndAuthorizes) {
+  KeyRegistry registry;
+  registry.Put({"AKIAROOT", "root-secret", "root", Policy{}, /*root=*/true});
+  registry.Put({"AKIAWORKER", "worker-secret", "worker", *Policy::FromJson(kWorkerPolicy), false});
+
+  EXPECT_EQ(registry.SecretFor("AKIAWORKER"), "worker-secret");
+  EXPECT_FALSE(registry.SecretFor("AKIANOPE"));
+  EXPECT_EQ(registry.Find("AKIAROOT")->name, "root");
+  EXPECT_EQ(registry.List().size(), 2u);
+
+  EXPECT_TRUE(registry.Allowed("AKIAROOT", "s3:DeleteBucket", BucketArn("input")));
+  EXPECT_TRUE(registry.Allowed("AKIAWORKER", "s3:GetObject", ObjectArn("input", "k")));
+  EXPECT_FALSE(registry.Allowed("AKIAWORKER", "s3:DeleteBucket", BucketArn("input")));
+  EXPECT_FALSE(registry.Allowed("AKIANOPE", "s3:GetObject", ObjectArn("input", "k")));
+
+  EXPECT_TRUE(registry.Remove("AKIAWORKER"));
+  EXPECT_FALSE(registry.Remove("AKIAWORKER"));
+  EXPECT_FALSE(registry.Allowed("AKIAWORKER", "s3:GetObject", ObjectArn("input", "k")));
+  EXPECT_FALSE(registry.SecretFor("AKIAWORKER"));
+}
+
+TEST(KeyRegistry, ConcurrentReadersAndWriters) {
+  KeyRegistry registry;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&registry, t] {
+      for (int i = 0; i < 200; ++i) {
+        std::string id = "AKIA" + std::to_string(t) + "_" + std::to_string(i);
+        registry.Put({id, "s", "k", Policy::AllowAll(), false});
+        EXPECT_TRUE(registry.Allowed(id, "s3:GetObject", "arn:aws:s3:::b/k"));
+        if (i % 2 == 0) registry.Remove(id);
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(registry.List().size(), 400u);
+}
+
+}  // namespace
+}  // namespace imgbatch::auth
