@@ -1,0 +1,259 @@
+#include "imaging/batch.h"
+
+#include <sched.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "common/strings.h"
+#include "imaging/errors.h"
+
+namespace imgbatch::imaging {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+constexpr std::string_view kImageExtensions[] = {
+    ".jpg", ".jpeg", ".jpe", ".png", ".webp", ".tif", ".tiff", ".gif", ".heic", ".heif", ".avif"};
+constexpr auto kBarRedrawInterval = std::chrono::milliseconds(100);
+constexpr int kBarWidth = 30;
+constexpr double kMegabyte = 1e6;
+
+bool HasImageExtension(const fs::path& path) {
+  std::string extension = ToLower(path.extension().string());
+  return std::find(std::begin(kImageExtensions), std::end(kImageExtensions), extension) !=
+         std::end(kImageExtensions);
+}
+
+double SecondsSince(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+Result<std::string> ReadInput(const fs::path& path, const Limits& limits) {
+  std::error_code ec;
+  uintmax_t size = fs::file_size(path, ec);
+  if (ec) return ImageFailure(ImageError::kIo, "cannot stat: " + ec.message());
+  if (size > limits.max_input_bytes) {
+    return ImageFailure(ImageError::kTooLarge, "file of " + std::to_string(size) +
+                                                   " bytes exceeds the limit of " +
+                                                   std::to_string(limits.max_input_bytes));
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return ImageFailure(ImageError::kIo, "cannot open for reading");
+  std::string bytes(size, '\0');
+  in.read(bytes.data(), static_cast<std::streamsize>(size));
+  if (static_cast<uintmax_t>(in.gcount()) != size) {
+    return ImageFailure(ImageError::kIo, "short read (file changed while reading?)");
+  }
+  return bytes;
+}
+
+Status WriteOutput(const fs::path& path, const std::string& bytes) {
+  std::error_code ec;
+  fs::create_directories(path.parent_path(), ec);
+  if (ec)
+    return ImageFailure(ImageError::kIo,
+                        "cannot create " + path.parent_path().string() + ": " + ec.message());
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  out.close();
+  if (!out) return ImageFailure(ImageError::kIo, "cannot write " + path.string());
+  return Status::Ok();
+}
+
+// Shows progress: a redrawn bar on a terminal, one line per image otherwise.
+class Progress {
+ public:
+  Progress(ProgressStyle style, std::FILE* stream, size_t total)
+      : style_(Resolve(style, stream)), stream_(stream), total_(total), start_(Clock::now()) {}
+
+  void ImageDone(const InputFile& input, const Status& status) {
+    std::lock_guard lock(mutex_);
+    ++done_;
+    if (style_ == ProgressStyle::kLines) {
+      std::fprintf(stream_, "[%zu/%zu] %s %s\n", done_, total_, status.ok() ? "ok  " : "FAIL",
+                   input.path.c_str());
+    } else if (style_ == ProgressStyle::kBar) {
+      auto now = Clock::now();
+      if (now - last_draw_ >= kBarRedrawInterval || done_ == total_) {
+        last_draw_ = now;
+        DrawBar();
+      }
+    }
+  }
+
+  void Finish() {
+    std::lock_guard lock(mutex_);
+    if (style_ == ProgressStyle::kBar) std::fputc('\n', stream_);
+    std::fflush(stream_);
+  }
+
+ private:
+  static ProgressStyle Resolve(ProgressStyle style, std::FILE* stream) {
+    if (style != ProgressStyle::kAuto) return style;
+    return isatty(fileno(stream)) ? ProgressStyle::kBar : ProgressStyle::kLines;
+  }
+
+  void DrawBar() {
+    double elapsed = SecondsSince(start_);
+    double rate = elapsed > 0 ? static_cast<double>(done_) / elapsed : 0;
+    double eta = rate > 0 ? static_cast<double>(total_ - done_) / rate : 0;
+    int filled = total_ ? static_cast<int>(kBarWidth * done_ / total_) : kBarWidth;
+    std::string bar(static_cast<size_t>(filled), '#');
+    bar.resize(kBarWidth, '.');
+    std::fprintf(stream_, "\r[%s] %zu/%zu  %.1f img/s  ETA %.0fs   ", bar.c_str(), done_, total_,
+                 rate, std::ceil(eta));
+    std::fflush(stream_);
+  }
+
+  const ProgressStyle style_;
+  std::FILE* const stream_;
+  const size_t total_;
+  const Clock::time_point start_;
+  std::mutex mutex_;
+  size_t done_ = 0;
+  Clock::time_point last_draw_{};
+};
+
+// Shared state of one run; workers take the next input by index.
+struct Run {
+  Run(const BatchOptions& o, const std::vector<InputFile>& i, Progress& p)
+      : options(o), inputs(i), progress(p) {}
+  const BatchOptions& options;
+  const std::vector<InputFile>& inputs;
+  Progress& progress;
+  std::atomic<size_t> next{0};
+  std::atomic<uint64_t> bytes_in{0};
+  std::atomic<uint64_t> bytes_out{0};
+  std::atomic<size_t> succeeded{0};
+  std::mutex failures_mutex;
+  std::vector<BatchFailure> failures;
+};
+
+Status ProcessOne(Run& run, const InputFile& input) {
+  IMGBATCH_ASSIGN_OR_RETURN(std::string bytes, ReadInput(input.path, run.options.limits));
+  run.bytes_in += bytes.size();
+  IMGBATCH_ASSIGN_OR_RETURN(std::vector<EncodedImage> images,
+                            Process(bytes, run.options.outputs, run.options.limits));
+  for (const EncodedImage& image : images) {
+    fs::path target = run.options.out_dir / image.prefix / OutputName(input.relative, image.format);
+    IMGBATCH_RETURN_IF_ERROR(WriteOutput(target, image.bytes));
+    run.bytes_out += image.bytes.size();
+  }
+  return Status::Ok();
+}
+
+void Worker(Run& run) {
+  for (size_t i = run.next++; i < run.inputs.size(); i = run.next++) {
+    const InputFile& input = run.inputs[i];
+    Status status = ProcessOne(run, input);
+    if (status.ok()) {
+      ++run.succeeded;
+    } else {
+      std::lock_guard lock(run.failures_mutex);
+      run.failures.push_back({input.path.string(), status});
+    }
+    run.progress.ImageDone(input, status);
+  }
+}
+
+Status AddDirectory(const fs::path& root, std::vector<InputFile>& found) {
+  std::error_code ec;
+  auto it =
+      fs::recursive_directory_iterator(root, fs::directory_options::skip_permission_denied, ec);
+  if (ec) return IoError("cannot read directory " + root.string() + ": " + ec.message());
+  for (const auto& entry : it) {
+    if (!entry.is_regular_file(ec) || !HasImageExtension(entry.path())) continue;
+    found.push_back({entry.path(), fs::relative(entry.path(), root).generic_string()});
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<std::vector<InputFile>> FindInputs(const std::vector<std::string>& arguments) {
+  std::vector<InputFile> found;
+  for (const std::string& argument : arguments) {
+    fs::path path(argument);
+    std::error_code ec;
+    if (fs::is_directory(path, ec)) {
+      IMGBATCH_RETURN_IF_ERROR(AddDirectory(path, found));
+    } else if (fs::is_regular_file(path, ec)) {
+      found.push_back({path, path.filename().string()});
+    } else {
+      return NotFound("no such file or directory: " + argument);
+    }
+  }
+  std::sort(found.begin(), found.end(),
+            [](const InputFile& a, const InputFile& b) { return a.path < b.path; });
+  found.erase(std::unique(found.begin(), found.end(),
+                          [](const InputFile& a, const InputFile& b) { return a.path == b.path; }),
+              found.end());
+  return found;
+}
+
+int CoresInAffinity() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) != 0) return 1;
+  return std::max(1, CPU_COUNT(&set));
+}
+
+Result<BatchSummary> RunBatch(const BatchOptions& options) {
+  IMGBATCH_RETURN_IF_ERROR(InitImaging());
+  if (options.outputs.empty()) return InvalidArgument("no outputs configured");
+  IMGBATCH_ASSIGN_OR_RETURN(std::vector<InputFile> inputs, FindInputs(options.inputs));
+  if (inputs.empty()) return NotFound("no image files found in the inputs");
+  std::error_code ec;
+  fs::create_directories(options.out_dir, ec);
+  if (ec) return IoError("cannot create " + options.out_dir.string() + ": " + ec.message());
+
+  BatchSummary summary;
+  summary.threads = options.threads > 0 ? options.threads : CoresInAffinity();
+  summary.threads =
+      static_cast<int>(std::min<size_t>(static_cast<size_t>(summary.threads), inputs.size()));
+  Progress progress(options.progress, options.progress_stream, inputs.size());
+  Run run{options, inputs, progress};
+
+  auto start = Clock::now();
+  std::vector<std::thread> threads;
+  for (int i = 0; i < summary.threads; ++i) threads.emplace_back([&run] { Worker(run); });
+  for (auto& thread : threads) thread.join();
+  progress.Finish();
+
+  summary.seconds = SecondsSince(start);
+  summary.images = inputs.size();
+  summary.succeeded = run.succeeded;
+  summary.bytes_in = run.bytes_in;
+  summary.bytes_out = run.bytes_out;
+  summary.failures = std::move(run.failures);
+  std::sort(summary.failures.begin(), summary.failures.end(),
+            [](const BatchFailure& a, const BatchFailure& b) { return a.path < b.path; });
+  return summary;
+}
+
+std::string FormatSummary(const BatchSummary& s) {
+  char line[256];
+  double rate = s.seconds > 0 ? static_cast<double>(s.images) / s.seconds : 0;
+  std::snprintf(
+      line, sizeof(line),
+      "%zu images, %zu failed in %.2f s (%.1f img/s, %d threads); %.1f MB in, %.1f MB out\n",
+      s.images, s.failures.size(), s.seconds, rate, s.threads,
+      static_cast<double>(s.bytes_in) / kMegabyte, static_cast<double>(s.bytes_out) / kMegabyte);
+  std::string text = line;
+  for (const BatchFailure& failure : s.failures) {
+    text += "  FAILED " + failure.path + ": " + failure.status.detail() + ": " +
+            failure.status.message() + "\n";
+  }
+  return text;
+}
+
+}  // namespace imgbatch::imaging

@@ -1,0 +1,89 @@
+#include "imaging/batch.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "imaging/test_support.h"
+
+namespace imgbatch::imaging {
+namespace {
+
+namespace fs = std::filesystem;
+
+class BatchTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(InitImaging().ok());
+    root_ = fs::temp_directory_path() / ("imaging_batch_test_" + std::to_string(getpid()));
+    fs::remove_all(root_);
+    fs::create_directories(root_ / "in" / "sub");
+  }
+  void TearDown() override { fs::remove_all(root_); }
+
+  void Write(const fs::path& path, const std::string& bytes) {
+    std::ofstream(path, std::ios::binary) << bytes;
+  }
+
+  fs::path root_;
+};
+
+TEST_F(BatchTest, WritesOutputsKeepsGoingAndReportsFailures) {
+  Write(root_ / "in" / "sub" / "photo.png", testing::PngBomb(800, 600));
+  Write(root_ / "in" / "png_named.jpg", testing::PngBomb(300, 200));
+  Write(root_ / "in" / "broken.jpg", "definitely not an image");
+  Write(root_ / "in" / "README.md", "skipped: not an image extension");
+
+  BatchOptions options;
+  options.inputs = {(root_ / "in").string()};
+  options.out_dir = root_ / "out";
+  options.threads = 2;
+  options.progress = ProgressStyle::kNone;
+  auto summary = RunBatch(options);
+  ASSERT_TRUE(summary.ok()) << summary.status().ToString();
+
+  EXPECT_EQ(summary->images, 3u);
+  EXPECT_EQ(summary->succeeded, 2u);
+  ASSERT_EQ(summary->failures.size(), 1u);
+  EXPECT_NE(summary->failures[0].path.find("broken.jpg"), std::string::npos);
+  EXPECT_EQ(ErrorOf(summary->failures[0].status), ImageError::kNotAnImage);
+  EXPECT_GT(summary->bytes_out, 0u);
+
+  // The extension changes only where the format does.
+  for (const char* prefix : {"resized", "thumbs"}) {
+    EXPECT_TRUE(fs::exists(root_ / "out" / prefix / "sub" / "photo.jpg")) << prefix;
+    EXPECT_TRUE(fs::exists(root_ / "out" / prefix / "png_named.jpg")) << prefix;
+    EXPECT_FALSE(fs::exists(root_ / "out" / prefix / "broken.jpg")) << prefix;
+  }
+  auto thumb = testing::Decode(testing::ReadFile(root_ / "out" / "thumbs" / "sub" / "photo.jpg"));
+  EXPECT_EQ(thumb.width(), 192);
+  EXPECT_EQ(thumb.height(), 144);
+
+  std::string text = FormatSummary(*summary);
+  EXPECT_NE(text.find("3 images, 1 failed"), std::string::npos) << text;
+  EXPECT_NE(text.find("NotAnImage"), std::string::npos) << text;
+}
+
+TEST_F(BatchTest, AFileArgumentKeepsItsName) {
+  Write(root_ / "in" / "sub" / "one.png", testing::PngBomb(50, 40));
+  auto inputs = FindInputs({(root_ / "in" / "sub" / "one.png").string()});
+  ASSERT_TRUE(inputs.ok());
+  ASSERT_EQ(inputs->size(), 1u);
+  EXPECT_EQ((*inputs)[0].relative, "one.png");
+  EXPECT_FALSE(FindInputs({(root_ / "missing").string()}).ok());
+}
+
+TEST_F(BatchTest, NothingToDoIsAnError) {
+  BatchOptions options;
+  options.inputs = {(root_ / "in").string()};
+  options.out_dir = root_ / "out";
+  options.progress = ProgressStyle::kNone;
+  EXPECT_FALSE(RunBatch(options).ok());
+}
+
+TEST(CoresTest, AtLeastOne) { EXPECT_GE(CoresInAffinity(), 1); }
+
+}  // namespace
+}  // namespace imgbatch::imaging

@@ -1,0 +1,191 @@
+#include "imaging/jpeg_decoder.h"
+
+// jpeglib.h needs size_t and FILE declared first.
+#include <jpeglib.h>
+#include <csetjmp>
+#include <cstddef>
+#include <cstdio>
+// after jpeglib.h: the message codes (JWRN_JPEG_EOF, JERR_...)
+#include <jerror.h>
+
+#include "imaging/errors.h"
+#include "imaging/metadata.h"
+
+namespace imgbatch::imaging {
+namespace {
+
+// A progressive JPEG can carry thousands of tiny scans, each costing a full
+// pass (a known decoder DoS); real encoders use about 10.
+constexpr int kMaxScans = 500;
+constexpr unsigned kMaxMarkerBytes = 0xFFFF;
+
+// libjpeg reports fatal errors through error_exit, which must not return:
+// we longjmp back to the decode function (kept free of objects with
+// destructors between setjmp and the libjpeg calls).
+struct ErrorManager {
+  jpeg_error_mgr pub;
+  jmp_buf jump;
+  char message[JMSG_LENGTH_MAX];
+  bool truncated;
+  bool too_many_scans;
+};
+
+void OnError(j_common_ptr cinfo) {
+  auto* err = reinterpret_cast<ErrorManager*>(cinfo->err);
+  (*cinfo->err->format_message)(cinfo, err->message);
+  std::longjmp(err->jump, 1);
+}
+
+// Warnings are mostly recoverable damage; running out of data is not: the
+// decoder would pad with grey and we would publish a half-grey photo.
+void OnMessage(j_common_ptr cinfo, int level) {
+  auto* err = reinterpret_cast<ErrorManager*>(cinfo->err);
+  if (level < 0 && cinfo->err->msg_code == JWRN_JPEG_EOF) {
+    err->truncated = true;
+    (*cinfo->err->format_message)(cinfo, err->message);
+    std::longjmp(err->jump, 1);
+  }
+}
+
+void OnProgress(j_common_ptr cinfo) {
+  auto* dinfo = reinterpret_cast<j_decompress_ptr>(cinfo);
+  if (dinfo->is_decompressor && dinfo->progressive_mode && dinfo->input_scan_number > kMaxScans) {
+    auto* err = reinterpret_cast<ErrorManager*>(cinfo->err);
+    err->too_many_scans = true;
+    std::longjmp(err->jump, 1);
+  }
+}
+
+// Owns a jpeg_decompress_struct; destroyed however the decode ends.
+struct Decompressor {
+  jpeg_decompress_struct cinfo{};
+  ErrorManager err{};
+  jpeg_progress_mgr progress{};
+  ~Decompressor() { jpeg_destroy_decompress(&cinfo); }
+};
+
+void Setup(Decompressor& d) {
+  d.cinfo.err = jpeg_std_error(&d.err.pub);
+  d.err.pub.error_exit = OnError;
+  d.err.pub.emit_message = OnMessage;
+  d.progress.progress_monitor = OnProgress;
+}
+
+void Start(Decompressor& d, std::string_view bytes, const Limits& limits) {
+  jpeg_create_decompress(&d.cinfo);
+  d.cinfo.progress = &d.progress;
+  // Past this the decoder would need a backing store, which this build
+  // lacks, so it fails cleanly instead of growing without bound.
+  d.cinfo.mem->max_memory_to_use = static_cast<long>(limits.max_decoder_memory);
+  jpeg_mem_src(&d.cinfo, reinterpret_cast<const unsigned char*>(bytes.data()),
+               static_cast<unsigned long>(bytes.size()));
+  jpeg_save_markers(&d.cinfo, JPEG_APP0 + 1, kMaxMarkerBytes);  // EXIF
+  jpeg_save_markers(&d.cinfo, JPEG_APP0 + 2, kMaxMarkerBytes);  // ICC
+  jpeg_read_header(&d.cinfo, TRUE);
+}
+
+int OrientationOf(const jpeg_decompress_struct& cinfo) {
+  for (jpeg_saved_marker_ptr m = cinfo.marker_list; m != nullptr; m = m->next) {
+    if (m->marker != JPEG_APP0 + 1) continue;
+    int orientation =
+        ExifOrientation(std::string_view(reinterpret_cast<const char*>(m->data), m->data_length));
+    if (orientation != 1) return orientation;
+  }
+  return 1;
+}
+
+Status ErrorFromManager(const ErrorManager& err, const Limits& limits) {
+  if (err.too_many_scans) {
+    return ImageFailure(ImageError::kCorrupt, "progressive JPEG with too many scans");
+  }
+  if (err.truncated) return ImageFailure(ImageError::kCorrupt, "truncated JPEG");
+  if (err.pub.msg_code == JERR_NO_BACKING_STORE || err.pub.msg_code == JERR_OUT_OF_MEMORY) {
+    if (err.pub.msg_code == JERR_OUT_OF_MEMORY) {
+      return ImageFailure(ImageError::kOutOfMemory, "JPEG decoder out of memory");
+    }
+    return ImageFailure(ImageError::kTooLarge, "JPEG needs more than " +
+                                                   std::to_string(limits.max_decoder_memory >> 20) +
+                                                   " MiB to decode");
+  }
+  if (err.pub.msg_code == JERR_IMAGE_TOO_BIG || err.pub.msg_code == JERR_WIDTH_OVERFLOW) {
+    return ImageFailure(ImageError::kTooLarge, std::string("JPEG: ") + err.message);
+  }
+  return ImageFailure(ImageError::kCorrupt, std::string("JPEG: ") + err.message);
+}
+
+J_COLOR_SPACE OutputSpaceFor(J_COLOR_SPACE stored) {
+  switch (stored) {
+    case JCS_GRAYSCALE:
+      return JCS_GRAYSCALE;
+    case JCS_CMYK:
+    case JCS_YCCK:
+      return JCS_CMYK;
+    default:
+      return JCS_RGB;
+  }
+}
+
+std::string IccProfileOf(jpeg_decompress_struct& cinfo) {
+  JOCTET* data = nullptr;
+  unsigned int size = 0;
+  if (!jpeg_read_icc_profile(&cinfo, &data, &size) || data == nullptr) return {};
+  std::string profile(reinterpret_cast<const char*>(data), size);
+  free(data);  // allocated by libjpeg with malloc
+  return profile;
+}
+
+// Adobe writes CMYK JPEGs inverted (and flags it with its APP14 marker).
+void UninvertAdobeCmyk(uint8_t* pixels, size_t size) {
+  for (size_t i = 0; i < size; ++i) pixels[i] = static_cast<uint8_t>(255 - pixels[i]);
+}
+
+}  // namespace
+
+Result<JpegHeader> ReadJpegHeader(std::string_view bytes) {
+  Decompressor d;
+  Setup(d);
+  if (setjmp(d.err.jump)) return ErrorFromManager(d.err, Limits{});
+  Start(d, bytes, Limits{});
+  return JpegHeader{static_cast<int>(d.cinfo.image_width), static_cast<int>(d.cinfo.image_height),
+                    OrientationOf(d.cinfo)};
+}
+
+Result<DecodedJpeg> DecodeJpeg(std::string_view bytes, const Limits& limits,
+                               const ScalePlanner& plan) {
+  Decompressor d;
+  DecodedJpeg out;
+  Result<int> scale = Status(Code::kInternal, "unplanned");
+  Setup(d);
+  if (setjmp(d.err.jump)) return ErrorFromManager(d.err, limits);
+  Start(d, bytes, limits);
+
+  out.header = {static_cast<int>(d.cinfo.image_width), static_cast<int>(d.cinfo.image_height),
+                OrientationOf(d.cinfo)};
+  scale = plan(out.header);
+  if (!scale.ok()) return scale.status();
+
+  d.cinfo.scale_num = static_cast<unsigned>(*scale);
+  d.cinfo.scale_denom = 8;
+  d.cinfo.out_color_space = OutputSpaceFor(d.cinfo.jpeg_color_space);
+  d.cinfo.dct_method = JDCT_ISLOW;
+  d.cinfo.do_fancy_upsampling = TRUE;
+  out.icc_profile = IccProfileOf(d.cinfo);
+  jpeg_start_decompress(&d.cinfo);
+
+  out.width = static_cast<int>(d.cinfo.output_width);
+  out.height = static_cast<int>(d.cinfo.output_height);
+  out.bands = d.cinfo.output_components;
+  out.cmyk = d.cinfo.out_color_space == JCS_CMYK;
+  const size_t row_bytes = static_cast<size_t>(out.width) * static_cast<size_t>(out.bands);
+  out.size = row_bytes * static_cast<size_t>(out.height);
+  out.pixels.reset(new uint8_t[out.size]);
+  while (d.cinfo.output_scanline < d.cinfo.output_height) {
+    JSAMPROW row = out.pixels.get() + row_bytes * d.cinfo.output_scanline;
+    jpeg_read_scanlines(&d.cinfo, &row, 1);
+  }
+  jpeg_finish_decompress(&d.cinfo);
+  if (out.cmyk && d.cinfo.saw_Adobe_marker) UninvertAdobeCmyk(out.pixels.get(), out.size);
+  return out;
+}
+
+}  // namespace imgbatch::imaging

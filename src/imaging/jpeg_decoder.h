@@ -1,0 +1,56 @@
+// JPEG decoding with libjpeg-turbo, scaled in the DCT domain by M/8 so that a
+// 4000-px photo bound for a 1024-px box is decoded at 1500 px (3/8) instead of
+// 4000 or 2000. Internal to imaging. Thread-safe (no shared state).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "common/status.h"
+#include "imaging/imaging.h"
+
+namespace imgbatch::imaging {
+
+struct JpegHeader {
+  int width = 0;  // as stored, before orientation
+  int height = 0;
+  int orientation = 1;
+};
+
+struct DecodedJpeg {
+  // Rows of width * bands bytes, no padding. Not a vector: zero-filling
+  // megabytes that the decoder overwrites anyway cost measurable time.
+  std::unique_ptr<uint8_t[]> pixels;
+  size_t size = 0;
+  int width = 0;  // after scaling, before orientation
+  int height = 0;
+  int bands = 0;  // 1 (grey), 3 (RGB) or 4 (CMYK, already un-inverted)
+  bool cmyk = false;
+  std::string icc_profile;  // empty when none is embedded
+  JpegHeader header;
+};
+
+inline bool LooksLikeJpeg(std::string_view bytes) {
+  return bytes.size() >= 3 && static_cast<uint8_t>(bytes[0]) == 0xFF &&
+         static_cast<uint8_t>(bytes[1]) == 0xD8 && static_cast<uint8_t>(bytes[2]) == 0xFF;
+}
+
+// Chooses the scale numerator M (1..8, scale M/8) once the header is known;
+// returning an error (e.g. a limit) stops before any pixel is decoded.
+using ScalePlanner = std::function<Result<int>(const JpegHeader&)>;
+
+// Reads only the header (dimensions, orientation).
+Result<JpegHeader> ReadJpegHeader(std::string_view bytes);
+
+// Decodes at the planned scale. Truncated data is an error (kCorrupt), not a
+// grey-filled image.
+Result<DecodedJpeg> DecodeJpeg(std::string_view bytes, const Limits& limits,
+                               const ScalePlanner& plan);
+
+// The dimension libjpeg-turbo produces for `size` scaled by M/8.
+inline int ScaledJpegSize(int size, int m) { return static_cast<int>((int64_t{size} * m + 7) / 8); }
+
+}  // namespace imgbatch::imaging

@@ -1,0 +1,190 @@
+// The image job on a handful of corpus photos (the full corpus is for bench/).
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "imaging/imaging.h"
+#include "imaging/test_support.h"
+
+namespace imgbatch::imaging {
+namespace {
+
+using testing::CorpusDir;
+using testing::Decode;
+using testing::MeanAbsDiff;
+using testing::ReadFile;
+using vips::VImage;
+
+class ProcessTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(InitImaging().ok());
+    auto dir = CorpusDir();
+    if (!dir) GTEST_SKIP() << "corpus not found: set IMGBATCH_CORPUS or IMGBATCH_SOURCE_DIR";
+    corpus_ = *dir;
+  }
+
+  std::vector<EncodedImage> Run(const std::string& name,
+                                const std::vector<OutputSpec>& outputs = DefaultOutputs()) {
+    auto result = Process(ReadFile(corpus_ / name), outputs);
+    EXPECT_TRUE(result.ok()) << name << ": " << result.status().ToString();
+    return result.ok() ? *result : std::vector<EncodedImage>{};
+  }
+
+  std::filesystem::path corpus_;
+};
+
+struct Expected {
+  const char* name;
+  int resized_w, resized_h, thumb_w, thumb_h;
+};
+
+TEST_F(ProcessTest, BoxFitDimensionsAreExact) {
+  const Expected cases[] = {
+      {"deb_plasma_Volna_5120x2880.jpg", 1024, 576, 192, 108},  // 16:9, 1/4 DCT scale
+      {"exif_Landscape_1.jpg", 1024, 683, 192, 128},            // 3:2
+      {"mx_Canon_PowerShot_A2500.jpg", 1024, 768, 192, 144},    // 4:3
+      {"exif_Portrait_6.jpg", 512, 768, 128, 192},              // rotated portrait
+      {"mx_Canon_PowerShot_G2_3.jpg", 640, 480, 192, 144},      // small: not upscaled
+  };
+  for (const auto& c : cases) {
+    auto out = Run(c.name);
+    ASSERT_EQ(out.size(), 2u) << c.name;
+    EXPECT_EQ(out[0].prefix, "resized");
+    EXPECT_EQ(out[0].width, c.resized_w) << c.name;
+    EXPECT_EQ(out[0].height, c.resized_h) << c.name;
+    EXPECT_EQ(out[1].prefix, "thumbs");
+    EXPECT_EQ(out[1].width, c.thumb_w) << c.name;
+    EXPECT_EQ(out[1].height, c.thumb_h) << c.name;
+    for (const auto& image : out) {
+      VImage decoded = Decode(image.bytes);
+      EXPECT_EQ(decoded.width(), image.width) << c.name;
+      EXPECT_EQ(decoded.height(), image.height) << c.name;
+      EXPECT_EQ(image.content_type, "image/jpeg");
+    }
+  }
+}
+
+TEST_F(ProcessTest, AllEightOrientationsLookTheSame) {
+  VImage reference = Decode(Run("exif_Landscape_1.jpg")[0].bytes);
+  for (int n = 2; n <= 8; ++n) {
+    std::string name = "exif_Landscape_" + std::to_string(n) + ".jpg";
+    auto out = Run(name);
+    ASSERT_EQ(out.size(), 2u);
+    VImage oriented = Decode(out[0].bytes);
+    ASSERT_EQ(oriented.width(), reference.width()) << name;
+    ASSERT_EQ(oriented.height(), reference.height()) << name;
+    // A wrong flip or rotation of this photo differs by tens of levels.
+    EXPECT_LT(MeanAbsDiff(oriented, reference), 4.0) << name;
+  }
+}
+
+TEST_F(ProcessTest, PortraitsComeOutPortrait) {
+  for (const char* name : {"exif_Portrait_6.jpg", "exif_Portrait_8.jpg"}) {
+    auto out = Run(name);
+    ASSERT_EQ(out.size(), 2u);
+    EXPECT_GT(out[0].height, out[0].width) << name;
+    EXPECT_GT(out[1].height, out[1].width) << name;
+  }
+}
+
+TEST_F(ProcessTest, CmykBecomesSrgbWithTheRightColours) {
+  const char* name = "sharp_CMYK_color.jpg";
+  auto out = Run(name);
+  ASSERT_EQ(out.size(), 2u);
+  VImage ours = Decode(out[0].bytes);
+  EXPECT_EQ(ours.bands(), 3);
+  EXPECT_EQ(ours.interpretation(), VIPS_INTERPRETATION_sRGB);
+  // Reference: libvips' own loader (Adobe inversion) + lcms through the
+  // embedded profile, at full size (the input is smaller than the box).
+  VImage reference = VImage::new_from_file((corpus_ / name).c_str())
+                         .icc_transform("srgb", VImage::option()->set("embedded", true));
+  ASSERT_EQ(reference.width(), ours.width());
+  EXPECT_LT(MeanAbsDiff(ours, reference), 2.5);
+  for (int band = 0; band < 3; ++band) {
+    EXPECT_NEAR(ours[band].avg(), reference[band].avg(), 2.0) << band;
+  }
+}
+
+TEST_F(ProcessTest, GreyStaysGrey) {
+  auto out = Run("im_portrait-orientation-6_gray.jpg");  // grey and rotated
+  ASSERT_EQ(out.size(), 2u);
+  for (const auto& image : out) EXPECT_EQ(Decode(image.bytes).bands(), 1);
+  // Stored 700x840 with orientation 6: shown 840x700, inside the box as is.
+  EXPECT_EQ(out[0].width, 840);
+  EXPECT_EQ(out[0].height, 700);
+  EXPECT_EQ(out[1].width, 192);
+  EXPECT_EQ(out[1].height, 160);
+}
+
+TEST_F(ProcessTest, MetadataIsStripped) {
+  auto out = Run("mx_Apple_iPhone_4S.jpg");  // EXIF with GPS and orientation 6
+  ASSERT_EQ(out.size(), 2u);
+  for (const auto& image : out) {
+    VImage decoded = Decode(image.bytes);
+    EXPECT_EQ(decoded.get_typeof(VIPS_META_EXIF_NAME), 0u);
+    EXPECT_EQ(decoded.get_typeof(VIPS_META_XMP_NAME), 0u);
+    EXPECT_EQ(decoded.get_typeof(VIPS_META_ICC_NAME), 0u);
+  }
+}
+
+TEST_F(ProcessTest, OtherFormatsAndCoverFit) {
+  auto outputs = ParseOutputSpecs("w:400x400:webp:q80;p:100x100:png:cover;a:64x64:jpeg:444");
+  ASSERT_TRUE(outputs.ok());
+  auto out = Run("exif_Landscape_6.jpg", *outputs);
+  ASSERT_EQ(out.size(), 3u);
+  EXPECT_EQ(out[0].content_type, "image/webp");
+  EXPECT_EQ(out[0].width, 400);
+  EXPECT_EQ(out[0].height, 267);
+  EXPECT_EQ(out[1].content_type, "image/png");
+  EXPECT_EQ(out[1].width, 100);
+  EXPECT_EQ(out[1].height, 100);
+  for (const auto& image : out) {
+    VImage decoded = Decode(image.bytes);
+    EXPECT_EQ(decoded.width(), image.width);
+    EXPECT_EQ(decoded.height(), image.height);
+  }
+}
+
+// Non-JPEG input goes through libvips' loaders; alpha is flattened on white.
+TEST(ProcessPngTest, TransparentPngBecomesJpegOnWhite) {
+  ASSERT_TRUE(InitImaging().ok());
+  // 2000x1000 RGBA: left half opaque red, right half fully transparent.
+  VImage rgb =
+      VImage::black(2000, 1000, VImage::option()->set("bands", 3)).new_from_image({255, 0, 0});
+  VImage alpha = VImage::black(2000, 1000).insert(VImage::black(1000, 1000) + 255, 0, 0);
+  VipsBlob* blob = rgb.bandjoin(alpha).cast(VIPS_FORMAT_UCHAR).pngsave_buffer();
+  size_t length = 0;
+  const void* data = vips_blob_get(blob, &length);
+  std::string png(static_cast<const char*>(data), length);
+  vips_area_unref(VIPS_AREA(blob));
+
+  auto out = Process(png, DefaultOutputs());
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  EXPECT_EQ((*out)[0].width, 1024);
+  EXPECT_EQ((*out)[0].height, 512);
+  VImage decoded = Decode((*out)[0].bytes);
+  ASSERT_EQ(decoded.bands(), 3);
+  auto left = decoded.getpoint(100, 256);
+  auto right = decoded.getpoint(900, 256);
+  EXPECT_GT(left[0], 240);
+  EXPECT_LT(left[1], 15);
+  EXPECT_GT(right[0], 240);  // white
+  EXPECT_GT(right[1], 240);
+  EXPECT_GT(right[2], 240);
+}
+
+TEST(ProbeTest, ReadsTheHeaderOnly) {
+  ASSERT_TRUE(InitImaging().ok());
+  auto dir = CorpusDir();
+  if (!dir) GTEST_SKIP() << "corpus not found";
+  auto info = Probe(ReadFile(*dir / "exif_Portrait_6.jpg"));
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->loader, "jpeg");
+  EXPECT_EQ(info->orientation, 6);
+  EXPECT_GT(info->width, info->height);  // stored landscape, shown portrait
+}
+
+}  // namespace
+}  // namespace imgbatch::imaging
