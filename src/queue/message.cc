@@ -1,0 +1,192 @@
+#include "queue/message.h"
+
+#include <cctype>
+
+#include "common/hashing.h"
+#include "common/strings.h"
+
+namespace imgbatch::queue {
+namespace {
+
+constexpr uint8_t kTransportString = 1;
+constexpr uint8_t kTransportBinary = 2;
+
+void AppendLengthPrefixed(std::string& out, std::string_view bytes) {
+  const uint32_t n = static_cast<uint32_t>(bytes.size());
+  out.push_back(static_cast<char>((n >> 24) & 0xff));
+  out.push_back(static_cast<char>((n >> 16) & 0xff));
+  out.push_back(static_cast<char>((n >> 8) & 0xff));
+  out.push_back(static_cast<char>(n & 0xff));
+  out.append(bytes);
+}
+
+// Reads a length-prefixed field at *pos; nullopt when truncated.
+std::optional<std::string_view> ReadLengthPrefixed(std::string_view bytes, size_t* pos) {
+  if (bytes.size() - *pos < 4) return std::nullopt;
+  const auto* p = reinterpret_cast<const unsigned char*>(bytes.data() + *pos);
+  const uint32_t n = (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
+  *pos += 4;
+  if (bytes.size() - *pos < n) return std::nullopt;
+  std::string_view field = bytes.substr(*pos, n);
+  *pos += n;
+  return field;
+}
+
+// Decodes one UTF-8 code point at *pos; nullopt for malformed sequences.
+std::optional<uint32_t> NextCodePoint(std::string_view s, size_t* pos) {
+  const auto b0 = static_cast<unsigned char>(s[*pos]);
+  int extra = 0;
+  uint32_t cp = 0;
+  if (b0 < 0x80) {
+    cp = b0;
+  } else if ((b0 & 0xe0) == 0xc0) {
+    extra = 1;
+    cp = b0 & 0x1f;
+  } else if ((b0 & 0xf0) == 0xe0) {
+    extra = 2;
+    cp = b0 & 0x0f;
+  } else if ((b0 & 0xf8) == 0xf0) {
+    extra = 3;
+    cp = b0 & 0x07;
+  } else {
+    return std::nullopt;
+  }
+  if (s.size() - *pos <= static_cast<size_t>(extra)) return std::nullopt;
+  for (int i = 1; i <= extra; ++i) {
+    const auto b = static_cast<unsigned char>(s[*pos + i]);
+    if ((b & 0xc0) != 0x80) return std::nullopt;
+    cp = (cp << 6) | (b & 0x3f);
+  }
+  static constexpr uint32_t kMinForLength[] = {0, 0x80, 0x800, 0x10000};
+  if (cp < kMinForLength[extra]) return std::nullopt;  // overlong encoding
+  *pos += extra + 1;
+  return cp;
+}
+
+bool AllowedCodePoint(uint32_t cp) {
+  return cp == 0x9 || cp == 0xa || cp == 0xd || (cp >= 0x20 && cp <= 0xd7ff) ||
+         (cp >= 0xe000 && cp <= 0xfffd) || (cp >= 0x10000 && cp <= 0x10ffff);
+}
+
+Status InvalidAttribute(std::string message) {
+  return InvalidArgument(std::move(message)).WithDetail("InvalidParameterValue");
+}
+
+bool ValidAttributeName(std::string_view name) {
+  if (name.empty() || name.size() > kMaxAttributeNameLength) return false;
+  if (name.front() == '.' || name.back() == '.') return false;
+  if (name.find("..") != std::string_view::npos) return false;
+  if (IStartsWith(name, "AWS.") || IStartsWith(name, "Amazon.")) return false;
+  for (char c : name) {
+    const auto u = static_cast<unsigned char>(c);
+    if (!std::isalnum(u) && c != '_' && c != '-' && c != '.') return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+bool MessageAttribute::IsBinary() const { return data_type.starts_with("Binary"); }
+
+std::string Md5OfBody(std::string_view body) { return Md5Hex(body); }
+
+std::string EncodeAttributes(const MessageAttributes& attributes) {
+  std::string out;
+  for (const auto& [name, attribute] : attributes) {
+    AppendLengthPrefixed(out, name);
+    AppendLengthPrefixed(out, attribute.data_type);
+    out.push_back(static_cast<char>(attribute.IsBinary() ? kTransportBinary : kTransportString));
+    AppendLengthPrefixed(out, attribute.value);
+  }
+  return out;
+}
+
+Result<MessageAttributes> DecodeAttributes(std::string_view bytes) {
+  MessageAttributes attributes;
+  size_t pos = 0;
+  while (pos < bytes.size()) {
+    auto name = ReadLengthPrefixed(bytes, &pos);
+    auto type = name ? ReadLengthPrefixed(bytes, &pos) : std::nullopt;
+    if (!type || pos >= bytes.size()) return Status(Code::kCorruption, "bad attribute encoding");
+    ++pos;  // transport byte: implied by the data type
+    auto value = ReadLengthPrefixed(bytes, &pos);
+    if (!value) return Status(Code::kCorruption, "bad attribute encoding");
+    attributes[std::string(*name)] = MessageAttribute{std::string(*type), std::string(*value)};
+  }
+  return attributes;
+}
+
+std::string Md5OfAttributes(const MessageAttributes& attributes) {
+  if (attributes.empty()) return "";
+  return Md5Hex(EncodeAttributes(attributes));
+}
+
+Status ValidateBody(std::string_view body) {
+  size_t pos = 0;
+  while (pos < body.size()) {
+    auto cp = NextCodePoint(body, &pos);
+    if (!cp || !AllowedCodePoint(*cp)) {
+      return InvalidArgument(
+                 "Invalid characters found. Valid unicode characters are #x9 | #xA | #xD | "
+                 "#x20 to #xD7FF | #xE000 to #xFFFD | #x10000 to #x10FFFF")
+          .WithDetail("InvalidMessageContents");
+    }
+  }
+  return Status::Ok();
+}
+
+Status ValidateAttributes(const MessageAttributes& attributes) {
+  if (attributes.size() > kMaxMessageAttributes) {
+    return InvalidAttribute("Number of message attributes [" + std::to_string(attributes.size()) +
+                            "] exceeds the allowed maximum [10].");
+  }
+  for (const auto& [name, attribute] : attributes) {
+    if (!ValidAttributeName(name)) {
+      return InvalidAttribute("Message (user) attribute name '" + name + "' is invalid.");
+    }
+    const std::string& type = attribute.data_type;
+    const bool known =
+        type.starts_with("String") || type.starts_with("Number") || type.starts_with("Binary");
+    const bool well_formed = type.size() == 6 || (type.size() > 7 && type[6] == '.');
+    if (!known || !well_formed || type.size() > kMaxAttributeNameLength) {
+      return InvalidAttribute("The type of message (user) attribute '" + name +
+                              "' is invalid. You must use only the following supported type "
+                              "prefixes: Binary, Number, String.");
+    }
+    if (attribute.value.empty()) {
+      return InvalidAttribute("Message (user) attribute '" + name +
+                              "' must contain a non-empty value of type '" + type.substr(0, 6) +
+                              "'.");
+    }
+    if (type.starts_with("Number")) {
+      const std::string& v = attribute.value;
+      char* end = nullptr;
+      std::strtod(v.c_str(), &end);
+      if (end != v.c_str() + v.size() || v.size() > 40) {
+        return InvalidAttribute("Can't cast the value of message (user) attribute '" + name +
+                                "' to a number.");
+      }
+    }
+    if (!attribute.IsBinary()) IMGBATCH_RETURN_IF_ERROR(ValidateBody(attribute.value));
+  }
+  return Status::Ok();
+}
+
+size_t MessageSize(std::string_view body, const MessageAttributes& attributes) {
+  size_t size = body.size();
+  for (const auto& [name, attribute] : attributes) {
+    size += name.size() + attribute.data_type.size() + attribute.value.size();
+  }
+  return size;
+}
+
+std::string NewMessageId() {
+  std::string b = RandomBytes(16);
+  b[6] = static_cast<char>((b[6] & 0x0f) | 0x40);
+  b[8] = static_cast<char>((b[8] & 0x3f) | 0x80);
+  const std::string hex = HexEncode(b);
+  return hex.substr(0, 8) + "-" + hex.substr(8, 4) + "-" + hex.substr(12, 4) + "-" +
+         hex.substr(16, 4) + "-" + hex.substr(20);
+}
+
+}  // namespace imgbatch::queue

@@ -1,0 +1,58 @@
+// Message values of the queue engine: user message attributes, the MD5s SQS
+// clients verify (MD5OfMessageBody, MD5OfMessageAttributes), validation of
+// bodies and attributes against SQS's rules, and the compact encoding the
+// attributes are stored in. Pure functions and plain values; thread-safe.
+// Reference: AWS SQS Developer Guide, "Amazon SQS message attributes" and
+// "Calculating the MD5 message digest for message attributes".
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "common/status.h"
+
+namespace imgbatch::queue {
+
+// One user attribute. data_type is "String", "Number" or "Binary", optionally
+// followed by ".<custom label>". Binary attributes carry raw bytes in value.
+struct MessageAttribute {
+  std::string data_type;
+  std::string value;  // string value, or raw bytes when IsBinary()
+  bool IsBinary() const;
+  friend bool operator==(const MessageAttribute&, const MessageAttribute&) = default;
+};
+// Sorted by name, which is also the order the MD5 is computed in.
+using MessageAttributes = std::map<std::string, MessageAttribute>;
+
+inline constexpr int kMaxMessageAttributes = 10;
+inline constexpr size_t kMaxAttributeNameLength = 256;
+
+// Hex MD5 of the body bytes.
+std::string Md5OfBody(std::string_view body);
+// Hex MD5 of the attributes as AWS computes it; "" when there are none.
+// For each attribute in name order: 4-byte big-endian length + name, 4-byte
+// length + data type, one transport byte (1 string/number, 2 binary),
+// 4-byte length + value.
+std::string Md5OfAttributes(const MessageAttributes& attributes);
+
+// The serialization the MD5 runs over; also the storage format.
+std::string EncodeAttributes(const MessageAttributes& attributes);
+Result<MessageAttributes> DecodeAttributes(std::string_view bytes);
+
+// Body characters allowed by SQS: #x9 #xA #xD #x20-#xD7FF #xE000-#xFFFD
+// #x10000-#x10FFFF, as valid UTF-8. kInvalidArgument (detail
+// "InvalidMessageContents") otherwise.
+Status ValidateBody(std::string_view body);
+// Names, data types, values and count as SQS checks them (detail
+// "InvalidParameterValue").
+Status ValidateAttributes(const MessageAttributes& attributes);
+// Size counted against MaximumMessageSize: body + attribute names, types and values.
+size_t MessageSize(std::string_view body, const MessageAttributes& attributes);
+
+// Random version-4 UUID text, as SQS message ids look.
+std::string NewMessageId();
+
+}  // namespace imgbatch::queue

@@ -1,0 +1,200 @@
+#include "queue/queue_config.h"
+
+#include <cctype>
+
+#include <nlohmann/json.hpp>
+
+#include "common/strings.h"
+
+namespace imgbatch::queue {
+namespace {
+
+Status BadValue(std::string_view name, std::string reason) {
+  return InvalidArgument("Invalid value for the parameter " + std::string(name) +
+                         ". Reason: " + std::move(reason))
+      .WithDetail("InvalidAttributeValue");
+}
+
+Status ParseBounded(std::string_view name, std::string_view text, int min, int max, int* out) {
+  auto v = ParseInt(Trim(text));
+  if (!v || *v < min || *v > max) {
+    return BadValue(name, "must be an integer between " + std::to_string(min) + " and " +
+                              std::to_string(max) + ".");
+  }
+  *out = static_cast<int>(*v);
+  return Status::Ok();
+}
+
+// maxReceiveCount may arrive as a JSON number or a string of digits.
+std::optional<int64_t> JsonInt(const nlohmann::json& v) {
+  if (v.is_number_integer()) return v.get<int64_t>();
+  if (v.is_string()) return ParseInt(v.get<std::string>());
+  return std::nullopt;
+}
+
+}  // namespace
+
+Result<RedrivePolicy> ParseRedrivePolicy(std::string_view json) {
+  nlohmann::json doc = nlohmann::json::parse(json, nullptr, /*allow_exceptions=*/false);
+  if (!doc.is_object()) return BadValue("RedrivePolicy", "Redrive policy is not a valid JSON map.");
+  RedrivePolicy policy;
+  auto arn = doc.find("deadLetterTargetArn");
+  auto count = doc.find("maxReceiveCount");
+  if (arn == doc.end() || !arn->is_string() || count == doc.end()) {
+    return BadValue("RedrivePolicy",
+                    "Redrive policy does not contain mandatory attribute: " +
+                        std::string(arn == doc.end() ? "deadLetterTargetArn" : "maxReceiveCount") +
+                        ".");
+  }
+  auto n = JsonInt(*count);
+  if (!n || *n < 1 || *n > kMaxReceiveCountLimit) {
+    return BadValue("RedrivePolicy", "Invalid value for maxReceiveCount: " + count->dump() +
+                                         ", valid values are from 1 to 1000 both inclusive.");
+  }
+  policy.dead_letter_target_arn = arn->get<std::string>();
+  policy.max_receive_count = static_cast<int>(*n);
+  return policy;
+}
+
+bool RedriveAllowed(std::string_view redrive_allow_policy, std::string_view source_arn) {
+  if (redrive_allow_policy.empty()) return true;
+  nlohmann::json doc = nlohmann::json::parse(redrive_allow_policy, nullptr, false);
+  if (!doc.is_object()) return true;
+  const std::string permission = doc.value("redrivePermission", "allowAll");
+  if (permission == "denyAll") return false;
+  if (permission != "byQueue") return true;
+  auto sources = doc.find("sourceQueueArns");
+  if (sources == doc.end() || !sources->is_array()) return false;
+  for (const auto& s : *sources) {
+    if (s.is_string() && s.get<std::string>() == source_arn) return true;
+  }
+  return false;
+}
+
+static Status ValidateRedriveAllowPolicy(std::string_view json) {
+  nlohmann::json doc = nlohmann::json::parse(json, nullptr, false);
+  if (!doc.is_object()) return BadValue("RedriveAllowPolicy", "not a valid JSON map.");
+  const auto permission = doc.find("redrivePermission");
+  if (permission == doc.end() || !permission->is_string()) {
+    return BadValue("RedriveAllowPolicy", "redrivePermission is required.");
+  }
+  const std::string p = permission->get<std::string>();
+  if (p != "allowAll" && p != "denyAll" && p != "byQueue") {
+    return BadValue("RedriveAllowPolicy", "Invalid value for redrivePermission: " + p + ".");
+  }
+  const auto sources = doc.find("sourceQueueArns");
+  if (p == "byQueue") {
+    if (sources == doc.end() || !sources->is_array() || sources->empty() || sources->size() > 10) {
+      return BadValue("RedriveAllowPolicy",
+                      "byQueue needs sourceQueueArns with 1 to 10 queue ARNs.");
+    }
+  } else if (sources != doc.end()) {
+    return BadValue("RedriveAllowPolicy", "sourceQueueArns is only allowed with byQueue.");
+  }
+  return Status::Ok();
+}
+
+Status QueueConfig::Apply(const AttributeMap& attributes) {
+  QueueConfig next = *this;
+  for (const auto& [name, value] : attributes) {
+    if (name == "VisibilityTimeout") {
+      IMGBATCH_RETURN_IF_ERROR(
+          ParseBounded(name, value, 0, kMaxVisibilityTimeout, &next.visibility_timeout));
+    } else if (name == "MessageRetentionPeriod") {
+      IMGBATCH_RETURN_IF_ERROR(ParseBounded(name, value, kMinRetentionPeriod, kMaxRetentionPeriod,
+                                            &next.retention_period));
+    } else if (name == "DelaySeconds") {
+      IMGBATCH_RETURN_IF_ERROR(ParseBounded(name, value, 0, kMaxDelaySeconds, &next.delay_seconds));
+    } else if (name == "ReceiveMessageWaitTimeSeconds") {
+      IMGBATCH_RETURN_IF_ERROR(
+          ParseBounded(name, value, 0, kMaxWaitSeconds, &next.receive_wait_seconds));
+    } else if (name == "MaximumMessageSize") {
+      IMGBATCH_RETURN_IF_ERROR(ParseBounded(name, value, kMinMaximumMessageSize,
+                                            kMaxMaximumMessageSize, &next.maximum_message_size));
+    } else if (name == "RedrivePolicy") {
+      if (value.empty()) {
+        next.redrive_policy.clear();
+        next.redrive.reset();
+      } else {
+        IMGBATCH_ASSIGN_OR_RETURN(RedrivePolicy parsed, ParseRedrivePolicy(value));
+        next.redrive = parsed;
+        next.redrive_policy = value;
+      }
+    } else if (name == "RedriveAllowPolicy") {
+      if (!value.empty()) IMGBATCH_RETURN_IF_ERROR(ValidateRedriveAllowPolicy(value));
+      next.redrive_allow_policy = value;
+    } else if (name == "Policy") {
+      if (!value.empty() && !nlohmann::json::accept(value)) {
+        return BadValue(name, "Policy is not a valid JSON document.");
+      }
+      next.policy = value;
+    } else if (name == "SqsManagedSseEnabled") {
+      if (value != "true" && value != "false") return BadValue(name, "must be true or false.");
+      next.sqs_managed_sse = value == "true";
+    } else if (name == "KmsMasterKeyId" || name == "KmsDataKeyReusePeriodSeconds") {
+      // Accepted and ignored: encryption at rest is the data directory's business.
+    } else if (name == "FifoQueue" || name == "ContentBasedDeduplication" ||
+               name == "DeduplicationScope" || name == "FifoThroughputLimit") {
+      return InvalidArgument("FIFO queues are not supported by this server.")
+          .WithDetail("InvalidAttributeName");
+    } else {
+      return InvalidArgument("Unknown Attribute " + name + ".").WithDetail("InvalidAttributeName");
+    }
+  }
+  *this = std::move(next);
+  return Status::Ok();
+}
+
+AttributeMap QueueConfig::ToMap() const {
+  AttributeMap m;
+  m["VisibilityTimeout"] = std::to_string(visibility_timeout);
+  m["MessageRetentionPeriod"] = std::to_string(retention_period);
+  m["DelaySeconds"] = std::to_string(delay_seconds);
+  m["ReceiveMessageWaitTimeSeconds"] = std::to_string(receive_wait_seconds);
+  m["MaximumMessageSize"] = std::to_string(maximum_message_size);
+  m["SqsManagedSseEnabled"] = sqs_managed_sse ? "true" : "false";
+  if (!redrive_policy.empty() && redrive) {
+    // AWS returns the policy normalized, with maxReceiveCount as a number.
+    nlohmann::json doc = {{"deadLetterTargetArn", redrive->dead_letter_target_arn},
+                          {"maxReceiveCount", redrive->max_receive_count}};
+    m["RedrivePolicy"] = doc.dump();
+  }
+  if (!redrive_allow_policy.empty()) m["RedriveAllowPolicy"] = redrive_allow_policy;
+  if (!policy.empty()) m["Policy"] = policy;
+  return m;
+}
+
+Status ValidateQueueName(std::string_view name) {
+  if (name.ends_with(".fifo")) {
+    return Status(Code::kUnsupported, "FIFO queues are not supported by this server.")
+        .WithDetail("InvalidParameterValue");
+  }
+  bool ok = !name.empty() && name.size() <= kMaxQueueNameLength;
+  for (char c : name) {
+    const auto u = static_cast<unsigned char>(c);
+    if (!std::isalnum(u) && c != '-' && c != '_') ok = false;
+  }
+  if (!ok) {
+    return InvalidArgument(
+               "Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in "
+               "length")
+        .WithDetail("InvalidParameterValue");
+  }
+  return Status::Ok();
+}
+
+std::string QueueArn(std::string_view region, std::string_view account, std::string_view name) {
+  return "arn:aws:sqs:" + std::string(region) + ":" + std::string(account) + ":" +
+         std::string(name);
+}
+
+std::optional<std::string> QueueNameFromArn(std::string_view arn, std::string_view region,
+                                            std::string_view account) {
+  const std::string prefix = QueueArn(region, account, "");
+  if (!arn.starts_with(prefix)) return std::nullopt;
+  std::string name(arn.substr(prefix.size()));
+  if (name.empty() || name.find(':') != std::string::npos) return std::nullopt;
+  return name;
+}
+
+}  // namespace imgbatch::queue

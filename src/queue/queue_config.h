@@ -1,0 +1,71 @@
+// Queue configuration: the settable SQS queue attributes with their AWS
+// defaults and limits, the redrive policies, queue name rules and ARNs.
+// Plain values and pure functions; thread-safe.
+// Reference: AWS SQS API Reference, SetQueueAttributes and CreateQueue.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+
+namespace imgbatch::queue {
+
+inline constexpr int kDefaultVisibilityTimeout = 30;
+inline constexpr int kMaxVisibilityTimeout = 43200;     // 12 hours
+inline constexpr int kDefaultRetentionPeriod = 345600;  // 4 days
+inline constexpr int kMinRetentionPeriod = 60;
+inline constexpr int kMaxRetentionPeriod = 1209600;  // 14 days
+inline constexpr int kMaxDelaySeconds = 900;
+inline constexpr int kMaxWaitSeconds = 20;
+inline constexpr int kMinMaximumMessageSize = 1024;
+inline constexpr int kMaxMaximumMessageSize = 262144;  // 256 KiB
+inline constexpr int kMaxReceiveCountLimit = 1000;
+inline constexpr size_t kMaxQueueNameLength = 80;
+
+using AttributeMap = std::map<std::string, std::string>;
+
+struct RedrivePolicy {
+  std::string dead_letter_target_arn;
+  int max_receive_count = 0;
+};
+
+struct QueueConfig {
+  int visibility_timeout = kDefaultVisibilityTimeout;
+  int retention_period = kDefaultRetentionPeriod;
+  int delay_seconds = 0;
+  int receive_wait_seconds = 0;
+  int maximum_message_size = kMaxMaximumMessageSize;
+  std::string redrive_policy;            // JSON as given ("" = none)
+  std::string redrive_allow_policy;      // JSON as given ("" = none)
+  std::string policy;                    // stored, not evaluated
+  bool sqs_managed_sse = true;           // stored for compatibility
+  std::optional<RedrivePolicy> redrive;  // parsed redrive_policy
+
+  // Applies attributes by AWS name; unknown names -> kInvalidArgument (detail
+  // "InvalidAttributeName"), bad values -> detail "InvalidAttributeValue".
+  Status Apply(const AttributeMap& attributes);
+  // The settable attributes as AWS returns them.
+  AttributeMap ToMap() const;
+};
+
+// Parses {"deadLetterTargetArn": ..., "maxReceiveCount": N|"N"}.
+Result<RedrivePolicy> ParseRedrivePolicy(std::string_view json);
+// True when the RedriveAllowPolicy (JSON, "" = allow all) lets source_arn use
+// the queue as its dead-letter queue.
+bool RedriveAllowed(std::string_view redrive_allow_policy, std::string_view source_arn);
+
+// 1-80 characters of [A-Za-z0-9_-]; ".fifo" names are kUnsupported.
+Status ValidateQueueName(std::string_view name);
+
+std::string QueueArn(std::string_view region, std::string_view account, std::string_view name);
+// The queue name of an arn:aws:sqs:<region>:<account>:<name>; nullopt when
+// the ARN is not an SQS ARN of this region and account.
+std::optional<std::string> QueueNameFromArn(std::string_view arn, std::string_view region,
+                                            std::string_view account);
+
+}  // namespace imgbatch::queue

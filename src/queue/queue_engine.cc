@@ -1,0 +1,1352 @@
+#include "queue/queue_engine.h"
+
+#include <algorithm>
+#include <condition_variable>
+#include <deque>
+#include <limits>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include <spdlog/spdlog.h>
+#include <nlohmann/json.hpp>
+
+#include "common/hashing.h"
+#include "common/strings.h"
+
+namespace imgbatch::queue {
+namespace {
+
+constexpr int64_t kNever = std::numeric_limits<int64_t>::max();
+constexpr int64_t kSweepIntervalMillis = 1000;
+constexpr int64_t kMaxEngineSleepMillis = 1000;
+constexpr int kMoveChunk = 1000;
+constexpr int kMaxTags = 50;
+constexpr size_t kMaxTagKeyLength = 128;
+constexpr size_t kMaxTagValueLength = 256;
+constexpr int kMaxMoveTasksKept = 10;
+
+Status QueueNotFound() {
+  return NotFound("The specified queue does not exist.").WithDetail("QueueDoesNotExist");
+}
+
+Status InvalidReceiptHandle(std::string_view handle) {
+  return InvalidArgument("The input receipt handle \"" + std::string(handle) +
+                         "\" is not a valid receipt handle.")
+      .WithDetail("ReceiptHandleIsInvalid");
+}
+
+Status InvalidParameter(std::string message) {
+  return InvalidArgument(std::move(message)).WithDetail("InvalidParameterValue");
+}
+
+// A receipt handle names one receive of one message: the queue, the row and
+// the receive count. A later receive bumps the count, so only the latest
+// handle matches the row.
+struct Receipt {
+  int64_t queue_id = 0;
+  int64_t seq = 0;
+  int64_t receive_count = 0;
+};
+
+std::string EncodeReceipt(const Receipt& r) {
+  return Base64Encode("ib1:" + std::to_string(r.queue_id) + ":" + std::to_string(r.seq) + ":" +
+                      std::to_string(r.receive_count) + ":" + RandomHex(8));
+}
+
+std::optional<Receipt> DecodeReceipt(std::string_view handle) {
+  auto raw = Base64Decode(handle);
+  if (!raw || !raw->starts_with("ib1:")) return std::nullopt;
+  auto parts = Split(std::string_view(*raw).substr(4), ':');
+  if (parts.size() != 4) return std::nullopt;
+  auto q = ParseInt(parts[0]);
+  auto s = ParseInt(parts[1]);
+  auto c = ParseInt(parts[2]);
+  if (!q || !s || !c) return std::nullopt;
+  return Receipt{*q, *s, *c};
+}
+
+std::string EncodeAttributeMap(const AttributeMap& m) {
+  nlohmann::json doc = nlohmann::json::object();
+  for (const auto& [k, v] : m) doc[k] = v;
+  return doc.dump();
+}
+
+AttributeMap DecodeAttributeMap(std::string_view text) {
+  AttributeMap m;
+  nlohmann::json doc = nlohmann::json::parse(text, nullptr, false);
+  if (!doc.is_object()) return m;
+  for (const auto& [k, v] : doc.items()) {
+    if (v.is_string()) m[k] = v.get<std::string>();
+  }
+  return m;
+}
+
+Status ValidateTags(const AttributeMap& tags) {
+  for (const auto& [k, v] : tags) {
+    if (k.empty() || k.size() > kMaxTagKeyLength || v.size() > kMaxTagValueLength) {
+      return InvalidParameter("Tag keys must be 1-128 characters and values at most 256.");
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+const char* MoveTaskStatusName(MoveTaskStatus status) {
+  switch (status) {
+    case MoveTaskStatus::kRunning:
+      return "RUNNING";
+    case MoveTaskStatus::kCompleted:
+      return "COMPLETED";
+    case MoveTaskStatus::kCancelling:
+      return "CANCELLING";
+    case MoveTaskStatus::kCancelled:
+      return "CANCELLED";
+    case MoveTaskStatus::kFailed:
+      return "FAILED";
+  }
+  return "FAILED";
+}
+
+namespace {
+
+struct Waiter {
+  int max_messages = 1;
+  int visibility_timeout = 0;
+  int64_t deadline_ms = 0;
+  std::function<bool()> abandoned;
+  ReceiveCallback done;
+  std::vector<ReceivedMessage> got;  // filled during a serve pass
+};
+
+// In-memory state of one queue, guarded by EngineImpl::mu_ (the row data
+// lives in SQLite).
+struct QueueState {
+  int64_t id = 0;
+  std::string name;
+  QueueConfig config;
+  int64_t created_ms = 0;
+  int64_t modified_ms = 0;
+  int64_t last_purge_ms = 0;
+  AttributeMap tags;
+  int64_t message_count = 0;  // all rows of the queue
+  // Earliest time a hidden message may become visible (a lower bound; only
+  // used to wake parked waiters).
+  int64_t next_visible_ms = kNever;
+  uint64_t send_generation = 0;
+  std::deque<Waiter> waiters;
+  std::atomic<bool> deleted{false};
+};
+using QueuePtr = std::shared_ptr<QueueState>;
+
+struct MoveTask {
+  MoveTaskInfo info;
+  int64_t source_id = 0;
+  std::string source_name;
+  std::string destination_name;  // "" = original sources
+  int64_t max_seq = 0;           // messages present at start
+  int64_t cursor = 0;            // last seq handled
+  int64_t next_run_ms = 0;
+};
+
+// Count changes made inside a transaction, applied to the in-memory totals
+// only once the transaction committed.
+struct CountDeltas {
+  std::map<QueuePtr, int64_t> by_queue;
+  void Add(const QueuePtr& q, int64_t d) {
+    if (d != 0) by_queue[q] += d;
+  }
+};
+
+class EngineImpl final : public QueueEngine {
+ public:
+  EngineImpl(db::Database& db, Clock& clock, EngineOptions options)
+      : db_(db), clock_(clock), options_(std::move(options)) {}
+
+  ~EngineImpl() override {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+    std::vector<Waiter> left;
+    {
+      std::lock_guard lock(mu_);
+      for (auto& [name, q] : queues_) {
+        for (auto& w : q->waiters) left.push_back(std::move(w));
+        q->waiters.clear();
+      }
+    }
+    for (auto& w : left) w.done(std::vector<ReceivedMessage>{});
+  }
+
+  Status Load() {
+    IMGBATCH_RETURN_IF_ERROR(db_.Migrate("queue", Migrations()));
+    return db_.Read([&](db::Conn& conn) -> Status {
+      IMGBATCH_ASSIGN_OR_RETURN(
+          db::Statement st,
+          conn.Prepare("SELECT id, name, created_ms, modified_ms, attributes, last_purge_ms "
+                       "FROM queues"));
+      while (true) {
+        IMGBATCH_ASSIGN_OR_RETURN(bool row, st.Step());
+        if (!row) break;
+        auto q = std::make_shared<QueueState>();
+        q->id = st.ColumnInt(0);
+        q->name = st.ColumnText(1);
+        q->created_ms = st.ColumnInt(2);
+        q->modified_ms = st.ColumnInt(3);
+        Status applied = q->config.Apply(DecodeAttributeMap(st.ColumnText(4)));
+        if (!applied.ok())
+          spdlog::warn("queue {}: stored attributes: {}", q->name, applied.message());
+        q->last_purge_ms = st.ColumnInt(5);
+        by_id_[q->id] = q;
+        queues_[q->name] = q;
+      }
+      IMGBATCH_ASSIGN_OR_RETURN(db::Statement tags,
+                                conn.Prepare("SELECT queue_id, key, value FROM queue_tags"));
+      while (true) {
+        IMGBATCH_ASSIGN_OR_RETURN(bool row, tags.Step());
+        if (!row) break;
+        if (auto it = by_id_.find(tags.ColumnInt(0)); it != by_id_.end()) {
+          it->second->tags[tags.ColumnText(1)] = tags.ColumnText(2);
+        }
+      }
+      IMGBATCH_ASSIGN_OR_RETURN(
+          db::Statement counts,
+          conn.Prepare("SELECT queue_id, count(*), min(visible_at_ms) FROM queue_messages "
+                       "GROUP BY queue_id"));
+      while (true) {
+        IMGBATCH_ASSIGN_OR_RETURN(bool row, counts.Step());
+        if (!row) break;
+        if (auto it = by_id_.find(counts.ColumnInt(0)); it != by_id_.end()) {
+          it->second->message_count = counts.ColumnInt(1);
+          it->second->next_visible_ms = counts.ColumnInt(2);
+        }
+      }
+      return Status::Ok();
+    });
+  }
+
+  void Start() {
+    thread_ = std::thread([this] { Run(); });
+  }
+
+  // ---- queues ------------------------------------------------------------
+
+  Result<QueueInfo> CreateQueue(std::string_view name, const AttributeMap& attributes,
+                                const AttributeMap& tags) override {
+    IMGBATCH_RETURN_IF_ERROR(ValidateQueueName(name));
+    QueueConfig config;
+    IMGBATCH_RETURN_IF_ERROR(config.Apply(attributes));
+    IMGBATCH_RETURN_IF_ERROR(ValidateTags(tags));
+    if (tags.size() > kMaxTags) return InvalidParameter("Too many tags (at most 50).");
+    std::lock_guard create_lock(create_mu_);
+    if (QueuePtr existing = Find(name)) {
+      QueueConfig given;
+      (void)given.Apply(attributes);
+      const AttributeMap have = ConfigOf(existing).ToMap();
+      const AttributeMap want = given.ToMap();
+      for (const auto& [attr, value] : attributes) {
+        auto h = have.find(attr);
+        auto w = want.find(attr);
+        const std::string hv = h == have.end() ? "" : h->second;
+        const std::string wv = w == want.end() ? "" : w->second;
+        if (hv != wv) {
+          return AlreadyExists(
+                     "A queue already exists with the same name and a different value "
+                     "for attribute " +
+                     attr)
+              .WithDetail("QueueAlreadyExists");
+        }
+      }
+      return Info(existing);
+    }
+    IMGBATCH_RETURN_IF_ERROR(CheckRedrive(name, config));
+    auto q = std::make_shared<QueueState>();
+    q->name = std::string(name);
+    q->config = config;
+    q->created_ms = q->modified_ms = clock_.NowMillis();
+    q->tags = tags;
+    const std::string stored = EncodeAttributeMap(config.ToMap());
+    IMGBATCH_RETURN_IF_ERROR(db_.Write([&](db::Txn& txn) -> Status {
+      IMGBATCH_ASSIGN_OR_RETURN(
+          db::Statement st,
+          txn.Prepare("INSERT INTO queues(name, created_ms, modified_ms, attributes) "
+                      "VALUES (?1, ?2, ?3, ?4)"));
+      IMGBATCH_RETURN_IF_ERROR(
+          st.Bind(1, q->name).Bind(2, q->created_ms).Bind(3, q->modified_ms).Bind(4, stored).Run());
+      q->id = st.last_insert_rowid();
+      return WriteTags(txn, q->id, tags);
+    }));
+    {
+      std::lock_guard lock(mu_);
+      queues_[q->name] = q;
+      by_id_[q->id] = q;
+    }
+    return Info(q);
+  }
+
+  Result<QueueInfo> GetQueue(std::string_view name) override {
+    QueuePtr q = Find(name);
+    if (!q) return QueueNotFound();
+    return Info(q);
+  }
+
+  Status DeleteQueue(std::string_view name) override {
+    std::lock_guard create_lock(create_mu_);
+    QueuePtr q = Find(name);
+    if (!q) return QueueNotFound();
+    Status st = db_.Write([&](db::Txn& txn) -> Status {
+      for (const char* sql :
+           {"DELETE FROM queue_messages WHERE queue_id = ?1",
+            "DELETE FROM queue_tags WHERE queue_id = ?1", "DELETE FROM queues WHERE id = ?1"}) {
+        IMGBATCH_ASSIGN_OR_RETURN(db::Statement del, txn.Prepare(sql));
+        IMGBATCH_RETURN_IF_ERROR(del.Bind(1, q->id).Run());
+      }
+      q->deleted = true;  // later writes of this queue (same writer thread) see it
+      return Status::Ok();
+    });
+    if (!st.ok()) {
+      q->deleted = false;
+      return st;
+    }
+    std::deque<Waiter> waiters;
+    {
+      std::lock_guard lock(mu_);
+      queues_.erase(q->name);
+      by_id_.erase(q->id);
+      waiters.swap(q->waiters);
+    }
+    for (auto& w : waiters) w.done(QueueNotFound());
+    return Status::Ok();
+  }
+
+  std::vector<std::string> ListQueues(std::string_view prefix) override {
+    std::lock_guard lock(mu_);
+    std::vector<std::string> names;
+    for (auto it = queues_.lower_bound(prefix); it != queues_.end(); ++it) {
+      if (!std::string_view(it->first).starts_with(prefix)) break;
+      names.push_back(it->first);
+    }
+    return names;
+  }
+
+  Result<AttributeMap> GetAttributes(std::string_view name) override {
+    QueuePtr q = Find(name);
+    if (!q) return QueueNotFound();
+    IMGBATCH_ASSIGN_OR_RETURN(QueueCounts counts, CountsOf(q));
+    AttributeMap m;
+    int64_t created = 0, modified = 0;
+    {
+      std::lock_guard lock(mu_);
+      m = q->config.ToMap();
+      created = q->created_ms;
+      modified = q->modified_ms;
+    }
+    m["QueueArn"] = QueueArnFor(q->name);
+    m["CreatedTimestamp"] = std::to_string(created / 1000);
+    m["LastModifiedTimestamp"] = std::to_string(modified / 1000);
+    m["ApproximateNumberOfMessages"] = std::to_string(counts.visible);
+    m["ApproximateNumberOfMessagesNotVisible"] = std::to_string(counts.not_visible);
+    m["ApproximateNumberOfMessagesDelayed"] = std::to_string(counts.delayed);
+    return m;
+  }
+
+  Status SetAttributes(std::string_view name, const AttributeMap& attributes) override {
+    QueuePtr q = Find(name);
+    if (!q) return QueueNotFound();
+    QueueConfig next = ConfigOf(q);
+    IMGBATCH_RETURN_IF_ERROR(next.Apply(attributes));
+    IMGBATCH_RETURN_IF_ERROR(CheckRedrive(name, next));
+    const int64_t now = clock_.NowMillis();
+    const std::string stored = EncodeAttributeMap(next.ToMap());
+    IMGBATCH_RETURN_IF_ERROR(db_.Write([&](db::Txn& txn) -> Status {
+      IMGBATCH_ASSIGN_OR_RETURN(
+          db::Statement st,
+          txn.Prepare("UPDATE queues SET attributes = ?2, modified_ms = ?3 WHERE id = ?1"));
+      return st.Bind(1, q->id).Bind(2, stored).Bind(3, now).Run();
+    }));
+    {
+      std::lock_guard lock(mu_);
+      q->config = next;
+      q->modified_ms = now;
+    }
+    cv_.notify_all();  // a longer retention or shorter delay changes deadlines
+    return Status::Ok();
+  }
+
+  Result<AttributeMap> ListTags(std::string_view name) override {
+    QueuePtr q = Find(name);
+    if (!q) return QueueNotFound();
+    std::lock_guard lock(mu_);
+    return q->tags;
+  }
+
+  Status TagQueue(std::string_view name, const AttributeMap& tags) override {
+    QueuePtr q = Find(name);
+    if (!q) return QueueNotFound();
+    IMGBATCH_RETURN_IF_ERROR(ValidateTags(tags));
+    AttributeMap merged;
+    {
+      std::lock_guard lock(mu_);
+      merged = q->tags;
+    }
+    for (const auto& [k, v] : tags) merged[k] = v;
+    if (merged.size() > kMaxTags) return InvalidParameter("Too many tags (at most 50).");
+    return ReplaceTags(q, merged);
+  }
+
+  Status UntagQueue(std::string_view name, const std::vector<std::string>& keys) override {
+    QueuePtr q = Find(name);
+    if (!q) return QueueNotFound();
+    AttributeMap remaining;
+    {
+      std::lock_guard lock(mu_);
+      remaining = q->tags;
+    }
+    for (const auto& k : keys) remaining.erase(k);
+    return ReplaceTags(q, remaining);
+  }
+
+  Result<QueueCounts> Counts(std::string_view name) override {
+    QueuePtr q = Find(name);
+    if (!q) return QueueNotFound();
+    return CountsOf(q);
+  }
+
+  Result<std::vector<std::string>> DeadLetterSources(std::string_view name) override {
+    QueuePtr q = Find(name);
+    if (!q) return QueueNotFound();
+    const std::string arn = QueueArnFor(q->name);
+    std::vector<std::string> sources;
+    std::lock_guard lock(mu_);
+    for (const auto& [n, other] : queues_) {
+      if (other->config.redrive && other->config.redrive->dead_letter_target_arn == arn) {
+        sources.push_back(n);
+      }
+    }
+    return sources;
+  }
+
+  Status Purge(std::string_view name) override {
+    QueuePtr q = Find(name);
+    if (!q) return QueueNotFound();
+    const int64_t now = clock_.NowMillis();
+    {
+      std::lock_guard lock(mu_);
+      if (q->last_purge_ms != 0 && now - q->last_purge_ms < kPurgeIntervalMillis) {
+        return Status(Code::kConflict, "Only one PurgeQueue operation on " + q->name +
+                                           " is allowed every 60 seconds.")
+            .WithDetail("PurgeQueueInProgress");
+      }
+    }
+    int64_t removed = 0;
+    IMGBATCH_RETURN_IF_ERROR(db_.Write([&](db::Txn& txn) -> Status {
+      IMGBATCH_ASSIGN_OR_RETURN(db::Statement del,
+                                txn.Prepare("DELETE FROM queue_messages WHERE queue_id = ?1"));
+      IMGBATCH_RETURN_IF_ERROR(del.Bind(1, q->id).Run());
+      removed = del.changes();
+      IMGBATCH_ASSIGN_OR_RETURN(db::Statement mark,
+                                txn.Prepare("UPDATE queues SET last_purge_ms = ?2 WHERE id = ?1"));
+      return mark.Bind(1, q->id).Bind(2, now).Run();
+    }));
+    std::lock_guard lock(mu_);
+    q->message_count = std::max<int64_t>(0, q->message_count - removed);
+    q->last_purge_ms = now;
+    return Status::Ok();
+  }
+
+  // ---- messages ----------------------------------------------------------
+
+  Result<SendResult> Send(std::string_view queue, SendRequest request) override {
+    std::vector<SendRequest> one;
+    one.push_back(std::move(request));
+    IMGBATCH_ASSIGN_OR_RETURN(auto results, SendBatch(queue, std::move(one)));
+    return std::move(results.front());
+  }
+
+  Result<std::vector<Result<SendResult>>> SendBatch(std::string_view queue,
+                                                    std::vector<SendRequest> requests) override {
+    QueuePtr q = Find(queue);
+    if (!q) return QueueNotFound();
+    const QueueConfig config = ConfigOf(q);
+    const int64_t now = clock_.NowMillis();
+
+    struct Row {
+      size_t index;
+      std::string message_id;
+      std::string attributes;
+      int64_t visible_at;
+    };
+    std::vector<Result<SendResult>> results;
+    std::vector<Row> rows;
+    for (size_t i = 0; i < requests.size(); ++i) {
+      SendRequest& r = requests[i];
+      Status valid = ValidateSend(r, config);
+      if (!valid.ok()) {
+        results.emplace_back(std::move(valid));
+        continue;
+      }
+      const int delay = r.delay_seconds.value_or(config.delay_seconds);
+      SendResult sent{NewMessageId(), Md5OfBody(r.body), Md5OfAttributes(r.attributes)};
+      rows.push_back(Row{i, sent.message_id, EncodeAttributes(r.attributes), now + delay * 1000LL});
+      results.emplace_back(std::move(sent));
+    }
+    if (rows.empty()) return results;
+
+    IMGBATCH_RETURN_IF_ERROR(db_.Write([&](db::Txn& txn) -> Status {
+      if (q->deleted) return QueueNotFound();
+      for (const Row& row : rows) {
+        const SendRequest& r = requests[row.index];
+        IMGBATCH_ASSIGN_OR_RETURN(
+            db::Statement st,
+            txn.Prepare("INSERT INTO queue_messages(queue_id, message_id, body, attributes, "
+                        "sender_id, trace_header, sent_ms, visible_at_ms) "
+                        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"));
+        IMGBATCH_RETURN_IF_ERROR(st.Bind(1, q->id)
+                                     .Bind(2, row.message_id)
+                                     .BindBlob(3, r.body)
+                                     .BindBlob(4, row.attributes)
+                                     .Bind(5, r.sender_id)
+                                     .Bind(6, r.trace_header)
+                                     .Bind(7, now)
+                                     .Bind(8, row.visible_at)
+                                     .Run());
+      }
+      return Status::Ok();
+    }));
+
+    bool wake = false;
+    {
+      std::lock_guard lock(mu_);
+      q->message_count += static_cast<int64_t>(rows.size());
+      ++q->send_generation;
+      for (const Row& row : rows) {
+        if (row.visible_at <= now) {
+          wake = true;
+        } else {
+          q->next_visible_ms = std::min(q->next_visible_ms, row.visible_at);
+        }
+      }
+      if (!q->waiters.empty()) {
+        if (wake) wake_.insert(q);
+        wake = true;  // new delay deadline to consider
+      }
+    }
+    if (wake) cv_.notify_all();
+    return results;
+  }
+
+  void Receive(std::string_view queue, ReceiveOptions options, ReceiveCallback done) override {
+    QueuePtr q = Find(queue);
+    if (!q) return done(QueueNotFound());
+    if (options.max_messages < 1 || options.max_messages > kMaxReceiveMessages) {
+      return done(InvalidParameter(
+          "Value " + std::to_string(options.max_messages) +
+          " for parameter MaxNumberOfMessages is invalid. Reason: Must be between 1 and 10, "
+          "if provided."));
+    }
+    const QueueConfig config = ConfigOf(q);
+    const int visibility = options.visibility_timeout.value_or(config.visibility_timeout);
+    if (visibility < 0 || visibility > kMaxVisibilityTimeout) {
+      return done(InvalidParameter("Value " + std::to_string(visibility) +
+                                   " for parameter VisibilityTimeout is invalid. Reason: Must be "
+                                   "between 0 and 43200, if provided."));
+    }
+    const int wait = options.wait_seconds.value_or(config.receive_wait_seconds);
+    if (wait < 0 || wait > kMaxWaitSeconds) {
+      return done(InvalidParameter("Value " + std::to_string(wait) +
+                                   " for parameter WaitTimeSeconds is invalid. Reason: Must be >= "
+                                   "0 and <= 20, if provided."));
+    }
+    uint64_t generation = 0;
+    bool maybe_messages = true;
+    {
+      std::lock_guard lock(mu_);
+      generation = q->send_generation;
+      maybe_messages = q->message_count > 0;
+    }
+    if (maybe_messages) {
+      auto got = ReceiveNow(q, options.max_messages, visibility);
+      if (!got.ok() || !got->empty() || wait == 0) return done(std::move(got));
+    } else if (wait == 0) {
+      return done(std::vector<ReceivedMessage>{});
+    }
+    Waiter w;
+    w.max_messages = options.max_messages;
+    w.visibility_timeout = visibility;
+    w.deadline_ms = clock_.NowMillis() + wait * 1000LL;
+    w.abandoned = std::move(options.abandoned);
+    w.done = std::move(done);
+    {
+      std::lock_guard lock(mu_);
+      if (q->deleted) {
+        // fall through to complete below
+      } else {
+        q->waiters.push_back(std::move(w));
+        if (q->send_generation != generation) wake_.insert(q);
+        cv_.notify_all();
+        return;
+      }
+    }
+    w.done(QueueNotFound());
+  }
+
+  Status Delete(std::string_view queue, std::string_view receipt_handle) override {
+    IMGBATCH_ASSIGN_OR_RETURN(auto results, DeleteBatch(queue, {std::string(receipt_handle)}));
+    return results.front();
+  }
+
+  Result<std::vector<Status>> DeleteBatch(std::string_view queue,
+                                          const std::vector<std::string>& handles) override {
+    QueuePtr q = Find(queue);
+    if (!q) return QueueNotFound();
+    std::vector<Status> results(handles.size());
+    std::vector<std::pair<size_t, Receipt>> valid;
+    for (size_t i = 0; i < handles.size(); ++i) {
+      auto r = DecodeReceipt(handles[i]);
+      if (!r || r->queue_id != q->id) {
+        results[i] = InvalidReceiptHandle(handles[i]);
+      } else {
+        valid.emplace_back(i, *r);
+      }
+    }
+    if (valid.empty()) return results;
+    int64_t removed = 0;
+    IMGBATCH_RETURN_IF_ERROR(db_.Write([&](db::Txn& txn) -> Status {
+      removed = 0;
+      for (const auto& [index, r] : valid) {
+        IMGBATCH_ASSIGN_OR_RETURN(
+            db::Statement st,
+            txn.Prepare("DELETE FROM queue_messages WHERE seq = ?1 AND queue_id = ?2 AND "
+                        "receive_count = ?3"));
+        IMGBATCH_RETURN_IF_ERROR(
+            st.Bind(1, r.seq).Bind(2, r.queue_id).Bind(3, r.receive_count).Run());
+        removed += st.changes();
+      }
+      return Status::Ok();
+    }));
+    std::lock_guard lock(mu_);
+    q->message_count = std::max<int64_t>(0, q->message_count - removed);
+    return results;
+  }
+
+  Status ChangeVisibility(std::string_view queue, std::string_view receipt_handle,
+                          int timeout_seconds) override {
+    IMGBATCH_ASSIGN_OR_RETURN(
+        auto results, ChangeVisibilityBatch(
+                          queue, {VisibilityChange{std::string(receipt_handle), timeout_seconds}}));
+    return results.front();
+  }
+
+  Result<std::vector<Status>> ChangeVisibilityBatch(
+      std::string_view queue, const std::vector<VisibilityChange>& changes) override {
+    QueuePtr q = Find(queue);
+    if (!q) return QueueNotFound();
+    const int64_t now = clock_.NowMillis();
+    std::vector<Status> results(changes.size());
+    std::vector<std::pair<size_t, Receipt>> valid;
+    for (size_t i = 0; i < changes.size(); ++i) {
+      const auto& c = changes[i];
+      auto r = DecodeReceipt(c.receipt_handle);
+      if (!r || r->queue_id != q->id) {
+        results[i] = InvalidReceiptHandle(c.receipt_handle);
+      } else if (c.timeout_seconds < 0 || c.timeout_seconds > kMaxVisibilityTimeout) {
+        results[i] = InvalidParameter("Value " + std::to_string(c.timeout_seconds) +
+                                      " for parameter VisibilityTimeout is invalid. Reason: Must "
+                                      "be between 0 and 43200.");
+      } else {
+        valid.emplace_back(i, *r);
+      }
+    }
+    if (valid.empty()) return results;
+    int64_t earliest = kNever;
+    IMGBATCH_RETURN_IF_ERROR(db_.Write([&](db::Txn& txn) -> Status {
+      earliest = kNever;
+      for (const auto& [index, r] : valid) {
+        IMGBATCH_ASSIGN_OR_RETURN(
+            db::Statement find,
+            txn.Prepare("SELECT receive_count, visible_at_ms, last_receive_ms FROM queue_messages "
+                        "WHERE seq = ?1 AND queue_id = ?2"));
+        const int timeout = changes[index].timeout_seconds;
+        const std::string& handle = changes[index].receipt_handle;
+        IMGBATCH_ASSIGN_OR_RETURN(bool row, find.Bind(1, r.seq).Bind(2, r.queue_id).Step());
+        if (!row) {
+          results[index] =
+              InvalidParameter("Value " + handle +
+                               " for parameter ReceiptHandle is invalid. Reason: Message does "
+                               "not exist or is not available for visibility timeout change.");
+          continue;
+        }
+        const int64_t count = find.ColumnInt(0);
+        const int64_t visible_at = find.ColumnInt(1);
+        const int64_t last_receive = find.ColumnInt(2);
+        if (count != r.receive_count) {
+          results[index] = InvalidParameter("Value " + handle +
+                                            " for parameter ReceiptHandle is invalid. Reason: "
+                                            "The receipt handle has expired.");
+          continue;
+        }
+        if (visible_at <= now) {
+          results[index] = Status(Code::kConflict, "The specified message isn't in flight.")
+                               .WithDetail("MessageNotInflight");
+          continue;
+        }
+        if (now + timeout * 1000LL - last_receive > kMaxVisibilityTimeout * 1000LL) {
+          results[index] = InvalidParameter(
+              "Value " + std::to_string(timeout) +
+              " for parameter VisibilityTimeout is invalid. Reason: Total VisibilityTimeout for "
+              "the message is beyond the limit [43200 seconds]");
+          continue;
+        }
+        const int64_t new_visible = now + timeout * 1000LL;
+        IMGBATCH_ASSIGN_OR_RETURN(
+            db::Statement update,
+            txn.Prepare("UPDATE queue_messages SET visible_at_ms = ?2 WHERE seq = ?1"));
+        IMGBATCH_RETURN_IF_ERROR(update.Bind(1, r.seq).Bind(2, new_visible).Run());
+        earliest = std::min(earliest, new_visible);
+      }
+      return Status::Ok();
+    }));
+    if (earliest != kNever) NoteVisibleAt(q, earliest);
+    return results;
+  }
+
+  // ---- move tasks --------------------------------------------------------
+
+  Result<std::string> StartMoveTask(std::string_view source_arn, std::string_view destination_arn,
+                                    std::optional<int> max_per_second) override {
+    auto source_name = QueueNameFromArn(source_arn, options_.region, options_.account);
+    QueuePtr source = source_name ? Find(*source_name) : nullptr;
+    if (!source) {
+      return NotFound("The resource that you requested couldn't be found.")
+          .WithDetail("ResourceNotFoundException");
+    }
+    std::string destination_name;
+    if (!destination_arn.empty()) {
+      auto d = QueueNameFromArn(destination_arn, options_.region, options_.account);
+      if (!d || !Find(*d)) {
+        return NotFound("The resource that you requested couldn't be found.")
+            .WithDetail("ResourceNotFoundException");
+      }
+      destination_name = *d;
+    }
+    if (max_per_second && (*max_per_second < 1 || *max_per_second > 500)) {
+      return InvalidParameter("MaxNumberOfMessagesPerSecond must be between 1 and 500.");
+    }
+    IMGBATCH_ASSIGN_OR_RETURN(auto sources, DeadLetterSources(source->name));
+    if (sources.empty()) {
+      return InvalidParameter("Source queue must be configured as a Dead Letter Queue.");
+    }
+    int64_t max_seq = 0, count = 0;
+    IMGBATCH_RETURN_IF_ERROR(db_.Read([&](db::Conn& conn) -> Status {
+      IMGBATCH_ASSIGN_OR_RETURN(
+          db::Statement st,
+          conn.Prepare("SELECT coalesce(max(seq), 0), count(*) FROM queue_messages "
+                       "WHERE queue_id = ?1"));
+      IMGBATCH_ASSIGN_OR_RETURN(bool row, st.Bind(1, source->id).Step());
+      if (row) {
+        max_seq = st.ColumnInt(0);
+        count = st.ColumnInt(1);
+      }
+      return Status::Ok();
+    }));
+    auto task = std::make_shared<MoveTask>();
+    task->info.task_handle = Base64Encode(
+        nlohmann::json{{"taskId", NewMessageId()}, {"sourceArn", std::string(source_arn)}}.dump());
+    task->info.source_arn = std::string(source_arn);
+    task->info.destination_arn = std::string(destination_arn);
+    task->info.max_per_second = max_per_second;
+    task->info.to_move = count;
+    task->info.started_ms = clock_.NowMillis();
+    task->source_id = source->id;
+    task->source_name = source->name;
+    task->destination_name = destination_name;
+    task->max_seq = max_seq;
+    {
+      std::lock_guard lock(mu_);
+      for (const auto& t : tasks_) {
+        if (t->source_id == source->id && t->info.status == MoveTaskStatus::kRunning) {
+          return InvalidParameter("There is already a task running for this source queue.")
+              .WithDetail("UnsupportedOperation");
+        }
+      }
+      tasks_.push_back(task);
+      // Keep the recent history small: drop the oldest finished tasks.
+      while (tasks_.size() > 100) {
+        auto finished = std::find_if(tasks_.begin(), tasks_.end(), [](const auto& t) {
+          return t->info.status != MoveTaskStatus::kRunning;
+        });
+        if (finished == tasks_.end()) break;
+        tasks_.erase(finished);
+      }
+    }
+    cv_.notify_all();
+    return task->info.task_handle;
+  }
+
+  Result<std::vector<MoveTaskInfo>> ListMoveTasks(std::string_view source_arn,
+                                                  int max_results) override {
+    auto name = QueueNameFromArn(source_arn, options_.region, options_.account);
+    if (!name || !Find(*name)) {
+      return NotFound("The resource that you requested couldn't be found.")
+          .WithDetail("ResourceNotFoundException");
+    }
+    if (max_results < 1 || max_results > kMaxMoveTasksKept) {
+      return InvalidParameter("MaxResults must be between 1 and 10.");
+    }
+    std::vector<MoveTaskInfo> out;
+    std::lock_guard lock(mu_);
+    for (auto it = tasks_.rbegin();
+         it != tasks_.rend() && static_cast<int>(out.size()) < max_results; ++it) {
+      if ((*it)->info.source_arn == source_arn) out.push_back((*it)->info);
+    }
+    return out;
+  }
+
+  Result<int64_t> CancelMoveTask(std::string_view task_handle) override {
+    std::lock_guard lock(mu_);
+    for (auto& t : tasks_) {
+      if (t->info.task_handle != task_handle) continue;
+      if (t->info.status != MoveTaskStatus::kRunning) {
+        return InvalidParameter("Only active tasks can be cancelled.")
+            .WithDetail("UnsupportedOperation");
+      }
+      t->info.status = MoveTaskStatus::kCancelled;
+      return t->info.moved;
+    }
+    return NotFound("The resource that you requested couldn't be found.")
+        .WithDetail("ResourceNotFoundException");
+  }
+
+  void Poke() override { cv_.notify_all(); }
+
+  Status ExpireMessages() override {
+    const int64_t now = clock_.NowMillis();
+    std::vector<std::pair<QueuePtr, int64_t>> cutoffs;
+    {
+      std::lock_guard lock(mu_);
+      for (const auto& [name, q] : queues_) {
+        if (q->message_count > 0) {
+          cutoffs.emplace_back(q, now - q->config.retention_period * 1000LL);
+        }
+      }
+    }
+    if (cutoffs.empty()) return Status::Ok();
+    CountDeltas deltas;
+    IMGBATCH_RETURN_IF_ERROR(db_.Write([&](db::Txn& txn) -> Status {
+      deltas = {};
+      for (const auto& [q, cutoff] : cutoffs) {
+        IMGBATCH_ASSIGN_OR_RETURN(
+            db::Statement del,
+            txn.Prepare("DELETE FROM queue_messages WHERE queue_id = ?1 AND sent_ms <= ?2"));
+        IMGBATCH_RETURN_IF_ERROR(del.Bind(1, q->id).Bind(2, cutoff).Run());
+        deltas.Add(q, -del.changes());
+      }
+      return Status::Ok();
+    }));
+    Apply(deltas);
+    return Status::Ok();
+  }
+
+  std::string QueueArnFor(std::string_view name) const override {
+    return QueueArn(options_.region, options_.account, name);
+  }
+  const EngineOptions& options() const override { return options_; }
+
+ private:
+  QueuePtr Find(std::string_view name) {
+    std::lock_guard lock(mu_);
+    auto it = queues_.find(name);
+    return it == queues_.end() ? nullptr : it->second;
+  }
+
+  QueueConfig ConfigOf(const QueuePtr& q) {
+    std::lock_guard lock(mu_);
+    return q->config;
+  }
+
+  QueueInfo Info(const QueuePtr& q) {
+    std::lock_guard lock(mu_);
+    return QueueInfo{q->name, QueueArnFor(q->name), q->created_ms, q->modified_ms};
+  }
+
+  void Apply(const CountDeltas& deltas) {
+    std::lock_guard lock(mu_);
+    for (const auto& [q, d] : deltas.by_queue) {
+      q->message_count = std::max<int64_t>(0, q->message_count + d);
+    }
+  }
+
+  // Records that a message of q becomes visible at t; wakes the engine when
+  // that is earlier than what parked waiters were waiting for.
+  void NoteVisibleAt(const QueuePtr& q, int64_t t) {
+    bool notify = false;
+    {
+      std::lock_guard lock(mu_);
+      if (t < q->next_visible_ms) {
+        q->next_visible_ms = t;
+        notify = !q->waiters.empty();
+      }
+    }
+    if (notify) cv_.notify_all();
+  }
+
+  // The dead-letter target must exist and allow this source.
+  Status CheckRedrive(std::string_view name, const QueueConfig& config) {
+    if (!config.redrive) return Status::Ok();
+    const std::string& target = config.redrive->dead_letter_target_arn;
+    auto dlq_name = QueueNameFromArn(target, options_.region, options_.account);
+    QueuePtr dlq = dlq_name ? Find(*dlq_name) : nullptr;
+    if (!dlq) {
+      return InvalidParameter("Value " + config.redrive_policy +
+                              " for parameter RedrivePolicy is invalid. Reason: Dead-letter "
+                              "target does not exist.");
+    }
+    if (!RedriveAllowed(ConfigOf(dlq).redrive_allow_policy, QueueArnFor(name))) {
+      return InvalidParameter("Value " + config.redrive_policy +
+                              " for parameter RedrivePolicy is invalid. Reason: Dead-letter "
+                              "queue's RedriveAllowPolicy does not allow this source queue.");
+    }
+    return Status::Ok();
+  }
+
+  Status ValidateSend(const SendRequest& r, const QueueConfig& config) {
+    if (r.delay_seconds && (*r.delay_seconds < 0 || *r.delay_seconds > kMaxDelaySeconds)) {
+      return InvalidParameter("Value " + std::to_string(*r.delay_seconds) +
+                              " for parameter DelaySeconds is invalid. Reason: DelaySeconds must "
+                              "be >= 0 and <= 900.");
+    }
+    if (r.body.empty()) {
+      return InvalidArgument("The request must contain the parameter MessageBody.")
+          .WithDetail("MissingParameter");
+    }
+    IMGBATCH_RETURN_IF_ERROR(ValidateBody(r.body));
+    IMGBATCH_RETURN_IF_ERROR(ValidateAttributes(r.attributes));
+    const size_t size = MessageSize(r.body, r.attributes);
+    if (size > static_cast<size_t>(config.maximum_message_size)) {
+      return InvalidParameter(
+          "One or more parameters are invalid. Reason: Message must be "
+          "shorter than " +
+          std::to_string(config.maximum_message_size) + " bytes.");
+    }
+    return Status::Ok();
+  }
+
+  Status WriteTags(db::Txn& txn, int64_t queue_id, const AttributeMap& tags) {
+    IMGBATCH_ASSIGN_OR_RETURN(db::Statement del,
+                              txn.Prepare("DELETE FROM queue_tags WHERE queue_id = ?1"));
+    IMGBATCH_RETURN_IF_ERROR(del.Bind(1, queue_id).Run());
+    for (const auto& [k, v] : tags) {
+      IMGBATCH_ASSIGN_OR_RETURN(
+          db::Statement ins,
+          txn.Prepare("INSERT INTO queue_tags(queue_id, key, value) VALUES (?1, ?2, ?3)"));
+      IMGBATCH_RETURN_IF_ERROR(ins.Bind(1, queue_id).Bind(2, k).Bind(3, v).Run());
+    }
+    return Status::Ok();
+  }
+
+  Status ReplaceTags(const QueuePtr& q, const AttributeMap& tags) {
+    IMGBATCH_RETURN_IF_ERROR(db_.Write([&](db::Txn& txn) -> Status {
+      if (q->deleted) return QueueNotFound();
+      return WriteTags(txn, q->id, tags);
+    }));
+    std::lock_guard lock(mu_);
+    q->tags = tags;
+    return Status::Ok();
+  }
+
+  Result<QueueCounts> CountsOf(const QueuePtr& q) {
+    const int64_t now = clock_.NowMillis();
+    QueueCounts counts;
+    int64_t total = 0;
+    IMGBATCH_RETURN_IF_ERROR(db_.Read([&](db::Conn& conn) -> Status {
+      counts = {};
+      // Hidden messages are few (in flight + delayed): a short index range.
+      IMGBATCH_ASSIGN_OR_RETURN(
+          db::Statement st, conn.Prepare("SELECT receive_count > 0, count(*) FROM queue_messages "
+                                         "WHERE queue_id = ?1 AND visible_at_ms > ?2 GROUP BY 1"));
+      st.Bind(1, q->id).Bind(2, now);
+      while (true) {
+        IMGBATCH_ASSIGN_OR_RETURN(bool row, st.Step());
+        if (!row) break;
+        (st.ColumnInt(0) ? counts.not_visible : counts.delayed) = st.ColumnInt(1);
+      }
+      return Status::Ok();
+    }));
+    {
+      std::lock_guard lock(mu_);
+      total = q->message_count;
+    }
+    counts.visible = std::max<int64_t>(0, total - counts.not_visible - counts.delayed);
+    return counts;
+  }
+
+  // Where a message of q goes instead of being delivered again, if anywhere.
+  QueuePtr DeadLetterTarget(const QueueConfig& config) {
+    if (!config.redrive) return nullptr;
+    auto name =
+        QueueNameFromArn(config.redrive->dead_letter_target_arn, options_.region, options_.account);
+    return name ? Find(*name) : nullptr;
+  }
+
+  // Receives up to max messages of q inside txn: skips (deletes) expired
+  // messages, dead-letters those past maxReceiveCount, hides the rest for
+  // visibility seconds with a new receipt handle.
+  Status ReceiveInTxn(db::Txn& txn, const QueuePtr& q, const QueueConfig& config,
+                      const QueuePtr& dlq, int max, int visibility, int64_t now,
+                      std::vector<ReceivedMessage>& out, CountDeltas& deltas) {
+    if (q->deleted) return QueueNotFound();
+    const int64_t expired_before = now - config.retention_period * 1000LL;
+    const bool redrive = dlq && !dlq->deleted && dlq != q;
+    while (static_cast<int>(out.size()) < max) {
+      struct Row {
+        ReceivedMessage m;
+        int64_t seq;
+        std::string attributes;
+        std::string dlq_source;
+      };
+      std::vector<Row> rows;
+      {
+        IMGBATCH_ASSIGN_OR_RETURN(
+            db::Statement st,
+            txn.Prepare("SELECT seq, message_id, body, attributes, sender_id, trace_header, "
+                        "sent_ms, receive_count, first_receive_ms, dlq_source FROM queue_messages "
+                        "WHERE queue_id = ?1 AND visible_at_ms <= ?2 "
+                        "ORDER BY visible_at_ms, seq LIMIT ?3"));
+        st.Bind(1, q->id).Bind(2, now).Bind(3, int64_t{max - static_cast<int>(out.size())});
+        while (true) {
+          IMGBATCH_ASSIGN_OR_RETURN(bool more, st.Step());
+          if (!more) break;
+          Row row;
+          row.seq = st.ColumnInt(0);
+          row.m.message_id = st.ColumnText(1);
+          row.m.body = st.ColumnText(2);
+          row.attributes = st.ColumnText(3);
+          row.m.sender_id = st.ColumnText(4);
+          row.m.trace_header = st.ColumnText(5);
+          row.m.sent_ms = st.ColumnInt(6);
+          row.m.receive_count = static_cast<int>(st.ColumnInt(7));
+          row.m.first_receive_ms = st.ColumnInt(8);
+          row.dlq_source = st.ColumnText(9);
+          rows.push_back(std::move(row));
+        }
+      }
+      if (rows.empty()) break;
+      for (Row& row : rows) {
+        if (row.m.sent_ms <= expired_before) {
+          IMGBATCH_ASSIGN_OR_RETURN(db::Statement del,
+                                    txn.Prepare("DELETE FROM queue_messages WHERE seq = ?1"));
+          IMGBATCH_RETURN_IF_ERROR(del.Bind(1, row.seq).Run());
+          deltas.Add(q, -1);
+          continue;
+        }
+        if (redrive && row.m.receive_count >= config.redrive->max_receive_count) {
+          IMGBATCH_ASSIGN_OR_RETURN(
+              db::Statement move,
+              txn.Prepare("UPDATE queue_messages SET queue_id = ?2, visible_at_ms = ?3, "
+                          "dlq_source = ?4 WHERE seq = ?1"));
+          IMGBATCH_RETURN_IF_ERROR(
+              move.Bind(1, row.seq).Bind(2, dlq->id).Bind(3, now).Bind(4, q->name).Run());
+          deltas.Add(q, -1);
+          deltas.Add(dlq, +1);
+          continue;
+        }
+        ReceivedMessage& m = row.m;
+        m.receive_count += 1;
+        if (m.first_receive_ms == 0) m.first_receive_ms = now;
+        IMGBATCH_ASSIGN_OR_RETURN(
+            db::Statement hide,
+            txn.Prepare("UPDATE queue_messages SET visible_at_ms = ?2, receive_count = ?3, "
+                        "first_receive_ms = ?4, last_receive_ms = ?5 WHERE seq = ?1"));
+        IMGBATCH_RETURN_IF_ERROR(hide.Bind(1, row.seq)
+                                     .Bind(2, now + visibility * 1000LL)
+                                     .Bind(3, int64_t{m.receive_count})
+                                     .Bind(4, m.first_receive_ms)
+                                     .Bind(5, now)
+                                     .Run());
+        auto attributes = DecodeAttributes(row.attributes);
+        if (attributes.ok()) m.attributes = std::move(*attributes);
+        m.md5_of_body = Md5OfBody(m.body);
+        m.md5_of_attributes = Md5OfAttributes(m.attributes);
+        if (!row.dlq_source.empty()) m.dead_letter_source_arn = QueueArnFor(row.dlq_source);
+        m.receipt_handle = EncodeReceipt(Receipt{q->id, row.seq, m.receive_count});
+        out.push_back(std::move(m));
+      }
+    }
+    return Status::Ok();
+  }
+
+  Result<std::vector<ReceivedMessage>> ReceiveNow(const QueuePtr& q, int max, int visibility) {
+    const QueueConfig config = ConfigOf(q);
+    QueuePtr dlq = DeadLetterTarget(config);
+    const int64_t now = clock_.NowMillis();
+    std::vector<ReceivedMessage> out;
+    CountDeltas deltas;
+    IMGBATCH_RETURN_IF_ERROR(db_.Write([&](db::Txn& txn) -> Status {
+      out.clear();
+      deltas = {};
+      return ReceiveInTxn(txn, q, config, dlq, max, visibility, now, out, deltas);
+    }));
+    AfterReceive(q, dlq, deltas, out.empty() ? kNever : now + visibility * 1000LL);
+    return out;
+  }
+
+  void AfterReceive(const QueuePtr& q, const QueuePtr& dlq, const CountDeltas& deltas,
+                    int64_t hidden_until) {
+    Apply(deltas);
+    if (hidden_until != kNever) NoteVisibleAt(q, hidden_until);
+    if (dlq && deltas.by_queue.count(dlq)) {
+      std::lock_guard lock(mu_);
+      ++dlq->send_generation;
+      if (!dlq->waiters.empty()) wake_.insert(dlq);
+    }
+  }
+
+  // ---- engine thread -----------------------------------------------------
+
+  void Run() {
+    int64_t next_sweep = 0;
+    std::unique_lock lock(mu_);
+    while (!stop_) {
+      const int64_t now = clock_.NowMillis();
+      std::vector<QueuePtr> serve;
+      std::vector<Waiter> timed_out;
+      int64_t next = now + kMaxEngineSleepMillis;
+      for (auto& [name, q] : queues_) {
+        if (q->waiters.empty()) continue;
+        for (auto it = q->waiters.begin(); it != q->waiters.end();) {
+          if (it->deadline_ms <= now) {
+            timed_out.push_back(std::move(*it));
+            it = q->waiters.erase(it);
+          } else {
+            next = std::min(next, it->deadline_ms);
+            ++it;
+          }
+        }
+        if (q->waiters.empty()) continue;
+        if (wake_.count(q) || q->next_visible_ms <= now) {
+          serve.push_back(q);
+        } else {
+          next = std::min(next, q->next_visible_ms);
+        }
+      }
+      wake_.clear();
+      std::vector<std::shared_ptr<MoveTask>> due_tasks;
+      for (const auto& t : tasks_) {
+        if (t->info.status != MoveTaskStatus::kRunning) continue;
+        if (t->next_run_ms <= now) {
+          due_tasks.push_back(t);
+        } else {
+          next = std::min(next, t->next_run_ms);
+        }
+      }
+      const bool sweep = now >= next_sweep;
+      if (serve.empty() && timed_out.empty() && due_tasks.empty() && !sweep) {
+        cv_.wait_for(lock, std::chrono::milliseconds(std::max<int64_t>(1, next - now)));
+        continue;
+      }
+      lock.unlock();
+      for (auto& w : timed_out) w.done(std::vector<ReceivedMessage>{});
+      for (const auto& q : serve) ServeWaiters(q);
+      for (const auto& t : due_tasks) RunMoveStep(t);
+      if (sweep) {
+        next_sweep = now + kSweepIntervalMillis;
+        Status st = ExpireMessages();
+        if (!st.ok()) spdlog::warn("queue retention sweep: {}", st.ToString());
+      }
+      lock.lock();
+    }
+  }
+
+  // Hands available messages to q's parked waiters, oldest waiter first, in
+  // one transaction.
+  void ServeWaiters(const QueuePtr& q) {
+    std::vector<Waiter> waiters;
+    std::vector<Waiter> gone;
+    {
+      std::lock_guard lock(mu_);
+      while (!q->waiters.empty()) {
+        Waiter w = std::move(q->waiters.front());
+        q->waiters.pop_front();
+        (w.abandoned && w.abandoned() ? gone : waiters).push_back(std::move(w));
+      }
+      q->next_visible_ms = kNever;  // recomputed below; concurrent changes lower it again
+    }
+    for (auto& w : gone) w.done(std::vector<ReceivedMessage>{});
+    const QueueConfig config = ConfigOf(q);
+    QueuePtr dlq = DeadLetterTarget(config);
+    const int64_t now = clock_.NowMillis();
+    CountDeltas deltas;
+    int64_t next_visible = kNever;
+    Status st = db_.Write([&](db::Txn& txn) -> Status {
+      deltas = {};
+      for (auto& w : waiters) w.got.clear();
+      for (auto& w : waiters) {
+        IMGBATCH_RETURN_IF_ERROR(ReceiveInTxn(txn, q, config, dlq, w.max_messages,
+                                              w.visibility_timeout, now, w.got, deltas));
+        if (w.got.empty()) break;
+      }
+      IMGBATCH_ASSIGN_OR_RETURN(db::Statement st,
+                                txn.Prepare("SELECT min(visible_at_ms) FROM queue_messages "
+                                            "WHERE queue_id = ?1 AND visible_at_ms > ?2"));
+      IMGBATCH_ASSIGN_OR_RETURN(bool row, st.Bind(1, q->id).Bind(2, now).Step());
+      if (row && !st.ColumnIsNull(0)) next_visible = st.ColumnInt(0);
+      return Status::Ok();
+    });
+    if (!st.ok()) {
+      if (st.code() != Code::kNotFound)
+        spdlog::warn("queue {}: long poll: {}", q->name, st.ToString());
+      for (auto& w : waiters) w.done(st);
+      return;
+    }
+    int64_t hidden_until = kNever;
+    for (const auto& w : waiters) {
+      if (!w.got.empty())
+        hidden_until = std::min<int64_t>(hidden_until, now + w.visibility_timeout * int64_t{1000});
+    }
+    AfterReceive(q, dlq, deltas, std::min(hidden_until, next_visible));
+    std::vector<Waiter> still_waiting;
+    for (auto& w : waiters) {
+      if (w.got.empty()) {
+        still_waiting.push_back(std::move(w));
+      } else {
+        w.done(std::move(w.got));
+      }
+    }
+    std::lock_guard lock(mu_);
+    for (auto it = still_waiting.rbegin(); it != still_waiting.rend(); ++it) {
+      q->waiters.push_front(std::move(*it));
+    }
+  }
+
+  void RunMoveStep(const std::shared_ptr<MoveTask>& task) {
+    const int64_t now = clock_.NowMillis();
+    const int limit = task->info.max_per_second.value_or(kMoveChunk);
+    std::map<std::string, QueuePtr> targets;
+    {
+      std::lock_guard lock(mu_);
+      for (const auto& [name, q] : queues_) targets[name] = q;
+    }
+    auto source_it = ByName(targets, task->source_name);
+    if (!source_it || source_it->id != task->source_id) {
+      Finish(task, MoveTaskStatus::kFailed, "The source queue no longer exists.");
+      return;
+    }
+    QueuePtr fixed_destination;
+    if (!task->destination_name.empty()) {
+      fixed_destination = ByName(targets, task->destination_name);
+      if (!fixed_destination) {
+        Finish(task, MoveTaskStatus::kFailed, "The destination queue no longer exists.");
+        return;
+      }
+    }
+    CountDeltas deltas;
+    int64_t moved = 0, cursor = task->cursor;
+    bool done = false;
+    std::string failure;
+    std::set<QueuePtr> woken;
+    Status st = db_.Write([&](db::Txn& txn) -> Status {
+      deltas = {};
+      moved = 0;
+      cursor = task->cursor;
+      woken.clear();
+      IMGBATCH_ASSIGN_OR_RETURN(
+          db::Statement sel,
+          txn.Prepare("SELECT seq, dlq_source FROM queue_messages WHERE queue_id = ?1 AND "
+                      "seq > ?2 AND seq <= ?3 ORDER BY seq LIMIT ?4"));
+      sel.Bind(1, task->source_id)
+          .Bind(2, task->cursor)
+          .Bind(3, task->max_seq)
+          .Bind(4, int64_t{limit});
+      std::vector<std::pair<int64_t, std::string>> rows;
+      while (true) {
+        IMGBATCH_ASSIGN_OR_RETURN(bool row, sel.Step());
+        if (!row) break;
+        rows.emplace_back(sel.ColumnInt(0), sel.ColumnText(1));
+      }
+      done = static_cast<int>(rows.size()) < limit;
+      for (const auto& [seq, origin] : rows) {
+        QueuePtr dest = fixed_destination ? fixed_destination : ByName(targets, origin);
+        if (!dest || dest->deleted) {
+          failure = "The original source queue of a message does not exist.";
+          done = true;
+          break;
+        }
+        IMGBATCH_ASSIGN_OR_RETURN(
+            db::Statement move,
+            txn.Prepare("UPDATE queue_messages SET queue_id = ?2, visible_at_ms = ?3, "
+                        "receive_count = 0, first_receive_ms = 0, last_receive_ms = 0, "
+                        "dlq_source = '' WHERE seq = ?1"));
+        IMGBATCH_RETURN_IF_ERROR(move.Bind(1, seq).Bind(2, dest->id).Bind(3, now).Run());
+        cursor = seq;
+        ++moved;
+        deltas.Add(source_it, -1);
+        deltas.Add(dest, +1);
+        woken.insert(dest);
+      }
+      return Status::Ok();
+    });
+    if (!st.ok()) {
+      Finish(task, MoveTaskStatus::kFailed, st.message());
+      return;
+    }
+    Apply(deltas);
+    {
+      std::lock_guard lock(mu_);
+      task->cursor = cursor;
+      task->info.moved += moved;
+      task->next_run_ms = task->info.max_per_second ? now + 1000 : now;
+      for (const auto& q : woken) {
+        ++q->send_generation;
+        if (!q->waiters.empty()) wake_.insert(q);
+      }
+    }
+    if (!failure.empty()) {
+      Finish(task, MoveTaskStatus::kFailed, failure);
+    } else if (done) {
+      Finish(task, MoveTaskStatus::kCompleted, "");
+    }
+  }
+
+  static QueuePtr ByName(const std::map<std::string, QueuePtr>& m, const std::string& n) {
+    auto it = m.find(n);
+    return it == m.end() ? nullptr : it->second;
+  }
+
+  void Finish(const std::shared_ptr<MoveTask>& task, MoveTaskStatus status, std::string reason) {
+    std::lock_guard lock(mu_);
+    if (task->info.status != MoveTaskStatus::kRunning) return;  // cancelled meanwhile
+    task->info.status = status;
+    task->info.failure_reason = std::move(reason);
+  }
+
+  db::Database& db_;
+  Clock& clock_;
+  const EngineOptions options_;
+
+  std::mutex create_mu_;  // serializes CreateQueue/DeleteQueue
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::map<std::string, QueuePtr, std::less<>> queues_;
+  std::map<int64_t, QueuePtr> by_id_;
+  std::set<QueuePtr> wake_;  // queues whose waiters should be served now
+  std::vector<std::shared_ptr<MoveTask>> tasks_;
+  std::thread thread_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<QueueEngine>> QueueEngine::Open(db::Database& db, Clock& clock,
+                                                       EngineOptions options) {
+  auto engine = std::make_unique<EngineImpl>(db, clock, std::move(options));
+  IMGBATCH_RETURN_IF_ERROR(engine->Load());
+  engine->Start();
+  return std::unique_ptr<QueueEngine>(std::move(engine));
+}
+
+}  // namespace imgbatch::queue

@@ -1,0 +1,187 @@
+// QueueEngine: SQS-style standard queues stored in the one SQLite database
+// (db::Database). Messages are rows; an index on (queue, visible_at, seq)
+// makes a receive an index range read whatever the backlog, and every state
+// change (send, receive, delete, visibility, redrive) is one group-committed
+// write, so an acknowledged call survives kill -9. See docs/design/queue.md.
+//
+// Long polls hold no thread: Receive() takes a completion callback; a waiter
+// is parked per queue and completed from the engine's one timer thread when a
+// message becomes available (send, visibility or delay expiry, change of
+// visibility) or when its wait ends. The same thread expires retained
+// messages and runs message move tasks.
+//
+// Thread-safety: all public methods are thread-safe. Callbacks run either on
+// the calling thread (immediate result) or on the engine thread; they must
+// not block for long. Lifecycle: Open() starts the engine thread; the
+// destructor stops it and completes parked waiters with an empty result. The
+// Database and Clock must outlive the engine.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/status.h"
+#include "db/database.h"
+#include "queue/message.h"
+#include "queue/queue_config.h"
+
+namespace imgbatch::queue {
+
+inline constexpr int kMaxBatchEntries = 10;
+inline constexpr int kMaxReceiveMessages = 10;
+inline constexpr int64_t kPurgeIntervalMillis = 60'000;
+
+struct EngineOptions {
+  std::string region = "us-east-1";
+  std::string account = "000000000000";
+};
+
+struct QueueInfo {
+  std::string name;
+  std::string arn;
+  int64_t created_ms = 0;
+  int64_t modified_ms = 0;
+};
+
+struct SendRequest {
+  std::string body;
+  std::optional<int> delay_seconds;  // queue default when absent
+  MessageAttributes attributes;
+  std::string sender_id;     // who sent it (access key id)
+  std::string trace_header;  // AWSTraceHeader system attribute, if any
+};
+
+struct SendResult {
+  std::string message_id;
+  std::string md5_of_body;
+  std::string md5_of_attributes;  // "" without attributes
+};
+
+struct ReceiveOptions {
+  int max_messages = 1;                   // 1..10
+  std::optional<int> visibility_timeout;  // queue default when absent
+  std::optional<int> wait_seconds;        // queue's ReceiveMessageWaitTimeSeconds when absent
+  // Polled by the engine before it hands messages to a parked waiter: a
+  // receiver whose client went away gets nothing (so no message is hidden
+  // for nobody).
+  std::function<bool()> abandoned;
+};
+
+struct ReceivedMessage {
+  std::string message_id;
+  std::string receipt_handle;
+  std::string body;
+  std::string md5_of_body;
+  std::string md5_of_attributes;
+  MessageAttributes attributes;
+  std::string sender_id;
+  std::string trace_header;
+  std::string dead_letter_source_arn;  // set when the message came to a DLQ by redrive
+  int64_t sent_ms = 0;
+  int64_t first_receive_ms = 0;
+  int receive_count = 0;
+};
+
+using ReceiveCallback = std::function<void(Result<std::vector<ReceivedMessage>>)>;
+
+// Exact counts at one instant.
+struct QueueCounts {
+  int64_t visible = 0;
+  int64_t not_visible = 0;  // received and in flight
+  int64_t delayed = 0;      // sent with a delay not yet over
+};
+
+enum class MoveTaskStatus { kRunning, kCompleted, kCancelling, kCancelled, kFailed };
+const char* MoveTaskStatusName(MoveTaskStatus status);
+
+struct MoveTaskInfo {
+  std::string task_handle;
+  MoveTaskStatus status = MoveTaskStatus::kRunning;
+  std::string source_arn;
+  std::string destination_arn;  // "" = each message back to its source
+  std::optional<int> max_per_second;
+  int64_t moved = 0;
+  int64_t to_move = 0;
+  std::string failure_reason;
+  int64_t started_ms = 0;
+};
+
+class QueueEngine {
+ public:
+  // Applies the queue schema (db->Migrate("queue", ...)), loads queue
+  // configurations and starts the engine thread.
+  static Result<std::unique_ptr<QueueEngine>> Open(db::Database& db, Clock& clock,
+                                                   EngineOptions options = {});
+  static std::vector<db::Migration> Migrations();
+  virtual ~QueueEngine() = default;
+
+  // Queues. Errors: kNotFound (detail "QueueDoesNotExist"), kAlreadyExists
+  // (detail "QueueAlreadyExists"), kInvalidArgument with the AWS code in detail.
+  virtual Result<QueueInfo> CreateQueue(std::string_view name, const AttributeMap& attributes,
+                                        const AttributeMap& tags) = 0;
+  virtual Result<QueueInfo> GetQueue(std::string_view name) = 0;
+  virtual Status DeleteQueue(std::string_view name) = 0;
+  // Names in lexicographic order.
+  virtual std::vector<std::string> ListQueues(std::string_view prefix) = 0;
+  // Every attribute (settable ones, counters, QueueArn, timestamps).
+  virtual Result<AttributeMap> GetAttributes(std::string_view name) = 0;
+  virtual Status SetAttributes(std::string_view name, const AttributeMap& attributes) = 0;
+  virtual Result<AttributeMap> ListTags(std::string_view name) = 0;
+  virtual Status TagQueue(std::string_view name, const AttributeMap& tags) = 0;
+  virtual Status UntagQueue(std::string_view name, const std::vector<std::string>& keys) = 0;
+  virtual Result<QueueCounts> Counts(std::string_view name) = 0;
+  // Names of queues whose RedrivePolicy targets this one.
+  virtual Result<std::vector<std::string>> DeadLetterSources(std::string_view name) = 0;
+  // kConflict with detail "PurgeQueueInProgress" within 60 s of the last purge.
+  virtual Status Purge(std::string_view name) = 0;
+
+  // Messages. Send is durable when it returns.
+  virtual Result<SendResult> Send(std::string_view queue, SendRequest request) = 0;
+  // One transaction; the outer Result fails only for queue-level errors.
+  virtual Result<std::vector<Result<SendResult>>> SendBatch(std::string_view queue,
+                                                            std::vector<SendRequest> requests) = 0;
+  // Completes done exactly once: now when messages are there or the wait is
+  // zero, else when messages arrive or the wait ends (empty vector).
+  virtual void Receive(std::string_view queue, ReceiveOptions options, ReceiveCallback done) = 0;
+  // Deleting with a superseded (but well-formed) receipt handle succeeds and
+  // deletes nothing, as AWS documents. Malformed: detail "ReceiptHandleIsInvalid".
+  virtual Status Delete(std::string_view queue, std::string_view receipt_handle) = 0;
+  virtual Result<std::vector<Status>> DeleteBatch(std::string_view queue,
+                                                  const std::vector<std::string>& handles) = 0;
+  virtual Status ChangeVisibility(std::string_view queue, std::string_view receipt_handle,
+                                  int timeout_seconds) = 0;
+  struct VisibilityChange {
+    std::string receipt_handle;
+    int timeout_seconds = 0;
+  };
+  virtual Result<std::vector<Status>> ChangeVisibilityBatch(
+      std::string_view queue, const std::vector<VisibilityChange>& changes) = 0;
+
+  // Message move tasks (redrive from a dead-letter queue). destination_arn ""
+  // sends each message back to the queue it was dead-lettered from.
+  virtual Result<std::string> StartMoveTask(std::string_view source_arn,
+                                            std::string_view destination_arn,
+                                            std::optional<int> max_per_second) = 0;
+  virtual Result<std::vector<MoveTaskInfo>> ListMoveTasks(std::string_view source_arn,
+                                                          int max_results) = 0;
+  // Returns the number of messages moved so far.
+  virtual Result<int64_t> CancelMoveTask(std::string_view task_handle) = 0;
+
+  // Wakes the engine thread to re-check deadlines now (tests that move a
+  // ManualClock call this; the system clock needs no help).
+  virtual void Poke() = 0;
+  // Sweeps messages past their retention period now (the engine thread does
+  // this on its own about once a second).
+  virtual Status ExpireMessages() = 0;
+
+  virtual std::string QueueArnFor(std::string_view name) const = 0;
+  virtual const EngineOptions& options() const = 0;
+};
+
+}  // namespace imgbatch::queue

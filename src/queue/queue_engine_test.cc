@@ -1,0 +1,519 @@
+#include "queue/queue_engine.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <future>
+#include <thread>
+
+#include "common/hashing.h"
+
+namespace imgbatch::queue {
+namespace {
+
+using namespace std::chrono_literals;
+using Messages = std::vector<ReceivedMessage>;
+
+class QueueEngineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() / ("queue_engine_test_" + RandomHex(6));
+    std::filesystem::create_directories(dir_);
+    Reopen();
+  }
+  void TearDown() override {
+    engine_.reset();
+    db_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  void Reopen() {
+    engine_.reset();
+    db_.reset();
+    db::Options options;
+    options.path = (dir_ / "test.db").string();
+    auto db = db::Database::Open(options);
+    ASSERT_TRUE(db.ok()) << db.status().ToString();
+    db_ = std::move(*db);
+    auto engine = QueueEngine::Open(*db_, clock_);
+    ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+    engine_ = std::move(*engine);
+  }
+
+  void Create(const std::string& name, AttributeMap attributes = {}) {
+    auto q = engine_->CreateQueue(name, attributes, {});
+    ASSERT_TRUE(q.ok()) << q.status().ToString();
+  }
+
+  std::string Send(const std::string& queue, const std::string& body,
+                   std::optional<int> delay = std::nullopt) {
+    SendRequest r;
+    r.body = body;
+    r.delay_seconds = delay;
+    auto sent = engine_->Send(queue, std::move(r));
+    EXPECT_TRUE(sent.ok()) << sent.status().ToString();
+    return sent.ok() ? sent->message_id : "";
+  }
+
+  // Starts a receive; the future completes when the engine calls back.
+  std::future<Result<Messages>> ReceiveAsync(const std::string& queue, int max = 10,
+                                             std::optional<int> visibility = std::nullopt,
+                                             int wait = 0) {
+    auto promise = std::make_shared<std::promise<Result<Messages>>>();
+    auto future = promise->get_future();
+    ReceiveOptions options;
+    options.max_messages = max;
+    options.visibility_timeout = visibility;
+    options.wait_seconds = wait;
+    engine_->Receive(queue, options,
+                     [promise](Result<Messages> r) { promise->set_value(std::move(r)); });
+    return future;
+  }
+
+  Messages Receive(const std::string& queue, int max = 10,
+                   std::optional<int> visibility = std::nullopt) {
+    auto future = ReceiveAsync(queue, max, visibility, 0);
+    EXPECT_EQ(future.wait_for(10s), std::future_status::ready);
+    auto r = future.get();
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? *r : Messages{};
+  }
+
+  QueueCounts Counts(const std::string& queue) {
+    auto c = engine_->Counts(queue);
+    EXPECT_TRUE(c.ok());
+    return c.ok() ? *c : QueueCounts{};
+  }
+
+  void Advance(std::chrono::milliseconds d) {
+    clock_.Advance(d);
+    engine_->Poke();
+  }
+
+  std::filesystem::path dir_;
+  ManualClock clock_;
+  std::unique_ptr<db::Database> db_;
+  std::unique_ptr<QueueEngine> engine_;
+};
+
+TEST_F(QueueEngineTest, CreateIsIdempotentWithSameAttributes) {
+  Create("jobs", {{"VisibilityTimeout", "60"}});
+  EXPECT_TRUE(engine_->CreateQueue("jobs", {{"VisibilityTimeout", "60"}}, {}).ok());
+  EXPECT_TRUE(engine_->CreateQueue("jobs", {}, {}).ok());
+  auto conflict = engine_->CreateQueue("jobs", {{"VisibilityTimeout", "61"}}, {});
+  EXPECT_EQ(conflict.status().code(), Code::kAlreadyExists);
+  EXPECT_EQ(conflict.status().detail(), "QueueAlreadyExists");
+}
+
+TEST_F(QueueEngineTest, NameRules) {
+  EXPECT_EQ(engine_->CreateQueue("a.fifo", {}, {}).status().code(), Code::kUnsupported);
+  EXPECT_EQ(engine_->CreateQueue("bad name", {}, {}).status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(engine_->CreateQueue(std::string(81, 'a'), {}, {}).status().code(),
+            Code::kInvalidArgument);
+  EXPECT_TRUE(engine_->CreateQueue(std::string(80, 'a'), {}, {}).ok());
+  EXPECT_EQ(engine_->GetQueue("missing").status().detail(), "QueueDoesNotExist");
+}
+
+TEST_F(QueueEngineTest, AttributesDefaultsAndLimits) {
+  Create("q");
+  auto attrs = engine_->GetAttributes("q");
+  ASSERT_TRUE(attrs.ok());
+  EXPECT_EQ(attrs->at("VisibilityTimeout"), "30");
+  EXPECT_EQ(attrs->at("MessageRetentionPeriod"), "345600");
+  EXPECT_EQ(attrs->at("MaximumMessageSize"), "262144");
+  EXPECT_EQ(attrs->at("QueueArn"), "arn:aws:sqs:us-east-1:000000000000:q");
+  EXPECT_EQ(attrs->at("ApproximateNumberOfMessages"), "0");
+  EXPECT_EQ(engine_->SetAttributes("q", {{"VisibilityTimeout", "43201"}}).detail(),
+            "InvalidAttributeValue");
+  EXPECT_EQ(engine_->SetAttributes("q", {{"Bogus", "1"}}).detail(), "InvalidAttributeName");
+  EXPECT_EQ(engine_->SetAttributes("q", {{"MessageRetentionPeriod", "59"}}).detail(),
+            "InvalidAttributeValue");
+  EXPECT_TRUE(engine_->SetAttributes("q", {{"DelaySeconds", "900"}}).ok());
+  EXPECT_EQ(engine_->GetAttributes("q")->at("DelaySeconds"), "900");
+}
+
+TEST_F(QueueEngineTest, SendReceiveDelete) {
+  Create("q");
+  SendRequest r;
+  r.body = "hello";
+  r.attributes["k"] = {"String", "v"};
+  auto sent = engine_->Send("q", r);
+  ASSERT_TRUE(sent.ok());
+  EXPECT_EQ(sent->md5_of_body, "5d41402abc4b2a76b9719d911017c592");
+  EXPECT_EQ(sent->md5_of_attributes, Md5OfAttributes(r.attributes));
+
+  Messages got = Receive("q");
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].message_id, sent->message_id);
+  EXPECT_EQ(got[0].body, "hello");
+  EXPECT_EQ(got[0].attributes.at("k").value, "v");
+  EXPECT_EQ(got[0].receive_count, 1);
+  EXPECT_EQ(got[0].first_receive_ms, clock_.NowMillis());
+  EXPECT_TRUE(Receive("q").empty());  // invisible now
+  EXPECT_TRUE(engine_->Delete("q", got[0].receipt_handle).ok());
+  Advance(31s);
+  EXPECT_TRUE(Receive("q").empty());  // deleted, not back
+  EXPECT_EQ(Counts("q").visible + Counts("q").not_visible, 0);
+}
+
+TEST_F(QueueEngineTest, VisibilityTimeoutExpiresAndCountsReceives) {
+  Create("q", {{"VisibilityTimeout", "10"}});
+  Send("q", "m");
+  ASSERT_EQ(Receive("q").size(), 1u);
+  EXPECT_EQ(Counts("q").not_visible, 1);
+  Advance(9999ms);
+  EXPECT_TRUE(Receive("q").empty());
+  Advance(1ms);
+  Messages again = Receive("q", 1, 5);  // per-receive visibility timeout
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].receive_count, 2);
+  Advance(5s);
+  EXPECT_EQ(Receive("q").size(), 1u);
+}
+
+TEST_F(QueueEngineTest, ChangeVisibilityZeroMakesVisibleNow) {
+  Create("q");
+  Send("q", "m");
+  Messages got = Receive("q");
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_TRUE(engine_->ChangeVisibility("q", got[0].receipt_handle, 0).ok());
+  EXPECT_EQ(Counts("q").visible, 1);
+  Messages again = Receive("q");
+  ASSERT_EQ(again.size(), 1u);
+  // Extending works with the latest handle; the old one has expired.
+  EXPECT_TRUE(engine_->ChangeVisibility("q", again[0].receipt_handle, 600).ok());
+  EXPECT_EQ(engine_->ChangeVisibility("q", got[0].receipt_handle, 600).detail(),
+            "InvalidParameterValue");
+  EXPECT_EQ(engine_->ChangeVisibility("q", again[0].receipt_handle, 43201).detail(),
+            "InvalidParameterValue");
+  Advance(599s);
+  EXPECT_TRUE(Receive("q").empty());
+}
+
+TEST_F(QueueEngineTest, OnlyTheLatestReceiptHandleDeletes) {
+  Create("q", {{"VisibilityTimeout", "1"}});
+  Send("q", "m");
+  Messages first = Receive("q");
+  ASSERT_EQ(first.size(), 1u);
+  Advance(1s);
+  Messages second = Receive("q");
+  ASSERT_EQ(second.size(), 1u);
+  EXPECT_NE(first[0].receipt_handle, second[0].receipt_handle);
+  // As AWS documents: an old handle's delete succeeds but deletes nothing.
+  EXPECT_TRUE(engine_->Delete("q", first[0].receipt_handle).ok());
+  Advance(1s);
+  Messages third = Receive("q");
+  ASSERT_EQ(third.size(), 1u);
+  EXPECT_TRUE(engine_->Delete("q", third[0].receipt_handle).ok());
+  Advance(1s);
+  EXPECT_TRUE(Receive("q").empty());
+  EXPECT_EQ(engine_->Delete("q", "garbage").detail(), "ReceiptHandleIsInvalid");
+}
+
+TEST_F(QueueEngineTest, DelaysFromQueueAndMessage) {
+  Create("q", {{"DelaySeconds", "5"}});
+  Send("q", "queue-delay");
+  Send("q", "no-delay", 0);
+  Send("q", "long-delay", 20);
+  QueueCounts c = Counts("q");
+  EXPECT_EQ(c.visible, 1);
+  EXPECT_EQ(c.delayed, 2);
+  Messages got = Receive("q");
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].body, "no-delay");
+  Advance(5s);
+  got = Receive("q");
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].body, "queue-delay");
+  c = Counts("q");
+  EXPECT_EQ(c.not_visible, 2);
+  EXPECT_EQ(c.delayed, 1);
+  SendRequest bad;
+  bad.body = "x";
+  bad.delay_seconds = 901;
+  EXPECT_EQ(engine_->Send("q", bad).status().detail(), "InvalidParameterValue");
+}
+
+TEST_F(QueueEngineTest, RetentionExpiresMessages) {
+  Create("q", {{"MessageRetentionPeriod", "60"}});
+  Send("q", "old");
+  Advance(30s);
+  Send("q", "new");
+  Advance(30s);
+  // "old" is past retention: never delivered, even before the sweep ran.
+  Messages got = Receive("q");
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].body, "new");
+  Advance(31s);
+  ASSERT_TRUE(engine_->ExpireMessages().ok());
+  QueueCounts c = Counts("q");
+  EXPECT_EQ(c.visible + c.not_visible + c.delayed, 0);
+}
+
+TEST_F(QueueEngineTest, RedriveMovesToDeadLetterQueueAfterMaxReceives) {
+  Create("dlq");
+  Create("src",
+         {{"VisibilityTimeout", "1"},
+          {"RedrivePolicy", R"({"deadLetterTargetArn":"arn:aws:sqs:us-east-1:000000000000:dlq",)"
+                            R"("maxReceiveCount":"2"})"}});
+  Send("src", "poison");
+  for (int i = 1; i <= 2; ++i) {
+    Messages got = Receive("src");
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0].receive_count, i);
+    Advance(1s);
+  }
+  // The third receive would exceed maxReceiveCount: the message moves instead.
+  EXPECT_TRUE(Receive("src").empty());
+  EXPECT_EQ(Counts("src").visible + Counts("src").not_visible, 0);
+  EXPECT_EQ(Counts("dlq").visible, 1);
+  Messages dead = Receive("dlq");
+  ASSERT_EQ(dead.size(), 1u);
+  EXPECT_EQ(dead[0].body, "poison");
+  EXPECT_EQ(dead[0].dead_letter_source_arn, "arn:aws:sqs:us-east-1:000000000000:src");
+  auto sources = engine_->DeadLetterSources("dlq");
+  ASSERT_TRUE(sources.ok());
+  EXPECT_EQ(*sources, std::vector<std::string>{"src"});
+}
+
+TEST_F(QueueEngineTest, RedrivePolicyNeedsExistingAllowedTarget) {
+  Create("q");
+  EXPECT_EQ(
+      engine_
+          ->SetAttributes("q", {{"RedrivePolicy",
+                                 R"({"deadLetterTargetArn":"arn:aws:sqs:us-east-1:000000000000:)"
+                                 R"(none","maxReceiveCount":3})"}})
+          .detail(),
+      "InvalidParameterValue");
+  Create("closed", {{"RedriveAllowPolicy", R"({"redrivePermission":"denyAll"})"}});
+  EXPECT_EQ(
+      engine_
+          ->SetAttributes("q", {{"RedrivePolicy",
+                                 R"({"deadLetterTargetArn":"arn:aws:sqs:us-east-1:000000000000:)"
+                                 R"(closed","maxReceiveCount":3})"}})
+          .detail(),
+      "InvalidParameterValue");
+  EXPECT_EQ(engine_->SetAttributes("q", {{"RedrivePolicy", R"({"maxReceiveCount":3})"}}).detail(),
+            "InvalidAttributeValue");
+}
+
+TEST_F(QueueEngineTest, PurgeOncePerMinute) {
+  Create("q");
+  Send("q", "a");
+  Send("q", "b");
+  EXPECT_TRUE(engine_->Purge("q").ok());
+  EXPECT_EQ(Counts("q").visible, 0);
+  EXPECT_EQ(engine_->Purge("q").detail(), "PurgeQueueInProgress");
+  Advance(60s);
+  EXPECT_TRUE(engine_->Purge("q").ok());
+}
+
+TEST_F(QueueEngineTest, CountsAreExact) {
+  Create("q");
+  for (int i = 0; i < 7; ++i) Send("q", "m" + std::to_string(i));
+  Send("q", "later", 60);
+  ASSERT_EQ(Receive("q", 3).size(), 3u);
+  QueueCounts c = Counts("q");
+  EXPECT_EQ(c.visible, 4);
+  EXPECT_EQ(c.not_visible, 3);
+  EXPECT_EQ(c.delayed, 1);
+  auto attrs = engine_->GetAttributes("q");
+  EXPECT_EQ(attrs->at("ApproximateNumberOfMessages"), "4");
+  EXPECT_EQ(attrs->at("ApproximateNumberOfMessagesNotVisible"), "3");
+  EXPECT_EQ(attrs->at("ApproximateNumberOfMessagesDelayed"), "1");
+}
+
+TEST_F(QueueEngineTest, BatchesReportPerEntry) {
+  Create("q", {{"MaximumMessageSize", "1024"}});
+  std::vector<SendRequest> batch(3);
+  batch[0].body = "ok";
+  batch[1].body = std::string(1025, 'x');
+  batch[2].body = std::string("bad\x01", 4);
+  auto sent = engine_->SendBatch("q", batch);
+  ASSERT_TRUE(sent.ok());
+  ASSERT_EQ(sent->size(), 3u);
+  EXPECT_TRUE((*sent)[0].ok());
+  EXPECT_EQ((*sent)[1].status().detail(), "InvalidParameterValue");
+  EXPECT_EQ((*sent)[2].status().detail(), "InvalidMessageContents");
+  Messages got = Receive("q");
+  ASSERT_EQ(got.size(), 1u);
+  auto deleted = engine_->DeleteBatch("q", {got[0].receipt_handle, "nope"});
+  ASSERT_TRUE(deleted.ok());
+  EXPECT_TRUE((*deleted)[0].ok());
+  EXPECT_EQ((*deleted)[1].detail(), "ReceiptHandleIsInvalid");
+}
+
+TEST_F(QueueEngineTest, LongPollWakesOnSend) {
+  Create("q");
+  auto pending = ReceiveAsync("q", 10, std::nullopt, 20);
+  EXPECT_EQ(pending.wait_for(50ms), std::future_status::timeout);
+  std::string id = Send("q", "wake");
+  ASSERT_EQ(pending.wait_for(10s), std::future_status::ready);
+  auto got = pending.get();
+  ASSERT_TRUE(got.ok());
+  ASSERT_EQ(got->size(), 1u);
+  EXPECT_EQ((*got)[0].message_id, id);
+}
+
+TEST_F(QueueEngineTest, LongPollWakesOnVisibilityExpiry) {
+  Create("q", {{"VisibilityTimeout", "5"}});
+  Send("q", "m");
+  ASSERT_EQ(Receive("q").size(), 1u);
+  auto pending = ReceiveAsync("q", 1, std::nullopt, 20);
+  EXPECT_EQ(pending.wait_for(50ms), std::future_status::timeout);
+  Advance(5s);
+  ASSERT_EQ(pending.wait_for(10s), std::future_status::ready);
+  auto got = pending.get();
+  ASSERT_TRUE(got.ok());
+  ASSERT_EQ(got->size(), 1u);
+  EXPECT_EQ((*got)[0].receive_count, 2);
+}
+
+TEST_F(QueueEngineTest, LongPollWakesOnDelayExpiry) {
+  Create("q");
+  Send("q", "m", 3);
+  auto pending = ReceiveAsync("q", 1, std::nullopt, 20);
+  EXPECT_EQ(pending.wait_for(50ms), std::future_status::timeout);
+  Advance(3s);
+  ASSERT_EQ(pending.wait_for(10s), std::future_status::ready);
+  EXPECT_EQ(pending.get()->size(), 1u);
+}
+
+TEST_F(QueueEngineTest, LongPollTimesOutEmpty) {
+  Create("q");
+  auto pending = ReceiveAsync("q", 1, std::nullopt, 2);
+  EXPECT_EQ(pending.wait_for(50ms), std::future_status::timeout);
+  Advance(2s);
+  ASSERT_EQ(pending.wait_for(10s), std::future_status::ready);
+  auto got = pending.get();
+  ASSERT_TRUE(got.ok());
+  EXPECT_TRUE(got->empty());
+}
+
+TEST_F(QueueEngineTest, ManyWaitersHoldNoThreads) {
+  Create("q");
+  std::vector<std::future<Result<Messages>>> waiting;
+  for (int i = 0; i < 1000; ++i) waiting.push_back(ReceiveAsync("q", 1, std::nullopt, 20));
+  std::vector<SendRequest> batch(10);
+  for (auto& r : batch) r.body = "x";
+  ASSERT_TRUE(engine_->SendBatch("q", batch).ok());
+  // Ten waiters get one message each, the oldest first.
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_EQ(waiting[i].wait_for(10s), std::future_status::ready) << i;
+    EXPECT_EQ(waiting[i].get()->size(), 1u);
+  }
+  EXPECT_EQ(waiting[10].wait_for(10ms), std::future_status::timeout);
+  Advance(20s);
+  for (size_t i = 10; i < waiting.size(); ++i) {
+    ASSERT_EQ(waiting[i].wait_for(10s), std::future_status::ready);
+    EXPECT_TRUE(waiting[i].get()->empty());
+  }
+}
+
+TEST_F(QueueEngineTest, DeleteQueueCompletesWaiters) {
+  Create("q");
+  auto pending = ReceiveAsync("q", 1, std::nullopt, 20);
+  ASSERT_TRUE(engine_->DeleteQueue("q").ok());
+  ASSERT_EQ(pending.wait_for(10s), std::future_status::ready);
+  EXPECT_EQ(pending.get().status().detail(), "QueueDoesNotExist");
+  EXPECT_EQ(engine_->Send("q", SendRequest()).status().code(), Code::kNotFound);
+}
+
+TEST_F(QueueEngineTest, MoveTaskSendsDeadLettersBack) {
+  Create("dlq");
+  Create("src",
+         {{"VisibilityTimeout", "1"},
+          {"RedrivePolicy", R"({"deadLetterTargetArn":"arn:aws:sqs:us-east-1:000000000000:dlq",)"
+                            R"("maxReceiveCount":1})"}});
+  for (int i = 0; i < 3; ++i) Send("src", "m" + std::to_string(i));
+  ASSERT_EQ(Receive("src").size(), 3u);
+  Advance(1s);
+  EXPECT_TRUE(Receive("src").empty());  // all three dead-lettered
+  EXPECT_EQ(Counts("dlq").visible, 3);
+
+  const std::string dlq_arn = "arn:aws:sqs:us-east-1:000000000000:dlq";
+  EXPECT_EQ(engine_->StartMoveTask("arn:aws:sqs:us-east-1:000000000000:src", "", std::nullopt)
+                .status()
+                .detail(),
+            "InvalidParameterValue");  // src is no dead-letter queue
+  auto handle = engine_->StartMoveTask(dlq_arn, "", std::nullopt);
+  ASSERT_TRUE(handle.ok()) << handle.status().ToString();
+  engine_->Poke();
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  std::vector<MoveTaskInfo> tasks;
+  while (std::chrono::steady_clock::now() < deadline) {
+    tasks = *engine_->ListMoveTasks(dlq_arn, 10);
+    if (tasks.at(0).status != MoveTaskStatus::kRunning) break;
+    std::this_thread::sleep_for(5ms);
+  }
+  ASSERT_EQ(tasks.size(), 1u);
+  EXPECT_EQ(tasks[0].status, MoveTaskStatus::kCompleted);
+  EXPECT_EQ(tasks[0].moved, 3);
+  EXPECT_EQ(tasks[0].to_move, 3);
+  EXPECT_EQ(Counts("dlq").visible, 0);
+  Messages back = Receive("src");
+  ASSERT_EQ(back.size(), 3u);
+  EXPECT_EQ(back[0].receive_count, 1);  // counting starts over
+  EXPECT_EQ(engine_->CancelMoveTask(*handle).status().detail(), "UnsupportedOperation");
+}
+
+TEST_F(QueueEngineTest, TagsRoundTrip) {
+  ASSERT_TRUE(engine_->CreateQueue("q", {}, {{"team", "img"}}).ok());
+  ASSERT_TRUE(engine_->TagQueue("q", {{"env", "dev"}}).ok());
+  ASSERT_TRUE(engine_->UntagQueue("q", {"team"}).ok());
+  Reopen();
+  auto tags = engine_->ListTags("q");
+  ASSERT_TRUE(tags.ok());
+  EXPECT_EQ(*tags, (AttributeMap{{"env", "dev"}}));
+}
+
+TEST_F(QueueEngineTest, RestartKeepsMessagesInflightStateAndCounts) {
+  Create("q", {{"VisibilityTimeout", "30"}});
+  Send("q", "a");
+  Send("q", "b");
+  Messages got = Receive("q", 1);
+  ASSERT_EQ(got.size(), 1u);
+  const std::string inflight_id = got[0].message_id;
+  Reopen();
+  EXPECT_EQ(engine_->GetAttributes("q")->at("VisibilityTimeout"), "30");
+  QueueCounts c = Counts("q");
+  EXPECT_EQ(c.visible, 1);
+  EXPECT_EQ(c.not_visible, 1);
+  // The in-flight message comes back once its timeout passed, its receive
+  // count kept.
+  Messages other = Receive("q", 10, 100);
+  ASSERT_EQ(other.size(), 1u);
+  EXPECT_NE(other[0].message_id, inflight_id);
+  Advance(30s);
+  Messages back = Receive("q");
+  ASSERT_EQ(back.size(), 1u);
+  EXPECT_EQ(back[0].message_id, inflight_id);
+  EXPECT_EQ(back[0].receive_count, 2);
+  EXPECT_TRUE(engine_->Delete("q", back[0].receipt_handle).ok());
+  Reopen();
+  Advance(70s);
+  Messages rest = Receive("q");
+  ASSERT_EQ(rest.size(), 1u);
+  EXPECT_EQ(rest[0].message_id, other[0].message_id);
+}
+
+TEST_F(QueueEngineTest, ListQueuesByPrefix) {
+  Create("alpha");
+  Create("alpine");
+  Create("beta");
+  EXPECT_EQ(engine_->ListQueues("alp"), (std::vector<std::string>{"alpha", "alpine"}));
+  EXPECT_EQ(engine_->ListQueues("").size(), 3u);
+}
+
+TEST_F(QueueEngineTest, FailedCommitIsReportedAndNothingChanges) {
+  Create("q");
+  db_->FailCommitAfter(1);
+  SendRequest r;
+  r.body = "lost";
+  EXPECT_FALSE(engine_->Send("q", r).ok());
+  EXPECT_EQ(Counts("q").visible, 0);
+  EXPECT_TRUE(Receive("q").empty());
+}
+
+}  // namespace
+}  // namespace imgbatch::queue
