@@ -1,0 +1,192 @@
+#include "server/operator_api.h"
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+
+#include "common/clock.h"
+#include "common/strings.h"
+#include "metrics/prometheus.h"
+
+namespace imgbatch::server {
+namespace {
+
+using nlohmann::json;
+
+double Percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  size_t idx = static_cast<size_t>(p * static_cast<double>(v.size() - 1) + 0.5);
+  return v[std::min(idx, v.size() - 1)];
+}
+
+void Reply(http::Exchange& ex, int status, const std::string& type, std::string body) {
+  http::Response r;
+  r.status = status;
+  r.headers.Set("Content-Type", type);
+  r.headers.Set("Cache-Control", "no-store");
+  r.body = std::move(body);
+  ex.Respond(std::move(r));
+}
+
+void JsonError(http::Exchange& ex, int status, const std::string& code, const std::string& msg) {
+  Reply(ex, status, "application/json", json{{"error", code}, {"message", msg}}.dump());
+}
+
+bool BearerOk(const http::Exchange& ex, const std::string& token) {
+  if (token.empty()) return true;
+  auto auth = ex.head().headers.Get("authorization");
+  return auth && *auth == "Bearer " + token;
+}
+
+json QueueJson(const OperatorContext& ctx, const QueueSpec& q) {
+  json j = {{"name", q.name}};
+  if (auto c = ctx.queues->Counts(q.name); c.ok()) {
+    j["visible"] = c->visible;
+    j["in_flight"] = c->not_visible;
+    j["delayed"] = c->delayed;
+  }
+  if (!q.dead_letter_queue.empty()) j["dead_letter_queue"] = q.dead_letter_queue;
+  return j;
+}
+
+}  // namespace
+
+std::string StatusJson(const OperatorContext& ctx) {
+  json doc;
+  doc["uptime_seconds"] = (SystemClock::Instance().NowMillis() - ctx.started_ms) / 1000;
+  json queues = json::array();
+  for (const auto& q : ctx.config->queues) queues.push_back(QueueJson(ctx, q));
+  doc["queues"] = queues;
+  if (ctx.pool) {
+    auto snap = ctx.pool->Snapshot();
+    json workers = json::array();
+    for (const auto& w : snap.workers) {
+      workers.push_back({{"slot", w.slot},
+                         {"pid", w.pid},
+                         {"state", autoscaler::WorkerStateName(w.state)},
+                         {"in_flight", w.in_flight}});
+    }
+    doc["workers"] = {
+        {"desired", snap.desired}, {"running", snap.running},   {"busy", snap.busy},
+        {"idle", snap.idle},       {"stopping", snap.stopping}, {"restarts", snap.restarts},
+        {"list", workers}};
+  }
+  if (ctx.loop) {
+    WorkerTotals t = ctx.loop->Totals();
+    doc["images"] = {{"processed", t.processed},
+                     {"failed", t.failed},
+                     {"latency_ms_p50", Percentile(t.latency_ms, 0.5)},
+                     {"latency_ms_p99", Percentile(t.latency_ms, 0.99)},
+                     {"end_to_end_ms_p50", Percentile(t.end_to_end_ms, 0.5)},
+                     {"end_to_end_ms_p99", Percentile(t.end_to_end_ms, 0.99)}};
+    int64_t now = SystemClock::Instance().NowMillis();
+    auto window = ctx.loop->history().Since("images:processed", now - 60'000);
+    double rate = 0;
+    if (window.size() >= 2) {
+      double dt = static_cast<double>(window.back().time_ms - window.front().time_ms) / 1000.0;
+      if (dt > 0) rate = (window.back().value - window.front().value) / dt;
+    }
+    doc["images"]["per_second_1m"] = rate;
+    json alarms = json::array();
+    for (const auto& a : ctx.loop->Alarms()) {
+      json aj = {{"name", a.spec.name},
+                 {"queue", a.queue},
+                 {"metric", a.spec.metric},
+                 {"statistic", metrics::StatisticName(a.spec.statistic)},
+                 {"comparison", metrics::ComparisonName(a.spec.comparison)},
+                 {"threshold", a.spec.threshold},
+                 {"period", a.spec.period_seconds},
+                 {"state", metrics::AlarmStateName(a.evaluation.state)},
+                 {"reason", a.evaluation.reason}};
+      if (a.evaluation.last_value) aj["value"] = *a.evaluation.last_value;
+      alarms.push_back(aj);
+    }
+    doc["alarms"] = alarms;
+    json decisions = json::array();
+    for (const auto& d : ctx.loop->Decisions()) {
+      decisions.push_back(
+          {{"time_ms", d.time_ms}, {"from", d.from}, {"to", d.to}, {"reason", d.reason}});
+    }
+    doc["scaling"] = decisions;
+  }
+  return doc.dump();
+}
+
+std::string PrometheusText(const OperatorContext& ctx) {
+  using metrics::PromFamily;
+  std::vector<PromFamily> f = {
+      {"imgbatch_queue_messages_visible", "Messages available for retrieval.", "gauge", {}},
+      {"imgbatch_queue_messages_in_flight", "Messages received and not yet deleted.", "gauge", {}},
+      {"imgbatch_queue_messages_delayed", "Messages delayed, not yet available.", "gauge", {}},
+  };
+  for (const auto& q : ctx.config->queues) {
+    auto c = ctx.queues->Counts(q.name);
+    if (!c.ok()) continue;
+    f[0].samples.push_back({{{"queue", q.name}}, static_cast<double>(c->visible)});
+    f[1].samples.push_back({{{"queue", q.name}}, static_cast<double>(c->not_visible)});
+    f[2].samples.push_back({{{"queue", q.name}}, static_cast<double>(c->delayed)});
+  }
+  if (ctx.pool) {
+    auto snap = ctx.pool->Snapshot();
+    f.push_back({"imgbatch_workers_desired",
+                 "Workers the scaling policy wants.",
+                 "gauge",
+                 {{{}, static_cast<double>(snap.desired)}}});
+    f.push_back({"imgbatch_workers_running",
+                 "Worker processes alive.",
+                 "gauge",
+                 {{{}, static_cast<double>(snap.running)}}});
+    f.push_back({"imgbatch_workers_busy",
+                 "Workers with images in flight.",
+                 "gauge",
+                 {{{}, static_cast<double>(snap.busy)}}});
+  }
+  if (ctx.loop) {
+    WorkerTotals t = ctx.loop->Totals();
+    f.push_back({"imgbatch_images_processed_total",
+                 "Images processed by the workers.",
+                 "counter",
+                 {{{}, static_cast<double>(t.processed)}}});
+    f.push_back({"imgbatch_images_failed_total",
+                 "Images that failed permanently.",
+                 "counter",
+                 {{{}, static_cast<double>(t.failed)}}});
+    f.push_back({"imgbatch_image_latency_ms",
+                 "Recent per-image processing time.",
+                 "gauge",
+                 {{{{"quantile", "0.5"}}, Percentile(t.latency_ms, 0.5)},
+                  {{{"quantile", "0.99"}}, Percentile(t.latency_ms, 0.99)}}});
+    f.push_back({"imgbatch_upload_to_output_ms",
+                 "Recent upload-to-output time.",
+                 "gauge",
+                 {{{{"quantile", "0.5"}}, Percentile(t.end_to_end_ms, 0.5)},
+                  {{{"quantile", "0.99"}}, Percentile(t.end_to_end_ms, 0.99)}}});
+    PromFamily alarms{"imgbatch_alarm_state", "1 when the alarm is in ALARM.", "gauge", {}};
+    for (const auto& a : ctx.loop->Alarms()) {
+      alarms.samples.push_back({{{"alarm", a.spec.name}},
+                                a.evaluation.state == metrics::AlarmState::kAlarm ? 1.0 : 0.0});
+    }
+    f.push_back(alarms);
+  }
+  return metrics::RenderPrometheus(f);
+}
+
+void HandleMetrics(const OperatorContext& ctx, http::Exchange& ex) {
+  if (!BearerOk(ex, ctx.metrics_token)) {
+    return Reply(ex, 401, "text/plain", "metrics need the bearer token\n");
+  }
+  Reply(ex, 200, "text/plain; version=0.0.4; charset=utf-8", PrometheusText(ctx));
+}
+
+void HandleApi(const OperatorContext& ctx, http::Exchange& ex) {
+  if (!BearerOk(ex, ctx.api_token)) {
+    return JsonError(ex, 401, "Unauthorized", "the API needs the bearer token (see --data-dir)");
+  }
+  const std::string& path = ex.head().path;
+  if (path == "/-/api/status" && ex.head().method == "GET") {
+    return Reply(ex, 200, "application/json", StatusJson(ctx));
+  }
+  JsonError(ex, 404, "NotFound", "no such API endpoint: " + path);
+}
+
+}  // namespace imgbatch::server

@@ -1,0 +1,36 @@
+// The server's own endpoints: /-/metrics (Prometheus text) and /-/api/ (the
+// JSON the dashboard and the operator commands read: status, DLQ peek,
+// redrive). Thin: reads from the control loop, the pool and the queue engine.
+// Thread-safety: handlers run concurrently; everything they read is
+// thread-safe.
+#pragma once
+
+#include <string>
+
+#include "autoscaler/worker_pool.h"
+#include "http/exchange.h"
+#include "queue/queue_engine.h"
+#include "server/config.h"
+#include "server/control_loop.h"
+
+namespace imgbatch::server {
+
+struct OperatorContext {
+  const Config* config = nullptr;
+  queue::QueueEngine* queues = nullptr;
+  ControlLoop* loop = nullptr;
+  autoscaler::WorkerPool* pool = nullptr;  // may be null
+  std::string metrics_token;               // "" = /-/metrics without auth
+  std::string api_token;                   // bearer token or root key needed for /-/api/
+  std::string root_access_key_id;
+  int64_t started_ms = 0;
+};
+
+// The status document (`imgbatch status --json` prints it as is).
+std::string StatusJson(const OperatorContext& ctx);
+std::string PrometheusText(const OperatorContext& ctx);
+
+void HandleMetrics(const OperatorContext& ctx, http::Exchange& ex);
+void HandleApi(const OperatorContext& ctx, http::Exchange& ex);
+
+}  // namespace imgbatch::server
