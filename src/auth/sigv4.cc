@@ -125,13 +125,18 @@ struct CanonicalParts {
   std::string_view service;
   bool presigned = false;
   bool plus_as_space = false;
+  bool path_as_sent = false;  // the raw path itself as canonical URI
 };
 
 std::string CanonicalRequest(const CanonicalParts& p) {
   std::string out;
   out.reserve(512);
   out.append(p.method).push_back('\n');
-  out.append(CanonicalUri(p.path, p.service)).push_back('\n');
+  if (p.path_as_sent) {
+    out.append(p.path).push_back('\n');
+  } else {
+    out.append(CanonicalUri(p.path, p.service)).push_back('\n');
+  }
   out.append(CanonicalQuery(p.query, p.presigned, p.plus_as_space)).push_back('\n');
   for (const auto& name : *p.signed_headers) {
     out.append(name).push_back(':');
@@ -372,7 +377,12 @@ Result<std::string> PayloadHashFor(const HttpRequestView& request, const AuthFie
     }
     return *header;
   }
-  if (fields.presigned && fields.service == "s3") return std::string(kUnsignedPayload);
+  if (fields.presigned && fields.service == "s3") {
+    // The JS SDK's presigner puts X-Amz-Content-Sha256 in the query.
+    auto in_query = QueryGet(ParseQuery(request.query), "X-Amz-Content-Sha256");
+    if (in_query && PayloadModeOf(*in_query)) return *in_query;
+    return std::string(kUnsignedPayload);
+  }
   if (!request.body_sha256_hex.empty()) return ToLower(request.body_sha256_hex);
   return std::string(kEmptySha256Hex);
 }
@@ -473,13 +483,21 @@ Result<VerifiedRequest> Verify(const HttpRequestView& request, const SecretLooku
   CanonicalParts parts{
       req.method,   req.path,       req.query,       req.headers, &fields.signed_headers,
       payload_hash, fields.service, fields.presigned};
-  bool match = ConstantTimeEquals(ComputeSignature(signing_key, parts, fields.amz_date, scope),
-                                  fields.signature);
-  if (!match && req.query.find('+') != std::string_view::npos) {
-    // Signers disagree on whether a raw '+' in a query is a space (form
-    // encoding) or a plus; accept either reading, as both were signed by the
-    // holder of the key.
-    parts.plus_as_space = true;
+  // Readings of the request a signer may have used, AWS's own first. Signers
+  // disagree on whether a raw '+' in a query is a space (form encoding) or a
+  // plus, and a few S3 clients sign their wire path verbatim without strict
+  // encoding. Every reading names the same decoded path and query, so
+  // accepting any of them grants nothing the key holder did not sign.
+  const bool query_has_plus = req.query.find('+') != std::string_view::npos;
+  const bool path_differs = fields.service == "s3" && !req.path.empty() &&
+                            CanonicalUri(req.path, fields.service) != req.path;
+  bool match = false;
+  for (int reading = 0; reading < 4 && !match; ++reading) {
+    parts.plus_as_space = (reading & 1) != 0;
+    parts.path_as_sent = (reading & 2) != 0;
+    if ((parts.plus_as_space && !query_has_plus) || (parts.path_as_sent && !path_differs)) {
+      continue;
+    }
     match = ConstantTimeEquals(ComputeSignature(signing_key, parts, fields.amz_date, scope),
                                fields.signature);
   }
