@@ -1,0 +1,185 @@
+#include "client/http_transport.h"
+
+#include <curl/curl.h>
+
+#include "common/strings.h"
+
+namespace imgbatch::client {
+namespace {
+
+// curl_global_init is not thread-safe; run it once before any handle exists.
+void GlobalInitOnce() {
+  static const bool initialized = [] {
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    return true;
+  }();
+  (void)initialized;
+}
+
+struct Transfer {
+  HttpResponse* response;
+  const std::string* body;
+  size_t body_offset = 0;
+  const std::atomic<bool>* abort;
+};
+
+size_t OnWrite(char* data, size_t size, size_t count, void* user) {
+  auto* transfer = static_cast<Transfer*>(user);
+  transfer->response->body.append(data, size * count);
+  return size * count;
+}
+
+size_t OnRead(char* buffer, size_t size, size_t count, void* user) {
+  auto* transfer = static_cast<Transfer*>(user);
+  size_t n = std::min(size * count, transfer->body->size() - transfer->body_offset);
+  std::copy_n(transfer->body->data() + transfer->body_offset, n, buffer);
+  transfer->body_offset += n;
+  return n;
+}
+
+size_t OnHeader(char* data, size_t size, size_t count, void* user) {
+  auto* transfer = static_cast<Transfer*>(user);
+  std::string_view line(data, size * count);
+  if (IStartsWith(line, "HTTP/")) {
+    // A new status line (e.g. after 100 Continue or a redirect): start over.
+    transfer->response->headers.clear();
+    return size * count;
+  }
+  auto colon = line.find(':');
+  if (colon != std::string_view::npos) {
+    transfer->response->headers.emplace_back(ToLower(Trim(line.substr(0, colon))),
+                                             std::string(Trim(line.substr(colon + 1))));
+  }
+  return size * count;
+}
+
+int OnProgress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  auto* transfer = static_cast<Transfer*>(user);
+  return (transfer->abort != nullptr && transfer->abort->load()) ? 1 : 0;
+}
+
+Status TransportError(CURLcode code, const char* error_buffer, const std::string& url) {
+  std::string message = std::string(curl_easy_strerror(code));
+  if (error_buffer[0] != '\0') message += std::string(": ") + error_buffer;
+  message += " (" + url + ")";
+  switch (code) {
+    case CURLE_ABORTED_BY_CALLBACK:
+      return Status(Code::kUnavailable, "request aborted").WithDetail(std::string(kAbortedDetail));
+    case CURLE_OPERATION_TIMEDOUT:
+      return Status(Code::kTimeout, message);
+    case CURLE_URL_MALFORMAT:
+    case CURLE_UNSUPPORTED_PROTOCOL:
+      return Status(Code::kInvalidArgument, message);
+    default:
+      return Status(Code::kUnavailable, message);
+  }
+}
+
+}  // namespace
+
+std::optional<std::string> HttpResponse::Header(std::string_view name) const {
+  for (const auto& [key, value] : headers) {
+    if (IEquals(key, name)) return value;
+  }
+  return std::nullopt;
+}
+
+CurlTransport::CurlTransport(CurlOptions options) : options_(options) { GlobalInitOnce(); }
+
+CurlTransport::~CurlTransport() {
+  for (void* handle : idle_) curl_easy_cleanup(static_cast<CURL*>(handle));
+}
+
+void* CurlTransport::AcquireHandle() {
+  {
+    std::lock_guard lock(mu_);
+    if (!idle_.empty()) {
+      void* handle = idle_.back();
+      idle_.pop_back();
+      return handle;
+    }
+  }
+  return curl_easy_init();
+}
+
+void CurlTransport::ReleaseHandle(void* handle) {
+  std::lock_guard lock(mu_);
+  if (idle_.size() < options_.max_idle_handles) {
+    idle_.push_back(handle);
+  } else {
+    curl_easy_cleanup(static_cast<CURL*>(handle));
+  }
+}
+
+Result<HttpResponse> CurlTransport::Send(const HttpRequest& request,
+                                         const std::atomic<bool>* abort) {
+  CURL* curl = static_cast<CURL*>(AcquireHandle());
+  if (curl == nullptr) return Internal("curl_easy_init failed");
+  // Options from a previous request must not leak into this one; reset keeps
+  // the connection cache, which is the point of pooling handles.
+  curl_easy_reset(curl);
+
+  HttpResponse response;
+  Transfer transfer{&response, &request.body, 0, abort};
+  char error_buffer[CURL_ERROR_SIZE] = {0};
+
+  curl_slist* header_list = nullptr;
+  for (const auto& [name, value] : request.headers) {
+    header_list = curl_slist_append(header_list, (name + ": " + value).c_str());
+  }
+  // libcurl adds these by default; AWS does not need them and Expect adds a
+  // round trip on every PUT.
+  header_list = curl_slist_append(header_list, "Expect:");
+  if (request.body.empty() && request.method != "PUT" && request.method != "POST") {
+    header_list = curl_slist_append(header_list, "Content-Type:");
+  }
+
+  curl_easy_setopt(curl, CURLOPT_URL, request.url.c_str());
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, header_list);
+  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error_buffer);
+  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
+                   static_cast<long>(options_.connect_timeout.count()));
+  curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
+  curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME,
+                   static_cast<long>(options_.low_speed_time.count()));
+  auto timeout = request.timeout.count() > 0 ? request.timeout : options_.default_timeout;
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout.count()));
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, OnWrite);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &transfer);
+  curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, OnHeader);
+  curl_easy_setopt(curl, CURLOPT_HEADERDATA, &transfer);
+  curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, OnProgress);
+  curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &transfer);
+  curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+
+  if (request.method == "HEAD") {
+    curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
+  } else if (request.method == "POST") {
+    curl_easy_setopt(curl, CURLOPT_POST, 1L);
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, request.body.data());
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE,
+                     static_cast<curl_off_t>(request.body.size()));
+  } else if (request.method == "PUT") {
+    curl_easy_setopt(curl, CURLOPT_UPLOAD, 1L);
+    curl_easy_setopt(curl, CURLOPT_READFUNCTION, OnRead);
+    curl_easy_setopt(curl, CURLOPT_READDATA, &transfer);
+    curl_easy_setopt(curl, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
+  } else if (request.method != "GET") {
+    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, request.method.c_str());
+  }
+
+  CURLcode code = curl_easy_perform(curl);
+  curl_slist_free_all(header_list);
+  if (code != CURLE_OK) {
+    Status status = TransportError(code, error_buffer, request.url);
+    // A handle whose transfer failed may hold a broken connection; drop it.
+    curl_easy_cleanup(curl);
+    return status;
+  }
+  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &response.status);
+  ReleaseHandle(curl);
+  return response;
+}
+
+}  // namespace imgbatch::client
