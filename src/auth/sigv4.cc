@@ -172,6 +172,31 @@ bool ConstantTimeEquals(std::string_view a, std::string_view b) {
   return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
+// Request times are refused outside these years: beyond ~2262 the
+// nanosecond system_clock overflows (a fuzzer found that), and no honest
+// client signs outside them anyway.
+constexpr int kMinRequestYear = 1970;
+constexpr int kMaxRequestYear = 2200;
+
+bool YearInRange(std::string_view digits) {
+  if (digits.size() != 4 || !IsDigits(digits)) return false;
+  int year = std::stoi(std::string(digits));
+  return year >= kMinRequestYear && year <= kMaxRequestYear;
+}
+
+// x-amz-date / X-Amz-Date (ISO 8601 basic, 20130524T000000Z).
+std::optional<std::chrono::system_clock::time_point> ParseRequestTime(std::string_view amz_date) {
+  if (amz_date.size() != 16 || !YearInRange(amz_date.substr(0, 4))) return std::nullopt;
+  return ParseAmzDate(amz_date);
+}
+
+// The Date header (RFC 1123: "Fri, 24 May 2013 00:00:00 GMT").
+std::optional<std::chrono::system_clock::time_point> ParseDateHeader(std::string_view date) {
+  auto parts = Split(Trim(date), ' ');
+  if (parts.size() != 6 || !YearInRange(parts[3])) return std::nullopt;
+  return ParseHttpDate(date);
+}
+
 // The parsed signature fields of either form.
 struct AuthFields {
   bool presigned = false;
@@ -263,10 +288,10 @@ Status ParseAuthorizationHeader(std::string_view header, const HeaderList& heade
   } else if (auto date = HeaderValue(headers, "date")) {
     // AWS accepts the Date header when x-amz-date is absent; the string to
     // sign then carries that time in ISO basic form.
-    auto parsed = ParseHttpDate(*date);
+    auto parsed = ParseDateHeader(*date);
     if (parsed) fields.amz_date = FormatAmzDate(*parsed);
   }
-  if (fields.amz_date.empty() || !ParseAmzDate(fields.amz_date)) {
+  if (fields.amz_date.empty() || !ParseRequestTime(fields.amz_date)) {
     return AuthError(Code::kAccessDenied, "AccessDenied",
                      "AWS authentication requires a valid Date or x-amz-date header");
   }
@@ -292,7 +317,7 @@ Status ParsePresignedQuery(const QueryParams& params, AuthFields& fields) {
   IMGBATCH_RETURN_IF_ERROR(ParseCredential(*credential, fields));
   IMGBATCH_RETURN_IF_ERROR(ParseSignedHeaders(*signed_headers, fields));
   IMGBATCH_RETURN_IF_ERROR(ParseSignature(*signature, fields));
-  if (!ParseAmzDate(*date)) {
+  if (!ParseRequestTime(*date)) {
     return QueryMalformed("X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\"");
   }
   fields.amz_date = *date;
@@ -327,7 +352,7 @@ Status CheckScope(const AuthFields& fields, const VerifyOptions& options) {
 
 Status CheckTime(const AuthFields& fields, std::chrono::system_clock::time_point now,
                  const VerifyOptions& options) {
-  auto signed_at = *ParseAmzDate(fields.amz_date);
+  auto signed_at = *ParseRequestTime(fields.amz_date);
   if (fields.presigned) {
     if (fields.expires > options.max_presign_expiry.count()) {
       return QueryMalformed("X-Amz-Expires must be less than a week (in seconds) that is; 604800");

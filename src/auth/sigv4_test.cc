@@ -630,6 +630,56 @@ TEST(SigV4Failures, MalformedAuthorization) {
   ExpectError(VerifyAt("GET", "/", "", no_date), Code::kAccessDenied, "AccessDenied");
 }
 
+TEST(SigV4Failures, FarFutureDatesAreRefusedNotOverflowed) {
+  // Found by sigv4_fuzzer: year 5026 overflowed system_clock's nanoseconds.
+  HeaderList headers{{"Host", "h"},
+                     {"x-amz-date", "50261128T014500Z"},
+                     {"Authorization", "AWS4-HMAC-SHA256 Credential=" + std::string(kKeyId) +
+                                           "/50261128/us-east-1/s3/aws4_request, "
+                                           "SignedHeaders=host;x-amz-date, Signature=" +
+                                           std::string(64, '0')}};
+  ExpectError(VerifyAt("GET", "/", "", headers), Code::kAccessDenied, "AccessDenied");
+  HeaderList date_only{{"Host", "h"},
+                       {"Date", "Fri, 24 May 50000 00:00:00 GMT"},
+                       {"Authorization", "AWS4-HMAC-SHA256 Credential=" + std::string(kKeyId) +
+                                             "/20130524/us-east-1/s3/aws4_request, "
+                                             "SignedHeaders=date;host, Signature=" +
+                                             std::string(64, '0')}};
+  ExpectError(VerifyAt("GET", "/", "", date_only), Code::kAccessDenied, "AccessDenied");
+  std::string query =
+      PresignQuery("GET", "/b/k", "", "h", TestCredentials(), "us-east-1", "s3", kNow, seconds(60));
+  query.replace(query.find("X-Amz-Date=2026"), 15, "X-Amz-Date=9999");
+  ExpectError(VerifyAt("GET", "/b/k", query, {{"Host", "h"}}), Code::kInvalidArgument,
+              "AuthorizationQueryParametersError");
+}
+
+TEST(SigV4RoundTrip, DateHeaderInsteadOfXAmzDate) {
+  // AWS accepts a signed Date header when x-amz-date is absent.
+  HeaderList headers{{"Host", "h"},
+                     {"Date", FormatHttpDate(kNow)},
+                     {"x-amz-content-sha256", std::string(kEmptySha256Hex)}};
+  SignRequest("GET", "/b/k", "", headers, kEmptySha256Hex, TestCredentials(), "us-east-1", "s3",
+              kNow);
+  std::erase_if(headers, [](const auto& h) { return h.first == "x-amz-date"; });
+  // Re-sign by hand without x-amz-date: the string to sign carries the Date.
+  std::string canonical = "GET\n/b/k\n\ndate:" + FormatHttpDate(kNow) +
+                          "\nhost:h\nx-amz-content-sha256:" + std::string(kEmptySha256Hex) +
+                          "\n\ndate;host;x-amz-content-sha256\n" + std::string(kEmptySha256Hex);
+  std::string sts = "AWS4-HMAC-SHA256\n20261128T014500Z\n20261128/us-east-1/s3/aws4_request\n" +
+                    Sha256Hex(canonical);
+  std::string signature =
+      HexEncode(HmacSha256(DeriveSigningKey(kSecret, "20261128", "us-east-1", "s3"), sts));
+  std::erase_if(headers, [](const auto& h) { return h.first == "Authorization"; });
+  headers.emplace_back("Authorization", "AWS4-HMAC-SHA256 Credential=" + std::string(kKeyId) +
+                                            "/20261128/us-east-1/s3/aws4_request, "
+                                            "SignedHeaders=date;host;x-amz-content-sha256, "
+                                            "Signature=" +
+                                            signature);
+  auto verified = VerifyAt("GET", "/b/k", "", headers);
+  ASSERT_TRUE(verified.ok()) << verified.status().ToString();
+  EXPECT_EQ(verified->amz_date, "20261128T014500Z");
+}
+
 TEST(SigV4Failures, BadContentSha256Value) {
   HeaderList headers = SignedS3("PUT", "/bucket/key", "", "not-a-hash");
   ExpectError(VerifyAt("PUT", "/bucket/key", "", headers), Code::kInvalidArgument,
