@@ -200,6 +200,10 @@ struct StoreOptions {
   uint64_t free_space_reserve = 256ull << 20;  // refuse writes below this much free disk
   uint64_t max_object_bytes = 5ull << 40;      // 5 TiB, as S3
   std::string default_region = "us-east-1";
+  // Fault injection for tests: called before each chunk written to a blob
+  // file with the bytes written so far; a non-ok Status (e.g. kNoSpace) fails
+  // that write as if the disk had returned it.
+  std::function<Status(uint64_t written)> blob_write_hook;
 };
 
 class ObjectStore {

@@ -1,0 +1,380 @@
+// Multipart uploads. Parts are always blob files (rows in `parts`). Complete
+// assembles them into one new blob file (kernel copy, fsync, rename), so a
+// multipart object is served like any other blob: one fd, sendfile(2). The
+// part files are unlinked after the commit that consumed the upload.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "common/hashing.h"
+#include "store/store_impl.h"
+
+namespace imgbatch::store {
+namespace {
+
+constexpr int kMaxListParts = 1000;
+constexpr int kMaxListUploads = 1000;
+
+Status NoSuchUpload(const std::string& upload_id) {
+  return NotFound("The specified upload does not exist: " + upload_id).WithDetail("NoSuchUpload");
+}
+
+// Loads an upload and checks it belongs to bucket/key.
+Result<MultipartUpload> LoadUpload(db::Conn& conn, const std::string& bucket,
+                                   const std::string& key, const std::string& upload_id) {
+  IMGBATCH_ASSIGN_OR_RETURN(
+      auto q, conn.Prepare("SELECT bucket, key, initiated_ms, checksum_algorithm, attrs "
+                           "FROM uploads WHERE upload_id=?"));
+  q.Bind(1, upload_id);
+  IMGBATCH_ASSIGN_OR_RETURN(bool found, q.Step());
+  if (!found || q.ColumnText(0) != bucket || q.ColumnText(1) != key) {
+    return NoSuchUpload(upload_id);
+  }
+  MultipartUpload upload;
+  upload.upload_id = upload_id;
+  upload.bucket = bucket;
+  upload.key = key;
+  upload.initiated_ms = q.ColumnInt(2);
+  upload.options.checksum_algorithm = static_cast<ChecksumAlgorithm>(q.ColumnInt(3));
+  std::optional<ObjectAttrs> attrs = DecodeAttrs(q.ColumnText(4));
+  if (!attrs) return Status(Code::kCorruption, "bad attrs of upload " + upload_id);
+  ApplyAttrs(*attrs, upload.options);
+  return upload;
+}
+
+struct StoredPart {
+  PartInfo info;
+  std::string blob_id;
+};
+
+Result<std::vector<StoredPart>> LoadParts(db::Conn& conn, const std::string& upload_id,
+                                          int after_part, int limit) {
+  IMGBATCH_ASSIGN_OR_RETURN(
+      auto q, conn.Prepare("SELECT part_number, size, etag, last_modified_ms, crc32, crc32c, "
+                           "sha1, sha256, blob_id FROM parts WHERE upload_id=? AND part_number>? "
+                           "ORDER BY part_number LIMIT ?"));
+  q.Bind(1, upload_id).Bind(2, int64_t{after_part}).Bind(3, int64_t{limit});
+  std::vector<StoredPart> parts;
+  while (true) {
+    IMGBATCH_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row) break;
+    StoredPart p;
+    p.info.part_number = static_cast<int>(q.ColumnInt(0));
+    p.info.size = static_cast<uint64_t>(q.ColumnInt(1));
+    p.info.etag = q.ColumnText(2);
+    p.info.last_modified_ms = q.ColumnInt(3);
+    std::optional<std::string>* fields[] = {&p.info.checksums.crc32, &p.info.checksums.crc32c,
+                                            &p.info.checksums.sha1, &p.info.checksums.sha256};
+    for (int i = 0; i < 4; ++i) {
+      if (!q.ColumnIsNull(4 + i)) *fields[i] = q.ColumnText(4 + i);
+    }
+    p.blob_id = q.ColumnText(8);
+    parts.push_back(std::move(p));
+  }
+  return parts;
+}
+
+// Deletes an upload's rows; returns the part blobs to unlink after commit.
+Result<std::vector<std::string>> DeleteUploadRows(db::Txn& txn, const std::string& upload_id) {
+  IMGBATCH_ASSIGN_OR_RETURN(auto parts, LoadParts(txn, upload_id, 0, kMaxPartNumber + 1));
+  std::vector<std::string> blobs;
+  for (const StoredPart& p : parts) blobs.push_back(p.blob_id);
+  for (const char* sql :
+       {"DELETE FROM parts WHERE upload_id=?", "DELETE FROM uploads WHERE upload_id=?"}) {
+    IMGBATCH_ASSIGN_OR_RETURN(auto del, txn.Prepare(sql));
+    IMGBATCH_RETURN_IF_ERROR(del.Bind(1, upload_id).Run());
+  }
+  return blobs;
+}
+
+Status CheckPartNumber(int part_number) {
+  if (part_number < 1 || part_number > kMaxPartNumber) {
+    return InvalidArgument("Part number must be an integer between 1 and 10000, inclusive")
+        .WithDetail("InvalidArgument");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<MultipartUpload> StoreImpl::CreateMultipartUpload(const std::string& bucket,
+                                                         const std::string& key,
+                                                         const PutOptions& options) {
+  if (!IsValidBucketName(bucket)) return NoSuchBucket(bucket);
+  IMGBATCH_RETURN_IF_ERROR(ValidateKey(key));
+  MultipartUpload upload;
+  upload.upload_id = RandomHex(24);
+  upload.bucket = bucket;
+  upload.key = key;
+  upload.initiated_ms = clock().NowMillis();
+  upload.options = options;
+  ApplyAttrs(AttrsOf(options), upload.options);
+  IMGBATCH_RETURN_IF_ERROR(db().Write([&](db::Txn& txn) -> Status {
+    IMGBATCH_RETURN_IF_ERROR(BucketExists(txn, bucket));
+    IMGBATCH_ASSIGN_OR_RETURN(
+        auto q, txn.Prepare("INSERT INTO uploads(upload_id, bucket, key, initiated_ms, "
+                            "checksum_algorithm, attrs) VALUES(?,?,?,?,?,?)"));
+    return q.Bind(1, upload.upload_id)
+        .Bind(2, bucket)
+        .Bind(3, key)
+        .Bind(4, upload.initiated_ms)
+        .Bind(5, static_cast<int64_t>(options.checksum_algorithm))
+        .BindBlob(6, EncodeAttrs(AttrsOf(options)))
+        .Run();
+  }));
+  return upload;
+}
+
+Result<PartInfo> StoreImpl::UploadPart(const std::string& bucket, const std::string& key,
+                                       const std::string& upload_id, int part_number,
+                                       ByteSource& body, const PutOptions& part_options) {
+  if (!IsValidBucketName(bucket)) return NoSuchBucket(bucket);
+  IMGBATCH_RETURN_IF_ERROR(ValidateKey(key));
+  IMGBATCH_RETURN_IF_ERROR(CheckPartNumber(part_number));
+  MultipartUpload upload;
+  IMGBATCH_RETURN_IF_ERROR(db().Read([&](db::Conn& conn) -> Status {
+    IMGBATCH_RETURN_IF_ERROR(BucketExists(conn, bucket));
+    IMGBATCH_ASSIGN_OR_RETURN(upload, LoadUpload(conn, bucket, key, upload_id));
+    return Status::Ok();
+  }));
+  PutOptions options = part_options;
+  if (options.checksum_algorithm == ChecksumAlgorithm::kNone) {
+    options.checksum_algorithm = upload.options.checksum_algorithm;
+  }
+  IMGBATCH_ASSIGN_OR_RETURN(IngestedBody ingested, Ingest(body, options, kMaxPartBytes, false));
+
+  PartInfo info;
+  info.part_number = part_number;
+  info.size = ingested.size;
+  info.etag = ingested.md5_hex;
+  info.checksums = ingested.checksums;
+  std::optional<std::string> replaced_blob;
+  Status st = db().Write([&](db::Txn& txn) -> Status {
+    replaced_blob.reset();
+    IMGBATCH_ASSIGN_OR_RETURN(auto current, LoadUpload(txn, bucket, key, upload_id));
+    (void)current;
+    IMGBATCH_ASSIGN_OR_RETURN(
+        auto old, txn.Prepare("SELECT blob_id FROM parts WHERE upload_id=? AND part_number=?"));
+    old.Bind(1, upload_id).Bind(2, int64_t{part_number});
+    IMGBATCH_ASSIGN_OR_RETURN(bool had_part, old.Step());
+    if (had_part) replaced_blob = old.ColumnText(0);
+    info.last_modified_ms = clock().NowMillis();
+    IMGBATCH_ASSIGN_OR_RETURN(
+        auto upsert, txn.Prepare("INSERT OR REPLACE INTO parts(upload_id, part_number, size, etag, "
+                                 "last_modified_ms, crc32, crc32c, sha1, sha256, blob_id) "
+                                 "VALUES(?,?,?,?,?,?,?,?,?,?)"));
+    upsert.Bind(1, upload_id).Bind(2, int64_t{part_number});
+    upsert.Bind(3, static_cast<int64_t>(info.size)).Bind(4, info.etag);
+    upsert.Bind(5, info.last_modified_ms);
+    const std::optional<std::string>* fields[] = {&info.checksums.crc32, &info.checksums.crc32c,
+                                                  &info.checksums.sha1, &info.checksums.sha256};
+    for (int i = 0; i < 4; ++i) {
+      if (*fields[i]) {
+        upsert.Bind(6 + i, **fields[i]);
+      } else {
+        upsert.BindNull(6 + i);
+      }
+    }
+    upsert.Bind(10, ingested.blob_id);
+    return upsert.Run();
+  });
+  if (!st.ok()) {
+    RemoveIfUnreferenced(ingested.blob_id);
+    return st;
+  }
+  if (replaced_blob) blobs().Remove(*replaced_blob);
+  return info;
+}
+
+Result<ObjectMeta> StoreImpl::CompleteMultipartUpload(const std::string& bucket,
+                                                      const std::string& key,
+                                                      const std::string& upload_id,
+                                                      const std::vector<CompletedPart>& parts,
+                                                      const Caller& caller) {
+  if (!IsValidBucketName(bucket)) return NoSuchBucket(bucket);
+  IMGBATCH_RETURN_IF_ERROR(ValidateKey(key));
+  if (parts.empty()) {
+    return InvalidArgument("You must specify at least one part").WithDetail("MalformedXML");
+  }
+  for (size_t i = 0; i < parts.size(); ++i) {
+    IMGBATCH_RETURN_IF_ERROR(CheckPartNumber(parts[i].part_number));
+    if (i > 0 && parts[i].part_number <= parts[i - 1].part_number) {
+      return InvalidArgument("The list of parts was not in ascending order.")
+          .WithDetail("InvalidPartOrder");
+    }
+  }
+  MultipartUpload upload;
+  std::vector<StoredPart> stored;
+  IMGBATCH_RETURN_IF_ERROR(db().Read([&](db::Conn& conn) -> Status {
+    IMGBATCH_RETURN_IF_ERROR(BucketExists(conn, bucket));
+    IMGBATCH_ASSIGN_OR_RETURN(upload, LoadUpload(conn, bucket, key, upload_id));
+    IMGBATCH_ASSIGN_OR_RETURN(stored, LoadParts(conn, upload_id, 0, kMaxPartNumber + 1));
+    return Status::Ok();
+  }));
+
+  // Match the client's list against the stored parts.
+  std::vector<const StoredPart*> chosen;
+  size_t next = 0;
+  for (const CompletedPart& wanted : parts) {
+    while (next < stored.size() && stored[next].info.part_number < wanted.part_number) ++next;
+    const bool found = next < stored.size() && stored[next].info.part_number == wanted.part_number;
+    const auto invalid_part = [&] {
+      return InvalidArgument(
+                 "One or more of the specified parts could not be found. The part "
+                 "may not have been uploaded, or the specified entity tag may not "
+                 "match the part's entity tag.")
+          .WithDetail("InvalidPart");
+    };
+    if (!found || NormalizeEtag(wanted.etag) != stored[next].info.etag) return invalid_part();
+    for (ChecksumAlgorithm a : {ChecksumAlgorithm::kCrc32, ChecksumAlgorithm::kCrc32c,
+                                ChecksumAlgorithm::kSha1, ChecksumAlgorithm::kSha256}) {
+      std::optional<std::string> given = ChecksumOf(wanted.checksums, a);
+      if (given && ChecksumOf(stored[next].info.checksums, a) != given) return invalid_part();
+    }
+    chosen.push_back(&stored[next]);
+  }
+  uint64_t total = 0;
+  for (size_t i = 0; i < chosen.size(); ++i) {
+    if (i + 1 < chosen.size() && chosen[i]->info.size < kMinPartBytes) {
+      return InvalidArgument("Your proposed upload is smaller than the minimum allowed size")
+          .WithDetail("EntityTooSmall");
+    }
+    total += chosen[i]->info.size;
+  }
+  if (total > options().max_object_bytes) {
+    return Status(Code::kTooLarge, "Your proposed upload exceeds the maximum allowed size")
+        .WithDetail("EntityTooLarge");
+  }
+
+  // Assemble the object's blob from the part files.
+  IMGBATCH_RETURN_IF_ERROR(blobs().CheckFreeSpace(total));
+  IMGBATCH_ASSIGN_OR_RETURN(auto writer, blobs().NewWriter());
+  std::vector<std::string> part_md5s;
+  std::vector<Checksums> part_checksums;
+  for (const StoredPart* part : chosen) {
+    IMGBATCH_ASSIGN_OR_RETURN(int fd, blobs().OpenForRead(part->blob_id));
+    Status copied = writer->AppendFile(fd, 0, part->info.size);
+    ::close(fd);
+    IMGBATCH_RETURN_IF_ERROR(copied);
+    part_md5s.push_back(part->info.etag);
+    part_checksums.push_back(part->info.checksums);
+  }
+  IngestedBody body;
+  body.is_inline = false;
+  body.size = total;
+  IMGBATCH_ASSIGN_OR_RETURN(body.blob_id, writer->Publish());
+  body.md5_hex = MultipartEtag(part_md5s);  // CommitObject uses it as the ETag
+  const ChecksumAlgorithm algorithm = upload.options.checksum_algorithm;
+  if (std::optional<std::string> composite = CompositeChecksum(algorithm, part_checksums)) {
+    *MutableChecksumOf(body.checksums, algorithm) = *composite;
+  }
+
+  std::vector<std::string> consumed_blobs;
+  auto consume_upload = [&](db::Txn& txn) -> Status {
+    // A concurrent Complete or Abort may have won: then this one fails.
+    IMGBATCH_ASSIGN_OR_RETURN(auto still_there, LoadUpload(txn, bucket, key, upload_id));
+    (void)still_there;
+    IMGBATCH_ASSIGN_OR_RETURN(consumed_blobs, DeleteUploadRows(txn, upload_id));
+    return Status::Ok();
+  };
+  const bool composite =
+      body.checksums.crc32 || body.checksums.crc32c || body.checksums.sha1 || body.checksums.sha256;
+  IMGBATCH_ASSIGN_OR_RETURN(
+      ObjectMeta meta,
+      CommitObject(bucket, key, body, AttrsOf(upload.options), composite,
+                   static_cast<int>(chosen.size()), ObjectEventKind::kCompleteMultipartUpload, {},
+                   caller, consume_upload));
+  for (const std::string& id : consumed_blobs) blobs().Remove(id);
+  return meta;
+}
+
+Status StoreImpl::AbortMultipartUpload(const std::string& bucket, const std::string& key,
+                                       const std::string& upload_id) {
+  if (!IsValidBucketName(bucket)) return NoSuchBucket(bucket);
+  IMGBATCH_RETURN_IF_ERROR(ValidateKey(key));
+  std::vector<std::string> part_blobs;
+  IMGBATCH_RETURN_IF_ERROR(db().Write([&](db::Txn& txn) -> Status {
+    IMGBATCH_RETURN_IF_ERROR(BucketExists(txn, bucket));
+    IMGBATCH_ASSIGN_OR_RETURN(auto upload, LoadUpload(txn, bucket, key, upload_id));
+    (void)upload;
+    IMGBATCH_ASSIGN_OR_RETURN(part_blobs, DeleteUploadRows(txn, upload_id));
+    return Status::Ok();
+  }));
+  for (const std::string& id : part_blobs) blobs().Remove(id);
+  return Status::Ok();
+}
+
+Result<ListPartsResult> StoreImpl::ListParts(const std::string& bucket, const std::string& key,
+                                             const std::string& upload_id, int part_number_marker,
+                                             int max_parts) {
+  if (!IsValidBucketName(bucket)) return NoSuchBucket(bucket);
+  IMGBATCH_RETURN_IF_ERROR(ValidateKey(key));
+  if (max_parts < 0 || part_number_marker < 0) {
+    return InvalidArgument("max-parts and part-number-marker must be non-negative")
+        .WithDetail("InvalidArgument");
+  }
+  const int limit = std::min(max_parts, kMaxListParts);
+  ListPartsResult result;
+  IMGBATCH_RETURN_IF_ERROR(db().Read([&](db::Conn& conn) -> Status {
+    IMGBATCH_RETURN_IF_ERROR(BucketExists(conn, bucket));
+    IMGBATCH_ASSIGN_OR_RETURN(auto upload, LoadUpload(conn, bucket, key, upload_id));
+    (void)upload;
+    IMGBATCH_ASSIGN_OR_RETURN(auto parts,
+                              LoadParts(conn, upload_id, part_number_marker, limit + 1));
+    result.truncated = parts.size() > static_cast<size_t>(limit);
+    if (result.truncated) parts.resize(static_cast<size_t>(limit));
+    for (StoredPart& p : parts) result.parts.push_back(std::move(p.info));
+    if (!result.parts.empty()) result.next_part_number_marker = result.parts.back().part_number;
+    return Status::Ok();
+  }));
+  return result;
+}
+
+Result<ListUploadsResult> StoreImpl::ListMultipartUploads(const std::string& bucket,
+                                                          const ListUploadsRequest& request) {
+  if (!IsValidBucketName(bucket)) return NoSuchBucket(bucket);
+  if (request.max_uploads < 0) {
+    return InvalidArgument("max-uploads must be non-negative").WithDetail("InvalidArgument");
+  }
+  const int limit = std::min(request.max_uploads, kMaxListUploads);
+  ListUploadsResult result;
+  IMGBATCH_RETURN_IF_ERROR(db().Read([&](db::Conn& conn) -> Status {
+    IMGBATCH_RETURN_IF_ERROR(BucketExists(conn, bucket));
+    // Order: key, then upload id. With only a key marker, S3 lists keys after
+    // it; with an upload id marker too, later uploads of the marker key first.
+    IMGBATCH_ASSIGN_OR_RETURN(
+        auto q,
+        conn.Prepare("SELECT upload_id, key, initiated_ms, checksum_algorithm, attrs FROM uploads "
+                     "WHERE bucket=?1 AND key>=?2 AND (key>?3 OR (key=?3 AND ?4<>'' AND "
+                     "upload_id>?4)) ORDER BY key, upload_id LIMIT ?5"));
+    q.Bind(1, bucket).Bind(2, request.prefix).Bind(3, request.key_marker);
+    q.Bind(4, request.upload_id_marker).Bind(5, int64_t{limit + 1});
+    while (true) {
+      IMGBATCH_ASSIGN_OR_RETURN(bool row, q.Step());
+      if (!row) break;
+      std::string key = q.ColumnText(1);
+      if (key.compare(0, request.prefix.size(), request.prefix) != 0) break;
+      if (result.uploads.size() == static_cast<size_t>(limit)) {
+        result.truncated = true;
+        break;
+      }
+      MultipartUpload u;
+      u.upload_id = q.ColumnText(0);
+      u.bucket = bucket;
+      u.key = std::move(key);
+      u.initiated_ms = q.ColumnInt(2);
+      u.options.checksum_algorithm = static_cast<ChecksumAlgorithm>(q.ColumnInt(3));
+      if (std::optional<ObjectAttrs> attrs = DecodeAttrs(q.ColumnText(4))) {
+        ApplyAttrs(*attrs, u.options);
+      }
+      result.uploads.push_back(std::move(u));
+    }
+    if (result.truncated && !result.uploads.empty()) {
+      result.next_key_marker = result.uploads.back().key;
+      result.next_upload_id_marker = result.uploads.back().upload_id;
+    }
+    return Status::Ok();
+  }));
+  return result;
+}
+
+}  // namespace imgbatch::store

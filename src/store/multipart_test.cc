@@ -1,0 +1,200 @@
+#include <gtest/gtest.h>
+
+#include "common/hashing.h"
+#include "store/object_rules.h"
+#include "store/object_store.h"
+#include "store/store_test_util.h"
+
+namespace imgbatch::store {
+namespace {
+
+using testing::Pattern;
+using testing::StoreFixture;
+using testing::StringSource;
+
+constexpr uint64_t kFiveMiB = 5ull << 20;
+
+class MultipartTest : public StoreFixture {
+ protected:
+  void SetUp() override {
+    options_.free_space_reserve = 1 << 20;
+    StoreFixture::SetUp();
+    ASSERT_TRUE(store_->CreateBucket("bkt", "").ok());
+  }
+
+  std::string Begin(const std::string& key, PutOptions options = {}) {
+    auto upload = store_->CreateMultipartUpload("bkt", key, options);
+    EXPECT_TRUE(upload.ok()) << upload.status().ToString();
+    return upload.ok() ? upload->upload_id : "";
+  }
+
+  Result<PartInfo> Part(const std::string& key, const std::string& id, int number,
+                        const std::string& data, PutOptions options = {}) {
+    StringSource source(data, 1 << 20);
+    return store_->UploadPart("bkt", key, id, number, source, options);
+  }
+
+  Result<ObjectMeta> Complete(const std::string& key, const std::string& id,
+                              std::vector<CompletedPart> parts) {
+    return store_->CompleteMultipartUpload("bkt", key, id, parts, {"tester", "", ""});
+  }
+};
+
+TEST_F(MultipartTest, CompleteProducesKnownEtagAndBytes) {
+  PutOptions options;
+  options.content_type = "video/mp4";
+  options.user_metadata = {{"origin", "test"}};
+  const std::string id = Begin("movie", options);
+  const std::string p1(kFiveMiB, 'a');
+  auto part1 = Part("movie", id, 1, p1);
+  ASSERT_TRUE(part1.ok()) << part1.status().ToString();
+  EXPECT_EQ(part1->etag, Md5Hex(p1));
+  auto part2 = Part("movie", id, 2, "hello");
+  ASSERT_TRUE(part2.ok());
+  auto meta = Complete("movie", id, {{1, "\"" + part1->etag + "\"", {}}, {2, part2->etag, {}}});
+  ASSERT_TRUE(meta.ok()) << meta.status().ToString();
+  EXPECT_EQ(meta->etag, "7cbb08aa3c3309d6882c18fcecc4bee7-2");
+  EXPECT_EQ(meta->parts_count, 2);
+  EXPECT_EQ(meta->size, kFiveMiB + 5);
+  EXPECT_EQ(meta->content_type, "video/mp4");
+  auto got = store_->GetObject("bkt", "movie", std::nullopt, {});
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(Md5Hex(ReadAll(*got)), "fa01dc3471d797b839444a1bdfa87e51");
+  auto tail = store_->GetObject("bkt", "movie", RangeRequest{{}, {}, 7}, {});
+  EXPECT_EQ(ReadAll(*tail), "aahello");
+  // Parts and upload are gone; only the assembled blob remains.
+  EXPECT_EQ(BlobFilesOnDisk().size(), 1u);
+  EXPECT_EQ(store_->ListParts("bkt", "movie", id, 0, 1000).status().detail(), "NoSuchUpload");
+  auto events = sink_.events();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].kind, ObjectEventKind::kCompleteMultipartUpload);
+  EXPECT_EQ(events[0].meta.etag, meta->etag);
+}
+
+TEST_F(MultipartTest, CompositeChecksum) {
+  PutOptions options;
+  options.checksum_algorithm = ChecksumAlgorithm::kCrc32;
+  const std::string id = Begin("k", options);
+  const std::string p1(kFiveMiB, 'a');
+  auto part1 = Part("k", id, 1, p1);
+  ASSERT_TRUE(part1.ok());
+  EXPECT_EQ(part1->checksums.crc32, Base64Encode(Crc32Bytes(Crc32Update(0, p1))));
+  PutOptions part_options;
+  part_options.expected.crc32 = Base64Encode(Crc32Bytes(Crc32Update(0, "hello")));
+  auto part2 = Part("k", id, 2, "hello", part_options);
+  ASSERT_TRUE(part2.ok()) << part2.status().ToString();
+  part_options.expected.crc32 = Base64Encode(Crc32Bytes(1));
+  EXPECT_EQ(Part("k", id, 3, "hello", part_options).status().detail(), "BadDigest");
+  auto meta = Complete("k", id, {{1, part1->etag, {part1->checksums}}, {2, part2->etag, {}}});
+  ASSERT_TRUE(meta.ok()) << meta.status().ToString();
+  EXPECT_EQ(meta->checksums.crc32, "QaduHg==-2");
+  EXPECT_TRUE(meta->checksums.composite);
+  EXPECT_TRUE(store_->HeadObject("bkt", "k")->checksums.composite);
+}
+
+TEST_F(MultipartTest, CompleteValidatesParts) {
+  const std::string id = Begin("k");
+  auto small1 = Part("k", id, 1, "tiny");
+  auto small2 = Part("k", id, 2, "tiny2");
+  ASSERT_TRUE(small1.ok() && small2.ok());
+  EXPECT_EQ(Complete("k", id, {}).status().detail(), "MalformedXML");
+  EXPECT_EQ(Complete("k", id, {{2, small2->etag, {}}, {1, small1->etag, {}}}).status().detail(),
+            "InvalidPartOrder");
+  EXPECT_EQ(Complete("k", id, {{1, small1->etag, {}}, {1, small1->etag, {}}}).status().detail(),
+            "InvalidPartOrder");
+  EXPECT_EQ(Complete("k", id, {{1, Md5Hex("wrong"), {}}}).status().detail(), "InvalidPart");
+  EXPECT_EQ(Complete("k", id, {{3, small1->etag, {}}}).status().detail(), "InvalidPart");
+  EXPECT_EQ(Complete("k", id, {{1, small1->etag, {}}, {2, small2->etag, {}}}).status().detail(),
+            "EntityTooSmall");
+  EXPECT_EQ(Complete("k", "nope", {{1, small1->etag, {}}}).status().detail(), "NoSuchUpload");
+  EXPECT_EQ(Complete("other", id, {{1, small1->etag, {}}}).status().detail(), "NoSuchUpload");
+  // A single small part is fine (the last part may be any size), and a
+  // subset of the uploaded parts may be completed.
+  auto meta = Complete("k", id, {{2, small2->etag, {}}});
+  ASSERT_TRUE(meta.ok()) << meta.status().ToString();
+  EXPECT_EQ(*Get("bkt", "k"), "tiny2");
+  EXPECT_EQ(meta->etag, MultipartEtag({Md5Hex("tiny2")}));
+  EXPECT_EQ(BlobFilesOnDisk().size(), 1u);  // the unused part 1 went too
+}
+
+TEST_F(MultipartTest, PartNumbersAndReuploads) {
+  const std::string id = Begin("k");
+  EXPECT_EQ(Part("k", id, 0, "x").status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(Part("k", id, 10001, "x").status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(Part("k", "nope", 1, "x").status().detail(), "NoSuchUpload");
+  ASSERT_TRUE(Part("k", id, 3, "first").ok());
+  auto again = Part("k", id, 3, "second");
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(BlobFilesOnDisk().size(), 1u);  // the replaced part file is gone
+  auto meta = Complete("k", id, {{3, again->etag, {}}});
+  ASSERT_TRUE(meta.ok());
+  EXPECT_EQ(*Get("bkt", "k"), "second");
+}
+
+TEST_F(MultipartTest, ListPartsPaginates) {
+  const std::string id = Begin("k");
+  for (int n = 1; n <= 5; ++n) ASSERT_TRUE(Part("k", id, n * 2, std::string(n, 'p')).ok());
+  auto page = store_->ListParts("bkt", "k", id, 0, 2);
+  ASSERT_TRUE(page.ok());
+  ASSERT_EQ(page->parts.size(), 2u);
+  EXPECT_EQ(page->parts[0].part_number, 2);
+  EXPECT_EQ(page->parts[1].size, 2u);
+  EXPECT_TRUE(page->truncated);
+  EXPECT_EQ(page->next_part_number_marker, 4);
+  auto rest = store_->ListParts("bkt", "k", id, page->next_part_number_marker, 1000);
+  ASSERT_EQ(rest->parts.size(), 3u);
+  EXPECT_FALSE(rest->truncated);
+  EXPECT_EQ(rest->parts.back().etag, Md5Hex("ppppp"));
+}
+
+TEST_F(MultipartTest, ListUploadsAndAbort) {
+  std::vector<std::string> ids = {Begin("a/1"), Begin("a/2"), Begin("a/2"), Begin("b")};
+  auto all = store_->ListMultipartUploads("bkt", {});
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->uploads.size(), 4u);
+  EXPECT_EQ(all->uploads[0].key, "a/1");
+  auto prefixed = store_->ListMultipartUploads("bkt", {"a/", "", "", 1000});
+  EXPECT_EQ(prefixed->uploads.size(), 3u);
+  auto page = store_->ListMultipartUploads("bkt", {"", "", "", 2});
+  ASSERT_EQ(page->uploads.size(), 2u);
+  EXPECT_TRUE(page->truncated);
+  auto next = store_->ListMultipartUploads(
+      "bkt", {"", page->next_key_marker, page->next_upload_id_marker, 1000});
+  ASSERT_EQ(next->uploads.size(), 2u);
+  EXPECT_EQ(next->uploads[1].key, "b");
+  EXPECT_FALSE(next->truncated);
+  auto after_key = store_->ListMultipartUploads("bkt", {"", "a/2", "", 1000});
+  ASSERT_EQ(after_key->uploads.size(), 1u);
+
+  ASSERT_TRUE(Part("b", ids[3], 1, Pattern(1000)).ok());
+  ASSERT_TRUE(Part("b", ids[3], 2, Pattern(1000)).ok());
+  EXPECT_EQ(BlobFilesOnDisk().size(), 2u);
+  EXPECT_EQ(store_->AbortMultipartUpload("bkt", "a/1", ids[3]).detail(), "NoSuchUpload");
+  ASSERT_TRUE(store_->AbortMultipartUpload("bkt", "b", ids[3]).ok());
+  EXPECT_TRUE(BlobFilesOnDisk().empty());
+  EXPECT_EQ(store_->AbortMultipartUpload("bkt", "b", ids[3]).detail(), "NoSuchUpload");
+  EXPECT_EQ(store_->ListMultipartUploads("bkt", {})->uploads.size(), 3u);
+  EXPECT_EQ(store_->ListMultipartUploads("nobkt", {}).status().detail(), "NoSuchBucket");
+}
+
+TEST_F(MultipartTest, CompleteOverwritesExistingObject) {
+  ASSERT_TRUE(Put("bkt", "k", Pattern(200000)).ok());
+  const std::string id = Begin("k");
+  auto part = Part("k", id, 1, "new");
+  ASSERT_TRUE(Complete("k", id, {{1, part->etag, {}}}).ok());
+  EXPECT_EQ(*Get("bkt", "k"), "new");
+  EXPECT_EQ(BlobFilesOnDisk().size(), 1u);
+}
+
+TEST_F(MultipartTest, CopyOfMultipartObjectGetsPlainEtag) {
+  const std::string id = Begin("k");
+  auto part = Part("k", id, 1, "content");
+  ASSERT_TRUE(Complete("k", id, {{1, part->etag, {}}}).ok());
+  auto copy = store_->CopyObject("bkt", "k", "bkt", "copy", {}, false, {}, {});
+  ASSERT_TRUE(copy.ok());
+  EXPECT_EQ(copy->etag, Md5Hex("content"));
+  EXPECT_EQ(copy->parts_count, 0);
+}
+
+}  // namespace
+}  // namespace imgbatch::store

@@ -1,0 +1,176 @@
+#include "store/schema.h"
+
+#include <algorithm>
+
+namespace imgbatch::store {
+namespace {
+
+// Version 1. Keys are TEXT compared with the BINARY collation (memcmp), which
+// is S3's order: UTF-8 byte order. inline_data is the last column so list and
+// HEAD queries never read its overflow pages.
+constexpr const char* kSchemaV1 = R"sql(
+CREATE TABLE buckets(
+  name TEXT PRIMARY KEY,
+  region TEXT NOT NULL,
+  created_ms INTEGER NOT NULL
+);
+CREATE TABLE bucket_configs(
+  bucket TEXT NOT NULL REFERENCES buckets(name) ON DELETE CASCADE,
+  name TEXT NOT NULL,
+  document BLOB NOT NULL,
+  PRIMARY KEY(bucket, name)
+);
+CREATE TABLE objects(
+  id INTEGER PRIMARY KEY,
+  bucket TEXT NOT NULL REFERENCES buckets(name),
+  key TEXT NOT NULL,
+  size INTEGER NOT NULL,
+  etag TEXT NOT NULL,
+  last_modified_ms INTEGER NOT NULL,
+  sequence INTEGER NOT NULL,
+  parts_count INTEGER NOT NULL DEFAULT 0,
+  crc32 TEXT, crc32c TEXT, sha1 TEXT, sha256 TEXT,
+  checksum_composite INTEGER NOT NULL DEFAULT 0,
+  attrs BLOB NOT NULL,
+  blob_id TEXT,
+  inline_data BLOB
+);
+CREATE UNIQUE INDEX objects_by_key ON objects(bucket, key);
+CREATE INDEX objects_by_blob ON objects(blob_id) WHERE blob_id IS NOT NULL;
+CREATE TABLE uploads(
+  upload_id TEXT PRIMARY KEY,
+  bucket TEXT NOT NULL REFERENCES buckets(name),
+  key TEXT NOT NULL,
+  initiated_ms INTEGER NOT NULL,
+  checksum_algorithm INTEGER NOT NULL,
+  attrs BLOB NOT NULL
+);
+CREATE INDEX uploads_by_key ON uploads(bucket, key, upload_id);
+CREATE TABLE parts(
+  upload_id TEXT NOT NULL REFERENCES uploads(upload_id),
+  part_number INTEGER NOT NULL,
+  size INTEGER NOT NULL,
+  etag TEXT NOT NULL,
+  last_modified_ms INTEGER NOT NULL,
+  crc32 TEXT, crc32c TEXT, sha1 TEXT, sha256 TEXT,
+  blob_id TEXT NOT NULL,
+  PRIMARY KEY(upload_id, part_number)
+);
+CREATE INDEX parts_by_blob ON parts(blob_id);
+CREATE TABLE store_sequence(id INTEGER PRIMARY KEY CHECK (id = 1), value INTEGER NOT NULL);
+INSERT INTO store_sequence(id, value) VALUES(1, 0);
+)sql";
+
+void PutVarint(std::string& out, uint64_t v) {
+  while (v >= 0x80) {
+    out.push_back(static_cast<char>((v & 0x7f) | 0x80));
+    v >>= 7;
+  }
+  out.push_back(static_cast<char>(v));
+}
+
+void PutString(std::string& out, std::string_view s) {
+  PutVarint(out, s.size());
+  out.append(s);
+}
+
+bool GetVarint(std::string_view& in, uint64_t& v) {
+  v = 0;
+  for (int shift = 0; shift < 64 && !in.empty(); shift += 7) {
+    const auto byte = static_cast<unsigned char>(in.front());
+    in.remove_prefix(1);
+    v |= static_cast<uint64_t>(byte & 0x7f) << shift;
+    if ((byte & 0x80) == 0) return true;
+  }
+  return false;
+}
+
+bool GetString(std::string_view& in, std::string& s) {
+  uint64_t n = 0;
+  if (!GetVarint(in, n) || n > in.size()) return false;
+  s.assign(in.substr(0, n));
+  in.remove_prefix(n);
+  return true;
+}
+
+constexpr uint64_t kAttrsFormat = 1;
+
+}  // namespace
+
+const std::vector<db::Migration>& StoreMigrations() {
+  static const std::vector<db::Migration> kSteps = {{1, kSchemaV1}};
+  return kSteps;
+}
+
+std::string EncodeAttrs(const ObjectAttrs& a) {
+  std::string out;
+  PutVarint(out, kAttrsFormat);
+  for (const std::string* s : {&a.content_type, &a.content_encoding, &a.content_disposition,
+                               &a.content_language, &a.cache_control, &a.expires}) {
+    PutString(out, *s);
+  }
+  PutVarint(out, a.user_metadata.size());
+  for (const auto& [name, value] : a.user_metadata) {
+    PutString(out, name);
+    PutString(out, value);
+  }
+  return out;
+}
+
+std::optional<ObjectAttrs> DecodeAttrs(std::string_view in) {
+  ObjectAttrs a;
+  uint64_t format = 0, count = 0;
+  if (!GetVarint(in, format) || format != kAttrsFormat) return std::nullopt;
+  for (std::string* s : {&a.content_type, &a.content_encoding, &a.content_disposition,
+                         &a.content_language, &a.cache_control, &a.expires}) {
+    if (!GetString(in, *s)) return std::nullopt;
+  }
+  if (!GetVarint(in, count) || count > in.size()) return std::nullopt;
+  for (uint64_t i = 0; i < count; ++i) {
+    std::string name, value;
+    if (!GetString(in, name) || !GetString(in, value)) return std::nullopt;
+    a.user_metadata.emplace_back(std::move(name), std::move(value));
+  }
+  if (!in.empty()) return std::nullopt;
+  return a;
+}
+
+ObjectAttrs AttrsOf(const PutOptions& o) {
+  ObjectAttrs a{o.content_type,  o.content_encoding, o.content_disposition, o.content_language,
+                o.cache_control, o.expires,          o.user_metadata};
+  if (a.content_type.empty()) a.content_type = "binary/octet-stream";  // as S3
+  // Names lower-cased and sorted, as ObjectMeta promises.
+  for (auto& [name, value] : a.user_metadata) {
+    for (char& c : name) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+  }
+  std::stable_sort(a.user_metadata.begin(), a.user_metadata.end(),
+                   [](const auto& x, const auto& y) { return x.first < y.first; });
+  return a;
+}
+
+ObjectAttrs AttrsOf(const ObjectMeta& m) {
+  return ObjectAttrs{m.content_type,  m.content_encoding, m.content_disposition, m.content_language,
+                     m.cache_control, m.expires,          m.user_metadata};
+}
+
+void ApplyAttrs(const ObjectAttrs& a, ObjectMeta& m) {
+  m.content_type = a.content_type;
+  m.content_encoding = a.content_encoding;
+  m.content_disposition = a.content_disposition;
+  m.content_language = a.content_language;
+  m.cache_control = a.cache_control;
+  m.expires = a.expires;
+  m.user_metadata = a.user_metadata;
+}
+
+void ApplyAttrs(const ObjectAttrs& a, PutOptions& o) {
+  o.content_type = a.content_type;
+  o.content_encoding = a.content_encoding;
+  o.content_disposition = a.content_disposition;
+  o.content_language = a.content_language;
+  o.cache_control = a.cache_control;
+  o.expires = a.expires;
+  o.user_metadata = a.user_metadata;
+}
+
+}  // namespace imgbatch::store

@@ -1,0 +1,34 @@
+// The store's SQLite schema (component "store" in schema_versions) and the
+// compact encoding of per-object attributes (content headers + user
+// metadata) kept in one BLOB column. See docs/design/storage.md.
+// Pure functions; thread-safe.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "db/database.h"
+#include "store/object_store.h"
+
+namespace imgbatch::store {
+
+const std::vector<db::Migration>& StoreMigrations();
+
+// Content headers and user metadata of PutOptions/ObjectMeta.
+struct ObjectAttrs {
+  std::string content_type, content_encoding, content_disposition, content_language, cache_control,
+      expires;
+  std::vector<std::pair<std::string, std::string>> user_metadata;
+};
+
+std::string EncodeAttrs(const ObjectAttrs& attrs);
+// nullopt when the bytes are not a valid encoding (corruption).
+std::optional<ObjectAttrs> DecodeAttrs(std::string_view bytes);
+
+ObjectAttrs AttrsOf(const PutOptions& options);
+ObjectAttrs AttrsOf(const ObjectMeta& meta);
+void ApplyAttrs(const ObjectAttrs& attrs, ObjectMeta& meta);
+void ApplyAttrs(const ObjectAttrs& attrs, PutOptions& options);
+
+}  // namespace imgbatch::store
