@@ -14,6 +14,11 @@ namespace imgbatch::db {
 namespace {
 
 constexpr int kBusyTimeoutMs = 10'000;
+// WAL size (pages) at which the background checkpointer copies the WAL back
+// into the database file; and the size at which the writer does it itself
+// because the checkpointer cannot keep up.
+constexpr int kCheckpointPages = 1000;
+constexpr int kWriterCheckpointPages = 64 * 1000;
 
 // Maps an SQLite result code to our domain codes. Constraint violations are
 // kAlreadyExists (callers use UNIQUE/PRIMARY KEY to detect duplicates); a full
@@ -117,6 +122,8 @@ Result<std::unique_ptr<Connection>> OpenConnection(const std::string& path, bool
   } else {
     IMGBATCH_RETURN_IF_ERROR(ExecRaw(raw, "PRAGMA journal_mode=WAL"));
     IMGBATCH_RETURN_IF_ERROR(ExecRaw(raw, "PRAGMA synchronous=FULL"));
+    // Checkpoints are scheduled by DatabaseImpl (see OnWalCommit).
+    IMGBATCH_RETURN_IF_ERROR(ExecRaw(raw, "PRAGMA wal_autocheckpoint=0"));
   }
   return conn;
 }
@@ -131,12 +138,17 @@ struct PendingWrite {
 class DatabaseImpl final : public Database {
  public:
   DatabaseImpl(Options options, std::unique_ptr<Connection> writer,
+               std::unique_ptr<Connection> checkpointer,
                std::vector<std::unique_ptr<Connection>> readers)
-      : options_(std::move(options)), writer_conn_(std::move(writer)) {
+      : options_(std::move(options)),
+        writer_conn_(std::move(writer)),
+        checkpoint_conn_(std::move(checkpointer)) {
     for (auto& r : readers) {
       idle_readers_.push_back(r.get());
       readers_.push_back(std::move(r));
     }
+    sqlite3_wal_hook(writer_conn_->raw(), &DatabaseImpl::OnWalCommit, this);
+    checkpoint_thread_ = std::thread([this] { CheckpointLoop(); });
     writer_thread_ = std::thread([this] { WriterLoop(); });
   }
 
@@ -147,6 +159,12 @@ class DatabaseImpl final : public Database {
     }
     queue_cv_.notify_all();
     writer_thread_.join();
+    {
+      std::lock_guard lock(checkpoint_mutex_);
+      checkpoint_stop_ = true;
+    }
+    checkpoint_cv_.notify_all();
+    checkpoint_thread_.join();
   }
 
   Status Migrate(std::string_view component, const std::vector<Migration>& steps) override;
@@ -162,6 +180,8 @@ class DatabaseImpl final : public Database {
   void WriterLoop();
   void RunGroup(std::vector<PendingWrite*>& group);
   Status Commit();
+  void CheckpointLoop();
+  static int OnWalCommit(void* self, sqlite3* db, const char* schema, int wal_pages);
 
   const Options options_;
   std::unique_ptr<Connection> writer_conn_;  // used only on writer_thread_
@@ -175,6 +195,15 @@ class DatabaseImpl final : public Database {
   std::atomic<int> fail_commit_countdown_{0};
   uint64_t writes_ = 0;   // guarded by queue_mutex_
   uint64_t commits_ = 0;  // guarded by queue_mutex_
+
+  // Checkpoints run on their own thread and connection, so commits never wait
+  // for the WAL to be copied into the database file.
+  std::unique_ptr<Connection> checkpoint_conn_;
+  std::mutex checkpoint_mutex_;
+  std::condition_variable checkpoint_cv_;
+  bool checkpoint_wanted_ = false;
+  bool checkpoint_stop_ = false;
+  std::thread checkpoint_thread_;
 
   std::mutex pool_mutex_;
   std::condition_variable pool_cv_;
@@ -266,6 +295,35 @@ Status DatabaseImpl::Commit() {
   }
   if (countdown == 1) return IoError("injected commit failure");
   return writer_conn_->Exec("COMMIT");
+}
+
+int DatabaseImpl::OnWalCommit(void* self, sqlite3* db, const char* schema, int wal_pages) {
+  auto* impl = static_cast<DatabaseImpl*>(self);
+  if (wal_pages >= kWriterCheckpointPages) {
+    // Readers or a slow disk kept the checkpointer behind: bound the WAL.
+    sqlite3_wal_checkpoint_v2(db, schema, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+  } else if (wal_pages >= kCheckpointPages) {
+    {
+      std::lock_guard lock(impl->checkpoint_mutex_);
+      impl->checkpoint_wanted_ = true;
+    }
+    impl->checkpoint_cv_.notify_one();
+  }
+  return SQLITE_OK;
+}
+
+void DatabaseImpl::CheckpointLoop() {
+  std::unique_lock lock(checkpoint_mutex_);
+  while (true) {
+    checkpoint_cv_.wait(lock, [&] { return checkpoint_stop_ || checkpoint_wanted_; });
+    if (checkpoint_stop_) return;
+    checkpoint_wanted_ = false;
+    lock.unlock();
+    // PASSIVE: never blocks the writer or readers; copies what it can.
+    sqlite3_wal_checkpoint_v2(checkpoint_conn_->raw(), "main", SQLITE_CHECKPOINT_PASSIVE, nullptr,
+                              nullptr);
+    lock.lock();
+  }
 }
 
 Status DatabaseImpl::Read(std::function<Status(Conn&)> fn) {
@@ -406,13 +464,14 @@ Result<std::unique_ptr<Database>> Database::Open(const Options& options) {
   if (options.path.empty()) return InvalidArgument("db path is empty");
   if (sqlite3_threadsafe() == 0) return Internal("SQLite built without thread support");
   IMGBATCH_ASSIGN_OR_RETURN(auto writer, OpenConnection(options.path, /*read_only=*/false));
+  IMGBATCH_ASSIGN_OR_RETURN(auto checkpointer, OpenConnection(options.path, /*read_only=*/false));
   std::vector<std::unique_ptr<Connection>> readers;
   for (int i = 0; i < std::max(1, options.read_connections); ++i) {
     IMGBATCH_ASSIGN_OR_RETURN(auto reader, OpenConnection(options.path, /*read_only=*/true));
     readers.push_back(std::move(reader));
   }
   return std::unique_ptr<Database>(
-      new DatabaseImpl(options, std::move(writer), std::move(readers)));
+      new DatabaseImpl(options, std::move(writer), std::move(checkpointer), std::move(readers)));
 }
 
 }  // namespace imgbatch::db

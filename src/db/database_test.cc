@@ -375,6 +375,35 @@ TEST_F(DatabaseTest, ConcurrentReadsSeeConsistentSnapshots) {
   EXPECT_EQ(Count(), 400);
 }
 
+TEST_F(DatabaseTest, BackgroundCheckpointCopiesWalIntoDatabaseFile) {
+  ASSERT_TRUE(db_->Migrate("big", {{1, "CREATE TABLE big(id INTEGER PRIMARY KEY, b BLOB)"}}).ok());
+  const std::string blob(4000, 'b');
+  for (int round = 0; round < 3; ++round) {  // ~1,500 pages of WAL
+    ASSERT_TRUE(db_->Write([&](Txn& txn) -> Status {
+                     for (int i = 0; i < 500; ++i) {
+                       IMGBATCH_ASSIGN_OR_RETURN(auto st,
+                                                 txn.Prepare("INSERT INTO big(b) VALUES(?)"));
+                       IMGBATCH_RETURN_IF_ERROR(st.BindBlob(1, blob).Run());
+                     }
+                     return Status::Ok();
+                   })
+                    .ok());
+  }
+  const std::string path = dir_.path() + "/meta.db";
+  EXPECT_TRUE(WaitFor([&] { return fs::file_size(path) > 4'000'000; }))
+      << "database file still " << fs::file_size(path) << " bytes";
+  ReOpen();
+  int64_t rows = 0;
+  ASSERT_TRUE(db_->Read([&](Conn& conn) -> Status {
+                   IMGBATCH_ASSIGN_OR_RETURN(auto q, conn.Prepare("SELECT COUNT(*) FROM big"));
+                   IMGBATCH_ASSIGN_OR_RETURN(bool row, q.Step());
+                   if (row) rows = q.ColumnInt(0);
+                   return Status::Ok();
+                 })
+                  .ok());
+  EXPECT_EQ(rows, 1500);
+}
+
 TEST(DatabaseOpenTest, BadPathIsAnError) {
   Options options;
   options.path = "/nonexistent-dir-for-imgbatch/x/meta.db";
