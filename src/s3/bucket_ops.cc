@@ -1,0 +1,186 @@
+// Bucket operations: ListBuckets, Create/Delete/HeadBucket, GetBucketLocation,
+// GetBucketVersioning (unversioned), bucket CORS and OPTIONS preflight.
+#include "common/strings.h"
+#include "s3/cors.h"
+#include "s3/errors.h"
+#include "s3/ops.h"
+#include "s3/request_xml.h"
+
+namespace imgbatch::s3 {
+namespace {
+
+constexpr char kCorsConfigName[] = "cors";
+// us-east-1 buckets report an empty LocationConstraint, as S3.
+constexpr char kDefaultAwsRegion[] = "us-east-1";
+
+http::Response EmptyResponse(int status) {
+  http::Response response;
+  response.status = status;
+  response.content_length = 0;
+  return response;
+}
+
+// The bucket's CORS rules; nullopt when none are configured.
+Result<std::optional<CorsConfiguration>> LoadCors(const OpContext& ctx) {
+  Result<std::string> document = ctx.s3.store.GetBucketConfig(ctx.request.bucket, kCorsConfigName);
+  if (!document.ok()) {
+    const Status& status = document.status();
+    bool absent = status.code() == Code::kNotFound && status.detail() != "NoSuchBucket";
+    if (absent) return std::optional<CorsConfiguration>();
+    return status;
+  }
+  IMGBATCH_ASSIGN_OR_RETURN(CorsConfiguration config, ParseCorsConfiguration(*document));
+  return std::optional<CorsConfiguration>(std::move(config));
+}
+
+std::string Join(const std::vector<std::string>& values, std::string_view sep) {
+  std::string out;
+  for (const std::string& value : values) {
+    if (!out.empty()) out += sep;
+    out += value;
+  }
+  return out;
+}
+
+std::vector<std::string> SplitHeaderList(std::string_view list) {
+  std::vector<std::string> names;
+  for (std::string_view part : Split(list, ',')) {
+    std::string_view name = Trim(part);
+    if (!name.empty()) names.push_back(ToLower(name));
+  }
+  return names;
+}
+
+void SetAllowOrigin(const CorsRule& rule, std::string_view origin, http::Headers& headers) {
+  bool any_origin = rule.allowed_origins.size() == 1 && rule.allowed_origins[0] == "*";
+  if (any_origin) {
+    headers.Set("Access-Control-Allow-Origin", "*");
+  } else {
+    headers.Set("Access-Control-Allow-Origin", std::string(origin));
+    headers.Set("Access-Control-Allow-Credentials", "true");
+  }
+  headers.Set("Access-Control-Allow-Methods", Join(rule.allowed_methods, ", "));
+  if (!rule.expose_headers.empty()) {
+    headers.Set("Access-Control-Expose-Headers", Join(rule.expose_headers, ", "));
+  }
+  if (rule.max_age_seconds) {
+    headers.Set("Access-Control-Max-Age", std::to_string(*rule.max_age_seconds));
+  }
+  headers.Set("Vary", "Origin, Access-Control-Request-Headers, Access-Control-Request-Method");
+}
+
+}  // namespace
+
+OpResult ListBuckets(const OpContext& ctx) {
+  IMGBATCH_ASSIGN_OR_RETURN(std::vector<store::BucketInfo> buckets, ctx.s3.store.ListBuckets());
+  pugi::xml_document doc;
+  pugi::xml_node root = AppendS3Root(doc, "ListAllMyBucketsResult");
+  pugi::xml_node owner = root.append_child("Owner");
+  AddText(owner, "ID", ctx.s3.owner_id);
+  AddText(owner, "DisplayName", ctx.s3.owner_display_name);
+  pugi::xml_node list = root.append_child("Buckets");
+  for (const store::BucketInfo& bucket : buckets) {
+    pugi::xml_node node = list.append_child("Bucket");
+    AddText(node, "Name", bucket.name);
+    AddText(node, "CreationDate", XmlTime(bucket.created_ms));
+  }
+  return XmlResponse(doc);
+}
+
+OpResult CreateBucket(const OpContext& ctx) {
+  IMGBATCH_ASSIGN_OR_RETURN(std::string body, ctx.ReadXmlBody());
+  IMGBATCH_ASSIGN_OR_RETURN(std::string constraint, ParseCreateBucketConfiguration(body));
+  // S3 rejects an explicit "us-east-1" constraint and any constraint naming
+  // another region than the endpoint's.
+  if (!constraint.empty()) {
+    if (constraint == kDefaultAwsRegion) return S3Status("InvalidLocationConstraint");
+    if (constraint != ctx.s3.region) return S3Status("IllegalLocationConstraintException");
+  }
+  IMGBATCH_RETURN_IF_ERROR(ctx.s3.store.CreateBucket(ctx.request.bucket, ctx.s3.region));
+  http::Response response = EmptyResponse(200);
+  response.headers.Set("Location", "/" + ctx.request.bucket);
+  return response;
+}
+
+OpResult DeleteBucket(const OpContext& ctx) {
+  IMGBATCH_RETURN_IF_ERROR(ctx.s3.store.DeleteBucket(ctx.request.bucket));
+  return EmptyResponse(204);
+}
+
+OpResult HeadBucket(const OpContext& ctx) {
+  IMGBATCH_ASSIGN_OR_RETURN(store::BucketInfo bucket, ctx.s3.store.GetBucket(ctx.request.bucket));
+  http::Response response = EmptyResponse(200);
+  response.headers.Set("x-amz-bucket-region",
+                       bucket.region.empty() ? ctx.s3.region : bucket.region);
+  return response;
+}
+
+OpResult GetBucketLocation(const OpContext& ctx) {
+  IMGBATCH_ASSIGN_OR_RETURN(store::BucketInfo bucket, ctx.s3.store.GetBucket(ctx.request.bucket));
+  std::string region = bucket.region.empty() ? ctx.s3.region : bucket.region;
+  pugi::xml_document doc;
+  pugi::xml_node root = AppendS3Root(doc, "LocationConstraint");
+  if (region != kDefaultAwsRegion) root.text().set(region.c_str());
+  return XmlResponse(doc);
+}
+
+OpResult GetBucketVersioning(const OpContext& ctx) {
+  IMGBATCH_RETURN_IF_ERROR(ctx.s3.store.GetBucket(ctx.request.bucket).status());
+  pugi::xml_document doc;
+  AppendS3Root(doc, "VersioningConfiguration");  // never versioned: no Status element
+  return XmlResponse(doc);
+}
+
+OpResult PutBucketCors(const OpContext& ctx) {
+  IMGBATCH_ASSIGN_OR_RETURN(std::string body, ctx.ReadXmlBody());
+  IMGBATCH_ASSIGN_OR_RETURN(CorsConfiguration config, ParseCorsConfiguration(body));
+  IMGBATCH_RETURN_IF_ERROR(ctx.s3.store.PutBucketConfig(ctx.request.bucket, kCorsConfigName,
+                                                        RenderCorsConfiguration(config)));
+  return EmptyResponse(200);
+}
+
+OpResult GetBucketCors(const OpContext& ctx) {
+  IMGBATCH_ASSIGN_OR_RETURN(std::optional<CorsConfiguration> config, LoadCors(ctx));
+  if (!config) return S3Status("NoSuchCORSConfiguration");
+  http::Response response;
+  response.headers.Set("Content-Type", "application/xml");
+  response.body = RenderCorsConfiguration(*config);
+  return response;
+}
+
+OpResult DeleteBucketCors(const OpContext& ctx) {
+  Status status = ctx.s3.store.DeleteBucketConfig(ctx.request.bucket, kCorsConfigName);
+  bool absent = status.code() == Code::kNotFound && status.detail() != "NoSuchBucket";
+  if (!status.ok() && !absent) return status;
+  return EmptyResponse(204);
+}
+
+OpResult Preflight(const OpContext& ctx) {
+  std::optional<std::string_view> origin = ctx.request.Header("Origin");
+  if (!origin) {
+    return S3Status("BadRequest", "Insufficient information. Origin request header needed.");
+  }
+  std::optional<std::string_view> method = ctx.request.Header("Access-Control-Request-Method");
+  if (!method) return S3Status("BadRequest", "Invalid Access-Control-Request-Method: null");
+  IMGBATCH_ASSIGN_OR_RETURN(std::optional<CorsConfiguration> config, LoadCors(ctx));
+  if (!config) return S3Status("CORSResponse", "CORS is not enabled for this bucket.");
+  std::vector<std::string> headers =
+      SplitHeaderList(ctx.request.Header("Access-Control-Request-Headers").value_or(""));
+  const CorsRule* rule = MatchCorsRule(*config, *origin, *method, headers);
+  if (rule == nullptr) return S3Status("CORSResponse");
+  http::Response response = EmptyResponse(200);
+  SetAllowOrigin(*rule, *origin, response.headers);
+  if (!headers.empty()) response.headers.Set("Access-Control-Allow-Headers", Join(headers, ", "));
+  return response;
+}
+
+void AddCorsHeaders(const OpContext& ctx, http::Response& response) {
+  std::optional<std::string_view> origin = ctx.request.Header("Origin");
+  if (!origin || ctx.request.bucket.empty()) return;
+  Result<std::optional<CorsConfiguration>> config = LoadCors(ctx);
+  if (!config.ok() || !config->has_value()) return;
+  const CorsRule* rule = MatchCorsRule(**config, *origin, ctx.request.head->method, {});
+  if (rule != nullptr) SetAllowOrigin(*rule, *origin, response.headers);
+}
+
+}  // namespace imgbatch::s3

@@ -1,0 +1,94 @@
+// Internal to the s3 module: the per-request context handed to each operation
+// and the operation functions, one family per file (bucket_ops.cc,
+// object_ops.cc, multipart_ops.cc, list_ops.cc). Each returns the response or
+// a Status that errors.cc renders.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "auth/sigv4.h"
+#include "http/exchange.h"
+#include "s3/body.h"
+#include "s3/request.h"
+#include "s3/s3_service.h"
+#include "s3/wire_xml.h"
+
+namespace imgbatch::s3 {
+
+struct OpContext {
+  const S3Context& s3;
+  const S3Request& request;
+  http::Exchange& exchange;
+  const auth::VerifiedRequest& caller;  // empty for OPTIONS preflight
+  store::Caller store_caller;
+
+  // The request body, verified as its payload mode requires.
+  Result<std::unique_ptr<RequestBody>> OpenBody() const;
+  // A whole XML body up to the XML limit.
+  Result<std::string> ReadXmlBody() const;
+  bool Allowed(std::string_view action, std::string_view resource) const;
+  // For a missing key: NoSuchKey if the caller may list the bucket, else
+  // AccessDenied, so keys cannot be probed (AWS behaviour).
+  Status MissingKeyError(const Status& not_found) const;
+};
+
+using OpResult = Result<http::Response>;
+
+// bucket_ops.cc
+OpResult ListBuckets(const OpContext& ctx);
+OpResult CreateBucket(const OpContext& ctx);
+OpResult DeleteBucket(const OpContext& ctx);
+OpResult HeadBucket(const OpContext& ctx);
+OpResult GetBucketLocation(const OpContext& ctx);
+OpResult GetBucketVersioning(const OpContext& ctx);
+OpResult PutBucketCors(const OpContext& ctx);
+OpResult GetBucketCors(const OpContext& ctx);
+OpResult DeleteBucketCors(const OpContext& ctx);
+OpResult Preflight(const OpContext& ctx);
+// CORS headers for an actual (non-preflight) request with an Origin.
+void AddCorsHeaders(const OpContext& ctx, http::Response& response);
+
+// object_ops.cc
+OpResult PutObject(const OpContext& ctx);
+OpResult GetObject(const OpContext& ctx);  // GET and HEAD
+OpResult DeleteObject(const OpContext& ctx);
+OpResult DeleteObjects(const OpContext& ctx);
+OpResult CopyObject(const OpContext& ctx);
+// Shared with multipart_ops.cc.
+Result<store::PutOptions> PutOptionsFromHeaders(const S3Request& request);
+void AddChecksumHeaders(const store::Checksums& checksums, http::Headers& headers);
+void AddChecksumElements(const store::Checksums& checksums, pugi::xml_node parent);
+std::string Quoted(std::string_view etag);
+// Parses x-amz-copy-source ("[/]bucket/key[?versionId=null]").
+Result<std::pair<std::string, std::string>> ParseCopySource(std::string_view header);
+store::Conditions CopySourceConditions(const S3Request& request);
+// Applies PutOptions parsing + aws-chunked + Content-Length rules to a body.
+Status PrepareUpload(const OpContext& ctx, RequestBody& body, store::PutOptions& options);
+
+// multipart_ops.cc
+OpResult CreateMultipartUpload(const OpContext& ctx);
+OpResult UploadPart(const OpContext& ctx);
+OpResult UploadPartCopy(const OpContext& ctx);
+OpResult CompleteMultipartUpload(const OpContext& ctx);
+OpResult AbortMultipartUpload(const OpContext& ctx);
+OpResult ListParts(const OpContext& ctx);
+OpResult ListMultipartUploads(const OpContext& ctx);
+
+// list_ops.cc
+OpResult ListObjectsV1(const OpContext& ctx);
+OpResult ListObjectsV2(const OpContext& ctx);
+OpResult ListObjectVersions(const OpContext& ctx);
+// ISO 8601 with milliseconds, as S3 lists times.
+std::string XmlTime(int64_t millis);
+// max-keys / max-parts / max-uploads: default and cap `cap`; negative or not
+// a number: InvalidArgument.
+Result<int> ParseMaxParam(const S3Request& request, std::string_view name, int cap);
+// encoding-type=url (InvalidArgument for other values).
+Result<bool> ParseUrlEncoding(const S3Request& request);
+// The key or prefix as sent in a listing: URL-encoded when asked.
+std::string ListEncode(bool url, std::string_view value);
+// <Owner><ID/><DisplayName/></Owner> (also Initiator).
+void AddOwner(pugi::xml_node parent, const char* name, const S3Context& s3);
+
+}  // namespace imgbatch::s3

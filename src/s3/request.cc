@@ -1,0 +1,279 @@
+#include "s3/request.h"
+
+#include <algorithm>
+#include <array>
+#include <cstdio>
+
+#include "s3/errors.h"
+
+namespace imgbatch::s3 {
+namespace {
+
+// Sub-resources S3 has and we do not serve: NotImplemented rather than
+// silently treating e.g. "PUT ?acl" as a PutObject.
+constexpr std::array<std::string_view, 25> kUnsupportedSubresources = {"acl",
+                                                                       "policy",
+                                                                       "policyStatus",
+                                                                       "tagging",
+                                                                       "lifecycle",
+                                                                       "logging",
+                                                                       "website",
+                                                                       "replication",
+                                                                       "encryption",
+                                                                       "notification",
+                                                                       "object-lock",
+                                                                       "legal-hold",
+                                                                       "retention",
+                                                                       "accelerate",
+                                                                       "requestPayment",
+                                                                       "analytics",
+                                                                       "inventory",
+                                                                       "metrics",
+                                                                       "intelligent-tiering",
+                                                                       "ownershipControls",
+                                                                       "publicAccessBlock",
+                                                                       "restore",
+                                                                       "select",
+                                                                       "torrent",
+                                                                       "attributes"};
+
+bool Has(const QueryParams& query, std::string_view name) {
+  return std::any_of(query.begin(), query.end(), [&](const auto& p) { return p.first == name; });
+}
+
+bool HasUnsupportedSubresource(const QueryParams& query) {
+  return std::any_of(kUnsupportedSubresources.begin(), kUnsupportedSubresources.end(),
+                     [&](std::string_view name) { return Has(query, name); });
+}
+
+// The bucket named by a "<bucket>.<domain>[:port]" Host, if it is one.
+std::optional<std::string> VirtualHostBucket(std::string_view host, std::string_view domain) {
+  if (host.empty() || host.front() == '[' || domain.empty()) return std::nullopt;
+  size_t colon = host.rfind(':');
+  if (colon != std::string_view::npos) host = host.substr(0, colon);
+  std::string lower = ToLower(host);
+  std::string suffix = "." + ToLower(domain);
+  if (lower.size() <= suffix.size() || !lower.ends_with(suffix)) return std::nullopt;
+  return lower.substr(0, lower.size() - suffix.size());
+}
+
+Op SelectServiceOp(std::string_view method) {
+  return method == "GET" ? Op::kListBuckets : Op::kMethodNotAllowed;
+}
+
+Op SelectBucketOp(std::string_view method, const QueryParams& query) {
+  if (method == "GET") {
+    if (Has(query, "location")) return Op::kGetBucketLocation;
+    if (Has(query, "versioning")) return Op::kGetBucketVersioning;
+    if (Has(query, "versions")) return Op::kListObjectVersions;
+    if (Has(query, "cors")) return Op::kGetBucketCors;
+    if (Has(query, "uploads")) return Op::kListMultipartUploads;
+    if (QueryGet(query, "list-type") == "2") return Op::kListObjectsV2;
+    return Op::kListObjectsV1;
+  }
+  if (method == "PUT") {
+    if (Has(query, "cors")) return Op::kPutBucketCors;
+    if (Has(query, "versioning")) return Op::kNotImplemented;
+    return Op::kCreateBucket;
+  }
+  if (method == "DELETE") return Has(query, "cors") ? Op::kDeleteBucketCors : Op::kDeleteBucket;
+  if (method == "HEAD") return Op::kHeadBucket;
+  if (method == "POST") return Has(query, "delete") ? Op::kDeleteObjects : Op::kNotImplemented;
+  return Op::kMethodNotAllowed;
+}
+
+Op SelectObjectOp(std::string_view method, const QueryParams& query, const http::Headers& headers) {
+  bool upload = Has(query, "uploadId");
+  if (method == "GET") return upload ? Op::kListParts : Op::kGetObject;
+  if (method == "HEAD") return Op::kHeadObject;
+  if (method == "PUT") {
+    bool copy = headers.Has("x-amz-copy-source");
+    if (upload) return copy ? Op::kUploadPartCopy : Op::kUploadPart;
+    return copy ? Op::kCopyObject : Op::kPutObject;
+  }
+  if (method == "DELETE") return upload ? Op::kAbortMultipartUpload : Op::kDeleteObject;
+  if (method == "POST") {
+    if (Has(query, "uploads")) return Op::kCreateMultipartUpload;
+    if (upload) return Op::kCompleteMultipartUpload;
+    return Op::kMethodNotAllowed;
+  }
+  return Op::kMethodNotAllowed;
+}
+
+}  // namespace
+
+const char* OpName(Op op) {
+  switch (op) {
+    case Op::kListBuckets:
+      return "ListBuckets";
+    case Op::kCreateBucket:
+      return "CreateBucket";
+    case Op::kDeleteBucket:
+      return "DeleteBucket";
+    case Op::kHeadBucket:
+      return "HeadBucket";
+    case Op::kGetBucketLocation:
+      return "GetBucketLocation";
+    case Op::kGetBucketVersioning:
+      return "GetBucketVersioning";
+    case Op::kListObjectVersions:
+      return "ListObjectVersions";
+    case Op::kPutBucketCors:
+      return "PutBucketCors";
+    case Op::kGetBucketCors:
+      return "GetBucketCors";
+    case Op::kDeleteBucketCors:
+      return "DeleteBucketCors";
+    case Op::kPreflight:
+      return "Preflight";
+    case Op::kListObjectsV1:
+      return "ListObjects";
+    case Op::kListObjectsV2:
+      return "ListObjectsV2";
+    case Op::kDeleteObjects:
+      return "DeleteObjects";
+    case Op::kPutObject:
+      return "PutObject";
+    case Op::kCopyObject:
+      return "CopyObject";
+    case Op::kGetObject:
+      return "GetObject";
+    case Op::kHeadObject:
+      return "HeadObject";
+    case Op::kDeleteObject:
+      return "DeleteObject";
+    case Op::kCreateMultipartUpload:
+      return "CreateMultipartUpload";
+    case Op::kUploadPart:
+      return "UploadPart";
+    case Op::kUploadPartCopy:
+      return "UploadPartCopy";
+    case Op::kCompleteMultipartUpload:
+      return "CompleteMultipartUpload";
+    case Op::kAbortMultipartUpload:
+      return "AbortMultipartUpload";
+    case Op::kListParts:
+      return "ListParts";
+    case Op::kListMultipartUploads:
+      return "ListMultipartUploads";
+    case Op::kNotImplemented:
+      return "NotImplemented";
+    case Op::kMethodNotAllowed:
+      return "MethodNotAllowed";
+  }
+  return "Unknown";
+}
+
+bool S3Request::HasParam(std::string_view name) const { return Has(query, name); }
+
+std::optional<std::string> S3Request::Param(std::string_view name) const {
+  return QueryGet(query, name);
+}
+
+std::optional<std::string_view> S3Request::Header(std::string_view name) const {
+  return head->headers.Get(name);
+}
+
+std::string S3Request::Resource() const {
+  if (bucket.empty()) return "/";
+  return key.empty() ? "/" + bucket : "/" + bucket + "/" + key;
+}
+
+Result<S3Request> ParseRequest(const http::RequestHead& head, std::string_view domain) {
+  S3Request request;
+  request.head = &head;
+  request.request_id = FormatRequestId(head.request_id);
+  std::optional<std::string> path = PercentDecode(head.path);
+  if (!path || path->empty() || path->front() != '/') return S3Status("InvalidURI");
+  std::string_view rest = std::string_view(*path).substr(1);
+  std::optional<std::string_view> host = head.headers.Get("Host");
+  if (auto bucket = host ? VirtualHostBucket(*host, domain) : std::nullopt) {
+    request.virtual_host = true;
+    request.bucket = std::move(*bucket);
+    request.key = std::string(rest);
+  } else {
+    size_t slash = rest.find('/');
+    request.bucket = std::string(rest.substr(0, slash));
+    if (slash != std::string_view::npos) request.key = std::string(rest.substr(slash + 1));
+  }
+  request.query = ParseQuery(head.query, /*plus_as_space=*/true);
+  request.op = SelectOp(head.method, request.bucket, request.key, request.query, head.headers);
+  return request;
+}
+
+Op SelectOp(std::string_view method, const std::string& bucket, const std::string& key,
+            const QueryParams& query, const http::Headers& headers) {
+  if (method == "OPTIONS") return bucket.empty() ? Op::kMethodNotAllowed : Op::kPreflight;
+  if (HasUnsupportedSubresource(query)) return Op::kNotImplemented;
+  if (bucket.empty()) return SelectServiceOp(method);
+  if (key.empty()) return SelectBucketOp(method, query);
+  return SelectObjectOp(method, query, headers);
+}
+
+std::string BucketArn(std::string_view bucket) { return "arn:aws:s3:::" + std::string(bucket); }
+
+std::string ObjectArn(std::string_view bucket, std::string_view key) {
+  return BucketArn(bucket) + "/" + std::string(key);
+}
+
+Permission RequiredPermission(const S3Request& request) {
+  std::string bucket_arn = BucketArn(request.bucket);
+  std::string object_arn = ObjectArn(request.bucket, request.key);
+  switch (request.op) {
+    case Op::kListBuckets:
+      return {"s3:ListAllMyBuckets", "arn:aws:s3:::*"};
+    case Op::kCreateBucket:
+      return {"s3:CreateBucket", bucket_arn};
+    case Op::kDeleteBucket:
+      return {"s3:DeleteBucket", bucket_arn};
+    case Op::kHeadBucket:
+    case Op::kListObjectsV1:
+    case Op::kListObjectsV2:
+      return {"s3:ListBucket", bucket_arn};
+    case Op::kGetBucketLocation:
+      return {"s3:GetBucketLocation", bucket_arn};
+    case Op::kGetBucketVersioning:
+      return {"s3:GetBucketVersioning", bucket_arn};
+    case Op::kListObjectVersions:
+      return {"s3:ListBucketVersions", bucket_arn};
+    // IAM has no DeleteBucketCORS action: PutBucketCORS covers deletion.
+    case Op::kPutBucketCors:
+    case Op::kDeleteBucketCors:
+      return {"s3:PutBucketCORS", bucket_arn};
+    case Op::kGetBucketCors:
+      return {"s3:GetBucketCORS", bucket_arn};
+    case Op::kListMultipartUploads:
+      return {"s3:ListBucketMultipartUploads", bucket_arn};
+    case Op::kDeleteObjects:
+      return {"s3:DeleteObject", bucket_arn + "/*"};
+    case Op::kPutObject:
+    case Op::kCopyObject:
+    case Op::kCreateMultipartUpload:
+    case Op::kUploadPart:
+    case Op::kUploadPartCopy:
+    case Op::kCompleteMultipartUpload:
+      return {"s3:PutObject", object_arn};
+    case Op::kGetObject:
+    case Op::kHeadObject:
+      return {"s3:GetObject", object_arn};
+    case Op::kDeleteObject:
+      return {"s3:DeleteObject", object_arn};
+    case Op::kAbortMultipartUpload:
+      return {"s3:AbortMultipartUpload", object_arn};
+    case Op::kListParts:
+      return {"s3:ListMultipartUploadParts", object_arn};
+    case Op::kPreflight:
+    case Op::kNotImplemented:
+    case Op::kMethodNotAllowed:
+      break;
+  }
+  return {"s3:*", request.bucket.empty() ? "*" : bucket_arn};
+}
+
+std::string FormatRequestId(uint64_t request_id) {
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llX", static_cast<unsigned long long>(request_id));
+  return buf;
+}
+
+}  // namespace imgbatch::s3

@@ -1,0 +1,88 @@
+// S3 request addressing and operation selection: which bucket and key a
+// request names (path-style "/bucket/key" or virtual-host "<bucket>.<domain>"),
+// which operation its method + query sub-resources select, and which IAM
+// action and resource ARN authorize it. Pure functions; thread-safe.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "common/status.h"
+#include "common/strings.h"
+#include "http/exchange.h"
+
+namespace imgbatch::s3 {
+
+inline constexpr size_t kMaxKeyBytes = 1024;
+
+enum class Op {
+  kListBuckets,
+  kCreateBucket,
+  kDeleteBucket,
+  kHeadBucket,
+  kGetBucketLocation,
+  kGetBucketVersioning,
+  kListObjectVersions,
+  kPutBucketCors,
+  kGetBucketCors,
+  kDeleteBucketCors,
+  kPreflight,  // OPTIONS: answered from the CORS rules, no auth (as S3)
+  kListObjectsV1,
+  kListObjectsV2,
+  kDeleteObjects,
+  kPutObject,
+  kCopyObject,
+  kGetObject,
+  kHeadObject,
+  kDeleteObject,
+  kCreateMultipartUpload,
+  kUploadPart,
+  kUploadPartCopy,
+  kCompleteMultipartUpload,
+  kAbortMultipartUpload,
+  kListParts,
+  kListMultipartUploads,
+  kNotImplemented,    // a sub-resource we do not serve (acl, tagging, ...)
+  kMethodNotAllowed,  // e.g. POST on an object without a sub-resource
+};
+
+const char* OpName(Op op);
+
+struct S3Request {
+  const http::RequestHead* head = nullptr;
+  std::string bucket;  // decoded; empty for the service (ListBuckets)
+  std::string key;     // decoded; empty for bucket operations
+  bool virtual_host = false;
+  QueryParams query;  // decoded
+  Op op = Op::kNotImplemented;
+  std::string request_id;  // x-amz-request-id
+
+  bool HasParam(std::string_view name) const;
+  std::optional<std::string> Param(std::string_view name) const;
+  std::optional<std::string_view> Header(std::string_view name) const;
+  bool IsHead() const { return head->method == "HEAD"; }
+  // The Resource of error replies: "/bucket/key".
+  std::string Resource() const;
+};
+
+// Errors: InvalidURI (malformed percent-escapes).
+Result<S3Request> ParseRequest(const http::RequestHead& head, std::string_view domain);
+
+Op SelectOp(std::string_view method, const std::string& bucket, const std::string& key,
+            const QueryParams& query, const http::Headers& headers);
+
+struct Permission {
+  std::string action;    // "s3:GetObject"
+  std::string resource;  // "arn:aws:s3:::bucket/key"
+};
+// The IAM action and resource the operation needs (for DeleteObjects, the
+// per-key s3:DeleteObject checks happen per key).
+Permission RequiredPermission(const S3Request& request);
+std::string BucketArn(std::string_view bucket);
+std::string ObjectArn(std::string_view bucket, std::string_view key);
+
+// "4442587FB7D0A2F9" from the server's request counter.
+std::string FormatRequestId(uint64_t request_id);
+
+}  // namespace imgbatch::s3

@@ -1,0 +1,32 @@
+// Parsers for the XML documents S3 clients send: CompleteMultipartUpload,
+// Delete (DeleteObjects) and CreateBucketConfiguration. Namespace prefixes are
+// ignored, as S3 does. Errors: kInvalidArgument with detail "MalformedXML"
+// (or the more precise S3 code). Pure functions; thread-safe; fuzzed by
+// fuzz/s3_xml_fuzzer.cc.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+#include "store/object_store.h"
+
+namespace imgbatch::s3 {
+
+inline constexpr int kMinPartNumber = 1;
+inline constexpr int kMaxPartNumber = 10000;
+
+Result<std::vector<store::CompletedPart>> ParseCompleteMultipartUpload(std::string_view xml);
+
+struct DeleteObjectsRequest {
+  bool quiet = false;
+  std::vector<std::string> keys;
+};
+// More than max_keys <Object> entries: MalformedXML, as S3.
+Result<DeleteObjectsRequest> ParseDeleteObjects(std::string_view xml, size_t max_keys);
+
+// The LocationConstraint ("" when absent or the body is empty).
+Result<std::string> ParseCreateBucketConfiguration(std::string_view xml);
+
+}  // namespace imgbatch::s3

@@ -1,0 +1,165 @@
+#include "s3/s3_service.h"
+
+#include <spdlog/spdlog.h>
+
+#include "common/hashing.h"
+#include "s3/errors.h"
+#include "s3/ops.h"
+
+namespace imgbatch::s3 {
+namespace {
+
+OpResult RunOp(const OpContext& ctx) {
+  switch (ctx.request.op) {
+    case Op::kListBuckets:
+      return ListBuckets(ctx);
+    case Op::kCreateBucket:
+      return CreateBucket(ctx);
+    case Op::kDeleteBucket:
+      return DeleteBucket(ctx);
+    case Op::kHeadBucket:
+      return HeadBucket(ctx);
+    case Op::kGetBucketLocation:
+      return GetBucketLocation(ctx);
+    case Op::kGetBucketVersioning:
+      return GetBucketVersioning(ctx);
+    case Op::kListObjectVersions:
+      return ListObjectVersions(ctx);
+    case Op::kPutBucketCors:
+      return PutBucketCors(ctx);
+    case Op::kGetBucketCors:
+      return GetBucketCors(ctx);
+    case Op::kDeleteBucketCors:
+      return DeleteBucketCors(ctx);
+    case Op::kPreflight:
+      return Preflight(ctx);
+    case Op::kListObjectsV1:
+      return ListObjectsV1(ctx);
+    case Op::kListObjectsV2:
+      return ListObjectsV2(ctx);
+    case Op::kDeleteObjects:
+      return DeleteObjects(ctx);
+    case Op::kPutObject:
+      return PutObject(ctx);
+    case Op::kCopyObject:
+      return CopyObject(ctx);
+    case Op::kGetObject:
+    case Op::kHeadObject:
+      return GetObject(ctx);
+    case Op::kDeleteObject:
+      return DeleteObject(ctx);
+    case Op::kCreateMultipartUpload:
+      return CreateMultipartUpload(ctx);
+    case Op::kUploadPart:
+      return UploadPart(ctx);
+    case Op::kUploadPartCopy:
+      return UploadPartCopy(ctx);
+    case Op::kCompleteMultipartUpload:
+      return CompleteMultipartUpload(ctx);
+    case Op::kAbortMultipartUpload:
+      return AbortMultipartUpload(ctx);
+    case Op::kListParts:
+      return ListParts(ctx);
+    case Op::kListMultipartUploads:
+      return ListMultipartUploads(ctx);
+    case Op::kNotImplemented:
+      return S3Status("NotImplemented");
+    case Op::kMethodNotAllowed:
+      return S3Status("MethodNotAllowed");
+  }
+  return S3Status("NotImplemented");
+}
+
+// Checks that apply to every authenticated operation before the store is
+// touched.
+Status Precheck(const S3Context& s3, const S3Request& request,
+                const auth::VerifiedRequest& caller) {
+  if (request.op == Op::kNotImplemented) return S3Status("NotImplemented");
+  if (request.op == Op::kMethodNotAllowed) return S3Status("MethodNotAllowed");
+  if (request.key.size() > kMaxKeyBytes) return S3Status("KeyTooLongError");
+  // DeleteObjects has no IAM action of its own: each key is checked as
+  // s3:DeleteObject.
+  if (request.op == Op::kDeleteObjects) return Status::Ok();
+  Permission permission = RequiredPermission(request);
+  if (!s3.authenticator->Allowed(caller, permission.action, permission.resource)) {
+    return S3Status("AccessDenied");
+  }
+  return Status::Ok();
+}
+
+http::Response Fail(const Status& status, const S3Request& request) {
+  S3Error error = ToS3Error(status);
+  if (error.http_status >= 500) {
+    spdlog::warn("s3 {} {}: {}", OpName(request.op), request.Resource(), status.ToString());
+  }
+  return ErrorResponse(error, request.Resource(), request.request_id, !request.IsHead());
+}
+
+}  // namespace
+
+S3Service::S3Service(S3Context context) : ctx_(std::move(context)) {}
+
+void S3Service::Handle(std::shared_ptr<http::Exchange> exchange) const {
+  const http::RequestHead& head = exchange->head();
+  std::string request_id = FormatRequestId(head.request_id);
+  http::Response response;
+  Result<S3Request> parsed = ParseRequest(head, ctx_.domain);
+  if (!parsed.ok()) {
+    response =
+        ErrorResponse(ToS3Error(parsed.status()), head.path, request_id, head.method != "HEAD");
+  } else {
+    const S3Request& request = *parsed;
+    auth::VerifiedRequest caller;
+    Status status = Status::Ok();
+    // OPTIONS preflights carry no credentials, as browsers send them.
+    if (request.op != Op::kPreflight) {
+      Result<auth::VerifiedRequest> verified = ctx_.authenticator->Verify(head);
+      if (verified.ok()) {
+        caller = std::move(verified).value();
+        status = Precheck(ctx_, request, caller);
+      } else {
+        status = verified.status();
+      }
+    }
+    OpContext ctx{ctx_, request, *exchange, caller,
+                  store::Caller{caller.access_key_id, head.remote_address, request_id}};
+    if (status.ok()) {
+      OpResult result = RunOp(ctx);
+      response = result.ok() ? std::move(result).value() : Fail(result.status(), request);
+    } else {
+      response = Fail(status, request);
+    }
+    if (request.op != Op::kPreflight) AddCorsHeaders(ctx, response);
+  }
+  response.headers.Set("x-amz-request-id", request_id);
+  response.headers.Set("x-amz-id-2", Base64Encode(Sha256(request_id)));
+  response.headers.Set("Server", "imgbatch");
+  exchange->Respond(std::move(response));
+}
+
+http::Handler MakeS3Handler(S3Context context) {
+  auto service = std::make_shared<const S3Service>(std::move(context));
+  return
+      [service](std::shared_ptr<http::Exchange> exchange) { service->Handle(std::move(exchange)); };
+}
+
+Result<std::unique_ptr<RequestBody>> OpContext::OpenBody() const {
+  return RequestBody::Open(exchange, caller, *s3.authenticator);
+}
+
+Result<std::string> OpContext::ReadXmlBody() const {
+  IMGBATCH_ASSIGN_OR_RETURN(std::unique_ptr<RequestBody> body, OpenBody());
+  return ReadSmallBody(*body, s3.limits.max_xml_body_bytes);
+}
+
+bool OpContext::Allowed(std::string_view action, std::string_view resource) const {
+  return s3.authenticator->Allowed(caller, action, resource);
+}
+
+Status OpContext::MissingKeyError(const Status& not_found) const {
+  bool missing_key = not_found.detail().empty() || not_found.detail() == "NoSuchKey";
+  if (!missing_key || Allowed("s3:ListBucket", BucketArn(request.bucket))) return not_found;
+  return S3Status("AccessDenied");
+}
+
+}  // namespace imgbatch::s3

@@ -1,0 +1,48 @@
+#include "s3/sigv4_authenticator.h"
+
+#include "auth/aws_chunked.h"
+
+namespace imgbatch::s3 {
+namespace {
+
+class DecoderBody final : public ChunkedBody {
+ public:
+  DecoderBody(RawBodyRead raw, const auth::VerifiedRequest& caller)
+      : decoder_(std::move(raw), caller) {}
+  Result<size_t> Read(std::span<char> buffer) override { return decoder_.Read(buffer); }
+  const auth::HeaderList& trailers() const override { return decoder_.trailers(); }
+
+ private:
+  auth::AwsChunkedDecoder decoder_;
+};
+
+}  // namespace
+
+SigV4Authenticator::SigV4Authenticator(const auth::KeyRegistry& keys, auth::VerifyOptions options,
+                                       const Clock& clock)
+    : keys_(keys), options_(std::move(options)), clock_(clock) {}
+
+Result<auth::VerifiedRequest> SigV4Authenticator::Verify(const http::RequestHead& head) {
+  auth::HeaderList headers;
+  headers.reserve(head.headers.fields().size());
+  for (const auto& field : head.headers.fields()) headers.emplace_back(field.name, field.value);
+  auth::HttpRequestView view{head.method, head.path, head.query, &headers};
+  auto secrets = [this](std::string_view id) -> std::optional<std::string> {
+    auto key = keys_.Find(id);
+    if (!key) return std::nullopt;
+    return key->secret_access_key;
+  };
+  return auth::Verify(view, secrets, clock_.Now(), options_);
+}
+
+bool SigV4Authenticator::Allowed(const auth::VerifiedRequest& caller, std::string_view action,
+                                 std::string_view resource) {
+  return keys_.Allowed(caller.access_key_id, action, resource);
+}
+
+std::unique_ptr<ChunkedBody> SigV4Authenticator::OpenChunked(RawBodyRead raw,
+                                                             const auth::VerifiedRequest& caller) {
+  return std::make_unique<DecoderBody>(std::move(raw), caller);
+}
+
+}  // namespace imgbatch::s3

@@ -1,0 +1,197 @@
+#include "s3/testing/s3_test_util.h"
+
+#include <cstdio>
+#include <cstring>
+
+#include "common/strings.h"
+
+namespace imgbatch::s3::testing {
+namespace {
+
+// '*' and '?' glob, enough for test policies.
+bool Glob(std::string_view p, std::string_view t) {
+  if (p.empty()) return t.empty();
+  if (p[0] == '*') {
+    for (size_t i = 0; i <= t.size(); ++i) {
+      if (Glob(p.substr(1), t.substr(i))) return true;
+    }
+    return false;
+  }
+  return !t.empty() && (p[0] == '?' || p[0] == t[0]) && Glob(p.substr(1), t.substr(1));
+}
+
+// Decodes the whole unsigned aws-chunked body on the first Read.
+class FakeChunkedBody final : public ChunkedBody {
+ public:
+  explicit FakeChunkedBody(RawBodyRead raw) : raw_(std::move(raw)) {}
+
+  Result<size_t> Read(std::span<char> buffer) override {
+    if (!decoded_) {
+      IMGBATCH_RETURN_IF_ERROR(Decode());
+      decoded_ = true;
+    }
+    size_t n = std::min(buffer.size(), payload_.size() - offset_);
+    std::memcpy(buffer.data(), payload_.data() + offset_, n);
+    offset_ += n;
+    return n;
+  }
+  const auth::HeaderList& trailers() const override { return trailers_; }
+
+ private:
+  Status Decode() {
+    std::string raw;
+    char buf[4096];
+    while (true) {
+      IMGBATCH_ASSIGN_OR_RETURN(size_t n, raw_(buf));
+      if (n == 0) break;
+      raw.append(buf, n);
+    }
+    size_t pos = 0;
+    auto bad = [] {
+      return Status(Code::kInvalidArgument, "bad framing").WithDetail("IncompleteBody");
+    };
+    while (true) {
+      size_t eol = raw.find("\r\n", pos);
+      if (eol == std::string::npos) return bad();
+      std::string size_text =
+          raw.substr(pos, raw.find(';', pos) < eol ? raw.find(';', pos) - pos : eol - pos);
+      size_t size = std::stoul(size_text, nullptr, 16);
+      pos = eol + 2;
+      if (size == 0) break;
+      if (pos + size + 2 > raw.size()) return bad();
+      payload_.append(raw, pos, size);
+      pos += size + 2;
+    }
+    while (true) {
+      size_t eol = raw.find("\r\n", pos);
+      if (eol == std::string::npos) return bad();
+      if (eol == pos) break;
+      std::string line = raw.substr(pos, eol - pos);
+      size_t colon = line.find(':');
+      if (colon == std::string::npos) return bad();
+      trailers_.emplace_back(ToLower(line.substr(0, colon)), line.substr(colon + 1));
+      pos = eol + 2;
+    }
+    return Status::Ok();
+  }
+
+  RawBodyRead raw_;
+  bool decoded_ = false;
+  std::string payload_;
+  size_t offset_ = 0;
+  auth::HeaderList trailers_;
+};
+
+}  // namespace
+
+FakeAuthenticator::FakeAuthenticator() { Grant("root", "*", "*"); }
+
+void FakeAuthenticator::Grant(const std::string& key, const std::string& action,
+                              const std::string& resource) {
+  std::lock_guard lock(mu_);
+  grants_[key].emplace_back(action, resource);
+}
+
+Result<auth::VerifiedRequest> FakeAuthenticator::Verify(const http::RequestHead& head) {
+  std::optional<std::string_view> authorization = head.headers.Get("Authorization");
+  if (!authorization) return Status(Code::kUnauthenticated, "").WithDetail("AccessDenied");
+  std::string key(Trim(authorization->substr(std::min<size_t>(5, authorization->size()))));
+  if (key == "bad-signature") {
+    return Status(Code::kUnauthenticated, "").WithDetail("SignatureDoesNotMatch");
+  }
+  {
+    std::lock_guard lock(mu_);
+    if (!grants_.count(key) && key != "nobody") {
+      return Status(Code::kUnauthenticated, "").WithDetail("InvalidAccessKeyId");
+    }
+  }
+  auth::VerifiedRequest verified;
+  verified.access_key_id = key;
+  verified.region = "us-east-1";
+  verified.service = "s3";
+  std::string payload(head.headers.Get("x-amz-content-sha256").value_or("UNSIGNED-PAYLOAD"));
+  if (payload == "UNSIGNED-PAYLOAD") {
+    verified.payload = auth::PayloadMode::kUnsignedPayload;
+  } else if (payload == "STREAMING-UNSIGNED-PAYLOAD-TRAILER") {
+    verified.payload = auth::PayloadMode::kStreamingUnsignedTrailer;
+  } else {
+    verified.payload = auth::PayloadMode::kSignedHex;
+    verified.body_sha256 = payload;
+  }
+  return verified;
+}
+
+bool FakeAuthenticator::Allowed(const auth::VerifiedRequest& caller, std::string_view action,
+                                std::string_view resource) {
+  std::lock_guard lock(mu_);
+  auto it = grants_.find(caller.access_key_id);
+  if (it == grants_.end()) return false;
+  for (const auto& [a, r] : it->second) {
+    if (Glob(a, action) && Glob(r, resource)) return true;
+  }
+  return false;
+}
+
+std::unique_ptr<ChunkedBody> FakeAuthenticator::OpenChunked(RawBodyRead raw,
+                                                            const auth::VerifiedRequest&) {
+  return std::make_unique<FakeChunkedBody>(std::move(raw));
+}
+
+std::string AwsChunked(const std::string& data, size_t chunk,
+                       const std::vector<std::pair<std::string, std::string>>& trailers) {
+  std::string out;
+  char size[32];
+  for (size_t pos = 0; pos < data.size(); pos += chunk) {
+    size_t n = std::min(chunk, data.size() - pos);
+    std::snprintf(size, sizeof size, "%zx\r\n", n);
+    out += size;
+    out.append(data, pos, n);
+    out += "\r\n";
+  }
+  out += "0\r\n";
+  for (const auto& [name, value] : trailers) out += name + ":" + value + "\r\n";
+  out += "\r\n";
+  return out;
+}
+
+S3Fixture::S3Fixture() : auth_(std::make_shared<FakeAuthenticator>()), context_(store_, auth_) {
+  store_.min_part_size = 5;
+  handler_ = MakeS3Handler(context_);
+}
+
+std::shared_ptr<http::FakeExchange> S3Fixture::Call(const std::string& method,
+                                                    const std::string& target,
+                                                    http::Headers headers, std::string body) {
+  if (!headers.Has("Authorization") && !key_.empty()) headers.Add("Authorization", "fake " + key_);
+  if (!headers.Has("Host")) headers.Add("Host", "localhost:4566");
+  return http::Call(handler_, method, target, std::move(headers), std::move(body));
+}
+
+void S3Fixture::CreateBucket(const std::string& bucket) {
+  auto ex = Call("PUT", "/" + bucket);
+  ASSERT_EQ(ex->response().status, 200) << ex->BodyText();
+}
+
+void S3Fixture::Put(const std::string& bucket, const std::string& key, const std::string& body,
+                    http::Headers headers) {
+  auto ex = Call("PUT", "/" + bucket + "/" + key, std::move(headers), body);
+  ASSERT_EQ(ex->response().status, 200) << ex->BodyText();
+}
+
+pugi::xml_document S3Fixture::Xml(const std::string& body) {
+  pugi::xml_document doc;
+  pugi::xml_parse_result parsed = doc.load_string(body.c_str());
+  EXPECT_TRUE(parsed) << "not XML: " << body;
+  return doc;
+}
+
+std::string S3Fixture::ErrorCode(http::FakeExchange& ex) {
+  pugi::xml_document doc = Xml(ex.BodyText());
+  return doc.child("Error").child_value("Code");
+}
+
+std::string S3Fixture::Header(http::FakeExchange& ex, std::string_view name) {
+  return std::string(ex.response().headers.Get(name).value_or(""));
+}
+
+}  // namespace imgbatch::s3::testing
