@@ -120,6 +120,7 @@ struct ExchangeShared {
   std::span<char> read_buffer;
   bool read_requested = false;
   bool read_done = false;
+  bool body_eof = false;  // the whole body was delivered: ReadBody returns 0 at once
   Status read_status;
   size_t read_bytes = 0;
 
@@ -164,7 +165,7 @@ class ExchangeImpl final : public Exchange {
     if (shared_->responded || shared_->detached) {
       return Status(Code::kIoError, "request body no longer readable");
     }
-    if (buffer.empty()) return size_t{0};
+    if (buffer.empty() || shared_->body_eof) return size_t{0};
     shared_->read_buffer = buffer;
     shared_->read_requested = true;
     shared_->read_done = false;
@@ -531,6 +532,7 @@ class Session : public std::enable_shared_from_this<Session> {
         req.version() >= 11 && IEquals(SV(req[bhttp::field::expect]), "100-continue");
 
     shared_ = std::make_shared<ExchangeShared>();
+    shared_->body_eof = body_done_;
     std::weak_ptr<Session> weak = weak_from_this();
     shared_->wake = [weak, strand = strand_] {
       asio::post(strand, [weak] {
@@ -572,6 +574,8 @@ class Session : public std::enable_shared_from_this<Session> {
         shared_->read_status = got.status();
         shared_->read_bytes = got.ok() ? *got : 0;
         shared_->read_done = true;
+        // Saves the handler a round trip through the strand for the final 0.
+        shared_->body_eof = got.ok() && body_done_;
         shared_->cv.notify_all();
         continue;
       }
@@ -640,15 +644,19 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // Once the request is fully read, a small read on the idle socket tells us
   // when the peer leaves (ClientGone for long polls); bytes it gets are the
-  // next pipelined request and stay in buffer_.
+  // next pipelined request and stay in buffer_. Not needed (and not done)
+  // while pipelined bytes are already buffered. End of stream may be a mere
+  // half-close: buffered requests are still answered, then the connection
+  // closes; any other error ends the connection after this response.
   void StartWatch() {
-    if (watch_pending_ || watch_failed_ || closed_) return;
+    if (watch_pending_ || watch_failed_ || closed_ || buffer_.size() > 0) return;
     watch_pending_ = true;
     auto self = shared_from_this();
     stream_.async_read_some(buffer_.prepare(kWatchReadBytes), [self](error_code ec, size_t n) {
       self->watch_pending_ = false;
       if (ec) {
         self->watch_failed_ = true;
+        self->watch_error_ = ec != asio::error::eof;
         if (self->shared_) self->shared_->client_gone = true;
       } else {
         self->buffer_.commit(n);
@@ -658,7 +666,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   bool DecideKeepAlive() {
-    if (!client_keep_alive_ || server_.stopping() || closed_ || watch_failed_) return false;
+    if (!client_keep_alive_ || server_.stopping() || closed_ || watch_error_) return false;
     if (body_done_) return true;
     if (body_failed_) return false;
     // The client waits for 100 Continue that never came: its body may or may
@@ -919,7 +927,8 @@ class Session : public std::enable_shared_from_this<Session> {
   bool idle_ = false;
   bool abandon_ = false;
   bool watch_pending_ = false;
-  bool watch_failed_ = false;
+  bool watch_failed_ = false;  // the watch read ended the stream (EOF or error)
+  bool watch_error_ = false;   // ... with an error other than EOF
 
   // The current request.
   std::optional<bhttp::request_parser<bhttp::buffer_body>> parser_;
