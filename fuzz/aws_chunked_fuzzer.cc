@@ -112,7 +112,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // Round trip: the body bytes as payload, framed properly, decode to themselves.
   VerifiedRequest clean = RequestFor(mode);
   clean.decoded_content_length = body.size();
-  AwsChunkedDecoder framed(Serve(Frame(clean, body, 1 + data[2]), step), clean);
+  AwsChunkedDecoder framed(Serve(Frame(clean, body, 1 + data[2] * 8), step), clean);
   auto decoded = Drain(framed, body.size());
   if (!decoded || *decoded != body) std::abort();
   return 0;

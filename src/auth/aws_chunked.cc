@@ -124,26 +124,18 @@ struct AwsChunkedDecoder::State {
     }
   }
 
-  Status ReadExact(RawRead& raw, char* dst, size_t n) {
+  // Appends n bytes to out. Memory grows with the bytes that actually
+  // arrive, not with the size a client declares.
+  Status AppendExact(RawRead& raw, std::string& out, size_t n) {
     while (n > 0) {
-      if (pos < end) {
-        size_t k = std::min(n, end - pos);
-        std::memcpy(dst, in.data() + pos, k);
-        pos += k;
-        dst += k;
-        n -= k;
-        continue;
+      if (pos == end) {
+        IMGBATCH_ASSIGN_OR_RETURN(bool more, Fill(raw));
+        if (!more) return Incomplete("The request body ended inside a chunk");
       }
-      if (n >= in.size()) {  // big remainder: straight into the destination
-        IMGBATCH_ASSIGN_OR_RETURN(size_t got, raw(std::span<char>(dst, n)));
-        if (got == 0) return Incomplete("The request body ended inside a chunk");
-        got = std::min(got, n);
-        dst += got;
-        n -= got;
-        continue;
-      }
-      IMGBATCH_ASSIGN_OR_RETURN(bool more, Fill(raw));
-      if (!more) return Incomplete("The request body ended inside a chunk");
+      size_t k = std::min(n, end - pos);
+      out.append(in.data() + pos, k);
+      pos += k;
+      n -= k;
     }
     return Status::Ok();
   }
@@ -222,9 +214,9 @@ Status AwsChunkedDecoder::ReadChunkHeader() {
     return SignatureMismatch("Chunk signature missing or malformed");
   }
   if (header.size > kMaxSignedChunkBytes) return BadChunk("Chunk too large");
-  st.chunk.resize(header.size);
+  st.chunk.clear();
   st.chunk_pos = 0;
-  IMGBATCH_RETURN_IF_ERROR(st.ReadExact(raw_read_, st.chunk.data(), st.chunk.size()));
+  IMGBATCH_RETURN_IF_ERROR(st.AppendExact(raw_read_, st.chunk, header.size));
   std::string expected = ChunkSignature(request_, st.previous_signature, st.chunk);
   if (!SameSignature(expected, header.signature)) {
     return SignatureMismatch(
