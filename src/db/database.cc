@@ -94,6 +94,23 @@ class Connection final : public Conn {
 
   sqlite3* raw() override { return db_; }
 
+  void OnCommit(std::function<void()> fn) override {
+    if (in_write_) {
+      on_commit_.push_back(std::move(fn));
+    } else {
+      fn();
+    }
+  }
+  void BeginWriteCaller() { in_write_ = true; }
+  // The callbacks of the caller that just finished (empty if it failed).
+  std::vector<std::function<void()>> EndWriteCaller(bool succeeded) {
+    in_write_ = false;
+    auto out = std::move(on_commit_);
+    on_commit_.clear();
+    if (!succeeded) out.clear();
+    return out;
+  }
+
   // Resets every statement handed out since the last call, so no statement
   // keeps a read cursor open past its callback (which would block COMMIT or
   // pin the WAL snapshot).
@@ -106,6 +123,8 @@ class Connection final : public Conn {
   sqlite3* db_;
   std::unordered_map<std::string, sqlite3_stmt*> cache_;
   std::vector<sqlite3_stmt*> handed_out_;
+  bool in_write_ = false;
+  std::vector<std::function<void()>> on_commit_;
 };
 
 Result<std::unique_ptr<Connection>> OpenConnection(const std::string& path, bool read_only) {
@@ -258,12 +277,14 @@ void DatabaseImpl::RunGroup(std::vector<PendingWrite*>& group) {
   Status begin = conn.Exec("BEGIN IMMEDIATE");
   if (!begin.ok()) return fail_all(begin);
 
+  std::vector<std::function<void()>> after_commit;
   for (PendingWrite* p : group) {
     Status sp = conn.Exec("SAVEPOINT caller");
     if (!sp.ok()) {
       p->result = sp;
       continue;
     }
+    conn.BeginWriteCaller();
     try {
       p->result = p->fn(conn);
     } catch (const std::exception& e) {
@@ -271,6 +292,7 @@ void DatabaseImpl::RunGroup(std::vector<PendingWrite*>& group) {
     } catch (...) {
       p->result = Internal("write callback threw");
     }
+    for (auto& fn : conn.EndWriteCaller(p->result.ok())) after_commit.push_back(std::move(fn));
     conn.ResetHandedOut();
     if (!p->result.ok()) (void)conn.Exec("ROLLBACK TO caller");
     (void)conn.Exec("RELEASE caller");
@@ -285,8 +307,9 @@ void DatabaseImpl::RunGroup(std::vector<PendingWrite*>& group) {
   Status commit = Commit();
   if (!commit.ok()) {
     (void)conn.Exec("ROLLBACK");
-    fail_all(commit);
+    return fail_all(commit);
   }
+  for (auto& fn : after_commit) fn();
 }
 
 Status DatabaseImpl::Commit() {

@@ -60,6 +60,12 @@ class Conn {
   // Returns a reset, cleared, cached statement for this SQL text.
   virtual Result<Statement> Prepare(std::string_view sql) = 0;
   virtual sqlite3* raw() = 0;
+  // Write transactions only: runs fn on the writer thread right after the
+  // COMMIT that made this caller's changes durable, before the caller's
+  // Write() returns. Dropped if the caller's changes roll back. (Engines use
+  // it to update in-memory state and wake waiters for rows another module
+  // added in its transaction.) On a read connection fn runs at once.
+  virtual void OnCommit(std::function<void()> fn) = 0;
 };
 using Txn = Conn;  // what ObjectEventSink receives: the writer's transaction
 

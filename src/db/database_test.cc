@@ -414,3 +414,51 @@ TEST(DatabaseOpenTest, BadPathIsAnError) {
 
 }  // namespace
 }  // namespace imgbatch::db
+
+namespace imgbatch::db {
+namespace {
+
+TEST(DatabaseOnCommit, RunsAfterCommitOnlyForSucceedingCallers) {
+  std::string dir =
+      std::filesystem::temp_directory_path() / ("imgbatch-oncommit-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  auto db = Database::Open({.path = dir + "/t.db"});
+  ASSERT_TRUE(db.ok());
+  ASSERT_TRUE((*db)->Migrate("t", {{1, "CREATE TABLE t(x INTEGER)"}}).ok());
+  std::atomic<int> ran{0};
+  bool visible_when_run = false;
+  Status ok = (*db)->Write([&](Txn& txn) {
+    txn.OnCommit([&] {
+      ++ran;
+      // Runs after COMMIT: a read connection already sees the row.
+      Status st = (*db)->Read([&](Conn& c) {
+        IMGBATCH_ASSIGN_OR_RETURN(auto s, c.Prepare("SELECT COUNT(*) FROM t"));
+        IMGBATCH_ASSIGN_OR_RETURN(bool row, s.Step());
+        visible_when_run = row && s.ColumnInt(0) == 1;
+        return Status::Ok();
+      });
+      EXPECT_TRUE(st.ok());
+    });
+    return txn.Exec("INSERT INTO t VALUES (1)");
+  });
+  ASSERT_TRUE(ok.ok());
+  EXPECT_EQ(ran.load(), 1);
+  EXPECT_TRUE(visible_when_run);
+  Status failed = (*db)->Write([&](Txn& txn) {
+    txn.OnCommit([&] { ++ran; });
+    return InvalidArgument("caller fails");
+  });
+  EXPECT_FALSE(failed.ok());
+  (*db)->FailCommitAfter(1);
+  Status commit_failed = (*db)->Write([&](Txn& txn) {
+    txn.OnCommit([&] { ++ran; });
+    return txn.Exec("INSERT INTO t VALUES (2)");
+  });
+  EXPECT_FALSE(commit_failed.ok());
+  EXPECT_EQ(ran.load(), 1);
+  db->reset();
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace imgbatch::db
