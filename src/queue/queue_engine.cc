@@ -500,35 +500,66 @@ class EngineImpl final : public QueueEngine {
     IMGBATCH_RETURN_IF_ERROR(db_.Write([&](db::Txn& txn) -> Status {
       if (q->deleted) return QueueNotFound();
       for (const Row& row : rows) {
-        const SendRequest& r = requests[row.index];
-        IMGBATCH_ASSIGN_OR_RETURN(
-            db::Statement st,
-            txn.Prepare("INSERT INTO queue_messages(queue_id, message_id, body, attributes, "
-                        "sender_id, trace_header, sent_ms, visible_at_ms) "
-                        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"));
-        IMGBATCH_RETURN_IF_ERROR(st.Bind(1, q->id)
-                                     .Bind(2, row.message_id)
-                                     .BindBlob(3, r.body)
-                                     .BindBlob(4, row.attributes)
-                                     .Bind(5, r.sender_id)
-                                     .Bind(6, r.trace_header)
-                                     .Bind(7, now)
-                                     .Bind(8, row.visible_at)
-                                     .Run());
+        IMGBATCH_RETURN_IF_ERROR(InsertMessage(txn, q, requests[row.index], row.message_id,
+                                               row.attributes, now, row.visible_at));
       }
       return Status::Ok();
     }));
+    std::vector<int64_t> visible_ats;
+    for (const Row& row : rows) visible_ats.push_back(row.visible_at);
+    AfterSend(q, visible_ats, now);
+    return results;
+  }
 
+  Result<SendResult> SendInTransaction(db::Txn& txn, std::string_view queue,
+                                       SendRequest request) override {
+    QueuePtr q = Find(queue);
+    if (!q) return QueueNotFound();
+    const QueueConfig config = ConfigOf(q);
+    const int64_t now = clock_.NowMillis();
+    IMGBATCH_RETURN_IF_ERROR(ValidateSend(request, config));
+    const int delay = request.delay_seconds.value_or(config.delay_seconds);
+    SendResult sent{NewMessageId(), Md5OfBody(request.body), Md5OfAttributes(request.attributes)};
+    const int64_t visible_at = now + delay * 1000LL;
+    IMGBATCH_RETURN_IF_ERROR(InsertMessage(txn, q, request, sent.message_id,
+                                           EncodeAttributes(request.attributes), now, visible_at));
+    // In-memory counts and waiters change only once the row is durable.
+    txn.OnCommit([this, q, visible_at, now] { AfterSend(q, {visible_at}, now); });
+    return sent;
+  }
+
+  Status InsertMessage(db::Txn& txn, const QueuePtr& q, const SendRequest& r,
+                       const std::string& message_id, const std::string& attributes, int64_t now,
+                       int64_t visible_at) {
+    IMGBATCH_ASSIGN_OR_RETURN(
+        db::Statement st,
+        txn.Prepare("INSERT INTO queue_messages(queue_id, message_id, body, attributes, "
+                    "sender_id, trace_header, sent_ms, visible_at_ms) "
+                    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"));
+    return st.Bind(1, q->id)
+        .Bind(2, message_id)
+        .BindBlob(3, r.body)
+        .BindBlob(4, attributes)
+        .Bind(5, r.sender_id)
+        .Bind(6, r.trace_header)
+        .Bind(7, now)
+        .Bind(8, visible_at)
+        .Run();
+  }
+
+  // Counts the new messages and wakes parked receivers (or the engine thread
+  // for a new delay deadline).
+  void AfterSend(const QueuePtr& q, const std::vector<int64_t>& visible_ats, int64_t now) {
     bool wake = false;
     {
       std::lock_guard lock(mu_);
-      q->message_count += static_cast<int64_t>(rows.size());
+      q->message_count += static_cast<int64_t>(visible_ats.size());
       ++q->send_generation;
-      for (const Row& row : rows) {
-        if (row.visible_at <= now) {
+      for (int64_t visible_at : visible_ats) {
+        if (visible_at <= now) {
           wake = true;
         } else {
-          q->next_visible_ms = std::min(q->next_visible_ms, row.visible_at);
+          q->next_visible_ms = std::min(q->next_visible_ms, visible_at);
         }
       }
       if (!q->waiters.empty()) {
@@ -537,7 +568,6 @@ class EngineImpl final : public QueueEngine {
       }
     }
     if (wake) cv_.notify_all();
-    return results;
   }
 
   void Receive(std::string_view queue, ReceiveOptions options, ReceiveCallback done) override {

@@ -146,6 +146,11 @@ class QueueEngine {
   // One transaction; the outer Result fails only for queue-level errors.
   virtual Result<std::vector<Result<SendResult>>> SendBatch(std::string_view queue,
                                                             std::vector<SendRequest> requests) = 0;
+  // Adds a message inside the caller's write transaction (notify's events,
+  // committed with their object). Receivable once that transaction commits;
+  // dropped with it if it rolls back.
+  virtual Result<SendResult> SendInTransaction(db::Txn& txn, std::string_view queue,
+                                               SendRequest request) = 0;
   // Completes done exactly once: now when messages are there or the wait is
   // zero, else when messages arrive or the wait ends (empty vector).
   virtual void Receive(std::string_view queue, ReceiveOptions options, ReceiveCallback done) = 0;

@@ -355,6 +355,39 @@ TEST_F(QueueEngineTest, LongPollWakesOnSend) {
   EXPECT_EQ((*got)[0].message_id, id);
 }
 
+TEST_F(QueueEngineTest, SendInTransactionCommitsWithTheCallerAndWakesLongPolls) {
+  Create("events");
+  auto waiting = ReceiveAsync("events", 10, std::nullopt, 20);
+  // Rolled back with the caller's transaction: no message, no count.
+  Status failed = db_->Write([&](db::Txn& txn) -> Status {
+    SendRequest r;
+    r.body = "lost";
+    IMGBATCH_RETURN_IF_ERROR(engine_->SendInTransaction(txn, "events", r).status());
+    return InvalidArgument("the object write failed");
+  });
+  EXPECT_FALSE(failed.ok());
+  EXPECT_EQ(engine_->Counts("events")->visible, 0);
+  EXPECT_EQ(waiting.wait_for(50ms), std::future_status::timeout);
+  // Committed: the parked receiver gets it right away.
+  Status ok = db_->Write([&](db::Txn& txn) -> Status {
+    SendRequest r;
+    r.body = "event";
+    return engine_->SendInTransaction(txn, "events", r).status();
+  });
+  ASSERT_TRUE(ok.ok()) << ok.ToString();
+  ASSERT_EQ(waiting.wait_for(10s), std::future_status::ready);
+  auto got = waiting.get();
+  ASSERT_TRUE(got.ok());
+  ASSERT_EQ(got->size(), 1u);
+  EXPECT_EQ((*got)[0].body, "event");
+  Status missing = db_->Write([&](db::Txn& txn) -> Status {
+    SendRequest r;
+    r.body = "x";
+    return engine_->SendInTransaction(txn, "no-such-queue", r).status();
+  });
+  EXPECT_EQ(missing.code(), Code::kNotFound);
+}
+
 TEST_F(QueueEngineTest, LongPollWakesOnVisibilityExpiry) {
   Create("q", {{"VisibilityTimeout", "5"}});
   Send("q", "m");
