@@ -1,0 +1,50 @@
+// ImageProcessor: what the worker needs from the image job, behind a small
+// interface so the poll loop is tested with a fake. ImagingProcessor is the
+// real one over the imaging module (libvips). Failures carry their class:
+// IsPermanent() says whether retrying the same bytes can ever help.
+// Thread-safety: implementations must allow concurrent Process() calls (the
+// worker runs one image per thread).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+
+namespace imgbatch::worker {
+
+struct ProcessedOutput {
+  std::string key;  // output object key, e.g. "resized/dir/a.jpg"
+  std::string bytes;
+  std::string content_type;
+};
+
+class ImageProcessor {
+ public:
+  virtual ~ImageProcessor() = default;
+  // The output keys an input key produces; known before processing so the
+  // worker can check whether they are already current, and delete them on
+  // ObjectRemoved.
+  virtual std::vector<std::string> OutputKeys(std::string_view input_key) const = 0;
+  virtual Result<std::vector<ProcessedOutput>> Process(std::string_view input_key,
+                                                       std::string_view input_bytes) = 0;
+  // True when a failure of Process() is permanent (not an image, corrupt,
+  // too many pixels...) and the message belongs in the dead-letter queue.
+  virtual bool IsPermanent(const Status& status) const = 0;
+};
+
+struct ImagingProcessorOptions {
+  // "resized:1024x768:jpeg:q100;thumbs:192x192:q75" (imaging::ParseOutputSpecs);
+  // empty = the seed's outputs.
+  std::string outputs;
+  uint64_t max_input_bytes = 0;  // 0 = imaging's default
+  uint64_t max_pixels = 0;       // 0 = imaging's default (100 MP)
+};
+
+// Calls imaging::InitImaging() once. Fails on a bad output list.
+Result<std::unique_ptr<ImageProcessor>> MakeImagingProcessor(
+    const ImagingProcessorOptions& options);
+
+}  // namespace imgbatch::worker

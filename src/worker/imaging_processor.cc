@@ -1,0 +1,56 @@
+#include "imaging/imaging.h"
+#include "worker/image_processor.h"
+
+namespace imgbatch::worker {
+namespace {
+
+class ImagingProcessor final : public ImageProcessor {
+ public:
+  ImagingProcessor(std::vector<imaging::OutputSpec> outputs, imaging::Limits limits)
+      : outputs_(std::move(outputs)), limits_(limits) {}
+
+  std::vector<std::string> OutputKeys(std::string_view input_key) const override {
+    std::vector<std::string> keys;
+    for (const auto& output : outputs_) keys.push_back(OutputKey(output, input_key));
+    return keys;
+  }
+
+  Result<std::vector<ProcessedOutput>> Process(std::string_view input_key,
+                                               std::string_view input_bytes) override {
+    IMGBATCH_ASSIGN_OR_RETURN(auto images, imaging::Process(input_bytes, outputs_, limits_));
+    std::vector<ProcessedOutput> result;
+    for (size_t i = 0; i < images.size() && i < outputs_.size(); ++i) {
+      result.push_back(
+          {OutputKey(outputs_[i], input_key), std::move(images[i].bytes), images[i].content_type});
+    }
+    return result;
+  }
+
+  bool IsPermanent(const Status& status) const override { return imaging::IsPermanent(status); }
+
+ private:
+  static std::string OutputKey(const imaging::OutputSpec& output, std::string_view input_key) {
+    return output.prefix + "/" + imaging::OutputName(input_key, output.format);
+  }
+
+  std::vector<imaging::OutputSpec> outputs_;
+  imaging::Limits limits_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<ImageProcessor>> MakeImagingProcessor(
+    const ImagingProcessorOptions& options) {
+  IMGBATCH_RETURN_IF_ERROR(imaging::InitImaging());
+  std::vector<imaging::OutputSpec> outputs = imaging::DefaultOutputs();
+  if (!options.outputs.empty()) {
+    IMGBATCH_ASSIGN_OR_RETURN(outputs, imaging::ParseOutputSpecs(options.outputs));
+  }
+  imaging::Limits limits;
+  if (options.max_input_bytes > 0) limits.max_input_bytes = options.max_input_bytes;
+  if (options.max_pixels > 0) limits.max_pixels = options.max_pixels;
+  return std::unique_ptr<ImageProcessor>(
+      std::make_unique<ImagingProcessor>(std::move(outputs), limits));
+}
+
+}  // namespace imgbatch::worker

@@ -1,0 +1,617 @@
+#include "worker/worker.h"
+
+#include <sched.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+
+#include "client/retry.h"
+#include "common/strings.h"
+#include "worker/health.h"
+
+namespace imgbatch::worker {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr int kMaxHeldPerThread = 2;  // one processing + one waiting its turn
+constexpr std::chrono::seconds kMaxReceiveErrorBackoff{30};
+constexpr std::chrono::milliseconds kMinKeeperTick{200};
+constexpr std::chrono::milliseconds kMaxKeeperTick{5000};
+constexpr size_t kMaxErrorMessageBytes = 1024;
+
+int64_t MillisSince(Clock::time_point start) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
+}
+
+// Free text (error messages) made safe for both log formats: the JSON
+// format embeds the message in a JSON string, so no quotes, backslashes or
+// control characters.
+std::string LogSafe(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) {
+    if (c == '"')
+      c = '\'';
+    else if (c == '\\')
+      c = '/';
+    else if (static_cast<unsigned char>(c) < 0x20)
+      c = ' ';
+  }
+  return out;
+}
+
+// Keys are logged form-encoded: unambiguous in text logs and safe inside the
+// JSON log format's message string. The error, if any, comes last.
+void LogImage(const EventRecord& record, uint64_t bytes_in, uint64_t bytes_out,
+              Clock::time_point start, std::string_view outcome, const Status& error = {}) {
+  if (error.ok()) {
+    spdlog::info("image bucket={} key={} bytes_in={} bytes_out={} ms={} outcome={}", record.bucket,
+                 FormEncode(record.key), bytes_in, bytes_out, MillisSince(start), outcome);
+  } else {
+    spdlog::warn("image bucket={} key={} bytes_in={} bytes_out={} ms={} outcome={} error={}",
+                 record.bucket, FormEncode(record.key), bytes_in, bytes_out, MillisSince(start),
+                 outcome, LogSafe(error.ToString()));
+  }
+}
+
+std::string ErrorCodeOf(const Status& status) {
+  return status.detail().empty() ? CodeName(status.code()) : status.detail();
+}
+
+// The dead-letter target's queue name from a RedrivePolicy attribute.
+std::string DeadLetterQueueName(const std::string& redrive_policy) {
+  auto policy = nlohmann::json::parse(redrive_policy, nullptr, /*allow_exceptions=*/false);
+  if (!policy.is_object()) return {};
+  auto arn = policy.find("deadLetterTargetArn");
+  if (arn == policy.end() || !arn->is_string()) return {};
+  return client::QueueNameFromUrl(arn->get<std::string>());
+}
+
+}  // namespace
+
+int CoresInAffinity() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) != 0) return 1;
+  return std::max(1, CPU_COUNT(&set));
+}
+
+int BackoffSeconds(int receive_count, int max_backoff_seconds) {
+  int exponent = std::clamp(receive_count, 0, 30);
+  int64_t seconds = int64_t{1} << exponent;
+  return static_cast<int>(std::min<int64_t>(seconds, std::max(0, max_backoff_seconds)));
+}
+
+Worker::Worker(client::S3Client& s3, client::SqsClient& sqs, ImageProcessor& processor,
+               WorkerOptions options)
+    : s3_(s3), sqs_(sqs), processor_(processor), options_(std::move(options)) {
+  if (options_.concurrency <= 0) options_.concurrency = CoresInAffinity();
+  options_.max_messages = std::clamp(options_.max_messages, 1, client::SqsClient::kMaxBatchEntries);
+  options_.wait_seconds = std::clamp(options_.wait_seconds, 0, 20);
+}
+
+Worker::~Worker() {
+  Stop();
+  for (auto& thread : processing_threads_) {
+    if (thread.joinable()) thread.join();
+  }
+  {
+    std::lock_guard lock(mu_);
+    processing_done_ = true;
+  }
+  keeper_cv_.notify_all();
+  if (keeper_thread_.joinable()) keeper_thread_.join();
+}
+
+Status Worker::Start() {
+  auto attributes = sqs_.GetQueueAttributes(options_.queue_url);
+  if (!attributes.ok()) {
+    return Status(attributes.status().code(),
+                  "queue " + options_.queue_url + ": " + attributes.status().message());
+  }
+  queue_arn_ = (*attributes)["QueueArn"];
+  visibility_timeout_ =
+      options_.visibility_timeout > 0
+          ? options_.visibility_timeout
+          : static_cast<int>(ParseInt((*attributes)["VisibilityTimeout"]).value_or(30));
+  visibility_timeout_ = std::max(visibility_timeout_, 1);
+  dlq_url_ = options_.dlq_url;
+  if (dlq_url_.empty()) {
+    std::string name = DeadLetterQueueName((*attributes)["RedrivePolicy"]);
+    if (!name.empty()) {
+      auto url = sqs_.GetQueueUrl(name);
+      if (url.ok()) {
+        dlq_url_ = *url;
+      } else {
+        spdlog::warn("dead-letter queue {} from RedrivePolicy not found: {}", name,
+                     url.status().ToString());
+      }
+    }
+  }
+  if (dlq_url_.empty()) {
+    spdlog::warn(
+        "no dead-letter queue known (no RedrivePolicy, no --dlq): permanent failures stay on the "
+        "queue with backoff");
+  }
+  spdlog::info("worker: queue={} dlq={} output_bucket={} concurrency={} visibility_timeout={}s",
+               options_.queue_url, dlq_url_.empty() ? "-" : dlq_url_, options_.output_bucket,
+               options_.concurrency, visibility_timeout_);
+  return Status::Ok();
+}
+
+void Worker::Stop() {
+  stop_ = true;
+  work_cv_.notify_all();
+  capacity_cv_.notify_all();
+  keeper_cv_.notify_all();
+}
+
+WorkerStats Worker::stats() const {
+  std::lock_guard lock(mu_);
+  WorkerStats stats = stats_;
+  stats.held = held_.size();
+  stats.in_flight = static_cast<uint64_t>(in_flight_);
+  return stats;
+}
+
+Status Worker::Run() {
+  for (int i = 0; i < options_.concurrency; ++i) {
+    processing_threads_.emplace_back([this] { ProcessingLoop(); });
+  }
+  keeper_thread_ = std::thread([this] { KeeperLoop(); });
+
+  PollLoop();
+
+  spdlog::info("worker stopping: releasing unstarted messages, finishing in-flight images");
+  ReleaseUnstarted();
+  bool drained = false;
+  {
+    std::unique_lock lock(mu_);
+    drained =
+        capacity_cv_.wait_for(lock, options_.stop_timeout, [this] { return in_flight_ == 0; });
+  }
+  if (!drained) {
+    abort_in_flight_ = true;
+    spdlog::error("stop timeout ({} s) passed with images in flight; they will be redelivered",
+                  options_.stop_timeout.count());
+    return Status(Code::kTimeout, "stop timeout passed with images in flight");
+  }
+  for (auto& thread : processing_threads_) thread.join();
+  processing_threads_.clear();
+  {
+    std::lock_guard lock(mu_);
+    processing_done_ = true;
+  }
+  keeper_cv_.notify_all();
+  keeper_thread_.join();
+  auto final_stats = stats();
+  spdlog::info("worker stopped: {} images processed, {} skipped, {} stale, {} dead-lettered",
+               final_stats.images_processed, final_stats.images_skipped, final_stats.stale_events,
+               final_stats.dead_lettered);
+  return Status::Ok();
+}
+
+void Worker::PollLoop() {
+  const size_t max_held = static_cast<size_t>(options_.concurrency) * kMaxHeldPerThread;
+  int consecutive_errors = 0;
+  bool health_warned = false;
+  while (!stop_) {
+    if (!options_.health_file.empty()) {
+      Status touched = TouchHealthFile(options_.health_file);
+      if (!touched.ok() && !health_warned) {
+        spdlog::warn("{}", touched.ToString());
+        health_warned = true;
+      }
+    }
+    size_t capacity = 0;
+    {
+      std::unique_lock lock(mu_);
+      // Wake at least every second to keep the health file fresh while busy.
+      capacity_cv_.wait_for(lock, std::chrono::seconds(1),
+                            [&] { return stop_ || held_.size() < max_held; });
+      if (stop_) break;
+      if (held_.size() >= max_held) continue;
+      capacity = max_held - held_.size();
+    }
+    client::ReceiveOptions receive;
+    receive.max_messages = static_cast<int>(std::min<size_t>(capacity, options_.max_messages));
+    receive.wait_seconds = options_.wait_seconds;
+    auto received = sqs_.ReceiveMessage(options_.queue_url, receive, &stop_);
+    if (!received.ok()) {
+      if (received.status().detail() == client::kAbortedDetail || stop_) break;
+      ++consecutive_errors;
+      // Exponential with full jitter, so a fleet does not retry in lockstep.
+      client::RetryOptions backoff;
+      backoff.base_delay = std::chrono::milliseconds(1000);
+      backoff.max_backoff = kMaxReceiveErrorBackoff;
+      auto delay =
+          std::max(std::chrono::milliseconds(100),
+                   client::BackoffDelay(consecutive_errors, backoff, client::UnitRandom()));
+      spdlog::warn("ReceiveMessage failed ({}), retrying in {} ms", received.status().ToString(),
+                   delay.count());
+      client::RealSleeper()(delay, &stop_);
+      continue;
+    }
+    consecutive_errors = 0;
+    if (received->empty()) continue;
+    {
+      std::lock_guard lock(mu_);
+      auto visible_until = Clock::now() + std::chrono::seconds(visibility_timeout_);
+      for (auto& message : *received) {
+        std::string handle = message.receipt_handle;
+        held_[handle] = Held{std::move(message), visible_until, false};
+        pending_.push_back(handle);
+        ++stats_.messages_received;
+      }
+    }
+    work_cv_.notify_all();
+  }
+}
+
+void Worker::ProcessingLoop() {
+  for (;;) {
+    std::string handle;
+    client::SqsMessage message;
+    {
+      std::unique_lock lock(mu_);
+      work_cv_.wait(lock, [this] { return stop_ || !pending_.empty(); });
+      // On stop nothing new starts: unstarted messages are released instead.
+      if (stop_ || pending_.empty()) return;
+      handle = pending_.front();
+      pending_.pop_front();
+      auto it = held_.find(handle);
+      if (it == held_.end()) continue;
+      it->second.started = true;
+      message = it->second.message;
+      ++in_flight_;
+    }
+    Outcome outcome = HandleMessage(message);
+    // No more heartbeats for it: whatever happens next sets its visibility.
+    Forget(handle);
+    Complete(handle, message, outcome);
+    {
+      std::lock_guard lock(mu_);
+      --in_flight_;
+    }
+    capacity_cv_.notify_all();
+  }
+}
+
+void Worker::Forget(const std::string& receipt_handle) {
+  std::lock_guard lock(mu_);
+  held_.erase(receipt_handle);
+}
+
+int Worker::Rank(const Outcome& outcome) {
+  switch (outcome.disposition) {
+    case Disposition::kDelete:
+      return 0;
+    case Disposition::kDeadLetter:
+      return 1;
+    case Disposition::kRetryLater:
+      return 2;
+  }
+  return 2;
+}
+
+Worker::Outcome Worker::HandleMessage(const client::SqsMessage& message) {
+  auto parsed = ParseEventMessage(message.body);
+  if (!parsed.ok()) {
+    spdlog::warn("message {} is not an S3 event: {}", message.message_id,
+                 parsed.status().ToString());
+    return {Disposition::kDeadLetter, Status(parsed.status()).WithDetail("InvalidEvent"), ""};
+  }
+  if (parsed->test_event) {
+    spdlog::info("message {} is an s3:TestEvent; deleted", message.message_id);
+    return {};
+  }
+  if (parsed->records.empty()) {
+    spdlog::info("message {} has no Records; deleted", message.message_id);
+    return {};
+  }
+  // Every record is handled; the message's fate is the worst of them, so a
+  // retry redoes only what is not current yet (done records are skipped).
+  Outcome worst;
+  for (const auto& record : parsed->records) {
+    Outcome outcome = HandleRecord(record);
+    if (Rank(outcome) > Rank(worst)) worst = std::move(outcome);
+  }
+  return worst;
+}
+
+Worker::Outcome Worker::HandleRecord(const EventRecord& record) {
+  if (!options_.input_bucket.empty() && record.bucket != options_.input_bucket) {
+    spdlog::warn("event for bucket {} (expected {}); processing it anyway", record.bucket,
+                 options_.input_bucket);
+  }
+  switch (record.kind) {
+    case EventKind::kObjectCreated:
+      return HandleCreated(record);
+    case EventKind::kObjectRemoved:
+      return HandleRemoved(record);
+    case EventKind::kOther:
+      spdlog::info("event {} for key={} ignored", LogSafe(record.event_name),
+                   FormEncode(record.key));
+      return {};
+  }
+  return {};
+}
+
+bool Worker::OutputsCurrent(const std::vector<std::string>& output_keys, const std::string& etag) {
+  for (const auto& key : output_keys) {
+    auto head = s3_.HeadObject(options_.output_bucket, key, &abort_in_flight_);
+    if (!head.ok()) return false;
+    auto source = head->metadata.find(std::string(kSourceEtagMetadata));
+    if (source == head->metadata.end() || source->second != etag) return false;
+  }
+  return !output_keys.empty();
+}
+
+Worker::Outcome Worker::ClassifyFailure(const Status& status, const std::string& key,
+                                        bool permanent) {
+  std::lock_guard lock(mu_);
+  ++(permanent ? stats_.permanent_failures : stats_.transient_failures);
+  return {permanent ? Disposition::kDeadLetter : Disposition::kRetryLater, status, key};
+}
+
+Worker::Outcome Worker::HandleCreated(const EventRecord& record) {
+  auto start = Clock::now();
+  std::vector<std::string> output_keys = processor_.OutputKeys(record.key);
+  if (!record.etag.empty() && OutputsCurrent(output_keys, record.etag)) {
+    LogImage(record, 0, 0, start, "already-done");
+    std::lock_guard lock(mu_);
+    ++stats_.images_skipped;
+    return {};
+  }
+
+  auto object = s3_.GetObject(record.bucket, record.key, {record.etag}, &abort_in_flight_);
+  if (!object.ok()) {
+    const Status& status = object.status();
+    if (status.code() == Code::kPreconditionFailed) {
+      // The object changed after this event; the newer event does the work.
+      LogImage(record, 0, 0, start, "stale-event");
+      std::lock_guard lock(mu_);
+      ++stats_.stale_events;
+      return {};
+    }
+    bool gone = status.code() == Code::kNotFound;
+    LogImage(record, 0, 0, start, gone ? "failed-permanent" : "failed-transient", status);
+    return ClassifyFailure(status, record.key, gone);
+  }
+
+  uint64_t bytes_in = object->body.size();
+  auto processed = processor_.Process(record.key, object->body);
+  if (!processed.ok()) {
+    bool permanent = processor_.IsPermanent(processed.status());
+    LogImage(record, bytes_in, 0, start, permanent ? "failed-permanent" : "failed-transient",
+             processed.status());
+    return ClassifyFailure(processed.status(), record.key, permanent);
+  }
+
+  std::string source_etag = object->info.etag.empty() ? record.etag : object->info.etag;
+  uint64_t bytes_out = 0;
+  for (auto& output : *processed) {
+    bytes_out += output.bytes.size();
+    client::PutObjectOptions put;
+    put.content_type = output.content_type;
+    put.metadata[std::string(kSourceEtagMetadata)] = source_etag;
+    auto written = s3_.PutObject(options_.output_bucket, output.key, std::move(output.bytes), put,
+                                 &abort_in_flight_);
+    if (!written.ok()) {
+      LogImage(record, bytes_in, bytes_out, start, "failed-transient", written.status());
+      return ClassifyFailure(written.status(), record.key, /*permanent=*/false);
+    }
+  }
+  LogImage(record, bytes_in, bytes_out, start, "processed");
+  std::lock_guard lock(mu_);
+  ++stats_.images_processed;
+  return {};
+}
+
+Worker::Outcome Worker::HandleRemoved(const EventRecord& record) {
+  auto start = Clock::now();
+  // Events can arrive out of order: if the key exists again, its outputs
+  // belong to the newer object and stay.
+  auto head = s3_.HeadObject(record.bucket, record.key, &abort_in_flight_);
+  if (head.ok()) {
+    LogImage(record, 0, 0, start, "removed-but-recreated");
+    return {};
+  }
+  if (head.status().code() != Code::kNotFound) {
+    LogImage(record, 0, 0, start, "failed-transient", head.status());
+    return ClassifyFailure(head.status(), record.key, /*permanent=*/false);
+  }
+  for (const auto& key : processor_.OutputKeys(record.key)) {
+    Status deleted = s3_.DeleteObject(options_.output_bucket, key, &abort_in_flight_);
+    if (!deleted.ok() && deleted.code() != Code::kNotFound) {
+      LogImage(record, 0, 0, start, "failed-transient", deleted);
+      return ClassifyFailure(deleted, record.key, /*permanent=*/false);
+    }
+  }
+  LogImage(record, 0, 0, start, "outputs-removed");
+  std::lock_guard lock(mu_);
+  ++stats_.outputs_removed;
+  return {};
+}
+
+void Worker::Complete(const std::string& receipt_handle, const client::SqsMessage& message,
+                      const Outcome& outcome) {
+  switch (outcome.disposition) {
+    case Disposition::kDelete:
+      break;
+    case Disposition::kRetryLater:
+      RetryLater(message, outcome.failure);
+      return;
+    case Disposition::kDeadLetter:
+      if (dlq_url_.empty()) {
+        spdlog::warn(
+            "message {}: permanent failure ({}) but no dead-letter queue known; "
+            "leaving it to the queue's redrive",
+            message.message_id, outcome.failure.ToString());
+        RetryLater(message, outcome.failure);
+        return;
+      }
+      if (!SendToDeadLetterQueue(message, outcome)) {
+        RetryLater(message, outcome.failure);
+        return;
+      }
+      break;
+  }
+  {
+    std::lock_guard lock(mu_);
+    deletes_.push_back(receipt_handle);
+  }
+  keeper_cv_.notify_all();
+}
+
+void Worker::RetryLater(const client::SqsMessage& message, const Status& why) {
+  int seconds = BackoffSeconds(message.receive_count, options_.max_backoff_seconds);
+  Status changed =
+      sqs_.ChangeMessageVisibility(options_.queue_url, message.receipt_handle, seconds);
+  if (changed.ok()) {
+    spdlog::info("message {} retried in {} s (receive {}): {}", message.message_id, seconds,
+                 message.receive_count, why.ToString());
+  } else {
+    // The visibility timeout still runs out, so the message comes back anyway.
+    spdlog::warn("message {}: could not set retry backoff: {}", message.message_id,
+                 changed.ToString());
+  }
+}
+
+bool Worker::SendToDeadLetterQueue(const client::SqsMessage& message, const Outcome& outcome) {
+  std::map<std::string, std::string> attributes;
+  attributes["ErrorCode"] = ErrorCodeOf(outcome.failure);
+  std::string error_message = outcome.failure.message();
+  if (error_message.size() > kMaxErrorMessageBytes) error_message.resize(kMaxErrorMessageBytes);
+  if (error_message.empty()) error_message = attributes["ErrorCode"];
+  attributes["ErrorMessage"] = error_message;
+  // SQS refuses empty attribute values.
+  if (!queue_arn_.empty()) attributes["SourceQueueArn"] = queue_arn_;
+  if (!outcome.source_key.empty()) attributes["SourceKey"] = outcome.source_key;
+  auto sent = sqs_.SendMessage(dlq_url_, message.body, attributes);
+  if (!sent.ok()) {
+    spdlog::warn("message {}: sending to the dead-letter queue failed: {}", message.message_id,
+                 sent.status().ToString());
+    return false;
+  }
+  spdlog::warn("message {} moved to the dead-letter queue: {}", message.message_id,
+               outcome.failure.ToString());
+  std::lock_guard lock(mu_);
+  ++stats_.dead_lettered;
+  return true;
+}
+
+void Worker::KeeperLoop() {
+  auto tick = std::clamp<std::chrono::milliseconds>(
+      std::chrono::milliseconds(visibility_timeout_ * 1000 / 4), kMinKeeperTick, kMaxKeeperTick);
+  for (;;) {
+    {
+      std::unique_lock lock(mu_);
+      keeper_cv_.wait_for(lock, tick, [this] { return !deletes_.empty() || processing_done_; });
+    }
+    FlushDeletes();
+    {
+      std::lock_guard lock(mu_);
+      if (processing_done_ && deletes_.empty()) return;
+    }
+    SendHeartbeats();
+  }
+}
+
+void Worker::FlushDeletes() {
+  std::vector<std::string> handles;
+  {
+    std::lock_guard lock(mu_);
+    handles.swap(deletes_);
+  }
+  for (size_t begin = 0; begin < handles.size(); begin += client::SqsClient::kMaxBatchEntries) {
+    size_t end = std::min(handles.size(), begin + client::SqsClient::kMaxBatchEntries);
+    std::vector<std::string> batch(handles.begin() + begin, handles.begin() + end);
+    auto result = sqs_.DeleteMessageBatch(options_.queue_url, batch);
+    if (!result.ok()) {
+      // Redelivery will find the outputs current and delete it then.
+      spdlog::warn("DeleteMessageBatch failed for {} messages: {}", batch.size(),
+                   result.status().ToString());
+      continue;
+    }
+    for (const auto& failure : result->failed) {
+      spdlog::warn("DeleteMessageBatch entry {} failed: {} {}", failure.id, failure.code,
+                   failure.message);
+    }
+    std::lock_guard lock(mu_);
+    stats_.messages_deleted += result->successful.size();
+  }
+}
+
+void Worker::SendHeartbeats() {
+  // Extend whatever has used half of its visibility, started or not: a
+  // message waiting its turn must not reappear for another worker either.
+  std::vector<std::string> due;
+  {
+    std::lock_guard lock(mu_);
+    auto threshold = Clock::now() + std::chrono::seconds(visibility_timeout_) / 2;
+    for (const auto& [handle, held] : held_) {
+      if (held.visible_until <= threshold) due.push_back(handle);
+    }
+  }
+  for (size_t begin = 0; begin < due.size(); begin += client::SqsClient::kMaxBatchEntries) {
+    size_t end = std::min(due.size(), begin + client::SqsClient::kMaxBatchEntries);
+    std::vector<client::VisibilityChange> changes;
+    for (size_t i = begin; i < end; ++i) changes.push_back({due[i], visibility_timeout_});
+    auto sent_at = Clock::now();
+    auto result = sqs_.ChangeMessageVisibilityBatch(options_.queue_url, changes);
+    if (!result.ok()) {
+      spdlog::warn("heartbeat failed for {} messages: {}", changes.size(),
+                   result.status().ToString());
+      continue;
+    }
+    for (const auto& failure : result->failed) {
+      spdlog::warn("heartbeat entry {} failed: {} {}", failure.id, failure.code, failure.message);
+    }
+    std::lock_guard lock(mu_);
+    for (const auto& id : result->successful) {
+      auto index = ParseUint(id);
+      if (!index || *index >= changes.size()) continue;
+      auto it = held_.find(changes[*index].receipt_handle);
+      if (it == held_.end()) continue;
+      it->second.visible_until = sent_at + std::chrono::seconds(visibility_timeout_);
+      ++stats_.heartbeats;
+    }
+  }
+}
+
+void Worker::ReleaseUnstarted() {
+  std::vector<std::string> handles;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& handle : pending_) {
+      held_.erase(handle);
+      handles.push_back(handle);
+    }
+    pending_.clear();
+    stats_.released += handles.size();
+  }
+  ReleaseHeld(handles);
+}
+
+void Worker::ReleaseHeld(const std::vector<std::string>& receipt_handles) {
+  for (size_t begin = 0; begin < receipt_handles.size();
+       begin += client::SqsClient::kMaxBatchEntries) {
+    size_t end = std::min(receipt_handles.size(), begin + client::SqsClient::kMaxBatchEntries);
+    std::vector<client::VisibilityChange> changes;
+    for (size_t i = begin; i < end; ++i) changes.push_back({receipt_handles[i], 0});
+    auto result = sqs_.ChangeMessageVisibilityBatch(options_.queue_url, changes);
+    if (!result.ok()) {
+      spdlog::warn(
+          "releasing {} unstarted messages failed ({}); they return after their "
+          "visibility timeout",
+          changes.size(), result.status().ToString());
+    }
+  }
+  if (!receipt_handles.empty()) {
+    spdlog::info("released {} unstarted messages", receipt_handles.size());
+  }
+}
+
+}  // namespace imgbatch::worker

@@ -1,0 +1,171 @@
+// Worker: the seed's ECS task. Long-polls the queue, processes every record
+// of each S3 event (get with If-Match -> image job -> put outputs), deletes
+// the message, and handles everything around it: heartbeats that extend a
+// message's visibility while it waits or is processed, transient failures
+// retried later through ChangeMessageVisibility with backoff, permanent ones
+// sent to the dead-letter queue with a reason, stale events and already-done
+// work skipped, graceful drain on Stop() (SIGTERM).
+//
+// Threads (all owned by Run()): the calling thread polls; `concurrency`
+// processing threads run one message each; one keeper thread batches deletes
+// (DeleteMessageBatch, each failed entry logged) and heartbeats
+// (ChangeMessageVisibilityBatch). At most 2 x concurrency messages are held:
+// those not yet started are released (visibility 0) on Stop().
+//
+// Lifecycle: construct, Start() (resolves the queue's ARN, visibility timeout
+// and DLQ), Run() until Stop(). Stop() is thread-safe and may be called from
+// any thread (not from a signal handler: use a signal-waiting thread).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "client/s3_client.h"
+#include "client/sqs_client.h"
+#include "common/status.h"
+#include "worker/image_processor.h"
+#include "worker/s3_event.h"
+
+namespace imgbatch::worker {
+
+inline constexpr int kDefaultWaitSeconds = 20;
+inline constexpr std::chrono::seconds kDefaultStopTimeout{25};  // under ECS's 30 s
+inline constexpr int kDefaultMaxBackoffSeconds = 300;
+inline constexpr std::string_view kSourceEtagMetadata = "source-etag";
+
+struct WorkerOptions {
+  std::string queue_url;
+  std::string output_bucket;
+  // Informational: events name their own bucket; a record for another bucket
+  // is processed but logged.
+  std::string input_bucket;
+  std::string dlq_url;    // empty: the queue's RedrivePolicy target, if any
+  int concurrency = 0;    // 0: the cores in this process's CPU affinity
+  int max_messages = 10;  // per ReceiveMessage (1..10)
+  int wait_seconds = kDefaultWaitSeconds;
+  std::chrono::seconds stop_timeout = kDefaultStopTimeout;
+  int max_backoff_seconds = kDefaultMaxBackoffSeconds;  // cap of 2^receiveCount
+  // 0: the queue's VisibilityTimeout attribute. Heartbeats extend by this
+  // much whenever half of it has passed.
+  int visibility_timeout = 0;
+  std::string health_file;  // touched by the poll loop; empty = none
+};
+
+// Counters for logs and tests; all monotonic.
+struct WorkerStats {
+  uint64_t messages_received = 0;
+  uint64_t messages_deleted = 0;
+  uint64_t images_processed = 0;
+  uint64_t images_skipped = 0;  // outputs already current
+  uint64_t stale_events = 0;    // If-Match failed
+  uint64_t outputs_removed = 0;
+  uint64_t permanent_failures = 0;
+  uint64_t transient_failures = 0;
+  uint64_t dead_lettered = 0;
+  uint64_t heartbeats = 0;  // visibility extensions that succeeded
+  uint64_t released = 0;    // unstarted messages released on stop
+  uint64_t held = 0;        // messages currently held (gauge)
+  uint64_t in_flight = 0;   // messages being processed (gauge)
+};
+
+class Worker {
+ public:
+  Worker(client::S3Client& s3, client::SqsClient& sqs, ImageProcessor& processor,
+         WorkerOptions options);
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  // Reads the queue's attributes (QueueArn, VisibilityTimeout, RedrivePolicy)
+  // and resolves the DLQ URL. Errors: the queue is unreachable or missing.
+  Status Start();
+  // Polls until Stop(), then drains. Returns Ok when every in-flight image
+  // finished within the stop timeout, kTimeout otherwise (threads were told
+  // to abort their transfers; the caller may exit without waiting).
+  Status Run();
+  void Stop();
+
+  WorkerStats stats() const;
+  const std::string& dlq_url() const { return dlq_url_; }
+  const std::string& queue_arn() const { return queue_arn_; }
+
+ private:
+  struct Held {
+    client::SqsMessage message;
+    std::chrono::steady_clock::time_point visible_until;
+    bool started = false;
+  };
+  // What to do with a message once its records were handled.
+  enum class Disposition { kDelete, kDeadLetter, kRetryLater };
+  struct Outcome {
+    Disposition disposition = Disposition::kDelete;
+    Status failure;          // why, for kDeadLetter / kRetryLater
+    std::string source_key;  // the record that failed
+  };
+
+  // Severity order when records disagree: retry > dead-letter > delete.
+  static int Rank(const Outcome& outcome);
+
+  void PollLoop();
+  void ProcessingLoop();
+  void KeeperLoop();
+
+  Outcome HandleMessage(const client::SqsMessage& message);
+  Outcome HandleRecord(const EventRecord& record);
+  Outcome HandleCreated(const EventRecord& record);
+  Outcome HandleRemoved(const EventRecord& record);
+  bool OutputsCurrent(const std::vector<std::string>& output_keys, const std::string& etag);
+  Outcome ClassifyFailure(const Status& status, const std::string& key, bool permanent);
+  void Complete(const std::string& receipt_handle, const client::SqsMessage& message,
+                const Outcome& outcome);
+  void RetryLater(const client::SqsMessage& message, const Status& why);
+  bool SendToDeadLetterQueue(const client::SqsMessage& message, const Outcome& outcome);
+
+  void FlushDeletes();
+  void SendHeartbeats();
+  void ReleaseUnstarted();
+  void ReleaseHeld(const std::vector<std::string>& receipt_handles);
+  void Forget(const std::string& receipt_handle);
+
+  client::S3Client& s3_;
+  client::SqsClient& sqs_;
+  ImageProcessor& processor_;
+  WorkerOptions options_;
+  std::string queue_arn_;
+  std::string dlq_url_;
+  int visibility_timeout_ = 30;
+
+  std::atomic<bool> stop_{false};
+  // Raised when the stop timeout passes: in-flight transfers abort.
+  std::atomic<bool> abort_in_flight_{false};
+
+  mutable std::mutex mu_;
+  std::condition_variable work_cv_;      // pending work or stop (processing threads)
+  std::condition_variable capacity_cv_;  // a slot freed or stop (poll loop)
+  std::condition_variable keeper_cv_;    // deletes queued or stop (keeper)
+  std::map<std::string, Held> held_;     // by receipt handle
+  std::deque<std::string> pending_;      // receipt handles not yet started
+  std::vector<std::string> deletes_;     // receipt handles to delete
+  int in_flight_ = 0;
+  bool processing_done_ = false;  // processing threads have exited
+  WorkerStats stats_;
+
+  std::vector<std::thread> processing_threads_;
+  std::thread keeper_thread_;
+};
+
+// Visibility timeout for a retry: 2^receive_count seconds, capped.
+int BackoffSeconds(int receive_count, int max_backoff_seconds);
+
+// The number of CPUs this process may run on (sched_getaffinity), >= 1.
+int CoresInAffinity();
+
+}  // namespace imgbatch::worker

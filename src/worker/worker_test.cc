@@ -1,0 +1,437 @@
+#include "worker/worker.h"
+
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <condition_variable>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "client/testing/moto_fixture.h"
+#include "common/strings.h"
+
+namespace imgbatch::worker {
+namespace {
+
+using client::testing::MotoTest;
+using nlohmann::json;
+
+constexpr std::chrono::seconds kDeadline{30};
+
+// Polls a condition with a deadline (never a fixed sleep).
+bool WaitFor(const std::function<bool()>& condition) {
+  auto deadline = std::chrono::steady_clock::now() + kDeadline;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (condition()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return condition();
+}
+
+// Outputs are "<prefix>:<input bytes>"; failures and a gate are scripted.
+class FakeProcessor final : public ImageProcessor {
+ public:
+  std::vector<std::string> OutputKeys(std::string_view key) const override {
+    return {"resized/" + std::string(key), "thumbs/" + std::string(key)};
+  }
+
+  Result<std::vector<ProcessedOutput>> Process(std::string_view key,
+                                               std::string_view bytes) override {
+    int call;
+    {
+      std::unique_lock lock(mu_);
+      call = ++calls_;
+      keys_.emplace_back(key);
+      cv_.notify_all();
+      cv_.wait(lock, [this] { return !gated_; });
+    }
+    if (fail_) {
+      Status failure = fail_(call);
+      if (!failure.ok()) return failure;
+    }
+    return std::vector<ProcessedOutput>{
+        {"resized/" + std::string(key), "resized:" + std::string(bytes), "image/jpeg"},
+        {"thumbs/" + std::string(key), "thumbs:" + std::string(bytes), "image/jpeg"}};
+  }
+
+  bool IsPermanent(const Status& status) const override {
+    return status.code() == Code::kInvalidArgument || status.code() == Code::kCorruption;
+  }
+
+  void Gate() {
+    std::lock_guard lock(mu_);
+    gated_ = true;
+  }
+  void Open() {
+    std::lock_guard lock(mu_);
+    gated_ = false;
+    cv_.notify_all();
+  }
+  int calls() const {
+    std::lock_guard lock(mu_);
+    return calls_;
+  }
+  std::vector<std::string> keys() const {
+    std::lock_guard lock(mu_);
+    return keys_;
+  }
+  std::function<Status(int call)> fail_;
+
+ private:
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  bool gated_ = false;
+  int calls_ = 0;
+  std::vector<std::string> keys_;
+};
+
+std::string EventBody(std::vector<std::tuple<std::string, std::string, std::string>> records) {
+  json list = json::array();
+  for (const auto& [name, raw_key, etag] : records) {
+    json object = {{"key", raw_key}, {"sequencer", "0055AED6DCD90281E5"}};
+    if (!etag.empty()) {
+      object["eTag"] = etag;
+      object["size"] = 10;
+    }
+    list.push_back({{"eventVersion", "2.1"},
+                    {"eventSource", "aws:s3"},
+                    {"awsRegion", "us-east-1"},
+                    {"eventName", name},
+                    {"s3",
+                     {{"s3SchemaVersion", "1.0"},
+                      {"bucket", {{"name", "input"}, {"arn", "arn:aws:s3:::input"}}},
+                      {"object", object}}}});
+  }
+  return json{{"Records", list}}.dump();
+}
+
+std::string Created(const std::string& raw_key, const std::string& etag) {
+  return EventBody({{"ObjectCreated:Put", raw_key, etag}});
+}
+
+class WorkerTest : public MotoTest {
+ protected:
+  void SetUp() override {
+    MotoTest::SetUp();
+    if (IsSkipped()) return;
+    ASSERT_TRUE(clients_->CreateBucket("input").ok());
+    ASSERT_TRUE(clients_->CreateBucket("output").ok());
+    auto dlq = clients_->CreateQueue("jobs-dlq");
+    ASSERT_TRUE(dlq.ok());
+    dlq_url_ = *dlq;
+    auto queue = clients_->CreateQueue(
+        "jobs",
+        R"({"VisibilityTimeout":"30","RedrivePolicy":"{\"deadLetterTargetArn\":\"arn:aws:sqs:us-east-1:123456789012:jobs-dlq\",\"maxReceiveCount\":\"5\"}"})");
+    ASSERT_TRUE(queue.ok());
+    queue_url_ = *queue;
+    options_.queue_url = queue_url_;
+    options_.output_bucket = "output";
+    options_.input_bucket = "input";
+    options_.concurrency = 2;
+  }
+
+  void TearDown() override { StopWorker(); }
+
+  void StartWorker() {
+    worker_ = std::make_unique<Worker>(*clients_->s3, *clients_->sqs, processor_, options_);
+    ASSERT_TRUE(worker_->Start().ok());
+    run_thread_ = std::thread([this] { run_status_ = worker_->Run(); });
+  }
+  void StopWorker() {
+    if (!worker_) return;
+    worker_->Stop();
+    processor_.Open();
+    run_thread_.join();
+    EXPECT_TRUE(run_status_.ok()) << run_status_.ToString();
+  }
+
+  std::string PutInput(const std::string& key, const std::string& body) {
+    auto etag = clients_->s3->PutObject("input", key, body);
+    EXPECT_TRUE(etag.ok()) << etag.status().ToString();
+    return etag.ok() ? *etag : std::string();
+  }
+  void Send(const std::string& body) {
+    ASSERT_TRUE(clients_->sqs->SendMessage(queue_url_, body).ok());
+  }
+
+  // Visible + in flight, as SQS counts them.
+  int QueueDepth(const std::string& url) {
+    auto attributes = clients_->sqs->GetQueueAttributes(
+        url, {"ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"});
+    if (!attributes.ok()) return -1;
+    return static_cast<int>(
+        ParseInt((*attributes)["ApproximateNumberOfMessages"]).value_or(0) +
+        ParseInt((*attributes)["ApproximateNumberOfMessagesNotVisible"]).value_or(0));
+  }
+  WorkerStats Stats() { return worker_->stats(); }
+
+  FakeProcessor processor_;
+  WorkerOptions options_;
+  std::string queue_url_;
+  std::string dlq_url_;
+  std::unique_ptr<Worker> worker_;
+  std::thread run_thread_;
+  Status run_status_;
+};
+
+TEST(BackoffTest, DoublesPerReceiveAndIsCapped) {
+  EXPECT_EQ(BackoffSeconds(0, 300), 1);
+  EXPECT_EQ(BackoffSeconds(1, 300), 2);
+  EXPECT_EQ(BackoffSeconds(5, 300), 32);
+  EXPECT_EQ(BackoffSeconds(9, 300), 300);
+  EXPECT_EQ(BackoffSeconds(1000, 300), 300);
+  EXPECT_EQ(BackoffSeconds(-3, 300), 1);
+}
+
+TEST_F(WorkerTest, FindsTheDeadLetterQueueFromRedrivePolicy) {
+  Worker worker(*clients_->s3, *clients_->sqs, processor_, options_);
+  ASSERT_TRUE(worker.Start().ok());
+  EXPECT_EQ(worker.dlq_url(), dlq_url_);
+  EXPECT_EQ(worker.queue_arn(), "arn:aws:sqs:us-east-1:123456789012:jobs");
+}
+
+TEST_F(WorkerTest, MissingQueueFailsStart) {
+  options_.queue_url = url() + "/123456789012/nope";
+  Worker worker(*clients_->s3, *clients_->sqs, processor_, options_);
+  EXPECT_FALSE(worker.Start().ok());
+}
+
+TEST_F(WorkerTest, ProcessesEveryRecordWritesOutputsAndDeletes) {
+  std::string etag1 = PutInput("dir/a b.jpg", "AAA");
+  std::string etag2 = PutInput("c+d.jpg", "BBB");
+  // '+' is a space and %2B a plus in event keys.
+  Send(EventBody(
+      {{"ObjectCreated:Put", "dir/a+b.jpg", etag1}, {"ObjectCreated:Put", "c%2Bd.jpg", etag2}}));
+  StartWorker();
+  ASSERT_TRUE(
+      WaitFor([&] { return Stats().images_processed == 2 && Stats().messages_deleted == 1; }));
+
+  auto resized = clients_->s3->GetObject("output", "resized/dir/a b.jpg");
+  ASSERT_TRUE(resized.ok()) << resized.status().ToString();
+  EXPECT_EQ(resized->body, "resized:AAA");
+  EXPECT_EQ(resized->info.content_type, "image/jpeg");
+  EXPECT_EQ(resized->info.metadata["source-etag"], etag1);
+  auto thumb = clients_->s3->GetObject("output", "thumbs/c+d.jpg");
+  ASSERT_TRUE(thumb.ok()) << thumb.status().ToString();
+  EXPECT_EQ(thumb->body, "thumbs:BBB");
+  EXPECT_EQ(thumb->info.metadata["source-etag"], etag2);
+  EXPECT_EQ(QueueDepth(queue_url_), 0);
+  EXPECT_EQ(QueueDepth(dlq_url_), 0);
+}
+
+TEST_F(WorkerTest, TestEventsAndMessagesWithoutRecordsAreDeleted) {
+  Send(
+      R"({"Service":"Amazon S3","Event":"s3:TestEvent","Time":"2014-10-13T15:57:02.089Z","Bucket":"input"})");
+  Send(R"({"something":"else"})");
+  StartWorker();
+  ASSERT_TRUE(WaitFor([&] { return Stats().messages_deleted == 2; }));
+  EXPECT_EQ(processor_.calls(), 0);
+  EXPECT_EQ(QueueDepth(queue_url_), 0);
+  EXPECT_EQ(QueueDepth(dlq_url_), 0);
+}
+
+TEST_F(WorkerTest, StaleEventIsDeletedWithoutWriting) {
+  std::string old_etag = PutInput("a.jpg", "old");
+  PutInput("a.jpg", "new");  // a newer event would follow
+  Send(Created("a.jpg", old_etag));
+  StartWorker();
+  ASSERT_TRUE(WaitFor([&] { return Stats().stale_events == 1 && Stats().messages_deleted == 1; }));
+  EXPECT_EQ(processor_.calls(), 0);
+  EXPECT_EQ(clients_->s3->HeadObject("output", "resized/a.jpg").status().code(), Code::kNotFound);
+  EXPECT_EQ(QueueDepth(dlq_url_), 0);
+}
+
+TEST_F(WorkerTest, CurrentOutputsAreNotRecomputed) {
+  std::string etag = PutInput("done.jpg", "data");
+  client::PutObjectOptions put;
+  put.metadata["source-etag"] = etag;
+  ASSERT_TRUE(clients_->s3->PutObject("output", "resized/done.jpg", "r", put).ok());
+  ASSERT_TRUE(clients_->s3->PutObject("output", "thumbs/done.jpg", "t", put).ok());
+  Send(Created("done.jpg", etag));
+  StartWorker();
+  ASSERT_TRUE(
+      WaitFor([&] { return Stats().images_skipped == 1 && Stats().messages_deleted == 1; }));
+  EXPECT_EQ(processor_.calls(), 0);
+}
+
+TEST_F(WorkerTest, OutputsOfAnOlderSourceAreRecomputed) {
+  std::string etag = PutInput("redo.jpg", "data");
+  client::PutObjectOptions put;
+  put.metadata["source-etag"] = "someoldetag";
+  ASSERT_TRUE(clients_->s3->PutObject("output", "resized/redo.jpg", "r", put).ok());
+  ASSERT_TRUE(clients_->s3->PutObject("output", "thumbs/redo.jpg", "t", put).ok());
+  Send(Created("redo.jpg", etag));
+  StartWorker();
+  ASSERT_TRUE(
+      WaitFor([&] { return Stats().images_processed == 1 && Stats().messages_deleted == 1; }));
+  EXPECT_EQ(clients_->s3->GetObject("output", "resized/redo.jpg")->body, "resized:data");
+}
+
+TEST_F(WorkerTest, PermanentFailureGoesToTheDeadLetterQueueWithItsReason) {
+  std::string etag = PutInput("poison.jpg", "not an image");
+  processor_.fail_ = [](int) {
+    return Status(Code::kInvalidArgument, "no known image signature").WithDetail("NotAnImage");
+  };
+  std::string body = Created("poison.jpg", etag);
+  Send(body);
+  StartWorker();
+  ASSERT_TRUE(WaitFor([&] { return Stats().dead_lettered == 1 && Stats().messages_deleted == 1; }));
+  EXPECT_EQ(QueueDepth(queue_url_), 0);
+
+  auto dead = clients_->sqs->ReceiveMessage(dlq_url_, {10, 0, std::nullopt});
+  ASSERT_TRUE(dead.ok());
+  ASSERT_EQ(dead->size(), 1u);
+  const auto& message = (*dead)[0];
+  EXPECT_EQ(message.body, body);
+  EXPECT_EQ(message.message_attributes.at("ErrorCode"), "NotAnImage");
+  EXPECT_NE(message.message_attributes.at("ErrorMessage").find("no known image signature"),
+            std::string::npos);
+  EXPECT_EQ(message.message_attributes.at("SourceQueueArn"),
+            "arn:aws:sqs:us-east-1:123456789012:jobs");
+  EXPECT_EQ(message.message_attributes.at("SourceKey"), "poison.jpg");
+  EXPECT_EQ(clients_->s3->HeadObject("output", "resized/poison.jpg").status().code(),
+            Code::kNotFound);
+}
+
+TEST_F(WorkerTest, MissingObjectGoesToTheDeadLetterQueue) {
+  Send(Created("never-uploaded.jpg", "0123456789abcdef0123456789abcdef"));
+  StartWorker();
+  ASSERT_TRUE(WaitFor([&] { return Stats().dead_lettered == 1 && Stats().messages_deleted == 1; }));
+  auto dead = clients_->sqs->ReceiveMessage(dlq_url_, {10, 0, std::nullopt});
+  ASSERT_TRUE(dead.ok());
+  ASSERT_EQ(dead->size(), 1u);
+  EXPECT_EQ((*dead)[0].message_attributes.at("ErrorCode"), "NoSuchKey");
+  EXPECT_EQ((*dead)[0].message_attributes.at("SourceKey"), "never-uploaded.jpg");
+}
+
+TEST_F(WorkerTest, UnparseableMessageGoesToTheDeadLetterQueue) {
+  Send("this is not json");
+  StartWorker();
+  ASSERT_TRUE(WaitFor([&] { return Stats().dead_lettered == 1 && Stats().messages_deleted == 1; }));
+  auto dead = clients_->sqs->ReceiveMessage(dlq_url_, {10, 0, std::nullopt});
+  ASSERT_TRUE(dead.ok());
+  ASSERT_EQ(dead->size(), 1u);
+  EXPECT_EQ((*dead)[0].message_attributes.at("ErrorCode"), "InvalidEvent");
+  EXPECT_EQ((*dead)[0].message_attributes.count("SourceKey"), 0u);
+}
+
+TEST_F(WorkerTest, TransientFailureIsRetriedAfterABackoff) {
+  std::string etag = PutInput("flaky.jpg", "data");
+  processor_.fail_ = [](int call) {
+    return call == 1 ? Status(Code::kUnavailable, "out of memory, try later") : Status::Ok();
+  };
+  options_.max_backoff_seconds = 1;  // the retry comes back within a second
+  Send(Created("flaky.jpg", etag));
+  StartWorker();
+  ASSERT_TRUE(
+      WaitFor([&] { return Stats().images_processed == 1 && Stats().messages_deleted == 1; }));
+  EXPECT_EQ(processor_.calls(), 2);
+  EXPECT_EQ(Stats().transient_failures, 1u);
+  EXPECT_EQ(QueueDepth(dlq_url_), 0);
+  EXPECT_EQ(clients_->s3->GetObject("output", "thumbs/flaky.jpg")->body, "thumbs:data");
+}
+
+TEST_F(WorkerTest, PermanentFailureWithoutDeadLetterQueueStaysQueued) {
+  auto plain = clients_->CreateQueue("plain");
+  ASSERT_TRUE(plain.ok());
+  options_.queue_url = *plain;
+  std::string etag = PutInput("poison.jpg", "x");
+  processor_.fail_ = [](int) { return Status(Code::kCorruption, "truncated"); };
+  ASSERT_TRUE(clients_->sqs->SendMessage(*plain, Created("poison.jpg", etag)).ok());
+  StartWorker();
+  EXPECT_TRUE(worker_->dlq_url().empty());
+  ASSERT_TRUE(WaitFor([&] { return Stats().permanent_failures == 1 && Stats().in_flight == 0; }));
+  StopWorker();
+  worker_.reset();
+  // Not deleted: hidden by the backoff until the queue's own redrive takes it.
+  EXPECT_EQ(QueueDepth(*plain), 1);
+  auto visible = clients_->sqs->ReceiveMessage(*plain, {10, 0, std::nullopt});
+  ASSERT_TRUE(visible.ok());
+  EXPECT_TRUE(visible->empty());
+}
+
+TEST_F(WorkerTest, ObjectRemovedDeletesOutputs) {
+  ASSERT_TRUE(clients_->s3->PutObject("output", "resized/gone.jpg", "r").ok());
+  ASSERT_TRUE(clients_->s3->PutObject("output", "thumbs/gone.jpg", "t").ok());
+  Send(EventBody({{"ObjectRemoved:Delete", "gone.jpg", ""}}));
+  StartWorker();
+  ASSERT_TRUE(
+      WaitFor([&] { return Stats().outputs_removed == 1 && Stats().messages_deleted == 1; }));
+  EXPECT_EQ(clients_->s3->HeadObject("output", "resized/gone.jpg").status().code(),
+            Code::kNotFound);
+  EXPECT_EQ(clients_->s3->HeadObject("output", "thumbs/gone.jpg").status().code(), Code::kNotFound);
+}
+
+TEST_F(WorkerTest, HeartbeatKeepsASlowImageInvisible) {
+  std::string etag = PutInput("slow.jpg", "data");
+  options_.visibility_timeout = 2;
+  processor_.Gate();
+  Send(Created("slow.jpg", etag));
+  StartWorker();
+  ASSERT_TRUE(WaitFor([&] { return processor_.calls() == 1; }));
+  // Three extensions, each at half the 2 s timeout, outlast the original
+  // visibility: without them the message would be visible again by now.
+  ASSERT_TRUE(WaitFor([&] { return Stats().heartbeats >= 3; }));
+  auto stolen = clients_->sqs->ReceiveMessage(queue_url_, {10, 0, std::nullopt});
+  ASSERT_TRUE(stolen.ok());
+  EXPECT_TRUE(stolen->empty());
+  processor_.Open();
+  ASSERT_TRUE(WaitFor([&] { return Stats().messages_deleted == 1; }));
+  EXPECT_EQ(processor_.calls(), 1);
+}
+
+TEST_F(WorkerTest, StopReleasesUnstartedMessagesAndFinishesInFlight) {
+  options_.concurrency = 1;  // holds at most 2: one in flight, one waiting
+  std::string etag1 = PutInput("first.jpg", "1");
+  std::string etag2 = PutInput("second.jpg", "2");
+  processor_.Gate();
+  Send(Created("first.jpg", etag1));
+  Send(Created("second.jpg", etag2));
+  StartWorker();
+  ASSERT_TRUE(WaitFor([&] { return processor_.calls() == 1 && Stats().held == 2; }));
+  std::string started = processor_.keys()[0];
+
+  worker_->Stop();
+  // The waiting message is released at once (visibility 0), not after 30 s.
+  std::vector<client::SqsMessage> released;
+  ASSERT_TRUE(WaitFor([&] {
+    auto got = clients_->sqs->ReceiveMessage(queue_url_, {10, 0, std::nullopt});
+    if (got.ok() && !got->empty()) released = *got;
+    return !released.empty();
+  }));
+  ASSERT_EQ(released.size(), 1u);
+  auto event = ParseEventMessage(released[0].body);
+  ASSERT_TRUE(event.ok());
+  EXPECT_NE(event->records[0].key, started);
+
+  // The in-flight image finishes and its message is deleted before Run returns.
+  processor_.Open();
+  run_thread_.join();
+  EXPECT_TRUE(run_status_.ok()) << run_status_.ToString();
+  EXPECT_EQ(Stats().released, 1u);
+  EXPECT_EQ(Stats().images_processed, 1u);
+  EXPECT_EQ(Stats().messages_deleted, 1u);
+  EXPECT_TRUE(clients_->s3->HeadObject("output", "resized/" + started).ok());
+  worker_.reset();
+}
+
+TEST_F(WorkerTest, StopAbortsAnIdleLongPoll) {
+  options_.wait_seconds = 20;
+  options_.health_file = (std::filesystem::temp_directory_path() /
+                          ("imgbatch-worker-health-" + std::to_string(::getpid())))
+                             .string();
+  StartWorker();
+  ASSERT_TRUE(WaitFor([&] { return std::filesystem::exists(options_.health_file); }));
+  worker_->Stop();
+  // Run returns once the long poll is aborted (SqsClientTest.LongPollIsAbortable
+  // checks the abort itself).
+  run_thread_.join();
+  EXPECT_TRUE(run_status_.ok());
+  worker_.reset();
+  std::filesystem::remove(options_.health_file);
+}
+
+}  // namespace
+}  // namespace imgbatch::worker
