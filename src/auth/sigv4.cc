@@ -5,10 +5,59 @@
 #include <algorithm>
 #include <map>
 
+#include "auth/signing_internal.h"
 #include "common/hashing.h"
 #include "common/strings.h"
 
 namespace imgbatch::auth {
+
+using internal::AuthError;
+using internal::ConstantTimeEquals;
+using internal::HeaderValue;
+
+namespace internal {
+
+Status AuthError(Code code, std::string_view detail, std::string message) {
+  return Status(code, std::move(message)).WithDetail(std::string(detail));
+}
+
+std::string TrimAll(std::string_view value) {
+  std::string out;
+  out.reserve(value.size());
+  bool in_space = false;
+  for (char c : Trim(value)) {
+    if (c == ' ' || c == '\t') {
+      in_space = true;
+      continue;
+    }
+    if (in_space) out.push_back(' ');
+    in_space = false;
+    out.push_back(c);
+  }
+  return out;
+}
+
+std::optional<std::string> HeaderValue(const HeaderList& headers, std::string_view name) {
+  std::optional<std::string> joined;
+  for (const auto& [n, v] : headers) {
+    if (!IEquals(n, name)) continue;
+    if (joined) {
+      joined->push_back(',');
+      joined->append(TrimAll(v));
+    } else {
+      joined = TrimAll(v);
+    }
+  }
+  return joined;
+}
+
+bool ConstantTimeEquals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+}  // namespace internal
+
 namespace {
 
 constexpr std::string_view kAlgorithm = "AWS4-HMAC-SHA256";
@@ -20,10 +69,6 @@ constexpr size_t kMaxSignedHeaders = 64;
 // HTTP libraries after signing (botocore and the JS SDK skip the same ones).
 constexpr std::string_view kUnsignableHeaders[] = {
     "authorization", "user-agent", "expect", "x-amzn-trace-id", "connection", "transfer-encoding"};
-
-Status AuthError(Code code, std::string_view detail, std::string message) {
-  return Status(code, std::move(message)).WithDetail(std::string(detail));
-}
 
 Status HeaderMalformed(std::string_view why) {
   return AuthError(Code::kInvalidArgument, "AuthorizationHeaderMalformed",
@@ -47,38 +92,6 @@ bool IsLowerHex(std::string_view s) {
 
 bool IsDigits(std::string_view s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
-}
-
-// "Trimall": strip both ends and collapse inner runs of spaces/tabs to one space.
-std::string TrimAll(std::string_view value) {
-  std::string out;
-  out.reserve(value.size());
-  bool in_space = false;
-  for (char c : Trim(value)) {
-    if (c == ' ' || c == '\t') {
-      in_space = true;
-      continue;
-    }
-    if (in_space) out.push_back(' ');
-    in_space = false;
-    out.push_back(c);
-  }
-  return out;
-}
-
-// All values of a header joined with ',' in request order, as SigV4 wants.
-std::optional<std::string> HeaderValue(const HeaderList& headers, std::string_view name) {
-  std::optional<std::string> joined;
-  for (const auto& [n, v] : headers) {
-    if (!IEquals(n, name)) continue;
-    if (joined) {
-      joined->push_back(',');
-      joined->append(TrimAll(v));
-    } else {
-      joined = TrimAll(v);
-    }
-  }
-  return joined;
 }
 
 bool ContainsHeader(const std::vector<std::string>& names, std::string_view name) {
@@ -165,11 +178,6 @@ std::string Scope(std::string_view date, std::string_view region, std::string_vi
   out.append(service).push_back('/');
   out.append(kTerminator);
   return out;
-}
-
-bool ConstantTimeEquals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
 // Request times are refused outside these years: beyond ~2262 the
@@ -474,6 +482,8 @@ Result<VerifiedRequest> Verify(const HttpRequestView& request, const SecretLooku
   static const HeaderList kNoHeaders;
   HttpRequestView req = request;
   if (req.headers == nullptr) req.headers = &kNoHeaders;
+
+  if (internal::IsSigV2(req)) return internal::VerifySigV2(req, secrets, now, options);
 
   AuthFields fields;
   auto authorization = HeaderValue(*req.headers, "authorization");

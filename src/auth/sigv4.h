@@ -88,6 +88,14 @@ struct VerifyOptions {
   std::string region = "us-east-1";  // requests scoped to another region are refused
   std::chrono::seconds max_skew{15 * 60};
   std::chrono::seconds max_presign_expiry{7 * 24 * 3600};
+  // Signature Version 2 (S3 only): "Authorization: AWS id:sig" and presigned
+  // AWSAccessKeyId/Expires/Signature URLs, which botocore and the aws CLI
+  // still generate by default for us-east-1. VerifiedRequest then has
+  // payload kUnsignedPayload and no signing_key/scope.
+  bool allow_sigv2 = true;
+  // For SigV2's signed resource: a Host "<bucket>.<domain>" names the bucket
+  // (virtual-host style). Empty: path-style only.
+  std::string virtual_host_domain = {};
 };
 
 // Error detail strings (Status::detail()) are AWS's codes: "AccessDenied"

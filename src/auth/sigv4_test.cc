@@ -596,8 +596,16 @@ TEST(SigV4Failures, MalformedAuthorization) {
     return h;
   };
   const std::string sig(64, 'a');
+  // SigV2 header form: checked (and wrong here), or refused when disabled.
   ExpectError(VerifyAt("GET", "/", "", with_auth("AWS AKIAIMGBATCHTEST0001:abc")),
+              Code::kUnauthenticated, "SignatureDoesNotMatch");
+  VerifyOptions no_v2;
+  no_v2.allow_sigv2 = false;
+  HeaderList v2 = with_auth("AWS AKIAIMGBATCHTEST0001:abc");
+  ExpectError(Verify({"GET", "/", "", &v2}, Keys(kKeyId, kSecret), kNow, no_v2),
               Code::kInvalidArgument, "InvalidRequest");
+  ExpectError(VerifyAt("GET", "/", "", with_auth("Bearer xyz")), Code::kInvalidArgument,
+              "InvalidRequest");
   ExpectError(VerifyAt("GET", "/", "", with_auth("AWS4-HMAC-SHA256 Credential=x")),
               Code::kInvalidArgument, "AuthorizationHeaderMalformed");
   ExpectError(

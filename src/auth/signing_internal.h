@@ -1,0 +1,31 @@
+// Helpers shared by the SigV4 and SigV2 verifiers inside the auth module.
+// Not part of the module's API. Pure functions; thread-safe.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "auth/sigv4.h"
+#include "common/status.h"
+
+namespace imgbatch::auth::internal {
+
+// A Status whose detail() is the AWS error code.
+Status AuthError(Code code, std::string_view detail, std::string message);
+// "Trimall": both ends stripped, inner runs of spaces/tabs collapsed to one.
+std::string TrimAll(std::string_view value);
+// All values of a header (case-insensitive name) trimmed and joined with ','
+// in request order; nullopt when absent.
+std::optional<std::string> HeaderValue(const HeaderList& headers, std::string_view name);
+bool ConstantTimeEquals(std::string_view a, std::string_view b);
+
+// Signature Version 2 (HMAC-SHA1), for S3 only: "Authorization: AWS id:sig"
+// and presigned AWSAccessKeyId/Expires/Signature URLs, which botocore and the
+// aws CLI still produce by default for us-east-1 presigned URLs.
+bool IsSigV2(const HttpRequestView& request);
+Result<VerifiedRequest> VerifySigV2(const HttpRequestView& request, const SecretLookup& secrets,
+                                    std::chrono::system_clock::time_point now,
+                                    const VerifyOptions& options);
+
+}  // namespace imgbatch::auth::internal
