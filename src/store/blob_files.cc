@@ -120,27 +120,38 @@ void BlobFiles::Remove(std::string_view blob_id) const {
   ::unlink(PathOf(blob_id).c_str());
 }
 
-Result<size_t> BlobFiles::CollectGarbage(
-    const std::function<Result<bool>(const std::string&)>& is_referenced) const {
+Result<size_t> BlobFiles::CollectGarbage(const ReferenceCheck& are_referenced) const {
   size_t removed = 0;
   for (const std::string& name : ListTempFiles()) {
     if (::unlink((root_ + "/tmp/" + name).c_str()) == 0) ++removed;
   }
-  for (const std::string& id : ListBlobIds()) {
-    IMGBATCH_ASSIGN_OR_RETURN(bool referenced, is_referenced(id));
-    if (!referenced && ::unlink(PathOf(id).c_str()) == 0) ++removed;
+  for (const std::string& sub : ListDir(root_)) {
+    if (sub.size() != 2 || sub == "tmp") continue;
+    std::vector<std::string> ids = ListBlobIdsIn(sub);
+    if (ids.empty()) continue;
+    IMGBATCH_ASSIGN_OR_RETURN(std::vector<bool> referenced, are_referenced(ids));
+    if (referenced.size() != ids.size()) return Internal("reference check size mismatch");
+    for (size_t i = 0; i < ids.size(); ++i) {
+      if (!referenced[i] && ::unlink(PathOf(ids[i]).c_str()) == 0) ++removed;
+    }
   }
   return removed;
+}
+
+std::vector<std::string> BlobFiles::ListBlobIdsIn(const std::string& sub) const {
+  std::vector<std::string> ids;
+  for (std::string& name : ListDir(root_ + "/" + sub)) {
+    // Only our own names, in the right fan-out directory, are ever touched.
+    if (IsBlobId(name) && name.compare(0, 2, sub) == 0) ids.push_back(std::move(name));
+  }
+  return ids;
 }
 
 std::vector<std::string> BlobFiles::ListBlobIds() const {
   std::vector<std::string> ids;
   for (const std::string& sub : ListDir(root_)) {
     if (sub.size() != 2 || sub == "tmp") continue;
-    for (std::string& name : ListDir(root_ + "/" + sub)) {
-      // Only our own names, in the right fan-out directory, are ever touched.
-      if (IsBlobId(name) && name.compare(0, 2, sub) == 0) ids.push_back(std::move(name));
-    }
+    for (std::string& id : ListBlobIdsIn(sub)) ids.push_back(std::move(id));
   }
   return ids;
 }

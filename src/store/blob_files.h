@@ -49,13 +49,16 @@ class BlobFiles {
   void Remove(std::string_view blob_id) const;
 
   // Start-up collection: removes every temp file, and every blob file for
-  // which is_referenced(id) is false. Returns the number of files removed.
-  Result<size_t> CollectGarbage(
-      const std::function<Result<bool>(const std::string&)>& is_referenced) const;
+  // which are_referenced(ids)[i] is false (asked once per fan-out directory).
+  // Returns the number of files removed.
+  using ReferenceCheck =
+      std::function<Result<std::vector<bool>>(const std::vector<std::string>& ids)>;
+  Result<size_t> CollectGarbage(const ReferenceCheck& are_referenced) const;
 
   // Lists published blob ids (tests and tooling).
   std::vector<std::string> ListBlobIds() const;
   std::vector<std::string> ListTempFiles() const;
+  std::vector<std::string> ListBlobIdsIn(const std::string& fan_out_dir) const;
 
   uint64_t free_space_reserve() const { return free_space_reserve_; }
 

@@ -251,9 +251,15 @@ Result<ObjectMeta> StoreImpl::CompleteMultipartUpload(const std::string& bucket,
   std::vector<std::string> part_md5s;
   std::vector<Checksums> part_checksums;
   for (const StoredPart* part : chosen) {
-    IMGBATCH_ASSIGN_OR_RETURN(int fd, blobs().OpenForRead(part->blob_id));
-    Status copied = writer->AppendFile(fd, 0, part->info.size);
-    ::close(fd);
+    Result<int> fd = blobs().OpenForRead(part->blob_id);
+    if (!fd.ok() && fd.status().code() == Code::kNotFound) {
+      // Replaced by a concurrent UploadPart of the same number.
+      return InvalidArgument("part " + std::to_string(part->info.part_number) + " changed")
+          .WithDetail("InvalidPart");
+    }
+    IMGBATCH_RETURN_IF_ERROR(fd.status());
+    Status copied = writer->AppendFile(*fd, 0, part->info.size);
+    ::close(*fd);
     IMGBATCH_RETURN_IF_ERROR(copied);
     part_md5s.push_back(part->info.etag);
     part_checksums.push_back(part->info.checksums);

@@ -141,14 +141,19 @@ Status StoreImpl::Init() {
   IMGBATCH_RETURN_IF_ERROR(blobs_.Init());
   // Orphans: blobs renamed into place whose commit never happened, and blobs
   // whose unlink after an overwrite/delete was cut short by a crash.
-  auto removed = blobs_.CollectGarbage([this](const std::string& id) -> Result<bool> {
-    bool referenced = false;
-    IMGBATCH_RETURN_IF_ERROR(db_.Read([&](db::Conn& conn) -> Status {
-      IMGBATCH_ASSIGN_OR_RETURN(referenced, IsBlobReferenced(conn, id));
-      return Status::Ok();
-    }));
-    return referenced;
-  });
+  auto removed = blobs_.CollectGarbage(
+      [this](const std::vector<std::string>& ids) -> Result<std::vector<bool>> {
+        std::vector<bool> referenced;
+        IMGBATCH_RETURN_IF_ERROR(db_.Read([&](db::Conn& conn) -> Status {
+          referenced.clear();
+          for (const std::string& id : ids) {
+            IMGBATCH_ASSIGN_OR_RETURN(bool found, IsBlobReferenced(conn, id));
+            referenced.push_back(found);
+          }
+          return Status::Ok();
+        }));
+        return referenced;
+      });
   return removed.status();
 }
 
@@ -572,6 +577,60 @@ Result<bool> StoreImpl::DeleteObject(const std::string& bucket, const std::strin
   }));
   if (removed_blob) blobs_.Remove(*removed_blob);
   return existed;
+}
+
+Result<std::vector<ObjectStore::DeleteResult>> ObjectStore::DeleteObjects(
+    const std::string& bucket, const std::vector<std::string>& keys, const Caller& caller) {
+  std::vector<DeleteResult> results;
+  for (const std::string& key : keys) {
+    Result<bool> deleted = DeleteObject(bucket, key, caller);
+    if (!deleted.ok() && deleted.status().detail() == "NoSuchBucket") return deleted.status();
+    results.push_back({key, deleted.status(), deleted.ok() && *deleted});
+  }
+  return results;
+}
+
+Result<std::vector<ObjectStore::DeleteResult>> StoreImpl::DeleteObjects(
+    const std::string& bucket, const std::vector<std::string>& keys, const Caller& caller) {
+  if (!IsValidBucketName(bucket)) return NoSuchBucket(bucket);
+  std::vector<DeleteResult> results;
+  std::vector<std::string> removed_blobs;
+  IMGBATCH_RETURN_IF_ERROR(db_.Write([&](db::Txn& txn) -> Status {
+    results.clear();
+    removed_blobs.clear();
+    IMGBATCH_RETURN_IF_ERROR(BucketExists(txn, bucket));
+    const int64_t now = clock_.NowMillis();
+    for (const std::string& key : keys) {
+      DeleteResult& result = results.emplace_back(DeleteResult{key, ValidateKey(key), false});
+      if (!result.status.ok()) continue;
+      // Each key in its own savepoint: one refused event undoes only its key.
+      IMGBATCH_RETURN_IF_ERROR(txn.Exec("SAVEPOINT delete_key"));
+      std::optional<std::string> blob;
+      result.status = [&]() -> Status {
+        IMGBATCH_ASSIGN_OR_RETURN(auto current, LoadObject(txn, bucket, key, false));
+        if (!current) return Status::Ok();
+        IMGBATCH_ASSIGN_OR_RETURN(auto del,
+                                  txn.Prepare("DELETE FROM objects WHERE bucket=? AND key=?"));
+        IMGBATCH_RETURN_IF_ERROR(del.Bind(1, bucket).Bind(2, key).Run());
+        ObjectMeta meta = current->meta;
+        IMGBATCH_ASSIGN_OR_RETURN(meta.sequence, NextSequence(txn));
+        IMGBATCH_RETURN_IF_ERROR(EmitEvent(txn, ObjectEventKind::kDelete, meta, caller, now));
+        result.existed = true;
+        blob = current->blob_id;
+        return Status::Ok();
+      }();
+      if (!result.status.ok()) {
+        result.existed = false;
+        IMGBATCH_RETURN_IF_ERROR(txn.Exec("ROLLBACK TO delete_key"));
+      } else if (blob) {
+        removed_blobs.push_back(*blob);
+      }
+      IMGBATCH_RETURN_IF_ERROR(txn.Exec("RELEASE delete_key"));
+    }
+    return Status::Ok();
+  }));
+  for (const std::string& id : removed_blobs) blobs_.Remove(id);
+  return results;
 }
 
 Result<ObjectMeta> StoreImpl::CopyObject(const std::string& src_bucket, const std::string& src_key,

@@ -247,6 +247,18 @@ class ObjectStore {
   // Deleting a missing key succeeds (S3 semantics); returns whether it existed.
   virtual Result<bool> DeleteObject(const std::string& bucket, const std::string& key,
                                     const Caller& caller) = 0;
+  // S3 DeleteObjects: several keys of one bucket in one transaction (one
+  // fsync for all). Per-key failures (bad key, event sink refusal) are
+  // reported per entry; a missing bucket fails the call. The default
+  // implementation loops over DeleteObject.
+  struct DeleteResult {
+    std::string key;
+    Status status;
+    bool existed = false;
+  };
+  virtual Result<std::vector<DeleteResult>> DeleteObjects(const std::string& bucket,
+                                                          const std::vector<std::string>& keys,
+                                                          const Caller& caller);
   // Copy; when replace_metadata is false the source's metadata is kept.
   virtual Result<ObjectMeta> CopyObject(const std::string& src_bucket, const std::string& src_key,
                                         const std::string& dst_bucket, const std::string& dst_key,

@@ -161,6 +161,36 @@ TEST_F(ObjectStoreTest, DeleteObject) {
   EXPECT_EQ(Get("bkt", "blob").status().detail(), "NoSuchKey");
 }
 
+TEST_F(ObjectStoreTest, DeleteObjectsInOneTransaction) {
+  ASSERT_TRUE(Put("bkt", "a", "inline").ok());
+  ASSERT_TRUE(Put("bkt", "b", Pattern(4000)).ok());
+  ASSERT_TRUE(Put("bkt", "c", "inline").ok());
+  sink_.FailNext();  // the event for "a" is refused: only "a" stays
+  const uint64_t commits_before = db_->GetStats().commits;
+  auto results = store_->DeleteObjects("bkt", {"a", "", "b", "missing", "c"}, {});
+  ASSERT_TRUE(results.ok()) << results.status().ToString();
+  EXPECT_EQ(db_->GetStats().commits - commits_before, 1u);
+  ASSERT_EQ(results->size(), 5u);
+  EXPECT_EQ((*results)[0].status.code(), Code::kUnavailable);
+  EXPECT_FALSE((*results)[0].existed);
+  EXPECT_EQ((*results)[1].status.code(), Code::kInvalidArgument);
+  EXPECT_TRUE((*results)[2].status.ok());
+  EXPECT_TRUE((*results)[2].existed);
+  EXPECT_TRUE((*results)[3].status.ok());
+  EXPECT_FALSE((*results)[3].existed);
+  EXPECT_TRUE((*results)[4].existed);
+  EXPECT_EQ(*Get("bkt", "a"), "inline");
+  EXPECT_EQ(Get("bkt", "b").status().code(), Code::kNotFound);
+  EXPECT_EQ(Get("bkt", "c").status().code(), Code::kNotFound);
+  EXPECT_TRUE(BlobFilesOnDisk().empty());
+  auto events = sink_.events();
+  ASSERT_EQ(events.size(), 3u + 2u);  // three puts, two deletes
+  EXPECT_EQ(events[3].meta.key, "b");
+  EXPECT_EQ(events[4].meta.key, "c");
+  EXPECT_LT(events[3].meta.sequence, events[4].meta.sequence);
+  EXPECT_EQ(store_->DeleteObjects("nobkt", {"a"}, {}).status().detail(), "NoSuchBucket");
+}
+
 TEST_F(ObjectStoreTest, ContentMd5AndChecksumsAreVerified) {
   const std::string data = "hello world";
   PutOptions good;

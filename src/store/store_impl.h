@@ -68,6 +68,9 @@ class StoreImpl final : public ObjectStore {
   Result<ObjectMeta> HeadObject(const std::string& bucket, const std::string& key) override;
   Result<bool> DeleteObject(const std::string& bucket, const std::string& key,
                             const Caller& caller) override;
+  Result<std::vector<DeleteResult>> DeleteObjects(const std::string& bucket,
+                                                  const std::vector<std::string>& keys,
+                                                  const Caller& caller) override;
   Result<ObjectMeta> CopyObject(const std::string& src_bucket, const std::string& src_key,
                                 const std::string& dst_bucket, const std::string& dst_key,
                                 const Conditions& source_conditions, bool replace_metadata,
