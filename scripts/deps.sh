@@ -16,7 +16,7 @@ BUILD_PACKAGES=(
 )
 TEST_PACKAGES=(
   awscli python3-boto3 python3-pytest s3cmd rclone nodejs npm openssl curl
-  libvips-tools libjpeg-turbo-progs
+  libvips-tools libjpeg-turbo-progs yamllint
 )
 
 want=("${BUILD_PACKAGES[@]}")
@@ -40,5 +40,8 @@ fi
 if [[ "${1:-}" != "--build-only" ]]; then
   if [[ ! -d tests/integration/node_modules/@aws-sdk/client-s3 ]]; then
     (cd tests/integration && npm ci --no-audit --no-fund)
+  fi
+  if [[ ! -d tests/deploy/node_modules/kubernetes-models ]]; then
+    (cd tests/deploy && npm ci --no-audit --no-fund)
   fi
 fi
