@@ -12,6 +12,12 @@ void AddUpCommand(CLI::App& app, int& exit_code) {
       "up", "Run the whole pipeline on this machine: S3 + SQS on one port, workers, dashboard");
   up->add_option("--data-dir", options->data_dir, "Data directory (locked; created if missing)")
       ->capture_default_str();
+  up->add_option("--config", options->config,
+                 "imgbatch.toml (also IMGBATCH_CONFIG); none = the seed's defaults");
+  up->add_option("--max-workers", options->max_workers,
+                 "Upper bound of the worker pool (0 = no workers; default: the config's, "
+                 "else the cores available)")
+      ->check(CLI::Range(0, 1024));
   up->add_option("--listen", options->listen, "HOST:PORT to listen on")->capture_default_str();
   up->add_option("--tls-cert", options->tls_cert, "PEM certificate: serve HTTPS");
   up->add_option("--tls-key", options->tls_key, "PEM private key for --tls-cert");

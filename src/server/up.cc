@@ -1,21 +1,37 @@
 #include "server/up.h"
 
+#include <limits.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <memory>
+#include <thread>
 
 #include "auth/policy.h"
+#include "autoscaler/worker_pool.h"
 #include "common/logging.h"
 #include "common/strings.h"
 #include "db/database.h"
 #include "http/server.h"
+#include "imaging/imaging.h"
+#include "notify/notifier.h"
+#include "notify/queue_destination.h"
+#include "queue/queue_engine.h"
 #include "s3/s3_service.h"
 #include "s3/sigv4_authenticator.h"
+#include "server/bootstrap.h"
+#include "server/config.h"
+#include "server/control_loop.h"
 #include "server/data_dir.h"
+#include "server/operator_api.h"
 #include "server/root_key.h"
 #include "server/routing.h"
+#include "sqs/authenticator.h"
+#include "sqs/sqs_service.h"
 #include "store/object_store.h"
 
 namespace imgbatch::server {
@@ -31,14 +47,25 @@ void RespondText(http::Exchange& ex, int status, std::string body) {
   ex.Respond(std::move(r));
 }
 
-// The engines and adapters of one running server, in construction order (and
-// destroyed in reverse: adapters before engines before the database).
+// The engines and adapters of one running server, in construction order;
+// destroyed in reverse (adapters before engines before the database).
 struct Services {
+  Config config;
   std::unique_ptr<DataDir> data_dir;
   std::unique_ptr<db::Database> db;
   std::unique_ptr<store::ObjectStore> store;
+  std::unique_ptr<queue::QueueEngine> queues;
+  std::unique_ptr<notify::QueueDestination> destination;
+  std::unique_ptr<notify::Notifier> notifier;
   auth::KeyRegistry keys;
+  auth::AccessKey worker_key;
+  std::string dashboard_token;
   http::Handler s3;
+  std::unique_ptr<sqs::SqsService> sqs;
+  std::unique_ptr<autoscaler::ProcessLauncher> launcher;
+  std::unique_ptr<autoscaler::WorkerPool> pool;
+  std::unique_ptr<ControlLoop> loop;
+  OperatorContext operator_context;
   std::atomic<bool> ready{false};
 };
 
@@ -51,20 +78,47 @@ http::Handler MakeDispatcher(Services& services) {
         return services.ready ? RespondText(*ex, 200, "ready\n")
                               : RespondText(*ex, 503, "starting\n");
       case Route::kMetrics:
+        return HandleMetrics(services.operator_context, *ex);
       case Route::kApi:
+        return HandleApi(services.operator_context, *ex);
       case Route::kDashboard:
-        return RespondText(*ex, 404, "not available in this build\n");
+        return RespondText(*ex, 404, "the dashboard is not part of this build yet\n");
       case Route::kSqs:
-        return RespondText(*ex, 501, "SQS is not available in this build\n");
+        return services.sqs->Handle(std::move(ex));
       case Route::kS3:
         return services.s3(std::move(ex));
     }
   };
 }
 
-Status OpenServices(const UpOptions& options, Services& s, RootKey& root) {
+Result<Config> LoadConfiguration(const UpOptions& options) {
+  std::string path = options.config;
+  if (path.empty()) {
+    if (const char* env = std::getenv("IMGBATCH_CONFIG"); env && *env) path = env;
+  }
+  Config config = path.empty() ? SeedDefaults() : Config{};
+  if (!path.empty()) {
+    IMGBATCH_ASSIGN_OR_RETURN(config, LoadConfig(path));
+  }
+  if (options.max_workers >= 0) config.workers.max = options.max_workers;
+  return config;
+}
+
+int CoresAvailable() {
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) == 0) return std::max(1, CPU_COUNT(&set));
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
+Status OpenEngines(const UpOptions& options, Services& s, RootKey& root) {
+  IMGBATCH_ASSIGN_OR_RETURN(s.config, LoadConfiguration(options));
   IMGBATCH_ASSIGN_OR_RETURN(s.data_dir, DataDir::Open(options.data_dir));
-  IMGBATCH_ASSIGN_OR_RETURN(root, ResolveRootKey(RootKeyInputsFromEnvironment(options.data_dir)));
+  RootKeyInputs key_inputs = RootKeyInputsFromEnvironment(options.data_dir);
+  if (s.config.root_access_key_id) {
+    key_inputs.from_config =
+        RootKey{*s.config.root_access_key_id, *s.config.root_secret_access_key, "config"};
+  }
+  IMGBATCH_ASSIGN_OR_RETURN(root, ResolveRootKey(key_inputs));
   s.keys.Put(auth::AccessKey{root.access_key_id, root.secret_access_key, "root",
                              auth::Policy::AllowAll(), /*root=*/true});
 
@@ -75,27 +129,137 @@ Status OpenServices(const UpOptions& options, Services& s, RootKey& root) {
   store::StoreOptions store_options;
   store_options.data_dir = s.data_dir->path();
   store_options.default_region = options.region;
+  store_options.free_space_reserve = s.config.limits.free_space_reserve_bytes;
+  store_options.max_object_bytes = s.config.limits.max_object_bytes;
   IMGBATCH_ASSIGN_OR_RETURN(s.store, store::ObjectStore::Open(*s.db, store_options));
 
-  auth::VerifyOptions verify;
-  verify.region = options.region;
-  auto authenticator = std::make_shared<s3::SigV4Authenticator>(s.keys, verify);
-  s3::S3Context s3_context(*s.store, authenticator);
-  s3_context.region = options.region;
-  s3_context.domain = options.domain;
-  s.s3 = s3::MakeS3Handler(std::move(s3_context));
+  queue::EngineOptions queue_options;
+  queue_options.region = options.region;
+  queue_options.account = options.account_id;
+  IMGBATCH_ASSIGN_OR_RETURN(
+      s.queues, queue::QueueEngine::Open(*s.db, SystemClock::Instance(), queue_options));
+
+  s.destination = std::make_unique<notify::QueueDestination>(*s.queues);
+  notify::EventSource source;
+  source.region = options.region;
+  s.notifier = std::make_unique<notify::Notifier>(*s.store, *s.destination, source);
+  IMGBATCH_RETURN_IF_ERROR(s.notifier->LoadAll());
+  s.store->SetEventSink(s.notifier.get());
+  IMGBATCH_RETURN_IF_ERROR(ApplyConfig(s.config, *s.store, *s.queues, *s.notifier, options.region));
+  s.notifier->SetRecursionGuard(MakeRecursionGuard(s.config));
+
+  IMGBATCH_ASSIGN_OR_RETURN(s.worker_key,
+                            LoadOrCreateKey(s.data_dir->path(), "worker-key.json", "worker"));
+  s.worker_key.policy = WorkerPolicy(s.config.workers, options.region, options.account_id);
+  s.keys.Put(s.worker_key);
+  for (const auto& k : s.config.keys) {
+    auth::AccessKey key{k.access_key_id, k.secret_access_key, k.name, {}, false};
+    if (!k.policy_json.empty()) {
+      auto policy = auth::Policy::FromJson(k.policy_json);
+      if (!policy.ok()) {
+        return InvalidArgument("key '" + k.name + "': " + policy.status().message());
+      }
+      key.policy = *policy;
+    }
+    s.keys.Put(key);
+  }
+  IMGBATCH_ASSIGN_OR_RETURN(s.dashboard_token, LoadOrCreateToken(s.data_dir->path()));
   return Status::Ok();
 }
 
-void PrintBanner(const UpOptions& options, const RootKey& root, uint16_t port, bool tls) {
-  std::string host = ParseListen(options.listen).ok() ? ParseListen(options.listen)->host
-                                                      : std::string("127.0.0.1");
-  if (host == "0.0.0.0" || host == "::") host = "127.0.0.1";
-  if (host.find(':') != std::string::npos) host = "[" + host + "]";
-  std::string endpoint =
-      std::string(tls ? "https" : "http") + "://" + host + ":" + std::to_string(port);
-  std::printf("imgbatch up: serving S3 and SQS on %s (region %s, data %s)\n", endpoint.c_str(),
-              options.region.c_str(), options.data_dir.c_str());
+void OpenAdapters(const UpOptions& options, Services& s) {
+  auth::VerifyOptions verify;
+  verify.region = options.region;
+  auto s3_auth = std::make_shared<s3::SigV4Authenticator>(s.keys, verify);
+  s3::S3Context s3_context(*s.store, s3_auth);
+  s3_context.region = options.region;
+  s3_context.domain = options.domain;
+  s.s3 = s3::MakeS3Handler(std::move(s3_context));
+  s.sqs = std::make_unique<sqs::SqsService>(*s.queues, sqs::MakeSigV4Authenticator(s.keys, verify));
+}
+
+std::string SelfExecutable() {
+  char buf[PATH_MAX];
+  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string("imgbatch");
+}
+
+std::string OutputsFlag(const Config& config) {
+  std::vector<imaging::OutputSpec> outputs;
+  for (const auto& o : config.outputs) {
+    imaging::OutputSpec spec;
+    spec.prefix = o.name;
+    spec.width = o.width;
+    spec.height = o.height;
+    spec.fit = o.fit == "cover" ? imaging::Fit::kCover : imaging::Fit::kInside;
+    spec.format = o.format == "webp"   ? imaging::ImageFormat::kWebp
+                  : o.format == "avif" ? imaging::ImageFormat::kAvif
+                  : o.format == "png"  ? imaging::ImageFormat::kPng
+                                       : imaging::ImageFormat::kJpeg;
+    spec.quality = o.quality;
+    spec.chroma =
+        o.chroma == "444" ? imaging::ChromaSubsampling::k444 : imaging::ChromaSubsampling::k420;
+    outputs.push_back(spec);
+  }
+  return imaging::FormatOutputSpecs(outputs);
+}
+
+// Workers reach the server like any AWS client: over loopback HTTP with their
+// own least-privilege key and a clean environment.
+autoscaler::WorkerCommand MakeWorkerCommand(const UpOptions& options, const Services& s,
+                                            uint16_t port) {
+  const WorkerSpec& w = s.config.workers;
+  std::string endpoint = std::string(options.tls_cert.empty() ? "http" : "https") +
+                         "://127.0.0.1:" + std::to_string(port);
+  autoscaler::WorkerCommand cmd;
+  cmd.argv = {SelfExecutable(),    "worker",
+              "--endpoint-url",    endpoint,
+              "--queue",           endpoint + "/" + options.account_id + "/" + w.queue,
+              "--input-bucket",    w.input_bucket,
+              "--output-bucket",   w.output_bucket,
+              "--region",          options.region,
+              "--outputs",         OutputsFlag(s.config),
+              "--stop-timeout",    std::to_string(w.stop_timeout_seconds),
+              "--max-pixels",      std::to_string(s.config.limits.max_image_pixels),
+              "--max-input-bytes", std::to_string(s.config.limits.max_image_bytes),
+              "--log-format",      options.log_format,
+              "--log-level",       options.log_level};
+  if (!w.dead_letter_queue.empty()) {
+    cmd.argv.push_back("--dlq");
+    cmd.argv.push_back(endpoint + "/" + options.account_id + "/" + w.dead_letter_queue);
+  }
+  if (w.concurrency > 0) {
+    cmd.argv.push_back("--concurrency");
+    cmd.argv.push_back(std::to_string(w.concurrency));
+  }
+  cmd.env = {
+      "AWS_ACCESS_KEY_ID=" + s.worker_key.access_key_id,
+      "AWS_SECRET_ACCESS_KEY=" + s.worker_key.secret_access_key,
+      "AWS_REGION=" + options.region,
+      "AWS_EC2_METADATA_DISABLED=true",
+      "AWS_CONFIG_FILE=/dev/null",
+      "AWS_SHARED_CREDENTIALS_FILE=/dev/null",
+      // glibc arenas fragment under libvips (DESIGN.md): two halve the peak.
+      "MALLOC_ARENA_MAX=2",
+      "PATH=/usr/local/bin:/usr/bin:/bin",
+  };
+  if (const char* home = std::getenv("HOME")) cmd.env.push_back(std::string("HOME=") + home);
+  std::string status_dir = s.data_dir->File("workers");
+  std::filesystem::create_directories(status_dir);
+  cmd.status_dir = status_dir;
+  return cmd;
+}
+
+void PrintBanner(const UpOptions& options, const Services& s, const RootKey& root, uint16_t port) {
+  std::string host = "127.0.0.1";
+  if (auto a = ParseListen(options.listen); a.ok() && a->host != "0.0.0.0" && a->host != "::") {
+    host = a->host.find(':') != std::string::npos ? "[" + a->host + "]" : a->host;
+  }
+  std::string endpoint = std::string(options.tls_cert.empty() ? "http" : "https") + "://" + host +
+                         ":" + std::to_string(port);
+  std::printf("imgbatch up: serving S3 and SQS on %s (region %s, data %s, config: %s)\n",
+              endpoint.c_str(), options.region.c_str(), options.data_dir.c_str(),
+              s.config.source.c_str());
   if (root.source == "environment") {
     std::printf("root key: %s (from IMGBATCH_ACCESS_KEY_ID)\n", root.access_key_id.c_str());
   } else {
@@ -104,11 +268,22 @@ void PrintBanner(const UpOptions& options, const RootKey& root, uint16_t port, b
   }
   std::printf(
       "  export AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s AWS_DEFAULT_REGION=%s\n"
-      "  aws --endpoint-url %s s3 ls\n",
+      "  aws --endpoint-url %s s3 cp photo.jpg s3://%s/\n",
       root.access_key_id.c_str(),
       root.source == "environment" ? "\"$IMGBATCH_SECRET_ACCESS_KEY\""
                                    : root.secret_access_key.c_str(),
-      options.region.c_str(), endpoint.c_str());
+      options.region.c_str(), endpoint.c_str(), s.config.workers.input_bucket.c_str());
+  std::printf("pipeline: s3://%s (%zu notifications) -> %s -> workers 0..%d -> s3://%s (",
+              s.config.workers.input_bucket.c_str(), s.config.notifications.size(),
+              s.config.workers.queue.c_str(), s.pool ? s.config.workers.max : 0,
+              s.config.workers.output_bucket.c_str());
+  for (size_t i = 0; i < s.config.outputs.size(); ++i) {
+    const auto& o = s.config.outputs[i];
+    std::printf("%s%s%dx%d", i ? ", " : "", o.prefix.c_str(), o.width, o.height);
+  }
+  std::printf("), dead letters -> %s\n", s.config.workers.dead_letter_queue.c_str());
+  std::printf("metrics: %s/-/metrics\n", endpoint.c_str());
+  std::printf("dashboard: %s/ui/?token=%s\n", endpoint.c_str(), s.dashboard_token.c_str());
   std::fflush(stdout);
 }
 
@@ -179,10 +354,12 @@ int RunUp(const UpOptions& options) {
 
   Services services;
   RootKey root;
-  if (Status st = OpenServices(options, services, root); !st.ok()) {
+  if (Status st = OpenEngines(options, services, root); !st.ok()) {
     std::fprintf(stderr, "imgbatch up: %s\n", st.message().c_str());
-    return st.code() == Code::kConflict ? 3 : 1;
+    if (st.code() == Code::kConflict) return 3;
+    return st.code() == Code::kInvalidArgument ? 2 : 1;
   }
+  OpenAdapters(options, services);
 
   http::ServerOptions http_options;
   http_options.host = address->host;
@@ -191,18 +368,43 @@ int RunUp(const UpOptions& options) {
   http_options.tls_key_file = options.tls_key;
   http_options.io_threads = options.io_threads;
   http_options.handler_threads = options.handler_threads;
+  http_options.max_connections = static_cast<size_t>(services.config.limits.max_connections);
   http::Server server(http_options);
   if (Status st = server.Start(MakeDispatcher(services)); !st.ok()) {
     std::fprintf(stderr, "imgbatch up: cannot listen on %s: %s\n", options.listen.c_str(),
                  st.message().c_str());
     return 1;
   }
+
+  int max_workers =
+      services.config.workers.max > 0 ? services.config.workers.max : CoresAvailable();
+  if (options.max_workers == 0 || services.config.outputs.empty()) max_workers = 0;
+  services.config.workers.max = max_workers;
+  if (max_workers > 0) {
+    services.launcher = autoscaler::MakeRealLauncher();
+    services.pool = std::make_unique<autoscaler::WorkerPool>(
+        *services.launcher, MakeWorkerCommand(options, services, server.port()),
+        SystemClock::Instance(), services.config.workers.stop_timeout_seconds);
+  }
+  services.loop = std::make_unique<ControlLoop>(services.config, *services.queues,
+                                                services.pool.get(), max_workers);
+  OperatorContext& ctx = services.operator_context;
+  ctx.config = &services.config;
+  ctx.queues = services.queues.get();
+  ctx.loop = services.loop.get();
+  ctx.pool = services.pool.get();
+  ctx.api_token = services.dashboard_token;
+  ctx.root_access_key_id = root.access_key_id;
+  ctx.started_ms = SystemClock::Instance().NowMillis();
+  services.loop->Start();
   services.ready = true;
-  PrintBanner(options, root, server.port(), !options.tls_cert.empty());
+  PrintBanner(options, services, root, server.port());
 
   int sig = WaitForStopSignal(stop_signals);
   spdlog::info("received {}, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
   services.ready = false;
+  services.loop->Stop();
+  if (services.pool) services.pool->StopAll();  // workers drain within their stop timeout
   server.Stop(kShutdownGrace);
   spdlog::info("stopped");
   return 0;

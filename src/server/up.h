@@ -14,6 +14,8 @@ namespace imgbatch::server {
 
 struct UpOptions {
   std::string data_dir = "./imgbatch-data";
+  std::string config;    // imgbatch.toml; "" = IMGBATCH_CONFIG or the seed defaults
+  int max_workers = -1;  // -1 = the configuration's; 0 = no workers (S3 + SQS only)
   std::string listen = "127.0.0.1:4566";
   std::string tls_cert;
   std::string tls_key;

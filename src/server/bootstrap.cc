@@ -1,0 +1,143 @@
+#include "server/bootstrap.h"
+
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "common/hashing.h"
+#include "queue/queue_config.h"
+#include "server/data_dir.h"
+#include "server/root_key.h"
+
+namespace imgbatch::server {
+namespace {
+
+queue::AttributeMap QueueAttributes(const QueueSpec& q, const std::string& region,
+                                    const std::string& account) {
+  queue::AttributeMap a = {
+      {"VisibilityTimeout", std::to_string(q.visibility_timeout)},
+      {"MessageRetentionPeriod", std::to_string(q.message_retention)},
+      {"ReceiveMessageWaitTimeSeconds", std::to_string(q.receive_wait)},
+  };
+  if (!q.dead_letter_queue.empty()) {
+    a["RedrivePolicy"] = nlohmann::json{{"deadLetterTargetArn",
+                                         queue::QueueArn(region, account, q.dead_letter_queue)},
+                                        {"maxReceiveCount", q.max_receive_count}}
+                             .dump();
+  }
+  return a;
+}
+
+Status EnsureQueue(queue::QueueEngine& queues, const QueueSpec& q, const std::string& region,
+                   const std::string& account) {
+  auto attributes = QueueAttributes(q, region, account);
+  if (queues.GetQueue(q.name).ok()) return queues.SetAttributes(q.name, attributes);
+  return queues.CreateQueue(q.name, attributes, {}).status();
+}
+
+}  // namespace
+
+Status ApplyConfig(const Config& config, store::ObjectStore& store, queue::QueueEngine& queues,
+                   notify::Notifier& notifier, const std::string& region) {
+  for (const auto& bucket : config.buckets) {
+    Status st = store.CreateBucket(bucket, region);
+    if (!st.ok() && st.code() != Code::kAlreadyExists) return st;
+  }
+  const std::string& account = queues.options().account;
+  // Dead-letter queues first: a RedrivePolicy must name an existing queue.
+  for (bool dead_letter_pass : {true, false}) {
+    for (const auto& q : config.queues) {
+      if (q.dead_letter_queue.empty() != dead_letter_pass) continue;
+      IMGBATCH_RETURN_IF_ERROR(EnsureQueue(queues, q, region, account));
+    }
+  }
+  std::map<std::string, notify::NotificationConfiguration> by_bucket;
+  for (const auto& n : config.notifications) {
+    by_bucket[n.bucket].queues.push_back(
+        {n.id, queue::QueueArn(region, account, n.queue), n.events, n.prefix, n.suffix});
+  }
+  for (auto& [bucket, notification] : by_bucket) {
+    IMGBATCH_RETURN_IF_ERROR(notifier.PutConfiguration(bucket, notification, "imgbatch-up"));
+  }
+  return Status::Ok();
+}
+
+auth::Policy WorkerPolicy(const WorkerSpec& w, const std::string& region,
+                          const std::string& account) {
+  auth::Policy p;
+  auto s3 = [](const std::string& bucket, const std::string& suffix = "") {
+    return "arn:aws:s3:::" + bucket + suffix;
+  };
+  p.statements.push_back({true, {"s3:GetObject"}, {s3(w.input_bucket, "/*")}});
+  p.statements.push_back({true, {"s3:ListBucket"}, {s3(w.input_bucket)}});
+  p.statements.push_back({true, {"s3:PutObject", "s3:GetObject"}, {s3(w.output_bucket, "/*")}});
+  p.statements.push_back({true,
+                          {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility",
+                           "sqs:GetQueueUrl", "sqs:GetQueueAttributes"},
+                          {queue::QueueArn(region, account, w.queue)}});
+  if (!w.dead_letter_queue.empty()) {
+    p.statements.push_back({true,
+                            {"sqs:SendMessage", "sqs:GetQueueUrl"},
+                            {queue::QueueArn(region, account, w.dead_letter_queue)}});
+  }
+  return p;
+}
+
+Result<auth::AccessKey> LoadOrCreateKey(const std::string& data_dir, const std::string& file,
+                                        const std::string& name) {
+  std::string path = data_dir + "/" + file;
+  auto text = ReadSmallFile(path);
+  RootKey key;
+  if (text.ok()) {
+    auto doc = nlohmann::json::parse(*text, nullptr, false);
+    if (doc.is_discarded() || !doc.contains("access_key_id") ||
+        !doc.contains("secret_access_key")) {
+      return Status(Code::kCorruption, path + " is not a valid key file");
+    }
+    key.access_key_id = doc["access_key_id"].get<std::string>();
+    key.secret_access_key = doc["secret_access_key"].get<std::string>();
+  } else {
+    key = GenerateKey();
+    nlohmann::json doc = {{"access_key_id", key.access_key_id},
+                          {"secret_access_key", key.secret_access_key}};
+    IMGBATCH_RETURN_IF_ERROR(WriteFileAtomically(path, doc.dump(2) + "\n", 0600));
+  }
+  auth::AccessKey out;
+  out.access_key_id = key.access_key_id;
+  out.secret_access_key = key.secret_access_key;
+  out.name = name;
+  return out;
+}
+
+Result<std::string> LoadOrCreateToken(const std::string& data_dir) {
+  std::string path = data_dir + "/dashboard-token";
+  if (auto text = ReadSmallFile(path); text.ok() && text->size() >= 32) {
+    return std::string(text->substr(0, text->find_first_of("\r\n")));
+  }
+  std::string token = RandomHex(24);
+  IMGBATCH_RETURN_IF_ERROR(WriteFileAtomically(path, token + "\n", 0600));
+  return token;
+}
+
+notify::RecursionGuard MakeRecursionGuard(const Config& config) {
+  return [config](const std::string& bucket,
+                  const notify::NotificationConfiguration& notification) -> Status {
+    if (bucket != config.workers.output_bucket) return Status::Ok();
+    for (const auto& q : notification.queues) {
+      bool created = false;
+      for (const auto& e : q.events) created = created || e.starts_with("s3:ObjectCreated");
+      if (!created) continue;
+      for (const auto& o : config.outputs) {
+        if (o.prefix.starts_with(q.prefix) || q.prefix.starts_with(o.prefix)) {
+          return Status(Code::kInvalidArgument,
+                        "This configuration would re-trigger itself: the workers write '" +
+                            o.prefix + "' into bucket '" + bucket + "', which the filter of '" +
+                            q.id + "' matches")
+              .WithDetail("InvalidArgument");
+        }
+      }
+    }
+    return Status::Ok();
+  };
+}
+
+}  // namespace imgbatch::server
