@@ -1,0 +1,81 @@
+// SQS through the AWS SDK for JavaScript v3 (AWS JSON 1.0 protocol) and the
+// sqs-consumer library (14.x) consuming a few hundred messages with deletes.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import {
+  SQSClient, CreateQueueCommand, SendMessageCommand, SendMessageBatchCommand,
+  ReceiveMessageCommand, DeleteMessageCommand, GetQueueAttributesCommand, GetQueueUrlCommand,
+} from '@aws-sdk/client-sqs';
+import { Consumer } from 'sqs-consumer';
+import { startServer, waitUntil } from './harness.mjs';
+
+let server;
+let sqs;
+
+before(async () => {
+  server = await startServer(['--max-workers', '0']);
+  const { forcePathStyle, ...config } = server.clientConfig;
+  sqs = new SQSClient(config);
+});
+
+after(async () => {
+  sqs?.destroy();
+  await server?.stop();
+});
+
+test('send, receive with attributes (MD5s verified by the SDK), delete', async () => {
+  const name = 'node-' + randomUUID().slice(0, 8);
+  const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: name }));
+  assert.equal(QueueUrl, `${server.endpoint}/000000000000/${name}`);
+  await sqs.send(new SendMessageCommand({
+    QueueUrl, MessageBody: 'héllo',
+    MessageAttributes: { k: { DataType: 'String', StringValue: 'v' } },
+  }));
+  const got = await sqs.send(new ReceiveMessageCommand({
+    QueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, MessageAttributeNames: ['All'],
+    MessageSystemAttributeNames: ['All'],
+  }));
+  assert.equal(got.Messages.length, 1);
+  assert.equal(got.Messages[0].Body, 'héllo');
+  assert.equal(got.Messages[0].MessageAttributes.k.StringValue, 'v');
+  assert.equal(got.Messages[0].Attributes.ApproximateReceiveCount, '1');
+  await sqs.send(new DeleteMessageCommand({ QueueUrl, ReceiptHandle: got.Messages[0].ReceiptHandle }));
+  const attrs = await sqs.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['All'] }));
+  assert.equal(attrs.Attributes.ApproximateNumberOfMessages, '0');
+  assert.equal(attrs.Attributes.ApproximateNumberOfMessagesNotVisible, '0');
+});
+
+test('errors have the classic codes', async () => {
+  await assert.rejects(sqs.send(new GetQueueUrlCommand({ QueueName: 'missing-' + randomUUID().slice(0, 8) })),
+    (e) => e.name === 'QueueDoesNotExist' || e.Code === 'AWS.SimpleQueueService.NonExistentQueue');
+});
+
+test('sqs-consumer drains a few hundred messages with deletes', async () => {
+  const name = 'consumer-' + randomUUID().slice(0, 8);
+  const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: name }));
+  const total = 300;
+  for (let i = 0; i < total; i += 10) {
+    const Entries = [];
+    for (let j = i; j < i + 10; j++) Entries.push({ Id: String(j), MessageBody: String(j) });
+    const r = await sqs.send(new SendMessageBatchCommand({ QueueUrl, Entries }));
+    assert.equal(r.Successful.length, 10);
+  }
+  const seen = new Set();
+  const errors = [];
+  const consumer = Consumer.create({
+    queueUrl: QueueUrl, sqs, batchSize: 10, waitTimeSeconds: 1,
+    handleMessage: async (m) => { seen.add(m.Body); return m; },
+  });
+  consumer.on('error', (e) => errors.push(e));
+  consumer.on('processing_error', (e) => errors.push(e));
+  consumer.start();
+  await waitUntil(() => seen.size === total, { timeoutMs: 60000, what: 'all messages consumed' });
+  consumer.stop({ abort: true });
+  assert.deepEqual(errors, []);
+  await waitUntil(async () => {
+    const a = await sqs.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['All'] }));
+    return a.Attributes.ApproximateNumberOfMessages === '0' &&
+      a.Attributes.ApproximateNumberOfMessagesNotVisible === '0';
+  }, { what: 'every message deleted' });
+});

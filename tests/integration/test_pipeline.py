@@ -1,0 +1,120 @@
+"""End to end, as the seed describes it: `imgbatch up` with no configuration in
+an empty directory; upload the corpus with `aws s3 cp --recursive`; every
+image gets resized/ and thumbs/ outputs of the right size and orientation; a
+corrupt .jpg ends in batch-dlq with a reason; /-/metrics shows the counts."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+
+from PIL import Image  # noqa: E402  (the image's Python 3.11 ships Pillow)
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CORPUS = os.environ.get("IMGBATCH_CORPUS") or os.path.normpath(
+    os.path.join(HERE, "..", "..", "..", "shared", "corpus"))
+
+
+def fit(w, h, box_w, box_h):
+    scale = min(box_w / w, box_h / h, 1.0)
+    return max(1, round(w * scale)), max(1, round(h * scale))
+
+
+def oriented_size(path):
+    with Image.open(path) as im:
+        w, h = im.size
+        orientation = im.getexif().get(0x0112, 1)
+    return (h, w) if orientation in (5, 6, 7, 8) else (w, h)
+
+
+class PipelineTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        if not os.path.isdir(CORPUS):
+            raise unittest.SkipTest(f"corpus not found at {CORPUS} (set IMGBATCH_CORPUS)")
+        cls.server = harness.Server().start()
+        cls.s3 = cls.server.boto3_client("s3")
+        cls.sqs = cls.server.boto3_client("sqs")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.cleanup()
+
+    def aws(self, *args):
+        cmd = [sys.executable, "-m", "awscli", "--endpoint-url", self.server.endpoint] + list(args)
+        res = subprocess.run(cmd, env=self.server.client_env(), capture_output=True, text=True,
+                             timeout=600)
+        self.assertEqual(res.returncode, 0, res.stderr)
+        return res.stdout
+
+    def output_keys(self):
+        keys = set()
+        for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket="output"):
+            keys |= {o["Key"] for o in page.get("Contents", [])}
+        return keys
+
+    def test_corpus_end_to_end(self):
+        names = sorted(n for n in os.listdir(CORPUS) if n.lower().endswith(".jpg"))
+        self.assertGreater(len(names), 0)
+        staging = tempfile.mkdtemp(prefix="imgbatch-corpus-")
+        try:
+            for n in names:
+                os.symlink(os.path.join(CORPUS, n), os.path.join(staging, n))
+            # A corrupt image: JPEG magic, then garbage.
+            with open(os.path.join(staging, "corrupt.jpg"), "wb") as f:
+                f.write(b"\xff\xd8\xff\xe0" + os.urandom(5000))
+            self.aws("s3", "cp", "--recursive", "--quiet", staging, "s3://input/photos/")
+        finally:
+            shutil.rmtree(staging)
+
+        wanted = {f"{p}/photos/{n}" for n in names for p in ("resized", "thumbs")}
+        harness.wait_until(lambda: wanted <= self.output_keys(), timeout=600, interval=0.5,
+                           what=f"{len(wanted)} outputs")
+        tmp = tempfile.mkdtemp(prefix="imgbatch-out-")
+        try:
+            for n in names:
+                src_w, src_h = oriented_size(os.path.join(CORPUS, n))
+                for prefix, box in (("resized", (1024, 768)), ("thumbs", (192, 192))):
+                    local = os.path.join(tmp, prefix + "-" + n)
+                    self.s3.download_file("output", f"{prefix}/photos/{n}", local)
+                    with Image.open(local) as im:
+                        ew, eh = fit(src_w, src_h, *box)
+                        self.assertLessEqual(abs(im.size[0] - ew), 1, f"{prefix}/{n} {im.size}")
+                        self.assertLessEqual(abs(im.size[1] - eh), 1, f"{prefix}/{n} {im.size}")
+                        self.assertEqual(im.format, "JPEG")
+                        self.assertNotIn(0x0112, im.getexif(), "orientation tag stripped")
+                    head = self.s3.head_object(Bucket="output", Key=f"{prefix}/photos/{n}")
+                    self.assertEqual(head["ContentType"], "image/jpeg")
+                    self.assertIn("source-etag", head["Metadata"])
+        finally:
+            shutil.rmtree(tmp)
+
+        dlq = self.sqs.get_queue_url(QueueName="batch-dlq")["QueueUrl"]
+
+        def dead_letter():
+            r = self.sqs.receive_message(QueueUrl=dlq, MessageAttributeNames=["All"],
+                                         VisibilityTimeout=0, WaitTimeSeconds=1)
+            return r.get("Messages", [])
+        msgs = harness.wait_until(dead_letter, timeout=120, what="the corrupt image in batch-dlq")
+        attrs = msgs[0]["MessageAttributes"]
+        self.assertIn("photos/corrupt.jpg", attrs["SourceKey"]["StringValue"])
+        self.assertTrue(attrs["ErrorCode"]["StringValue"])
+        self.assertTrue(attrs["ErrorMessage"]["StringValue"])
+        self.assertNotIn("resized/photos/corrupt.jpg", self.output_keys())
+
+        def metrics():
+            with urllib.request.urlopen(self.server.endpoint + "/-/metrics") as r:
+                text = r.read().decode()
+            return text if "imgbatch_images_processed_total %d" % len(names) in text else None
+        text = harness.wait_until(metrics, timeout=30, what="processed count in /-/metrics")
+        self.assertIn('imgbatch_queue_messages_visible{queue="batch-queue"}', text)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

@@ -1,0 +1,175 @@
+"""SQS through boto3 against the real server, both wire protocols: the image's
+boto3 1.43 speaks AWS JSON 1.0, Debian's boto3 1.26 the query protocol (XML).
+ctest runs this file with both interpreters."""
+import hashlib
+import os
+import sys
+import threading
+import time
+import unittest
+import uuid
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+
+import boto3  # noqa: E402
+import botocore  # noqa: E402
+from botocore.exceptions import ClientError  # noqa: E402
+
+SERVER = None
+
+
+def setUpModule():
+    global SERVER
+    SERVER = harness.Server(extra_args=["--max-workers", "0"]).start()
+
+
+def tearDownModule():
+    SERVER.cleanup()
+
+
+def code(exc):
+    return exc.response["Error"]["Code"]
+
+
+class SqsBoto3Test(unittest.TestCase):
+    def setUp(self):
+        self.sqs = SERVER.boto3_client("sqs")
+        self.name = "it-" + uuid.uuid4().hex[:10]
+        self.url = self.sqs.create_queue(QueueName=self.name)["QueueUrl"]
+
+    def test_url_and_arn_shapes(self):
+        self.assertEqual(self.url, f"{SERVER.endpoint}/000000000000/{self.name}")
+        self.assertEqual(self.sqs.get_queue_url(QueueName=self.name)["QueueUrl"], self.url)
+        attrs = self.sqs.get_queue_attributes(QueueUrl=self.url,
+                                              AttributeNames=["All"])["Attributes"]
+        self.assertEqual(attrs["QueueArn"], f"arn:aws:sqs:us-east-1:000000000000:{self.name}")
+        self.assertEqual(attrs["VisibilityTimeout"], "30")
+        self.assertIn(self.url, self.sqs.list_queues(QueueNamePrefix=self.name)["QueueUrls"])
+
+    def test_send_receive_delete_with_attributes_and_md5(self):
+        body = "hello \u00e9\u4e16"
+        sent = self.sqs.send_message(QueueUrl=self.url, MessageBody=body, MessageAttributes={
+            "color": {"DataType": "String", "StringValue": "red"},
+            "n": {"DataType": "Number", "StringValue": "42"},
+            "blob": {"DataType": "Binary", "BinaryValue": b"\x00\x01"}})
+        # botocore verifies both MD5s itself and raises if they are wrong.
+        self.assertEqual(sent["MD5OfMessageBody"], hashlib.md5(body.encode()).hexdigest())
+        got = self.sqs.receive_message(QueueUrl=self.url, MaxNumberOfMessages=10,
+                                       MessageAttributeNames=["All"],
+                                       AttributeNames=["All"], WaitTimeSeconds=1)
+        msgs = got["Messages"]
+        self.assertEqual(len(msgs), 1)
+        m = msgs[0]
+        self.assertEqual(m["Body"], body)
+        self.assertEqual(m["MessageAttributes"]["color"]["StringValue"], "red")
+        self.assertEqual(m["MessageAttributes"]["blob"]["BinaryValue"], b"\x00\x01")
+        self.assertEqual(m["Attributes"]["ApproximateReceiveCount"], "1")
+        self.assertIn("SentTimestamp", m["Attributes"])
+        self.sqs.delete_message(QueueUrl=self.url, ReceiptHandle=m["ReceiptHandle"])
+        again = self.sqs.receive_message(QueueUrl=self.url, WaitTimeSeconds=0)
+        self.assertEqual(again.get("Messages", []), [])
+
+    def test_visibility_timeout_and_change(self):
+        self.sqs.send_message(QueueUrl=self.url, MessageBody="v")
+        m = self.sqs.receive_message(QueueUrl=self.url, VisibilityTimeout=30)["Messages"][0]
+        self.assertEqual(self.sqs.receive_message(QueueUrl=self.url).get("Messages", []), [])
+        self.sqs.change_message_visibility(QueueUrl=self.url, ReceiptHandle=m["ReceiptHandle"],
+                                           VisibilityTimeout=0)
+        m2 = self.sqs.receive_message(QueueUrl=self.url, AttributeNames=["All"])["Messages"][0]
+        self.assertEqual(m2["Attributes"]["ApproximateReceiveCount"], "2")
+        self.assertNotEqual(m2["ReceiptHandle"], m["ReceiptHandle"])
+
+    def test_long_poll_returns_as_soon_as_a_message_arrives(self):
+        result = {}
+
+        def poll():
+            t0 = time.monotonic()
+            r = self.sqs.receive_message(QueueUrl=self.url, WaitTimeSeconds=20)
+            result["messages"] = r.get("Messages", [])
+            result["elapsed"] = time.monotonic() - t0
+
+        t = threading.Thread(target=poll)
+        t.start()
+        time.sleep(0.3)
+        sender = SERVER.boto3_client("sqs")
+        sender.send_message(QueueUrl=self.url, MessageBody="wake up")
+        t.join(30)
+        self.assertEqual([m["Body"] for m in result["messages"]], ["wake up"])
+        self.assertLess(result["elapsed"], 15)  # not the full 20 s wait
+
+    def test_batches_report_per_entry(self):
+        res = self.sqs.send_message_batch(QueueUrl=self.url, Entries=[
+            {"Id": "a", "MessageBody": "1"}, {"Id": "b", "MessageBody": "2"},
+            {"Id": "c", "MessageBody": "3", "DelaySeconds": 901}])
+        self.assertEqual(sorted(s["Id"] for s in res["Successful"]), ["a", "b"])
+        self.assertEqual([f["Id"] for f in res["Failed"]], ["c"])
+        with self.assertRaises(ClientError) as cm:
+            self.sqs.send_message_batch(QueueUrl=self.url, Entries=[
+                {"Id": "x", "MessageBody": "1"}, {"Id": "x", "MessageBody": "2"}])
+        self.assertIn("BatchEntryIdsNotDistinct", code(cm.exception))
+        with self.assertRaises(ClientError) as cm:
+            self.sqs.send_message_batch(QueueUrl=self.url, Entries=[
+                {"Id": str(i), "MessageBody": "m"} for i in range(11)])
+        self.assertIn("TooManyEntriesInBatchRequest", code(cm.exception))
+        msgs = self.sqs.receive_message(QueueUrl=self.url, MaxNumberOfMessages=10)["Messages"]
+        dels = self.sqs.delete_message_batch(QueueUrl=self.url, Entries=[
+            {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(msgs)])
+        self.assertEqual(len(dels["Successful"]), len(msgs))
+
+    def test_redrive_to_dead_letter_queue_and_move_back(self):
+        dlq = self.sqs.create_queue(QueueName=self.name + "-dlq")["QueueUrl"]
+        dlq_arn = self.sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])[
+            "Attributes"]["QueueArn"]
+        self.sqs.set_queue_attributes(QueueUrl=self.url, Attributes={
+            "RedrivePolicy": '{"deadLetterTargetArn":"%s","maxReceiveCount":"2"}' % dlq_arn})
+        self.sqs.send_message(QueueUrl=self.url, MessageBody="poison")
+        for _ in range(2):
+            m = self.sqs.receive_message(QueueUrl=self.url)["Messages"][0]
+            self.sqs.change_message_visibility(QueueUrl=self.url,
+                                               ReceiptHandle=m["ReceiptHandle"],
+                                               VisibilityTimeout=0)
+        self.assertEqual(self.sqs.receive_message(QueueUrl=self.url).get("Messages", []), [])
+        dead = self.sqs.receive_message(QueueUrl=dlq, VisibilityTimeout=0)["Messages"]
+        self.assertEqual([m["Body"] for m in dead], ["poison"])
+        self.assertEqual(self.sqs.list_dead_letter_source_queues(QueueUrl=dlq)["queueUrls"],
+                         [self.url])
+        if hasattr(self.sqs, "start_message_move_task"):
+            self.sqs.start_message_move_task(SourceArn=dlq_arn)
+            harness.wait_until(lambda: self.sqs.get_queue_attributes(
+                QueueUrl=self.url, AttributeNames=["ApproximateNumberOfMessages"])[
+                "Attributes"]["ApproximateNumberOfMessages"] == "1", timeout=20,
+                what="message moved back")
+
+    def test_errors(self):
+        with self.assertRaises(ClientError) as cm:
+            self.sqs.get_queue_url(QueueName="no-such-queue-" + uuid.uuid4().hex[:6])
+        self.assertIn(code(cm.exception),
+                      ("AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"))
+        with self.assertRaises(ClientError) as cm:
+            self.sqs.send_message(QueueUrl=self.url, MessageBody="x" * 262145)
+        with self.assertRaises(ClientError) as cm:
+            self.sqs.change_message_visibility(QueueUrl=self.url, ReceiptHandle="garbage",
+                                               VisibilityTimeout=10)
+        with self.assertRaises(ClientError) as cm:
+            self.sqs.create_queue(QueueName=self.name, Attributes={"VisibilityTimeout": "99"})
+        self.assertIn("QueueAlreadyExists", code(cm.exception))
+        bad = SERVER.boto3_client("sqs", secret_key="wrong-secret-" + "x" * 20)
+        with self.assertRaises(ClientError) as cm:
+            bad.list_queues()
+        self.assertIn(code(cm.exception), ("SignatureDoesNotMatch", "InvalidClientTokenId"))
+
+    def test_purge_and_delete_queue(self):
+        self.sqs.send_message(QueueUrl=self.url, MessageBody="p")
+        self.sqs.purge_queue(QueueUrl=self.url)
+        self.assertEqual(self.sqs.get_queue_attributes(
+            QueueUrl=self.url, AttributeNames=["ApproximateNumberOfMessages"])["Attributes"]
+            ["ApproximateNumberOfMessages"], "0")
+        self.sqs.delete_queue(QueueUrl=self.url)
+        with self.assertRaises(ClientError):
+            self.sqs.get_queue_url(QueueName=self.name)
+
+
+if __name__ == "__main__":
+    print("boto3", boto3.__version__, "botocore", botocore.__version__)
+    unittest.main(verbosity=2)
