@@ -1,0 +1,90 @@
+"""S3 through s3cmd and rclone (Debian's) against the real server; content
+compared byte for byte."""
+import filecmp
+import os
+import subprocess
+import sys
+import tempfile
+import unittest
+import uuid
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+
+SERVER = None
+
+
+def setUpModule():
+    global SERVER
+    SERVER = harness.Server(extra_args=["--max-workers", "0"]).start()
+
+
+def tearDownModule():
+    SERVER.cleanup()
+
+
+def run(cmd):
+    res = subprocess.run(cmd, env=SERVER.client_env(), capture_output=True, text=True,
+                         timeout=300)
+    if res.returncode != 0:
+        raise AssertionError(f"{cmd} failed ({res.returncode}):\n{res.stdout}\n{res.stderr}")
+    return res
+
+
+class S3cmdRcloneTest(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="imgbatch-s3cmd-")
+        host = f"127.0.0.1:{SERVER.port}"
+        self.s3cmd_cfg = os.path.join(self.tmp, "s3cfg")
+        with open(self.s3cmd_cfg, "w") as f:
+            f.write("[default]\n"
+                    f"access_key = {harness.ACCESS_KEY}\nsecret_key = {harness.SECRET_KEY}\n"
+                    f"host_base = {host}\nhost_bucket = {host}\nuse_https = False\n"
+                    "signature_v2 = False\nbucket_location = us-east-1\n")
+        self.rclone_cfg = os.path.join(self.tmp, "rclone.conf")
+        with open(self.rclone_cfg, "w") as f:
+            f.write("[imgbatch]\ntype = s3\nprovider = Other\n"
+                    f"access_key_id = {harness.ACCESS_KEY}\n"
+                    f"secret_access_key = {harness.SECRET_KEY}\n"
+                    f"endpoint = {SERVER.endpoint}\nregion = us-east-1\n"
+                    "force_path_style = true\n")
+
+    def s3cmd(self, *args):
+        return run(["s3cmd", "-c", self.s3cmd_cfg] + list(args))
+
+    def rclone(self, *args):
+        return run(["rclone", "--config", self.rclone_cfg] + list(args))
+
+    def test_s3cmd(self):
+        bucket = "s3cmd-" + uuid.uuid4().hex[:10]
+        self.s3cmd("mb", f"s3://{bucket}")
+        src = os.path.join(self.tmp, "f.bin")
+        with open(src, "wb") as f:
+            f.write(os.urandom(70_000))
+        self.s3cmd("put", src, f"s3://{bucket}/dir/f.bin")
+        self.assertIn("dir/f.bin", self.s3cmd("ls", "-r", f"s3://{bucket}").stdout)
+        dst = os.path.join(self.tmp, "g.bin")
+        self.s3cmd("get", f"s3://{bucket}/dir/f.bin", dst)
+        self.assertTrue(filecmp.cmp(src, dst, shallow=False))
+        self.s3cmd("del", f"s3://{bucket}/dir/f.bin")
+        self.s3cmd("rb", f"s3://{bucket}")
+
+    def test_rclone(self):
+        bucket = "rclone-" + uuid.uuid4().hex[:10]
+        src = os.path.join(self.tmp, "tree")
+        os.makedirs(os.path.join(src, "a"))
+        for name, size in (("one", 10), ("a/two", 100_000), ("a/three", 6 * 1024 * 1024)):
+            with open(os.path.join(src, name), "wb") as f:
+                f.write(os.urandom(size))
+        self.rclone("mkdir", f"imgbatch:{bucket}")
+        self.rclone("copy", src, f"imgbatch:{bucket}/t")
+        dst = os.path.join(self.tmp, "copy")
+        self.rclone("copy", f"imgbatch:{bucket}/t", dst)
+        cmp = filecmp.dircmp(src, dst)
+        self.assertEqual(cmp.left_only + cmp.right_only + cmp.diff_files, [])
+        self.rclone("check", src, f"imgbatch:{bucket}/t")
+        self.rclone("purge", f"imgbatch:{bucket}")
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
