@@ -98,11 +98,20 @@ struct VerifyOptions {
   std::string virtual_host_domain = {};
 };
 
-// Error detail strings (Status::detail()) are AWS's codes: "AccessDenied"
-// (no auth at all), "SignatureDoesNotMatch", "InvalidAccessKeyId",
-// "RequestTimeTooSkewed", "AuthorizationHeaderMalformed",
-// "AuthorizationQueryParametersError", "ExpiredToken"/"AccessDenied" (expired
-// presigned URL: "Request has expired"), "XAmzContentSHA256Mismatch".
+// Verifies a request's signature (SigV4 header or presigned query; SigV2 when
+// allowed) from its head alone; the body is checked later as
+// VerifiedRequest::payload says (see PayloadReader in aws_chunked.h).
+// Errors carry AWS's code in Status::detail(); code() is coarse:
+//   kAccessDenied     "AccessDenied" (no auth at all, no valid date, presigned
+//                     URL expired: "Request has expired", or not yet valid)
+//   kUnauthenticated  "SignatureDoesNotMatch", "InvalidAccessKeyId",
+//                     "RequestTimeTooSkewed" (> max_skew)
+//   kInvalidArgument  "AuthorizationHeaderMalformed" (incl. wrong region: "the
+//                     region 'x' is wrong; expecting 'us-east-1'"),
+//                     "AuthorizationQueryParametersError", "InvalidRequest"
+//                     (unsupported scheme), "InvalidArgument" (both forms at
+//                     once; bad x-amz-content-sha256 value)
+// The signature is compared in constant time.
 Result<VerifiedRequest> Verify(const HttpRequestView& request, const SecretLookup& secrets,
                                std::chrono::system_clock::time_point now,
                                const VerifyOptions& options = {});
@@ -131,7 +140,8 @@ void SignRequest(std::string_view method, std::string_view path, std::string_vie
                  std::chrono::system_clock::time_point now);
 
 // Returns the query string (existing query + X-Amz-* parameters) of a
-// presigned URL.
+// presigned URL: canonical (sorted, encoded), X-Amz-Signature last. Signs
+// host only; the payload is UNSIGNED-PAYLOAD for s3.
 std::string PresignQuery(std::string_view method, std::string_view path, std::string_view query,
                          std::string_view host, const Credentials& credentials,
                          std::string_view region, std::string_view service,
