@@ -125,6 +125,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string body_hash = imgbatch::Sha256Hex(r.body);
   HttpRequestView view{r.method, r.path, r.query, &r.headers, body_hash};
   (void)imgbatch::auth::Verify(view, Lookup, Now());
+  (void)imgbatch::auth::PeekScope(view);
 
   if (Signable(r)) {
     CheckSignThenVerify(r, "s3");

@@ -585,6 +585,37 @@ Result<VerifiedRequest> Verify(const HttpRequestView& request, const SecretLooku
   return verified;
 }
 
+std::optional<ClaimedScope> PeekScope(const HttpRequestView& request) {
+  static const HeaderList kNoHeaders;
+  HttpRequestView req = request;
+  if (req.headers == nullptr) req.headers = &kNoHeaders;
+  if (internal::IsSigV2(req)) {
+    ClaimedScope scope;
+    scope.service = "s3";
+    if (auto auth = HeaderValue(*req.headers, "authorization")) {
+      std::string_view rest = std::string_view(*auth).substr(4);  // "AWS "
+      scope.access_key_id = rest.substr(0, rest.rfind(':'));
+    } else {
+      scope.access_key_id = QueryGet(ParseQuery(req.query), "AWSAccessKeyId").value_or("");
+    }
+    return scope;
+  }
+  std::optional<std::string> credential;
+  if (auto auth = HeaderValue(*req.headers, "authorization")) {
+    for (std::string_view part : Split(*auth, ',')) {
+      part = Trim(part);
+      if (part.starts_with(kAlgorithm)) part = Trim(part.substr(kAlgorithm.size()));
+      if (part.starts_with("Credential=")) credential = std::string(part.substr(11));
+    }
+  } else {
+    credential = QueryGet(ParseQuery(req.query), "X-Amz-Credential");
+  }
+  if (!credential) return std::nullopt;
+  AuthFields fields;
+  if (!ParseCredential(*credential, fields).ok()) return std::nullopt;
+  return ClaimedScope{fields.access_key_id, fields.date, fields.region, fields.service};
+}
+
 Status CheckPayloadSha256(const VerifiedRequest& request, std::string_view actual_sha256_hex) {
   if (request.payload != PayloadMode::kSignedHex || request.body_sha256.empty()) {
     return Status::Ok();

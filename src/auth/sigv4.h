@@ -116,6 +116,18 @@ Result<VerifiedRequest> Verify(const HttpRequestView& request, const SecretLooku
                                std::chrono::system_clock::time_point now,
                                const VerifyOptions& options = {});
 
+// The credential scope a request claims, parsed without verifying anything.
+// Lets the router pick s3 or sqs (DESIGN.md "Routing on one port") before an
+// sqs adapter reads the body whose hash Verify then needs. SigV2 requests
+// claim service "s3" and an empty date/region. nullopt: no (parsable) auth.
+struct ClaimedScope {
+  std::string access_key_id;
+  std::string date;  // YYYYMMDD
+  std::string region;
+  std::string service;
+};
+std::optional<ClaimedScope> PeekScope(const HttpRequestView& request);
+
 // Checks a body's hex SHA-256 against what the signature covered (payload
 // kSignedHex). Error: kInvalidArgument, detail "XAmzContentSHA256Mismatch".
 // Other payload modes: always ok (streaming ones are checked by the decoder).

@@ -756,6 +756,37 @@ TEST(SigV4Presigned, SessionTokenIsCarried) {
   EXPECT_EQ(verified->session_token, "token/with+chars=");
 }
 
+TEST(SigV4Routing, PeekScopeNamesTheClaimedService) {
+  HeaderList sqs{{"Host", "h"}};
+  SignRequest("POST", "/", "", sqs, Sha256Hex("Action=ListQueues"), TestCredentials(), "us-east-1",
+              "sqs", kNow);
+  auto scope = PeekScope({"POST", "/", "", &sqs});
+  ASSERT_TRUE(scope.has_value());
+  EXPECT_EQ(scope->service, "sqs");
+  EXPECT_EQ(scope->access_key_id, kKeyId);
+  EXPECT_EQ(scope->region, "us-east-1");
+  EXPECT_EQ(scope->date, "20261128");
+
+  std::string query =
+      PresignQuery("GET", "/b/k", "", "h", TestCredentials(), "eu-west-1", "s3", kNow, seconds(60));
+  HeaderList host{{"Host", "h"}};
+  scope = PeekScope({"GET", "/b/k", query, &host});
+  ASSERT_TRUE(scope.has_value());
+  EXPECT_EQ(scope->service, "s3");
+  EXPECT_EQ(scope->region, "eu-west-1");
+
+  HeaderList v2{{"Host", "h"}, {"Authorization", "AWS AKIAV2:c2ln"}};
+  scope = PeekScope({"GET", "/b", "", &v2});
+  ASSERT_TRUE(scope.has_value());
+  EXPECT_EQ(scope->service, "s3");
+  EXPECT_EQ(scope->access_key_id, "AKIAV2");
+
+  EXPECT_FALSE(PeekScope({"GET", "/", "", &host}).has_value());
+  HeaderList garbage{{"Authorization", "AWS4-HMAC-SHA256 Credential=nonsense"}};
+  EXPECT_FALSE(PeekScope({"GET", "/", "", &garbage}).has_value());
+  EXPECT_FALSE(PeekScope({"GET", "/", "", nullptr}).has_value());
+}
+
 TEST(SigV4Sign, ResigningReplacesPreviousSignature) {
   HeaderList headers = SignedS3("GET", "/b/k", "", kEmptySha256Hex);
   SignRequest("GET", "/b/k", "", headers, kEmptySha256Hex, TestCredentials(), "us-east-1", "s3",
