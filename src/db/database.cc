@@ -2,6 +2,7 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <deque>
@@ -309,7 +310,13 @@ void DatabaseImpl::RunGroup(std::vector<PendingWrite*>& group) {
     (void)conn.Exec("ROLLBACK");
     return fail_all(commit);
   }
-  for (auto& fn : after_commit) fn();
+  for (auto& fn : after_commit) {
+    try {
+      fn();
+    } catch (...) {
+      // The commit stands; a throwing hook must not take the writer down.
+    }
+  }
 }
 
 Status DatabaseImpl::Commit() {

@@ -57,7 +57,9 @@ class Conn {
  public:
   virtual ~Conn() = default;
   virtual Status Exec(std::string_view sql) = 0;
-  // Returns a reset, cleared, cached statement for this SQL text.
+  // Returns a reset, cleared, cached statement for this SQL text. Preparing
+  // the same text again resets that one statement: do not nest two uses of
+  // one SQL text (e.g. the same SELECT inside its own row loop).
   virtual Result<Statement> Prepare(std::string_view sql) = 0;
   virtual sqlite3* raw() = 0;
   // Write transactions only: runs fn on the writer thread right after the
