@@ -489,8 +489,9 @@ Result<ObjectMeta> StoreImpl::PutObject(const std::string& bucket, const std::st
   IMGBATCH_RETURN_IF_ERROR(ValidateKey(key));
   // Refuse before streaming a large body to nowhere (re-checked at commit).
   IMGBATCH_RETURN_IF_ERROR(db_.Read([&](db::Conn& conn) { return BucketExists(conn, bucket); }));
-  IMGBATCH_ASSIGN_OR_RETURN(IngestedBody ingested,
-                            Ingest(body, options, options_.max_object_bytes, true));
+  // One PUT carries at most 5 GiB on S3; larger objects need multipart.
+  const uint64_t max_bytes = std::min(options_.max_object_bytes, kMaxSinglePutBytes);
+  IMGBATCH_ASSIGN_OR_RETURN(IngestedBody ingested, Ingest(body, options, max_bytes, true));
   return CommitObject(bucket, key, ingested, AttrsOf(options), false, 0, ObjectEventKind::kPut,
                       options.conditions, caller);
 }
@@ -652,6 +653,12 @@ Result<ObjectMeta> StoreImpl::CopyObject(const std::string& src_bucket, const st
   // while we copy.
   IMGBATCH_ASSIGN_OR_RETURN(ObjectData source, GetObject(src_bucket, src_key, std::nullopt, {}));
   IMGBATCH_RETURN_IF_ERROR(CheckCopySourceConditions(source_conditions, source.meta));
+  if (source.meta.size > kMaxSinglePutBytes) {
+    return InvalidArgument(
+               "The specified copy source is larger than the maximum allowable size for a copy "
+               "source: 5368709120")
+        .WithDetail("InvalidRequest");
+  }
 
   PutOptions options;
   ApplyAttrs(replace_metadata ? AttrsOf(new_options) : AttrsOf(source.meta), options);
