@@ -446,6 +446,15 @@ class Session : public std::enable_shared_from_this<Session> {
     SetDeadline(first ? opt_.header_timeout : opt_.idle_timeout);
     if (watch_pending_) {
       while (watch_pending_) co_await WaitForWake();
+    } else if (!closed_ && !watch_failed_ && !stream_.is_tls()) {
+      // Plain TCP: wait for readability without holding a buffer, so idle
+      // connections cost little memory.
+      buffer_.shrink_to_fit();
+      error_code ec;
+      co_await stream_.socket().async_wait(tcp::socket::wait_read,
+                                           asio::redirect_error(kAwait, ec));
+      idle_ = false;
+      co_return !ec && !closed_;
     } else if (!closed_ && !watch_failed_) {
       error_code ec;
       size_t n = co_await stream_.async_read_some(buffer_.prepare(kFirstReadBytes),
@@ -624,14 +633,18 @@ class Session : public std::enable_shared_from_this<Session> {
     co_return got;
   }
 
-  // Reads at least one body byte into out (or to the end of the body).
+  // Reads at least one body byte into out (or to the end of the body), then
+  // keeps filling out while more bytes can be had without waiting: fewer
+  // hand-offs to the handler thread for large buffers.
   awaitable<error_code> ReadSomeBody(std::span<char> out, size_t& got) {
     got = 0;
     error_code ec;
-    while (got == 0 && !parser_->is_done()) {
+    while (!parser_->is_done() && got < out.size()) {
+      error_code ignored;
+      if (got > 0 && buffer_.size() == 0 && stream_.socket().available(ignored) == 0) break;
       auto& body = parser_->get().body();
-      body.data = out.data();
-      body.size = out.size();
+      body.data = out.data() + got;
+      body.size = out.size() - got;
       SetDeadline(opt_.body_stall_timeout);
       co_await bhttp::async_read_some(stream_, buffer_, *parser_, asio::redirect_error(kAwait, ec));
       ClearDeadline();
