@@ -227,8 +227,9 @@ void AddWorkerCommand(CLI::App& app) {
                 "Path-style S3 addressing even on AWS endpoints");
   cmd->add_option("--dlq", flags->dlq,
                   "Dead-letter queue name or URL (default: the queue's RedrivePolicy target)");
-  cmd->add_option("--concurrency", flags->concurrency,
-                  "Images in flight (default: cores in the CPU affinity)")
+  cmd->add_option(
+         "--concurrency", flags->concurrency,
+         "Images in flight (default: cores in the CPU affinity, one per 256 MiB of memory limit)")
       ->check(CLI::Range(0, 256));
   cmd->add_option("--max-messages", flags->max_messages, "Messages per ReceiveMessage")
       ->check(CLI::Range(1, 10))

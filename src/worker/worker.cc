@@ -4,7 +4,9 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <fstream>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "client/retry.h"
 #include "common/strings.h"
@@ -77,6 +79,47 @@ int CoresInAffinity() {
   return std::max(1, CPU_COUNT(&set));
 }
 
+namespace {
+
+std::optional<uint64_t> ReadNumberFile(const char* path) {
+  std::ifstream in(path);
+  std::string text;
+  if (!(in >> text)) return std::nullopt;
+  return ParseUint(text);  // "max" (no limit) is not a number
+}
+
+std::optional<uint64_t> MemTotal() {
+  std::ifstream in("/proc/meminfo");
+  std::string name;
+  uint64_t kib = 0;
+  std::string unit;
+  while (in >> name >> kib >> unit) {
+    if (name == "MemTotal:") return kib * 1024;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+uint64_t MemoryLimitBytes() {
+  // cgroup v1 reports "no limit" as a huge number; anything above the
+  // machine's memory means the same.
+  uint64_t total = MemTotal().value_or(0);
+  for (const char* path :
+       {"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"}) {
+    auto limit = ReadNumberFile(path);
+    if (limit && *limit > 0 && (total == 0 || *limit < total)) return *limit;
+  }
+  return total;
+}
+
+int DefaultConcurrency(int cores, uint64_t memory_limit_bytes) {
+  int by_cores = std::max(1, cores);
+  if (memory_limit_bytes == 0) return by_cores;
+  auto by_memory = static_cast<int>(std::min<uint64_t>(memory_limit_bytes / kMemoryPerImage, 1024));
+  return std::clamp(by_memory, 1, by_cores);
+}
+
 int BackoffSeconds(int receive_count, int max_backoff_seconds) {
   int exponent = std::clamp(receive_count, 0, 30);
   int64_t seconds = int64_t{1} << exponent;
@@ -86,7 +129,9 @@ int BackoffSeconds(int receive_count, int max_backoff_seconds) {
 Worker::Worker(client::S3Client& s3, client::SqsClient& sqs, ImageProcessor& processor,
                WorkerOptions options)
     : s3_(s3), sqs_(sqs), processor_(processor), options_(std::move(options)) {
-  if (options_.concurrency <= 0) options_.concurrency = CoresInAffinity();
+  if (options_.concurrency <= 0) {
+    options_.concurrency = DefaultConcurrency(CoresInAffinity(), MemoryLimitBytes());
+  }
   options_.max_messages = std::clamp(options_.max_messages, 1, client::SqsClient::kMaxBatchEntries);
   options_.wait_seconds = std::clamp(options_.wait_seconds, 0, 20);
 }
@@ -268,7 +313,10 @@ void Worker::ProcessingLoop() {
     }
     Outcome outcome = HandleMessage(message);
     // No more heartbeats for it: whatever happens next sets its visibility.
-    Forget(handle);
+    {
+      std::lock_guard visibility(visibility_mu_);
+      Forget(handle);
+    }
     Complete(handle, message, outcome);
     {
       std::lock_guard lock(mu_);
@@ -547,6 +595,7 @@ void Worker::FlushDeletes() {
 void Worker::SendHeartbeats() {
   // Extend whatever has used half of its visibility, started or not: a
   // message waiting its turn must not reappear for another worker either.
+  std::lock_guard visibility(visibility_mu_);
   std::vector<std::string> due;
   {
     std::lock_guard lock(mu_);
@@ -584,6 +633,7 @@ void Worker::SendHeartbeats() {
 void Worker::ReleaseUnstarted() {
   std::vector<std::string> handles;
   {
+    std::lock_guard visibility(visibility_mu_);
     std::lock_guard lock(mu_);
     for (const auto& handle : pending_) {
       held_.erase(handle);

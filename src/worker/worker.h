@@ -147,6 +147,10 @@ class Worker {
   // Raised when the stop timeout passes: in-flight transfers abort.
   std::atomic<bool> abort_in_flight_{false};
 
+  // Serialises visibility changes: held by the keeper for a whole heartbeat
+  // round, and taken when a message leaves held_, so a heartbeat can never
+  // land after (and undo) a retry backoff or a release.
+  std::mutex visibility_mu_;
   mutable std::mutex mu_;
   std::condition_variable work_cv_;      // pending work or stop (processing threads)
   std::condition_variable capacity_cv_;  // a slot freed or stop (poll loop)
@@ -167,5 +171,14 @@ int BackoffSeconds(int receive_count, int max_backoff_seconds);
 
 // The number of CPUs this process may run on (sched_getaffinity), >= 1.
 int CoresInAffinity();
+
+// Memory this process may use: the cgroup limit (v2 memory.max or v1
+// limit_in_bytes) when set, else MemTotal; 0 when unknown.
+uint64_t MemoryLimitBytes();
+
+// Images in flight by default: the cores, but no more than the memory allows
+// at kMemoryPerImage each (an ECS task with 512 MiB runs one at a time).
+inline constexpr uint64_t kMemoryPerImage = 256ull << 20;
+int DefaultConcurrency(int cores, uint64_t memory_limit_bytes);
 
 }  // namespace imgbatch::worker

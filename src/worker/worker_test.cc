@@ -185,6 +185,17 @@ TEST(BackoffTest, DoublesPerReceiveAndIsCapped) {
   EXPECT_EQ(BackoffSeconds(-3, 300), 1);
 }
 
+TEST(ConcurrencyTest, BoundedByCoresAndMemory) {
+  EXPECT_EQ(DefaultConcurrency(8, 0), 8);            // memory unknown
+  EXPECT_EQ(DefaultConcurrency(8, 64ull << 30), 8);  // plenty of memory
+  EXPECT_EQ(DefaultConcurrency(8, 1ull << 30), 4);   // 1 GiB / 256 MiB
+  EXPECT_EQ(DefaultConcurrency(8, 512ull << 20), 2);
+  EXPECT_EQ(DefaultConcurrency(4, 100ull << 20), 1);  // never below one
+  EXPECT_EQ(DefaultConcurrency(0, 0), 1);
+  EXPECT_GE(CoresInAffinity(), 1);
+  EXPECT_GT(MemoryLimitBytes(), 0u);
+}
+
 TEST_F(WorkerTest, FindsTheDeadLetterQueueFromRedrivePolicy) {
   Worker worker(*clients_->s3, *clients_->sqs, processor_, options_);
   ASSERT_TRUE(worker.Start().ok());
