@@ -14,8 +14,9 @@
 
 namespace imgbatch::store {
 
-constexpr uint64_t kMinPartBytes = 5ull << 20;  // all parts but the last
-constexpr uint64_t kMaxPartBytes = 5ull << 30;  // S3's part size limit
+constexpr uint64_t kMinPartBytes = 5ull << 20;       // all parts but the last
+constexpr uint64_t kMaxPartBytes = 5ull << 30;       // S3's part size limit
+constexpr uint64_t kMaxSinglePutBytes = 5ull << 30;  // PutObject / CopyObject, as S3
 constexpr int kMaxPartNumber = 10000;
 constexpr int kMaxListKeys = 1000;
 constexpr size_t kMaxKeyBytes = 1024;
