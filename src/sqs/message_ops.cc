@@ -1,0 +1,423 @@
+// Message operations: send, receive (long polls complete later), delete and
+// change visibility, with their batch forms.
+#include <algorithm>
+#include <cctype>
+#include <set>
+
+#include "common/hashing.h"
+#include "common/strings.h"
+#include "sqs/ops.h"
+
+namespace imgbatch::sqs {
+namespace {
+
+constexpr size_t kMaxBatchPayload = 262144;  // sum of a SendMessageBatch's messages
+constexpr size_t kMaxBatchIdLength = 80;
+
+Result<queue::MessageAttributes> ParseMessageAttributes(const Json& params,
+                                                        std::string_view member) {
+  queue::MessageAttributes out;
+  auto it = params.find(std::string(member));
+  if (it == params.end() || it->is_null()) return out;
+  if (!it->is_object()) return InvalidParameterValue(std::string(member) + " must be a map.");
+  for (const auto& [name, value] : it->items()) {
+    if (!value.is_object()) {
+      return InvalidParameterValue("The message attribute '" + name + "' is malformed.");
+    }
+    IMGBATCH_ASSIGN_OR_RETURN(auto type, OptionalString(value, "DataType"));
+    if (!type || type->empty()) {
+      return InvalidParameterValue("The message attribute '" + name +
+                                   "' must contain non-empty message attribute type.");
+    }
+    queue::MessageAttribute attribute{*type, ""};
+    if (attribute.IsBinary()) {
+      IMGBATCH_ASSIGN_OR_RETURN(auto encoded, OptionalString(value, "BinaryValue"));
+      auto bytes = encoded ? Base64Decode(*encoded) : std::nullopt;
+      if (!bytes || bytes->empty()) {
+        return InvalidParameterValue("The message attribute '" + name +
+                                     "' with type 'Binary' must use field 'BinaryValue'.");
+      }
+      attribute.value = std::move(*bytes);
+    } else {
+      IMGBATCH_ASSIGN_OR_RETURN(auto text, OptionalString(value, "StringValue"));
+      if (!text || text->empty()) {
+        return InvalidParameterValue("The message attribute '" + name + "' with type '" +
+                                     type->substr(0, 6) + "' must use field 'StringValue'.");
+      }
+      attribute.value = std::move(*text);
+    }
+    out[name] = std::move(attribute);
+  }
+  return out;
+}
+
+// The AWSTraceHeader system attribute, the only one a sender may set.
+Result<std::string> ParseTraceHeader(const Json& params) {
+  IMGBATCH_ASSIGN_OR_RETURN(auto system, ParseMessageAttributes(params, "MessageSystemAttributes"));
+  std::string trace;
+  for (const auto& [name, attribute] : system) {
+    if (name != "AWSTraceHeader" || attribute.data_type != "String") {
+      return InvalidParameterValue("Message system attribute name '" + name + "' is invalid.");
+    }
+    trace = attribute.value;
+  }
+  return trace;
+}
+
+Result<queue::SendRequest> ParseSend(const Context& ctx, const Json& entry) {
+  queue::SendRequest r;
+  IMGBATCH_ASSIGN_OR_RETURN(r.body, RequiredString(entry, "MessageBody"));
+  IMGBATCH_ASSIGN_OR_RETURN(auto delay, OptionalInt(entry, "DelaySeconds"));
+  if (delay) {
+    if (*delay < 0 || *delay > queue::kMaxDelaySeconds) {
+      return InvalidParameterValue("Value " + std::to_string(*delay) +
+                                   " for parameter DelaySeconds is invalid. Reason: DelaySeconds "
+                                   "must be >= 0 and <= 900.");
+    }
+    r.delay_seconds = static_cast<int>(*delay);
+  }
+  IMGBATCH_ASSIGN_OR_RETURN(r.attributes, ParseMessageAttributes(entry, "MessageAttributes"));
+  IMGBATCH_ASSIGN_OR_RETURN(r.trace_header, ParseTraceHeader(entry));
+  if (entry.contains("MessageGroupId") || entry.contains("MessageDeduplicationId")) {
+    return InvalidParameterValue(
+        "The request include parameter that is not valid for this queue type");
+  }
+  r.sender_id = ctx.caller.access_key_id;
+  return r;
+}
+
+Json SendResultJson(const queue::SendResult& sent) {
+  Json j = Json::object();
+  j["MD5OfMessageBody"] = sent.md5_of_body;
+  if (!sent.md5_of_attributes.empty()) j["MD5OfMessageAttributes"] = sent.md5_of_attributes;
+  j["MessageId"] = sent.message_id;
+  return j;
+}
+
+Json FailedEntry(const std::string& id, const Status& error) {
+  const WireError wire = WireErrorFor(error);
+  return Json{{"Id", id},
+              {"SenderFault", wire.sender_fault},
+              {"Code", wire.query_code},
+              {"Message", error.message()}};
+}
+
+bool ValidBatchId(std::string_view id) {
+  if (id.empty() || id.size() > kMaxBatchIdLength) return false;
+  return std::all_of(id.begin(), id.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
+  });
+}
+
+// Checks a batch's Entries as SQS does, before any entry is looked at:
+// empty, too many, malformed or repeated ids fail the whole request.
+Result<std::vector<std::pair<std::string, const Json*>>> BatchEntries(const Context& ctx,
+                                                                      std::string_view entry_name) {
+  auto it = ctx.params().find("Entries");
+  if (it == ctx.params().end() || !it->is_array() || it->empty()) {
+    return InvalidArgument("There should be at least one " + std::string(entry_name) +
+                           " in the request.")
+        .WithDetail("EmptyBatchRequest");
+  }
+  if (it->size() > static_cast<size_t>(queue::kMaxBatchEntries)) {
+    return InvalidArgument("Maximum number of entries per request are 10. You have sent " +
+                           std::to_string(it->size()) + ".")
+        .WithDetail("TooManyEntriesInBatchRequest");
+  }
+  std::vector<std::pair<std::string, const Json*>> entries;
+  std::set<std::string> seen;
+  for (const Json& entry : *it) {
+    if (!entry.is_object()) return InvalidParameterValue("Batch entries must be objects.");
+    IMGBATCH_ASSIGN_OR_RETURN(std::string id, RequiredString(entry, "Id"));
+    if (!ValidBatchId(id)) {
+      return InvalidArgument(
+                 "A batch entry id can only contain alphanumeric characters, "
+                 "hyphens and underscores. It can be at most 80 letters long.")
+          .WithDetail("InvalidBatchEntryId");
+    }
+    if (!seen.insert(id).second) {
+      return InvalidArgument("Id " + id + " repeated.").WithDetail("BatchEntryIdsNotDistinct");
+    }
+    entries.emplace_back(id, &entry);
+  }
+  return entries;
+}
+
+// Which system attributes a receiver asked for (AttributeNames is the older
+// spelling of MessageSystemAttributeNames; both count).
+std::set<std::string> WantedSystemAttributes(const Json& params) {
+  std::set<std::string> wanted;
+  for (const char* member : {"AttributeNames", "MessageSystemAttributeNames"}) {
+    auto list = StringList(params, member);
+    if (list.ok()) wanted.insert(list->begin(), list->end());
+  }
+  return wanted;
+}
+
+bool WantsAttribute(const std::vector<std::string>& wanted, const std::string& name) {
+  for (const auto& w : wanted) {
+    if (w == "All" || w == ".*" || w == name) return true;
+    if (w.size() > 2 && w.ends_with(".*") && name.starts_with(w.substr(0, w.size() - 1))) {
+      return true;
+    }
+  }
+  return false;
+}
+
+Json MessageJson(const queue::ReceivedMessage& m, const std::set<std::string>& system,
+                 const std::vector<std::string>& user) {
+  Json j = Json::object();
+  j["MessageId"] = m.message_id;
+  j["ReceiptHandle"] = m.receipt_handle;
+  j["MD5OfBody"] = m.md5_of_body;
+  j["Body"] = m.body;
+  const bool all = system.count("All") > 0;
+  auto want = [&](const char* name) { return all || system.count(name) > 0; };
+  Json attributes = Json::object();
+  if (want("SenderId")) attributes["SenderId"] = m.sender_id;
+  if (want("SentTimestamp")) attributes["SentTimestamp"] = std::to_string(m.sent_ms);
+  if (want("ApproximateReceiveCount")) {
+    attributes["ApproximateReceiveCount"] = std::to_string(m.receive_count);
+  }
+  if (want("ApproximateFirstReceiveTimestamp")) {
+    attributes["ApproximateFirstReceiveTimestamp"] = std::to_string(m.first_receive_ms);
+  }
+  if (want("AWSTraceHeader") && !m.trace_header.empty()) {
+    attributes["AWSTraceHeader"] = m.trace_header;
+  }
+  if (want("DeadLetterQueueSourceArn") && !m.dead_letter_source_arn.empty()) {
+    attributes["DeadLetterQueueSourceArn"] = m.dead_letter_source_arn;
+  }
+  if (!attributes.empty()) j["Attributes"] = std::move(attributes);
+  // The MD5 covers exactly the attributes returned, which is what SDKs check.
+  queue::MessageAttributes returned;
+  for (const auto& [name, attribute] : m.attributes) {
+    if (WantsAttribute(user, name)) returned[name] = attribute;
+  }
+  if (!returned.empty()) {
+    j["MD5OfMessageAttributes"] = queue::Md5OfAttributes(returned);
+    Json values = Json::object();
+    for (const auto& [name, attribute] : returned) {
+      Json v = Json::object();
+      if (attribute.IsBinary()) {
+        v["BinaryValue"] = Base64Encode(attribute.value);
+      } else {
+        v["StringValue"] = attribute.value;
+      }
+      v["DataType"] = attribute.data_type;
+      values[name] = std::move(v);
+    }
+    j["MessageAttributes"] = std::move(values);
+  }
+  return j;
+}
+
+Result<std::optional<int>> BoundedInt(const Json& params, std::string_view name, int64_t min,
+                                      int64_t max, std::string_view reason) {
+  IMGBATCH_ASSIGN_OR_RETURN(auto v, OptionalInt(params, name));
+  if (!v) return std::optional<int>();
+  if (*v < min || *v > max) {
+    return InvalidParameterValue("Value " + std::to_string(*v) + " for parameter " +
+                                 std::string(name) + " is invalid. Reason: " + std::string(reason));
+  }
+  return std::optional<int>(static_cast<int>(*v));
+}
+
+}  // namespace
+
+void SendMessage(Context& ctx, Reply reply) {
+  auto name = QueueNameParam(ctx);
+  if (!name.ok()) return reply(name.status());
+  auto request = ParseSend(ctx, ctx.params());
+  if (!request.ok()) return reply(request.status());
+  auto sent = ctx.engine.Send(*name, std::move(*request));
+  if (!sent.ok()) return reply(sent.status());
+  reply(SendResultJson(*sent));
+}
+
+void SendMessageBatch(Context& ctx, Reply reply) {
+  auto name = QueueNameParam(ctx);
+  if (!name.ok()) return reply(name.status());
+  auto entries = BatchEntries(ctx, "SendMessageBatchRequestEntry");
+  if (!entries.ok()) return reply(entries.status());
+  // Outcomes in request order: adapter-level failures and engine results.
+  std::vector<Result<queue::SendResult>> outcomes;
+  std::vector<size_t> engine_index;  // outcome slot of each engine request
+  std::vector<queue::SendRequest> requests;
+  size_t payload = 0;
+  for (const auto& [id, entry] : *entries) {
+    auto r = ParseSend(ctx, *entry);
+    if (!r.ok()) {
+      outcomes.emplace_back(r.status());
+      continue;
+    }
+    payload += queue::MessageSize(r->body, r->attributes);
+    engine_index.push_back(outcomes.size());
+    outcomes.emplace_back(Status(Code::kInternal, "not sent"));
+    requests.push_back(std::move(*r));
+  }
+  if (payload > kMaxBatchPayload) {
+    return reply(InvalidArgument("Batch requests cannot be longer than 262144 bytes. You have "
+                                 "sent " +
+                                 std::to_string(payload) + " bytes.")
+                     .WithDetail("BatchRequestTooLong"));
+  }
+  if (!requests.empty()) {
+    auto sent = ctx.engine.SendBatch(*name, std::move(requests));
+    if (!sent.ok()) return reply(sent.status());
+    for (size_t i = 0; i < sent->size(); ++i) outcomes[engine_index[i]] = std::move((*sent)[i]);
+  }
+  Json successful = Json::array();
+  Json failed = Json::array();
+  for (size_t i = 0; i < outcomes.size(); ++i) {
+    const std::string& id = (*entries)[i].first;
+    if (outcomes[i].ok()) {
+      Json j = Json{{"Id", id}};
+      j.update(SendResultJson(*outcomes[i]));
+      successful.push_back(std::move(j));
+    } else {
+      failed.push_back(FailedEntry(id, outcomes[i].status()));
+    }
+  }
+  reply(Json{{"Successful", std::move(successful)}, {"Failed", std::move(failed)}});
+}
+
+void ReceiveMessage(Context& ctx, Reply reply) {
+  auto name = QueueNameParam(ctx);
+  if (!name.ok()) return reply(name.status());
+  auto max = BoundedInt(ctx.params(), "MaxNumberOfMessages", 1, queue::kMaxReceiveMessages,
+                        "Must be between 1 and 10, if provided.");
+  if (!max.ok()) return reply(max.status());
+  auto visibility = BoundedInt(ctx.params(), "VisibilityTimeout", 0, queue::kMaxVisibilityTimeout,
+                               "Must be between 0 and 43200, if provided.");
+  if (!visibility.ok()) return reply(visibility.status());
+  auto wait = BoundedInt(ctx.params(), "WaitTimeSeconds", 0, queue::kMaxWaitSeconds,
+                         "Must be >= 0 and <= 20, if provided.");
+  if (!wait.ok()) return reply(wait.status());
+  auto user = StringList(ctx.params(), "MessageAttributeNames");
+  if (!user.ok()) return reply(user.status());
+
+  queue::ReceiveOptions options;
+  options.max_messages = max->value_or(1);
+  options.visibility_timeout = *visibility;
+  options.wait_seconds = *wait;
+  std::weak_ptr<http::Exchange> exchange = ctx.exchange;
+  options.abandoned = [exchange] {
+    auto ex = exchange.lock();
+    return !ex || ex->ClientGone();
+  };
+  std::set<std::string> system = WantedSystemAttributes(ctx.params());
+  ctx.engine.Receive(*name, std::move(options),
+                     [reply = std::move(reply), system = std::move(system),
+                      user = std::move(*user)](Result<std::vector<queue::ReceivedMessage>> got) {
+                       if (!got.ok()) return reply(got.status());
+                       Json result = Json::object();
+                       if (!got->empty()) {
+                         Json messages = Json::array();
+                         for (const auto& m : *got)
+                           messages.push_back(MessageJson(m, system, user));
+                         result["Messages"] = std::move(messages);
+                       }
+                       reply(std::move(result));
+                     });
+}
+
+void DeleteMessage(Context& ctx, Reply reply) {
+  auto name = QueueNameParam(ctx);
+  if (!name.ok()) return reply(name.status());
+  auto handle = RequiredString(ctx.params(), "ReceiptHandle");
+  if (!handle.ok()) return reply(handle.status());
+  Status st = ctx.engine.Delete(*name, *handle);
+  if (!st.ok()) return reply(st);
+  reply(Json::object());
+}
+
+void DeleteMessageBatch(Context& ctx, Reply reply) {
+  auto name = QueueNameParam(ctx);
+  if (!name.ok()) return reply(name.status());
+  auto entries = BatchEntries(ctx, "DeleteMessageBatchRequestEntry");
+  if (!entries.ok()) return reply(entries.status());
+  Json failed = Json::array();
+  std::vector<std::string> ids, handles;
+  for (const auto& [id, entry] : *entries) {
+    auto handle = RequiredString(*entry, "ReceiptHandle");
+    if (!handle.ok()) {
+      failed.push_back(FailedEntry(id, handle.status()));
+      continue;
+    }
+    ids.push_back(id);
+    handles.push_back(std::move(*handle));
+  }
+  Json successful = Json::array();
+  if (!handles.empty()) {
+    auto results = ctx.engine.DeleteBatch(*name, handles);
+    if (!results.ok()) return reply(results.status());
+    for (size_t i = 0; i < results->size(); ++i) {
+      if ((*results)[i].ok()) {
+        successful.push_back(Json{{"Id", ids[i]}});
+      } else {
+        failed.push_back(FailedEntry(ids[i], (*results)[i]));
+      }
+    }
+  }
+  reply(Json{{"Successful", std::move(successful)}, {"Failed", std::move(failed)}});
+}
+
+void ChangeMessageVisibility(Context& ctx, Reply reply) {
+  auto name = QueueNameParam(ctx);
+  if (!name.ok()) return reply(name.status());
+  auto handle = RequiredString(ctx.params(), "ReceiptHandle");
+  if (!handle.ok()) return reply(handle.status());
+  auto timeout = OptionalInt(ctx.params(), "VisibilityTimeout");
+  if (!timeout.ok()) return reply(timeout.status());
+  if (!*timeout) return reply(MissingParameter("VisibilityTimeout"));
+  if (**timeout < 0 || **timeout > queue::kMaxVisibilityTimeout) {
+    return reply(InvalidParameterValue("Value " + std::to_string(**timeout) +
+                                       " for parameter VisibilityTimeout is invalid. Reason: "
+                                       "Must be between 0 and 43200."));
+  }
+  Status st = ctx.engine.ChangeVisibility(*name, *handle, static_cast<int>(**timeout));
+  if (!st.ok()) return reply(st);
+  reply(Json::object());
+}
+
+void ChangeMessageVisibilityBatch(Context& ctx, Reply reply) {
+  auto name = QueueNameParam(ctx);
+  if (!name.ok()) return reply(name.status());
+  auto entries = BatchEntries(ctx, "ChangeMessageVisibilityBatchRequestEntry");
+  if (!entries.ok()) return reply(entries.status());
+  Json failed = Json::array();
+  std::vector<std::string> ids;
+  std::vector<queue::QueueEngine::VisibilityChange> changes;
+  for (const auto& [id, entry] : *entries) {
+    auto handle = RequiredString(*entry, "ReceiptHandle");
+    if (!handle.ok()) {
+      failed.push_back(FailedEntry(id, handle.status()));
+      continue;
+    }
+    auto timeout = OptionalInt(*entry, "VisibilityTimeout");
+    if (!timeout.ok() || !*timeout) {
+      failed.push_back(
+          FailedEntry(id, timeout.ok() ? MissingParameter("VisibilityTimeout") : timeout.status()));
+      continue;
+    }
+    const int64_t clamped = std::clamp<int64_t>(**timeout, -1, queue::kMaxVisibilityTimeout + 1);
+    ids.push_back(id);
+    changes.push_back({std::move(*handle), static_cast<int>(clamped)});
+  }
+  Json successful = Json::array();
+  if (!changes.empty()) {
+    auto results = ctx.engine.ChangeVisibilityBatch(*name, changes);
+    if (!results.ok()) return reply(results.status());
+    for (size_t i = 0; i < results->size(); ++i) {
+      if ((*results)[i].ok()) {
+        successful.push_back(Json{{"Id", ids[i]}});
+      } else {
+        failed.push_back(FailedEntry(ids[i], (*results)[i]));
+      }
+    }
+  }
+  reply(Json{{"Successful", std::move(successful)}, {"Failed", std::move(failed)}});
+}
+
+}  // namespace imgbatch::sqs

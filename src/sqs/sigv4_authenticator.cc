@@ -1,0 +1,54 @@
+#include <string>
+
+#include "auth/policy.h"
+#include "common/hashing.h"
+#include "sqs/authenticator.h"
+
+namespace imgbatch::sqs {
+namespace {
+
+class SigV4Authenticator final : public Authenticator {
+ public:
+  SigV4Authenticator(const auth::KeyRegistry& keys, auth::VerifyOptions options, const Clock& clock)
+      : keys_(keys), options_(std::move(options)), clock_(clock) {}
+
+  Result<Caller> Authenticate(const http::RequestHead& head, std::string_view body) override {
+    auth::HeaderList headers;
+    headers.reserve(head.headers.fields().size());
+    for (const auto& f : head.headers.fields()) headers.emplace_back(f.name, f.value);
+    const std::string body_hash = Sha256Hex(body);
+    auth::HttpRequestView view;
+    view.method = head.method;
+    view.path = head.path;
+    view.query = head.query;
+    view.headers = &headers;
+    view.body_sha256_hex = body_hash;
+    auto secrets = [this](std::string_view id) -> std::optional<std::string> {
+      auto key = keys_.Find(id);
+      if (!key) return std::nullopt;
+      return key->secret_access_key;
+    };
+    IMGBATCH_ASSIGN_OR_RETURN(auth::VerifiedRequest verified,
+                              auth::Verify(view, secrets, clock_.Now(), options_));
+    return Caller{verified.access_key_id};
+  }
+
+  bool Allowed(const Caller& caller, std::string_view action, std::string_view resource) override {
+    return keys_.Allowed(caller.access_key_id, action, resource);
+  }
+
+ private:
+  const auth::KeyRegistry& keys_;
+  const auth::VerifyOptions options_;
+  const Clock& clock_;
+};
+
+}  // namespace
+
+std::shared_ptr<Authenticator> MakeSigV4Authenticator(const auth::KeyRegistry& keys,
+                                                      auth::VerifyOptions options,
+                                                      const Clock& clock) {
+  return std::make_shared<SigV4Authenticator>(keys, std::move(options), clock);
+}
+
+}  // namespace imgbatch::sqs

@@ -1,0 +1,140 @@
+#include "sqs/sqs_service.h"
+
+#include <spdlog/spdlog.h>
+
+#include <map>
+
+#include "common/hashing.h"
+#include "common/strings.h"
+#include "queue/message.h"
+#include "sqs/ops.h"
+
+namespace imgbatch::sqs {
+namespace {
+
+const std::map<std::string, Operation, std::less<>>& Operations() {
+  static const std::map<std::string, Operation, std::less<>> kOps = {
+      {"CreateQueue", &CreateQueue},
+      {"GetQueueUrl", &GetQueueUrl},
+      {"ListQueues", &ListQueues},
+      {"DeleteQueue", &DeleteQueue},
+      {"GetQueueAttributes", &GetQueueAttributes},
+      {"SetQueueAttributes", &SetQueueAttributes},
+      {"PurgeQueue", &PurgeQueue},
+      {"ListDeadLetterSourceQueues", &ListDeadLetterSourceQueues},
+      {"TagQueue", &TagQueue},
+      {"UntagQueue", &UntagQueue},
+      {"ListQueueTags", &ListQueueTags},
+      {"StartMessageMoveTask", &StartMessageMoveTask},
+      {"ListMessageMoveTasks", &ListMessageMoveTasks},
+      {"CancelMessageMoveTask", &CancelMessageMoveTask},
+      {"SendMessage", &SendMessage},
+      {"SendMessageBatch", &SendMessageBatch},
+      {"ReceiveMessage", &ReceiveMessage},
+      {"DeleteMessage", &DeleteMessage},
+      {"DeleteMessageBatch", &DeleteMessageBatch},
+      {"ChangeMessageVisibility", &ChangeMessageVisibility},
+      {"ChangeMessageVisibilityBatch", &ChangeMessageVisibilityBatch},
+  };
+  return kOps;
+}
+
+// The IAM action: batch calls are authorized as their single form.
+std::string IamAction(std::string_view action) {
+  std::string_view base = action;
+  if (base.ends_with("Batch")) base.remove_suffix(5);
+  return "sqs:" + std::string(base);
+}
+
+// The ARN a request acts on, for the policy check.
+std::string ResourceArn(const queue::QueueEngine& engine, const Request& request) {
+  const auto& o = engine.options();
+  auto str = [&](const char* name) -> std::string {
+    auto it = request.params.find(name);
+    return it != request.params.end() && it->is_string() ? it->get<std::string>() : "";
+  };
+  if (std::string url = str("QueueUrl"); !url.empty()) {
+    auto name = QueueNameFromUrl(url, o.account);
+    return engine.QueueArnFor(name.ok() ? *name : "");
+  }
+  if (std::string name = str("QueueName"); !name.empty()) return engine.QueueArnFor(name);
+  if (std::string arn = str("SourceArn"); !arn.empty()) return arn;
+  if (std::string handle = str("TaskHandle"); !handle.empty()) {
+    auto decoded = Base64Decode(handle);
+    Json doc = decoded ? Json::parse(*decoded, nullptr, false) : Json();
+    if (doc.is_object() && doc.contains("sourceArn") && doc["sourceArn"].is_string()) {
+      return doc["sourceArn"].get<std::string>();
+    }
+  }
+  return engine.QueueArnFor("*");
+}
+
+std::string BaseUrl(const http::RequestHead& head) {
+  std::string host(head.headers.Get("host").value_or("localhost"));
+  return std::string(head.tls ? "https" : "http") + "://" + host;
+}
+
+}  // namespace
+
+Operation FindOperation(std::string_view action) {
+  auto it = Operations().find(action);
+  return it == Operations().end() ? nullptr : it->second;
+}
+
+SqsService::SqsService(queue::QueueEngine& engine, std::shared_ptr<Authenticator> authenticator)
+    : engine_(engine), authenticator_(std::move(authenticator)) {}
+
+http::Handler SqsService::AsHandler() {
+  return [this](std::shared_ptr<http::Exchange> exchange) { Handle(std::move(exchange)); };
+}
+
+void SqsService::Handle(std::shared_ptr<http::Exchange> exchange) {
+  const http::RequestHead& head = exchange->head();
+  const std::string request_id = queue::NewMessageId();
+  const Protocol protocol = ProtocolOf(head);
+  auto fail = [&](const Status& error) {
+    exchange->Respond(RenderError(protocol, error, request_id));
+  };
+
+  auto body = http::ReadWholeBody(*exchange, kMaxRequestBody);
+  if (!body.ok()) {
+    if (body.status().code() == Code::kTooLarge) {
+      return fail(Status(Code::kTooLarge, "The request body is too large.")
+                      .WithDetail("RequestEntityTooLarge"));
+    }
+    return;  // the client went away or stalled: nobody to answer
+  }
+  auto caller = authenticator_->Authenticate(head, *body);
+  if (!caller.ok()) return fail(caller.status());
+  auto request = ParseRequest(head, *body);
+  if (!request.ok()) return fail(request.status());
+  Operation op = FindOperation(request->action);
+  if (!op) {
+    return fail(
+        InvalidArgument("The action " + request->action + " is not valid for this endpoint.")
+            .WithDetail("InvalidAction"));
+  }
+  const std::string resource = ResourceArn(engine_, *request);
+  if (!authenticator_->Allowed(*caller, IamAction(request->action), resource)) {
+    return fail(Status(Code::kAccessDenied, "Access to the resource " + resource + " is denied.")
+                    .WithDetail("AccessDenied"));
+  }
+
+  // The request outlives this call when a long poll parks it in the engine.
+  auto shared_request = std::make_shared<Request>(std::move(*request));
+  Context ctx{engine_,       *shared_request,           *caller,
+              BaseUrl(head), engine_.options().account, exchange};
+  op(ctx, [exchange, shared_request, request_id](Result<Json> result) {
+    if (!result.ok()) {
+      if (result.status().code() == Code::kIoError || result.status().code() == Code::kInternal) {
+        spdlog::warn("sqs {}: {}", shared_request->action, result.status().ToString());
+      }
+      exchange->Respond(RenderError(shared_request->protocol, result.status(), request_id));
+      return;
+    }
+    exchange->Respond(
+        RenderResult(shared_request->protocol, shared_request->action, *result, request_id));
+  });
+}
+
+}  // namespace imgbatch::sqs

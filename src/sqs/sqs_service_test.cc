@@ -1,0 +1,485 @@
+#include "sqs/sqs_service.h"
+
+#include <gtest/gtest.h>
+#include <pugixml.hpp>
+
+#include <filesystem>
+#include <mutex>
+#include <set>
+
+#include "common/hashing.h"
+#include "common/strings.h"
+#include "http/testing.h"
+#include "sqs/protocol.h"
+
+namespace imgbatch::sqs {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Accepts every request as "AKIDTEST" unless told to fail; denies the
+// actions listed in denied.
+class FakeAuthenticator final : public Authenticator {
+ public:
+  Result<Caller> Authenticate(const http::RequestHead&, std::string_view body) override {
+    std::lock_guard lock(mu_);
+    last_body_ = std::string(body);
+    if (!fail_with_.empty()) {
+      return Status(Code::kUnauthenticated, "signature mismatch").WithDetail(fail_with_);
+    }
+    return Caller{"AKIDTEST"};
+  }
+  bool Allowed(const Caller&, std::string_view action, std::string_view resource) override {
+    std::lock_guard lock(mu_);
+    last_resource_ = std::string(resource);
+    return !denied_.count(std::string(action));
+  }
+  void Deny(std::string action) {
+    std::lock_guard lock(mu_);
+    denied_.insert(std::move(action));
+  }
+  void FailWith(std::string code) {
+    std::lock_guard lock(mu_);
+    fail_with_ = std::move(code);
+  }
+  std::string last_resource() {
+    std::lock_guard lock(mu_);
+    return last_resource_;
+  }
+  std::string last_body() {
+    std::lock_guard lock(mu_);
+    return last_body_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::set<std::string> denied_;
+  std::string fail_with_;
+  std::string last_resource_;
+  std::string last_body_;
+};
+
+struct XmlReply {
+  int status = 0;
+  pugi::xml_document doc;
+};
+
+class SqsServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() / ("sqs_service_test_" + RandomHex(6));
+    std::filesystem::create_directories(dir_);
+    db::Options options;
+    options.path = (dir_ / "test.db").string();
+    auto db = db::Database::Open(options);
+    ASSERT_TRUE(db.ok()) << db.status().ToString();
+    db_ = std::move(*db);
+    auto engine = queue::QueueEngine::Open(*db_, clock_);
+    ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+    engine_ = std::move(*engine);
+    auth_ = std::make_shared<FakeAuthenticator>();
+    service_ = std::make_unique<SqsService>(*engine_, auth_);
+  }
+  void TearDown() override {
+    service_.reset();
+    engine_.reset();
+    db_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  std::shared_ptr<http::FakeExchange> StartJson(const std::string& op, const Json& params) {
+    http::Headers headers;
+    headers.Add("Host", "localhost:4566");
+    headers.Add("Content-Type", "application/x-amz-json-1.0");
+    headers.Add("X-Amz-Target", "AmazonSQS." + op);
+    auto ex = std::make_shared<http::FakeExchange>("POST", "/", headers, params.dump());
+    service_->Handle(ex);
+    return ex;
+  }
+
+  // Runs a JSON-protocol call; returns status and parsed body.
+  std::pair<int, Json> CallJson(const std::string& op, const Json& params) {
+    auto ex = StartJson(op, params);
+    EXPECT_TRUE(ex->Wait(10s));
+    last_ = ex;
+    std::string body = ex->BodyText();
+    return {ex->response().status, body.empty() ? Json() : Json::parse(body, nullptr, false)};
+  }
+
+  std::unique_ptr<XmlReply> CallQuery(const std::string& form, const std::string& path = "/") {
+    http::Headers headers;
+    headers.Add("Host", "localhost:4566");
+    headers.Add("Content-Type", "application/x-www-form-urlencoded; charset=utf-8");
+    auto ex = http::Call(service_->AsHandler(), "POST", path, headers, form);
+    last_ = ex;
+    auto reply = std::make_unique<XmlReply>();
+    reply->status = ex->response().status;
+    std::string body = ex->BodyText();
+    EXPECT_TRUE(reply->doc.load_string(body.c_str())) << body;
+    return reply;
+  }
+
+  std::string CreateQueueJson(const std::string& name, Json attributes = Json::object()) {
+    auto [status, body] =
+        CallJson("CreateQueue", {{"QueueName", name}, {"Attributes", attributes}});
+    EXPECT_EQ(status, 200) << body.dump();
+    return body.value("QueueUrl", "");
+  }
+
+  std::filesystem::path dir_;
+  ManualClock clock_;
+  std::unique_ptr<db::Database> db_;
+  std::unique_ptr<queue::QueueEngine> engine_;
+  std::shared_ptr<FakeAuthenticator> auth_;
+  std::unique_ptr<SqsService> service_;
+  std::shared_ptr<http::FakeExchange> last_;
+};
+
+const Json kAttributes = {
+    {"ErrorCode", {{"DataType", "String"}, {"StringValue", "NotAnImage"}}},
+    {"attempt", {{"DataType", "Number"}, {"StringValue", "3"}}},
+    {"blob", {{"DataType", "Binary"}, {"BinaryValue", "AAH/"}}},  // 00 01 ff
+};
+// MD5OfMessageAttributes of kAttributes as AWS computes it (checked with
+// moto's implementation of the documented algorithm).
+constexpr const char* kAttributesMd5 = "29ccd92701ba833d83b82360ad8afa54";
+
+TEST_F(SqsServiceTest, JsonSendReceiveDeleteWithMd5s) {
+  const std::string url = CreateQueueJson("jobs");
+  EXPECT_EQ(url, "http://localhost:4566/000000000000/jobs");
+  auto [status, sent] =
+      CallJson("SendMessage",
+               {{"QueueUrl", url}, {"MessageBody", "hello"}, {"MessageAttributes", kAttributes}});
+  ASSERT_EQ(status, 200) << sent.dump();
+  EXPECT_EQ(sent["MD5OfMessageBody"], "5d41402abc4b2a76b9719d911017c592");
+  EXPECT_EQ(sent["MD5OfMessageAttributes"], kAttributesMd5);
+  EXPECT_EQ(last_->response().headers.Get("Content-Type"), "application/x-amz-json-1.0");
+
+  auto [rs, got] = CallJson("ReceiveMessage", {{"QueueUrl", url},
+                                               {"MaxNumberOfMessages", 10},
+                                               {"MessageAttributeNames", {"All"}},
+                                               {"MessageSystemAttributeNames", {"All"}}});
+  ASSERT_EQ(rs, 200) << got.dump();
+  ASSERT_EQ(got["Messages"].size(), 1u);
+  const Json& m = got["Messages"][0];
+  EXPECT_EQ(m["MessageId"], sent["MessageId"]);
+  EXPECT_EQ(m["Body"], "hello");
+  EXPECT_EQ(m["MD5OfBody"], "5d41402abc4b2a76b9719d911017c592");
+  EXPECT_EQ(m["MD5OfMessageAttributes"], kAttributesMd5);
+  // Member order aside (ordered_json compares it), the attributes round-trip.
+  EXPECT_EQ(nlohmann::json::parse(m["MessageAttributes"].dump()),
+            nlohmann::json::parse(kAttributes.dump()));
+  EXPECT_EQ(m["Attributes"]["ApproximateReceiveCount"], "1");
+  EXPECT_EQ(m["Attributes"]["SenderId"], "AKIDTEST");
+  EXPECT_EQ(m["Attributes"]["SentTimestamp"], std::to_string(clock_.NowMillis()));
+
+  auto [ds, deleted] =
+      CallJson("DeleteMessage", {{"QueueUrl", url}, {"ReceiptHandle", m["ReceiptHandle"]}});
+  EXPECT_EQ(ds, 200);
+  EXPECT_EQ(deleted, Json::object());
+  auto [es, empty] = CallJson("ReceiveMessage", {{"QueueUrl", url}});
+  EXPECT_EQ(es, 200);
+  EXPECT_FALSE(empty.contains("Messages"));
+}
+
+TEST_F(SqsServiceTest, QuerySendReceiveInXml) {
+  auto created = CallQuery(
+      "Action=CreateQueue&QueueName=jobs&Attribute.1.Name=VisibilityTimeout"
+      "&Attribute.1.Value=45&Version=2012-11-05");
+  ASSERT_EQ(created->status, 200);
+  std::string url =
+      created->doc.child("CreateQueueResponse").child("CreateQueueResult").child_value("QueueUrl");
+  EXPECT_EQ(url, "http://localhost:4566/000000000000/jobs");
+  auto sent = CallQuery("Action=SendMessage&QueueUrl=" + UriEncode(url) +
+                        "&MessageBody=hello&MessageAttribute.1.Name=blob"
+                        "&MessageAttribute.1.Value.DataType=Binary"
+                        "&MessageAttribute.1.Value.BinaryValue=AAH%2F");
+  ASSERT_EQ(sent->status, 200);
+  auto result = sent->doc.child("SendMessageResponse").child("SendMessageResult");
+  EXPECT_STREQ(result.child_value("MD5OfMessageBody"), "5d41402abc4b2a76b9719d911017c592");
+  EXPECT_EQ(std::string(result.child_value("MD5OfMessageAttributes")).size(), 32u);
+
+  // Addressed by path, as query clients may do.
+  auto got = CallQuery("Action=ReceiveMessage&MessageAttributeName.1=All&AttributeName.1=All",
+                       "/000000000000/jobs");
+  ASSERT_EQ(got->status, 200);
+  auto m = got->doc.child("ReceiveMessageResponse").child("ReceiveMessageResult").child("Message");
+  EXPECT_STREQ(m.child_value("Body"), "hello");
+  EXPECT_STREQ(m.child("MessageAttribute").child_value("Name"), "blob");
+  EXPECT_STREQ(m.child("MessageAttribute").child("Value").child_value("BinaryValue"), "AAH/");
+  EXPECT_STREQ(m.child_value("MD5OfMessageAttributes"),
+               result.child_value("MD5OfMessageAttributes"));
+  bool saw_count = false;
+  for (auto a : m.children("Attribute")) {
+    if (std::string(a.child_value("Name")) == "ApproximateReceiveCount") {
+      EXPECT_STREQ(a.child_value("Value"), "1");
+      saw_count = true;
+    }
+  }
+  EXPECT_TRUE(saw_count);
+  auto attrs = CallQuery("Action=GetQueueAttributes&QueueUrl=" + UriEncode(url) +
+                         "&AttributeName.1=VisibilityTimeout&AttributeName.2="
+                         "ApproximateNumberOfMessagesNotVisible");
+  std::map<std::string, std::string> values;
+  for (auto a : attrs->doc.child("GetQueueAttributesResponse")
+                    .child("GetQueueAttributesResult")
+                    .children("Attribute")) {
+    values[a.child_value("Name")] = a.child_value("Value");
+  }
+  EXPECT_EQ(values,
+            (std::map<std::string, std::string>{{"ApproximateNumberOfMessagesNotVisible", "1"},
+                                                {"VisibilityTimeout", "45"}}));
+}
+
+TEST_F(SqsServiceTest, NonexistentQueueInBothShapes) {
+  auto [status, body] = CallJson("GetQueueUrl", {{"QueueName", "nope"}});
+  EXPECT_EQ(status, 400);
+  EXPECT_EQ(body["__type"], "com.amazonaws.sqs#QueueDoesNotExist");
+  EXPECT_EQ(last_->response().headers.Get("x-amzn-query-error"),
+            "AWS.SimpleQueueService.NonExistentQueue;Sender");
+  auto x = CallQuery(
+      "Action=SendMessage&QueueUrl=http%3A%2F%2Flocalhost%2F000000000000%2Fnope"
+      "&MessageBody=x");
+  EXPECT_EQ(x->status, 400);
+  EXPECT_STREQ(x->doc.child("ErrorResponse").child("Error").child_value("Code"),
+               "AWS.SimpleQueueService.NonExistentQueue");
+  // Another account's URL is no queue of ours.
+  CreateQueueJson("mine");
+  auto [os, other] = CallJson(
+      "SendMessage", {{"QueueUrl", "http://localhost/123456789012/mine"}, {"MessageBody", "x"}});
+  EXPECT_EQ(os, 400);
+  EXPECT_EQ(other["__type"], "com.amazonaws.sqs#QueueDoesNotExist");
+}
+
+TEST_F(SqsServiceTest, BatchLimitsAndPerEntryFailures) {
+  const std::string url = CreateQueueJson("q");
+  Json eleven = Json::array();
+  for (int i = 0; i < 11; ++i) {
+    eleven.push_back({{"Id", "e" + std::to_string(i)}, {"MessageBody", "x"}});
+  }
+  auto [s1, too_many] = CallJson("SendMessageBatch", {{"QueueUrl", url}, {"Entries", eleven}});
+  EXPECT_EQ(s1, 400);
+  EXPECT_EQ(too_many["__type"], "com.amazonaws.sqs#TooManyEntriesInBatchRequest");
+  auto [s2, empty] = CallJson("SendMessageBatch", {{"QueueUrl", url}, {"Entries", Json::array()}});
+  EXPECT_EQ(empty["__type"], "com.amazonaws.sqs#EmptyBatchRequest");
+  auto [s3, dup] = CallJson(
+      "SendMessageBatch",
+      {{"QueueUrl", url},
+       {"Entries", {{{"Id", "a"}, {"MessageBody", "x"}}, {{"Id", "a"}, {"MessageBody", "y"}}}}});
+  EXPECT_EQ(dup["__type"], "com.amazonaws.sqs#BatchEntryIdsNotDistinct");
+  auto [s4, bad_id] =
+      CallJson("SendMessageBatch",
+               {{"QueueUrl", url}, {"Entries", {{{"Id", "a b"}, {"MessageBody", "x"}}}}});
+  EXPECT_EQ(bad_id["__type"], "com.amazonaws.sqs#InvalidBatchEntryId");
+
+  auto [s5, mixed] = CallJson("SendMessageBatch",
+                              {{"QueueUrl", url},
+                               {"Entries",
+                                {{{"Id", "ok"}, {"MessageBody", "fine"}},
+                                 {{"Id", "ctl"}, {"MessageBody", std::string("bad\x01", 4)}},
+                                 {{"Id", "late"}, {"MessageBody", "x"}, {"DelaySeconds", 901}}}}});
+  ASSERT_EQ(s5, 200) << mixed.dump();
+  ASSERT_EQ(mixed["Successful"].size(), 1u);
+  EXPECT_EQ(mixed["Successful"][0]["Id"], "ok");
+  EXPECT_EQ(mixed["Successful"][0]["MD5OfMessageBody"], Md5Hex("fine"));
+  ASSERT_EQ(mixed["Failed"].size(), 2u);
+  EXPECT_EQ(mixed["Failed"][0]["Id"], "ctl");
+  EXPECT_EQ(mixed["Failed"][0]["Code"], "InvalidMessageContents");
+  EXPECT_EQ(mixed["Failed"][0]["SenderFault"], true);
+  EXPECT_EQ(mixed["Failed"][1]["Code"], "InvalidParameterValue");
+
+  auto [s6, got] = CallJson("ReceiveMessage", {{"QueueUrl", url}});
+  ASSERT_EQ(got["Messages"].size(), 1u);
+  auto [s7, deleted] =
+      CallJson("DeleteMessageBatch",
+               {{"QueueUrl", url},
+                {"Entries",
+                 {{{"Id", "good"}, {"ReceiptHandle", got["Messages"][0]["ReceiptHandle"]}},
+                  {{"Id", "bad"}, {"ReceiptHandle", "not-a-handle"}}}}});
+  ASSERT_EQ(s7, 200);
+  EXPECT_EQ(deleted["Successful"], (Json{{{"Id", "good"}}}));
+  EXPECT_EQ(deleted["Failed"][0]["Code"], "ReceiptHandleIsInvalid");
+}
+
+TEST_F(SqsServiceTest, MessageAttributeNameSelectionAndItsMd5) {
+  const std::string url = CreateQueueJson("q");
+  Json attrs = {{"foo.a", {{"DataType", "String"}, {"StringValue", "1"}}},
+                {"foo.b", {{"DataType", "String"}, {"StringValue", "2"}}},
+                {"bar", {{"DataType", "String"}, {"StringValue", "3"}}}};
+  CallJson("SendMessage", {{"QueueUrl", url}, {"MessageBody", "x"}, {"MessageAttributes", attrs}});
+  auto [s, got] =
+      CallJson("ReceiveMessage", {{"QueueUrl", url}, {"MessageAttributeNames", {"foo.*"}}});
+  const Json& m = got["Messages"][0];
+  EXPECT_EQ(m["MessageAttributes"].size(), 2u);
+  EXPECT_FALSE(m["MessageAttributes"].contains("bar"));
+  queue::MessageAttributes subset{{"foo.a", {"String", "1"}}, {"foo.b", {"String", "2"}}};
+  EXPECT_EQ(m["MD5OfMessageAttributes"], queue::Md5OfAttributes(subset));
+  EXPECT_FALSE(m.contains("Attributes"));  // no system attributes asked for
+}
+
+TEST_F(SqsServiceTest, LongPollCompletesOnSend) {
+  const std::string url = CreateQueueJson("q");
+  auto pending = StartJson("ReceiveMessage", {{"QueueUrl", url}, {"WaitTimeSeconds", 20}});
+  EXPECT_FALSE(pending->Wait(50ms));
+  CallJson("SendMessage", {{"QueueUrl", url}, {"MessageBody", "wake"}});
+  ASSERT_TRUE(pending->Wait(10s));
+  Json body = Json::parse(pending->BodyText());
+  EXPECT_EQ(body["Messages"][0]["Body"], "wake");
+}
+
+TEST_F(SqsServiceTest, LongPollTimesOutEmpty) {
+  const std::string url = CreateQueueJson("q");
+  auto pending = StartJson("ReceiveMessage", {{"QueueUrl", url}, {"WaitTimeSeconds", 1}});
+  EXPECT_FALSE(pending->Wait(20ms));
+  clock_.Advance(1s);
+  engine_->Poke();
+  ASSERT_TRUE(pending->Wait(10s));
+  EXPECT_EQ(pending->response().status, 200);
+  EXPECT_EQ(pending->BodyText(), "{}");
+}
+
+TEST_F(SqsServiceTest, PolicyIsCheckedWithBatchAsSingleAction) {
+  const std::string url = CreateQueueJson("jobs");
+  auth_->Deny("sqs:DeleteMessage");
+  auto [status, body] =
+      CallJson("DeleteMessageBatch",
+               {{"QueueUrl", url}, {"Entries", {{{"Id", "a"}, {"ReceiptHandle", "x"}}}}});
+  EXPECT_EQ(status, 403);
+  EXPECT_EQ(body["__type"], "com.amazonaws.sqs#AccessDenied");
+  EXPECT_EQ(auth_->last_resource(), "arn:aws:sqs:us-east-1:000000000000:jobs");
+}
+
+TEST_F(SqsServiceTest, BadSignatureIsRefusedAndBodyWasRead) {
+  auth_->FailWith("SignatureDoesNotMatch");
+  auto x = CallQuery("Action=ListQueues");
+  EXPECT_EQ(x->status, 403);
+  EXPECT_STREQ(x->doc.child("ErrorResponse").child("Error").child_value("Code"),
+               "SignatureDoesNotMatch");
+  EXPECT_EQ(auth_->last_body(), "Action=ListQueues");
+}
+
+TEST_F(SqsServiceTest, UnknownActionAndMissingParameters) {
+  auto [s1, unknown] = CallJson("Frobnicate", Json::object());
+  EXPECT_EQ(s1, 400);
+  EXPECT_EQ(unknown["__type"], "com.amazonaws.sqs#InvalidAction");
+  auto [s2, missing] = CallJson("SendMessage", {{"MessageBody", "x"}});
+  EXPECT_EQ(missing["__type"], "com.amazonaws.sqs#MissingParameter");
+  auto [s3, limits] =
+      CallJson("ReceiveMessage", {{"QueueUrl", CreateQueueJson("q")}, {"MaxNumberOfMessages", 11}});
+  EXPECT_EQ(s3, 400);
+  EXPECT_EQ(limits["__type"], "com.amazonaws.sqs#InvalidParameterValue");
+  auto [s4, vis] = CallJson("ReceiveMessage",
+                            {{"QueueUrl", CreateQueueJson("q")}, {"VisibilityTimeout", 43201}});
+  EXPECT_EQ(vis["__type"], "com.amazonaws.sqs#InvalidParameterValue");
+  auto [s5, fifo] = CallJson("CreateQueue", {{"QueueName", "a.fifo"}});
+  EXPECT_EQ(s5, 400);
+  EXPECT_NE(fifo["message"].get<std::string>().find("FIFO"), std::string::npos);
+}
+
+TEST_F(SqsServiceTest, QueueAttributesAndConflicts) {
+  const std::string url = CreateQueueJson("q", {{"DelaySeconds", "2"}});
+  auto [s1, again] =
+      CallJson("CreateQueue", {{"QueueName", "q"}, {"Attributes", {{"DelaySeconds", "3"}}}});
+  EXPECT_EQ(s1, 400);
+  EXPECT_EQ(again["__type"], "com.amazonaws.sqs#QueueNameExists");
+  EXPECT_EQ(last_->response().headers.Get("x-amzn-query-error"), "QueueAlreadyExists;Sender");
+  auto [s2, all] = CallJson("GetQueueAttributes", {{"QueueUrl", url}, {"AttributeNames", {"All"}}});
+  EXPECT_EQ(all["Attributes"]["DelaySeconds"], "2");
+  EXPECT_EQ(all["Attributes"]["QueueArn"], "arn:aws:sqs:us-east-1:000000000000:q");
+  EXPECT_TRUE(all["Attributes"].contains("ApproximateNumberOfMessagesDelayed"));
+  EXPECT_TRUE(all["Attributes"].contains("CreatedTimestamp"));
+  auto [s3, bad] =
+      CallJson("GetQueueAttributes", {{"QueueUrl", url}, {"AttributeNames", {"Nope"}}});
+  EXPECT_EQ(bad["__type"], "com.amazonaws.sqs#InvalidAttributeName");
+  auto [s4, set] = CallJson("SetQueueAttributes",
+                            {{"QueueUrl", url}, {"Attributes", {{"VisibilityTimeout", "x"}}}});
+  EXPECT_EQ(set["__type"], "com.amazonaws.sqs#InvalidAttributeValue");
+}
+
+TEST_F(SqsServiceTest, ListQueuesPaginates) {
+  for (const char* n : {"a1", "a2", "a3", "b1"}) CreateQueueJson(n);
+  auto [s1, page1] = CallJson("ListQueues", {{"QueueNamePrefix", "a"}, {"MaxResults", 2}});
+  ASSERT_EQ(page1["QueueUrls"].size(), 2u);
+  ASSERT_TRUE(page1.contains("NextToken"));
+  auto [s2, page2] =
+      CallJson("ListQueues",
+               {{"QueueNamePrefix", "a"}, {"MaxResults", 2}, {"NextToken", page1["NextToken"]}});
+  ASSERT_EQ(page2["QueueUrls"].size(), 1u);
+  EXPECT_EQ(page2["QueueUrls"][0], "http://localhost:4566/000000000000/a3");
+  EXPECT_FALSE(page2.contains("NextToken"));
+  auto x = CallQuery("Action=ListQueues");
+  int urls = 0;
+  for (auto u : x->doc.child("ListQueuesResponse").child("ListQueuesResult").children("QueueUrl")) {
+    (void)u;
+    ++urls;
+  }
+  EXPECT_EQ(urls, 4);
+}
+
+TEST_F(SqsServiceTest, RedriveMoveTaskAndSourcesOverTheWire) {
+  const std::string dlq = CreateQueueJson("dlq");
+  const std::string src = CreateQueueJson(
+      "src",
+      {{"RedrivePolicy",
+        R"({"deadLetterTargetArn":"arn:aws:sqs:us-east-1:000000000000:dlq","maxReceiveCount":1})"}});
+  auto [s1, sources] = CallJson("ListDeadLetterSourceQueues", {{"QueueUrl", dlq}});
+  EXPECT_EQ(sources["queueUrls"], (Json{src}));
+  CallJson("SendMessage", {{"QueueUrl", src}, {"MessageBody", "x"}});
+  CallJson("ReceiveMessage", {{"QueueUrl", src}, {"VisibilityTimeout", 0}});
+  auto [s2, none] = CallJson("ReceiveMessage", {{"QueueUrl", src}});
+  EXPECT_FALSE(none.contains("Messages"));
+  auto [s3, dead] = CallJson(
+      "ReceiveMessage", {{"QueueUrl", dlq}, {"VisibilityTimeout", 0}, {"AttributeNames", {"All"}}});
+  ASSERT_EQ(dead["Messages"].size(), 1u);
+  EXPECT_EQ(dead["Messages"][0]["Attributes"]["DeadLetterQueueSourceArn"],
+            "arn:aws:sqs:us-east-1:000000000000:src");
+  auto [s4, task] =
+      CallJson("StartMessageMoveTask", {{"SourceArn", "arn:aws:sqs:us-east-1:000000000000:dlq"}});
+  ASSERT_EQ(s4, 200) << task.dump();
+  EXPECT_FALSE(task["TaskHandle"].get<std::string>().empty());
+  engine_->Poke();
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  Json tasks;
+  while (std::chrono::steady_clock::now() < deadline) {
+    tasks =
+        CallJson("ListMessageMoveTasks", {{"SourceArn", "arn:aws:sqs:us-east-1:000000000000:dlq"}})
+            .second;
+    if (tasks["Results"][0]["Status"] != "RUNNING") break;
+    std::this_thread::sleep_for(5ms);
+  }
+  EXPECT_EQ(tasks["Results"][0]["Status"], "COMPLETED");
+  EXPECT_EQ(tasks["Results"][0]["ApproximateNumberOfMessagesMoved"], 1);
+  auto [s5, back] = CallJson("ReceiveMessage", {{"QueueUrl", src}});
+  EXPECT_EQ(back["Messages"].size(), 1u);
+}
+
+TEST_F(SqsServiceTest, TagsAndVisibilityInQuery) {
+  CallQuery("Action=CreateQueue&QueueName=t&Tag.1.Key=team&Tag.1.Value=img");
+  CallQuery("Action=TagQueue&QueueUrl=/000000000000/t&Tag.1.Key=env&Tag.1.Value=dev");
+  CallQuery("Action=UntagQueue&QueueUrl=/000000000000/t&TagKey.1=team");
+  auto tags = CallQuery("Action=ListQueueTags&QueueUrl=/000000000000/t");
+  auto tag = tags->doc.child("ListQueueTagsResponse").child("ListQueueTagsResult").child("Tag");
+  EXPECT_STREQ(tag.child_value("Key"), "env");
+  EXPECT_STREQ(tag.child_value("Value"), "dev");
+  EXPECT_FALSE(tag.next_sibling("Tag"));
+
+  CallQuery("Action=SendMessage&QueueUrl=/000000000000/t&MessageBody=m");
+  auto got = CallQuery("Action=ReceiveMessage&QueueUrl=/000000000000/t");
+  std::string handle = got->doc.child("ReceiveMessageResponse")
+                           .child("ReceiveMessageResult")
+                           .child("Message")
+                           .child_value("ReceiptHandle");
+  ASSERT_FALSE(handle.empty());
+  auto changed = CallQuery(
+      "Action=ChangeMessageVisibility&QueueUrl=/000000000000/t"
+      "&ReceiptHandle=" +
+      UriEncode(handle) + "&VisibilityTimeout=0");
+  EXPECT_EQ(changed->status, 200);
+  EXPECT_TRUE(changed->doc.child("ChangeMessageVisibilityResponse").child("ResponseMetadata"));
+  auto again = CallQuery("Action=ReceiveMessage&QueueUrl=/000000000000/t");
+  EXPECT_TRUE(
+      again->doc.child("ReceiveMessageResponse").child("ReceiveMessageResult").child("Message"));
+}
+
+}  // namespace
+}  // namespace imgbatch::sqs
