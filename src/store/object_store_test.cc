@@ -258,6 +258,12 @@ TEST_F(ObjectStoreTest, SourceErrorsPropagateAndCleanUp) {
   EXPECT_TRUE(BlobFilesOnDisk().empty());
 }
 
+TEST_F(ObjectStoreTest, SinglePutIsLimitedTo5GiB) {
+  PutOptions declared;
+  declared.content_length = (5ull << 30) + 1;
+  EXPECT_EQ(Put("bkt", "k", "", declared).status().detail(), "EntityTooLarge");
+}
+
 TEST_F(ObjectStoreTest, MaxObjectSizeIsEnforced) {
   Close();
   options_.max_object_bytes = 3000;
