@@ -208,7 +208,8 @@ bool IsSafeHeaderText(std::string_view s) {
   return s.find_first_of("\r\n") == std::string_view::npos;
 }
 
-// Framing headers the server derives itself; a handler's copies are dropped.
+// Framing headers the server derives itself; a handler's copies are dropped
+// ("Connection: close" from a handler still closes the connection).
 bool IsFramingHeader(std::string_view name) {
   return IEquals(name, "Content-Length") || IEquals(name, "Transfer-Encoding") ||
          IEquals(name, "Connection");
@@ -334,8 +335,10 @@ class Session : public std::enable_shared_from_this<Session> {
   asio::any_io_executor get_executor() const { return strand_; }
 
   // Posted by Stop: idle connections close now, busy ones after this response.
+  // A parked exchange (long poll) sees ClientGone() so it can answer early.
   void OnServerStopping() {
     if (idle_) CloseSocket();
+    if (shared_) shared_->client_gone = true;
   }
   // Posted by Stop after the grace period.
   void ForceClose() {
@@ -486,6 +489,7 @@ class Session : public std::enable_shared_from_this<Session> {
     Response response = co_await AwaitResponse();
     if (abandon_) co_return false;
     bool keep_alive = DecideKeepAlive();
+    if (auto c = response.headers.Get("Connection"); c && IEquals(*c, "close")) keep_alive = false;
     bool written = co_await WriteResponse(response, keep_alive);
     LogRequest(response.status, written);
     if (written && keep_alive && !body_done_) keep_alive = co_await DrainBody();

@@ -783,6 +783,45 @@ TEST_F(ServerTest, GracefulStopFinishesTheInFlightRequest) {
   server_->Wait();  // returns at once: already stopped
 }
 
+TEST_F(ServerTest, StopMarksParkedExchangesClientGone) {
+  std::shared_ptr<Exchange> parked;
+  std::mutex mu;
+  StartServer([&](std::shared_ptr<Exchange> ex) {
+    std::lock_guard lock(mu);
+    parked = ex;
+  });
+  int fd = Connect(server_->port());
+  SendAll(fd, "GET /poll HTTP/1.1\r\nHost: x\r\n\r\n");
+  ASSERT_TRUE(Eventually([&] {
+    std::lock_guard lock(mu);
+    return parked != nullptr;
+  }));
+  EXPECT_FALSE(parked->ClientGone());
+  std::thread stopper([&] { server_->Stop(10s); });
+  EXPECT_TRUE(Eventually([&] { return parked->ClientGone(); }));
+  parked->Respond(Text(200, "stopping"));  // the long poll answers early
+  std::string out = ReadFor(fd, {}, 10s);
+  stopper.join();
+  ::close(fd);
+  EXPECT_NE(out.find("stopping"), std::string::npos) << out;
+  EXPECT_NE(out.find("Connection: close"), std::string::npos) << out;
+}
+
+TEST_F(ServerTest, HandlerConnectionCloseIsHonoured) {
+  StartServer([](std::shared_ptr<Exchange> ex) {
+    Response r = Text(200, "bye");
+    r.headers.Set("Connection", "close");
+    ex->Respond(std::move(r));
+  });
+  int fd = Connect(server_->port());
+  SendAll(fd, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+  bool eof = false;
+  std::string out = ReadFor(fd, {}, 10s, &eof);
+  ::close(fd);
+  EXPECT_TRUE(eof);
+  EXPECT_NE(out.find("Connection: close"), std::string::npos) << out;
+}
+
 TEST_F(ServerTest, StopForceClosesAnExchangeThatNeverAnswers) {
   std::shared_ptr<Exchange> parked;
   std::mutex mu;
