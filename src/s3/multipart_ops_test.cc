@@ -1,1 +1,177 @@
+// Multipart uploads end to end through the handler.
+#include "common/hashing.h"
 #include "s3/testing/s3_test_util.h"
+
+namespace imgbatch::s3::testing {
+namespace {
+
+// S3's minimum size of every part but the last.
+const std::string kFivePartBytes(5 << 20, 'p');
+
+class MultipartOpsTest : public S3Fixture {
+ protected:
+  void SetUp() override { CreateBucket("mpu"); }
+
+  std::string Create(const std::string& key, http::Headers headers = {}) {
+    auto ex = Call("POST", "/mpu/" + key + "?uploads", std::move(headers));
+    EXPECT_EQ(ex->response().status, 200) << ex->BodyText();
+    auto doc = Xml(ex->BodyText());
+    auto root = doc.child("InitiateMultipartUploadResult");
+    EXPECT_EQ(std::string(root.child_value("Bucket")), "mpu");
+    EXPECT_EQ(std::string(root.child_value("Key")), key);
+    return root.child_value("UploadId");
+  }
+  std::string UploadPart(const std::string& key, const std::string& id, int n,
+                         const std::string& data) {
+    auto ex = Call("PUT", "/mpu/" + key + "?partNumber=" + std::to_string(n) + "&uploadId=" + id,
+                   {}, data);
+    EXPECT_EQ(ex->response().status, 200) << ex->BodyText();
+    return Header(*ex, "ETag");
+  }
+  static std::string CompleteXml(const std::vector<std::pair<int, std::string>>& parts) {
+    std::string xml = "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">";
+    for (const auto& [n, etag] : parts) {
+      xml += "<Part><ETag>" + etag + "</ETag><PartNumber>" + std::to_string(n) +
+             "</PartNumber></Part>";
+    }
+    return xml + "</CompleteMultipartUpload>";
+  }
+};
+
+TEST_F(MultipartOpsTest, EndToEnd) {
+  std::string id = Create("big.bin", [] {
+    http::Headers h;
+    h.Add("Content-Type", "application/x-big");
+    h.Add("x-amz-meta-owner", "me");
+    return h;
+  }());
+  std::string part1 = kFivePartBytes;
+  std::string e1 = UploadPart("big.bin", id, 1, part1);
+  std::string e2 = UploadPart("big.bin", id, 2, "world");
+  EXPECT_EQ(e1, "\"" + Md5Hex(part1) + "\"");
+
+  auto parts = Call("GET", "/mpu/big.bin?uploadId=" + id);
+  ASSERT_EQ(parts->response().status, 200);
+  auto pdoc = Xml(parts->BodyText());
+  auto proot = pdoc.child("ListPartsResult");
+  EXPECT_EQ(std::string(proot.child_value("UploadId")), id);
+  EXPECT_EQ(std::string(proot.child_value("IsTruncated")), "false");
+  std::vector<std::string> numbers;
+  for (auto p : proot.children("Part")) numbers.push_back(p.child_value("PartNumber"));
+  EXPECT_EQ(numbers, (std::vector<std::string>{"1", "2"}));
+  EXPECT_EQ(std::string(proot.child("Part").child_value("Size")), std::to_string(part1.size()));
+
+  auto uploads = Call("GET", "/mpu?uploads");
+  auto udoc = Xml(uploads->BodyText());
+  auto upload = udoc.child("ListMultipartUploadsResult").child("Upload");
+  EXPECT_EQ(std::string(upload.child_value("Key")), "big.bin");
+  EXPECT_EQ(std::string(upload.child_value("UploadId")), id);
+
+  auto done = Call("POST", "/mpu/big.bin?uploadId=" + id, {}, CompleteXml({{1, e1}, {2, e2}}));
+  ASSERT_EQ(done->response().status, 200) << done->BodyText();
+  auto ddoc = Xml(done->BodyText());
+  auto droot = ddoc.child("CompleteMultipartUploadResult");
+  ASSERT_TRUE(droot);
+  std::string expected_etag = "\"" + Md5Hex(Md5(part1) + Md5("world")) + "-2\"";
+  EXPECT_EQ(std::string(droot.child_value("ETag")), expected_etag);
+  EXPECT_EQ(std::string(droot.child_value("Location")), "http://localhost:4566/mpu/big.bin");
+  EXPECT_EQ(std::string(droot.child_value("Key")), "big.bin");
+
+  auto get = Call("GET", "/mpu/big.bin");
+  EXPECT_EQ(get->BodyText(), part1 + "world");
+  EXPECT_EQ(Header(*get, "ETag"), expected_etag);
+  EXPECT_EQ(Header(*get, "Content-Type"), "application/x-big");
+  EXPECT_EQ(Header(*get, "x-amz-meta-owner"), "me");
+  EXPECT_EQ(Header(*get, "x-amz-mp-parts-count"), "2");
+  auto none = Xml(Call("GET", "/mpu?uploads")->BodyText());
+  EXPECT_FALSE(none.child("ListMultipartUploadsResult").child("Upload"));
+}
+
+TEST_F(MultipartOpsTest, PartNumberMustBeInRange) {
+  std::string id = Create("k");
+  for (const char* n : {"0", "10001", "x", "-1"}) {
+    auto ex = Call("PUT", std::string("/mpu/k?partNumber=") + n + "&uploadId=" + id, {}, "d");
+    EXPECT_EQ(ex->response().status, 400) << n;
+    EXPECT_EQ(ErrorCode(*ex), "InvalidArgument") << n;
+  }
+  UploadPart("k", id, 10000, "d");
+}
+
+TEST_F(MultipartOpsTest, CompleteErrors) {
+  std::string id = Create("k");
+  std::string e1 = UploadPart("k", id, 1, "part-one");
+  std::string e2 = UploadPart("k", id, 2, "p2");
+  auto order = Call("POST", "/mpu/k?uploadId=" + id, {}, CompleteXml({{2, e2}, {1, e1}}));
+  EXPECT_EQ(ErrorCode(*order), "InvalidPartOrder");
+  auto wrong = Call("POST", "/mpu/k?uploadId=" + id, {}, CompleteXml({{1, "\"bad\""}}));
+  EXPECT_EQ(ErrorCode(*wrong), "InvalidPart");
+  auto small = Call("POST", "/mpu/k?uploadId=" + id, {}, CompleteXml({{1, e1}, {2, e2}}));
+  EXPECT_EQ(ErrorCode(*small), "EntityTooSmall");
+  auto malformed = Call("POST", "/mpu/k?uploadId=" + id, {}, "<CompleteMultipartUpload>");
+  EXPECT_EQ(ErrorCode(*malformed), "MalformedXML");
+  auto empty = Call("POST", "/mpu/k?uploadId=" + id, {}, "<CompleteMultipartUpload/>");
+  EXPECT_EQ(ErrorCode(*empty), "MalformedXML");
+  auto unknown = Call("POST", "/mpu/k?uploadId=nope", {}, CompleteXml({{1, e1}}));
+  EXPECT_EQ(unknown->response().status, 404);
+  EXPECT_EQ(ErrorCode(*unknown), "NoSuchUpload");
+}
+
+TEST_F(MultipartOpsTest, AbortRemovesTheUpload) {
+  std::string id = Create("k");
+  UploadPart("k", id, 1, "x");
+  EXPECT_EQ(Call("DELETE", "/mpu/k?uploadId=" + id)->response().status, 204);
+  EXPECT_EQ(ErrorCode(*Call("GET", "/mpu/k?uploadId=" + id)), "NoSuchUpload");
+  EXPECT_EQ(ErrorCode(*Call("DELETE", "/mpu/k?uploadId=" + id)), "NoSuchUpload");
+}
+
+TEST_F(MultipartOpsTest, ListPartsPaginates) {
+  std::string id = Create("k");
+  for (int n = 1; n <= 3; ++n) UploadPart("k", id, n, "p" + std::to_string(n));
+  auto first = Xml(Call("GET", "/mpu/k?uploadId=" + id + "&max-parts=2")->BodyText());
+  auto root = first.child("ListPartsResult");
+  EXPECT_EQ(std::string(root.child_value("IsTruncated")), "true");
+  EXPECT_EQ(std::string(root.child_value("NextPartNumberMarker")), "2");
+  EXPECT_EQ(std::string(root.child_value("MaxParts")), "2");
+  auto second = Xml(Call("GET", "/mpu/k?uploadId=" + id + "&part-number-marker=2")->BodyText());
+  auto root2 = second.child("ListPartsResult");
+  EXPECT_EQ(std::string(root2.child("Part").child_value("PartNumber")), "3");
+  EXPECT_EQ(std::string(root2.child_value("IsTruncated")), "false");
+  EXPECT_EQ(ErrorCode(*Call("GET", "/mpu/k?uploadId=" + id + "&max-parts=-1")), "InvalidArgument");
+}
+
+TEST_F(MultipartOpsTest, PartChecksumsAreEchoed) {
+  std::string id = Create("k", [] {
+    http::Headers h;
+    h.Add("x-amz-checksum-algorithm", "CRC32");
+    return h;
+  }());
+  http::Headers h;
+  h.Add("x-amz-checksum-crc32", Base64Encode(Crc32Bytes(Crc32Update(0, "data"))));
+  auto ex = Call("PUT", "/mpu/k?partNumber=1&uploadId=" + id, h, "data");
+  ASSERT_EQ(ex->response().status, 200) << ex->BodyText();
+  EXPECT_EQ(Header(*ex, "x-amz-checksum-crc32"), Base64Encode(Crc32Bytes(Crc32Update(0, "data"))));
+}
+
+TEST_F(MultipartOpsTest, UploadPartCopyCopiesARange) {
+  Put("mpu", "source", "01" + kFivePartBytes + "89");
+  std::string id = Create("k");
+  http::Headers h;
+  h.Add("x-amz-copy-source", "/mpu/source");
+  h.Add("x-amz-copy-source-range", "bytes=2-" + std::to_string(kFivePartBytes.size() + 1));
+  auto ex = Call("PUT", "/mpu/k?partNumber=1&uploadId=" + id, h);
+  ASSERT_EQ(ex->response().status, 200) << ex->BodyText();
+  auto doc = Xml(ex->BodyText());
+  std::string etag = doc.child("CopyPartResult").child_value("ETag");
+  EXPECT_EQ(etag, "\"" + Md5Hex(kFivePartBytes) + "\"");
+  std::string e2 = UploadPart("k", id, 2, "!");
+  auto done = Call("POST", "/mpu/k?uploadId=" + id, {}, CompleteXml({{1, etag}, {2, e2}}));
+  ASSERT_EQ(done->response().status, 200) << done->BodyText();
+  EXPECT_EQ(Call("GET", "/mpu/k")->BodyText(), kFivePartBytes + "!");
+  http::Headers bad;
+  bad.Add("x-amz-copy-source", "/mpu/source");
+  bad.Add("x-amz-copy-source-range", "bytes=5-");
+  EXPECT_EQ(ErrorCode(*Call("PUT", "/mpu/k2?partNumber=1&uploadId=" + id, bad)), "InvalidArgument");
+}
+
+}  // namespace
+}  // namespace imgbatch::s3::testing

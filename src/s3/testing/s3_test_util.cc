@@ -1,7 +1,10 @@
 #include "s3/testing/s3_test_util.h"
 
+#include <stdlib.h>
+
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 
 #include "common/strings.h"
 
@@ -154,9 +157,62 @@ std::string AwsChunked(const std::string& data, size_t chunk,
   return out;
 }
 
-S3Fixture::S3Fixture() : auth_(std::make_shared<FakeAuthenticator>()), context_(store_, auth_) {
-  store_.min_part_size = 5;
+TempDir::TempDir() {
+  std::string tmpl = (std::filesystem::temp_directory_path() / "s3test.XXXXXX").string();
+  path_ = ::mkdtemp(tmpl.data());
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+namespace {
+
+std::unique_ptr<db::Database> OpenDatabase(const std::string& dir) {
+  db::Options options;
+  options.path = dir + "/meta.db";
+  auto db = db::Database::Open(options);
+  if (!db.ok()) {
+    ADD_FAILURE() << db.status().ToString();
+    return nullptr;
+  }
+  return std::move(db).value();
+}
+
+std::unique_ptr<store::ObjectStore> OpenStore(db::Database& db, const std::string& dir,
+                                              Clock& clock) {
+  store::StoreOptions options;
+  options.data_dir = dir;
+  options.free_space_reserve = 0;  // tests must not depend on the machine's free disk
+  auto store = store::ObjectStore::Open(db, options, clock);
+  if (!store.ok()) {
+    ADD_FAILURE() << store.status().ToString();
+    return nullptr;
+  }
+  return std::move(store).value();
+}
+
+}  // namespace
+
+S3Fixture::S3Fixture()
+    : db_(OpenDatabase(dir_.path())),
+      store_(OpenStore(*db_, dir_.path(), clock_)),
+      auth_(std::make_shared<FakeAuthenticator>()),
+      context_(*store_, auth_) {
   handler_ = MakeS3Handler(context_);
+}
+
+S3Fixture::~S3Fixture() {
+  handler_ = nullptr;
+  store_.reset();
+  db_.reset();
+}
+
+size_t S3Fixture::ObjectCount(const std::string& bucket) {
+  auto list = store_->ListObjects(bucket, store::ListRequest{});
+  EXPECT_TRUE(list.ok()) << list.status().ToString();
+  return list.ok() ? list->objects.size() : 0;
 }
 
 std::shared_ptr<http::FakeExchange> S3Fixture::Call(const std::string& method,

@@ -1,6 +1,7 @@
 // Test helpers for the s3 adapter: a FakeAuthenticator (policies by access
-// key, a minimal unsigned aws-chunked decoder) and S3Fixture, which wires a
-// FakeObjectStore into an S3 handler and calls it in-process.
+// key, a minimal unsigned aws-chunked decoder) and S3Fixture, which wires the
+// real store (SQLite in a temp dir, pinned clock) into an S3 handler and
+// calls it in-process.
 // Not thread-safe beyond what the handler itself guarantees.
 #pragma once
 
@@ -11,9 +12,10 @@
 #include <string>
 #include <vector>
 
+#include "common/clock.h"
+#include "db/database.h"
 #include "http/testing.h"
 #include "s3/s3_service.h"
-#include "s3/testing/fake_object_store.h"
 
 namespace imgbatch::s3::testing {
 
@@ -42,9 +44,21 @@ class FakeAuthenticator final : public Authenticator {
 std::string AwsChunked(const std::string& data, size_t chunk,
                        const std::vector<std::pair<std::string, std::string>>& trailers);
 
+// A temporary directory removed with its contents.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
 class S3Fixture : public ::testing::Test {
  protected:
   S3Fixture();
+  ~S3Fixture() override;
 
   // Calls the handler; adds "Authorization: fake <key_>" unless present and
   // Host: localhost:4566 unless present.
@@ -60,7 +74,14 @@ class S3Fixture : public ::testing::Test {
   static std::string ErrorCode(http::FakeExchange& ex);
   static std::string Header(http::FakeExchange& ex, std::string_view name);
 
-  FakeObjectStore store_;
+  // Objects in a bucket, straight from the store (to check nothing was
+  // committed by a refused request).
+  size_t ObjectCount(const std::string& bucket);
+
+  TempDir dir_;
+  ManualClock clock_;
+  std::unique_ptr<db::Database> db_;
+  std::unique_ptr<store::ObjectStore> store_;
   std::shared_ptr<FakeAuthenticator> auth_;
   S3Context context_;
   http::Handler handler_;

@@ -1,0 +1,1 @@
+#include "s3/testing/s3_test_util.h"
