@@ -2,8 +2,14 @@
 
 #include <gtest/gtest.h>
 
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
 #include <filesystem>
 #include <future>
+#include <set>
 #include <thread>
 
 #include "common/hashing.h"
@@ -546,6 +552,90 @@ TEST_F(QueueEngineTest, FailedCommitIsReportedAndNothingChanges) {
   EXPECT_FALSE(engine_->Send("q", r).ok());
   EXPECT_EQ(Counts("q").visible, 0);
   EXPECT_TRUE(Receive("q").empty());
+}
+
+// kill -9 while senders are busy: every send acknowledged to the caller is
+// there after reopening, and a deleted message never comes back.
+TEST_F(QueueEngineTest, KillNineKeepsEveryAcknowledgedSend) {
+  Create("q", {{"VisibilityTimeout", "0"}});
+  engine_.reset();  // the child opens its own; fork with no other threads alive
+  db_.reset();
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  const std::string path = (dir_ / "test.db").string();
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    close(fds[0]);
+    db::Options options;
+    options.path = path;
+    auto db = db::Database::Open(options);
+    if (!db.ok()) _exit(2);
+    ManualClock clock;
+    auto engine = QueueEngine::Open(**db, clock);
+    if (!engine.ok()) _exit(3);
+    auto report = [&](const std::string& line) {
+      std::string l = line + "\n";
+      if (write(fds[1], l.data(), l.size()) != static_cast<ssize_t>(l.size())) _exit(4);
+    };
+    SendRequest doomed;
+    doomed.body = "doomed";
+    auto sent = (*engine)->Send("q", doomed);
+    if (!sent.ok()) _exit(5);
+    std::promise<Result<Messages>> got;
+    (*engine)->Receive("q", ReceiveOptions{},
+                       [&](Result<Messages> r) { got.set_value(std::move(r)); });
+    auto received = got.get_future().get();
+    if (!received.ok() || received->size() != 1) _exit(6);
+    if (!(*engine)->Delete("q", (*received)[0].receipt_handle).ok()) _exit(7);
+    report("deleted " + sent->message_id);
+    std::vector<std::thread> senders;
+    for (int t = 0; t < 4; ++t) {
+      senders.emplace_back([&, t] {
+        for (int i = 0; i < 100000; ++i) {
+          SendRequest r;
+          r.body = "m" + std::to_string(t) + "-" + std::to_string(i);
+          auto ok = (*engine)->Send("q", r);
+          if (ok.ok()) report("sent " + ok->message_id);
+        }
+      });
+    }
+    for (auto& s : senders) s.join();
+    _exit(0);
+  }
+  close(fds[1]);
+  FILE* in = fdopen(fds[0], "r");
+  ASSERT_NE(in, nullptr);
+  std::set<std::string> acked;
+  std::string deleted;
+  char line[256];
+  bool killed = false;
+  while (std::fgets(line, sizeof line, in)) {
+    std::string l(line);
+    if (!l.empty() && l.back() == '\n') l.pop_back();
+    if (l.starts_with("deleted ")) deleted = l.substr(8);
+    if (l.starts_with("sent ")) acked.insert(l.substr(5));
+    if (!killed && acked.size() >= 200) {
+      kill(child, SIGKILL);  // the rest of the pipe still drains below
+      killed = true;
+    }
+  }
+  std::fclose(in);
+  int status = 0;
+  waitpid(child, &status, 0);
+  ASSERT_TRUE(killed) << "child ended early, status " << status;
+  ASSERT_FALSE(deleted.empty());
+
+  Reopen();
+  std::set<std::string> present;
+  while (true) {
+    Messages got = Receive("q", 10, 600);
+    if (got.empty()) break;
+    for (const auto& m : got) present.insert(m.message_id);
+  }
+  for (const auto& id : acked) EXPECT_TRUE(present.count(id)) << id;
+  EXPECT_FALSE(present.count(deleted));
+  EXPECT_GE(present.size(), acked.size());
 }
 
 }  // namespace
