@@ -352,26 +352,36 @@ OpResult DeleteObjects(const OpContext& ctx) {
   IMGBATCH_RETURN_IF_ERROR(VerifyBodyIntegrity(ctx, *body, xml));
   IMGBATCH_ASSIGN_OR_RETURN(DeleteObjectsRequest request,
                             ParseDeleteObjects(xml, ctx.s3.limits.max_delete_objects));
-  IMGBATCH_RETURN_IF_ERROR(ctx.s3.store.GetBucket(ctx.request.bucket).status());
-  pugi::xml_document doc;
-  pugi::xml_node root = AppendS3Root(doc, "DeleteResult");
+  // Keys refused before the store (invalid or not allowed) keep their place
+  // in the reply; the rest are deleted in one store transaction.
+  std::vector<std::pair<std::string, S3Error>> refused;
+  std::vector<std::string> allowed;
   for (const std::string& key : request.keys) {
     if (key.empty() || key.size() > kMaxKeyBytes) {
-      AddDeleteError(root, key,
-                     ToS3Error(S3Status(key.empty() ? "InvalidArgument" : "KeyTooLongError")));
-      continue;
-    }
-    if (!ctx.Allowed("s3:DeleteObject", ObjectArn(ctx.request.bucket, key))) {
-      AddDeleteError(root, key, ToS3Error(S3Status("AccessDenied")));
-      continue;
-    }
-    Result<bool> deleted = ctx.s3.store.DeleteObject(ctx.request.bucket, key, ctx.store_caller);
-    if (!deleted.ok()) {
-      AddDeleteError(root, key, ToS3Error(deleted.status()));
-    } else if (!request.quiet) {
-      AddText(root.append_child("Deleted"), "Key", key);
+      refused.emplace_back(
+          key, ToS3Error(S3Status(key.empty() ? "InvalidArgument" : "KeyTooLongError")));
+    } else if (!ctx.Allowed("s3:DeleteObject", ObjectArn(ctx.request.bucket, key))) {
+      refused.emplace_back(key, ToS3Error(S3Status("AccessDenied")));
+    } else {
+      allowed.push_back(key);
     }
   }
+  IMGBATCH_RETURN_IF_ERROR(ctx.s3.store.GetBucket(ctx.request.bucket).status());
+  std::vector<store::ObjectStore::DeleteResult> results;
+  if (!allowed.empty()) {
+    IMGBATCH_ASSIGN_OR_RETURN(
+        results, ctx.s3.store.DeleteObjects(ctx.request.bucket, allowed, ctx.store_caller));
+  }
+  pugi::xml_document doc;
+  pugi::xml_node root = AppendS3Root(doc, "DeleteResult");
+  for (const store::ObjectStore::DeleteResult& result : results) {
+    if (!result.status.ok()) {
+      AddDeleteError(root, result.key, ToS3Error(result.status));
+    } else if (!request.quiet) {
+      AddText(root.append_child("Deleted"), "Key", result.key);
+    }
+  }
+  for (const auto& [key, error] : refused) AddDeleteError(root, key, error);
   return XmlResponse(doc);
 }
 
