@@ -138,7 +138,20 @@ struct Run {
   std::vector<BatchFailure> failures;
 };
 
+// Output paths stay inside the output directory, whatever the input names.
+bool IsContained(const std::string& relative) {
+  fs::path path(relative);
+  if (relative.empty() || path.is_absolute()) return false;
+  for (const auto& part : path) {
+    if (part == "..") return false;
+  }
+  return true;
+}
+
 Status ProcessOne(Run& run, const InputFile& input) {
+  if (!IsContained(input.relative)) {
+    return ImageFailure(ImageError::kInternal, "refusing output path " + input.relative);
+  }
   IMGBATCH_ASSIGN_OR_RETURN(std::string bytes, ReadInput(input.path, run.options.limits));
   run.bytes_in += bytes.size();
   IMGBATCH_ASSIGN_OR_RETURN(std::vector<EncodedImage> images,
@@ -172,7 +185,9 @@ Status AddDirectory(const fs::path& root, std::vector<InputFile>& found) {
   if (ec) return IoError("cannot read directory " + root.string() + ": " + ec.message());
   for (const auto& entry : it) {
     if (!entry.is_regular_file(ec) || !HasImageExtension(entry.path())) continue;
-    found.push_back({entry.path(), fs::relative(entry.path(), root).generic_string()});
+    // Lexically: fs::relative() resolves symlinks, and a linked file would
+    // get a "../../elsewhere" path that writes outside the output directory.
+    found.push_back({entry.path(), entry.path().lexically_relative(root).generic_string()});
   }
   return Status::Ok();
 }

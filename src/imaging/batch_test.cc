@@ -66,6 +66,21 @@ TEST_F(BatchTest, WritesOutputsKeepsGoingAndReportsFailures) {
   EXPECT_NE(text.find("NotAnImage"), std::string::npos) << text;
 }
 
+TEST_F(BatchTest, SymlinkedFilesStayInsideTheOutputDirectory) {
+  fs::create_directories(root_ / "elsewhere");
+  Write(root_ / "elsewhere" / "real.png", testing::PngBomb(40, 30));
+  fs::create_symlink(root_ / "elsewhere" / "real.png", root_ / "in" / "sub" / "link.png");
+  BatchOptions options;
+  options.inputs = {(root_ / "in").string()};
+  options.out_dir = root_ / "out";
+  options.progress = ProgressStyle::kNone;
+  auto summary = RunBatch(options);
+  ASSERT_TRUE(summary.ok()) << summary.status().ToString();
+  EXPECT_EQ(summary->succeeded, 1u);
+  EXPECT_TRUE(fs::exists(root_ / "out" / "resized" / "sub" / "link.jpg"));
+  EXPECT_FALSE(fs::exists(root_ / "elsewhere" / "real.jpg"));
+}
+
 TEST_F(BatchTest, AFileArgumentKeepsItsName) {
   Write(root_ / "in" / "sub" / "one.png", testing::PngBomb(50, 40));
   auto inputs = FindInputs({(root_ / "in" / "sub" / "one.png").string()});

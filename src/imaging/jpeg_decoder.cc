@@ -164,6 +164,7 @@ Result<DecodedJpeg> DecodeJpeg(std::string_view bytes, const Limits& limits,
   scale = plan(out.header);
   if (!scale.ok()) return scale.status();
 
+  out.scale_num = *scale;
   d.cinfo.scale_num = static_cast<unsigned>(*scale);
   d.cinfo.scale_denom = 8;
   d.cinfo.out_color_space = OutputSpaceFor(d.cinfo.jpeg_color_space);

@@ -27,7 +27,8 @@ struct DecodedJpeg {
   size_t size = 0;
   int width = 0;  // after scaling, before orientation
   int height = 0;
-  int bands = 0;  // 1 (grey), 3 (RGB) or 4 (CMYK, already un-inverted)
+  int bands = 0;      // 1 (grey), 3 (RGB) or 4 (CMYK, already un-inverted)
+  int scale_num = 8;  // decoded at scale_num / 8: width = ceil(header.width * scale_num / 8)
   bool cmyk = false;
   std::string icc_profile;  // empty when none is embedded
   JpegHeader header;

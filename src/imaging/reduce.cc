@@ -28,8 +28,7 @@ struct Filter {
   std::vector<int32_t> weights;  // out_width * taps
 };
 
-Filter MakeFilter(int in_width, int out_width) {
-  const double scale = static_cast<double>(in_width) / out_width;
+Filter MakeFilter(int out_width, double scale) {
   const double support = kLobes * scale;
   Filter f;
   f.taps = static_cast<int>(std::ceil(2 * support)) + 1;
@@ -99,8 +98,8 @@ void ReduceRows(const uint8_t* in, size_t in_stride, int in_width, int height, c
 }  // namespace
 
 void ReduceWidthLanczos3(const uint8_t* in, size_t in_stride, int in_width, int height, int bands,
-                         uint8_t* out, int out_width) {
-  Filter f = MakeFilter(in_width, out_width);
+                         uint8_t* out, int out_width, double scale) {
+  Filter f = MakeFilter(out_width, scale);
   switch (bands) {
     case 1:
       return ReduceRows<1>(in, in_stride, in_width, height, f, out, out_width);

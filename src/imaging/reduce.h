@@ -12,10 +12,12 @@
 namespace imgbatch::imaging {
 
 // Reduces `height` rows of `in_width` pixels (`bands` interleaved uint8
-// samples, rows `in_stride` bytes apart) to `out_width` pixels per row, with
+// samples, rows `in_stride` bytes apart) to `out_width` pixels per row, by
+// `scale` input pixels per output pixel (>= 1; in_width / out_width unless
+// the input's last column is only partly image, as after DCT scaling), with
 // centres aligned as libvips and Pillow do (x_in = (x_out + 0.5) * s - 0.5)
-// and edge pixels repeated. Requires 1 <= out_width <= in_width.
+// and edge pixels repeated.
 void ReduceWidthLanczos3(const uint8_t* in, size_t in_stride, int in_width, int height, int bands,
-                         uint8_t* out, int out_width);
+                         uint8_t* out, int out_width, double scale);
 
 }  // namespace imgbatch::imaging

@@ -17,7 +17,8 @@ TEST(ReduceWidthTest, FlatStaysFlat) {
   for (int bands : {1, 3, 4}) {
     std::vector<uint8_t> in(static_cast<size_t>(300 * 4 * bands), 77);
     std::vector<uint8_t> out(static_cast<size_t>(97 * 4 * bands), 0);
-    ReduceWidthLanczos3(in.data(), static_cast<size_t>(300 * bands), 300, 4, bands, out.data(), 97);
+    ReduceWidthLanczos3(in.data(), static_cast<size_t>(300 * bands), 300, 4, bands, out.data(), 97,
+                        300.0 / 97);
     for (uint8_t v : out) ASSERT_EQ(v, 77);
   }
 }
@@ -26,7 +27,7 @@ TEST(ReduceWidthTest, SameWidthIsIdentity) {
   std::vector<uint8_t> in(64 * 3);
   for (size_t i = 0; i < in.size(); ++i) in[i] = static_cast<uint8_t>(i * 7);
   std::vector<uint8_t> out(in.size());
-  ReduceWidthLanczos3(in.data(), in.size(), 64, 1, 3, out.data(), 64);
+  ReduceWidthLanczos3(in.data(), in.size(), 64, 1, 3, out.data(), 64, 1.0);
   EXPECT_EQ(in, out);
 }
 
@@ -48,7 +49,7 @@ TEST(ReduceWidthTest, MatchesLibvipsReduceh) {
   for (int out_width : {1024, 700, 192, 1499}) {
     std::vector<uint8_t> ours(static_cast<size_t>(out_width * height * bands));
     ReduceWidthLanczos3(in.data(), static_cast<size_t>(width * bands), width, height, bands,
-                        ours.data(), out_width);
+                        ours.data(), out_width, static_cast<double>(width) / out_width);
     VImage theirs =
         VImage::new_from_memory(in.data(), in.size(), width, height, bands, VIPS_FORMAT_UCHAR)
             .reduceh(static_cast<double>(width) / out_width,
