@@ -493,7 +493,7 @@ class Session : public std::enable_shared_from_this<Session> {
     bool written = co_await WriteResponse(response, keep_alive);
     LogRequest(response.status, written);
     if (written && keep_alive && !body_done_) keep_alive = co_await DrainBody();
-    co_return written&& keep_alive;
+    co_return (written && keep_alive);
   }
 
   awaitable<void> RefuseBadHead(error_code ec) {
@@ -513,7 +513,8 @@ class Session : public std::enable_shared_from_this<Session> {
     body_done_ = true;
     head_version_ = 11;
     head_method_ = "";
-    co_await WriteResponse(r, /*keep_alive=*/false);
+    bool keep_alive = false;
+    co_await WriteResponse(r, keep_alive);
   }
 
   void StartExchange() {
@@ -768,7 +769,8 @@ class Session : public std::enable_shared_from_this<Session> {
     co_return !ec;
   }
 
-  awaitable<bool> WriteResponse(Response& r, bool keep_alive) {
+  // May turn keep_alive off (a close-delimited body).
+  awaitable<bool> WriteResponse(Response& r, bool& keep_alive) {
     bool head_only = head_method_ == "HEAD";
     bool no_body = r.status < 200 || r.status == 204 || r.status == 304;
     // Without a length, a BodySource is chunked; HTTP/1.0 cannot do that, so

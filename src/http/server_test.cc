@@ -56,6 +56,12 @@ std::string PatternMd5(uint64_t size) {
   return HexEncode(h.Finish());
 }
 
+std::string PatternString(size_t size) {
+  std::string s(size, '\0');
+  FillPattern(0, s);
+  return s;
+}
+
 class PatternSource final : public BodySource {
  public:
   PatternSource(uint64_t size, size_t max_piece) : size_(size), max_piece_(max_piece) {}
@@ -542,6 +548,17 @@ TEST_F(ServerTest, Http10ClosesAfterTheResponse) {
   ::close(fd);
   EXPECT_TRUE(eof);
   EXPECT_NE(out.find("GET /old"), std::string::npos) << out;
+
+  // A streamed body without a length cannot be chunked for HTTP/1.0: it ends
+  // with the connection, even when the client asked for keep-alive.
+  fd = Connect(server_->port());
+  SendAll(fd, "GET /pattern/5000?chunked HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+  out = ReadFor(fd, {}, 10s, &eof);
+  ::close(fd);
+  EXPECT_TRUE(eof);
+  EXPECT_EQ(out.find("chunked"), std::string::npos) << out;
+  EXPECT_NE(out.find("Connection: close"), std::string::npos) << out;
+  EXPECT_TRUE(out.size() > 5000 && out.substr(out.size() - 5000) == PatternString(5000));
 }
 
 TEST_F(ServerTest, SilentConnectionIsClosedByTheHeaderTimeout) {
@@ -657,12 +674,6 @@ class TempFile {
  private:
   std::string path_;
 };
-
-std::string PatternString(size_t size) {
-  std::string s(size, '\0');
-  FillPattern(0, s);
-  return s;
-}
 
 TEST_F(ServerTest, FileRangeBodyIsSent) {
   std::string contents = PatternString(3 << 20);
