@@ -361,6 +361,13 @@ Status CheckScope(const AuthFields& fields, const VerifyOptions& options) {
     return fields.presigned ? QueryMalformed("Error parsing the X-Amz-Credential parameter; " + why)
                             : HeaderMalformed(why);
   }
+  if (!options.services.empty() && std::find(options.services.begin(), options.services.end(),
+                                             fields.service) == options.services.end()) {
+    std::string why = "the service '" + fields.service + "' is wrong; expecting one of:";
+    for (const auto& service : options.services) why += " '" + service + "'";
+    return fields.presigned ? QueryMalformed("Error parsing the X-Amz-Credential parameter; " + why)
+                            : HeaderMalformed(why);
+  }
   return Status::Ok();
 }
 

@@ -86,6 +86,8 @@ using SecretLookup = std::function<std::optional<std::string>(std::string_view a
 
 struct VerifyOptions {
   std::string region = "us-east-1";  // requests scoped to another region are refused
+  // Services a credential scope may name (an adapter may narrow it to its own).
+  std::vector<std::string> services = {"s3", "sqs"};
   std::chrono::seconds max_skew{15 * 60};
   std::chrono::seconds max_presign_expiry{7 * 24 * 3600};
   // Signature Version 2 (S3 only): "Authorization: AWS id:sig" and presigned

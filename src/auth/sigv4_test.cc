@@ -215,7 +215,9 @@ TEST_P(SigV4Suite, SignsAndVerifies) {
                 ", SignedHeaders=" + c.signed_headers + ", Signature=" + c.signature);
 
   HttpRequestView view{c.method, c.path, c.query, &headers, body_hash};
-  auto verified = Verify(view, Keys(kSuiteKeyId, kSuiteSecret), At(kSuiteDate));
+  VerifyOptions any_service;
+  any_service.services.clear();  // the suite signs for service "service"
+  auto verified = Verify(view, Keys(kSuiteKeyId, kSuiteSecret), At(kSuiteDate), any_service);
   ASSERT_TRUE(verified.ok()) << verified.status().ToString();
   EXPECT_EQ(verified->service, "service");
   EXPECT_EQ(verified->body_sha256, body_hash);
@@ -320,8 +322,10 @@ TEST(SigV4Suite, SessionTokenIsSigned) {
             "AWS4-HMAC-SHA256 Credential=" + std::string(kSuiteScope) +
                 ", SignedHeaders=host;x-amz-date;x-amz-security-token, "
                 "Signature=07ec1639c89043aa0e3e2de82b96708f198cceab042d4a97044c66dd9f74e7f8");
-  auto verified =
-      Verify({"GET", "/", "", &headers}, Keys(kSuiteKeyId, kSuiteSecret), At(kSuiteDate));
+  VerifyOptions any_service;
+  any_service.services.clear();
+  auto verified = Verify({"GET", "/", "", &headers}, Keys(kSuiteKeyId, kSuiteSecret),
+                         At(kSuiteDate), any_service);
   ASSERT_TRUE(verified.ok()) << verified.status().ToString();
   EXPECT_EQ(verified->session_token, token);
 }
@@ -566,6 +570,24 @@ TEST(SigV4Failures, WrongRegion) {
   any_region.region = "";
   EXPECT_TRUE(
       Verify({"GET", "/bucket/key", "", &headers}, Keys(kKeyId, kSecret), kNow, any_region).ok());
+}
+
+TEST(SigV4Failures, WrongService) {
+  HeaderList headers{{"Host", "h"}};
+  SignRequest("GET", "/", "", headers, kEmptySha256Hex, TestCredentials(), "us-east-1", "ec2",
+              kNow);
+  auto r = VerifyAt("GET", "/", "", headers);
+  ExpectError(r, Code::kInvalidArgument, "AuthorizationHeaderMalformed");
+  EXPECT_THAT(r.status().message(), testing::HasSubstr("the service 'ec2' is wrong"));
+
+  // An adapter can narrow the accepted services to its own.
+  HeaderList sqs{{"Host", "h"}};
+  SignRequest("GET", "/", "", sqs, kEmptySha256Hex, TestCredentials(), "us-east-1", "sqs", kNow);
+  VerifyOptions s3_only;
+  s3_only.services = {"s3"};
+  ExpectError(Verify({"GET", "/", "", &sqs}, Keys(kKeyId, kSecret), kNow, s3_only),
+              Code::kInvalidArgument, "AuthorizationHeaderMalformed");
+  EXPECT_TRUE(VerifyAt("GET", "/", "", sqs).ok());
 }
 
 TEST(SigV4Failures, UnknownKeyAndWrongSecret) {
