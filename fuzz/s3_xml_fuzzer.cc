@@ -1,0 +1,48 @@
+// Fuzzes the XML documents S3 clients send to the s3 adapter. The first byte
+// picks the parser: CompleteMultipartUpload, Delete, CORSConfiguration
+// (parsed, rendered, re-parsed and matched) or CreateBucketConfiguration.
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <string_view>
+
+#include "s3/cors.h"
+#include "s3/request_xml.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  if (size == 0) return 0;
+  std::string_view xml(reinterpret_cast<const char*>(data) + 1, size - 1);
+  switch (data[0] % 4) {
+    case 0: {
+      auto parts = imgbatch::s3::ParseCompleteMultipartUpload(xml);
+      if (parts.ok()) {
+        for (const auto& part : *parts) {
+          if (part.part_number < imgbatch::s3::kMinPartNumber ||
+              part.part_number > imgbatch::s3::kMaxPartNumber) {
+            std::abort();  // the parser promised a valid part number
+          }
+        }
+      }
+      break;
+    }
+    case 1: {
+      auto request = imgbatch::s3::ParseDeleteObjects(xml, 1000);
+      if (request.ok() && (request->keys.empty() || request->keys.size() > 1000)) std::abort();
+      break;
+    }
+    case 2: {
+      auto config = imgbatch::s3::ParseCorsConfiguration(xml);
+      if (!config.ok()) break;
+      // What we store must parse back: GetBucketCors and preflights re-read it.
+      auto again =
+          imgbatch::s3::ParseCorsConfiguration(imgbatch::s3::RenderCorsConfiguration(*config));
+      if (!again.ok() || again->rules.size() != config->rules.size()) std::abort();
+      (void)imgbatch::s3::MatchCorsRule(*config, "https://a.example.com", "GET", {"content-type"});
+      break;
+    }
+    default:
+      (void)imgbatch::s3::ParseCreateBucketConfiguration(xml);
+      break;
+  }
+  return 0;
+}
