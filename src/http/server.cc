@@ -410,8 +410,8 @@ class Session : public std::enable_shared_from_this<Session> {
     bool first = true;
     while (!closed_) {
       if (!co_await AwaitFirstByte(first)) break;
+      bool keep_alive = co_await ServeOneRequest(first);
       first = false;
-      bool keep_alive = co_await ServeOneRequest();
       if (!keep_alive || abandon_) break;
     }
     if (!abandon_ && !closed_) co_await LingerAndClose();
@@ -470,13 +470,15 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // One request: head, handler, response, leftover body. Returns whether the
   // connection stays open for another request.
-  awaitable<bool> ServeOneRequest() {
+  awaitable<bool> ServeOneRequest(bool first) {
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(opt_.max_header_bytes));
     // Beast 1.74 treats body_limit(none) as "0" for Content-Length bodies, so
     // the limit is ours (ReadBody) and Beast's is the maximum.
     parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
-    SetDeadline(opt_.header_timeout);
+    // The first head must be complete within header_timeout of the accept
+    // (or handshake); later ones within header_timeout of their first byte.
+    if (!first) SetDeadline(opt_.header_timeout);
     error_code ec;
     co_await bhttp::async_read_header(stream_, buffer_, *parser_, asio::redirect_error(kAwait, ec));
     if (ec) {
