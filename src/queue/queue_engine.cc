@@ -1195,18 +1195,24 @@ class EngineImpl final : public QueueEngine {
   // Hands available messages to q's parked waiters, oldest waiter first, in
   // one transaction.
   void ServeWaiters(const QueuePtr& q) {
-    std::vector<Waiter> waiters;
-    std::vector<Waiter> gone;
+    std::vector<Waiter> parked;
     {
       std::lock_guard lock(mu_);
       while (!q->waiters.empty()) {
-        Waiter w = std::move(q->waiters.front());
+        parked.push_back(std::move(q->waiters.front()));
         q->waiters.pop_front();
-        (w.abandoned && w.abandoned() ? gone : waiters).push_back(std::move(w));
       }
       q->next_visible_ms = kNever;  // recomputed below; concurrent changes lower it again
     }
-    for (auto& w : gone) w.done(std::vector<ReceivedMessage>{});
+    // Checked outside the lock: the predicate belongs to the caller.
+    std::vector<Waiter> waiters;
+    for (auto& w : parked) {
+      if (w.abandoned && w.abandoned()) {
+        w.done(std::vector<ReceivedMessage>{});
+      } else {
+        waiters.push_back(std::move(w));
+      }
+    }
     const QueueConfig config = ConfigOf(q);
     QueuePtr dlq = DeadLetterTarget(config);
     const int64_t now = clock_.NowMillis();
@@ -1247,10 +1253,18 @@ class EngineImpl final : public QueueEngine {
         w.done(std::move(w.got));
       }
     }
-    std::lock_guard lock(mu_);
-    for (auto it = still_waiting.rbegin(); it != still_waiting.rend(); ++it) {
-      q->waiters.push_front(std::move(*it));
+    {
+      std::lock_guard lock(mu_);
+      // DeleteQueue marks the queue deleted before it takes the waiters, so a
+      // queue deleted meanwhile is seen here and nobody is left parked on it.
+      if (!q->deleted) {
+        for (auto it = still_waiting.rbegin(); it != still_waiting.rend(); ++it) {
+          q->waiters.push_front(std::move(*it));
+        }
+        return;
+      }
     }
+    for (auto& w : still_waiting) w.done(QueueNotFound());
   }
 
   void RunMoveStep(const std::shared_ptr<MoveTask>& task) {
