@@ -170,6 +170,7 @@ Status OpenEngines(const UpOptions& options, Services& s, RootKey& root) {
 void OpenAdapters(const UpOptions& options, Services& s) {
   auth::VerifyOptions verify;
   verify.region = options.region;
+  verify.virtual_host_domain = options.domain;  // SigV2 virtual-host requests name the bucket
   auto s3_auth = std::make_shared<s3::SigV4Authenticator>(s.keys, verify);
   s3::S3Context s3_context(*s.store, s3_auth);
   s3_context.region = options.region;
