@@ -111,13 +111,19 @@ def main():
                 y = luma(img)
                 key = (name, y.shape)
                 if key not in cache:
-                    cache[key] = reference(os.path.join(corpus, name), y.shape[1], y.shape[0], tmp)
+                    try:
+                        cache[key] = reference(os.path.join(corpus, name), y.shape[1], y.shape[0], tmp)
+                    except subprocess.CalledProcessError:
+                        cache[key] = None  # larger than the source: wrongly oriented
+                if cache[key] is None:
+                    continue
                 ref = cache[key].astype(np.float64)
                 if ref.shape != y.shape:
                     continue  # a tool with the wrong orientation
                 scores[tool][name] = ssim(y, ref)
     sharp = next((t for t in tools if os.path.basename(t.rstrip("/")).startswith("sharp")), None)
     print(f"{'tool':<28} {'images':>6} {'mean SSIM':>10} {'min SSIM':>9} {'worst vs sharp':>15}")
+    print("(images: outputs with the reference's orientation; the rest are wrong)")
     for tool in tools:
         s = scores[tool]
         if not s:

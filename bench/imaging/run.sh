@@ -108,7 +108,7 @@ for cores in $cores_list; do
       || echo "  $tool exited non-zero (see $dir.log)" >&2
     read -r wall kb < "$dir.time"
     rate[$tool-$cores]=$(awk -v n="$n" -v s="$wall" 'BEGIN { printf "%.1f", n / s }')
-    rss[$tool]=$(awk -v a="${rss[$tool]:-0}" -v b="$kb" 'BEGIN { m = b / 1024; print (m > a ? sprintf("%.0f", m) : a) }')
+    rss[$tool-$cores]=$(awk -v b="$kb" 'BEGIN { printf "%.0f", b / 1024 }')
     bytes[$tool]=$(du -sb "$dir" | awk '{ printf "%.1f", $1 / 1e6 }')
   done
 done
@@ -117,9 +117,10 @@ echo
 echo "corpus: $n JPEGs in $corpus; $(getconf _NPROCESSORS_ONLN) CPUs; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-16s' tool
 for cores in $cores_list; do printf '%14s' "img/s ${cores}c" "x sharp ${cores}c"; done
-printf '%14s%14s\n' "peak RSS MiB" "output MB"
+for cores in $cores_list; do printf '%14s' "RSS MiB ${cores}c"; done
+printf '%14s\n' "output MB"
 for tool in "${tools[@]}"; do
-  [ -n "${rss[$tool]:-}" ] || continue
+  [ -n "${bytes[$tool]:-}" ] || continue
   printf '%-16s' "$tool"
   for cores in $cores_list; do
     r=${rate[$tool-$cores]:-}
@@ -127,7 +128,8 @@ for tool in "${tools[@]}"; do
     ratio=$([ -n "$r" ] && [ -n "$s" ] && awk -v a="$r" -v b="$s" 'BEGIN { printf "%.2f", a / b }' || echo -)
     printf '%14s%14s' "${r:--}" "$ratio"
   done
-  printf '%14s%14s\n' "${rss[$tool]}" "${bytes[$tool]}"
+  for cores in $cores_list; do printf '%14s' "${rss[$tool-$cores]:--}"; done
+  printf '%14s\n' "${bytes[$tool]}"
 done
 
 if [ -z "${SKIP_QUALITY:-}" ] && "$python" -c 'import numpy, PIL' 2> /dev/null; then
