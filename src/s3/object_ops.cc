@@ -170,6 +170,16 @@ http::Response NotModifiedResponse(const OpContext& ctx) {
   return response;
 }
 
+// 416 names the object's size (RFC 9110 15.5.17), so clients can retry.
+http::Response RangeNotSatisfiable(const OpContext& ctx, const Status& status) {
+  const S3Request& request = ctx.request;
+  http::Response response =
+      ErrorResponse(ToS3Error(status), request.Resource(), request.request_id, !request.IsHead());
+  Result<store::ObjectMeta> meta = ctx.s3.store.HeadObject(request.bucket, request.key);
+  if (meta.ok()) response.headers.Set("Content-Range", "bytes */" + std::to_string(meta->size));
+  return response;
+}
+
 Status CheckVersionId(const S3Request& request) {
   std::optional<std::string> version = request.Param("versionId");
   if (version && *version != "null") {
@@ -306,6 +316,7 @@ OpResult GetObject(const OpContext& ctx) {
     const Status& status = data.status();
     if (status.code() == Code::kNotModified) return NotModifiedResponse(ctx);
     if (status.code() == Code::kNotFound) return ctx.MissingKeyError(status);
+    if (status.code() == Code::kOutOfRange) return RangeNotSatisfiable(ctx, status);
     return status;
   }
   http::Response response;

@@ -192,6 +192,7 @@ TEST_F(ObjectOpsTest, RangeMatrix) {
   auto beyond = Call("GET", "/bkt/r", With({{"Range", "bytes=10-"}}));
   EXPECT_EQ(beyond->response().status, 416);
   EXPECT_EQ(ErrorCode(*beyond), "InvalidRange");
+  EXPECT_EQ(Header(*beyond, "Content-Range"), "bytes */10");
   auto head = Call("HEAD", "/bkt/r", With({{"Range", "bytes=2-3"}}));
   EXPECT_EQ(head->response().status, 206);
   EXPECT_EQ(head->response().content_length, 2u);
