@@ -54,6 +54,7 @@ struct WorkerFlags {
   uint64_t max_pixels = 0;
   uint64_t max_input_bytes = 0;
   std::string health_file;
+  std::string status_file;
   bool check_health = false;
   int health_max_age_seconds = 90;
   std::string log_format = "text";
@@ -170,6 +171,7 @@ int RunWorker(const WorkerFlags& flags) {
   options.max_backoff_seconds = flags.max_backoff_seconds;
   options.visibility_timeout = flags.visibility_timeout;
   options.health_file = flags.health_file;
+  options.status_file = flags.status_file;
 
   worker::Worker worker(s3, sqs, **processor, options);
   if (Status started = worker.Start(); !started.ok()) Fail(kExitFailure, started.ToString());
@@ -254,6 +256,8 @@ void AddWorkerCommand(CLI::App& app) {
       ->envname("IMGBATCH_OUTPUTS");
   cmd->add_option("--max-pixels", flags->max_pixels, "Refuse larger images (default 100 MP)");
   cmd->add_option("--max-input-bytes", flags->max_input_bytes, "Refuse larger inputs");
+  cmd->add_option("--status-file", flags->status_file,
+                  "JSON state file for a supervisor (imgbatch up writes one per worker)");
   cmd->add_option("--health-file", flags->health_file, "File the poll loop touches")
       ->envname("IMGBATCH_HEALTH_FILE");
   cmd->add_flag("--check-health", flags->check_health,

@@ -56,6 +56,10 @@ Result<EventRecord> ParseRecord(const json& record, size_t index) {
   parsed.key = DecodeEventKey(parsed.raw_key);
   parsed.etag = StripQuotes(String(*object, "eTag"));
   parsed.sequencer = String(*object, "sequencer");
+  if (auto t = ParseIso8601(String(record, "eventTime"))) {
+    parsed.event_time_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(t->time_since_epoch()).count();
+  }
   if (const json* size = Find(*object, "size"); size != nullptr && size->is_number_unsigned()) {
     parsed.size = size->get<uint64_t>();
   }

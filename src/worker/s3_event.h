@@ -28,6 +28,7 @@ struct EventRecord {
   std::string etag;     // without quotes; empty for removals
   std::optional<uint64_t> size;
   std::string sequencer;
+  int64_t event_time_ms = 0;  // eventTime; 0 when absent or unparsable
 };
 
 struct EventMessage {

@@ -1,5 +1,7 @@
 #include "worker/worker.h"
 
+#include <cstdio>
+
 #include <sched.h>
 #include <spdlog/spdlog.h>
 
@@ -230,11 +232,43 @@ Status Worker::Run() {
   }
   keeper_cv_.notify_all();
   keeper_thread_.join();
+  WriteStatusFile(/*force=*/true);
   auto final_stats = stats();
   spdlog::info("worker stopped: {} images processed, {} skipped, {} stale, {} dead-lettered",
                final_stats.images_processed, final_stats.images_skipped, final_stats.stale_events,
                final_stats.dead_lettered);
   return Status::Ok();
+}
+
+void Worker::WriteStatusFile(bool force) {
+  if (options_.status_file.empty()) return;
+  nlohmann::json doc;
+  {
+    std::lock_guard lock(mu_);
+    auto now = std::chrono::steady_clock::now();
+    if (!force && now - last_status_write_ < std::chrono::seconds(1)) return;
+    last_status_write_ = now;
+    bool busy = in_flight_ > 0 || !held_.empty();
+    doc = {{"state", stop_ ? "stopping" : (busy ? "busy" : "idle")},
+           {"in_flight", in_flight_},
+           {"held", held_.size()},
+           {"processed", stats_.images_processed},
+           {"failed", stats_.permanent_failures},
+           {"skipped", stats_.images_skipped},
+           {"dead_lettered", stats_.dead_lettered},
+           {"recent_latency_ms", recent_latency_ms_},
+           {"recent_end_to_end_ms", recent_end_to_end_ms_}};
+    recent_latency_ms_.clear();
+    recent_end_to_end_ms_.clear();
+  }
+  // Readers must never see half a file: write beside it, then rename.
+  std::string tmp = options_.status_file + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << doc.dump() << "\n";
+    if (!out) return;
+  }
+  std::rename(tmp.c_str(), options_.status_file.c_str());
 }
 
 void Worker::PollLoop() {
@@ -249,6 +283,7 @@ void Worker::PollLoop() {
         health_warned = true;
       }
     }
+    WriteStatusFile(/*force=*/false);
     size_t capacity = 0;
     {
       std::unique_lock lock(mu_);
@@ -454,6 +489,14 @@ Worker::Outcome Worker::HandleCreated(const EventRecord& record) {
   LogImage(record, bytes_in, bytes_out, start, "processed");
   std::lock_guard lock(mu_);
   ++stats_.images_processed;
+  recent_latency_ms_.push_back(
+      std::chrono::duration<double, std::milli>(Clock::now() - start).count());
+  if (record.event_time_ms > 0) {
+    int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+    recent_end_to_end_ms_.push_back(static_cast<double>(now_ms - record.event_time_ms));
+  }
   return {};
 }
 

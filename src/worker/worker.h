@@ -57,6 +57,9 @@ struct WorkerOptions {
   // much whenever half of it has passed.
   int visibility_timeout = 0;
   std::string health_file;  // touched by the poll loop; empty = none
+  // JSON state for a supervising `imgbatch up` (idle/busy, counters, recent
+  // latencies), rewritten atomically about once a second; empty = none.
+  std::string status_file;
 };
 
 // Counters for logs and tests; all monotonic.
@@ -115,6 +118,7 @@ class Worker {
   static int Rank(const Outcome& outcome);
 
   void PollLoop();
+  void WriteStatusFile(bool force);
   void ProcessingLoop();
   void KeeperLoop();
 
@@ -161,6 +165,9 @@ class Worker {
   int in_flight_ = 0;
   bool processing_done_ = false;  // processing threads have exited
   WorkerStats stats_;
+  std::vector<double> recent_latency_ms_;     // since the last status write
+  std::vector<double> recent_end_to_end_ms_;  // upload (eventTime) to outputs written
+  std::chrono::steady_clock::time_point last_status_write_{};
 
   std::vector<std::thread> processing_threads_;
   std::thread keeper_thread_;
