@@ -601,7 +601,10 @@ void Worker::KeeperLoop() {
       std::unique_lock lock(mu_);
       keeper_cv_.wait_for(lock, tick, [this] { return !deletes_.empty() || processing_done_; });
     }
-    FlushDeletes();
+    bool deleted = FlushDeletes();
+    // The poll loop sits in a 20 s long poll; the keeper reports state
+    // changes (an image done, messages deleted) as they happen.
+    WriteStatusFile(/*force=*/deleted);
     {
       std::lock_guard lock(mu_);
       if (processing_done_ && deletes_.empty()) return;
@@ -610,12 +613,13 @@ void Worker::KeeperLoop() {
   }
 }
 
-void Worker::FlushDeletes() {
+bool Worker::FlushDeletes() {
   std::vector<std::string> handles;
   {
     std::lock_guard lock(mu_);
     handles.swap(deletes_);
   }
+  if (handles.empty()) return false;
   for (size_t begin = 0; begin < handles.size(); begin += client::SqsClient::kMaxBatchEntries) {
     size_t end = std::min(handles.size(), begin + client::SqsClient::kMaxBatchEntries);
     std::vector<std::string> batch(handles.begin() + begin, handles.begin() + end);
@@ -633,6 +637,7 @@ void Worker::FlushDeletes() {
     std::lock_guard lock(mu_);
     stats_.messages_deleted += result->successful.size();
   }
+  return true;
 }
 
 void Worker::SendHeartbeats() {

@@ -133,7 +133,7 @@ class Worker {
   void RetryLater(const client::SqsMessage& message, const Status& why);
   bool SendToDeadLetterQueue(const client::SqsMessage& message, const Outcome& outcome);
 
-  void FlushDeletes();
+  bool FlushDeletes();  // true when it sent any
   void SendHeartbeats();
   void ReleaseUnstarted();
   void ReleaseHeld(const std::vector<std::string>& receipt_handles);
