@@ -15,13 +15,19 @@ BUILD_PACKAGES=(
   libgtest-dev libgmock-dev googletest libbenchmark-dev
 )
 TEST_PACKAGES=(
-  awscli python3-boto3 python3-pytest s3cmd rclone nodejs npm openssl curl
+  awscli python3-boto3 python3-pytest s3cmd rclone openssl curl
   libvips-tools libjpeg-turbo-progs yamllint
 )
 
 want=("${BUILD_PACKAGES[@]}")
 if [[ "${1:-}" != "--build-only" ]]; then
   want+=("${TEST_PACKAGES[@]}")
+fi
+
+# Node.js and npm: any install will do (the machine image may carry its own,
+# which conflicts with Debian's packages); Debian's when there is none.
+if [[ "${1:-}" != "--build-only" ]] && ! command -v node >/dev/null; then
+  want+=(nodejs npm)
 fi
 
 missing=()
