@@ -3,8 +3,8 @@
 namespace imgbatch::notify {
 
 Result<std::string> QueueDestination::NameOf(const std::string& queue_arn) const {
-  auto name = queue::QueueNameFromArn(queue_arn, engine_.options().region,
-                                      engine_.options().account);
+  auto name =
+      queue::QueueNameFromArn(queue_arn, engine_.options().region, engine_.options().account);
   if (!name) return NotFound("not a queue of this server: " + queue_arn);
   return *name;
 }
