@@ -1,18 +1,21 @@
 // Fuzzes the XML documents S3 clients send to the s3 adapter. The first byte
 // picks the parser: CompleteMultipartUpload, Delete, CORSConfiguration
-// (parsed, rendered, re-parsed and matched) or CreateBucketConfiguration.
+// (parsed, rendered, re-parsed and matched), NotificationConfiguration
+// (parsed, rendered, re-parsed: the same value; '4') or CreateBucketConfiguration.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <string_view>
 
 #include "s3/cors.h"
+#include "s3/notification_xml.h"
 #include "s3/request_xml.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   std::string_view xml(reinterpret_cast<const char*>(data) + 1, size - 1);
-  switch (data[0] % 4) {
+  // Seeds spell the selector as ASCII '0'..'4'.
+  switch (static_cast<uint8_t>(data[0] - '0') % 5) {
     case 0: {
       auto parts = imgbatch::s3::ParseCompleteMultipartUpload(xml);
       if (parts.ok()) {
@@ -38,6 +41,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
           imgbatch::s3::ParseCorsConfiguration(imgbatch::s3::RenderCorsConfiguration(*config));
       if (!again.ok() || again->rules.size() != config->rules.size()) std::abort();
       (void)imgbatch::s3::MatchCorsRule(*config, "https://a.example.com", "GET", {"content-type"});
+      break;
+    }
+    case 4: {
+      auto config = imgbatch::s3::ParseNotificationConfiguration(xml);
+      if (!config.ok()) break;
+      // GetBucketNotificationConfiguration's answer must parse back unchanged.
+      auto again = imgbatch::s3::ParseNotificationConfiguration(
+          imgbatch::s3::RenderNotificationConfiguration(*config));
+      if (!again.ok() || !(*again == *config)) std::abort();
       break;
     }
     default:

@@ -1,7 +1,7 @@
 // Internal to the s3 module: the per-request context handed to each operation
 // and the operation functions, one family per file (bucket_ops.cc,
-// object_ops.cc, multipart_ops.cc, list_ops.cc). Each returns the response or
-// a Status that errors.cc renders.
+// notification_ops.cc, object_ops.cc, multipart_ops.cc, list_ops.cc). Each
+// returns the response or a Status that errors.cc renders.
 #pragma once
 
 #include <memory>
@@ -48,6 +48,10 @@ OpResult DeleteBucketCors(const OpContext& ctx);
 OpResult Preflight(const OpContext& ctx);
 // CORS headers for an actual (non-preflight) request with an Origin.
 void AddCorsHeaders(const OpContext& ctx, http::Response& response);
+
+// notification_ops.cc (NotImplemented when S3Context has no notifier)
+OpResult PutBucketNotification(const OpContext& ctx);
+OpResult GetBucketNotification(const OpContext& ctx);
 
 // object_ops.cc
 OpResult PutObject(const OpContext& ctx);

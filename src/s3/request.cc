@@ -41,6 +41,16 @@ bool Has(const QueryParams& query, std::string_view name) {
   return std::any_of(query.begin(), query.end(), [&](const auto& p) { return p.first == name; });
 }
 
+// GET/PUT /<bucket>?notification. Other methods, and the sub-resource on an
+// object, stay NotImplemented (it is in kUnsupportedSubresources).
+std::optional<Op> BucketNotificationOp(std::string_view method, const std::string& bucket,
+                                       const std::string& key, const QueryParams& query) {
+  if (bucket.empty() || !key.empty() || !Has(query, "notification")) return std::nullopt;
+  if (method == "GET") return Op::kGetBucketNotification;
+  if (method == "PUT") return Op::kPutBucketNotification;
+  return std::nullopt;
+}
+
 bool HasUnsupportedSubresource(const QueryParams& query) {
   return std::any_of(kUnsupportedSubresources.begin(), kUnsupportedSubresources.end(),
                      [&](std::string_view name) { return Has(query, name); });
@@ -124,6 +134,10 @@ const char* OpName(Op op) {
       return "GetBucketCors";
     case Op::kDeleteBucketCors:
       return "DeleteBucketCors";
+    case Op::kPutBucketNotification:
+      return "PutBucketNotificationConfiguration";
+    case Op::kGetBucketNotification:
+      return "GetBucketNotificationConfiguration";
     case Op::kPreflight:
       return "Preflight";
     case Op::kListObjectsV1:
@@ -204,6 +218,7 @@ Result<S3Request> ParseRequest(const http::RequestHead& head, std::string_view d
 Op SelectOp(std::string_view method, const std::string& bucket, const std::string& key,
             const QueryParams& query, const http::Headers& headers) {
   if (method == "OPTIONS") return bucket.empty() ? Op::kMethodNotAllowed : Op::kPreflight;
+  if (auto op = BucketNotificationOp(method, bucket, key, query)) return *op;
   if (HasUnsupportedSubresource(query)) return Op::kNotImplemented;
   if (bucket.empty()) return SelectServiceOp(method);
   if (key.empty()) return SelectBucketOp(method, query);
@@ -244,6 +259,10 @@ Permission RequiredPermission(const S3Request& request) {
       return {"s3:GetBucketCORS", bucket_arn};
     case Op::kListMultipartUploads:
       return {"s3:ListBucketMultipartUploads", bucket_arn};
+    case Op::kPutBucketNotification:
+      return {"s3:PutBucketNotification", bucket_arn};
+    case Op::kGetBucketNotification:
+      return {"s3:GetBucketNotification", bucket_arn};
     case Op::kDeleteObjects:
       return {"s3:DeleteObject", bucket_arn + "/*"};
     case Op::kPutObject:

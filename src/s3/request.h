@@ -27,6 +27,8 @@ enum class Op {
   kPutBucketCors,
   kGetBucketCors,
   kDeleteBucketCors,
+  kPutBucketNotification,
+  kGetBucketNotification,
   kPreflight,  // OPTIONS: answered from the CORS rules, no auth (as S3)
   kListObjectsV1,
   kListObjectsV2,

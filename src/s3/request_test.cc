@@ -77,7 +77,10 @@ TEST(RequestTest, OperationSelection) {
            Case{"GET", "/b?uploads", Op::kListMultipartUploads},
            Case{"GET", "/b?acl", Op::kNotImplemented},
            Case{"PUT", "/b/k?tagging", Op::kNotImplemented},
-           Case{"GET", "/b?notification", Op::kNotImplemented},
+           Case{"GET", "/b?notification", Op::kGetBucketNotification},
+           Case{"PUT", "/b?notification", Op::kPutBucketNotification},
+           Case{"DELETE", "/b?notification", Op::kNotImplemented},
+           Case{"PUT", "/b/k?notification", Op::kNotImplemented},
            Case{"POST", "/b/k", Op::kMethodNotAllowed},
            Case{"PATCH", "/b/k", Op::kMethodNotAllowed},
        }) {

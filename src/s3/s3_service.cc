@@ -31,6 +31,10 @@ OpResult RunOp(const OpContext& ctx) {
       return GetBucketCors(ctx);
     case Op::kDeleteBucketCors:
       return DeleteBucketCors(ctx);
+    case Op::kPutBucketNotification:
+      return PutBucketNotification(ctx);
+    case Op::kGetBucketNotification:
+      return GetBucketNotification(ctx);
     case Op::kPreflight:
       return Preflight(ctx);
     case Op::kListObjectsV1:

@@ -16,6 +16,10 @@
 #include "s3/authenticator.h"
 #include "store/object_store.h"
 
+namespace imgbatch::notify {
+class Notifier;
+}  // namespace imgbatch::notify
+
 namespace imgbatch::s3 {
 
 // Named limits (AWS's where AWS has one).
@@ -39,6 +43,9 @@ struct S3Context {
   std::string owner_id = "75aa57f09aa0c8caeab4f8c24e99d10f8e7faeebf76c078efc7c6caea54ba06a";
   std::string owner_display_name = "imgbatch";
   S3Limits limits;
+  // Bucket notifications (?notification); null answers NotImplemented. Must
+  // outlive the service.
+  notify::Notifier* notifier = nullptr;
 };
 
 class S3Service {
