@@ -16,7 +16,7 @@ BUILD_PACKAGES=(
 )
 TEST_PACKAGES=(
   awscli python3-boto3 python3-pytest s3cmd rclone openssl curl
-  libvips-tools libjpeg-turbo-progs yamllint
+  libvips-tools libjpeg-turbo-progs yamllint python3-pil
 )
 
 want=("${BUILD_PACKAGES[@]}")

@@ -99,6 +99,7 @@ WorkerPool::~WorkerPool() = default;
 
 void WorkerPool::SetDesired(int desired) {
   std::lock_guard lock(mu_);
+  if (stopping_) return;
   desired_ = std::max(0, desired);
 }
 
@@ -235,6 +236,7 @@ void WorkerPool::StopAll() {
   {
     std::lock_guard lock(mu_);
     desired_ = 0;
+    stopping_ = true;
     for (auto& [pid, w] : workers_) {
       if (w.state != WorkerState::kStopping) {
         launcher_.Signal(pid, SIGTERM);

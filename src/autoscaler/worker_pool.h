@@ -87,6 +87,9 @@ class WorkerPool {
   void Tick();
   PoolSnapshot Snapshot() const;
   // SIGTERM to all, wait up to the stop timeout (reaping), then SIGKILL.
+  // Afterwards the pool starts nothing. Call it while the thread that runs
+  // Tick() is still alive: PR_SET_PDEATHSIG fires when the *forking thread*
+  // exits, which would signal the workers a second time.
   void StopAll();
 
  private:
@@ -102,6 +105,7 @@ class WorkerPool {
   int stop_timeout_ms_;
   mutable std::mutex mu_;
   int desired_ = 0;
+  bool stopping_ = false;  // StopAll began: no more starts
   int next_slot_ = 0;
   int restarts_ = 0;
   int consecutive_crashes_ = 0;

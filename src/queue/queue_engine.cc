@@ -172,9 +172,14 @@ class EngineImpl final : public QueueEngine {
     }
     cv_.notify_all();
     if (thread_.joinable()) thread_.join();
+    ReleaseWaiters();
+  }
+
+  void ReleaseWaiters() override {
     std::vector<Waiter> left;
     {
       std::lock_guard lock(mu_);
+      waits_released_ = true;
       for (auto& [name, q] : queues_) {
         for (auto& w : q->waiters) left.push_back(std::move(w));
         q->waiters.clear();
@@ -586,7 +591,7 @@ class EngineImpl final : public QueueEngine {
                                    " for parameter VisibilityTimeout is invalid. Reason: Must be "
                                    "between 0 and 43200, if provided."));
     }
-    const int wait = options.wait_seconds.value_or(config.receive_wait_seconds);
+    int wait = options.wait_seconds.value_or(config.receive_wait_seconds);
     if (wait < 0 || wait > kMaxWaitSeconds) {
       return done(InvalidParameter("Value " + std::to_string(wait) +
                                    " for parameter WaitTimeSeconds is invalid. Reason: Must be >= "
@@ -596,6 +601,7 @@ class EngineImpl final : public QueueEngine {
     bool maybe_messages = true;
     {
       std::lock_guard lock(mu_);
+      if (waits_released_) wait = 0;  // shutting down: answer now
       generation = q->send_generation;
       maybe_messages = q->message_count > 0;
     }
@@ -1376,6 +1382,7 @@ class EngineImpl final : public QueueEngine {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;
+  bool waits_released_ = false;  // ReleaseWaiters() was called: no new long polls
   std::map<std::string, QueuePtr, std::less<>> queues_;
   std::map<int64_t, QueuePtr> by_id_;
   std::set<QueuePtr> wake_;  // queues whose waiters should be served now

@@ -178,6 +178,10 @@ class QueueEngine {
   // Returns the number of messages moved so far.
   virtual Result<int64_t> CancelMoveTask(std::string_view task_handle) = 0;
 
+  // Shutdown: completes every parked long poll with an empty result now, and
+  // answers later receives without waiting (the server calls it before
+  // stopping its listener so the drain does not wait out 20 s polls).
+  virtual void ReleaseWaiters() = 0;
   // Wakes the engine thread to re-check deadlines now (tests that move a
   // ManualClock call this; the system clock needs no help).
   virtual void Poke() = 0;

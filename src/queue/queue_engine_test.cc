@@ -394,6 +394,18 @@ TEST_F(QueueEngineTest, SendInTransactionCommitsWithTheCallerAndWakesLongPolls) 
   EXPECT_EQ(missing.code(), Code::kNotFound);
 }
 
+TEST_F(QueueEngineTest, ReleaseWaitersAnswersParkedAndLaterPollsAtOnce) {
+  Create("q");
+  auto parked = ReceiveAsync("q", 10, std::nullopt, 20);
+  EXPECT_EQ(parked.wait_for(50ms), std::future_status::timeout);
+  engine_->ReleaseWaiters();
+  ASSERT_EQ(parked.wait_for(10s), std::future_status::ready);
+  EXPECT_TRUE(parked.get()->empty());
+  auto later = ReceiveAsync("q", 10, std::nullopt, 20);
+  ASSERT_EQ(later.wait_for(10s), std::future_status::ready);
+  EXPECT_TRUE(later.get()->empty());
+}
+
 TEST_F(QueueEngineTest, LongPollWakesOnVisibilityExpiry) {
   Create("q", {{"VisibilityTimeout", "5"}});
   Send("q", "m");

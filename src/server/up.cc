@@ -405,8 +405,11 @@ int RunUp(const UpOptions& options) {
   int sig = WaitForStopSignal(stop_signals);
   spdlog::info("received {}, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
   services.ready = false;
+  // Drain the workers while the control loop's thread (which forked them)
+  // still lives: PR_SET_PDEATHSIG follows the forking thread.
+  if (services.pool) services.pool->StopAll();  // within their stop timeout
   services.loop->Stop();
-  if (services.pool) services.pool->StopAll();  // workers drain within their stop timeout
+  services.queues->ReleaseWaiters();  // parked long polls answer now
   server.Stop(kShutdownGrace);
   spdlog::info("stopped");
   return 0;

@@ -132,8 +132,9 @@ class Server:
     def boto3_client(self, service, **kwargs):
         import boto3
         from botocore.config import Config
-        cfg = Config(s3={"addressing_style": "path"}, retries={"max_attempts": 2},
-                     **kwargs.pop("config_args", {}))
+        config_args = {"retries": {"max_attempts": 2}}
+        config_args.update(kwargs.pop("config_args", {}))
+        cfg = Config(s3={"addressing_style": "path"}, **config_args)
         return boto3.client(service, endpoint_url=self.endpoint, region_name=REGION,
                             aws_access_key_id=kwargs.pop("access_key", ACCESS_KEY),
                             aws_secret_access_key=kwargs.pop("secret_key", SECRET_KEY),

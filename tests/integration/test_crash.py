@@ -55,7 +55,8 @@ class CrashTest(unittest.TestCase):
         threads = [threading.Thread(target=writer, args=(n,)) for n in range(THREADS)]
         for t in threads:
             t.start()
-        harness.wait_until(lambda: stop.is_set(), timeout=120, what="acknowledged puts")
+        harness.wait_until(lambda: stop.is_set() or not any(t.is_alive() for t in threads),
+                           timeout=120, what="acknowledged puts")
         server.kill9()  # while the writers still have requests in flight
         for t in threads:
             t.join()

@@ -14,7 +14,7 @@ import urllib.request
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 
-from PIL import Image  # noqa: E402  (the image's Python 3.11 ships Pillow)
+from PIL import Image  # noqa: E402  (Debian's python3-pil; ctest runs this with /usr/bin/python3)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CORPUS = os.environ.get("IMGBATCH_CORPUS") or os.path.normpath(
@@ -47,7 +47,8 @@ class PipelineTest(unittest.TestCase):
         cls.server.cleanup()
 
     def aws(self, *args):
-        cmd = [sys.executable, "-m", "awscli", "--endpoint-url", self.server.endpoint] + list(args)
+        aws = ["/usr/bin/aws"] if os.path.exists("/usr/bin/aws") else [sys.executable, "-m", "awscli"]
+        cmd = aws + ["--endpoint-url", self.server.endpoint] + list(args)
         res = subprocess.run(cmd, env=self.server.client_env(), capture_output=True, text=True,
                              timeout=600)
         self.assertEqual(res.returncode, 0, res.stderr)

@@ -46,7 +46,8 @@ class SqsCrashTest(unittest.TestCase):
         threads = [threading.Thread(target=sender, args=(n,)) for n in range(16)]
         for t in threads:
             t.start()
-        harness.wait_until(stop.is_set, timeout=120, what="acknowledged sends")
+        harness.wait_until(lambda: stop.is_set() or not any(t.is_alive() for t in threads),
+                           timeout=120, what="acknowledged sends")
         server.kill9()
         for t in threads:
             t.join()
