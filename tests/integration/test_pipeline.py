@@ -37,7 +37,10 @@ class PipelineTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         if not os.path.isdir(CORPUS):
-            raise unittest.SkipTest(f"corpus not found at {CORPUS} (set IMGBATCH_CORPUS)")
+            message = f"corpus not found at {CORPUS} (set IMGBATCH_CORPUS)"
+            if os.environ.get("CI") == "true":
+                raise AssertionError(message)  # CI has shared/ beside the clone: never skip there
+            raise unittest.SkipTest(message)
         cls.server = harness.Server().start()
         cls.s3 = cls.server.boto3_client("s3")
         cls.sqs = cls.server.boto3_client("sqs")
