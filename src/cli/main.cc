@@ -1,5 +1,7 @@
 // imgbatch: one binary, several subcommands. Wiring only; each command lives
 // in its own file and module.
+#include <signal.h>
+
 #include <CLI/CLI.hpp>
 
 #include "cli/up_command.h"
@@ -11,6 +13,9 @@
 #endif
 
 int main(int argc, char** argv) {
+  // Every subcommand talks to sockets: a peer that hangs up is an error
+  // value (EPIPE), never a signal that ends the process.
+  ::signal(SIGPIPE, SIG_IGN);
   CLI::App app{"imgbatch: a self-hostable batch image pipeline (S3 + SQS + workers)"};
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("imgbatch ") + IMGBATCH_VERSION);

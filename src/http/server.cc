@@ -11,6 +11,8 @@
 // one coroutine owns every read and write on the socket.
 #include "http/server.h"
 
+#include <signal.h>
+
 #include <utility>  // before Asio: 1.74's awaitable.hpp needs std::exchange
 
 #include <sys/sendfile.h>
@@ -1120,7 +1122,12 @@ class Server::Impl : public ServerCore {
 
 Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
 Server::~Server() = default;
-Status Server::Start(Handler handler) { return impl_->Start(std::move(handler)); }
+Status Server::Start(Handler handler) {
+  // Writes to a peer that has gone away must fail with EPIPE, not raise a
+  // SIGPIPE that ends the whole process (sendfile and plain writes alike).
+  ::signal(SIGPIPE, SIG_IGN);
+  return impl_->Start(std::move(handler));
+}
 uint16_t Server::port() const { return impl_->port(); }
 const ServerOptions& Server::options() const { return impl_->options(); }
 void Server::Stop(std::chrono::milliseconds grace) { impl_->Stop(grace); }

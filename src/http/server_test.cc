@@ -3,6 +3,8 @@
 // (pipelining, 100-continue, malformed heads, timeouts).
 #include "http/server.h"
 
+#include <signal.h>
+
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <fcntl.h>
@@ -690,6 +692,34 @@ TEST_F(ServerTest, FileRangeBodyIsSent) {
   EXPECT_TRUE(r.body == contents.substr(1000, 2 << 20));
   CurlResult head = curl.Run("HEAD", Url("/file"));
   EXPECT_EQ(head.content_length, 2 << 20);
+}
+
+// A client that resets the connection in the middle of a sendfile response
+// must cost only its connection: the write's EPIPE must not be a SIGPIPE that
+// kills the process (found by wrk closing its connections under load).
+TEST_F(ServerTest, ClientResettingMidResponseDoesNotKillTheServer) {
+  ::signal(SIGPIPE, SIG_DFL);  // the server itself must make SIGPIPE harmless
+  std::string contents = PatternString(8 << 20);
+  TempFile file(contents);
+  StartServer([&](std::shared_ptr<Exchange> ex) {
+    Response r;
+    r.body = file.Range(0, contents.size());
+    ex->Respond(std::move(r));
+  });
+  for (int i = 0; i < 5; ++i) {
+    int fd = Connect(server_->port());
+    ASSERT_GE(fd, 0);
+    ASSERT_TRUE(SendAll(fd, "GET /file HTTP/1.1\r\nHost: x\r\n\r\n"));
+    char buf[4096];
+    ASSERT_GT(::recv(fd, buf, sizeof buf, 0), 0);
+    struct linger reset = {1, 0};  // close with RST while the server is still sending
+    ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
+    ::close(fd);
+  }
+  Curl curl;
+  CurlResult r = curl.Run("GET", Url("/file"));
+  ASSERT_EQ(r.code, CURLE_OK);
+  EXPECT_EQ(r.content_length, static_cast<curl_off_t>(contents.size()));
 }
 
 TEST_F(ServerTest, BodySourceWithoutLengthIsChunked) {
