@@ -14,6 +14,7 @@ command -v wrk >/dev/null || { echo "needs wrk (apt-get install wrk)"; exit 2; }
 command -v nginx >/dev/null || { echo "needs nginx (apt-get install nginx-light)"; exit 2; }
 
 work=$(mktemp -d /tmp/imgbatch-bench-s3.XXXXXX)
+chmod 755 "$work"  # nginx workers (www-data) read the same files
 export AWS_ACCESS_KEY_ID=AKIABENCHMARK0000001 AWS_SECRET_ACCESS_KEY=bench-secret-key-000000000000000000000000
 export IMGBATCH_ACCESS_KEY_ID=$AWS_ACCESS_KEY_ID IMGBATCH_SECRET_ACCESS_KEY=$AWS_SECRET_ACCESS_KEY
 IMG_PORT=$((20000 + RANDOM % 10000)); NGINX_PORT=$((IMG_PORT + 1))
@@ -24,7 +25,7 @@ cleanup() {
   kill "$server_pid" 2>/dev/null || true
   [[ -f $work/nginx.pid ]] && kill "$(cat "$work/nginx.pid")" 2>/dev/null || true
   wait 2>/dev/null || true
-  rm -rf "$work"
+  if [[ ${KEEP:-0} == 1 ]]; then echo "kept $work" >&2; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
 for _ in $(seq 100); do curl -sf "$endpoint/-/ready" >/dev/null && break; sleep 0.1; done
@@ -46,7 +47,7 @@ error_log $work/nginx-error.log;
 events { worker_connections 1024; }
 http {
   access_log off; sendfile on; tcp_nopush on; keepalive_requests 100000;
-  server { listen 127.0.0.1:$NGINX_PORT; root $work/www; }
+  server { listen 127.0.0.1:$NGINX_PORT; root $work/www; location / { if_modified_since off; } }
 }
 NGINX
 nginx -c "$work/nginx.conf"
