@@ -4,6 +4,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "cli/status_command.h"
 #include "cli/up_command.h"
 #ifdef IMGBATCH_HAVE_PROCESS_COMMAND
 #include "cli/process_command.h"
@@ -21,6 +22,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("imgbatch ") + IMGBATCH_VERSION);
   int exit_code = 0;
   imgbatch::cli::AddUpCommand(app, exit_code);
+  imgbatch::cli::AddStatusCommand(app);
 #ifdef IMGBATCH_HAVE_PROCESS_COMMAND
   imgbatch::cli::AddProcessCommand(app);
 #endif

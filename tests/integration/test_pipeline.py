@@ -119,6 +119,26 @@ class PipelineTest(unittest.TestCase):
         text = harness.wait_until(metrics, timeout=30, what="processed count in /-/metrics")
         self.assertIn('imgbatch_queue_messages_visible{queue="batch-queue"}', text)
 
+        # The operator view: `imgbatch status --json` finds the token in --data-dir.
+        res = subprocess.run([harness.binary(), "status", "--json", "--endpoint",
+                              self.server.endpoint, "--data-dir", self.server.data_dir],
+                             capture_output=True, text=True, timeout=30)
+        self.assertEqual(res.returncode, 0, res.stderr)
+        status = json.loads(res.stdout)
+        self.assertEqual(status["images"]["processed"], len(names))
+        self.assertEqual(status["images"]["failed"], 1)  # corrupt.jpg
+        self.assertGreaterEqual(status["workers"]["restarts"], 0)
+        self.assertEqual([q["name"] for q in status["queues"]], ["batch-queue", "batch-dlq"])
+        table = subprocess.run([harness.binary(), "status", "--endpoint", self.server.endpoint,
+                                "--data-dir", self.server.data_dir],
+                               capture_output=True, text=True, timeout=30)
+        self.assertEqual(table.returncode, 0, table.stderr)
+        self.assertIn("batch-queue", table.stdout)
+        denied = subprocess.run([harness.binary(), "status", "--endpoint", self.server.endpoint,
+                                 "--data-dir", "/nonexistent"],
+                                capture_output=True, text=True, timeout=30)
+        self.assertNotEqual(denied.returncode, 0)
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
