@@ -6,6 +6,7 @@
 
 #include "common/hashing.h"
 #include "common/strings.h"
+#include "notify/notification_config.h"
 
 namespace imgbatch::notify {
 namespace {
@@ -44,20 +45,7 @@ std::string RenderRecord(const store::ObjectEvent& event, std::string_view confi
       {"eventSource", "aws:s3"},
       {"awsRegion", source.region},
       {"eventTime", IsoMillis(event.time_ms)},
-      {"eventName",
-       [&] {
-         switch (event.kind) {
-           case store::ObjectEventKind::kPut:
-             return "ObjectCreated:Put";
-           case store::ObjectEventKind::kCopy:
-             return "ObjectCreated:Copy";
-           case store::ObjectEventKind::kCompleteMultipartUpload:
-             return "ObjectCreated:CompleteMultipartUpload";
-           case store::ObjectEventKind::kDelete:
-             return "ObjectRemoved:Delete";
-         }
-         return "";
-       }()},
+      {"eventName", EventName(event.kind)},
       {"userIdentity", {{"principalId", principal}}},
       {"requestParameters",
        {{"sourceIPAddress",
