@@ -882,9 +882,12 @@ class EngineImpl final : public QueueEngine {
         IMGBATCH_RETURN_IF_ERROR(del.Bind(1, q->id).Bind(2, cutoff).Run());
         deltas.Add(q, -del.changes());
       }
+      // The engine thread sweeps concurrently with callers: adjust the
+      // counters as part of the commit, so no Write() returns between the
+      // rows disappearing and the counts following them.
+      txn.OnCommit([this, deltas] { Apply(deltas); });
       return Status::Ok();
     }));
-    Apply(deltas);
     return Status::Ok();
   }
 
