@@ -482,17 +482,9 @@ std::string CanonicalUri(std::string_view raw_path, std::string_view service) {
 
 std::string CanonicalQuery(std::string_view raw_query, bool presigned, bool plus_as_space) {
   std::vector<std::pair<std::string, std::string>> params;
-  for (std::string_view part : Split(raw_query, '&')) {
-    if (part.empty()) continue;
-    size_t eq = part.find('=');
-    std::string_view name = part.substr(0, eq);
-    std::string_view value =
-        eq == std::string_view::npos ? std::string_view{} : part.substr(eq + 1);
-    auto n = PercentDecode(name, plus_as_space);
-    auto v = PercentDecode(value, plus_as_space);
-    std::string decoded_name = n ? *n : std::string(name);
-    if (presigned && decoded_name == "X-Amz-Signature") continue;
-    params.emplace_back(UriEncode(decoded_name), UriEncode(v ? *v : std::string(value)));
+  for (const auto& [name, value] : ParseQuery(raw_query, plus_as_space)) {
+    if (presigned && name == "X-Amz-Signature") continue;
+    params.emplace_back(UriEncode(name), UriEncode(value));
   }
   std::sort(params.begin(), params.end());
   std::string out;
