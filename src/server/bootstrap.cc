@@ -85,25 +85,12 @@ auth::Policy WorkerPolicy(const WorkerSpec& w, const std::string& region,
 Result<auth::AccessKey> LoadOrCreateKey(const std::string& data_dir, const std::string& file,
                                         const std::string& name) {
   std::string path = data_dir + "/" + file;
-  auto text = ReadSmallFile(path);
-  RootKey key;
-  if (text.ok()) {
-    auto doc = nlohmann::json::parse(*text, nullptr, false);
-    if (doc.is_discarded() || !doc.contains("access_key_id") ||
-        !doc.contains("secret_access_key")) {
-      return Status(Code::kCorruption, path + " is not a valid key file");
-    }
-    key.access_key_id = doc["access_key_id"].get<std::string>();
-    key.secret_access_key = doc["secret_access_key"].get<std::string>();
-  } else {
-    key = GenerateKey();
-    nlohmann::json doc = {{"access_key_id", key.access_key_id},
-                          {"secret_access_key", key.secret_access_key}};
-    IMGBATCH_RETURN_IF_ERROR(WriteFileAtomically(path, doc.dump(2) + "\n", 0600));
-  }
+  auto key = ReadKeyFile(path);
+  if (!key.ok() && key.status().code() == Code::kNotFound) key = CreateKeyFile(path);
+  if (!key.ok()) return key.status();
   auth::AccessKey out;
-  out.access_key_id = key.access_key_id;
-  out.secret_access_key = key.secret_access_key;
+  out.access_key_id = key->access_key_id;
+  out.secret_access_key = key->secret_access_key;
   out.name = name;
   return out;
 }

@@ -24,6 +24,8 @@ std::string RandomFrom(std::string_view alphabet, size_t n) {
   return out;
 }
 
+}  // namespace
+
 Result<RootKey> ReadKeyFile(const std::string& path) {
   IMGBATCH_ASSIGN_OR_RETURN(std::string text, ReadSmallFile(path));
   auto doc = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
@@ -36,7 +38,13 @@ Result<RootKey> ReadKeyFile(const std::string& path) {
                  doc["secret_access_key"].get<std::string>(), "data directory"};
 }
 
-}  // namespace
+Result<RootKey> CreateKeyFile(const std::string& path) {
+  RootKey key = GenerateKey();
+  nlohmann::json doc = {{"access_key_id", key.access_key_id},
+                        {"secret_access_key", key.secret_access_key}};
+  IMGBATCH_RETURN_IF_ERROR(WriteFileAtomically(path, doc.dump(2) + "\n", 0600));
+  return key;
+}
 
 RootKeyInputs RootKeyInputsFromEnvironment(const std::string& data_dir) {
   RootKeyInputs in;
@@ -70,12 +78,7 @@ Result<RootKey> FindRootKey(const RootKeyInputs& in) {
 Result<RootKey> ResolveRootKey(const RootKeyInputs& in) {
   auto found = FindRootKey(in);
   if (found.ok() || found.status().code() != Code::kNotFound) return found;
-  RootKey key = GenerateKey();
-  nlohmann::json doc = {{"access_key_id", key.access_key_id},
-                        {"secret_access_key", key.secret_access_key}};
-  IMGBATCH_RETURN_IF_ERROR(
-      WriteFileAtomically(in.data_dir + "/" + kKeyFile, doc.dump(2) + "\n", 0600));
-  return key;
+  return CreateKeyFile(in.data_dir + "/" + kKeyFile);
 }
 
 }  // namespace imgbatch::server

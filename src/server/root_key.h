@@ -30,6 +30,13 @@ Result<RootKey> ResolveRootKey(const RootKeyInputs& inputs);
 // Reads the key without creating one (operator commands).
 Result<RootKey> FindRootKey(const RootKeyInputs& inputs);
 
+// Key files (JSON {"access_key_id", "secret_access_key"}, mode 0600) hold the
+// root key and the worker key in the data directory. kNotFound when absent,
+// kCorruption when malformed.
+Result<RootKey> ReadKeyFile(const std::string& path);
+// Generates a key and writes it to path atomically.
+Result<RootKey> CreateKeyFile(const std::string& path);
+
 // An AWS-shaped key pair: "AKIA" + 16 upper-case base32-ish characters and a
 // 40-character secret.
 RootKey GenerateKey();
