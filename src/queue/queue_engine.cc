@@ -670,6 +670,73 @@ class EngineImpl final : public QueueEngine {
     return results;
   }
 
+  Result<std::vector<PeekedMessage>> Peek(std::string_view queue, int max) override {
+    QueuePtr q = Find(queue);
+    if (!q) return QueueNotFound();
+    if (max < 1 || max > kMaxPeekMessages) {
+      return InvalidParameter("max must be between 1 and " + std::to_string(kMaxPeekMessages) +
+                              ".");
+    }
+    const QueueConfig config = ConfigOf(q);
+    const int64_t now = clock_.NowMillis();
+    std::vector<PeekedMessage> out;
+    IMGBATCH_RETURN_IF_ERROR(db_.Read([&](db::Conn& conn) -> Status {
+      out.clear();
+      // (queue_id, sent_ms) index: oldest first, expired ones skipped.
+      IMGBATCH_ASSIGN_OR_RETURN(
+          db::Statement st,
+          conn.Prepare("SELECT message_id, body, attributes, sender_id, dlq_source, sent_ms, "
+                       "receive_count, visible_at_ms FROM queue_messages "
+                       "WHERE queue_id = ?1 AND sent_ms > ?2 ORDER BY sent_ms, seq LIMIT ?3"));
+      st.Bind(1, q->id).Bind(2, now - config.retention_period * 1000LL).Bind(3, int64_t{max});
+      while (true) {
+        IMGBATCH_ASSIGN_OR_RETURN(bool row, st.Step());
+        if (!row) break;
+        PeekedMessage m;
+        m.message_id = st.ColumnText(0);
+        m.body = st.ColumnText(1);
+        if (auto attributes = DecodeAttributes(st.ColumnText(2)); attributes.ok()) {
+          m.attributes = std::move(*attributes);
+        }
+        m.sender_id = st.ColumnText(3);
+        if (std::string source = st.ColumnText(4); !source.empty()) {
+          m.dead_letter_source_arn = QueueArnFor(source);
+        }
+        m.sent_ms = st.ColumnInt(5);
+        m.receive_count = static_cast<int>(st.ColumnInt(6));
+        m.visible = st.ColumnInt(7) <= now;
+        out.push_back(std::move(m));
+      }
+      return Status::Ok();
+    }));
+    return out;
+  }
+
+  Status DeleteById(std::string_view queue, std::string_view message_id) override {
+    QueuePtr q = Find(queue);
+    if (!q) return QueueNotFound();
+    int64_t removed = 0;
+    IMGBATCH_RETURN_IF_ERROR(db_.Write([&](db::Txn& txn) -> Status {
+      if (q->deleted) return QueueNotFound();
+      // No index on message_id (it would cost every send): an operator
+      // action scans one queue's rows.
+      IMGBATCH_ASSIGN_OR_RETURN(
+          db::Statement del,
+          txn.Prepare("DELETE FROM queue_messages WHERE queue_id = ?1 AND message_id = ?2"));
+      IMGBATCH_RETURN_IF_ERROR(del.Bind(1, q->id).Bind(2, message_id).Run());
+      removed = del.changes();
+      return Status::Ok();
+    }));
+    if (removed == 0) {
+      return NotFound("No message with id " + std::string(message_id) + " in queue " + q->name +
+                      ".")
+          .WithDetail("MessageNotFound");
+    }
+    std::lock_guard lock(mu_);
+    q->message_count = std::max<int64_t>(0, q->message_count - removed);
+    return Status::Ok();
+  }
+
   Status ChangeVisibility(std::string_view queue, std::string_view receipt_handle,
                           int timeout_seconds) override {
     IMGBATCH_ASSIGN_OR_RETURN(

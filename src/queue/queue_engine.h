@@ -36,6 +36,7 @@ namespace imgbatch::queue {
 inline constexpr int kMaxBatchEntries = 10;
 inline constexpr int kMaxReceiveMessages = 10;
 inline constexpr int64_t kPurgeIntervalMillis = 60'000;
+inline constexpr int kMaxPeekMessages = 1000;
 
 struct EngineOptions {
   std::string region = "us-east-1";
@@ -86,6 +87,19 @@ struct ReceivedMessage {
   int64_t sent_ms = 0;
   int64_t first_receive_ms = 0;
   int receive_count = 0;
+};
+
+// A message as it stands, read without receiving it (the operator's DLQ
+// peek): no receipt handle, no receive-count or visibility change.
+struct PeekedMessage {
+  std::string message_id;
+  std::string body;
+  MessageAttributes attributes;
+  std::string sender_id;
+  std::string dead_letter_source_arn;  // set when the message came to a DLQ by redrive
+  int64_t sent_ms = 0;
+  int receive_count = 0;
+  bool visible = true;  // false while in flight or delayed
 };
 
 using ReceiveCallback = std::function<void(Result<std::vector<ReceivedMessage>>)>;
@@ -159,6 +173,15 @@ class QueueEngine {
   virtual Status Delete(std::string_view queue, std::string_view receipt_handle) = 0;
   virtual Result<std::vector<Status>> DeleteBatch(std::string_view queue,
                                                   const std::vector<std::string>& handles) = 0;
+  // Operator reads and actions (not SQS operations). Peek returns up to max
+  // (1..kMaxPeekMessages) messages, oldest first, in flight or not, without
+  // changing them; messages past their retention period are left out.
+  virtual Result<std::vector<PeekedMessage>> Peek(std::string_view queue, int max) = 0;
+  // Deletes one message by its id whatever its state (an in-flight
+  // receiver's later DeleteMessage then deletes nothing, as for a superseded
+  // handle). kNotFound with detail "MessageNotFound" when absent.
+  virtual Status DeleteById(std::string_view queue, std::string_view message_id) = 0;
+
   virtual Status ChangeVisibility(std::string_view queue, std::string_view receipt_handle,
                                   int timeout_seconds) = 0;
   struct VisibilityChange {

@@ -508,6 +508,84 @@ TEST_F(QueueEngineTest, MoveTaskSendsDeadLettersBack) {
   EXPECT_EQ(engine_->CancelMoveTask(*handle).status().detail(), "UnsupportedOperation");
 }
 
+TEST_F(QueueEngineTest, PeekReadsWithoutReceiving) {
+  Create("q", {{"VisibilityTimeout", "30"}});
+  SendRequest r;
+  r.body = "first";
+  r.attributes["ErrorCode"] = MessageAttribute{"String", "NotAnImage"};
+  r.attributes["Size"] = MessageAttribute{"Number", "12"};
+  ASSERT_TRUE(engine_->Send("q", std::move(r)).ok());
+  Advance(1ms);
+  Send("q", "second");
+  Advance(1ms);
+  Send("q", "third");
+  auto first = engine_->Peek("q", 2);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  ASSERT_EQ(first->size(), 2u);
+  EXPECT_EQ((*first)[0].body, "first");  // oldest first
+  EXPECT_EQ((*first)[1].body, "second");
+  EXPECT_EQ((*first)[0].attributes.at("ErrorCode").value, "NotAnImage");
+  EXPECT_EQ((*first)[0].attributes.at("Size").data_type, "Number");
+  EXPECT_EQ((*first)[0].sent_ms, clock_.NowMillis() - 2);
+  EXPECT_EQ((*first)[0].receive_count, 0);
+  EXPECT_TRUE((*first)[0].visible);
+  // Peeking twice changes nothing: every message is still receivable once.
+  ASSERT_EQ(engine_->Peek("q", 10)->size(), 3u);
+  EXPECT_EQ(Counts("q").visible, 3);
+  Messages got = Receive("q", 1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].receive_count, 1);
+  auto after = engine_->Peek("q", 10);
+  ASSERT_EQ(after->size(), 3u);
+  EXPECT_EQ((*after)[0].receive_count, 1);  // in flight, still listed
+  EXPECT_FALSE((*after)[0].visible);
+  EXPECT_EQ(Counts("q").not_visible, 1);
+  EXPECT_EQ(engine_->Peek("q", 0).status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(engine_->Peek("q", kMaxPeekMessages + 1).status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(engine_->Peek("missing", 1).status().detail(), "QueueDoesNotExist");
+}
+
+TEST_F(QueueEngineTest, PeekLeavesOutExpiredMessagesAndShowsDeadLetterSource) {
+  Create("dlq", {{"MessageRetentionPeriod", "60"}});
+  Create("src",
+         {{"VisibilityTimeout", "1"},
+          {"RedrivePolicy", R"({"deadLetterTargetArn":"arn:aws:sqs:us-east-1:000000000000:dlq",)"
+                            R"("maxReceiveCount":1})"}});
+  Send("src", "poison");
+  ASSERT_EQ(Receive("src").size(), 1u);
+  Advance(1s);
+  EXPECT_TRUE(Receive("src").empty());  // moved to the DLQ
+  auto dead = engine_->Peek("dlq", 10);
+  ASSERT_TRUE(dead.ok());
+  ASSERT_EQ(dead->size(), 1u);
+  EXPECT_EQ((*dead)[0].dead_letter_source_arn, "arn:aws:sqs:us-east-1:000000000000:src");
+  EXPECT_EQ((*dead)[0].receive_count, 1);
+  Advance(60s);  // past the DLQ's retention (counted from the original send)
+  EXPECT_TRUE(engine_->Peek("dlq", 10)->empty());
+}
+
+TEST_F(QueueEngineTest, DeleteByIdRemovesOneMessageInAnyState) {
+  Create("q");
+  const std::string a = Send("q", "a");
+  const std::string b = Send("q", "b");
+  Messages got = Receive("q", 1, 30);
+  ASSERT_EQ(got.size(), 1u);
+  ASSERT_EQ(got[0].message_id, a);
+  ASSERT_TRUE(engine_->DeleteById("q", a).ok());                  // in flight
+  EXPECT_TRUE(engine_->Delete("q", got[0].receipt_handle).ok());  // receiver's delete: no-op
+  EXPECT_EQ(Counts("q").not_visible, 0);
+  EXPECT_EQ(Counts("q").visible, 1);
+  Status again = engine_->DeleteById("q", a);
+  EXPECT_EQ(again.code(), Code::kNotFound);
+  EXPECT_EQ(again.detail(), "MessageNotFound");
+  Create("other");
+  EXPECT_EQ(engine_->DeleteById("other", b).detail(), "MessageNotFound");  // wrong queue
+  EXPECT_EQ(engine_->DeleteById("missing", b).detail(), "QueueDoesNotExist");
+  ASSERT_TRUE(engine_->DeleteById("q", b).ok());
+  EXPECT_EQ(Counts("q").visible, 0);
+  EXPECT_TRUE(engine_->Peek("q", 10)->empty());
+}
+
 TEST_F(QueueEngineTest, TagsRoundTrip) {
   ASSERT_TRUE(engine_->CreateQueue("q", {}, {{"team", "img"}}).ok());
   ASSERT_TRUE(engine_->TagQueue("q", {{"env", "dev"}}).ok());
