@@ -63,6 +63,14 @@ Result<Endpoint> ResolveEndpoint(std::string_view service, std::string_view regi
   return Endpoint{"https", host, "", false};
 }
 
+Result<Endpoint> ResolveStsEndpoint(const EnvLookup& env) {
+  std::string region = ResolveRegion(env).value_or("");
+  auto resolved = ResolveEndpoint("sts", region, "", "", env);
+  if (resolved.ok() || !region.empty()) return resolved;
+  // No region at all: the SDKs' global endpoint.
+  return Endpoint::Parse("https://sts.amazonaws.com", /*custom=*/false);
+}
+
 AwsHttpClient::AwsHttpClient(HttpTransport& transport, CredentialsProvider& credentials,
                              const Clock& clock, AwsHttpOptions options,
                              ErrorCodeParser error_parser, Sleeper sleeper)

@@ -35,6 +35,10 @@ struct Endpoint {
 Result<Endpoint> ResolveEndpoint(std::string_view service, std::string_view region,
                                  std::string_view service_flag, std::string_view general_flag,
                                  const EnvLookup& env);
+// STS for the web-identity credentials: AWS_ENDPOINT_URL_STS,
+// AWS_ENDPOINT_URL, else the regional https://sts.<region>.amazonaws.com (the
+// SDKs' default since 2022), or https://sts.amazonaws.com with no region.
+Result<Endpoint> ResolveStsEndpoint(const EnvLookup& env);
 
 struct AwsRequest {
   std::string method = "GET";

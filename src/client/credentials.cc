@@ -5,8 +5,10 @@
 #include <cstdlib>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <pugixml.hpp>
 #include <sstream>
 
+#include "client/aws_http.h"
 #include "client/ini.h"
 #include "common/strings.h"
 
@@ -17,6 +19,9 @@ constexpr std::string_view kEcsHost = "http://169.254.170.2";
 constexpr std::string_view kImdsDefaultEndpoint = "http://169.254.169.254";
 constexpr std::chrono::milliseconds kMetadataTimeout{2000};
 constexpr std::string_view kImdsTokenTtlSeconds = "21600";
+constexpr std::chrono::milliseconds kStsTimeout{10'000};
+constexpr std::string_view kStsApiVersion = "2011-06-15";
+constexpr size_t kMaxRoleSessionName = 64;  // STS's limit
 
 std::optional<std::string> ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -180,6 +185,73 @@ class ContainerSource final : public CredentialSource {
   HttpTransport& transport_;
 };
 
+// EKS IAM Roles for Service Accounts (IRSA) and any OIDC federation: the
+// pod gets a projected token file and a role; STS AssumeRoleWithWebIdentity
+// (an unsigned call: the token is the proof) trades them for temporary keys.
+// Reference: STS API Reference, AssumeRoleWithWebIdentity; SDKs and Tools
+// Reference Guide, "Assume role credential provider" (web identity).
+class WebIdentitySource final : public CredentialSource {
+ public:
+  WebIdentitySource(EnvLookup env, HttpTransport& transport, const Clock& clock)
+      : env_(std::move(env)), transport_(transport), clock_(clock) {}
+  std::string Name() const override { return "web-identity"; }
+
+  Result<TimedCredentials> Fetch() override {
+    auto token_file = env_("AWS_WEB_IDENTITY_TOKEN_FILE");
+    auto role_arn = env_("AWS_ROLE_ARN");
+    if (!token_file && !role_arn) return NotFound("AWS_WEB_IDENTITY_TOKEN_FILE not set");
+    if (!token_file || !role_arn) {
+      return InvalidArgument("AWS_WEB_IDENTITY_TOKEN_FILE and AWS_ROLE_ARN must be set together");
+    }
+    // Re-read on every fetch: the kubelet rotates the projected token.
+    auto token = ReadFile(*token_file);
+    if (!token) return IoError("cannot read AWS_WEB_IDENTITY_TOKEN_FILE " + *token_file);
+    IMGBATCH_ASSIGN_OR_RETURN(auto endpoint, ResolveStsEndpoint(env_));
+
+    HttpRequest request;
+    request.method = "POST";
+    request.url = endpoint.Origin() + endpoint.base_path + "/";
+    request.timeout = kStsTimeout;
+    request.headers.emplace_back("Content-Type",
+                                 "application/x-www-form-urlencoded; charset=utf-8");
+    request.body = "Action=AssumeRoleWithWebIdentity&Version=" + std::string(kStsApiVersion) +
+                   "&RoleArn=" + FormEncode(*role_arn) +
+                   "&RoleSessionName=" + FormEncode(SessionName()) +
+                   "&WebIdentityToken=" + FormEncode(Trim(*token));
+    IMGBATCH_ASSIGN_OR_RETURN(auto response, transport_.Send(request));
+    if (response.status != 200) return StsErrorStatus(response);
+    return ParseAssumeRoleWithWebIdentityResponse(response.body);
+  }
+
+ private:
+  std::string SessionName() const {
+    if (auto name = env_("AWS_ROLE_SESSION_NAME")) return name->substr(0, kMaxRoleSessionName);
+    return "imgbatch-worker-" + std::to_string(clock_.NowMillis());
+  }
+
+  static Status StsErrorStatus(const HttpResponse& response) {
+    pugi::xml_document doc;
+    std::string code, message;
+    if (doc.load_buffer(response.body.data(), response.body.size())) {
+      auto error = doc.child("ErrorResponse").child("Error");
+      code = error.child_value("Code");
+      message = error.child_value("Message");
+    }
+    std::string text = "STS AssumeRoleWithWebIdentity returned HTTP " +
+                       std::to_string(response.status) + (code.empty() ? "" : " " + code) +
+                       (message.empty() ? "" : ": " + message);
+    // IDPCommunicationError and throttling are worth retrying; a bad or
+    // expired token or a role that does not trust it is not.
+    bool transient = response.status >= 500 || response.status == 429 ||
+                     code == "IDPCommunicationError" || IsThrottlingCode(code);
+    return Status(transient ? Code::kUnavailable : Code::kUnauthenticated, text).WithDetail(code);
+  }
+
+  EnvLookup env_;
+  HttpTransport& transport_;
+  const Clock& clock_;
+};
+
 class ImdsSource final : public CredentialSource {
  public:
   ImdsSource(EnvLookup env, HttpTransport& transport)
@@ -252,6 +324,10 @@ std::unique_ptr<CredentialSource> MakeProfileSource(EnvLookup env, std::string p
 std::unique_ptr<CredentialSource> MakeContainerSource(EnvLookup env, HttpTransport& transport) {
   return std::make_unique<ContainerSource>(std::move(env), transport);
 }
+std::unique_ptr<CredentialSource> MakeWebIdentitySource(EnvLookup env, HttpTransport& transport,
+                                                        const Clock& clock) {
+  return std::make_unique<WebIdentitySource>(std::move(env), transport, clock);
+}
 std::unique_ptr<CredentialSource> MakeImdsSource(EnvLookup env, HttpTransport& transport) {
   return std::make_unique<ImdsSource>(std::move(env), transport);
 }
@@ -275,6 +351,28 @@ Result<TimedCredentials> ParseCredentialsJson(std::string_view json) {
   } catch (const nlohmann::json::exception& e) {
     return InvalidArgument(std::string("credentials: malformed JSON: ") + e.what());
   }
+}
+
+Result<TimedCredentials> ParseAssumeRoleWithWebIdentityResponse(std::string_view xml) {
+  pugi::xml_document doc;
+  if (!doc.load_buffer(xml.data(), xml.size())) {
+    return InvalidArgument("STS: malformed XML response");
+  }
+  auto credentials = doc.child("AssumeRoleWithWebIdentityResponse")
+                         .child("AssumeRoleWithWebIdentityResult")
+                         .child("Credentials");
+  if (!credentials) return InvalidArgument("STS: response has no Credentials");
+  TimedCredentials result;
+  result.credentials.access_key_id = Trim(credentials.child_value("AccessKeyId"));
+  result.credentials.secret_access_key = Trim(credentials.child_value("SecretAccessKey"));
+  result.credentials.session_token = Trim(credentials.child_value("SessionToken"));
+  if (result.credentials.access_key_id.empty() || result.credentials.secret_access_key.empty()) {
+    return InvalidArgument("STS: empty AccessKeyId or SecretAccessKey");
+  }
+  auto expiration = ParseIso8601(Trim(credentials.child_value("Expiration")));
+  if (!expiration) return InvalidArgument("STS: missing or bad Expiration");
+  result.expiration = *expiration;
+  return result;
 }
 
 ChainCredentialsProvider::ChainCredentialsProvider(
@@ -338,7 +436,12 @@ std::unique_ptr<ChainCredentialsProvider> MakeDefaultCredentialsChain(
   // in the CLI; otherwise environment keys come first.
   bool explicit_profile = !profile_override.empty();
   if (!explicit_profile) sources.push_back(MakeEnvSource(env));
-  sources.push_back(MakeProfileSource(env, profile_override));
+  // Web identity after environment keys and before the shared files, where
+  // botocore (the AWS CLI) and the Java SDK v2 put it; an explicit profile
+  // still outranks it.
+  if (explicit_profile) sources.push_back(MakeProfileSource(env, profile_override));
+  sources.push_back(MakeWebIdentitySource(env, transport, clock));
+  if (!explicit_profile) sources.push_back(MakeProfileSource(env, profile_override));
   sources.push_back(MakeContainerSource(env, transport));
   sources.push_back(MakeImdsSource(env, transport));
   return std::make_unique<ChainCredentialsProvider>(std::move(sources), clock);

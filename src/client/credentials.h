@@ -1,12 +1,17 @@
 // The AWS credentials chain as the SDKs resolve it, refreshed before expiry:
 //   1. environment: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN
-//   2. shared files: AWS_SHARED_CREDENTIALS_FILE (~/.aws/credentials) and
+//   2. web identity (EKS IRSA): AWS_WEB_IDENTITY_TOKEN_FILE + AWS_ROLE_ARN
+//      [+ AWS_ROLE_SESSION_NAME] -> STS AssumeRoleWithWebIdentity on the
+//      regional endpoint (AWS_ENDPOINT_URL_STS / AWS_ENDPOINT_URL override it)
+//   3. shared files: AWS_SHARED_CREDENTIALS_FILE (~/.aws/credentials) and
 //      AWS_CONFIG_FILE (~/.aws/config), profile AWS_PROFILE or "default"
-//   3. ECS container credentials: AWS_CONTAINER_CREDENTIALS_RELATIVE_URI (on
+//   4. ECS container credentials: AWS_CONTAINER_CREDENTIALS_RELATIVE_URI (on
 //      http://169.254.170.2) or AWS_CONTAINER_CREDENTIALS_FULL_URI with
 //      AWS_CONTAINER_AUTHORIZATION_TOKEN(_FILE)
-//   4. EC2 IMDSv2 (AWS_EC2_METADATA_SERVICE_ENDPOINT, off with
+//   5. EC2 IMDSv2 (AWS_EC2_METADATA_SERVICE_ENDPOINT, off with
 //      AWS_EC2_METADATA_DISABLED=true)
+// An explicit profile (--profile) moves the shared files to the front and
+// drops the environment keys, as the AWS CLI does.
 // Reference: AWS SDKs and Tools Reference Guide, "Standardized credential
 // providers". Environment lookups are injected so tests never touch the
 // process environment. Thread-safety: providers are safe to share between
@@ -51,6 +56,8 @@ std::unique_ptr<CredentialSource> MakeEnvSource(EnvLookup env);
 std::unique_ptr<CredentialSource> MakeProfileSource(EnvLookup env,
                                                     std::string profile_override = {});
 std::unique_ptr<CredentialSource> MakeContainerSource(EnvLookup env, HttpTransport& transport);
+std::unique_ptr<CredentialSource> MakeWebIdentitySource(EnvLookup env, HttpTransport& transport,
+                                                        const Clock& clock);
 std::unique_ptr<CredentialSource> MakeImdsSource(EnvLookup env, HttpTransport& transport);
 
 // What the clients sign with.
@@ -98,7 +105,7 @@ class ChainCredentialsProvider final : public CredentialsProvider {
   std::optional<TimedCredentials> cached_;
 };
 
-// The standard chain: env, profile, container, IMDS.
+// The standard chain: env, web identity, profile, container, IMDS.
 std::unique_ptr<ChainCredentialsProvider> MakeDefaultCredentialsChain(
     EnvLookup env, HttpTransport& transport, const Clock& clock, std::string profile_override = {});
 
@@ -109,5 +116,9 @@ std::optional<std::string> ResolveRegion(const EnvLookup& env, std::string profi
 // Parses the JSON the ECS and IMDS endpoints return
 // ({"AccessKeyId","SecretAccessKey","Token","Expiration"}).
 Result<TimedCredentials> ParseCredentialsJson(std::string_view json);
+
+// Parses STS's AssumeRoleWithWebIdentity XML reply (Credentials with
+// AccessKeyId, SecretAccessKey, SessionToken, Expiration).
+Result<TimedCredentials> ParseAssumeRoleWithWebIdentityResponse(std::string_view xml);
 
 }  // namespace imgbatch::client

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <map>
 
+#include "client/aws_http.h"
 #include "client/testing/moto_server.h"
 #include "common/strings.h"
 
@@ -221,6 +222,130 @@ TEST_F(CredentialsTest, ImdsV2AgainstLocalEndpoint) {
   EXPECT_EQ(credentials->access_key_id, "AKIDIMDS");
   ASSERT_EQ(seen.size(), 3u);
   EXPECT_EQ(seen[0], "PUT /latest/api/token");
+}
+
+std::string StsReply(const std::string& key, SysTime expiration) {
+  return R"(<AssumeRoleWithWebIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
+  <AssumeRoleWithWebIdentityResult>
+    <SubjectFromWebIdentityToken>system:serviceaccount:imgbatch:worker</SubjectFromWebIdentityToken>
+    <Credentials>
+      <SessionToken>token-)" +
+         key + R"(</SessionToken>
+      <SecretAccessKey>secret-)" +
+         key + R"(</SecretAccessKey>
+      <Expiration>)" +
+         FormatIso8601Millis(expiration) + R"(</Expiration>
+      <AccessKeyId>)" +
+         key + R"(</AccessKeyId>
+    </Credentials>
+  </AssumeRoleWithWebIdentityResult>
+  <ResponseMetadata><RequestId>c6104cbe-af31-11e0-8154-cbc7ccf896c7</RequestId></ResponseMetadata>
+</AssumeRoleWithWebIdentityResponse>)";
+}
+
+// Plays STS on 127.0.0.1 (AWS_ENDPOINT_URL_STS): the IRSA variables become an
+// AssumeRoleWithWebIdentity call carrying the token file's current content.
+TEST_F(CredentialsTest, WebIdentityTokenFileAssumesTheRoleAndRefreshes) {
+  std::vector<QueryParams> calls;
+  LocalHttpServer sts([&](const LocalRequest& request) {
+    EXPECT_EQ(request.method, "POST");
+    EXPECT_EQ(request.target, "/");
+    EXPECT_TRUE(request.authorization.empty()) << "AssumeRoleWithWebIdentity is unsigned";
+    calls.push_back(ParseQuery(request.body, /*plus_as_space=*/true));
+    return LocalResponse{200, StsReply("ASIAWEB" + std::to_string(calls.size()),
+                                       clock_.Now() + std::chrono::hours(1))};
+  });
+  vars_["AWS_WEB_IDENTITY_TOKEN_FILE"] = WriteFile("token", "eyJ.first-token\n");
+  vars_["AWS_ROLE_ARN"] = "arn:aws:iam::123456789012:role/imgbatch-worker";
+  vars_["AWS_ROLE_SESSION_NAME"] = "pod name/1";
+  vars_["AWS_ENDPOINT_URL_STS"] = sts.url();
+  vars_["AWS_CONTAINER_CREDENTIALS_FULL_URI"] = "http://127.0.0.1:1/never-asked";
+  auto chain = MakeDefaultCredentialsChain(Env(), transport_, clock_);
+
+  auto first = chain->Get();
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  EXPECT_EQ(first->access_key_id, "ASIAWEB1");
+  EXPECT_EQ(first->secret_access_key, "secret-ASIAWEB1");
+  EXPECT_EQ(first->session_token, "token-ASIAWEB1");
+  EXPECT_EQ(chain->SourceName(), "web-identity");
+  ASSERT_EQ(calls.size(), 1u);
+  EXPECT_EQ(QueryGet(calls[0], "Action").value_or("<missing>"), "AssumeRoleWithWebIdentity");
+  EXPECT_EQ(QueryGet(calls[0], "Version").value_or("<missing>"), "2011-06-15");
+  EXPECT_EQ(QueryGet(calls[0], "RoleArn").value_or("<missing>"),
+            "arn:aws:iam::123456789012:role/imgbatch-worker");
+  EXPECT_EQ(QueryGet(calls[0], "RoleSessionName").value_or("<missing>"), "pod name/1");
+  EXPECT_EQ(QueryGet(calls[0], "WebIdentityToken").value_or("<missing>"), "eyJ.first-token");
+
+  clock_.Advance(std::chrono::minutes(30));
+  EXPECT_EQ(chain->Get()->access_key_id, "ASIAWEB1");  // cached
+  EXPECT_EQ(calls.size(), 1u);
+
+  // The kubelet rotated the token; inside the refresh margin the role is
+  // assumed again with the new one.
+  WriteFile("token", "eyJ.second-token");
+  clock_.Advance(std::chrono::minutes(26));
+  EXPECT_EQ(chain->Get()->access_key_id, "ASIAWEB2");
+  ASSERT_EQ(calls.size(), 2u);
+  EXPECT_EQ(QueryGet(calls[1], "WebIdentityToken").value_or("<missing>"), "eyJ.second-token");
+}
+
+TEST_F(CredentialsTest, WebIdentityErrorsAreReportedInSTSTerms) {
+  LocalHttpServer sts([&](const LocalRequest&) {
+    return LocalResponse{400, R"(<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
+  <Error><Type>Sender</Type><Code>InvalidIdentityToken</Code><Message>Token expired</Message></Error>
+  <RequestId>x</RequestId></ErrorResponse>)"};
+  });
+  vars_["AWS_WEB_IDENTITY_TOKEN_FILE"] = WriteFile("token", "expired");
+  vars_["AWS_ROLE_ARN"] = "arn:aws:iam::123456789012:role/r";
+  vars_["AWS_ENDPOINT_URL"] = sts.url();  // the general override reaches STS too
+  auto chain = MakeDefaultCredentialsChain(Env(), transport_, clock_);
+  auto failed = chain->Get();
+  ASSERT_FALSE(failed.ok());
+  EXPECT_EQ(failed.status().code(), Code::kUnauthenticated);
+  EXPECT_NE(failed.status().message().find("InvalidIdentityToken"), std::string::npos)
+      << failed.status().ToString();
+  EXPECT_NE(failed.status().message().find("Token expired"), std::string::npos);
+  EXPECT_EQ(sts.requests(), 1);
+}
+
+TEST_F(CredentialsTest, WebIdentityNeedsBothVariablesAndComesAfterEnvironmentKeys) {
+  vars_["AWS_ROLE_ARN"] = "arn:aws:iam::123456789012:role/r";
+  EXPECT_EQ(MakeDefaultCredentialsChain(Env(), transport_, clock_)->Get().status().code(),
+            Code::kInvalidArgument);
+  vars_["AWS_WEB_IDENTITY_TOKEN_FILE"] = (dir_ / "missing-token").string();
+  EXPECT_EQ(MakeDefaultCredentialsChain(Env(), transport_, clock_)->Get().status().code(),
+            Code::kIoError);
+  vars_["AWS_ACCESS_KEY_ID"] = "AKIDENV";
+  vars_["AWS_SECRET_ACCESS_KEY"] = "SECRETENV";
+  auto chain = MakeDefaultCredentialsChain(Env(), transport_, clock_);
+  EXPECT_EQ(chain->Get()->access_key_id, "AKIDENV");
+  EXPECT_EQ(chain->SourceName(), "environment");
+}
+
+TEST(StsEndpointTest, RegionalByDefaultGlobalWithoutRegionOverridable) {
+  std::map<std::string, std::string> vars{{"AWS_CONFIG_FILE", "/nonexistent"}};
+  EnvLookup env = [&](const std::string& name) -> std::optional<std::string> {
+    auto it = vars.find(name);
+    return it == vars.end() ? std::nullopt : std::optional(it->second);
+  };
+  EXPECT_EQ(ResolveStsEndpoint(env)->Origin(), "https://sts.amazonaws.com");
+  vars["AWS_REGION"] = "eu-central-1";
+  EXPECT_EQ(ResolveStsEndpoint(env)->Origin(), "https://sts.eu-central-1.amazonaws.com");
+  vars["AWS_ENDPOINT_URL"] = "http://127.0.0.1:4566";
+  EXPECT_EQ(ResolveStsEndpoint(env)->Origin(), "http://127.0.0.1:4566");
+  vars["AWS_ENDPOINT_URL_STS"] = "http://127.0.0.1:9000";
+  EXPECT_EQ(ResolveStsEndpoint(env)->Origin(), "http://127.0.0.1:9000");
+}
+
+TEST(StsXmlTest, RejectsIncompleteReplies) {
+  EXPECT_FALSE(ParseAssumeRoleWithWebIdentityResponse("").ok());
+  EXPECT_FALSE(ParseAssumeRoleWithWebIdentityResponse("<Assume").ok());
+  EXPECT_FALSE(ParseAssumeRoleWithWebIdentityResponse("<ErrorResponse/>").ok());
+  const std::string no_expiration =
+      "<AssumeRoleWithWebIdentityResponse><AssumeRoleWithWebIdentityResult><Credentials>"
+      "<AccessKeyId>A</AccessKeyId><SecretAccessKey>S</SecretAccessKey>"
+      "</Credentials></AssumeRoleWithWebIdentityResult></AssumeRoleWithWebIdentityResponse>";
+  EXPECT_FALSE(ParseAssumeRoleWithWebIdentityResponse(no_expiration).ok());
 }
 
 TEST(CredentialsJsonTest, RejectsMalformedDocuments) {

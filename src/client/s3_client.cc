@@ -123,6 +123,10 @@ Result<std::string> S3Client::PutObject(const std::string& bucket, const std::st
   for (const auto& [name, value] : options.metadata) {
     request.headers.emplace_back(std::string(kMetaPrefix) + ToLower(name), value);
   }
+  if (!options.if_match.empty()) {
+    request.headers.emplace_back("If-Match", "\"" + options.if_match + "\"");
+  }
+  if (options.if_none_match) request.headers.emplace_back("If-None-Match", "*");
   request.body = std::move(body);
   IMGBATCH_ASSIGN_OR_RETURN(auto response, Send(bucket, key, std::move(request), abort));
   if (response.status != 200) return S3ErrorStatus(response, "PutObject " + bucket + "/" + key);

@@ -36,9 +36,13 @@ struct GetObjectOptions {
   std::string if_match;  // ETag without quotes; empty = unconditional
 };
 
+// Conditional writes (S3 supports both on PutObject since 2024): the PUT
+// fails with kPreconditionFailed (412) when the condition does not hold.
 struct PutObjectOptions {
   std::string content_type = "application/octet-stream";
   UserMetadata metadata;
+  std::string if_match;        // ETag without quotes: only overwrite this version
+  bool if_none_match = false;  // If-None-Match: * (only create)
 };
 
 struct S3ClientOptions {

@@ -56,6 +56,24 @@ TEST_F(S3ClientTest, IfMatchMismatchIsPreconditionFailed) {
   EXPECT_EQ(stale.status().code(), Code::kPreconditionFailed) << stale.status().ToString();
 }
 
+TEST_F(S3ClientTest, ConditionalPutsCreateOnlyOrOverwriteOnlyAVersion) {
+  PutObjectOptions create_only;
+  create_only.if_none_match = true;
+  auto first = s3().PutObject("input", "out.jpg", "v1", create_only);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  EXPECT_EQ(s3().PutObject("input", "out.jpg", "v1-again", create_only).status().code(),
+            Code::kPreconditionFailed);
+
+  PutObjectOptions over_first;
+  over_first.if_match = *first;
+  auto second = s3().PutObject("input", "out.jpg", "v2", over_first);
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
+  // The version it was conditioned on is gone now.
+  EXPECT_EQ(s3().PutObject("input", "out.jpg", "v3", over_first).status().code(),
+            Code::kPreconditionFailed);
+  EXPECT_EQ(s3().GetObject("input", "out.jpg")->body, "v2");
+}
+
 TEST_F(S3ClientTest, MissingObjectAndBucketAreNotFound) {
   auto missing = s3().GetObject("input", "nope.jpg");
   EXPECT_EQ(missing.status().code(), Code::kNotFound);

@@ -24,6 +24,9 @@ constexpr std::chrono::seconds kMaxReceiveErrorBackoff{30};
 constexpr std::chrono::milliseconds kMinKeeperTick{200};
 constexpr std::chrono::milliseconds kMaxKeeperTick{5000};
 constexpr size_t kMaxErrorMessageBytes = 1024;
+// Lost conditional-write races on one output before giving up for now (the
+// message is retried later): each loss means another writer just wrote it.
+constexpr int kMaxConditionalWriteAttempts = 4;
 
 int64_t MillisSince(Clock::time_point start) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
@@ -421,14 +424,70 @@ Worker::Outcome Worker::HandleRecord(const EventRecord& record) {
   return {};
 }
 
-bool Worker::OutputsCurrent(const std::vector<std::string>& output_keys, const std::string& etag) {
-  for (const auto& key : output_keys) {
-    auto head = s3_.HeadObject(options_.output_bucket, key, &abort_in_flight_);
-    if (!head.ok()) return false;
-    auto source = head->metadata.find(std::string(kSourceEtagMetadata));
-    if (source == head->metadata.end() || source->second != etag) return false;
+Result<Worker::OutputState> Worker::ObserveOutput(const std::string& key) {
+  auto head = s3_.HeadObject(options_.output_bucket, key, &abort_in_flight_);
+  OutputState state;
+  if (!head.ok()) {
+    // Without s3:ListBucket on the output bucket (the least-privilege worker
+    // key), S3 answers a missing key with 403 rather than 404; s3:GetObject
+    // is granted, so an existing key would have answered 200.
+    Code code = head.status().code();
+    if (code == Code::kNotFound || code == Code::kAccessDenied) return state;
+    return head.status();
   }
-  return !output_keys.empty();
+  state.exists = true;
+  state.etag = head->etag;
+  auto source = head->metadata.find(std::string(kSourceEtagMetadata));
+  if (source != head->metadata.end()) state.source_etag = source->second;
+  return state;
+}
+
+Result<std::vector<Worker::OutputState>> Worker::ObserveOutputs(
+    const std::vector<std::string>& output_keys) {
+  std::vector<OutputState> states;
+  for (const auto& key : output_keys) {
+    IMGBATCH_ASSIGN_OR_RETURN(auto state, ObserveOutput(key));
+    states.push_back(std::move(state));
+  }
+  return states;
+}
+
+// Why the write is conditional: two workers can process two versions of one
+// key at once (the older event redelivered late, or simply slower). The
+// output was observed before the input was fetched, so if a newer version's
+// outputs had been written before that observation, the newer input already
+// existed and our fetch would have returned it (or failed If-Match). Any
+// write after the observation makes our conditional PUT fail; then the input
+// is looked at again: still our version -> retry over what is there now;
+// changed or gone -> superseded, the newer event writes the outputs.
+Result<Worker::WriteResult> Worker::WriteOutput(const EventRecord& record, ProcessedOutput& output,
+                                                OutputState seen, const std::string& source_etag) {
+  for (int attempt = 0; attempt < kMaxConditionalWriteAttempts; ++attempt) {
+    client::PutObjectOptions put;
+    put.content_type = output.content_type;
+    put.metadata[std::string(kSourceEtagMetadata)] = source_etag;
+    if (seen.exists) {
+      put.if_match = seen.etag;
+    } else {
+      put.if_none_match = true;
+    }
+    // Copied: a lost race may need the bytes again.
+    auto written =
+        s3_.PutObject(options_.output_bucket, output.key, output.bytes, put, &abort_in_flight_);
+    if (written.ok()) return WriteResult::kWritten;
+    bool lost_race = written.status().code() == Code::kPreconditionFailed ||
+                     written.status().detail() == "ConditionalRequestConflict";
+    if (!lost_race) return written.status();
+
+    IMGBATCH_ASSIGN_OR_RETURN(seen, ObserveOutput(output.key));
+    if (seen.exists && seen.source_etag == source_etag) return WriteResult::kAlreadyCurrent;
+    auto input = s3_.HeadObject(record.bucket, record.key, &abort_in_flight_);
+    if (!input.ok() && input.status().code() != Code::kNotFound) return input.status();
+    if (!input.ok() || input->etag != source_etag) return WriteResult::kSuperseded;
+  }
+  return Status(Code::kUnavailable,
+                "output " + output.key + " keeps changing under conditional writes")
+      .WithDetail("ConditionalRequestConflict");
 }
 
 Worker::Outcome Worker::ClassifyFailure(const Status& status, const std::string& key,
@@ -441,7 +500,17 @@ Worker::Outcome Worker::ClassifyFailure(const Status& status, const std::string&
 Worker::Outcome Worker::HandleCreated(const EventRecord& record) {
   auto start = Clock::now();
   std::vector<std::string> output_keys = processor_.OutputKeys(record.key);
-  if (!record.etag.empty() && OutputsCurrent(output_keys, record.etag)) {
+  // Observed before the input is fetched: see WriteOutput.
+  auto observed = ObserveOutputs(output_keys);
+  if (!observed.ok()) {
+    LogImage(record, 0, 0, start, "failed-transient", observed.status());
+    return ClassifyFailure(observed.status(), record.key, /*permanent=*/false);
+  }
+  bool current = !record.etag.empty() && !observed->empty() &&
+                 std::all_of(observed->begin(), observed->end(), [&](const OutputState& state) {
+                   return state.exists && state.source_etag == record.etag;
+                 });
+  if (current) {
     LogImage(record, 0, 0, start, "already-done");
     std::lock_guard lock(mu_);
     ++stats_.images_skipped;
@@ -476,14 +545,24 @@ Worker::Outcome Worker::HandleCreated(const EventRecord& record) {
   uint64_t bytes_out = 0;
   for (auto& output : *processed) {
     bytes_out += output.bytes.size();
-    client::PutObjectOptions put;
-    put.content_type = output.content_type;
-    put.metadata[std::string(kSourceEtagMetadata)] = source_etag;
-    auto written = s3_.PutObject(options_.output_bucket, output.key, std::move(output.bytes), put,
-                                 &abort_in_flight_);
+    auto it = std::find(output_keys.begin(), output_keys.end(), output.key);
+    OutputState seen;
+    if (it != output_keys.end()) {
+      seen = (*observed)[it - output_keys.begin()];
+    } else if (auto fresh = ObserveOutput(output.key); fresh.ok()) {
+      seen = *fresh;  // a key OutputKeys did not announce: observe it now
+    }
+    auto written = WriteOutput(record, output, seen, source_etag);
     if (!written.ok()) {
       LogImage(record, bytes_in, bytes_out, start, "failed-transient", written.status());
       return ClassifyFailure(written.status(), record.key, /*permanent=*/false);
+    }
+    if (*written == WriteResult::kSuperseded) {
+      // A newer version of the input exists and its event writes the outputs.
+      LogImage(record, bytes_in, bytes_out, start, "superseded");
+      std::lock_guard lock(mu_);
+      ++stats_.stale_events;
+      return {};
     }
   }
   LogImage(record, bytes_in, bytes_out, start, "processed");

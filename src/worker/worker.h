@@ -126,7 +126,19 @@ class Worker {
   Outcome HandleRecord(const EventRecord& record);
   Outcome HandleCreated(const EventRecord& record);
   Outcome HandleRemoved(const EventRecord& record);
-  bool OutputsCurrent(const std::vector<std::string>& output_keys, const std::string& etag);
+  // What an output key holds when this worker looks at it: the basis of the
+  // conditional write that replaces it (If-Match its ETag, or If-None-Match
+  // when absent), so a newer version's outputs are never overwritten.
+  struct OutputState {
+    bool exists = false;
+    std::string etag;
+    std::string source_etag;  // the metadata naming the input version
+  };
+  enum class WriteResult { kWritten, kAlreadyCurrent, kSuperseded };
+  Result<OutputState> ObserveOutput(const std::string& key);
+  Result<std::vector<OutputState>> ObserveOutputs(const std::vector<std::string>& output_keys);
+  Result<WriteResult> WriteOutput(const EventRecord& record, ProcessedOutput& output,
+                                  OutputState seen, const std::string& source_etag);
   Outcome ClassifyFailure(const Status& status, const std::string& key, bool permanent);
   void Complete(const std::string& receipt_handle, const client::SqsMessage& message,
                 const Outcome& outcome);

@@ -280,6 +280,67 @@ TEST_F(WorkerTest, OutputsOfAnOlderSourceAreRecomputed) {
   EXPECT_EQ(clients_->s3->GetObject("output", "resized/redo.jpg")->body, "resized:data");
 }
 
+// Two versions of one key processed at once by two workers: the older one
+// (fetched first, finishing last) must not overwrite the newer outputs.
+TEST_F(WorkerTest, OlderVersionNeverOverwritesNewerOutputs) {
+  std::string old_etag = PutInput("race.jpg", "v1");
+  Send(Created("race.jpg", old_etag));
+  processor_.Gate();
+  StartWorker();
+  // Worker A holds v1's bytes and is processing them.
+  ASSERT_TRUE(WaitFor([&] { return processor_.calls() == 1; }));
+
+  std::string new_etag = PutInput("race.jpg", "v2");
+  auto other_queue = clients_->CreateQueue("jobs-other");
+  ASSERT_TRUE(other_queue.ok());
+  ASSERT_TRUE(clients_->sqs->SendMessage(*other_queue, Created("race.jpg", new_etag)).ok());
+  FakeProcessor other_processor;
+  WorkerOptions other_options = options_;
+  other_options.queue_url = *other_queue;
+  Worker other(*clients_->s3, *clients_->sqs, other_processor, other_options);
+  ASSERT_TRUE(other.Start().ok());
+  Status other_status;
+  std::thread other_thread([&] { other_status = other.Run(); });
+  bool newer_written = WaitFor([&] {
+    auto stats = other.stats();
+    return stats.images_processed == 1 && stats.messages_deleted == 1;
+  });
+  other.Stop();
+  other_thread.join();
+  ASSERT_TRUE(newer_written);
+
+  processor_.Open();  // worker A now tries to write v1's outputs
+  ASSERT_TRUE(WaitFor([&] { return Stats().stale_events == 1 && Stats().messages_deleted == 1; }));
+  for (const char* key : {"resized/race.jpg", "thumbs/race.jpg"}) {
+    auto output = clients_->s3->GetObject("output", key);
+    ASSERT_TRUE(output.ok()) << output.status().ToString();
+    EXPECT_EQ(output->info.metadata["source-etag"], new_etag) << key;
+    EXPECT_NE(output->body.find("v2"), std::string::npos) << key << ": " << output->body;
+  }
+  EXPECT_EQ(Stats().images_processed, 0u);
+  EXPECT_EQ(QueueDepth(dlq_url_), 0);
+}
+
+// An output written by someone else after this worker looked (an older
+// version's slow writer) is overwritten when the input is still ours.
+TEST_F(WorkerTest, LostWriteRaceIsRetriedWhileTheInputIsCurrent) {
+  std::string etag = PutInput("mine.jpg", "current");
+  Send(Created("mine.jpg", etag));
+  processor_.Gate();
+  StartWorker();
+  ASSERT_TRUE(WaitFor([&] { return processor_.calls() == 1; }));
+  client::PutObjectOptions older;
+  older.metadata["source-etag"] = "olderversion";
+  ASSERT_TRUE(clients_->s3->PutObject("output", "resized/mine.jpg", "old", older).ok());
+  processor_.Open();
+  ASSERT_TRUE(
+      WaitFor([&] { return Stats().images_processed == 1 && Stats().messages_deleted == 1; }));
+  auto resized = clients_->s3->GetObject("output", "resized/mine.jpg");
+  ASSERT_TRUE(resized.ok());
+  EXPECT_EQ(resized->body, "resized:current");
+  EXPECT_EQ(resized->info.metadata["source-etag"], etag);
+}
+
 TEST_F(WorkerTest, PermanentFailureGoesToTheDeadLetterQueueWithItsReason) {
   std::string etag = PutInput("poison.jpg", "not an image");
   processor_.fail_ = [](int) {
