@@ -18,6 +18,7 @@
 #include "client/sqs_client.h"
 #include "common/clock.h"
 #include "common/logging.h"
+#include "common/strings.h"
 #include "worker/health.h"
 #include "worker/image_processor.h"
 #include "worker/worker.h"
@@ -148,8 +149,14 @@ int RunWorker(const WorkerFlags& flags) {
   client::S3Client s3(s3_http, {*s3_endpoint, flags.force_path_style});
   client::SqsClient sqs(sqs_http, {*sqs_endpoint});
 
-  auto processor =
-      worker::MakeImagingProcessor({flags.outputs, flags.max_input_bytes, flags.max_pixels});
+  worker::ImagingProcessorOptions processor_options{flags.outputs, flags.max_input_bytes,
+                                                    flags.max_pixels};
+  // Test-only knob (integration tests of heartbeats and SIGTERM): a slow image.
+  if (auto delay = env("IMGBATCH_TEST_ONLY_IMAGE_DELAY_MS")) {
+    processor_options.test_only_delay = std::chrono::milliseconds(ParseUint(*delay).value_or(0));
+    spdlog::warn("IMGBATCH_TEST_ONLY_IMAGE_DELAY_MS={}: every image sleeps (tests only)", *delay);
+  }
+  auto processor = worker::MakeImagingProcessor(processor_options);
   if (!processor.ok()) Fail(kExitConfig, processor.status().ToString());
 
   auto queue_url = sqs.ResolveQueueUrl(flags.queue);

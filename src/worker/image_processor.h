@@ -6,6 +6,7 @@
 // worker runs one image per thread).
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -41,6 +42,11 @@ struct ImagingProcessorOptions {
   std::string outputs;
   uint64_t max_input_bytes = 0;  // 0 = imaging's default
   uint64_t max_pixels = 0;       // 0 = imaging's default (100 MP)
+  // TEST ONLY: sleep this long inside every Process() call, so integration
+  // tests can make an image slow (heartbeats, SIGTERM mid-image) without
+  // giant inputs. Set by `imgbatch worker` from IMGBATCH_TEST_ONLY_IMAGE_DELAY_MS;
+  // never set in production.
+  std::chrono::milliseconds test_only_delay{0};
 };
 
 // Calls imaging::InitImaging() once. Fails on a bad output list.

@@ -1,3 +1,5 @@
+#include <thread>
+
 #include "imaging/imaging.h"
 #include "worker/image_processor.h"
 
@@ -6,8 +8,9 @@ namespace {
 
 class ImagingProcessor final : public ImageProcessor {
  public:
-  ImagingProcessor(std::vector<imaging::OutputSpec> outputs, imaging::Limits limits)
-      : outputs_(std::move(outputs)), limits_(limits) {}
+  ImagingProcessor(std::vector<imaging::OutputSpec> outputs, imaging::Limits limits,
+                   std::chrono::milliseconds test_only_delay)
+      : outputs_(std::move(outputs)), limits_(limits), test_only_delay_(test_only_delay) {}
 
   std::vector<std::string> OutputKeys(std::string_view input_key) const override {
     std::vector<std::string> keys;
@@ -17,6 +20,7 @@ class ImagingProcessor final : public ImageProcessor {
 
   Result<std::vector<ProcessedOutput>> Process(std::string_view input_key,
                                                std::string_view input_bytes) override {
+    if (test_only_delay_.count() > 0) std::this_thread::sleep_for(test_only_delay_);
     IMGBATCH_ASSIGN_OR_RETURN(auto images, imaging::Process(input_bytes, outputs_, limits_));
     std::vector<ProcessedOutput> result;
     for (size_t i = 0; i < images.size() && i < outputs_.size(); ++i) {
@@ -35,6 +39,7 @@ class ImagingProcessor final : public ImageProcessor {
 
   std::vector<imaging::OutputSpec> outputs_;
   imaging::Limits limits_;
+  std::chrono::milliseconds test_only_delay_;
 };
 
 }  // namespace
@@ -50,7 +55,7 @@ Result<std::unique_ptr<ImageProcessor>> MakeImagingProcessor(
   if (options.max_input_bytes > 0) limits.max_input_bytes = options.max_input_bytes;
   if (options.max_pixels > 0) limits.max_pixels = options.max_pixels;
   return std::unique_ptr<ImageProcessor>(
-      std::make_unique<ImagingProcessor>(std::move(outputs), limits));
+      std::make_unique<ImagingProcessor>(std::move(outputs), limits, options.test_only_delay));
 }
 
 }  // namespace imgbatch::worker

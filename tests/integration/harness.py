@@ -47,10 +47,10 @@ def wait_until(predicate, timeout=30.0, interval=0.05, what="condition"):
 class Server:
     """One `imgbatch up` process with its own data directory and port."""
 
-    def __init__(self, data_dir=None, extra_args=(), env=None):
+    def __init__(self, data_dir=None, extra_args=(), env=None, port=None):
         self.owns_dir = data_dir is None
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="imgbatch-it-")
-        self.port = free_port()
+        self.port = port or free_port()  # a restart passes the old port
         self.extra_args = list(extra_args)
         self.extra_env = dict(env or {})
         self.proc = None

@@ -88,6 +88,24 @@ class S3Boto3Test(unittest.TestCase):
         self.assertEqual(self.s3.get_object(Bucket=self.bucket, Key="r", IfMatch=etag)
                          ["Body"].read(), body)
 
+    def test_conditional_put_if_none_match_and_if_match(self):
+        # S3's conditional writes (2024), which the worker uses so an older
+        # image version never overwrites a newer one's outputs.
+        members = self.s3.meta.service_model.operation_model("PutObject").input_shape.members
+        if "IfNoneMatch" not in members or "IfMatch" not in members:
+            self.skipTest(f"boto3 {boto3.__version__} predates conditional PutObject")
+        first = self.s3.put_object(Bucket=self.bucket, Key="cond", Body=b"one",
+                                   IfNoneMatch="*")["ETag"]
+        with self.assertRaises(ClientError) as cm:
+            self.s3.put_object(Bucket=self.bucket, Key="cond", Body=b"two", IfNoneMatch="*")
+        self.assertEqual(cm.exception.response["ResponseMetadata"]["HTTPStatusCode"], 412)
+        self.assertEqual(error_code(cm.exception), "PreconditionFailed")
+        self.s3.put_object(Bucket=self.bucket, Key="cond", Body=b"two", IfMatch=first)
+        with self.assertRaises(ClientError) as cm:
+            self.s3.put_object(Bucket=self.bucket, Key="cond", Body=b"three", IfMatch=first)
+        self.assertEqual(cm.exception.response["ResponseMetadata"]["HTTPStatusCode"], 412)
+        self.assertEqual(self.s3.get_object(Bucket=self.bucket, Key="cond")["Body"].read(), b"two")
+
     def test_list_v2_prefix_delimiter_pagination(self):
         keys = ["a/1", "a/2", "a/b/3", "b/4", "c", "d"]
         for k in keys:
