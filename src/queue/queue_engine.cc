@@ -25,7 +25,10 @@ constexpr int kMoveChunk = 1000;
 constexpr int kMaxTags = 50;
 constexpr size_t kMaxTagKeyLength = 128;
 constexpr size_t kMaxTagValueLength = 256;
-constexpr int kMaxMoveTasksKept = 10;
+constexpr int kMaxMoveTasksListed = 10;
+// Finished move tasks beyond the newest this many are forgotten (memory and
+// database); running ones are always kept.
+constexpr size_t kMaxMoveTasksRemembered = 100;
 
 Status QueueNotFound() {
   return NotFound("The specified queue does not exist.").WithDetail("QueueDoesNotExist");
@@ -112,6 +115,18 @@ const char* MoveTaskStatusName(MoveTaskStatus status) {
 
 namespace {
 
+MoveTaskStatus MoveTaskStatusFromName(std::string_view name) {
+  for (MoveTaskStatus s : {MoveTaskStatus::kRunning, MoveTaskStatus::kCompleted,
+                           MoveTaskStatus::kCancelling, MoveTaskStatus::kCancelled}) {
+    if (name == MoveTaskStatusName(s)) return s;
+  }
+  return MoveTaskStatus::kFailed;
+}
+
+// What a move step returns to roll itself back when the task was cancelled
+// while the step ran (the cancellation's commit came first).
+constexpr std::string_view kTaskNotRunning = "TaskNotRunning";
+
 struct Waiter {
   int max_messages = 1;
   int visibility_timeout = 0;
@@ -143,6 +158,7 @@ using QueuePtr = std::shared_ptr<QueueState>;
 
 struct MoveTask {
   MoveTaskInfo info;
+  int64_t row_id = 0;  // queue_move_tasks.id
   int64_t source_id = 0;
   std::string source_name;
   std::string destination_name;  // "" = original sources
@@ -231,8 +247,41 @@ class EngineImpl final : public QueueEngine {
           it->second->next_visible_ms = counts.ColumnInt(2);
         }
       }
-      return Status::Ok();
+      return LoadMoveTasks(conn);
     });
+  }
+
+  // Running tasks resume from their last committed step (the engine thread
+  // picks them up at once); finished ones are there for ListMoveTasks.
+  Status LoadMoveTasks(db::Conn& conn) {
+    IMGBATCH_ASSIGN_OR_RETURN(
+        db::Statement st,
+        conn.Prepare("SELECT id, task_handle, source_queue_id, source_name, source_arn, "
+                     "destination_arn, destination_name, max_per_second, status, failure_reason, "
+                     "moved, to_move, max_seq, cursor, started_ms FROM queue_move_tasks "
+                     "ORDER BY id"));
+    while (true) {
+      IMGBATCH_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      auto t = std::make_shared<MoveTask>();
+      t->row_id = st.ColumnInt(0);
+      t->info.task_handle = st.ColumnText(1);
+      t->source_id = st.ColumnInt(2);
+      t->source_name = st.ColumnText(3);
+      t->info.source_arn = st.ColumnText(4);
+      t->info.destination_arn = st.ColumnText(5);
+      t->destination_name = st.ColumnText(6);
+      if (!st.ColumnIsNull(7)) t->info.max_per_second = static_cast<int>(st.ColumnInt(7));
+      t->info.status = MoveTaskStatusFromName(st.ColumnText(8));
+      t->info.failure_reason = st.ColumnText(9);
+      t->info.moved = st.ColumnInt(10);
+      t->info.to_move = st.ColumnInt(11);
+      t->max_seq = st.ColumnInt(12);
+      t->cursor = st.ColumnInt(13);
+      t->info.started_ms = st.ColumnInt(14);
+      tasks_.push_back(std::move(t));
+    }
+    return Status::Ok();
   }
 
   void Start() {
@@ -844,6 +893,13 @@ class EngineImpl final : public QueueEngine {
     if (sources.empty()) {
       return InvalidParameter("Source queue must be configured as a Dead Letter Queue.");
     }
+    // One running task per source: the check and the insert below must not
+    // interleave with another start.
+    std::lock_guard start_lock(move_start_mu_);
+    if (RunningTaskFor(source->id)) {
+      return InvalidParameter("There is already a task running for this source queue.")
+          .WithDetail("UnsupportedOperation");
+    }
     int64_t max_seq = 0, count = 0;
     IMGBATCH_RETURN_IF_ERROR(db_.Read([&](db::Conn& conn) -> Status {
       IMGBATCH_ASSIGN_OR_RETURN(
@@ -869,22 +925,44 @@ class EngineImpl final : public QueueEngine {
     task->source_name = source->name;
     task->destination_name = destination_name;
     task->max_seq = max_seq;
+    IMGBATCH_RETURN_IF_ERROR(db_.Write([&](db::Txn& txn) -> Status {
+      IMGBATCH_ASSIGN_OR_RETURN(
+          db::Statement ins,
+          txn.Prepare("INSERT INTO queue_move_tasks(task_handle, source_queue_id, source_name, "
+                      "source_arn, destination_arn, destination_name, max_per_second, status, "
+                      "to_move, max_seq, started_ms) "
+                      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'RUNNING', ?8, ?9, ?10)"));
+      std::optional<int64_t> rate;
+      if (max_per_second) rate = *max_per_second;
+      IMGBATCH_RETURN_IF_ERROR(ins.Bind(1, task->info.task_handle)
+                                   .Bind(2, task->source_id)
+                                   .Bind(3, task->source_name)
+                                   .Bind(4, task->info.source_arn)
+                                   .Bind(5, task->info.destination_arn)
+                                   .Bind(6, task->destination_name)
+                                   .Bind(7, rate)
+                                   .Bind(8, task->info.to_move)
+                                   .Bind(9, task->max_seq)
+                                   .Bind(10, task->info.started_ms)
+                                   .Run());
+      task->row_id = ins.last_insert_rowid();
+      // Keep the history small: finished tasks older than the newest
+      // kMaxMoveTasksRemembered go.
+      IMGBATCH_ASSIGN_OR_RETURN(
+          db::Statement prune,
+          txn.Prepare("DELETE FROM queue_move_tasks WHERE status <> 'RUNNING' AND id NOT IN "
+                      "(SELECT id FROM queue_move_tasks ORDER BY id DESC LIMIT ?1)"));
+      return prune.Bind(1, static_cast<int64_t>(kMaxMoveTasksRemembered)).Run();
+    }));
     {
       std::lock_guard lock(mu_);
-      for (const auto& t : tasks_) {
-        if (t->source_id == source->id && t->info.status == MoveTaskStatus::kRunning) {
-          return InvalidParameter("There is already a task running for this source queue.")
-              .WithDetail("UnsupportedOperation");
-        }
-      }
       tasks_.push_back(task);
-      // Keep the recent history small: drop the oldest finished tasks.
-      while (tasks_.size() > 100) {
-        auto finished = std::find_if(tasks_.begin(), tasks_.end(), [](const auto& t) {
-          return t->info.status != MoveTaskStatus::kRunning;
-        });
-        if (finished == tasks_.end()) break;
-        tasks_.erase(finished);
+      for (size_t i = 0; i + kMaxMoveTasksRemembered < tasks_.size();) {
+        if (tasks_[i]->info.status != MoveTaskStatus::kRunning) {
+          tasks_.erase(tasks_.begin() + static_cast<std::ptrdiff_t>(i));
+        } else {
+          ++i;
+        }
       }
     }
     cv_.notify_all();
@@ -898,7 +976,7 @@ class EngineImpl final : public QueueEngine {
       return NotFound("The resource that you requested couldn't be found.")
           .WithDetail("ResourceNotFoundException");
     }
-    if (max_results < 1 || max_results > kMaxMoveTasksKept) {
+    if (max_results < 1 || max_results > kMaxMoveTasksListed) {
       return InvalidParameter("MaxResults must be between 1 and 10.");
     }
     std::vector<MoveTaskInfo> out;
@@ -911,18 +989,35 @@ class EngineImpl final : public QueueEngine {
   }
 
   Result<int64_t> CancelMoveTask(std::string_view task_handle) override {
-    std::lock_guard lock(mu_);
-    for (auto& t : tasks_) {
-      if (t->info.task_handle != task_handle) continue;
-      if (t->info.status != MoveTaskStatus::kRunning) {
-        return InvalidParameter("Only active tasks can be cancelled.")
-            .WithDetail("UnsupportedOperation");
+    std::shared_ptr<MoveTask> task;
+    {
+      std::lock_guard lock(mu_);
+      for (auto& t : tasks_) {
+        if (t->info.task_handle == task_handle) task = t;
       }
-      t->info.status = MoveTaskStatus::kCancelled;
-      return t->info.moved;
     }
-    return NotFound("The resource that you requested couldn't be found.")
-        .WithDetail("ResourceNotFoundException");
+    if (!task) {
+      return NotFound("The resource that you requested couldn't be found.")
+          .WithDetail("ResourceNotFoundException");
+    }
+    const Status not_active =
+        InvalidParameter("Only active tasks can be cancelled.").WithDetail("UnsupportedOperation");
+    int64_t moved = 0;
+    // Serialized with the task's steps by the writer: a step that commits
+    // first is counted, one that comes after sees the task cancelled and
+    // rolls back.
+    IMGBATCH_RETURN_IF_ERROR(db_.Write([&](db::Txn& txn) -> Status {
+      IMGBATCH_ASSIGN_OR_RETURN(
+          db::Statement cancel,
+          txn.Prepare("UPDATE queue_move_tasks SET status = 'CANCELLED' "
+                      "WHERE id = ?1 AND status = 'RUNNING' RETURNING moved"));
+      IMGBATCH_ASSIGN_OR_RETURN(bool row, cancel.Bind(1, task->row_id).Step());
+      if (!row) return not_active;
+      moved = cancel.ColumnInt(0);
+      return Status::Ok();
+    }));
+    MarkFinished(task, MoveTaskStatus::kCancelled, "");
+    return moved;
   }
 
   void Poke() override { cv_.notify_all(); }
@@ -1389,6 +1484,7 @@ class EngineImpl final : public QueueEngine {
         rows.emplace_back(sel.ColumnInt(0), sel.ColumnText(1));
       }
       done = static_cast<int>(rows.size()) < limit;
+      failure.clear();
       for (const auto& [seq, origin] : rows) {
         QueuePtr dest = fixed_destination ? fixed_destination : ByName(targets, origin);
         if (!dest || dest->deleted) {
@@ -1408,8 +1504,24 @@ class EngineImpl final : public QueueEngine {
         deltas.Add(dest, +1);
         woken.insert(dest);
       }
+      const char* status = !failure.empty() ? "FAILED" : done ? "COMPLETED" : "RUNNING";
+      IMGBATCH_ASSIGN_OR_RETURN(
+          db::Statement progress,
+          txn.Prepare("UPDATE queue_move_tasks SET cursor = ?2, moved = moved + ?3, "
+                      "status = ?4, failure_reason = ?5 WHERE id = ?1 AND status = 'RUNNING'"));
+      IMGBATCH_RETURN_IF_ERROR(progress.Bind(1, task->row_id)
+                                   .Bind(2, cursor)
+                                   .Bind(3, moved)
+                                   .Bind(4, std::string_view(status))
+                                   .Bind(5, failure)
+                                   .Run());
+      if (progress.changes() == 0) {
+        return Status(Code::kConflict, "move task no longer running")
+            .WithDetail(std::string(kTaskNotRunning));
+      }
       return Status::Ok();
     });
+    if (st.detail() == kTaskNotRunning) return;  // cancelled meanwhile: nothing moved
     if (!st.ok()) {
       Finish(task, MoveTaskStatus::kFailed, st.message());
       return;
@@ -1425,10 +1537,11 @@ class EngineImpl final : public QueueEngine {
         if (!q->waiters.empty()) wake_.insert(q);
       }
     }
+    // The database already holds the final state (same commit as the moves).
     if (!failure.empty()) {
-      Finish(task, MoveTaskStatus::kFailed, failure);
+      MarkFinished(task, MoveTaskStatus::kFailed, failure);
     } else if (done) {
-      Finish(task, MoveTaskStatus::kCompleted, "");
+      MarkFinished(task, MoveTaskStatus::kCompleted, "");
     }
   }
 
@@ -1437,18 +1550,43 @@ class EngineImpl final : public QueueEngine {
     return it == m.end() ? nullptr : it->second;
   }
 
+  // Ends a running task: in the database, then in memory.
   void Finish(const std::shared_ptr<MoveTask>& task, MoveTaskStatus status, std::string reason) {
+    Status st = db_.Write([&](db::Txn& txn) -> Status {
+      IMGBATCH_ASSIGN_OR_RETURN(
+          db::Statement end,
+          txn.Prepare("UPDATE queue_move_tasks SET status = ?2, failure_reason = ?3 "
+                      "WHERE id = ?1 AND status = 'RUNNING'"));
+      return end.Bind(1, task->row_id)
+          .Bind(2, std::string_view(MoveTaskStatusName(status)))
+          .Bind(3, reason)
+          .Run();
+    });
+    if (!st.ok()) spdlog::warn("queue move task: recording its end: {}", st.ToString());
+    MarkFinished(task, status, std::move(reason));
+  }
+
+  void MarkFinished(const std::shared_ptr<MoveTask>& task, MoveTaskStatus status,
+                    std::string reason) {
     std::lock_guard lock(mu_);
     if (task->info.status != MoveTaskStatus::kRunning) return;  // cancelled meanwhile
     task->info.status = status;
     task->info.failure_reason = std::move(reason);
   }
 
+  bool RunningTaskFor(int64_t source_id) {
+    std::lock_guard lock(mu_);
+    return std::any_of(tasks_.begin(), tasks_.end(), [&](const auto& t) {
+      return t->source_id == source_id && t->info.status == MoveTaskStatus::kRunning;
+    });
+  }
+
   db::Database& db_;
   Clock& clock_;
   const EngineOptions options_;
 
-  std::mutex create_mu_;  // serializes CreateQueue/DeleteQueue
+  std::mutex create_mu_;      // serializes CreateQueue/DeleteQueue
+  std::mutex move_start_mu_;  // serializes StartMoveTask
   mutable std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;

@@ -8,6 +8,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <future>
 #include <set>
 #include <thread>
@@ -726,6 +727,170 @@ TEST_F(QueueEngineTest, KillNineKeepsEveryAcknowledgedSend) {
   for (const auto& id : acked) EXPECT_TRUE(present.count(id)) << id;
   EXPECT_FALSE(present.count(deleted));
   EXPECT_GE(present.size(), acked.size());
+}
+
+// ---- move tasks across restarts ----------------------------------------------
+
+constexpr char kDlqArn[] = "arn:aws:sqs:us-east-1:000000000000:dlq";
+
+class MoveTaskRestartTest : public QueueEngineTest {
+ protected:
+  void DeadLetter(int n) {
+    Create("dlq");
+    Create("src", {{"VisibilityTimeout", "1"},
+                   {"RedrivePolicy", std::string(R"({"deadLetterTargetArn":")") + kDlqArn +
+                                         R"(","maxReceiveCount":1})"}});
+    for (int i = 0; i < n; ++i) Send("src", "m" + std::to_string(i));
+    ASSERT_EQ(Receive("src").size(), static_cast<size_t>(n));
+    Advance(1s);
+    ASSERT_TRUE(Receive("src").empty());
+    ASSERT_EQ(Counts("dlq").visible, n);
+  }
+
+  // Polls the newest task of the DLQ until pred holds (10 s at most).
+  MoveTaskInfo WaitForTask(const std::function<bool(const MoveTaskInfo&)>& pred) {
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    MoveTaskInfo last;
+    while (std::chrono::steady_clock::now() < deadline) {
+      auto tasks = engine_->ListMoveTasks(kDlqArn, 10);
+      if (tasks.ok() && !tasks->empty()) {
+        last = tasks->front();
+        if (pred(last)) return last;
+      }
+      std::this_thread::sleep_for(5ms);
+    }
+    ADD_FAILURE() << "task never reached the expected state; last moved " << last.moved;
+    return last;
+  }
+};
+
+// A rate-limited task (2 per second on a pinned clock) moves 2, the engine
+// restarts, and the task is still listed, resumes from its cursor and
+// completes: nothing moved twice, nothing left behind.
+TEST_F(MoveTaskRestartTest, RunningTaskResumesAfterRestart) {
+  DeadLetter(5);
+  auto handle = engine_->StartMoveTask(kDlqArn, "", 2);
+  ASSERT_TRUE(handle.ok()) << handle.status().ToString();
+  engine_->Poke();
+  MoveTaskInfo first = WaitForTask([](const MoveTaskInfo& t) { return t.moved == 2; });
+  EXPECT_EQ(first.status, MoveTaskStatus::kRunning);
+  Reopen();
+  MoveTaskInfo resumed = WaitForTask([](const MoveTaskInfo& t) { return t.moved == 4; });
+  EXPECT_EQ(resumed.task_handle, *handle);
+  EXPECT_EQ(resumed.status, MoveTaskStatus::kRunning);
+  EXPECT_EQ(resumed.to_move, 5);
+  EXPECT_EQ(resumed.max_per_second, 2);
+  EXPECT_EQ(Counts("src").visible, 4);
+  EXPECT_EQ(Counts("dlq").visible, 1);
+  Advance(1s);
+  MoveTaskInfo done =
+      WaitForTask([](const MoveTaskInfo& t) { return t.status != MoveTaskStatus::kRunning; });
+  EXPECT_EQ(done.status, MoveTaskStatus::kCompleted);
+  EXPECT_EQ(done.moved, 5);
+  EXPECT_EQ(Counts("src").visible, 5);
+  EXPECT_EQ(Counts("dlq").visible, 0);
+  Reopen();  // a finished task stays listed as it ended
+  auto listed = engine_->ListMoveTasks(kDlqArn, 10);
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_EQ(listed->front().status, MoveTaskStatus::kCompleted);
+  EXPECT_EQ(listed->front().moved, 5);
+}
+
+TEST_F(MoveTaskRestartTest, CancelledTaskStaysCancelledAfterRestart) {
+  DeadLetter(5);
+  auto handle = engine_->StartMoveTask(kDlqArn, "", 2);
+  ASSERT_TRUE(handle.ok());
+  engine_->Poke();
+  WaitForTask([](const MoveTaskInfo& t) { return t.moved == 2; });
+  auto moved = engine_->CancelMoveTask(*handle);
+  ASSERT_TRUE(moved.ok()) << moved.status().ToString();
+  EXPECT_EQ(*moved, 2);
+  Reopen();
+  Advance(5s);
+  std::this_thread::sleep_for(50ms);  // a resumed task would have run by now
+  auto listed = engine_->ListMoveTasks(kDlqArn, 10);
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_EQ(listed->front().status, MoveTaskStatus::kCancelled);
+  EXPECT_EQ(listed->front().moved, 2);
+  EXPECT_EQ(Counts("dlq").visible, 3);
+  EXPECT_EQ(engine_->CancelMoveTask(*handle).status().detail(), "UnsupportedOperation");
+  // The source is free for a new task.
+  EXPECT_TRUE(engine_->StartMoveTask(kDlqArn, "", std::nullopt).ok());
+}
+
+TEST_F(MoveTaskRestartTest, TaskOfADeletedSourceFailsAfterRestart) {
+  DeadLetter(3);
+  ASSERT_TRUE(engine_->StartMoveTask(kDlqArn, "", 1).ok());
+  engine_->Poke();
+  WaitForTask([](const MoveTaskInfo& t) { return t.moved == 1; });
+  // Resumed after a restart, the task finds the queue its messages go back
+  // to gone: it fails (as AWS reports it) instead of hanging.
+  Reopen();
+  ASSERT_TRUE(engine_->DeleteQueue("src").ok());
+  Advance(1s);
+  MoveTaskInfo t =
+      WaitForTask([](const MoveTaskInfo& t) { return t.status != MoveTaskStatus::kRunning; });
+  EXPECT_EQ(t.status, MoveTaskStatus::kFailed);
+  EXPECT_FALSE(t.failure_reason.empty());
+  Reopen();
+  EXPECT_EQ(engine_->ListMoveTasks(kDlqArn, 10)->front().status, MoveTaskStatus::kFailed);
+}
+
+// kill -9 in the middle of a task: after restart the task's count and the
+// messages agree (a step's moves and its progress commit together), and it
+// completes from there.
+TEST_F(MoveTaskRestartTest, KillNineMidTaskResumesConsistently) {
+  DeadLetter(5);
+  engine_.reset();  // the child opens its own; fork with no other threads alive
+  db_.reset();
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  const std::string path = (dir_ / "test.db").string();
+  const int64_t now = clock_.NowMillis();
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    close(fds[0]);
+    db::Options options;
+    options.path = path;
+    auto db = db::Database::Open(options);
+    if (!db.ok()) _exit(2);
+    ManualClock clock(now);
+    auto engine = QueueEngine::Open(**db, clock);
+    if (!engine.ok()) _exit(3);
+    if (!(*engine)->StartMoveTask(kDlqArn, "", 2).ok()) _exit(4);
+    (*engine)->Poke();
+    for (int i = 0; i < 2000; ++i) {
+      auto tasks = (*engine)->ListMoveTasks(kDlqArn, 1);
+      if (tasks.ok() && !tasks->empty() && tasks->front().moved == 2) {
+        if (write(fds[1], "moved\n", 6) != 6) _exit(5);
+        break;
+      }
+      std::this_thread::sleep_for(5ms);
+    }
+    while (true) pause();  // killed here, the task running
+  }
+  close(fds[1]);
+  char line[16] = {};
+  ASSERT_EQ(read(fds[0], line, sizeof line), 6);
+  close(fds[0]);
+  kill(child, SIGKILL);
+  int status = 0;
+  waitpid(child, &status, 0);
+
+  Reopen();
+  MoveTaskInfo resumed = WaitForTask([](const MoveTaskInfo& t) { return t.moved == 4; });
+  EXPECT_EQ(resumed.status, MoveTaskStatus::kRunning);
+  EXPECT_EQ(Counts("src").visible, 4);
+  EXPECT_EQ(Counts("dlq").visible, 1);
+  Advance(1s);
+  MoveTaskInfo done =
+      WaitForTask([](const MoveTaskInfo& t) { return t.status != MoveTaskStatus::kRunning; });
+  EXPECT_EQ(done.status, MoveTaskStatus::kCompleted);
+  EXPECT_EQ(done.moved, 5);
+  EXPECT_EQ(Counts("src").visible, 5);
 }
 
 }  // namespace

@@ -38,6 +38,28 @@ CREATE TABLE queue_messages (
 CREATE INDEX queue_messages_visible ON queue_messages (queue_id, visible_at_ms, seq);
 CREATE INDEX queue_messages_sent ON queue_messages (queue_id, sent_ms);
 )sql"},
+      // Message move tasks survive a restart: a step's moves and its
+      // cursor/moved/status commit in one transaction, so a running task
+      // resumes exactly where its last durable step ended.
+      {2, R"sql(
+CREATE TABLE queue_move_tasks (
+  id               INTEGER PRIMARY KEY AUTOINCREMENT,
+  task_handle      TEXT NOT NULL UNIQUE,
+  source_queue_id  INTEGER NOT NULL,
+  source_name      TEXT NOT NULL,
+  source_arn       TEXT NOT NULL,
+  destination_arn  TEXT NOT NULL,          -- '' = each message back to its source
+  destination_name TEXT NOT NULL,
+  max_per_second   INTEGER,                -- NULL = as fast as the engine goes
+  status           TEXT NOT NULL,          -- RUNNING, COMPLETED, CANCELLED, FAILED
+  failure_reason   TEXT NOT NULL DEFAULT '',
+  moved            INTEGER NOT NULL DEFAULT 0,
+  to_move          INTEGER NOT NULL,
+  max_seq          INTEGER NOT NULL,       -- messages present at start: seq <= max_seq
+  cursor           INTEGER NOT NULL DEFAULT 0,  -- last seq handled
+  started_ms       INTEGER NOT NULL
+);
+)sql"},
   };
 }
 
