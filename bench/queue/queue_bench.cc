@@ -1,0 +1,438 @@
+// queue_bench: load generator for the SQS side of `imgbatch up` (not a test:
+// no thresholds; bench/queue/run.sh starts a server and runs it).
+//
+// Each of --connections keep-alive connections loops SendMessageBatch(10) ->
+// ReceiveMessage(10) -> DeleteMessageBatch(what it received) in the AWS JSON
+// 1.0 protocol, SigV4-signed with auth::SignRequest like any SDK. Sends are
+// durable (the server acknowledges after fsync). Then the same client, with
+// the same connections, loops GET /-/healthy: the HTTP ceiling. Printed:
+// messages/s (deleted, i.e. sent + received + deleted end to end), latency
+// p50/p99 per operation, requests/s of both phases and their ratio.
+//
+// With --backlog N the cycle phase runs twice: on an empty-ish queue, then
+// again after N messages were sent in bulk ahead of it (each cycle keeps the
+// backlog constant: it sends 10 and deletes 10), so receive p99 and the
+// server's RSS (--server-pid) can be compared with and without the backlog.
+//
+// One io_context on --threads threads; every connection is a coroutine.
+#include <utility>  // before Asio: 1.74's awaitable.hpp needs std::exchange
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
+#include <nlohmann/json.hpp>
+
+#include "auth/sigv4.h"
+#include "common/hashing.h"
+
+namespace {
+
+namespace asio = boost::asio;
+namespace bhttp = boost::beast::http;
+using asio::awaitable;
+using asio::ip::tcp;
+using Json = nlohmann::json;
+using SteadyClock = std::chrono::steady_clock;
+constexpr auto kAwait = asio::use_awaitable;
+constexpr int kBatch = 10;
+
+struct Options {
+  std::string host = "127.0.0.1";
+  std::string port = "4566";
+  std::string region = "us-east-1";
+  std::string queue = "queue-bench";
+  int connections = 16;
+  int threads = 1;
+  double seconds = 10;
+  int body_bytes = 128;
+  int64_t backlog = 0;
+  int server_pid = 0;
+  imgbatch::auth::Credentials credentials;
+};
+
+// Latencies of one operation, microseconds.
+struct Samples {
+  std::vector<int64_t> us;
+  void Add(SteadyClock::duration d) {
+    us.push_back(std::chrono::duration_cast<std::chrono::microseconds>(d).count());
+  }
+  double Percentile(double p) {
+    if (us.empty()) return 0;
+    std::sort(us.begin(), us.end());
+    size_t i = std::min(us.size() - 1, static_cast<size_t>(p * static_cast<double>(us.size())));
+    return static_cast<double>(us[i]) / 1000.0;  // ms
+  }
+};
+
+// What one connection measured in one phase; merged at the end.
+struct Tally {
+  int64_t requests = 0;
+  int64_t sent = 0;
+  int64_t received = 0;
+  int64_t deleted = 0;
+  int64_t errors = 0;
+  Samples send, receive, remove, other;
+  void Merge(const Tally& t) {
+    requests += t.requests;
+    sent += t.sent;
+    received += t.received;
+    deleted += t.deleted;
+    errors += t.errors;
+    for (auto [to, from] : {std::pair{&send, &t.send},
+                            {&receive, &t.receive},
+                            {&remove, &t.remove},
+                            {&other, &t.other}}) {
+      to->us.insert(to->us.end(), from->us.begin(), from->us.end());
+    }
+  }
+};
+
+// One keep-alive HTTP/1.1 connection issuing signed SQS JSON calls.
+class Connection {
+ public:
+  // A POST / signed as the SDKs sign SQS JSON calls (the body hash is in the
+  // signature; SQS sends no x-amz-content-sha256).
+  bhttp::request<bhttp::string_body> SignedRequest(const std::string& op, std::string body) const {
+    imgbatch::auth::HeaderList headers = {
+        {"host", options_.host + ":" + options_.port},
+        {"content-type", "application/x-amz-json-1.0"},
+        {"x-amz-target", "AmazonSQS." + op},
+    };
+    imgbatch::auth::SignRequest("POST", "/", "", headers, imgbatch::Sha256Hex(body),
+                                options_.credentials, options_.region, "sqs",
+                                std::chrono::system_clock::now());
+    bhttp::request<bhttp::string_body> req{bhttp::verb::post, "/", 11};
+    for (const auto& [name, value] : headers) req.set(name, value);
+    req.body() = std::move(body);
+    req.prepare_payload();
+    return req;
+  }
+
+  Connection(asio::io_context& io, const Options& options) : socket_(io), options_(options) {}
+
+  awaitable<void> Connect() {
+    tcp::resolver resolver(socket_.get_executor());
+    auto endpoints = co_await resolver.async_resolve(options_.host, options_.port, kAwait);
+    co_await asio::async_connect(socket_, endpoints, kAwait);
+    socket_.set_option(tcp::no_delay(true));
+  }
+
+  // An SQS JSON 1.0 call; the parsed reply (or nullopt on an error reply).
+  awaitable<std::optional<Json>> Call(const std::string& op, const Json& params) {
+    auto req = SignedRequest(op, params.dump());
+    co_await RoundTrip(req);
+    const auto& res = response_;
+    if (res.result_int() != 200) {
+      if (errors_printed_++ < 3) {
+        std::fprintf(stderr, "%s: HTTP %u %s\n", op.c_str(), res.result_int(), res.body().c_str());
+      }
+      co_return std::nullopt;
+    }
+    Json reply = Json::parse(res.body(), nullptr, false);
+    if (reply.is_discarded()) co_return std::nullopt;
+    co_return reply;
+  }
+
+  bhttp::request<bhttp::string_body> HealthyRequest() const {
+    bhttp::request<bhttp::string_body> req{bhttp::verb::get, "/-/healthy", 11};
+    req.set(bhttp::field::host, options_.host + ":" + options_.port);
+    return req;
+  }
+
+  awaitable<bool> Healthy() {
+    auto req = HealthyRequest();
+    co_await RoundTrip(req);
+    co_return response_.result_int() == 200;
+  }
+
+ private:
+  // The reply lands in response_.
+  awaitable<void> RoundTrip(bhttp::request<bhttp::string_body>& req) {
+    co_await bhttp::async_write(socket_, req, kAwait);
+    response_ = {};
+    co_await bhttp::async_read(socket_, buffer_, response_, kAwait);
+  }
+
+  tcp::socket socket_;
+  const Options& options_;
+  boost::beast::flat_buffer buffer_;
+  bhttp::response<bhttp::string_body> response_;
+  int errors_printed_ = 0;
+};
+
+std::string QueueUrl(const Options& o) {
+  return "http://" + o.host + ":" + o.port + "/000000000000/" + o.queue;
+}
+
+Json SendBatchParams(const Options& o, const std::string& body, int64_t& counter) {
+  Json entries = Json::array();
+  for (int i = 0; i < kBatch; ++i) {
+    std::string text = body;
+    std::string n = std::to_string(counter++);
+    text.replace(0, std::min(text.size(), n.size()), n);
+    entries.push_back({{"Id", std::to_string(i)}, {"MessageBody", std::move(text)}});
+  }
+  return {{"QueueUrl", QueueUrl(o)}, {"Entries", std::move(entries)}};
+}
+
+// Built outside the coroutines: GCC 12 miscompiles braced initializers with
+// string literals inside a coroutine body ("array used as initializer").
+Json ReceiveParams(const Options& o) {
+  return {{"QueueUrl", QueueUrl(o)}, {"MaxNumberOfMessages", kBatch}, {"WaitTimeSeconds", 0}};
+}
+
+// The DeleteMessageBatch request for every message of a ReceiveMessage reply
+// (an empty Entries array when it held none).
+Json DeleteParams(const Options& o, const Json& received) {
+  Json entries = Json::array();
+  if (auto it = received.find("Messages"); it != received.end()) {
+    for (const auto& m : *it) {
+      entries.push_back(
+          {{"Id", std::to_string(entries.size())}, {"ReceiptHandle", m.at("ReceiptHandle")}});
+    }
+  }
+  return {{"QueueUrl", QueueUrl(o)}, {"Entries", std::move(entries)}};
+}
+
+int64_t CountOf(const Json& reply, const char* member) {
+  auto it = reply.find(member);
+  return it == reply.end() ? 0 : static_cast<int64_t>(it->size());
+}
+
+enum class Phase { kCycles, kFill, kHealthy };
+
+// Runs one connection's loop until `deadline` (or, filling, until `fill_left`
+// runs out).
+awaitable<void> Worker(Connection& conn, const Options& o, Phase phase,
+                       SteadyClock::time_point deadline, std::atomic<int64_t>& fill_left,
+                       Tally& tally, int64_t id) {
+  const std::string body(static_cast<size_t>(o.body_bytes), 'm');
+  int64_t counter = id * 1'000'000'000LL;
+  const Json receive_params = ReceiveParams(o);
+  try {
+    while (SteadyClock::now() < deadline) {
+      if (phase == Phase::kHealthy) {
+        auto t0 = SteadyClock::now();
+        bool ok = co_await conn.Healthy();
+        tally.other.Add(SteadyClock::now() - t0);
+        ++tally.requests;
+        if (!ok) ++tally.errors;
+        continue;
+      }
+      if (phase == Phase::kFill && fill_left.fetch_sub(kBatch) <= 0) break;
+      auto t0 = SteadyClock::now();
+      auto sent = co_await conn.Call("SendMessageBatch", SendBatchParams(o, body, counter));
+      tally.send.Add(SteadyClock::now() - t0);
+      ++tally.requests;
+      if (!sent) {
+        ++tally.errors;
+        continue;
+      }
+      tally.sent += CountOf(*sent, "Successful");
+      if (phase == Phase::kFill) continue;
+
+      auto t1 = SteadyClock::now();
+      auto got = co_await conn.Call("ReceiveMessage", receive_params);
+      tally.receive.Add(SteadyClock::now() - t1);
+      ++tally.requests;
+      if (!got) {
+        ++tally.errors;
+        continue;
+      }
+      const int64_t received = CountOf(*got, "Messages");
+      tally.received += received;
+      if (received == 0) continue;
+      auto t2 = SteadyClock::now();
+      auto deleted = co_await conn.Call("DeleteMessageBatch", DeleteParams(o, *got));
+      tally.remove.Add(SteadyClock::now() - t2);
+      ++tally.requests;
+      if (!deleted) {
+        ++tally.errors;
+        continue;
+      }
+      tally.deleted += CountOf(*deleted, "Successful");
+      tally.errors += CountOf(*deleted, "Failed");
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "connection %lld: %s\n", static_cast<long long>(id), e.what());
+    ++tally.errors;
+  }
+}
+
+int64_t RssKib(int pid) {
+  if (pid <= 0) return 0;
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::atoll(line.c_str() + 6);
+  }
+  return 0;
+}
+
+struct PhaseResult {
+  Tally tally;
+  double seconds = 0;
+};
+
+// Runs `phase` on every connection at once, on o.threads threads.
+PhaseResult RunPhase(asio::io_context& io, std::vector<std::unique_ptr<Connection>>& conns,
+                     const Options& o, Phase phase, double seconds, int64_t fill = 0) {
+  std::vector<Tally> tallies(conns.size());
+  std::atomic<int64_t> fill_left{fill};
+  const auto start = SteadyClock::now();
+  const auto deadline = phase == Phase::kFill
+                            ? SteadyClock::time_point::max()
+                            : start + std::chrono::duration_cast<SteadyClock::duration>(
+                                          std::chrono::duration<double>(seconds));
+  for (size_t i = 0; i < conns.size(); ++i) {
+    asio::co_spawn(io,
+                   Worker(*conns[i], o, phase, deadline, fill_left, tallies[i],
+                          static_cast<int64_t>(i) + static_cast<int64_t>(phase) * 100),
+                   asio::detached);
+  }
+  io.restart();
+  std::vector<std::thread> threads;
+  for (int t = 1; t < o.threads; ++t) threads.emplace_back([&] { io.run(); });
+  io.run();
+  for (auto& t : threads) t.join();
+  PhaseResult r;
+  r.seconds = std::chrono::duration<double>(SteadyClock::now() - start).count();
+  for (const auto& t : tallies) r.tally.Merge(t);
+  return r;
+}
+
+// Sends one call outside the measured phases (setup).
+Json Setup(asio::io_context& io, Connection& conn, const std::string& op, const Json& params) {
+  std::optional<Json> out;
+  asio::co_spawn(
+      io, [&]() -> awaitable<void> { out = co_await conn.Call(op, params); }, asio::detached);
+  io.restart();
+  io.run();
+  if (!out) {
+    std::fprintf(stderr, "setup %s failed\n", op.c_str());
+    std::exit(1);
+  }
+  return *out;
+}
+
+void PrintCycles(const char* label, PhaseResult& r, int64_t rss_before, int64_t rss_after) {
+  Tally& t = r.tally;
+  std::printf(
+      "%s: %.0f messages/s (%lld sent, %lld received, %lld deleted in %.1f s), "
+      "%.0f requests/s, %lld errors\n",
+      label, static_cast<double>(t.deleted) / r.seconds, static_cast<long long>(t.sent),
+      static_cast<long long>(t.received), static_cast<long long>(t.deleted), r.seconds,
+      static_cast<double>(t.requests) / r.seconds, static_cast<long long>(t.errors));
+  std::printf(
+      "  latency ms p50/p99: send-batch %.2f/%.2f, receive %.2f/%.2f, delete-batch "
+      "%.2f/%.2f\n",
+      t.send.Percentile(0.5), t.send.Percentile(0.99), t.receive.Percentile(0.5),
+      t.receive.Percentile(0.99), t.remove.Percentile(0.5), t.remove.Percentile(0.99));
+  if (rss_before > 0) {
+    std::printf("  server RSS: %.1f MiB before, %.1f MiB after\n",
+                static_cast<double>(rss_before) / 1024.0, static_cast<double>(rss_after) / 1024.0);
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  std::string endpoint = "http://127.0.0.1:4566";
+  CLI::App app{"SQS load generator: send-batch -> receive -> delete-batch cycles, then /-/healthy"};
+  app.add_option("--endpoint", endpoint, "http://HOST:PORT of imgbatch up");
+  app.add_option("--connections", o.connections, "concurrent keep-alive connections");
+  app.add_option("--threads", o.threads, "client threads");
+  app.add_option("--seconds", o.seconds, "length of each measured phase");
+  app.add_option("--body-bytes", o.body_bytes, "message body size")->check(CLI::Range(16, 262144));
+  app.add_option("--backlog", o.backlog, "also measure with this many messages queued ahead");
+  app.add_option("--queue", o.queue, "queue name (created if missing)");
+  app.add_option("--region", o.region, "signing region");
+  app.add_option("--server-pid", o.server_pid, "report this process's RSS per phase");
+  CLI11_PARSE(app, argc, argv);
+  const char* key = std::getenv("AWS_ACCESS_KEY_ID");
+  const char* secret = std::getenv("AWS_SECRET_ACCESS_KEY");
+  if (key == nullptr || secret == nullptr) {
+    std::fprintf(stderr, "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY\n");
+    return 2;
+  }
+  o.credentials = {key, secret, ""};
+  std::string hostport = endpoint.substr(endpoint.find("://") + 3);
+  if (auto slash = hostport.find('/'); slash != std::string::npos) hostport.resize(slash);
+  if (auto colon = hostport.rfind(':'); colon != std::string::npos) {
+    o.host = hostport.substr(0, colon);
+    o.port = hostport.substr(colon + 1);
+  } else {
+    o.host = hostport;
+    o.port = "80";
+  }
+
+  asio::io_context io;
+  std::vector<std::unique_ptr<Connection>> conns;
+  for (int i = 0; i < o.connections; ++i) {
+    conns.push_back(std::make_unique<Connection>(io, o));
+    asio::co_spawn(io, conns.back()->Connect(), asio::detached);
+  }
+  io.run();
+  Setup(io, *conns[0], "CreateQueue", {{"QueueName", o.queue}});
+  Setup(io, *conns[0], "PurgeQueue", {{"QueueUrl", QueueUrl(o)}});
+
+  std::printf(
+      "# queue_bench: %d connections, %d client thread(s), %.0f s per phase, "
+      "%d-byte bodies, batches of %d, JSON 1.0 protocol\n",
+      o.connections, o.threads, o.seconds, o.body_bytes, kBatch);
+  int64_t rss0 = RssKib(o.server_pid);
+  PhaseResult cycles = RunPhase(io, conns, o, Phase::kCycles, o.seconds);
+  int64_t rss1 = RssKib(o.server_pid);
+  PrintCycles("cycles", cycles, rss0, rss1);
+  const double cycle_rps = static_cast<double>(cycles.tally.requests) / cycles.seconds;
+
+  if (o.backlog > 0) {
+    PhaseResult fill = RunPhase(io, conns, o, Phase::kFill, 0, o.backlog);
+    std::printf(
+        "backlog fill: %lld messages in %.1f s (%.0f sends/s, send-batch only), "
+        "%lld errors\n",
+        static_cast<long long>(fill.tally.sent), fill.seconds,
+        static_cast<double>(fill.tally.sent) / fill.seconds,
+        static_cast<long long>(fill.tally.errors));
+    int64_t rss2 = RssKib(o.server_pid);
+    PhaseResult behind = RunPhase(io, conns, o, Phase::kCycles, o.seconds);
+    int64_t rss3 = RssKib(o.server_pid);
+    PrintCycles("cycles with backlog", behind, rss2, rss3);
+    std::printf("  receive p99 with %lld behind / without: %.2f ms / %.2f ms = %.2fx\n",
+                static_cast<long long>(o.backlog), behind.tally.receive.Percentile(0.99),
+                cycles.tally.receive.Percentile(0.99),
+                behind.tally.receive.Percentile(0.99) /
+                    std::max(0.001, cycles.tally.receive.Percentile(0.99)));
+  }
+
+  PhaseResult healthy = RunPhase(io, conns, o, Phase::kHealthy, o.seconds);
+  const double healthy_rps = static_cast<double>(healthy.tally.requests) / healthy.seconds;
+  std::printf("/-/healthy: %.0f requests/s, p50 %.2f ms, p99 %.2f ms, %lld errors\n", healthy_rps,
+              healthy.tally.other.Percentile(0.5), healthy.tally.other.Percentile(0.99),
+              static_cast<long long>(healthy.tally.errors));
+  std::printf(
+      "ratio: queue requests/s / healthy requests/s = %.2f (%.0f / %.0f); "
+      "%.0f messages/s\n",
+      cycle_rps / healthy_rps, cycle_rps, healthy_rps,
+      static_cast<double>(cycles.tally.deleted) / cycles.seconds);
+  return 0;
+}

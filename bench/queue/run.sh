@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# SQS benchmark (not part of CI): builds queue_bench and imgbatch (release,
+# BUILD_BENCHMARKS=ON) if missing, starts `imgbatch up --max-workers 0` on a
+# fresh data directory in a temp dir (durable: SQLite WAL, synchronous=FULL),
+# runs send-batch(10) -> receive(10) -> delete-batch cycles at 16 connections,
+# then the same client against /-/healthy, and prints messages/s, latencies and
+# the ratio. BACKLOG=1000000 also measures with a million messages queued.
+# usage: bench/queue/run.sh [seconds] [connections]     (BACKLOG=N, KEEP=1, CLIENT_THREADS=N)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+SECONDS_PER_RUN=${1:-10}
+CONNS=${2:-16}
+BUILD=${BUILD_DIR:-build/release}
+BIN=${IMGBATCH_BIN:-$BUILD/src/cli/imgbatch}
+BENCH=${QUEUE_BENCH_BIN:-$BUILD/bench/queue/queue_bench}
+if [[ ! -x $BIN || ! -x $BENCH ]]; then
+  cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_BENCHMARKS=ON >/dev/null
+  cmake --build "$BUILD" -j "${IMGBATCH_JOBS:-$(nproc)}" --target imgbatch queue_bench >/dev/null
+fi
+
+work=$(mktemp -d /tmp/imgbatch-bench-queue.XXXXXX)
+export AWS_ACCESS_KEY_ID=AKIABENCHMARK0000001 AWS_SECRET_ACCESS_KEY=bench-secret-key-000000000000000000000000
+export IMGBATCH_ACCESS_KEY_ID=$AWS_ACCESS_KEY_ID IMGBATCH_SECRET_ACCESS_KEY=$AWS_SECRET_ACCESS_KEY
+PORT=$((20000 + RANDOM % 10000))
+"$BIN" up --data-dir "$work/data" --listen 127.0.0.1:$PORT --max-workers 0 --log-level warn \
+  >"$work/server.log" 2>&1 &
+server_pid=$!
+cleanup() {
+  kill "$server_pid" 2>/dev/null || true
+  wait 2>/dev/null || true
+  if [[ ${KEEP:-0} == 1 ]]; then echo "kept $work" >&2; else rm -rf "$work"; fi
+}
+trap cleanup EXIT
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/-/ready" >/dev/null && break; sleep 0.1; done
+
+echo "# $(date -u +%FT%TZ) $(nproc) cores, $(uptime | sed 's/.*load/load/')"
+"$BENCH" --endpoint "http://127.0.0.1:$PORT" --connections "$CONNS" --seconds "$SECONDS_PER_RUN" \
+  --threads "${CLIENT_THREADS:-1}" --backlog "${BACKLOG:-0}" --server-pid "$server_pid"
+echo "# server: $(grep -E '^(VmHWM|VmRSS)' /proc/$server_pid/status | tr -s ' \n' ' ')"
+echo "# database: $(du -sh "$work/data" | cut -f1); $(uptime | sed 's/.*load/load/')"
