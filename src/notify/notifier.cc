@@ -47,6 +47,36 @@ Status Notifier::OnObjectEvent(db::Txn& txn, const store::ObjectEvent& event) {
   return Status::Ok();
 }
 
+Result<Notifier::ReprocessCounts> Notifier::Reprocess(const std::string& bucket,
+                                                      const std::string& prefix,
+                                                      const store::Caller& caller) {
+  IMGBATCH_RETURN_IF_ERROR(store_.GetBucket(bucket).status());
+  NotificationConfiguration config;
+  {
+    std::lock_guard lock(mu_);
+    auto it = configs_.find(bucket);
+    if (it != configs_.end()) config = it->second;
+  }
+  ReprocessCounts counts;
+  store::ListRequest page;
+  page.prefix = prefix;
+  while (true) {
+    IMGBATCH_ASSIGN_OR_RETURN(store::ListResult listed, store_.ListObjects(bucket, page));
+    for (const store::ObjectMeta& meta : listed.objects) {
+      ++counts.objects;
+      store::ObjectEvent event{store::ObjectEventKind::kPut, meta, caller, clock_.NowMillis()};
+      for (const QueueConfiguration* q : Matching(config, event.kind, meta.key)) {
+        IMGBATCH_RETURN_IF_ERROR(
+            destination_.Enqueue(q->queue_arn, RenderRecord(event, q->id, source_)));
+        ++counts.messages;
+      }
+    }
+    if (!listed.truncated) break;
+    page.start_after = listed.next_marker;
+  }
+  return counts;
+}
+
 Status Notifier::PutConfiguration(const std::string& bucket, NotificationConfiguration config,
                                   const std::string& request_id) {
   IMGBATCH_RETURN_IF_ERROR(store_.GetBucket(bucket).status());

@@ -62,6 +62,20 @@ class Notifier final : public store::ObjectEventSink {
                           const std::string& request_id);
   Result<NotificationConfiguration> GetConfiguration(const std::string& bucket);
 
+  // The operator's "reprocess": an ObjectCreated:Put event, rendered as for
+  // a fresh upload, for every object under prefix in bucket, sent to the
+  // queues the bucket's configuration routes that key to. Objects no
+  // configuration matches send nothing. Sent page by page as listed (each
+  // message durable when sent); not atomic with anything -- the events are
+  // re-deliveries of objects that already exist. Errors: kNotFound
+  // (NoSuchBucket), the destination's errors.
+  struct ReprocessCounts {
+    int64_t objects = 0;   // objects listed under the prefix
+    int64_t messages = 0;  // event messages sent
+  };
+  Result<ReprocessCounts> Reprocess(const std::string& bucket, const std::string& prefix,
+                                    const store::Caller& caller);
+
  private:
   store::ObjectStore& store_;
   EventDestination& destination_;

@@ -144,6 +144,32 @@ TEST_F(NotifierTest, ObjectAndEventCommitTogether) {
   EXPECT_EQ(dest_->Bodies().size(), 2u);
 }
 
+TEST_F(NotifierTest, ReprocessSendsPutEventsForExistingObjectsUnderThePrefix) {
+  auto a = Put("photos/a b.jpg", "one");
+  ASSERT_TRUE(Put("photos/b.jpg", "two").ok());
+  ASSERT_TRUE(Put("photos/notes.txt", "no image").ok());
+  ASSERT_TRUE(Put("other/c.jpg", "three").ok());
+  ASSERT_TRUE(notifier_->PutConfiguration("input", JpgConfig(), "R1").ok());  // after the puts
+  ASSERT_EQ(dest_->Bodies().size(), 1u);                                      // the test event
+
+  auto counts = notifier_->Reprocess("input", "photos/", {"AKIAOPERATOR", "127.0.0.1", "REQ2"});
+  ASSERT_TRUE(counts.ok()) << counts.status().ToString();
+  EXPECT_EQ(counts->objects, 3);
+  EXPECT_EQ(counts->messages, 2);  // notes.txt matches no configuration
+  auto bodies = dest_->Bodies();
+  ASSERT_EQ(bodies.size(), 3u);
+  auto record = nlohmann::json::parse(bodies[1])["Records"][0];
+  EXPECT_EQ(record["eventName"], "ObjectCreated:Put");
+  EXPECT_EQ(record["s3"]["object"]["key"], "photos/a+b.jpg");
+  EXPECT_EQ(record["s3"]["object"]["eTag"], a->etag);
+  EXPECT_EQ(record["s3"]["object"]["size"], 3);
+  EXPECT_EQ(record["userIdentity"]["principalId"], "AWS:AKIAOPERATOR");
+  EXPECT_EQ(nlohmann::json::parse(bodies[2])["Records"][0]["s3"]["object"]["key"], "photos/b.jpg");
+
+  EXPECT_EQ(notifier_->Reprocess("missing-bucket", "", {}).status().code(), Code::kNotFound);
+  EXPECT_EQ(notifier_->Reprocess("input", "nothing/", {})->objects, 0);
+}
+
 TEST_F(NotifierTest, RejectsUnknownQueuesOverlapsAndRecursion) {
   NotificationConfiguration unknown{
       {{"x", "arn:aws:sqs:us-east-1:000000000000:nope", {"s3:ObjectCreated:*"}, "", ""}}};

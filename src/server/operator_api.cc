@@ -6,6 +6,9 @@
 #include "common/clock.h"
 #include "common/strings.h"
 #include "metrics/prometheus.h"
+#include "server/keys_api.h"
+#include "server/queue_api.h"
+#include "server/reprocess_api.h"
 
 namespace imgbatch::server {
 namespace {
@@ -26,10 +29,6 @@ void Reply(http::Exchange& ex, int status, const std::string& type, std::string 
   r.headers.Set("Cache-Control", "no-store");
   r.body = std::move(body);
   ex.Respond(std::move(r));
-}
-
-void JsonError(http::Exchange& ex, int status, const std::string& code, const std::string& msg) {
-  Reply(ex, status, "application/json", json{{"error", code}, {"message", msg}}.dump());
 }
 
 bool BearerOk(const http::Exchange& ex, const std::string& token) {
@@ -178,15 +177,32 @@ void HandleMetrics(const OperatorContext& ctx, http::Exchange& ex) {
   Reply(ex, 200, "text/plain; version=0.0.4; charset=utf-8", PrometheusText(ctx));
 }
 
+void ReplyJson(http::Exchange& ex, int status, std::string body) {
+  Reply(ex, status, "application/json", std::move(body));
+}
+
+void ReplyApiError(http::Exchange& ex, int status, const std::string& code,
+                   const std::string& message) {
+  ReplyJson(ex, status, json{{"error", code}, {"message", message}}.dump());
+}
+
+bool ApiAuthorized(const OperatorContext& ctx, const http::Exchange& ex) {
+  return BearerOk(ex, ctx.api_token);
+}
+
 void HandleApi(const OperatorContext& ctx, http::Exchange& ex) {
-  if (!BearerOk(ex, ctx.api_token)) {
-    return JsonError(ex, 401, "Unauthorized", "the API needs the bearer token (see --data-dir)");
+  if (!ApiAuthorized(ctx, ex)) {
+    return ReplyApiError(ex, 401, "Unauthorized",
+                         "the API needs the bearer token (see --data-dir)");
   }
   const std::string& path = ex.head().path;
   if (path == "/-/api/status" && ex.head().method == "GET") {
-    return Reply(ex, 200, "application/json", StatusJson(ctx));
+    return ReplyJson(ex, 200, StatusJson(ctx));
   }
-  JsonError(ex, 404, "NotFound", "no such API endpoint: " + path);
+  if (HandleQueueApi(*ctx.queues, ex)) return;
+  if (ctx.key_store && HandleKeysApi(*ctx.key_store, ex)) return;
+  if (ctx.notifier && HandleReprocessApi(*ctx.notifier, ctx.root_access_key_id, ex)) return;
+  ReplyApiError(ex, 404, "NotFound", "no such API endpoint: " + path);
 }
 
 }  // namespace imgbatch::server

@@ -9,6 +9,8 @@
 
 #include "autoscaler/worker_pool.h"
 #include "http/exchange.h"
+#include "keys/key_store.h"
+#include "notify/notifier.h"
 #include "queue/queue_engine.h"
 #include "server/config.h"
 #include "server/control_loop.h"
@@ -20,6 +22,8 @@ struct OperatorContext {
   queue::QueueEngine* queues = nullptr;
   ControlLoop* loop = nullptr;
   autoscaler::WorkerPool* pool = nullptr;  // may be null
+  keys::KeyStore* key_store = nullptr;     // may be null (no /-/api/keys)
+  notify::Notifier* notifier = nullptr;    // may be null (no /-/api/reprocess)
   std::string metrics_token;               // "" = /-/metrics without auth
   std::string api_token;                   // bearer token or root key needed for /-/api/
   std::string root_access_key_id;
@@ -31,6 +35,17 @@ std::string StatusJson(const OperatorContext& ctx);
 std::string PrometheusText(const OperatorContext& ctx);
 
 void HandleMetrics(const OperatorContext& ctx, http::Exchange& ex);
+// /-/api/: checks ApiAuthorized, then status, queues (server/queue_api.h),
+// keys (server/keys_api.h), reprocess (server/reprocess_api.h).
 void HandleApi(const OperatorContext& ctx, http::Exchange& ex);
+
+// The one authorization check of every /-/api/ endpoint (the bearer token).
+bool ApiAuthorized(const OperatorContext& ctx, const http::Exchange& ex);
+
+// Replies of the /-/api/ endpoints: JSON bodies, and errors as
+// {"error": "<Code>", "message": "..."}.
+void ReplyJson(http::Exchange& ex, int status, std::string body);
+void ReplyApiError(http::Exchange& ex, int status, const std::string& code,
+                   const std::string& message);
 
 }  // namespace imgbatch::server

@@ -18,6 +18,7 @@
 #include "db/database.h"
 #include "http/server.h"
 #include "imaging/imaging.h"
+#include "keys/key_store.h"
 #include "notify/notifier.h"
 #include "notify/queue_destination.h"
 #include "queue/queue_engine.h"
@@ -59,6 +60,7 @@ struct Services {
   std::unique_ptr<notify::Notifier> notifier;
   auth::KeyRegistry keys;
   auth::AccessKey worker_key;
+  std::unique_ptr<::imgbatch::keys::KeyStore> key_store;  // runtime keys, in the db
   std::string dashboard_token;
   http::Handler s3;
   std::unique_ptr<sqs::SqsService> sqs;
@@ -119,8 +121,9 @@ Status OpenEngines(const UpOptions& options, Services& s, RootKey& root) {
         RootKey{*s.config.root_access_key_id, *s.config.root_secret_access_key, "config"};
   }
   IMGBATCH_ASSIGN_OR_RETURN(root, ResolveRootKey(key_inputs));
-  s.keys.Put(auth::AccessKey{root.access_key_id, root.secret_access_key, "root",
-                             auth::Policy::AllowAll(), /*root=*/true});
+  const auth::AccessKey root_key{root.access_key_id, root.secret_access_key, "root",
+                                 auth::Policy::AllowAll(), /*root=*/true};
+  s.keys.Put(root_key);
 
   db::Options db_options;
   db_options.path = s.data_dir->File("imgbatch.db");
@@ -162,6 +165,14 @@ Status OpenEngines(const UpOptions& options, Services& s, RootKey& root) {
       key.policy = *policy;
     }
     s.keys.Put(key);
+  }
+  // After the declared keys: a stored key never shadows one of them.
+  IMGBATCH_ASSIGN_OR_RETURN(s.key_store,
+                            keys::KeyStore::Open(*s.db, s.keys, SystemClock::Instance()));
+  s.key_store->Declare(root_key, "root");
+  s.key_store->Declare(s.worker_key, "worker");
+  for (const auto& k : s.config.keys) {
+    if (auto declared = s.keys.Find(k.access_key_id)) s.key_store->Declare(*declared, "config");
   }
   IMGBATCH_ASSIGN_OR_RETURN(s.dashboard_token, LoadOrCreateToken(s.data_dir->path()));
   return Status::Ok();
@@ -395,6 +406,8 @@ int RunUp(const UpOptions& options) {
   ctx.queues = services.queues.get();
   ctx.loop = services.loop.get();
   ctx.pool = services.pool.get();
+  ctx.key_store = services.key_store.get();
+  ctx.notifier = services.notifier.get();
   ctx.api_token = services.dashboard_token;
   ctx.root_access_key_id = root.access_key_id;
   ctx.started_ms = SystemClock::Instance().NowMillis();
