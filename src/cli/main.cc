@@ -4,6 +4,9 @@
 
 #include <CLI/CLI.hpp>
 
+#include "cli/dlq_command.h"
+#include "cli/keys_command.h"
+#include "cli/reprocess_command.h"
 #include "cli/status_command.h"
 #include "cli/up_command.h"
 #ifdef IMGBATCH_HAVE_PROCESS_COMMAND
@@ -23,6 +26,9 @@ int main(int argc, char** argv) {
   int exit_code = 0;
   imgbatch::cli::AddUpCommand(app, exit_code);
   imgbatch::cli::AddStatusCommand(app);
+  imgbatch::cli::AddDlqCommand(app);
+  imgbatch::cli::AddKeysCommand(app);
+  imgbatch::cli::AddReprocessCommand(app);
 #ifdef IMGBATCH_HAVE_PROCESS_COMMAND
   imgbatch::cli::AddProcessCommand(app);
 #endif

@@ -1,30 +1,13 @@
 #include "cli/status_command.h"
 
 #include <cstdio>
-#include <cstdlib>
-#include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
-#include "client/http_transport.h"
+#include "cli/api_client.h"
 
 namespace imgbatch::cli {
 namespace {
-
-struct StatusFlags {
-  std::string endpoint = "http://127.0.0.1:4566";
-  std::string data_dir = "./imgbatch-data";
-  bool json = false;
-};
-
-std::string FindToken(const StatusFlags& flags) {
-  if (const char* env = std::getenv("IMGBATCH_API_TOKEN"); env && *env) return env;
-  std::ifstream in(flags.data_dir + "/dashboard-token");
-  std::string token;
-  std::getline(in, token);
-  return token;
-}
 
 void PrintTable(const nlohmann::json& s) {
   std::printf("%-20s %8s %10s %8s\n", "QUEUE", "VISIBLE", "IN FLIGHT", "DELAYED");
@@ -56,50 +39,32 @@ void PrintTable(const nlohmann::json& s) {
     std::printf("last scaling: %s\n", scaling.back().value("reason", "").c_str());
 }
 
-int RunStatus(const StatusFlags& flags) {
-  client::CurlTransport transport;
-  client::HttpRequest request;
-  request.url = flags.endpoint + "/-/api/status";
-  request.headers.emplace_back("Authorization", "Bearer " + FindToken(flags));
-  request.timeout = std::chrono::seconds(10);
-  auto response = transport.Send(request);
-  if (!response.ok()) {
-    std::fprintf(stderr, "imgbatch status: cannot reach %s: %s\n", flags.endpoint.c_str(),
-                 response.status().message().c_str());
-    return 1;
-  }
-  if (response->status != 200) {
-    std::fprintf(stderr, "imgbatch status: %s answered %d: %s\n", flags.endpoint.c_str(),
-                 static_cast<int>(response->status), response->body.c_str());
-    return response->status == 401 ? 2 : 1;
-  }
-  if (flags.json) {
-    std::printf("%s\n", response->body.c_str());
+int RunStatus(const ServerFlags& flags, bool json) {
+  int exit_code = 0;
+  auto reply = CallApi(flags, {"status", "GET", "/-/api/status", ""}, exit_code);
+  if (!reply) return exit_code;
+  if (json) {
+    std::printf("%s\n", reply->body.c_str());
     return 0;
   }
-  auto doc = nlohmann::json::parse(response->body, nullptr, false);
-  if (doc.is_discarded()) {
+  if (!reply->doc.is_object()) {
     std::fprintf(stderr, "imgbatch status: the server's answer is not JSON\n");
-    return 1;
+    return kExitServerError;
   }
-  PrintTable(doc);
+  PrintTable(reply->doc);
   return 0;
 }
 
 }  // namespace
 
 void AddStatusCommand(CLI::App& app) {
-  auto flags = std::make_shared<StatusFlags>();
-  if (const char* env = std::getenv("IMGBATCH_ENDPOINT"); env && *env) flags->endpoint = env;
   CLI::App* cmd =
       app.add_subcommand("status", "Queues, workers, throughput and alarms of a running server");
-  cmd->add_option("--endpoint", flags->endpoint, "The server (IMGBATCH_ENDPOINT)")
-      ->capture_default_str();
-  cmd->add_option("--data-dir", flags->data_dir, "Where the API token is kept")
-      ->capture_default_str();
-  cmd->add_flag("--json", flags->json, "Print the status document as JSON");
-  cmd->callback([flags] {
-    int code = RunStatus(*flags);
+  auto flags = AddServerFlags(*cmd);
+  auto json = std::make_shared<bool>(false);
+  cmd->add_flag("--json", *json, "Print the status document as JSON");
+  cmd->callback([flags, json] {
+    int code = RunStatus(*flags, *json);
     if (code != 0) throw CLI::RuntimeError(code);
   });
 }

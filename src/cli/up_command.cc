@@ -10,7 +10,9 @@ void AddUpCommand(CLI::App& app, int& exit_code) {
   auto options = std::make_shared<server::UpOptions>();
   CLI::App* up = app.add_subcommand(
       "up", "Run the whole pipeline on this machine: S3 + SQS on one port, workers, dashboard");
-  up->add_option("--data-dir", options->data_dir, "Data directory (locked; created if missing)")
+  up->add_option("--data-dir", options->data_dir,
+                 "Data directory (locked; created if missing; IMGBATCH_DATA_DIR)")
+      ->envname("IMGBATCH_DATA_DIR")
       ->capture_default_str();
   up->add_option("--config", options->config,
                  "imgbatch.toml (also IMGBATCH_CONFIG); none = the seed's defaults");
