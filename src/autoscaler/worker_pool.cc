@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
+#include <utility>
 
 namespace imgbatch::autoscaler {
 namespace {
@@ -70,6 +71,14 @@ std::string DescribeExit(int status) {
   return "status " + std::to_string(status);
 }
 
+// True when the worker's last status says images were still in flight.
+bool LeftImagesInFlight(const std::string& final_status) {
+  auto doc = nlohmann::json::parse(final_status, nullptr, /*allow_exceptions=*/false);
+  if (doc.is_discarded() || !doc.is_object()) return false;
+  auto in_flight = doc.find("in_flight");
+  return in_flight != doc.end() && in_flight->is_number_integer() && in_flight->get<int>() > 0;
+}
+
 }  // namespace
 
 std::unique_ptr<ProcessLauncher> MakeRealLauncher() { return std::make_unique<RealLauncher>(); }
@@ -115,9 +124,19 @@ void WorkerPool::ReapLocked() {
     auto it = workers_.find(pid);
     if (it == workers_.end()) continue;
     const WorkerInfo& w = it->second;
+    std::string final_status = launcher_.ReadStatus(w.status_file);
     bool expected = w.state == WorkerState::kStopping;
     if (expected) {
-      spdlog::info("worker {} (pid {}) stopped: {}", w.slot, pid, DescribeExit(status));
+      // A stopped worker drains first; one killed by a signal or that left
+      // in-flight images behind (stop timeout) interrupted them.
+      bool interrupted = WIFSIGNALED(status) || LeftImagesInFlight(final_status);
+      ++(interrupted ? interrupted_ : stopped_);
+      if (interrupted) {
+        spdlog::warn("worker {} (pid {}) stopped with images in flight: {}", w.slot, pid,
+                     DescribeExit(status));
+      } else {
+        spdlog::info("worker {} (pid {}) stopped: {}", w.slot, pid, DescribeExit(status));
+      }
       consecutive_crashes_ = 0;
     } else {
       ++restarts_;
@@ -129,6 +148,7 @@ void WorkerPool::ReapLocked() {
       spdlog::warn("worker {} (pid {}) exited unexpectedly ({}); replacing in {} ms", w.slot, pid,
                    DescribeExit(status), backoff);
     }
+    exited_.push_back({w.slot, w.status_file, std::move(final_status)});
     ::unlink(w.status_file.c_str());
     workers_.erase(it);
   }
@@ -210,6 +230,8 @@ PoolSnapshot WorkerPool::Snapshot() const {
   PoolSnapshot s;
   s.desired = desired_;
   s.restarts = restarts_;
+  s.stopped = stopped_;
+  s.interrupted = interrupted_;
   for (const auto& [_, w] : workers_) {
     s.workers.push_back(w);
     switch (w.state) {
@@ -230,6 +252,11 @@ PoolSnapshot WorkerPool::Snapshot() const {
     }
   }
   return s;
+}
+
+std::vector<ExitedWorker> WorkerPool::TakeExited() {
+  std::lock_guard lock(mu_);
+  return std::exchange(exited_, {});
 }
 
 void WorkerPool::StopAll() {
@@ -259,6 +286,7 @@ void WorkerPool::StopAll() {
     spdlog::warn("worker {} (pid {}) still running after the stop timeout; killing it", w.slot,
                  pid);
     launcher_.Signal(pid, SIGKILL);
+    ++interrupted_;
   }
   workers_.clear();
 }

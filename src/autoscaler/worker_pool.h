@@ -6,8 +6,11 @@
 // exits unexpectedly is replaced, with exponential backoff if it keeps dying.
 //
 // Each worker reports its state in a status file (JSON, written atomically by
-// the worker: {"state":"idle"|"busy","in_flight":N,...}); the pool reads it to
-// tell idle from busy.
+// the worker: {"state":"idle"|"busy"|"stopping","in_flight":N,...}); the pool
+// reads it to tell idle from busy. When a worker exits the pool reads the file
+// one last time: its final counters go to TakeExited() (for the metrics), and
+// a worker that was stopped but left with images in flight (stop timeout,
+// SIGKILL) counts as interrupted.
 //
 // Thread-safety: all methods are thread-safe (one mutex). Tick() does the work
 // (reap, start, stop) and is called by the server's control loop once a
@@ -71,8 +74,17 @@ struct PoolSnapshot {
   int busy = 0;
   int idle = 0;
   int stopping = 0;
-  int restarts = 0;  // unexpected exits replaced so far
+  int restarts = 0;     // unexpected exits replaced so far
+  int stopped = 0;      // stopped on request after finishing their images
+  int interrupted = 0;  // stopped on request with images still in flight
   std::vector<WorkerInfo> workers;
+};
+
+// A worker gone since the last TakeExited(), with its status file's last text.
+struct ExitedWorker {
+  int slot = 0;
+  std::string status_file;
+  std::string final_status;  // "" when the worker never wrote one
 };
 
 class WorkerPool {
@@ -86,6 +98,8 @@ class WorkerPool {
   // surplus idle workers, escalates to SIGKILL past the stop timeout.
   void Tick();
   PoolSnapshot Snapshot() const;
+  // Workers that exited since the last call (the status files are gone).
+  std::vector<ExitedWorker> TakeExited();
   // SIGTERM to all, wait up to the stop timeout (reaping), then SIGKILL.
   // Afterwards the pool starts nothing. Call it while the thread that runs
   // Tick() is still alive: PR_SET_PDEATHSIG fires when the *forking thread*
@@ -108,6 +122,9 @@ class WorkerPool {
   bool stopping_ = false;  // StopAll began: no more starts
   int next_slot_ = 0;
   int restarts_ = 0;
+  int stopped_ = 0;
+  int interrupted_ = 0;
+  std::vector<ExitedWorker> exited_;
   int consecutive_crashes_ = 0;
   int64_t next_start_allowed_ms_ = 0;
   std::map<pid_t, WorkerInfo> workers_;

@@ -128,6 +128,36 @@ TEST(WorkerPool, StuckWorkerIsKilledAfterTheStopTimeout) {
   EXPECT_EQ(launcher.signals[1].second, SIGKILL);
 }
 
+TEST(WorkerPool, ExitsAreClassifiedAndTheirLastStatusKept) {
+  FakeLauncher launcher;
+  ManualClock clock;
+  WorkerPool pool(launcher, Command(), clock, 25);
+  pool.SetDesired(3);
+  pool.Tick();
+  for (int i = 0; i < 3; ++i) {
+    launcher.status["/tmp/st/worker-" + std::to_string(i) + ".json"] =
+        R"({"state":"idle","in_flight":0,"processed":4})";
+  }
+  pool.SetDesired(0);
+  pool.Tick();
+  ASSERT_EQ(pool.Snapshot().stopping, 3);
+  // 1000 drained; 1001 hit its stop timeout with an image in flight; 1002 was
+  // killed by a signal.
+  launcher.status["/tmp/st/worker-0.json"] = R"({"state":"stopping","in_flight":0,"processed":5})";
+  launcher.status["/tmp/st/worker-1.json"] = R"({"state":"stopping","in_flight":1})";
+  launcher.exits = {{1000, 0}, {1001, 0}, {1002, SIGKILL}};
+  pool.Tick();
+  PoolSnapshot snap = pool.Snapshot();
+  EXPECT_EQ(snap.stopped, 1);
+  EXPECT_EQ(snap.interrupted, 2);
+  EXPECT_EQ(snap.restarts, 0);
+  std::vector<ExitedWorker> exited = pool.TakeExited();
+  ASSERT_EQ(exited.size(), 3u);
+  EXPECT_EQ(exited[0].status_file, "/tmp/st/worker-0.json");
+  EXPECT_EQ(exited[0].final_status, R"({"state":"stopping","in_flight":0,"processed":5})");
+  EXPECT_TRUE(pool.TakeExited().empty());  // handed over once
+}
+
 TEST(RealLauncher, CleanEnvironmentAndSigtermReaped) {
   auto launcher = MakeRealLauncher();
   std::string out = std::filesystem::temp_directory_path() /

@@ -110,6 +110,9 @@ notify::RecursionGuard MakeRecursionGuard(const Config& config) {
                   const notify::NotificationConfiguration& notification) -> Status {
     if (bucket != config.workers.output_bucket) return Status::Ok();
     for (const auto& q : notification.queues) {
+      // Only the workers' own queue feeds outputs back in; another queue
+      // (someone watching for finished outputs) is fine.
+      if (!q.queue_arn.ends_with(":" + config.workers.queue)) continue;
       bool created = false;
       for (const auto& e : q.events) created = created || e.starts_with("s3:ObjectCreated");
       if (!created) continue;

@@ -33,7 +33,9 @@ Result<auth::AccessKey> LoadOrCreateKey(const std::string& data_dir, const std::
 Result<std::string> LoadOrCreateToken(const std::string& data_dir);
 
 // Refuses notification configurations on the output bucket that the
-// workers' own outputs would trigger (for PutBucketNotificationConfiguration).
+// workers' own outputs would trigger (for PutBucketNotificationConfiguration):
+// ObjectCreated into the workers' queue with a filter an output key matches.
+// Other queues may watch the outputs.
 notify::RecursionGuard MakeRecursionGuard(const Config& config);
 
 }  // namespace imgbatch::server

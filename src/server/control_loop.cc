@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <chrono>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -11,6 +13,8 @@ namespace {
 
 constexpr size_t kMaxDecisions = 50;
 constexpr size_t kMaxLatencySamples = 500;
+constexpr auto kTick = std::chrono::seconds(1);
+constexpr auto kZeroPoolCheck = std::chrono::milliseconds(100);
 
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path);
@@ -19,15 +23,33 @@ std::string ReadFile(const std::string& path) {
   return ss.str();
 }
 
-void AppendBounded(std::vector<double>& v, const nlohmann::json& values) {
-  if (!values.is_array()) return;
-  for (const auto& x : values) {
-    if (x.is_number()) v.push_back(x.get<double>());
+// Appends the samples of one series this reader has not seen yet.
+void AppendNew(std::vector<double>& out, const nlohmann::json& doc, const char* values_key,
+               const char* total_key, uint64_t& seen_total) {
+  auto values = doc.find(values_key);
+  auto total = doc.find(total_key);
+  if (values == doc.end() || !values->is_array() || total == doc.end() ||
+      !total->is_number_unsigned()) {
+    return;
   }
-  if (v.size() > kMaxLatencySamples) v.erase(v.begin(), v.end() - kMaxLatencySamples);
+  std::vector<double> recent;
+  for (const auto& v : *values) recent.push_back(v.is_number() ? v.get<double>() : 0.0);
+  std::vector<double> fresh = UnseenSamples(recent, total->get<uint64_t>(), seen_total);
+  out.insert(out.end(), fresh.begin(), fresh.end());
+  if (out.size() > kMaxLatencySamples) out.erase(out.begin(), out.end() - kMaxLatencySamples);
 }
 
 }  // namespace
+
+std::vector<double> UnseenSamples(const std::vector<double>& recent, uint64_t total,
+                                  uint64_t& seen_total) {
+  // A smaller total: the worker restarted its count (a new process in the
+  // same slot); everything it reports is new.
+  uint64_t fresh = total >= seen_total ? total - seen_total : total;
+  seen_total = total;
+  size_t take = static_cast<size_t>(std::min<uint64_t>(fresh, recent.size()));
+  return {recent.end() - static_cast<std::ptrdiff_t>(take), recent.end()};
+}
 
 ControlLoop::ControlLoop(const Config& config, queue::QueueEngine& queues,
                          autoscaler::WorkerPool* pool, int max_workers, Clock& clock)
@@ -60,9 +82,28 @@ void ControlLoop::Start() {
       lock.unlock();
       TickOnce();
       lock.lock();
-      wake_.wait_for(lock, std::chrono::seconds(1), [this] { return stopping_; });
+      // Between the once-a-second ticks a pool at zero watches for the first
+      // message, so the first upload does not wait for the next tick.
+      auto next_tick = std::chrono::steady_clock::now() + kTick;
+      while (!wake_.wait_until(
+                 lock, std::min(next_tick, std::chrono::steady_clock::now() + kZeroPoolCheck),
+                 [this] { return stopping_; }) &&
+             std::chrono::steady_clock::now() < next_tick) {
+        lock.unlock();
+        WakeFromZero();
+        lock.lock();
+      }
     }
   });
+}
+
+void ControlLoop::WakeFromZero() {
+  if (!pool_ || pool_->Snapshot().desired > 0) return;
+  auto counts = queues_.Counts(config_.workers.queue);
+  if (!counts.ok() || counts->visible == 0) return;
+  int64_t now = clock_.NowMillis();
+  Scale(now);
+  pool_->Tick();
 }
 
 void ControlLoop::Stop() {
@@ -103,24 +144,32 @@ void ControlLoop::SampleWorkers(int64_t now_ms) {
   history_.Record("workers:running", now_ms, snap.running);
   history_.Record("workers:busy", now_ms, snap.busy);
   std::lock_guard lock(mu_);
-  for (const auto& w : snap.workers) {
-    auto doc = nlohmann::json::parse(ReadFile(w.status_file), nullptr, false);
-    if (doc.is_discarded() || !doc.is_object()) continue;
-    int64_t processed = doc.value("processed", int64_t{0});
-    int64_t failed = doc.value("failed", int64_t{0});
-    auto& last = last_counts_[w.status_file];
-    totals_.processed += std::max<int64_t>(0, processed - last.first);
-    totals_.failed += std::max<int64_t>(0, failed - last.second);
-    if (processed != last.first || failed != last.second) {
-      // Each status write carries the latencies since the previous write.
-      AppendBounded(totals_.latency_ms, doc.value("recent_latency_ms", nlohmann::json::array()));
-      AppendBounded(totals_.end_to_end_ms,
-                    doc.value("recent_end_to_end_ms", nlohmann::json::array()));
-    }
-    last = {processed, failed};
+  for (const auto& w : snap.workers) Account(w.status_file, ReadFile(w.status_file));
+  // Workers gone since the last tick: their last status, then forget them.
+  for (const auto& exited : pool_->TakeExited()) {
+    Account(exited.status_file, exited.final_status);
+    seen_.erase(exited.status_file);
   }
   history_.Record("images:processed", now_ms, static_cast<double>(totals_.processed));
   history_.Record("images:failed", now_ms, static_cast<double>(totals_.failed));
+}
+
+// Adds what a worker did since its status file was last read: counters are
+// cumulative per worker, latencies come with a running total.
+void ControlLoop::Account(const std::string& status_file, const std::string& status_text) {
+  auto doc = nlohmann::json::parse(status_text, nullptr, /*allow_exceptions=*/false);
+  if (doc.is_discarded() || !doc.is_object()) return;
+  Seen& seen = seen_[status_file];
+  auto add = [](int64_t& total, int64_t& last, int64_t now) {
+    total += std::max<int64_t>(0, now - last);
+    last = now;
+  };
+  add(totals_.processed, seen.processed, doc.value("processed", int64_t{0}));
+  add(totals_.failed, seen.failed, doc.value("failed", int64_t{0}));
+  add(totals_.skipped, seen.skipped, doc.value("skipped", int64_t{0}));
+  AppendNew(totals_.latency_ms, doc, "recent_latency_ms", "latency_samples", seen.latency_samples);
+  AppendNew(totals_.end_to_end_ms, doc, "recent_end_to_end_ms", "end_to_end_samples",
+            seen.end_to_end_samples);
 }
 
 void ControlLoop::EvaluateAlarms(int64_t now_ms) {

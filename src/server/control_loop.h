@@ -44,9 +44,17 @@ struct AlarmStatus {
 struct WorkerTotals {
   int64_t processed = 0;
   int64_t failed = 0;
+  int64_t skipped = 0;                // outputs already current (a redelivered message)
   std::vector<double> latency_ms;     // recent per-image processing times
   std::vector<double> end_to_end_ms;  // recent upload-to-output times
 };
+
+// A worker's status file carries its newest samples of a series (oldest
+// first) and how many it ever recorded (`total`). Returns the ones a reader
+// that had seen `seen_total` of them has not seen yet, and updates
+// `seen_total` — however many times the file was rewritten in between.
+std::vector<double> UnseenSamples(const std::vector<double>& recent, uint64_t total,
+                                  uint64_t& seen_total);
 
 class ControlLoop {
  public:
@@ -71,6 +79,9 @@ class ControlLoop {
   void SampleWorkers(int64_t now_ms);
   void EvaluateAlarms(int64_t now_ms);
   void Scale(int64_t now_ms);
+  // Scales a pool at zero out as soon as a message is visible (checked every
+  // 100 ms between ticks).
+  void WakeFromZero();
 
   Config config_;
   queue::QueueEngine& queues_;
@@ -83,8 +94,13 @@ class ControlLoop {
   std::vector<AlarmStatus> alarms_;
   std::deque<ScalingEvent> decisions_;
   WorkerTotals totals_;
-  std::map<std::string, std::pair<int64_t, int64_t>>
-      last_counts_;  // status file -> processed, failed
+  // What was already counted from each live worker's status file.
+  struct Seen {
+    int64_t processed = 0, failed = 0, skipped = 0;
+    uint64_t latency_samples = 0, end_to_end_samples = 0;
+  };
+  void Account(const std::string& status_file, const std::string& status_text);
+  std::map<std::string, Seen> seen_;  // by status file
   int64_t last_scale_out_ms_ = -1;
   int64_t last_scale_in_ms_ = -1;
 

@@ -66,14 +66,15 @@ std::string StatusJson(const OperatorContext& ctx) {
                          {"in_flight", w.in_flight}});
     }
     doc["workers"] = {
-        {"desired", snap.desired}, {"running", snap.running},   {"busy", snap.busy},
-        {"idle", snap.idle},       {"stopping", snap.stopping}, {"restarts", snap.restarts},
-        {"list", workers}};
+        {"desired", snap.desired}, {"running", snap.running},         {"busy", snap.busy},
+        {"idle", snap.idle},       {"stopping", snap.stopping},       {"restarts", snap.restarts},
+        {"stopped", snap.stopped}, {"interrupted", snap.interrupted}, {"list", workers}};
   }
   if (ctx.loop) {
     WorkerTotals t = ctx.loop->Totals();
     doc["images"] = {{"processed", t.processed},
                      {"failed", t.failed},
+                     {"skipped", t.skipped},
                      {"latency_ms_p50", Percentile(t.latency_ms, 0.5)},
                      {"latency_ms_p99", Percentile(t.latency_ms, 0.99)},
                      {"end_to_end_ms_p50", Percentile(t.end_to_end_ms, 0.5)},

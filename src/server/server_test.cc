@@ -3,6 +3,9 @@
 
 #include <filesystem>
 
+#include "server/bootstrap.h"
+#include "server/config.h"
+#include "server/control_loop.h"
 #include "server/data_dir.h"
 #include "server/root_key.h"
 #include "server/up.h"
@@ -16,6 +19,40 @@ std::string TempDir() {
       ("imgbatch-server-" + std::to_string(::getpid()) + "-" + std::to_string(rand()));
   std::filesystem::create_directories(dir);
   return dir;
+}
+
+TEST(UnseenSamples, NothingDroppedWhenTheFileWasRewrittenBetweenReads) {
+  uint64_t seen = 0;
+  EXPECT_EQ(UnseenSamples({10, 11}, 2, seen), (std::vector<double>{10, 11}));
+  EXPECT_EQ(seen, 2u);
+  // Two writes happened before the next read: both writes' samples arrive.
+  EXPECT_EQ(UnseenSamples({10, 11, 12, 13, 14}, 5, seen), (std::vector<double>{12, 13, 14}));
+  EXPECT_TRUE(UnseenSamples({10, 11, 12, 13, 14}, 5, seen).empty());  // read again: nothing new
+  // The ring dropped its oldest values: only what is new is taken.
+  EXPECT_EQ(UnseenSamples({13, 14, 15, 16}, 7, seen), (std::vector<double>{15, 16}));
+  // More new values than the ring holds: all the ring has.
+  EXPECT_EQ(UnseenSamples({20, 21}, 12, seen), (std::vector<double>{20, 21}));
+  // A new process in the same slot counts from zero again.
+  EXPECT_EQ(UnseenSamples({1}, 1, seen), (std::vector<double>{1}));
+}
+
+TEST(RecursionGuard, RefusesOnlyOutputsFedBackToTheWorkersQueue) {
+  Config config = SeedDefaults();
+  notify::RecursionGuard guard = MakeRecursionGuard(config);
+  auto watching = [](const std::string& queue, const std::string& prefix) {
+    notify::NotificationConfiguration n;
+    n.queues.push_back(
+        {"id", "arn:aws:sqs:us-east-1:000000000000:" + queue, {"s3:ObjectCreated:*"}, prefix, ""});
+    return n;
+  };
+  Status loop = guard("output", watching("batch-queue", ""));
+  EXPECT_EQ(loop.code(), Code::kInvalidArgument);
+  EXPECT_NE(loop.message().find("re-trigger"), std::string::npos) << loop.message();
+  EXPECT_FALSE(guard("output", watching("batch-queue", "thumbs/")).ok());
+  EXPECT_TRUE(guard("output", watching("batch-queue", "other/")).ok());  // no output goes there
+  EXPECT_TRUE(guard("output", watching("outputs-done", "")).ok());       // someone else's queue
+  EXPECT_TRUE(guard("output", watching("batch-queue-2", "")).ok());
+  EXPECT_TRUE(guard("input", watching("batch-queue", "")).ok());
 }
 
 TEST(DataDir, SecondOpenIsRefusedUntilTheFirstCloses) {

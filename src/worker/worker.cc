@@ -125,6 +125,23 @@ int DefaultConcurrency(int cores, uint64_t memory_limit_bytes) {
   return std::clamp(by_memory, 1, by_cores);
 }
 
+void RecentSamples::Add(double value) {
+  if (ring_.size() < kCapacity) {
+    ring_.push_back(value);
+  } else {
+    ring_[total_ % kCapacity] = value;
+  }
+  ++total_;
+}
+
+std::vector<double> RecentSamples::Values() const {
+  if (ring_.size() < kCapacity) return ring_;
+  size_t oldest = total_ % kCapacity;
+  std::vector<double> out(ring_.begin() + static_cast<std::ptrdiff_t>(oldest), ring_.end());
+  out.insert(out.end(), ring_.begin(), ring_.begin() + static_cast<std::ptrdiff_t>(oldest));
+  return out;
+}
+
 int BackoffSeconds(int receive_count, int max_backoff_seconds) {
   int exponent = std::clamp(receive_count, 0, 30);
   int64_t seconds = int64_t{1} << exponent;
@@ -223,6 +240,8 @@ Status Worker::Run() {
   }
   if (!drained) {
     abort_in_flight_ = true;
+    // The supervisor reads this last state: images were in flight at exit.
+    WriteStatusFile(/*force=*/true);
     spdlog::error("stop timeout ({} s) passed with images in flight; they will be redelivered",
                   options_.stop_timeout.count());
     return Status(Code::kTimeout, "stop timeout passed with images in flight");
@@ -259,10 +278,10 @@ void Worker::WriteStatusFile(bool force) {
            {"failed", stats_.permanent_failures},
            {"skipped", stats_.images_skipped},
            {"dead_lettered", stats_.dead_lettered},
-           {"recent_latency_ms", recent_latency_ms_},
-           {"recent_end_to_end_ms", recent_end_to_end_ms_}};
-    recent_latency_ms_.clear();
-    recent_end_to_end_ms_.clear();
+           {"latency_samples", latency_ms_.total()},
+           {"recent_latency_ms", latency_ms_.Values()},
+           {"end_to_end_samples", end_to_end_ms_.total()},
+           {"recent_end_to_end_ms", end_to_end_ms_.Values()}};
   }
   // Readers must never see half a file: write beside it, then rename.
   std::string tmp = options_.status_file + ".tmp";
@@ -568,13 +587,12 @@ Worker::Outcome Worker::HandleCreated(const EventRecord& record) {
   LogImage(record, bytes_in, bytes_out, start, "processed");
   std::lock_guard lock(mu_);
   ++stats_.images_processed;
-  recent_latency_ms_.push_back(
-      std::chrono::duration<double, std::milli>(Clock::now() - start).count());
+  latency_ms_.Add(std::chrono::duration<double, std::milli>(Clock::now() - start).count());
   if (record.event_time_ms > 0) {
     int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                          std::chrono::system_clock::now().time_since_epoch())
                          .count();
-    recent_end_to_end_ms_.push_back(static_cast<double>(now_ms - record.event_time_ms));
+    end_to_end_ms_.Add(static_cast<double>(now_ms - record.event_time_ms));
   }
   return {};
 }

@@ -62,6 +62,23 @@ struct WorkerOptions {
   std::string status_file;
 };
 
+// The last kCapacity values of a series and how many were ever added. The
+// status file carries both, so a reader that samples it now and then takes
+// exactly the values it has not seen yet (total - its last total, newest
+// last) however many writes happened in between — a write no longer drops
+// the samples of the one before.
+class RecentSamples {
+ public:
+  static constexpr size_t kCapacity = 256;
+  void Add(double value);
+  uint64_t total() const { return total_; }
+  std::vector<double> Values() const;  // oldest first
+
+ private:
+  std::vector<double> ring_;
+  uint64_t total_ = 0;
+};
+
 // Counters for logs and tests; all monotonic.
 struct WorkerStats {
   uint64_t messages_received = 0;
@@ -177,8 +194,8 @@ class Worker {
   int in_flight_ = 0;
   bool processing_done_ = false;  // processing threads have exited
   WorkerStats stats_;
-  std::vector<double> recent_latency_ms_;     // since the last status write
-  std::vector<double> recent_end_to_end_ms_;  // upload (eventTime) to outputs written
+  RecentSamples latency_ms_;     // per-image processing time
+  RecentSamples end_to_end_ms_;  // upload (eventTime) to outputs written
   std::chrono::steady_clock::time_point last_status_write_{};
 
   std::vector<std::thread> processing_threads_;

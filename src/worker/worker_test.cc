@@ -4,6 +4,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -183,6 +184,22 @@ TEST(BackoffTest, DoublesPerReceiveAndIsCapped) {
   EXPECT_EQ(BackoffSeconds(9, 300), 300);
   EXPECT_EQ(BackoffSeconds(1000, 300), 300);
   EXPECT_EQ(BackoffSeconds(-3, 300), 1);
+}
+
+TEST(RecentSamplesTest, KeepsTheNewestInOrderAndCountsAll) {
+  RecentSamples samples;
+  EXPECT_EQ(samples.total(), 0u);
+  EXPECT_TRUE(samples.Values().empty());
+  samples.Add(1);
+  samples.Add(2);
+  EXPECT_EQ(samples.Values(), (std::vector<double>{1, 2}));
+  for (size_t i = 3; i <= RecentSamples::kCapacity + 5; ++i) samples.Add(static_cast<double>(i));
+  EXPECT_EQ(samples.total(), RecentSamples::kCapacity + 5);
+  std::vector<double> values = samples.Values();
+  ASSERT_EQ(values.size(), RecentSamples::kCapacity);
+  EXPECT_EQ(values.front(), 6);  // the five oldest were pushed out
+  EXPECT_EQ(values.back(), static_cast<double>(RecentSamples::kCapacity + 5));
+  EXPECT_TRUE(std::is_sorted(values.begin(), values.end()));
 }
 
 TEST(ConcurrencyTest, BoundedByCoresAndMemory) {
