@@ -75,6 +75,26 @@ class Connection final : public Conn {
 
   Status Exec(std::string_view sql) override { return ExecRaw(db_, sql); }
 
+  // Runs one statement from the cache and resets it at once: the writer's
+  // per-caller SAVEPOINT/RELEASE and per-group BEGIN/COMMIT, which
+  // sqlite3_exec would parse again every time.
+  Status ExecCached(std::string_view sql) {
+    sqlite3_stmt* stmt = nullptr;
+    auto it = cache_.find(std::string(sql));
+    if (it != cache_.end()) {
+      stmt = it->second;
+    } else {
+      int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()),
+                                  SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
+      if (rc != SQLITE_OK) return FromSqlite(rc, db_, "prepare");
+      cache_.emplace(std::string(sql), stmt);
+    }
+    int rc = sqlite3_step(stmt);
+    Status result = rc == SQLITE_DONE || rc == SQLITE_ROW ? Status::Ok() : FromSqlite(rc, db_, sql);
+    sqlite3_reset(stmt);
+    return result;
+  }
+
   Result<Statement> Prepare(std::string_view sql) override {
     auto it = cache_.find(std::string(sql));
     sqlite3_stmt* stmt = nullptr;
@@ -148,12 +168,19 @@ Result<std::unique_ptr<Connection>> OpenConnection(const std::string& path, bool
   return conn;
 }
 
-// A Write() caller waiting for its group's commit.
+// A Write() caller waiting for its group's commit. Shared by the caller and
+// the writer, so the writer can wake it without the caller's stack frame
+// having to outlive the wake-up.
 struct PendingWrite {
   std::function<Status(Txn&)> fn;
   Status result;
+  // Not std::atomic::wait: libstdc++ 12 spins with sched_yield first, which
+  // under load was a third of the server's context switches.
+  std::mutex mu;
+  std::condition_variable cv;
   bool done = false;
 };
+using PendingPtr = std::shared_ptr<PendingWrite>;
 
 class DatabaseImpl final : public Database {
  public:
@@ -198,7 +225,7 @@ class DatabaseImpl final : public Database {
 
  private:
   void WriterLoop();
-  void RunGroup(std::vector<PendingWrite*>& group);
+  void RunGroup(std::vector<PendingPtr>& group);
   Status Commit();
   void CheckpointLoop();
   static int OnWalCommit(void* self, sqlite3* db, const char* schema, int wal_pages);
@@ -208,8 +235,7 @@ class DatabaseImpl final : public Database {
 
   std::mutex queue_mutex_;
   std::condition_variable queue_cv_;  // writer waits for work
-  std::condition_variable done_cv_;   // callers wait for their commit
-  std::deque<PendingWrite*> queue_;
+  std::deque<PendingPtr> queue_;
   bool stopping_ = false;
   std::thread writer_thread_;
   std::atomic<int> fail_commit_countdown_{0};
@@ -236,17 +262,23 @@ Status DatabaseImpl::Write(std::function<Status(Txn&)> fn) {
     // A callback calling Write() would wait for its own group forever.
     return Internal("db::Write called from inside a write callback");
   }
-  PendingWrite pending{std::move(fn), Status::Ok(), false};
-  std::unique_lock lock(queue_mutex_);
-  if (stopping_) return Status(Code::kUnavailable, "database is closing");
-  queue_.push_back(&pending);
+  auto pending = std::make_shared<PendingWrite>();
+  pending->fn = std::move(fn);
+  {
+    std::lock_guard lock(queue_mutex_);
+    if (stopping_) return Status(Code::kUnavailable, "database is closing");
+    queue_.push_back(pending);
+  }
   queue_cv_.notify_one();
-  done_cv_.wait(lock, [&] { return pending.done; });
-  return std::move(pending.result);
+  // Woken alone when its own group committed (a shared condition variable
+  // woke every waiting caller, later groups' included, at every commit).
+  std::unique_lock done_lock(pending->mu);
+  pending->cv.wait(done_lock, [&] { return pending->done; });
+  return std::move(pending->result);
 }
 
 void DatabaseImpl::WriterLoop() {
-  std::vector<PendingWrite*> group;
+  std::vector<PendingPtr> group;
   while (true) {
     {
       std::unique_lock lock(queue_mutex_);
@@ -261,26 +293,31 @@ void DatabaseImpl::WriterLoop() {
     RunGroup(group);
     {
       std::lock_guard lock(queue_mutex_);
-      for (PendingWrite* p : group) p->done = true;
       writes_ += group.size();
       ++commits_;
     }
-    done_cv_.notify_all();
+    for (const PendingPtr& p : group) {
+      {
+        std::lock_guard done_lock(p->mu);
+        p->done = true;
+      }
+      p->cv.notify_one();  // p is shared: still alive even if its caller returned
+    }
     group.clear();
   }
 }
 
-void DatabaseImpl::RunGroup(std::vector<PendingWrite*>& group) {
+void DatabaseImpl::RunGroup(std::vector<PendingPtr>& group) {
   Connection& conn = *writer_conn_;
   auto fail_all = [&](const Status& st) {
-    for (PendingWrite* p : group) p->result = st;
+    for (const PendingPtr& p : group) p->result = st;
   };
-  Status begin = conn.Exec("BEGIN IMMEDIATE");
+  Status begin = conn.ExecCached("BEGIN IMMEDIATE");
   if (!begin.ok()) return fail_all(begin);
 
   std::vector<std::function<void()>> after_commit;
-  for (PendingWrite* p : group) {
-    Status sp = conn.Exec("SAVEPOINT caller");
+  for (const PendingPtr& p : group) {
+    Status sp = conn.ExecCached("SAVEPOINT caller");
     if (!sp.ok()) {
       p->result = sp;
       continue;
@@ -295,8 +332,8 @@ void DatabaseImpl::RunGroup(std::vector<PendingWrite*>& group) {
     }
     for (auto& fn : conn.EndWriteCaller(p->result.ok())) after_commit.push_back(std::move(fn));
     conn.ResetHandedOut();
-    if (!p->result.ok()) (void)conn.Exec("ROLLBACK TO caller");
-    (void)conn.Exec("RELEASE caller");
+    if (!p->result.ok()) (void)conn.ExecCached("ROLLBACK TO caller");
+    (void)conn.ExecCached("RELEASE caller");
     if (sqlite3_get_autocommit(conn.raw()) != 0) {
       // SQLite rolled the whole transaction back (e.g. SQLITE_FULL or an
       // I/O error): nothing in this group is durable.
@@ -324,7 +361,7 @@ Status DatabaseImpl::Commit() {
   while (countdown > 0 && !fail_commit_countdown_.compare_exchange_weak(countdown, countdown - 1)) {
   }
   if (countdown == 1) return IoError("injected commit failure");
-  return writer_conn_->Exec("COMMIT");
+  return writer_conn_->ExecCached("COMMIT");
 }
 
 int DatabaseImpl::OnWalCommit(void* self, sqlite3* db, const char* schema, int wal_pages) {
@@ -365,7 +402,7 @@ Status DatabaseImpl::Read(std::function<Status(Conn&)> fn) {
     idle_readers_.pop_back();
   }
   // One read transaction = one consistent snapshot for all of fn's queries.
-  Status result = conn->Exec("BEGIN");
+  Status result = conn->ExecCached("BEGIN");
   if (result.ok()) {
     try {
       result = fn(*conn);
@@ -375,7 +412,7 @@ Status DatabaseImpl::Read(std::function<Status(Conn&)> fn) {
       result = Internal("read callback threw");
     }
     conn->ResetHandedOut();
-    (void)conn->Exec("COMMIT");
+    (void)conn->ExecCached("COMMIT");
   }
   {
     std::lock_guard lock(pool_mutex_);

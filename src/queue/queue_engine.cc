@@ -619,6 +619,10 @@ class EngineImpl final : public QueueEngine {
       if (!q->waiters.empty()) {
         if (wake) wake_.insert(q);
         wake = true;  // new delay deadline to consider
+      } else {
+        // Nobody parked: the engine thread has nothing to do for this send
+        // (waking it per send cost a context switch on every request).
+        wake = false;
       }
     }
     if (wake) cv_.notify_all();
