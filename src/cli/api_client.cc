@@ -4,8 +4,10 @@
 #include <cstdlib>
 #include <fstream>
 
+#include "auth/sigv4.h"
 #include "client/http_transport.h"
 #include "common/strings.h"
+#include "server/root_key.h"
 
 namespace imgbatch::cli {
 namespace {
@@ -18,6 +20,36 @@ std::string FindToken(const ServerFlags& flags) {
   return token;
 }
 
+// Without a token: the root key, found as `up` finds it (IMGBATCH_ACCESS_KEY_ID /
+// IMGBATCH_SECRET_ACCESS_KEY, else <data-dir>/root-key.json), never created.
+std::optional<server::RootKey> FindRoot(const ServerFlags& flags) {
+  auto root = server::FindRootKey(server::RootKeyInputsFromEnvironment(flags.data_dir));
+  if (!root.ok()) return std::nullopt;
+  return *root;
+}
+
+// "http://127.0.0.1:4566/" -> "127.0.0.1:4566": the Host header to sign.
+std::string HostOf(const std::string& endpoint) {
+  std::string_view rest = endpoint;
+  if (size_t scheme = rest.find("://"); scheme != std::string_view::npos) {
+    rest.remove_prefix(scheme + 3);
+  }
+  return std::string(rest.substr(0, rest.find('/')));
+}
+
+// Signs the request (SigV4, UNSIGNED-PAYLOAD) with the root key.
+void SignWithRootKey(const ServerFlags& flags, const server::RootKey& root,
+                     client::HttpRequest& request, const std::string& path_and_query) {
+  std::string_view target = path_and_query;
+  size_t question = target.find('?');
+  std::string_view path = target.substr(0, question);
+  std::string_view query = question == std::string_view::npos ? "" : target.substr(question + 1);
+  request.headers.emplace_back("host", HostOf(flags.endpoint));
+  auth::SignRequest(request.method, path, query, request.headers, auth::kUnsignedPayload,
+                    {root.access_key_id, root.secret_access_key, ""}, flags.region, "s3",
+                    std::chrono::system_clock::now());
+}
+
 }  // namespace
 
 std::shared_ptr<ServerFlags> AddServerFlags(CLI::App& cmd) {
@@ -25,6 +57,10 @@ std::shared_ptr<ServerFlags> AddServerFlags(CLI::App& cmd) {
   if (const char* env = std::getenv("IMGBATCH_ENDPOINT"); env && *env) flags->endpoint = env;
   if (const char* env = std::getenv("IMGBATCH_DATA_DIR"); env && *env) flags->data_dir = env;
   cmd.add_option("--endpoint", flags->endpoint, "The server (IMGBATCH_ENDPOINT)")
+      ->capture_default_str();
+  if (const char* env = std::getenv("IMGBATCH_REGION"); env && *env) flags->region = env;
+  cmd.add_option("--region", flags->region,
+                 "Region the server answers for (IMGBATCH_REGION), for root-key signatures")
       ->capture_default_str();
   cmd.add_option("--data-dir", flags->data_dir,
                  "The server's data directory, where its API token is kept (IMGBATCH_DATA_DIR; "
@@ -35,10 +71,13 @@ std::shared_ptr<ServerFlags> AddServerFlags(CLI::App& cmd) {
 
 std::optional<ApiReply> CallApi(const ServerFlags& flags, const ApiCall& call, int& exit_code) {
   const std::string token = FindToken(flags);
-  if (token.empty()) {
+  std::optional<server::RootKey> root;
+  if (token.empty()) root = FindRoot(flags);
+  if (token.empty() && !root) {
     std::fprintf(stderr,
-                 "imgbatch %s: no API token: %s/dashboard-token is missing (give the server's "
-                 "--data-dir, or IMGBATCH_API_TOKEN)\n",
+                 "imgbatch %s: no credentials: neither %s/dashboard-token nor a root key (give "
+                 "the server's --data-dir, IMGBATCH_API_TOKEN, or IMGBATCH_ACCESS_KEY_ID and "
+                 "IMGBATCH_SECRET_ACCESS_KEY)\n",
                  call.command.c_str(), flags.data_dir.c_str());
     exit_code = kExitUnauthorized;
     return std::nullopt;
@@ -47,10 +86,14 @@ std::optional<ApiReply> CallApi(const ServerFlags& flags, const ApiCall& call, i
   client::HttpRequest request;
   request.method = call.method;
   request.url = flags.endpoint + call.path;
-  request.headers.emplace_back("Authorization", "Bearer " + token);
   if (!call.body.empty()) {
-    request.headers.emplace_back("Content-Type", "application/json");
+    request.headers.emplace_back("content-type", "application/json");
     request.body = call.body;
+  }
+  if (!token.empty()) {
+    request.headers.emplace_back("Authorization", "Bearer " + token);
+  } else {
+    SignWithRootKey(flags, *root, request, call.path);
   }
   request.timeout = std::chrono::seconds(30);
   auto response = transport.Send(request);
@@ -65,11 +108,15 @@ std::optional<ApiReply> CallApi(const ServerFlags& flags, const ApiCall& call, i
   reply.body = std::move(response->body);
   reply.doc = nlohmann::json::parse(reply.body, nullptr, false);
   if (reply.status == 401) {
-    std::fprintf(stderr,
-                 "imgbatch %s: %s refused the API token (from %s; is --data-dir the server's?)\n",
-                 call.command.c_str(), flags.endpoint.c_str(),
-                 std::getenv("IMGBATCH_API_TOKEN") ? "IMGBATCH_API_TOKEN"
-                                                   : (flags.data_dir + "/dashboard-token").c_str());
+    const std::string what =
+        !token.empty() ? "the API token (from " +
+                             std::string(std::getenv("IMGBATCH_API_TOKEN")
+                                             ? "IMGBATCH_API_TOKEN"
+                                             : flags.data_dir + "/dashboard-token") +
+                             "; is --data-dir the server's?)"
+                       : "the root key " + root->access_key_id + " (from " + root->source + ")";
+    std::fprintf(stderr, "imgbatch %s: %s refused %s\n", call.command.c_str(),
+                 flags.endpoint.c_str(), what.c_str());
     exit_code = kExitUnauthorized;
     return std::nullopt;
   }

@@ -1,8 +1,10 @@
 // How the operator commands (status, dlq, keys, reprocess) reach a running
-// `imgbatch up`: the endpoint from --endpoint / IMGBATCH_ENDPOINT, the API
+// `imgbatch up`: the endpoint from --endpoint / IMGBATCH_ENDPOINT; the API
 // token from IMGBATCH_API_TOKEN or <--data-dir>/dashboard-token (written by
-// `up`). Failures become one clear line on stderr and a meaningful exit code:
-// 1 server unreachable or refused the request, 2 token refused (401).
+// `up`), else a SigV4 signature with the root key found as `up` finds it
+// (IMGBATCH_ACCESS_KEY_ID/IMGBATCH_SECRET_ACCESS_KEY, <data-dir>/root-key.json).
+// Failures become one clear line on stderr and a meaningful exit code:
+// 1 server unreachable or refused the request, 2 credentials refused (401).
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -19,10 +21,11 @@ inline constexpr int kExitUnauthorized = 2;
 struct ServerFlags {
   std::string endpoint = "http://127.0.0.1:4566";
   std::string data_dir = "./imgbatch-data";
+  std::string region = "us-east-1";
 };
 
-// Adds --endpoint and --data-dir (defaults from IMGBATCH_ENDPOINT /
-// IMGBATCH_DATA_DIR) to cmd.
+// Adds --endpoint, --region and --data-dir (defaults from IMGBATCH_ENDPOINT,
+// IMGBATCH_REGION, IMGBATCH_DATA_DIR) to cmd.
 std::shared_ptr<ServerFlags> AddServerFlags(CLI::App& cmd);
 
 struct ApiReply {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "auth/sigv4.h"
 #include "common/clock.h"
 #include "common/strings.h"
 #include "metrics/prometheus.h"
@@ -35,6 +36,36 @@ bool BearerOk(const http::Exchange& ex, const std::string& token) {
   if (token.empty()) return true;
   auto auth = ex.head().headers.Get("authorization");
   return auth && *auth == "Bearer " + token;
+}
+
+// A SigV4 request (header form) signed by a key the registry marks root.
+// The signature must not claim a body hash it cannot be checked against
+// here: UNSIGNED-PAYLOAD, or the empty body's hash without a body.
+bool SignedByRootKey(const OperatorContext& ctx, const http::Exchange& ex) {
+  const http::RequestHead& head = ex.head();
+  auto authorization = head.headers.Get("authorization");
+  if (!ctx.key_registry || !authorization || !authorization->starts_with("AWS4-HMAC-SHA256")) {
+    return false;
+  }
+  auth::HeaderList headers;
+  for (const auto& f : head.headers.fields()) headers.emplace_back(f.name, f.value);
+  auth::HttpRequestView view{head.method, head.path, head.query, &headers};
+  auth::VerifyOptions options;
+  options.region = ctx.region;
+  options.services = {"s3"};
+  options.allow_sigv2 = false;
+  auto verified = auth::Verify(
+      view, [&](std::string_view id) { return ctx.key_registry->SecretFor(id); },
+      std::chrono::system_clock::now(), options);
+  if (!verified.ok() || verified->presigned) return false;
+  const bool has_body = head.chunked || head.content_length.value_or(0) > 0;
+  const bool body_claim_ok =
+      verified->payload == auth::PayloadMode::kUnsignedPayload ||
+      (verified->payload == auth::PayloadMode::kSignedHex && !has_body &&
+       (verified->body_sha256.empty() || verified->body_sha256 == auth::kEmptySha256Hex));
+  if (!body_claim_ok) return false;
+  auto key = ctx.key_registry->Find(verified->access_key_id);
+  return key && key->root;
 }
 
 json QueueJson(const OperatorContext& ctx, const QueueSpec& q) {
@@ -188,7 +219,7 @@ void ReplyApiError(http::Exchange& ex, int status, const std::string& code,
 }
 
 bool ApiAuthorized(const OperatorContext& ctx, const http::Exchange& ex) {
-  return BearerOk(ex, ctx.api_token);
+  return BearerOk(ex, ctx.api_token) || SignedByRootKey(ctx, ex);
 }
 
 void HandleApi(const OperatorContext& ctx, http::Exchange& ex) {

@@ -7,6 +7,7 @@
 
 #include <string>
 
+#include "auth/policy.h"
 #include "autoscaler/worker_pool.h"
 #include "http/exchange.h"
 #include "keys/key_store.h"
@@ -21,11 +22,13 @@ struct OperatorContext {
   const Config* config = nullptr;
   queue::QueueEngine* queues = nullptr;
   ControlLoop* loop = nullptr;
-  autoscaler::WorkerPool* pool = nullptr;  // may be null
-  keys::KeyStore* key_store = nullptr;     // may be null (no /-/api/keys)
-  notify::Notifier* notifier = nullptr;    // may be null (no /-/api/reprocess)
-  std::string metrics_token;               // "" = /-/metrics without auth
-  std::string api_token;                   // bearer token or root key needed for /-/api/
+  autoscaler::WorkerPool* pool = nullptr;           // may be null
+  keys::KeyStore* key_store = nullptr;              // may be null (no /-/api/keys)
+  notify::Notifier* notifier = nullptr;             // may be null (no /-/api/reprocess)
+  std::string metrics_token;                        // "" = /-/metrics without auth
+  std::string api_token;                            // bearer token or root key needed for /-/api/
+  const auth::KeyRegistry* key_registry = nullptr;  // root keys may sign /-/api/ requests
+  std::string region = "us-east-1";                 // the region those signatures name
   std::string root_access_key_id;
   int64_t started_ms = 0;
 };
@@ -39,7 +42,9 @@ void HandleMetrics(const OperatorContext& ctx, http::Exchange& ex);
 // keys (server/keys_api.h), reprocess (server/reprocess_api.h).
 void HandleApi(const OperatorContext& ctx, http::Exchange& ex);
 
-// The one authorization check of every /-/api/ endpoint (the bearer token).
+// The one authorization check of every /-/api/ endpoint: the bearer token,
+// or a SigV4 signature by a root key (operators without the data directory;
+// the body is not covered: UNSIGNED-PAYLOAD, as S3 allows).
 bool ApiAuthorized(const OperatorContext& ctx, const http::Exchange& ex);
 
 // Replies of the /-/api/ endpoints: JSON bodies, and errors as

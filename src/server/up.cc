@@ -409,6 +409,8 @@ int RunUp(const UpOptions& options) {
   ctx.key_store = services.key_store.get();
   ctx.notifier = services.notifier.get();
   ctx.api_token = services.dashboard_token;
+  ctx.key_registry = &services.keys;
+  ctx.region = options.region;
   ctx.root_access_key_id = root.access_key_id;
   ctx.started_ms = SystemClock::Instance().NowMillis();
   services.loop->Start();

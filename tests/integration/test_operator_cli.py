@@ -15,10 +15,10 @@ import harness  # noqa: E402
 from botocore.exceptions import ClientError  # noqa: E402
 
 
-def imgbatch(server, *args, env=None, check=True):
+def imgbatch(server, *args, env=None, check=True, data_dir=None):
     full_env = server.client_env()
     full_env.update(env or {})
-    run = subprocess.run([harness.binary(), *args, "--data-dir", server.data_dir],
+    run = subprocess.run([harness.binary(), *args, "--data-dir", data_dir or server.data_dir],
                          capture_output=True, text=True, env=full_env, timeout=120)
     if check and run.returncode != 0:
         raise AssertionError(f"imgbatch {' '.join(args)} exited {run.returncode}:\n"
@@ -90,6 +90,22 @@ class DeadLetterCommandsTest(unittest.TestCase):
         unknown = imgbatch(self.server, "dlq", "list", "--queue", "nope", check=False)
         self.assertEqual(unknown.returncode, 1)
         self.assertIn("QueueDoesNotExist", unknown.stderr)
+
+
+    def test_root_key_signs_when_there_is_no_token(self):
+        elsewhere = {"data_dir": os.path.join(self.server.data_dir, "not-the-data-dir")}
+        root = {"IMGBATCH_ACCESS_KEY_ID": harness.ACCESS_KEY,
+                "IMGBATCH_SECRET_ACCESS_KEY": harness.SECRET_KEY}
+        status = json.loads(imgbatch(self.server, "status", "--json", env=root,
+                                     **elsewhere).stdout)
+        self.assertIn("batch-dlq", [q["name"] for q in status["queues"]])
+        wrong = dict(root, IMGBATCH_SECRET_ACCESS_KEY="not-the-secret")
+        refused = imgbatch(self.server, "dlq", "list", env=wrong, check=False, **elsewhere)
+        self.assertEqual(refused.returncode, 2)
+        self.assertIn("refused the root key", refused.stderr)
+        nothing = imgbatch(self.server, "dlq", "list", check=False, **elsewhere)
+        self.assertEqual(nothing.returncode, 2)
+        self.assertIn("no credentials", nothing.stderr)
 
 
 class KeysAndReprocessTest(unittest.TestCase):
