@@ -133,10 +133,15 @@ Status QueueConfig::Apply(const AttributeMap& attributes) {
       next.sqs_managed_sse = value == "true";
     } else if (name == "KmsMasterKeyId" || name == "KmsDataKeyReusePeriodSeconds") {
       // Accepted and ignored: encryption at rest is the data directory's business.
+    } else if (name == "FifoQueue" && value == "false") {
+      // A standard queue said explicitly (CloudFormation-style templates do).
     } else if (name == "FifoQueue" || name == "ContentBasedDeduplication" ||
                name == "DeduplicationScope" || name == "FifoThroughputLimit") {
-      return InvalidArgument("FIFO queues are not supported by this server.")
-          .WithDetail("InvalidAttributeName");
+      // Valid AWS attributes, so not InvalidAttributeName: the value asks for
+      // a FIFO queue, which this server does not offer (yet).
+      return InvalidArgument("FIFO queues are not supported by this server (attribute " + name +
+                             "); create a standard queue.")
+          .WithDetail("InvalidParameterValue");
     } else {
       return InvalidArgument("Unknown Attribute " + name + ".").WithDetail("InvalidAttributeName");
     }

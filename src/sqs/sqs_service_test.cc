@@ -376,6 +376,37 @@ TEST_F(SqsServiceTest, UnknownActionAndMissingParameters) {
   EXPECT_NE(fifo["message"].get<std::string>().find("FIFO"), std::string::npos);
 }
 
+// FIFO queues are not offered: asking for one is a clear InvalidParameterValue
+// in either protocol, never a standard queue under a .fifo name.
+TEST_F(SqsServiceTest, FifoQueuesAreRefusedClearly) {
+  auto [s1, by_name] = CallJson("CreateQueue", {{"QueueName", "jobs.fifo"}});
+  EXPECT_EQ(s1, 400);
+  EXPECT_EQ(by_name["__type"], "com.amazonaws.sqs#InvalidParameterValue");
+  EXPECT_NE(by_name["message"].get<std::string>().find("FIFO"), std::string::npos);
+  auto [s2, by_attribute] =
+      CallJson("CreateQueue", {{"QueueName", "jobs"}, {"Attributes", {{"FifoQueue", "true"}}}});
+  EXPECT_EQ(s2, 400);
+  EXPECT_EQ(by_attribute["__type"], "com.amazonaws.sqs#InvalidParameterValue");
+  EXPECT_NE(by_attribute["message"].get<std::string>().find("FIFO"), std::string::npos);
+  auto [s3, dedup] =
+      CallJson("CreateQueue",
+               {{"QueueName", "jobs"}, {"Attributes", {{"ContentBasedDeduplication", "true"}}}});
+  EXPECT_EQ(s3, 400);
+  EXPECT_EQ(dedup["__type"], "com.amazonaws.sqs#InvalidParameterValue");
+  auto query = CallQuery("Action=CreateQueue&QueueName=jobs.fifo&Version=2012-11-05");
+  EXPECT_EQ(query->status, 400);
+  auto error = query->doc.child("ErrorResponse").child("Error");
+  EXPECT_STREQ(error.child_value("Code"), "InvalidParameterValue");
+  EXPECT_NE(std::string(error.child_value("Message")).find("FIFO"), std::string::npos);
+  // Nothing was created by the refused calls; FifoQueue=false is a standard queue.
+  auto [s4, listed] = CallJson("ListQueues", Json::object());
+  EXPECT_EQ(s4, 200);
+  EXPECT_FALSE(listed.contains("QueueUrls") && !listed["QueueUrls"].empty()) << listed.dump();
+  auto [s5, standard] =
+      CallJson("CreateQueue", {{"QueueName", "jobs"}, {"Attributes", {{"FifoQueue", "false"}}}});
+  EXPECT_EQ(s5, 200) << standard.dump();
+}
+
 TEST_F(SqsServiceTest, QueueAttributesAndConflicts) {
   const std::string url = CreateQueueJson("q", {{"DelaySeconds", "2"}});
   auto [s1, again] =
