@@ -1,5 +1,6 @@
 #include "common/hashing.h"
 
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
@@ -20,18 +21,74 @@ int HexValue(char c) {
   return -1;
 }
 
+// OpenSSL 3 looks an algorithm up (a global lock, a reference count) on
+// every call that is given EVP_md5() & co.; fetched once, a call costs the
+// hashing alone. SigV4 and the SQS MD5s hash several times per request.
+const EVP_MD* FetchedOr(const char* name, const EVP_MD* legacy) {
+  EVP_MD* md = EVP_MD_fetch(nullptr, name, nullptr);
+  return md != nullptr ? md : legacy;  // kept for the process's lifetime
+}
+const EVP_MD* Md5Digest() {
+  static const EVP_MD* md = FetchedOr("MD5", EVP_md5());
+  return md;
+}
+const EVP_MD* Sha1Digest() {
+  static const EVP_MD* md = FetchedOr("SHA1", EVP_sha1());
+  return md;
+}
+const EVP_MD* Sha256Digest() {
+  static const EVP_MD* md = FetchedOr("SHA256", EVP_sha256());
+  return md;
+}
+
 const EVP_MD* DigestFor(HashKind kind) {
   switch (kind) {
     case HashKind::kMd5:
-      return EVP_md5();
+      return Md5Digest();
     case HashKind::kSha1:
-      return EVP_sha1();
+      return Sha1Digest();
     case HashKind::kSha256:
-      return EVP_sha256();
+      return Sha256Digest();
     default:
       return nullptr;
   }
 }
+
+// One HMAC-SHA256 context per thread, its digest set once; each call only
+// re-keys it (HMAC() would fetch the MAC and the digest every time).
+class ThreadHmacSha256 {
+ public:
+  ThreadHmacSha256() {
+    static EVP_MAC* mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+    if (mac == nullptr) return;
+    ctx_ = EVP_MAC_CTX_new(mac);
+    char digest[] = "SHA256";
+    OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+                           OSSL_PARAM_construct_end()};
+    if (ctx_ != nullptr && EVP_MAC_CTX_set_params(ctx_, params) != 1) {
+      EVP_MAC_CTX_free(ctx_);
+      ctx_ = nullptr;
+    }
+  }
+  ~ThreadHmacSha256() { EVP_MAC_CTX_free(ctx_); }
+  ThreadHmacSha256(const ThreadHmacSha256&) = delete;
+  ThreadHmacSha256& operator=(const ThreadHmacSha256&) = delete;
+
+  // False when OpenSSL refused (the caller falls back to HMAC()).
+  bool Run(std::string_view key, std::string_view data, unsigned char* out, size_t* len) {
+    if (ctx_ == nullptr) return false;
+    // A null key would mean "keep the previous key": never pass one.
+    static const unsigned char kNoKey[1] = {0};
+    const auto* k = key.empty() ? kNoKey : reinterpret_cast<const unsigned char*>(key.data());
+    return EVP_MAC_init(ctx_, k, key.size(), nullptr) == 1 &&
+           EVP_MAC_update(ctx_, reinterpret_cast<const unsigned char*>(data.data()), data.size()) ==
+               1 &&
+           EVP_MAC_final(ctx_, out, len, EVP_MAX_MD_SIZE) == 1;
+  }
+
+ private:
+  EVP_MAC_CTX* ctx_ = nullptr;
+};
 
 std::string Digest(const EVP_MD* md, std::string_view data) {
   unsigned char out[EVP_MAX_MD_SIZE];
@@ -98,12 +155,15 @@ std::optional<std::string> Base64Decode(std::string_view text) {
   return out;
 }
 
-std::string Md5(std::string_view d) { return Digest(EVP_md5(), d); }
-std::string Sha1(std::string_view d) { return Digest(EVP_sha1(), d); }
-std::string Sha256(std::string_view d) { return Digest(EVP_sha256(), d); }
+std::string Md5(std::string_view d) { return Digest(Md5Digest(), d); }
+std::string Sha1(std::string_view d) { return Digest(Sha1Digest(), d); }
+std::string Sha256(std::string_view d) { return Digest(Sha256Digest(), d); }
 
 std::string HmacSha256(std::string_view key, std::string_view data) {
   unsigned char out[EVP_MAX_MD_SIZE];
+  thread_local ThreadHmacSha256 hmac;
+  size_t mac_len = 0;
+  if (hmac.Run(key, data, out, &mac_len)) return std::string(reinterpret_cast<char*>(out), mac_len);
   unsigned int len = 0;
   HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
        reinterpret_cast<const unsigned char*>(data.data()), data.size(), out, &len);

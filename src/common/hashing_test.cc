@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <thread>
+
 namespace imgbatch {
 namespace {
 
@@ -14,6 +16,18 @@ TEST(Hashing, KnownDigests) {
 TEST(Hashing, HmacRfc4231Case2) {
   EXPECT_EQ(HexEncode(HmacSha256("Jefe", "what do ya want for nothing?")),
             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+}
+
+// The per-thread HMAC context is re-keyed on every call: an empty key must
+// not reuse the previous call's key, and results must not depend on order.
+TEST(Hashing, HmacRekeysEveryCall) {
+  const std::string with_key = HexEncode(HmacSha256("Jefe", "what do ya want for nothing?"));
+  const std::string empty_key = HexEncode(HmacSha256("", ""));
+  EXPECT_EQ(empty_key, "b613679a0814d9ec772f95d778c35fc5ff1697c493715653c6c712144292c5ad");
+  EXPECT_EQ(HexEncode(HmacSha256("Jefe", "what do ya want for nothing?")), with_key);
+  std::string threaded;
+  std::thread([&] { threaded = HexEncode(HmacSha256("", "")); }).join();
+  EXPECT_EQ(threaded, empty_key);
 }
 
 TEST(Hashing, CrcsMatchPublishedCheckValues) {
