@@ -1,9 +1,17 @@
 // Bad inputs, generated here: each gives a classified error (or, for a valid
 // PNG behind a .jpg name, correct outputs) and never a crash.
 #include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <optional>
 #include <random>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "imaging/imaging.h"
 #include "imaging/test_support.h"
@@ -26,6 +34,111 @@ class BadInputTest : public ::testing::Test {
     EXPECT_FALSE(result.status().message().empty());
   }
 };
+
+// Bounded memory is measured in a fresh process (this test binary run again
+// with IMGBATCH_MEMORY_CASE set; a fork would inherit libvips' thread pool
+// without its threads and hang): the child runs a small valid image first so
+// that code and libraries are resident, then reports how much its peak RSS
+// grew while it ran the case. A fresh process keeps the parent's history
+// (earlier, larger images) from hiding the growth.
+struct MemoryCase {
+  std::string name;
+  std::string bytes;
+  double max_growth_mib;  // the bound; a negative value means "at least -value" (the control)
+};
+
+// Bad inputs are refused from the header or fail early: none may cost more
+// than a few MiB whatever size it claims (a 60000x60000 JPEG would be 10 GB of
+// pixels, the PNG bomb 900 MB). The exception is a truncated progressive
+// JPEG: its coefficient buffers (2 bytes per sample of the size in its
+// header: 35 MiB for this 3024x4032 4:2:0 photo) are allocated before the
+// missing scans are noticed. The header's size is already checked against
+// Limits, so that too is bounded. The last case is the control: the same
+// progressive photo, whole, must show that growth.
+std::vector<MemoryCase> MemoryCases(const std::filesystem::path& dir) {
+  constexpr double kSmall = 16;
+  constexpr double kProgressiveCoefficients = 35 + 4;
+  std::string baseline = ReadFile(dir / "exif_Landscape_1.jpg");
+  std::string progressive = ReadFile(dir / "im_book-beside-flowers.jpg");
+  std::mt19937 random(3);
+  std::string noise(1 << 20, '\0');
+  for (auto& c : noise) c = static_cast<char>(random());
+  noise[0] = 'x';
+  return {
+      {"zero bytes", "", kSmall},
+      {"1 MiB of random bytes", noise, kSmall},
+      {"JPEG header claiming 60000x60000", testing::WithJpegDimensions(baseline, 60000, 60000),
+       kSmall},
+      {"progressive JPEG header claiming 60000x60000",
+       testing::WithJpegDimensions(progressive, 60000, 60000), kSmall},
+      {"PNG bomb 30000x30000", testing::PngBomb(30000, 30000), kSmall},
+      {"truncated baseline JPEG", baseline.substr(0, baseline.size() / 2), kSmall},
+      {"truncated progressive JPEG", progressive.substr(0, progressive.size() / 2),
+       kProgressiveCoefficients},
+      {"control: the whole progressive JPEG", progressive, -30},
+  };
+}
+
+// nullopt when the child failed. Can be slightly negative: ru_maxrss is
+// updated lazily, the baseline is current.
+std::optional<double> PeakRssGrowthMiB(size_t index) {
+  char self[4096] = {};
+  ssize_t length = readlink("/proc/self/exe", self, sizeof(self) - 1);
+  if (length <= 0) return std::nullopt;
+  std::string command = "IMGBATCH_MEMORY_CASE=" + std::to_string(index) + " '" +
+                        std::string(self, static_cast<size_t>(length)) +
+                        "' --gtest_filter=BadInputTest.MemoryChild 2>&1";
+  std::FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) return std::nullopt;
+  std::optional<double> growth;
+  char line[512];
+  while (std::fgets(line, sizeof(line), pipe) != nullptr) {
+    double value = 0;
+    if (std::sscanf(line, "growth_mib=%lf", &value) == 1) growth = value;
+  }
+  return pclose(pipe) == 0 ? growth : std::nullopt;
+}
+
+TEST_F(BadInputTest, MemoryStaysBounded) {
+  auto dir = CorpusDir();
+  if (!dir) GTEST_SKIP() << "corpus not found";
+  auto cases = MemoryCases(*dir);
+  for (size_t i = 0; i < cases.size(); ++i) {
+    auto growth = PeakRssGrowthMiB(i);
+    const MemoryCase& c = cases[i];
+    ASSERT_TRUE(growth) << c.name << ": the child failed";
+    std::printf("%s: peak RSS +%.1f MiB\n", c.name.c_str(), *growth);
+    if (c.max_growth_mib < 0) {
+      EXPECT_GT(*growth, -c.max_growth_mib) << c.name;
+    } else {
+      EXPECT_LT(*growth, c.max_growth_mib) << c.name;
+    }
+  }
+}
+
+TEST_F(BadInputTest, MemoryChild) {
+  const char* which = std::getenv("IMGBATCH_MEMORY_CASE");
+  if (which == nullptr) GTEST_SKIP() << "only runs as the child of MemoryStaysBounded";
+  auto dir = CorpusDir();
+  ASSERT_TRUE(dir);
+  auto cases = MemoryCases(*dir);
+  size_t index = std::stoul(which);
+  ASSERT_LT(index, cases.size());
+  const bool control = cases[index].max_growth_mib < 0;
+  ASSERT_TRUE(Process(testing::PngBomb(64, 48), DefaultOutputs()).ok());
+  long pages = 0;
+  long resident = 0;
+  std::FILE* statm = std::fopen("/proc/self/statm", "r");
+  ASSERT_NE(statm, nullptr);
+  ASSERT_EQ(std::fscanf(statm, "%ld %ld", &pages, &resident), 2);
+  std::fclose(statm);
+  const double before_kib = static_cast<double>(resident) * (sysconf(_SC_PAGESIZE) / 1024.0);
+  auto result = Process(cases[index].bytes, DefaultOutputs());
+  EXPECT_EQ(result.ok(), control) << cases[index].name;
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  std::printf("growth_mib=%.2f\n", (static_cast<double>(usage.ru_maxrss) - before_kib) / 1024.0);
+}
 
 TEST_F(BadInputTest, ZeroBytes) {
   ExpectError("", ImageError::kNotAnImage);

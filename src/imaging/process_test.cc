@@ -175,6 +175,76 @@ TEST(ProcessPngTest, TransparentPngBecomesJpegOnWhite) {
   EXPECT_GT(right[2], 240);
 }
 
+// HEIC (HEVC) and AVIF (AV1) input: Debian 12's libvips42 depends on libheif1,
+// which brings libde265/x265 and dav1d/aom, so both decode wherever we run.
+// The files are generated here with libvips' own HEIF saver.
+std::string HeifOf(const VImage& image, VipsForeignHeifCompression compression) {
+  VipsBlob* blob = image.heifsave_buffer(
+      VImage::option()->set("compression", compression)->set("Q", 90)->set("effort", 0));
+  size_t length = 0;
+  const void* data = vips_blob_get(blob, &length);
+  std::string bytes(static_cast<const char*>(data), length);
+  vips_area_unref(VIPS_AREA(blob));
+  return bytes;
+}
+
+TEST(ProcessHeifTest, HeicAndAvifInputsAreDecoded) {
+  ASSERT_TRUE(InitImaging().ok());
+  // 1600x800, left half red, right half blue.
+  VImage red =
+      VImage::black(800, 800, VImage::option()->set("bands", 3)).new_from_image({220, 20, 20});
+  VImage blue =
+      VImage::black(800, 800, VImage::option()->set("bands", 3)).new_from_image({20, 20, 220});
+  VImage picture = red.join(blue, VIPS_DIRECTION_HORIZONTAL).cast(VIPS_FORMAT_UCHAR);
+  for (auto compression : {VIPS_FOREIGN_HEIF_COMPRESSION_HEVC, VIPS_FOREIGN_HEIF_COMPRESSION_AV1}) {
+    std::string heif = HeifOf(picture, compression);
+    auto info = Probe(heif);
+    ASSERT_TRUE(info.ok()) << info.status().ToString();
+    EXPECT_EQ(info->loader, "heif");
+    auto out = Process(heif, DefaultOutputs());
+    ASSERT_TRUE(out.ok()) << compression << ": " << out.status().ToString();
+    EXPECT_EQ((*out)[0].width, 1024);
+    EXPECT_EQ((*out)[0].height, 512);
+    EXPECT_EQ((*out)[1].width, 192);
+    EXPECT_EQ((*out)[1].height, 96);
+    VImage decoded = Decode((*out)[0].bytes);
+    auto left = decoded.getpoint(200, 256);
+    auto right = decoded.getpoint(800, 256);
+    EXPECT_NEAR(left[0], 220, 12) << compression;
+    EXPECT_NEAR(left[2], 20, 12) << compression;
+    EXPECT_NEAR(right[0], 20, 12) << compression;
+    EXPECT_NEAR(right[2], 220, 12) << compression;
+    // Truncated HEIF is a permanent error, not a crash.
+    auto truncated = Process(heif.substr(0, heif.size() / 2), DefaultOutputs());
+    ASSERT_FALSE(truncated.ok());
+    EXPECT_TRUE(IsPermanent(truncated.status())) << truncated.status().ToString();
+  }
+}
+
+TEST(ProcessHeifTest, AvifOutputDecodes) {
+  ASSERT_TRUE(InitImaging().ok());
+  VImage picture =
+      VImage::black(600, 400, VImage::option()->set("bands", 3)).new_from_image({30, 140, 60});
+  std::string png = [&] {
+    VipsBlob* blob = picture.cast(VIPS_FORMAT_UCHAR).pngsave_buffer();
+    size_t length = 0;
+    const void* data = vips_blob_get(blob, &length);
+    std::string bytes(static_cast<const char*>(data), length);
+    vips_area_unref(VIPS_AREA(blob));
+    return bytes;
+  }();
+  auto outputs = ParseOutputSpecs("small:120x120:avif:q60");
+  ASSERT_TRUE(outputs.ok());
+  auto out = Process(png, *outputs);
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  EXPECT_EQ((*out)[0].content_type, "image/avif");
+  auto info = Probe((*out)[0].bytes);
+  ASSERT_TRUE(info.ok()) << info.status().ToString();
+  EXPECT_EQ(info->loader, "heif");
+  EXPECT_EQ(info->width, 120);
+  EXPECT_EQ(info->height, 80);
+}
+
 TEST(ProbeTest, ReadsTheHeaderOnly) {
   ASSERT_TRUE(InitImaging().ok());
   auto dir = CorpusDir();
