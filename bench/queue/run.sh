@@ -5,7 +5,7 @@
 # runs send-batch(10) -> receive(10) -> delete-batch cycles at 16 connections,
 # then the same client against /-/healthy, and prints messages/s, latencies and
 # the ratio. BACKLOG=1000000 also measures with a million messages queued.
-# usage: bench/queue/run.sh [seconds] [connections]     (BACKLOG=N, KEEP=1, CLIENT_THREADS=N)
+# usage: bench/queue/run.sh [seconds] [connections]   (env: BACKLOG=N CLIENT_THREADS=N TMPDIR=dir KEEP=1)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SECONDS_PER_RUN=${1:-10}
@@ -18,7 +18,7 @@ if [[ ! -x $BIN || ! -x $BENCH ]]; then
   cmake --build "$BUILD" -j "${IMGBATCH_JOBS:-$(nproc)}" --target imgbatch queue_bench >/dev/null
 fi
 
-work=$(mktemp -d /tmp/imgbatch-bench-queue.XXXXXX)
+work=$(mktemp -d "${TMPDIR:-/tmp}/imgbatch-bench-queue.XXXXXX")  # TMPDIR=/dev/shm: fsync cost out
 export AWS_ACCESS_KEY_ID=AKIABENCHMARK0000001 AWS_SECRET_ACCESS_KEY=bench-secret-key-000000000000000000000000
 export IMGBATCH_ACCESS_KEY_ID=$AWS_ACCESS_KEY_ID IMGBATCH_SECRET_ACCESS_KEY=$AWS_SECRET_ACCESS_KEY
 PORT=$((20000 + RANDOM % 10000))
