@@ -316,6 +316,38 @@ def idle_probe(server, watcher, args):
             "overhead_p50": percentile(overhead, 0.5)}
 
 
+def run_cold(args):
+    """Scale from zero: a pool at 0 workers (scale-in cooldown 1 s), one
+    image; upload-to-output includes starting the worker process."""
+    config = POOL.format(min=0, max=args.workers) + "\n[scaling]\nscale_in_cooldown = 1\n"
+    server = Server(args.imgbatch, config)
+    try:
+        watcher = OutputWatcher(server)
+        s3 = server.client("s3")
+        with open(args.probe, "rb") as f:
+            body = f.read()
+        latencies = []
+        for i in range(args.cold_probes):
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                s = server.status()
+                q = next(q for q in s["queues"] if q["name"] == "batch-queue")
+                if s["workers"]["running"] + s["workers"]["stopping"] == 0 and \
+                        q["visible"] + q["in_flight"] == 0:
+                    break
+                time.sleep(0.1)
+            key = f"cold/{i}.jpg"
+            s3.put_object(Bucket="input", Key=key, Body=body)
+            acked = time.time()
+            if not watcher.wait_all([key], 60):
+                raise SystemExit(f"cold probe {key} never finished")
+            latencies.append(1000 * (watcher.finished(key) - acked))
+        watcher.stop()
+        return {"p50_ms": percentile(latencies, 0.5), "all_ms": latencies}
+    finally:
+        server.stop()
+
+
 def probe_processing_ms(args):
     """The probe image's own processing time: `imgbatch process --threads 1` on
     K copies, per image (start-up amortised over the copies)."""
@@ -376,6 +408,8 @@ def main():
     ap.add_argument("--upload-threads", type=int, default=8)
     ap.add_argument("--idle-probes", type=int, default=15)
     ap.add_argument("--probe", help="the idle probe's image (default: a mid-size corpus photo)")
+    ap.add_argument("--cold-probes", type=int, default=5,
+                    help="single uploads into a pool at zero workers (0: skip)")
     ap.add_argument("--raw-probe", action="store_true",
                     help="also time the probe file through imgbatch process")
     ap.add_argument("--python", default="/usr/bin/python3", help="for the seed worker")
@@ -425,6 +459,11 @@ def main():
         if args.raw_probe:
             print(f"       the same file through `imgbatch process --threads 1`: "
                   f"{probe_processing_ms(args):.0f} ms per image")
+    if args.cold_probes and "auto" in args.runs.split(","):
+        cold = run_cold(args)
+        print(f"cold   one image into a pool at 0 workers, {args.cold_probes}x: upload-to-output "
+              f"p50 {cold['p50_ms']:.0f} ms (each: "
+              + " ".join(f"{x:.0f}" for x in cold["all_ms"]) + ")")
     ratios = []
     for a, b, target in (("auto", "raw", 0.9), ("fixed", "raw", 0.9), ("auto", "seed", 2.5),
                          ("fixed", "seed", 2.5), ("auto", "fixed", None)):
