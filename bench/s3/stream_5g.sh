@@ -10,7 +10,7 @@ work=$(mktemp -d /tmp/imgbatch-5g.XXXXXX)
 export AWS_ACCESS_KEY_ID=AKIABENCHMARK0000001 AWS_SECRET_ACCESS_KEY=bench-secret-key-000000000000000000000000
 export IMGBATCH_ACCESS_KEY_ID=$AWS_ACCESS_KEY_ID IMGBATCH_SECRET_ACCESS_KEY=$AWS_SECRET_ACCESS_KEY
 PORT=$((20000 + RANDOM % 10000)); endpoint=http://127.0.0.1:$PORT
-"$BIN" up --data-dir "$work/data" --listen 127.0.0.1:$PORT --log-level warn >"$work/server.log" 2>&1 &
+"$BIN" up --data-dir "$work/data" --listen 127.0.0.1:$PORT --max-workers 0 --log-level warn >"$work/server.log" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
 for _ in $(seq 100); do curl -sf "$endpoint/-/ready" >/dev/null && break; sleep 0.1; done
@@ -26,7 +26,10 @@ PY
 get=${url/put_object/get_object}
 echo "uploading $GIB GiB (single PUT, streamed)..."
 start=$(date +%s.%N)
-head -c $((GIB << 30)) /dev/zero | curl -sf -X PUT -T - -H "Content-Length: $((GIB << 30))" "$url" -o /dev/null
+# -T - would send Transfer-Encoding: chunked next to Content-Length (refused, as RFC 9112
+# allows): unset it so the body streams with its declared length.
+head -c $((GIB << 30)) /dev/zero |
+  curl -sSf -X PUT -T - -H "Content-Length: $((GIB << 30))" -H "Transfer-Encoding:" "$url" -o /dev/null
 end=$(date +%s.%N)
 echo "PUT: $(python3 -c "print(f'{$GIB*1024/($end-$start):.0f} MiB/s')") peak RSS so far: $(grep VmHWM /proc/$pid/status)"
 getu=$(python3 - "$endpoint" <<'PY'
