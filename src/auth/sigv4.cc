@@ -257,6 +257,29 @@ Status ParseSignedHeaders(std::string_view list, AuthFields& fields) {
   return Status::Ok();
 }
 
+// AWS refuses a request whose x-amz-* headers the signature does not cover:
+// they change what the request means (copy source, checksums, metadata, ACL),
+// so an unsigned one could be added in transit. Host is checked when the
+// SignedHeaders list is parsed; Content-MD5 and Content-Type need not be
+// signed (S3 verifies the digest against the body either way).
+Status CheckAmzHeadersSigned(const HeaderList& headers, const AuthFields& fields) {
+  std::vector<std::string> not_signed;
+  for (const auto& [name, value] : headers) {
+    std::string lower = ToLower(name);
+    if (!lower.starts_with("x-amz-") || ContainsHeader(fields.signed_headers, lower) ||
+        ContainsHeader(not_signed, lower)) {
+      continue;
+    }
+    not_signed.push_back(std::move(lower));
+  }
+  if (not_signed.empty()) return Status::Ok();
+  std::sort(not_signed.begin(), not_signed.end());
+  return AuthError(Code::kAccessDenied, "AccessDenied",
+                   "There were headers present in the request which were not signed "
+                   "(HeadersNotSigned: " +
+                       JoinSignedHeaders(not_signed) + ")");
+}
+
 Status ParseSignature(std::string_view signature, AuthFields& fields) {
   fields.signature = ToLower(signature);
   if (fields.signature.size() != kSignatureHexLength || !IsLowerHex(fields.signature)) {
@@ -539,6 +562,7 @@ Result<VerifiedRequest> Verify(const HttpRequestView& request, const SecretLooku
                      "The AWS Access Key Id you provided does not exist in our records.");
   }
   IMGBATCH_RETURN_IF_ERROR(CheckTime(fields, now, options));
+  IMGBATCH_RETURN_IF_ERROR(CheckAmzHeadersSigned(*req.headers, fields));
   IMGBATCH_ASSIGN_OR_RETURN(std::string payload_hash, PayloadHashFor(req, fields));
 
   std::string scope = Scope(fields.date, fields.region, fields.service);

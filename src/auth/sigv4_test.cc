@@ -403,8 +403,10 @@ TEST(SigV4RoundTrip, EveryPayloadForm) {
         Form{std::string(kStreamingSignedPayloadTrailer), PayloadMode::kStreamingSignedTrailer},
         Form{std::string(kStreamingUnsignedPayloadTrailer),
              PayloadMode::kStreamingUnsignedTrailer}}) {
-    HeaderList headers = SignedS3("PUT", "/bucket/photo.jpg", "", form.value);
-    headers.emplace_back("x-amz-decoded-content-length", "5");  // unsigned: ignored by the check
+    // x-amz-* headers must be signed (HeadersNotSigned otherwise), as SDKs do.
+    HeaderList headers{{"Host", "127.0.0.1:4566"}, {"x-amz-decoded-content-length", "5"}};
+    SignRequest("PUT", "/bucket/photo.jpg", "", headers, form.value, TestCredentials(), "us-east-1",
+                "s3", kNow);
     auto verified = VerifyAt("PUT", "/bucket/photo.jpg", "", headers);
     ASSERT_TRUE(verified.ok()) << form.value << ": " << verified.status().ToString();
     EXPECT_EQ(verified->payload, form.mode) << form.value;
@@ -714,6 +716,36 @@ TEST(SigV4Failures, BadContentSha256Value) {
   HeaderList headers = SignedS3("PUT", "/bucket/key", "", "not-a-hash");
   ExpectError(VerifyAt("PUT", "/bucket/key", "", headers), Code::kInvalidArgument,
               "InvalidArgument");
+}
+
+// AWS: "There were headers present in the request which were not signed".
+TEST(SigV4Failures, UnsignedAmzHeadersAreRefused) {
+  HeaderList headers = SignedS3("PUT", "/b/k", "", kUnsignedPayload);
+  ASSERT_TRUE(VerifyAt("PUT", "/b/k", "", headers).ok());
+
+  HeaderList added = headers;
+  added.emplace_back("X-Amz-Meta-Owner", "mallory");
+  added.emplace_back("x-amz-acl", "public-read");
+  auto refused = VerifyAt("PUT", "/b/k", "", added);
+  ExpectError(refused, Code::kAccessDenied, "AccessDenied");
+  EXPECT_NE(refused.status().message().find("HeadersNotSigned: x-amz-acl;x-amz-meta-owner"),
+            std::string::npos)
+      << refused.status().ToString();
+
+  // Other unsigned headers are the client's business, as on AWS.
+  HeaderList harmless = headers;
+  harmless.emplace_back("Content-MD5", "rL0Y20xC+Fzt72VPzMSk2A==");
+  harmless.emplace_back("User-Agent", "curl/7.88");
+  EXPECT_TRUE(VerifyAt("PUT", "/b/k", "", harmless).ok());
+}
+
+TEST(SigV4Presigned, UnsignedAmzHeadersAreRefused) {
+  std::string query = PresignQuery("PUT", "/b/k", "", "127.0.0.1:4566", TestCredentials(),
+                                   "us-east-1", "s3", kNow, seconds(3600));
+  HeaderList headers{{"Host", "127.0.0.1:4566"}, {"Content-Type", "image/jpeg"}};
+  ASSERT_TRUE(VerifyAt("PUT", "/b/k", query, headers).ok());
+  headers.emplace_back("x-amz-server-side-encryption", "AES256");
+  ExpectError(VerifyAt("PUT", "/b/k", query, headers), Code::kAccessDenied, "AccessDenied");
 }
 
 TEST(SigV4Presigned, RoundTripAndFailures) {
