@@ -96,7 +96,12 @@ OpResult CreateBucket(const OpContext& ctx) {
     if (constraint == kDefaultAwsRegion) return S3Status("InvalidLocationConstraint");
     if (constraint != ctx.s3.region) return S3Status("IllegalLocationConstraintException");
   }
-  IMGBATCH_RETURN_IF_ERROR(ctx.s3.store.CreateBucket(ctx.request.bucket, ctx.s3.region));
+  Status created = ctx.s3.store.CreateBucket(ctx.request.bucket, ctx.s3.region);
+  // us-east-1 keeps S3's legacy answer: re-creating a bucket you own succeeds
+  // (200, nothing changes); every other region says BucketAlreadyOwnedByYou.
+  const bool legacy_recreate =
+      created.detail() == "BucketAlreadyOwnedByYou" && ctx.s3.region == kDefaultAwsRegion;
+  if (!created.ok() && !legacy_recreate) return created;
   http::Response response = EmptyResponse(200);
   response.headers.Set("Location", "/" + ctx.request.bucket);
   return response;

@@ -38,11 +38,26 @@ TEST_F(BucketOpsTest, EveryResponseCarriesRequestIds) {
   }
 }
 
-TEST_F(BucketOpsTest, CreateBucketAnswersLocationAndRefusesDuplicates) {
+TEST_F(BucketOpsTest, CreateBucketAnswersLocationAndRecreateIsLegacyOkInUsEast1) {
+  ASSERT_EQ(context_.region, "us-east-1");
   auto ex = Call("PUT", "/photos");
   ASSERT_EQ(ex->response().status, 200);
   EXPECT_EQ(Header(*ex, "Location"), "/photos");
+  ASSERT_EQ(Call("PUT", "/photos/k", {}, "kept")->response().status, 200);
+  // S3's us-east-1 legacy: re-creating your own bucket answers 200 and changes nothing.
   auto again = Call("PUT", "/photos");
+  EXPECT_EQ(again->response().status, 200);
+  EXPECT_EQ(Call("GET", "/photos/k")->BodyText(), "kept");
+}
+
+TEST_F(BucketOpsTest, CreateBucketRefusesDuplicatesOutsideUsEast1) {
+  context_.region = "eu-west-1";
+  handler_ = MakeS3Handler(context_);
+  const std::string config =
+      "<CreateBucketConfiguration><LocationConstraint>eu-west-1</LocationConstraint>"
+      "</CreateBucketConfiguration>";
+  ASSERT_EQ(Call("PUT", "/photos", {}, config)->response().status, 200);
+  auto again = Call("PUT", "/photos", {}, config);
   EXPECT_EQ(again->response().status, 409);
   EXPECT_EQ(ErrorCode(*again), "BucketAlreadyOwnedByYou");
 }
@@ -174,6 +189,22 @@ TEST_F(BucketOpsTest, MalformedPathEscapeIsInvalidUri) {
   auto ex = Call("GET", "/bucket/%zz");
   EXPECT_EQ(ex->response().status, 400);
   EXPECT_EQ(ErrorCode(*ex), "InvalidURI");
+}
+
+// S3 answers an anonymous request for a bucket that does not exist with
+// NoSuchBucket; an existing bucket (or a signed request) gets AccessDenied.
+TEST_F(BucketOpsTest, AnonymousRequestToMissingBucketIsNoSuchBucket) {
+  CreateBucket("there");
+  key_.clear();
+  auto missing = Call("GET", "/gone/k", http::Headers{});
+  EXPECT_EQ(missing->response().status, 404);
+  EXPECT_EQ(ErrorCode(*missing), "NoSuchBucket");
+  auto existing = Call("GET", "/there/k", http::Headers{});
+  EXPECT_EQ(existing->response().status, 403);
+  EXPECT_EQ(ErrorCode(*existing), "AccessDenied");
+  http::Headers bad;
+  bad.Add("Authorization", "fake bad-signature");
+  EXPECT_EQ(ErrorCode(*Call("GET", "/gone/k", bad)), "SignatureDoesNotMatch");
 }
 
 TEST_F(BucketOpsTest, AuthenticationFailuresMapToS3Errors) {

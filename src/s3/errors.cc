@@ -112,15 +112,19 @@ constexpr std::array kErrors = {
                "We encountered an internal error. Please try again."},
     ErrorEntry{"InternalError", Code::kCorruption, 500,
                "We encountered an internal error. Please try again."},
-    // Not an AWS code (AWS never fills up); 507 tells clients the disk is full.
-    ErrorEntry{"InsufficientStorage", Code::kNoSpace, 507,
-               "The server's free-space reserve is reached; writes resume when space frees."},
     ErrorEntry{"RequestTimeout", Code::kTimeout, 400,
                "Your socket connection to the server was not read from or written to within "
                "the timeout period."},
     ErrorEntry{"SlowDown", Code::kUnavailable, 503, "Please reduce your request rate."},
     ErrorEntry{"ServiceUnavailable", Code::kUnavailable, 503,
                "Service is unable to handle request."},
+    // AWS never fills up, so it has no code for a full disk. Its 503 codes are
+    // the ones every SDK retries with backoff, which is right: writes resume
+    // when space frees. After the kUnavailable entry so that a detail of
+    // "ServiceUnavailable" keeps the generic text; engines say kNoSpace.
+    ErrorEntry{"ServiceUnavailable", Code::kNoSpace, 503,
+               "The server's disk is full (free-space reserve reached): writes are refused "
+               "until space frees. Please retry later."},
     ErrorEntry{"NotImplemented", Code::kUnsupported, 501,
                "A header or query you provided implies functionality that is not implemented."},
     ErrorEntry{"MethodNotAllowed", Code::kUnsupported, 405,

@@ -34,8 +34,7 @@ TEST(ErrorsTest, CodesHaveDefaults) {
         Case{Code::kAccessDenied, "AccessDenied", 403},
         Case{Code::kPreconditionFailed, "PreconditionFailed", 412},
         Case{Code::kOutOfRange, "InvalidRange", 416}, Case{Code::kTooLarge, "EntityTooLarge", 400},
-        Case{Code::kIoError, "InternalError", 500},
-        Case{Code::kNoSpace, "InsufficientStorage", 507},
+        Case{Code::kIoError, "InternalError", 500}, Case{Code::kNoSpace, "ServiceUnavailable", 503},
         Case{Code::kTimeout, "RequestTimeout", 400}, Case{Code::kUnavailable, "SlowDown", 503},
         Case{Code::kUnsupported, "NotImplemented", 501}}) {
     S3Error e = ToS3Error(Status(c.code, ""));
@@ -44,6 +43,19 @@ TEST(ErrorsTest, CodesHaveDefaults) {
   }
   // An unknown detail falls back to the code's default.
   EXPECT_EQ(ToS3Error(Status(Code::kNotFound, "x").WithDetail("Whatever")).code, "NoSuchKey");
+}
+
+// A full disk is not an AWS condition; it answers with the 503 SDKs retry,
+// and says why (the engines' detail "InsufficientStorage" is not a wire code).
+TEST(ErrorsTest, FullDiskIsARetryable503) {
+  S3Error e = ToS3Error(
+      Status(Code::kNoSpace, "not enough free disk space").WithDetail("InsufficientStorage"));
+  EXPECT_EQ(e.code, "ServiceUnavailable");
+  EXPECT_EQ(e.http_status, 503);
+  EXPECT_NE(e.message.find("disk is full"), std::string::npos) << e.message;
+  // A plain ServiceUnavailable keeps its own text.
+  EXPECT_EQ(ToS3Error(S3Status("ServiceUnavailable")).message,
+            "Service is unable to handle request.");
 }
 
 TEST(ErrorsTest, ServerErrorsHideInternalMessages) {

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/hashing.h"
+#include "common/strings.h"
 #include "s3/errors.h"
 #include "s3/ops.h"
 
@@ -91,6 +92,23 @@ Status Precheck(const S3Context& s3, const S3Request& request,
   return Status::Ok();
 }
 
+// A request with no credentials at all (no Authorization header, no
+// presigned-URL signature).
+bool IsAnonymous(const http::RequestHead& head) {
+  if (head.headers.Has("Authorization")) return false;
+  QueryParams params = ParseQuery(head.query);
+  return !QueryGet(params, "X-Amz-Signature") && !QueryGet(params, "Signature");
+}
+
+// Why an anonymous request fails: S3 says NoSuchBucket (404) for a bucket
+// that does not exist before it says AccessDenied; bucket names are public.
+Status AnonymousFailure(const S3Context& s3, const S3Request& request, Status denied) {
+  if (request.bucket.empty()) return denied;
+  Result<store::BucketInfo> bucket = s3.store.GetBucket(request.bucket);
+  if (!bucket.ok() && bucket.status().code() == Code::kNotFound) return bucket.status();
+  return denied;
+}
+
 http::Response Fail(const Status& status, const S3Request& request) {
   S3Error error = ToS3Error(status);
   if (error.http_status >= 500) {
@@ -121,6 +139,8 @@ void S3Service::Handle(std::shared_ptr<http::Exchange> exchange) const {
       if (verified.ok()) {
         caller = std::move(verified).value();
         status = Precheck(ctx_, request, caller);
+      } else if (IsAnonymous(head)) {
+        status = AnonymousFailure(ctx_, request, verified.status());
       } else {
         status = verified.status();
       }

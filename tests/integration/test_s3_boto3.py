@@ -251,6 +251,41 @@ class S3Boto3Test(unittest.TestCase):
         self.assertEqual(cm.exception.code, 403)
         self.assertIn(b"AccessDenied", cm.exception.read())
 
+    def test_unsigned_amz_header_refused(self):
+        # An x-amz-* header added after signing is refused, as AWS does.
+        client = SERVER.boto3_client("s3")
+
+        def inject(request, **_):
+            request.headers["x-amz-meta-injected"] = "after-signing"
+
+        client.meta.events.register("before-send.s3.PutObject", inject)
+        with self.assertRaises(ClientError) as cm:
+            client.put_object(Bucket=self.bucket, Key="h", Body=b"x")
+        self.assertEqual(error_code(cm.exception), "AccessDenied")
+        self.assertIn("HeadersNotSigned: x-amz-meta-injected",
+                      cm.exception.response["Error"]["Message"])
+        self.s3.put_object(Bucket=self.bucket, Key="h", Body=b"x")
+        url = self.s3.generate_presigned_url("get_object",
+                                             Params={"Bucket": self.bucket, "Key": "h"},
+                                             ExpiresIn=300)
+        if "X-Amz-Signature=" in url:  # SigV4 presigned (SigV2 has no such rule)
+            req = urllib.request.Request(url, headers={"x-amz-server-side-encryption": "AES256"})
+            with self.assertRaises(urllib.error.HTTPError) as cm2:
+                urllib.request.urlopen(req)
+            self.assertEqual(cm2.exception.code, 403)
+
+    def test_create_own_bucket_again_is_ok_in_us_east_1(self):
+        # S3's us-east-1 legacy: 200, and the bucket keeps its objects.
+        self.s3.put_object(Bucket=self.bucket, Key="kept", Body=b"1")
+        self.s3.create_bucket(Bucket=self.bucket)
+        self.assertEqual(self.s3.get_object(Bucket=self.bucket, Key="kept")["Body"].read(), b"1")
+
+    def test_anonymous_request_to_missing_bucket_is_no_such_bucket(self):
+        with self.assertRaises(urllib.error.HTTPError) as cm:
+            urllib.request.urlopen(f"{SERVER.endpoint}/no-such-{uuid.uuid4().hex[:8]}/k")
+        self.assertEqual(cm.exception.code, 404)
+        self.assertIn(b"NoSuchBucket", cm.exception.read())
+
     def test_checksums_roundtrip(self):
         if tuple(int(x) for x in botocore.__version__.split(".")[:2]) < (1, 36):
             self.skipTest("botocore %s predates default CRC32 checksums" % botocore.__version__)
