@@ -67,6 +67,12 @@ void AddOptional(pugi::xml_node root, const char* name, const std::optional<std:
   if (value) AddText(root, name, ListEncode(url, *value));
 }
 
+// S3 leaves an empty delimiter out of the response, as if none was given.
+void AddDelimiter(pugi::xml_node root, const S3Request& request, bool url) {
+  std::optional<std::string> delimiter = request.Param("delimiter");
+  if (delimiter && !delimiter->empty()) AddText(root, "Delimiter", ListEncode(url, *delimiter));
+}
+
 }  // namespace
 
 std::string XmlTime(int64_t millis) {
@@ -112,7 +118,7 @@ OpResult ListObjectsV2(const OpContext& ctx) {
   IMGBATCH_ASSIGN_OR_RETURN(ListParams params, CommonListParams(ctx));
   std::optional<std::string> token = request.Param("continuation-token");
   std::optional<std::string> start_after = request.Param("start-after");
-  if (token) {
+  if (token && !token->empty()) {  // an empty token is no token (and is echoed back)
     std::optional<std::string> marker = Base64Decode(*token);
     if (!marker || marker->empty()) {
       return S3Status("InvalidArgument", "The continuation token provided is incorrect");
@@ -128,7 +134,7 @@ OpResult ListObjectsV2(const OpContext& ctx) {
   pugi::xml_node root = AppendS3Root(doc, "ListBucketResult");
   AddText(root, "Name", request.bucket);
   AddText(root, "Prefix", ListEncode(params.url, params.store.prefix));
-  AddOptional(root, "Delimiter", request.Param("delimiter"), params.url);
+  AddDelimiter(root, request, params.url);
   AddNumber(root, "MaxKeys", static_cast<uint64_t>(params.store.max_keys));
   if (params.url) AddText(root, "EncodingType", "url");
   AddNumber(root, "KeyCount", result.objects.size() + result.common_prefixes.size());
@@ -161,7 +167,7 @@ OpResult ListObjectsV1(const OpContext& ctx) {
     AddText(root, "NextMarker", ListEncode(params.url, result.next_marker));
   }
   AddNumber(root, "MaxKeys", static_cast<uint64_t>(params.store.max_keys));
-  AddOptional(root, "Delimiter", request.Param("delimiter"), params.url);
+  AddDelimiter(root, request, params.url);
   if (params.url) AddText(root, "EncodingType", "url");
   AddBool(root, "IsTruncated", result.truncated);
   for (const store::ObjectMeta& object : result.objects) {
@@ -189,7 +195,7 @@ OpResult ListObjectVersions(const OpContext& ctx) {
     AddText(root, "NextVersionIdMarker", "null");
   }
   AddNumber(root, "MaxKeys", static_cast<uint64_t>(params.store.max_keys));
-  AddOptional(root, "Delimiter", request.Param("delimiter"), params.url);
+  AddDelimiter(root, request, params.url);
   if (params.url) AddText(root, "EncodingType", "url");
   AddBool(root, "IsTruncated", result.truncated);
   for (const store::ObjectMeta& object : result.objects) {

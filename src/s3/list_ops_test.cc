@@ -110,6 +110,24 @@ TEST_F(ListOpsTest, BadContinuationTokenIsInvalidArgument) {
             "InvalidArgument");
 }
 
+// An empty continuation-token lists from the start and is echoed; an empty
+// delimiter is no delimiter and is left out of the response (both V1 and V2).
+TEST_F(ListOpsTest, EmptyTokenAndEmptyDelimiter) {
+  auto v2 = Call("GET", "/lst?list-type=2&continuation-token=&delimiter=");
+  ASSERT_EQ(v2->response().status, 200) << v2->BodyText();
+  auto doc = Xml(v2->BodyText());
+  auto root = doc.child("ListBucketResult");
+  ASSERT_TRUE(root.child("ContinuationToken"));
+  EXPECT_EQ(std::string(root.child_value("ContinuationToken")), "");
+  EXPECT_FALSE(root.child("Delimiter"));
+  EXPECT_EQ(Values(root, "Contents", "Key").size(), 6u);
+
+  auto v1 = Call("GET", "/lst?delimiter=");
+  auto v1_doc = Xml(v1->BodyText());
+  EXPECT_FALSE(v1_doc.child("ListBucketResult").child("Delimiter"));
+  EXPECT_TRUE(v1_doc.child("ListBucketResult").child("Contents"));
+}
+
 TEST_F(ListOpsTest, V1MarkersAndNextMarkerOnlyWithDelimiter) {
   auto doc = Xml(Call("GET", "/lst?max-keys=2")->BodyText());
   auto root = doc.child("ListBucketResult");

@@ -71,6 +71,21 @@ Result<std::optional<store::RangeRequest>> ParseCopySourceRange(const S3Request&
   return std::optional<store::RangeRequest>(range);
 }
 
+// CompleteMultipartUpload's x-amz-checksum-* headers: the whole object's
+// checksums as the client computed them (the store compares them with the
+// composite of the parts). Any value that does not match is a BadDigest.
+store::Checksums ExpectedObjectChecksums(const S3Request& request) {
+  store::Checksums expected;
+  auto take = [&](std::string_view header, std::optional<std::string>& into) {
+    if (auto value = request.Header(header)) into = std::string(Trim(*value));
+  };
+  take("x-amz-checksum-crc32", expected.crc32);
+  take("x-amz-checksum-crc32c", expected.crc32c);
+  take("x-amz-checksum-sha1", expected.sha1);
+  take("x-amz-checksum-sha256", expected.sha256);
+  return expected;
+}
+
 std::string Location(const OpContext& ctx) {
   std::string host(ctx.request.Header("Host").value_or("localhost"));
   std::string scheme = ctx.request.head->tls ? "https://" : "http://";
@@ -129,6 +144,11 @@ OpResult UploadPartCopy(const OpContext& ctx) {
     if (data.status().code() == Code::kNotModified) return S3Status("PreconditionFailed");
     return data.status();
   }
+  // Unlike a GET Range, a copy range is not clamped: it must lie in the source.
+  if (range && range->last && *range->last >= data->meta.size) {
+    return S3Status("InvalidRange",
+                    "The x-amz-copy-source-range is beyond the end of the source object");
+  }
   store::PutOptions options;
   options.content_length = data->length;
   ObjectDataSource body(*data);
@@ -147,10 +167,10 @@ OpResult CompleteMultipartUpload(const OpContext& ctx) {
   IMGBATCH_ASSIGN_OR_RETURN(std::string xml, ctx.ReadXmlBody());
   IMGBATCH_ASSIGN_OR_RETURN(std::vector<store::CompletedPart> parts,
                             ParseCompleteMultipartUpload(xml));
-  IMGBATCH_ASSIGN_OR_RETURN(
-      store::ObjectMeta meta,
-      ctx.s3.store.CompleteMultipartUpload(ctx.request.bucket, ctx.request.key,
-                                           UploadId(ctx.request), parts, ctx.store_caller));
+  IMGBATCH_ASSIGN_OR_RETURN(store::ObjectMeta meta,
+                            ctx.s3.store.CompleteMultipartUpload(
+                                ctx.request.bucket, ctx.request.key, UploadId(ctx.request), parts,
+                                ctx.store_caller, ExpectedObjectChecksums(ctx.request)));
   pugi::xml_document doc;
   pugi::xml_node root = AppendS3Root(doc, "CompleteMultipartUploadResult");
   AddText(root, "Location", Location(ctx));

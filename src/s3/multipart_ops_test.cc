@@ -171,6 +171,13 @@ TEST_F(MultipartOpsTest, UploadPartCopyCopiesARange) {
   bad.Add("x-amz-copy-source", "/mpu/source");
   bad.Add("x-amz-copy-source-range", "bytes=5-");
   EXPECT_EQ(ErrorCode(*Call("PUT", "/mpu/k2?partNumber=1&uploadId=" + id, bad)), "InvalidArgument");
+  // A copy range is not clamped like a GET Range: past the source's end it is refused.
+  http::Headers beyond;
+  beyond.Add("x-amz-copy-source", "/mpu/source");
+  beyond.Add("x-amz-copy-source-range", "bytes=0-" + std::to_string(kFivePartBytes.size() + 4));
+  auto refused = Call("PUT", "/mpu/k?partNumber=3&uploadId=" + id, beyond);
+  EXPECT_EQ(refused->response().status, 416);
+  EXPECT_EQ(ErrorCode(*refused), "InvalidRange");
 }
 
 }  // namespace

@@ -44,16 +44,21 @@ constexpr std::array<std::pair<std::string_view, std::string_view>, 6> kResponse
     {"response-content-encoding", "Content-Encoding"},
 }};
 
-// "aws-chunked" is transport framing, never part of the stored object.
+// "aws-chunked" is transport framing, never part of the stored object; the
+// rest of the value is kept as the client wrote it ("deflate, gzip").
 std::string StripAwsChunked(std::string_view encoding) {
   std::string out;
+  bool stripped = false;
   for (std::string_view part : Split(encoding, ',')) {
     std::string_view token = Trim(part);
-    if (token.empty() || IEquals(token, "aws-chunked")) continue;
-    if (!out.empty()) out += ",";
+    if (token.empty() || IEquals(token, "aws-chunked")) {
+      stripped = true;
+      continue;
+    }
+    if (!out.empty()) out += ", ";
     out += token;
   }
-  return out;
+  return stripped ? out : std::string(Trim(encoding));
 }
 
 Status ParseChecksumHeaders(const S3Request& request, store::PutOptions& options) {

@@ -1,5 +1,7 @@
 // Object operations through the handler: Put/Get/Head/Delete, DeleteObjects,
 // CopyObject, ranges and conditions, checksums and body verification.
+#include <limits>
+
 #include "common/hashing.h"
 #include "common/strings.h"
 #include "s3/testing/s3_test_util.h"
@@ -47,6 +49,25 @@ TEST_F(ObjectOpsTest, PutStoresHeadersAndReturnsQuotedEtag) {
   EXPECT_EQ(Header(*get, "Accept-Ranges"), "bytes");
   EXPECT_EQ(Header(*get, "ETag"), "\"" + Md5Hex("jpegbytes") + "\"");
   EXPECT_TRUE(ParseHttpDate(Header(*get, "Last-Modified")).has_value());
+}
+
+// A full disk (the store's free-space reserve reached) is a retryable 503
+// with a clear message, not a non-AWS code; nothing is committed.
+TEST_F(ObjectOpsTest, FullDiskAnswersServiceUnavailable) {
+  CreateBucket("full");
+  store::StoreOptions options;
+  options.data_dir = dir_.path();
+  options.free_space_reserve = std::numeric_limits<uint64_t>::max() / 2;  // never enough
+  auto full = store::ObjectStore::Open(*db_, options, clock_);
+  ASSERT_TRUE(full.ok()) << full.status().ToString();
+  S3Context full_context(**full, auth_);
+  handler_ = MakeS3Handler(full_context);
+  auto ex = Call("PUT", "/full/big", {}, std::string(100 * 1024, 'x'));  // a blob, not inline
+  EXPECT_EQ(ex->response().status, 503);
+  EXPECT_EQ(ErrorCode(*ex), "ServiceUnavailable");
+  EXPECT_NE(ex->BodyText().find("disk is full"), std::string::npos) << ex->BodyText();
+  handler_ = MakeS3Handler(context_);
+  EXPECT_EQ(ObjectCount("full"), 0u);
 }
 
 TEST_F(ObjectOpsTest, DefaultContentTypeIsBinaryOctetStream) {
@@ -142,6 +163,12 @@ TEST_F(ObjectOpsTest, AwsChunkedKeepsOtherContentEncodings) {
                   framed);
   ASSERT_EQ(put->response().status, 200) << put->BodyText();
   EXPECT_EQ(Header(*Call("GET", "/bkt/gz"), "Content-Encoding"), "gzip");
+
+  // Without aws-chunked the value is stored as written.
+  ASSERT_EQ(
+      Call("PUT", "/bkt/dg", With({{"Content-Encoding", "deflate, gzip"}}), "x")->response().status,
+      200);
+  EXPECT_EQ(Header(*Call("HEAD", "/bkt/dg"), "Content-Encoding"), "deflate, gzip");
 }
 
 TEST_F(ObjectOpsTest, MissingContentLengthIs411) {

@@ -18,6 +18,38 @@ Status NoSuchUpload(const std::string& upload_id) {
   return NotFound("The specified upload does not exist: " + upload_id).WithDetail("NoSuchUpload");
 }
 
+// How long a completed upload id can be completed again (a client retrying
+// after a lost response); S3 keeps answering such retries for a while too.
+constexpr int64_t kRecompleteWindowMs = 24 * 3600 * 1000;
+
+// Remembers a completed upload inside the transaction that commits it.
+Status RecordCompletion(db::Txn& txn, const std::string& bucket, const std::string& key,
+                        const std::string& upload_id, const std::string& etag, int64_t now_ms) {
+  IMGBATCH_ASSIGN_OR_RETURN(auto prune,
+                            txn.Prepare("DELETE FROM completed_uploads WHERE completed_ms < ?"));
+  IMGBATCH_RETURN_IF_ERROR(prune.Bind(1, now_ms - kRecompleteWindowMs).Run());
+  IMGBATCH_ASSIGN_OR_RETURN(
+      auto q, txn.Prepare("INSERT OR REPLACE INTO completed_uploads(upload_id, bucket, key, etag, "
+                          "completed_ms) VALUES(?,?,?,?,?)"));
+  return q.Bind(1, upload_id).Bind(2, bucket).Bind(3, key).Bind(4, etag).Bind(5, now_ms).Run();
+}
+
+// The etag an upload completed with, if it completed recently at bucket/key.
+Result<std::optional<std::string>> CompletedEtag(db::Conn& conn, const std::string& bucket,
+                                                 const std::string& key,
+                                                 const std::string& upload_id, int64_t now_ms) {
+  IMGBATCH_ASSIGN_OR_RETURN(
+      auto q, conn.Prepare("SELECT bucket, key, etag, completed_ms FROM completed_uploads "
+                           "WHERE upload_id=?"));
+  q.Bind(1, upload_id);
+  IMGBATCH_ASSIGN_OR_RETURN(bool found, q.Step());
+  if (!found || q.ColumnText(0) != bucket || q.ColumnText(1) != key ||
+      q.ColumnInt(3) < now_ms - kRecompleteWindowMs) {
+    return std::optional<std::string>();
+  }
+  return std::optional<std::string>(q.ColumnText(2));
+}
+
 // Loads an upload and checks it belongs to bucket/key.
 Result<MultipartUpload> LoadUpload(db::Conn& conn, const std::string& bucket,
                                    const std::string& key, const std::string& upload_id) {
@@ -185,11 +217,42 @@ Result<PartInfo> StoreImpl::UploadPart(const std::string& bucket, const std::str
   return info;
 }
 
-Result<ObjectMeta> StoreImpl::CompleteMultipartUpload(const std::string& bucket,
-                                                      const std::string& key,
-                                                      const std::string& upload_id,
-                                                      const std::vector<CompletedPart>& parts,
-                                                      const Caller& caller) {
+// The client's whole-object checksums (CompleteMultipartUpload's
+// x-amz-checksum-*) against the composite of the chosen parts: AWS answers
+// BadDigest when they differ. SHA values may come with or without the
+// "-<parts>" suffix.
+static Status VerifyCompositeChecksums(const std::vector<const StoredPart*>& chosen,
+                                       const Checksums& expected) {
+  std::vector<Checksums> part_checksums;
+  for (const StoredPart* part : chosen) part_checksums.push_back(part->info.checksums);
+  struct Named {
+    ChecksumAlgorithm algorithm;
+    const char* name;
+  };
+  for (Named a :
+       {Named{ChecksumAlgorithm::kCrc32, "CRC32"}, Named{ChecksumAlgorithm::kCrc32c, "CRC32C"},
+        Named{ChecksumAlgorithm::kSha1, "SHA1"}, Named{ChecksumAlgorithm::kSha256, "SHA256"}}) {
+    std::optional<std::string> given = ChecksumOf(expected, a.algorithm);
+    if (!given) continue;
+    // A CRC without the "-<parts>" suffix may be a FULL_OBJECT checksum (a CRC
+    // of the whole body, which SDKs may send); only composites are checked.
+    const bool is_crc =
+        a.algorithm == ChecksumAlgorithm::kCrc32 || a.algorithm == ChecksumAlgorithm::kCrc32c;
+    if (is_crc && given->find('-') == std::string::npos) continue;
+    std::optional<std::string> composite = CompositeChecksum(a.algorithm, part_checksums);
+    std::string bare = composite ? composite->substr(0, composite->rfind('-')) : std::string();
+    if (!composite || (*given != *composite && *given != bare)) {
+      return InvalidArgument(std::string("The ") + a.name +
+                             " you specified did not match the calculated checksum.")
+          .WithDetail("BadDigest");
+    }
+  }
+  return Status::Ok();
+}
+
+Result<ObjectMeta> StoreImpl::CompleteMultipartUpload(
+    const std::string& bucket, const std::string& key, const std::string& upload_id,
+    const std::vector<CompletedPart>& parts, const Caller& caller, const Checksums& expected) {
   if (!IsValidBucketName(bucket)) return NoSuchBucket(bucket);
   IMGBATCH_RETURN_IF_ERROR(ValidateKey(key));
   if (parts.empty()) {
@@ -204,12 +267,27 @@ Result<ObjectMeta> StoreImpl::CompleteMultipartUpload(const std::string& bucket,
   }
   MultipartUpload upload;
   std::vector<StoredPart> stored;
+  std::optional<std::string> completed_etag;
+  const int64_t now_ms = clock().NowMillis();
   IMGBATCH_RETURN_IF_ERROR(db().Read([&](db::Conn& conn) -> Status {
     IMGBATCH_RETURN_IF_ERROR(BucketExists(conn, bucket));
-    IMGBATCH_ASSIGN_OR_RETURN(upload, LoadUpload(conn, bucket, key, upload_id));
+    Result<MultipartUpload> loaded = LoadUpload(conn, bucket, key, upload_id);
+    if (!loaded.ok() && loaded.status().detail() == "NoSuchUpload") {
+      IMGBATCH_ASSIGN_OR_RETURN(completed_etag,
+                                CompletedEtag(conn, bucket, key, upload_id, now_ms));
+      if (completed_etag) return Status::Ok();
+    }
+    IMGBATCH_ASSIGN_OR_RETURN(upload, std::move(loaded));
     IMGBATCH_ASSIGN_OR_RETURN(stored, LoadParts(conn, upload_id, 0, kMaxPartNumber + 1));
     return Status::Ok();
   }));
+  if (completed_etag) {
+    // A retry of a Complete that succeeded: the same answer while the object
+    // it made is still the current one.
+    Result<ObjectMeta> current = HeadObject(bucket, key);
+    if (current.ok() && current->etag == *completed_etag) return current;
+    return NoSuchUpload(upload_id);
+  }
 
   // Match the client's list against the stored parts.
   std::vector<const StoredPart*> chosen;
@@ -244,6 +322,8 @@ Result<ObjectMeta> StoreImpl::CompleteMultipartUpload(const std::string& bucket,
     return Status(Code::kTooLarge, "Your proposed upload exceeds the maximum allowed size")
         .WithDetail("EntityTooLarge");
   }
+
+  IMGBATCH_RETURN_IF_ERROR(VerifyCompositeChecksums(chosen, expected));
 
   // Assemble the object's blob from the part files.
   IMGBATCH_RETURN_IF_ERROR(blobs().CheckFreeSpace(total));
@@ -280,7 +360,7 @@ Result<ObjectMeta> StoreImpl::CompleteMultipartUpload(const std::string& bucket,
     IMGBATCH_ASSIGN_OR_RETURN(auto still_there, LoadUpload(txn, bucket, key, upload_id));
     (void)still_there;
     IMGBATCH_ASSIGN_OR_RETURN(consumed_blobs, DeleteUploadRows(txn, upload_id));
-    return Status::Ok();
+    return RecordCompletion(txn, bucket, key, upload_id, body.md5_hex, now_ms);
   };
   const bool composite =
       body.checksums.crc32 || body.checksums.crc32c || body.checksums.sha1 || body.checksums.sha256;

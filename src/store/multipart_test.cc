@@ -92,6 +92,48 @@ TEST_F(MultipartTest, CompositeChecksum) {
   EXPECT_TRUE(store_->HeadObject("bkt", "k")->checksums.composite);
 }
 
+// The whole-object checksum a client sends with Complete must equal the
+// composite; a mismatch is BadDigest and leaves the upload in place.
+TEST_F(MultipartTest, CompleteVerifiesExpectedCompositeChecksum) {
+  PutOptions options;
+  options.checksum_algorithm = ChecksumAlgorithm::kSha256;
+  const std::string id = Begin("k", options);
+  auto part = Part("k", id, 1, "hello");
+  ASSERT_TRUE(part.ok()) << part.status().ToString();
+  const std::vector<CompletedPart> parts{{1, part->etag, {}}};
+  const std::string composite = Base64Encode(Sha256(*Base64Decode(*part->checksums.sha256))) + "-1";
+  Checksums bad;
+  bad.sha256 = "bad";
+  auto refused = store_->CompleteMultipartUpload("bkt", "k", id, parts, {"t", "", ""}, bad);
+  EXPECT_EQ(refused.status().detail(), "BadDigest");
+  EXPECT_EQ(store_->HeadObject("bkt", "k").status().code(), Code::kNotFound);
+
+  Checksums good;
+  good.sha256 = composite;
+  auto meta = store_->CompleteMultipartUpload("bkt", "k", id, parts, {"t", "", ""}, good);
+  ASSERT_TRUE(meta.ok()) << meta.status().ToString();
+  EXPECT_EQ(meta->checksums.sha256, composite);
+}
+
+// A retried Complete (its response lost) succeeds again with the same
+// object, as on S3; once the key is overwritten it is NoSuchUpload.
+TEST_F(MultipartTest, RetriedCompleteAnswersTheSameObject) {
+  const std::string id = Begin("k");
+  auto part = Part("k", id, 1, "abc");
+  ASSERT_TRUE(part.ok());
+  auto first = Complete("k", id, {{1, part->etag, {}}});
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  auto again = Complete("k", id, {{1, part->etag, {}}});
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(again->etag, first->etag);
+  EXPECT_EQ(again->size, 3u);
+  EXPECT_EQ(Complete("other", id, {{1, part->etag, {}}}).status().detail(), "NoSuchUpload");
+
+  StringSource replacement("new", 1 << 20);
+  ASSERT_TRUE(store_->PutObject("bkt", "k", replacement, {}, {"tester", "", ""}).ok());
+  EXPECT_EQ(Complete("k", id, {{1, part->etag, {}}}).status().detail(), "NoSuchUpload");
+}
+
 TEST_F(MultipartTest, CompleteValidatesParts) {
   const std::string id = Begin("k");
   auto small1 = Part("k", id, 1, "tiny");

@@ -275,11 +275,15 @@ class ObjectStore {
   virtual Result<PartInfo> UploadPart(const std::string& bucket, const std::string& key,
                                       const std::string& upload_id, int part_number,
                                       ByteSource& body, const PutOptions& part_options) = 0;
+  // `expected` holds whole-object checksums the client sent with the request
+  // (x-amz-checksum-*): each must equal the composite computed from the
+  // parts ("BadDigest" otherwise), checked before anything is written.
   virtual Result<ObjectMeta> CompleteMultipartUpload(const std::string& bucket,
                                                      const std::string& key,
                                                      const std::string& upload_id,
                                                      const std::vector<CompletedPart>& parts,
-                                                     const Caller& caller) = 0;
+                                                     const Caller& caller,
+                                                     const Checksums& expected = {}) = 0;
   virtual Status AbortMultipartUpload(const std::string& bucket, const std::string& key,
                                       const std::string& upload_id) = 0;
   virtual Result<ListPartsResult> ListParts(const std::string& bucket, const std::string& key,

@@ -95,10 +95,24 @@ bool GetString(std::string_view& in, std::string& s) {
 
 constexpr uint64_t kAttrsFormat = 1;
 
+// v2: uploads completed recently, so that a retried CompleteMultipartUpload
+// (the response lost to a timeout) succeeds again as on S3 instead of
+// answering NoSuchUpload. Rows older than a day are pruned on each completion.
+constexpr const char* kSchemaV2 = R"sql(
+CREATE TABLE completed_uploads(
+  upload_id TEXT PRIMARY KEY,
+  bucket TEXT NOT NULL,
+  key TEXT NOT NULL,
+  etag TEXT NOT NULL,
+  completed_ms INTEGER NOT NULL
+);
+CREATE INDEX completed_uploads_by_time ON completed_uploads(completed_ms);
+)sql";
+
 }  // namespace
 
 const std::vector<db::Migration>& StoreMigrations() {
-  static const std::vector<db::Migration> kSteps = {{1, kSchemaV1}};
+  static const std::vector<db::Migration> kSteps = {{1, kSchemaV1}, {2, kSchemaV2}};
   return kSteps;
 }
 

@@ -85,7 +85,8 @@ class StoreImpl final : public ObjectStore {
   Result<ObjectMeta> CompleteMultipartUpload(const std::string& bucket, const std::string& key,
                                              const std::string& upload_id,
                                              const std::vector<CompletedPart>& parts,
-                                             const Caller& caller) override;
+                                             const Caller& caller,
+                                             const Checksums& expected) override;
   Status AbortMultipartUpload(const std::string& bucket, const std::string& key,
                               const std::string& upload_id) override;
   Result<ListPartsResult> ListParts(const std::string& bucket, const std::string& key,
