@@ -46,6 +46,7 @@ struct WorkerFlags {
   bool force_path_style = false;
   std::string dlq;  // name or URL
   int concurrency = 0;
+  int prefetch = -1;
   int max_messages = 10;
   int wait_seconds = worker::kDefaultWaitSeconds;
   int stop_timeout_seconds = static_cast<int>(worker::kDefaultStopTimeout.count());
@@ -172,6 +173,7 @@ int RunWorker(const WorkerFlags& flags) {
     options.dlq_url = *dlq_url;
   }
   options.concurrency = flags.concurrency;
+  options.prefetch = flags.prefetch;
   options.max_messages = flags.max_messages;
   options.wait_seconds = flags.wait_seconds;
   options.stop_timeout = std::chrono::seconds(flags.stop_timeout_seconds);
@@ -236,10 +238,14 @@ void AddWorkerCommand(CLI::App& app) {
                 "Path-style S3 addressing even on AWS endpoints");
   cmd->add_option("--dlq", flags->dlq,
                   "Dead-letter queue name or URL (default: the queue's RedrivePolicy target)");
-  cmd->add_option(
-         "--concurrency", flags->concurrency,
-         "Images in flight (default: cores in the CPU affinity, one per 256 MiB of memory limit)")
+  cmd->add_option("--concurrency", flags->concurrency,
+                  "Images processed at once (default: cores in the CPU affinity, at most one per "
+                  "256 MiB of memory limit)")
       ->check(CLI::Range(0, 256));
+  cmd->add_option("--prefetch", flags->prefetch,
+                  "Messages downloading or uploading beyond --concurrency, so network waits "
+                  "overlap image processing (default: = --concurrency)")
+      ->check(CLI::Range(-1, 256));
   cmd->add_option("--max-messages", flags->max_messages, "Messages per ReceiveMessage")
       ->check(CLI::Range(1, 10))
       ->capture_default_str();

@@ -20,7 +20,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-constexpr int kMaxHeldPerThread = 2;  // one processing + one waiting its turn
 constexpr std::chrono::seconds kMaxReceiveErrorBackoff{30};
 constexpr std::chrono::milliseconds kMinKeeperTick{200};
 constexpr std::chrono::milliseconds kMaxKeeperTick{5000};
@@ -155,6 +154,8 @@ Worker::Worker(client::S3Client& s3, client::SqsClient& sqs, ImageProcessor& pro
   if (options_.concurrency <= 0) {
     options_.concurrency = DefaultConcurrency(CoresInAffinity(), MemoryLimitBytes());
   }
+  if (options_.prefetch < 0) options_.prefetch = options_.concurrency;
+  processing_slots_ = std::make_unique<std::counting_semaphore<>>(options_.concurrency);
   options_.max_messages = std::clamp(options_.max_messages, 1, client::SqsClient::kMaxBatchEntries);
   options_.wait_seconds = std::clamp(options_.wait_seconds, 0, 20);
 }
@@ -202,9 +203,10 @@ Status Worker::Start() {
         "no dead-letter queue known (no RedrivePolicy, no --dlq): permanent failures stay on the "
         "queue with backoff");
   }
-  spdlog::info("worker: queue={} dlq={} output_bucket={} concurrency={} visibility_timeout={}s",
-               options_.queue_url, dlq_url_.empty() ? "-" : dlq_url_, options_.output_bucket,
-               options_.concurrency, visibility_timeout_);
+  spdlog::info(
+      "worker: queue={} dlq={} output_bucket={} concurrency={} prefetch={} visibility_timeout={}s",
+      options_.queue_url, dlq_url_.empty() ? "-" : dlq_url_, options_.output_bucket,
+      options_.concurrency, options_.prefetch, visibility_timeout_);
   return Status::Ok();
 }
 
@@ -224,7 +226,7 @@ WorkerStats Worker::stats() const {
 }
 
 Status Worker::Run() {
-  for (int i = 0; i < options_.concurrency; ++i) {
+  for (int i = 0; i < options_.concurrency + options_.prefetch; ++i) {
     processing_threads_.emplace_back([this] { ProcessingLoop(); });
   }
   keeper_thread_ = std::thread([this] { KeeperLoop(); });
@@ -295,7 +297,8 @@ void Worker::WriteStatusFile(bool force) {
 }
 
 void Worker::PollLoop() {
-  const size_t max_held = static_cast<size_t>(options_.concurrency) * kMaxHeldPerThread;
+  // Every thread busy plus one waiting its turn per processing slot.
+  const size_t max_held = static_cast<size_t>(options_.concurrency * 2 + options_.prefetch);
   int consecutive_errors = 0;
   bool health_warned = false;
   while (!stop_) {
@@ -572,9 +575,11 @@ Worker::Outcome Worker::HandleCreated(const EventRecord& record) {
   }
 
   uint64_t bytes_in = object->body.size();
+  processing_slots_->acquire();  // image_ms excludes the wait for a slot
   auto job_start = Clock::now();
   auto processed = processor_.Process(record.key, object->body);
   int64_t image_ms = MillisSince(job_start);
+  processing_slots_->release();
   if (!processed.ok()) {
     bool permanent = processor_.IsPermanent(processed.status());
     LogImage(record, bytes_in, 0, start, permanent ? "failed-permanent" : "failed-transient",

@@ -6,11 +6,13 @@
 // sent to the dead-letter queue with a reason, stale events and already-done
 // work skipped, graceful drain on Stop() (SIGTERM).
 //
-// Threads (all owned by Run()): the calling thread polls; `concurrency`
-// processing threads run one message each; one keeper thread batches deletes
-// (DeleteMessageBatch, each failed entry logged) and heartbeats
-// (ChangeMessageVisibilityBatch). At most 2 x concurrency messages are held:
-// those not yet started are released (visibility 0) on Stop().
+// Threads (all owned by Run()): the calling thread polls; `concurrency` +
+// `prefetch` message threads run one message each, of which at most
+// `concurrency` process an image at a time (a semaphore around the image
+// job; the others download or upload meanwhile); one keeper thread batches
+// deletes (DeleteMessageBatch, each failed entry logged) and heartbeats
+// (ChangeMessageVisibilityBatch). At most threads + concurrency messages are
+// held: those not yet started are released (visibility 0) on Stop().
 //
 // Lifecycle: construct, Start() (resolves the queue's ARN, visibility timeout
 // and DLQ), Run() until Stop(). Stop() is thread-safe and may be called from
@@ -24,6 +26,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <semaphore>
 #include <string>
 #include <thread>
 #include <vector>
@@ -47,8 +50,15 @@ struct WorkerOptions {
   // Informational: events name their own bucket; a record for another bucket
   // is processed but logged.
   std::string input_bucket;
-  std::string dlq_url;    // empty: the queue's RedrivePolicy target, if any
-  int concurrency = 0;    // 0: the cores in this process's CPU affinity
+  std::string dlq_url;  // empty: the queue's RedrivePolicy target, if any
+  // Images processed (decoded, resized, encoded) at once. 0: the cores in
+  // this process's CPU affinity, bounded by memory (DefaultConcurrency).
+  int concurrency = 0;
+  // Messages in flight beyond `concurrency`: they download their input and
+  // upload their outputs while the others hold the CPU, so network latency
+  // does not idle a core; they wait for a processing slot before decoding
+  // (memory stays bounded by `concurrency`). -1: as many as `concurrency`.
+  int prefetch = -1;
   int max_messages = 10;  // per ReceiveMessage (1..10)
   int wait_seconds = kDefaultWaitSeconds;
   std::chrono::seconds stop_timeout = kDefaultStopTimeout;
@@ -199,6 +209,8 @@ class Worker {
   std::chrono::steady_clock::time_point last_status_write_{};
 
   std::vector<std::thread> processing_threads_;
+  // Processing slots: `concurrency` images in the image job at once.
+  std::unique_ptr<std::counting_semaphore<>> processing_slots_;
   std::thread keeper_thread_;
 };
 

@@ -472,7 +472,8 @@ TEST_F(WorkerTest, HeartbeatKeepsASlowImageInvisible) {
 }
 
 TEST_F(WorkerTest, StopReleasesUnstartedMessagesAndFinishesInFlight) {
-  options_.concurrency = 1;  // holds at most 2: one in flight, one waiting
+  options_.concurrency = 1;  // one thread, holding at most 2: one in flight, one waiting
+  options_.prefetch = 0;
   std::string etag1 = PutInput("first.jpg", "1");
   std::string etag2 = PutInput("second.jpg", "2");
   processor_.Gate();
