@@ -17,9 +17,12 @@ void PrintTable(const nlohmann::json& s) {
   }
   if (s.contains("workers")) {
     const auto& w = s["workers"];
-    std::printf("\nworkers: %d desired, %d running (%d busy, %d idle, %d stopping), %d restarts\n",
-                w.value("desired", 0), w.value("running", 0), w.value("busy", 0),
-                w.value("idle", 0), w.value("stopping", 0), w.value("restarts", 0));
+    std::printf(
+        "\nworkers: %d desired, %d running (%d busy, %d idle, %d stopping), %d restarts; "
+        "%d stopped after finishing, %d stopped with images in flight\n",
+        w.value("desired", 0), w.value("running", 0), w.value("busy", 0), w.value("idle", 0),
+        w.value("stopping", 0), w.value("restarts", 0), w.value("stopped", 0),
+        w.value("interrupted", 0));
   }
   if (s.contains("images")) {
     const auto& i = s["images"];

@@ -6,6 +6,7 @@ worker stopped after finishing its images, none was replaced. All of it is
 observed through `imgbatch status --json` samples and the output bucket; no
 timing thresholds, only deadlines."""
 import os
+import subprocess
 import sys
 import threading
 import time
@@ -100,6 +101,10 @@ class ScalingTest(unittest.TestCase):
         self.assertEqual(w["restarts"], 0, self.explain())
         self.assertEqual(w["interrupted"], 0, self.explain())
         self.assertGreaterEqual(w["stopped"], MAX_WORKERS)
+        table = subprocess.run([harness.binary(), "status", "--endpoint", self.server.endpoint,
+                                "--data-dir", self.server.data_dir],
+                               capture_output=True, text=True, timeout=30)
+        self.assertIn("0 stopped with images in flight", table.stdout)
         images = final["images"]
         self.assertEqual(images["processed"], IMAGES)
         self.assertEqual(images["failed"], 0)
