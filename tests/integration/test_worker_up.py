@@ -9,7 +9,9 @@ pool off, --max-workers 0), so the tests control the worker processes:
 - `kill -9` of the server mid-batch and a restart on the same data directory
   and port is survived: every image ends with both outputs;
 - credentials served by an ECS-style endpoint on 127.0.0.1
-  (AWS_CONTAINER_CREDENTIALS_FULL_URI) are picked up and refreshed.
+  (AWS_CONTAINER_CREDENTIALS_FULL_URI) are picked up and refreshed;
+- EKS IRSA variables (AWS_WEB_IDENTITY_TOKEN_FILE + AWS_ROLE_ARN) go through a
+  fake STS on 127.0.0.1 (AWS_ENDPOINT_URL_STS).
 
 Slow images come from the worker's test-only knob
 IMGBATCH_TEST_ONLY_IMAGE_DELAY_MS (a sleep inside each image job). Runs on
@@ -26,8 +28,8 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 import unittest
+import urllib.parse
 from datetime import datetime, timedelta, timezone
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -82,6 +84,49 @@ class CredentialsEndpoint:
     @property
     def url(self):
         return f"http://127.0.0.1:{self.server.server_address[1]}/v2/credentials/task"
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class FakeSts:
+    """STS on 127.0.0.1 answering AssumeRoleWithWebIdentity (form POST, XML
+    reply) with the server's worker key, as EKS IRSA would with a role's."""
+
+    def __init__(self, key):
+        self.calls = []
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
+                outer.calls.append(dict(urllib.parse.parse_qsl(body)))
+                expiration = datetime.now(timezone.utc) + timedelta(hours=1)
+                reply = (
+                    '<AssumeRoleWithWebIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">'
+                    "<AssumeRoleWithWebIdentityResult><Credentials>"
+                    f"<AccessKeyId>{key['access_key_id']}</AccessKeyId>"
+                    f"<SecretAccessKey>{key['secret_access_key']}</SecretAccessKey>"
+                    "<SessionToken>irsa-session</SessionToken>"
+                    f"<Expiration>{expiration.strftime('%Y-%m-%dT%H:%M:%SZ')}</Expiration>"
+                    "</Credentials></AssumeRoleWithWebIdentityResult>"
+                    "</AssumeRoleWithWebIdentityResponse>").encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/xml")
+                self.send_header("Content-Length", str(len(reply)))
+                self.end_headers()
+                self.wfile.write(reply)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
 
     def close(self):
         self.server.shutdown()
@@ -265,6 +310,35 @@ class WorkerAgainstUp(unittest.TestCase):
         finally:
             endpoint.close()
 
+
+    def test_web_identity_credentials_through_sts(self):
+        # EKS IRSA's variables; STS is a fake on 127.0.0.1 (AWS_ENDPOINT_URL_STS).
+        sts = FakeSts(self.worker_key())
+        token_file = os.path.join(self.tmp, "token")
+        with open(token_file, "w") as f:
+            f.write("eyJhbGciOiJSUzI1NiJ9.projected-service-account-token.sig\n")
+        try:
+            worker = self.start_worker("irsa", ["--concurrency", "1"], {
+                "AWS_WEB_IDENTITY_TOKEN_FILE": token_file,
+                "AWS_ROLE_ARN": "arn:aws:iam::123456789012:role/imgbatch-worker",
+                "AWS_ROLE_SESSION_NAME": "it-pod",
+                "AWS_ENDPOINT_URL_STS": sts.url,
+            }, static_key=False)
+            keys = ["irsa/a.jpg"]
+            self.upload(keys)
+            self.wait_all_done(keys, [worker])
+            self.assertIn("credentials from web-identity", self.read_log(worker))
+            self.assertTrue(sts.calls)
+            call = sts.calls[0]
+            self.assertEqual(call["Action"], "AssumeRoleWithWebIdentity")
+            self.assertEqual(call["RoleArn"], "arn:aws:iam::123456789012:role/imgbatch-worker")
+            self.assertEqual(call["RoleSessionName"], "it-pod")
+            self.assertEqual(call["WebIdentityToken"],
+                             "eyJhbGciOiJSUzI1NiJ9.projected-service-account-token.sig")
+            worker.send_signal(signal.SIGTERM)
+            self.assertEqual(worker.wait(timeout=30), 0)
+        finally:
+            sts.close()
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
