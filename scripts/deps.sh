@@ -16,7 +16,7 @@ BUILD_PACKAGES=(
 )
 TEST_PACKAGES=(
   awscli python3-boto3 python3-pytest s3cmd rclone openssl curl
-  libvips-tools libjpeg-turbo-progs yamllint python3-pil
+  libvips-tools libjpeg-turbo-progs yamllint python3-pil chromium
 )
 
 want=("${BUILD_PACKAGES[@]}")
@@ -25,8 +25,9 @@ if [[ "${1:-}" != "--build-only" ]]; then
 fi
 
 # Node.js and npm: any install will do (the machine image may carry its own,
-# which conflicts with Debian's packages); Debian's when there is none.
-if [[ "${1:-}" != "--build-only" ]] && ! command -v node >/dev/null; then
+# which conflicts with Debian's packages); Debian's when there is none. The
+# build needs them too: the dashboard's page is bundled from npm packages.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
   want+=(nodejs npm)
 fi
 
@@ -43,7 +44,17 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
+# The dashboard's libraries (uPlot) and bundler (esbuild), pinned by
+# web/package-lock.json; the CMake build runs the same `npm ci` when the lock
+# file is newer than node_modules.
+if [[ -f web/package-lock.json && ! -x web/node_modules/.bin/esbuild ]]; then
+  (cd web && npm ci --no-audit --no-fund)
+fi
+
 if [[ "${1:-}" != "--build-only" ]]; then
+  if [[ ! -d tests/browser/node_modules/playwright-core ]]; then
+    (cd tests/browser && npm ci --no-audit --no-fund)
+  fi
   if [[ ! -d tests/integration/node_modules/@aws-sdk/client-s3 ]]; then
     (cd tests/integration && npm ci --no-audit --no-fund)
   fi

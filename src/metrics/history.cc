@@ -119,4 +119,11 @@ std::vector<std::string> MetricHistory::Names() const {
   return names;
 }
 
+double Percentile(std::vector<double> values, double p) {
+  if (values.empty()) return 0;
+  std::sort(values.begin(), values.end());
+  size_t idx = static_cast<size_t>(p * static_cast<double>(values.size() - 1) + 0.5);
+  return values[std::min(idx, values.size() - 1)];
+}
+
 }  // namespace imgbatch::metrics

@@ -30,6 +30,9 @@ struct Sample {
   double value = 0;
 };
 
+// The p-quantile (0..1, nearest rank) of values; 0 when empty.
+double Percentile(std::vector<double> values, double p);
+
 class MetricHistory {
  public:
   // Keeps samples younger than `retention_ms`.

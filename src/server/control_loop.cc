@@ -152,6 +152,13 @@ void ControlLoop::SampleWorkers(int64_t now_ms) {
   }
   history_.Record("images:processed", now_ms, static_cast<double>(totals_.processed));
   history_.Record("images:failed", now_ms, static_cast<double>(totals_.failed));
+  // Percentiles of the recent window, as the dashboard charts them.
+  if (!totals_.end_to_end_ms.empty()) {
+    history_.Record("images:upload_to_output_ms:p50", now_ms,
+                    metrics::Percentile(totals_.end_to_end_ms, 0.5));
+    history_.Record("images:upload_to_output_ms:p99", now_ms,
+                    metrics::Percentile(totals_.end_to_end_ms, 0.99));
+  }
 }
 
 // Adds what a worker did since its status file was last read: counters are

@@ -6,6 +6,7 @@
 #include "auth/sigv4.h"
 #include "common/clock.h"
 #include "common/strings.h"
+#include "dashboard/api.h"
 #include "metrics/prometheus.h"
 #include "server/keys_api.h"
 #include "server/queue_api.h"
@@ -16,12 +17,7 @@ namespace {
 
 using nlohmann::json;
 
-double Percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  size_t idx = static_cast<size_t>(p * static_cast<double>(v.size() - 1) + 0.5);
-  return v[std::min(idx, v.size() - 1)];
-}
+using metrics::Percentile;
 
 void Reply(http::Exchange& ex, int status, const std::string& type, std::string body) {
   http::Response r;
@@ -35,7 +31,7 @@ void Reply(http::Exchange& ex, int status, const std::string& type, std::string 
 bool BearerOk(const http::Exchange& ex, const std::string& token) {
   if (token.empty()) return true;
   auto auth = ex.head().headers.Get("authorization");
-  return auth && *auth == "Bearer " + token;
+  return auth && dashboard::ConstantTimeEquals(*auth, "Bearer " + token);
 }
 
 // A SigV4 request (header form) signed by a key the registry marks root.
@@ -87,6 +83,11 @@ std::string StatusJson(const OperatorContext& ctx) {
   json queues = json::array();
   for (const auto& q : ctx.config->queues) queues.push_back(QueueJson(ctx, q));
   doc["queues"] = queues;
+  const WorkerSpec& w = ctx.config->workers;
+  doc["pipeline"] = {{"input_bucket", w.input_bucket},
+                     {"queue", w.queue},
+                     {"dead_letter_queue", w.dead_letter_queue},
+                     {"output_bucket", w.output_bucket}};
   if (ctx.pool) {
     auto snap = ctx.pool->Snapshot();
     json workers = json::array();
@@ -218,15 +219,18 @@ void ReplyApiError(http::Exchange& ex, int status, const std::string& code,
   ReplyJson(ex, status, json{{"error", code}, {"message", message}}.dump());
 }
 
-bool ApiAuthorized(const OperatorContext& ctx, const http::Exchange& ex) {
-  return BearerOk(ex, ctx.api_token) || SignedByRootKey(ctx, ex);
+dashboard::Verdict ApiAuthorized(const OperatorContext& ctx, const http::Exchange& ex) {
+  dashboard::Verdict verdict = ctx.access ? ctx.access->CheckApi(ex.head())
+                                          : dashboard::Access(ctx.api_token).CheckApi(ex.head());
+  if (!verdict.allowed && SignedByRootKey(ctx, ex)) {
+    verdict = dashboard::Verdict{true, dashboard::Via::kBearer, 200, {}, {}};
+  }
+  return verdict;
 }
 
 void HandleApi(const OperatorContext& ctx, http::Exchange& ex) {
-  if (!ApiAuthorized(ctx, ex)) {
-    return ReplyApiError(ex, 401, "Unauthorized",
-                         "the API needs the bearer token (see --data-dir)");
-  }
+  dashboard::Verdict verdict = ApiAuthorized(ctx, ex);
+  if (!verdict.allowed) return ReplyApiError(ex, verdict.status, verdict.code, verdict.message);
   const std::string& path = ex.head().path;
   if (path == "/-/api/status" && ex.head().method == "GET") {
     return ReplyJson(ex, 200, StatusJson(ctx));
@@ -234,6 +238,7 @@ void HandleApi(const OperatorContext& ctx, http::Exchange& ex) {
   if (HandleQueueApi(*ctx.queues, ex)) return;
   if (ctx.key_store && HandleKeysApi(*ctx.key_store, ex)) return;
   if (ctx.notifier && HandleReprocessApi(*ctx.notifier, ctx.root_access_key_id, ex)) return;
+  if (dashboard::HandleApi(ctx.dashboard, ex)) return;
   ReplyApiError(ex, 404, "NotFound", "no such API endpoint: " + path);
 }
 

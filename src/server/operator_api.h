@@ -9,6 +9,8 @@
 
 #include "auth/policy.h"
 #include "autoscaler/worker_pool.h"
+#include "dashboard/access.h"
+#include "dashboard/api.h"
 #include "http/exchange.h"
 #include "keys/key_store.h"
 #include "notify/notifier.h"
@@ -26,9 +28,11 @@ struct OperatorContext {
   keys::KeyStore* key_store = nullptr;              // may be null (no /-/api/keys)
   notify::Notifier* notifier = nullptr;             // may be null (no /-/api/reprocess)
   std::string metrics_token;                        // "" = /-/metrics without auth
-  std::string api_token;                            // bearer token or root key needed for /-/api/
+  std::string api_token;                            // the dashboard token opens /-/api/
   const auth::KeyRegistry* key_registry = nullptr;  // root keys may sign /-/api/ requests
   std::string region = "us-east-1";                 // the region those signatures name
+  const dashboard::Access* access = nullptr;        // built from api_token when null
+  dashboard::ApiContext dashboard;                  // history, upload, gallery, objects
   std::string root_access_key_id;
   int64_t started_ms = 0;
 };
@@ -42,10 +46,12 @@ void HandleMetrics(const OperatorContext& ctx, http::Exchange& ex);
 // keys (server/keys_api.h), reprocess (server/reprocess_api.h).
 void HandleApi(const OperatorContext& ctx, http::Exchange& ex);
 
-// The one authorization check of every /-/api/ endpoint: the bearer token,
-// or a SigV4 signature by a root key (operators without the data directory;
-// the body is not covered: UNSIGNED-PAYLOAD, as S3 allows).
-bool ApiAuthorized(const OperatorContext& ctx, const http::Exchange& ex);
+// The one authorization check of every /-/api/ endpoint: the bearer token
+// (CLI), a SigV4 signature by a root key (operators without the data
+// directory; the body is not covered: UNSIGNED-PAYLOAD, as S3 allows), or
+// the dashboard's session cookie, with CSRF token + same origin for
+// state-changing cookie calls (dashboard/access.h).
+dashboard::Verdict ApiAuthorized(const OperatorContext& ctx, const http::Exchange& ex);
 
 // Replies of the /-/api/ endpoints: JSON bodies, and errors as
 // {"error": "<Code>", "message": "..."}.

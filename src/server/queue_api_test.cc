@@ -213,5 +213,34 @@ TEST_F(QueueApiTest, RedriveToANamedDestinationMovesTheMessages) {
   EXPECT_EQ(queues_->Counts("batch-dlq")->visible, 0);
 }
 
+// The dashboard's cookie opens the queue routes too (one check for all of
+// /-/api/), and its state-changing calls need the CSRF token and our origin.
+TEST_F(QueueApiTest, CookieCallsNeedCsrfToChangeState) {
+  std::string id = SendFailure("poison.jpg");
+  dashboard::Access access(kToken);
+  std::string set_cookie = access.SessionCookie(false);
+  http::Headers browser;
+  browser.Add("Cookie", set_cookie.substr(0, set_cookie.find(';')));
+  browser.Add("Host", "127.0.0.1:4566");
+  auto call = [this](std::string method, std::string target, http::Headers h) {
+    return http::Call([this](std::shared_ptr<http::Exchange> ex) { HandleApi(ctx_, *ex); },
+                      std::move(method), std::move(target), std::move(h));
+  };
+  EXPECT_EQ(call("GET", "/-/api/queues/batch-dlq/messages", browser)->response().status, 200);
+  EXPECT_EQ(call("DELETE", "/-/api/queues/batch-dlq/messages/" + id, browser)->response().status,
+            403);
+  http::Headers forged = browser;
+  forged.Add("X-CSRF-Token", access.CsrfToken());
+  forged.Add("Origin", "http://attacker.example");
+  EXPECT_EQ(call("POST", "/-/api/queues/batch-dlq/redrive", forged)->response().status, 403);
+  EXPECT_EQ(queues_->Peek("batch-dlq", 10)->size(), 1u);  // nothing changed
+
+  http::Headers page = browser;
+  page.Add("X-CSRF-Token", access.CsrfToken());
+  page.Add("Origin", "http://127.0.0.1:4566");
+  EXPECT_EQ(call("DELETE", "/-/api/queues/batch-dlq/messages/" + id, page)->response().status, 204);
+  EXPECT_TRUE(queues_->Peek("batch-dlq", 10)->empty());
+}
+
 }  // namespace
 }  // namespace imgbatch::server

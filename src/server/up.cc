@@ -15,6 +15,8 @@
 #include "autoscaler/worker_pool.h"
 #include "common/logging.h"
 #include "common/strings.h"
+#include "dashboard/access.h"
+#include "dashboard/ui.h"
 #include "db/database.h"
 #include "http/server.h"
 #include "imaging/imaging.h"
@@ -62,6 +64,7 @@ struct Services {
   auth::AccessKey worker_key;
   std::unique_ptr<::imgbatch::keys::KeyStore> key_store;  // runtime keys, in the db
   std::string dashboard_token;
+  std::unique_ptr<dashboard::Access> access;
   http::Handler s3;
   std::unique_ptr<sqs::SqsService> sqs;
   std::unique_ptr<autoscaler::ProcessLauncher> launcher;
@@ -84,7 +87,7 @@ http::Handler MakeDispatcher(Services& services) {
       case Route::kApi:
         return HandleApi(services.operator_context, *ex);
       case Route::kDashboard:
-        return RespondText(*ex, 404, "the dashboard is not part of this build yet\n");
+        return dashboard::HandleUi(*services.access, *ex);
       case Route::kSqs:
         return services.sqs->Handle(std::move(ex));
       case Route::kS3:
@@ -175,6 +178,7 @@ Status OpenEngines(const UpOptions& options, Services& s, RootKey& root) {
     if (auto declared = s.keys.Find(k.access_key_id)) s.key_store->Declare(*declared, "config");
   }
   IMGBATCH_ASSIGN_OR_RETURN(s.dashboard_token, LoadOrCreateToken(s.data_dir->path()));
+  s.access = std::make_unique<dashboard::Access>(s.dashboard_token);
   return Status::Ok();
 }
 
@@ -411,6 +415,19 @@ int RunUp(const UpOptions& options) {
   ctx.api_token = services.dashboard_token;
   ctx.key_registry = &services.keys;
   ctx.region = options.region;
+  ctx.access = services.access.get();
+  ctx.dashboard.store = services.store.get();
+  ctx.dashboard.history = &services.loop->history();
+  ctx.dashboard.input_bucket = services.config.workers.input_bucket;
+  ctx.dashboard.output_bucket = services.config.workers.output_bucket;
+  for (const auto& o : services.config.outputs)
+    ctx.dashboard.output_prefixes.push_back(o.name + "/");
+  if (!services.config.outputs.empty()) {
+    ctx.dashboard.gallery_prefix = services.config.outputs.back().name + "/";
+    for (const auto& o : services.config.outputs) {
+      if (o.name == "thumbs") ctx.dashboard.gallery_prefix = "thumbs/";
+    }
+  }
   ctx.root_access_key_id = root.access_key_id;
   ctx.started_ms = SystemClock::Instance().NowMillis();
   services.loop->Start();

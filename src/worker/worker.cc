@@ -503,11 +503,14 @@ Result<std::vector<Worker::OutputState>> Worker::ObserveOutputs(
 // is looked at again: still our version -> retry over what is there now;
 // changed or gone -> superseded, the newer event writes the outputs.
 Result<Worker::WriteResult> Worker::WriteOutput(const EventRecord& record, ProcessedOutput& output,
-                                                OutputState seen, const std::string& source_etag) {
+                                                OutputState seen, const std::string& source_etag,
+                                                int64_t processing_ms) {
   for (int attempt = 0; attempt < kMaxConditionalWriteAttempts; ++attempt) {
     client::PutObjectOptions put;
     put.content_type = output.content_type;
     put.metadata[std::string(kSourceEtagMetadata)] = source_etag;
+    put.metadata[std::string(kSourceKeyMetadata)] = UriEncode(record.key);
+    put.metadata[std::string(kProcessingMsMetadata)] = std::to_string(processing_ms);
     if (seen.exists) {
       put.if_match = seen.etag;
     } else {
@@ -588,6 +591,8 @@ Worker::Outcome Worker::HandleCreated(const EventRecord& record) {
   }
 
   std::string source_etag = object->info.etag.empty() ? record.etag : object->info.etag;
+  auto processing_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
   uint64_t bytes_out = 0;
   std::vector<OutputState> seen(processed->size());
   for (size_t i = 0; i < processed->size(); ++i) {
@@ -603,7 +608,7 @@ Worker::Outcome Worker::HandleCreated(const EventRecord& record) {
   // The outputs are written at once: the upload-to-output latency pays for
   // the largest PUT, not their sum (and the server commits them together).
   auto writes = InParallel(processed->size(), [&](size_t i) {
-    return WriteOutput(record, (*processed)[i], seen[i], source_etag);
+    return WriteOutput(record, (*processed)[i], seen[i], source_etag, processing_ms);
   });
   for (auto& written : writes) {
     if (!written.ok()) {

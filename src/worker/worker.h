@@ -43,6 +43,11 @@ inline constexpr int kDefaultWaitSeconds = 20;
 inline constexpr std::chrono::seconds kDefaultStopTimeout{25};  // under ECS's 30 s
 inline constexpr int kDefaultMaxBackoffSeconds = 300;
 inline constexpr std::string_view kSourceEtagMetadata = "source-etag";
+// Also on every output, for the dashboard's gallery: the source key
+// (percent-encoded: metadata travels as ASCII headers) and the milliseconds
+// from receiving the event to having the encoded outputs (get + process).
+inline constexpr std::string_view kSourceKeyMetadata = "source-key";
+inline constexpr std::string_view kProcessingMsMetadata = "processing-ms";
 
 struct WorkerOptions {
   std::string queue_url;
@@ -165,7 +170,8 @@ class Worker {
   Result<OutputState> ObserveOutput(const std::string& key);
   Result<std::vector<OutputState>> ObserveOutputs(const std::vector<std::string>& output_keys);
   Result<WriteResult> WriteOutput(const EventRecord& record, ProcessedOutput& output,
-                                  OutputState seen, const std::string& source_etag);
+                                  OutputState seen, const std::string& source_etag,
+                                  int64_t processing_ms);
   Outcome ClassifyFailure(const Status& status, const std::string& key, bool permanent);
   void Complete(const std::string& receipt_handle, const client::SqsMessage& message,
                 const Outcome& outcome);
