@@ -438,6 +438,10 @@ Status DatabaseImpl::Migrate(std::string_view component, const std::vector<Migra
     select.Bind(1, component);
     IMGBATCH_ASSIGN_OR_RETURN(bool has_row, select.Step());
     const int current = has_row ? static_cast<int>(select.ColumnInt(0)) : 0;
+    // Finish the read: while it is mid-row the connection has an active
+    // statement, and SQLite refuses DROP INDEX/TABLE ("database table is
+    // locked") in a later migration step.
+    if (has_row) IMGBATCH_RETURN_IF_ERROR(select.Step().status());
     if (current > newest_known) {
       return Status(Code::kUnsupported, "schema of " + std::string(component) + " is version " +
                                             std::to_string(current) + ", newer than this binary (" +

@@ -14,6 +14,7 @@
 
 #include "common/hashing.h"
 #include "common/strings.h"
+#include "queue/queue_sql.h"
 
 namespace imgbatch::queue {
 namespace {
@@ -736,11 +737,7 @@ class EngineImpl final : public QueueEngine {
     IMGBATCH_RETURN_IF_ERROR(db_.Read([&](db::Conn& conn) -> Status {
       out.clear();
       // (queue_id, sent_ms) index: oldest first, expired ones skipped.
-      IMGBATCH_ASSIGN_OR_RETURN(
-          db::Statement st,
-          conn.Prepare("SELECT message_id, body, attributes, sender_id, dlq_source, sent_ms, "
-                       "receive_count, visible_at_ms FROM queue_messages "
-                       "WHERE queue_id = ?1 AND sent_ms > ?2 ORDER BY sent_ms, seq LIMIT ?3"));
+      IMGBATCH_ASSIGN_OR_RETURN(db::Statement st, conn.Prepare(sql::kPeek));
       st.Bind(1, q->id).Bind(2, now - config.retention_period * 1000LL).Bind(3, int64_t{max});
       while (true) {
         IMGBATCH_ASSIGN_OR_RETURN(bool row, st.Step());
@@ -771,11 +768,9 @@ class EngineImpl final : public QueueEngine {
     int64_t removed = 0;
     IMGBATCH_RETURN_IF_ERROR(db_.Write([&](db::Txn& txn) -> Status {
       if (q->deleted) return QueueNotFound();
-      // No index on message_id (it would cost every send): an operator
-      // action scans one queue's rows.
-      IMGBATCH_ASSIGN_OR_RETURN(
-          db::Statement del,
-          txn.Prepare("DELETE FROM queue_messages WHERE queue_id = ?1 AND message_id = ?2"));
+      // An index lookup (queue_messages_id): a scan here would hold the one
+      // writer, and so every send and receive, for a whole large DLQ.
+      IMGBATCH_ASSIGN_OR_RETURN(db::Statement del, txn.Prepare(sql::kDeleteById));
       IMGBATCH_RETURN_IF_ERROR(del.Bind(1, q->id).Bind(2, message_id).Run());
       removed = del.changes();
       return Status::Ok();
@@ -1170,15 +1165,16 @@ class EngineImpl final : public QueueEngine {
     int64_t total = 0;
     IMGBATCH_RETURN_IF_ERROR(db_.Read([&](db::Conn& conn) -> Status {
       counts = {};
-      // Hidden messages are few (in flight + delayed): a short index range.
-      IMGBATCH_ASSIGN_OR_RETURN(
-          db::Statement st, conn.Prepare("SELECT receive_count > 0, count(*) FROM queue_messages "
-                                         "WHERE queue_id = ?1 AND visible_at_ms > ?2 GROUP BY 1"));
-      st.Bind(1, q->id).Bind(2, now);
-      while (true) {
-        IMGBATCH_ASSIGN_OR_RETURN(bool row, st.Step());
-        if (!row) break;
-        (st.ColumnInt(0) ? counts.not_visible : counts.delayed) = st.ColumnInt(1);
+      // Visible = total (kept in memory) - hidden. The hidden ones are
+      // counted at this instant, so visibility and delay expiry need no
+      // bookkeeping; the count reads only the covering index range of
+      // hidden messages (no table rows, no sort).
+      IMGBATCH_ASSIGN_OR_RETURN(db::Statement st, conn.Prepare(sql::kCountHidden));
+      IMGBATCH_ASSIGN_OR_RETURN(bool row, st.Bind(1, q->id).Bind(2, now).Step());
+      if (row) {
+        const int64_t hidden = st.ColumnInt(0);
+        counts.not_visible = st.ColumnInt(1);
+        counts.delayed = hidden - counts.not_visible;
       }
       return Status::Ok();
     }));
@@ -1216,12 +1212,7 @@ class EngineImpl final : public QueueEngine {
       };
       std::vector<Row> rows;
       {
-        IMGBATCH_ASSIGN_OR_RETURN(
-            db::Statement st,
-            txn.Prepare("SELECT seq, message_id, body, attributes, sender_id, trace_header, "
-                        "sent_ms, receive_count, first_receive_ms, dlq_source FROM queue_messages "
-                        "WHERE queue_id = ?1 AND visible_at_ms <= ?2 "
-                        "ORDER BY visible_at_ms, seq LIMIT ?3"));
+        IMGBATCH_ASSIGN_OR_RETURN(db::Statement st, txn.Prepare(sql::kReceive));
         st.Bind(1, q->id).Bind(2, now).Bind(3, int64_t{max - static_cast<int>(out.size())});
         while (true) {
           IMGBATCH_ASSIGN_OR_RETURN(bool more, st.Step());
@@ -1401,9 +1392,7 @@ class EngineImpl final : public QueueEngine {
                                               w.visibility_timeout, now, w.got, deltas));
         if (w.got.empty()) break;
       }
-      IMGBATCH_ASSIGN_OR_RETURN(db::Statement st,
-                                txn.Prepare("SELECT min(visible_at_ms) FROM queue_messages "
-                                            "WHERE queue_id = ?1 AND visible_at_ms > ?2"));
+      IMGBATCH_ASSIGN_OR_RETURN(db::Statement st, txn.Prepare(sql::kNextVisible));
       IMGBATCH_ASSIGN_OR_RETURN(bool row, st.Bind(1, q->id).Bind(2, now).Step());
       if (row && !st.ColumnIsNull(0)) next_visible = st.ColumnInt(0);
       return Status::Ok();
@@ -1473,10 +1462,7 @@ class EngineImpl final : public QueueEngine {
       moved = 0;
       cursor = task->cursor;
       woken.clear();
-      IMGBATCH_ASSIGN_OR_RETURN(
-          db::Statement sel,
-          txn.Prepare("SELECT seq, dlq_source FROM queue_messages WHERE queue_id = ?1 AND "
-                      "seq > ?2 AND seq <= ?3 ORDER BY seq LIMIT ?4"));
+      IMGBATCH_ASSIGN_OR_RETURN(db::Statement sel, txn.Prepare(sql::kMoveStep));
       sel.Bind(1, task->source_id)
           .Bind(2, task->cursor)
           .Bind(3, task->max_seq)

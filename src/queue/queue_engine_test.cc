@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "common/hashing.h"
+#include "queue/queue_sql.h"
 
 namespace imgbatch::queue {
 namespace {
@@ -891,6 +892,146 @@ TEST_F(MoveTaskRestartTest, KillNineMidTaskResumesConsistently) {
   EXPECT_EQ(done.status, MoveTaskStatus::kCompleted);
   EXPECT_EQ(done.moved, 5);
   EXPECT_EQ(Counts("src").visible, 5);
+}
+
+TEST_F(QueueEngineTest, CountsFollowVisibilityAndDelayExpiry) {
+  Create("q");
+  for (int i = 0; i < 4; ++i) Send("q", "now" + std::to_string(i));
+  for (int i = 0; i < 3; ++i) Send("q", "later" + std::to_string(i), 10);
+  ASSERT_EQ(Receive("q", 2, 5).size(), 2u);
+  QueueCounts c = Counts("q");
+  EXPECT_EQ(c.visible, 2);
+  EXPECT_EQ(c.not_visible, 2);
+  EXPECT_EQ(c.delayed, 3);
+  Advance(5s);  // the in-flight two come back on their own
+  c = Counts("q");
+  EXPECT_EQ(c.visible, 4);
+  EXPECT_EQ(c.not_visible, 0);
+  EXPECT_EQ(c.delayed, 3);
+  Advance(5s);  // the delay ends
+  c = Counts("q");
+  EXPECT_EQ(c.visible, 7);
+  EXPECT_EQ(c.delayed, 0);
+  // A message received before is in flight again (not delayed) on its
+  // second receive.
+  ASSERT_EQ(Receive("q", 10, 30).size(), 7u);
+  c = Counts("q");
+  EXPECT_EQ(c.visible, 0);
+  EXPECT_EQ(c.not_visible, 7);
+  EXPECT_EQ(c.delayed, 0);
+}
+
+TEST_F(QueueEngineTest, DeleteByIdIsScopedToItsQueue) {
+  Create("q");
+  Create("other");
+  std::vector<std::string> ids;
+  for (int i = 0; i < 20; ++i) ids.push_back(Send("q", "m" + std::to_string(i)));
+  Send("other", "x");
+  EXPECT_EQ(engine_->DeleteById("other", ids[7]).detail(), "MessageNotFound");
+  ASSERT_TRUE(engine_->DeleteById("q", ids[7]).ok());
+  EXPECT_EQ(Counts("q").visible, 19);
+  EXPECT_EQ(Counts("other").visible, 1);
+  auto peeked = engine_->Peek("q", 100);
+  ASSERT_TRUE(peeked.ok());
+  std::set<std::string> left;
+  for (const PeekedMessage& m : *peeked) left.insert(m.message_id);
+  EXPECT_EQ(left.size(), 19u);
+  EXPECT_FALSE(left.contains(ids[7]));
+}
+
+// A database made by the schema before migration 3 (no message_id or seq
+// index, narrower visible index) upgrades in place with its messages.
+TEST_F(QueueEngineTest, UpgradesSchemaWithMessagesInPlace) {
+  engine_.reset();
+  db_.reset();
+  std::filesystem::remove_all(dir_);
+  std::filesystem::create_directories(dir_);
+  db::Options options;
+  options.path = (dir_ / "test.db").string();
+  const std::string now = std::to_string(clock_.NowMillis());
+  {
+    auto old_db = db::Database::Open(options);
+    ASSERT_TRUE(old_db.ok());
+    std::vector<db::Migration> old_steps = QueueEngine::Migrations();
+    old_steps.resize(2);
+    ASSERT_TRUE((*old_db)->Migrate("queue", old_steps).ok());
+    ASSERT_TRUE((*old_db)
+                    ->Write([&](db::Txn& txn) {
+                      return txn.Exec(
+                          "INSERT INTO queues(name, created_ms, modified_ms, attributes) "
+                          "VALUES ('q', 0, 0, '{}');"
+                          "INSERT INTO queue_messages(queue_id, message_id, body, attributes, "
+                          "sender_id, trace_header, sent_ms, visible_at_ms) VALUES "
+                          "(1, 'id-a', 'a', '', '', '', " +
+                          now + ", " + now +
+                          "), "
+                          "(1, 'id-b', 'b', '', '', '', " +
+                          now + ", " + now + ");");
+                    })
+                    .ok());
+  }
+  Reopen();
+  ASSERT_TRUE(engine_);
+  EXPECT_EQ(Counts("q").visible, 2);
+  ASSERT_TRUE(engine_->DeleteById("q", "id-a").ok());
+  Messages got = Receive("q");
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].message_id, "id-b");
+}
+
+// The plans of the statements that must stay flat with a large backlog, on
+// a database holding 200k messages with statistics (ANALYZE), as a long-
+// running server's would after PRAGMA optimize: each is an index search,
+// never a scan of the table or a sort. (A plan, not a timing: it holds
+// whatever the machine's load.)
+TEST_F(QueueEngineTest, HotStatementsUseIndexesWithALargeBacklog) {
+  Create("q");
+  Create("dlq");
+  ASSERT_TRUE(db_->Write([](db::Txn& txn) {
+                   return txn.Exec(
+                       "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n "
+                       "WHERE i < 200000) "
+                       "INSERT INTO queue_messages(queue_id, message_id, body, attributes, "
+                       "sender_id, trace_header, sent_ms, visible_at_ms, receive_count) "
+                       "SELECT (SELECT id FROM queues WHERE name = "
+                       "  CASE WHEN i % 4 = 0 THEN 'dlq' ELSE 'q' END), "
+                       "lower(hex(randomblob(16))), 'b', '', '', '', i, "
+                       "CASE WHEN i % 3 = 0 THEN 1000000000 ELSE i END, i % 5 FROM n;"
+                       "ANALYZE;");
+                 })
+                  .ok());
+  struct Expectation {
+    const char* name;
+    const char* sql;
+    const char* index;
+  };
+  const Expectation expectations[] = {
+      {"receive", sql::kReceive, "INDEX queue_messages_visible"},
+      {"next visible", sql::kNextVisible, "COVERING INDEX queue_messages_visible"},
+      {"count hidden", sql::kCountHidden, "COVERING INDEX queue_messages_visible"},
+      {"peek", sql::kPeek, "INDEX queue_messages_sent"},
+      {"delete by id", sql::kDeleteById, "INDEX queue_messages_id"},
+      {"move step", sql::kMoveStep, "INDEX queue_messages_seq"},
+  };
+  for (const Expectation& e : expectations) {
+    std::string plan;
+    ASSERT_TRUE(db_->Read([&](db::Conn& conn) -> Status {
+                     IMGBATCH_ASSIGN_OR_RETURN(
+                         db::Statement st,
+                         conn.Prepare(std::string("EXPLAIN QUERY PLAN ") + e.sql));
+                     while (true) {
+                       IMGBATCH_ASSIGN_OR_RETURN(bool row, st.Step());
+                       if (!row) break;
+                       plan += st.ColumnText(3) + "\n";
+                     }
+                     return Status::Ok();
+                   })
+                    .ok());
+    SCOPED_TRACE(std::string(e.name) + ":\n" + plan);
+    EXPECT_NE(plan.find("SEARCH queue_messages USING " + std::string(e.index)), std::string::npos);
+    EXPECT_EQ(plan.find("SCAN"), std::string::npos);
+    EXPECT_EQ(plan.find("TEMP B-TREE"), std::string::npos);
+  }
 }
 
 }  // namespace
