@@ -23,7 +23,8 @@ inline constexpr int kMaxRetentionPeriod = 1209600;  // 14 days
 inline constexpr int kMaxDelaySeconds = 900;
 inline constexpr int kMaxWaitSeconds = 20;
 inline constexpr int kMinMaximumMessageSize = 1024;
-inline constexpr int kMaxMaximumMessageSize = 262144;  // 256 KiB
+inline constexpr int kMaxMaximumMessageSize = 1048576;     // 1 MiB, AWS's limit since 2025
+inline constexpr int kDefaultMaximumMessageSize = 262144;  // 256 KiB, AWS's default
 inline constexpr int kMaxReceiveCountLimit = 1000;
 inline constexpr size_t kMaxQueueNameLength = 80;
 
@@ -39,7 +40,7 @@ struct QueueConfig {
   int retention_period = kDefaultRetentionPeriod;
   int delay_seconds = 0;
   int receive_wait_seconds = 0;
-  int maximum_message_size = kMaxMaximumMessageSize;
+  int maximum_message_size = kDefaultMaximumMessageSize;
   std::string redrive_policy;            // JSON as given ("" = none)
   std::string redrive_allow_policy;      // JSON as given ("" = none)
   std::string policy;                    // stored, not evaluated

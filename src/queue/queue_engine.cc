@@ -846,7 +846,9 @@ class EngineImpl final : public QueueEngine {
                                .WithDetail("MessageNotInflight");
           continue;
         }
-        if (now + timeout * 1000LL - last_receive > kMaxVisibilityTimeout * 1000LL) {
+        // The 12 h cap runs from the receive, counted in whole seconds as the API
+        // is: 43200 right after a receive is allowed, as on AWS.
+        if ((now - last_receive) / 1000 + timeout > kMaxVisibilityTimeout) {
           results[index] = InvalidParameter(
               "Value " + std::to_string(timeout) +
               " for parameter VisibilityTimeout is invalid. Reason: Total VisibilityTimeout for "

@@ -138,6 +138,10 @@ TEST_F(QueueEngineTest, AttributesDefaultsAndLimits) {
             "InvalidAttributeValue");
   EXPECT_TRUE(engine_->SetAttributes("q", {{"DelaySeconds", "900"}}).ok());
   EXPECT_EQ(engine_->GetAttributes("q")->at("DelaySeconds"), "900");
+  // 1 KiB .. 1 MiB, AWS's range since messages may be 1 MiB.
+  EXPECT_TRUE(engine_->SetAttributes("q", {{"MaximumMessageSize", "1048576"}}).ok());
+  EXPECT_EQ(engine_->SetAttributes("q", {{"MaximumMessageSize", "1048577"}}).detail(),
+            "InvalidAttributeValue");
 }
 
 TEST_F(QueueEngineTest, SendReceiveDelete) {
@@ -196,6 +200,19 @@ TEST_F(QueueEngineTest, ChangeVisibilityZeroMakesVisibleNow) {
             "InvalidParameterValue");
   Advance(599s);
   EXPECT_TRUE(Receive("q").empty());
+}
+
+TEST_F(QueueEngineTest, VisibilityCapIsTwelveHoursFromTheReceiveInWholeSeconds) {
+  Create("q");
+  Send("q", "m");
+  Messages got = Receive("q");
+  ASSERT_EQ(got.size(), 1u);
+  Advance(999ms);  // still within the receive's first second
+  EXPECT_TRUE(engine_->ChangeVisibility("q", got[0].receipt_handle, 43200).ok());
+  Advance(1ms);
+  EXPECT_EQ(engine_->ChangeVisibility("q", got[0].receipt_handle, 43200).detail(),
+            "InvalidParameterValue");
+  EXPECT_TRUE(engine_->ChangeVisibility("q", got[0].receipt_handle, 43199).ok());
 }
 
 TEST_F(QueueEngineTest, OnlyTheLatestReceiptHandleDeletes) {

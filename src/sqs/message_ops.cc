@@ -11,7 +11,8 @@
 namespace imgbatch::sqs {
 namespace {
 
-constexpr size_t kMaxBatchPayload = 262144;  // sum of a SendMessageBatch's messages
+// Sum of a SendMessageBatch's messages: the largest single message, 1 MiB.
+constexpr size_t kMaxBatchPayload = queue::kMaxMaximumMessageSize;
 constexpr size_t kMaxBatchIdLength = 80;
 
 Result<queue::MessageAttributes> ParseMessageAttributes(const Json& params,
@@ -86,10 +87,16 @@ Result<queue::SendRequest> ParseSend(const Context& ctx, const Json& entry) {
   return r;
 }
 
-Json SendResultJson(const queue::SendResult& sent) {
+// `trace_header` is the AWSTraceHeader the sender set ("" for none): its MD5 is
+// computed like the user attributes' and SDKs may verify it.
+Json SendResultJson(const queue::SendResult& sent, const std::string& trace_header) {
   Json j = Json::object();
   j["MD5OfMessageBody"] = sent.md5_of_body;
   if (!sent.md5_of_attributes.empty()) j["MD5OfMessageAttributes"] = sent.md5_of_attributes;
+  if (!trace_header.empty()) {
+    j["MD5OfMessageSystemAttributes"] =
+        queue::Md5OfAttributes({{"AWSTraceHeader", {"String", trace_header}}});
+  }
   j["MessageId"] = sent.message_id;
   return j;
 }
@@ -230,9 +237,10 @@ void SendMessage(Context& ctx, Reply reply) {
   if (!name.ok()) return reply(name.status());
   auto request = ParseSend(ctx, ctx.params());
   if (!request.ok()) return reply(request.status());
+  const std::string trace_header = request->trace_header;
   auto sent = ctx.engine.Send(*name, std::move(*request));
   if (!sent.ok()) return reply(sent.status());
-  reply(SendResultJson(*sent));
+  reply(SendResultJson(*sent, trace_header));
 }
 
 void SendMessageBatch(Context& ctx, Reply reply) {
@@ -244,9 +252,11 @@ void SendMessageBatch(Context& ctx, Reply reply) {
   std::vector<Result<queue::SendResult>> outcomes;
   std::vector<size_t> engine_index;  // outcome slot of each engine request
   std::vector<queue::SendRequest> requests;
+  std::vector<std::string> trace_headers;  // per outcome slot
   size_t payload = 0;
   for (const auto& [id, entry] : *entries) {
     auto r = ParseSend(ctx, *entry);
+    trace_headers.push_back(r.ok() ? r->trace_header : "");
     if (!r.ok()) {
       outcomes.emplace_back(r.status());
       continue;
@@ -257,8 +267,8 @@ void SendMessageBatch(Context& ctx, Reply reply) {
     requests.push_back(std::move(*r));
   }
   if (payload > kMaxBatchPayload) {
-    return reply(InvalidArgument("Batch requests cannot be longer than 262144 bytes. You have "
-                                 "sent " +
+    return reply(InvalidArgument("Batch requests cannot be longer than " +
+                                 std::to_string(kMaxBatchPayload) + " bytes. You have sent " +
                                  std::to_string(payload) + " bytes.")
                      .WithDetail("BatchRequestTooLong"));
   }
@@ -273,7 +283,7 @@ void SendMessageBatch(Context& ctx, Reply reply) {
     const std::string& id = (*entries)[i].first;
     if (outcomes[i].ok()) {
       Json j = Json{{"Id", id}};
-      j.update(SendResultJson(*outcomes[i]));
+      j.update(SendResultJson(*outcomes[i], trace_headers[i]));
       successful.push_back(std::move(j));
     } else {
       failed.push_back(FailedEntry(id, outcomes[i].status()));

@@ -31,8 +31,10 @@ struct Request {
 
 inline constexpr std::string_view kXmlNamespace = "http://queue.amazonaws.com/doc/2012-11-05/";
 inline constexpr std::string_view kJsonContentType = "application/x-amz-json-1.0";
-// Largest request body accepted (a 256 KiB message form-encoded can triple).
-inline constexpr size_t kMaxRequestBody = 1024 * 1024;
+// Largest request body accepted: a 1 MiB message (or batch) percent-encoded can
+// triple, plus room for the other parameters. Messages over MaximumMessageSize are
+// refused by the operation with AWS's error, not here.
+inline constexpr size_t kMaxRequestBody = 4 * 1024 * 1024;
 
 // X-Amz-Target present -> JSON, else query.
 Protocol ProtocolOf(const http::RequestHead& head);
