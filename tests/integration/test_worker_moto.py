@@ -8,7 +8,6 @@ that hands out short-lived keys, so the refresh path runs too. Nothing goes to
 
 Needs the machine image's Python 3.11 (boto3 + moto); run with unittest.
 """
-import http.server
 import json
 import os
 import shutil
@@ -16,63 +15,16 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import unittest
 import urllib.request
-from datetime import datetime, timedelta, timezone
 
+from fake_aws import CredentialsEndpoint
 from harness import binary, free_port, wait_until
 
 REGION = "us-east-1"
 CORPUS = os.path.join(os.environ.get("IMGBATCH_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", "..")),
                       "..", "shared", "corpus")
-
-
-class CredentialsEndpoint:
-    """Serves ECS container credentials that expire in 2 minutes (inside the
-    5-minute refresh margin, so every signing asks again)."""
-
-    def __init__(self, token):
-        self.requests = 0
-        self.bad_tokens = 0
-        outer = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):
-                outer.requests += 1
-                if self.headers.get("Authorization") != token:
-                    outer.bad_tokens += 1
-                    self.send_response(401)
-                    self.end_headers()
-                    return
-                expiration = datetime.now(timezone.utc) + timedelta(minutes=2)
-                body = json.dumps({
-                    "AccessKeyId": f"ASIAWORKER{outer.requests:06d}",
-                    "SecretAccessKey": "worker-secret",
-                    "Token": f"session-{outer.requests}",
-                    "Expiration": expiration.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                }).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    @property
-    def url(self):
-        return f"http://127.0.0.1:{self.server.server_address[1]}/v2/credentials/task"
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
 
 
 class WorkerAgainstMoto(unittest.TestCase):
@@ -123,7 +75,8 @@ class WorkerAgainstMoto(unittest.TestCase):
                                      "Filter": {"Key": {"FilterRules": [{"Name": "suffix", "Value": ".jpg"}]}}}]})
         self.tmp = tempfile.mkdtemp(prefix="imgbatch-worker-it-")
         self.health = os.path.join(self.tmp, "health")
-        self.creds = CredentialsEndpoint(token="Bearer it-token")
+        self.creds = CredentialsEndpoint(
+            "Bearer it-token", lambda n: (f"ASIAWORKER{n:06d}", "worker-secret"))
         self.worker = None
         self.log = None
 

@@ -17,7 +17,6 @@ Slow images come from the worker's test-only knob
 IMGBATCH_TEST_ONLY_IMAGE_DELAY_MS (a sleep inside each image job). Runs on
 Debian's Python (python3-boto3, python3-pil).
 """
-import http.server
 import io
 import json
 import os
@@ -27,13 +26,11 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import unittest
-import urllib.parse
-from datetime import datetime, timedelta, timezone
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
+from fake_aws import CredentialsEndpoint, FakeSts  # noqa: E402
 
 from PIL import Image  # noqa: E402
 
@@ -42,95 +39,6 @@ def jpeg(seed, size=(320, 240)):
     buf = io.BytesIO()
     Image.new("RGB", size, ((seed * 37) % 256, (seed * 91) % 256, 120)).save(buf, "JPEG")
     return buf.getvalue()
-
-
-class CredentialsEndpoint:
-    """ECS container credentials on 127.0.0.1 handing out the server's worker
-    key with a 2-minute expiry: inside the worker's 5-minute refresh margin,
-    so it keeps coming back for fresh ones."""
-
-    def __init__(self, key, token):
-        self.requests = 0
-        self.bad_tokens = 0
-        outer = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):
-                outer.requests += 1
-                if self.headers.get("Authorization") != token:
-                    outer.bad_tokens += 1
-                    self.send_response(401)
-                    self.end_headers()
-                    return
-                expiration = datetime.now(timezone.utc) + timedelta(minutes=2)
-                body = json.dumps({
-                    "AccessKeyId": key["access_key_id"],
-                    "SecretAccessKey": key["secret_access_key"],
-                    "Token": f"session-{outer.requests}",
-                    "Expiration": expiration.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                }).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    @property
-    def url(self):
-        return f"http://127.0.0.1:{self.server.server_address[1]}/v2/credentials/task"
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
-class FakeSts:
-    """STS on 127.0.0.1 answering AssumeRoleWithWebIdentity (form POST, XML
-    reply) with the server's worker key, as EKS IRSA would with a role's."""
-
-    def __init__(self, key):
-        self.calls = []
-        outer = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
-                outer.calls.append(dict(urllib.parse.parse_qsl(body)))
-                expiration = datetime.now(timezone.utc) + timedelta(hours=1)
-                reply = (
-                    '<AssumeRoleWithWebIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">'
-                    "<AssumeRoleWithWebIdentityResult><Credentials>"
-                    f"<AccessKeyId>{key['access_key_id']}</AccessKeyId>"
-                    f"<SecretAccessKey>{key['secret_access_key']}</SecretAccessKey>"
-                    "<SessionToken>irsa-session</SessionToken>"
-                    f"<Expiration>{expiration.strftime('%Y-%m-%dT%H:%M:%SZ')}</Expiration>"
-                    "</Credentials></AssumeRoleWithWebIdentityResult>"
-                    "</AssumeRoleWithWebIdentityResponse>").encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "text/xml")
-                self.send_header("Content-Length", str(len(reply)))
-                self.end_headers()
-                self.wfile.write(reply)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    @property
-    def url(self):
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
 
 
 class WorkerAgainstUp(unittest.TestCase):
@@ -291,7 +199,9 @@ class WorkerAgainstUp(unittest.TestCase):
         self.assertEqual(worker.wait(timeout=30), 0)
 
     def test_container_credentials_are_picked_up_and_refreshed(self):
-        endpoint = CredentialsEndpoint(self.worker_key(), token="Bearer up-token")
+        key = self.worker_key()
+        endpoint = CredentialsEndpoint(
+            "Bearer up-token", lambda n: (key["access_key_id"], key["secret_access_key"]))
         try:
             worker = self.start_worker("creds", ["--concurrency", "1"], {
                 "AWS_CONTAINER_CREDENTIALS_FULL_URI": endpoint.url,
@@ -313,7 +223,8 @@ class WorkerAgainstUp(unittest.TestCase):
 
     def test_web_identity_credentials_through_sts(self):
         # EKS IRSA's variables; STS is a fake on 127.0.0.1 (AWS_ENDPOINT_URL_STS).
-        sts = FakeSts(self.worker_key())
+        key = self.worker_key()
+        sts = FakeSts(key["access_key_id"], key["secret_access_key"])
         token_file = os.path.join(self.tmp, "token")
         with open(token_file, "w") as f:
             f.write("eyJhbGciOiJSUzI1NiJ9.projected-service-account-token.sig\n")
