@@ -11,6 +11,7 @@
 #include <mutex>
 #include <set>
 #include <thread>
+#include <utility>
 
 #include "common/strings.h"
 #include "imaging/errors.h"
@@ -154,8 +155,9 @@ Status ProcessOne(Run& run, const InputFile& input) {
   }
   IMGBATCH_ASSIGN_OR_RETURN(std::string bytes, ReadInput(input.path, run.options.limits));
   run.bytes_in += bytes.size();
-  IMGBATCH_ASSIGN_OR_RETURN(std::vector<EncodedImage> images,
-                            Process(bytes, run.options.outputs, run.options.limits));
+  IMGBATCH_ASSIGN_OR_RETURN(
+      std::vector<EncodedImage> images,
+      ProcessTakingInput(std::move(bytes), run.options.outputs, run.options.limits));
   for (const EncodedImage& image : images) {
     fs::path target = run.options.out_dir / image.prefix / OutputName(input.relative, image.format);
     IMGBATCH_RETURN_IF_ERROR(WriteOutput(target, image.bytes));

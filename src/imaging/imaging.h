@@ -98,6 +98,13 @@ Status InitImaging(const char* argv0 = nullptr);
 Result<std::vector<EncodedImage>> Process(std::string_view input_bytes,
                                           const std::vector<OutputSpec>& outputs,
                                           const Limits& limits = {});
+// The same, but owns the input and frees it as soon as the decoder is done
+// with it: a progressive JPEG is read whole before its first pixel row, so
+// its bytes need not sit beside the pixels (the peak memory drops by the
+// input size). Results are identical to Process().
+Result<std::vector<EncodedImage>> ProcessTakingInput(std::string input_bytes,
+                                                     const std::vector<OutputSpec>& outputs,
+                                                     const Limits& limits = {});
 
 // Probes the header only: dimensions as stored (before orientation) and the
 // format. Applies `limits`. Useful for the worker's logs and for tests.

@@ -139,6 +139,15 @@ void UninvertAdobeCmyk(uint8_t* pixels, size_t size) {
   for (size_t i = 0; i < size; ++i) pixels[i] = static_cast<uint8_t>(255 - pixels[i]);
 }
 
+// The input reached EOI during jpeg_start_decompress: detach it from the
+// source manager first, so that a stray read would see the end of the data
+// (and fail as truncated) instead of freed memory.
+void ReleaseInput(Decompressor& d, const InputConsumed& consumed) {
+  d.cinfo.src->next_input_byte = nullptr;
+  d.cinfo.src->bytes_in_buffer = 0;
+  consumed();
+}
+
 }  // namespace
 
 Result<JpegHeader> ReadJpegHeader(std::string_view bytes) {
@@ -151,7 +160,7 @@ Result<JpegHeader> ReadJpegHeader(std::string_view bytes) {
 }
 
 Result<DecodedJpeg> DecodeJpeg(std::string_view bytes, const Limits& limits,
-                               const ScalePlanner& plan) {
+                               const ScalePlanner& plan, const InputConsumed& consumed) {
   Decompressor d;
   DecodedJpeg out;
   Result<int> scale = Status(Code::kInternal, "unplanned");
@@ -172,6 +181,7 @@ Result<DecodedJpeg> DecodeJpeg(std::string_view bytes, const Limits& limits,
   d.cinfo.do_fancy_upsampling = TRUE;
   out.icc_profile = IccProfileOf(d.cinfo);
   jpeg_start_decompress(&d.cinfo);
+  if (consumed && jpeg_input_complete(&d.cinfo)) ReleaseInput(d, consumed);
 
   out.width = static_cast<int>(d.cinfo.output_width);
   out.height = static_cast<int>(d.cinfo.output_height);

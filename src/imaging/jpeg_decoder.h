@@ -46,10 +46,16 @@ using ScalePlanner = std::function<Result<int>(const JpegHeader&)>;
 // Reads only the header (dimensions, orientation).
 Result<JpegHeader> ReadJpegHeader(std::string_view bytes);
 
+// Called at most once, when the decoder has read all of the input before
+// producing the first pixel row (progressive and other multi-scan files are
+// absorbed whole into the coefficient buffers): the caller may free the bytes
+// then, and the decoder never touches them again.
+using InputConsumed = std::function<void()>;
+
 // Decodes at the planned scale. Truncated data is an error (kCorrupt), not a
 // grey-filled image.
 Result<DecodedJpeg> DecodeJpeg(std::string_view bytes, const Limits& limits,
-                               const ScalePlanner& plan);
+                               const ScalePlanner& plan, const InputConsumed& consumed = {});
 
 // The dimension libjpeg-turbo produces for `size` scaled by M/8.
 inline int ScaledJpegSize(int size, int m) { return static_cast<int>((int64_t{size} * m + 7) / 8); }

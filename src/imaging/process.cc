@@ -380,9 +380,11 @@ VipsInterpretation InterpretationOf(const DecodedJpeg& decoded) {
   return decoded.bands == 1 ? VIPS_INTERPRETATION_B_W : VIPS_INTERPRETATION_sRGB;
 }
 
+// `owned`, when not null, holds `bytes` and is emptied as soon as the decoder
+// no longer needs it.
 Result<std::vector<EncodedImage>> ProcessJpeg(std::string_view bytes,
                                               const std::vector<OutputSpec>& outputs,
-                                              const Limits& limits) {
+                                              const Limits& limits, std::string* owned) {
   ScalePlanner planner = [&](const JpegHeader& header) -> Result<int> {
     IMGBATCH_RETURN_IF_ERROR(CheckLimits(header.width, header.height, limits));
     Size stored{header.width, header.height};
@@ -393,7 +395,15 @@ Result<std::vector<EncodedImage>> ProcessJpeg(std::string_view bytes,
     Size need = LargestNeed(plans);
     return ChooseJpegScale(stored, SwapsAxes(header.orientation) ? Transposed(need) : need);
   };
-  IMGBATCH_ASSIGN_OR_RETURN(DecodedJpeg decoded, DecodeJpeg(bytes, limits, planner));
+  InputConsumed release;
+  // The input (a few MB) sits in the heap, below the mmap threshold: freeing
+  // it alone would keep its pages resident; malloc_trim hands them back.
+  if (owned != nullptr)
+    release = [owned] {
+      std::string().swap(*owned);
+      malloc_trim(0);
+    };
+  IMGBATCH_ASSIGN_OR_RETURN(DecodedJpeg decoded, DecodeJpeg(bytes, limits, planner, release));
 
   const int orientation = decoded.header.orientation;
   Size stored{decoded.header.width, decoded.header.height};
@@ -519,14 +529,30 @@ Result<ImageInfo> Probe(std::string_view bytes, const Limits& limits) {
   return ProbeGeneric(bytes, limits);
 }
 
-Result<std::vector<EncodedImage>> Process(std::string_view bytes,
-                                          const std::vector<OutputSpec>& outputs,
-                                          const Limits& limits) {
+namespace {
+
+Result<std::vector<EncodedImage>> ProcessMaybeOwned(std::string_view bytes,
+                                                    const std::vector<OutputSpec>& outputs,
+                                                    const Limits& limits, std::string* owned) {
   IMGBATCH_RETURN_IF_ERROR(InitImaging());
   IMGBATCH_RETURN_IF_ERROR(CheckInput(bytes, limits));
   if (outputs.empty()) return InvalidArgument("no outputs requested");
-  if (LooksLikeJpeg(bytes)) return ProcessJpeg(bytes, outputs, limits);
+  if (LooksLikeJpeg(bytes)) return ProcessJpeg(bytes, outputs, limits, owned);
   return ProcessGeneric(bytes, outputs, limits);
+}
+
+}  // namespace
+
+Result<std::vector<EncodedImage>> Process(std::string_view bytes,
+                                          const std::vector<OutputSpec>& outputs,
+                                          const Limits& limits) {
+  return ProcessMaybeOwned(bytes, outputs, limits, nullptr);
+}
+
+Result<std::vector<EncodedImage>> ProcessTakingInput(std::string input_bytes,
+                                                     const std::vector<OutputSpec>& outputs,
+                                                     const Limits& limits) {
+  return ProcessMaybeOwned(input_bytes, outputs, limits, &input_bytes);
 }
 
 }  // namespace imgbatch::imaging

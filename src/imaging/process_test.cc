@@ -2,9 +2,11 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "imaging/imaging.h"
+#include "imaging/jpeg_decoder.h"
 #include "imaging/test_support.h"
 
 namespace imgbatch::imaging {
@@ -254,6 +256,39 @@ TEST(ProbeTest, ReadsTheHeaderOnly) {
   EXPECT_EQ(info->loader, "jpeg");
   EXPECT_EQ(info->orientation, 6);
   EXPECT_GT(info->width, info->height);  // stored landscape, shown portrait
+}
+
+// A progressive JPEG is read whole by jpeg_start_decompress, so its input can
+// go before the pixels are allocated; a baseline one is read row by row.
+TEST(DecodeJpegTest, ReportsTheInputConsumedOnlyWhenReadWholeUpFront) {
+  auto dir = CorpusDir();
+  if (!dir) GTEST_SKIP() << "corpus not found";
+  auto full_scale = [](const JpegHeader&) -> Result<int> { return 8; };
+  for (auto [name, read_up_front] : {std::pair{"im_book-beside-flowers.jpg", true},  // progressive
+                                     std::pair{"exif_Landscape_1.jpg", false}}) {    // baseline
+    std::string bytes = ReadFile(*dir / name);
+    int calls = 0;
+    auto decoded = DecodeJpeg(bytes, Limits{}, full_scale, [&] { ++calls; });
+    ASSERT_TRUE(decoded.ok()) << name << ": " << decoded.status().ToString();
+    EXPECT_EQ(calls, read_up_front ? 1 : 0) << name;
+  }
+}
+
+TEST(ProcessTakingInputTest, SameOutputsAsProcessAndTruncationStillFails) {
+  ASSERT_TRUE(InitImaging().ok());
+  auto dir = CorpusDir();
+  if (!dir) GTEST_SKIP() << "corpus not found";
+  std::string progressive = ReadFile(*dir / "im_book-beside-flowers.jpg");
+  auto expected = Process(progressive, DefaultOutputs());
+  auto taken = ProcessTakingInput(progressive, DefaultOutputs());
+  ASSERT_TRUE(expected.ok() && taken.ok()) << taken.status().ToString();
+  ASSERT_EQ(taken->size(), expected->size());
+  for (size_t i = 0; i < taken->size(); ++i) EXPECT_EQ((*taken)[i].bytes, (*expected)[i].bytes);
+
+  auto truncated =
+      ProcessTakingInput(progressive.substr(0, progressive.size() / 2), DefaultOutputs());
+  ASSERT_FALSE(truncated.ok());
+  EXPECT_EQ(ErrorOf(truncated.status()), ImageError::kCorrupt) << truncated.status().ToString();
 }
 
 }  // namespace
