@@ -29,6 +29,10 @@ class ImageProcessor {
   // worker can check whether they are already current, and delete them on
   // ObjectRemoved.
   virtual std::vector<std::string> OutputKeys(std::string_view input_key) const = 0;
+  // What produces each output, in OutputKeys()' order (e.g.
+  // "thumbs:192x192:jpeg:q75:inside:420:strip"). Recorded on every output, so
+  // outputs made under another configuration are not taken as current.
+  virtual std::vector<std::string> OutputSpecs() const = 0;
   virtual Result<std::vector<ProcessedOutput>> Process(std::string_view input_key,
                                                        std::string_view input_bytes) = 0;
   // True when a failure of Process() is permanent (not an image, corrupt,

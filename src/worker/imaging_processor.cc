@@ -18,6 +18,12 @@ class ImagingProcessor final : public ImageProcessor {
     return keys;
   }
 
+  std::vector<std::string> OutputSpecs() const override {
+    std::vector<std::string> specs;
+    for (const auto& output : outputs_) specs.push_back(imaging::FormatOutputSpecs({output}));
+    return specs;
+  }
+
   Result<std::vector<ProcessedOutput>> Process(std::string_view input_key,
                                                std::string_view input_bytes) override {
     if (test_only_delay_.count() > 0) std::this_thread::sleep_for(test_only_delay_);

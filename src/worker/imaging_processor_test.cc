@@ -33,6 +33,9 @@ TEST(ImagingProcessorTest, ConfiguredOutputs) {
   auto processor = MakeImagingProcessor({"small:64x64:webp:q80", 0, 0});
   ASSERT_TRUE(processor.ok()) << processor.status().ToString();
   EXPECT_EQ((*processor)->OutputKeys("x.jpg"), (std::vector<std::string>{"small/x.webp"}));
+  // The full spec, defaults included: what the worker records as output-spec.
+  EXPECT_EQ((*processor)->OutputSpecs(),
+            (std::vector<std::string>{"small:64x64:webp:q80:inside:420:strip"}));
   EXPECT_FALSE(MakeImagingProcessor({"nonsense", 0, 0}).ok());
 }
 

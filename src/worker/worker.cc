@@ -479,6 +479,8 @@ Result<Worker::OutputState> Worker::ObserveOutput(const std::string& key) {
   state.etag = head->etag;
   auto source = head->metadata.find(std::string(kSourceEtagMetadata));
   if (source != head->metadata.end()) state.source_etag = source->second;
+  auto spec = head->metadata.find(std::string(kOutputSpecMetadata));
+  if (spec != head->metadata.end()) state.output_spec = spec->second;
   return state;
 }
 
@@ -504,11 +506,13 @@ Result<std::vector<Worker::OutputState>> Worker::ObserveOutputs(
 // changed or gone -> superseded, the newer event writes the outputs.
 Result<Worker::WriteResult> Worker::WriteOutput(const EventRecord& record, ProcessedOutput& output,
                                                 OutputState seen, const std::string& source_etag,
+                                                const std::string& output_spec,
                                                 int64_t processing_ms) {
   for (int attempt = 0; attempt < kMaxConditionalWriteAttempts; ++attempt) {
     client::PutObjectOptions put;
     put.content_type = output.content_type;
     put.metadata[std::string(kSourceEtagMetadata)] = source_etag;
+    if (!output_spec.empty()) put.metadata[std::string(kOutputSpecMetadata)] = output_spec;
     put.metadata[std::string(kSourceKeyMetadata)] = UriEncode(record.key);
     put.metadata[std::string(kProcessingMsMetadata)] = std::to_string(processing_ms);
     if (seen.exists) {
@@ -525,7 +529,9 @@ Result<Worker::WriteResult> Worker::WriteOutput(const EventRecord& record, Proce
     if (!lost_race) return written.status();
 
     IMGBATCH_ASSIGN_OR_RETURN(seen, ObserveOutput(output.key));
-    if (seen.exists && seen.source_etag == source_etag) return WriteResult::kAlreadyCurrent;
+    if (seen.exists && seen.source_etag == source_etag && seen.output_spec == output_spec) {
+      return WriteResult::kAlreadyCurrent;
+    }
     auto input = s3_.HeadObject(record.bucket, record.key, &abort_in_flight_);
     if (!input.ok() && input.status().code() != Code::kNotFound) return input.status();
     if (!input.ok() || input->etag != source_etag) return WriteResult::kSuperseded;
@@ -545,16 +551,21 @@ Worker::Outcome Worker::ClassifyFailure(const Status& status, const std::string&
 Worker::Outcome Worker::HandleCreated(const EventRecord& record) {
   auto start = Clock::now();
   std::vector<std::string> output_keys = processor_.OutputKeys(record.key);
+  std::vector<std::string> output_specs = processor_.OutputSpecs();
+  output_specs.resize(output_keys.size());  // an implementation without specs: ""
   // Observed before the input is fetched: see WriteOutput.
   auto observed = ObserveOutputs(output_keys);
   if (!observed.ok()) {
     LogImage(record, 0, 0, start, "failed-transient", observed.status());
     return ClassifyFailure(observed.status(), record.key, /*permanent=*/false);
   }
-  bool current = !record.etag.empty() && !observed->empty() &&
-                 std::all_of(observed->begin(), observed->end(), [&](const OutputState& state) {
-                   return state.exists && state.source_etag == record.etag;
-                 });
+  // Current: made from this version of the input by the same output specs.
+  bool current = !record.etag.empty() && !observed->empty();
+  for (size_t i = 0; current && i < observed->size(); ++i) {
+    const OutputState& state = (*observed)[i];
+    current =
+        state.exists && state.source_etag == record.etag && state.output_spec == output_specs[i];
+  }
   if (current) {
     LogImage(record, 0, 0, start, "already-done");
     std::lock_guard lock(mu_);
@@ -595,12 +606,14 @@ Worker::Outcome Worker::HandleCreated(const EventRecord& record) {
       std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
   uint64_t bytes_out = 0;
   std::vector<OutputState> seen(processed->size());
+  std::vector<std::string> specs(processed->size());
   for (size_t i = 0; i < processed->size(); ++i) {
     const ProcessedOutput& output = (*processed)[i];
     bytes_out += output.bytes.size();
     auto it = std::find(output_keys.begin(), output_keys.end(), output.key);
     if (it != output_keys.end()) {
       seen[i] = (*observed)[it - output_keys.begin()];
+      specs[i] = output_specs[it - output_keys.begin()];
     } else if (auto fresh = ObserveOutput(output.key); fresh.ok()) {
       seen[i] = *fresh;  // a key OutputKeys did not announce: observe it now
     }
@@ -608,7 +621,7 @@ Worker::Outcome Worker::HandleCreated(const EventRecord& record) {
   // The outputs are written at once: the upload-to-output latency pays for
   // the largest PUT, not their sum (and the server commits them together).
   auto writes = InParallel(processed->size(), [&](size_t i) {
-    return WriteOutput(record, (*processed)[i], seen[i], source_etag, processing_ms);
+    return WriteOutput(record, (*processed)[i], seen[i], source_etag, specs[i], processing_ms);
   });
   for (auto& written : writes) {
     if (!written.ok()) {

@@ -43,6 +43,10 @@ inline constexpr int kDefaultWaitSeconds = 20;
 inline constexpr std::chrono::seconds kDefaultStopTimeout{25};  // under ECS's 30 s
 inline constexpr int kDefaultMaxBackoffSeconds = 300;
 inline constexpr std::string_view kSourceEtagMetadata = "source-etag";
+// The spec that made the output (ImageProcessor::OutputSpecs): an output is
+// current only when both its source ETag and its spec match, so changed
+// outputs take effect on `imgbatch reprocess`.
+inline constexpr std::string_view kOutputSpecMetadata = "output-spec";
 // Also on every output, for the dashboard's gallery: the source key
 // (percent-encoded: metadata travels as ASCII headers) and the milliseconds
 // from receiving the event to having the encoded outputs (get + process).
@@ -165,13 +169,14 @@ class Worker {
     bool exists = false;
     std::string etag;
     std::string source_etag;  // the metadata naming the input version
+    std::string output_spec;  // the metadata naming what produced it
   };
   enum class WriteResult { kWritten, kAlreadyCurrent, kSuperseded };
   Result<OutputState> ObserveOutput(const std::string& key);
   Result<std::vector<OutputState>> ObserveOutputs(const std::vector<std::string>& output_keys);
   Result<WriteResult> WriteOutput(const EventRecord& record, ProcessedOutput& output,
                                   OutputState seen, const std::string& source_etag,
-                                  int64_t processing_ms);
+                                  const std::string& output_spec, int64_t processing_ms);
   Outcome ClassifyFailure(const Status& status, const std::string& key, bool permanent);
   void Complete(const std::string& receipt_handle, const client::SqsMessage& message,
                 const Outcome& outcome);

@@ -37,6 +37,15 @@ class FakeProcessor final : public ImageProcessor {
   std::vector<std::string> OutputKeys(std::string_view key) const override {
     return {"resized/" + std::string(key), "thumbs/" + std::string(key)};
   }
+  std::vector<std::string> OutputSpecs() const override {
+    std::lock_guard lock(mu_);
+    return {"resized:" + spec_, "thumbs:" + spec_};
+  }
+  // Stands for the output configuration ("A" as if resized:A, thumbs:A).
+  void SetSpec(std::string spec) {
+    std::lock_guard lock(mu_);
+    spec_ = std::move(spec);
+  }
 
   Result<std::vector<ProcessedOutput>> Process(std::string_view key,
                                                std::string_view bytes) override {
@@ -84,6 +93,7 @@ class FakeProcessor final : public ImageProcessor {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   bool gated_ = false;
+  std::string spec_ = "A";
   int calls_ = 0;
   std::vector<std::string> keys_;
 };
@@ -275,7 +285,9 @@ TEST_F(WorkerTest, CurrentOutputsAreNotRecomputed) {
   std::string etag = PutInput("done.jpg", "data");
   client::PutObjectOptions put;
   put.metadata["source-etag"] = etag;
+  put.metadata["output-spec"] = "resized:A";
   ASSERT_TRUE(clients_->s3->PutObject("output", "resized/done.jpg", "r", put).ok());
+  put.metadata["output-spec"] = "thumbs:A";
   ASSERT_TRUE(clients_->s3->PutObject("output", "thumbs/done.jpg", "t", put).ok());
   Send(Created("done.jpg", etag));
   StartWorker();
@@ -295,6 +307,37 @@ TEST_F(WorkerTest, OutputsOfAnOlderSourceAreRecomputed) {
   ASSERT_TRUE(
       WaitFor([&] { return Stats().images_processed == 1 && Stats().messages_deleted == 1; }));
   EXPECT_EQ(clients_->s3->GetObject("output", "resized/redo.jpg")->body, "resized:data");
+}
+
+// Issue #6: `imgbatch reprocess` after the outputs changed must redo them,
+// and a second run under the same outputs must still skip.
+TEST_F(WorkerTest, OutputsOfAnotherSpecAreRecomputedAndTheSameSpecSkipped) {
+  std::string etag = PutInput("spec.jpg", "data");
+  auto output_spec = [&](const std::string& key) {
+    auto head = clients_->s3->HeadObject("output", key);
+    return head.ok() ? head->metadata["output-spec"] : head.status().ToString();
+  };
+  // One worker whose fake switches specs between messages: the same as
+  // restarting workers with new [outputs] (a restart here would leave moto
+  // serving the stopped worker's abandoned long poll).
+  StartWorker();  // spec A
+  Send(Created("spec.jpg", etag));
+  ASSERT_TRUE(
+      WaitFor([&] { return Stats().images_processed == 1 && Stats().messages_deleted == 1; }));
+  EXPECT_EQ(output_spec("resized/spec.jpg"), "resized:A");
+
+  processor_.SetSpec("B");
+  Send(Created("spec.jpg", etag));
+  ASSERT_TRUE(
+      WaitFor([&] { return Stats().images_processed == 2 && Stats().messages_deleted == 2; }));
+  EXPECT_EQ(Stats().images_skipped, 0u);
+  EXPECT_EQ(output_spec("resized/spec.jpg"), "resized:B");
+  EXPECT_EQ(output_spec("thumbs/spec.jpg"), "thumbs:B");
+
+  Send(Created("spec.jpg", etag));  // spec B again
+  ASSERT_TRUE(
+      WaitFor([&] { return Stats().images_skipped == 1 && Stats().messages_deleted == 3; }));
+  EXPECT_EQ(processor_.calls(), 2);
 }
 
 // Two versions of one key processed at once by two workers: the older one
