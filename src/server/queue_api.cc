@@ -69,10 +69,24 @@ void Peek(queue::QueueEngine& queues, const std::string& name, http::Exchange& e
   ReplyJson(ex, 200, json{{"queue", name}, {"messages", list}}.dump());
 }
 
+// 204 when deleted. A message already gone (redriven or deleted meanwhile)
+// is 404 MessageNotFound, unless the caller passes ?missing=ok: then 200
+// {"deleted": false, ...}, so the dashboard's page, for which that is the
+// expected end state, gets no failed request (Chromium logs every 4xx as a
+// console error). A missing queue stays 404 either way.
 void DeleteMessage(queue::QueueEngine& queues, const std::string& name, const std::string& id,
                    http::Exchange& ex) {
   Status st = queues.DeleteById(name, id);
-  if (!st.ok()) return ReplyStatus(ex, st);
+  if (!st.ok()) {
+    auto missing = QueryGet(ParseQuery(ex.head().query), "missing");
+    if (st.detail() == "MessageNotFound" && missing && *missing == "ok") {
+      return ReplyJson(
+          ex, 200,
+          json{{"deleted", false}, {"reason", "MessageNotFound"}, {"message", st.message()}}
+              .dump());
+    }
+    return ReplyStatus(ex, st);
+  }
   http::Response r;
   r.status = 204;
   ex.Respond(std::move(r));

@@ -181,6 +181,14 @@ TEST_F(QueueApiTest, DeleteByIdIs204ThenNotFound) {
   auto again = Call("DELETE", "/-/api/queues/batch-dlq/messages/" + id);
   EXPECT_EQ(again->response().status, 404);
   EXPECT_EQ(json::parse(again->BodyText())["error"], "MessageNotFound");
+  // The dashboard asks for "already gone" as an answer, not a failure.
+  auto gone = Call("DELETE", "/-/api/queues/batch-dlq/messages/" + id + "?missing=ok");
+  EXPECT_EQ(gone->response().status, 200);
+  EXPECT_EQ(json::parse(gone->BodyText())["deleted"], false);
+  EXPECT_EQ(json::parse(gone->BodyText())["reason"], "MessageNotFound");
+  // ... but a missing queue is still an error.
+  EXPECT_EQ(Call("DELETE", "/-/api/queues/nope/messages/" + id + "?missing=ok")->response().status,
+            404);
 }
 
 TEST_F(QueueApiTest, RedriveToANamedDestinationMovesTheMessages) {

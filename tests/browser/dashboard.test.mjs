@@ -176,6 +176,29 @@ test('a corrupt upload lands in dead letters with its reason; redrive sends it b
     { what: 'dead letter deleted' });
 });
 
+test('deleting a dead letter that is already gone says so, without an error', async () => {
+  await page.setInputFiles('#file-input', { name: 'corrupt-gone.jpg', mimeType: 'image/jpeg', buffer: Buffer.from('not a JPEG either') });
+  const row = page.locator('#dlq-table tbody tr', { hasText: 'corrupt-gone.jpg' });
+  await row.waitFor({ timeout: 60000 });
+  const id = await row.getAttribute('data-message-id');
+  // Freeze the page's table on the row (its periodic peeks get this answer)
+  // until it sends the DELETE, so the click always meets the stale row.
+  let frozen = await apiJson('/-/api/queues/batch-dlq/messages?max=50');
+  await page.route((url) => url.pathname.startsWith('/-/api/queues/batch-dlq/messages'), (route) => {
+    if (route.request().method() === 'DELETE') frozen = null;
+    if (frozen && route.request().method() === 'GET') return route.fulfill({ json: frozen });
+    return route.continue();
+  });
+  // Gone behind the page's back, as a redrive or another operator would do.
+  const gone = await fetch(`${server.endpoint}/-/api/queues/batch-dlq/messages/${encodeURIComponent(id)}`,
+    { method: 'DELETE', headers: { Authorization: `Bearer ${token}` } });
+  assert.equal(gone.status, 204);
+  await row.locator('button').click();
+  await page.locator('#dlq-note', { hasText: 'already gone' }).waitFor();
+  await page.locator(`#dlq-table tbody tr[data-message-id="${id}"]`).waitFor({ state: 'detached' });
+  await page.unrouteAll();
+});
+
 test('a burst: the screenshot shows the pipeline busy', async () => {
   await page.setInputFiles('#file-input', BURST.map((f) => join(CORPUS, f)));
   // The page shows the backlog and busy workers (or, on a very fast machine,

@@ -210,12 +210,18 @@ function dlqName() {
 
 async function deleteDeadLetter(name, id) {
   try {
-    await api(`/-/api/queues/${encodeURIComponent(name)}/messages/${encodeURIComponent(id)}`, { method: 'DELETE' });
-    $('dlq-note').textContent = 'deleted';
+    // missing=ok: a message redriven or deleted meanwhile is the end state we
+    // wanted, answered as such (not a 404, which the browser logs as an error).
+    const result = await api(`/-/api/queues/${encodeURIComponent(name)}/messages/${encodeURIComponent(id)}?missing=ok`, { method: 'DELETE' });
+    $('dlq-note').textContent = result?.deleted === false ? 'already gone (redriven or deleted meanwhile)' : 'deleted';
   } catch (err) {
     $('dlq-note').textContent = `delete failed: ${err.message}`;
   }
-  refreshDeadLetters();
+  try {
+    await refreshDeadLetters();
+  } catch {
+    // the next refresh tick retries and reports the connection state
+  }
 }
 
 async function redrive() {
