@@ -33,8 +33,10 @@ class ImageProcessor {
   // "thumbs:192x192:jpeg:q75:inside:420:strip"). Recorded on every output, so
   // outputs made under another configuration are not taken as current.
   virtual std::vector<std::string> OutputSpecs() const = 0;
+  // Takes the input by value: the imaging job frees it as soon as it has read
+  // it (a progressive JPEG is read whole before decoding), lowering the peak.
   virtual Result<std::vector<ProcessedOutput>> Process(std::string_view input_key,
-                                                       std::string_view input_bytes) = 0;
+                                                       std::string input_bytes) = 0;
   // True when a failure of Process() is permanent (not an image, corrupt,
   // too many pixels...) and the message belongs in the dead-letter queue.
   virtual bool IsPermanent(const Status& status) const = 0;

@@ -1,4 +1,5 @@
 #include <thread>
+#include <utility>
 
 #include "imaging/imaging.h"
 #include "worker/image_processor.h"
@@ -25,9 +26,10 @@ class ImagingProcessor final : public ImageProcessor {
   }
 
   Result<std::vector<ProcessedOutput>> Process(std::string_view input_key,
-                                               std::string_view input_bytes) override {
+                                               std::string input_bytes) override {
     if (test_only_delay_.count() > 0) std::this_thread::sleep_for(test_only_delay_);
-    IMGBATCH_ASSIGN_OR_RETURN(auto images, imaging::Process(input_bytes, outputs_, limits_));
+    IMGBATCH_ASSIGN_OR_RETURN(
+        auto images, imaging::ProcessTakingInput(std::move(input_bytes), outputs_, limits_));
     std::vector<ProcessedOutput> result;
     for (size_t i = 0; i < images.size() && i < outputs_.size(); ++i) {
       result.push_back(

@@ -591,7 +591,7 @@ Worker::Outcome Worker::HandleCreated(const EventRecord& record) {
   uint64_t bytes_in = object->body.size();
   processing_slots_->acquire();  // image_ms excludes the wait for a slot
   auto job_start = Clock::now();
-  auto processed = processor_.Process(record.key, object->body);
+  auto processed = processor_.Process(record.key, std::move(object->body));
   int64_t image_ms = MillisSince(job_start);
   processing_slots_->release();
   if (!processed.ok()) {

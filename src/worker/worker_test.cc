@@ -47,8 +47,7 @@ class FakeProcessor final : public ImageProcessor {
     spec_ = std::move(spec);
   }
 
-  Result<std::vector<ProcessedOutput>> Process(std::string_view key,
-                                               std::string_view bytes) override {
+  Result<std::vector<ProcessedOutput>> Process(std::string_view key, std::string bytes) override {
     int call;
     {
       std::unique_lock lock(mu_);
