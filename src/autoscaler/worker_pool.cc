@@ -39,6 +39,10 @@ class RealLauncher final : public ProcessLauncher {
       // reaches the server, which then drains the workers itself.
       ::prctl(PR_SET_PDEATHSIG, SIGTERM);
       if (::getppid() != parent) ::_exit(1);  // parent already gone
+      // Nothing of the server's may leak into a worker: an inherited listening
+      // socket would keep the port bound (and accept into a dead backlog) after
+      // the server died; inherited database descriptors invite corruption.
+      ::close_range(3, ~0U, 0);
       ::setpgid(0, 0);
       sigset_t none;
       sigemptyset(&none);

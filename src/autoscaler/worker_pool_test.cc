@@ -158,6 +158,39 @@ TEST(WorkerPool, ExitsAreClassifiedAndTheirLastStatusKept) {
   EXPECT_TRUE(pool.TakeExited().empty());  // handed over once
 }
 
+TEST(RealLauncherTest, WorkersInheritNoDescriptorOfTheServer) {
+  // Stands in for the server's listening socket and database files: a
+  // descriptor without FD_CLOEXEC, at a number the shell will not reuse.
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  ASSERT_EQ(::dup2(fds[0], 100), 100);
+  auto launcher = MakeRealLauncher();
+  std::string out = std::filesystem::temp_directory_path() /
+                    ("imgbatch-pool-fds-" + std::to_string(::getpid()) + ".txt");
+  std::filesystem::remove(out);
+  auto pid = launcher->Launch(
+      {"/bin/sh", "-c",
+       "if [ -e /proc/self/fd/100 ]; then echo inherited; else echo closed; fi > " + out +
+           ".tmp && mv " + out + ".tmp " + out},
+      {"PATH=/usr/bin:/bin"});
+  ASSERT_TRUE(pid.ok());
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  bool reaped = false;
+  while (!reaped && std::chrono::steady_clock::now() < deadline) {
+    for (auto [p, status] : launcher->Reap()) reaped = reaped || p == *pid;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ::close(100);
+  ::close(fds[0]);
+  ::close(fds[1]);
+  ASSERT_TRUE(reaped);
+  std::ifstream in(out);
+  std::string verdict;
+  in >> verdict;
+  EXPECT_EQ(verdict, "closed");
+  std::filesystem::remove(out);
+}
+
 TEST(RealLauncher, CleanEnvironmentAndSigtermReaped) {
   auto launcher = MakeRealLauncher();
   std::string out = std::filesystem::temp_directory_path() /

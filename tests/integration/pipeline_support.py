@@ -77,9 +77,11 @@ def corpus_jpegs(limit):
     return out
 
 
-def upload_all(server, bodies_by_key, threads=8):
+def upload_all(server, bodies_by_key, threads=8, stop=None):
     """PUTs every key concurrently; returns {key: etag} of the acknowledged ones.
-    A PUT that fails (the server died) is simply not acknowledged."""
+    A PUT that fails (the server died) is simply not acknowledged; once `stop`
+    (a threading.Event) is set the rest are not even tried, so a test that
+    kills the server does not wait out a connection attempt per key."""
     acked = {}
     local = threading.local()
     # boto3 creates clients unsafely from several threads at once: make them here.
@@ -94,6 +96,8 @@ def upload_all(server, bodies_by_key, threads=8):
 
     def put(item):
         key, body = item
+        if stop is not None and stop.is_set():
+            return
         try:
             etag = local.s3.put_object(Bucket="input", Key=key, Body=body)["ETag"]
         except Exception:  # noqa: BLE001 — not acknowledged

@@ -53,11 +53,14 @@ class PipelineCrashTest(unittest.TestCase):
         order = dict(sorted(bodies.items(), key=lambda kv: not kv[0].startswith("corpus/")))
 
         acked = {}
-        uploader = threading.Thread(target=lambda: acked.update(ps.upload_all(server, order)))
+        stop_uploads = threading.Event()
+        uploader = threading.Thread(
+            target=lambda: acked.update(ps.upload_all(server, order, stop=stop_uploads)))
         uploader.start()
         harness.wait_until(lambda: processed_count(server) >= 20, timeout=60, interval=0.05,
                            what="the workers under way")
         at_kill = processed_count(server)
+        stop_uploads.set()
         server.kill9()
         uploader.join()
         self.assertLess(at_kill, len(bodies), "the kill must land before the drain ends")
