@@ -23,7 +23,9 @@ if [[ "${IMGBATCH_SKIP_ASAN:-0}" != "1" ]]; then
   echo "== ASan+UBSan build"
   scripts/build.sh asan -DBUILD_INTEGRATION_TESTS=OFF
   echo "== ASan+UBSan tests (unit, in-process, fuzz replay)"
+  lsan_suppressions="$PWD/scripts/lsan.supp"
   (cd build/asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+     LSAN_OPTIONS="suppressions=$lsan_suppressions" \
      ctest --output-on-failure --timeout 900 -j "${IMGBATCH_TEST_JOBS:-2}" -L unit)
 fi
 echo "== all tests passed"
