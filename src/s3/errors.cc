@@ -103,6 +103,8 @@ constexpr std::array kErrors = {
                "At least one of the pre-conditions you specified did not hold"},
     ErrorEntry{"NotModified", Code::kNotModified, 304, "Not Modified"},
     ErrorEntry{"InvalidRange", Code::kOutOfRange, 416, "The requested range is not satisfiable"},
+    ErrorEntry{"InvalidPartNumber", Code::kOutOfRange, 416,
+               "The requested partnumber is not satisfiable"},
     ErrorEntry{"EntityTooLarge", Code::kTooLarge, 400,
                "Your proposed upload exceeds the maximum allowed object size."},
     ErrorEntry{"MaxMessageLengthExceeded", Code::kTooLarge, 400, "Your request was too big."},

@@ -180,5 +180,66 @@ TEST_F(MultipartOpsTest, UploadPartCopyCopiesARange) {
   EXPECT_EQ(ErrorCode(*refused), "InvalidRange");
 }
 
+// GET/HEAD ?partNumber=N serve part N's bytes as a 206 with the whole
+// object's ETag and the parts count, as S3 does.
+TEST_F(MultipartOpsTest, GetAndHeadByPartNumber) {
+  const std::string second(5 << 20, 'q');
+  std::string id = Create("parts.bin");
+  std::string e1 = UploadPart("parts.bin", id, 1, kFivePartBytes);
+  std::string e2 = UploadPart("parts.bin", id, 2, second);
+  std::string e3 = UploadPart("parts.bin", id, 3, "tail");
+  auto done =
+      Call("POST", "/mpu/parts.bin?uploadId=" + id, {}, CompleteXml({{1, e1}, {2, e2}, {3, e3}}));
+  ASSERT_EQ(done->response().status, 200) << done->BodyText();
+  const std::string etag =
+      Xml(done->BodyText()).child("CompleteMultipartUploadResult").child_value("ETag");
+  const uint64_t total = kFivePartBytes.size() + second.size() + 4;
+
+  auto part2 = Call("GET", "/mpu/parts.bin?partNumber=2");
+  ASSERT_EQ(part2->response().status, 206) << part2->BodyText();
+  EXPECT_TRUE(part2->BodyText() == second);
+  EXPECT_EQ(Header(*part2, "Content-Range"), "bytes " + std::to_string(kFivePartBytes.size()) +
+                                                 "-" + std::to_string(total - 5) + "/" +
+                                                 std::to_string(total));
+  EXPECT_EQ(Header(*part2, "ETag"), etag);
+  EXPECT_EQ(Header(*part2, "x-amz-mp-parts-count"), "3");
+
+  auto head3 = Call("HEAD", "/mpu/parts.bin?partNumber=3");
+  ASSERT_EQ(head3->response().status, 206);
+  EXPECT_EQ(head3->response().content_length, 4u);
+  EXPECT_EQ(Header(*head3, "x-amz-mp-parts-count"), "3");
+  EXPECT_EQ(Header(*head3, "Content-Range"), "bytes " + std::to_string(total - 4) + "-" +
+                                                 std::to_string(total - 1) + "/" +
+                                                 std::to_string(total));
+  EXPECT_EQ(Call("GET", "/mpu/parts.bin?partNumber=3")->BodyText(), "tail");
+
+  auto beyond = Call("GET", "/mpu/parts.bin?partNumber=4");
+  EXPECT_EQ(beyond->response().status, 416);
+  EXPECT_EQ(ErrorCode(*beyond), "InvalidPartNumber");
+  http::Headers range;
+  range.Add("Range", "bytes=0-1");
+  auto both = Call("GET", "/mpu/parts.bin?partNumber=1", range);
+  EXPECT_EQ(both->response().status, 400);
+  EXPECT_EQ(ErrorCode(*both), "InvalidRequest");
+  for (const char* n : {"0", "10001", "x", "-1", ""}) {
+    auto bad = Call("GET", std::string("/mpu/parts.bin?partNumber=") + n);
+    EXPECT_EQ(bad->response().status, 400) << n;
+    EXPECT_EQ(ErrorCode(*bad), "InvalidArgument") << n;
+  }
+}
+
+// An object not made by multipart upload is its own single part.
+TEST_F(MultipartOpsTest, PlainObjectIsPartOne) {
+  ASSERT_EQ(Call("PUT", "/mpu/plain", {}, "body")->response().status, 200);
+  auto whole = Call("GET", "/mpu/plain?partNumber=1");
+  ASSERT_EQ(whole->response().status, 200) << whole->BodyText();
+  EXPECT_EQ(whole->BodyText(), "body");
+  EXPECT_EQ(Header(*whole, "ETag"), "\"" + Md5Hex("body") + "\"");
+  EXPECT_EQ(Header(*whole, "x-amz-mp-parts-count"), "");
+  auto two = Call("HEAD", "/mpu/plain?partNumber=2");
+  EXPECT_EQ(two->response().status, 416);
+  EXPECT_EQ(Call("GET", "/mpu/missing?partNumber=1")->response().status, 404);
+}
+
 }  // namespace
 }  // namespace imgbatch::s3::testing

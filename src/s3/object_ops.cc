@@ -185,6 +185,23 @@ http::Response RangeNotSatisfiable(const OpContext& ctx, const Status& status) {
   return response;
 }
 
+// ?partNumber=N of GET/HEAD Object: nullopt when absent. S3 refuses it
+// together with a Range, and anything but an integer in 1..10000.
+Result<std::optional<int>> ParseGetPartNumber(const S3Request& request) {
+  std::optional<std::string> param = request.Param("partNumber");
+  if (!param) return std::optional<int>();
+  if (request.Header("Range")) {
+    return S3Status("InvalidRequest",
+                    "Cannot specify both Range header and partNumber query parameter");
+  }
+  std::optional<int64_t> number = ParseInt(*param);
+  if (!number || *number < kMinPartNumber || *number > kMaxPartNumber) {
+    return S3Status("InvalidArgument",
+                    "Part number must be an integer between 1 and 10000, inclusive");
+  }
+  return std::optional<int>(static_cast<int>(*number));
+}
+
 Status CheckVersionId(const S3Request& request) {
   std::optional<std::string> version = request.Param("versionId");
   if (version && *version != "null") {
@@ -311,17 +328,20 @@ OpResult PutObject(const OpContext& ctx) {
 OpResult GetObject(const OpContext& ctx) {
   const S3Request& request = ctx.request;
   IMGBATCH_RETURN_IF_ERROR(CheckVersionId(request));
-  if (request.HasParam("partNumber")) {
-    return S3Status("NotImplemented", "GetObject by partNumber is not implemented.");
-  }
-  std::optional<store::RangeRequest> range = ParseRange(request.Header("Range"));
+  IMGBATCH_ASSIGN_OR_RETURN(std::optional<int> part_number, ParseGetPartNumber(request));
+  const store::Conditions conditions = ConditionsFrom(request, "");
   Result<store::ObjectData> data =
-      ctx.s3.store.GetObject(request.bucket, request.key, range, ConditionsFrom(request, ""));
+      part_number
+          ? ctx.s3.store.GetObjectPart(request.bucket, request.key, *part_number, conditions)
+          : ctx.s3.store.GetObject(request.bucket, request.key, ParseRange(request.Header("Range")),
+                                   conditions);
   if (!data.ok()) {
     const Status& status = data.status();
     if (status.code() == Code::kNotModified) return NotModifiedResponse(ctx);
     if (status.code() == Code::kNotFound) return ctx.MissingKeyError(status);
-    if (status.code() == Code::kOutOfRange) return RangeNotSatisfiable(ctx, status);
+    if (status.code() == Code::kOutOfRange && status.detail() == "InvalidRange") {
+      return RangeNotSatisfiable(ctx, status);
+    }
     return status;
   }
   http::Response response;

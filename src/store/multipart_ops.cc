@@ -330,6 +330,7 @@ Result<ObjectMeta> StoreImpl::CompleteMultipartUpload(
   IMGBATCH_ASSIGN_OR_RETURN(auto writer, blobs().NewWriter());
   std::vector<std::string> part_md5s;
   std::vector<Checksums> part_checksums;
+  std::vector<uint64_t> part_sizes;
   for (const StoredPart* part : chosen) {
     Result<int> fd = blobs().OpenForRead(part->blob_id);
     if (!fd.ok() && fd.status().code() == Code::kNotFound) {
@@ -342,6 +343,7 @@ Result<ObjectMeta> StoreImpl::CompleteMultipartUpload(
     ::close(*fd);
     IMGBATCH_RETURN_IF_ERROR(copied);
     part_md5s.push_back(part->info.etag);
+    part_sizes.push_back(part->info.size);
     part_checksums.push_back(part->info.checksums);
   }
   IngestedBody body;
@@ -366,9 +368,8 @@ Result<ObjectMeta> StoreImpl::CompleteMultipartUpload(
       body.checksums.crc32 || body.checksums.crc32c || body.checksums.sha1 || body.checksums.sha256;
   IMGBATCH_ASSIGN_OR_RETURN(
       ObjectMeta meta,
-      CommitObject(bucket, key, body, AttrsOf(upload.options), composite,
-                   static_cast<int>(chosen.size()), ObjectEventKind::kCompleteMultipartUpload, {},
-                   caller, consume_upload));
+      CommitObject(bucket, key, body, AttrsOf(upload.options), composite, part_sizes,
+                   ObjectEventKind::kCompleteMultipartUpload, {}, caller, consume_upload));
   for (const std::string& id : consumed_blobs) blobs().Remove(id);
   return meta;
 }

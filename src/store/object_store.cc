@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <span>
+#include <vector>
 
 #include "common/hashing.h"
 #include "store/store_impl.h"
@@ -91,6 +93,61 @@ class StoredBytesSource final : public ByteSource {
   const ObjectData& data_;
   uint64_t position_ = 0;
 };
+
+// Replaces the part sizes recorded for a key: none for a plain object, so an
+// overwrite never leaves a previous multipart object's boundaries behind.
+Status RecordPartSizes(db::Txn& txn, const std::string& bucket, const std::string& key,
+                       std::span<const uint64_t> sizes) {
+  IMGBATCH_ASSIGN_OR_RETURN(auto del,
+                            txn.Prepare("DELETE FROM object_parts WHERE bucket=? AND key=?"));
+  IMGBATCH_RETURN_IF_ERROR(del.Bind(1, bucket).Bind(2, key).Run());
+  if (sizes.empty()) return Status::Ok();
+  IMGBATCH_ASSIGN_OR_RETURN(
+      auto insert, txn.Prepare("INSERT INTO object_parts(bucket, key, sizes) VALUES(?,?,?)"));
+  return insert.Bind(1, bucket).Bind(2, key).BindBlob(3, EncodePartSizes(sizes)).Run();
+}
+
+// Empty when none are recorded (a multipart object completed before v3).
+Result<std::vector<uint64_t>> LoadPartSizes(db::Conn& conn, const std::string& bucket,
+                                            const std::string& key) {
+  IMGBATCH_ASSIGN_OR_RETURN(
+      auto q, conn.Prepare("SELECT sizes FROM object_parts WHERE bucket=? AND key=?"));
+  q.Bind(1, bucket).Bind(2, key);
+  IMGBATCH_ASSIGN_OR_RETURN(bool found, q.Step());
+  if (!found) return std::vector<uint64_t>();
+  std::optional<std::vector<uint64_t>> sizes = DecodePartSizes(q.ColumnText(0));
+  if (!sizes) return Status(Code::kCorruption, "bad part sizes of " + key);
+  return std::move(*sizes);
+}
+
+struct PartBytes {
+  std::optional<ByteRange> range;  // unset: the whole object (or an empty part)
+  uint64_t length = 0;
+};
+
+// Where part `number` (1-based) of an object lies.
+Result<PartBytes> FindPart(const ObjectMeta& meta, const std::vector<uint64_t>& sizes, int number) {
+  const auto not_satisfiable = [] {
+    return Status(Code::kOutOfRange, "The requested partnumber is not satisfiable")
+        .WithDetail("InvalidPartNumber");
+  };
+  if (meta.parts_count == 0) {  // a plain object is its own single part
+    if (number != 1) return not_satisfiable();
+    return PartBytes{std::nullopt, meta.size};
+  }
+  if (sizes.empty()) {
+    return Status(Code::kUnsupported,
+                  "The part boundaries of this object were not recorded (completed before the "
+                  "store kept them); GET it by Range instead.")
+        .WithDetail("NotImplemented");
+  }
+  if (static_cast<size_t>(number) > sizes.size()) return not_satisfiable();
+  uint64_t first = 0;
+  for (int i = 0; i + 1 < number; ++i) first += sizes[static_cast<size_t>(i)];
+  const uint64_t length = sizes[static_cast<size_t>(number - 1)];
+  if (length == 0) return PartBytes{std::nullopt, 0};
+  return PartBytes{ByteRange{first, first + length - 1}, length};
+}
 
 }  // namespace
 
@@ -207,6 +264,16 @@ Result<uint64_t> StoreImpl::NextSequence(db::Txn& txn) {
   return value;
 }
 
+Status StoreImpl::DeleteObjectRows(db::Txn& txn, const std::string& bucket,
+                                   const std::string& key) {
+  for (const char* sql : {"DELETE FROM objects WHERE bucket=? AND key=?",
+                          "DELETE FROM object_parts WHERE bucket=? AND key=?"}) {
+    IMGBATCH_ASSIGN_OR_RETURN(auto del, txn.Prepare(sql));
+    IMGBATCH_RETURN_IF_ERROR(del.Bind(1, bucket).Bind(2, key).Run());
+  }
+  return Status::Ok();
+}
+
 Status StoreImpl::EmitEvent(db::Txn& txn, ObjectEventKind kind, const ObjectMeta& meta,
                             const Caller& caller, int64_t now_ms) {
   ObjectEventSink* sink = sink_.load();
@@ -293,7 +360,8 @@ Result<IngestedBody> StoreImpl::Ingest(ByteSource& body, const PutOptions& optio
 
 Result<ObjectMeta> StoreImpl::CommitObject(const std::string& bucket, const std::string& key,
                                            const IngestedBody& body, const ObjectAttrs& attrs,
-                                           bool checksum_composite, int parts_count,
+                                           bool checksum_composite,
+                                           std::span<const uint64_t> part_sizes,
                                            ObjectEventKind kind, const Conditions& conditions,
                                            const Caller& caller,
                                            const std::function<Status(db::Txn&)>& in_txn) {
@@ -304,6 +372,7 @@ Result<ObjectMeta> StoreImpl::CommitObject(const std::string& bucket, const std:
   meta.etag = body.md5_hex;
   meta.checksums = body.checksums;
   meta.checksums.composite = checksum_composite;
+  const int parts_count = static_cast<int>(part_sizes.size());
   meta.parts_count = parts_count;
   ApplyAttrs(attrs, meta);
   const std::string encoded_attrs = EncodeAttrs(attrs);
@@ -339,6 +408,7 @@ Result<ObjectMeta> StoreImpl::CommitObject(const std::string& bucket, const std:
       upsert.Bind(14, body.blob_id).BindNull(15);
     }
     IMGBATCH_RETURN_IF_ERROR(upsert.Run());
+    IMGBATCH_RETURN_IF_ERROR(RecordPartSizes(txn, bucket, key, part_sizes));
     IMGBATCH_RETURN_IF_ERROR(EmitEvent(txn, kind, meta, caller, meta.last_modified_ms));
     if (current && current->blob_id) replaced_blob = current->blob_id;
     return Status::Ok();
@@ -492,17 +562,33 @@ Result<ObjectMeta> StoreImpl::PutObject(const std::string& bucket, const std::st
   // One PUT carries at most 5 GiB on S3; larger objects need multipart.
   const uint64_t max_bytes = std::min(options_.max_object_bytes, kMaxSinglePutBytes);
   IMGBATCH_ASSIGN_OR_RETURN(IngestedBody ingested, Ingest(body, options, max_bytes, true));
-  return CommitObject(bucket, key, ingested, AttrsOf(options), false, 0, ObjectEventKind::kPut,
+  return CommitObject(bucket, key, ingested, AttrsOf(options), false, {}, ObjectEventKind::kPut,
                       options.conditions, caller);
 }
 
 Result<ObjectData> StoreImpl::GetObject(const std::string& bucket, const std::string& key,
                                         const std::optional<RangeRequest>& range,
                                         const Conditions& conditions) {
+  return ReadObject(bucket, key, range, 0, conditions);
+}
+
+Result<ObjectData> StoreImpl::GetObjectPart(const std::string& bucket, const std::string& key,
+                                            int part_number, const Conditions& conditions) {
+  if (part_number < 1 || part_number > kMaxPartNumber) {
+    return InvalidArgument("Part number must be an integer between 1 and 10000, inclusive")
+        .WithDetail("InvalidArgument");
+  }
+  return ReadObject(bucket, key, std::nullopt, part_number, conditions);
+}
+
+Result<ObjectData> StoreImpl::ReadObject(const std::string& bucket, const std::string& key,
+                                         const std::optional<RangeRequest>& range, int part_number,
+                                         const Conditions& conditions) {
   if (!IsValidBucketName(bucket)) return NoSuchBucket(bucket);
   if (!IsValidObjectKey(key)) return NoSuchKey(key);
   for (int attempt = 0;; ++attempt) {
     StoredObject obj;
+    std::vector<uint64_t> part_sizes;
     IMGBATCH_RETURN_IF_ERROR(db_.Read([&](db::Conn& conn) -> Status {
       IMGBATCH_ASSIGN_OR_RETURN(auto loaded, LoadObject(conn, bucket, key, true));
       if (!loaded) {
@@ -510,15 +596,26 @@ Result<ObjectData> StoreImpl::GetObject(const std::string& bucket, const std::st
         return NoSuchKey(key);
       }
       obj = std::move(*loaded);
+      if (part_number > 0 && obj.meta.parts_count > 0) {
+        IMGBATCH_ASSIGN_OR_RETURN(part_sizes, LoadPartSizes(conn, bucket, key));
+      }
       return Status::Ok();
     }));
     IMGBATCH_RETURN_IF_ERROR(CheckReadConditions(conditions, obj.meta));
-    IMGBATCH_ASSIGN_OR_RETURN(std::optional<ByteRange> resolved,
-                              ResolveRange(range, obj.meta.size));
+    std::optional<ByteRange> resolved;
+    uint64_t length = obj.meta.size;
+    if (part_number > 0) {
+      IMGBATCH_ASSIGN_OR_RETURN(PartBytes part, FindPart(obj.meta, part_sizes, part_number));
+      resolved = part.range;
+      length = part.length;
+    } else {
+      IMGBATCH_ASSIGN_OR_RETURN(resolved, ResolveRange(range, obj.meta.size));
+      if (resolved) length = resolved->last - resolved->first + 1;
+    }
     ObjectData data;
     data.range = resolved;
     data.offset = resolved ? resolved->first : 0;
-    data.length = resolved ? resolved->last - resolved->first + 1 : obj.meta.size;
+    data.length = length;
     if (obj.blob_id) {
       Result<int> fd = blobs_.OpenForRead(*obj.blob_id);
       if (!fd.ok()) {
@@ -565,9 +662,7 @@ Result<bool> StoreImpl::DeleteObject(const std::string& bucket, const std::strin
     IMGBATCH_RETURN_IF_ERROR(BucketExists(txn, bucket));
     IMGBATCH_ASSIGN_OR_RETURN(auto current, LoadObject(txn, bucket, key, false));
     if (!current) return Status::Ok();
-    IMGBATCH_ASSIGN_OR_RETURN(auto del,
-                              txn.Prepare("DELETE FROM objects WHERE bucket=? AND key=?"));
-    IMGBATCH_RETURN_IF_ERROR(del.Bind(1, bucket).Bind(2, key).Run());
+    IMGBATCH_RETURN_IF_ERROR(DeleteObjectRows(txn, bucket, key));
     ObjectMeta meta = current->meta;
     IMGBATCH_ASSIGN_OR_RETURN(meta.sequence, NextSequence(txn));
     IMGBATCH_RETURN_IF_ERROR(
@@ -610,9 +705,7 @@ Result<std::vector<ObjectStore::DeleteResult>> StoreImpl::DeleteObjects(
       result.status = [&]() -> Status {
         IMGBATCH_ASSIGN_OR_RETURN(auto current, LoadObject(txn, bucket, key, false));
         if (!current) return Status::Ok();
-        IMGBATCH_ASSIGN_OR_RETURN(auto del,
-                                  txn.Prepare("DELETE FROM objects WHERE bucket=? AND key=?"));
-        IMGBATCH_RETURN_IF_ERROR(del.Bind(1, bucket).Bind(2, key).Run());
+        IMGBATCH_RETURN_IF_ERROR(DeleteObjectRows(txn, bucket, key));
         ObjectMeta meta = current->meta;
         IMGBATCH_ASSIGN_OR_RETURN(meta.sequence, NextSequence(txn));
         IMGBATCH_RETURN_IF_ERROR(EmitEvent(txn, ObjectEventKind::kDelete, meta, caller, now));
@@ -670,7 +763,7 @@ Result<ObjectMeta> StoreImpl::CopyObject(const std::string& src_bucket, const st
   StoredBytesSource bytes(source);
   IMGBATCH_ASSIGN_OR_RETURN(IngestedBody ingested, Ingest(bytes, options, options_.max_object_bytes,
                                                           true, &source.meta.checksums));
-  return CommitObject(dst_bucket, dst_key, ingested, AttrsOf(options), false, 0,
+  return CommitObject(dst_bucket, dst_key, ingested, AttrsOf(options), false, {},
                       ObjectEventKind::kCopy, options.conditions, caller);
 }
 

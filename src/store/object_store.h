@@ -243,6 +243,14 @@ class ObjectStore {
   virtual Result<ObjectData> GetObject(const std::string& bucket, const std::string& key,
                                        const std::optional<RangeRequest>& range,
                                        const Conditions& conditions) = 0;
+  // One part of an object, as S3's GET/HEAD ?partNumber=N (1-based, in the
+  // order of the completed upload): range is that part's bytes. An object not
+  // made by multipart upload has one part, the whole object (range unset).
+  // A number past the last part: kOutOfRange ("InvalidPartNumber"). A
+  // multipart object completed before the store kept part sizes (schema v3):
+  // kUnsupported ("NotImplemented").
+  virtual Result<ObjectData> GetObjectPart(const std::string& bucket, const std::string& key,
+                                           int part_number, const Conditions& conditions) = 0;
   virtual Result<ObjectMeta> HeadObject(const std::string& bucket, const std::string& key) = 0;
   // Deleting a missing key succeeds (S3 semantics); returns whether it existed.
   virtual Result<bool> DeleteObject(const std::string& bucket, const std::string& key,

@@ -109,10 +109,24 @@ CREATE TABLE completed_uploads(
 CREATE INDEX completed_uploads_by_time ON completed_uploads(completed_ms);
 )sql";
 
+// v3: the part sizes of an object made by CompleteMultipartUpload, in part
+// order, so that GET/HEAD ?partNumber=N can serve part N's byte range.
+// Keyed by (bucket, key) like the object row; every object write and delete
+// replaces or removes it in the same transaction. Objects completed before v3
+// have none (their parts_count is still known).
+constexpr const char* kSchemaV3 = R"sql(
+CREATE TABLE object_parts(
+  bucket TEXT NOT NULL,
+  key TEXT NOT NULL,
+  sizes BLOB NOT NULL,
+  PRIMARY KEY(bucket, key)
+);
+)sql";
+
 }  // namespace
 
 const std::vector<db::Migration>& StoreMigrations() {
-  static const std::vector<db::Migration> kSteps = {{1, kSchemaV1}, {2, kSchemaV2}};
+  static const std::vector<db::Migration> kSteps = {{1, kSchemaV1}, {2, kSchemaV2}, {3, kSchemaV3}};
   return kSteps;
 }
 
@@ -147,6 +161,22 @@ std::optional<ObjectAttrs> DecodeAttrs(std::string_view in) {
   }
   if (!in.empty()) return std::nullopt;
   return a;
+}
+
+std::string EncodePartSizes(std::span<const uint64_t> sizes) {
+  std::string out;
+  for (uint64_t size : sizes) PutVarint(out, size);
+  return out;
+}
+
+std::optional<std::vector<uint64_t>> DecodePartSizes(std::string_view in) {
+  std::vector<uint64_t> sizes;
+  while (!in.empty()) {
+    uint64_t size = 0;
+    if (!GetVarint(in, size)) return std::nullopt;
+    sizes.push_back(size);
+  }
+  return sizes;
 }
 
 ObjectAttrs AttrsOf(const PutOptions& o) {

@@ -4,7 +4,9 @@
 // Pure functions; thread-safe.
 #pragma once
 
+#include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -25,6 +27,10 @@ struct ObjectAttrs {
 std::string EncodeAttrs(const ObjectAttrs& attrs);
 // nullopt when the bytes are not a valid encoding (corruption).
 std::optional<ObjectAttrs> DecodeAttrs(std::string_view bytes);
+
+// A multipart object's part sizes (object_parts.sizes): varints in part order.
+std::string EncodePartSizes(std::span<const uint64_t> sizes);
+std::optional<std::vector<uint64_t>> DecodePartSizes(std::string_view bytes);
 
 ObjectAttrs AttrsOf(const PutOptions& options);
 ObjectAttrs AttrsOf(const ObjectMeta& meta);

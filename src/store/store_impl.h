@@ -11,6 +11,7 @@
 #include <atomic>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 
 #include "db/database.h"
@@ -65,6 +66,8 @@ class StoreImpl final : public ObjectStore {
   Result<ObjectData> GetObject(const std::string& bucket, const std::string& key,
                                const std::optional<RangeRequest>& range,
                                const Conditions& conditions) override;
+  Result<ObjectData> GetObjectPart(const std::string& bucket, const std::string& key,
+                                   int part_number, const Conditions& conditions) override;
   Result<ObjectMeta> HeadObject(const std::string& bucket, const std::string& key) override;
   Result<bool> DeleteObject(const std::string& bucket, const std::string& key,
                             const Caller& caller) override;
@@ -103,13 +106,15 @@ class StoreImpl final : public ObjectStore {
                               bool allow_inline, const Checksums* also_compute = nullptr);
 
   // Commits an object row for an ingested body (conditions checked, sequence
-  // bumped, event emitted in the same transaction). in_txn runs first inside
-  // the transaction (multipart uses it to consume the upload). Unlinks the
-  // replaced blob after the commit, or the new one if the commit failed.
+  // bumped, event emitted in the same transaction); part_sizes (non-empty for
+  // a multipart object) replace any recorded for the key. in_txn runs first
+  // inside the transaction (multipart uses it to consume the upload). Unlinks
+  // the replaced blob after the commit, or the new one if the commit failed.
   Result<ObjectMeta> CommitObject(const std::string& bucket, const std::string& key,
                                   const IngestedBody& body, const ObjectAttrs& attrs,
-                                  bool checksum_composite, int parts_count, ObjectEventKind kind,
-                                  const Conditions& conditions, const Caller& caller,
+                                  bool checksum_composite, std::span<const uint64_t> part_sizes,
+                                  ObjectEventKind kind, const Conditions& conditions,
+                                  const Caller& caller,
                                   const std::function<Status(db::Txn&)>& in_txn = nullptr);
 
   // Unlinks a blob unless a committed row still references it (used after a
@@ -121,8 +126,15 @@ class StoreImpl final : public ObjectStore {
   static Result<std::optional<StoredObject>> LoadObject(db::Conn& conn, const std::string& bucket,
                                                         const std::string& key, bool with_data);
   static Result<uint64_t> NextSequence(db::Txn& txn);
+  // Removes the object row and its recorded part sizes.
+  static Status DeleteObjectRows(db::Txn& txn, const std::string& bucket, const std::string& key);
   Status EmitEvent(db::Txn& txn, ObjectEventKind kind, const ObjectMeta& meta, const Caller& caller,
                    int64_t now_ms);
+
+  // GetObject and GetObjectPart: part_number 0 means "use range".
+  Result<ObjectData> ReadObject(const std::string& bucket, const std::string& key,
+                                const std::optional<RangeRequest>& range, int part_number,
+                                const Conditions& conditions);
 
   BlobFiles& blobs() { return blobs_; }
   const StoreOptions& options() const { return options_; }

@@ -169,6 +169,40 @@ class S3Boto3Test(unittest.TestCase):
             self.s3.list_parts(Bucket=self.bucket, Key="gone", UploadId=up2["UploadId"])
         self.assertEqual(error_code(cm.exception), "NoSuchUpload")
 
+    def test_get_and_head_by_part_number(self):
+        mib5 = 5 * 1024 * 1024
+        bodies = [b"a" * mib5, b"b" * mib5, b"tail"]
+        up = self.s3.create_multipart_upload(Bucket=self.bucket, Key="parts")
+        uid = up["UploadId"]
+        parts = []
+        for number, body in enumerate(bodies, start=1):
+            etag = self.s3.upload_part(Bucket=self.bucket, Key="parts", UploadId=uid,
+                                       PartNumber=number, Body=body)["ETag"]
+            parts.append({"PartNumber": number, "ETag": etag})
+        done = self.s3.complete_multipart_upload(Bucket=self.bucket, Key="parts", UploadId=uid,
+                                                 MultipartUpload={"Parts": parts})
+        total = sum(len(b) for b in bodies)
+        got = self.s3.get_object(Bucket=self.bucket, Key="parts", PartNumber=2)
+        self.assertEqual(got["ResponseMetadata"]["HTTPStatusCode"], 206)
+        self.assertEqual(got["ContentRange"], "bytes %d-%d/%d" % (mib5, 2 * mib5 - 1, total))
+        self.assertEqual(got["ContentLength"], mib5)
+        self.assertEqual(got["PartsCount"], 3)
+        self.assertEqual(got["ETag"], done["ETag"])
+        self.assertEqual(got["Body"].read(), bodies[1])
+        head = self.s3.head_object(Bucket=self.bucket, Key="parts", PartNumber=1)
+        self.assertEqual(head["PartsCount"], 3)
+        self.assertEqual(head["ContentLength"], mib5)
+        with self.assertRaises(ClientError) as cm:
+            self.s3.get_object(Bucket=self.bucket, Key="parts", PartNumber=4)
+        self.assertEqual(error_code(cm.exception), "InvalidPartNumber")
+        with self.assertRaises(ClientError) as cm:
+            self.s3.get_object(Bucket=self.bucket, Key="parts", PartNumber=1, Range="bytes=0-1")
+        self.assertEqual(error_code(cm.exception), "InvalidRequest")
+        self.s3.put_object(Bucket=self.bucket, Key="single", Body=b"body")
+        whole = self.s3.get_object(Bucket=self.bucket, Key="single", PartNumber=1)
+        self.assertEqual(whole["Body"].read(), b"body")
+        self.assertNotIn("PartsCount", whole)
+
     def test_copy_and_delete_objects(self):
         self.s3.put_object(Bucket=self.bucket, Key="src", Body=b"copy me",
                            Metadata={"k": "v"})
