@@ -21,6 +21,10 @@ struct Transfer {
   const std::string* body;
   size_t body_offset = 0;
   const std::atomic<bool>* abort;
+  // Set by the first status line: from then on the server has acted on the
+  // request (a ReceiveMessage has made its messages invisible), so aborting
+  // would only throw its answer away.
+  bool response_started = false;
 };
 
 size_t OnWrite(char* data, size_t size, size_t count, void* user) {
@@ -43,6 +47,7 @@ size_t OnHeader(char* data, size_t size, size_t count, void* user) {
   if (IStartsWith(line, "HTTP/")) {
     // A new status line (e.g. after 100 Continue or a redirect): start over.
     transfer->response->headers.clear();
+    transfer->response_started = true;
     return size * count;
   }
   auto colon = line.find(':');
@@ -55,7 +60,8 @@ size_t OnHeader(char* data, size_t size, size_t count, void* user) {
 
 int OnProgress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
   auto* transfer = static_cast<Transfer*>(user);
-  return (transfer->abort != nullptr && transfer->abort->load()) ? 1 : 0;
+  bool abort = transfer->abort != nullptr && transfer->abort->load();
+  return (abort && !transfer->response_started) ? 1 : 0;
 }
 
 Status TransportError(CURLcode code, const char* error_buffer, const std::string& url) {

@@ -45,7 +45,9 @@ inline constexpr std::string_view kAbortedDetail = "Aborted";
 class HttpTransport {
  public:
   virtual ~HttpTransport() = default;
-  // abort may be null; when it becomes true the transfer stops promptly.
+  // abort may be null; when it becomes true the transfer stops promptly --
+  // unless the response has begun: the server has then acted on the request
+  // (e.g. a ReceiveMessage hid its messages), so it is read to the end.
   virtual Result<HttpResponse> Send(const HttpRequest& request,
                                     const std::atomic<bool>* abort = nullptr) = 0;
 };
