@@ -356,7 +356,8 @@ OpResult GetObject(const OpContext& ctx) {
     // Stored checksums cover the whole object only, so ranges get none (S3).
     AddChecksumHeaders(meta.checksums, response.headers);
   }
-  if (meta.parts_count > 0) {
+  // S3 returns the parts count only to a request that names a part.
+  if (part_number && meta.parts_count > 0) {
     response.headers.Set("x-amz-mp-parts-count", std::to_string(meta.parts_count));
   }
   ApplyResponseOverrides(request, response.headers);
