@@ -18,7 +18,6 @@ std::string TrimAll(std::string_view value);
 // All values of a header (case-insensitive name) trimmed and joined with ','
 // in request order; nullopt when absent.
 std::optional<std::string> HeaderValue(const HeaderList& headers, std::string_view name);
-bool ConstantTimeEquals(std::string_view a, std::string_view b);
 
 // Signature Version 2 (HMAC-SHA1), for S3 only: "Authorization: AWS id:sig"
 // and presigned AWSAccessKeyId/Expires/Signature URLs, which botocore and the

@@ -1,7 +1,5 @@
 #include "auth/sigv4.h"
 
-#include <openssl/crypto.h>
-
 #include <algorithm>
 #include <map>
 #include <mutex>
@@ -14,7 +12,6 @@
 namespace imgbatch::auth {
 
 using internal::AuthError;
-using internal::ConstantTimeEquals;
 using internal::HeaderValue;
 
 namespace internal {
@@ -55,11 +52,6 @@ std::optional<std::string> HeaderValue(const HeaderList& headers, std::string_vi
     }
   }
   return joined;
-}
-
-bool ConstantTimeEquals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
 }  // namespace internal

@@ -1,6 +1,7 @@
 #include "common/hashing.h"
 
 #include <openssl/core_names.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
@@ -247,5 +248,15 @@ std::string RandomBytes(size_t n) {
 }
 
 std::string RandomHex(size_t n) { return HexEncode(RandomBytes(n)); }
+
+bool ConstantTimeEquals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) {
+    // Still spend the comparison so timing does not reveal much more than
+    // the length (which is public: tokens have one fixed length).
+    CRYPTO_memcmp(a.data(), a.data(), a.size());
+    return false;
+  }
+  return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
 
 }  // namespace imgbatch

@@ -49,6 +49,10 @@ class Hasher {
   std::unique_ptr<Impl> impl_;
 };
 
+// Compares secrets (signatures, tokens) in time independent of where they
+// differ (CRYPTO_memcmp); a length mismatch still spends one comparison.
+bool ConstantTimeEquals(std::string_view a, std::string_view b);
+
 // Cryptographically random bytes (OpenSSL RAND_bytes).
 std::string RandomBytes(size_t n);
 // Random id of n bytes, hex encoded.

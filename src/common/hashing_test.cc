@@ -68,5 +68,13 @@ TEST(Hashing, HexRoundTrip) {
   EXPECT_EQ(RandomHex(16).size(), 32u);
 }
 
+TEST(ConstantTimeEquals, ComparesWholeValues) {
+  EXPECT_TRUE(ConstantTimeEquals("abc", "abc"));
+  EXPECT_FALSE(ConstantTimeEquals("abc", "abd"));
+  EXPECT_FALSE(ConstantTimeEquals("abc", "abcd"));
+  EXPECT_FALSE(ConstantTimeEquals("", "a"));
+  EXPECT_TRUE(ConstantTimeEquals("", ""));
+}
+
 }  // namespace
 }  // namespace imgbatch

@@ -1,7 +1,5 @@
 #include "dashboard/access.h"
 
-#include <openssl/crypto.h>
-
 #include "common/hashing.h"
 #include "common/strings.h"
 
@@ -45,16 +43,6 @@ bool SameOrigin(const http::RequestHead& head) {
 }
 
 }  // namespace
-
-bool ConstantTimeEquals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) {
-    // Still spend the comparison so timing does not reveal much more than
-    // the length (which is public: tokens have one fixed length).
-    CRYPTO_memcmp(a.data(), a.data(), a.size());
-    return false;
-  }
-  return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
-}
 
 std::string CookieValue(const http::Headers& headers, std::string_view name) {
   for (const auto& field : headers.fields()) {

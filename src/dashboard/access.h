@@ -37,9 +37,6 @@ struct Verdict {
   std::string message;  // why, for the JSON error
 };
 
-// Equal-length-independent, data-independent comparison (CRYPTO_memcmp).
-bool ConstantTimeEquals(std::string_view a, std::string_view b);
-
 // The value of one cookie in a Cookie header ("" when absent).
 std::string CookieValue(const http::Headers& headers, std::string_view name);
 

@@ -20,14 +20,6 @@ std::string CookieOf(const Access& access) {
   return set_cookie.substr(0, set_cookie.find(';'));
 }
 
-TEST(ConstantTimeEquals, ComparesWholeValues) {
-  EXPECT_TRUE(ConstantTimeEquals("abc", "abc"));
-  EXPECT_FALSE(ConstantTimeEquals("abc", "abd"));
-  EXPECT_FALSE(ConstantTimeEquals("abc", "abcd"));
-  EXPECT_FALSE(ConstantTimeEquals("", "a"));
-  EXPECT_TRUE(ConstantTimeEquals("", ""));
-}
-
 TEST(CookieValue, FindsTheNamedCookieAmongOthers) {
   http::Headers h;
   h.Add("Cookie", "a=1; imgbatch_session=xyz ; b=2");

@@ -5,6 +5,7 @@
 
 #include "auth/sigv4.h"
 #include "common/clock.h"
+#include "common/hashing.h"
 #include "common/strings.h"
 #include "dashboard/api.h"
 #include "metrics/prometheus.h"
@@ -31,7 +32,7 @@ void Reply(http::Exchange& ex, int status, const std::string& type, std::string 
 bool BearerOk(const http::Exchange& ex, const std::string& token) {
   if (token.empty()) return true;
   auto auth = ex.head().headers.Get("authorization");
-  return auth && dashboard::ConstantTimeEquals(*auth, "Bearer " + token);
+  return auth && ConstantTimeEquals(*auth, "Bearer " + token);
 }
 
 // A SigV4 request (header form) signed by a key the registry marks root.
