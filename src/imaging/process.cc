@@ -22,6 +22,7 @@
 #include "imaging/jpeg_decoder.h"
 #include "imaging/metadata.h"
 #include "imaging/reduce.h"
+#include "imaging/vips_modules.h"
 
 namespace imgbatch::imaging {
 namespace {
@@ -430,6 +431,14 @@ Result<std::vector<EncodedImage>> ProcessJpeg(std::string_view bytes,
 Result<std::string> AllowedLoader(std::string_view bytes) {
   const char* operation = vips_foreign_find_load_buffer(bytes.data(), bytes.size());
   if (operation == nullptr) {
+    // Not one of libvips' built-in formats: HEIC/AVIF need the heif module,
+    // opened on first need (vips_modules.h), and libvips' own sniffing then
+    // decides.
+    vips_error_clear();
+    if (EnsureHeifModule().ok())
+      operation = vips_foreign_find_load_buffer(bytes.data(), bytes.size());
+  }
+  if (operation == nullptr) {
     vips_error_clear();
     return ImageFailure(ImageError::kNotAnImage, "not a recognised image format");
   }
@@ -500,7 +509,7 @@ Status InitImaging(const char* argv0) {
   static std::once_flag once;
   static bool started = false;
   std::call_once(once, [argv0] {
-    started = VIPS_INIT(argv0 ? argv0 : "imgbatch") == 0;
+    started = StartVipsWithoutModules(argv0 ? argv0 : "imgbatch");
     if (!started) return;
     vips_block_untrusted_set(TRUE);
     vips_concurrency_set(1);  // one image per thread instead
@@ -537,6 +546,9 @@ Result<std::vector<EncodedImage>> ProcessMaybeOwned(std::string_view bytes,
   IMGBATCH_RETURN_IF_ERROR(InitImaging());
   IMGBATCH_RETURN_IF_ERROR(CheckInput(bytes, limits));
   if (outputs.empty()) return InvalidArgument("no outputs requested");
+  for (const auto& output : outputs) {
+    if (output.format == ImageFormat::kAvif) IMGBATCH_RETURN_IF_ERROR(EnsureHeifModule());
+  }
   if (LooksLikeJpeg(bytes)) return ProcessJpeg(bytes, outputs, limits, owned);
   return ProcessGeneric(bytes, outputs, limits);
 }

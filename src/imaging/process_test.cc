@@ -8,6 +8,7 @@
 #include "imaging/imaging.h"
 #include "imaging/jpeg_decoder.h"
 #include "imaging/test_support.h"
+#include "imaging/vips_modules.h"
 
 namespace imgbatch::imaging {
 namespace {
@@ -181,6 +182,7 @@ TEST(ProcessPngTest, TransparentPngBecomesJpegOnWhite) {
 // which brings libde265/x265 and dav1d/aom, so both decode wherever we run.
 // The files are generated here with libvips' own HEIF saver.
 std::string HeifOf(const VImage& image, VipsForeignHeifCompression compression) {
+  EXPECT_TRUE(EnsureHeifModule().ok());  // libvips starts without it (vips_modules.h)
   VipsBlob* blob = image.heifsave_buffer(
       VImage::option()->set("compression", compression)->set("Q", 90)->set("effort", 0));
   size_t length = 0;
