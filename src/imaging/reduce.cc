@@ -234,6 +234,46 @@ bool TryReduceAvx2(const uint8_t* in, size_t in_stride, int in_width, int height
   }
   return true;
 }
+// The vertical pass: 16 bytes of a row at a time, two taps (rows) per
+// multiply-add on (row_k, row_k+1) 16-bit pairs. Any band count: columns are
+// independent. `rows` holds 2 * pairs row pointers (an odd tap count is
+// padded with a zero weight); `pair_weights` the (w_k, w_k+1) int32 pairs.
+__attribute__((target("avx2"))) void ReduceColumnsAvx2(const uint8_t* const* rows,
+                                                       const int32_t* pair_weights, int pairs,
+                                                       size_t row_bytes, uint8_t* out) {
+  const __m256i round = _mm256_set1_epi32(kOne >> 1);
+  size_t i = 0;
+  for (; i + 16 <= row_bytes; i += 16) {
+    __m256i lo = _mm256_setzero_si256();
+    __m256i hi = _mm256_setzero_si256();
+    for (int k = 0; k < pairs; ++k) {
+      __m256i a =
+          _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(rows[2 * k] + i)));
+      __m256i b = _mm256_cvtepu8_epi16(
+          _mm_loadu_si128(reinterpret_cast<const __m128i*>(rows[2 * k + 1] + i)));
+      __m256i w = _mm256_set1_epi32(pair_weights[k]);
+      lo = _mm256_add_epi32(lo, _mm256_madd_epi16(_mm256_unpacklo_epi16(a, b), w));
+      hi = _mm256_add_epi32(hi, _mm256_madd_epi16(_mm256_unpackhi_epi16(a, b), w));
+    }
+    lo = _mm256_srai_epi32(_mm256_add_epi32(lo, round), kWeightBits);
+    hi = _mm256_srai_epi32(_mm256_add_epi32(hi, round), kWeightBits);
+    // unpack/pack work per 128-bit lane, so packs(lo, hi) is back in column
+    // order within each lane; packus then leaves bytes 0-7 in lane 0 and
+    // 8-15 in lane 1.
+    __m256i bytes = _mm256_packus_epi16(_mm256_packs_epi32(lo, hi), _mm256_setzero_si256());
+    bytes = _mm256_permute4x64_epi64(bytes, 0x08);  // qwords 0, 2 to the low lane
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i), _mm256_castsi256_si128(bytes));
+  }
+  for (; i < row_bytes; ++i) {
+    int32_t acc = 0;
+    for (int k = 0; k < pairs; ++k) {
+      acc += static_cast<int16_t>(pair_weights[k] & 0xFFFF) * rows[2 * k][i] +
+             static_cast<int16_t>(pair_weights[k] >> 16) * rows[2 * k + 1][i];
+    }
+    out[i] = Clamp(acc);
+  }
+}
+
 #else
 bool TryReduceAvx2(const uint8_t*, size_t, int, int, int, const Filter&, uint8_t*, int) {
   return false;
@@ -261,6 +301,76 @@ void ReduceWidthLanczos3(const uint8_t* in, size_t in_stride, int in_width, int 
   Filter f = MakeFilter(out_width, scale);
   if (TryReduceAvx2(in, in_stride, in_width, height, bands, f, out, out_width)) return;
   ReduceScalar(in, in_stride, in_width, height, bands, f, out, out_width);
+}
+
+namespace {
+
+// The rows one output row reads, edge rows repeated.
+void RowsFor(const Filter& f, int y, const uint8_t* in, size_t in_stride, int in_height,
+             const uint8_t** rows, int count) {
+  const int first = f.first[static_cast<size_t>(y)];
+  for (int k = 0; k < count; ++k) {
+    rows[k] = in + static_cast<size_t>(std::clamp(first + k, 0, in_height - 1)) * in_stride;
+  }
+}
+
+void ReduceHeightScalar(const uint8_t* in, size_t in_stride, size_t row_bytes, int in_height,
+                        const Filter& f, uint8_t* out, size_t out_stride, int out_height) {
+  std::vector<const uint8_t*> rows(static_cast<size_t>(f.taps));
+  std::vector<int32_t> acc(row_bytes);
+  for (int y = 0; y < out_height; ++y) {
+    RowsFor(f, y, in, in_stride, in_height, rows.data(), f.taps);
+    const int32_t* w = &f.weights[static_cast<size_t>(y) * static_cast<size_t>(f.taps)];
+    std::fill(acc.begin(), acc.end(), 0);
+    for (int k = 0; k < f.taps; ++k) {
+      const uint8_t* row = rows[static_cast<size_t>(k)];
+      for (size_t i = 0; i < row_bytes; ++i) acc[i] += w[k] * row[i];
+    }
+    uint8_t* dst = out + static_cast<size_t>(y) * out_stride;
+    for (size_t i = 0; i < row_bytes; ++i) dst[i] = Clamp(acc[i]);
+  }
+}
+
+#ifdef IMGBATCH_REDUCE_AVX2
+void ReduceHeightAvx2(const uint8_t* in, size_t in_stride, size_t row_bytes, int in_height,
+                      const Filter& f, uint8_t* out, size_t out_stride, int out_height) {
+  const int pairs = (f.taps + 1) / 2;
+  std::vector<const uint8_t*> rows(static_cast<size_t>(2 * pairs));
+  std::vector<int32_t> pair_weights(static_cast<size_t>(pairs));
+  for (int y = 0; y < out_height; ++y) {
+    RowsFor(f, y, in, in_stride, in_height, rows.data(), f.taps);
+    if (f.taps % 2 != 0) rows.back() = rows.front();  // read, weighted 0
+    const int32_t* w = &f.weights[static_cast<size_t>(y) * static_cast<size_t>(f.taps)];
+    for (int k = 0; k < pairs; ++k) {
+      const int32_t second = 2 * k + 1 < f.taps ? w[2 * k + 1] : 0;
+      pair_weights[static_cast<size_t>(k)] =
+          static_cast<int32_t>(static_cast<uint32_t>(static_cast<uint16_t>(w[2 * k])) |
+                               (static_cast<uint32_t>(static_cast<uint16_t>(second)) << 16));
+    }
+    ReduceColumnsAvx2(rows.data(), pair_weights.data(), pairs, row_bytes,
+                      out + static_cast<size_t>(y) * out_stride);
+  }
+}
+#endif
+
+}  // namespace
+
+void ReduceHeightLanczos3(const uint8_t* in, size_t in_stride, size_t row_bytes, int in_height,
+                          uint8_t* out, size_t out_stride, int out_height, double scale) {
+  Filter f = MakeFilter(out_height, scale);
+#ifdef IMGBATCH_REDUCE_AVX2
+  if (HasAvx2() && FitsInt16(f)) {
+    return ReduceHeightAvx2(in, in_stride, row_bytes, in_height, f, out, out_stride, out_height);
+  }
+#endif
+  ReduceHeightScalar(in, in_stride, row_bytes, in_height, f, out, out_stride, out_height);
+}
+
+void ReduceHeightLanczos3Scalar(const uint8_t* in, size_t in_stride, size_t row_bytes,
+                                int in_height, uint8_t* out, size_t out_stride, int out_height,
+                                double scale) {
+  ReduceHeightScalar(in, in_stride, row_bytes, in_height, MakeFilter(out_height, scale), out,
+                     out_stride, out_height);
 }
 
 void ReduceWidthLanczos3Scalar(const uint8_t* in, size_t in_stride, int in_width, int height,
