@@ -25,9 +25,12 @@
 #include <fstream>
 #include <mutex>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -277,6 +280,36 @@ awaitable<void> Worker(Connection& conn, const Options& o, Phase phase,
   }
 }
 
+// CPU time (user + system) and bytes written to storage by a process so far:
+// per phase, divided by the messages, the load-independent cost of one
+// message (wall-clock rates swing with whatever else runs on the machine).
+struct ProcessCost {
+  double cpu_seconds = 0;
+  int64_t write_bytes = 0;
+};
+
+ProcessCost CostOf(int pid) {
+  ProcessCost c;
+  if (pid <= 0) return c;
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  std::getline(stat, line);
+  // Fields after the parenthesized command name; utime and stime are the
+  // 14th and 15th fields of the line.
+  std::istringstream rest(line.substr(line.rfind(')') + 2));
+  std::string field;
+  double ticks = 0;
+  for (int i = 3; i <= 15 && rest >> field; ++i) {
+    if (i >= 14) ticks += std::atof(field.c_str());
+  }
+  c.cpu_seconds = ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
+  std::ifstream io("/proc/" + std::to_string(pid) + "/io");
+  while (std::getline(io, line)) {
+    if (line.rfind("write_bytes:", 0) == 0) c.write_bytes = std::atoll(line.c_str() + 12);
+  }
+  return c;
+}
+
 int64_t RssKib(int pid) {
   if (pid <= 0) return 0;
   std::ifstream in("/proc/" + std::to_string(pid) + "/status");
@@ -290,6 +323,7 @@ int64_t RssKib(int pid) {
 struct PhaseResult {
   Tally tally;
   double seconds = 0;
+  ProcessCost server, client;  // spent during the phase
 };
 
 // Runs `phase` on every connection at once, on o.threads threads.
@@ -297,6 +331,7 @@ PhaseResult RunPhase(asio::io_context& io, std::vector<std::unique_ptr<Connectio
                      const Options& o, Phase phase, double seconds, int64_t fill = 0) {
   std::vector<Tally> tallies(conns.size());
   std::atomic<int64_t> fill_left{fill};
+  const ProcessCost server0 = CostOf(o.server_pid), client0 = CostOf(getpid());
   const auto start = SteadyClock::now();
   const auto deadline = phase == Phase::kFill
                             ? SteadyClock::time_point::max()
@@ -315,6 +350,9 @@ PhaseResult RunPhase(asio::io_context& io, std::vector<std::unique_ptr<Connectio
   for (auto& t : threads) t.join();
   PhaseResult r;
   r.seconds = std::chrono::duration<double>(SteadyClock::now() - start).count();
+  const ProcessCost server1 = CostOf(o.server_pid), client1 = CostOf(getpid());
+  r.server = {server1.cpu_seconds - server0.cpu_seconds, server1.write_bytes - server0.write_bytes};
+  r.client = {client1.cpu_seconds - client0.cpu_seconds, client1.write_bytes - client0.write_bytes};
   for (const auto& t : tallies) r.tally.Merge(t);
   return r;
 }
@@ -346,6 +384,12 @@ void PrintCycles(const char* label, PhaseResult& r, int64_t rss_before, int64_t 
       "%.2f/%.2f\n",
       t.send.Percentile(0.5), t.send.Percentile(0.99), t.receive.Percentile(0.5),
       t.receive.Percentile(0.99), t.remove.Percentile(0.5), t.remove.Percentile(0.99));
+  if (t.deleted > 0) {
+    const double n = static_cast<double>(t.deleted);
+    std::printf("  per message: server %.1f us CPU, %.0f bytes written; client %.1f us CPU\n",
+                r.server.cpu_seconds * 1e6 / n, static_cast<double>(r.server.write_bytes) / n,
+                r.client.cpu_seconds * 1e6 / n);
+  }
   if (rss_before > 0) {
     std::printf("  server RSS: %.1f MiB before, %.1f MiB after\n",
                 static_cast<double>(rss_before) / 1024.0, static_cast<double>(rss_after) / 1024.0);
@@ -430,9 +474,13 @@ int main(int argc, char** argv) {
 
   PhaseResult healthy = RunPhase(io, conns, o, Phase::kHealthy, o.seconds);
   const double healthy_rps = static_cast<double>(healthy.tally.requests) / healthy.seconds;
-  std::printf("/-/healthy: %.0f requests/s, p50 %.2f ms, p99 %.2f ms, %lld errors\n", healthy_rps,
-              healthy.tally.other.Percentile(0.5), healthy.tally.other.Percentile(0.99),
-              static_cast<long long>(healthy.tally.errors));
+  const double healthy_n = std::max<double>(1, static_cast<double>(healthy.tally.requests));
+  std::printf(
+      "/-/healthy: %.0f requests/s, p50 %.2f ms, p99 %.2f ms, %lld errors; per request: server "
+      "%.1f us CPU, client %.1f us CPU\n",
+      healthy_rps, healthy.tally.other.Percentile(0.5), healthy.tally.other.Percentile(0.99),
+      static_cast<long long>(healthy.tally.errors), healthy.server.cpu_seconds * 1e6 / healthy_n,
+      healthy.client.cpu_seconds * 1e6 / healthy_n);
   std::printf(
       "ratio: queue requests/s / healthy requests/s = %.2f (%.0f / %.0f); "
       "%.0f messages/s\n",

@@ -1,6 +1,11 @@
 #include "queue/message.h"
 
+#include <pthread.h>
+
+#include <atomic>
 #include <cctype>
+#include <chrono>
+#include <cstring>
 
 #include "common/hashing.h"
 #include "common/strings.h"
@@ -180,9 +185,53 @@ size_t MessageSize(std::string_view body, const MessageAttributes& attributes) {
   return size;
 }
 
+namespace {
+
+// Bumped in a forked child, so it never hands out its parent's pooled bytes.
+std::atomic<uint64_t> fork_generation{0};
+
+struct RandomPool {
+  static constexpr size_t kSize = 4096;
+  std::string bytes;
+  size_t used = kSize;
+  uint64_t generation = 0;
+
+  RandomPool() {
+    static const bool registered = [] {
+      pthread_atfork(nullptr, nullptr, [] { fork_generation.fetch_add(1); });
+      return true;
+    }();
+    (void)registered;
+  }
+
+  std::string Take(size_t n) {
+    if (n > kSize) return RandomBytes(n);
+    const uint64_t now_generation = fork_generation.load(std::memory_order_relaxed);
+    if (used + n > kSize || generation != now_generation) {
+      bytes = RandomBytes(kSize);
+      used = 0;
+      generation = now_generation;
+    }
+    std::string out = bytes.substr(used, n);
+    used += n;
+    return out;
+  }
+};
+
+}  // namespace
+
+std::string PooledRandomBytes(size_t n) {
+  thread_local RandomPool pool;
+  return pool.Take(n);
+}
+
 std::string NewMessageId() {
-  std::string b = RandomBytes(16);
-  b[6] = static_cast<char>((b[6] & 0x0f) | 0x40);
+  std::string b = PooledRandomBytes(16);
+  const uint64_t ms = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                std::chrono::system_clock::now().time_since_epoch())
+                                                .count());
+  for (int i = 0; i < 6; ++i) b[i] = static_cast<char>((ms >> (40 - 8 * i)) & 0xff);
+  b[6] = static_cast<char>((b[6] & 0x0f) | 0x70);
   b[8] = static_cast<char>((b[8] & 0x3f) | 0x80);
   const std::string hex = HexEncode(b);
   return hex.substr(0, 8) + "-" + hex.substr(8, 4) + "-" + hex.substr(12, 4) + "-" +

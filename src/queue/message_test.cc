@@ -2,6 +2,13 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <set>
+#include <thread>
+
 #include "common/hashing.h"
 
 namespace imgbatch::queue {
@@ -66,9 +73,59 @@ TEST(MessageTest, AttributeRules) {
 TEST(MessageTest, MessageIdLooksLikeUuid) {
   std::string id = NewMessageId();
   ASSERT_EQ(id.size(), 36u);
-  EXPECT_EQ(id[8], '-');
-  EXPECT_EQ(id[14], '4');
+  for (size_t dash : {8u, 13u, 18u, 23u}) EXPECT_EQ(id[dash], '-') << id;
+  EXPECT_EQ(id[14], '7') << id;                                          // version 7
+  EXPECT_NE(std::string("89ab").find(id[19]), std::string::npos) << id;  // RFC variant
   EXPECT_NE(NewMessageId(), id);
+}
+
+// The id starts with the send time in Unix milliseconds, big-endian hex, so
+// later ids sort after earlier ones (index locality) whatever their random
+// part.
+TEST(MessageTest, MessageIdStartsWithItsTimeInMilliseconds) {
+  auto millis = [] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  };
+  const int64_t before = millis();
+  const std::string id = NewMessageId();
+  const int64_t after = millis();
+  const int64_t stamped = std::stoll(id.substr(0, 8) + id.substr(9, 4), nullptr, 16);
+  EXPECT_GE(stamped, before);
+  EXPECT_LE(stamped, after);
+  std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  EXPECT_LT(id, NewMessageId());
+}
+
+TEST(MessageTest, PooledRandomBytesDiffer) {
+  std::set<std::string> seen;
+  // More than one pool refill.
+  for (int i = 0; i < 1000; ++i) seen.insert(PooledRandomBytes(16));
+  EXPECT_EQ(seen.size(), 1000u);
+  EXPECT_EQ(PooledRandomBytes(8).size(), 8u);
+  EXPECT_EQ(PooledRandomBytes(10000).size(), 10000u);
+}
+
+// A forked child must not repeat the ids its parent draws next.
+TEST(MessageTest, ForkedChildDrawsFreshRandomBytes) {
+  (void)PooledRandomBytes(16);  // the pool is filled
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    const std::string child = PooledRandomBytes(16);
+    _exit(write(fds[1], child.data(), child.size()) == 16 ? 0 : 1);
+  }
+  close(fds[1]);
+  const std::string parent = PooledRandomBytes(16);
+  std::string child(16, '\0');
+  ASSERT_EQ(read(fds[0], child.data(), child.size()), 16);
+  close(fds[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  EXPECT_NE(parent, child);
 }
 
 }  // namespace

@@ -56,7 +56,7 @@ struct Receipt {
 
 std::string EncodeReceipt(const Receipt& r) {
   return Base64Encode("ib1:" + std::to_string(r.queue_id) + ":" + std::to_string(r.seq) + ":" +
-                      std::to_string(r.receive_count) + ":" + RandomHex(8));
+                      std::to_string(r.receive_count) + ":" + HexEncode(PooledRandomBytes(8)));
 }
 
 std::optional<Receipt> DecodeReceipt(std::string_view handle) {
@@ -69,6 +69,34 @@ std::optional<Receipt> DecodeReceipt(std::string_view handle) {
   auto c = ParseInt(parts[2]);
   if (!q || !s || !c) return std::nullopt;
   return Receipt{*q, *s, *c};
+}
+
+// INSERT of n messages of one queue in one statement (a SendMessageBatch):
+// ?1 queue id, ?2 sent_ms, then kInsertParamsPerRow parameters per row from
+// kInsertFirstRowParam: message_id, body, attributes, sender_id,
+// trace_header, visible_at_ms.
+constexpr int kInsertFirstRowParam = 3;
+constexpr int kInsertParamsPerRow = 6;
+
+const std::string& InsertMessagesSql(size_t n) {
+  static const std::vector<std::string> texts = [] {
+    std::vector<std::string> out(kMaxBatchEntries + 1);
+    for (int rows = 1; rows <= kMaxBatchEntries; ++rows) {
+      std::string text =
+          "INSERT INTO queue_messages(queue_id, sent_ms, message_id, body, attributes, "
+          "sender_id, trace_header, visible_at_ms) VALUES ";
+      for (int i = 0; i < rows; ++i) {
+        const int p = kInsertFirstRowParam + i * kInsertParamsPerRow;
+        if (i > 0) text += ", ";
+        text += "(?1, ?2";
+        for (int k = 0; k < kInsertParamsPerRow; ++k) text += ", ?" + std::to_string(p + k);
+        text += ")";
+      }
+      out[rows] = std::move(text);
+    }
+    return out;
+  }();
+  return texts.at(n);
 }
 
 std::string EncodeAttributeMap(const AttributeMap& m) {
@@ -554,9 +582,23 @@ class EngineImpl final : public QueueEngine {
 
     IMGBATCH_RETURN_IF_ERROR(db_.Write([&](db::Txn& txn) -> Status {
       if (q->deleted) return QueueNotFound();
-      for (const Row& row : rows) {
-        IMGBATCH_RETURN_IF_ERROR(InsertMessage(txn, q, requests[row.index], row.message_id,
-                                               row.attributes, now, row.visible_at));
+      // One multi-row INSERT per kMaxBatchEntries rows.
+      for (size_t first = 0; first < rows.size(); first += kMaxBatchEntries) {
+        const size_t n = std::min(rows.size() - first, static_cast<size_t>(kMaxBatchEntries));
+        IMGBATCH_ASSIGN_OR_RETURN(db::Statement st, txn.Prepare(InsertMessagesSql(n)));
+        st.Bind(1, q->id).Bind(2, now);
+        for (size_t i = 0; i < n; ++i) {
+          const Row& row = rows[first + i];
+          const SendRequest& r = requests[row.index];
+          const int p = kInsertFirstRowParam + static_cast<int>(i) * kInsertParamsPerRow;
+          st.Bind(p, row.message_id)
+              .BindBlob(p + 1, r.body)
+              .BindBlob(p + 2, row.attributes)
+              .Bind(p + 3, r.sender_id)
+              .Bind(p + 4, r.trace_header)
+              .Bind(p + 5, row.visible_at);
+        }
+        IMGBATCH_RETURN_IF_ERROR(st.Run());
       }
       return Status::Ok();
     }));
@@ -586,19 +628,16 @@ class EngineImpl final : public QueueEngine {
   Status InsertMessage(db::Txn& txn, const QueuePtr& q, const SendRequest& r,
                        const std::string& message_id, const std::string& attributes, int64_t now,
                        int64_t visible_at) {
-    IMGBATCH_ASSIGN_OR_RETURN(
-        db::Statement st,
-        txn.Prepare("INSERT INTO queue_messages(queue_id, message_id, body, attributes, "
-                    "sender_id, trace_header, sent_ms, visible_at_ms) "
-                    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"));
+    IMGBATCH_ASSIGN_OR_RETURN(db::Statement st, txn.Prepare(InsertMessagesSql(1)));
+    const int p = kInsertFirstRowParam;
     return st.Bind(1, q->id)
-        .Bind(2, message_id)
-        .BindBlob(3, r.body)
-        .BindBlob(4, attributes)
-        .Bind(5, r.sender_id)
-        .Bind(6, r.trace_header)
-        .Bind(7, now)
-        .Bind(8, visible_at)
+        .Bind(2, now)
+        .Bind(p, message_id)
+        .BindBlob(p + 1, r.body)
+        .BindBlob(p + 2, attributes)
+        .Bind(p + 3, r.sender_id)
+        .Bind(p + 4, r.trace_header)
+        .Bind(p + 5, visible_at)
         .Run();
   }
 
@@ -708,13 +747,17 @@ class EngineImpl final : public QueueEngine {
     int64_t removed = 0;
     IMGBATCH_RETURN_IF_ERROR(db_.Write([&](db::Txn& txn) -> Status {
       removed = 0;
-      for (const auto& [index, r] : valid) {
-        IMGBATCH_ASSIGN_OR_RETURN(
-            db::Statement st,
-            txn.Prepare("DELETE FROM queue_messages WHERE seq = ?1 AND queue_id = ?2 AND "
-                        "receive_count = ?3"));
-        IMGBATCH_RETURN_IF_ERROR(
-            st.Bind(1, r.seq).Bind(2, r.queue_id).Bind(3, r.receive_count).Run());
+      // One statement per kDeleteReceiptsMax receipts (a DeleteMessageBatch
+      // is at most 10).
+      for (size_t first = 0; first < valid.size(); first += sql::kDeleteReceiptsMax) {
+        IMGBATCH_ASSIGN_OR_RETURN(db::Statement st, txn.Prepare(sql::kDeleteReceipts));
+        st.Bind(1, q->id);
+        const size_t end = std::min(valid.size(), first + sql::kDeleteReceiptsMax);
+        for (size_t i = first; i < end; ++i) {
+          const int param = 2 + 2 * static_cast<int>(i - first);
+          st.Bind(param, valid[i].second.seq).Bind(param + 1, valid[i].second.receive_count);
+        }
+        IMGBATCH_RETURN_IF_ERROR(st.Run());
         removed += st.changes();
       }
       return Status::Ok();
@@ -1205,6 +1248,10 @@ class EngineImpl final : public QueueEngine {
     if (q->deleted) return QueueNotFound();
     const int64_t expired_before = now - config.retention_period * 1000LL;
     const bool redrive = dlq && !dlq->deleted && dlq != q;
+    const int64_t hidden_until = now + visibility * 1000LL;
+    // Delivered in this call: with VisibilityTimeout 0 they stay at the front
+    // of the visible range, and a further round must not deliver them twice.
+    std::set<int64_t> delivered;
     while (static_cast<int>(out.size()) < max) {
       struct Row {
         ReceivedMessage m;
@@ -1214,13 +1261,17 @@ class EngineImpl final : public QueueEngine {
       };
       std::vector<Row> rows;
       {
+        // Up to max rows: the ones delivered by an earlier round of this
+        // call may come first again (see above) and are skipped.
         IMGBATCH_ASSIGN_OR_RETURN(db::Statement st, txn.Prepare(sql::kReceive));
-        st.Bind(1, q->id).Bind(2, now).Bind(3, int64_t{max - static_cast<int>(out.size())});
-        while (true) {
+        st.Bind(1, q->id).Bind(2, now).Bind(3, int64_t{max});
+        while (true) {  // to the end (LIMIT max), so no read cursor stays open
           IMGBATCH_ASSIGN_OR_RETURN(bool more, st.Step());
           if (!more) break;
+          const int64_t seq = st.ColumnInt(0);
+          if (delivered.count(seq) || static_cast<int>(out.size() + rows.size()) >= max) continue;
           Row row;
-          row.seq = st.ColumnInt(0);
+          row.seq = seq;
           row.m.message_id = st.ColumnText(1);
           row.m.body = st.ColumnText(2);
           row.attributes = st.ColumnText(3);
@@ -1234,12 +1285,19 @@ class EngineImpl final : public QueueEngine {
         }
       }
       if (rows.empty()) break;
+      // All rows of this round that are delivered are hidden by one UPDATE
+      // (kHideReceived: up to kMaxReceiveMessages rowids).
+      IMGBATCH_ASSIGN_OR_RETURN(db::Statement hide, txn.Prepare(sql::kHideReceived));
+      hide.Bind(1, hidden_until).Bind(2, now);
+      int hidden = 0;
+      bool skipped = false;
       for (Row& row : rows) {
         if (row.m.sent_ms <= expired_before) {
           IMGBATCH_ASSIGN_OR_RETURN(db::Statement del,
                                     txn.Prepare("DELETE FROM queue_messages WHERE seq = ?1"));
           IMGBATCH_RETURN_IF_ERROR(del.Bind(1, row.seq).Run());
           deltas.Add(q, -1);
+          skipped = true;
           continue;
         }
         if (redrive && row.m.receive_count >= config.redrive->max_receive_count) {
@@ -1251,29 +1309,26 @@ class EngineImpl final : public QueueEngine {
               move.Bind(1, row.seq).Bind(2, dlq->id).Bind(3, now).Bind(4, q->name).Run());
           deltas.Add(q, -1);
           deltas.Add(dlq, +1);
+          skipped = true;
           continue;
         }
+        hide.Bind(sql::kHideReceivedFirstSeq + hidden++, row.seq);
         ReceivedMessage& m = row.m;
         m.receive_count += 1;
         if (m.first_receive_ms == 0) m.first_receive_ms = now;
-        IMGBATCH_ASSIGN_OR_RETURN(
-            db::Statement hide,
-            txn.Prepare("UPDATE queue_messages SET visible_at_ms = ?2, receive_count = ?3, "
-                        "first_receive_ms = ?4, last_receive_ms = ?5 WHERE seq = ?1"));
-        IMGBATCH_RETURN_IF_ERROR(hide.Bind(1, row.seq)
-                                     .Bind(2, now + visibility * 1000LL)
-                                     .Bind(3, int64_t{m.receive_count})
-                                     .Bind(4, m.first_receive_ms)
-                                     .Bind(5, now)
-                                     .Run());
         auto attributes = DecodeAttributes(row.attributes);
         if (attributes.ok()) m.attributes = std::move(*attributes);
         m.md5_of_body = Md5OfBody(m.body);
         m.md5_of_attributes = Md5OfAttributes(m.attributes);
         if (!row.dlq_source.empty()) m.dead_letter_source_arn = QueueArnFor(row.dlq_source);
         m.receipt_handle = EncodeReceipt(Receipt{q->id, row.seq, m.receive_count});
+        delivered.insert(row.seq);
         out.push_back(std::move(m));
       }
+      if (hidden > 0) IMGBATCH_RETURN_IF_ERROR(hide.Run());
+      // Nothing expired or dead-lettered: every visible row was read, there
+      // are no more.
+      if (!skipped) break;
     }
     return Status::Ok();
   }

@@ -14,6 +14,25 @@ inline constexpr const char* kReceive =
     "WHERE queue_id = ?1 AND visible_at_ms <= ?2 "
     "ORDER BY visible_at_ms, seq LIMIT ?3";
 
+// Hides the messages a receive delivers, all in one statement: ?1 visible
+// again at, ?2 now, their rowids (seq) in ?3..?12; parameters left unbound
+// are NULL and match nothing. Rowid lookups, one per message.
+inline constexpr int kHideReceivedFirstSeq = 3;
+inline constexpr const char* kHideReceived =
+    "UPDATE queue_messages SET visible_at_ms = ?1, receive_count = receive_count + 1, "
+    "first_receive_ms = CASE first_receive_ms WHEN 0 THEN ?2 ELSE first_receive_ms END, "
+    "last_receive_ms = ?2 WHERE seq IN (?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
+
+// Deletes by receipt in one statement: ?1 queue, then up to 10 (seq,
+// receive_count) pairs in ?2/?3 .. ?20/?21; a row goes only when its
+// receive count is the one its receipt names (the latest receive). Pairs
+// left unbound are NULL and match nothing. Rowid lookups.
+inline constexpr int kDeleteReceiptsMax = 10;
+inline constexpr const char* kDeleteReceipts =
+    "DELETE FROM queue_messages WHERE seq IN (?2, ?4, ?6, ?8, ?10, ?12, ?14, ?16, ?18, ?20) "
+    "AND +queue_id = ?1 AND (+seq, +receive_count) IN (VALUES (?2, ?3), (?4, ?5), (?6, ?7), "
+    "(?8, ?9), (?10, ?11), (?12, ?13), (?14, ?15), (?16, ?17), (?18, ?19), (?20, ?21))";
+
 // When the next hidden message becomes visible (first entry of a range).
 inline constexpr const char* kNextVisible =
     "SELECT min(visible_at_ms) FROM queue_messages WHERE queue_id = ?1 AND visible_at_ms > ?2";

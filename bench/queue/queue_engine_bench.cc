@@ -1,0 +1,227 @@
+// queue_engine_bench: the queue engine alone (no HTTP, no JSON, no SigV4) on a
+// durable SQLite database (WAL, synchronous=FULL, group commit), running the
+// cycle of bench/queue/queue_bench.cc: SendBatch(10) -> Receive(10) ->
+// DeleteBatch(what it got), from 1 or 16 threads, on an empty queue or with a
+// backlog queued ahead (each cycle keeps it constant).
+//
+// Load-independent counters, per message (sent, received and deleted):
+//   cpu_us      process CPU time (user + system, every thread: the callers,
+//               the db writer, the checkpointer)
+//   write_bytes bytes the process passed to write() (WAL frames and
+//               checkpoints; /proc/self/io wchar)
+//   commits     group commits (db::Database::Stats)
+// and, per Receive call, rx_us: the caller's wall time (p99 is not what
+// Google Benchmark reports; bench/queue/run.sh with BACKLOG measures that).
+//
+//   build/release/bench/queue/queue_engine_bench [--benchmark_filter=...]
+//   TMPDIR=dir selects the data directory's file system (default /tmp).
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <benchmark/benchmark.h>
+#include <sqlite3.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/hashing.h"
+#include "db/database.h"
+#include "queue/message.h"
+#include "queue/queue_engine.h"
+
+namespace imgbatch::queue {
+namespace {
+
+constexpr int kBatch = 10;
+constexpr char kQueue[] = "engine-bench";
+
+double ProcessCpuSeconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  auto seconds = [](const timeval& t) {
+    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
+  };
+  return seconds(u.ru_utime) + seconds(u.ru_stime);
+}
+
+int64_t ProcessWriteChars() {
+  std::ifstream io("/proc/self/io");
+  std::string line;
+  while (std::getline(io, line)) {
+    if (line.rfind("wchar:", 0) == 0) return std::atoll(line.c_str() + 6);
+  }
+  return 0;
+}
+
+// One database + engine shared by the benchmark's threads.
+struct Fixture {
+  std::filesystem::path dir;
+  std::unique_ptr<db::Database> db;
+  std::unique_ptr<QueueEngine> engine;
+
+  explicit Fixture(int64_t backlog) {
+    const char* tmp = std::getenv("TMPDIR");
+    dir = std::filesystem::path(tmp != nullptr ? tmp : "/tmp") /
+          ("queue_engine_bench_" + RandomHex(6));
+    std::filesystem::create_directories(dir);
+    Open();
+    if (!engine->CreateQueue(kQueue, {}, {}).ok()) std::abort();
+    if (backlog > 0) {
+      Fill(backlog);
+      Open();  // the engine counts the rows it finds at start
+    }
+  }
+  ~Fixture() {
+    engine.reset();
+    db.reset();
+    std::filesystem::remove_all(dir);
+  }
+
+  void Open() {
+    engine.reset();
+    db.reset();
+    db::Options options;
+    options.path = (dir / "bench.db").string();
+    auto opened = db::Database::Open(options);
+    if (!opened.ok()) std::abort();
+    db = std::move(*opened);
+    auto e = QueueEngine::Open(*db, SystemClock::Instance());
+    if (!e.ok()) std::abort();
+    engine = std::move(*e);
+  }
+
+  // The backlog in one transaction, rows as SendBatch writes them (ids from
+  // NewMessageId, 128-byte bodies), sent a minute ago so that they sort
+  // ahead of the cycles' messages; then the WAL is checkpointed away so the
+  // measured cycles do not pay for the fill.
+  void Fill(int64_t n) {
+    const int64_t past = SystemClock::Instance().NowMillis() - 60'000;
+    Status st = db->Write([&](db::Txn& txn) -> Status {
+      for (int64_t i = 0; i < n; ++i) {
+        IMGBATCH_ASSIGN_OR_RETURN(
+            db::Statement ins,
+            txn.Prepare("INSERT INTO queue_messages(queue_id, message_id, body, attributes, "
+                        "sender_id, trace_header, sent_ms, visible_at_ms) SELECT id, ?1, ?2, "
+                        "x'', 'AKIABENCH', '', ?3, ?3 FROM queues WHERE name = ?4"));
+        IMGBATCH_RETURN_IF_ERROR(ins.Bind(1, NewMessageId())
+                                     .BindBlob(2, std::string(128, 'b'))
+                                     .Bind(3, past)
+                                     .Bind(4, std::string_view(kQueue))
+                                     .Run());
+      }
+      return Status::Ok();
+    });
+    if (!st.ok()) std::abort();
+    engine.reset();
+    db.reset();
+    sqlite3* raw = nullptr;
+    if (sqlite3_open((dir / "bench.db").c_str(), &raw) != SQLITE_OK ||
+        sqlite3_wal_checkpoint_v2(raw, nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr) !=
+            SQLITE_OK) {
+      std::abort();
+    }
+    sqlite3_close(raw);
+  }
+};
+
+Fixture* fixture = nullptr;
+struct Totals {
+  double cpu0 = 0;
+  int64_t wchar0 = 0;
+  uint64_t commits0 = 0;
+  std::atomic<int64_t> messages{0};
+  std::atomic<int64_t> receive_ns{0};
+  std::atomic<int64_t> receives{0};
+} totals;
+
+Result<std::vector<ReceivedMessage>> ReceiveNow(QueueEngine& engine) {
+  Result<std::vector<ReceivedMessage>> out = std::vector<ReceivedMessage>{};
+  ReceiveOptions options;
+  options.max_messages = kBatch;
+  options.wait_seconds = 0;
+  engine.Receive(kQueue, options, [&](Result<std::vector<ReceivedMessage>> r) {
+    out = std::move(r);  // wait 0: called before Receive returns
+  });
+  return out;
+}
+
+void BM_Cycle(benchmark::State& state) {
+  if (state.thread_index() == 0) {
+    fixture = new Fixture(state.range(0));
+    totals.cpu0 = ProcessCpuSeconds();
+    totals.wchar0 = ProcessWriteChars();
+    totals.commits0 = fixture->db->GetStats().commits;
+    totals.messages = 0;
+    totals.receive_ns = 0;
+    totals.receives = 0;
+  }
+  const std::string body(128, 'm');
+  int64_t messages = 0, receive_ns = 0, receives = 0;
+  for (auto _ : state) {
+    std::vector<SendRequest> batch(kBatch);
+    for (auto& r : batch) {
+      r.body = body;
+      r.sender_id = "AKIABENCH";
+    }
+    auto sent = fixture->engine->SendBatch(kQueue, std::move(batch));
+    if (!sent.ok()) state.SkipWithError(sent.status().ToString().c_str());
+    const auto t0 = std::chrono::steady_clock::now();
+    auto got = ReceiveNow(*fixture->engine);
+    receive_ns +=
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0)
+            .count();
+    ++receives;
+    if (!got.ok()) state.SkipWithError(got.status().ToString().c_str());
+    std::vector<std::string> handles;
+    for (const auto& m : *got) handles.push_back(m.receipt_handle);
+    if (handles.empty()) continue;
+    auto deleted = fixture->engine->DeleteBatch(kQueue, handles);
+    if (!deleted.ok()) state.SkipWithError(deleted.status().ToString().c_str());
+    messages += static_cast<int64_t>(handles.size());
+  }
+  totals.messages += messages;
+  totals.receive_ns += receive_ns;
+  totals.receives += receives;
+  state.SetItemsProcessed(messages);
+  if (state.thread_index() == 0) {
+    // The loop's end is a barrier: every thread is done here.
+    const double n = static_cast<double>(std::max<int64_t>(1, totals.messages.load()));
+    state.counters["cpu_us"] = (ProcessCpuSeconds() - totals.cpu0) * 1e6 / n;
+    state.counters["write_bytes"] = static_cast<double>(ProcessWriteChars() - totals.wchar0) / n;
+    state.counters["msgs_per_commit"] =
+        n / static_cast<double>(
+                std::max<uint64_t>(1, fixture->db->GetStats().commits - totals.commits0));
+    state.counters["rx_us"] = static_cast<double>(totals.receive_ns.load()) / 1e3 /
+                              static_cast<double>(std::max<int64_t>(1, totals.receives.load()));
+    delete fixture;
+    fixture = nullptr;
+  }
+}
+// Fixed iteration counts: a run re-creates the fixture (and the backlog), so
+// Google Benchmark's iteration-count search would fill it several times.
+BENCHMARK(BM_Cycle)
+    ->ArgName("backlog")
+    ->Arg(0)
+    ->Arg(1'000'000)
+    ->Threads(1)
+    ->Iterations(1000)
+    ->UseRealTime();
+BENCHMARK(BM_Cycle)
+    ->ArgName("backlog")
+    ->Arg(0)
+    ->Arg(1'000'000)
+    ->Threads(16)
+    ->Iterations(300)
+    ->UseRealTime();
+
+}  // namespace
+}  // namespace imgbatch::queue
+
+BENCHMARK_MAIN();
