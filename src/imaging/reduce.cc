@@ -23,8 +23,12 @@ double Lanczos3(double x) {
   x = std::abs(x);
   if (x < 1e-9) return 1.0;
   if (x >= kLobes) return 0.0;
-  double px = std::numbers::pi * x;
-  return kLobes * std::sin(px) * std::sin(px / kLobes) / (px * px);
+  // sin(3t) = sin(t) * (3 - 4 sin^2(t)): one sin() per tap instead of two
+  // (the filters' sin() calls were ~0.6% of all CPU).
+  static_assert(kLobes == 3);
+  const double px = std::numbers::pi * x;
+  const double s = std::sin(px / kLobes);
+  return kLobes * s * (3 - 4 * s * s) * s / (px * px);
 }
 
 // For each output pixel: the first input pixel and `taps` fixed-point
