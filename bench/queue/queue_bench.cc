@@ -108,6 +108,72 @@ struct Tally {
   }
 };
 
+// What the cycles need from a reply, read with nlohmann's SAX interface (no
+// DOM: a ReceiveMessage reply's ten messages would be ~60 allocations): the
+// number of entries of the top-level arrays Successful, Failed and Messages,
+// and each message's ReceiptHandle. A reply that is not valid JSON fails
+// the parse.
+class Reply : public nlohmann::json_sax<Json> {
+ public:
+  int64_t successful = 0;
+  int64_t failed = 0;
+  std::vector<std::string> receipt_handles;  // of Messages, in order
+  int64_t messages() const { return static_cast<int64_t>(receipt_handles.size()); }
+
+  bool null() override { return true; }
+  bool boolean(bool) override { return true; }
+  bool number_integer(number_integer_t) override { return true; }
+  bool number_unsigned(number_unsigned_t) override { return true; }
+  bool number_float(number_float_t, const string_t&) override { return true; }
+  bool binary(binary_t&) override { return true; }
+  bool string(string_t& value) override {
+    if (in_receipt_) receipt_handles.back() = std::move(value);
+    in_receipt_ = false;
+    return true;
+  }
+  bool key(string_t& name) override {
+    if (depth_ == 1) {
+      top_ = name == "Successful" ? Top::kSuccessful
+             : name == "Failed"   ? Top::kFailed
+             : name == "Messages" ? Top::kMessages
+                                  : Top::kOther;
+    }
+    in_receipt_ = depth_ == 2 && top_ == Top::kMessages && name == "ReceiptHandle";
+    return true;
+  }
+  bool start_object(std::size_t) override {
+    if (depth_ == 1 && array_depth_ == 1) {  // an entry of a top-level array
+      if (top_ == Top::kSuccessful) ++successful;
+      if (top_ == Top::kFailed) ++failed;
+      if (top_ == Top::kMessages) receipt_handles.emplace_back();
+    }
+    ++depth_;
+    return true;
+  }
+  bool end_object() override {
+    --depth_;
+    return true;
+  }
+  bool start_array(std::size_t) override {
+    ++array_depth_;
+    return true;
+  }
+  bool end_array() override {
+    --array_depth_;
+    return true;
+  }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override {
+    return false;
+  }
+
+ private:
+  enum class Top { kOther, kSuccessful, kFailed, kMessages };
+  Top top_ = Top::kOther;
+  int depth_ = 0;        // objects open
+  int array_depth_ = 0;  // arrays open
+  bool in_receipt_ = false;
+};
+
 // One keep-alive HTTP/1.1 connection issuing signed SQS JSON calls.
 class Connection {
  public:
@@ -138,8 +204,9 @@ class Connection {
     socket_.set_option(tcp::no_delay(true));
   }
 
-  // An SQS JSON 1.0 call; the parsed reply (or nullopt on an error reply).
-  awaitable<std::optional<Json>> Call(const std::string& op, const Json& params) {
+  // An SQS JSON 1.0 call; the reply's summary (or nullopt on an error reply
+  // or one that is not JSON).
+  awaitable<std::optional<Reply>> Call(const std::string& op, const Json& params) {
     auto req = SignedRequest(op, params.dump());
     co_await RoundTrip(req);
     const auto& res = response_;
@@ -149,8 +216,8 @@ class Connection {
       }
       co_return std::nullopt;
     }
-    Json reply = Json::parse(res.body(), nullptr, false);
-    if (reply.is_discarded()) co_return std::nullopt;
+    Reply reply;
+    if (!Json::sax_parse(res.body(), &reply)) co_return std::nullopt;
     co_return reply;
   }
 
@@ -185,16 +252,31 @@ std::string QueueUrl(const Options& o) {
   return "http://" + o.host + ":" + o.port + "/000000000000/" + o.queue;
 }
 
-Json SendBatchParams(const Options& o, const std::string& body, int64_t& counter) {
-  Json entries = Json::array();
-  for (int i = 0; i < kBatch; ++i) {
-    std::string text = body;
-    std::string n = std::to_string(counter++);
-    text.replace(0, std::min(text.size(), n.size()), n);
-    entries.push_back({{"Id", std::to_string(i)}, {"MessageBody", std::move(text)}});
+// The SendMessageBatch request of one connection, built once; each call
+// writes the next message numbers over the start of the bodies in place.
+class SendBatchParams {
+ public:
+  SendBatchParams(const Options& o, int64_t first) : counter_(first) {
+    Json entries = Json::array();
+    for (int i = 0; i < kBatch; ++i) {
+      entries.push_back({{"Id", std::to_string(i)},
+                         {"MessageBody", std::string(static_cast<size_t>(o.body_bytes), 'm')}});
+    }
+    params_ = {{"QueueUrl", QueueUrl(o)}, {"Entries", std::move(entries)}};
   }
-  return {{"QueueUrl", QueueUrl(o)}, {"Entries", std::move(entries)}};
-}
+  const Json& Next() {
+    for (auto& entry : params_["Entries"]) {
+      auto& text = entry["MessageBody"].get_ref<std::string&>();
+      const std::string n = std::to_string(counter_++);
+      text.replace(0, std::min(text.size(), n.size()), n);
+    }
+    return params_;
+  }
+
+ private:
+  Json params_;
+  int64_t counter_;
+};
 
 // Built outside the coroutines: GCC 12 miscompiles braced initializers with
 // string literals inside a coroutine body ("array used as initializer").
@@ -202,22 +284,13 @@ Json ReceiveParams(const Options& o) {
   return {{"QueueUrl", QueueUrl(o)}, {"MaxNumberOfMessages", kBatch}, {"WaitTimeSeconds", 0}};
 }
 
-// The DeleteMessageBatch request for every message of a ReceiveMessage reply
-// (an empty Entries array when it held none).
-Json DeleteParams(const Options& o, const Json& received) {
+// The DeleteMessageBatch request for every message of a ReceiveMessage reply.
+Json DeleteParams(const Options& o, const Reply& received) {
   Json entries = Json::array();
-  if (auto it = received.find("Messages"); it != received.end()) {
-    for (const auto& m : *it) {
-      entries.push_back(
-          {{"Id", std::to_string(entries.size())}, {"ReceiptHandle", m.at("ReceiptHandle")}});
-    }
+  for (const auto& handle : received.receipt_handles) {
+    entries.push_back({{"Id", std::to_string(entries.size())}, {"ReceiptHandle", handle}});
   }
   return {{"QueueUrl", QueueUrl(o)}, {"Entries", std::move(entries)}};
-}
-
-int64_t CountOf(const Json& reply, const char* member) {
-  auto it = reply.find(member);
-  return it == reply.end() ? 0 : static_cast<int64_t>(it->size());
 }
 
 enum class Phase { kCycles, kFill, kHealthy };
@@ -227,8 +300,7 @@ enum class Phase { kCycles, kFill, kHealthy };
 awaitable<void> Worker(Connection& conn, const Options& o, Phase phase,
                        SteadyClock::time_point deadline, std::atomic<int64_t>& fill_left,
                        Tally& tally, int64_t id) {
-  const std::string body(static_cast<size_t>(o.body_bytes), 'm');
-  int64_t counter = id * 1'000'000'000LL;
+  SendBatchParams send_params(o, id * 1'000'000'000LL);
   const Json receive_params = ReceiveParams(o);
   try {
     while (SteadyClock::now() < deadline) {
@@ -242,14 +314,14 @@ awaitable<void> Worker(Connection& conn, const Options& o, Phase phase,
       }
       if (phase == Phase::kFill && fill_left.fetch_sub(kBatch) <= 0) break;
       auto t0 = SteadyClock::now();
-      auto sent = co_await conn.Call("SendMessageBatch", SendBatchParams(o, body, counter));
+      auto sent = co_await conn.Call("SendMessageBatch", send_params.Next());
       tally.send.Add(SteadyClock::now() - t0);
       ++tally.requests;
       if (!sent) {
         ++tally.errors;
         continue;
       }
-      tally.sent += CountOf(*sent, "Successful");
+      tally.sent += sent->successful;
       if (phase == Phase::kFill) continue;
 
       auto t1 = SteadyClock::now();
@@ -260,7 +332,7 @@ awaitable<void> Worker(Connection& conn, const Options& o, Phase phase,
         ++tally.errors;
         continue;
       }
-      const int64_t received = CountOf(*got, "Messages");
+      const int64_t received = got->messages();
       tally.received += received;
       if (received == 0) continue;
       auto t2 = SteadyClock::now();
@@ -271,8 +343,8 @@ awaitable<void> Worker(Connection& conn, const Options& o, Phase phase,
         ++tally.errors;
         continue;
       }
-      tally.deleted += CountOf(*deleted, "Successful");
-      tally.errors += CountOf(*deleted, "Failed");
+      tally.deleted += deleted->successful;
+      tally.errors += deleted->failed;
     }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "connection %lld: %s\n", static_cast<long long>(id), e.what());
@@ -358,8 +430,8 @@ PhaseResult RunPhase(asio::io_context& io, std::vector<std::unique_ptr<Connectio
 }
 
 // Sends one call outside the measured phases (setup).
-Json Setup(asio::io_context& io, Connection& conn, const std::string& op, const Json& params) {
-  std::optional<Json> out;
+void Setup(asio::io_context& io, Connection& conn, const std::string& op, const Json& params) {
+  std::optional<Reply> out;
   asio::co_spawn(
       io, [&]() -> awaitable<void> { out = co_await conn.Call(op, params); }, asio::detached);
   io.restart();
@@ -368,7 +440,6 @@ Json Setup(asio::io_context& io, Connection& conn, const std::string& op, const 
     std::fprintf(stderr, "setup %s failed\n", op.c_str());
     std::exit(1);
   }
-  return *out;
 }
 
 void PrintCycles(const char* label, PhaseResult& r, int64_t rss_before, int64_t rss_after) {

@@ -71,6 +71,17 @@ struct Fixture {
     dir = std::filesystem::path(tmp != nullptr ? tmp : "/tmp") /
           ("queue_engine_bench_" + RandomHex(6));
     std::filesystem::create_directories(dir);
+    if (const char* page_size = std::getenv("PAGE_SIZE")) {
+      // Experiment: a database created with another page size.
+      sqlite3* raw = nullptr;
+      const std::string sql = std::string("PRAGMA page_size=") + page_size +
+                              "; PRAGMA journal_mode=WAL; CREATE TABLE page_size_probe(x);";
+      if (sqlite3_open((dir / "bench.db").c_str(), &raw) != SQLITE_OK ||
+          sqlite3_exec(raw, sql.c_str(), nullptr, nullptr, nullptr) != SQLITE_OK) {
+        std::abort();
+      }
+      sqlite3_close(raw);
+    }
     Open();
     if (!engine->CreateQueue(kQueue, {}, {}).ok()) std::abort();
     if (backlog > 0) {
