@@ -174,6 +174,8 @@ Result<std::unique_ptr<Connection>> OpenConnection(const std::string& path, bool
 struct PendingWrite {
   std::function<Status(Txn&)> fn;
   Status result;
+  // WriteAsync's completion; empty for a blocking Write() (woken through cv).
+  std::function<void(Status)> done_fn;
   // Not std::atomic::wait: libstdc++ 12 spins with sched_yield first, which
   // under load was a third of the server's context switches.
   std::mutex mu;
@@ -216,6 +218,7 @@ class DatabaseImpl final : public Database {
 
   Status Migrate(std::string_view component, const std::vector<Migration>& steps) override;
   Status Write(std::function<Status(Txn&)> fn) override;
+  void WriteAsync(std::function<Status(Txn&)> fn, std::function<void(Status)> done) override;
   Status Read(std::function<Status(Conn&)> fn) override;
   void FailCommitAfter(int n) override { fail_commit_countdown_.store(n); }
   Stats GetStats() override {
@@ -224,8 +227,10 @@ class DatabaseImpl final : public Database {
   }
 
  private:
+  bool Enqueue(PendingPtr pending);
   void WriterLoop();
   void RunGroup(std::vector<PendingPtr>& group);
+  static void Complete(PendingWrite& p);
   Status Commit();
   void CheckpointLoop();
   static int OnWalCommit(void* self, sqlite3* db, const char* schema, int wal_pages);
@@ -257,6 +262,17 @@ class DatabaseImpl final : public Database {
   std::vector<Connection*> idle_readers_;
 };
 
+// Queues a caller for the writer; false once the database is closing.
+bool DatabaseImpl::Enqueue(PendingPtr pending) {
+  {
+    std::lock_guard lock(queue_mutex_);
+    if (stopping_) return false;
+    queue_.push_back(std::move(pending));
+  }
+  queue_cv_.notify_one();
+  return true;
+}
+
 Status DatabaseImpl::Write(std::function<Status(Txn&)> fn) {
   if (std::this_thread::get_id() == writer_thread_.get_id()) {
     // A callback calling Write() would wait for its own group forever.
@@ -264,17 +280,40 @@ Status DatabaseImpl::Write(std::function<Status(Txn&)> fn) {
   }
   auto pending = std::make_shared<PendingWrite>();
   pending->fn = std::move(fn);
-  {
-    std::lock_guard lock(queue_mutex_);
-    if (stopping_) return Status(Code::kUnavailable, "database is closing");
-    queue_.push_back(pending);
-  }
-  queue_cv_.notify_one();
+  if (!Enqueue(pending)) return Status(Code::kUnavailable, "database is closing");
   // Woken alone when its own group committed (a shared condition variable
   // woke every waiting caller, later groups' included, at every commit).
   std::unique_lock done_lock(pending->mu);
   pending->cv.wait(done_lock, [&] { return pending->done; });
   return std::move(pending->result);
+}
+
+void DatabaseImpl::WriteAsync(std::function<Status(Txn&)> fn, std::function<void(Status)> done) {
+  auto pending = std::make_shared<PendingWrite>();
+  pending->fn = std::move(fn);
+  pending->done_fn = std::move(done);
+  if (!Enqueue(pending)) {
+    pending->result = Status(Code::kUnavailable, "database is closing");
+    Complete(*pending);
+  }
+}
+
+// Hands a finished caller its result: WriteAsync's completion runs here, on
+// the writer thread; a blocking Write() is woken.
+void DatabaseImpl::Complete(PendingWrite& p) {
+  if (p.done_fn) {
+    try {
+      p.done_fn(std::move(p.result));
+    } catch (...) {
+      // The commit stands; a throwing completion must not take the writer down.
+    }
+    return;
+  }
+  {
+    std::lock_guard done_lock(p.mu);
+    p.done = true;
+  }
+  p.cv.notify_one();  // p is shared: still alive even if its caller returned
 }
 
 void DatabaseImpl::WriterLoop() {
@@ -296,13 +335,7 @@ void DatabaseImpl::WriterLoop() {
       writes_ += group.size();
       ++commits_;
     }
-    for (const PendingPtr& p : group) {
-      {
-        std::lock_guard done_lock(p->mu);
-        p->done = true;
-      }
-      p->cv.notify_one();  // p is shared: still alive even if its caller returned
-    }
+    for (const PendingPtr& p : group) Complete(*p);
     group.clear();
   }
 }

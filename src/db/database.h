@@ -4,7 +4,9 @@
 // Writes go through one writer thread with group commit: concurrent Write()
 // calls are batched into one transaction and share one fsync; each caller's
 // function runs in its own SAVEPOINT, so a failing caller rolls back only its
-// own changes. Write() returns after the commit that made the change durable.
+// own changes. Write() returns after the commit that made the change durable;
+// WriteAsync() returns at once and calls its completion on the writer thread
+// after that commit (so a server thread need not block for the fsync).
 // Reads run on a small pool of read-only connections (snapshot isolation).
 //
 // Thread-safety: Database is thread-safe. Conn/Statement objects are used only
@@ -96,6 +98,14 @@ class Database {
   // Runs fn on the writer thread in a group-committed transaction; returns
   // fn's Status once durable (or the commit's error).
   virtual Status Write(std::function<Status(Txn&)> fn) = 0;
+  // Like Write, without waiting: fn joins the next group, and done(fn's
+  // Status, or the commit's error) runs on the writer thread once that group
+  // committed and is durable (after the group's OnCommit hooks), in the order
+  // the calls were queued. done must be quick and must not block or call
+  // Write() (post real work elsewhere); it may call WriteAsync() (that joins
+  // a later group). When the database is closing, done(kUnavailable) runs at
+  // once on the calling thread. The destructor completes every queued call.
+  virtual void WriteAsync(std::function<Status(Txn&)> fn, std::function<void(Status)> done) = 0;
   // Runs fn on a read connection.
   virtual Status Read(std::function<Status(Conn&)> fn) = 0;
 

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <filesystem>
 #include <future>
+#include <mutex>
 #include <thread>
 
 namespace imgbatch::db {
@@ -414,6 +415,92 @@ TEST_F(DatabaseTest, BackgroundCheckpointCopiesWalIntoDatabaseFile) {
                  })
                   .ok());
   EXPECT_EQ(rows, 1500);
+}
+
+// An asynchronous insert of key; its completion records (key, status, whether
+// a read connection already saw the row: i.e. it ran after the commit).
+struct AsyncDone {
+  std::string key;
+  Status status;
+  bool committed_when_called = false;
+};
+
+TEST_F(DatabaseTest, WriteAsyncCompletesAfterCommitInQueueOrder) {
+  auto [release, blocked] = BlockWriter();
+  std::mutex mu;
+  std::vector<AsyncDone> done;
+  constexpr int kCallers = 5;
+  for (int i = 0; i < kCallers; ++i) {
+    std::string key = "a" + std::to_string(i);
+    db_->WriteAsync(
+        [key, i](Txn& txn) -> Status {
+          IMGBATCH_ASSIGN_OR_RETURN(auto st, txn.Prepare("INSERT INTO kv(k, v) VALUES(?, ?)"));
+          return st.Bind(1, key).Bind(2, int64_t{i}).Run();
+        },
+        [&, key](Status st) {
+          bool seen = Has(key);
+          std::lock_guard lock(mu);
+          done.push_back({key, std::move(st), seen});
+        });
+  }
+  ASSERT_TRUE(WaitFor([&] { return db_->GetStats().queued == kCallers; }));
+  {
+    std::lock_guard lock(mu);
+    EXPECT_TRUE(done.empty());  // nothing completes before its commit
+  }
+  const uint64_t commits_before = db_->GetStats().commits;
+  release.set_value();
+  EXPECT_TRUE(blocked.get().ok());
+  ASSERT_TRUE(WaitFor([&] {
+    std::lock_guard lock(mu);
+    return done.size() == kCallers;
+  }));
+  for (int i = 0; i < kCallers; ++i) {
+    EXPECT_EQ(done[i].key, "a" + std::to_string(i));
+    EXPECT_TRUE(done[i].status.ok()) << done[i].status.ToString();
+    EXPECT_TRUE(done[i].committed_when_called);
+  }
+  // The blocking caller's commit, then one shared by the five queued calls.
+  EXPECT_EQ(db_->GetStats().commits - commits_before, 2u);
+}
+
+TEST_F(DatabaseTest, WriteAsyncReportsItsOwnFailureAndCommitFailures) {
+  std::promise<Status> rejected;
+  db_->WriteAsync([](Txn&) -> Status { return Conflict("no"); },
+                  [&](Status st) { rejected.set_value(std::move(st)); });
+  EXPECT_EQ(rejected.get_future().get().code(), Code::kConflict);
+  db_->FailCommitAfter(1);
+  std::promise<Status> failed_commit;
+  db_->WriteAsync(
+      [](Txn& txn) -> Status { return txn.Exec("INSERT INTO kv(k, v) VALUES('lost', 1)"); },
+      [&](Status st) { failed_commit.set_value(std::move(st)); });
+  EXPECT_EQ(failed_commit.get_future().get().code(), Code::kIoError);
+  EXPECT_FALSE(Has("lost"));
+}
+
+TEST_F(DatabaseTest, ClosingCompletesQueuedAsyncWritesDurably) {
+  auto [release, blocked] = BlockWriter();
+  std::atomic<int> ok{0};
+  for (int i = 0; i < 3; ++i) {
+    std::string key = "c" + std::to_string(i);
+    db_->WriteAsync(
+        [key](Txn& txn) -> Status {
+          IMGBATCH_ASSIGN_OR_RETURN(auto st, txn.Prepare("INSERT INTO kv(k, v) VALUES(?, 0)"));
+          return st.Bind(1, key).Run();
+        },
+        [&](Status st) {
+          if (st.ok()) ++ok;
+        });
+  }
+  ASSERT_TRUE(WaitFor([&] { return db_->GetStats().queued == 3; }));
+  // The destructor waits for the writer, which drains the queue first.
+  std::thread closer([&] { db_.reset(); });
+  release.set_value();
+  EXPECT_TRUE(blocked.get().ok());
+  closer.join();
+  EXPECT_EQ(ok.load(), 3);
+  ReOpen();
+  EXPECT_EQ(Count(), 3);
 }
 
 TEST(DatabaseOpenTest, BadPathIsAnError) {

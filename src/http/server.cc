@@ -138,6 +138,9 @@ struct ExchangeShared {
 
   bool responded = false;
   std::optional<Response> response;
+  // The handler runs inline on the session's strand: the session looks for
+  // the response as soon as it returns, so Respond() need not wake it.
+  bool inline_call = false;
 
   std::atomic<bool> client_gone{false};
 
@@ -207,7 +210,7 @@ class ExchangeImpl final : public Exchange {
     shared_->responded = true;
     if (shared_->detached) return;  // connection already gone
     shared_->response = std::move(response);
-    if (shared_->wake) shared_->wake();
+    if (shared_->wake && !shared_->inline_call) shared_->wake();
   }
 
   bool ClientGone() const override { return shared_->client_gone.load(); }
@@ -510,9 +513,13 @@ class Session : public std::enable_shared_from_this<Session> {
     started_ = Clock::now();
     auto exchange = StartExchange();
     if (ShouldPrefetchBody()) co_await PrefetchBody();
-    asio::post(server_.pool(), [&server = server_, exchange = std::move(exchange)]() mutable {
-      InvokeHandler(server.handler(), std::move(exchange));
-    });
+    if (CanRunInline(exchange->head())) {
+      RunHandlerInline(std::move(exchange));
+    } else {
+      asio::post(server_.pool(), [&server = server_, exchange = std::move(exchange)]() mutable {
+        InvokeHandler(server.handler(), std::move(exchange));
+      });
+    }
     Response response = co_await AwaitResponse();
     if (abandon_) co_return false;
     bool keep_alive = DecideKeepAlive();
@@ -584,6 +591,28 @@ class Session : public std::enable_shared_from_this<Session> {
     auto exchange = std::make_shared<ExchangeImpl>(std::move(head), shared_);
     if (body_done_) StartWatch();
     return exchange;
+  }
+
+  // Inline only when the handler cannot block on the body: it is all in
+  // memory (or there is none), so ReadBody() returns without the strand.
+  bool CanRunInline(const RequestHead& head) {
+    if (!opt_.run_inline) return false;
+    {
+      std::lock_guard lock(shared_->mu);
+      if (!shared_->body_eof || !shared_->prefetch_status.ok()) return false;
+    }
+    return opt_.run_inline(head);
+  }
+
+  void RunHandlerInline(std::shared_ptr<ExchangeImpl> exchange) {
+    auto shared = shared_;
+    {
+      std::lock_guard lock(shared->mu);
+      shared->inline_call = true;
+    }
+    InvokeHandler(server_.handler(), std::move(exchange));
+    std::lock_guard lock(shared->mu);
+    shared->inline_call = false;
   }
 
   bool ShouldPrefetchBody() const {

@@ -779,6 +779,80 @@ TEST_F(ServerTest, LongPollDoesNotHoldAHandlerThread) {
   parked[1]->Respond(Text(200, "nobody listens"));
 }
 
+// ServerOptions::run_inline: picked requests with a small body run on the I/O
+// thread (not the only handler thread, which is busy), and may answer later
+// from another thread; a body too large to read ahead still goes to the pool.
+TEST_F(ServerTest, InlineRequestsRunOnTheIoThreadUnlessTheBodyIsLarge) {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool blocking = false, release = false;
+  std::thread::id pool_thread;
+  std::vector<std::thread> responders;
+  StartServer(
+      [&](std::shared_ptr<Exchange> ex) {
+        const std::string path = ex->head().path;
+        if (path == "/block") {  // holds the only pool thread
+          std::unique_lock lock(mu);
+          pool_thread = std::this_thread::get_id();
+          blocking = true;
+          cv.notify_all();
+          cv.wait(lock, [&] { return release; });
+          ex->Respond(Text(200, "unblocked"));
+          return;
+        }
+        auto body = ReadWholeBody(*ex, 1 << 20);
+        ASSERT_TRUE(body.ok());
+        const bool on_pool = [&] {
+          std::lock_guard lock(mu);
+          return std::this_thread::get_id() == pool_thread;
+        }();
+        std::string text =
+            std::string(on_pool ? "pool " : "inline ") + std::to_string(body->size());
+        if (path == "/inline/later") {  // answered from another thread
+          std::lock_guard lock(mu);
+          responders.emplace_back([ex, text] { ex->Respond(Text(200, text)); });
+          return;
+        }
+        ex->Respond(Text(200, text));
+      },
+      [](ServerOptions& o) {
+        o.handler_threads = 1;
+        o.io_threads = 1;
+        o.run_inline = [](const RequestHead& head) { return head.path.starts_with("/inline"); };
+      });
+  CurlResult blocked;
+  std::thread blocker([&] { blocked = Curl().Run("GET", Url("/block")); });
+  {
+    std::unique_lock lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, 10s, [&] { return blocking; }));
+  }
+  Curl curl;
+  Upload small{.size = 1000};
+  // No "Expect: 100-continue" (curl's default for uploads): a body the
+  // client holds back until told cannot be read ahead.
+  EXPECT_EQ(curl.Run("POST", Url("/inline/now"), &small, {"Expect:"}).body, "inline 1000");
+  Upload later{.size = 10};
+  EXPECT_EQ(curl.Run("POST", Url("/inline/later"), &later, {"Expect:"}).body, "inline 10");
+  EXPECT_EQ(curl.Run("GET", Url("/inline/get")).body, "inline 0");
+  // Over the read-ahead size: only the pool may block on the rest of the
+  // body, so this waits for the pool thread.
+  Upload large{.size = 200'000};
+  CurlResult large_result;
+  std::thread large_client(
+      [&] { large_result = Curl().Run("POST", Url("/inline/big"), &large, {"Expect:"}); });
+  {
+    std::lock_guard lock(mu);
+    release = true;
+    cv.notify_all();
+  }
+  blocker.join();
+  large_client.join();
+  EXPECT_EQ(blocked.body, "unblocked");
+  EXPECT_EQ(large_result.body, "pool 200000");
+  std::lock_guard lock(mu);
+  for (auto& t : responders) t.join();
+}
+
 TEST_F(ServerTest, GracefulStopFinishesTheInFlightRequest) {
   std::mutex mu;
   std::condition_variable cv;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <condition_variable>
 #include <deque>
+#include <future>
 #include <limits>
 #include <map>
 #include <mutex>
@@ -211,6 +212,7 @@ class EngineImpl final : public QueueEngine {
       : db_(db), clock_(clock), options_(std::move(options)) {}
 
   ~EngineImpl() override {
+    WaitForAsyncWrites();
     {
       std::lock_guard lock(mu_);
       stop_ = true;
@@ -553,8 +555,15 @@ class EngineImpl final : public QueueEngine {
 
   Result<std::vector<Result<SendResult>>> SendBatch(std::string_view queue,
                                                     std::vector<SendRequest> requests) override {
+    return AwaitCompletion<Result<std::vector<Result<SendResult>>>>([&](SendBatchCallback done) {
+      SendBatchAsync(queue, std::move(requests), std::move(done));
+    });
+  }
+
+  void SendBatchAsync(std::string_view queue, std::vector<SendRequest> requests,
+                      SendBatchCallback done) override {
     QueuePtr q = Find(queue);
-    if (!q) return QueueNotFound();
+    if (!q) return done(QueueNotFound());
     const QueueConfig config = ConfigOf(q);
     const int64_t now = clock_.NowMillis();
 
@@ -564,48 +573,60 @@ class EngineImpl final : public QueueEngine {
       std::string attributes;
       int64_t visible_at;
     };
-    std::vector<Result<SendResult>> results;
-    std::vector<Row> rows;
-    for (size_t i = 0; i < requests.size(); ++i) {
-      SendRequest& r = requests[i];
+    // Owned by the write and its completion.
+    struct Batch {
+      std::vector<SendRequest> requests;
+      std::vector<Result<SendResult>> results;
+      std::vector<Row> rows;
+    };
+    auto batch = std::make_shared<Batch>();
+    batch->requests = std::move(requests);
+    for (size_t i = 0; i < batch->requests.size(); ++i) {
+      SendRequest& r = batch->requests[i];
       Status valid = ValidateSend(r, config);
       if (!valid.ok()) {
-        results.emplace_back(std::move(valid));
+        batch->results.emplace_back(std::move(valid));
         continue;
       }
       const int delay = r.delay_seconds.value_or(config.delay_seconds);
       SendResult sent{NewMessageId(), Md5OfBody(r.body), Md5OfAttributes(r.attributes)};
-      rows.push_back(Row{i, sent.message_id, EncodeAttributes(r.attributes), now + delay * 1000LL});
-      results.emplace_back(std::move(sent));
+      batch->rows.push_back(
+          Row{i, sent.message_id, EncodeAttributes(r.attributes), now + delay * 1000LL});
+      batch->results.emplace_back(std::move(sent));
     }
-    if (rows.empty()) return results;
+    if (batch->rows.empty()) return done(std::move(batch->results));
 
-    IMGBATCH_RETURN_IF_ERROR(db_.Write([&](db::Txn& txn) -> Status {
-      if (q->deleted) return QueueNotFound();
-      // One multi-row INSERT per kMaxBatchEntries rows.
-      for (size_t first = 0; first < rows.size(); first += kMaxBatchEntries) {
-        const size_t n = std::min(rows.size() - first, static_cast<size_t>(kMaxBatchEntries));
-        IMGBATCH_ASSIGN_OR_RETURN(db::Statement st, txn.Prepare(InsertMessagesSql(n)));
-        st.Bind(1, q->id).Bind(2, now);
-        for (size_t i = 0; i < n; ++i) {
-          const Row& row = rows[first + i];
-          const SendRequest& r = requests[row.index];
-          const int p = kInsertFirstRowParam + static_cast<int>(i) * kInsertParamsPerRow;
-          st.Bind(p, row.message_id)
-              .BindBlob(p + 1, r.body)
-              .BindBlob(p + 2, row.attributes)
-              .Bind(p + 3, r.sender_id)
-              .Bind(p + 4, r.trace_header)
-              .Bind(p + 5, row.visible_at);
-        }
-        IMGBATCH_RETURN_IF_ERROR(st.Run());
-      }
-      return Status::Ok();
-    }));
-    std::vector<int64_t> visible_ats;
-    for (const Row& row : rows) visible_ats.push_back(row.visible_at);
-    AfterSend(q, visible_ats, now);
-    return results;
+    WriteAsync(
+        [this, q, batch, now](db::Txn& txn) -> Status {
+          if (q->deleted) return QueueNotFound();
+          const std::vector<Row>& rows = batch->rows;
+          // One multi-row INSERT per kMaxBatchEntries rows.
+          for (size_t first = 0; first < rows.size(); first += kMaxBatchEntries) {
+            const size_t n = std::min(rows.size() - first, static_cast<size_t>(kMaxBatchEntries));
+            IMGBATCH_ASSIGN_OR_RETURN(db::Statement st, txn.Prepare(InsertMessagesSql(n)));
+            st.Bind(1, q->id).Bind(2, now);
+            for (size_t i = 0; i < n; ++i) {
+              const Row& row = rows[first + i];
+              const SendRequest& r = batch->requests[row.index];
+              const int p = kInsertFirstRowParam + static_cast<int>(i) * kInsertParamsPerRow;
+              st.Bind(p, row.message_id)
+                  .BindBlob(p + 1, r.body)
+                  .BindBlob(p + 2, row.attributes)
+                  .Bind(p + 3, r.sender_id)
+                  .Bind(p + 4, r.trace_header)
+                  .Bind(p + 5, row.visible_at);
+            }
+            IMGBATCH_RETURN_IF_ERROR(st.Run());
+          }
+          return Status::Ok();
+        },
+        [this, q, batch, now, done = std::move(done)](Status st) {
+          if (!st.ok()) return done(std::move(st));
+          std::vector<int64_t> visible_ats;
+          for (const Row& row : batch->rows) visible_ats.push_back(row.visible_at);
+          AfterSend(q, visible_ats, now);
+          done(std::move(batch->results));
+        });
   }
 
   Result<SendResult> SendInTransaction(db::Txn& txn, std::string_view queue,
@@ -698,30 +719,40 @@ class EngineImpl final : public QueueEngine {
       generation = q->send_generation;
       maybe_messages = q->message_count > 0;
     }
-    if (maybe_messages) {
-      auto got = ReceiveNow(q, options.max_messages, visibility);
-      if (!got.ok() || !got->empty() || wait == 0) return done(std::move(got));
-    } else if (wait == 0) {
-      return done(std::vector<ReceivedMessage>{});
-    }
+    if (!maybe_messages && wait == 0) return done(std::vector<ReceivedMessage>{});
     Waiter w;
     w.max_messages = options.max_messages;
     w.visibility_timeout = visibility;
     w.deadline_ms = clock_.NowMillis() + wait * 1000LL;
     w.abandoned = std::move(options.abandoned);
     w.done = std::move(done);
+    if (!maybe_messages) return Park(q, std::move(w), generation);
+    ReceiveNowAsync(q, w.max_messages, visibility,
+                    [this, q, wait, generation,
+                     w = std::move(w)](Result<std::vector<ReceivedMessage>> got) mutable {
+                      if (!got.ok() || !got->empty() || wait == 0) return w.done(std::move(got));
+                      Park(q, std::move(w), generation);
+                    });
+  }
+
+  // Parks a long poll until messages arrive or its deadline (engine thread).
+  // `generation` is the queue's send generation seen before the receive
+  // looked: a send since then may have been missed, so serve at once.
+  void Park(const QueuePtr& q, Waiter w, uint64_t generation) {
+    bool deleted = false;
     {
       std::lock_guard lock(mu_);
-      if (q->deleted) {
-        // fall through to complete below
-      } else {
+      deleted = q->deleted;
+      if (!deleted && !waits_released_) {
         q->waiters.push_back(std::move(w));
         if (q->send_generation != generation) wake_.insert(q);
         cv_.notify_all();
         return;
       }
     }
-    w.done(QueueNotFound());
+    // Deleted meanwhile, or shutting down (answer now with nothing).
+    if (deleted) return w.done(QueueNotFound());
+    w.done(std::vector<ReceivedMessage>{});
   }
 
   Status Delete(std::string_view queue, std::string_view receipt_handle) override {
@@ -731,40 +762,58 @@ class EngineImpl final : public QueueEngine {
 
   Result<std::vector<Status>> DeleteBatch(std::string_view queue,
                                           const std::vector<std::string>& handles) override {
+    return AwaitCompletion<Result<std::vector<Status>>>(
+        [&](StatusesCallback done) { DeleteBatchAsync(queue, handles, std::move(done)); });
+  }
+
+  void DeleteBatchAsync(std::string_view queue, std::vector<std::string> handles,
+                        StatusesCallback done) override {
     QueuePtr q = Find(queue);
-    if (!q) return QueueNotFound();
-    std::vector<Status> results(handles.size());
-    std::vector<std::pair<size_t, Receipt>> valid;
+    if (!q) return done(QueueNotFound());
+    // Owned by the write and its completion.
+    struct Batch {
+      std::vector<Status> results;
+      std::vector<std::pair<size_t, Receipt>> valid;
+      int64_t removed = 0;
+    };
+    auto batch = std::make_shared<Batch>();
+    batch->results.resize(handles.size());
     for (size_t i = 0; i < handles.size(); ++i) {
       auto r = DecodeReceipt(handles[i]);
       if (!r || r->queue_id != q->id) {
-        results[i] = InvalidReceiptHandle(handles[i]);
+        batch->results[i] = InvalidReceiptHandle(handles[i]);
       } else {
-        valid.emplace_back(i, *r);
+        batch->valid.emplace_back(i, *r);
       }
     }
-    if (valid.empty()) return results;
-    int64_t removed = 0;
-    IMGBATCH_RETURN_IF_ERROR(db_.Write([&](db::Txn& txn) -> Status {
-      removed = 0;
-      // One statement per kDeleteReceiptsMax receipts (a DeleteMessageBatch
-      // is at most 10).
-      for (size_t first = 0; first < valid.size(); first += sql::kDeleteReceiptsMax) {
-        IMGBATCH_ASSIGN_OR_RETURN(db::Statement st, txn.Prepare(sql::kDeleteReceipts));
-        st.Bind(1, q->id);
-        const size_t end = std::min(valid.size(), first + sql::kDeleteReceiptsMax);
-        for (size_t i = first; i < end; ++i) {
-          const int param = 2 + 2 * static_cast<int>(i - first);
-          st.Bind(param, valid[i].second.seq).Bind(param + 1, valid[i].second.receive_count);
-        }
-        IMGBATCH_RETURN_IF_ERROR(st.Run());
-        removed += st.changes();
-      }
-      return Status::Ok();
-    }));
-    std::lock_guard lock(mu_);
-    q->message_count = std::max<int64_t>(0, q->message_count - removed);
-    return results;
+    if (batch->valid.empty()) return done(std::move(batch->results));
+    WriteAsync(
+        [q, batch](db::Txn& txn) -> Status {
+          const auto& valid = batch->valid;
+          batch->removed = 0;
+          // One statement per kDeleteReceiptsMax receipts (a DeleteMessageBatch
+          // is at most 10).
+          for (size_t first = 0; first < valid.size(); first += sql::kDeleteReceiptsMax) {
+            IMGBATCH_ASSIGN_OR_RETURN(db::Statement st, txn.Prepare(sql::kDeleteReceipts));
+            st.Bind(1, q->id);
+            const size_t end = std::min(valid.size(), first + sql::kDeleteReceiptsMax);
+            for (size_t i = first; i < end; ++i) {
+              const int param = 2 + 2 * static_cast<int>(i - first);
+              st.Bind(param, valid[i].second.seq).Bind(param + 1, valid[i].second.receive_count);
+            }
+            IMGBATCH_RETURN_IF_ERROR(st.Run());
+            batch->removed += st.changes();
+          }
+          return Status::Ok();
+        },
+        [this, q, batch, done = std::move(done)](Status st) {
+          if (!st.ok()) return done(std::move(st));
+          {
+            std::lock_guard lock(mu_);
+            q->message_count = std::max<int64_t>(0, q->message_count - batch->removed);
+          }
+          done(std::move(batch->results));
+        });
   }
 
   Result<std::vector<PeekedMessage>> Peek(std::string_view queue, int max) override {
@@ -1333,19 +1382,60 @@ class EngineImpl final : public QueueEngine {
     return Status::Ok();
   }
 
-  Result<std::vector<ReceivedMessage>> ReceiveNow(const QueuePtr& q, int max, int visibility) {
-    const QueueConfig config = ConfigOf(q);
-    QueuePtr dlq = DeadLetterTarget(config);
+  // One receive of up to max messages, completed once durable (on the
+  // writer thread) or with the write's error.
+  void ReceiveNowAsync(const QueuePtr& q, int max, int visibility, ReceiveCallback done) {
+    struct Pass {
+      QueueConfig config;
+      QueuePtr dlq;
+      std::vector<ReceivedMessage> out;
+      CountDeltas deltas;
+    };
+    auto pass = std::make_shared<Pass>();
+    pass->config = ConfigOf(q);
+    pass->dlq = DeadLetterTarget(pass->config);
     const int64_t now = clock_.NowMillis();
-    std::vector<ReceivedMessage> out;
-    CountDeltas deltas;
-    IMGBATCH_RETURN_IF_ERROR(db_.Write([&](db::Txn& txn) -> Status {
-      out.clear();
-      deltas = {};
-      return ReceiveInTxn(txn, q, config, dlq, max, visibility, now, out, deltas);
-    }));
-    AfterReceive(q, dlq, deltas, out.empty() ? kNever : now + visibility * 1000LL);
-    return out;
+    WriteAsync(
+        [this, q, pass, max, visibility, now](db::Txn& txn) -> Status {
+          pass->out.clear();
+          pass->deltas = {};
+          return ReceiveInTxn(txn, q, pass->config, pass->dlq, max, visibility, now, pass->out,
+                              pass->deltas);
+        },
+        [this, q, pass, visibility, now, done = std::move(done)](Status st) {
+          if (!st.ok()) return done(std::move(st));
+          AfterReceive(q, pass->dlq, pass->deltas,
+                       pass->out.empty() ? kNever : now + visibility * 1000LL);
+          done(std::move(pass->out));
+        });
+  }
+
+  // db::Database::WriteAsync, counted: completions use this engine, so the
+  // destructor waits until the last one ran.
+  void WriteAsync(std::function<Status(db::Txn&)> fn, std::function<void(Status)> done) {
+    {
+      std::lock_guard lock(async_mu_);
+      ++async_pending_;
+    }
+    db_.WriteAsync(std::move(fn), [this, done = std::move(done)](Status st) {
+      done(std::move(st));
+      std::lock_guard lock(async_mu_);
+      if (--async_pending_ == 0) async_cv_.notify_all();
+    });
+  }
+
+  void WaitForAsyncWrites() {
+    std::unique_lock lock(async_mu_);
+    async_cv_.wait(lock, [&] { return async_pending_ == 0; });
+  }
+
+  // Runs an asynchronous operation and waits for its completion.
+  template <class T, class Start>
+  static T AwaitCompletion(Start start) {
+    std::promise<T> promise;
+    std::future<T> result = promise.get_future();
+    start([&promise](T value) { promise.set_value(std::move(value)); });
+    return result.get();
   }
 
   void AfterReceive(const QueuePtr& q, const QueuePtr& dlq, const CountDeltas& deltas,
@@ -1643,6 +1733,10 @@ class EngineImpl final : public QueueEngine {
   std::set<QueuePtr> wake_;  // queues whose waiters should be served now
   std::vector<std::shared_ptr<MoveTask>> tasks_;
   std::thread thread_;
+
+  std::mutex async_mu_;
+  std::condition_variable async_cv_;
+  int async_pending_ = 0;  // WriteAsync calls not yet completed
 };
 
 }  // namespace

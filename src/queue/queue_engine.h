@@ -10,10 +10,10 @@
 // visibility) or when its wait ends. The same thread expires retained
 // messages and runs message move tasks.
 //
-// Thread-safety: all public methods are thread-safe. Callbacks run either on
-// the calling thread (immediate result) or on the engine thread; they must
-// not block for long. Lifecycle: Open() starts the engine thread; the
-// destructor stops it and completes parked waiters with an empty result. The
+// Thread-safety: all public methods are thread-safe. Callbacks run on the
+// calling thread (immediate result), on the engine thread, or on the
+// database's writer thread right after the commit; they must not block. Lifecycle: Open() starts
+// the engine thread; the destructor stops it and completes parked waiters with an empty result. The
 // Database and Clock must outlive the engine.
 #pragma once
 
@@ -103,6 +103,8 @@ struct PeekedMessage {
 };
 
 using ReceiveCallback = std::function<void(Result<std::vector<ReceivedMessage>>)>;
+using SendBatchCallback = std::function<void(Result<std::vector<Result<SendResult>>>)>;
+using StatusesCallback = std::function<void(Result<std::vector<Status>>)>;
 
 // Exact counts at one instant.
 struct QueueCounts {
@@ -160,19 +162,30 @@ class QueueEngine {
   // One transaction; the outer Result fails only for queue-level errors.
   virtual Result<std::vector<Result<SendResult>>> SendBatch(std::string_view queue,
                                                             std::vector<SendRequest> requests) = 0;
+  // SendBatch without blocking: done gets the same result, exactly once, on
+  // the calling thread (nothing to write) or on the database's writer thread
+  // once the messages are durable. For servers that run requests on their
+  // I/O threads; done must not block.
+  virtual void SendBatchAsync(std::string_view queue, std::vector<SendRequest> requests,
+                              SendBatchCallback done) = 0;
   // Adds a message inside the caller's write transaction (notify's events,
   // committed with their object). Receivable once that transaction commits;
   // dropped with it if it rolls back.
   virtual Result<SendResult> SendInTransaction(db::Txn& txn, std::string_view queue,
                                                SendRequest request) = 0;
-  // Completes done exactly once: now when messages are there or the wait is
-  // zero, else when messages arrive or the wait ends (empty vector).
+  // Completes done exactly once: when messages are there or the wait is
+  // zero, once the receive is durable (on the writer thread; this call never
+  // blocks for the commit), else when messages arrive or the wait ends
+  // (empty vector).
   virtual void Receive(std::string_view queue, ReceiveOptions options, ReceiveCallback done) = 0;
   // Deleting with a superseded (but well-formed) receipt handle succeeds and
   // deletes nothing, as AWS documents. Malformed: detail "ReceiptHandleIsInvalid".
   virtual Status Delete(std::string_view queue, std::string_view receipt_handle) = 0;
   virtual Result<std::vector<Status>> DeleteBatch(std::string_view queue,
                                                   const std::vector<std::string>& handles) = 0;
+  // DeleteBatch without blocking, completed like SendBatchAsync.
+  virtual void DeleteBatchAsync(std::string_view queue, std::vector<std::string> handles,
+                                StatusesCallback done) = 0;
   // Operator reads and actions (not SQS operations). Peek returns up to max
   // (1..kMaxPeekMessages) messages, oldest first, in flight or not, without
   // changing them; messages past their retention period are left out.

@@ -874,6 +874,90 @@ TEST_F(QueueEngineTest, KillNineKeepsEveryAcknowledgedSend) {
 
 // ---- move tasks across restarts ----------------------------------------------
 
+// Holds the database's writer thread inside a write until released, so a
+// test can observe what happens before a commit.
+class WriterBlock {
+ public:
+  explicit WriterBlock(db::Database& db) {
+    std::promise<void> entered;
+    auto entered_future = entered.get_future();
+    db.WriteAsync(
+        [&entered, released = release_.get_future().share()](db::Txn&) -> Status {
+          entered.set_value();
+          released.wait();
+          return Status::Ok();
+        },
+        [](Status) {});
+    entered_future.wait();
+  }
+  void Release() { release_.set_value(); }
+
+ private:
+  std::promise<void> release_;
+};
+
+SendRequest Body(std::string body) {
+  SendRequest r;
+  r.body = std::move(body);
+  return r;
+}
+
+TEST_F(QueueEngineTest, AsyncSendAndDeleteCompleteOnlyOnceCommitted) {
+  Create("jobs");
+  std::vector<SendRequest> requests;
+  requests.push_back(Body("one"));
+  requests.push_back(Body("two"));
+  std::promise<Result<std::vector<Result<SendResult>>>> sent;
+  auto sent_future = sent.get_future();
+  {
+    WriterBlock block(*db_);
+    engine_->SendBatchAsync("jobs", std::move(requests),
+                            [&](auto result) { sent.set_value(std::move(result)); });
+    // The writer is held: nothing is committed, so nothing is acknowledged.
+    EXPECT_EQ(sent_future.wait_for(0s), std::future_status::timeout);
+    block.Release();
+  }
+  auto results = sent_future.get();
+  ASSERT_TRUE(results.ok()) << results.status().ToString();
+  ASSERT_EQ(results->size(), 2u);
+  EXPECT_TRUE((*results)[0].ok() && (*results)[1].ok());
+
+  Messages got = Receive("jobs");
+  ASSERT_EQ(got.size(), 2u);
+  std::promise<Result<std::vector<Status>>> deleted;
+  engine_->DeleteBatchAsync("jobs", {got[0].receipt_handle, got[1].receipt_handle, "garbage"},
+                            [&](auto result) { deleted.set_value(std::move(result)); });
+  auto statuses = deleted.get_future().get();
+  ASSERT_TRUE(statuses.ok());
+  EXPECT_TRUE((*statuses)[0].ok());
+  EXPECT_TRUE((*statuses)[1].ok());
+  EXPECT_EQ((*statuses)[2].detail(), "ReceiptHandleIsInvalid");
+  EXPECT_EQ(Counts("jobs").visible + Counts("jobs").not_visible, 0);
+
+  std::promise<Result<std::vector<Result<SendResult>>>> missing;
+  engine_->SendBatchAsync("nope", {}, [&](auto result) { missing.set_value(std::move(result)); });
+  EXPECT_EQ(missing.get_future().get().status().code(), Code::kNotFound);
+}
+
+TEST_F(QueueEngineTest, ClosingTheEngineWaitsForAsyncSendsWhichStayDurable) {
+  Create("jobs");
+  std::vector<SendRequest> requests;
+  requests.push_back(Body("kept"));
+  std::atomic<bool> acknowledged{false};
+  WriterBlock block(*db_);
+  engine_->SendBatchAsync("jobs", std::move(requests),
+                          [&](auto result) { acknowledged = result.ok() && (*result)[0].ok(); });
+  // The engine's destructor waits for the completion, which needs the commit.
+  std::thread closer([&] { engine_.reset(); });
+  block.Release();
+  closer.join();
+  EXPECT_TRUE(acknowledged.load());
+  Reopen();
+  Messages got = Receive("jobs");
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].body, "kept");
+}
+
 constexpr char kDlqArn[] = "arn:aws:sqs:us-east-1:000000000000:dlq";
 
 class MoveTaskRestartTest : public QueueEngineTest {

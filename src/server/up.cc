@@ -385,6 +385,10 @@ int RunUp(const UpOptions& options) {
   http_options.tls_key_file = options.tls_key;
   http_options.io_threads = options.io_threads;
   http_options.handler_threads = options.handler_threads;
+  // SQS message operations commit asynchronously: served on the I/O threads.
+  http_options.run_inline = [](const http::RequestHead& head) {
+    return RouteFor(head) == Route::kSqs && sqs::SqsService::RunsInline(head);
+  };
   http_options.max_connections = static_cast<size_t>(services.config.limits.max_connections);
   http::Server server(http_options);
   if (Status st = server.Start(MakeDispatcher(services)); !st.ok()) {

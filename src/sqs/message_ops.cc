@@ -237,10 +237,17 @@ void SendMessage(Context& ctx, Reply reply) {
   if (!name.ok()) return reply(name.status());
   auto request = ParseSend(ctx, ctx.params());
   if (!request.ok()) return reply(request.status());
-  const std::string trace_header = request->trace_header;
-  auto sent = ctx.engine.Send(*name, std::move(*request));
-  if (!sent.ok()) return reply(sent.status());
-  reply(SendResultJson(*sent, trace_header));
+  std::string trace_header = request->trace_header;
+  std::vector<queue::SendRequest> one;
+  one.push_back(std::move(*request));
+  ctx.engine.SendBatchAsync(*name, std::move(one),
+                            [reply = std::move(reply), trace_header = std::move(trace_header)](
+                                Result<std::vector<Result<queue::SendResult>>> sent) {
+                              if (!sent.ok()) return reply(sent.status());
+                              const Result<queue::SendResult>& one_sent = sent->front();
+                              if (!one_sent.ok()) return reply(one_sent.status());
+                              reply(SendResultJson(*one_sent, trace_header));
+                            });
 }
 
 void SendMessageBatch(Context& ctx, Reply reply) {
@@ -272,24 +279,28 @@ void SendMessageBatch(Context& ctx, Reply reply) {
                                  std::to_string(payload) + " bytes.")
                      .WithDetail("BatchRequestTooLong"));
   }
-  if (!requests.empty()) {
-    auto sent = ctx.engine.SendBatch(*name, std::move(requests));
+  std::vector<std::string> ids;
+  for (auto& [id, entry] : *entries) ids.push_back(std::move(id));
+  auto render = [reply = std::move(reply), ids = std::move(ids), outcomes = std::move(outcomes),
+                 engine_index = std::move(engine_index), trace_headers = std::move(trace_headers)](
+                    Result<std::vector<Result<queue::SendResult>>> sent) mutable {
     if (!sent.ok()) return reply(sent.status());
     for (size_t i = 0; i < sent->size(); ++i) outcomes[engine_index[i]] = std::move((*sent)[i]);
-  }
-  Json successful = Json::array();
-  Json failed = Json::array();
-  for (size_t i = 0; i < outcomes.size(); ++i) {
-    const std::string& id = (*entries)[i].first;
-    if (outcomes[i].ok()) {
-      Json j = Json{{"Id", id}};
-      j.update(SendResultJson(*outcomes[i], trace_headers[i]));
-      successful.push_back(std::move(j));
-    } else {
-      failed.push_back(FailedEntry(id, outcomes[i].status()));
+    Json successful = Json::array();
+    Json failed = Json::array();
+    for (size_t i = 0; i < outcomes.size(); ++i) {
+      if (outcomes[i].ok()) {
+        Json j = Json{{"Id", ids[i]}};
+        j.update(SendResultJson(*outcomes[i], trace_headers[i]));
+        successful.push_back(std::move(j));
+      } else {
+        failed.push_back(FailedEntry(ids[i], outcomes[i].status()));
+      }
     }
-  }
-  reply(Json{{"Successful", std::move(successful)}, {"Failed", std::move(failed)}});
+    reply(Json{{"Successful", std::move(successful)}, {"Failed", std::move(failed)}});
+  };
+  if (requests.empty()) return render(std::vector<Result<queue::SendResult>>{});
+  ctx.engine.SendBatchAsync(*name, std::move(requests), std::move(render));
 }
 
 void ReceiveMessage(Context& ctx, Reply reply) {
@@ -337,9 +348,12 @@ void DeleteMessage(Context& ctx, Reply reply) {
   if (!name.ok()) return reply(name.status());
   auto handle = RequiredString(ctx.params(), "ReceiptHandle");
   if (!handle.ok()) return reply(handle.status());
-  Status st = ctx.engine.Delete(*name, *handle);
-  if (!st.ok()) return reply(st);
-  reply(Json::object());
+  ctx.engine.DeleteBatchAsync(*name, {std::move(*handle)},
+                              [reply = std::move(reply)](Result<std::vector<Status>> results) {
+                                if (!results.ok()) return reply(results.status());
+                                if (!results->front().ok()) return reply(results->front());
+                                reply(Json::object());
+                              });
 }
 
 void DeleteMessageBatch(Context& ctx, Reply reply) {
@@ -358,10 +372,10 @@ void DeleteMessageBatch(Context& ctx, Reply reply) {
     ids.push_back(id);
     handles.push_back(std::move(*handle));
   }
-  Json successful = Json::array();
-  if (!handles.empty()) {
-    auto results = ctx.engine.DeleteBatch(*name, handles);
+  auto render = [reply = std::move(reply), ids = std::move(ids),
+                 failed = std::move(failed)](Result<std::vector<Status>> results) mutable {
     if (!results.ok()) return reply(results.status());
+    Json successful = Json::array();
     for (size_t i = 0; i < results->size(); ++i) {
       if ((*results)[i].ok()) {
         successful.push_back(Json{{"Id", ids[i]}});
@@ -369,8 +383,10 @@ void DeleteMessageBatch(Context& ctx, Reply reply) {
         failed.push_back(FailedEntry(ids[i], (*results)[i]));
       }
     }
-  }
-  reply(Json{{"Successful", std::move(successful)}, {"Failed", std::move(failed)}});
+    reply(Json{{"Successful", std::move(successful)}, {"Failed", std::move(failed)}});
+  };
+  if (handles.empty()) return render(std::vector<Status>{});
+  ctx.engine.DeleteBatchAsync(*name, std::move(handles), std::move(render));
 }
 
 void ChangeMessageVisibility(Context& ctx, Reply reply) {

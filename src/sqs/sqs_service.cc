@@ -81,6 +81,16 @@ Operation FindOperation(std::string_view action) {
   return it == Operations().end() ? nullptr : it->second;
 }
 
+bool SqsService::RunsInline(const http::RequestHead& head) {
+  auto target = head.headers.Get("x-amz-target");
+  if (!target) return false;
+  constexpr std::string_view kPrefix = "AmazonSQS.";
+  if (!target->starts_with(kPrefix)) return false;
+  const std::string_view action = target->substr(kPrefix.size());
+  return action == "SendMessage" || action == "SendMessageBatch" || action == "ReceiveMessage" ||
+         action == "DeleteMessage" || action == "DeleteMessageBatch";
+}
+
 SqsService::SqsService(queue::QueueEngine& engine, std::shared_ptr<Authenticator> authenticator)
     : engine_(engine), authenticator_(std::move(authenticator)) {}
 

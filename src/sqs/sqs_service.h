@@ -11,7 +11,8 @@
 // scope service "sqs", X-Amz-Target AmazonSQS.*, a form POST, or a GET with
 // Action=), which needs only the head, never the body.
 //
-// Thread-safety: Handle is called concurrently from handler-pool threads.
+// Thread-safety: Handle is called concurrently from handler-pool threads and
+// I/O threads (RunsInline).
 // Lifecycle: the engine and authenticator must outlive the service and any
 // exchange still waiting in a long poll (destroy the engine first: it
 // completes parked polls with empty results).
@@ -32,6 +33,12 @@ class SqsService {
   SqsService(queue::QueueEngine& engine, std::shared_ptr<Authenticator> authenticator);
 
   void Handle(std::shared_ptr<http::Exchange> exchange);
+  // Whether Handle never blocks for this request once its body is in memory
+  // (the JSON protocol's message operations: the engine completes them after
+  // an asynchronous commit), so the server may run it on an I/O thread
+  // (http::ServerOptions::run_inline). The query protocol names its action in
+  // the body, which the server has not read when it asks: always false.
+  static bool RunsInline(const http::RequestHead& head);
   // Handle as an http::Handler.
   http::Handler AsHandler();
 
