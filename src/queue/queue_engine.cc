@@ -24,6 +24,7 @@ constexpr int64_t kNever = std::numeric_limits<int64_t>::max();
 constexpr int64_t kSweepIntervalMillis = 1000;
 constexpr int64_t kMaxEngineSleepMillis = 1000;
 constexpr int kMoveChunk = 1000;
+constexpr int kExpireChunk = 1000;
 constexpr int kMaxTags = 50;
 constexpr size_t kMaxTagKeyLength = 128;
 constexpr size_t kMaxTagValueLength = 256;
@@ -278,6 +279,12 @@ class EngineImpl final : public QueueEngine {
           it->second->next_visible_ms = counts.ColumnInt(2);
         }
       }
+      // The newest row (highest seq) has the highest sent_ms so far.
+      IMGBATCH_ASSIGN_OR_RETURN(
+          db::Statement newest,
+          conn.Prepare("SELECT sent_ms FROM queue_messages ORDER BY seq DESC LIMIT 1"));
+      IMGBATCH_ASSIGN_OR_RETURN(bool any, newest.Step());
+      if (any) last_sent_ms_ = newest.ColumnInt(0);
       return LoadMoveTasks(conn);
     });
   }
@@ -565,19 +572,19 @@ class EngineImpl final : public QueueEngine {
     QueuePtr q = Find(queue);
     if (!q) return done(QueueNotFound());
     const QueueConfig config = ConfigOf(q);
-    const int64_t now = clock_.NowMillis();
 
     struct Row {
       size_t index;
       std::string message_id;
       std::string attributes;
-      int64_t visible_at;
+      int64_t delay_ms;
     };
     // Owned by the write and its completion.
     struct Batch {
       std::vector<SendRequest> requests;
       std::vector<Result<SendResult>> results;
       std::vector<Row> rows;
+      int64_t sent_ms = 0;  // taken in the writer (see NextSentMillis)
     };
     auto batch = std::make_shared<Batch>();
     batch->requests = std::move(requests);
@@ -591,14 +598,16 @@ class EngineImpl final : public QueueEngine {
       const int delay = r.delay_seconds.value_or(config.delay_seconds);
       SendResult sent{NewMessageId(), Md5OfBody(r.body), Md5OfAttributes(r.attributes)};
       batch->rows.push_back(
-          Row{i, sent.message_id, EncodeAttributes(r.attributes), now + delay * 1000LL});
+          Row{i, sent.message_id, EncodeAttributes(r.attributes), delay * 1000LL});
       batch->results.emplace_back(std::move(sent));
     }
     if (batch->rows.empty()) return done(std::move(batch->results));
 
     WriteAsync(
-        [this, q, batch, now](db::Txn& txn) -> Status {
+        [this, q, batch](db::Txn& txn) -> Status {
           if (q->deleted) return QueueNotFound();
+          batch->sent_ms = NextSentMillis();
+          const int64_t now = batch->sent_ms;
           const std::vector<Row>& rows = batch->rows;
           // One multi-row INSERT per kMaxBatchEntries rows.
           for (size_t first = 0; first < rows.size(); first += kMaxBatchEntries) {
@@ -614,17 +623,17 @@ class EngineImpl final : public QueueEngine {
                   .BindBlob(p + 2, row.attributes)
                   .Bind(p + 3, r.sender_id)
                   .Bind(p + 4, r.trace_header)
-                  .Bind(p + 5, row.visible_at);
+                  .Bind(p + 5, now + row.delay_ms);
             }
             IMGBATCH_RETURN_IF_ERROR(st.Run());
           }
           return Status::Ok();
         },
-        [this, q, batch, now, done = std::move(done)](Status st) {
+        [this, q, batch, done = std::move(done)](Status st) {
           if (!st.ok()) return done(std::move(st));
           std::vector<int64_t> visible_ats;
-          for (const Row& row : batch->rows) visible_ats.push_back(row.visible_at);
-          AfterSend(q, visible_ats, now);
+          for (const Row& row : batch->rows) visible_ats.push_back(batch->sent_ms + row.delay_ms);
+          AfterSend(q, visible_ats, batch->sent_ms);
           done(std::move(batch->results));
         });
   }
@@ -634,7 +643,7 @@ class EngineImpl final : public QueueEngine {
     QueuePtr q = Find(queue);
     if (!q) return QueueNotFound();
     const QueueConfig config = ConfigOf(q);
-    const int64_t now = clock_.NowMillis();
+    const int64_t now = NextSentMillis();  // txn is the writer's
     IMGBATCH_RETURN_IF_ERROR(ValidateSend(request, config));
     const int delay = request.delay_seconds.value_or(config.delay_seconds);
     SendResult sent{NewMessageId(), Md5OfBody(request.body), Md5OfAttributes(request.attributes)};
@@ -1131,11 +1140,15 @@ class EngineImpl final : public QueueEngine {
     IMGBATCH_RETURN_IF_ERROR(db_.Write([&](db::Txn& txn) -> Status {
       deltas = {};
       for (const auto& [q, cutoff] : cutoffs) {
-        IMGBATCH_ASSIGN_OR_RETURN(
-            db::Statement del,
-            txn.Prepare("DELETE FROM queue_messages WHERE queue_id = ?1 AND sent_ms <= ?2"));
-        IMGBATCH_RETURN_IF_ERROR(del.Bind(1, q->id).Bind(2, cutoff).Run());
-        deltas.Add(q, -del.changes());
+        // The expired messages are the oldest by seq (kExpireOldest): chunks
+        // from the front until one is not wholly expired.
+        while (true) {
+          IMGBATCH_ASSIGN_OR_RETURN(db::Statement del, txn.Prepare(sql::kExpireOldest));
+          IMGBATCH_RETURN_IF_ERROR(
+              del.Bind(1, q->id).Bind(2, cutoff).Bind(3, int64_t{kExpireChunk}).Run());
+          deltas.Add(q, -del.changes());
+          if (del.changes() < kExpireChunk) break;
+        }
       }
       // The engine thread sweeps concurrently with callers: adjust the
       // counters as part of the commit, so no Write() returns between the
@@ -1152,6 +1165,18 @@ class EngineImpl final : public QueueEngine {
   const EngineOptions& options() const override { return options_; }
 
  private:
+  // A send's sent_ms: the clock, but never below the previous send's, so
+  // that seq order (the order of inserts) is sent_ms order in every queue
+  // (kExpireOldest, kPeek rely on it) even if the wall clock steps back.
+  // Called inside write transactions.
+  int64_t NextSentMillis() {
+    const int64_t now = clock_.NowMillis();
+    int64_t last = last_sent_ms_.load();
+    while (last < now && !last_sent_ms_.compare_exchange_weak(last, now)) {
+    }
+    return std::max(now, last);
+  }
+
   QueuePtr Find(std::string_view name) {
     std::lock_guard lock(mu_);
     auto it = queues_.find(name);
@@ -1732,6 +1757,9 @@ class EngineImpl final : public QueueEngine {
   std::map<int64_t, QueuePtr> by_id_;
   std::set<QueuePtr> wake_;  // queues whose waiters should be served now
   std::vector<std::shared_ptr<MoveTask>> tasks_;
+  // Highest sent_ms given to a message (NextSentMillis), from the newest
+  // row at start.
+  std::atomic<int64_t> last_sent_ms_{0};
   std::thread thread_;
 
   std::mutex async_mu_;

@@ -1200,9 +1200,83 @@ TEST_F(QueueEngineTest, UpgradesSchemaWithMessagesInPlace) {
   ASSERT_TRUE(engine_);
   EXPECT_EQ(Counts("q").visible, 2);
   ASSERT_TRUE(engine_->DeleteById("q", "id-a").ok());
+  // Migration 4 dropped the sent_ms index; the sweep walks seq order and
+  // still finds the old rows once they expire (default retention 4 days).
+  std::string sent_index;
+  ASSERT_TRUE(db_->Read([&](db::Conn& conn) -> Status {
+                   IMGBATCH_ASSIGN_OR_RETURN(
+                       db::Statement st,
+                       conn.Prepare("SELECT count(*) FROM sqlite_master WHERE type = 'index' "
+                                    "AND name = 'queue_messages_sent'"));
+                   IMGBATCH_ASSIGN_OR_RETURN(bool row, st.Step());
+                   sent_index = row ? std::to_string(st.ColumnInt(0)) : "?";
+                   return Status::Ok();
+                 })
+                  .ok());
+  EXPECT_EQ(sent_index, "0");
   Messages got = Receive("q");
   ASSERT_EQ(got.size(), 1u);
   EXPECT_EQ(got[0].message_id, "id-b");
+  Send("q", "new");
+  clock_.Advance(std::chrono::hours(4 * 24) + 1ms);
+  ASSERT_TRUE(engine_->ExpireMessages().ok());
+  QueueCounts c = Counts("q");
+  EXPECT_EQ(c.visible + c.not_visible + c.delayed, 0);
+}
+
+// sent_ms is taken when the row is written and never goes below an earlier
+// send's, even when the wall clock steps back (also across a restart): seq
+// order stays sent order, which the retention sweep and peek walk.
+TEST_F(QueueEngineTest, SentTimestampsNeverGoBackAndRetentionFollowsThem) {
+  Create("q", {{"MessageRetentionPeriod", "60"}});
+  Send("q", "a");
+  clock_.Advance(-10s);  // the wall clock steps back
+  Send("q", "b");
+  clock_.Advance(40s);  // 30 s after "a"
+  Send("q", "c");
+  auto peeked = engine_->Peek("q", 10);
+  ASSERT_TRUE(peeked.ok());
+  ASSERT_EQ(peeked->size(), 3u);
+  EXPECT_EQ((*peeked)[0].body, "a");
+  EXPECT_EQ((*peeked)[1].body, "b");
+  EXPECT_EQ((*peeked)[1].sent_ms, (*peeked)[0].sent_ms);  // clamped, not 10 s earlier
+  EXPECT_EQ((*peeked)[2].sent_ms, (*peeked)[0].sent_ms + 30'000);
+  Reopen();
+  clock_.Advance(-20s);
+  Send("q", "d");  // after the restart too
+  peeked = engine_->Peek("q", 10);
+  ASSERT_TRUE(peeked.ok());
+  ASSERT_EQ(peeked->size(), 4u);
+  EXPECT_EQ((*peeked)[3].sent_ms, (*peeked)[2].sent_ms);
+  // 60 s after "a" (and "b"): those two go, "c" and "d" stay.
+  clock_.Advance(50s);
+  ASSERT_TRUE(engine_->ExpireMessages().ok());
+  peeked = engine_->Peek("q", 10);
+  ASSERT_TRUE(peeked.ok());
+  ASSERT_EQ(peeked->size(), 2u);
+  EXPECT_EQ((*peeked)[0].body, "c");
+  QueueCounts c = Counts("q");
+  EXPECT_EQ(c.visible, 2);
+}
+
+// The sweep deletes in chunks from the front of a queue's seq order: more
+// expired messages than one chunk all go, the newer ones stay.
+TEST_F(QueueEngineTest, RetentionSweepRemovesMoreThanOneChunk) {
+  Create("q", {{"MessageRetentionPeriod", "60"}});
+  for (int i = 0; i < 250; ++i) {
+    std::vector<SendRequest> batch(kMaxBatchEntries);
+    for (auto& r : batch) r.body = "old";
+    ASSERT_TRUE(engine_->SendBatch("q", batch).ok());
+  }
+  Advance(30s);
+  Send("q", "new");
+  Advance(31s);
+  ASSERT_TRUE(engine_->ExpireMessages().ok());
+  QueueCounts c = Counts("q");
+  EXPECT_EQ(c.visible, 1);
+  Messages got = Receive("q");
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].body, "new");
 }
 
 // The plans of the statements that must stay flat with a large backlog, on
@@ -1235,7 +1309,8 @@ TEST_F(QueueEngineTest, HotStatementsUseIndexesWithALargeBacklog) {
       {"receive", sql::kReceive, "INDEX queue_messages_visible"},
       {"next visible", sql::kNextVisible, "COVERING INDEX queue_messages_visible"},
       {"count hidden", sql::kCountHidden, "COVERING INDEX queue_messages_visible"},
-      {"peek", sql::kPeek, "INDEX queue_messages_sent"},
+      {"peek", sql::kPeek, "INDEX queue_messages_seq"},
+      {"expire oldest", sql::kExpireOldest, "COVERING INDEX queue_messages_seq"},
       {"delete by id", sql::kDeleteById, "INDEX queue_messages_id"},
       {"move step", sql::kMoveStep, "INDEX queue_messages_seq"},
       {"hide received", sql::kHideReceived, "INTEGER PRIMARY KEY (rowid=?)"},

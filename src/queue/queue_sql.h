@@ -44,11 +44,22 @@ inline constexpr const char* kCountHidden =
     "SELECT count(*), coalesce(sum(receive_count > 0), 0) FROM queue_messages "
     "WHERE queue_id = ?1 AND visible_at_ms > ?2";
 
-// Operator peek: oldest first over (queue_id, sent_ms[, rowid = seq]).
+// Operator peek: oldest first over queue_messages_seq (seq order is sent
+// order, see kExpireOldest); expired rows the sweep has not removed yet are
+// skipped.
 inline constexpr const char* kPeek =
     "SELECT message_id, body, attributes, sender_id, dlq_source, sent_ms, "
-    "receive_count, visible_at_ms FROM queue_messages "
-    "WHERE queue_id = ?1 AND sent_ms > ?2 ORDER BY sent_ms, seq LIMIT ?3";
+    "receive_count, visible_at_ms FROM queue_messages INDEXED BY queue_messages_seq "
+    "WHERE queue_id = ?1 AND sent_ms > ?2 ORDER BY seq LIMIT ?3";
+
+// Retention sweep, one chunk: deletes the expired among the ?3 oldest (by
+// seq) messages of queue ?1 (sent_ms <= ?2). sent_ms never decreases with
+// seq (sends take it in the writer, clamped), so the expired messages are a
+// prefix of the queue in seq order: the sweep repeats while a whole chunk
+// went.
+inline constexpr const char* kExpireOldest =
+    "DELETE FROM queue_messages WHERE seq IN (SELECT seq FROM queue_messages "
+    "INDEXED BY queue_messages_seq WHERE queue_id = ?1 ORDER BY seq LIMIT ?3) AND sent_ms <= ?2";
 
 // Operator delete by id: one lookup in queue_messages_id.
 inline constexpr const char* kDeleteById =

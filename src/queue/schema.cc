@@ -71,6 +71,13 @@ CREATE INDEX queue_messages_visible ON queue_messages (queue_id, visible_at_ms, 
 CREATE INDEX queue_messages_id ON queue_messages (queue_id, message_id);
 CREATE INDEX queue_messages_seq ON queue_messages (queue_id, seq);
 )sql"},
+      // Sends take their sent_ms in the db writer, never below the previous
+      // send's (EngineImpl::NextSentMillis), so a queue's seq order is its
+      // sent order: the retention sweep and the operator peek walk
+      // queue_messages_seq, and each send and delete writes one index less.
+      {4, R"sql(
+DROP INDEX queue_messages_sent;
+)sql"},
   };
 }
 
