@@ -23,11 +23,8 @@ class SigV4Authenticator final : public Authenticator {
     view.query = head.query;
     view.headers = &headers;
     view.body_sha256_hex = body_hash;
-    auto secrets = [this](std::string_view id) -> std::optional<std::string> {
-      auto key = keys_.Find(id);
-      if (!key) return std::nullopt;
-      return key->secret_access_key;
-    };
+    // The secret alone: Find() would copy the key's whole policy per request.
+    auto secrets = [this](std::string_view id) { return keys_.SecretFor(id); };
     IMGBATCH_ASSIGN_OR_RETURN(auth::VerifiedRequest verified,
                               auth::Verify(view, secrets, clock_.Now(), options_));
     return Caller{verified.access_key_id};
