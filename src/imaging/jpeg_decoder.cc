@@ -2,17 +2,23 @@
 
 // jpeglib.h needs size_t and FILE declared first.
 #include <jpeglib.h>
+#include <algorithm>
 #include <csetjmp>
 #include <cstddef>
 #include <cstdio>
+#include <memory>
 // after jpeglib.h: the message codes (JWRN_JPEG_EOF, JERR_...)
 #include <jerror.h>
 
 #include "imaging/errors.h"
 #include "imaging/metadata.h"
+#include "imaging/reduce.h"
 
 namespace imgbatch::imaging {
 namespace {
+
+// Rows decoded per jpeg_read_scanlines round when narrowing (a few hundred KB).
+constexpr int kChunkRows = 16;
 
 // A progressive JPEG can carry thousands of tiny scans, each costing a full
 // pass (a known decoder DoS); real encoders use about 10.
@@ -161,20 +167,23 @@ Result<JpegHeader> ReadJpegHeader(std::string_view bytes) {
 
 Result<DecodedJpeg> DecodeJpeg(std::string_view bytes, const Limits& limits,
                                const ScalePlanner& plan, const InputConsumed& consumed) {
+  // Everything with a destructor is declared before setjmp (see ErrorManager).
   Decompressor d;
   DecodedJpeg out;
-  Result<int> scale = Status(Code::kInternal, "unplanned");
+  Result<DecodePlan> planned = Status(Code::kInternal, "unplanned");
+  std::unique_ptr<WidthReducer> narrow;
+  std::unique_ptr<uint8_t[]> chunk;  // full-width rows awaiting `narrow`
   Setup(d);
   if (setjmp(d.err.jump)) return ErrorFromManager(d.err, limits);
   Start(d, bytes, limits);
 
   out.header = {static_cast<int>(d.cinfo.image_width), static_cast<int>(d.cinfo.image_height),
                 OrientationOf(d.cinfo)};
-  scale = plan(out.header);
-  if (!scale.ok()) return scale.status();
+  planned = plan(out.header);
+  if (!planned.ok()) return planned.status();
 
-  out.scale_num = *scale;
-  d.cinfo.scale_num = static_cast<unsigned>(*scale);
+  out.scale_num = planned->scale_num;
+  d.cinfo.scale_num = static_cast<unsigned>(planned->scale_num);
   d.cinfo.scale_denom = 8;
   d.cinfo.out_color_space = OutputSpaceFor(d.cinfo.jpeg_color_space);
   d.cinfo.dct_method = JDCT_ISLOW;
@@ -183,19 +192,42 @@ Result<DecodedJpeg> DecodeJpeg(std::string_view bytes, const Limits& limits,
   jpeg_start_decompress(&d.cinfo);
   if (consumed && jpeg_input_complete(&d.cinfo)) ReleaseInput(d, consumed);
 
-  out.width = static_cast<int>(d.cinfo.output_width);
+  const int decoded_width = static_cast<int>(d.cinfo.output_width);
+  out.width = decoded_width;
   out.height = static_cast<int>(d.cinfo.output_height);
   out.bands = d.cinfo.output_components;
   out.cmyk = d.cinfo.out_color_space == JCS_CMYK;
+  const size_t decoded_row_bytes =
+      static_cast<size_t>(decoded_width) * static_cast<size_t>(out.bands);
+  if (jpeg_has_multiple_scans(&d.cinfo) && planned->narrow_width > 0 &&
+      planned->narrow_width < decoded_width && planned->narrow_scale > 1.0) {
+    narrow = std::make_unique<WidthReducer>(decoded_width, out.bands, planned->narrow_width,
+                                            planned->narrow_scale);
+    chunk.reset(new uint8_t[decoded_row_bytes * kChunkRows]);
+    out.width = planned->narrow_width;
+    out.narrowed = true;
+  }
   const size_t row_bytes = static_cast<size_t>(out.width) * static_cast<size_t>(out.bands);
   out.size = row_bytes * static_cast<size_t>(out.height);
   out.pixels.reset(new uint8_t[out.size]);
+  const bool adobe_inverted = out.cmyk && d.cinfo.saw_Adobe_marker;
   while (d.cinfo.output_scanline < d.cinfo.output_height) {
-    JSAMPROW row = out.pixels.get() + row_bytes * d.cinfo.output_scanline;
-    jpeg_read_scanlines(&d.cinfo, &row, 1);
+    const JDIMENSION first = d.cinfo.output_scanline;
+    // Narrowing: a chunk of full-width rows, then reduced into place;
+    // otherwise straight into place.
+    uint8_t* dst = narrow ? chunk.get() : out.pixels.get() + row_bytes * first;
+    JSAMPROW rows[kChunkRows];
+    const JDIMENSION count = std::min<JDIMENSION>(kChunkRows, d.cinfo.output_height - first);
+    for (JDIMENSION i = 0; i < count; ++i) rows[i] = dst + decoded_row_bytes * i;
+    JDIMENSION read = 0;
+    while (read < count) read += jpeg_read_scanlines(&d.cinfo, rows + read, count - read);
+    if (adobe_inverted) UninvertAdobeCmyk(dst, decoded_row_bytes * count);
+    if (narrow) {
+      narrow->Reduce(dst, decoded_row_bytes, static_cast<int>(count),
+                     out.pixels.get() + row_bytes * first);
+    }
   }
   jpeg_finish_decompress(&d.cinfo);
-  if (out.cmyk && d.cinfo.saw_Adobe_marker) UninvertAdobeCmyk(out.pixels.get(), out.size);
   return out;
 }
 

@@ -27,8 +27,9 @@ struct DecodedJpeg {
   size_t size = 0;
   int width = 0;  // after scaling, before orientation
   int height = 0;
-  int bands = 0;      // 1 (grey), 3 (RGB) or 4 (CMYK, already un-inverted)
-  int scale_num = 8;  // decoded at scale_num / 8: width = ceil(header.width * scale_num / 8)
+  int bands = 0;          // 1 (grey), 3 (RGB) or 4 (CMYK, already un-inverted)
+  int scale_num = 8;      // decoded at scale_num / 8: width = ceil(header.width * scale_num / 8)
+  bool narrowed = false;  // rows reduced to DecodePlan::narrow_width while decoding
   bool cmyk = false;
   std::string icc_profile;  // empty when none is embedded
   JpegHeader header;
@@ -39,9 +40,21 @@ inline bool LooksLikeJpeg(std::string_view bytes) {
          static_cast<uint8_t>(bytes[1]) == 0xD8 && static_cast<uint8_t>(bytes[2]) == 0xFF;
 }
 
-// Chooses the scale numerator M (1..8, scale M/8) once the header is known;
-// returning an error (e.g. a limit) stops before any pixel is decoded.
-using ScalePlanner = std::function<Result<int>(const JpegHeader&)>;
+// How to decode, chosen once the header is known.
+struct DecodePlan {
+  int scale_num = 8;  // scale M/8, M in 1..8
+  // For a multi-scan (progressive) file, whose coefficient buffers hold the
+  // whole image until the last row is out: reduce each row to this width as
+  // it is decoded (Lanczos3, reduce.h), `narrow_scale` decoded pixels per
+  // output pixel, so that the full-width image never sits next to them.
+  // 0: keep whole rows. Baseline files are decoded row by row and never
+  // narrowed (their peak is the decoded image alone).
+  int narrow_width = 0;
+  double narrow_scale = 1.0;
+};
+
+// Returning an error (e.g. a limit) stops before any pixel is decoded.
+using ScalePlanner = std::function<Result<DecodePlan>(const JpegHeader&)>;
 
 // Reads only the header (dimensions, orientation).
 Result<JpegHeader> ReadJpegHeader(std::string_view bytes);
@@ -52,7 +65,7 @@ Result<JpegHeader> ReadJpegHeader(std::string_view bytes);
 // then, and the decoder never touches them again.
 using InputConsumed = std::function<void()>;
 
-// Decodes at the planned scale. Truncated data is an error (kCorrupt), not a
+// Decodes at the planned scale (and width). Truncated data is an error (kCorrupt), not a
 // grey-filled image.
 Result<DecodedJpeg> DecodeJpeg(std::string_view bytes, const Limits& limits,
                                const ScalePlanner& plan, const InputConsumed& consumed = {});

@@ -265,7 +265,7 @@ TEST(ProbeTest, ReadsTheHeaderOnly) {
 TEST(DecodeJpegTest, ReportsTheInputConsumedOnlyWhenReadWholeUpFront) {
   auto dir = CorpusDir();
   if (!dir) GTEST_SKIP() << "corpus not found";
-  auto full_scale = [](const JpegHeader&) -> Result<int> { return 8; };
+  auto full_scale = [](const JpegHeader&) -> Result<DecodePlan> { return DecodePlan{}; };
   for (auto [name, read_up_front] : {std::pair{"im_book-beside-flowers.jpg", true},  // progressive
                                      std::pair{"exif_Landscape_1.jpg", false}}) {    // baseline
     std::string bytes = ReadFile(*dir / name);

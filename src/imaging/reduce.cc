@@ -4,7 +4,9 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <memory>
 #include <numbers>
+#include <optional>
 #include <vector>
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -289,6 +291,21 @@ bool TryReduceAvx2(const uint8_t* in, size_t in_stride, int in_width, int height
   }
   return true;
 }
+
+// The same with the vector taps built once (WidthReducer).
+bool UsesAvx2(int bands, const Filter& f) {
+  return (bands == 3 || bands == 4) && HasAvx2() && FitsInt16(f);
+}
+
+void ReduceAvx2(const uint8_t* in, size_t in_stride, int in_width, int height, int bands,
+                const Filter& f, const VectorFilter& v, uint8_t* out, int out_width) {
+  if (bands == 3) {
+    ReduceRowsAvx2<3>(in, in_stride, in_width, height, f, v, out, out_width);
+  } else {
+    ReduceRowsAvx2<4>(in, in_stride, in_width, height, f, v, out, out_width);
+  }
+}
+
 // The vertical pass: 16 bytes of a row at a time, two taps (rows) per
 // multiply-add on (row_k, row_k+1) 16-bit pairs. Any band count: columns are
 // independent. `rows` holds 2 * pairs row pointers (an odd tap count is
@@ -350,6 +367,35 @@ void ReduceScalar(const uint8_t* in, size_t in_stride, int in_width, int height,
 }
 
 }  // namespace
+
+struct WidthReducer::Taps {
+  Filter filter;
+#ifdef IMGBATCH_REDUCE_AVX2
+  std::optional<VectorFilter> vector;  // set when the AVX2 pass applies
+#endif
+};
+
+WidthReducer::WidthReducer(int in_width, int bands, int out_width, double scale)
+    : in_width_(in_width), bands_(bands), out_width_(out_width) {
+  auto taps = std::make_unique<Taps>();
+  taps->filter = MakeFilter(out_width, scale);
+#ifdef IMGBATCH_REDUCE_AVX2
+  if (UsesAvx2(bands, taps->filter)) taps->vector = MakeVectorFilter(taps->filter, out_width);
+#endif
+  taps_ = std::move(taps);
+}
+
+WidthReducer::~WidthReducer() = default;
+
+void WidthReducer::Reduce(const uint8_t* in, size_t in_stride, int height, uint8_t* out) const {
+#ifdef IMGBATCH_REDUCE_AVX2
+  if (taps_->vector) {
+    return ReduceAvx2(in, in_stride, in_width_, height, bands_, taps_->filter, *taps_->vector, out,
+                      out_width_);
+  }
+#endif
+  ReduceScalar(in, in_stride, in_width_, height, bands_, taps_->filter, out, out_width_);
+}
 
 void ReduceWidthLanczos3(const uint8_t* in, size_t in_stride, int in_width, int height, int bands,
                          uint8_t* out, int out_width, double scale) {

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <random>
 #include <tuple>
 #include <vector>
@@ -110,6 +111,29 @@ TEST(ReduceHeightTest, MatchesLibvipsReducev) {
                                           VIPS_FORMAT_UCHAR);
     double mean_diff = (mine.cast(VIPS_FORMAT_FLOAT) - theirs.cast(VIPS_FORMAT_FLOAT)).abs().avg();
     EXPECT_LT(mean_diff, 1.0) << out_height;
+  }
+}
+
+// Rows handed over a few at a time (a decoder's output) give the same bytes
+// as one call over the whole image.
+TEST(ReduceWidthTest, WidthReducerInChunksMatchesOneCall) {
+  std::mt19937 random(11);
+  const int in_width = 2560, out_width = 1024, height = 37;
+  for (int bands : {1, 3, 4}) {
+    const size_t in_stride = static_cast<size_t>(in_width * bands);
+    const size_t out_stride = static_cast<size_t>(out_width * bands);
+    std::vector<uint8_t> in(in_stride * height);
+    for (auto& v : in) v = static_cast<uint8_t>(random());
+    std::vector<uint8_t> whole(out_stride * height), chunked(out_stride * height);
+    const double scale = 2559.5 / out_width;  // a partial last column, as after DCT scaling
+    ReduceWidthLanczos3(in.data(), in_stride, in_width, height, bands, whole.data(), out_width,
+                        scale);
+    WidthReducer reducer(in_width, bands, out_width, scale);
+    for (int y = 0; y < height; y += 8) {
+      reducer.Reduce(in.data() + y * in_stride, in_stride, std::min(8, height - y),
+                     chunked.data() + y * out_stride);
+    }
+    EXPECT_EQ(whole, chunked) << bands;
   }
 }
 
