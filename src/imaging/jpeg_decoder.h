@@ -65,7 +65,10 @@ Result<JpegHeader> ReadJpegHeader(std::string_view bytes);
 // then, and the decoder never touches them again.
 using InputConsumed = std::function<void()>;
 
-// Decodes at the planned scale (and width). Truncated data is an error (kCorrupt), not a
+// Decodes at the planned scale (and width). Before a multi-scan file's
+// coefficient buffers are allocated, if they are big (tens of MB), the
+// process heap's free memory is handed back (malloc_trim) so that it does not
+// add to them. Truncated data is an error (kCorrupt), not a
 // grey-filled image.
 Result<DecodedJpeg> DecodeJpeg(std::string_view bytes, const Limits& limits,
                                const ScalePlanner& plan, const InputConsumed& consumed = {});

@@ -1,12 +1,14 @@
 // The image job on a handful of corpus photos (the full corpus is for bench/).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "imaging/imaging.h"
 #include "imaging/jpeg_decoder.h"
+#include "imaging/reduce.h"
 #include "imaging/test_support.h"
 #include "imaging/vips_modules.h"
 
@@ -273,6 +275,40 @@ TEST(DecodeJpegTest, ReportsTheInputConsumedOnlyWhenReadWholeUpFront) {
     auto decoded = DecodeJpeg(bytes, Limits{}, full_scale, [&] { ++calls; });
     ASSERT_TRUE(decoded.ok()) << name << ": " << decoded.status().ToString();
     EXPECT_EQ(calls, read_up_front ? 1 : 0) << name;
+  }
+}
+
+// A progressive file's rows are narrowed as they are decoded, to the same
+// bytes as narrowing the whole decoded image afterwards; a baseline file is
+// left whole (its rows never sit next to whole-image coefficient buffers).
+TEST(DecodeJpegTest, NarrowsRowsOfMultiScanFilesOnly) {
+  auto dir = CorpusDir();
+  if (!dir) GTEST_SKIP() << "corpus not found";
+  for (auto [name, progressive] :
+       {std::pair{"im_book-beside-flowers.jpg", true}, std::pair{"exif_Landscape_1.jpg", false}}) {
+    std::string bytes = ReadFile(*dir / name);
+    auto whole = DecodeJpeg(bytes, Limits{}, [](const JpegHeader&) -> Result<DecodePlan> {
+      return DecodePlan{.scale_num = 2};
+    });
+    ASSERT_TRUE(whole.ok()) << name << ": " << whole.status().ToString();
+    const int target = whole->width / 3;
+    const double scale = whole->header.width * 2 / 8.0 / target;
+    auto narrowed = DecodeJpeg(bytes, Limits{}, [&](const JpegHeader&) -> Result<DecodePlan> {
+      return DecodePlan{.scale_num = 2, .narrow_width = target, .narrow_scale = scale};
+    });
+    ASSERT_TRUE(narrowed.ok()) << name << ": " << narrowed.status().ToString();
+    EXPECT_EQ(narrowed->narrowed, progressive) << name;
+    EXPECT_EQ(narrowed->height, whole->height) << name;
+    if (!progressive) {
+      EXPECT_EQ(narrowed->width, whole->width) << name;
+      continue;
+    }
+    ASSERT_EQ(narrowed->width, target);
+    std::vector<uint8_t> expected(static_cast<size_t>(target) * whole->height * whole->bands);
+    ReduceWidthLanczos3(whole->pixels.get(), static_cast<size_t>(whole->width) * whole->bands,
+                        whole->width, whole->height, whole->bands, expected.data(), target, scale);
+    ASSERT_EQ(narrowed->size, expected.size());
+    EXPECT_TRUE(std::equal(expected.begin(), expected.end(), narrowed->pixels.get())) << name;
   }
 }
 
