@@ -249,6 +249,18 @@ VImage ReduceBoth(VImage image, Size size, double hshrink, double vshrink) {
   return AdoptPixels(out.release(), size.width, size.height, bands, in.interpretation());
 }
 
+// Our vertical pass alone, for rows already at their final width (a
+// progressive JPEG narrowed while decoding).
+VImage ReduceHeight(VImage image, int height, double vshrink) {
+  VImage in = image.copy_memory();  // a no-op for images already in memory
+  const size_t row_bytes = static_cast<size_t>(in.width()) * in.bands();
+  MallocBuffer out = AllocatePixels(row_bytes * height);
+  ReduceHeightLanczos3(static_cast<const uint8_t*>(in.data()),
+                       VIPS_IMAGE_SIZEOF_LINE(in.get_image()), row_bytes, in.height(), out.get(),
+                       row_bytes, height, vshrink);
+  return AdoptPixels(out.release(), in.width(), height, in.bands(), in.interpretation());
+}
+
 // Drops rows/columns past `size` (the partial last pixel of a DCT-scaled
 // decode ends up there).
 VImage CropTo(VImage image, Size size) {
@@ -285,6 +297,9 @@ VImage ResizeTo(VImage image, Size size, std::optional<Extent> content = std::nu
   }
   if (image.format() == VIPS_FORMAT_UCHAR && image.bands() <= 4) {
     if (hshrink > 1.0 && vshrink > 1.0) return ReduceBoth(image, size, hshrink, vshrink);
+    if (vshrink > 1.0 && image.width() == size.width) {
+      return ReduceHeight(image, size.height, vshrink);
+    }
     // Vertical first (libvips' vectorised reducev), so that our scalar
     // horizontal pass runs on the fewer output rows.
     VImage shorter =
