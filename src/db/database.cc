@@ -61,6 +61,14 @@ Status ExecRaw(sqlite3* db, std::string_view sql) {
   return Status(st.code(), message + " (in: " + text.substr(0, 120) + ")");
 }
 
+// Hashes std::string and std::string_view alike, so the statement cache is
+// searched with the caller's SQL text without building a std::string for it
+// (a lookup per statement per caller on the writer's hot path).
+struct SqlTextHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view sql) const { return std::hash<std::string_view>{}(sql); }
+};
+
 // One SQLite connection with its prepared-statement cache. Not thread-safe:
 // owned by the writer thread or checked out of the read pool by one caller.
 class Connection final : public Conn {
@@ -80,7 +88,7 @@ class Connection final : public Conn {
   // sqlite3_exec would parse again every time.
   Status ExecCached(std::string_view sql) {
     sqlite3_stmt* stmt = nullptr;
-    auto it = cache_.find(std::string(sql));
+    auto it = cache_.find(sql);
     if (it != cache_.end()) {
       stmt = it->second;
     } else {
@@ -96,7 +104,7 @@ class Connection final : public Conn {
   }
 
   Result<Statement> Prepare(std::string_view sql) override {
-    auto it = cache_.find(std::string(sql));
+    auto it = cache_.find(sql);
     sqlite3_stmt* stmt = nullptr;
     if (it != cache_.end()) {
       stmt = it->second;
@@ -142,7 +150,7 @@ class Connection final : public Conn {
 
  private:
   sqlite3* db_;
-  std::unordered_map<std::string, sqlite3_stmt*> cache_;
+  std::unordered_map<std::string, sqlite3_stmt*, SqlTextHash, std::equal_to<>> cache_;
   std::vector<sqlite3_stmt*> handed_out_;
   bool in_write_ = false;
   std::vector<std::function<void()>> on_commit_;
