@@ -26,6 +26,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <memory>
 #include <string>
 #include <vector>
@@ -160,15 +161,18 @@ struct Totals {
   std::atomic<int64_t> receives{0};
 } totals;
 
+// Receive with wait 0; the engine completes it after its commit, on another
+// thread.
 Result<std::vector<ReceivedMessage>> ReceiveNow(QueueEngine& engine) {
-  Result<std::vector<ReceivedMessage>> out = std::vector<ReceivedMessage>{};
+  std::promise<Result<std::vector<ReceivedMessage>>> promise;
+  auto future = promise.get_future();
   ReceiveOptions options;
   options.max_messages = kBatch;
   options.wait_seconds = 0;
-  engine.Receive(kQueue, options, [&](Result<std::vector<ReceivedMessage>> r) {
-    out = std::move(r);  // wait 0: called before Receive returns
+  engine.Receive(kQueue, options, [&promise](Result<std::vector<ReceivedMessage>> r) {
+    promise.set_value(std::move(r));
   });
-  return out;
+  return future.get();
 }
 
 void BM_Cycle(benchmark::State& state) {
