@@ -129,6 +129,12 @@ std::string Md5OfAttributes(const MessageAttributes& attributes) {
 Status ValidateBody(std::string_view body) {
   size_t pos = 0;
   while (pos < body.size()) {
+    // Printable ASCII (#x20-#x7F), most bodies: allowed, one byte each.
+    const auto byte = static_cast<unsigned char>(body[pos]);
+    if (byte >= 0x20 && byte < 0x80) {
+      ++pos;
+      continue;
+    }
     auto cp = NextCodePoint(body, &pos);
     if (!cp || !AllowedCodePoint(*cp)) {
       return InvalidArgument(

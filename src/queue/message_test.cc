@@ -54,6 +54,11 @@ TEST(MessageTest, BodyCharacters) {
   EXPECT_FALSE(ValidateBody("\xed\xa0\x80").ok());  // surrogate U+D800
   EXPECT_FALSE(ValidateBody("\xc0\xaf").ok());      // overlong
   EXPECT_FALSE(ValidateBody("\xe2\x82").ok());      // truncated
+  // After a run of printable ASCII (read a byte at a time) the check goes on.
+  EXPECT_TRUE(ValidateBody(std::string(200, 'x') + "\x7f~ \xc3\xa9").ok());
+  EXPECT_FALSE(ValidateBody(std::string(200, 'x') + "\x1f").ok());
+  EXPECT_FALSE(ValidateBody(std::string(200, 'x') + "\x80").ok());  // stray continuation
+  EXPECT_FALSE(ValidateBody(std::string(200, 'x') + std::string(1, '\0')).ok());
 }
 
 TEST(MessageTest, AttributeRules) {
