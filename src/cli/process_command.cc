@@ -18,6 +18,7 @@ struct ProcessFlags {
   std::string out_dir;
   std::string outputs = imaging::FormatOutputSpecs(imaging::DefaultOutputs());
   std::string progress = "auto";
+  uint64_t memory_budget_mib = imaging::kDefaultMemoryBudget >> 20;
 };
 
 int RunProcess(ProcessFlags& flags) {
@@ -36,6 +37,7 @@ int RunProcess(ProcessFlags& flags) {
     std::fprintf(stderr, "imgbatch process: %s\n", init.message().c_str());
     return kExitCannotStart;
   }
+  imaging::SetMemoryBudget(flags.memory_budget_mib << 20);
   auto summary = imaging::RunBatch(flags.batch);
   if (!summary.ok()) {
     std::fprintf(stderr, "imgbatch process: %s\n", summary.status().message().c_str());
@@ -63,6 +65,11 @@ void AddProcessCommand(CLI::App& app) {
   cmd->add_option("--max-pixels", flags->batch.limits.max_pixels, "Refuse larger images")
       ->capture_default_str();
   cmd->add_option("--max-input-bytes", flags->batch.limits.max_input_bytes, "Refuse larger files")
+      ->capture_default_str();
+  cmd->add_option("--memory-budget", flags->memory_budget_mib,
+                  "MiB of decode working memory for the images in flight; an image that does not "
+                  "fit waits for others (one bigger than the budget runs alone); 0: unlimited")
+      ->check(CLI::Range(uint64_t{0}, uint64_t{1} << 20))
       ->capture_default_str();
   cmd->add_option("--progress", flags->progress, "auto (a bar on a terminal), bar, lines, none")
       ->check(CLI::IsMember({"auto", "bar", "lines", "none"}))

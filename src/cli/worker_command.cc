@@ -19,6 +19,7 @@
 #include "common/clock.h"
 #include "common/logging.h"
 #include "common/strings.h"
+#include "imaging/imaging.h"
 #include "worker/health.h"
 #include "worker/image_processor.h"
 #include "worker/worker.h"
@@ -55,6 +56,7 @@ struct WorkerFlags {
   std::string outputs;
   uint64_t max_pixels = 0;
   uint64_t max_input_bytes = 0;
+  uint64_t memory_budget_mib = imaging::kDefaultMemoryBudget >> 20;
   std::string health_file;
   std::string status_file;
   bool check_health = false;
@@ -157,6 +159,7 @@ int RunWorker(const WorkerFlags& flags) {
     processor_options.test_only_delay = std::chrono::milliseconds(ParseUint(*delay).value_or(0));
     spdlog::warn("IMGBATCH_TEST_ONLY_IMAGE_DELAY_MS={}: every image sleeps (tests only)", *delay);
   }
+  imaging::SetMemoryBudget(flags.memory_budget_mib << 20);
   auto processor = worker::MakeImagingProcessor(processor_options);
   if (!processor.ok()) Fail(kExitConfig, processor.status().ToString());
 
@@ -269,6 +272,12 @@ void AddWorkerCommand(CLI::App& app) {
       ->envname("IMGBATCH_OUTPUTS");
   cmd->add_option("--max-pixels", flags->max_pixels, "Refuse larger images (default 100 MP)");
   cmd->add_option("--max-input-bytes", flags->max_input_bytes, "Refuse larger inputs");
+  cmd->add_option("--memory-budget", flags->memory_budget_mib,
+                  "MiB of decode working memory for the images in flight (see imgbatch process); "
+                  "0: unlimited")
+      ->check(CLI::Range(uint64_t{0}, uint64_t{1} << 20))
+      ->envname("IMGBATCH_MEMORY_BUDGET_MIB")
+      ->capture_default_str();
   cmd->add_option("--status-file", flags->status_file,
                   "JSON state file for a supervisor (imgbatch up writes one per worker)");
   cmd->add_option("--health-file", flags->health_file, "File the poll loop touches")

@@ -66,6 +66,45 @@ TEST_F(BatchTest, WritesOutputsKeepsGoingAndReportsFailures) {
   EXPECT_NE(text.find("NotAnImage"), std::string::npos) << text;
 }
 
+// A budget smaller than any image: the two threads take turns (each image
+// runs alone) and every output is still written.
+TEST_F(BatchTest, TwoThreadsUnderATinyMemoryBudgetWriteEveryOutput) {
+  const uint64_t saved = MemoryBudgetBytes();
+  SetMemoryBudget(1);
+  // PNGs (the generic path) and baseline and progressive JPEGs.
+  for (int i = 0; i < 6; ++i) {
+    std::string png = testing::PngBomb(1200 + i, 900);
+    std::string name = "p" + std::to_string(i);
+    if (i % 3 == 0) {
+      Write(root_ / "in" / (name + ".png"), png);
+      continue;
+    }
+    void* buffer = nullptr;
+    size_t length = 0;
+    testing::Decode(png).write_to_buffer(i % 3 == 1 ? ".jpg" : ".jpg[interlace]", &buffer, &length);
+    Write(root_ / "in" / (name + ".jpg"), std::string(static_cast<char*>(buffer), length));
+    g_free(buffer);
+  }
+  Write(root_ / "in" / "sub" / "broken.jpg", "not an image");
+  BatchOptions options;
+  options.inputs = {(root_ / "in").string()};
+  options.out_dir = root_ / "out";
+  options.threads = 2;
+  options.progress = ProgressStyle::kNone;
+  auto summary = RunBatch(options);
+  SetMemoryBudget(saved);
+  ASSERT_TRUE(summary.ok()) << summary.status().ToString();
+  EXPECT_EQ(summary->threads, 2);
+  EXPECT_EQ(summary->succeeded, 6u);
+  EXPECT_EQ(summary->failures.size(), 1u);
+  for (int i = 0; i < 6; ++i) {
+    for (const char* prefix : {"resized", "thumbs"}) {
+      EXPECT_TRUE(fs::exists(root_ / "out" / prefix / ("p" + std::to_string(i) + ".jpg")))
+          << prefix << " " << i;
+    }
+  }
+}
+
 TEST_F(BatchTest, SymlinkedFilesStayInsideTheOutputDirectory) {
   fs::create_directories(root_ / "elsewhere");
   Write(root_ / "elsewhere" / "real.png", testing::PngBomb(40, 30));

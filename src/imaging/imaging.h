@@ -63,6 +63,19 @@ struct Limits {
   uint64_t max_decoder_memory = 512ull << 20;
 };
 
+// A process-wide budget for the working memory of the images in flight
+// (memory_budget.h): Process() estimates an image's need from its header (a
+// progressive JPEG's coefficient buffers, the pixels decoded at the load
+// scale, the resize buffers) and waits while it does not fit beside the
+// images other threads are processing. Never refuses: an image bigger than
+// the whole budget runs when nothing else is in flight (the Limits decide
+// what is refused). The default keeps two threads under 128 MiB of peak RSS
+// on the corpus while only its two big progressive JPEGs run alone
+// (docs/benchmarks.md, "Imaging memory budget"). 0: unlimited.
+constexpr uint64_t kDefaultMemoryBudget = uint64_t{96} << 20;
+void SetMemoryBudget(uint64_t bytes);
+uint64_t MemoryBudgetBytes();
+
 struct EncodedImage {
   std::string prefix;  // the OutputSpec's prefix
   std::string bytes;

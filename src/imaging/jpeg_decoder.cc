@@ -179,6 +179,16 @@ void ReleaseInput(Decompressor& d, const InputConsumed& consumed) {
   consumed();
 }
 
+JpegHeader HeaderOf(jpeg_decompress_struct& cinfo) {
+  const bool multi_scan = jpeg_has_multiple_scans(&cinfo);
+  return JpegHeader{static_cast<int>(cinfo.image_width),
+                    static_cast<int>(cinfo.image_height),
+                    OrientationOf(cinfo),
+                    cinfo.num_components,
+                    multi_scan,
+                    multi_scan ? CoefficientBytes(cinfo) : 0};
+}
+
 }  // namespace
 
 Result<JpegHeader> ReadJpegHeader(std::string_view bytes) {
@@ -186,8 +196,7 @@ Result<JpegHeader> ReadJpegHeader(std::string_view bytes) {
   Setup(d);
   if (setjmp(d.err.jump)) return ErrorFromManager(d.err, Limits{});
   Start(d, bytes, Limits{});
-  return JpegHeader{static_cast<int>(d.cinfo.image_width), static_cast<int>(d.cinfo.image_height),
-                    OrientationOf(d.cinfo)};
+  return HeaderOf(d.cinfo);
 }
 
 Result<DecodedJpeg> DecodeJpeg(std::string_view bytes, const Limits& limits,
@@ -202,8 +211,7 @@ Result<DecodedJpeg> DecodeJpeg(std::string_view bytes, const Limits& limits,
   if (setjmp(d.err.jump)) return ErrorFromManager(d.err, limits);
   Start(d, bytes, limits);
 
-  out.header = {static_cast<int>(d.cinfo.image_width), static_cast<int>(d.cinfo.image_height),
-                OrientationOf(d.cinfo)};
+  out.header = HeaderOf(d.cinfo);
   planned = plan(out.header);
   if (!planned.ok()) return planned.status();
 
@@ -221,8 +229,7 @@ Result<DecodedJpeg> DecodeJpeg(std::string_view bytes, const Limits& limits,
   // fresh mappings, not from that memory. So give it back first, when the
   // buffers are big enough to set the process peak. (malloc_trim reaches
   // all of it because InitImaging keeps one arena.)
-  if (jpeg_has_multiple_scans(&d.cinfo) &&
-      CoefficientBytes(d.cinfo) >= kReleaseHeapBeforeCoefficients) {
+  if (out.header.coefficient_bytes >= kReleaseHeapBeforeCoefficients) {
     malloc_trim(0);
   }
   jpeg_start_decompress(&d.cinfo);

@@ -18,6 +18,9 @@ struct JpegHeader {
   int width = 0;  // as stored, before orientation
   int height = 0;
   int orientation = 1;
+  int components = 0;              // as stored (3 for YCbCr, 4 for CMYK/YCCK)
+  bool multi_scan = false;         // progressive: the whole image is held as coefficients
+  uint64_t coefficient_bytes = 0;  // what a multi-scan decode allocates for them
 };
 
 struct DecodedJpeg {

@@ -21,6 +21,7 @@
 #include "imaging/errors.h"
 #include "imaging/imaging.h"
 #include "imaging/jpeg_decoder.h"
+#include "imaging/memory_budget.h"
 #include "imaging/metadata.h"
 #include "imaging/reduce.h"
 #include "imaging/vips_modules.h"
@@ -473,6 +474,36 @@ int ChooseJpegScale(Size stored, Size need) {
   return chosen;
 }
 
+// ---- working-memory estimates for the memory budget (memory_budget.h) ----------
+
+// What every image holds besides its pixels: libjpeg's and the encoders'
+// buffers, libvips' image headers, the encoded outputs.
+constexpr uint64_t kImageOverheadBytes = uint64_t{4} << 20;
+
+// The outputs' pixels and the vertical pass's intermediate (decoded width x
+// output height), which live beside the decoded image while resizing.
+uint64_t ResizeBytes(const std::vector<OutputPlan>& plans, uint64_t decoded_width, uint64_t bands) {
+  uint64_t bytes = 0;
+  for (const auto& p : plans) bytes += static_cast<uint64_t>(p.resized.Area()) * bands;
+  const Size need = LargestNeed(plans);
+  return bytes + decoded_width * static_cast<uint64_t>(std::max(need.width, need.height)) * bands;
+}
+
+// What a JPEG keeps resident at its peak: a multi-scan file's coefficient
+// buffers (the big part: 84 MiB for a 5120x2880 4:4:4 one), the rows decoded
+// at the planned scale (narrowed or not) and the resize buffers. libjpeg's
+// row buffers and allocator slack are small beside them.
+uint64_t JpegWorkingBytes(const JpegHeader& header, const DecodePlan& plan,
+                          const std::vector<OutputPlan>& plans, uint64_t resident_input) {
+  const uint64_t bands = header.components == 1 ? 1 : header.components == 4 ? 4 : 3;
+  uint64_t width = static_cast<uint64_t>(ScaledJpegSize(header.width, plan.scale_num));
+  if (header.multi_scan && plan.narrow_width > 0)  // DecodeJpeg narrows multi-scan files only
+    width = std::min(width, static_cast<uint64_t>(plan.narrow_width));
+  const uint64_t height = static_cast<uint64_t>(ScaledJpegSize(header.height, plan.scale_num));
+  return kImageOverheadBytes + resident_input + header.coefficient_bytes + width * height * bands +
+         ResizeBytes(plans, width, bands);
+}
+
 VipsInterpretation InterpretationOf(const DecodedJpeg& decoded) {
   if (decoded.cmyk) return VIPS_INTERPRETATION_CMYK;
   return decoded.bands == 1 ? VIPS_INTERPRETATION_B_W : VIPS_INTERPRETATION_sRGB;
@@ -483,12 +514,18 @@ VipsInterpretation InterpretationOf(const DecodedJpeg& decoded) {
 Result<std::vector<EncodedImage>> ProcessJpeg(std::string_view bytes,
                                               const std::vector<OutputSpec>& outputs,
                                               const Limits& limits, std::string* owned) {
+  MemoryReservation reservation;  // held until the outputs are encoded
+  std::vector<OutputPlan> plans;
+  // The input stays until the end, except an owned multi-scan one (freed once
+  // the coefficient buffers hold it all, see DecodeJpeg).
+  auto resident_input = [&](const JpegHeader& header) -> uint64_t {
+    return owned != nullptr && header.multi_scan ? 0 : bytes.size();
+  };
   ScalePlanner planner = [&](const JpegHeader& header) -> Result<DecodePlan> {
     IMGBATCH_RETURN_IF_ERROR(CheckLimits(header.width, header.height, limits));
     const bool swaps = SwapsAxes(header.orientation);
     Size stored{header.width, header.height};
     Size oriented = swaps ? Transposed(stored) : stored;
-    std::vector<OutputPlan> plans;
     for (size_t i = 0; i < outputs.size(); ++i)
       plans.push_back(PlanOutput(i, outputs[i], oriented));
     Size need = LargestNeed(plans);
@@ -502,6 +539,9 @@ Result<std::vector<EncodedImage>> ProcessJpeg(std::string_view bytes,
       plan.narrow_width = target.width;
       plan.narrow_scale = stored.width * plan.scale_num / 8.0 / target.width;
     }
+    // May wait for other threads' images (before any big allocation).
+    reservation = ProcessMemoryBudget().Reserve(
+        JpegWorkingBytes(header, plan, plans, resident_input(header)));
     return plan;
   };
   InputConsumed release;
@@ -511,6 +551,11 @@ Result<std::vector<EncodedImage>> ProcessJpeg(std::string_view bytes,
   // coefficient buffers).
   if (owned != nullptr) release = [owned] { std::string().swap(*owned); };
   IMGBATCH_ASSIGN_OR_RETURN(DecodedJpeg decoded, DecodeJpeg(bytes, limits, planner, release));
+  // The coefficient buffers are gone: keep only what the resize still needs.
+  reservation.ShrinkTo(kImageOverheadBytes + (owned != nullptr ? owned->size() : bytes.size()) +
+                       decoded.size +
+                       ResizeBytes(plans, static_cast<uint64_t>(decoded.width),
+                                   static_cast<uint64_t>(decoded.bands)));
 
   const int orientation = decoded.header.orientation;
   Size stored{decoded.header.width, decoded.header.height};
@@ -581,6 +626,11 @@ Result<std::vector<EncodedImage>> ProcessGeneric(std::string_view bytes,
                                                  const std::vector<OutputSpec>& outputs,
                                                  const Limits& limits) {
   IMGBATCH_ASSIGN_OR_RETURN(ImageInfo info, ProbeGeneric(bytes, limits));
+  // libvips' thumbnail shrinks on load only for some formats; assume the
+  // whole image decoded as 8-bit RGBA (rare inputs here: over-reserving only
+  // makes them wait for other images, it refuses nothing).
+  MemoryReservation reservation = ProcessMemoryBudget().Reserve(
+      kImageOverheadBytes + bytes.size() + static_cast<uint64_t>(info.width) * info.height * 4);
   Size stored{info.width, info.height};
   Size oriented = SwapsAxes(info.orientation) ? Transposed(stored) : stored;
   VipsBlob* blob = vips_blob_new(nullptr, bytes.data(), bytes.size());
