@@ -184,6 +184,7 @@ struct PendingWrite {
   Status result;
   // WriteAsync's completion; empty for a blocking Write() (woken through cv).
   std::function<void(Status)> done_fn;
+  Database::CallerUndo undo = Database::CallerUndo::kSavepoint;
   // Not std::atomic::wait: libstdc++ 12 spins with sched_yield first, which
   // under load was a third of the server's context switches.
   std::mutex mu;
@@ -227,6 +228,8 @@ class DatabaseImpl final : public Database {
   Status Migrate(std::string_view component, const std::vector<Migration>& steps) override;
   Status Write(std::function<Status(Txn&)> fn) override;
   void WriteAsync(std::function<Status(Txn&)> fn, std::function<void(Status)> done) override;
+  void WriteAsync(std::function<Status(Txn&)> fn, std::function<void(Status)> done,
+                  CallerUndo undo) override;
   Status Read(std::function<Status(Conn&)> fn) override;
   void FailCommitAfter(int n) override { fail_commit_countdown_.store(n); }
   Stats GetStats() override {
@@ -297,9 +300,15 @@ Status DatabaseImpl::Write(std::function<Status(Txn&)> fn) {
 }
 
 void DatabaseImpl::WriteAsync(std::function<Status(Txn&)> fn, std::function<void(Status)> done) {
+  WriteAsync(std::move(fn), std::move(done), CallerUndo::kSavepoint);
+}
+
+void DatabaseImpl::WriteAsync(std::function<Status(Txn&)> fn, std::function<void(Status)> done,
+                              CallerUndo undo) {
   auto pending = std::make_shared<PendingWrite>();
   pending->fn = std::move(fn);
   pending->done_fn = std::move(done);
+  pending->undo = undo;
   if (!Enqueue(pending)) {
     pending->result = Status(Code::kUnavailable, "database is closing");
     Complete(*pending);
@@ -358,11 +367,15 @@ void DatabaseImpl::RunGroup(std::vector<PendingPtr>& group) {
 
   std::vector<std::function<void()>> after_commit;
   for (const PendingPtr& p : group) {
-    Status sp = conn.ExecCached("SAVEPOINT caller");
-    if (!sp.ok()) {
-      p->result = sp;
-      continue;
+    const bool savepoint = p->undo == CallerUndo::kSavepoint;
+    if (savepoint) {
+      Status sp = conn.ExecCached("SAVEPOINT caller");
+      if (!sp.ok()) {
+        p->result = sp;
+        continue;
+      }
     }
+    const int64_t changes_before = sqlite3_total_changes64(conn.raw());
     conn.BeginWriteCaller();
     try {
       p->result = p->fn(conn);
@@ -373,8 +386,17 @@ void DatabaseImpl::RunGroup(std::vector<PendingPtr>& group) {
     }
     for (auto& fn : conn.EndWriteCaller(p->result.ok())) after_commit.push_back(std::move(fn));
     conn.ResetHandedOut();
-    if (!p->result.ok()) (void)conn.ExecCached("ROLLBACK TO caller");
-    (void)conn.ExecCached("RELEASE caller");
+    if (savepoint) {
+      if (!p->result.ok()) (void)conn.ExecCached("ROLLBACK TO caller");
+      (void)conn.ExecCached("RELEASE caller");
+    } else if (!p->result.ok() && sqlite3_get_autocommit(conn.raw()) == 0 &&
+               sqlite3_total_changes64(conn.raw()) != changes_before) {
+      // A CallerUndo::kNone caller failed after changing rows: they cannot
+      // be undone without undoing the whole group.
+      (void)conn.Exec("ROLLBACK");
+      return fail_all(Internal("write without a savepoint failed after changing rows: " +
+                               p->result.ToString()));
+    }
     if (sqlite3_get_autocommit(conn.raw()) != 0) {
       // SQLite rolled the whole transaction back (e.g. SQLITE_FULL or an
       // I/O error): nothing in this group is durable.
@@ -551,6 +573,11 @@ Status Statement::Run() {
     IMGBATCH_ASSIGN_OR_RETURN(bool row, Step());
     if (!row) return Status::Ok();
   }
+}
+
+Statement& Statement::Reset() {
+  sqlite3_reset(stmt_);
+  return *this;
 }
 
 int64_t Statement::ColumnInt(int column) const { return sqlite3_column_int64(stmt_, column); }

@@ -42,6 +42,9 @@ class Statement {
   Result<bool> Step();
   // Step() until done (for INSERT/UPDATE/DELETE).
   Status Run();
+  // Makes the statement ready to run again (bindings kept, rebinding
+  // allowed): one cached statement run once per item of a loop.
+  Statement& Reset();
   int64_t ColumnInt(int column) const;
   std::string ColumnText(int column) const;  // TEXT or BLOB bytes
   bool ColumnIsNull(int column) const;
@@ -106,6 +109,21 @@ class Database {
   // a later group). When the database is closing, done(kUnavailable) runs at
   // once on the calling thread. The destructor completes every queued call.
   virtual void WriteAsync(std::function<Status(Txn&)> fn, std::function<void(Status)> done) = 0;
+  // How the writer keeps one caller's failure from the rest of its group.
+  enum class CallerUndo {
+    // A SAVEPOINT around the caller, rolled back if fn returns an error.
+    kSavepoint,
+    // No savepoint: fn promises that when it returns an error it changed no
+    // row (its only write is one statement, which SQLite undoes by itself
+    // when it fails, or it reports per-item failures inside an Ok result).
+    // Saves the SAVEPOINT/RELEASE and the copies of every page it touches
+    // into the savepoint journal. A fn that breaks the promise fails its
+    // whole group (rolled back, nothing acknowledged): its partial changes
+    // cannot be undone alone.
+    kNone,
+  };
+  virtual void WriteAsync(std::function<Status(Txn&)> fn, std::function<void(Status)> done,
+                          CallerUndo undo) = 0;
   // Runs fn on a read connection.
   virtual Status Read(std::function<Status(Conn&)> fn) = 0;
 

@@ -478,6 +478,56 @@ TEST_F(DatabaseTest, WriteAsyncReportsItsOwnFailureAndCommitFailures) {
   EXPECT_FALSE(Has("lost"));
 }
 
+// Callers without a savepoint share a group with one that has one: a failing
+// statement undoes only itself (the two-row INSERT whose second row collides
+// leaves neither row), and the others of the group commit.
+TEST_F(DatabaseTest, WriteWithoutSavepointFailsAloneWhenItChangedNothing) {
+  ASSERT_TRUE(Insert("taken", 0).ok());
+  auto [release, blocked] = BlockWriter();
+  std::vector<std::promise<Status>> results(3);
+  auto insert = [](std::string sql) {
+    return [sql = std::move(sql)](Txn& txn) -> Status { return txn.Exec(sql); };
+  };
+  auto record = [&](int i) { return [&, i](Status st) { results[i].set_value(std::move(st)); }; };
+  db_->WriteAsync(insert("INSERT INTO kv(k, v) VALUES('first', 1)"), record(0));
+  db_->WriteAsync(insert("INSERT INTO kv(k, v) VALUES('half', 2), ('taken', 2)"), record(1),
+                  Database::CallerUndo::kNone);
+  db_->WriteAsync(insert("INSERT INTO kv(k, v) VALUES('third', 3)"), record(2),
+                  Database::CallerUndo::kNone);
+  ASSERT_TRUE(WaitFor([&] { return db_->GetStats().queued == 3; }));
+  release.set_value();
+  EXPECT_TRUE(blocked.get().ok());
+  EXPECT_TRUE(results[0].get_future().get().ok());
+  EXPECT_FALSE(results[1].get_future().get().ok());
+  EXPECT_TRUE(results[2].get_future().get().ok());
+  EXPECT_TRUE(Has("first"));
+  EXPECT_FALSE(Has("half"));
+  EXPECT_TRUE(Has("third"));
+}
+
+// A caller without a savepoint that fails after changing rows breaks its
+// promise: rather than commit its half-done work, the whole group fails.
+TEST_F(DatabaseTest, WriteWithoutSavepointThatFailsHalfDoneFailsItsGroup) {
+  auto [release, blocked] = BlockWriter();
+  std::promise<Status> other, broken;
+  db_->WriteAsync([](Txn& txn) { return txn.Exec("INSERT INTO kv(k, v) VALUES('other', 1)"); },
+                  [&](Status st) { other.set_value(std::move(st)); });
+  db_->WriteAsync(
+      [](Txn& txn) -> Status {
+        IMGBATCH_RETURN_IF_ERROR(txn.Exec("INSERT INTO kv(k, v) VALUES('half', 2)"));
+        return Conflict("changed a row, then failed");
+      },
+      [&](Status st) { broken.set_value(std::move(st)); }, Database::CallerUndo::kNone);
+  ASSERT_TRUE(WaitFor([&] { return db_->GetStats().queued == 2; }));
+  release.set_value();
+  EXPECT_TRUE(blocked.get().ok());
+  EXPECT_EQ(other.get_future().get().code(), Code::kInternal);
+  EXPECT_EQ(broken.get_future().get().code(), Code::kInternal);
+  EXPECT_FALSE(Has("other"));
+  EXPECT_FALSE(Has("half"));
+  EXPECT_TRUE(Insert("after", 3).ok());  // the writer goes on
+}
+
 TEST_F(DatabaseTest, ClosingCompletesQueuedAsyncWritesDurably) {
   auto [release, blocked] = BlockWriter();
   std::atomic<int> ok{0};

@@ -635,7 +635,11 @@ class EngineImpl final : public QueueEngine {
           for (const Row& row : batch->rows) visible_ats.push_back(batch->sent_ms + row.delay_ms);
           AfterSend(q, visible_ats, batch->sent_ms);
           done(std::move(batch->results));
-        });
+        },
+        // One INSERT, which undoes itself if it fails: no savepoint needed.
+        batch->rows.size() <= static_cast<size_t>(kMaxBatchEntries)
+            ? db::Database::CallerUndo::kNone
+            : db::Database::CallerUndo::kSavepoint);
   }
 
   Result<SendResult> SendInTransaction(db::Txn& txn, std::string_view queue,
@@ -798,20 +802,22 @@ class EngineImpl final : public QueueEngine {
     if (batch->valid.empty()) return done(std::move(batch->results));
     WriteAsync(
         [q, batch](db::Txn& txn) -> Status {
-          const auto& valid = batch->valid;
           batch->removed = 0;
-          // One statement per kDeleteReceiptsMax receipts (a DeleteMessageBatch
-          // is at most 10).
-          for (size_t first = 0; first < valid.size(); first += sql::kDeleteReceiptsMax) {
-            IMGBATCH_ASSIGN_OR_RETURN(db::Statement st, txn.Prepare(sql::kDeleteReceipts));
-            st.Bind(1, q->id);
-            const size_t end = std::min(valid.size(), first + sql::kDeleteReceiptsMax);
-            for (size_t i = first; i < end; ++i) {
-              const int param = 2 + 2 * static_cast<int>(i - first);
-              st.Bind(param, valid[i].second.seq).Bind(param + 1, valid[i].second.receive_count);
+          // One single-row statement per receipt. Each entry's outcome is its
+          // own: a statement that fails undoes only itself (SQLite's
+          // statement rollback), so this caller never ends half done and
+          // needs no savepoint (CallerUndo::kNone). After a failure the
+          // entries left are not tried (the error may have ended the
+          // transaction) and report that error.
+          IMGBATCH_ASSIGN_OR_RETURN(db::Statement st, txn.Prepare(sql::kDeleteReceipt));
+          Status failed;
+          for (const auto& [index, receipt] : batch->valid) {
+            if (failed.ok()) {
+              failed = st.Bind(1, q->id).Bind(2, receipt.seq).Bind(3, receipt.receive_count).Run();
+              if (failed.ok()) batch->removed += st.changes();
+              st.Reset();
             }
-            IMGBATCH_RETURN_IF_ERROR(st.Run());
-            batch->removed += st.changes();
+            if (!failed.ok()) batch->results[index] = failed;
           }
           return Status::Ok();
         },
@@ -822,7 +828,8 @@ class EngineImpl final : public QueueEngine {
             q->message_count = std::max<int64_t>(0, q->message_count - batch->removed);
           }
           done(std::move(batch->results));
-        });
+        },
+        db::Database::CallerUndo::kNone);
   }
 
   Result<std::vector<PeekedMessage>> Peek(std::string_view queue, int max) override {
@@ -1437,16 +1444,20 @@ class EngineImpl final : public QueueEngine {
 
   // db::Database::WriteAsync, counted: completions use this engine, so the
   // destructor waits until the last one ran.
-  void WriteAsync(std::function<Status(db::Txn&)> fn, std::function<void(Status)> done) {
+  void WriteAsync(std::function<Status(db::Txn&)> fn, std::function<void(Status)> done,
+                  db::Database::CallerUndo undo = db::Database::CallerUndo::kSavepoint) {
     {
       std::lock_guard lock(async_mu_);
       ++async_pending_;
     }
-    db_.WriteAsync(std::move(fn), [this, done = std::move(done)](Status st) {
-      done(std::move(st));
-      std::lock_guard lock(async_mu_);
-      if (--async_pending_ == 0) async_cv_.notify_all();
-    });
+    db_.WriteAsync(
+        std::move(fn),
+        [this, done = std::move(done)](Status st) {
+          done(std::move(st));
+          std::lock_guard lock(async_mu_);
+          if (--async_pending_ == 0) async_cv_.notify_all();
+        },
+        undo);
   }
 
   void WaitForAsyncWrites() {

@@ -356,7 +356,7 @@ TEST_F(QueueEngineTest, ZeroVisibilityReceiveReturnsEachMessageOnce) {
   EXPECT_EQ(again[0].receive_count, 2);
 }
 
-// DeleteBatch runs as one statement: each receipt still deletes only when
+// DeleteBatch runs one statement per receipt: each receipt deletes only when
 // it is its message's latest, whatever else is in the batch (a stale and the
 // current receipt of one message, a receipt of a deleted message, a
 // message of another queue).
@@ -1314,7 +1314,7 @@ TEST_F(QueueEngineTest, HotStatementsUseIndexesWithALargeBacklog) {
       {"delete by id", sql::kDeleteById, "INDEX queue_messages_id"},
       {"move step", sql::kMoveStep, "INDEX queue_messages_seq"},
       {"hide received", sql::kHideReceived, "INTEGER PRIMARY KEY (rowid=?)"},
-      {"delete receipts", sql::kDeleteReceipts, "INTEGER PRIMARY KEY (rowid=?)"},
+      {"delete receipt", sql::kDeleteReceipt, "INTEGER PRIMARY KEY (rowid=?)"},
   };
   for (const Expectation& e : expectations) {
     std::string plan;
@@ -1332,7 +1332,6 @@ TEST_F(QueueEngineTest, HotStatementsUseIndexesWithALargeBacklog) {
                     .ok());
     SCOPED_TRACE(std::string(e.name) + ":\n" + plan);
     EXPECT_NE(plan.find("SEARCH queue_messages USING " + std::string(e.index)), std::string::npos);
-    // (kDeleteReceipts reads its list of receipts as "SCAN n CONSTANT ROWS".)
     EXPECT_EQ(plan.find("SCAN queue_messages"), std::string::npos);
     EXPECT_EQ(plan.find("TEMP B-TREE"), std::string::npos);
   }
