@@ -233,25 +233,7 @@ VImage ReduceWidth(VImage image, int width, double scale) {
   return AdoptPixels(out.release(), width, in.height(), bands, in.interpretation());
 }
 
-// Both Lanczos3 passes with ours (reduce.h), vertical first so that the
-// horizontal one runs on fewer rows, from buffer to buffer: no libvips
-// pipeline, no Orc program compiled per image, no zeroed intermediate.
-VImage ReduceBoth(VImage image, Size size, double hshrink, double vshrink) {
-  VImage in = image.copy_memory();  // a no-op for images already in memory
-  const int bands = in.bands();
-  const size_t row_bytes = static_cast<size_t>(in.width()) * bands;
-  MallocBuffer shorter = AllocatePixels(row_bytes * size.height);
-  ReduceHeightLanczos3(static_cast<const uint8_t*>(in.data()),
-                       VIPS_IMAGE_SIZEOF_LINE(in.get_image()), row_bytes, in.height(),
-                       shorter.get(), row_bytes, size.height, vshrink);
-  MallocBuffer out = AllocatePixels(static_cast<size_t>(size.width) * size.height * bands);
-  ReduceWidthLanczos3(shorter.get(), row_bytes, in.width(), size.height, bands, out.get(),
-                      size.width, hshrink);
-  return AdoptPixels(out.release(), size.width, size.height, bands, in.interpretation());
-}
-
-// Our vertical pass alone, for rows already at their final width (a
-// progressive JPEG narrowed while decoding).
+// Our vertical pass (reduce.h) on a materialised 8-bit image without alpha.
 VImage ReduceHeight(VImage image, int height, double vshrink) {
   VImage in = image.copy_memory();  // a no-op for images already in memory
   const size_t row_bytes = static_cast<size_t>(in.width()) * in.bands();
@@ -297,15 +279,11 @@ VImage ResizeTo(VImage image, Size size, std::optional<Extent> content = std::nu
         size);
   }
   if (image.format() == VIPS_FORMAT_UCHAR && image.bands() <= 4) {
-    if (hshrink > 1.0 && vshrink > 1.0) return ReduceBoth(image, size, hshrink, vshrink);
-    if (vshrink > 1.0 && image.width() == size.width) {
-      return ReduceHeight(image, size.height, vshrink);
-    }
-    // Vertical first (libvips' vectorised reducev), so that our scalar
-    // horizontal pass runs on the fewer output rows.
-    VImage shorter =
-        vshrink > 1.0 ? CropTo(image.reducev(vshrink, lanczos3()), Size{image.width(), size.height})
-                      : image;
+    // Both passes ours, buffer to buffer (no libvips pipeline, no Orc program
+    // compiled per image), vertical first so that the horizontal pass runs on
+    // the fewer output rows. Rows a progressive JPEG narrowed while decoding
+    // need the vertical pass alone.
+    VImage shorter = vshrink > 1.0 ? ReduceHeight(image, size.height, vshrink) : image;
     return hshrink > 1.0 ? ReduceWidth(shorter, size.width, hshrink) : CropTo(shorter, size);
   }
   return CropTo(image.reduce(hshrink, vshrink, lanczos3()), size);
