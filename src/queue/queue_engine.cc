@@ -617,13 +617,7 @@ class EngineImpl final : public QueueEngine {
             for (size_t i = 0; i < n; ++i) {
               const Row& row = rows[first + i];
               const SendRequest& r = batch->requests[row.index];
-              const int p = kInsertFirstRowParam + static_cast<int>(i) * kInsertParamsPerRow;
-              st.Bind(p, row.message_id)
-                  .BindBlob(p + 1, r.body)
-                  .BindBlob(p + 2, row.attributes)
-                  .Bind(p + 3, r.sender_id)
-                  .Bind(p + 4, r.trace_header)
-                  .Bind(p + 5, now + row.delay_ms);
+              BindMessageRow(st, i, row.message_id, r, row.attributes, now + row.delay_ms);
             }
             IMGBATCH_RETURN_IF_ERROR(st.Run());
           }
@@ -663,16 +657,22 @@ class EngineImpl final : public QueueEngine {
                        const std::string& message_id, const std::string& attributes, int64_t now,
                        int64_t visible_at) {
     IMGBATCH_ASSIGN_OR_RETURN(db::Statement st, txn.Prepare(InsertMessagesSql(1)));
-    const int p = kInsertFirstRowParam;
-    return st.Bind(1, q->id)
-        .Bind(2, now)
-        .Bind(p, message_id)
+    st.Bind(1, q->id).Bind(2, now);
+    BindMessageRow(st, 0, message_id, r, attributes, visible_at);
+    return st.Run();
+  }
+
+  // Binds row `row` (0-based) of an InsertMessagesSql statement.
+  static void BindMessageRow(db::Statement& st, size_t row, const std::string& message_id,
+                             const SendRequest& r, const std::string& attributes,
+                             int64_t visible_at) {
+    const int p = kInsertFirstRowParam + static_cast<int>(row) * kInsertParamsPerRow;
+    st.Bind(p, message_id)
         .BindBlob(p + 1, r.body)
         .BindBlob(p + 2, attributes)
         .Bind(p + 3, r.sender_id)
         .Bind(p + 4, r.trace_header)
-        .Bind(p + 5, visible_at)
-        .Run();
+        .Bind(p + 5, visible_at);
   }
 
   // Counts the new messages and wakes parked receivers (or the engine thread
