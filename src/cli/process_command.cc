@@ -71,6 +71,11 @@ void AddProcessCommand(CLI::App& app) {
                   "fit waits for others (one bigger than the budget runs alone); 0: unlimited")
       ->check(CLI::Range(uint64_t{0}, uint64_t{1} << 20))
       ->capture_default_str();
+  cmd->add_option("--lookahead", flags->batch.lookahead,
+                  "Inputs ahead whose memory estimates are weighed: one that fits the budget now "
+                  "runs before an older one that does not; 1: strictly in order")
+      ->check(CLI::Range(size_t{1}, size_t{4096}))
+      ->capture_default_str();
   cmd->add_option("--progress", flags->progress, "auto (a bar on a terminal), bar, lines, none")
       ->check(CLI::IsMember({"auto", "bar", "lines", "none"}))
       ->capture_default_str();

@@ -9,12 +9,15 @@
 #include <cmath>
 #include <fstream>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 #include <utility>
 
 #include "common/strings.h"
+#include "imaging/batch_scheduler.h"
 #include "imaging/errors.h"
+#include "imaging/memory_budget.h"
 
 namespace imgbatch::imaging {
 namespace {
@@ -27,6 +30,16 @@ constexpr std::string_view kImageExtensions[] = {
 constexpr auto kBarRedrawInterval = std::chrono::milliseconds(100);
 constexpr int kBarWidth = 30;
 constexpr double kMegabyte = 1e6;
+// What the scheduler reads of a file to estimate its memory: a JPEG's header
+// (markers up to the first scan) fits in the first read but for big EXIF or
+// ICC segments; then reads grow by kHeadGrowth up to kMaxHeadBytes, past
+// which the estimate is left unknown (Process() reserves by itself).
+constexpr size_t kFirstHeadBytes = size_t{64} << 10;
+constexpr size_t kHeadGrowth = 8;
+constexpr size_t kMaxHeadBytes = size_t{4} << 20;
+// How often the oldest pending image may be passed over by later ones that
+// fit the memory budget before a thread waits for it instead.
+constexpr int kMaxPasses = 16;
 
 bool HasImageExtension(const fs::path& path) {
   std::string extension = ToLower(path.extension().string());
@@ -55,6 +68,35 @@ Result<std::string> ReadInput(const fs::path& path, const Limits& limits) {
     return ImageFailure(ImageError::kIo, "short read (file changed while reading?)");
   }
   return bytes;
+}
+
+// The first `size` bytes of a file (fewer if it is shorter).
+Result<std::string> ReadHead(const fs::path& path, size_t size) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return ImageFailure(ImageError::kIo, "cannot open for reading");
+  std::string bytes(size, '\0');
+  in.read(bytes.data(), static_cast<std::streamsize>(size));
+  bytes.resize(static_cast<size_t>(in.gcount()));
+  return bytes;
+}
+
+// The working memory ProcessTakingInput() will reserve for a file, from as
+// little of its start as holds the header; nullopt when that cannot be told
+// cheaply (Process() then reserves for it, or reports what is wrong).
+std::optional<uint64_t> EstimateFile(const fs::path& path, const BatchOptions& options) {
+  std::error_code ec;
+  const uintmax_t size = fs::file_size(path, ec);
+  if (ec) return std::nullopt;
+  for (size_t head_size = kFirstHeadBytes;; head_size *= kHeadGrowth) {
+    Result<std::string> head = ReadHead(path, std::min<uintmax_t>(head_size, size));
+    if (!head.ok()) return std::nullopt;
+    Result<uint64_t> bytes = EstimateWorkingBytes(*head, size, options.outputs, options.limits);
+    if (bytes.ok()) return *bytes;
+    if (bytes.status().code() != Code::kOutOfRange || head->size() >= size ||
+        head_size >= kMaxHeadBytes) {
+      return std::nullopt;
+    }
+  }
 }
 
 Status WriteOutput(const fs::path& path, const std::string& bytes) {
@@ -124,14 +166,20 @@ class Progress {
   Clock::time_point last_draw_{};
 };
 
-// Shared state of one run; workers take the next input by index.
+// Shared state of one run; workers take their next input from `scheduler`.
 struct Run {
   Run(const BatchOptions& o, const std::vector<InputFile>& i, Progress& p)
-      : options(o), inputs(i), progress(p) {}
+      : options(o),
+        inputs(i),
+        progress(p),
+        scheduler(
+            i.size(), [this](size_t index) { return EstimateFile(inputs[index].path, options); },
+            ProcessMemoryBudget(),
+            BatchScheduler::Options{std::max<size_t>(o.lookahead, 1), kMaxPasses}) {}
   const BatchOptions& options;
   const std::vector<InputFile>& inputs;
   Progress& progress;
-  std::atomic<size_t> next{0};
+  BatchScheduler scheduler;
   std::atomic<uint64_t> bytes_in{0};
   std::atomic<uint64_t> bytes_out{0};
   std::atomic<size_t> succeeded{0};
@@ -149,15 +197,16 @@ bool IsContained(const std::string& relative) {
   return true;
 }
 
-Status ProcessOne(Run& run, const InputFile& input) {
+// `reservation`: the input's memory, already reserved by the scheduler.
+Status ProcessOne(Run& run, const InputFile& input, MemoryReservation reservation) {
   if (!IsContained(input.relative)) {
     return ImageFailure(ImageError::kInternal, "refusing output path " + input.relative);
   }
   IMGBATCH_ASSIGN_OR_RETURN(std::string bytes, ReadInput(input.path, run.options.limits));
   run.bytes_in += bytes.size();
-  IMGBATCH_ASSIGN_OR_RETURN(
-      std::vector<EncodedImage> images,
-      ProcessTakingInput(std::move(bytes), run.options.outputs, run.options.limits));
+  IMGBATCH_ASSIGN_OR_RETURN(std::vector<EncodedImage> images,
+                            ProcessTakingInput(std::move(bytes), run.options.outputs,
+                                               run.options.limits, std::move(reservation)));
   for (const EncodedImage& image : images) {
     fs::path target = run.options.out_dir / image.prefix / OutputName(input.relative, image.format);
     IMGBATCH_RETURN_IF_ERROR(WriteOutput(target, image.bytes));
@@ -167,9 +216,9 @@ Status ProcessOne(Run& run, const InputFile& input) {
 }
 
 void Worker(Run& run) {
-  for (size_t i = run.next++; i < run.inputs.size(); i = run.next++) {
-    const InputFile& input = run.inputs[i];
-    Status status = ProcessOne(run, input);
+  while (auto assignment = run.scheduler.Next()) {
+    const InputFile& input = run.inputs[assignment->index];
+    Status status = ProcessOne(run, input, std::move(assignment->reservation));
     if (status.ok()) {
       ++run.succeeded;
     } else {
@@ -241,12 +290,17 @@ Result<BatchSummary> RunBatch(const BatchOptions& options) {
   Run run{options, inputs, progress};
 
   auto start = Clock::now();
+  const MemoryBudget::WaitStats waits_before = ProcessMemoryBudget().wait_stats();
   std::vector<std::thread> threads;
   for (int i = 0; i < summary.threads; ++i) threads.emplace_back([&run] { Worker(run); });
   for (auto& thread : threads) thread.join();
   progress.Finish();
 
   summary.seconds = SecondsSince(start);
+  const MemoryBudget::WaitStats waits_after = ProcessMemoryBudget().wait_stats();
+  summary.memory_waits = waits_after.waits - waits_before.waits;
+  summary.memory_wait_seconds = waits_after.seconds - waits_before.seconds;
+  summary.taken_ahead = run.scheduler.stats().taken_ahead;
   summary.images = inputs.size();
   summary.succeeded = run.succeeded;
   summary.bytes_in = run.bytes_in;
@@ -266,6 +320,13 @@ std::string FormatSummary(const BatchSummary& s) {
       s.images, s.failures.size(), s.seconds, rate, s.threads,
       static_cast<double>(s.bytes_in) / kMegabyte, static_cast<double>(s.bytes_out) / kMegabyte);
   std::string text = line;
+  if (s.memory_waits > 0 || s.taken_ahead > 0) {
+    std::snprintf(line, sizeof(line),
+                  "memory budget: %zu images taken ahead of one that did not fit; threads waited "
+                  "%zu times, %.2f s in all\n",
+                  s.taken_ahead, s.memory_waits, s.memory_wait_seconds);
+    text += line;
+  }
   for (const BatchFailure& failure : s.failures) {
     text += "  FAILED " + failure.path + ": " + failure.status.detail() + ": " +
             failure.status.message() + "\n";

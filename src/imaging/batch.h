@@ -36,7 +36,11 @@ struct BatchOptions {
   std::filesystem::path out_dir;
   std::vector<OutputSpec> outputs = DefaultOutputs();
   Limits limits;
-  int threads = 0;                                // 0: CoresInAffinity()
+  int threads = 0;  // 0: CoresInAffinity()
+  // Inputs whose memory estimates the scheduler weighs (batch_scheduler.h):
+  // an image that does not fit the memory budget now is passed over for one
+  // of these that does. 1: strictly in order (each waits its turn).
+  size_t lookahead = 32;
   ProgressStyle progress = ProgressStyle::kAuto;  // kAuto: a bar on a TTY, else lines
   std::FILE* progress_stream = stderr;
 };
@@ -54,6 +58,11 @@ struct BatchSummary {
   uint64_t bytes_out = 0;
   double seconds = 0;
   int threads = 0;
+  // The memory budget's cost: images started ahead of an older one that did
+  // not fit, and how often / how long threads sat idle waiting for memory.
+  size_t taken_ahead = 0;
+  size_t memory_waits = 0;
+  double memory_wait_seconds = 0;
 };
 
 // Fails only when nothing can start (no inputs found, output directory not
@@ -61,7 +70,8 @@ struct BatchSummary {
 Result<BatchSummary> RunBatch(const BatchOptions& options);
 
 // "69 images, 0 failed in 3.52 s (19.6 img/s, 2 threads); 111.2 MB in, 31.0 MB out"
-// followed by one line per failure with its reason.
+// then, if the memory budget reordered or held back images, a line saying so,
+// then one line per failure with its reason.
 std::string FormatSummary(const BatchSummary& summary);
 
 }  // namespace imgbatch::imaging

@@ -5,7 +5,11 @@
 
 #include <filesystem>
 #include <fstream>
+#include <future>
+#include <map>
+#include <thread>
 
+#include "imaging/memory_budget.h"
 #include "imaging/test_support.h"
 
 namespace imgbatch::imaging {
@@ -25,6 +29,26 @@ class BatchTest : public ::testing::Test {
 
   void Write(const fs::path& path, const std::string& bytes) {
     std::ofstream(path, std::ios::binary) << bytes;
+  }
+
+  // A JPEG of width x height (progressive when asked) from a generated PNG.
+  static std::string Jpeg(int width, int height, bool progressive) {
+    void* buffer = nullptr;
+    size_t length = 0;
+    testing::Decode(testing::PngBomb(width, height))
+        .write_to_buffer(progressive ? ".jpg[interlace]" : ".jpg", &buffer, &length);
+    std::string bytes(static_cast<char*>(buffer), length);
+    g_free(buffer);
+    return bytes;
+  }
+
+  static std::map<std::string, std::string> ReadTree(const fs::path& dir) {
+    std::map<std::string, std::string> files;
+    for (const auto& entry : fs::recursive_directory_iterator(dir)) {
+      if (entry.is_regular_file())
+        files[entry.path().lexically_relative(dir).string()] = testing::ReadFile(entry.path());
+    }
+    return files;
   }
 
   fs::path root_;
@@ -103,6 +127,48 @@ TEST_F(BatchTest, TwoThreadsUnderATinyMemoryBudgetWriteEveryOutput) {
           << prefix << " " << i;
     }
   }
+}
+
+// The first image does not fit the memory left (another user holds most of
+// the budget), so the thread takes the small ones behind it first, then
+// waits for the big one alone; the outputs are the same bytes as in order.
+TEST_F(BatchTest, ImagesThatFitGoAheadOfOneThatWaitsWithTheSameOutputs) {
+  const std::string big = Jpeg(2400, 1800, /*progressive=*/true);
+  const std::string small = Jpeg(300, 200, /*progressive=*/false);
+  Write(root_ / "in" / "a_big.jpg", big);
+  for (int i = 0; i < 3; ++i) Write(root_ / "in" / ("b_small" + std::to_string(i) + ".jpg"), small);
+  auto big_bytes = EstimateWorkingBytes(big, big.size(), DefaultOutputs());
+  auto small_bytes = EstimateWorkingBytes(small, small.size(), DefaultOutputs());
+  ASSERT_TRUE(big_bytes.ok() && small_bytes.ok());
+  ASSERT_GT(*big_bytes, *small_bytes);
+
+  BatchOptions options;
+  options.inputs = {(root_ / "in").string()};
+  options.threads = 1;
+  options.progress = ProgressStyle::kNone;
+  options.out_dir = root_ / "in_order";
+  options.lookahead = 1;
+  auto in_order = RunBatch(options);
+  ASSERT_TRUE(in_order.ok()) << in_order.status().ToString();
+  EXPECT_EQ(in_order->taken_ahead, 0u);
+
+  const uint64_t saved = MemoryBudgetBytes();
+  const uint64_t capacity = *big_bytes + *small_bytes - 1;
+  SetMemoryBudget(capacity);
+  MemoryReservation elsewhere = ProcessMemoryBudget().Reserve(capacity - *small_bytes);
+  options.out_dir = root_ / "ahead";
+  options.lookahead = 8;
+  auto ahead = std::async(std::launch::async, [&] { return RunBatch(options); });
+  while (ProcessMemoryBudget().waiting() < 1) std::this_thread::yield();  // smalls done
+  elsewhere.Release();
+  auto summary = ahead.get();
+  SetMemoryBudget(saved);
+  ASSERT_TRUE(summary.ok()) << summary.status().ToString();
+  EXPECT_EQ(summary->succeeded, 4u);
+  EXPECT_EQ(summary->taken_ahead, 3u);
+  EXPECT_EQ(summary->memory_waits, 1u);
+  EXPECT_NE(FormatSummary(*summary).find("3 images taken ahead"), std::string::npos);
+  EXPECT_EQ(ReadTree(root_ / "ahead"), ReadTree(root_ / "in_order"));
 }
 
 TEST_F(BatchTest, SymlinkedFilesStayInsideTheOutputDirectory) {

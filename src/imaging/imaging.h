@@ -119,6 +119,28 @@ Result<std::vector<EncodedImage>> ProcessTakingInput(std::string input_bytes,
                                                      const std::vector<OutputSpec>& outputs,
                                                      const Limits& limits = {});
 
+// Scheduling against the memory budget (memory_budget.h) without blocking:
+// the working memory ProcessTakingInput() will reserve for an input, read
+// from its header only (nothing is decoded). `head` is the start of the
+// input, `input_size` the size of all of it; the head needs to hold the
+// header (a JPEG's markers up to its first scan: usually a few KB, more with
+// big EXIF or ICC segments). kOutOfRange when a head shorter than the input
+// does not: read more, or all of it, and ask again. Other errors are the
+// input's own (as Process() would report them).
+Result<uint64_t> EstimateWorkingBytes(std::string_view head, uint64_t input_size,
+                                      const std::vector<OutputSpec>& outputs,
+                                      const Limits& limits = {});
+// ProcessTakingInput() with memory the caller has already reserved, e.g. by
+// MemoryBudget::TryReserve(EstimateWorkingBytes(...)), instead of reserving
+// again; trimmed to what the image needs. Should it hold less (the file
+// changed since it was estimated), it is given back and a full reservation
+// taken instead, which may wait. An empty reservation: reserves as usual.
+class MemoryReservation;  // memory_budget.h
+Result<std::vector<EncodedImage>> ProcessTakingInput(std::string input_bytes,
+                                                     const std::vector<OutputSpec>& outputs,
+                                                     const Limits& limits,
+                                                     MemoryReservation reservation);
+
 // Probes the header only: dimensions as stored (before orientation) and the
 // format. Applies `limits`. Useful for the worker's logs and for tests.
 struct ImageInfo {

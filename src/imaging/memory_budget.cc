@@ -1,5 +1,6 @@
 #include "imaging/memory_budget.h"
 
+#include <chrono>
 #include <utility>
 
 namespace imgbatch::imaging {
@@ -38,7 +39,11 @@ MemoryReservation MemoryBudget::Reserve(uint64_t bytes) {
   const uint64_t ticket = next_ticket_++;
   if (ticket != serving_ || !Fits(bytes)) {
     ++waiting_;
+    const auto start = std::chrono::steady_clock::now();
     changed_.wait(lock, [&] { return ticket == serving_ && Fits(bytes); });
+    ++wait_stats_.waits;
+    wait_stats_.seconds +=
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     --waiting_;
   }
   ++serving_;
@@ -46,6 +51,18 @@ MemoryReservation MemoryBudget::Reserve(uint64_t bytes) {
   ++in_flight_;
   // The next ticket may fit too (it was waiting for its turn, not for memory).
   changed_.notify_all();
+  return MemoryReservation(this, bytes);
+}
+
+std::optional<MemoryReservation> MemoryBudget::TryReserve(uint64_t bytes) {
+  std::lock_guard lock(mu_);
+  // next_ticket_ == serving_: no Reserve() is waiting for its turn.
+  if (next_ticket_ != serving_ || !Fits(bytes)) return std::nullopt;
+  // Takes a ticket and serves it at once, so that the FIFO order holds.
+  ++next_ticket_;
+  ++serving_;
+  in_use_ += bytes;
+  ++in_flight_;
   return MemoryReservation(this, bytes);
 }
 
@@ -84,6 +101,11 @@ size_t MemoryBudget::in_flight() const {
 size_t MemoryBudget::waiting() const {
   std::lock_guard lock(mu_);
   return waiting_;
+}
+
+MemoryBudget::WaitStats MemoryBudget::wait_stats() const {
+  std::lock_guard lock(mu_);
+  return wait_stats_;
 }
 
 MemoryBudget& ProcessMemoryBudget() {

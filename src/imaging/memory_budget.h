@@ -7,8 +7,10 @@
 // take the process past its memory target; small images never wait.
 //
 // Never refuses and never deadlocks: a reservation larger than the whole
-// budget is granted when nothing else is in flight. Requests are served in
-// arrival order, so a big one is not starved by a stream of small ones.
+// budget is granted when nothing else is in flight. Blocking requests are
+// served in arrival order, so a big one is not starved by a stream of small
+// ones. A caller with other work to do (the batch, batch.cc) asks with
+// TryReserve() first and blocks only when nothing it could do fits.
 // Thread-safe.
 #pragma once
 
@@ -16,6 +18,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <mutex>
+#include <optional>
 
 #include "imaging/imaging.h"
 
@@ -57,6 +60,10 @@ class MemoryBudget {
   // Blocks until `bytes` fit beside the reservations in flight, or until
   // nothing else is in flight, and until every earlier request was served.
   MemoryReservation Reserve(uint64_t bytes);
+  // Grants `bytes` only if Reserve() would grant them at once: they fit now
+  // and no blocked Reserve() is ahead (a waiter is never overtaken, so it
+  // cannot be starved by TryReserve() callers either). Never blocks.
+  std::optional<MemoryReservation> TryReserve(uint64_t bytes);
 
   // Takes effect for requests not yet granted (waiters re-check).
   void SetCapacity(uint64_t capacity);
@@ -64,6 +71,14 @@ class MemoryBudget {
   uint64_t in_use() const;   // bytes reserved now
   size_t in_flight() const;  // reservations held now
   size_t waiting() const;    // Reserve() calls blocked now
+
+  // What Reserve() callers have waited so far (time threads sat idle for
+  // memory): a load-independent measure of what the budget costs.
+  struct WaitStats {
+    uint64_t waits = 0;  // Reserve() calls that blocked
+    double seconds = 0;  // summed over those calls
+  };
+  WaitStats wait_stats() const;
 
  private:
   friend class MemoryReservation;
@@ -78,6 +93,7 @@ class MemoryBudget {
   size_t waiting_ = 0;
   uint64_t next_ticket_ = 0;  // FIFO: the ticket of the next Reserve()
   uint64_t serving_ = 0;      // the ticket allowed to be granted next
+  WaitStats wait_stats_;
 };
 
 // The budget Process() reserves from (kDefaultMemoryBudget, imaging.h, until

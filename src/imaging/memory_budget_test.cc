@@ -118,6 +118,52 @@ TEST(MemoryBudgetTest, ZeroCapacityIsUnlimitedAndCapacityCanGrow) {
   EXPECT_TRUE(second.granted);
 }
 
+TEST(MemoryBudgetTest, TryReserveGrantsOnlyWhatFitsNow) {
+  MemoryBudget budget(100);
+  auto first = budget.TryReserve(60);
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->bytes(), 60u);
+  EXPECT_FALSE(budget.TryReserve(50));  // 110 > 100
+  auto second = budget.TryReserve(40);
+  ASSERT_TRUE(second);
+  EXPECT_EQ(budget.in_use(), 100u);
+  EXPECT_EQ(budget.in_flight(), 2u);
+  first->Release();
+  second->Release();
+  EXPECT_EQ(budget.in_use(), 0u);
+  EXPECT_EQ(budget.waiting(), 0u);
+  // Nothing in flight: even an oversize request runs (alone).
+  auto alone = budget.TryReserve(1000);
+  ASSERT_TRUE(alone);
+  EXPECT_FALSE(budget.TryReserve(1));
+}
+
+TEST(MemoryBudgetTest, TryReserveNeverOvertakesAWaiter) {
+  MemoryBudget budget(100);
+  MemoryReservation held = budget.Reserve(60);
+  Requester big(budget, 80);
+  AwaitWaiting(budget, 1);
+  EXPECT_FALSE(budget.TryReserve(10));  // would fit, but `big` waits first
+  held.Release();
+  big.Join();
+  EXPECT_TRUE(big.granted);
+  auto after = budget.TryReserve(10);  // the queue is empty again
+  ASSERT_TRUE(after);
+  EXPECT_EQ(budget.in_use(), 90u);
+}
+
+TEST(MemoryBudgetTest, CountsTheReserveCallsThatWaited) {
+  MemoryBudget budget(100);
+  MemoryReservation held = budget.Reserve(60);
+  EXPECT_EQ(budget.wait_stats().waits, 0u);
+  Requester second(budget, 60);
+  AwaitWaiting(budget, 1);
+  held.Release();
+  second.Join();
+  EXPECT_EQ(budget.wait_stats().waits, 1u);
+  EXPECT_GE(budget.wait_stats().seconds, 0.0);
+}
+
 // N threads with random sizes, some over the whole budget: every request is
 // served, and the budget is exceeded only by a reservation alone in flight.
 TEST(MemoryBudgetTest, ManyThreadsAllFinishWithinTheBudget) {

@@ -148,10 +148,10 @@ Status CheckLimits(int width, int height, const Limits& limits) {
   return Status::Ok();
 }
 
-Status CheckInput(std::string_view bytes, const Limits& limits) {
-  if (bytes.empty()) return ImageFailure(ImageError::kNotAnImage, "empty input");
-  if (bytes.size() > limits.max_input_bytes) {
-    return ImageFailure(ImageError::kTooLarge, "input of " + std::to_string(bytes.size()) +
+Status CheckInputSize(uint64_t size, const Limits& limits) {
+  if (size == 0) return ImageFailure(ImageError::kNotAnImage, "empty input");
+  if (size > limits.max_input_bytes) {
+    return ImageFailure(ImageError::kTooLarge, "input of " + std::to_string(size) +
                                                    " bytes exceeds the limit of " +
                                                    std::to_string(limits.max_input_bytes));
   }
@@ -482,45 +482,76 @@ uint64_t JpegWorkingBytes(const JpegHeader& header, const DecodePlan& plan,
          ResizeBytes(plans, width, bands);
 }
 
+// What a JPEG's decode needs, planned from its header alone: the outputs'
+// sizes, the DCT scale (and narrowing), and the working memory to reserve.
+struct JpegJob {
+  std::vector<OutputPlan> plans;
+  DecodePlan decode;
+  uint64_t working_bytes = 0;
+};
+
+// `input_taken`: the caller handed its input over (ProcessTakingInput), so a
+// multi-scan file's bytes are freed once the coefficient buffers hold them.
+Result<JpegJob> PlanJpeg(const JpegHeader& header, const std::vector<OutputSpec>& outputs,
+                         const Limits& limits, uint64_t input_size, bool input_taken) {
+  IMGBATCH_RETURN_IF_ERROR(CheckLimits(header.width, header.height, limits));
+  const bool swaps = SwapsAxes(header.orientation);
+  Size stored{header.width, header.height};
+  Size oriented = swaps ? Transposed(stored) : stored;
+  JpegJob job;
+  for (size_t i = 0; i < outputs.size(); ++i)
+    job.plans.push_back(PlanOutput(i, outputs[i], oriented));
+  Size need = LargestNeed(job.plans);
+  job.decode.scale_num = ChooseJpegScale(stored, swaps ? Transposed(need) : need);
+  // A progressive file's rows can be narrowed to their final width while
+  // its coefficient buffers are alive (-6 MiB at the peak for a 5120x2880
+  // 4:4:4 one) when that width is the same for every output.
+  if (auto only = OnlyResizeFromSource(job.plans)) {
+    Size target = swaps ? Transposed(only->resized) : only->resized;
+    job.decode.narrow_width = target.width;
+    job.decode.narrow_scale = stored.width * job.decode.scale_num / 8.0 / target.width;
+  }
+  // The input stays until the end, except a taken multi-scan one (freed once
+  // the coefficient buffers hold it all, see DecodeJpeg).
+  const uint64_t resident_input = input_taken && header.multi_scan ? 0 : input_size;
+  job.working_bytes = JpegWorkingBytes(header, job.decode, job.plans, resident_input);
+  return job;
+}
+
+// `held` when it covers `bytes` (the caller reserved from an estimate),
+// trimmed to them; otherwise a new reservation, which may wait. A `held`
+// that falls short (the input changed since it was estimated) is given back
+// first: topping it up could wait forever for memory it holds itself.
+MemoryReservation ReservationFor(uint64_t bytes, MemoryReservation held) {
+  if (held.held() && held.bytes() >= bytes) {
+    held.ShrinkTo(bytes);
+    return held;
+  }
+  held.Release();
+  return ProcessMemoryBudget().Reserve(bytes);
+}
+
 VipsInterpretation InterpretationOf(const DecodedJpeg& decoded) {
   if (decoded.cmyk) return VIPS_INTERPRETATION_CMYK;
   return decoded.bands == 1 ? VIPS_INTERPRETATION_B_W : VIPS_INTERPRETATION_sRGB;
 }
 
 // `owned`, when not null, holds `bytes` and is emptied as soon as the decoder
-// no longer needs it.
+// no longer needs it. `held`: memory the caller already reserved (may be
+// empty).
 Result<std::vector<EncodedImage>> ProcessJpeg(std::string_view bytes,
                                               const std::vector<OutputSpec>& outputs,
-                                              const Limits& limits, std::string* owned) {
+                                              const Limits& limits, std::string* owned,
+                                              MemoryReservation held) {
   MemoryReservation reservation;  // held until the outputs are encoded
   std::vector<OutputPlan> plans;
-  // The input stays until the end, except an owned multi-scan one (freed once
-  // the coefficient buffers hold it all, see DecodeJpeg).
-  auto resident_input = [&](const JpegHeader& header) -> uint64_t {
-    return owned != nullptr && header.multi_scan ? 0 : bytes.size();
-  };
   ScalePlanner planner = [&](const JpegHeader& header) -> Result<DecodePlan> {
-    IMGBATCH_RETURN_IF_ERROR(CheckLimits(header.width, header.height, limits));
-    const bool swaps = SwapsAxes(header.orientation);
-    Size stored{header.width, header.height};
-    Size oriented = swaps ? Transposed(stored) : stored;
-    for (size_t i = 0; i < outputs.size(); ++i)
-      plans.push_back(PlanOutput(i, outputs[i], oriented));
-    Size need = LargestNeed(plans);
-    DecodePlan plan;
-    plan.scale_num = ChooseJpegScale(stored, swaps ? Transposed(need) : need);
-    // A progressive file's rows can be narrowed to their final width while
-    // its coefficient buffers are alive (-6 MiB at the peak for a 5120x2880
-    // 4:4:4 one) when that width is the same for every output.
-    if (auto only = OnlyResizeFromSource(plans)) {
-      Size target = swaps ? Transposed(only->resized) : only->resized;
-      plan.narrow_width = target.width;
-      plan.narrow_scale = stored.width * plan.scale_num / 8.0 / target.width;
-    }
+    IMGBATCH_ASSIGN_OR_RETURN(JpegJob job,
+                              PlanJpeg(header, outputs, limits, bytes.size(), owned != nullptr));
+    plans = std::move(job.plans);
     // May wait for other threads' images (before any big allocation).
-    reservation = ProcessMemoryBudget().Reserve(
-        JpegWorkingBytes(header, plan, plans, resident_input(header)));
-    return plan;
+    reservation = ReservationFor(job.working_bytes, std::move(held));
+    return job.decode;
   };
   InputConsumed release;
   // Freed, not trimmed: the heap reuses its pages for the decoded rows that
@@ -600,15 +631,19 @@ Result<ImageInfo> ProbeGeneric(std::string_view bytes, const Limits& limits) {
   }
 }
 
+// libvips' thumbnail shrinks on load only for some formats; assume the whole
+// image decoded as 8-bit RGBA (rare inputs here: over-reserving only makes
+// them wait for other images, it refuses nothing).
+uint64_t GenericWorkingBytes(const ImageInfo& info, uint64_t input_size) {
+  return kImageOverheadBytes + input_size + static_cast<uint64_t>(info.width) * info.height * 4;
+}
+
 Result<std::vector<EncodedImage>> ProcessGeneric(std::string_view bytes,
                                                  const std::vector<OutputSpec>& outputs,
-                                                 const Limits& limits) {
+                                                 const Limits& limits, MemoryReservation held) {
   IMGBATCH_ASSIGN_OR_RETURN(ImageInfo info, ProbeGeneric(bytes, limits));
-  // libvips' thumbnail shrinks on load only for some formats; assume the
-  // whole image decoded as 8-bit RGBA (rare inputs here: over-reserving only
-  // makes them wait for other images, it refuses nothing).
-  MemoryReservation reservation = ProcessMemoryBudget().Reserve(
-      kImageOverheadBytes + bytes.size() + static_cast<uint64_t>(info.width) * info.height * 4);
+  MemoryReservation reservation =
+      ReservationFor(GenericWorkingBytes(info, bytes.size()), std::move(held));
   Size stored{info.width, info.height};
   Size oriented = SwapsAxes(info.orientation) ? Transposed(stored) : stored;
   VipsBlob* blob = vips_blob_new(nullptr, bytes.data(), bytes.size());
@@ -673,7 +708,7 @@ Status InitImaging(const char* argv0) {
 }
 
 Result<ImageInfo> Probe(std::string_view bytes, const Limits& limits) {
-  IMGBATCH_RETURN_IF_ERROR(CheckInput(bytes, limits));
+  IMGBATCH_RETURN_IF_ERROR(CheckInputSize(bytes.size(), limits));
   if (LooksLikeJpeg(bytes)) {
     IMGBATCH_ASSIGN_OR_RETURN(JpegHeader header, ReadJpegHeader(bytes));
     IMGBATCH_RETURN_IF_ERROR(CheckLimits(header.width, header.height, limits));
@@ -686,15 +721,16 @@ namespace {
 
 Result<std::vector<EncodedImage>> ProcessMaybeOwned(std::string_view bytes,
                                                     const std::vector<OutputSpec>& outputs,
-                                                    const Limits& limits, std::string* owned) {
+                                                    const Limits& limits, std::string* owned,
+                                                    MemoryReservation held) {
   IMGBATCH_RETURN_IF_ERROR(InitImaging());
-  IMGBATCH_RETURN_IF_ERROR(CheckInput(bytes, limits));
+  IMGBATCH_RETURN_IF_ERROR(CheckInputSize(bytes.size(), limits));
   if (outputs.empty()) return InvalidArgument("no outputs requested");
   for (const auto& output : outputs) {
     if (output.format == ImageFormat::kAvif) IMGBATCH_RETURN_IF_ERROR(EnsureHeifModule());
   }
-  if (LooksLikeJpeg(bytes)) return ProcessJpeg(bytes, outputs, limits, owned);
-  return ProcessGeneric(bytes, outputs, limits);
+  if (LooksLikeJpeg(bytes)) return ProcessJpeg(bytes, outputs, limits, owned, std::move(held));
+  return ProcessGeneric(bytes, outputs, limits, std::move(held));
 }
 
 }  // namespace
@@ -702,13 +738,44 @@ Result<std::vector<EncodedImage>> ProcessMaybeOwned(std::string_view bytes,
 Result<std::vector<EncodedImage>> Process(std::string_view bytes,
                                           const std::vector<OutputSpec>& outputs,
                                           const Limits& limits) {
-  return ProcessMaybeOwned(bytes, outputs, limits, nullptr);
+  return ProcessMaybeOwned(bytes, outputs, limits, nullptr, MemoryReservation());
 }
 
 Result<std::vector<EncodedImage>> ProcessTakingInput(std::string input_bytes,
                                                      const std::vector<OutputSpec>& outputs,
                                                      const Limits& limits) {
-  return ProcessMaybeOwned(input_bytes, outputs, limits, &input_bytes);
+  return ProcessMaybeOwned(input_bytes, outputs, limits, &input_bytes, MemoryReservation());
+}
+
+Result<std::vector<EncodedImage>> ProcessTakingInput(std::string input_bytes,
+                                                     const std::vector<OutputSpec>& outputs,
+                                                     const Limits& limits,
+                                                     MemoryReservation reservation) {
+  return ProcessMaybeOwned(input_bytes, outputs, limits, &input_bytes, std::move(reservation));
+}
+
+Result<uint64_t> EstimateWorkingBytes(std::string_view head, uint64_t input_size,
+                                      const std::vector<OutputSpec>& outputs,
+                                      const Limits& limits) {
+  IMGBATCH_RETURN_IF_ERROR(InitImaging());
+  IMGBATCH_RETURN_IF_ERROR(CheckInputSize(input_size, limits));
+  const bool partial = head.size() < input_size;
+  auto header_incomplete = [] {
+    return Status(Code::kOutOfRange, "the header continues past the bytes given");
+  };
+  if (LooksLikeJpeg(head)) {
+    Result<JpegHeader> header = ReadJpegHeader(head);
+    if (!header.ok()) return partial ? header_incomplete() : header.status();
+    IMGBATCH_ASSIGN_OR_RETURN(JpegJob job, PlanJpeg(*header, outputs, limits, input_size,
+                                                    /*input_taken=*/true));
+    return job.working_bytes;
+  }
+  Result<ImageInfo> info = ProbeGeneric(head, limits);
+  // Most formats keep their header at the start, but a TIFF's directory may
+  // be anywhere: a failed probe of part of the input is no answer yet.
+  if (partial && !info.ok()) return header_incomplete();
+  if (!info.ok()) return info.status();
+  return GenericWorkingBytes(*info, input_size);
 }
 
 }  // namespace imgbatch::imaging

@@ -8,6 +8,7 @@
 
 #include "imaging/imaging.h"
 #include "imaging/jpeg_decoder.h"
+#include "imaging/memory_budget.h"
 #include "imaging/reduce.h"
 #include "imaging/test_support.h"
 #include "imaging/vips_modules.h"
@@ -327,6 +328,66 @@ TEST(ProcessTakingInputTest, SameOutputsAsProcessAndTruncationStillFails) {
       ProcessTakingInput(progressive.substr(0, progressive.size() / 2), DefaultOutputs());
   ASSERT_FALSE(truncated.ok());
   EXPECT_EQ(ErrorOf(truncated.status()), ImageError::kCorrupt) << truncated.status().ToString();
+}
+
+// The estimate needs only the header: the first 64 KB give the same answer
+// as the whole file, and too short a head says so (kOutOfRange) rather than
+// guessing. A progressive JPEG's estimate includes its coefficient buffers.
+TEST(EstimateWorkingBytesTest, FromTheHeadOfTheFile) {
+  ASSERT_TRUE(InitImaging().ok());
+  auto dir = CorpusDir();
+  if (!dir) GTEST_SKIP() << "corpus not found";
+  std::string progressive = ReadFile(*dir / "im_book-beside-flowers.jpg");
+  std::string baseline = ReadFile(*dir / "exif_Landscape_1.jpg");
+  uint64_t estimates[2] = {};
+  for (int i = 0; i < 2; ++i) {
+    const std::string& bytes = i == 0 ? progressive : baseline;
+    auto whole = EstimateWorkingBytes(bytes, bytes.size(), DefaultOutputs());
+    auto head = EstimateWorkingBytes(std::string_view(bytes).substr(0, 64 << 10), bytes.size(),
+                                     DefaultOutputs());
+    ASSERT_TRUE(whole.ok() && head.ok()) << whole.status().ToString();
+    EXPECT_EQ(*head, *whole);
+    estimates[i] = *whole;
+    auto short_head = EstimateWorkingBytes(std::string_view(bytes).substr(0, 100), bytes.size(),
+                                           DefaultOutputs());
+    EXPECT_EQ(short_head.status().code(), Code::kOutOfRange) << short_head.status().ToString();
+  }
+  auto header = ReadJpegHeader(progressive);
+  ASSERT_TRUE(header.ok());
+  EXPECT_GT(estimates[0], header->coefficient_bytes);
+  EXPECT_LT(estimates[1], estimates[0]);
+
+  auto not_an_image = EstimateWorkingBytes("plain text", 10, DefaultOutputs());
+  EXPECT_EQ(ErrorOf(not_an_image.status()), ImageError::kNotAnImage);
+  Limits tight;
+  tight.max_pixels = 1000;
+  EXPECT_EQ(
+      ErrorOf(EstimateWorkingBytes(baseline, baseline.size(), DefaultOutputs(), tight).status()),
+      ImageError::kTooLarge);
+}
+
+// A reservation the caller made from the estimate is used (not a second
+// one), and given back with the image; a short one is traded for a full one.
+// The outputs are the same whichever way the memory was reserved.
+TEST(ProcessTakingInputTest, UsesTheCallersReservation) {
+  ASSERT_TRUE(InitImaging().ok());
+  auto dir = CorpusDir();
+  if (!dir) GTEST_SKIP() << "corpus not found";
+  std::string bytes = ReadFile(*dir / "im_book-beside-flowers.jpg");
+  auto expected = Process(bytes, DefaultOutputs());
+  auto estimate = EstimateWorkingBytes(bytes, bytes.size(), DefaultOutputs());
+  ASSERT_TRUE(expected.ok() && estimate.ok());
+  MemoryBudget& budget = ProcessMemoryBudget();
+  for (uint64_t reserved : {*estimate, *estimate + 1000, uint64_t{1}}) {
+    auto reservation = budget.TryReserve(reserved);
+    ASSERT_TRUE(reservation);
+    auto result = ProcessTakingInput(bytes, DefaultOutputs(), Limits{}, std::move(*reservation));
+    ASSERT_TRUE(result.ok()) << result.status().ToString();
+    ASSERT_EQ(result->size(), expected->size());
+    for (size_t i = 0; i < result->size(); ++i) EXPECT_EQ((*result)[i].bytes, (*expected)[i].bytes);
+    EXPECT_EQ(budget.in_flight(), 0u) << reserved;
+    EXPECT_EQ(budget.in_use(), 0u) << reserved;
+  }
 }
 
 }  // namespace
