@@ -3,8 +3,12 @@
 //
 // Each of --connections keep-alive connections loops SendMessageBatch(10) ->
 // ReceiveMessage(10) -> DeleteMessageBatch(what it received) in the AWS JSON
-// 1.0 protocol, SigV4-signed with auth::SignRequest like any SDK. Sends are
-// durable (the server acknowledges after fsync). Then the same client, with
+// 1.0 protocol, SigV4-signed with auth::SignRequest like any SDK (payload
+// hash of every body; the derived key cached per day as SDKs cache it), with
+// distinct message bodies, and checks the replies as SDKs do: receipt
+// handles, per-entry failures, MD5OfMessageBody of each sent entry and
+// MD5OfBody of each received message (a mismatch counts as an error). Sends
+// are durable (the server acknowledges after fsync). Then the same client, with
 // the same connections, loops GET /-/healthy: the HTTP ceiling. Printed:
 // messages/s (deleted, i.e. sent + received + deleted end to end), latency
 // p50/p99 per operation, requests/s of both phases and their ratio.
@@ -18,7 +22,9 @@
 #include <utility>  // before Asio: 1.74's awaitable.hpp needs std::exchange
 
 #include <algorithm>
+#include <array>
 #include <atomic>
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -27,11 +33,13 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
 #include <unistd.h>
 
+#include <simdjson.h>
 #include <CLI/CLI.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
@@ -50,12 +58,17 @@ namespace {
 
 namespace asio = boost::asio;
 namespace bhttp = boost::beast::http;
-using asio::awaitable;
 using asio::ip::tcp;
+using Executor = asio::io_context::executor_type;
+using Socket = asio::basic_stream_socket<tcp, Executor>;
+using Resolver = asio::ip::basic_resolver<tcp, Executor>;
+template <class T>
+using Task = asio::awaitable<T, Executor>;
 using Json = nlohmann::json;
 using SteadyClock = std::chrono::steady_clock;
-constexpr auto kAwait = asio::use_awaitable;
+constexpr asio::use_awaitable_t<Executor> kAwait;
 constexpr int kBatch = 10;
+constexpr size_t kReadBufferBytes = 64 << 10;
 
 struct Options {
   std::string host = "127.0.0.1";
@@ -108,143 +121,175 @@ struct Tally {
   }
 };
 
-// What the cycles need from a reply, read with nlohmann's SAX interface (no
-// DOM: a ReceiveMessage reply's ten messages would be ~60 allocations): the
-// number of entries of the top-level arrays Successful, Failed and Messages,
-// and each message's ReceiptHandle. A reply that is not valid JSON fails
-// the parse.
-class Reply : public nlohmann::json_sax<Json> {
- public:
+// What the cycles need from a reply, as an SDK reads it: the entries of the
+// top-level arrays Successful, Failed and Messages, each message's receipt
+// handle, and MD5s checked like the SDKs check them (MD5OfMessageBody of each
+// sent entry against the body sent under its Id, MD5OfBody of each received
+// message against its Body).
+struct Reply {
   int64_t successful = 0;
   int64_t failed = 0;
-  std::vector<std::string> receipt_handles;  // of Messages, in order
+  int64_t md5_mismatches = 0;
+  // Of Messages, in order, each as its JSON string literal (quotes and
+  // escapes included): what a DeleteMessageBatch body carries. They point
+  // into the connection's buffer and last until its next call.
+  std::vector<std::string_view> receipt_handles;
   int64_t messages() const { return static_cast<int64_t>(receipt_handles.size()); }
-
-  bool null() override { return true; }
-  bool boolean(bool) override { return true; }
-  bool number_integer(number_integer_t) override { return true; }
-  bool number_unsigned(number_unsigned_t) override { return true; }
-  bool number_float(number_float_t, const string_t&) override { return true; }
-  bool binary(binary_t&) override { return true; }
-  bool string(string_t& value) override {
-    if (in_receipt_) receipt_handles.back() = std::move(value);
-    in_receipt_ = false;
-    return true;
+  void Clear() {
+    successful = failed = md5_mismatches = 0;
+    receipt_handles.clear();
   }
-  bool key(string_t& name) override {
-    if (depth_ == 1) {
-      top_ = name == "Successful" ? Top::kSuccessful
-             : name == "Failed"   ? Top::kFailed
-             : name == "Messages" ? Top::kMessages
-                                  : Top::kOther;
-    }
-    in_receipt_ = depth_ == 2 && top_ == Top::kMessages && name == "ReceiptHandle";
-    return true;
-  }
-  bool start_object(std::size_t) override {
-    if (depth_ == 1 && array_depth_ == 1) {  // an entry of a top-level array
-      if (top_ == Top::kSuccessful) ++successful;
-      if (top_ == Top::kFailed) ++failed;
-      if (top_ == Top::kMessages) receipt_handles.emplace_back();
-    }
-    ++depth_;
-    return true;
-  }
-  bool end_object() override {
-    --depth_;
-    return true;
-  }
-  bool start_array(std::size_t) override {
-    ++array_depth_;
-    return true;
-  }
-  bool end_array() override {
-    --array_depth_;
-    return true;
-  }
-  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override {
-    return false;
-  }
-
- private:
-  enum class Top { kOther, kSuccessful, kFailed, kMessages };
-  Top top_ = Top::kOther;
-  int depth_ = 0;        // objects open
-  int array_depth_ = 0;  // arrays open
-  bool in_receipt_ = false;
 };
 
-// One keep-alive HTTP/1.1 connection issuing signed SQS JSON calls.
+// The MD5s (hex) of the bodies a SendMessageBatch sent, by entry Id ("0".."9").
+using SentMd5s = std::array<std::string, kBatch>;
+
+// Reads a reply with simdjson's On-Demand parser: no DOM and no copies of
+// strings that are not needed (nlohmann's lexer, even through SAX, cost the
+// client more CPU per message than the rest of the request together).
+// Throws simdjson::simdjson_error on a reply that is not the expected JSON.
+void ReadReply(simdjson::ondemand::document& doc, const SentMd5s* sent, Reply& reply) {
+  namespace od = simdjson::ondemand;
+  for (od::field top : doc.get_object()) {
+    const std::string_view name = top.unescaped_key();
+    const bool successful = name == "Successful", failed = name == "Failed";
+    if (!successful && !failed && name != "Messages") continue;  // skipped unread
+    for (od::object entry : top.value().get_array()) {
+      if (failed) {
+        ++reply.failed;
+        continue;
+      }
+      std::string_view id, md5, body, handle;
+      for (od::field f : entry) {
+        const std::string_view key = f.unescaped_key();
+        if (key == "Id") id = f.value().get_string();
+        if (key == "MD5OfMessageBody" || key == "MD5OfBody") md5 = f.value().get_string();
+        if (key == "Body") body = f.value().get_string();
+        if (key == "ReceiptHandle") handle = f.value().raw_json_token();
+      }
+      if (successful) {
+        ++reply.successful;
+        if (sent == nullptr) continue;  // a DeleteMessageBatch reply: ids only
+        const size_t i = id.size() == 1 ? static_cast<size_t>(id[0] - '0') : kBatch;
+        if (i >= kBatch || md5 != (*sent)[i]) ++reply.md5_mismatches;
+      } else {
+        reply.receipt_handles.push_back(handle);
+        if (handle.empty() || md5 != imgbatch::Md5Hex(body)) ++reply.md5_mismatches;
+      }
+    }
+  }
+}
+
+// One keep-alive HTTP/1.1 connection issuing signed SQS JSON calls. Socket
+// and coroutines are bound to the io_context's own executor type rather
+// than any_io_executor: type erasure was a visible share of the client's
+// CPU per request, in both phases.
 class Connection {
  public:
   // A POST / signed as the SDKs sign SQS JSON calls (the body hash is in the
   // signature; SQS sends no x-amz-content-sha256).
-  bhttp::request<bhttp::string_body> SignedRequest(const std::string& op, std::string body) const {
-    imgbatch::auth::HeaderList headers = {
-        {"host", options_.host + ":" + options_.port},
-        {"content-type", "application/x-amz-json-1.0"},
-        {"x-amz-target", "AmazonSQS." + op},
-    };
-    imgbatch::auth::SignRequest("POST", "/", "", headers, imgbatch::Sha256Hex(body),
+  void Prepare(std::string_view op, std::string body) {
+    headers_.clear();
+    headers_.emplace_back("host", host_);
+    headers_.emplace_back("content-type", "application/x-amz-json-1.0");
+    headers_.emplace_back("x-amz-target", std::string("AmazonSQS.").append(op));
+    imgbatch::auth::SignRequest("POST", "/", "", headers_, imgbatch::Sha256Hex(body),
                                 options_.credentials, options_.region, "sqs",
                                 std::chrono::system_clock::now());
-    bhttp::request<bhttp::string_body> req{bhttp::verb::post, "/", 11};
-    for (const auto& [name, value] : headers) req.set(name, value);
-    req.body() = std::move(body);
-    req.prepare_payload();
-    return req;
+    request_ = {bhttp::verb::post, "/", 11};
+    for (const auto& [name, value] : headers_) request_.set(name, value);
+    request_.body() = std::move(body);
+    request_.prepare_payload();
   }
 
-  Connection(asio::io_context& io, const Options& options) : socket_(io), options_(options) {}
+  Connection(asio::io_context& io, const Options& options)
+      : socket_(io.get_executor()), options_(options), host_(options.host + ":" + options.port) {
+    // Beast reads into whatever capacity the buffer has, at least 512 bytes:
+    // a flat_buffer that starts empty stays at 512 and a 3 KB ReceiveMessage
+    // reply took six recv calls and six trips through the scheduler.
+    buffer_.reserve(kReadBufferBytes);
+  }
 
-  awaitable<void> Connect() {
-    tcp::resolver resolver(socket_.get_executor());
+  Task<void> Connect() {
+    Resolver resolver(socket_.get_executor());
     auto endpoints = co_await resolver.async_resolve(options_.host, options_.port, kAwait);
     co_await asio::async_connect(socket_, endpoints, kAwait);
     socket_.set_option(tcp::no_delay(true));
   }
 
-  // An SQS JSON 1.0 call; the reply's summary (or nullopt on an error reply
-  // or one that is not JSON).
-  awaitable<std::optional<Reply>> Call(const std::string& op, const Json& params) {
-    auto req = SignedRequest(op, params.dump());
-    co_await RoundTrip(req);
+  // An SQS JSON 1.0 call with a JSON body; the reply's summary, or nullptr
+  // on an error reply or one that is not the expected JSON. `sent`: the
+  // MD5s to check a SendMessageBatch reply against.
+  Task<const Reply*> Call(std::string_view op, std::string body, const SentMd5s* sent = nullptr) {
+    Prepare(op, std::move(body));
+    co_await RoundTrip();
     const auto& res = response_;
     if (res.result_int() != 200) {
       if (errors_printed_++ < 3) {
-        std::fprintf(stderr, "%s: HTTP %u %s\n", op.c_str(), res.result_int(), res.body().c_str());
+        std::fprintf(stderr, "%.*s: HTTP %u %s\n", static_cast<int>(op.size()), op.data(),
+                     res.result_int(), res.body().c_str());
       }
-      co_return std::nullopt;
+      co_return nullptr;
     }
-    Reply reply;
-    if (!Json::sax_parse(res.body(), &reply)) co_return std::nullopt;
-    co_return reply;
+    co_return Parse(op, sent);
   }
 
-  bhttp::request<bhttp::string_body> HealthyRequest() const {
-    bhttp::request<bhttp::string_body> req{bhttp::verb::get, "/-/healthy", 11};
-    req.set(bhttp::field::host, options_.host + ":" + options_.port);
-    return req;
+  void PrepareHealthy() {
+    request_ = {bhttp::verb::get, "/-/healthy", 11};
+    request_.set(bhttp::field::host, host_);
   }
 
-  awaitable<bool> Healthy() {
-    auto req = HealthyRequest();
-    co_await RoundTrip(req);
+  Task<bool> Healthy() {
+    PrepareHealthy();
+    co_await RoundTrip();
     co_return response_.result_int() == 200;
   }
 
  private:
-  // The reply lands in response_.
-  awaitable<void> RoundTrip(bhttp::request<bhttp::string_body>& req) {
-    co_await bhttp::async_write(socket_, req, kAwait);
+  const Reply* Parse(std::string_view op, const SentMd5s* sent) {
+    // simdjson reads up to SIMDJSON_PADDING bytes past the end: a buffer
+    // kept across calls with that much spare capacity.
+    const std::string& body = response_.body();
+    if (json_.capacity() < body.size() + simdjson::SIMDJSON_PADDING) {
+      json_.reserve(body.size() + simdjson::SIMDJSON_PADDING);
+    }
+    json_.assign(body);
+    reply_.Clear();
+    try {
+      simdjson::ondemand::document doc = parser_.iterate(
+          simdjson::padded_string_view(json_.data(), json_.size(), json_.capacity()));
+      ReadReply(doc, sent, reply_);
+    } catch (const simdjson::simdjson_error& e) {
+      if (errors_printed_++ < 3) {
+        std::fprintf(stderr, "%.*s: unreadable reply (%s): %s\n", static_cast<int>(op.size()),
+                     op.data(), e.what(), body.c_str());
+      }
+      return nullptr;
+    }
+    if (reply_.md5_mismatches > 0 && errors_printed_++ < 3) {
+      std::fprintf(stderr, "%.*s: %lld MD5 mismatches: %s\n", static_cast<int>(op.size()),
+                   op.data(), static_cast<long long>(reply_.md5_mismatches), body.c_str());
+    }
+    return &reply_;
+  }
+
+  // Sends request_; the reply lands in response_.
+  Task<void> RoundTrip() {
+    co_await bhttp::async_write(socket_, request_, kAwait);
     response_ = {};
     co_await bhttp::async_read(socket_, buffer_, response_, kAwait);
   }
 
-  tcp::socket socket_;
+  Socket socket_;
   const Options& options_;
+  const std::string host_;  // the Host header
+  imgbatch::auth::HeaderList headers_;
+  bhttp::request<bhttp::string_body> request_;
   boost::beast::flat_buffer buffer_;
   bhttp::response<bhttp::string_body> response_;
+  std::string json_;
+  simdjson::ondemand::parser parser_;
+  Reply reply_;
   int errors_printed_ = 0;
 };
 
@@ -252,56 +297,78 @@ std::string QueueUrl(const Options& o) {
   return "http://" + o.host + ":" + o.port + "/000000000000/" + o.queue;
 }
 
-// The SendMessageBatch request of one connection, built once; each call
-// writes the next message numbers over the start of the bodies in place.
-class SendBatchParams {
+// The SendMessageBatch body of one connection, serialized once by nlohmann
+// (escaping included); each call writes the next message numbers over the
+// start of the ten bodies in place (digits need no escaping) and computes
+// their MD5s, which the reply must echo.
+class SendBatchBody {
  public:
-  SendBatchParams(const Options& o, int64_t first) : counter_(first) {
+  SendBatchBody(const Options& o, int64_t first) : counter_(first) {
     Json entries = Json::array();
     for (int i = 0; i < kBatch; ++i) {
       entries.push_back({{"Id", std::to_string(i)},
                          {"MessageBody", std::string(static_cast<size_t>(o.body_bytes), 'm')}});
     }
-    params_ = {{"QueueUrl", QueueUrl(o)}, {"Entries", std::move(entries)}};
-  }
-  const Json& Next() {
-    for (auto& entry : params_["Entries"]) {
-      auto& text = entry["MessageBody"].get_ref<std::string&>();
-      const std::string n = std::to_string(counter_++);
-      text.replace(0, std::min(text.size(), n.size()), n);
+    text_ = Json{{"QueueUrl", QueueUrl(o)}, {"Entries", std::move(entries)}}.dump();
+    constexpr std::string_view kKey = "\"MessageBody\":\"";
+    for (size_t i = 0, at = 0; i < kBatch; ++i) {
+      at = text_.find(kKey, at) + kKey.size();
+      bodies_[i] = {at, static_cast<size_t>(o.body_bytes)};
     }
-    return params_;
   }
+  // The next body to send; md5s() then holds its entries' MD5s.
+  std::string Next() {
+    for (size_t i = 0; i < kBatch; ++i) {
+      auto [at, size] = bodies_[i];
+      char digits[24];
+      auto end = std::to_chars(digits, digits + sizeof digits, counter_++).ptr;
+      text_.replace(at, std::min(size, static_cast<size_t>(end - digits)), digits,
+                    std::min(size, static_cast<size_t>(end - digits)));
+      md5s_[i] = imgbatch::Md5Hex(std::string_view(text_).substr(at, size));
+    }
+    return text_;
+  }
+  const SentMd5s& md5s() const { return md5s_; }
 
  private:
-  Json params_;
+  std::string text_;
+  std::array<std::pair<size_t, size_t>, kBatch> bodies_;  // offset, size of each MessageBody
+  SentMd5s md5s_;
   int64_t counter_;
 };
 
-// Built outside the coroutines: GCC 12 miscompiles braced initializers with
-// string literals inside a coroutine body ("array used as initializer").
-Json ReceiveParams(const Options& o) {
-  return {{"QueueUrl", QueueUrl(o)}, {"MaxNumberOfMessages", kBatch}, {"WaitTimeSeconds", 0}};
+// The DeleteMessageBatch body for every message of a ReceiveMessage reply:
+// the receipt handles go in as the JSON string literals they came as.
+std::string DeleteBody(const std::string& queue_url_json, const Reply& received) {
+  std::string body;
+  body.reserve(queue_url_json.size() + 64 + received.receipt_handles.size() * 96);
+  body.append("{\"QueueUrl\":").append(queue_url_json).append(",\"Entries\":[");
+  for (size_t i = 0; i < received.receipt_handles.size(); ++i) {
+    if (i > 0) body.push_back(',');
+    body.append("{\"Id\":\"").append(std::to_string(i)).append("\",\"ReceiptHandle\":");
+    body.append(received.receipt_handles[i]).push_back('}');
+  }
+  body.append("]}");
+  return body;
 }
 
-// The DeleteMessageBatch request for every message of a ReceiveMessage reply.
-Json DeleteParams(const Options& o, const Reply& received) {
-  Json entries = Json::array();
-  for (const auto& handle : received.receipt_handles) {
-    entries.push_back({{"Id", std::to_string(entries.size())}, {"ReceiptHandle", handle}});
-  }
-  return {{"QueueUrl", QueueUrl(o)}, {"Entries", std::move(entries)}};
+// Built outside the coroutines: GCC 12 miscompiles braced initializers with
+// string literals inside a coroutine body ("array used as initializer").
+std::string ReceiveBody(const Options& o) {
+  return Json{{"QueueUrl", QueueUrl(o)}, {"MaxNumberOfMessages", kBatch}, {"WaitTimeSeconds", 0}}
+      .dump();
 }
+std::string QueueUrlJson(const Options& o) { return Json(QueueUrl(o)).dump(); }
 
 enum class Phase { kCycles, kFill, kHealthy };
 
 // Runs one connection's loop until `deadline` (or, filling, until `fill_left`
 // runs out).
-awaitable<void> Worker(Connection& conn, const Options& o, Phase phase,
-                       SteadyClock::time_point deadline, std::atomic<int64_t>& fill_left,
-                       Tally& tally, int64_t id) {
-  SendBatchParams send_params(o, id * 1'000'000'000LL);
-  const Json receive_params = ReceiveParams(o);
+Task<void> Worker(Connection& conn, const Options& o, Phase phase, SteadyClock::time_point deadline,
+                  std::atomic<int64_t>& fill_left, Tally& tally, int64_t id) {
+  SendBatchBody send_body(o, id * 1'000'000'000LL);
+  const std::string receive_body = ReceiveBody(o);
+  const std::string queue_url_json = QueueUrlJson(o);
   try {
     while (SteadyClock::now() < deadline) {
       if (phase == Phase::kHealthy) {
@@ -314,32 +381,36 @@ awaitable<void> Worker(Connection& conn, const Options& o, Phase phase,
       }
       if (phase == Phase::kFill && fill_left.fetch_sub(kBatch) <= 0) break;
       auto t0 = SteadyClock::now();
-      auto sent = co_await conn.Call("SendMessageBatch", send_params.Next());
+      const Reply* sent =
+          co_await conn.Call("SendMessageBatch", send_body.Next(), &send_body.md5s());
       tally.send.Add(SteadyClock::now() - t0);
       ++tally.requests;
-      if (!sent) {
+      if (sent == nullptr) {
         ++tally.errors;
         continue;
       }
       tally.sent += sent->successful;
+      tally.errors += sent->failed + sent->md5_mismatches;
       if (phase == Phase::kFill) continue;
 
       auto t1 = SteadyClock::now();
-      auto got = co_await conn.Call("ReceiveMessage", receive_params);
+      const Reply* got = co_await conn.Call("ReceiveMessage", receive_body);
       tally.receive.Add(SteadyClock::now() - t1);
       ++tally.requests;
-      if (!got) {
+      if (got == nullptr) {
         ++tally.errors;
         continue;
       }
       const int64_t received = got->messages();
       tally.received += received;
+      tally.errors += got->md5_mismatches;
       if (received == 0) continue;
       auto t2 = SteadyClock::now();
-      auto deleted = co_await conn.Call("DeleteMessageBatch", DeleteParams(o, *got));
+      const Reply* deleted =
+          co_await conn.Call("DeleteMessageBatch", DeleteBody(queue_url_json, *got));
       tally.remove.Add(SteadyClock::now() - t2);
       ++tally.requests;
-      if (!deleted) {
+      if (deleted == nullptr) {
         ++tally.errors;
         continue;
       }
@@ -431,12 +502,13 @@ PhaseResult RunPhase(asio::io_context& io, std::vector<std::unique_ptr<Connectio
 
 // Sends one call outside the measured phases (setup).
 void Setup(asio::io_context& io, Connection& conn, const std::string& op, const Json& params) {
-  std::optional<Reply> out;
+  const Reply* out = nullptr;
+  const std::string body = params.dump();
   asio::co_spawn(
-      io, [&]() -> awaitable<void> { out = co_await conn.Call(op, params); }, asio::detached);
+      io, [&]() -> Task<void> { out = co_await conn.Call(op, body); }, asio::detached);
   io.restart();
   io.run();
-  if (!out) {
+  if (out == nullptr) {
     std::fprintf(stderr, "setup %s failed\n", op.c_str());
     std::exit(1);
   }
