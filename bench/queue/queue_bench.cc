@@ -186,28 +186,18 @@ void ReadReply(simdjson::ondemand::document& doc, const SentMd5s* sent, Reply& r
 // CPU per request, in both phases.
 class Connection {
  public:
-  // A POST / signed as the SDKs sign SQS JSON calls (the body hash is in the
-  // signature; SQS sends no x-amz-content-sha256).
-  void Prepare(std::string_view op, std::string body) {
-    headers_.clear();
-    headers_.emplace_back("host", host_);
-    headers_.emplace_back("content-type", "application/x-amz-json-1.0");
-    headers_.emplace_back("x-amz-target", std::string("AmazonSQS.").append(op));
-    imgbatch::auth::SignRequest("POST", "/", "", headers_, imgbatch::Sha256Hex(body),
-                                options_.credentials, options_.region, "sqs",
-                                std::chrono::system_clock::now());
-    request_ = {bhttp::verb::post, "/", 11};
-    for (const auto& [name, value] : headers_) request_.set(name, value);
-    request_.body() = std::move(body);
-    request_.prepare_payload();
-  }
-
   Connection(asio::io_context& io, const Options& options)
       : socket_(io.get_executor()), options_(options), host_(options.host + ":" + options.port) {
     // Beast reads into whatever capacity the buffer has, at least 512 bytes:
     // a flat_buffer that starts empty stays at 512 and a 3 KB ReceiveMessage
     // reply took six recv calls and six trips through the scheduler.
     buffer_.reserve(kReadBufferBytes);
+    // Requests and the reply body keep their storage from call to call (as
+    // a client reusing its buffers would): no allocation per request for them.
+    request_ = {bhttp::verb::post, "/", 11};
+    healthy_request_ = {bhttp::verb::get, "/-/healthy", 11};
+    healthy_request_.set(bhttp::field::host, host_);
+    response_.body().reserve(kReadBufferBytes);
   }
 
   Task<void> Connect() {
@@ -220,9 +210,10 @@ class Connection {
   // An SQS JSON 1.0 call with a JSON body; the reply's summary, or nullptr
   // on an error reply or one that is not the expected JSON. `sent`: the
   // MD5s to check a SendMessageBatch reply against.
-  Task<const Reply*> Call(std::string_view op, std::string body, const SentMd5s* sent = nullptr) {
-    Prepare(op, std::move(body));
-    co_await RoundTrip();
+  Task<const Reply*> Call(std::string_view op, std::string_view body,
+                          const SentMd5s* sent = nullptr) {
+    Prepare(op, body);
+    co_await RoundTrip(request_);
     const auto& res = response_;
     if (res.result_int() != 200) {
       if (errors_printed_++ < 3) {
@@ -234,30 +225,38 @@ class Connection {
     co_return Parse(op, sent);
   }
 
-  void PrepareHealthy() {
-    request_ = {bhttp::verb::get, "/-/healthy", 11};
-    request_.set(bhttp::field::host, host_);
-  }
-
   Task<bool> Healthy() {
-    PrepareHealthy();
-    co_await RoundTrip();
+    co_await RoundTrip(healthy_request_);
     co_return response_.result_int() == 200;
   }
 
  private:
+  // A POST / signed as the SDKs sign SQS JSON calls (the body hash is in the
+  // signature; SQS sends no x-amz-content-sha256).
+  void Prepare(std::string_view op, std::string_view body) {
+    headers_.clear();
+    headers_.emplace_back("host", host_);
+    headers_.emplace_back("content-type", "application/x-amz-json-1.0");
+    headers_.emplace_back("x-amz-target", std::string("AmazonSQS.").append(op));
+    imgbatch::auth::SignRequest("POST", "/", "", headers_, imgbatch::Sha256Hex(body),
+                                options_.credentials, options_.region, "sqs",
+                                std::chrono::system_clock::now());
+    for (const auto& [name, value] : headers_) request_.set(name, value);
+    request_.body().assign(body);
+    request_.prepare_payload();
+  }
+
   const Reply* Parse(std::string_view op, const SentMd5s* sent) {
-    // simdjson reads up to SIMDJSON_PADDING bytes past the end: a buffer
-    // kept across calls with that much spare capacity.
-    const std::string& body = response_.body();
-    if (json_.capacity() < body.size() + simdjson::SIMDJSON_PADDING) {
-      json_.reserve(body.size() + simdjson::SIMDJSON_PADDING);
+    // simdjson reads up to SIMDJSON_PADDING bytes past the end of its input:
+    // the reply body's spare capacity (kept across calls) is that padding.
+    std::string& body = response_.body();
+    if (body.capacity() < body.size() + simdjson::SIMDJSON_PADDING) {
+      body.reserve(body.size() + simdjson::SIMDJSON_PADDING);
     }
-    json_.assign(body);
     reply_.Clear();
     try {
-      simdjson::ondemand::document doc = parser_.iterate(
-          simdjson::padded_string_view(json_.data(), json_.size(), json_.capacity()));
+      simdjson::ondemand::document doc =
+          parser_.iterate(simdjson::padded_string_view(body.data(), body.size(), body.capacity()));
       ReadReply(doc, sent, reply_);
     } catch (const simdjson::simdjson_error& e) {
       if (errors_printed_++ < 3) {
@@ -273,10 +272,14 @@ class Connection {
     return &reply_;
   }
 
-  // Sends request_; the reply lands in response_.
-  Task<void> RoundTrip() {
-    co_await bhttp::async_write(socket_, request_, kAwait);
+  // Sends `request`; the reply lands in response_, whose body string keeps
+  // its capacity (Beast's string_body reader appends to it).
+  Task<void> RoundTrip(bhttp::request<bhttp::string_body>& request) {
+    co_await bhttp::async_write(socket_, request, kAwait);
+    std::string body = std::move(response_.body());
+    body.clear();
     response_ = {};
+    response_.body() = std::move(body);
     co_await bhttp::async_read(socket_, buffer_, response_, kAwait);
   }
 
@@ -285,9 +288,9 @@ class Connection {
   const std::string host_;  // the Host header
   imgbatch::auth::HeaderList headers_;
   bhttp::request<bhttp::string_body> request_;
+  bhttp::request<bhttp::string_body> healthy_request_;
   boost::beast::flat_buffer buffer_;
   bhttp::response<bhttp::string_body> response_;
-  std::string json_;
   simdjson::ondemand::parser parser_;
   Reply reply_;
   int errors_printed_ = 0;
@@ -317,7 +320,7 @@ class SendBatchBody {
     }
   }
   // The next body to send; md5s() then holds its entries' MD5s.
-  std::string Next() {
+  const std::string& Next() {
     for (size_t i = 0; i < kBatch; ++i) {
       auto [at, size] = bodies_[i];
       char digits[24];
