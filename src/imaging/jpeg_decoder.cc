@@ -229,7 +229,8 @@ Result<DecodedJpeg> DecodeJpeg(std::string_view bytes, const Limits& limits,
   // fresh mappings, not from that memory. So give it back first, when the
   // buffers are big enough to set the process peak. (malloc_trim reaches
   // all of it because InitImaging keeps one arena.)
-  if (out.header.coefficient_bytes >= kReleaseHeapBeforeCoefficients) {
+  if (out.header.coefficient_bytes >= kReleaseHeapBeforeCoefficients ||
+      (planned->release_heap && out.header.multi_scan)) {
     malloc_trim(0);
   }
   jpeg_start_decompress(&d.cinfo);

@@ -54,6 +54,10 @@ struct DecodePlan {
   // narrowed (their peak is the decoded image alone).
   int narrow_width = 0;
   double narrow_scale = 1.0;
+  // Hand the heap's free memory back (malloc_trim) before a multi-scan
+  // file's coefficient buffers are allocated, whatever their size (the
+  // caller knows that other images' memory sits beside them).
+  bool release_heap = false;
 };
 
 // Returning an error (e.g. a limit) stops before any pixel is decoded.
@@ -69,9 +73,9 @@ Result<JpegHeader> ReadJpegHeader(std::string_view bytes);
 using InputConsumed = std::function<void()>;
 
 // Decodes at the planned scale (and width). Before a multi-scan file's
-// coefficient buffers are allocated, if they are big (tens of MB), the
-// process heap's free memory is handed back (malloc_trim) so that it does not
-// add to them. Truncated data is an error (kCorrupt), not a
+// coefficient buffers are allocated, if they are big (tens of MB) or the plan
+// asks, the process heap's free memory is handed back (malloc_trim) so that
+// it does not add to them. Truncated data is an error (kCorrupt), not a
 // grey-filled image.
 Result<DecodedJpeg> DecodeJpeg(std::string_view bytes, const Limits& limits,
                                const ScalePlanner& plan, const InputConsumed& consumed = {});

@@ -298,6 +298,16 @@ TEST(DecodeJpegTest, NarrowsRowsOfMultiScanFilesOnly) {
       return DecodePlan{.scale_num = 2, .narrow_width = target, .narrow_scale = scale};
     });
     ASSERT_TRUE(narrowed.ok()) << name << ": " << narrowed.status().ToString();
+    // Handing the heap back first (malloc_trim) changes no pixel.
+    auto released = DecodeJpeg(bytes, Limits{}, [&](const JpegHeader&) -> Result<DecodePlan> {
+      return DecodePlan{
+          .scale_num = 2, .narrow_width = target, .narrow_scale = scale, .release_heap = true};
+    });
+    ASSERT_TRUE(released.ok()) << name << ": " << released.status().ToString();
+    ASSERT_EQ(released->size, narrowed->size);
+    EXPECT_TRUE(std::equal(released->pixels.get(), released->pixels.get() + released->size,
+                           narrowed->pixels.get()))
+        << name;
     EXPECT_EQ(narrowed->narrowed, progressive) << name;
     EXPECT_EQ(narrowed->height, whole->height) << name;
     if (!progressive) {
