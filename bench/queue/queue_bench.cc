@@ -132,7 +132,7 @@ struct Reply {
   int64_t md5_mismatches = 0;
   // Of Messages, in order, each as its JSON string literal (quotes and
   // escapes included): what a DeleteMessageBatch body carries. They point
-  // into the connection's buffer and last until its next call.
+  // into the connection's reply body and last until its next call.
   std::vector<std::string_view> receipt_handles;
   int64_t messages() const { return static_cast<int64_t>(receipt_handles.size()); }
   void Clear() {
@@ -145,8 +145,8 @@ struct Reply {
 using SentMd5s = std::array<std::string, kBatch>;
 
 // Reads a reply with simdjson's On-Demand parser: no DOM and no copies of
-// strings that are not needed (nlohmann's lexer, even through SAX, cost the
-// client more CPU per message than the rest of the request together).
+// strings that are not needed (nlohmann's lexer, even through SAX, was the
+// largest single cost of the client: a push_back per character).
 // Throws simdjson::simdjson_error on a reply that is not the expected JSON.
 void ReadReply(simdjson::ondemand::document& doc, const SentMd5s* sent, Reply& reply) {
   namespace od = simdjson::ondemand;
