@@ -87,18 +87,27 @@ Result<queue::SendRequest> ParseSend(const Context& ctx, const Json& entry) {
   return r;
 }
 
-// `trace_header` is the AWSTraceHeader the sender set ("" for none): its MD5 is
-// computed like the user attributes' and SDKs may verify it.
-Json SendResultJson(const queue::SendResult& sent, const std::string& trace_header) {
-  Json j = Json::object();
-  j["MD5OfMessageBody"] = sent.md5_of_body;
-  if (!sent.md5_of_attributes.empty()) j["MD5OfMessageAttributes"] = sent.md5_of_attributes;
+// Adds a sent message's members to j (a batch entry already holding its Id,
+// or an empty object). `trace_header` is the AWSTraceHeader the sender set
+// ("" for none): its MD5 is computed like the user attributes' and SDKs may
+// verify it. Built in place: a batch reply has ten of these.
+void AddSendResult(Json& j, queue::SendResult&& sent, const std::string& trace_header) {
+  j["MD5OfMessageBody"] = std::move(sent.md5_of_body);
+  if (!sent.md5_of_attributes.empty()) {
+    j["MD5OfMessageAttributes"] = std::move(sent.md5_of_attributes);
+  }
   if (!trace_header.empty()) {
     j["MD5OfMessageSystemAttributes"] =
         queue::Md5OfAttributes({{"AWSTraceHeader", {"String", trace_header}}});
   }
-  j["MessageId"] = sent.message_id;
-  return j;
+  j["MessageId"] = std::move(sent.message_id);
+}
+
+// An empty JSON array with room for n elements.
+Json ArrayOf(size_t n) {
+  Json a = Json::array();
+  a.get_ref<Json::array_t&>().reserve(n);
+  return a;
 }
 
 Json FailedEntry(const std::string& id, const Status& error) {
@@ -171,13 +180,14 @@ bool WantsAttribute(const std::vector<std::string>& wanted, const std::string& n
   return false;
 }
 
-Json MessageJson(const queue::ReceivedMessage& m, const std::set<std::string>& system,
+// Takes m's strings (the received messages are not used after rendering).
+Json MessageJson(queue::ReceivedMessage& m, const std::set<std::string>& system,
                  const std::vector<std::string>& user) {
   Json j = Json::object();
-  j["MessageId"] = m.message_id;
-  j["ReceiptHandle"] = m.receipt_handle;
-  j["MD5OfBody"] = m.md5_of_body;
-  j["Body"] = m.body;
+  j["MessageId"] = std::move(m.message_id);
+  j["ReceiptHandle"] = std::move(m.receipt_handle);
+  j["MD5OfBody"] = std::move(m.md5_of_body);
+  j["Body"] = std::move(m.body);
   const bool all = system.count("All") > 0;
   auto want = [&](const char* name) { return all || system.count(name) > 0; };
   Json attributes = Json::object();
@@ -244,9 +254,11 @@ void SendMessage(Context& ctx, Reply reply) {
                             [reply = std::move(reply), trace_header = std::move(trace_header)](
                                 Result<std::vector<Result<queue::SendResult>>> sent) {
                               if (!sent.ok()) return reply(sent.status());
-                              const Result<queue::SendResult>& one_sent = sent->front();
+                              Result<queue::SendResult>& one_sent = sent->front();
                               if (!one_sent.ok()) return reply(one_sent.status());
-                              reply(SendResultJson(*one_sent, trace_header));
+                              Json j = Json::object();
+                              AddSendResult(j, std::move(*one_sent), trace_header);
+                              reply(std::move(j));
                             });
 }
 
@@ -286,12 +298,13 @@ void SendMessageBatch(Context& ctx, Reply reply) {
                     Result<std::vector<Result<queue::SendResult>>> sent) mutable {
     if (!sent.ok()) return reply(sent.status());
     for (size_t i = 0; i < sent->size(); ++i) outcomes[engine_index[i]] = std::move((*sent)[i]);
-    Json successful = Json::array();
+    Json successful = ArrayOf(outcomes.size());
     Json failed = Json::array();
     for (size_t i = 0; i < outcomes.size(); ++i) {
       if (outcomes[i].ok()) {
-        Json j = Json{{"Id", ids[i]}};
-        j.update(SendResultJson(*outcomes[i], trace_headers[i]));
+        Json j = Json::object();
+        j["Id"] = std::move(ids[i]);
+        AddSendResult(j, std::move(*outcomes[i]), trace_headers[i]);
         successful.push_back(std::move(j));
       } else {
         failed.push_back(FailedEntry(ids[i], outcomes[i].status()));
@@ -334,9 +347,8 @@ void ReceiveMessage(Context& ctx, Reply reply) {
                        if (!got.ok()) return reply(got.status());
                        Json result = Json::object();
                        if (!got->empty()) {
-                         Json messages = Json::array();
-                         for (const auto& m : *got)
-                           messages.push_back(MessageJson(m, system, user));
+                         Json messages = ArrayOf(got->size());
+                         for (auto& m : *got) messages.push_back(MessageJson(m, system, user));
                          result["Messages"] = std::move(messages);
                        }
                        reply(std::move(result));
@@ -375,10 +387,12 @@ void DeleteMessageBatch(Context& ctx, Reply reply) {
   auto render = [reply = std::move(reply), ids = std::move(ids),
                  failed = std::move(failed)](Result<std::vector<Status>> results) mutable {
     if (!results.ok()) return reply(results.status());
-    Json successful = Json::array();
+    Json successful = ArrayOf(results->size());
     for (size_t i = 0; i < results->size(); ++i) {
       if ((*results)[i].ok()) {
-        successful.push_back(Json{{"Id", ids[i]}});
+        Json j = Json::object();
+        j["Id"] = std::move(ids[i]);
+        successful.push_back(std::move(j));
       } else {
         failed.push_back(FailedEntry(ids[i], (*results)[i]));
       }
