@@ -33,6 +33,7 @@ class Headers {
     std::string value;
   };
   void Add(std::string name, std::string value);
+  void Reserve(size_t n) { fields_.reserve(n); }
   // Replaces every field of that name with one.
   void Set(std::string name, std::string value);
   void Remove(std::string_view name);
