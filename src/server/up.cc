@@ -400,9 +400,18 @@ int RunUp(const UpOptions& options) {
   http_options.tls_key_file = options.tls_key;
   http_options.io_threads = options.io_threads;
   http_options.handler_threads = options.handler_threads;
-  // SQS message operations commit asynchronously: served on the I/O threads.
+  // SQS message operations commit asynchronously and the health probes answer
+  // from memory: served on the I/O threads, without two thread hand-offs.
   http_options.run_inline = [](const http::RequestHead& head) {
-    return RouteFor(head) == Route::kSqs && sqs::SqsService::RunsInline(head);
+    switch (RouteFor(head)) {
+      case Route::kHealthy:
+      case Route::kReady:
+        return true;
+      case Route::kSqs:
+        return sqs::SqsService::RunsInline(head);
+      default:
+        return false;
+    }
   };
   http_options.max_connections = static_cast<size_t>(services.config.limits.max_connections);
   http::Server server(http_options);
