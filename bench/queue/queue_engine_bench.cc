@@ -186,7 +186,7 @@ void BM_Cycle(benchmark::State& state) {
     totals.receives = 0;
   }
   const std::string body(128, 'm');
-  int64_t messages = 0, receive_ns = 0, receives = 0;
+  int64_t messages = 0;
   for (auto _ : state) {
     std::vector<SendRequest> batch(kBatch);
     for (auto& r : batch) {
@@ -197,10 +197,10 @@ void BM_Cycle(benchmark::State& state) {
     if (!sent.ok()) state.SkipWithError(sent.status().ToString().c_str());
     const auto t0 = std::chrono::steady_clock::now();
     auto got = ReceiveNow(*fixture->engine);
-    receive_ns +=
+    totals.receive_ns +=
         std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0)
             .count();
-    ++receives;
+    totals.receives += 1;
     if (!got.ok()) state.SkipWithError(got.status().ToString().c_str());
     std::vector<std::string> handles;
     for (const auto& m : *got) handles.push_back(m.receipt_handle);
@@ -208,10 +208,10 @@ void BM_Cycle(benchmark::State& state) {
     auto deleted = fixture->engine->DeleteBatch(kQueue, handles);
     if (!deleted.ok()) state.SkipWithError(deleted.status().ToString().c_str());
     messages += static_cast<int64_t>(handles.size());
+    // Counted inside the loop: its end is a barrier for thread 0's report
+    // below, but what a thread does after its loop races with that report.
+    totals.messages += static_cast<int64_t>(handles.size());
   }
-  totals.messages += messages;
-  totals.receive_ns += receive_ns;
-  totals.receives += receives;
   state.SetItemsProcessed(messages);
   if (state.thread_index() == 0) {
     // The loop's end is a barrier: every thread is done here.

@@ -1,12 +1,15 @@
 // Database: the one SQLite database of a data directory (object metadata,
-// queues, messages, notification configs). WAL mode, synchronous=FULL.
+// queues, messages, notification configs). WAL mode; every commit is synced
+// (fdatasync of the WAL) before anyone is told it succeeded.
 //
 // Writes go through one writer thread with group commit: concurrent Write()
 // calls are batched into one transaction and share one fsync; each caller's
 // function runs in its own SAVEPOINT, so a failing caller rolls back only its
-// own changes. Write() returns after the commit that made the change durable;
-// WriteAsync() returns at once and calls its completion on the writer thread
-// after that commit (so a server thread need not block for the fsync).
+// own changes. A syncer thread fdatasync()s the WAL after each group's COMMIT
+// while the writer runs the next group (database.cc, "Durability"). Write()
+// returns once the change is durable; WriteAsync() returns at once and calls
+// its completion on the syncer thread once durable (so a server thread need
+// not block for the fsync).
 // Reads run on a small pool of read-only connections (snapshot isolation).
 //
 // Thread-safety: Database is thread-safe. Conn/Statement objects are used only
@@ -67,11 +70,11 @@ class Conn {
   // one SQL text (e.g. the same SELECT inside its own row loop).
   virtual Result<Statement> Prepare(std::string_view sql) = 0;
   virtual sqlite3* raw() = 0;
-  // Write transactions only: runs fn on the writer thread right after the
-  // COMMIT that made this caller's changes durable, before the caller's
-  // Write() returns. Dropped if the caller's changes roll back. (Engines use
-  // it to update in-memory state and wake waiters for rows another module
-  // added in its transaction.) On a read connection fn runs at once.
+  // Write transactions only: runs fn on the syncer thread once the COMMIT
+  // of this caller's changes is durable, before the caller's Write()
+  // returns (later groups' callbacks may already have run on the writer). Dropped if the caller's
+  // changes roll back. (Engines use it to update in-memory state and wake waiters for rows another
+  // module added in its transaction.) On a read connection fn runs at once.
   virtual void OnCommit(std::function<void()> fn) = 0;
 };
 using Txn = Conn;  // what ObjectEventSink receives: the writer's transaction
@@ -86,6 +89,10 @@ struct Options {
   int read_connections = 4;
   // Max callers folded into one transaction.
   int max_group = 512;
+  // Tests only: called on the syncer thread in place of the fdatasync that
+  // makes commits durable, with that fdatasync as `sync` (call it, delay
+  // it, or return a fault instead).
+  std::function<Status(const std::function<Status()>& sync)> wal_sync_for_test = nullptr;
 };
 
 class Database {
@@ -102,12 +109,12 @@ class Database {
   // fn's Status once durable (or the commit's error).
   virtual Status Write(std::function<Status(Txn&)> fn) = 0;
   // Like Write, without waiting: fn joins the next group, and done(fn's
-  // Status, or the commit's error) runs on the writer thread once that group
-  // committed and is durable (after the group's OnCommit hooks), in the order
-  // the calls were queued. done must be quick and must not block or call
-  // Write() (post real work elsewhere); it may call WriteAsync() (that joins
-  // a later group). When the database is closing, done(kUnavailable) runs at
-  // once on the calling thread. The destructor completes every queued call.
+  // Status, or the commit's or the sync's error) runs on the syncer thread
+  // once that group committed and is durable (after the group's OnCommit
+  // hooks), in the order the calls were queued. done must be quick and must
+  // not block or call Write() (post real work elsewhere); it may call
+  // WriteAsync() (that joins a later group). When the database is closing, done(kUnavailable) runs
+  // at once on the calling thread. The destructor completes every queued call.
   virtual void WriteAsync(std::function<Status(Txn&)> fn, std::function<void(Status)> done) = 0;
   // How the writer keeps one caller's failure from the rest of its group.
   enum class CallerUndo {

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <filesystem>
 #include <future>
 #include <mutex>
@@ -126,7 +127,9 @@ TEST_F(DatabaseTest, PragmasAreDurableWal) {
                  })
                   .ok());
   EXPECT_EQ(journal, "wal");
-  EXPECT_EQ(synchronous, 2);  // FULL
+  // NORMAL: COMMIT does not sync, the syncer thread does before any caller
+  // is told (tests below: CompletionsWaitForTheWalSync...).
+  EXPECT_EQ(synchronous, 1);
   EXPECT_EQ(foreign_keys, 1);
 }
 
@@ -282,6 +285,13 @@ TEST_F(DatabaseTest, WriteFromInsideWriteIsAnErrorNotADeadlock) {
   });
   EXPECT_TRUE(outer.ok());
   EXPECT_EQ(inner.code(), Code::kInternal);
+}
+
+TEST_F(DatabaseTest, WriteFromACompletionIsAnErrorNotADeadlock) {
+  std::promise<Status> inner;
+  db_->WriteAsync([](Txn&) { return Status::Ok(); },
+                  [&](Status) { inner.set_value(db_->Write([](Txn&) { return Status::Ok(); })); });
+  EXPECT_EQ(inner.get_future().get().code(), Code::kInternal);
 }
 
 TEST_F(DatabaseTest, CallbackExceptionBecomesInternalStatus) {
@@ -551,6 +561,128 @@ TEST_F(DatabaseTest, ClosingCompletesQueuedAsyncWritesDurably) {
   EXPECT_EQ(ok.load(), 3);
   ReOpen();
   EXPECT_EQ(Count(), 3);
+}
+
+// A database whose WAL syncs the test holds until it releases them.
+class HeldSyncTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    Options options;
+    options.path = dir_.path() + "/held.db";
+    options.wal_sync_for_test = [this](const std::function<Status()>& sync) -> Status {
+      std::unique_lock lock(mu_);
+      ++syncs_started_;
+      cv_.notify_all();
+      cv_.wait(lock, [&] { return syncs_released_ >= syncs_started_; });
+      if (fail_next_) {
+        fail_next_ = false;
+        return IoError("injected fdatasync failure");
+      }
+      return sync();  // the real fdatasync
+    };
+    auto db = Database::Open(options);
+    ASSERT_TRUE(db.ok()) << db.status().ToString();
+    db_ = std::move(db).value();
+    // Migrate waits for its own sync: let syncs through until it is done.
+    std::thread releaser([this] { ReleaseSyncs(1); });
+    ASSERT_TRUE(db_->Migrate("t", {{1, "CREATE TABLE kv(k TEXT PRIMARY KEY)"}}).ok());
+    releaser.join();
+  }
+  void TearDown() override {
+    {
+      std::lock_guard lock(mu_);
+      syncs_released_ = 1 << 30;  // let the destructor drain
+    }
+    cv_.notify_all();
+    db_.reset();
+  }
+
+  // Waits until `n` syncs in all have started, then lets them finish.
+  void ReleaseSyncs(int n) {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return syncs_started_ >= n; });
+    syncs_released_ = n;
+    cv_.notify_all();
+  }
+  int SyncsStarted() {
+    std::lock_guard lock(mu_);
+    return syncs_started_;
+  }
+
+  void InsertAsync(const std::string& key, std::function<void(Status)> done) {
+    db_->WriteAsync(
+        [key](Txn& txn) -> Status {
+          IMGBATCH_ASSIGN_OR_RETURN(auto st, txn.Prepare("INSERT INTO kv(k) VALUES(?)"));
+          return st.Bind(1, key).Run();
+        },
+        std::move(done));
+  }
+  bool Has(const std::string& key) {
+    bool found = false;
+    EXPECT_TRUE(db_->Read([&](Conn& conn) -> Status {
+                     IMGBATCH_ASSIGN_OR_RETURN(auto q, conn.Prepare("SELECT 1 FROM kv WHERE k=?"));
+                     IMGBATCH_ASSIGN_OR_RETURN(found, q.Bind(1, key).Step());
+                     return Status::Ok();
+                   })
+                    .ok());
+    return found;
+  }
+
+  TempDir dir_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int syncs_started_ = 0;
+  int syncs_released_ = 0;
+  bool fail_next_ = false;
+  std::unique_ptr<Database> db_;
+};
+
+// The writer commits without syncing; nobody hears of the commit (no
+// completion, no OnCommit hook) until a sync that started after it has
+// finished. Meanwhile the writer commits the next group.
+TEST_F(HeldSyncTest, CompletionsWaitForTheWalSyncThatFollowsTheirCommit) {
+  std::atomic<int> hooks{0};
+  std::promise<Status> first, second;
+  db_->WriteAsync(
+      [&](Txn& txn) -> Status {
+        txn.OnCommit([&] { ++hooks; });
+        return txn.Exec("INSERT INTO kv(k) VALUES('first')");
+      },
+      [&](Status st) { first.set_value(std::move(st)); });
+  auto first_done = first.get_future();
+  ASSERT_TRUE(WaitFor([&] { return SyncsStarted() == 2; }));  // Migrate's, then this one's
+  EXPECT_TRUE(Has("first"));                                  // committed (a reader sees it) ...
+  EXPECT_EQ(first_done.wait_for(std::chrono::milliseconds(50)), std::future_status::timeout);
+  EXPECT_EQ(hooks.load(), 0);  // ... but not acknowledged: its sync is held
+  // The writer is not held by the sync: the next group commits meanwhile,
+  // and waits for a sync of its own (started after its commit).
+  InsertAsync("second", [&](Status st) { second.set_value(std::move(st)); });
+  ASSERT_TRUE(WaitFor([&] { return Has("second"); }));
+  ReleaseSyncs(2);
+  EXPECT_TRUE(first_done.get().ok());
+  EXPECT_EQ(hooks.load(), 1);
+  auto second_done = second.get_future();
+  ASSERT_TRUE(WaitFor([&] { return SyncsStarted() == 3; }));
+  EXPECT_EQ(second_done.wait_for(std::chrono::milliseconds(50)), std::future_status::timeout);
+  ReleaseSyncs(3);
+  EXPECT_TRUE(second_done.get().ok());
+  EXPECT_EQ(db_->GetStats().writes, 3u);  // Migrate, first, second
+}
+
+// A failed fdatasync fails its group, and every later write: its pages may
+// be lost, so nothing after it can be promised durable.
+TEST_F(HeldSyncTest, FailedWalSyncFailsItsGroupAndEveryLaterWrite) {
+  {
+    std::lock_guard lock(mu_);
+    fail_next_ = true;
+  }
+  std::promise<Status> failed, later;
+  InsertAsync("lost", [&](Status st) { failed.set_value(std::move(st)); });
+  ReleaseSyncs(2);
+  EXPECT_EQ(failed.get_future().get().code(), Code::kIoError);
+  InsertAsync("later", [&](Status st) { later.set_value(std::move(st)); });
+  EXPECT_EQ(later.get_future().get().code(), Code::kIoError);
+  EXPECT_FALSE(Has("later"));  // the writer no longer runs groups
 }
 
 TEST(DatabaseOpenTest, BadPathIsAnError) {
