@@ -1415,7 +1415,7 @@ class EngineImpl final : public QueueEngine {
   }
 
   // One receive of up to max messages, completed once durable (on the
-  // writer thread) or with the write's error.
+  // database's syncer thread) or with the write's error.
   void ReceiveNowAsync(const QueuePtr& q, int max, int visibility, ReceiveCallback done) {
     struct Pass {
       QueueConfig config;
