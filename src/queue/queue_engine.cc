@@ -158,13 +158,23 @@ MoveTaskStatus MoveTaskStatusFromName(std::string_view name) {
 // while the step ran (the cancellation's commit came first).
 constexpr std::string_view kTaskNotRunning = "TaskNotRunning";
 
+// A message a receive took, as read in the write transaction; finished into
+// a ReceivedMessage (attributes decoded, MD5s, receipt handle) after the
+// commit, off the db writer thread (EngineImpl::FinishReceived).
+struct TakenMessage {
+  ReceivedMessage m;  // read columns, receive_count/first_receive_ms updated
+  int64_t seq = 0;
+  std::string attributes;  // EncodeAttributes form
+  std::string dlq_source;
+};
+
 struct Waiter {
   int max_messages = 1;
   int visibility_timeout = 0;
   int64_t deadline_ms = 0;
   std::function<bool()> abandoned;
   ReceiveCallback done;
-  std::vector<ReceivedMessage> got;  // filled during a serve pass
+  std::vector<TakenMessage> got;  // filled during a serve pass
 };
 
 // In-memory state of one queue, guarded by EngineImpl::mu_ (the row data
@@ -1325,7 +1335,7 @@ class EngineImpl final : public QueueEngine {
   // visibility seconds with a new receipt handle.
   Status ReceiveInTxn(db::Txn& txn, const QueuePtr& q, const QueueConfig& config,
                       const QueuePtr& dlq, int max, int visibility, int64_t now,
-                      std::vector<ReceivedMessage>& out, CountDeltas& deltas) {
+                      std::vector<TakenMessage>& out, CountDeltas& deltas) {
     if (q->deleted) return QueueNotFound();
     const int64_t expired_before = now - config.retention_period * 1000LL;
     const bool redrive = dlq && !dlq->deleted && dlq != q;
@@ -1334,13 +1344,7 @@ class EngineImpl final : public QueueEngine {
     // of the visible range, and a further round must not deliver them twice.
     std::set<int64_t> delivered;
     while (static_cast<int>(out.size()) < max) {
-      struct Row {
-        ReceivedMessage m;
-        int64_t seq;
-        std::string attributes;
-        std::string dlq_source;
-      };
-      std::vector<Row> rows;
+      std::vector<TakenMessage> rows;
       {
         // Up to max rows: the ones delivered by an earlier round of this
         // call may come first again (see above) and are skipped.
@@ -1351,7 +1355,7 @@ class EngineImpl final : public QueueEngine {
           if (!more) break;
           const int64_t seq = st.ColumnInt(0);
           if (delivered.count(seq) || static_cast<int>(out.size() + rows.size()) >= max) continue;
-          Row row;
+          TakenMessage row;
           row.seq = seq;
           row.m.message_id = st.ColumnText(1);
           row.m.body = st.ColumnText(2);
@@ -1372,7 +1376,7 @@ class EngineImpl final : public QueueEngine {
       hide.Bind(1, hidden_until).Bind(2, now);
       int hidden = 0;
       bool skipped = false;
-      for (Row& row : rows) {
+      for (TakenMessage& row : rows) {
         if (row.m.sent_ms <= expired_before) {
           IMGBATCH_ASSIGN_OR_RETURN(db::Statement del,
                                     txn.Prepare("DELETE FROM queue_messages WHERE seq = ?1"));
@@ -1394,17 +1398,10 @@ class EngineImpl final : public QueueEngine {
           continue;
         }
         hide.Bind(sql::kHideReceivedFirstSeq + hidden++, row.seq);
-        ReceivedMessage& m = row.m;
-        m.receive_count += 1;
-        if (m.first_receive_ms == 0) m.first_receive_ms = now;
-        auto attributes = DecodeAttributes(row.attributes);
-        if (attributes.ok()) m.attributes = std::move(*attributes);
-        m.md5_of_body = Md5OfBody(m.body);
-        m.md5_of_attributes = Md5OfAttributes(m.attributes);
-        if (!row.dlq_source.empty()) m.dead_letter_source_arn = QueueArnFor(row.dlq_source);
-        m.receipt_handle = EncodeReceipt(Receipt{q->id, row.seq, m.receive_count});
+        row.m.receive_count += 1;
+        if (row.m.first_receive_ms == 0) row.m.first_receive_ms = now;
         delivered.insert(row.seq);
-        out.push_back(std::move(m));
+        out.push_back(std::move(row));
       }
       if (hidden > 0) IMGBATCH_RETURN_IF_ERROR(hide.Run());
       // Nothing expired or dead-lettered: every visible row was read, there
@@ -1414,13 +1411,33 @@ class EngineImpl final : public QueueEngine {
     return Status::Ok();
   }
 
+  // What a client gets for messages taken in a receive transaction. Runs
+  // after the commit (on the db syncer thread or the engine thread): the
+  // decoding, the MD5s and the receipt handles need no database, and the
+  // db writer is the one thread every write waits for.
+  std::vector<ReceivedMessage> FinishReceived(const QueuePtr& q, std::vector<TakenMessage> taken) {
+    std::vector<ReceivedMessage> out;
+    out.reserve(taken.size());
+    for (TakenMessage& t : taken) {
+      ReceivedMessage& m = t.m;
+      auto attributes = DecodeAttributes(t.attributes);
+      if (attributes.ok()) m.attributes = std::move(*attributes);
+      m.md5_of_body = Md5OfBody(m.body);
+      m.md5_of_attributes = Md5OfAttributes(m.attributes);
+      if (!t.dlq_source.empty()) m.dead_letter_source_arn = QueueArnFor(t.dlq_source);
+      m.receipt_handle = EncodeReceipt(Receipt{q->id, t.seq, m.receive_count});
+      out.push_back(std::move(m));
+    }
+    return out;
+  }
+
   // One receive of up to max messages, completed once durable (on the
   // database's syncer thread) or with the write's error.
   void ReceiveNowAsync(const QueuePtr& q, int max, int visibility, ReceiveCallback done) {
     struct Pass {
       QueueConfig config;
       QueuePtr dlq;
-      std::vector<ReceivedMessage> out;
+      std::vector<TakenMessage> out;
       CountDeltas deltas;
     };
     auto pass = std::make_shared<Pass>();
@@ -1438,7 +1455,7 @@ class EngineImpl final : public QueueEngine {
           if (!st.ok()) return done(std::move(st));
           AfterReceive(q, pass->dlq, pass->deltas,
                        pass->out.empty() ? kNever : now + visibility * 1000LL);
-          done(std::move(pass->out));
+          done(FinishReceived(q, std::move(pass->out)));
         });
   }
 
@@ -1597,7 +1614,7 @@ class EngineImpl final : public QueueEngine {
       if (w.got.empty()) {
         still_waiting.push_back(std::move(w));
       } else {
-        w.done(std::move(w.got));
+        w.done(FinishReceived(q, std::move(w.got)));
       }
     }
     {
