@@ -273,7 +273,12 @@ void NameThisThread(const char* name) { pthread_setname_np(pthread_self(), name)
 // The writer starts a new group only once the syncer has taken the previous
 // one (i.e. while that one's fdatasync runs): committing several groups into
 // one pending sync would only split what one transaction can carry, each
-// commit rewriting the same hot pages into the WAL.
+// commit rewriting the same hot pages into the WAL. And while a sync runs it
+// starts one only with at least half as many callers as that sync's groups
+// hold, else they wait for the sync to end and join the callers its
+// completions bring: with clients in a closed loop, a group started at once
+// behind a sync was a handful of callers paying for a whole commit (WAL bytes
+// per message +35%).
 class DatabaseImpl final : public Database {
  public:
   DatabaseImpl(Options options, std::unique_ptr<Connection> writer,
@@ -359,6 +364,7 @@ class DatabaseImpl final : public Database {
   // queue_mutex_; the syncer waits on sync_cv_.
   std::condition_variable sync_cv_;
   std::vector<CommittedGroup> to_sync_;
+  size_t syncing_callers_ = 0;  // in the groups the syncer is working on
   bool syncer_stopping_ = false;
   std::thread syncer_thread_;
   const int wal_fd_;  // the WAL, opened read-only for fdatasync
@@ -449,7 +455,11 @@ void DatabaseImpl::WriterLoop() {
       std::unique_lock lock(queue_mutex_);
       // Waits for work and for the syncer to have taken the previous group
       // (see "Durability"); callers queuing meanwhile join this group.
-      queue_cv_.wait(lock, [&] { return to_sync_.empty() && (stopping_ || !queue_.empty()); });
+      queue_cv_.wait(lock, [&] {
+        if (!to_sync_.empty()) return false;
+        if (queue_.empty()) return stopping_;
+        return stopping_ || syncing_callers_ == 0 || queue_.size() * 2 >= syncing_callers_;
+      });
       if (queue_.empty()) return;  // stopping and drained
       size_t take = std::min<size_t>(queue_.size(), std::max(1, options_.max_group));
       group.callers.assign(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(take));
@@ -555,6 +565,7 @@ void DatabaseImpl::SyncerLoop() {
       sync_cv_.wait(lock, [&] { return syncer_stopping_ || !to_sync_.empty(); });
       if (to_sync_.empty()) return;  // stopping and drained
       groups.swap(to_sync_);
+      for (const CommittedGroup& g : groups) syncing_callers_ += g.callers.size();
     }
     queue_cv_.notify_one();  // the writer may start the next group now
     const bool any_committed = std::any_of(groups.begin(), groups.end(),
@@ -585,6 +596,11 @@ void DatabaseImpl::SyncerLoop() {
       for (const PendingPtr& p : g.callers) Complete(*p);
     }
     groups.clear();
+    {
+      std::lock_guard lock(queue_mutex_);
+      syncing_callers_ = 0;
+    }
+    queue_cv_.notify_one();  // a small group waiting for this sync may go
   }
 }
 
