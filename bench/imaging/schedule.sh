@@ -5,7 +5,7 @@
 #   lookahead the default (an image that fits goes ahead of one that waits)
 #   unlimited --memory-budget 0 (no budget: the throughput ceiling)
 # [and BEFORE, another binary with its defaults, when given], and prints per
-# configuration the median wall, CPU, the time threads sat blocked on the
+# configuration the median (and least) wall, CPU, the time threads sat blocked on the
 # budget (from the summary line; as a share of thread time it does not
 # depend much on machine load), the worst peak RSS, and ratios to strict.
 #
@@ -50,16 +50,17 @@ echo "$(date -u '+%T UTC'); $(uptime | sed 's/.*load/load/')"
 
 # Medians per configuration; idle share = waited / (threads x wall).
 threads=$(($(tr ',' '\n' <<< "$cpus" | wc -l)))
-printf '%-10s %10s %8s %12s %10s %12s %10s\n' config "wall s" "CPU %" "idle share" "img/s" "peak KiB" "x strict"
+printf '%-10s %10s %10s %8s %12s %10s %12s %10s\n' config "wall s" "min wall" "CPU %" "idle share" "img/s" "peak KiB" "x strict"
 for c in "${configs[@]}"; do
   awk -v c="$c" -v t="$threads" -v n="$(find "$corpus" -type f -iname '*.jp*g' | wc -l)" '
-    $1 == c { w[++k] = $2; p[k] = $3; s[k] = $5 / (t * $2); if ($4 > rss) rss = $4 }
+    $1 == c { w[++k] = $2; p[k] = $3; s[k] = $5 / (t * $2); if ($4 > rss) rss = $4
+              if (k == 1 || $2 < least) least = $2 }
     function median(a, m,   i, j, x) { for (i = 1; i <= m; i++) for (j = i + 1; j <= m; j++)
       if (a[j] < a[i]) { x = a[i]; a[i] = a[j]; a[j] = x } return m % 2 ? a[(m + 1) / 2] : (a[m / 2] + a[m / 2 + 1]) / 2 }
-    END { printf "%s %.3f %d %.3f %.1f %d\n", c, median(w, k), median(p, k), median(s, k), n / median(w, k), rss }
+    END { printf "%s %.3f %d %.3f %.1f %d %.3f\n", c, median(w, k), median(p, k), median(s, k), n / median(w, k), rss, least }
   ' "$out/runs"
 done | awk '
   { row[NR] = $0; if ($1 == "strict") base = $5 }
   END { for (i = 1; i <= NR; i++) { split(row[i], f, " ")
     idle = f[4] < 0 ? "n/a" : sprintf("%.1f%%", 100 * f[4])
-    printf "%-10s %10.2f %8d %12s %10.1f %12d %9.2fx\n", f[1], f[2], f[3], idle, f[5], f[6], f[5] / base } }'
+    printf "%-10s %10.2f %10.2f %8d %12s %10.1f %12d %9.2fx\n", f[1], f[2], f[7], f[3], idle, f[5], f[6], f[5] / base } }'
