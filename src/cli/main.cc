@@ -2,6 +2,8 @@
 // in its own file and module.
 #include <signal.h>
 
+#include <string_view>
+
 #include <CLI/CLI.hpp>
 
 #include "cli/dlq_command.h"
@@ -11,12 +13,19 @@
 #include "cli/up_command.h"
 #ifdef IMGBATCH_HAVE_PROCESS_COMMAND
 #include "cli/process_command.h"
+#include "imaging/huge_pages.h"
 #endif
 #ifdef IMGBATCH_HAVE_WORKER_COMMAND
 #include "cli/worker_command.h"
 #endif
 
 int main(int argc, char** argv) {
+#ifdef IMGBATCH_HAVE_PROCESS_COMMAND
+  // The image job's commands: big buffers on transparent huge pages (glibc
+  // takes the setting only at exec, so this may start the program again).
+  if (argc > 1 && (std::string_view(argv[1]) == "process" || std::string_view(argv[1]) == "worker"))
+    imgbatch::imaging::ReexecWithHugePages(argv);
+#endif
   // Every subcommand talks to sockets: a peer that hangs up is an error
   // value (EPIPE), never a signal that ends the process.
   ::signal(SIGPIPE, SIG_IGN);
