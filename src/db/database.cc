@@ -161,7 +161,8 @@ class Connection final : public Conn {
   std::vector<std::function<void()>> on_commit_;
 };
 
-Result<std::unique_ptr<Connection>> OpenConnection(const std::string& path, bool read_only) {
+Result<std::unique_ptr<Connection>> OpenConnection(const std::string& path, bool read_only,
+                                                   bool overlap_sync = false) {
   sqlite3* raw = nullptr;
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
   int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
@@ -174,11 +175,13 @@ Result<std::unique_ptr<Connection>> OpenConnection(const std::string& path, bool
     IMGBATCH_RETURN_IF_ERROR(ExecRaw(raw, "PRAGMA query_only=1"));
   } else {
     IMGBATCH_RETURN_IF_ERROR(ExecRaw(raw, "PRAGMA journal_mode=WAL"));
-    // NORMAL: COMMIT only write()s the WAL; the syncer thread fdatasync()s it
-    // before any caller hears of the commit (see "Durability" above
-    // DatabaseImpl). Checkpoints still sync the WAL first and the database
-    // file after, and a reused WAL's new header is synced, as with FULL.
-    IMGBATCH_RETURN_IF_ERROR(ExecRaw(raw, "PRAGMA synchronous=NORMAL"));
+    // FULL: COMMIT fsyncs the WAL. With Options::overlap_sync, NORMAL:
+    // COMMIT only write()s it and the syncer thread fdatasync()s it before
+    // any caller hears of the commit (see "Durability" above DatabaseImpl);
+    // checkpoints still sync the WAL first and the database file after, and
+    // a reused WAL's new header is synced, as with FULL.
+    IMGBATCH_RETURN_IF_ERROR(
+        ExecRaw(raw, overlap_sync ? "PRAGMA synchronous=NORMAL" : "PRAGMA synchronous=FULL"));
     // Checkpoints are scheduled by DatabaseImpl (see OnWalCommit).
     IMGBATCH_RETURN_IF_ERROR(ExecRaw(raw, "PRAGMA wal_autocheckpoint=0"));
   }
@@ -231,12 +234,13 @@ Status kEarlierSyncFailed() {
 // Names the calling thread (shown by top -H, perf, gdb).
 void NameThisThread(const char* name) { pthread_setname_np(pthread_self(), name); }
 
-// Durability: commit on the writer thread, fdatasync on the syncer thread.
+// Durability. By default the writer's connection runs synchronous=FULL:
+// SQLite's COMMIT writes the transaction's frames to the WAL and fsyncs it
+// before returning; the writer then runs the group's OnCommit hooks and
+// completions itself; callers queuing meanwhile form the next group.
 //
-// With synchronous=FULL, SQLite's COMMIT writes the transaction's frames to
-// the WAL and fsyncs it before returning, and the writer thread could start
-// the next group's SQL only after that fsync. Now the writer's connection runs
-// with synchronous=NORMAL, which in WAL mode differs from FULL only by that
+// With Options::overlap_sync the fsync leaves the writer: its connection
+// runs with synchronous=NORMAL, which in WAL mode differs from FULL only by that
 // one sync after each commit (https://sqlite.org/pragma.html#pragma_synchronous:
 // NORMAL still syncs the WAL before every checkpoint, the database file after
 // it, and the header of a WAL that starts over after a checkpoint; only
@@ -270,15 +274,18 @@ void NameThisThread(const char* name) { pthread_setname_np(pthread_self(), name)
 //    Nothing read that way is acknowledged to the caller that wrote it before
 //    the sync, and a power loss in that window loses a write its writer was
 //    never told succeeded (as if it had failed).
-// The writer starts a new group only once the syncer has taken the previous
-// one (i.e. while that one's fdatasync runs): committing several groups into
+// In that mode the writer starts a new group only once the syncer has taken
+// the previous one (i.e. while that one's fdatasync runs): committing several groups into
 // one pending sync would only split what one transaction can carry, each
 // commit rewriting the same hot pages into the WAL. And while a sync runs it
 // starts one only with at least half as many callers as that sync's groups
 // hold, else they wait for the sync to end and join the callers its
 // completions bring: with clients in a closed loop, a group started at once
 // behind a sync was a handful of callers paying for a whole commit (WAL bytes
-// per message +35%).
+// per message +35%). Measured on 2 shared cores, overlap_sync gave more
+// messages/s only while fsync was slow (a loaded disk) and cost CPU and WAL
+// bytes per message; with fast fsyncs the default did better
+// (docs/benchmarks.md, "DB writer").
 class DatabaseImpl final : public Database {
  public:
   DatabaseImpl(Options options, std::unique_ptr<Connection> writer,
@@ -294,7 +301,7 @@ class DatabaseImpl final : public Database {
     }
     sqlite3_wal_hook(writer_conn_->raw(), &DatabaseImpl::OnWalCommit, this);
     checkpoint_thread_ = std::thread([this] { CheckpointLoop(); });
-    syncer_thread_ = std::thread([this] { SyncerLoop(); });
+    if (options_.overlap_sync) syncer_thread_ = std::thread([this] { SyncerLoop(); });
     writer_thread_ = std::thread([this] { WriterLoop(); });
   }
 
@@ -310,7 +317,7 @@ class DatabaseImpl final : public Database {
       syncer_stopping_ = true;
     }
     sync_cv_.notify_all();
-    syncer_thread_.join();  // syncs and completes what the writer committed
+    if (syncer_thread_.joinable()) syncer_thread_.join();  // syncs, completes what is left
     {
       std::lock_guard lock(checkpoint_mutex_);
       checkpoint_stop_ = true;
@@ -338,6 +345,7 @@ class DatabaseImpl final : public Database {
   // Runs the group's callers in one transaction; false if it did not commit.
   bool RunGroup(std::vector<PendingPtr>& group, std::vector<std::function<void()>>& on_durable);
   static void Complete(PendingWrite& p);
+  void FinishGroup(CommittedGroup& g, const Status& synced);
   Status Commit();
   void SyncerLoop();
   Status SyncWal();
@@ -367,7 +375,7 @@ class DatabaseImpl final : public Database {
   size_t syncing_callers_ = 0;  // in the groups the syncer is working on
   bool syncer_stopping_ = false;
   std::thread syncer_thread_;
-  const int wal_fd_;  // the WAL, opened read-only for fdatasync
+  const int wal_fd_;  // overlap_sync: the WAL, opened read-only for fdatasync
   // Set by the syncer on the first failed sync (see "Durability").
   std::atomic<bool> sync_failed_{false};
 
@@ -430,7 +438,8 @@ void DatabaseImpl::WriteAsync(std::function<Status(Txn&)> fn, std::function<void
 }
 
 // Hands a finished caller its result: WriteAsync's completion runs here, on
-// the syncer thread; a blocking Write() is woken.
+// the writer thread (the syncer thread with overlap_sync); a blocking Write()
+// is woken.
 void DatabaseImpl::Complete(PendingWrite& p) {
   if (p.done_fn) {
     try {
@@ -456,8 +465,9 @@ void DatabaseImpl::WriterLoop() {
       // Waits for work and for the syncer to have taken the previous group
       // (see "Durability"); callers queuing meanwhile join this group.
       queue_cv_.wait(lock, [&] {
-        if (!to_sync_.empty()) return false;
         if (queue_.empty()) return stopping_;
+        if (!options_.overlap_sync) return true;  // groups are durable at COMMIT
+        if (!to_sync_.empty()) return false;
         return stopping_ || syncing_callers_ == 0 || queue_.size() * 2 >= syncing_callers_;
       });
       if (queue_.empty()) return;  // stopping and drained
@@ -472,12 +482,41 @@ void DatabaseImpl::WriterLoop() {
     } else {
       group.committed = RunGroup(group.callers, group.on_durable);
     }
+    if (!options_.overlap_sync) {
+      // Durable at COMMIT: complete here. (Handing completions to another
+      // thread measured worse: the writer took the next group at once, so
+      // groups were smaller and each message paid for more of a commit.)
+      FinishGroup(group, Status::Ok());
+      continue;
+    }
     {
       std::lock_guard lock(queue_mutex_);
       to_sync_.push_back(std::move(group));
     }
     sync_cv_.notify_one();
   }
+}
+
+// Runs a durable group's OnCommit hooks and completes its callers; `synced`
+// is the error of the sync that should have made it durable, if any.
+void DatabaseImpl::FinishGroup(CommittedGroup& g, const Status& synced) {
+  if (g.committed && !synced.ok()) {
+    for (const PendingPtr& p : g.callers) p->result = synced;
+  } else if (g.committed) {
+    for (auto& fn : g.on_durable) {
+      try {
+        fn();
+      } catch (...) {
+        // The commit stands; a throwing hook must not take the thread down.
+      }
+    }
+  }
+  {
+    std::lock_guard lock(queue_mutex_);
+    writes_ += g.callers.size();
+    ++commits_;
+  }
+  for (const PendingPtr& p : g.callers) Complete(*p);
 }
 
 bool DatabaseImpl::RunGroup(std::vector<PendingPtr>& group,
@@ -572,29 +611,11 @@ void DatabaseImpl::SyncerLoop() {
                                            [](const CommittedGroup& g) { return g.committed; });
     // Started after the groups above committed: it covers all of them.
     Status synced = Status::Ok();
-    if (any_committed) {
+    if (any_committed && options_.overlap_sync) {
       synced = sync_failed_.load() ? kEarlierSyncFailed() : SyncWal();
       if (!synced.ok()) sync_failed_.store(true);
     }
-    for (CommittedGroup& g : groups) {
-      if (g.committed && !synced.ok()) {
-        for (const PendingPtr& p : g.callers) p->result = synced;
-      } else if (g.committed) {
-        for (auto& fn : g.on_durable) {
-          try {
-            fn();
-          } catch (...) {
-            // The commit stands; a throwing hook must not take the syncer down.
-          }
-        }
-      }
-      {
-        std::lock_guard lock(queue_mutex_);
-        writes_ += g.callers.size();
-        ++commits_;
-      }
-      for (const PendingPtr& p : g.callers) Complete(*p);
-    }
+    for (CommittedGroup& g : groups) FinishGroup(g, synced);
     groups.clear();
     {
       std::lock_guard lock(queue_mutex_);
@@ -780,15 +801,20 @@ int64_t Statement::last_insert_rowid() const { return sqlite3_last_insert_rowid(
 Result<std::unique_ptr<Database>> Database::Open(const Options& options) {
   if (options.path.empty()) return InvalidArgument("db path is empty");
   if (sqlite3_threadsafe() == 0) return Internal("SQLite built without thread support");
-  IMGBATCH_ASSIGN_OR_RETURN(auto writer, OpenConnection(options.path, /*read_only=*/false));
-  IMGBATCH_ASSIGN_OR_RETURN(auto checkpointer, OpenConnection(options.path, /*read_only=*/false));
+  IMGBATCH_ASSIGN_OR_RETURN(
+      auto writer, OpenConnection(options.path, /*read_only=*/false, options.overlap_sync));
+  IMGBATCH_ASSIGN_OR_RETURN(
+      auto checkpointer, OpenConnection(options.path, /*read_only=*/false, options.overlap_sync));
   std::vector<std::unique_ptr<Connection>> readers;
   for (int i = 0; i < std::max(1, options.read_connections); ++i) {
     IMGBATCH_ASSIGN_OR_RETURN(auto reader, OpenConnection(options.path, /*read_only=*/true));
     readers.push_back(std::move(reader));
   }
   // Last: no error return may follow (it would leak the descriptor).
-  IMGBATCH_ASSIGN_OR_RETURN(int wal_fd, OpenWalForSync(writer->raw()));
+  int wal_fd = -1;
+  if (options.overlap_sync) {
+    IMGBATCH_ASSIGN_OR_RETURN(wal_fd, OpenWalForSync(writer->raw()));
+  }
   return std::unique_ptr<Database>(new DatabaseImpl(
       options, std::move(writer), std::move(checkpointer), std::move(readers), wal_fd));
 }

@@ -127,9 +127,7 @@ TEST_F(DatabaseTest, PragmasAreDurableWal) {
                  })
                   .ok());
   EXPECT_EQ(journal, "wal");
-  // NORMAL: COMMIT does not sync, the syncer thread does before any caller
-  // is told (tests below: CompletionsWaitForTheWalSync...).
-  EXPECT_EQ(synchronous, 1);
+  EXPECT_EQ(synchronous, 2);  // FULL (overlap_sync: NORMAL, see HeldSyncTest)
   EXPECT_EQ(foreign_keys, 1);
 }
 
@@ -563,12 +561,14 @@ TEST_F(DatabaseTest, ClosingCompletesQueuedAsyncWritesDurably) {
   EXPECT_EQ(Count(), 3);
 }
 
-// A database whose WAL syncs the test holds until it releases them.
+// A database with Options::overlap_sync whose WAL syncs the test holds until
+// it releases them.
 class HeldSyncTest : public ::testing::Test {
  protected:
   void SetUp() override {
     Options options;
     options.path = dir_.path() + "/held.db";
+    options.overlap_sync = true;
     options.wal_sync_for_test = [this](const std::function<Status()>& sync) -> Status {
       std::unique_lock lock(mu_);
       ++syncs_started_;
@@ -667,6 +667,18 @@ TEST_F(HeldSyncTest, CompletionsWaitForTheWalSyncThatFollowsTheirCommit) {
   ReleaseSyncs(3);
   EXPECT_TRUE(second_done.get().ok());
   EXPECT_EQ(db_->GetStats().writes, 3u);  // Migrate, first, second
+  // COMMIT itself does not sync in this mode.
+  int64_t synchronous = -1;
+  std::thread releaser([this] { ReleaseSyncs(4); });
+  ASSERT_TRUE(db_->Write([&](Txn& txn) -> Status {
+                   IMGBATCH_ASSIGN_OR_RETURN(auto st, txn.Prepare("PRAGMA synchronous"));
+                   IMGBATCH_ASSIGN_OR_RETURN(bool row, st.Step());
+                   if (row) synchronous = st.ColumnInt(0);
+                   return Status::Ok();
+                 })
+                  .ok());
+  releaser.join();
+  EXPECT_EQ(synchronous, 1);  // NORMAL
 }
 
 // A failed fdatasync fails its group, and every later write: its pages may

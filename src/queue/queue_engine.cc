@@ -1419,9 +1419,9 @@ class EngineImpl final : public QueueEngine {
   }
 
   // What a client gets for messages taken in a receive transaction. Runs
-  // after the commit (on the db syncer thread or the engine thread): the
-  // decoding, the MD5s and the receipt handles need no database, and the
-  // db writer is the one thread every write waits for.
+  // in the completion, after the commit: the decoding, the MD5s and the
+  // receipt handles need no transaction (with db overlap_sync, nor the db
+  // writer thread every write waits for).
   std::vector<ReceivedMessage> FinishReceived(const QueuePtr& q, std::vector<TakenMessage> taken) {
     std::vector<ReceivedMessage> out;
     out.reserve(taken.size());
@@ -1439,7 +1439,7 @@ class EngineImpl final : public QueueEngine {
   }
 
   // One receive of up to max messages, completed once durable (on the
-  // database's syncer thread) or with the write's error.
+  // database's writer or syncer thread) or with the write's error.
   void ReceiveNowAsync(const QueuePtr& q, int max, int visibility, ReceiveCallback done) {
     struct Pass {
       QueueConfig config;

@@ -12,9 +12,9 @@
 //
 // Thread-safety: all public methods are thread-safe. Callbacks run on the
 // calling thread (immediate result), on the engine thread, or on the
-// database's syncer thread once the commit is durable; they must not block. Lifecycle: Open() starts
-// the engine thread; the destructor stops it and completes parked waiters with an empty result. The
-// Database and Clock must outlive the engine.
+// database's writer (or syncer) thread once the commit is durable; they must not block. Lifecycle:
+// Open() starts the engine thread; the destructor stops it and completes parked waiters with an
+// empty result. The Database and Clock must outlive the engine.
 #pragma once
 
 #include <cstdint>
@@ -163,8 +163,8 @@ class QueueEngine {
   virtual Result<std::vector<Result<SendResult>>> SendBatch(std::string_view queue,
                                                             std::vector<SendRequest> requests) = 0;
   // SendBatch without blocking: done gets the same result, exactly once, on
-  // the calling thread (nothing to write) or on the database's syncer thread
-  // once the messages are durable. For servers that run requests on their
+  // the calling thread (nothing to write) or on the database's writer (or
+  // syncer) thread once the messages are durable. For servers that run requests on their
   // I/O threads; done must not block.
   virtual void SendBatchAsync(std::string_view queue, std::vector<SendRequest> requests,
                               SendBatchCallback done) = 0;
@@ -174,7 +174,7 @@ class QueueEngine {
   virtual Result<SendResult> SendInTransaction(db::Txn& txn, std::string_view queue,
                                                SendRequest request) = 0;
   // Completes done exactly once: when messages are there or the wait is
-  // zero, once the receive is durable (on the database's syncer thread; this call never
+  // zero, once the receive is durable (on the database's writer or syncer thread; this call never
   // blocks for the commit), else when messages arrive or the wait ends
   // (empty vector).
   virtual void Receive(std::string_view queue, ReceiveOptions options, ReceiveCallback done) = 0;
