@@ -76,9 +76,9 @@ std::optional<Receipt> DecodeReceipt(std::string_view handle) {
 // INSERT of n messages of one queue in one statement (a SendMessageBatch):
 // ?1 queue id, ?2 sent_ms, then kInsertParamsPerRow parameters per row from
 // kInsertFirstRowParam: message_id, body, attributes, sender_id,
-// trace_header, visible_at_ms.
+// trace_header, visible_at_ms, body_md5.
 constexpr int kInsertFirstRowParam = 3;
-constexpr int kInsertParamsPerRow = 6;
+constexpr int kInsertParamsPerRow = 7;
 
 const std::string& InsertMessagesSql(size_t n) {
   static const std::vector<std::string> texts = [] {
@@ -86,7 +86,7 @@ const std::string& InsertMessagesSql(size_t n) {
     for (int rows = 1; rows <= kMaxBatchEntries; ++rows) {
       std::string text =
           "INSERT INTO queue_messages(queue_id, sent_ms, message_id, body, attributes, "
-          "sender_id, trace_header, visible_at_ms) VALUES ";
+          "sender_id, trace_header, visible_at_ms, body_md5) VALUES ";
       for (int i = 0; i < rows; ++i) {
         const int p = kInsertFirstRowParam + i * kInsertParamsPerRow;
         if (i > 0) text += ", ";
@@ -165,6 +165,7 @@ struct TakenMessage {
   ReceivedMessage m;  // read columns, receive_count/first_receive_ms updated
   int64_t seq = 0;
   std::string attributes;  // EncodeAttributes form
+  std::string body_md5;    // as stored at send; empty in rows older than migration 5
   std::string dlq_source;
 };
 
@@ -586,6 +587,7 @@ class EngineImpl final : public QueueEngine {
     struct Row {
       size_t index;
       std::string message_id;
+      std::string body_md5;
       std::string attributes;
       int64_t delay_ms;
     };
@@ -607,8 +609,8 @@ class EngineImpl final : public QueueEngine {
       }
       const int delay = r.delay_seconds.value_or(config.delay_seconds);
       SendResult sent{NewMessageId(), Md5OfBody(r.body), Md5OfAttributes(r.attributes)};
-      batch->rows.push_back(
-          Row{i, sent.message_id, EncodeAttributes(r.attributes), delay * 1000LL});
+      batch->rows.push_back(Row{i, sent.message_id, sent.md5_of_body,
+                                EncodeAttributes(r.attributes), delay * 1000LL});
       batch->results.emplace_back(std::move(sent));
     }
     if (batch->rows.empty()) return done(std::move(batch->results));
@@ -627,7 +629,8 @@ class EngineImpl final : public QueueEngine {
             for (size_t i = 0; i < n; ++i) {
               const Row& row = rows[first + i];
               const SendRequest& r = batch->requests[row.index];
-              BindMessageRow(st, i, row.message_id, r, row.attributes, now + row.delay_ms);
+              BindMessageRow(st, i, row.message_id, row.body_md5, r, row.attributes,
+                             now + row.delay_ms);
             }
             IMGBATCH_RETURN_IF_ERROR(st.Run());
           }
@@ -656,7 +659,7 @@ class EngineImpl final : public QueueEngine {
     const int delay = request.delay_seconds.value_or(config.delay_seconds);
     SendResult sent{NewMessageId(), Md5OfBody(request.body), Md5OfAttributes(request.attributes)};
     const int64_t visible_at = now + delay * 1000LL;
-    IMGBATCH_RETURN_IF_ERROR(InsertMessage(txn, q, request, sent.message_id,
+    IMGBATCH_RETURN_IF_ERROR(InsertMessage(txn, q, request, sent,
                                            EncodeAttributes(request.attributes), now, visible_at));
     // In-memory counts and waiters change only once the row is durable.
     txn.OnCommit([this, q, visible_at, now] { AfterSend(q, {visible_at}, now); });
@@ -664,25 +667,26 @@ class EngineImpl final : public QueueEngine {
   }
 
   Status InsertMessage(db::Txn& txn, const QueuePtr& q, const SendRequest& r,
-                       const std::string& message_id, const std::string& attributes, int64_t now,
+                       const SendResult& sent, const std::string& attributes, int64_t now,
                        int64_t visible_at) {
     IMGBATCH_ASSIGN_OR_RETURN(db::Statement st, txn.Prepare(InsertMessagesSql(1)));
     st.Bind(1, q->id).Bind(2, now);
-    BindMessageRow(st, 0, message_id, r, attributes, visible_at);
+    BindMessageRow(st, 0, sent.message_id, sent.md5_of_body, r, attributes, visible_at);
     return st.Run();
   }
 
   // Binds row `row` (0-based) of an InsertMessagesSql statement.
   static void BindMessageRow(db::Statement& st, size_t row, const std::string& message_id,
-                             const SendRequest& r, const std::string& attributes,
-                             int64_t visible_at) {
+                             const std::string& body_md5, const SendRequest& r,
+                             const std::string& attributes, int64_t visible_at) {
     const int p = kInsertFirstRowParam + static_cast<int>(row) * kInsertParamsPerRow;
     st.Bind(p, message_id)
         .BindBlob(p + 1, r.body)
         .BindBlob(p + 2, attributes)
         .Bind(p + 3, r.sender_id)
         .Bind(p + 4, r.trace_header)
-        .Bind(p + 5, visible_at);
+        .Bind(p + 5, visible_at)
+        .Bind(p + 6, body_md5);
   }
 
   // Counts the new messages and wakes parked receivers (or the engine thread
@@ -1372,6 +1376,7 @@ class EngineImpl final : public QueueEngine {
           row.m.receive_count = static_cast<int>(st.ColumnInt(7));
           row.m.first_receive_ms = st.ColumnInt(8);
           row.dlq_source = st.ColumnText(9);
+          row.body_md5 = st.ColumnText(10);
           rows.push_back(std::move(row));
         }
       }
@@ -1429,7 +1434,7 @@ class EngineImpl final : public QueueEngine {
       ReceivedMessage& m = t.m;
       auto attributes = DecodeAttributes(t.attributes);
       if (attributes.ok()) m.attributes = std::move(*attributes);
-      m.md5_of_body = Md5OfBody(m.body);
+      m.md5_of_body = t.body_md5.empty() ? Md5OfBody(m.body) : std::move(t.body_md5);
       m.md5_of_attributes = Md5OfAttributes(m.attributes);
       if (!t.dlq_source.empty()) m.dead_letter_source_arn = QueueArnFor(t.dlq_source);
       m.receipt_handle = EncodeReceipt(Receipt{q->id, t.seq, m.receive_count});

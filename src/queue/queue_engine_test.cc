@@ -161,6 +161,18 @@ TEST_F(QueueEngineTest, SendReceiveDelete) {
   EXPECT_EQ(got[0].attributes.at("k").value, "v");
   EXPECT_EQ(got[0].receive_count, 1);
   EXPECT_EQ(got[0].first_receive_ms, clock_.NowMillis());
+  EXPECT_EQ(got[0].md5_of_body, "5d41402abc4b2a76b9719d911017c592");
+  // Stored at send (queue migration 5), not hashed again per receive.
+  std::string stored_md5;
+  ASSERT_TRUE(db_->Read([&](db::Conn& conn) -> Status {
+                   IMGBATCH_ASSIGN_OR_RETURN(db::Statement st,
+                                             conn.Prepare("SELECT body_md5 FROM queue_messages"));
+                   IMGBATCH_ASSIGN_OR_RETURN(bool row, st.Step());
+                   if (row) stored_md5 = st.ColumnText(0);
+                   return Status::Ok();
+                 })
+                  .ok());
+  EXPECT_EQ(stored_md5, "5d41402abc4b2a76b9719d911017c592");
   EXPECT_TRUE(Receive("q").empty());  // invisible now
   EXPECT_TRUE(engine_->Delete("q", got[0].receipt_handle).ok());
   Advance(31s);
@@ -1217,6 +1229,7 @@ TEST_F(QueueEngineTest, UpgradesSchemaWithMessagesInPlace) {
   Messages got = Receive("q");
   ASSERT_EQ(got.size(), 1u);
   EXPECT_EQ(got[0].message_id, "id-b");
+  EXPECT_EQ(got[0].md5_of_body, Md5OfBody("b"));  // no stored MD5 before migration 5
   Send("q", "new");
   clock_.Advance(std::chrono::hours(4 * 24) + 1ms);
   ASSERT_TRUE(engine_->ExpireMessages().ok());

@@ -10,7 +10,7 @@ namespace imgbatch::queue::sql {
 // queue_messages_visible order.
 inline constexpr const char* kReceive =
     "SELECT seq, message_id, body, attributes, sender_id, trace_header, "
-    "sent_ms, receive_count, first_receive_ms, dlq_source FROM queue_messages "
+    "sent_ms, receive_count, first_receive_ms, dlq_source, body_md5 FROM queue_messages "
     "WHERE queue_id = ?1 AND visible_at_ms <= ?2 "
     "ORDER BY visible_at_ms, seq LIMIT ?3";
 

@@ -78,6 +78,12 @@ CREATE INDEX queue_messages_seq ON queue_messages (queue_id, seq);
       {4, R"sql(
 DROP INDEX queue_messages_sent;
 )sql"},
+      // The body's MD5 (hex), computed once at send for the SendMessage reply
+      // and stored, so that each receive does not hash the body again. ''
+      // in rows sent before this step: those are hashed when received.
+      {5, R"sql(
+ALTER TABLE queue_messages ADD COLUMN body_md5 TEXT NOT NULL DEFAULT '';
+)sql"},
   };
 }
 
