@@ -46,6 +46,29 @@ class ScalingTest(unittest.TestCase):
                  for s in self.samples[-40:]]
         return "\n".join(lines) + "\n--- server log ---\n" + self.server.read_log()
 
+    def worker_environments(self):
+        """{pid: (comm, environment)} of the server's worker processes now."""
+        found = {}
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    argv = f.read().split(b"\0")
+                # (A child between fork and exec is still the server: skip it.)
+                if ppid != self.server.proc.pid or argv[1:2] != [b"worker"]:
+                    continue
+                with open(f"/proc/{entry}/comm") as f:
+                    comm = f.read().strip()
+                with open(f"/proc/{entry}/environ", "rb") as f:
+                    env = dict(v.decode().partition("=")[::2] for v in f.read().split(b"\0") if v)
+                found[int(entry)] = (comm, env)
+            except (OSError, IndexError, ValueError):
+                pass  # exited meanwhile
+        return found
+
     def test_burst_grows_pool_to_max_and_back_to_zero(self):
         # Idle first: min is 0. (A fresh server's notifications send an
         # s3:TestEvent, which one worker consumes before the pool empties.)
@@ -64,15 +87,28 @@ class ScalingTest(unittest.TestCase):
             ps.upload_all(self.server, bodies)))
         uploader.start()
         # Sample while the burst is uploaded and drained.
+        workers = {}
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline:
             s = self.sample()
+            workers.update(self.worker_environments())
             if not uploader.is_alive() and s["images"]["processed"] >= IMAGES:
                 break
             time.sleep(0.2)
         uploader.join()
         self.assertEqual(len(uploaded), IMAGES, "every upload acknowledged")
         self.assertEqual(self.samples[-1]["images"]["processed"], IMAGES, self.explain())
+
+        # Workers start with huge pages already on (GLIBC_TUNABLES from `up`), so
+        # none re-executed itself (a re-exec through /proc/self/exe shows as
+        # comm "exe"), and with no AWS_* variable beyond their own key.
+        self.assertTrue(workers, "saw the worker processes")
+        for pid, (comm, env) in workers.items():
+            self.assertIn("glibc.malloc.hugetlb=1", env.get("GLIBC_TUNABLES", ""), (pid, env))
+            self.assertNotEqual(comm, "exe", pid)
+            self.assertEqual(sorted(k for k in env if k.startswith("AWS_")), [
+                "AWS_ACCESS_KEY_ID", "AWS_CONFIG_FILE", "AWS_EC2_METADATA_DISABLED",
+                "AWS_REGION", "AWS_SECRET_ACCESS_KEY", "AWS_SHARED_CREDENTIALS_FILE"], pid)
 
         # The pool reached its maximum while the backlog lasted.
         peak = max(s["workers"]["running"] for s in self.samples)
