@@ -2,6 +2,10 @@
 
 #include <curl/curl.h>
 
+#include <charconv>
+#include <cstdint>
+#include <system_error>
+
 #include "common/strings.h"
 
 namespace imgbatch::client {
@@ -25,6 +29,7 @@ struct Transfer {
   // request (a ReceiveMessage has made its messages invisible), so aborting
   // would only throw its answer away.
   bool response_started = false;
+  bool expect_body = true;  // false for HEAD: its Content-Length has no body
 };
 
 size_t OnWrite(char* data, size_t size, size_t count, void* user) {
@@ -41,6 +46,22 @@ size_t OnRead(char* buffer, size_t size, size_t count, void* user) {
   return n;
 }
 
+// Sizes the body buffer once from Content-Length, so a GetObject's body is
+// written in place instead of growing by doubling (each step copies what was
+// received so far and faults in fresh pages: ~2x the body in copies for a
+// multi-MB image). Bounded, so a lying header cannot reserve gigabytes.
+constexpr uint64_t kMaxBodyReserve = 256ull << 20;
+void ReserveForContentLength(Transfer& transfer) {
+  if (!transfer.expect_body) return;
+  HttpResponse& response = *transfer.response;
+  const auto& [name, value] = response.headers.back();
+  if (name != "content-length") return;
+  uint64_t length = 0;
+  auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), length);
+  if (error != std::errc() || end != value.data() + value.size()) return;
+  if (length <= kMaxBodyReserve) response.body.reserve(static_cast<size_t>(length));
+}
+
 size_t OnHeader(char* data, size_t size, size_t count, void* user) {
   auto* transfer = static_cast<Transfer*>(user);
   std::string_view line(data, size * count);
@@ -54,6 +75,7 @@ size_t OnHeader(char* data, size_t size, size_t count, void* user) {
   if (colon != std::string_view::npos) {
     transfer->response->headers.emplace_back(ToLower(Trim(line.substr(0, colon))),
                                              std::string(Trim(line.substr(colon + 1))));
+    ReserveForContentLength(*transfer);
   }
   return size * count;
 }
@@ -127,6 +149,7 @@ Result<HttpResponse> CurlTransport::Send(const HttpRequest& request,
 
   HttpResponse response;
   Transfer transfer{&response, &request.body, 0, abort};
+  transfer.expect_body = request.method != "HEAD";
   char error_buffer[CURL_ERROR_SIZE] = {0};
 
   curl_slist* header_list = nullptr;
