@@ -31,6 +31,15 @@ class BatchTest : public ::testing::Test {
     std::ofstream(path, std::ios::binary) << bytes;
   }
 
+  // Options for a batch over root_/in writing root_/<out>, without a progress bar.
+  BatchOptions OptionsInto(const char* out) const {
+    BatchOptions options;
+    options.inputs = {(root_ / "in").string()};
+    options.out_dir = root_ / out;
+    options.progress = ProgressStyle::kNone;
+    return options;
+  }
+
   // A JPEG of width x height (progressive when asked) from a generated PNG.
   static std::string Jpeg(int width, int height, bool progressive) {
     void* buffer = nullptr;
@@ -60,11 +69,8 @@ TEST_F(BatchTest, WritesOutputsKeepsGoingAndReportsFailures) {
   Write(root_ / "in" / "broken.jpg", "definitely not an image");
   Write(root_ / "in" / "README.md", "skipped: not an image extension");
 
-  BatchOptions options;
-  options.inputs = {(root_ / "in").string()};
-  options.out_dir = root_ / "out";
+  BatchOptions options = OptionsInto("out");
   options.threads = 2;
-  options.progress = ProgressStyle::kNone;
   auto summary = RunBatch(options);
   ASSERT_TRUE(summary.ok()) << summary.status().ToString();
 
@@ -97,24 +103,16 @@ TEST_F(BatchTest, TwoThreadsUnderATinyMemoryBudgetWriteEveryOutput) {
   SetMemoryBudget(1);
   // PNGs (the generic path) and baseline and progressive JPEGs.
   for (int i = 0; i < 6; ++i) {
-    std::string png = testing::PngBomb(1200 + i, 900);
     std::string name = "p" + std::to_string(i);
     if (i % 3 == 0) {
-      Write(root_ / "in" / (name + ".png"), png);
+      Write(root_ / "in" / (name + ".png"), testing::PngBomb(1200 + i, 900));
       continue;
     }
-    void* buffer = nullptr;
-    size_t length = 0;
-    testing::Decode(png).write_to_buffer(i % 3 == 1 ? ".jpg" : ".jpg[interlace]", &buffer, &length);
-    Write(root_ / "in" / (name + ".jpg"), std::string(static_cast<char*>(buffer), length));
-    g_free(buffer);
+    Write(root_ / "in" / (name + ".jpg"), Jpeg(1200 + i, 900, /*progressive=*/i % 3 == 2));
   }
   Write(root_ / "in" / "sub" / "broken.jpg", "not an image");
-  BatchOptions options;
-  options.inputs = {(root_ / "in").string()};
-  options.out_dir = root_ / "out";
+  BatchOptions options = OptionsInto("out");
   options.threads = 2;
-  options.progress = ProgressStyle::kNone;
   auto summary = RunBatch(options);
   SetMemoryBudget(saved);
   ASSERT_TRUE(summary.ok()) << summary.status().ToString();
@@ -142,11 +140,8 @@ TEST_F(BatchTest, ImagesThatFitGoAheadOfOneThatWaitsWithTheSameOutputs) {
   ASSERT_TRUE(big_bytes.ok() && small_bytes.ok());
   ASSERT_GT(*big_bytes, *small_bytes);
 
-  BatchOptions options;
-  options.inputs = {(root_ / "in").string()};
+  BatchOptions options = OptionsInto("in_order");
   options.threads = 1;
-  options.progress = ProgressStyle::kNone;
-  options.out_dir = root_ / "in_order";
   options.lookahead = 1;
   auto in_order = RunBatch(options);
   ASSERT_TRUE(in_order.ok()) << in_order.status().ToString();
@@ -175,10 +170,7 @@ TEST_F(BatchTest, SymlinkedFilesStayInsideTheOutputDirectory) {
   fs::create_directories(root_ / "elsewhere");
   Write(root_ / "elsewhere" / "real.png", testing::PngBomb(40, 30));
   fs::create_symlink(root_ / "elsewhere" / "real.png", root_ / "in" / "sub" / "link.png");
-  BatchOptions options;
-  options.inputs = {(root_ / "in").string()};
-  options.out_dir = root_ / "out";
-  options.progress = ProgressStyle::kNone;
+  BatchOptions options = OptionsInto("out");
   auto summary = RunBatch(options);
   ASSERT_TRUE(summary.ok()) << summary.status().ToString();
   EXPECT_EQ(summary->succeeded, 1u);
@@ -196,10 +188,7 @@ TEST_F(BatchTest, AFileArgumentKeepsItsName) {
 }
 
 TEST_F(BatchTest, NothingToDoIsAnError) {
-  BatchOptions options;
-  options.inputs = {(root_ / "in").string()};
-  options.out_dir = root_ / "out";
-  options.progress = ProgressStyle::kNone;
+  BatchOptions options = OptionsInto("out");
   EXPECT_FALSE(RunBatch(options).ok());
 }
 

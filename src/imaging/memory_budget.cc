@@ -46,12 +46,10 @@ MemoryReservation MemoryBudget::Reserve(uint64_t bytes) {
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     --waiting_;
   }
-  ++serving_;
-  in_use_ += bytes;
-  ++in_flight_;
+  MemoryReservation granted = Grant(bytes);
   // The next ticket may fit too (it was waiting for its turn, not for memory).
   changed_.notify_all();
-  return MemoryReservation(this, bytes);
+  return granted;
 }
 
 std::optional<MemoryReservation> MemoryBudget::TryReserve(uint64_t bytes) {
@@ -60,6 +58,10 @@ std::optional<MemoryReservation> MemoryBudget::TryReserve(uint64_t bytes) {
   if (next_ticket_ != serving_ || !Fits(bytes)) return std::nullopt;
   // Takes a ticket and serves it at once, so that the FIFO order holds.
   ++next_ticket_;
+  return Grant(bytes);
+}
+
+MemoryReservation MemoryBudget::Grant(uint64_t bytes) {
   ++serving_;
   in_use_ += bytes;
   ++in_flight_;

@@ -84,6 +84,8 @@ class MemoryBudget {
   friend class MemoryReservation;
   void Give(uint64_t bytes, bool ends_reservation);
   bool Fits(uint64_t bytes) const;  // mu_ held
+  // Serves the current ticket with `bytes` (mu_ held, the caller's turn, fits).
+  MemoryReservation Grant(uint64_t bytes);
 
   mutable std::mutex mu_;
   std::condition_variable changed_;
