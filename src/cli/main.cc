@@ -11,6 +11,7 @@
 #include "cli/reprocess_command.h"
 #include "cli/status_command.h"
 #include "cli/up_command.h"
+#include "server/allocator.h"
 #ifdef IMGBATCH_HAVE_PROCESS_COMMAND
 #include "cli/process_command.h"
 #include "imaging/huge_pages.h"
@@ -26,6 +27,8 @@ int main(int argc, char** argv) {
   if (argc > 1 && (std::string_view(argv[1]) == "process" || std::string_view(argv[1]) == "worker"))
     imgbatch::imaging::ReexecWithHugePages(argv);
 #endif
+  // The server: jemalloc (server/allocator.h), also only at exec.
+  if (argc > 1 && std::string_view(argv[1]) == "up") imgbatch::server::ReexecWithJemalloc(argv);
   // Every subcommand talks to sockets: a peer that hangs up is an error
   // value (EPIPE), never a signal that ends the process.
   ::signal(SIGPIPE, SIG_IGN);

@@ -1,10 +1,9 @@
 #include "imaging/huge_pages.h"
 
-#include <unistd.h>
-
 #include <cstdlib>
-#include <cstring>
 #include <string_view>
+
+#include "common/reexec.h"
 
 namespace imgbatch::imaging {
 
@@ -13,12 +12,6 @@ namespace {
 constexpr std::string_view kHugePagesTunable = "glibc.malloc.hugetlb";
 constexpr char kTunablesVariable[] = "GLIBC_TUNABLES";
 constexpr char kOptOutVariable[] = "IMGBATCH_HUGE_PAGES";
-
-// valgrind preloads its core into the client (LD_PRELOAD=.../vgpreload_*).
-bool UnderValgrind() {
-  const char* preload = std::getenv("LD_PRELOAD");
-  return preload != nullptr && std::strstr(preload, "vgpreload") != nullptr;
-}
 
 }  // namespace
 
@@ -37,10 +30,9 @@ void ReexecWithHugePages(char** argv) {
   if (UnderValgrind()) return;
   std::optional<std::string> tunables = TunablesWithHugePages(std::getenv(kTunablesVariable));
   if (!tunables) return;
-  if (setenv(kTunablesVariable, tunables->c_str(), 1) != 0) return;
-  execv("/proc/self/exe", argv);
-  // Still here: the exec failed; run as we are, with the variable set (its
-  // presence also keeps a later call from trying again).
+  // Back only if the exec failed: then we run as we are, with the variable
+  // set (its presence also keeps a later call from trying again).
+  ReexecWithEnvironment(argv, {{kTunablesVariable, *tunables}});
 }
 
 }  // namespace imgbatch::imaging

@@ -12,6 +12,8 @@ import uuid
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 
+import glob  # noqa: E402
+
 import boto3  # noqa: E402
 import botocore  # noqa: E402
 from botocore.exceptions import ClientError  # noqa: E402
@@ -46,6 +48,17 @@ class SqsBoto3Test(unittest.TestCase):
         self.assertEqual(attrs["QueueArn"], f"arn:aws:sqs:us-east-1:000000000000:{self.name}")
         self.assertEqual(attrs["VisibilityTimeout"], "30")
         self.assertIn(self.url, self.sqs.list_queues(QueueNamePrefix=self.name)["QueueUrls"])
+
+    def test_server_runs_on_jemalloc_when_the_machine_has_it(self):
+        # `up` re-executes itself with jemalloc preloaded (server/allocator.h);
+        # under the same pid and name, so the server's maps show the library.
+        if not glob.glob("/usr/lib/*/libjemalloc.so.2"):
+            self.skipTest("libjemalloc2 is not installed: the server runs on glibc malloc")
+        pid = SERVER.proc.pid
+        with open(f"/proc/{pid}/maps") as maps:
+            self.assertIn("libjemalloc.so.2", maps.read())
+        with open(f"/proc/{pid}/comm") as comm:
+            self.assertEqual(comm.read().strip(), "imgbatch")
 
     def test_send_receive_delete_with_attributes_and_md5(self):
         body = "hello \u00e9\u4e16"
