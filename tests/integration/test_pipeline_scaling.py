@@ -99,13 +99,16 @@ class ScalingTest(unittest.TestCase):
         self.assertEqual(len(uploaded), IMAGES, "every upload acknowledged")
         self.assertEqual(self.samples[-1]["images"]["processed"], IMAGES, self.explain())
 
-        # Workers start with huge pages already on (GLIBC_TUNABLES from `up`), so
-        # none re-executed itself (a re-exec through /proc/self/exe shows as
-        # comm "exe"), and with no AWS_* variable beyond their own key.
+        # Workers start with huge pages already on (GLIBC_TUNABLES from `up`:
+        # TunablesWithHugePages then has nothing to add, so none re-executes
+        # itself), on glibc malloc (the server's jemalloc preload is not
+        # inherited), named imgbatch, and with no AWS_* variable beyond their
+        # own key.
         self.assertTrue(workers, "saw the worker processes")
         for pid, (comm, env) in workers.items():
             self.assertIn("glibc.malloc.hugetlb=1", env.get("GLIBC_TUNABLES", ""), (pid, env))
-            self.assertNotEqual(comm, "exe", pid)
+            self.assertNotIn("LD_PRELOAD", env, pid)
+            self.assertEqual(comm, "imgbatch", pid)
             self.assertEqual(sorted(k for k in env if k.startswith("AWS_")), [
                 "AWS_ACCESS_KEY_ID", "AWS_CONFIG_FILE", "AWS_EC2_METADATA_DISABLED",
                 "AWS_REGION", "AWS_SECRET_ACCESS_KEY", "AWS_SHARED_CREDENTIALS_FILE"], pid)
