@@ -58,6 +58,19 @@ size_t MessageSize(std::string_view body, const MessageAttributes& attributes);
 // dirtying a random page of a large backlog's index on every send.
 std::string NewMessageId();
 
+// The id of the message stored at row `seq`: a version-8 UUID (RFC 9562's
+// layout for vendor-specific ids), 8-4-4-4-12 text like every SQS message id:
+// sent_ms in the first 48 bits (ids still sort by send time), the seq in the
+// next 58 bits around the version and variant, 16 random bits. The id names
+// its row, so DeleteById is a rowid lookup and queue_messages needs no index
+// on message_id (that index was a quarter of the bytes written per message).
+// nullopt past kMaxMessageIdSeq (2^58 - 1: ~9,000 years at 10^6 sends/s).
+inline constexpr int64_t kMaxMessageIdSeq = (int64_t{1} << 58) - 1;
+std::optional<std::string> MessageIdForSeq(int64_t sent_ms, int64_t seq);
+// The seq a MessageIdForSeq id carries; nullopt for any other string (ids
+// made before queue migration 6: random version-4 or -7 UUIDs).
+std::optional<int64_t> SeqOfMessageId(std::string_view id);
+
 // n bytes from OpenSSL's CSPRNG, drawn from a per-thread pool refilled a few
 // KiB at a time (RAND_bytes per 16-byte id was ~13% of the engine's CPU per
 // message). A forked child refills before its first draw.

@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <chrono>
 #include <set>
 #include <thread>
@@ -101,6 +102,36 @@ TEST(MessageTest, MessageIdStartsWithItsTimeInMilliseconds) {
   EXPECT_LE(stamped, after);
   std::this_thread::sleep_for(std::chrono::milliseconds(2));
   EXPECT_LT(id, NewMessageId());
+}
+
+// Ids made for a row carry its seq (read back exactly, up to the largest
+// allowed) and its send time, and are still UUIDs in text form; other ids
+// (random version 4 or 7, anything else) carry none.
+TEST(MessageTest, MessageIdForSeqCarriesTheSeqAndTheTime) {
+  const int64_t sent_ms = 1'764'300'000'123;
+  for (int64_t seq : {int64_t{0}, int64_t{1}, int64_t{4095}, int64_t{1} << 40,
+                      int64_t{0x0123456789abcd}, kMaxMessageIdSeq}) {
+    auto id = MessageIdForSeq(sent_ms, seq);
+    ASSERT_TRUE(id.has_value()) << seq;
+    ASSERT_EQ(id->size(), 36u);
+    for (size_t dash : {8u, 13u, 18u, 23u}) EXPECT_EQ((*id)[dash], '-') << *id;
+    EXPECT_EQ((*id)[14], '8') << *id;                                          // version 8
+    EXPECT_NE(std::string("89ab").find((*id)[19]), std::string::npos) << *id;  // RFC variant
+    EXPECT_EQ(std::stoll(id->substr(0, 8) + id->substr(9, 4), nullptr, 16), sent_ms);
+    EXPECT_EQ(SeqOfMessageId(*id), std::optional<int64_t>(seq)) << *id;
+  }
+  EXPECT_FALSE(MessageIdForSeq(sent_ms, kMaxMessageIdSeq + 1).has_value());
+  EXPECT_FALSE(MessageIdForSeq(sent_ms, -1).has_value());
+  EXPECT_LT(*MessageIdForSeq(sent_ms, 7), *MessageIdForSeq(sent_ms + 1, 6));
+  EXPECT_FALSE(SeqOfMessageId(NewMessageId()).has_value());  // version 7
+  EXPECT_FALSE(SeqOfMessageId("3f2b8c1e-4d5a-4b6c-8d7e-9f0a1b2c3d4e").has_value());
+  EXPECT_FALSE(SeqOfMessageId("id-a").has_value());
+  std::string upper = *MessageIdForSeq(sent_ms, 0xabcdef);
+  for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  EXPECT_FALSE(SeqOfMessageId(upper).has_value());
+  std::string bad_variant = *MessageIdForSeq(sent_ms, 5);
+  bad_variant[19] = '4';
+  EXPECT_FALSE(SeqOfMessageId(bad_variant).has_value());
 }
 
 TEST(MessageTest, PooledRandomBytesDiffer) {

@@ -75,17 +75,24 @@ std::optional<Receipt> DecodeReceipt(std::string_view handle) {
 
 // INSERT of n messages of one queue in one statement (a SendMessageBatch):
 // ?1 queue id, ?2 sent_ms, then kInsertParamsPerRow parameters per row from
-// kInsertFirstRowParam: message_id, body, attributes, sender_id,
-// trace_header, visible_at_ms, body_md5.
+// kInsertFirstRowParam: seq, message_id, body, attributes, sender_id,
+// trace_header, visible_at_ms, body_md5. The seq is the engine's
+// (EngineImpl::NextSeq): the message id carries it (MessageIdForSeq).
 constexpr int kInsertFirstRowParam = 3;
-constexpr int kInsertParamsPerRow = 7;
+constexpr int kInsertParamsPerRow = 8;
+
+// A new row's seq and the message id that names it.
+struct IdentifiedRow {
+  int64_t seq;
+  std::string message_id;
+};
 
 const std::string& InsertMessagesSql(size_t n) {
   static const std::vector<std::string> texts = [] {
     std::vector<std::string> out(kMaxBatchEntries + 1);
     for (int rows = 1; rows <= kMaxBatchEntries; ++rows) {
       std::string text =
-          "INSERT INTO queue_messages(queue_id, sent_ms, message_id, body, attributes, "
+          "INSERT INTO queue_messages(queue_id, sent_ms, seq, message_id, body, attributes, "
           "sender_id, trace_header, visible_at_ms, body_md5) VALUES ";
       for (int i = 0; i < rows; ++i) {
         const int p = kInsertFirstRowParam + i * kInsertParamsPerRow;
@@ -249,6 +256,7 @@ class EngineImpl final : public QueueEngine {
 
   Status Load() {
     IMGBATCH_RETURN_IF_ERROR(db_.Migrate("queue", Migrations()));
+    IMGBATCH_RETURN_IF_ERROR(DropLegacyIdIndexOnceEmpty());
     return db_.Read([&](db::Conn& conn) -> Status {
       IMGBATCH_ASSIGN_OR_RETURN(
           db::Statement st,
@@ -296,7 +304,46 @@ class EngineImpl final : public QueueEngine {
           conn.Prepare("SELECT sent_ms FROM queue_messages ORDER BY seq DESC LIMIT 1"));
       IMGBATCH_ASSIGN_OR_RETURN(bool any, newest.Step());
       if (any) last_sent_ms_ = newest.ColumnInt(0);
+      // Seqs go on from the highest ever given (sqlite_sequence outlives the
+      // rows), or from the highest row if something inserted without one.
+      IMGBATCH_ASSIGN_OR_RETURN(
+          db::Statement highest,
+          conn.Prepare("SELECT max(coalesce((SELECT seq FROM sqlite_sequence "
+                       "WHERE name = 'queue_messages'), 0), "
+                       "coalesce((SELECT max(seq) FROM queue_messages), 0))"));
+      IMGBATCH_ASSIGN_OR_RETURN(bool has_highest, highest.Step());
+      if (has_highest) last_seq_ = highest.ColumnInt(0);
       return LoadMoveTasks(conn);
+    });
+  }
+
+  // queue_messages_legacy_id (migration 6) holds the rows whose ids do not
+  // carry their seq; the engine makes no more of them. While any is left
+  // each insert and delete evaluates the index's WHERE term (~4k
+  // instructions per message sent and deleted): at the first start with
+  // none left, the index goes, and DeleteById answers such ids itself.
+  Status DropLegacyIdIndexOnceEmpty() {
+    return db_.Write([&](db::Txn& txn) -> Status {
+      IMGBATCH_ASSIGN_OR_RETURN(
+          db::Statement index,
+          txn.Prepare("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND "
+                      "name = 'queue_messages_legacy_id'"));
+      IMGBATCH_ASSIGN_OR_RETURN(bool row, index.Step());
+      const bool exists = row && index.ColumnInt(0) > 0;
+      index.Reset();
+      if (!exists) {
+        legacy_ids_ = false;
+        return Status::Ok();
+      }
+      IMGBATCH_ASSIGN_OR_RETURN(
+          db::Statement any,
+          txn.Prepare("SELECT EXISTS (SELECT 1 FROM queue_messages INDEXED BY "
+                      "queue_messages_legacy_id WHERE substr(message_id, 15, 1) <> '8')"));
+      IMGBATCH_ASSIGN_OR_RETURN(row, any.Step());
+      legacy_ids_ = row && any.ColumnInt(0) != 0;
+      any.Reset();  // DROP INDEX refuses while a statement is mid-row
+      if (legacy_ids_) return Status::Ok();
+      return txn.Exec("DROP INDEX queue_messages_legacy_id");
     });
   }
 
@@ -586,7 +633,6 @@ class EngineImpl final : public QueueEngine {
 
     struct Row {
       size_t index;
-      std::string message_id;
       std::string body_md5;
       std::string attributes;
       int64_t delay_ms;
@@ -608,9 +654,10 @@ class EngineImpl final : public QueueEngine {
         continue;
       }
       const int delay = r.delay_seconds.value_or(config.delay_seconds);
-      SendResult sent{NewMessageId(), Md5OfBody(r.body), Md5OfAttributes(r.attributes)};
-      batch->rows.push_back(Row{i, sent.message_id, sent.md5_of_body,
-                                EncodeAttributes(r.attributes), delay * 1000LL});
+      // The message id is made in the write, once the row's seq is known.
+      SendResult sent{"", Md5OfBody(r.body), Md5OfAttributes(r.attributes)};
+      batch->rows.push_back(
+          Row{i, sent.md5_of_body, EncodeAttributes(r.attributes), delay * 1000LL});
       batch->results.emplace_back(std::move(sent));
     }
     if (batch->rows.empty()) return done(std::move(batch->results));
@@ -629,8 +676,9 @@ class EngineImpl final : public QueueEngine {
             for (size_t i = 0; i < n; ++i) {
               const Row& row = rows[first + i];
               const SendRequest& r = batch->requests[row.index];
-              BindMessageRow(st, i, row.message_id, row.body_md5, r, row.attributes,
-                             now + row.delay_ms);
+              IMGBATCH_ASSIGN_OR_RETURN(const IdentifiedRow id, NextRow(now));
+              batch->results[row.index]->message_id = id.message_id;
+              BindMessageRow(st, i, id, row.body_md5, r, row.attributes, now + row.delay_ms);
             }
             IMGBATCH_RETURN_IF_ERROR(st.Run());
           }
@@ -657,9 +705,10 @@ class EngineImpl final : public QueueEngine {
     const int64_t now = NextSentMillis();  // txn is the writer's
     IMGBATCH_RETURN_IF_ERROR(ValidateSend(request, config));
     const int delay = request.delay_seconds.value_or(config.delay_seconds);
-    SendResult sent{NewMessageId(), Md5OfBody(request.body), Md5OfAttributes(request.attributes)};
+    IMGBATCH_ASSIGN_OR_RETURN(const IdentifiedRow id, NextRow(now));
+    SendResult sent{id.message_id, Md5OfBody(request.body), Md5OfAttributes(request.attributes)};
     const int64_t visible_at = now + delay * 1000LL;
-    IMGBATCH_RETURN_IF_ERROR(InsertMessage(txn, q, request, sent,
+    IMGBATCH_RETURN_IF_ERROR(InsertMessage(txn, q, request, id, sent.md5_of_body,
                                            EncodeAttributes(request.attributes), now, visible_at));
     // In-memory counts and waiters change only once the row is durable.
     txn.OnCommit([this, q, visible_at, now] { AfterSend(q, {visible_at}, now); });
@@ -667,26 +716,37 @@ class EngineImpl final : public QueueEngine {
   }
 
   Status InsertMessage(db::Txn& txn, const QueuePtr& q, const SendRequest& r,
-                       const SendResult& sent, const std::string& attributes, int64_t now,
-                       int64_t visible_at) {
+                       const IdentifiedRow& id, const std::string& body_md5,
+                       const std::string& attributes, int64_t now, int64_t visible_at) {
     IMGBATCH_ASSIGN_OR_RETURN(db::Statement st, txn.Prepare(InsertMessagesSql(1)));
     st.Bind(1, q->id).Bind(2, now);
-    BindMessageRow(st, 0, sent.message_id, sent.md5_of_body, r, attributes, visible_at);
+    BindMessageRow(st, 0, id, body_md5, r, attributes, visible_at);
     return st.Run();
   }
 
+  // The next seq and its id; only inside a write (the writer thread). A seq
+  // is never given twice, also when its group rolls back (a gap is fine;
+  // AUTOINCREMENT keeps the highest inserted in sqlite_sequence for Load).
+  Result<IdentifiedRow> NextRow(int64_t sent_ms) {
+    const int64_t seq = last_seq_.fetch_add(1) + 1;
+    auto id = MessageIdForSeq(sent_ms, seq);
+    if (!id) return Internal("message sequence exhausted at " + std::to_string(seq));
+    return IdentifiedRow{seq, std::move(*id)};
+  }
+
   // Binds row `row` (0-based) of an InsertMessagesSql statement.
-  static void BindMessageRow(db::Statement& st, size_t row, const std::string& message_id,
+  static void BindMessageRow(db::Statement& st, size_t row, const IdentifiedRow& id,
                              const std::string& body_md5, const SendRequest& r,
                              const std::string& attributes, int64_t visible_at) {
     const int p = kInsertFirstRowParam + static_cast<int>(row) * kInsertParamsPerRow;
-    st.Bind(p, message_id)
-        .BindBlob(p + 1, r.body)
-        .BindBlob(p + 2, attributes)
-        .Bind(p + 3, r.sender_id)
-        .Bind(p + 4, r.trace_header)
-        .Bind(p + 5, visible_at)
-        .Bind(p + 6, body_md5);
+    st.Bind(p, id.seq)
+        .Bind(p + 1, id.message_id)
+        .BindBlob(p + 2, r.body)
+        .BindBlob(p + 3, attributes)
+        .Bind(p + 4, r.sender_id)
+        .Bind(p + 5, r.trace_header)
+        .Bind(p + 6, visible_at)
+        .Bind(p + 7, body_md5);
   }
 
   // Counts the new messages and wakes parked receivers (or the engine thread
@@ -890,10 +950,16 @@ class EngineImpl final : public QueueEngine {
     int64_t removed = 0;
     IMGBATCH_RETURN_IF_ERROR(db_.Write([&](db::Txn& txn) -> Status {
       if (q->deleted) return QueueNotFound();
-      // An index lookup (queue_messages_id): a scan here would hold the one
-      // writer, and so every send and receive, for a whole large DLQ.
-      IMGBATCH_ASSIGN_OR_RETURN(db::Statement del, txn.Prepare(sql::kDeleteById));
-      IMGBATCH_RETURN_IF_ERROR(del.Bind(1, q->id).Bind(2, message_id).Run());
+      // A rowid lookup for ids that carry their seq, an index lookup
+      // (queue_messages_legacy_id) for older ones: a scan here would hold the
+      // one writer, and so every send and receive, for a whole large DLQ.
+      const std::optional<int64_t> seq = SeqOfMessageId(message_id);
+      if (!seq && !legacy_ids_) return Status::Ok();  // no such row can exist
+      IMGBATCH_ASSIGN_OR_RETURN(db::Statement del,
+                                txn.Prepare(seq ? sql::kDeleteBySeqId : sql::kDeleteByLegacyId));
+      del.Bind(1, q->id).Bind(2, message_id);
+      if (seq) del.Bind(3, *seq);
+      IMGBATCH_RETURN_IF_ERROR(del.Run());
       removed = del.changes();
       return Status::Ok();
     }));
@@ -1806,6 +1872,11 @@ class EngineImpl final : public QueueEngine {
   // Highest sent_ms given to a message (NextSentMillis), from the newest
   // row at start.
   std::atomic<int64_t> last_sent_ms_{0};
+  // Highest seq given to a row (NextRow), from the database at start.
+  std::atomic<int64_t> last_seq_{0};
+  // Rows with ids made before queue migration 6 existed at start (and so
+  // queue_messages_legacy_id); set in Load, read-only after.
+  bool legacy_ids_ = false;
   std::thread thread_;
 
   std::mutex async_mu_;

@@ -1237,6 +1237,112 @@ TEST_F(QueueEngineTest, UpgradesSchemaWithMessagesInPlace) {
   EXPECT_EQ(c.visible + c.not_visible + c.delayed, 0);
 }
 
+// A database at queue migration 5 holds messages with random (version-7)
+// ids and the full message_id index. Migration 6 swaps that index for a
+// partial one over exactly those rows: the old messages stay deletable by id
+// (an index lookup), new ones carry their seq (no index entry), seqs go on
+// after the old rows' (also after the newest old row was deleted), and both
+// kinds receive. Once no old row is left, a restart drops the partial index.
+TEST_F(QueueEngineTest, UpgradeToSeqCarryingIdsKeepsOldIdsDeletable) {
+  engine_.reset();
+  db_.reset();
+  std::filesystem::remove_all(dir_);
+  std::filesystem::create_directories(dir_);
+  db::Options options;
+  options.path = (dir_ / "test.db").string();
+  const std::string now = std::to_string(clock_.NowMillis());
+  std::vector<std::string> old_ids;
+  for (int i = 0; i < 3; ++i) old_ids.push_back(NewMessageId());
+  {
+    auto old_db = db::Database::Open(options);
+    ASSERT_TRUE(old_db.ok());
+    std::vector<db::Migration> old_steps = QueueEngine::Migrations();
+    old_steps.resize(5);
+    ASSERT_TRUE((*old_db)->Migrate("queue", old_steps).ok());
+    std::string insert =
+        "INSERT INTO queues(name, created_ms, modified_ms, attributes) VALUES ('q', 0, 0, '{}');";
+    for (const std::string& id : old_ids) {
+      insert +=
+          "INSERT INTO queue_messages(queue_id, message_id, body, attributes, sender_id, "
+          "trace_header, sent_ms, visible_at_ms) VALUES (1, '" +
+          id + "', 'old', '', '', '', " + now + ", " + now + ");";
+    }
+    insert += "DELETE FROM queue_messages WHERE message_id = '" + old_ids[2] + "';";
+    ASSERT_TRUE((*old_db)->Write([&](db::Txn& txn) { return txn.Exec(insert); }).ok());
+  }
+  Reopen();
+  ASSERT_TRUE(engine_);
+  // Rows read through the legacy index (INDEXED BY fails if it is missing).
+  auto count = [&](const std::string& sql) {
+    int64_t n = -1;
+    EXPECT_TRUE(db_->Read([&](db::Conn& conn) -> Status {
+                     IMGBATCH_ASSIGN_OR_RETURN(db::Statement st, conn.Prepare(sql));
+                     IMGBATCH_ASSIGN_OR_RETURN(bool row, st.Step());
+                     if (row) n = st.ColumnInt(0);
+                     return Status::Ok();
+                   })
+                    .ok());
+    return n;
+  };
+  auto legacy_rows = [&] {
+    return count(
+        "SELECT count(*) FROM queue_messages INDEXED BY queue_messages_legacy_id "
+        "WHERE queue_id = 1 AND substr(message_id, 15, 1) <> '8'");
+  };
+  auto index_exists = [&](const std::string& name) {
+    return count("SELECT count(*) FROM sqlite_master WHERE name = '" + name + "'") == 1;
+  };
+  EXPECT_FALSE(index_exists("queue_messages_id"));
+  EXPECT_TRUE(index_exists("queue_messages_legacy_id"));
+  std::string plan;
+  ASSERT_TRUE(db_->Read([&](db::Conn& conn) -> Status {
+                   IMGBATCH_ASSIGN_OR_RETURN(
+                       db::Statement st,
+                       conn.Prepare(std::string("EXPLAIN QUERY PLAN ") + sql::kDeleteByLegacyId));
+                   while (true) {
+                     IMGBATCH_ASSIGN_OR_RETURN(bool row, st.Step());
+                     if (!row) break;
+                     plan += st.ColumnText(3) + "\n";
+                   }
+                   return Status::Ok();
+                 })
+                  .ok());
+  EXPECT_NE(plan.find("SEARCH queue_messages USING INDEX queue_messages_legacy_id"),
+            std::string::npos)
+      << plan;
+  EXPECT_EQ(legacy_rows(), 2);
+  const std::string fresh = Send("q", "new");
+  ASSERT_EQ(fresh.size(), 36u);
+  EXPECT_EQ(fresh[14], '8');
+  ASSERT_TRUE(SeqOfMessageId(fresh).has_value());
+  EXPECT_EQ(*SeqOfMessageId(fresh), 4);  // after seq 3, the deleted newest old row
+  EXPECT_EQ(legacy_rows(), 2);           // the new row is not in it
+  EXPECT_EQ(Counts("q").visible, 3);
+  ASSERT_TRUE(engine_->DeleteById("q", old_ids[0]).ok());
+  EXPECT_EQ(engine_->DeleteById("q", old_ids[0]).detail(), "MessageNotFound");
+  EXPECT_EQ(engine_->DeleteById("q", old_ids[2]).detail(), "MessageNotFound");
+  EXPECT_EQ(legacy_rows(), 1);
+  Messages got = Receive("q", 10);
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].message_id, old_ids[1]);
+  EXPECT_EQ(got[1].message_id, fresh);
+  ASSERT_TRUE(engine_->DeleteById("q", fresh).ok());
+  EXPECT_EQ(engine_->DeleteById("q", fresh).detail(), "MessageNotFound");
+  Reopen();  // one old row left: the index stays
+  EXPECT_TRUE(index_exists("queue_messages_legacy_id"));
+  ASSERT_TRUE(engine_->DeleteById("q", old_ids[1]).ok());
+  Reopen();  // none left
+  EXPECT_FALSE(index_exists("queue_messages_legacy_id"));
+  EXPECT_EQ(engine_->DeleteById("q", old_ids[1]).detail(), "MessageNotFound");
+  // Seqs go on from sqlite_sequence after a restart too.
+  const std::string after_restart = Send("q", "again");
+  ASSERT_TRUE(SeqOfMessageId(after_restart).has_value());
+  EXPECT_EQ(*SeqOfMessageId(after_restart), 5);
+  ASSERT_TRUE(engine_->DeleteById("q", after_restart).ok());
+  QueueCounts c = Counts("q");
+  EXPECT_EQ(c.visible + c.not_visible + c.delayed, 0);
+}
+
 // sent_ms is taken when the row is written and never goes below an earlier
 // send's, even when the wall clock steps back (also across a restart): seq
 // order stays sent order, which the retention sweep and peek walk.
@@ -1324,7 +1430,7 @@ TEST_F(QueueEngineTest, HotStatementsUseIndexesWithALargeBacklog) {
       {"count hidden", sql::kCountHidden, "COVERING INDEX queue_messages_visible"},
       {"peek", sql::kPeek, "INDEX queue_messages_seq"},
       {"expire oldest", sql::kExpireOldest, "COVERING INDEX queue_messages_seq"},
-      {"delete by id", sql::kDeleteById, "INDEX queue_messages_id"},
+      {"delete by id", sql::kDeleteBySeqId, "INTEGER PRIMARY KEY (rowid=?)"},
       {"move step", sql::kMoveStep, "INDEX queue_messages_seq"},
       {"hide received", sql::kHideReceived, "INTEGER PRIMARY KEY (rowid=?)"},
       {"delete receipt", sql::kDeleteReceipt, "INTEGER PRIMARY KEY (rowid=?)"},

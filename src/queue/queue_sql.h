@@ -59,9 +59,18 @@ inline constexpr const char* kExpireOldest =
     "DELETE FROM queue_messages WHERE seq IN (SELECT seq FROM queue_messages "
     "INDEXED BY queue_messages_seq WHERE queue_id = ?1 ORDER BY seq LIMIT ?3) AND sent_ms <= ?2";
 
-// Operator delete by id: one lookup in queue_messages_id.
-inline constexpr const char* kDeleteById =
-    "DELETE FROM queue_messages WHERE queue_id = ?1 AND message_id = ?2";
+// Operator delete by id, ?1 queue, ?2 message id. An id that carries its
+// seq (?3, queue/message.h MessageIdForSeq): one rowid lookup, the id
+// checked on the row.
+inline constexpr const char* kDeleteBySeqId =
+    "DELETE FROM queue_messages WHERE seq = ?3 AND +queue_id = ?1 AND +message_id = ?2";
+// Ids made before queue migration 6 (no seq in them): one lookup in the
+// partial index queue_messages_legacy_id, which holds only those rows (its
+// WHERE term is repeated here so that the planner may use it). Run only
+// while that index exists (EngineImpl::DropLegacyIdIndexOnceEmpty).
+inline constexpr const char* kDeleteByLegacyId =
+    "DELETE FROM queue_messages WHERE queue_id = ?1 AND message_id = ?2 AND "
+    "substr(message_id, 15, 1) <> '8'";
 
 // One step of a message move task: the next chunk after the cursor, in seq
 // order, read from queue_messages_seq.

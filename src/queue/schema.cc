@@ -84,6 +84,18 @@ DROP INDEX queue_messages_sent;
       {5, R"sql(
 ALTER TABLE queue_messages ADD COLUMN body_md5 TEXT NOT NULL DEFAULT '';
 )sql"},
+      // Message ids made from here on carry their row's seq (version-8
+      // UUIDs, queue/message.h MessageIdForSeq), so DeleteById finds them by
+      // rowid and no index on message_id is written per send and delete (it
+      // was ~25% of the bytes written per message). Older ids (version 4 or
+      // 7, or anything else) stay findable through a partial index holding
+      // only their rows: the engine never puts a new row in it, and drops it
+      // at a start that finds it empty (EngineImpl::DropLegacyIdIndexOnceEmpty).
+      {6, R"sql(
+DROP INDEX queue_messages_id;
+CREATE INDEX queue_messages_legacy_id ON queue_messages (queue_id, message_id)
+  WHERE substr(message_id, 15, 1) <> '8';
+)sql"},
   };
 }
 
