@@ -97,6 +97,14 @@ class Exchange {
   virtual Result<size_t> ReadBody(std::span<char> buffer) = 0;
   // Completes the exchange; exactly once, from any thread.
   virtual void Respond(Response response) = 0;
+  // Completes the exchange with the response make() returns, like Respond
+  // (exactly once, counting both): for a caller on a thread that must stay
+  // quick (a database writer completing a commit), the server calls make on
+  // the connection's I/O thread and destroys it there, so building the reply
+  // and freeing the request's state happen off the caller's thread. make may
+  // hold this exchange; it must not call Respond/RespondWith. Dropped unrun
+  // when the connection is gone. This default calls make at once.
+  virtual void RespondWith(std::function<Response()> make) { Respond(make()); }
   // True once the client has gone away (long polls give up early).
   virtual bool ClientGone() const = 0;
 };

@@ -138,6 +138,7 @@ struct ExchangeShared {
 
   bool responded = false;
   std::optional<Response> response;
+  std::function<Response()> make_response;  // RespondWith: run on the strand
   // The handler runs inline on the session's strand: the session looks for
   // the response as soon as it returns, so Respond() need not wake it.
   bool inline_call = false;
@@ -203,19 +204,32 @@ class ExchangeImpl final : public Exchange {
 
   void Respond(Response response) override {
     std::lock_guard lock(shared_->mu);
-    if (shared_->responded) {
-      spdlog::warn("http: request {} answered twice; second response ignored", head_.request_id);
-      return;
-    }
-    shared_->responded = true;
-    if (shared_->detached) return;  // connection already gone
+    if (!MarkResponded()) return;
     shared_->response = std::move(response);
+    if (shared_->wake && !shared_->inline_call) shared_->wake();
+  }
+
+  void RespondWith(std::function<Response()> make) override {
+    std::lock_guard lock(shared_->mu);
+    if (!MarkResponded()) return;  // make is destroyed by our caller, unlocked
+    shared_->make_response = std::move(make);
     if (shared_->wake && !shared_->inline_call) shared_->wake();
   }
 
   bool ClientGone() const override { return shared_->client_gone.load(); }
 
  private:
+  // Under shared_->mu: whether this first answer is to be delivered (false
+  // for a second one, or once the connection is gone).
+  bool MarkResponded() {
+    if (shared_->responded) {
+      spdlog::warn("http: request {} answered twice; second response ignored", head_.request_id);
+      return false;
+    }
+    shared_->responded = true;
+    return !shared_->detached;
+  }
+
   RequestHead head_;
   std::shared_ptr<ExchangeShared> shared_;
 };
@@ -485,8 +499,13 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void Finish() {
     CloseSocket();
+    // A response maker never run may hold its exchange (which holds
+    // shared_): destroyed here, unlocked, so that cycle ends.
+    std::function<Response()> unsent;
     if (shared_) {
       std::lock_guard lock(shared_->mu);
+      unsent = std::move(shared_->make_response);
+      shared_->make_response = nullptr;
       shared_->Detach();
     }
     shared_.reset();
@@ -689,6 +708,7 @@ class Session : public std::enable_shared_from_this<Session> {
   awaitable<Response> AwaitResponse() {
     while (!abandon_) {
       std::optional<Response> response;
+      std::function<Response()> make_response;
       std::span<char> read_buffer;
       bool read_requested = false;
       {
@@ -697,11 +717,20 @@ class Session : public std::enable_shared_from_this<Session> {
           response = std::move(shared_->response);
           shared_->response.reset();
           shared_->Detach();
+        } else if (shared_->make_response) {
+          make_response = std::move(shared_->make_response);
+          shared_->make_response = nullptr;
+          shared_->Detach();
         } else if (shared_->read_requested) {
           read_requested = true;
           read_buffer = shared_->read_buffer;
           shared_->read_requested = false;
         }
+      }
+      if (make_response) {
+        shared_.reset();
+        response = make_response();
+        make_response = nullptr;  // what it held is freed here, on the strand
       }
       if (response) {
         shared_.reset();

@@ -779,6 +779,56 @@ TEST_F(ServerTest, LongPollDoesNotHoldAHandlerThread) {
   parked[1]->Respond(Text(200, "nobody listens"));
 }
 
+// RespondWith: the response is built on the connection's I/O thread, not on
+// the thread that completes the exchange, and the maker (which may hold the
+// exchange) is released.
+TEST_F(ServerTest, RespondWithBuildsTheResponseOnTheIoThread) {
+  std::mutex mu;
+  std::vector<std::shared_ptr<Exchange>> parked;
+  StartServer([&](std::shared_ptr<Exchange> ex) {
+    std::lock_guard lock(mu);
+    parked.push_back(std::move(ex));
+  });
+  auto take_parked = [&]() -> std::shared_ptr<Exchange> {
+    std::lock_guard lock(mu);
+    if (parked.empty()) return nullptr;
+    auto ex = std::move(parked.back());
+    parked.pop_back();
+    return ex;
+  };
+  CurlResult result;
+  std::thread client([&] { result = Curl().Run("GET", Url("/later")); });
+  std::shared_ptr<Exchange> ex;
+  ASSERT_TRUE(Eventually([&] { return (ex = take_parked()) != nullptr; }));
+  std::weak_ptr<Exchange> weak = ex;
+  std::atomic<bool> made_on_responder{true};
+  std::thread responder([&] {
+    const auto responder_id = std::this_thread::get_id();
+    Exchange& target = *ex;
+    target.RespondWith([keep = std::move(ex), &made_on_responder, responder_id] {
+      made_on_responder = std::this_thread::get_id() == responder_id;
+      return Text(200, "made for " + keep->head().path);
+    });
+  });
+  responder.join();
+  client.join();
+  EXPECT_EQ(result.body, "made for /later");
+  EXPECT_FALSE(made_on_responder);
+  EXPECT_TRUE(Eventually([&] { return weak.expired(); }));
+
+  // The client left: whether or not the maker still runs, the exchange it
+  // holds is freed (no cycle through the connection's state).
+  int fd = Connect(server_->port());
+  SendAll(fd, "GET /gone HTTP/1.1\r\nHost: x\r\n\r\n");
+  ASSERT_TRUE(Eventually([&] { return (ex = take_parked()) != nullptr; }));
+  ::close(fd);
+  ASSERT_TRUE(Eventually([&] { return ex->ClientGone(); }));
+  weak = ex;
+  Exchange& target = *ex;
+  target.RespondWith([keep = std::move(ex)] { return Text(200, "nobody listens"); });
+  EXPECT_TRUE(Eventually([&] { return weak.expired(); }));
+}
+
 // ServerOptions::run_inline: picked requests with a small body run on the I/O
 // thread (not the only handler thread, which is busy), and may answer later
 // from another thread; a body too large to read ahead still goes to the pool.
