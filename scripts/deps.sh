@@ -12,7 +12,7 @@ BUILD_PACKAGES=(
   libvips-dev libjpeg62-turbo-dev libexif-dev liblcms2-dev
   libcurl4-openssl-dev libssl-dev libsqlite3-dev zlib1g-dev
   libtomlplusplus-dev nlohmann-json3-dev libpugixml-dev libspdlog-dev libfmt-dev libcli11-dev
-  libgtest-dev libgmock-dev googletest libbenchmark-dev libsimdjson-dev
+  libgtest-dev libgmock-dev googletest libbenchmark-dev libsimdjson-dev rapidjson-dev
   libjemalloc2
 )
 TEST_PACKAGES=(

@@ -87,35 +87,85 @@ Result<queue::SendRequest> ParseSend(const Context& ctx, const Json& entry) {
   return r;
 }
 
-// Adds a sent message's members to j (a batch entry already holding its Id,
-// or an empty object). `trace_header` is the AWSTraceHeader the sender set
-// ("" for none): its MD5 is computed like the user attributes' and SDKs may
-// verify it. Built in place: a batch reply has ten of these.
-void AddSendResult(Json& j, queue::SendResult&& sent, const std::string& trace_header) {
-  j["MD5OfMessageBody"] = std::move(sent.md5_of_body);
+// ---- results ------------------------------------------------------------
+// Written through a ResultWriter when the reply is rendered, on the
+// connection's I/O thread; the engine's completions (on the database writer)
+// only hand their results over.
+
+// A sent message's members. `trace_header` is the AWSTraceHeader the sender
+// set ("" for none): its MD5 is computed like the user attributes' and SDKs
+// may verify it.
+void WriteSendResult(ResultWriter& w, const queue::SendResult& sent,
+                     const std::string& trace_header) {
+  w.Member("MD5OfMessageBody", sent.md5_of_body);
   if (!sent.md5_of_attributes.empty()) {
-    j["MD5OfMessageAttributes"] = std::move(sent.md5_of_attributes);
+    w.Member("MD5OfMessageAttributes", sent.md5_of_attributes);
   }
   if (!trace_header.empty()) {
-    j["MD5OfMessageSystemAttributes"] =
-        queue::Md5OfAttributes({{"AWSTraceHeader", {"String", trace_header}}});
+    w.Member("MD5OfMessageSystemAttributes",
+             queue::Md5OfAttributes({{"AWSTraceHeader", {"String", trace_header}}}));
   }
-  j["MessageId"] = std::move(sent.message_id);
+  w.Member("MessageId", sent.message_id);
 }
 
-// An empty JSON array with room for n elements.
-Json ArrayOf(size_t n) {
-  Json a = Json::array();
-  a.get_ref<Json::array_t&>().reserve(n);
-  return a;
+// A batch entry that failed alone (the request as a whole succeeded).
+struct FailedEntry {
+  std::string id;
+  Status error;
+};
+
+// A SendMessageBatch entry that was sent.
+struct SentEntry {
+  std::string id;
+  queue::SendResult sent;
+  std::string trace_header;
+};
+
+void WriteEntry(ResultWriter& w, const std::string& id) { w.Member("Id", id); }
+
+void WriteEntry(ResultWriter& w, const SentEntry& entry) {
+  w.Member("Id", entry.id);
+  WriteSendResult(w, entry.sent, entry.trace_header);
 }
 
-Json FailedEntry(const std::string& id, const Status& error) {
-  const WireError wire = WireErrorFor(error);
-  return Json{{"Id", id},
-              {"SenderFault", wire.sender_fault},
-              {"Code", wire.query_code},
-              {"Message", error.message()}};
+void WriteEntry(ResultWriter& w, const FailedEntry& entry) {
+  const WireError wire = WireErrorFor(entry.error);
+  w.Member("Id", entry.id);
+  w.Key("SenderFault");
+  w.Bool(wire.sender_fault);
+  w.Member("Code", wire.query_code);
+  w.Member("Message", entry.error.message());
+}
+
+template <class Entry>
+void WriteEntries(ResultWriter& w, std::string_view key, const std::vector<Entry>& entries) {
+  w.Key(key);
+  w.StartArray();
+  for (const Entry& entry : entries) {
+    w.StartObject();
+    WriteEntry(w, entry);
+    w.EndObject();
+  }
+  w.EndArray();
+}
+
+// What every batch operation answers. Successful entries are the batch's
+// ids (delete, change visibility) or SentEntry (send).
+template <class Successful>
+Output BatchResult(std::vector<Successful> successful, std::vector<FailedEntry> failed) {
+  return [successful = std::move(successful), failed = std::move(failed)](ResultWriter& w) {
+    w.StartObject();
+    WriteEntries(w, "Successful", successful);
+    WriteEntries(w, "Failed", failed);
+    w.EndObject();
+  };
+}
+
+Output EmptyResult() {
+  return [](ResultWriter& w) {
+    w.StartObject();
+    w.EndObject();
+  };
 }
 
 bool ValidBatchId(std::string_view id) {
@@ -180,53 +230,69 @@ bool WantsAttribute(const std::vector<std::string>& wanted, const std::string& n
   return false;
 }
 
-// Takes m's strings (the received messages are not used after rendering).
-Json MessageJson(queue::ReceivedMessage& m, const std::set<std::string>& system,
-                 const std::vector<std::string>& user) {
-  Json j = Json::object();
-  j["MessageId"] = std::move(m.message_id);
-  j["ReceiptHandle"] = std::move(m.receipt_handle);
-  j["MD5OfBody"] = std::move(m.md5_of_body);
-  j["Body"] = std::move(m.body);
-  const bool all = system.count("All") > 0;
-  auto want = [&](const char* name) { return all || system.count(name) > 0; };
-  Json attributes = Json::object();
-  if (want("SenderId")) attributes["SenderId"] = m.sender_id;
-  if (want("SentTimestamp")) attributes["SentTimestamp"] = std::to_string(m.sent_ms);
+// The system attributes asked for ("Attributes"), when there are any.
+void WriteSystemAttributes(ResultWriter& w, const queue::ReceivedMessage& m,
+                           const std::set<std::string>& wanted) {
+  const bool all = wanted.count("All") > 0;
+  auto want = [&](const char* name) { return all || wanted.count(name) > 0; };
+  std::vector<std::pair<std::string_view, std::string>> attributes;
+  if (want("SenderId")) attributes.emplace_back("SenderId", m.sender_id);
+  if (want("SentTimestamp")) attributes.emplace_back("SentTimestamp", std::to_string(m.sent_ms));
   if (want("ApproximateReceiveCount")) {
-    attributes["ApproximateReceiveCount"] = std::to_string(m.receive_count);
+    attributes.emplace_back("ApproximateReceiveCount", std::to_string(m.receive_count));
   }
   if (want("ApproximateFirstReceiveTimestamp")) {
-    attributes["ApproximateFirstReceiveTimestamp"] = std::to_string(m.first_receive_ms);
+    attributes.emplace_back("ApproximateFirstReceiveTimestamp", std::to_string(m.first_receive_ms));
   }
   if (want("AWSTraceHeader") && !m.trace_header.empty()) {
-    attributes["AWSTraceHeader"] = m.trace_header;
+    attributes.emplace_back("AWSTraceHeader", m.trace_header);
   }
   if (want("DeadLetterQueueSourceArn") && !m.dead_letter_source_arn.empty()) {
-    attributes["DeadLetterQueueSourceArn"] = m.dead_letter_source_arn;
+    attributes.emplace_back("DeadLetterQueueSourceArn", m.dead_letter_source_arn);
   }
-  if (!attributes.empty()) j["Attributes"] = std::move(attributes);
-  // The MD5 covers exactly the attributes returned, which is what SDKs check.
+  if (attributes.empty()) return;
+  w.Key("Attributes");
+  w.StartObject();
+  for (const auto& [name, value] : attributes) w.Member(name, value);
+  w.EndObject();
+}
+
+// The user attributes asked for, with their MD5 — which covers exactly the
+// attributes returned, as SDKs check it.
+void WriteMessageAttributes(ResultWriter& w, const queue::ReceivedMessage& m,
+                            const std::vector<std::string>& wanted) {
   queue::MessageAttributes returned;
   for (const auto& [name, attribute] : m.attributes) {
-    if (WantsAttribute(user, name)) returned[name] = attribute;
+    if (WantsAttribute(wanted, name)) returned[name] = attribute;
   }
-  if (!returned.empty()) {
-    j["MD5OfMessageAttributes"] = queue::Md5OfAttributes(returned);
-    Json values = Json::object();
-    for (const auto& [name, attribute] : returned) {
-      Json v = Json::object();
-      if (attribute.IsBinary()) {
-        v["BinaryValue"] = Base64Encode(attribute.value);
-      } else {
-        v["StringValue"] = attribute.value;
-      }
-      v["DataType"] = attribute.data_type;
-      values[name] = std::move(v);
+  if (returned.empty()) return;
+  w.Member("MD5OfMessageAttributes", queue::Md5OfAttributes(returned));
+  w.Key("MessageAttributes");
+  w.StartObject();
+  for (const auto& [name, attribute] : returned) {
+    w.Key(name);
+    w.StartObject();
+    if (attribute.IsBinary()) {
+      w.Member("BinaryValue", Base64Encode(attribute.value));
+    } else {
+      w.Member("StringValue", attribute.value);
     }
-    j["MessageAttributes"] = std::move(values);
+    w.Member("DataType", attribute.data_type);
+    w.EndObject();
   }
-  return j;
+  w.EndObject();
+}
+
+void WriteMessage(ResultWriter& w, const queue::ReceivedMessage& m,
+                  const std::set<std::string>& system, const std::vector<std::string>& user) {
+  w.StartObject();
+  w.Member("MessageId", m.message_id);
+  w.Member("ReceiptHandle", m.receipt_handle);
+  w.Member("MD5OfBody", m.md5_of_body);
+  w.Member("Body", m.body);
+  WriteSystemAttributes(w, m, system);
+  WriteMessageAttributes(w, m, user);
+  w.EndObject();
 }
 
 Result<std::optional<int>> BoundedInt(const Json& params, std::string_view name, int64_t min,
@@ -250,16 +316,19 @@ void SendMessage(Context& ctx, Reply reply) {
   std::string trace_header = request->trace_header;
   std::vector<queue::SendRequest> one;
   one.push_back(std::move(*request));
-  ctx.engine.SendBatchAsync(*name, std::move(one),
-                            [reply = std::move(reply), trace_header = std::move(trace_header)](
-                                Result<std::vector<Result<queue::SendResult>>> sent) {
-                              if (!sent.ok()) return reply(sent.status());
-                              Result<queue::SendResult>& one_sent = sent->front();
-                              if (!one_sent.ok()) return reply(one_sent.status());
-                              Json j = Json::object();
-                              AddSendResult(j, std::move(*one_sent), trace_header);
-                              reply(std::move(j));
-                            });
+  ctx.engine.SendBatchAsync(
+      *name, std::move(one),
+      [reply = std::move(reply), trace_header = std::move(trace_header)](
+          Result<std::vector<Result<queue::SendResult>>> sent) {
+        if (!sent.ok()) return reply(sent.status());
+        Result<queue::SendResult>& one_sent = sent->front();
+        if (!one_sent.ok()) return reply(one_sent.status());
+        reply(Output([one_sent = std::move(*one_sent), trace_header](ResultWriter& w) {
+          w.StartObject();
+          WriteSendResult(w, one_sent, trace_header);
+          w.EndObject();
+        }));
+      });
 }
 
 void SendMessageBatch(Context& ctx, Reply reply) {
@@ -298,19 +367,18 @@ void SendMessageBatch(Context& ctx, Reply reply) {
                     Result<std::vector<Result<queue::SendResult>>> sent) mutable {
     if (!sent.ok()) return reply(sent.status());
     for (size_t i = 0; i < sent->size(); ++i) outcomes[engine_index[i]] = std::move((*sent)[i]);
-    Json successful = ArrayOf(outcomes.size());
-    Json failed = Json::array();
+    std::vector<SentEntry> successful;
+    successful.reserve(outcomes.size());
+    std::vector<FailedEntry> failed;
     for (size_t i = 0; i < outcomes.size(); ++i) {
       if (outcomes[i].ok()) {
-        Json j = Json::object();
-        j["Id"] = std::move(ids[i]);
-        AddSendResult(j, std::move(*outcomes[i]), trace_headers[i]);
-        successful.push_back(std::move(j));
+        successful.push_back(
+            {std::move(ids[i]), std::move(*outcomes[i]), std::move(trace_headers[i])});
       } else {
-        failed.push_back(FailedEntry(ids[i], outcomes[i].status()));
+        failed.push_back({std::move(ids[i]), outcomes[i].status()});
       }
     }
-    reply(Json{{"Successful", std::move(successful)}, {"Failed", std::move(failed)}});
+    reply(BatchResult(std::move(successful), std::move(failed)));
   };
   if (requests.empty()) return render(std::vector<Result<queue::SendResult>>{});
   ctx.engine.SendBatchAsync(*name, std::move(requests), std::move(render));
@@ -345,13 +413,17 @@ void ReceiveMessage(Context& ctx, Reply reply) {
                      [reply = std::move(reply), system = std::move(system),
                       user = std::move(*user)](Result<std::vector<queue::ReceivedMessage>> got) {
                        if (!got.ok()) return reply(got.status());
-                       Json result = Json::object();
-                       if (!got->empty()) {
-                         Json messages = ArrayOf(got->size());
-                         for (auto& m : *got) messages.push_back(MessageJson(m, system, user));
-                         result["Messages"] = std::move(messages);
-                       }
-                       reply(std::move(result));
+                       reply(Output([messages = std::move(*got), system = std::move(system),
+                                     user = std::move(user)](ResultWriter& w) {
+                         w.StartObject();
+                         if (!messages.empty()) {
+                           w.Key("Messages");
+                           w.StartArray();
+                           for (const auto& m : messages) WriteMessage(w, m, system, user);
+                           w.EndArray();
+                         }
+                         w.EndObject();
+                       }));
                      });
 }
 
@@ -364,7 +436,7 @@ void DeleteMessage(Context& ctx, Reply reply) {
                               [reply = std::move(reply)](Result<std::vector<Status>> results) {
                                 if (!results.ok()) return reply(results.status());
                                 if (!results->front().ok()) return reply(results->front());
-                                reply(Json::object());
+                                reply(EmptyResult());
                               });
 }
 
@@ -373,12 +445,12 @@ void DeleteMessageBatch(Context& ctx, Reply reply) {
   if (!name.ok()) return reply(name.status());
   auto entries = BatchEntries(ctx, "DeleteMessageBatchRequestEntry");
   if (!entries.ok()) return reply(entries.status());
-  Json failed = Json::array();
+  std::vector<FailedEntry> failed;
   std::vector<std::string> ids, handles;
   for (const auto& [id, entry] : *entries) {
     auto handle = RequiredString(*entry, "ReceiptHandle");
     if (!handle.ok()) {
-      failed.push_back(FailedEntry(id, handle.status()));
+      failed.push_back({id, handle.status()});
       continue;
     }
     ids.push_back(id);
@@ -387,17 +459,16 @@ void DeleteMessageBatch(Context& ctx, Reply reply) {
   auto render = [reply = std::move(reply), ids = std::move(ids),
                  failed = std::move(failed)](Result<std::vector<Status>> results) mutable {
     if (!results.ok()) return reply(results.status());
-    Json successful = ArrayOf(results->size());
+    std::vector<std::string> successful;
+    successful.reserve(results->size());
     for (size_t i = 0; i < results->size(); ++i) {
       if ((*results)[i].ok()) {
-        Json j = Json::object();
-        j["Id"] = std::move(ids[i]);
-        successful.push_back(std::move(j));
+        successful.push_back(std::move(ids[i]));
       } else {
-        failed.push_back(FailedEntry(ids[i], (*results)[i]));
+        failed.push_back({std::move(ids[i]), std::move((*results)[i])});
       }
     }
-    reply(Json{{"Successful", std::move(successful)}, {"Failed", std::move(failed)}});
+    reply(BatchResult(std::move(successful), std::move(failed)));
   };
   if (handles.empty()) return render(std::vector<Status>{});
   ctx.engine.DeleteBatchAsync(*name, std::move(handles), std::move(render));
@@ -418,7 +489,7 @@ void ChangeMessageVisibility(Context& ctx, Reply reply) {
   }
   Status st = ctx.engine.ChangeVisibility(*name, *handle, static_cast<int>(**timeout));
   if (!st.ok()) return reply(st);
-  reply(Json::object());
+  reply(EmptyResult());
 }
 
 void ChangeMessageVisibilityBatch(Context& ctx, Reply reply) {
@@ -426,38 +497,38 @@ void ChangeMessageVisibilityBatch(Context& ctx, Reply reply) {
   if (!name.ok()) return reply(name.status());
   auto entries = BatchEntries(ctx, "ChangeMessageVisibilityBatchRequestEntry");
   if (!entries.ok()) return reply(entries.status());
-  Json failed = Json::array();
+  std::vector<FailedEntry> failed;
   std::vector<std::string> ids;
   std::vector<queue::QueueEngine::VisibilityChange> changes;
   for (const auto& [id, entry] : *entries) {
     auto handle = RequiredString(*entry, "ReceiptHandle");
     if (!handle.ok()) {
-      failed.push_back(FailedEntry(id, handle.status()));
+      failed.push_back({id, handle.status()});
       continue;
     }
     auto timeout = OptionalInt(*entry, "VisibilityTimeout");
     if (!timeout.ok() || !*timeout) {
       failed.push_back(
-          FailedEntry(id, timeout.ok() ? MissingParameter("VisibilityTimeout") : timeout.status()));
+          {id, timeout.ok() ? MissingParameter("VisibilityTimeout") : timeout.status()});
       continue;
     }
     const int64_t clamped = std::clamp<int64_t>(**timeout, -1, queue::kMaxVisibilityTimeout + 1);
     ids.push_back(id);
     changes.push_back({std::move(*handle), static_cast<int>(clamped)});
   }
-  Json successful = Json::array();
+  std::vector<std::string> successful;
   if (!changes.empty()) {
     auto results = ctx.engine.ChangeVisibilityBatch(*name, changes);
     if (!results.ok()) return reply(results.status());
     for (size_t i = 0; i < results->size(); ++i) {
       if ((*results)[i].ok()) {
-        successful.push_back(Json{{"Id", ids[i]}});
+        successful.push_back(std::move(ids[i]));
       } else {
-        failed.push_back(FailedEntry(ids[i], (*results)[i]));
+        failed.push_back({std::move(ids[i]), std::move((*results)[i])});
       }
     }
   }
-  reply(Json{{"Successful", std::move(successful)}, {"Failed", std::move(failed)}});
+  reply(BatchResult(std::move(successful), std::move(failed)));
 }
 
 }  // namespace imgbatch::sqs

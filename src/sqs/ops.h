@@ -1,7 +1,8 @@
 // Internal to the sqs module: what every operation handler gets, parameter
 // helpers shared by queue_ops.cc and message_ops.cc, and the operation table.
-// Handlers are thin: read parameters, call the engine once, build the JSON
-// result. Not a public API.
+// Handlers are thin: read parameters, call the engine once, answer with the
+// result (a Json, or for the message operations an Output that writes it when
+// the reply is rendered). Not a public API.
 #pragma once
 
 #include <functional>
@@ -32,8 +33,26 @@ struct Context {
   }
 };
 
-// Every handler completes exactly once through reply, maybe later (long polls).
-using Reply = std::function<void(Result<Json>)>;
+// Every handler completes exactly once through reply, maybe later and from
+// another thread: long polls, and the message operations, whose engine
+// completes them on the database's writer thread once the commit is durable.
+// That thread serializes every write, so what runs on it stays small: the
+// message operations answer with an Output holding the engine's results, and
+// the reply is written (and those results freed) on the connection's I/O
+// thread (http::Exchange::RespondWith).
+class Reply {
+ public:
+  explicit Reply(std::function<void(Result<Output>)> done) : done_(std::move(done)) {}
+  // An error (never Ok).
+  void operator()(Status error) const { done_(std::move(error)); }
+  // A result the operation built as a Json (the queue operations).
+  void operator()(Result<Json> result) const;
+  // A result written when the reply is rendered (the message operations).
+  void operator()(Output output) const { done_(std::move(output)); }
+
+ private:
+  std::function<void(Result<Output>)> done_;
+};
 using Operation = void (*)(Context& ctx, Reply reply);
 
 // action -> handler; nullptr when unknown.

@@ -1,5 +1,7 @@
 #include "sqs/protocol.h"
 
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 #include <simdjson.h>
 #include <pugixml.hpp>
 
@@ -98,6 +100,103 @@ Json Fold(const std::vector<FlatEntry>& entries) {
   }
   return obj;
 }
+
+// ---- results as the operations tell them ----------------------------------
+
+// Text nlohmann can serialize whatever its bytes: invalid UTF-8 sequences
+// become U+FFFD, as the replies built as a Json always had them.
+std::string WithInvalidUtf8Replaced(std::string_view text) {
+  const std::string quoted =
+      Json(std::string(text)).dump(-1, ' ', false, Json::error_handler_t::replace);
+  Json back = Json::parse(quoted, nullptr, /*allow_exceptions=*/false);
+  return back.is_string() ? back.get<std::string>() : std::string();
+}
+
+rapidjson::Type RapidjsonTypeOf(const Json& value) {
+  if (value.is_object()) return rapidjson::kObjectType;
+  if (value.is_array()) return rapidjson::kArrayType;
+  if (value.is_string()) return rapidjson::kStringType;
+  if (value.is_boolean()) return value.get<bool>() ? rapidjson::kTrueType : rapidjson::kFalseType;
+  if (value.is_null()) return rapidjson::kNullType;
+  return rapidjson::kNumberType;
+}
+
+// The JSON protocol's reply body, written as the operation tells it (no
+// DOM). rapidjson writes string bytes unchecked, so text that is not valid
+// UTF-8 (rare: bytes a query-protocol sender put in an attribute) is first
+// given nlohmann's replacement characters.
+class JsonTextWriter final : public ResultWriter {
+ public:
+  JsonTextWriter() : buffer_(nullptr, kInitialCapacity), writer_(buffer_) {}
+
+  void StartObject() override { writer_.StartObject(); }
+  void EndObject() override { writer_.EndObject(); }
+  void StartArray() override { writer_.StartArray(); }
+  void EndArray() override { writer_.EndArray(); }
+  // (rapidjson's Writer::Key is String: the writer knows where it stands.)
+  void Key(std::string_view key) override { WriteString(key); }
+  void String(std::string_view value) override { WriteString(value); }
+  void Bool(bool value) override { writer_.Bool(value); }
+  void Value(const Json& value) override {
+    const std::string text = value.dump(-1, ' ', false, Json::error_handler_t::replace);
+    writer_.RawValue(text.data(), text.size(), RapidjsonTypeOf(value));
+  }
+
+  std::string Text() const { return std::string(buffer_.GetString(), buffer_.GetSize()); }
+
+ private:
+  void WriteString(std::string_view text) {
+    if (simdjson::validate_utf8(text.data(), text.size())) {
+      writer_.String(text.data(), static_cast<rapidjson::SizeType>(text.size()));
+      return;
+    }
+    const std::string valid = WithInvalidUtf8Replaced(text);
+    writer_.String(valid.data(), static_cast<rapidjson::SizeType>(valid.size()));
+  }
+
+  // A ReceiveMessage of ten small messages is about 3 KB.
+  static constexpr size_t kInitialCapacity = 4096;
+  rapidjson::StringBuffer buffer_;
+  rapidjson::Writer<rapidjson::StringBuffer> writer_;
+};
+
+// The result as a Json, for the query protocol's XML (ResultToXml).
+class JsonDomWriter final : public ResultWriter {
+ public:
+  void StartObject() override { open_.push_back(&Put(Json::object())); }
+  void EndObject() override { open_.pop_back(); }
+  void StartArray() override { open_.push_back(&Put(Json::array())); }
+  void EndArray() override { open_.pop_back(); }
+  void Key(std::string_view key) override { key_.assign(key); }
+  void String(std::string_view value) override { Put(Json(std::string(value))); }
+  void Bool(bool value) override { Put(Json(value)); }
+  void Value(const Json& value) override { Put(value); }
+
+  Json Take() { return std::move(root_); }
+
+ private:
+  // Adds v where the writer stands. Only the open containers are pointed
+  // at, and a container changes only while it is the innermost one, so the
+  // pointers stay valid.
+  Json& Put(Json v) {
+    if (open_.empty()) {
+      root_ = std::move(v);
+      return root_;
+    }
+    Json& parent = *open_.back();
+    if (parent.is_array()) {
+      parent.push_back(std::move(v));
+      return parent.back();
+    }
+    Json& slot = parent[key_];
+    slot = std::move(v);
+    return slot;
+  }
+
+  Json root_;
+  std::vector<Json*> open_;
+  std::string key_;
+};
 
 // ---- JSON result -> query XML ----------------------------------------------
 
@@ -374,18 +473,28 @@ std::string ResultToXml(std::string_view action, const Json& result, std::string
   return SaveXml(doc);
 }
 
-http::Response RenderResult(Protocol protocol, std::string_view action, const Json& result,
+http::Response RenderResult(Protocol protocol, std::string_view action, const Output& result,
                             std::string_view request_id) {
   http::Response r;
   r.headers.Set("x-amzn-RequestId", std::string(request_id));
   if (protocol == Protocol::kJson) {
     r.headers.Set("Content-Type", std::string(kJsonContentType));
-    r.body = result.dump(-1, ' ', false, Json::error_handler_t::replace);
+    JsonTextWriter writer;
+    result(writer);
+    r.body = writer.Text();
   } else {
     r.headers.Set("Content-Type", "text/xml");
-    r.body = ResultToXml(action, result, request_id);
+    JsonDomWriter writer;
+    result(writer);
+    r.body = ResultToXml(action, writer.Take(), request_id);
   }
   return r;
+}
+
+http::Response RenderResult(Protocol protocol, std::string_view action, const Json& result,
+                            std::string_view request_id) {
+  return RenderResult(
+      protocol, action, [&result](ResultWriter& writer) { writer.Value(result); }, request_id);
 }
 
 WireError WireErrorFor(const Status& error) {

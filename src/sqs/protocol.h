@@ -8,6 +8,7 @@
 // "Amazon SQS AWS JSON protocol".
 #pragma once
 
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -48,7 +49,37 @@ Result<Request> ParseRequest(const http::RequestHead& head, std::string_view bod
 // ({"Attributes": {...}}). Exposed for tests and the fuzzer.
 Json QueryParamsToJson(const std::vector<std::pair<std::string, std::string>>& params);
 
+// An operation's result, told as a sequence of members and values; each
+// protocol writes it its own way: the JSON protocol straight into the reply
+// body (rapidjson's Writer, no DOM), the query protocol into a Json for
+// ResultToXml. So an operation describes its result once for both. Used on
+// one thread at a time.
+class ResultWriter {
+ public:
+  virtual ~ResultWriter() = default;
+  virtual void StartObject() = 0;
+  virtual void EndObject() = 0;
+  virtual void StartArray() = 0;
+  virtual void EndArray() = 0;
+  virtual void Key(std::string_view key) = 0;
+  virtual void String(std::string_view value) = 0;
+  virtual void Bool(bool value) = 0;
+  // A value an operation built as a Json (the queue operations).
+  virtual void Value(const Json& value) = 0;
+
+  void Member(std::string_view key, std::string_view value) {
+    Key(key);
+    String(value);
+  }
+};
+
+// What an operation answers: writes its whole result (one value, usually an
+// object) when the reply is rendered, on the connection's I/O thread.
+using Output = std::function<void(ResultWriter&)>;
+
 // A successful reply in the request's protocol.
+http::Response RenderResult(Protocol protocol, std::string_view action, const Output& result,
+                            std::string_view request_id);
 http::Response RenderResult(Protocol protocol, std::string_view action, const Json& result,
                             std::string_view request_id);
 // The XML body of a query-protocol reply (exposed for tests).

@@ -203,5 +203,83 @@ TEST(RenderTest, ErrorsInBothShapes) {
   EXPECT_FALSE(internal.sender_fault);
 }
 
+// Tells a Json to a ResultWriter event by event, as the message operations
+// tell their results (numbers and null, which they never write, as Value).
+void Tell(const Json& value, ResultWriter& w) {
+  if (value.is_object()) {
+    w.StartObject();
+    for (const auto& [key, member] : value.items()) {
+      w.Key(key);
+      Tell(member, w);
+    }
+    w.EndObject();
+  } else if (value.is_array()) {
+    w.StartArray();
+    for (const Json& item : value) Tell(item, w);
+    w.EndArray();
+  } else if (value.is_string()) {
+    w.String(value.get_ref<const std::string&>());
+  } else if (value.is_boolean()) {
+    w.Bool(value.get<bool>());
+  } else {
+    w.Value(value);
+  }
+}
+
+std::string BodyOf(const http::Response& r) { return std::get<std::string>(r.body); }
+
+std::string Written(Protocol protocol, const Json& value) {
+  return BodyOf(RenderResult(
+      protocol, "ReceiveMessage", [&value](ResultWriter& w) { Tell(value, w); }, "req-1"));
+}
+
+// The JSON protocol's replies are written with rapidjson and the query
+// protocol's from a Json built from the same events: both must be what the
+// replies built as a Json (nlohmann's dump, ResultToXml) were, byte for byte.
+TEST(RenderTest, WrittenResultsAreWhatTheJsonDomGave) {
+  Json message = Json::object();
+  message["MessageId"] = "id1";
+  message["ReceiptHandle"] = "aWIxOjE6Mjox";
+  message["MD5OfBody"] = "5d41402abc4b2a76b9719d911017c592";
+  message["Body"] = "h\u00e9llo \u2713 \U0001F389 \"quoted\" back\\slash tab\t nl\n cr\r / <&>";
+  message["Attributes"] = Json{{"SenderId", "AKID"}, {"SentTimestamp", "1700000000000"}};
+  message["MD5OfMessageAttributes"] = "29ccd92701ba833d83b82360ad8afa54";
+  message["MessageAttributes"] =
+      Json{{"\u00fcber", Json{{"StringValue", "v\u00e9"}, {"DataType", "String"}}},
+           {"blob", Json{{"BinaryValue", "AAH/"}, {"DataType", "Binary"}}}};
+  const Json receive = Json{{"Messages", Json::array({message, message})}};
+  const Json batch = Json{
+      {"Successful", Json::array({Json{{"Id", "a"}, {"MessageId", "m"}}})},
+      {"Failed", Json::array({Json{{"Id", "b"},
+                                   {"SenderFault", true},
+                                   {"Code", "ReceiptHandleIsInvalid"},
+                                   {"Message", "The input receipt handle \"x\" is not valid."}}})}};
+  const Json numbers =
+      Json{{"n", 5},          {"negative", -1}, {"real", 1.5},
+           {"none", nullptr}, {"no", false},    {"nested", Json{{"empty", Json::array()}}}};
+  for (const Json& value : {receive, batch, numbers, Json::object()}) {
+    EXPECT_EQ(Written(Protocol::kJson, value), value.dump()) << value.dump();
+    EXPECT_EQ(Written(Protocol::kQuery, value), ResultToXml("ReceiveMessage", value, "req-1"));
+    EXPECT_EQ(BodyOf(RenderResult(Protocol::kJson, "ReceiveMessage", value, "req-1")),
+              value.dump());
+  }
+}
+
+TEST(RenderTest, WrittenStringsNeedNoValidUtf8AndKeepTheirControlCharacters) {
+  // Bytes that are not UTF-8 (a query-protocol sender's attribute) become
+  // U+FFFD, as nlohmann's replacing serializer made them.
+  const std::string invalid = std::string("a\xff\xfe b \xc3", 7);
+  const Json value = Json{{invalid, invalid}};
+  EXPECT_EQ(Written(Protocol::kJson, value),
+            value.dump(-1, ' ', false, Json::error_handler_t::replace));
+  EXPECT_EQ(Json::parse(Written(Protocol::kJson, value)).begin().key(), "a\ufffd\ufffd b \ufffd");
+  // Control characters: escaped (rapidjson writes the hex digits in upper
+  // case, nlohmann in lower; the same JSON string either way).
+  const Json control = Json{{"Body", std::string("\x01\x1f\x7f\0end", 7)}};
+  const std::string written = Written(Protocol::kJson, control);
+  EXPECT_EQ(written, "{\"Body\":\"\\u0001\\u001F\x7f\\u0000end\"}");
+  EXPECT_EQ(Json::parse(written), control);
+}
+
 }  // namespace
 }  // namespace imgbatch::sqs

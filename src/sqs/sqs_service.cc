@@ -134,17 +134,25 @@ void SqsService::Handle(std::shared_ptr<http::Exchange> exchange) {
   auto shared_request = std::make_shared<Request>(std::move(*request));
   Context ctx{engine_,       *shared_request,           *caller,
               BaseUrl(head), engine_.options().account, exchange};
-  op(ctx, [exchange, shared_request, request_id](Result<Json> result) {
-    if (!result.ok()) {
-      if (result.status().code() == Code::kIoError || result.status().code() == Code::kInternal) {
-        spdlog::warn("sqs {}: {}", shared_request->action, result.status().ToString());
-      }
-      exchange->Respond(RenderError(shared_request->protocol, result.status(), request_id));
-      return;
-    }
-    exchange->Respond(
-        RenderResult(shared_request->protocol, shared_request->action, *result, request_id));
-  });
+  op(ctx, Reply([exchange, shared_request, request_id](Result<Output> result) mutable {
+       if (!result.ok() && (result.status().code() == Code::kIoError ||
+                            result.status().code() == Code::kInternal)) {
+         spdlog::warn("sqs {}: {}", shared_request->action, result.status().ToString());
+       }
+       // Often called on the database writer: the reply is rendered, and the
+       // request, the results and the exchange are freed, on the I/O thread.
+       http::Exchange& target = *exchange;
+       target.RespondWith([exchange = std::move(exchange), request = std::move(shared_request),
+                           request_id, result = std::move(result)] {
+         if (!result.ok()) return RenderError(request->protocol, result.status(), request_id);
+         return RenderResult(request->protocol, request->action, *result, request_id);
+       });
+     }));
+}
+
+void Reply::operator()(Result<Json> result) const {
+  if (!result.ok()) return done_(result.status());
+  done_(Output([json = std::move(*result)](ResultWriter& writer) { writer.Value(json); }));
 }
 
 }  // namespace imgbatch::sqs

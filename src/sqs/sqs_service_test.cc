@@ -182,6 +182,97 @@ TEST_F(SqsServiceTest, JsonSendReceiveDeleteWithMd5s) {
   EXPECT_FALSE(empty.contains("Messages"));
 }
 
+// The member names of an object, in order.
+std::vector<std::string> KeysOf(const Json& object) {
+  std::vector<std::string> keys;
+  for (const auto& [key, value] : object.items()) keys.push_back(key);
+  return keys;
+}
+
+// The message operations write their JSON replies without a DOM: the bytes
+// must be what nlohmann wrote for the same members in the same order (the
+// replies were built as a Json before).
+TEST_F(SqsServiceTest, JsonMessageRepliesAreWhatTheJsonDomWrote) {
+  const std::string url = CreateQueueJson("exact");
+  auto raw = [&](const std::string& op, const Json& params) {
+    auto [status, body] = CallJson(op, params);
+    EXPECT_EQ(status, 200) << op << ": " << last_->BodyText();
+    const std::string text = last_->BodyText();
+    EXPECT_EQ(text, body.dump()) << op;  // exactly nlohmann's serialization
+    return body;
+  };
+  const std::string unicode = "h\u00e9llo \u2713 \U0001F389 \"q\" \\ \t\n\r </b>";
+  const std::string trace = "Root=1-5759e988-bd862e3fe1be46a994272793";
+  Json sent = raw("SendMessageBatch",
+                  {{"QueueUrl", url},
+                   {"Entries",
+                    {{{"Id", "plain"}, {"MessageBody", unicode}},
+                     {{"Id", "bad"}, {"MessageBody", std::string("x\x02", 2)}},
+                     {{"Id", "full"},
+                      {"MessageBody", "b"},
+                      {"MessageAttributes", kAttributes},
+                      {"MessageSystemAttributes",
+                       {{"AWSTraceHeader", {{"DataType", "String"}, {"StringValue", trace}}}}}}}}});
+  EXPECT_EQ(KeysOf(sent), (std::vector<std::string>{"Successful", "Failed"}));
+  ASSERT_EQ(sent["Successful"].size(), 2u);
+  EXPECT_EQ(KeysOf(sent["Successful"][0]),
+            (std::vector<std::string>{"Id", "MD5OfMessageBody", "MessageId"}));
+  EXPECT_EQ(sent["Successful"][0]["MD5OfMessageBody"], Md5Hex(unicode));
+  const Json& full = sent["Successful"][1];
+  EXPECT_EQ(KeysOf(full),
+            (std::vector<std::string>{"Id", "MD5OfMessageBody", "MD5OfMessageAttributes",
+                                      "MD5OfMessageSystemAttributes", "MessageId"}));
+  EXPECT_EQ(full["MD5OfMessageAttributes"], kAttributesMd5);
+  EXPECT_EQ(full["MD5OfMessageSystemAttributes"],
+            queue::Md5OfAttributes({{"AWSTraceHeader", {"String", trace}}}));
+  ASSERT_EQ(sent["Failed"].size(), 1u);
+  EXPECT_EQ(sent["Failed"][0], (Json{{"Id", "bad"},
+                                     {"SenderFault", true},
+                                     {"Code", "InvalidMessageContents"},
+                                     {"Message", sent["Failed"][0]["Message"]}}));
+
+  Json got = raw("ReceiveMessage", {{"QueueUrl", url},
+                                    {"MaxNumberOfMessages", 10},
+                                    {"MessageAttributeNames", {"All"}},
+                                    {"AttributeNames", {"All"}}});
+  ASSERT_EQ(got["Messages"].size(), 2u);
+  const Json& plain =
+      got["Messages"][0]["Body"] == unicode ? got["Messages"][0] : got["Messages"][1];
+  const Json& with =
+      got["Messages"][0]["Body"] == unicode ? got["Messages"][1] : got["Messages"][0];
+  EXPECT_EQ(plain["Body"], unicode);
+  EXPECT_EQ(KeysOf(plain), (std::vector<std::string>{"MessageId", "ReceiptHandle", "MD5OfBody",
+                                                     "Body", "Attributes"}));
+  EXPECT_EQ(KeysOf(with), (std::vector<std::string>{"MessageId", "ReceiptHandle", "MD5OfBody",
+                                                    "Body", "Attributes", "MD5OfMessageAttributes",
+                                                    "MessageAttributes"}));
+  EXPECT_EQ(KeysOf(with["Attributes"]),
+            (std::vector<std::string>{"SenderId", "SentTimestamp", "ApproximateReceiveCount",
+                                      "ApproximateFirstReceiveTimestamp", "AWSTraceHeader"}));
+  EXPECT_EQ(with["Attributes"]["AWSTraceHeader"], trace);
+  EXPECT_EQ(with["MD5OfMessageAttributes"], kAttributesMd5);
+  EXPECT_EQ(with["MessageAttributes"]["blob"],
+            (Json{{"BinaryValue", "AAH/"}, {"DataType", "Binary"}}));
+
+  Json deleted =
+      raw("DeleteMessageBatch", {{"QueueUrl", url},
+                                 {"Entries",
+                                  {{{"Id", "one"}, {"ReceiptHandle", plain["ReceiptHandle"]}},
+                                   {{"Id", "nohandle"}},
+                                   {{"Id", "junk"}, {"ReceiptHandle", "junk"}}}}});
+  EXPECT_EQ(deleted["Successful"], (Json{{{"Id", "one"}}}));
+  ASSERT_EQ(deleted["Failed"].size(), 2u);  // the adapter's failures first, then the engine's
+  EXPECT_EQ(deleted["Failed"][0]["Id"], "nohandle");
+  EXPECT_EQ(deleted["Failed"][0]["Code"], "MissingParameter");
+  EXPECT_EQ(deleted["Failed"][1]["Id"], "junk");
+  EXPECT_EQ(deleted["Failed"][1]["Code"], "ReceiptHandleIsInvalid");
+  EXPECT_EQ(raw("DeleteMessage", {{"QueueUrl", url}, {"ReceiptHandle", with["ReceiptHandle"]}}),
+            Json::object());
+  EXPECT_EQ(last_->BodyText(), "{}");
+  EXPECT_EQ(raw("ReceiveMessage", {{"QueueUrl", url}}), Json::object());
+  EXPECT_EQ(last_->BodyText(), "{}");
+}
+
 TEST_F(SqsServiceTest, QuerySendReceiveInXml) {
   auto created = CallQuery(
       "Action=CreateQueue&QueueName=jobs&Attribute.1.Name=VisibilityTimeout"
