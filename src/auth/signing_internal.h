@@ -18,6 +18,8 @@ std::string TrimAll(std::string_view value);
 // All values of a header (case-insensitive name) trimmed and joined with ','
 // in request order; nullopt when absent.
 std::optional<std::string> HeaderValue(const HeaderList& headers, std::string_view name);
+// The same value appended to out (no copy of its own); false when absent.
+bool AppendHeaderValue(std::string& out, const HeaderList& headers, std::string_view name);
 
 // Signature Version 2 (HMAC-SHA1), for S3 only: "Authorization: AWS id:sig"
 // and presigned AWSAccessKeyId/Expires/Signature URLs, which botocore and the

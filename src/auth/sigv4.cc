@@ -20,15 +20,14 @@ Status AuthError(Code code, std::string_view detail, std::string message) {
   return Status(code, std::move(message)).WithDetail(std::string(detail));
 }
 
-std::string TrimAll(std::string_view value) {
+void AppendTrimAll(std::string& out, std::string_view value) {
   value = Trim(value);
   if (value.find("  ") == std::string_view::npos && value.find('\t') == std::string_view::npos) {
-    return std::string(value);  // the common case: nothing to collapse
+    out.append(value);  // the common case: nothing to collapse
+    return;
   }
-  std::string out;
-  out.reserve(value.size());
   bool in_space = false;
-  for (char c : Trim(value)) {
+  for (char c : value) {
     if (c == ' ' || c == '\t') {
       in_space = true;
       continue;
@@ -37,20 +36,28 @@ std::string TrimAll(std::string_view value) {
     in_space = false;
     out.push_back(c);
   }
+}
+
+std::string TrimAll(std::string_view value) {
+  std::string out;
+  AppendTrimAll(out, value);
   return out;
 }
 
-std::optional<std::string> HeaderValue(const HeaderList& headers, std::string_view name) {
-  std::optional<std::string> joined;
+bool AppendHeaderValue(std::string& out, const HeaderList& headers, std::string_view name) {
+  bool found = false;
   for (const auto& [n, v] : headers) {
     if (!IEquals(n, name)) continue;
-    if (joined) {
-      joined->push_back(',');
-      joined->append(TrimAll(v));
-    } else {
-      joined = TrimAll(v);
-    }
+    if (found) out.push_back(',');
+    AppendTrimAll(out, v);
+    found = true;
   }
+  return found;
+}
+
+std::optional<std::string> HeaderValue(const HeaderList& headers, std::string_view name) {
+  std::string joined;
+  if (!AppendHeaderValue(joined, headers, name)) return std::nullopt;
   return joined;
 }
 
@@ -88,6 +95,12 @@ bool IsLowerHex(std::string_view s) {
                      [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
 }
 
+bool IsHex(std::string_view s) {
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+  });
+}
+
 bool IsDigits(std::string_view s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
@@ -98,6 +111,9 @@ bool ContainsHeader(const std::vector<std::string>& names, std::string_view name
 
 std::string JoinSignedHeaders(const std::vector<std::string>& names) {
   std::string out;
+  size_t size = 0;
+  for (const auto& n : names) size += n.size() + 1;
+  out.reserve(size);
   for (const auto& n : names) {
     if (!out.empty()) out.push_back(';');
     out += n;
@@ -151,7 +167,8 @@ std::string CanonicalRequest(const CanonicalParts& p) {
   out.append(CanonicalQuery(p.query, p.presigned, p.plus_as_space)).push_back('\n');
   for (const auto& name : *p.signed_headers) {
     out.append(name).push_back(':');
-    out.append(HeaderValue(*p.headers, name).value_or("")).push_back('\n');
+    internal::AppendHeaderValue(out, *p.headers, name);
+    out.push_back('\n');
   }
   out.push_back('\n');
   out.append(JoinSignedHeaders(*p.signed_headers)).push_back('\n');
@@ -162,6 +179,7 @@ std::string CanonicalRequest(const CanonicalParts& p) {
 std::string StringToSign(std::string_view amz_date, std::string_view scope,
                          std::string_view canonical_request) {
   std::string out;
+  out.reserve(kAlgorithm.size() + amz_date.size() + scope.size() + 2 * kSignatureHexLength);
   out.append(kAlgorithm).push_back('\n');
   out.append(amz_date).push_back('\n');
   out.append(scope).push_back('\n');
@@ -212,8 +230,9 @@ struct AuthFields {
   std::string service;
   std::vector<std::string> signed_headers;
   std::string signature;
-  std::string amz_date;  // request timestamp, ISO basic
-  int64_t expires = 0;   // presigned only
+  std::string amz_date;                             // request timestamp, ISO basic
+  std::chrono::system_clock::time_point signed_at;  // amz_date, parsed
+  int64_t expires = 0;                              // presigned only
   std::string session_token;
 };
 
@@ -235,6 +254,8 @@ Status ParseCredential(std::string_view credential, AuthFields& fields) {
 }
 
 Status ParseSignedHeaders(std::string_view list, AuthFields& fields) {
+  fields.signed_headers.reserve(
+      std::min<size_t>(kMaxSignedHeaders, std::count(list.begin(), list.end(), ';') + 1));
   for (std::string_view name : Split(list, ';')) {
     if (name.empty() || fields.signed_headers.size() >= kMaxSignedHeaders) {
       return fields.presigned ? QueryMalformed("X-Amz-SignedHeaders is malformed.")
@@ -257,9 +278,9 @@ Status ParseSignedHeaders(std::string_view list, AuthFields& fields) {
 Status CheckAmzHeadersSigned(const HeaderList& headers, const AuthFields& fields) {
   std::vector<std::string> not_signed;
   for (const auto& [name, value] : headers) {
+    if (!IStartsWith(name, "x-amz-")) continue;
     std::string lower = ToLower(name);
-    if (!lower.starts_with("x-amz-") || ContainsHeader(fields.signed_headers, lower) ||
-        ContainsHeader(not_signed, lower)) {
+    if (ContainsHeader(fields.signed_headers, lower) || ContainsHeader(not_signed, lower)) {
       continue;
     }
     not_signed.push_back(std::move(lower));
@@ -320,10 +341,12 @@ Status ParseAuthorizationHeader(std::string_view header, const HeaderList& heade
     auto parsed = ParseDateHeader(*date);
     if (parsed) fields.amz_date = FormatAmzDate(*parsed);
   }
-  if (fields.amz_date.empty() || !ParseRequestTime(fields.amz_date)) {
+  auto signed_at = fields.amz_date.empty() ? std::nullopt : ParseRequestTime(fields.amz_date);
+  if (!signed_at) {
     return AuthError(Code::kAccessDenied, "AccessDenied",
                      "AWS authentication requires a valid Date or x-amz-date header");
   }
+  fields.signed_at = *signed_at;
   fields.session_token = HeaderValue(headers, "x-amz-security-token").value_or("");
   return Status::Ok();
 }
@@ -346,10 +369,12 @@ Status ParsePresignedQuery(const QueryParams& params, AuthFields& fields) {
   IMGBATCH_RETURN_IF_ERROR(ParseCredential(*credential, fields));
   IMGBATCH_RETURN_IF_ERROR(ParseSignedHeaders(*signed_headers, fields));
   IMGBATCH_RETURN_IF_ERROR(ParseSignature(*signature, fields));
-  if (!ParseRequestTime(*date)) {
+  auto signed_at = ParseRequestTime(*date);
+  if (!signed_at) {
     return QueryMalformed("X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\"");
   }
   fields.amz_date = *date;
+  fields.signed_at = *signed_at;
   auto seconds = ParseInt(*expires);
   if (!seconds || *seconds < 0) {
     return QueryMalformed("X-Amz-Expires should be a number");
@@ -388,7 +413,7 @@ Status CheckScope(const AuthFields& fields, const VerifyOptions& options) {
 
 Status CheckTime(const AuthFields& fields, std::chrono::system_clock::time_point now,
                  const VerifyOptions& options) {
-  auto signed_at = *ParseRequestTime(fields.amz_date);
+  const auto signed_at = fields.signed_at;
   if (fields.presigned) {
     if (fields.expires > options.max_presign_expiry.count()) {
       return QueryMalformed("X-Amz-Expires must be less than a week (in seconds) that is; 604800");
@@ -417,7 +442,7 @@ std::optional<PayloadMode> PayloadModeOf(std::string_view value) {
   if (value == kStreamingSignedPayload) return PayloadMode::kStreamingSigned;
   if (value == kStreamingSignedPayloadTrailer) return PayloadMode::kStreamingSignedTrailer;
   if (value == kStreamingUnsignedPayloadTrailer) return PayloadMode::kStreamingUnsignedTrailer;
-  if (value.size() == kSignatureHexLength && IsLowerHex(ToLower(value))) {
+  if (value.size() == kSignatureHexLength && IsHex(value)) {
     return PayloadMode::kSignedHex;
   }
   return std::nullopt;
@@ -458,9 +483,20 @@ std::string ComputeSignature(std::string_view signing_key, const CanonicalParts&
 // six HMACs of a verification (OpenSSL 3's one-shot HMAC costs ~5 us).
 std::string CachedSigningKey(std::string_view secret, std::string_view date,
                              std::string_view region, std::string_view service) {
+  // A thread mostly signs or verifies with one key at a time: its last
+  // answer needs neither the map's lock nor a lookup id.
+  struct LastKey {
+    std::string secret, date, region, service, key;
+  };
+  thread_local LastKey last;
+  if (!last.key.empty() && last.secret == secret && last.date == date && last.region == region &&
+      last.service == service) {
+    return last.key;
+  }
   constexpr size_t kMaxCachedKeys = 256;
   static std::mutex mu;
   static std::unordered_map<std::string, std::string> cache;
+  std::string key;
   std::string id;
   id.append(secret).push_back('\0');
   id.append(date).push_back('\0');
@@ -468,19 +504,22 @@ std::string CachedSigningKey(std::string_view secret, std::string_view date,
   id.append(service);
   {
     std::lock_guard lock(mu);
-    if (auto it = cache.find(id); it != cache.end()) return it->second;
+    if (auto it = cache.find(id); it != cache.end()) key = it->second;
   }
-  std::string key = DeriveSigningKey(secret, date, region, service);
-  std::lock_guard lock(mu);
-  if (cache.size() >= kMaxCachedKeys) cache.clear();  // stale dates age out wholesale
-  cache.emplace(std::move(id), key);
+  if (key.empty()) {
+    key = DeriveSigningKey(secret, date, region, service);
+    std::lock_guard lock(mu);
+    if (cache.size() >= kMaxCachedKeys) cache.clear();  // stale dates age out wholesale
+    cache.emplace(std::move(id), key);
+  }
+  last = {std::string(secret), std::string(date), std::string(region), std::string(service), key};
   return key;
 }
 
 }  // namespace
 
 std::string CanonicalUri(std::string_view raw_path, std::string_view service) {
-  if (raw_path.empty()) return "/";
+  if (raw_path.empty() || raw_path == "/") return "/";
   if (service != "s3") return UriEncode(NormalizeGenericPath(raw_path), /*encode_slash=*/false);
   std::string out;
   out.reserve(raw_path.size() + 16);
@@ -496,6 +535,7 @@ std::string CanonicalUri(std::string_view raw_path, std::string_view service) {
 }
 
 std::string CanonicalQuery(std::string_view raw_query, bool presigned, bool plus_as_space) {
+  if (raw_query.empty()) return {};
   std::vector<std::pair<std::string, std::string>> params;
   for (const auto& [name, value] : ParseQuery(raw_query, plus_as_space)) {
     if (presigned && name == "X-Amz-Signature") continue;

@@ -467,6 +467,32 @@ TEST(SigV4RoundTrip, SqsJsonProtocolOnQueuePath) {
               Code::kUnauthenticated, "SignatureDoesNotMatch");
 }
 
+// Signing keys are cached per thread (last key) and per process: a request
+// verified right after one signed with another secret, day or service must be
+// checked against its own key, never the cached one.
+TEST(SigV4RoundTrip, CachedSigningKeysDoNotLeakAcrossSecretsDaysOrServices) {
+  const std::string other_secret = std::string(kSecret) + "-other";
+  const SysTime next_day = kNow + std::chrono::hours(24);
+  HeaderList today = SignedS3("GET", "/bucket/a", "", kEmptySha256Hex);
+  HeaderList tomorrow{{"Host", "127.0.0.1:4566"}};
+  SignRequest("GET", "/bucket/a", "", tomorrow, kEmptySha256Hex, TestCredentials(), "us-east-1",
+              "s3", next_day);
+  HeaderList sqs{{"Host", "127.0.0.1:4566"}};
+  SignRequest("POST", "/", "", sqs, kEmptySha256Hex, TestCredentials(), "us-east-1", "sqs", kNow);
+
+  for (int round = 0; round < 2; ++round) {  // the second round starts from warm caches
+    EXPECT_TRUE(VerifyAt("GET", "/bucket/a", "", today).ok());
+    ExpectError(Verify({"GET", "/bucket/a", "", &today}, Keys(kKeyId, other_secret), kNow),
+                Code::kUnauthenticated, "SignatureDoesNotMatch");
+    EXPECT_TRUE(VerifyAt("GET", "/bucket/a", "", tomorrow, next_day).ok());
+    auto sqs_verified = VerifyAt("POST", "/", "", sqs);
+    ASSERT_TRUE(sqs_verified.ok()) << sqs_verified.status().ToString();
+    EXPECT_EQ(sqs_verified->signing_key, DeriveSigningKey(kSecret, "20261128", "us-east-1", "sqs"));
+    ExpectError(Verify({"POST", "/", "", &sqs}, Keys(kKeyId, other_secret), kNow),
+                Code::kUnauthenticated, "SignatureDoesNotMatch");
+  }
+}
+
 TEST(SigV4RoundTrip, TamperedRequestsAreRejected) {
   HeaderList headers = SignedS3("GET", "/bucket/key", "list-type=2&prefix=a", kEmptySha256Hex);
   ASSERT_TRUE(VerifyAt("GET", "/bucket/key", "list-type=2&prefix=a", headers).ok());
