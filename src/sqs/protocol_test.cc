@@ -265,6 +265,23 @@ TEST(RenderTest, WrittenResultsAreWhatTheJsonDomGave) {
   }
 }
 
+// Long runs without escapes are copied 16 bytes at a time (SSE2): every
+// length and alignment around that, with an escape at each place.
+TEST(RenderTest, WrittenStringsOfEveryLengthAndAlignment) {
+  const std::string text =
+      "The quick brown fox \"jumps\" over the lazy dog; back\\slash, tab\t, new\nline, "
+      "caf\u00e9 \u2713 and more plain text after it to pass two blocks of sixteen bytes.";
+  for (size_t start = 0; start < 20; ++start) {
+    for (size_t length = 0; start + length <= text.size(); ++length) {
+      const Json value = Json{{"Body", text.substr(start, length)}};
+      const std::string written = Written(Protocol::kJson, value);
+      // (A cut through a multi-byte character is invalid UTF-8: replaced.)
+      ASSERT_EQ(written, value.dump(-1, ' ', false, Json::error_handler_t::replace))
+          << start << "+" << length;
+    }
+  }
+}
+
 TEST(RenderTest, WrittenStringsNeedNoValidUtf8AndKeepTheirControlCharacters) {
   // Bytes that are not UTF-8 (a query-protocol sender's attribute) become
   // U+FFFD, as nlohmann's replacing serializer made them.
