@@ -115,13 +115,42 @@ class Stream {
   std::optional<ssl::stream<tcp::socket>> tls_;
 };
 
+}  // namespace
+
+class Session;
+
+namespace {
+
+// Wakes a session's coroutine from any thread (a response or a body read is
+// ready). One per connection, shared by its exchanges; Close() when the
+// connection finishes drops the executor, so nothing Asio outlives the server
+// and late callers find nothing to wake. Its own small lock, not the
+// exchange's: a responder posts the wake after releasing ExchangeShared::mu,
+// so the woken I/O thread does not block on that mutex and need waking again
+// when the responder lets go of it (two context switches per response on the
+// db writer's serial path).
+class SessionWaker {
+ public:
+  SessionWaker(asio::any_io_executor executor, std::weak_ptr<Session> session)
+      : executor_(std::move(executor)), session_(std::move(session)) {}
+  void Wake();  // defined after Session
+  void Close() {
+    std::lock_guard lock(mu_);
+    executor_.reset();
+  }
+
+ private:
+  std::mutex mu_;
+  std::optional<asio::any_io_executor> executor_;
+  const std::weak_ptr<Session> session_;
+};
+
 // State shared by a session and the handler side of one exchange. Guarded by
-// mu; `wake` posts a wake-up to the session's strand and is cleared when the
-// session lets go of the exchange (so nothing Asio outlives the server).
+// mu (the waker has its own lock and is set before the exchange is handed out).
 struct ExchangeShared {
   std::mutex mu;
   std::condition_variable cv;
-  std::function<void()> wake;
+  std::shared_ptr<SessionWaker> waker;
   bool detached = false;
 
   std::span<char> read_buffer;
@@ -148,7 +177,6 @@ struct ExchangeShared {
   // Under mu.
   void Detach() {
     detached = true;
-    wake = nullptr;
     cv.notify_all();
   }
 };
@@ -194,7 +222,7 @@ class ExchangeImpl final : public Exchange {
     shared_->read_buffer = buffer;
     shared_->read_requested = true;
     shared_->read_done = false;
-    if (shared_->wake) shared_->wake();
+    shared_->waker->Wake();
     shared_->cv.wait(lock, [&] { return shared_->read_done || shared_->detached; });
     if (!shared_->read_done) return Status(Code::kIoError, "connection closed");
     shared_->read_done = false;
@@ -203,17 +231,25 @@ class ExchangeImpl final : public Exchange {
   }
 
   void Respond(Response response) override {
-    std::lock_guard lock(shared_->mu);
-    if (!MarkResponded()) return;
-    shared_->response = std::move(response);
-    if (shared_->wake && !shared_->inline_call) shared_->wake();
+    bool wake;
+    {
+      std::lock_guard lock(shared_->mu);
+      if (!MarkResponded()) return;
+      shared_->response = std::move(response);
+      wake = !shared_->inline_call;
+    }
+    if (wake) shared_->waker->Wake();
   }
 
   void RespondWith(std::function<Response()> make) override {
-    std::lock_guard lock(shared_->mu);
-    if (!MarkResponded()) return;  // make is destroyed by our caller, unlocked
-    shared_->make_response = std::move(make);
-    if (shared_->wake && !shared_->inline_call) shared_->wake();
+    bool wake;
+    {
+      std::lock_guard lock(shared_->mu);
+      if (!MarkResponded()) return;  // make is destroyed by our caller, unlocked
+      shared_->make_response = std::move(make);
+      wake = !shared_->inline_call;
+    }
+    if (wake) shared_->waker->Wake();
   }
 
   bool ClientGone() const override { return shared_->client_gone.load(); }
@@ -270,8 +306,6 @@ bool IsFramingHeader(std::string_view name) {
 }
 
 }  // namespace
-
-class Session;
 
 // A suspended coroutine's completion handler, kept to be resumed later on the
 // strand it belongs to.
@@ -404,6 +438,17 @@ class Session : public std::enable_shared_from_this<Session> {
 
   asio::any_io_executor get_executor() const { return strand_; }
 
+  // Wakes WaitForWake(). Callers re-check their condition after every wake,
+  // and nothing suspends between that check and the wait, so a wake posted in
+  // between cannot be lost (it runs on this strand after the wait started).
+  // Called on the strand from a handler of its own (never from the session's
+  // coroutines), so the parked coroutine resumes right here: one trip through
+  // the scheduler per wake instead of two (a cancelled timer posts its
+  // completion, which then has to be picked up again).
+  void Wake() {
+    if (auto waiter = std::move(waiter_)) waiter->Resume();
+  }
+
   // Posted by Stop: idle connections close now, busy ones after this response.
   // A parked exchange (long poll) sees ClientGone() so it can answer early.
   void OnServerStopping() {
@@ -447,16 +492,6 @@ class Session : public std::enable_shared_from_this<Session> {
     deadline_timer_.cancel();
   }
 
-  // Wakes WaitForWake(). Callers re-check their condition after every wake,
-  // and nothing suspends between that check and the wait, so a wake posted in
-  // between cannot be lost (it runs on this strand after the wait started).
-  // Called on the strand from a handler of its own (never from the session's
-  // coroutines), so the parked coroutine resumes right here: one trip through
-  // the scheduler per wake instead of two (a cancelled timer posts its
-  // completion, which then has to be picked up again).
-  void Wake() {
-    if (auto waiter = std::move(waiter_)) waiter->Resume();
-  }
   awaitable<void> WaitForWake() {
     co_await asio::async_initiate<decltype(kAwait), void()>(
         [this](auto handler) {
@@ -509,6 +544,8 @@ class Session : public std::enable_shared_from_this<Session> {
       shared_->Detach();
     }
     shared_.reset();
+    // After this no responder posts to the strand: the server may go away.
+    if (waker_) waker_->Close();
     server_.Unregister(id_);
   }
 
@@ -643,12 +680,8 @@ class Session : public std::enable_shared_from_this<Session> {
 
     shared_ = std::make_shared<ExchangeShared>();
     shared_->body_eof = body_done_;
-    std::weak_ptr<Session> weak = weak_from_this();
-    shared_->wake = [weak, strand = strand_] {
-      asio::post(strand, [weak] {
-        if (auto s = weak.lock()) s->Wake();
-      });
-    };
+    if (!waker_) waker_ = std::make_shared<SessionWaker>(strand_, weak_from_this());
+    shared_->waker = waker_;
     auto exchange = std::make_shared<ExchangeImpl>(std::move(head), shared_);
     if (body_done_) StartWatch();
     return exchange;
@@ -1090,6 +1123,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // The coroutine parked in WaitForWake(), if any (at most one: only Run's
   // coroutine waits for wakes).
   std::unique_ptr<Waiter> waiter_;
+  std::shared_ptr<SessionWaker> waker_;  // created with the first exchange
   Clock::time_point deadline_ = Clock::time_point::max();
   std::string remote_address_;
   beast::flat_buffer buffer_;
@@ -1120,6 +1154,14 @@ class Session : public std::enable_shared_from_this<Session> {
   uint64_t bytes_sent_ = 0;
   Clock::time_point started_;
 };
+
+void SessionWaker::Wake() {
+  std::lock_guard lock(mu_);
+  if (!executor_) return;
+  asio::post(*executor_, [session = session_] {
+    if (auto s = session.lock()) s->Wake();
+  });
+}
 
 // --- Server::Impl -------------------------------------------------------------
 
