@@ -77,7 +77,11 @@ std::optional<Receipt> DecodeReceipt(std::string_view handle) {
 // ?1 queue id, ?2 sent_ms, then kInsertParamsPerRow parameters per row from
 // kInsertFirstRowParam: seq, message_id, body, attributes, sender_id,
 // trace_header, visible_at_ms, body_md5. The seq is the engine's
-// (EngineImpl::NextSeq): the message id carries it (MessageIdForSeq).
+// (EngineImpl::NextRow): the message id carries it (MessageIdForSeq).
+// first_receive_ms and last_receive_ms start as sent_ms, not 0: they mean
+// something only once receive_count > 0, and a timestamp-wide value now lets
+// the first receive's UPDATE rewrite the row at the same size, in place
+// (0 and 1 take no bytes in a record, a millisecond timestamp 6).
 constexpr int kInsertFirstRowParam = 3;
 constexpr int kInsertParamsPerRow = 8;
 
@@ -92,12 +96,13 @@ const std::string& InsertMessagesSql(size_t n) {
     std::vector<std::string> out(kMaxBatchEntries + 1);
     for (int rows = 1; rows <= kMaxBatchEntries; ++rows) {
       std::string text =
-          "INSERT INTO queue_messages(queue_id, sent_ms, seq, message_id, body, attributes, "
-          "sender_id, trace_header, visible_at_ms, body_md5) VALUES ";
+          "INSERT INTO queue_messages(queue_id, sent_ms, first_receive_ms, last_receive_ms, "
+          "seq, message_id, body, attributes, sender_id, trace_header, visible_at_ms, body_md5) "
+          "VALUES ";
       for (int i = 0; i < rows; ++i) {
         const int p = kInsertFirstRowParam + i * kInsertParamsPerRow;
         if (i > 0) text += ", ";
-        text += "(?1, ?2";
+        text += "(?1, ?2, ?2, ?2";
         for (int k = 0; k < kInsertParamsPerRow; ++k) text += ", ?" + std::to_string(p + k);
         text += ")";
       }
@@ -1476,8 +1481,8 @@ class EngineImpl final : public QueueEngine {
           continue;
         }
         hide.Bind(sql::kHideReceivedFirstSeq + hidden++, row.seq);
+        if (row.m.receive_count == 0) row.m.first_receive_ms = now;
         row.m.receive_count += 1;
-        if (row.m.first_receive_ms == 0) row.m.first_receive_ms = now;
         delivered.push_back(row.seq);
         out.push_back(std::move(row));
       }

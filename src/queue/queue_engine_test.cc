@@ -1237,6 +1237,23 @@ TEST_F(QueueEngineTest, UpgradesSchemaWithMessagesInPlace) {
   EXPECT_EQ(c.visible + c.not_visible + c.delayed, 0);
 }
 
+// ApproximateFirstReceiveTimestamp is the first receive's time: not the
+// send time the row holds until then, nor a later receive's.
+TEST_F(QueueEngineTest, FirstReceiveTimestampStaysTheFirstReceives) {
+  Create("q");
+  Send("q", "m");
+  Advance(5s);
+  const int64_t first = clock_.NowMillis();
+  Messages got = Receive("q", 1, 1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].first_receive_ms, first);
+  Advance(2s);
+  got = Receive("q", 1, 1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].receive_count, 2);
+  EXPECT_EQ(got[0].first_receive_ms, first);
+}
+
 // A database at queue migration 5 holds messages with random (version-7)
 // ids and the full message_id index. Migration 6 swaps that index for a
 // partial one over exactly those rows: the old messages stay deletable by id

@@ -16,11 +16,13 @@ inline constexpr const char* kReceive =
 
 // Hides the messages a receive delivers, all in one statement: ?1 visible
 // again at, ?2 now, their rowids (seq) in ?3..?12; parameters left unbound
-// are NULL and match nothing. Rowid lookups, one per message.
+// are NULL and match nothing. Rowid lookups, one per message. The first
+// receive is told by receive_count (first_receive_ms holds sent_ms before
+// it in rows sent since queue migration 6, see InsertMessagesSql).
 inline constexpr int kHideReceivedFirstSeq = 3;
 inline constexpr const char* kHideReceived =
     "UPDATE queue_messages SET visible_at_ms = ?1, receive_count = receive_count + 1, "
-    "first_receive_ms = CASE first_receive_ms WHEN 0 THEN ?2 ELSE first_receive_ms END, "
+    "first_receive_ms = CASE receive_count WHEN 0 THEN ?2 ELSE first_receive_ms END, "
     "last_receive_ms = ?2 WHERE seq IN (?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
 
 // Deletes one message by receipt: ?1 queue, ?2 seq, ?3 the receive count
