@@ -175,6 +175,45 @@ TEST_F(DatabaseTest, BlobAndNullRoundTrip) {
   EXPECT_TRUE(rows[2].first);
 }
 
+// BindView/BindBlobView store the caller's bytes as they were at Run (TEXT
+// and BLOB, a zero-length blob not NULL); the caller's buffer may change
+// afterwards, and the next Prepare of the statement never reads it.
+TEST_F(DatabaseTest, UncopiedBindingsStoreTheBytesOfTheRun) {
+  ASSERT_TRUE(
+      db_->Migrate("views", {{1, "CREATE TABLE v(id INTEGER PRIMARY KEY, t TEXT, b BLOB)"}}).ok());
+  ASSERT_TRUE(db_->Write([&](Txn& txn) -> Status {
+                   std::string text = "first";
+                   const std::string bytes("x\0y", 3);
+                   IMGBATCH_ASSIGN_OR_RETURN(auto st, txn.Prepare("INSERT INTO v VALUES(?, ?, ?)"));
+                   IMGBATCH_RETURN_IF_ERROR(
+                       st.Bind(1, int64_t{1}).BindView(2, text).BindBlobView(3, bytes).Run());
+                   text = "changed";
+                   text.shrink_to_fit();
+                   IMGBATCH_ASSIGN_OR_RETURN(auto again,
+                                             txn.Prepare("INSERT INTO v VALUES(?, ?, ?)"));
+                   return again.Bind(1, int64_t{2})
+                       .BindView(2, std::string_view())
+                       .BindBlobView(3, std::string_view())
+                       .Run();
+                 })
+                  .ok());
+  std::vector<std::string> rows;
+  ASSERT_TRUE(db_->Read([&](Conn& conn) -> Status {
+                   IMGBATCH_ASSIGN_OR_RETURN(
+                       auto q, conn.Prepare("SELECT t, typeof(b), b FROM v ORDER BY id"));
+                   while (true) {
+                     IMGBATCH_ASSIGN_OR_RETURN(bool row, q.Step());
+                     if (!row) return Status::Ok();
+                     rows.push_back(q.ColumnText(0) + "|" + q.ColumnText(1) + "|" +
+                                    q.ColumnText(2));
+                   }
+                 })
+                  .ok());
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0], std::string("first|blob|x\0y", 14));
+  EXPECT_EQ(rows[1], "|blob|");
+}
+
 TEST_F(DatabaseTest, ConstraintViolationIsAlreadyExists) {
   ASSERT_TRUE(Insert("dup", 1).ok());
   Status st = Insert("dup", 2);

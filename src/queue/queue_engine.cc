@@ -681,9 +681,12 @@ class EngineImpl final : public QueueEngine {
             for (size_t i = 0; i < n; ++i) {
               const Row& row = rows[first + i];
               const SendRequest& r = batch->requests[row.index];
-              IMGBATCH_ASSIGN_OR_RETURN(const IdentifiedRow id, NextRow(now));
-              batch->results[row.index]->message_id = id.message_id;
-              BindMessageRow(st, i, id, row.body_md5, r, row.attributes, now + row.delay_ms);
+              IMGBATCH_ASSIGN_OR_RETURN(IdentifiedRow id, NextRow(now));
+              // Bound from where it lives until the completion (BindView).
+              std::string& message_id = batch->results[row.index]->message_id;
+              message_id = std::move(id.message_id);
+              BindMessageRow(st, i, id.seq, message_id, row.body_md5, r, row.attributes,
+                             now + row.delay_ms);
             }
             IMGBATCH_RETURN_IF_ERROR(st.Run());
           }
@@ -725,7 +728,7 @@ class EngineImpl final : public QueueEngine {
                        const std::string& attributes, int64_t now, int64_t visible_at) {
     IMGBATCH_ASSIGN_OR_RETURN(db::Statement st, txn.Prepare(InsertMessagesSql(1)));
     st.Bind(1, q->id).Bind(2, now);
-    BindMessageRow(st, 0, id, body_md5, r, attributes, visible_at);
+    BindMessageRow(st, 0, id.seq, id.message_id, body_md5, r, attributes, visible_at);
     return st.Run();
   }
 
@@ -739,19 +742,21 @@ class EngineImpl final : public QueueEngine {
     return IdentifiedRow{seq, std::move(*id)};
   }
 
-  // Binds row `row` (0-based) of an InsertMessagesSql statement.
-  static void BindMessageRow(db::Statement& st, size_t row, const IdentifiedRow& id,
-                             const std::string& body_md5, const SendRequest& r,
-                             const std::string& attributes, int64_t visible_at) {
+  // Binds row `row` (0-based) of an InsertMessagesSql statement, without
+  // copies (BindView): every string must outlive the statement's Run().
+  static void BindMessageRow(db::Statement& st, size_t row, int64_t seq,
+                             const std::string& message_id, const std::string& body_md5,
+                             const SendRequest& r, const std::string& attributes,
+                             int64_t visible_at) {
     const int p = kInsertFirstRowParam + static_cast<int>(row) * kInsertParamsPerRow;
-    st.Bind(p, id.seq)
-        .Bind(p + 1, id.message_id)
-        .BindBlob(p + 2, r.body)
-        .BindBlob(p + 3, attributes)
-        .Bind(p + 4, r.sender_id)
-        .Bind(p + 5, r.trace_header)
+    st.Bind(p, seq)
+        .BindView(p + 1, message_id)
+        .BindBlobView(p + 2, r.body)
+        .BindBlobView(p + 3, attributes)
+        .BindView(p + 4, r.sender_id)
+        .BindView(p + 5, r.trace_header)
         .Bind(p + 6, visible_at)
-        .Bind(p + 7, body_md5);
+        .BindView(p + 7, body_md5);
   }
 
   // Counts the new messages and wakes parked receivers (or the engine thread
