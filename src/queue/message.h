@@ -52,10 +52,10 @@ Status ValidateAttributes(const MessageAttributes& attributes);
 // Size counted against MaximumMessageSize: body + attribute names, types and values.
 size_t MessageSize(std::string_view body, const MessageAttributes& attributes);
 
-// A message id in UUID text form, as SQS message ids look: a version-7 UUID
-// (RFC 9562: Unix milliseconds, then 74 random bits), so ids sort by send
-// time and the (queue_id, message_id) index grows at its end instead of
-// dirtying a random page of a large backlog's index on every send.
+// A random id in UUID text form: a version-7 UUID (RFC 9562: Unix
+// milliseconds, then 74 random bits), so ids sort by creation time. Request
+// ids and move task handles; messages sent since queue migration 6 get ids
+// from MessageIdForSeq (the rows of older ones hold such ids).
 std::string NewMessageId();
 
 // The id of the message stored at row `seq`: a version-8 UUID (RFC 9562's
