@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <string>
+#include <vector>
 
 #include "auth/sigv4.h"
 #include "common/hashing.h"
@@ -67,6 +68,41 @@ void BM_Verify(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_Verify);
+
+// What the server's adapters do around Verify: the headers of the request
+// either copied into a HeaderList (as before) or viewed in place.
+void BM_VerifyAdapter(benchmark::State& state) {
+  const bool copy = state.range(0) == 1;
+  const std::string body = Body();
+  const HeaderList received = SignedHeaders(body);
+  const std::string body_hash = imgbatch::Sha256Hex(body);
+  imgbatch::auth::VerifyOptions options;
+  auto secrets = [](std::string_view id) -> std::optional<std::string> {
+    if (id != kKeyId) return std::nullopt;
+    return std::string(kSecret);
+  };
+  for (auto _ : state) {
+    imgbatch::auth::HttpRequestView view;
+    view.method = "POST";
+    view.path = "/";
+    view.body_sha256_hex = body_hash;
+    HeaderList copied;
+    std::vector<imgbatch::auth::HeaderField> fields;
+    if (copy) {
+      copied.reserve(received.size());
+      for (const auto& [name, value] : received) copied.emplace_back(name, value);
+      view.headers = &copied;
+    } else {
+      fields.reserve(received.size());
+      for (const auto& [name, value] : received) fields.push_back({name, value});
+      view.fields = fields;
+    }
+    auto verified = imgbatch::auth::Verify(view, secrets, kNow, options);
+    if (!verified.ok()) state.SkipWithError(verified.status().ToString().c_str());
+    benchmark::DoNotOptimize(verified);
+  }
+}
+BENCHMARK(BM_VerifyAdapter)->ArgName("copy")->Arg(1)->Arg(0);
 
 void BM_BodySha256(benchmark::State& state) {
   const std::string body = Body();

@@ -3,8 +3,10 @@
 #pragma once
 
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "auth/sigv4.h"
 #include "common/status.h"
@@ -17,13 +19,20 @@ Status AuthError(Code code, std::string_view detail, std::string message);
 std::string TrimAll(std::string_view value);
 // All values of a header (case-insensitive name) trimmed and joined with ','
 // in request order; nullopt when absent.
-std::optional<std::string> HeaderValue(const HeaderList& headers, std::string_view name);
+std::optional<std::string> HeaderValue(std::span<const HeaderField> headers, std::string_view name);
 // The same value appended to out (no copy of its own); false when absent.
-bool AppendHeaderValue(std::string& out, const HeaderList& headers, std::string_view name);
+bool AppendHeaderValue(std::string& out, std::span<const HeaderField> headers,
+                       std::string_view name);
+// Views of a HeaderList's fields, kept in storage.
+std::span<const HeaderField> FieldsOf(const HeaderList& headers, std::vector<HeaderField>& storage);
+// The request with its headers as `fields` (a HeaderList's viewed into
+// storage), the form the verifiers read.
+HttpRequestView WithFields(const HttpRequestView& request, std::vector<HeaderField>& storage);
 
 // Signature Version 2 (HMAC-SHA1), for S3 only: "Authorization: AWS id:sig"
 // and presigned AWSAccessKeyId/Expires/Signature URLs, which botocore and the
 // aws CLI still produce by default for us-east-1 presigned URLs.
+// Both read request.fields: pass a request from WithFields.
 bool IsSigV2(const HttpRequestView& request);
 Result<VerifiedRequest> VerifySigV2(const HttpRequestView& request, const SecretLookup& secrets,
                                     std::chrono::system_clock::time_point now,

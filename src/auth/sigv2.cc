@@ -73,7 +73,7 @@ std::string CanonicalResource(const HttpRequestView& request, const VerifyOption
                               bool bucket_slash) {
   std::string resource;
   if (!options.virtual_host_domain.empty()) {
-    std::string host = HeaderValue(*request.headers, "host").value_or("");
+    std::string host = HeaderValue(request.fields, "host").value_or("");
     host = host.substr(0, host.rfind(':') == std::string::npos || host.back() == ']'
                               ? host.size()
                               : host.rfind(':'));
@@ -109,15 +109,15 @@ std::string CanonicalResource(const HttpRequestView& request, const VerifyOption
 std::string StringToSign(const HttpRequestView& request, std::string_view date_or_expires,
                          const VerifyOptions& options, bool bucket_slash) {
   std::map<std::string, std::string> amz_headers;
-  for (const auto& [name, value] : *request.headers) {
+  for (const auto& [name, value] : request.fields) {
     std::string lower = ToLower(name);
     if (!lower.starts_with("x-amz-") || amz_headers.contains(lower)) continue;
-    amz_headers[lower] = HeaderValue(*request.headers, lower).value_or("");
+    amz_headers[lower] = HeaderValue(request.fields, lower).value_or("");
   }
   std::string sts(request.method);
   sts.push_back('\n');
-  sts.append(HeaderValue(*request.headers, "content-md5").value_or("")).push_back('\n');
-  sts.append(HeaderValue(*request.headers, "content-type").value_or("")).push_back('\n');
+  sts.append(HeaderValue(request.fields, "content-md5").value_or("")).push_back('\n');
+  sts.append(HeaderValue(request.fields, "content-type").value_or("")).push_back('\n');
   sts.append(date_or_expires).push_back('\n');
   for (const auto& [name, value] : amz_headers) {
     sts.append(name).push_back(':');
@@ -139,8 +139,8 @@ Status QueryError(std::string message) {
 
 // The header form's time: x-amz-date wins over Date (and then the Date line
 // of the string to sign is empty).
-std::optional<std::chrono::system_clock::time_point> HeaderTime(const HeaderList& headers,
-                                                                bool* date_line_empty) {
+std::optional<std::chrono::system_clock::time_point> HeaderTime(
+    std::span<const HeaderField> headers, bool* date_line_empty) {
   auto value = HeaderValue(headers, "x-amz-date");
   *date_line_empty = value.has_value();
   if (!value) value = HeaderValue(headers, "date");
@@ -158,7 +158,7 @@ std::optional<std::chrono::system_clock::time_point> HeaderTime(const HeaderList
 }  // namespace
 
 bool IsSigV2(const HttpRequestView& request) {
-  if (auto auth = HeaderValue(*request.headers, "authorization")) {
+  if (auto auth = HeaderValue(request.fields, "authorization")) {
     return auth->starts_with(kHeaderPrefix);
   }
   QueryParams params = ParseQuery(request.query);
@@ -176,7 +176,7 @@ Result<VerifiedRequest> VerifySigV2(const HttpRequestView& request, const Secret
   }
   VerifiedRequest verified;
   std::string signature, date_line;
-  if (auto auth = HeaderValue(*request.headers, "authorization")) {
+  if (auto auth = HeaderValue(request.fields, "authorization")) {
     std::string_view rest = std::string_view(*auth).substr(kHeaderPrefix.size());
     size_t colon = rest.rfind(':');
     if (colon == std::string_view::npos || colon == 0) {
@@ -186,7 +186,7 @@ Result<VerifiedRequest> VerifySigV2(const HttpRequestView& request, const Secret
     verified.access_key_id = Trim(rest.substr(0, colon));
     signature = Trim(rest.substr(colon + 1));
     bool date_line_empty = false;
-    auto at = HeaderTime(*request.headers, &date_line_empty);
+    auto at = HeaderTime(request.fields, &date_line_empty);
     if (!at) {
       return AuthError(Code::kAccessDenied, "AccessDenied",
                        "AWS authentication requires a valid Date or x-amz-date header");
@@ -197,7 +197,7 @@ Result<VerifiedRequest> VerifySigV2(const HttpRequestView& request, const Secret
                        "The difference between the request time and the current time is too "
                        "large.");
     }
-    if (!date_line_empty) date_line = HeaderValue(*request.headers, "date").value_or("");
+    if (!date_line_empty) date_line = HeaderValue(request.fields, "date").value_or("");
   } else {
     QueryParams params = ParseQuery(request.query);
     verified.access_key_id = QueryGet(params, "AWSAccessKeyId").value_or("");
@@ -238,7 +238,7 @@ Result<VerifiedRequest> VerifySigV2(const HttpRequestView& request, const Secret
   verified.service = "s3";
   // SigV2 never covers the body; Content-MD5, when sent, is the s3 adapter's check.
   verified.payload = PayloadMode::kUnsignedPayload;
-  verified.session_token = HeaderValue(*request.headers, "x-amz-security-token").value_or("");
+  verified.session_token = HeaderValue(request.fields, "x-amz-security-token").value_or("");
   return verified;
 }
 

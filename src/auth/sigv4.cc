@@ -44,7 +44,8 @@ std::string TrimAll(std::string_view value) {
   return out;
 }
 
-bool AppendHeaderValue(std::string& out, const HeaderList& headers, std::string_view name) {
+bool AppendHeaderValue(std::string& out, std::span<const HeaderField> headers,
+                       std::string_view name) {
   bool found = false;
   for (const auto& [n, v] : headers) {
     if (!IEquals(n, name)) continue;
@@ -55,10 +56,26 @@ bool AppendHeaderValue(std::string& out, const HeaderList& headers, std::string_
   return found;
 }
 
-std::optional<std::string> HeaderValue(const HeaderList& headers, std::string_view name) {
+std::optional<std::string> HeaderValue(std::span<const HeaderField> headers,
+                                       std::string_view name) {
   std::string joined;
   if (!AppendHeaderValue(joined, headers, name)) return std::nullopt;
   return joined;
+}
+
+std::span<const HeaderField> FieldsOf(const HeaderList& headers,
+                                      std::vector<HeaderField>& storage) {
+  storage.clear();
+  storage.reserve(headers.size());
+  for (const auto& [name, value] : headers) storage.push_back({name, value});
+  return storage;
+}
+
+HttpRequestView WithFields(const HttpRequestView& request, std::vector<HeaderField>& storage) {
+  HttpRequestView out = request;
+  if (request.headers != nullptr) out.fields = FieldsOf(*request.headers, storage);
+  out.headers = nullptr;
+  return out;
 }
 
 }  // namespace internal
@@ -146,7 +163,7 @@ struct CanonicalParts {
   std::string_view method;
   std::string_view path;
   std::string_view query;
-  const HeaderList* headers = nullptr;
+  std::span<const HeaderField> headers;
   const std::vector<std::string>* signed_headers = nullptr;
   std::string_view payload_hash;
   std::string_view service;
@@ -167,7 +184,7 @@ std::string CanonicalRequest(const CanonicalParts& p) {
   out.append(CanonicalQuery(p.query, p.presigned, p.plus_as_space)).push_back('\n');
   for (const auto& name : *p.signed_headers) {
     out.append(name).push_back(':');
-    internal::AppendHeaderValue(out, *p.headers, name);
+    internal::AppendHeaderValue(out, p.headers, name);
     out.push_back('\n');
   }
   out.push_back('\n');
@@ -275,7 +292,7 @@ Status ParseSignedHeaders(std::string_view list, AuthFields& fields) {
 // so an unsigned one could be added in transit. Host is checked when the
 // SignedHeaders list is parsed; Content-MD5 and Content-Type need not be
 // signed (S3 verifies the digest against the body either way).
-Status CheckAmzHeadersSigned(const HeaderList& headers, const AuthFields& fields) {
+Status CheckAmzHeadersSigned(std::span<const HeaderField> headers, const AuthFields& fields) {
   std::vector<std::string> not_signed;
   for (const auto& [name, value] : headers) {
     if (!IStartsWith(name, "x-amz-")) continue;
@@ -304,7 +321,7 @@ Status ParseSignature(std::string_view signature, AuthFields& fields) {
 }
 
 // Authorization: AWS4-HMAC-SHA256 Credential=..., SignedHeaders=..., Signature=...
-Status ParseAuthorizationHeader(std::string_view header, const HeaderList& headers,
+Status ParseAuthorizationHeader(std::string_view header, std::span<const HeaderField> headers,
                                 AuthFields& fields) {
   std::string_view rest = Trim(header);
   if (!rest.starts_with(kAlgorithm) ||
@@ -451,7 +468,7 @@ std::optional<PayloadMode> PayloadModeOf(std::string_view value) {
 // The payload hash line of the canonical request, as the signer must have
 // written it.
 Result<std::string> PayloadHashFor(const HttpRequestView& request, const AuthFields& fields) {
-  auto header = HeaderValue(*request.headers, "x-amz-content-sha256");
+  auto header = HeaderValue(request.fields, "x-amz-content-sha256");
   bool use_header = header && (!fields.presigned ||
                                ContainsHeader(fields.signed_headers, "x-amz-content-sha256"));
   if (use_header) {
@@ -562,14 +579,13 @@ std::string DeriveSigningKey(std::string_view secret, std::string_view date,
 Result<VerifiedRequest> Verify(const HttpRequestView& request, const SecretLookup& secrets,
                                std::chrono::system_clock::time_point now,
                                const VerifyOptions& options) {
-  static const HeaderList kNoHeaders;
-  HttpRequestView req = request;
-  if (req.headers == nullptr) req.headers = &kNoHeaders;
+  std::vector<HeaderField> storage;
+  const HttpRequestView req = internal::WithFields(request, storage);
 
   if (internal::IsSigV2(req)) return internal::VerifySigV2(req, secrets, now, options);
 
   AuthFields fields;
-  auto authorization = HeaderValue(*req.headers, "authorization");
+  auto authorization = HeaderValue(req.fields, "authorization");
   QueryParams params = ParseQuery(req.query);
   bool presigned = HasPresignedParams(params);
   if (authorization && presigned) {
@@ -579,7 +595,7 @@ Result<VerifiedRequest> Verify(const HttpRequestView& request, const SecretLooku
                      "specified");
   }
   if (authorization) {
-    IMGBATCH_RETURN_IF_ERROR(ParseAuthorizationHeader(*authorization, *req.headers, fields));
+    IMGBATCH_RETURN_IF_ERROR(ParseAuthorizationHeader(*authorization, req.fields, fields));
   } else if (presigned) {
     fields.presigned = true;
     IMGBATCH_RETURN_IF_ERROR(ParsePresignedQuery(params, fields));
@@ -594,13 +610,13 @@ Result<VerifiedRequest> Verify(const HttpRequestView& request, const SecretLooku
                      "The AWS Access Key Id you provided does not exist in our records.");
   }
   IMGBATCH_RETURN_IF_ERROR(CheckTime(fields, now, options));
-  IMGBATCH_RETURN_IF_ERROR(CheckAmzHeadersSigned(*req.headers, fields));
+  IMGBATCH_RETURN_IF_ERROR(CheckAmzHeadersSigned(req.fields, fields));
   IMGBATCH_ASSIGN_OR_RETURN(std::string payload_hash, PayloadHashFor(req, fields));
 
   std::string scope = Scope(fields.date, fields.region, fields.service);
   std::string signing_key = CachedSigningKey(*secret, fields.date, fields.region, fields.service);
   CanonicalParts parts{
-      req.method,   req.path,       req.query,       req.headers, &fields.signed_headers,
+      req.method,   req.path,       req.query,       req.fields, &fields.signed_headers,
       payload_hash, fields.service, fields.presigned};
   // Readings of the request a signer may have used, AWS's own first. Signers
   // disagree on whether a raw '+' in a query is a space (form encoding) or a
@@ -634,20 +650,19 @@ Result<VerifiedRequest> Verify(const HttpRequestView& request, const SecretLooku
   verified.scope = std::move(scope);
   verified.presigned = fields.presigned;
   verified.session_token = fields.session_token;
-  if (auto decoded = HeaderValue(*req.headers, "x-amz-decoded-content-length")) {
+  if (auto decoded = HeaderValue(req.fields, "x-amz-decoded-content-length")) {
     verified.decoded_content_length = ParseUint(*decoded);
   }
   return verified;
 }
 
 std::optional<ClaimedScope> PeekScope(const HttpRequestView& request) {
-  static const HeaderList kNoHeaders;
-  HttpRequestView req = request;
-  if (req.headers == nullptr) req.headers = &kNoHeaders;
+  std::vector<HeaderField> storage;
+  const HttpRequestView req = internal::WithFields(request, storage);
   if (internal::IsSigV2(req)) {
     ClaimedScope scope;
     scope.service = "s3";
-    if (auto auth = HeaderValue(*req.headers, "authorization")) {
+    if (auto auth = HeaderValue(req.fields, "authorization")) {
       std::string_view rest = std::string_view(*auth).substr(4);  // "AWS "
       scope.access_key_id = rest.substr(0, rest.rfind(':'));
     } else {
@@ -656,7 +671,7 @@ std::optional<ClaimedScope> PeekScope(const HttpRequestView& request) {
     return scope;
   }
   std::optional<std::string> credential;
-  if (auto auth = HeaderValue(*req.headers, "authorization")) {
+  if (auto auth = HeaderValue(req.fields, "authorization")) {
     for (std::string_view part : Split(*auth, ',')) {
       part = Trim(part);
       if (part.starts_with(kAlgorithm)) part = Trim(part.substr(kAlgorithm.size()));
@@ -735,7 +750,9 @@ void SignRequest(std::string_view method, std::string_view path, std::string_vie
   // thousands of requests a second (bench/queue's load generator) spent
   // most of its signing time re-deriving the same key.
   std::string signing_key = CachedSigningKey(credentials.secret_access_key, date, region, service);
-  CanonicalParts parts{method, path, query, &headers, &signed_headers, payload_hash, service};
+  std::vector<HeaderField> views;
+  CanonicalParts parts{method,          path,         query,  internal::FieldsOf(headers, views),
+                       &signed_headers, payload_hash, service};
   std::string signature = ComputeSignature(signing_key, parts, amz_date, scope);
   headers.emplace_back("Authorization",
                        std::string(kAlgorithm) + " Credential=" + credentials.access_key_id + "/" +
@@ -768,8 +785,10 @@ std::string PresignQuery(std::string_view method, std::string_view path, std::st
   std::vector<std::string> signed_headers{"host"};
   std::string_view payload_hash = service == "s3" ? kUnsignedPayload : kEmptySha256Hex;
   std::string signing_key = DeriveSigningKey(credentials.secret_access_key, date, region, service);
-  CanonicalParts parts{method,          path,         full_query, &headers,
-                       &signed_headers, payload_hash, service,    /*presigned=*/true};
+  std::vector<HeaderField> views;
+  CanonicalParts parts{
+      method,          path,         full_query, internal::FieldsOf(headers, views),
+      &signed_headers, payload_hash, service,    /*presigned=*/true};
   std::string signature = ComputeSignature(signing_key, parts, amz_date, scope);
   return CanonicalQuery(full_query, /*presigned=*/true) + "&X-Amz-Signature=" + signature;
 }

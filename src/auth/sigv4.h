@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -19,6 +20,12 @@
 namespace imgbatch::auth {
 
 using HeaderList = std::vector<std::pair<std::string, std::string>>;
+
+// A request header viewed where the server already keeps it (no copy).
+struct HeaderField {
+  std::string_view name;
+  std::string_view value;
+};
 
 struct Credentials {
   std::string access_key_id;
@@ -38,6 +45,9 @@ struct HttpRequestView {
   // the hash of the empty body is assumed (right for GET/HEAD/DELETE). Never
   // needed for S3 header auth, whose clients always send the header.
   std::string_view body_sha256_hex = {};
+  // The headers viewed in place instead of copied into a HeaderList: what
+  // the server's adapters pass. Used when `headers` is null.
+  std::span<const HeaderField> fields = {};
 };
 
 // The literal payload hashes (x-amz-content-sha256 values).

@@ -493,6 +493,50 @@ TEST(SigV4RoundTrip, CachedSigningKeysDoNotLeakAcrossSecretsDaysOrServices) {
   }
 }
 
+// The server's adapters pass the headers viewed in place (HttpRequestView::
+// fields) instead of a HeaderList copy: same verdicts, same verified request.
+TEST(SigV4RoundTrip, HeaderViewsVerifyLikeAHeaderList) {
+  const std::string body = R"({"QueueUrl":"http://127.0.0.1:4566/000000000000/jobs"})";
+  HeaderList headers{{"Host", "127.0.0.1:4566"},
+                     {"Content-Type", "application/x-amz-json-1.0"},
+                     {"X-Amz-Target", "AmazonSQS.ReceiveMessage"}};
+  SignRequest("POST", "/", "", headers, Sha256Hex(body), TestCredentials(), "us-east-1", "sqs",
+              kNow);
+  auto views = [](const HeaderList& list) {
+    std::vector<HeaderField> out;
+    for (const auto& [name, value] : list) out.push_back({name, value});
+    return out;
+  };
+  auto verify_views = [&](const HeaderList& list, std::string_view body_hash) {
+    const std::vector<HeaderField> fields = views(list);
+    HttpRequestView view{"POST", "/", ""};
+    view.body_sha256_hex = body_hash;
+    view.fields = fields;
+    return Verify(view, Keys(kKeyId, kSecret), kNow);
+  };
+  auto by_list = VerifyAt("POST", "/", "", headers, kNow, Sha256Hex(body));
+  auto by_views = verify_views(headers, Sha256Hex(body));
+  ASSERT_TRUE(by_list.ok()) << by_list.status().ToString();
+  ASSERT_TRUE(by_views.ok()) << by_views.status().ToString();
+  EXPECT_EQ(by_views->access_key_id, by_list->access_key_id);
+  EXPECT_EQ(by_views->scope, by_list->scope);
+  EXPECT_EQ(by_views->seed_signature, by_list->seed_signature);
+  EXPECT_EQ(by_views->body_sha256, Sha256Hex(body));
+
+  ExpectError(verify_views(headers, Sha256Hex(body + "x")), Code::kUnauthenticated,
+              "SignatureDoesNotMatch");
+  HeaderList tampered = headers;
+  for (auto& [name, value] : tampered) {
+    if (name == "X-Amz-Target") value = "AmazonSQS.DeleteQueue";
+  }
+  ExpectError(verify_views(tampered, Sha256Hex(body)), Code::kUnauthenticated,
+              "SignatureDoesNotMatch");
+  // An unsigned x-amz-* header is seen through the views too.
+  HeaderList extra = headers;
+  extra.emplace_back("x-amz-meta-unsigned", "1");
+  ExpectError(verify_views(extra, Sha256Hex(body)), Code::kAccessDenied, "AccessDenied");
+}
+
 TEST(SigV4RoundTrip, TamperedRequestsAreRejected) {
   HeaderList headers = SignedS3("GET", "/bucket/key", "list-type=2&prefix=a", kEmptySha256Hex);
   ASSERT_TRUE(VerifyAt("GET", "/bucket/key", "list-type=2&prefix=a", headers).ok());

@@ -23,10 +23,12 @@ SigV4Authenticator::SigV4Authenticator(const auth::KeyRegistry& keys, auth::Veri
     : keys_(keys), options_(std::move(options)), clock_(clock) {}
 
 Result<auth::VerifiedRequest> SigV4Authenticator::Verify(const http::RequestHead& head) {
-  auth::HeaderList headers;
-  headers.reserve(head.headers.fields().size());
-  for (const auto& field : head.headers.fields()) headers.emplace_back(field.name, field.value);
-  auth::HttpRequestView view{head.method, head.path, head.query, &headers};
+  // The headers are viewed where the request keeps them, not copied.
+  std::vector<auth::HeaderField> fields;
+  fields.reserve(head.headers.fields().size());
+  for (const auto& field : head.headers.fields()) fields.push_back({field.name, field.value});
+  auth::HttpRequestView view{head.method, head.path, head.query};
+  view.fields = fields;
   auto secrets = [this](std::string_view id) -> std::optional<std::string> {
     auto key = keys_.Find(id);
     if (!key) return std::nullopt;

@@ -44,9 +44,10 @@ bool SignedByRootKey(const OperatorContext& ctx, const http::Exchange& ex) {
   if (!ctx.key_registry || !authorization || !authorization->starts_with("AWS4-HMAC-SHA256")) {
     return false;
   }
-  auth::HeaderList headers;
-  for (const auto& f : head.headers.fields()) headers.emplace_back(f.name, f.value);
-  auth::HttpRequestView view{head.method, head.path, head.query, &headers};
+  std::vector<auth::HeaderField> fields;
+  for (const auto& f : head.headers.fields()) fields.push_back({f.name, f.value});
+  auth::HttpRequestView view{head.method, head.path, head.query};
+  view.fields = fields;
   auth::VerifyOptions options;
   options.region = ctx.region;
   options.services = {"s3"};

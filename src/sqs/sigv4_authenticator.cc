@@ -1,4 +1,5 @@
 #include <string>
+#include <vector>
 
 #include "auth/policy.h"
 #include "common/hashing.h"
@@ -13,16 +14,17 @@ class SigV4Authenticator final : public Authenticator {
       : keys_(keys), options_(std::move(options)), clock_(clock) {}
 
   Result<Caller> Authenticate(const http::RequestHead& head, std::string_view body) override {
-    auth::HeaderList headers;
-    headers.reserve(head.headers.fields().size());
-    for (const auto& f : head.headers.fields()) headers.emplace_back(f.name, f.value);
+    // The headers are viewed where the request keeps them, not copied.
+    std::vector<auth::HeaderField> fields;
+    fields.reserve(head.headers.fields().size());
+    for (const auto& f : head.headers.fields()) fields.push_back({f.name, f.value});
     const std::string body_hash = Sha256Hex(body);
     auth::HttpRequestView view;
     view.method = head.method;
     view.path = head.path;
     view.query = head.query;
-    view.headers = &headers;
     view.body_sha256_hex = body_hash;
+    view.fields = fields;
     // The secret alone: Find() would copy the key's whole policy per request.
     auto secrets = [this](std::string_view id) { return keys_.SecretFor(id); };
     IMGBATCH_ASSIGN_OR_RETURN(auth::VerifiedRequest verified,
