@@ -117,23 +117,31 @@ struct Fixture {
     engine = std::move(*e);
   }
 
-  // The backlog in one transaction, rows as SendBatch writes them (ids from
-  // NewMessageId, 128-byte bodies), sent a minute ago so that they sort
-  // ahead of the cycles' messages; then the WAL is checkpointed away so the
-  // measured cycles do not pay for the fill.
+  // The backlog in one transaction, rows as SendBatch writes them (seqs
+  // after the queue's, ids from MessageIdForSeq, 128-byte bodies), sent a
+  // minute ago so that they sort ahead of the cycles' messages; then the
+  // WAL is checkpointed away so the measured cycles do not pay for the
+  // fill. (Ids of another form would keep queue_messages_legacy_id alive.)
   void Fill(int64_t n) {
     const int64_t past = SystemClock::Instance().NowMillis() - 60'000;
+    const std::string body(128, 'b');
+    const std::string body_md5 = Md5Hex(body);
     Status st = db->Write([&](db::Txn& txn) -> Status {
-      for (int64_t i = 0; i < n; ++i) {
+      for (int64_t seq = 1; seq <= n; ++seq) {
         IMGBATCH_ASSIGN_OR_RETURN(
             db::Statement ins,
-            txn.Prepare("INSERT INTO queue_messages(queue_id, message_id, body, attributes, "
-                        "sender_id, trace_header, sent_ms, visible_at_ms) SELECT id, ?1, ?2, "
-                        "x'', 'AKIABENCH', '', ?3, ?3 FROM queues WHERE name = ?4"));
-        IMGBATCH_RETURN_IF_ERROR(ins.Bind(1, NewMessageId())
-                                     .BindBlob(2, std::string(128, 'b'))
+            txn.Prepare("INSERT INTO queue_messages(seq, queue_id, message_id, body, attributes, "
+                        "sender_id, trace_header, sent_ms, visible_at_ms, first_receive_ms, "
+                        "last_receive_ms, body_md5) SELECT ?5, id, ?1, ?2, x'', 'AKIABENCH', '', "
+                        "?3, ?3, ?3, ?3, ?6 FROM queues WHERE name = ?4"));
+        auto id = MessageIdForSeq(past, seq);
+        if (!id) return Internal("seq out of range");
+        IMGBATCH_RETURN_IF_ERROR(ins.Bind(1, *id)
+                                     .BindBlob(2, body)
                                      .Bind(3, past)
                                      .Bind(4, std::string_view(kQueue))
+                                     .Bind(5, seq)
+                                     .Bind(6, body_md5)
                                      .Run());
       }
       return Status::Ok();
