@@ -105,6 +105,12 @@ class Exchange {
   // hold this exchange; it must not call Respond/RespondWith. Dropped unrun
   // when the connection is gone. This default calls make at once.
   virtual void RespondWith(std::function<Response()> make) { Respond(make()); }
+  // Runs fn on the connection's I/O thread — or at once on the calling
+  // thread when the connection is gone, so fn always runs exactly once. For
+  // work a thread that must stay quick hands over before it answers (the
+  // database writer finishing a receive's messages). This default runs fn at
+  // once.
+  virtual void RunOnIoThread(std::function<void()> fn) { fn(); }
   // True once the client has gone away (long polls give up early).
   virtual bool ClientGone() const = 0;
 };

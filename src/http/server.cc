@@ -134,6 +134,13 @@ class SessionWaker {
   SessionWaker(asio::any_io_executor executor, std::weak_ptr<Session> session)
       : executor_(std::move(executor)), session_(std::move(session)) {}
   void Wake();  // defined after Session
+  // Posts fn to the session's strand; false once closed (fn not taken).
+  bool Post(std::function<void()>& fn) {
+    std::lock_guard lock(mu_);
+    if (!executor_) return false;
+    asio::post(*executor_, std::move(fn));
+    return true;
+  }
   void Close() {
     std::lock_guard lock(mu_);
     executor_.reset();
@@ -250,6 +257,10 @@ class ExchangeImpl final : public Exchange {
       wake = !shared_->inline_call;
     }
     if (wake) shared_->waker->Wake();
+  }
+
+  void RunOnIoThread(std::function<void()> fn) override {
+    if (!shared_->waker->Post(fn)) fn();
   }
 
   bool ClientGone() const override { return shared_->client_gone.load(); }

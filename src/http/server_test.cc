@@ -829,6 +829,46 @@ TEST_F(ServerTest, RespondWithBuildsTheResponseOnTheIoThread) {
   EXPECT_TRUE(Eventually([&] { return weak.expired(); }));
 }
 
+// RunOnIoThread: fn runs on the connection's I/O thread (where it may answer),
+// and always runs.
+TEST_F(ServerTest, RunOnIoThreadRunsOnTheConnectionsThreadOrAtOnce) {
+  std::mutex mu;
+  std::vector<std::shared_ptr<Exchange>> parked;
+  StartServer([&](std::shared_ptr<Exchange> ex) {
+    std::lock_guard lock(mu);
+    parked.push_back(std::move(ex));
+  });
+  auto take_parked = [&]() -> std::shared_ptr<Exchange> {
+    std::lock_guard lock(mu);
+    if (parked.empty()) return nullptr;
+    auto ex = std::move(parked.back());
+    parked.pop_back();
+    return ex;
+  };
+  CurlResult result;
+  std::thread client([&] { result = Curl().Run("GET", Url("/hop")); });
+  std::shared_ptr<Exchange> ex;
+  ASSERT_TRUE(Eventually([&] { return (ex = take_parked()) != nullptr; }));
+  std::atomic<bool> ran_on_caller{true};
+  std::thread caller([&] {
+    const auto caller_id = std::this_thread::get_id();
+    ex->RunOnIoThread([ex, &ran_on_caller, caller_id] {
+      ran_on_caller = std::this_thread::get_id() == caller_id;
+      ex->Respond(Text(200, "hopped"));
+    });
+  });
+  caller.join();
+  client.join();
+  EXPECT_EQ(result.body, "hopped");
+  EXPECT_FALSE(ran_on_caller);
+
+  // Answered, and the client gone: fn still runs (on the I/O thread while
+  // the connection lingers, at once after).
+  std::atomic<int> runs{0};
+  ex->RunOnIoThread([&] { ++runs; });
+  EXPECT_TRUE(Eventually([&] { return runs == 1; }));
+}
+
 // ServerOptions::run_inline: picked requests with a small body run on the I/O
 // thread (not the only handler thread, which is busy), and may answer later
 // from another thread; a body too large to read ahead still goes to the pool.
