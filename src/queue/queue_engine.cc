@@ -172,7 +172,7 @@ constexpr std::string_view kTaskNotRunning = "TaskNotRunning";
 
 // A message a receive took, as read in the write transaction; finished into
 // a ReceivedMessage (attributes decoded, MD5s, receipt handle) after the
-// commit, off the db writer thread (EngineImpl::FinishReceived).
+// commit (FinishReceived).
 struct TakenMessage {
   ReceivedMessage m;  // read columns, receive_count/first_receive_ms updated
   int64_t seq = 0;
@@ -180,6 +180,29 @@ struct TakenMessage {
   std::string body_md5;    // as stored at send; empty in rows older than migration 5
   std::string dlq_source;
 };
+
+// What a client gets for messages taken in a receive transaction. Runs
+// after the commit: the decoding, the MD5s and the receipt handles need no
+// transaction, nor the db writer thread every write waits for
+// (ReceiveOptions::complete_on), nor the engine.
+std::vector<ReceivedMessage> FinishReceived(int64_t queue_id, const EngineOptions& options,
+                                            std::vector<TakenMessage> taken) {
+  std::vector<ReceivedMessage> out;
+  out.reserve(taken.size());
+  for (TakenMessage& t : taken) {
+    ReceivedMessage& m = t.m;
+    auto attributes = DecodeAttributes(t.attributes);
+    if (attributes.ok()) m.attributes = std::move(*attributes);
+    m.md5_of_body = t.body_md5.empty() ? Md5OfBody(m.body) : std::move(t.body_md5);
+    m.md5_of_attributes = Md5OfAttributes(m.attributes);
+    if (!t.dlq_source.empty()) {
+      m.dead_letter_source_arn = QueueArn(options.region, options.account, t.dlq_source);
+    }
+    m.receipt_handle = EncodeReceipt(Receipt{queue_id, t.seq, m.receive_count});
+    out.push_back(std::move(m));
+  }
+  return out;
+}
 
 struct Waiter {
   int max_messages = 1;
@@ -824,7 +847,7 @@ class EngineImpl final : public QueueEngine {
     w.abandoned = std::move(options.abandoned);
     w.done = std::move(done);
     if (!maybe_messages) return Park(q, std::move(w), generation);
-    ReceiveNowAsync(q, w.max_messages, visibility,
+    ReceiveNowAsync(q, w.max_messages, visibility, std::move(options.complete_on),
                     [this, q, wait, generation,
                      w = std::move(w)](Result<std::vector<ReceivedMessage>> got) mutable {
                       if (!got.ok() || !got->empty() || wait == 0) return w.done(std::move(got));
@@ -1499,29 +1522,11 @@ class EngineImpl final : public QueueEngine {
     return Status::Ok();
   }
 
-  // What a client gets for messages taken in a receive transaction. Runs
-  // in the completion, after the commit: the decoding, the MD5s and the
-  // receipt handles need no transaction (with db overlap_sync, nor the db
-  // writer thread every write waits for).
-  std::vector<ReceivedMessage> FinishReceived(const QueuePtr& q, std::vector<TakenMessage> taken) {
-    std::vector<ReceivedMessage> out;
-    out.reserve(taken.size());
-    for (TakenMessage& t : taken) {
-      ReceivedMessage& m = t.m;
-      auto attributes = DecodeAttributes(t.attributes);
-      if (attributes.ok()) m.attributes = std::move(*attributes);
-      m.md5_of_body = t.body_md5.empty() ? Md5OfBody(m.body) : std::move(t.body_md5);
-      m.md5_of_attributes = Md5OfAttributes(m.attributes);
-      if (!t.dlq_source.empty()) m.dead_letter_source_arn = QueueArnFor(t.dlq_source);
-      m.receipt_handle = EncodeReceipt(Receipt{q->id, t.seq, m.receive_count});
-      out.push_back(std::move(m));
-    }
-    return out;
-  }
-
   // One receive of up to max messages, completed once durable (on the
   // database's writer or syncer thread) or with the write's error.
-  void ReceiveNowAsync(const QueuePtr& q, int max, int visibility, ReceiveCallback done) {
+  void ReceiveNowAsync(const QueuePtr& q, int max, int visibility,
+                       std::function<void(std::function<void()>)> complete_on,
+                       ReceiveCallback done) {
     struct Pass {
       QueueConfig config;
       QueuePtr dlq;
@@ -1539,11 +1544,19 @@ class EngineImpl final : public QueueEngine {
           return ReceiveInTxn(txn, q, pass->config, pass->dlq, max, visibility, now, pass->out,
                               pass->deltas);
         },
-        [this, q, pass, visibility, now, done = std::move(done)](Status st) {
+        [this, q, pass, visibility, now, complete_on = std::move(complete_on),
+         done = std::move(done)](Status st) mutable {
           if (!st.ok()) return done(std::move(st));
           AfterReceive(q, pass->dlq, pass->deltas,
                        pass->out.empty() ? kNever : now + visibility * 1000LL);
-          done(FinishReceived(q, std::move(pass->out)));
+          // Nothing taken: done may park a long poll (engine work), here.
+          if (pass->out.empty() || !complete_on) {
+            return done(FinishReceived(q->id, options_, std::move(pass->out)));
+          }
+          complete_on([queue_id = q->id, options = options_, taken = std::move(pass->out),
+                       done = std::move(done)]() mutable {
+            done(FinishReceived(queue_id, options, std::move(taken)));
+          });
         },
         // No savepoint: a receive's error before any change (queue deleted)
         // leaves nothing to undo, and any statement that fails undoes
@@ -1708,7 +1721,7 @@ class EngineImpl final : public QueueEngine {
       if (w.got.empty()) {
         still_waiting.push_back(std::move(w));
       } else {
-        w.done(FinishReceived(q, std::move(w.got)));
+        w.done(FinishReceived(q->id, options_, std::move(w.got)));
       }
     }
     {

@@ -72,6 +72,12 @@ struct ReceiveOptions {
   // receiver whose client went away gets nothing (so no message is hidden
   // for nobody).
   std::function<bool()> abandoned;
+  // Where a receive that got messages finishes once its commit is durable
+  // (attributes decoded, MD5s, receipt handles) and calls done. Unset: on the
+  // thread that completes the commit — the database writer, which every
+  // write waits for. A server passes its connection's I/O thread. Must run
+  // its argument exactly once; it may outlive the engine (it uses none).
+  std::function<void(std::function<void()>)> complete_on;
 };
 
 struct ReceivedMessage {

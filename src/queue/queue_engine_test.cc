@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
 #include <filesystem>
 #include <functional>
@@ -178,6 +179,46 @@ TEST_F(QueueEngineTest, SendReceiveDelete) {
   Advance(31s);
   EXPECT_TRUE(Receive("q").empty());  // deleted, not back
   EXPECT_EQ(Counts("q").visible + Counts("q").not_visible, 0);
+}
+
+// ReceiveOptions::complete_on: a receive that took messages is finished
+// (receipt handles, MD5s) and completed where the caller says, not on the
+// thread that completed the commit; one that took nothing completes as before.
+TEST_F(QueueEngineTest, ReceiveFinishesWhereCompleteOnSays) {
+  Create("q");
+  std::promise<std::function<void()>> handed;
+  auto handed_over = handed.get_future();
+  std::atomic<int> hand_overs{0};
+  ReceiveOptions options;
+  options.max_messages = 10;
+  options.complete_on = [&](std::function<void()> finish) {
+    ++hand_overs;
+    handed.set_value(std::move(finish));
+  };
+  std::promise<Result<Messages>> got;
+  auto got_future = got.get_future();
+  engine_->Receive("q", options, [&](Result<Messages> r) { got.set_value(std::move(r)); });
+  ASSERT_EQ(got_future.wait_for(10s), std::future_status::ready);  // empty: at once
+  EXPECT_TRUE(got_future.get()->empty());
+  EXPECT_EQ(hand_overs, 0);
+
+  const std::string id = Send("q", "hello");
+  std::promise<Result<Messages>> got2;
+  auto got2_future = got2.get_future();
+  engine_->Receive("q", options, [&](Result<Messages> r) { got2.set_value(std::move(r)); });
+  ASSERT_EQ(handed_over.wait_for(10s), std::future_status::ready);
+  EXPECT_EQ(got2_future.wait_for(0s), std::future_status::timeout);  // not before it runs
+  std::thread elsewhere(handed_over.get());
+  elsewhere.join();
+  ASSERT_EQ(got2_future.wait_for(10s), std::future_status::ready);
+  Result<Messages> messages = got2_future.get();
+  ASSERT_TRUE(messages.ok());
+  ASSERT_EQ(messages->size(), 1u);
+  EXPECT_EQ((*messages)[0].message_id, id);
+  EXPECT_EQ((*messages)[0].md5_of_body, "5d41402abc4b2a76b9719d911017c592");
+  EXPECT_TRUE(engine_->Delete("q", (*messages)[0].receipt_handle).ok());
+  EXPECT_EQ(Counts("q").not_visible, 0);
+  EXPECT_EQ(hand_overs, 1);
 }
 
 TEST_F(QueueEngineTest, VisibilityTimeoutExpiresAndCountsReceives) {
