@@ -408,6 +408,12 @@ void ReceiveMessage(Context& ctx, Reply reply) {
     auto ex = exchange.lock();
     return !ex || ex->ClientGone();
   };
+  // The messages are finished (receipt handles, MD5s) on the connection's
+  // I/O thread, not on the database writer that completes the commit.
+  options.complete_on = [exchange](std::function<void()> finish) {
+    if (auto ex = exchange.lock()) return ex->RunOnIoThread(std::move(finish));
+    finish();
+  };
   std::set<std::string> system = WantedSystemAttributes(ctx.params());
   ctx.engine.Receive(*name, std::move(options),
                      [reply = std::move(reply), system = std::move(system),
