@@ -255,9 +255,26 @@ class ServerTest : public ::testing::Test {
   void TearDown() override {
     if (server_) server_->Stop(5s);
   }
+  // A server whose handler parks every exchange for the test to complete.
+  void StartParkingServer() {
+    StartServer([this](std::shared_ptr<Exchange> ex) {
+      std::lock_guard lock(parked_mu_);
+      parked_.push_back(std::move(ex));
+    });
+  }
+  // The latest parked exchange, taken from the park (null when none is).
+  std::shared_ptr<Exchange> TakeParked() {
+    std::lock_guard lock(parked_mu_);
+    if (parked_.empty()) return nullptr;
+    auto ex = std::move(parked_.back());
+    parked_.pop_back();
+    return ex;
+  }
 
   std::unique_ptr<Server> server_;
   std::string scheme_ = "http";
+  std::mutex parked_mu_;
+  std::vector<std::shared_ptr<Exchange>> parked_;
 };
 
 // Echo-ish handler used by many tests: PUT hashes the body; GET /pattern/N
@@ -783,23 +800,11 @@ TEST_F(ServerTest, LongPollDoesNotHoldAHandlerThread) {
 // the thread that completes the exchange, and the maker (which may hold the
 // exchange) is released.
 TEST_F(ServerTest, RespondWithBuildsTheResponseOnTheIoThread) {
-  std::mutex mu;
-  std::vector<std::shared_ptr<Exchange>> parked;
-  StartServer([&](std::shared_ptr<Exchange> ex) {
-    std::lock_guard lock(mu);
-    parked.push_back(std::move(ex));
-  });
-  auto take_parked = [&]() -> std::shared_ptr<Exchange> {
-    std::lock_guard lock(mu);
-    if (parked.empty()) return nullptr;
-    auto ex = std::move(parked.back());
-    parked.pop_back();
-    return ex;
-  };
+  StartParkingServer();
   CurlResult result;
   std::thread client([&] { result = Curl().Run("GET", Url("/later")); });
   std::shared_ptr<Exchange> ex;
-  ASSERT_TRUE(Eventually([&] { return (ex = take_parked()) != nullptr; }));
+  ASSERT_TRUE(Eventually([&] { return (ex = TakeParked()) != nullptr; }));
   std::weak_ptr<Exchange> weak = ex;
   std::atomic<bool> made_on_responder{true};
   std::thread responder([&] {
@@ -820,7 +825,7 @@ TEST_F(ServerTest, RespondWithBuildsTheResponseOnTheIoThread) {
   // holds is freed (no cycle through the connection's state).
   int fd = Connect(server_->port());
   SendAll(fd, "GET /gone HTTP/1.1\r\nHost: x\r\n\r\n");
-  ASSERT_TRUE(Eventually([&] { return (ex = take_parked()) != nullptr; }));
+  ASSERT_TRUE(Eventually([&] { return (ex = TakeParked()) != nullptr; }));
   ::close(fd);
   ASSERT_TRUE(Eventually([&] { return ex->ClientGone(); }));
   weak = ex;
@@ -832,23 +837,11 @@ TEST_F(ServerTest, RespondWithBuildsTheResponseOnTheIoThread) {
 // RunOnIoThread: fn runs on the connection's I/O thread (where it may answer),
 // and always runs.
 TEST_F(ServerTest, RunOnIoThreadRunsOnTheConnectionsThreadOrAtOnce) {
-  std::mutex mu;
-  std::vector<std::shared_ptr<Exchange>> parked;
-  StartServer([&](std::shared_ptr<Exchange> ex) {
-    std::lock_guard lock(mu);
-    parked.push_back(std::move(ex));
-  });
-  auto take_parked = [&]() -> std::shared_ptr<Exchange> {
-    std::lock_guard lock(mu);
-    if (parked.empty()) return nullptr;
-    auto ex = std::move(parked.back());
-    parked.pop_back();
-    return ex;
-  };
+  StartParkingServer();
   CurlResult result;
   std::thread client([&] { result = Curl().Run("GET", Url("/hop")); });
   std::shared_ptr<Exchange> ex;
-  ASSERT_TRUE(Eventually([&] { return (ex = take_parked()) != nullptr; }));
+  ASSERT_TRUE(Eventually([&] { return (ex = TakeParked()) != nullptr; }));
   std::atomic<bool> ran_on_caller{true};
   std::thread caller([&] {
     const auto caller_id = std::this_thread::get_id();

@@ -49,6 +49,24 @@ class QueueEngineTest : public ::testing::Test {
     engine_ = std::move(*engine);
   }
 
+  // Replaces the database with one made by the queue schema's first
+  // `migrations` steps holding what `sql` writes (the next Reopen() upgrades
+  // it).
+  void WriteOldSchemaDatabase(size_t migrations, const std::string& sql) {
+    engine_.reset();
+    db_.reset();
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    db::Options options;
+    options.path = (dir_ / "test.db").string();
+    auto old_db = db::Database::Open(options);
+    ASSERT_TRUE(old_db.ok());
+    std::vector<db::Migration> old_steps = QueueEngine::Migrations();
+    old_steps.resize(migrations);
+    ASSERT_TRUE((*old_db)->Migrate("queue", old_steps).ok());
+    ASSERT_TRUE((*old_db)->Write([&](db::Txn& txn) { return txn.Exec(sql); }).ok());
+  }
+
   void Create(const std::string& name, AttributeMap attributes = {}) {
     auto q = engine_->CreateQueue(name, attributes, {});
     ASSERT_TRUE(q.ok()) << q.status().ToString();
@@ -1221,34 +1239,16 @@ TEST_F(QueueEngineTest, DeleteByIdIsScopedToItsQueue) {
 // A database made by the schema before migration 3 (no message_id or seq
 // index, narrower visible index) upgrades in place with its messages.
 TEST_F(QueueEngineTest, UpgradesSchemaWithMessagesInPlace) {
-  engine_.reset();
-  db_.reset();
-  std::filesystem::remove_all(dir_);
-  std::filesystem::create_directories(dir_);
-  db::Options options;
-  options.path = (dir_ / "test.db").string();
   const std::string now = std::to_string(clock_.NowMillis());
-  {
-    auto old_db = db::Database::Open(options);
-    ASSERT_TRUE(old_db.ok());
-    std::vector<db::Migration> old_steps = QueueEngine::Migrations();
-    old_steps.resize(2);
-    ASSERT_TRUE((*old_db)->Migrate("queue", old_steps).ok());
-    ASSERT_TRUE((*old_db)
-                    ->Write([&](db::Txn& txn) {
-                      return txn.Exec(
-                          "INSERT INTO queues(name, created_ms, modified_ms, attributes) "
-                          "VALUES ('q', 0, 0, '{}');"
-                          "INSERT INTO queue_messages(queue_id, message_id, body, attributes, "
-                          "sender_id, trace_header, sent_ms, visible_at_ms) VALUES "
-                          "(1, 'id-a', 'a', '', '', '', " +
-                          now + ", " + now +
-                          "), "
-                          "(1, 'id-b', 'b', '', '', '', " +
-                          now + ", " + now + ");");
-                    })
-                    .ok());
-  }
+  WriteOldSchemaDatabase(2,
+                         "INSERT INTO queues(name, created_ms, modified_ms, attributes) "
+                         "VALUES ('q', 0, 0, '{}');"
+                         "INSERT INTO queue_messages(queue_id, message_id, body, attributes, "
+                         "sender_id, trace_header, sent_ms, visible_at_ms) VALUES "
+                         "(1, 'id-a', 'a', '', '', '', " +
+                             now + ", " + now + "), (1, 'id-b', 'b', '', '', '', " + now + ", " +
+                             now + ");");
+  if (HasFatalFailure()) return;
   Reopen();
   ASSERT_TRUE(engine_);
   EXPECT_EQ(Counts("q").visible, 2);
@@ -1302,32 +1302,20 @@ TEST_F(QueueEngineTest, FirstReceiveTimestampStaysTheFirstReceives) {
 // after the old rows' (also after the newest old row was deleted), and both
 // kinds receive. Once no old row is left, a restart drops the partial index.
 TEST_F(QueueEngineTest, UpgradeToSeqCarryingIdsKeepsOldIdsDeletable) {
-  engine_.reset();
-  db_.reset();
-  std::filesystem::remove_all(dir_);
-  std::filesystem::create_directories(dir_);
-  db::Options options;
-  options.path = (dir_ / "test.db").string();
   const std::string now = std::to_string(clock_.NowMillis());
   std::vector<std::string> old_ids;
   for (int i = 0; i < 3; ++i) old_ids.push_back(NewMessageId());
-  {
-    auto old_db = db::Database::Open(options);
-    ASSERT_TRUE(old_db.ok());
-    std::vector<db::Migration> old_steps = QueueEngine::Migrations();
-    old_steps.resize(5);
-    ASSERT_TRUE((*old_db)->Migrate("queue", old_steps).ok());
-    std::string insert =
-        "INSERT INTO queues(name, created_ms, modified_ms, attributes) VALUES ('q', 0, 0, '{}');";
-    for (const std::string& id : old_ids) {
-      insert +=
-          "INSERT INTO queue_messages(queue_id, message_id, body, attributes, sender_id, "
-          "trace_header, sent_ms, visible_at_ms) VALUES (1, '" +
-          id + "', 'old', '', '', '', " + now + ", " + now + ");";
-    }
-    insert += "DELETE FROM queue_messages WHERE message_id = '" + old_ids[2] + "';";
-    ASSERT_TRUE((*old_db)->Write([&](db::Txn& txn) { return txn.Exec(insert); }).ok());
+  std::string insert =
+      "INSERT INTO queues(name, created_ms, modified_ms, attributes) VALUES ('q', 0, 0, '{}');";
+  for (const std::string& id : old_ids) {
+    insert +=
+        "INSERT INTO queue_messages(queue_id, message_id, body, attributes, sender_id, "
+        "trace_header, sent_ms, visible_at_ms) VALUES (1, '" +
+        id + "', 'old', '', '', '', " + now + ", " + now + ");";
   }
+  insert += "DELETE FROM queue_messages WHERE message_id = '" + old_ids[2] + "';";
+  WriteOldSchemaDatabase(5, insert);
+  if (HasFatalFailure()) return;
   Reopen();
   ASSERT_TRUE(engine_);
   // Rows read through the legacy index (INDEXED BY fails if it is missing).
