@@ -49,6 +49,22 @@ class QueueEngineTest : public ::testing::Test {
     engine_ = std::move(*engine);
   }
 
+  // SQLite's EXPLAIN QUERY PLAN for `sql`, one step per line ("" on error).
+  std::string QueryPlan(const std::string& sql) {
+    std::string plan;
+    Status read = db_->Read([&](db::Conn& conn) -> Status {
+      IMGBATCH_ASSIGN_OR_RETURN(db::Statement st, conn.Prepare("EXPLAIN QUERY PLAN " + sql));
+      while (true) {
+        IMGBATCH_ASSIGN_OR_RETURN(bool row, st.Step());
+        if (!row) break;
+        plan += st.ColumnText(3) + "\n";
+      }
+      return Status::Ok();
+    });
+    EXPECT_TRUE(read.ok()) << read.ToString();
+    return plan;
+  }
+
   // Replaces the database with one made by the queue schema's first
   // `migrations` steps holding what `sql` writes (the next Reopen() upgrades
   // it).
@@ -1340,19 +1356,7 @@ TEST_F(QueueEngineTest, UpgradeToSeqCarryingIdsKeepsOldIdsDeletable) {
   };
   EXPECT_FALSE(index_exists("queue_messages_id"));
   EXPECT_TRUE(index_exists("queue_messages_legacy_id"));
-  std::string plan;
-  ASSERT_TRUE(db_->Read([&](db::Conn& conn) -> Status {
-                   IMGBATCH_ASSIGN_OR_RETURN(
-                       db::Statement st,
-                       conn.Prepare(std::string("EXPLAIN QUERY PLAN ") + sql::kDeleteByLegacyId));
-                   while (true) {
-                     IMGBATCH_ASSIGN_OR_RETURN(bool row, st.Step());
-                     if (!row) break;
-                     plan += st.ColumnText(3) + "\n";
-                   }
-                   return Status::Ok();
-                 })
-                  .ok());
+  const std::string plan = QueryPlan(sql::kDeleteByLegacyId);
   EXPECT_NE(plan.find("SEARCH queue_messages USING INDEX queue_messages_legacy_id"),
             std::string::npos)
       << plan;
@@ -1482,19 +1486,7 @@ TEST_F(QueueEngineTest, HotStatementsUseIndexesWithALargeBacklog) {
       {"delete receipt", sql::kDeleteReceipt, "INTEGER PRIMARY KEY (rowid=?)"},
   };
   for (const Expectation& e : expectations) {
-    std::string plan;
-    ASSERT_TRUE(db_->Read([&](db::Conn& conn) -> Status {
-                     IMGBATCH_ASSIGN_OR_RETURN(
-                         db::Statement st,
-                         conn.Prepare(std::string("EXPLAIN QUERY PLAN ") + e.sql));
-                     while (true) {
-                       IMGBATCH_ASSIGN_OR_RETURN(bool row, st.Step());
-                       if (!row) break;
-                       plan += st.ColumnText(3) + "\n";
-                     }
-                     return Status::Ok();
-                   })
-                    .ok());
+    const std::string plan = QueryPlan(e.sql);
     SCOPED_TRACE(std::string(e.name) + ":\n" + plan);
     EXPECT_NE(plan.find("SEARCH queue_messages USING " + std::string(e.index)), std::string::npos);
     EXPECT_EQ(plan.find("SCAN queue_messages"), std::string::npos);
