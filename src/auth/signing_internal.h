@@ -23,8 +23,6 @@ std::optional<std::string> HeaderValue(std::span<const HeaderField> headers, std
 // The same value appended to out (no copy of its own); false when absent.
 bool AppendHeaderValue(std::string& out, std::span<const HeaderField> headers,
                        std::string_view name);
-// Views of a HeaderList's fields, kept in storage.
-std::span<const HeaderField> FieldsOf(const HeaderList& headers, std::vector<HeaderField>& storage);
 // The request with its headers as `fields` (a HeaderList's viewed into
 // storage), the form the verifiers read.
 HttpRequestView WithFields(const HttpRequestView& request, std::vector<HeaderField>& storage);

@@ -63,17 +63,12 @@ std::optional<std::string> HeaderValue(std::span<const HeaderField> headers,
   return joined;
 }
 
-std::span<const HeaderField> FieldsOf(const HeaderList& headers,
-                                      std::vector<HeaderField>& storage) {
-  storage.clear();
-  storage.reserve(headers.size());
-  for (const auto& [name, value] : headers) storage.push_back({name, value});
-  return storage;
-}
-
 HttpRequestView WithFields(const HttpRequestView& request, std::vector<HeaderField>& storage) {
   HttpRequestView out = request;
-  if (request.headers != nullptr) out.fields = FieldsOf(*request.headers, storage);
+  if (request.headers != nullptr) {
+    storage = ViewHeaderFields(*request.headers);
+    out.fields = storage;
+  }
   out.headers = nullptr;
   return out;
 }
@@ -750,9 +745,8 @@ void SignRequest(std::string_view method, std::string_view path, std::string_vie
   // thousands of requests a second (bench/queue's load generator) spent
   // most of its signing time re-deriving the same key.
   std::string signing_key = CachedSigningKey(credentials.secret_access_key, date, region, service);
-  std::vector<HeaderField> views;
-  CanonicalParts parts{method,          path,         query,  internal::FieldsOf(headers, views),
-                       &signed_headers, payload_hash, service};
+  const std::vector<HeaderField> views = ViewHeaderFields(headers);
+  CanonicalParts parts{method, path, query, views, &signed_headers, payload_hash, service};
   std::string signature = ComputeSignature(signing_key, parts, amz_date, scope);
   headers.emplace_back("Authorization",
                        std::string(kAlgorithm) + " Credential=" + credentials.access_key_id + "/" +
@@ -785,10 +779,9 @@ std::string PresignQuery(std::string_view method, std::string_view path, std::st
   std::vector<std::string> signed_headers{"host"};
   std::string_view payload_hash = service == "s3" ? kUnsignedPayload : kEmptySha256Hex;
   std::string signing_key = DeriveSigningKey(credentials.secret_access_key, date, region, service);
-  std::vector<HeaderField> views;
-  CanonicalParts parts{
-      method,          path,         full_query, internal::FieldsOf(headers, views),
-      &signed_headers, payload_hash, service,    /*presigned=*/true};
+  const std::vector<HeaderField> views = ViewHeaderFields(headers);
+  CanonicalParts parts{method,          path,         full_query, views,
+                       &signed_headers, payload_hash, service,    /*presigned=*/true};
   std::string signature = ComputeSignature(signing_key, parts, amz_date, scope);
   return CanonicalQuery(full_query, /*presigned=*/true) + "&X-Amz-Signature=" + signature;
 }

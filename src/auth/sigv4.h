@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <iterator>
 #include <optional>
 #include <span>
 #include <string>
@@ -26,6 +27,17 @@ struct HeaderField {
   std::string_view name;
   std::string_view value;
 };
+
+// Views of every field of `fields` — any range of name/value pairs or
+// two-member structs (a HeaderList, an HTTP server's header fields) — for
+// HttpRequestView::fields. `fields` must outlive the views.
+template <class Fields>
+std::vector<HeaderField> ViewHeaderFields(const Fields& fields) {
+  std::vector<HeaderField> out;
+  out.reserve(std::size(fields));
+  for (const auto& [name, value] : fields) out.push_back({name, value});
+  return out;
+}
 
 struct Credentials {
   std::string access_key_id;

@@ -24,9 +24,7 @@ SigV4Authenticator::SigV4Authenticator(const auth::KeyRegistry& keys, auth::Veri
 
 Result<auth::VerifiedRequest> SigV4Authenticator::Verify(const http::RequestHead& head) {
   // The headers are viewed where the request keeps them, not copied.
-  std::vector<auth::HeaderField> fields;
-  fields.reserve(head.headers.fields().size());
-  for (const auto& field : head.headers.fields()) fields.push_back({field.name, field.value});
+  const std::vector<auth::HeaderField> fields = auth::ViewHeaderFields(head.headers.fields());
   auth::HttpRequestView view{head.method, head.path, head.query};
   view.fields = fields;
   auto secrets = [this](std::string_view id) -> std::optional<std::string> {

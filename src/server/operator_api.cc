@@ -44,8 +44,7 @@ bool SignedByRootKey(const OperatorContext& ctx, const http::Exchange& ex) {
   if (!ctx.key_registry || !authorization || !authorization->starts_with("AWS4-HMAC-SHA256")) {
     return false;
   }
-  std::vector<auth::HeaderField> fields;
-  for (const auto& f : head.headers.fields()) fields.push_back({f.name, f.value});
+  const std::vector<auth::HeaderField> fields = auth::ViewHeaderFields(head.headers.fields());
   auth::HttpRequestView view{head.method, head.path, head.query};
   view.fields = fields;
   auth::VerifyOptions options;

@@ -15,9 +15,7 @@ class SigV4Authenticator final : public Authenticator {
 
   Result<Caller> Authenticate(const http::RequestHead& head, std::string_view body) override {
     // The headers are viewed where the request keeps them, not copied.
-    std::vector<auth::HeaderField> fields;
-    fields.reserve(head.headers.fields().size());
-    for (const auto& f : head.headers.fields()) fields.push_back({f.name, f.value});
+    const std::vector<auth::HeaderField> fields = auth::ViewHeaderFields(head.headers.fields());
     const std::string body_hash = Sha256Hex(body);
     auth::HttpRequestView view;
     view.method = head.method;
