@@ -5,6 +5,7 @@
 #include <climits>
 #include <cstdlib>
 #include <cstring>
+#include <string_view>
 
 namespace imgbatch {
 
@@ -20,6 +21,11 @@ void ReexecWithEnvironment(char** argv, const EnvironmentChanges& changes) {
   if (n <= 0) return;
   path[n] = '\0';
   execv(path, argv);
+}
+
+bool OptedOut(const char* name) {
+  const char* value = std::getenv(name);
+  return value != nullptr && std::string_view(value) == "0";
 }
 
 bool UnderValgrind() {

@@ -19,6 +19,11 @@ using EnvironmentChanges = std::vector<std::pair<std::string, std::string>>;
 // that checks them first does not try twice.
 void ReexecWithEnvironment(char** argv, const EnvironmentChanges& changes);
 
+// True when the environment variable `name` is "0": the user turned off a
+// setting a command would otherwise apply at start (IMGBATCH_HUGE_PAGES=0,
+// IMGBATCH_JEMALLOC=0).
+bool OptedOut(const char* name);
+
 // True under valgrind, whose tools do not follow an exec by default (so a
 // re-exec would leave the program unobserved).
 bool UnderValgrind();

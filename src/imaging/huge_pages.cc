@@ -25,8 +25,7 @@ std::optional<std::string> TunablesWithHugePages(const char* current) {
 }
 
 void ReexecWithHugePages(char** argv) {
-  const char* opt_out = std::getenv(kOptOutVariable);
-  if (opt_out != nullptr && std::string_view(opt_out) == "0") return;
+  if (OptedOut(kOptOutVariable)) return;
   if (UnderValgrind()) return;
   std::optional<std::string> tunables = TunablesWithHugePages(std::getenv(kTunablesVariable));
   if (!tunables) return;

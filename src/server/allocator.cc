@@ -42,8 +42,7 @@ std::string InstalledJemalloc() {
 
 void ReexecWithJemalloc(char** argv) {
   if (kSanitized || UnderValgrind()) return;
-  const char* opt_out = std::getenv(kOptOutVariable);
-  if (opt_out != nullptr && std::string_view(opt_out) == "0") return;
+  if (OptedOut(kOptOutVariable)) return;
   std::optional<std::string> preload =
       PreloadWithJemalloc(std::getenv(kPreloadVariable), InstalledJemalloc());
   if (!preload) return;

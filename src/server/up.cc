@@ -18,6 +18,7 @@
 #include "auth/policy.h"
 #include "autoscaler/worker_pool.h"
 #include "common/logging.h"
+#include "common/reexec.h"
 #include "common/strings.h"
 #include "dashboard/access.h"
 #include "dashboard/ui.h"
@@ -232,8 +233,7 @@ std::string OutputsFlag(const Config& config) {
 // path of a start from zero). IMGBATCH_HUGE_PAGES=0 on `up` reaches the
 // workers as it is.
 void AddHugePagesSetting(std::vector<std::string>& env) {
-  const char* opt_out = std::getenv("IMGBATCH_HUGE_PAGES");
-  if (opt_out != nullptr && std::string_view(opt_out) == "0") {
+  if (OptedOut("IMGBATCH_HUGE_PAGES")) {
     env.push_back("IMGBATCH_HUGE_PAGES=0");
   } else if (auto tunables = imaging::TunablesWithHugePages(nullptr)) {
     env.push_back("GLIBC_TUNABLES=" + *tunables);
