@@ -71,24 +71,41 @@ class ThreadHmacSha256 {
       ctx_ = nullptr;
     }
   }
-  ~ThreadHmacSha256() { EVP_MAC_CTX_free(ctx_); }
+  ~ThreadHmacSha256() {
+    EVP_MAC_CTX_free(ctx_);
+    OPENSSL_cleanse(key_.data(), key_.size());
+  }
   ThreadHmacSha256(const ThreadHmacSha256&) = delete;
   ThreadHmacSha256& operator=(const ThreadHmacSha256&) = delete;
 
   // False when OpenSSL refused (the caller falls back to HMAC()).
   bool Run(std::string_view key, std::string_view data, unsigned char* out, size_t* len) {
     if (ctx_ == nullptr) return false;
-    // A null key would mean "keep the previous key": never pass one.
-    static const unsigned char kNoKey[1] = {0};
-    const auto* k = key.empty() ? kNoKey : reinterpret_cast<const unsigned char*>(key.data());
-    return EVP_MAC_init(ctx_, k, key.size(), nullptr) == 1 &&
-           EVP_MAC_update(ctx_, reinterpret_cast<const unsigned char*>(data.data()), data.size()) ==
+    if (!Key(key)) return false;
+    return EVP_MAC_update(ctx_, reinterpret_cast<const unsigned char*>(data.data()), data.size()) ==
                1 &&
            EVP_MAC_final(ctx_, out, len, EVP_MAX_MD_SIZE) == 1;
   }
 
  private:
+  // Keying OpenSSL 3's HMAC sets up three digest contexts (~20 allocations);
+  // the same key again only restarts from the kept inner state (a null key).
+  // A SigV4 verifier signs every request with the day's signing key.
+  bool Key(std::string_view key) {
+    if (keyed_ && key == key_) return EVP_MAC_init(ctx_, nullptr, 0, nullptr) == 1;
+    keyed_ = false;
+    // A null key would mean "keep the previous key": never pass one here.
+    static const unsigned char kNoKey[1] = {0};
+    const auto* k = key.empty() ? kNoKey : reinterpret_cast<const unsigned char*>(key.data());
+    if (EVP_MAC_init(ctx_, k, key.size(), nullptr) != 1) return false;
+    key_.assign(key);
+    keyed_ = true;
+    return true;
+  }
+
   EVP_MAC_CTX* ctx_ = nullptr;
+  std::string key_;  // what ctx_ is keyed with, when keyed_
+  bool keyed_ = false;
 };
 
 // One digest context per thread, re-initialised per call: EVP_Digest

@@ -30,6 +30,21 @@ TEST(Hashing, HmacRekeysEveryCall) {
   EXPECT_EQ(threaded, empty_key);
 }
 
+// A key used again restarts from the kept keyed state: it must give what a
+// fresh keying gives, whatever data the previous call hashed.
+TEST(Hashing, HmacWithTheSameKeyAgainMatchesAFreshKeying) {
+  const std::string key(20, '\x0b');  // RFC 4231 test case 1
+  const std::string kCase1 = "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7";
+  EXPECT_EQ(HexEncode(HmacSha256(key, "Hi There")), kCase1);
+  const std::string other_data = HexEncode(HmacSha256(key, "what do ya want for nothing?"));
+  EXPECT_EQ(HexEncode(HmacSha256(key, "Hi There")), kCase1);
+  EXPECT_NE(HexEncode(HmacSha256(key.substr(0, 19), "Hi There")), kCase1);
+  EXPECT_EQ(HexEncode(HmacSha256(key, "Hi There")), kCase1);
+  std::string fresh;
+  std::thread([&] { fresh = HexEncode(HmacSha256(key, "what do ya want for nothing?")); }).join();
+  EXPECT_EQ(other_data, fresh);
+}
+
 TEST(Hashing, CrcsMatchPublishedCheckValues) {
   // The standard check value for "123456789".
   EXPECT_EQ(Crc32Update(0, "123456789"), 0xCBF43926u);
