@@ -375,17 +375,23 @@ Json FromSimdjson(simdjson::dom::element e) {
   using simdjson::dom::element_type;
   switch (e.type()) {
     case element_type::OBJECT: {
+      const simdjson::dom::object members(e);
       Json obj = Json::object();
+      // Sized once (an SQS batch entry has 2-4 members): growing the member
+      // vector one push at a time reallocated it for most objects.
+      obj.get_ref<Json::object_t&>().reserve(members.size());
       // operator[] then assignment: a repeated key keeps its first position
       // and its last value, as nlohmann's own parser does.
-      for (auto field : simdjson::dom::object(e)) {
+      for (auto field : members) {
         obj[std::string(field.key)] = FromSimdjson(field.value);
       }
       return obj;
     }
     case element_type::ARRAY: {
+      const simdjson::dom::array items(e);
       Json array = Json::array();
-      for (simdjson::dom::element item : simdjson::dom::array(e)) {
+      array.get_ref<Json::array_t&>().reserve(items.size());
+      for (simdjson::dom::element item : items) {
         array.push_back(FromSimdjson(item));
       }
       return array;
