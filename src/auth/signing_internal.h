@@ -20,6 +20,11 @@ std::string TrimAll(std::string_view value);
 // All values of a header (case-insensitive name) trimmed and joined with ','
 // in request order; nullopt when absent.
 std::optional<std::string> HeaderValue(std::span<const HeaderField> headers, std::string_view name);
+// The same value, viewed in place when the header appears once with nothing
+// to collapse (the common case), else joined into storage; valid while the
+// headers and storage are.
+std::optional<std::string_view> HeaderValueView(std::span<const HeaderField> headers,
+                                                std::string_view name, std::string& storage);
 // The same value appended to out (no copy of its own); false when absent.
 bool AppendHeaderValue(std::string& out, std::span<const HeaderField> headers,
                        std::string_view name);

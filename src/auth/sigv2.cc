@@ -158,7 +158,8 @@ std::optional<std::chrono::system_clock::time_point> HeaderTime(
 }  // namespace
 
 bool IsSigV2(const HttpRequestView& request) {
-  if (auto auth = HeaderValue(request.fields, "authorization")) {
+  std::string storage;
+  if (auto auth = HeaderValueView(request.fields, "authorization", storage)) {
     return auth->starts_with(kHeaderPrefix);
   }
   QueryParams params = ParseQuery(request.query);

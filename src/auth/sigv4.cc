@@ -1,6 +1,7 @@
 #include "auth/sigv4.h"
 
 #include <algorithm>
+#include <array>
 #include <map>
 #include <mutex>
 #include <unordered_map>
@@ -13,6 +14,7 @@ namespace imgbatch::auth {
 
 using internal::AuthError;
 using internal::HeaderValue;
+using internal::HeaderValueView;
 
 namespace internal {
 
@@ -61,6 +63,28 @@ std::optional<std::string> HeaderValue(std::span<const HeaderField> headers,
   std::string joined;
   if (!AppendHeaderValue(joined, headers, name)) return std::nullopt;
   return joined;
+}
+
+std::optional<std::string_view> HeaderValueView(std::span<const HeaderField> headers,
+                                                std::string_view name, std::string& storage) {
+  const HeaderField* only = nullptr;
+  for (const auto& field : headers) {
+    if (!IEquals(field.name, name)) continue;
+    if (only != nullptr) {
+      only = nullptr;  // repeated: joined below
+      break;
+    }
+    only = &field;
+  }
+  if (only != nullptr) {
+    std::string_view value = Trim(only->value);
+    if (value.find("  ") == std::string_view::npos && value.find('\t') == std::string_view::npos) {
+      return value;  // the common case: nothing to join or collapse
+    }
+  }
+  storage.clear();
+  if (!AppendHeaderValue(storage, headers, name)) return std::nullopt;
+  return std::string_view(storage);
 }
 
 HttpRequestView WithFields(const HttpRequestView& request, std::vector<HeaderField>& storage) {
@@ -249,9 +273,21 @@ struct AuthFields {
 };
 
 Status ParseCredential(std::string_view credential, AuthFields& fields) {
-  auto parts = Split(credential, '/');
-  if (parts.size() != 5 || parts[4] != kTerminator || parts[0].empty() || parts[1].size() != 8 ||
-      !IsDigits(parts[1]) || parts[2].empty() || parts[3].empty()) {
+  // "<AKID>/YYYYMMDD/REGION/SERVICE/aws4_request": five parts, viewed in place.
+  std::array<std::string_view, 5> parts;
+  size_t count = 0;
+  for (std::string_view rest = credential;; ++count) {
+    const size_t slash = rest.find('/');
+    if (count == parts.size()) break;  // a sixth part: count stays past 5
+    parts[count] = rest.substr(0, slash);
+    if (slash == std::string_view::npos) {
+      ++count;
+      break;
+    }
+    rest.remove_prefix(slash + 1);
+  }
+  if (count != parts.size() || parts[4] != kTerminator || parts[0].empty() ||
+      parts[1].size() != 8 || !IsDigits(parts[1]) || parts[2].empty() || parts[3].empty()) {
     std::string why =
         "the Credential is mal-formed; expecting \"<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/"
         "aws4_request\".";
@@ -291,6 +327,11 @@ Status CheckAmzHeadersSigned(std::span<const HeaderField> headers, const AuthFie
   std::vector<std::string> not_signed;
   for (const auto& [name, value] : headers) {
     if (!IStartsWith(name, "x-amz-")) continue;
+    // The signed names are lower case: a signed header needs no lowered copy.
+    if (std::any_of(fields.signed_headers.begin(), fields.signed_headers.end(),
+                    [&](const std::string& s) { return IEquals(s, name); })) {
+      continue;
+    }
     std::string lower = ToLower(name);
     if (ContainsHeader(fields.signed_headers, lower) || ContainsHeader(not_signed, lower)) {
       continue;
@@ -327,8 +368,10 @@ Status ParseAuthorizationHeader(std::string_view header, std::span<const HeaderF
   }
   rest.remove_prefix(kAlgorithm.size());
   std::optional<std::string_view> credential, signed_headers, signature;
-  for (std::string_view part : Split(rest, ',')) {
-    part = Trim(part);
+  while (!rest.empty()) {
+    const size_t comma = rest.find(',');
+    std::string_view part = Trim(rest.substr(0, comma));
+    rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
     size_t eq = part.find('=');
     if (eq == std::string_view::npos) continue;
     std::string_view key = part.substr(0, eq), value = Trim(part.substr(eq + 1));
@@ -345,7 +388,8 @@ Status ParseAuthorizationHeader(std::string_view header, std::span<const HeaderF
   IMGBATCH_RETURN_IF_ERROR(ParseSignedHeaders(*signed_headers, fields));
   IMGBATCH_RETURN_IF_ERROR(ParseSignature(*signature, fields));
 
-  if (auto amz_date = HeaderValue(headers, "x-amz-date")) {
+  std::string storage;
+  if (auto amz_date = HeaderValueView(headers, "x-amz-date", storage)) {
     fields.amz_date = *amz_date;
   } else if (auto date = HeaderValue(headers, "date")) {
     // AWS accepts the Date header when x-amz-date is absent; the string to
@@ -359,7 +403,9 @@ Status ParseAuthorizationHeader(std::string_view header, std::span<const HeaderF
                      "AWS authentication requires a valid Date or x-amz-date header");
   }
   fields.signed_at = *signed_at;
-  fields.session_token = HeaderValue(headers, "x-amz-security-token").value_or("");
+  if (auto token = HeaderValueView(headers, "x-amz-security-token", storage)) {
+    fields.session_token = *token;
+  }
   return Status::Ok();
 }
 
@@ -580,7 +626,8 @@ Result<VerifiedRequest> Verify(const HttpRequestView& request, const SecretLooku
   if (internal::IsSigV2(req)) return internal::VerifySigV2(req, secrets, now, options);
 
   AuthFields fields;
-  auto authorization = HeaderValue(req.fields, "authorization");
+  std::string authorization_storage;
+  auto authorization = HeaderValueView(req.fields, "authorization", authorization_storage);
   QueryParams params = ParseQuery(req.query);
   bool presigned = HasPresignedParams(params);
   if (authorization && presigned) {
@@ -634,18 +681,25 @@ Result<VerifiedRequest> Verify(const HttpRequestView& request, const SecretLooku
   if (!match) return SignatureMismatch();
 
   VerifiedRequest verified;
-  verified.access_key_id = fields.access_key_id;
-  verified.region = fields.region;
-  verified.service = fields.service;
   verified.payload = PayloadModeOf(payload_hash).value_or(PayloadMode::kSignedHex);
-  if (verified.payload == PayloadMode::kSignedHex) verified.body_sha256 = ToLower(payload_hash);
+  if (verified.payload == PayloadMode::kSignedHex) {
+    verified.body_sha256 = std::move(payload_hash);
+    for (char& c : verified.body_sha256) {
+      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    }
+  }
+  // fields is not read again: its strings move into the answer.
+  verified.access_key_id = std::move(fields.access_key_id);
+  verified.region = std::move(fields.region);
+  verified.service = std::move(fields.service);
   verified.signing_key = std::move(signing_key);
-  verified.seed_signature = fields.signature;
-  verified.amz_date = fields.amz_date;
+  verified.seed_signature = std::move(fields.signature);
+  verified.amz_date = std::move(fields.amz_date);
   verified.scope = std::move(scope);
   verified.presigned = fields.presigned;
-  verified.session_token = fields.session_token;
-  if (auto decoded = HeaderValue(req.fields, "x-amz-decoded-content-length")) {
+  verified.session_token = std::move(fields.session_token);
+  std::string decoded_storage;
+  if (auto decoded = HeaderValueView(req.fields, "x-amz-decoded-content-length", decoded_storage)) {
     verified.decoded_content_length = ParseUint(*decoded);
   }
   return verified;

@@ -537,6 +537,37 @@ TEST(SigV4RoundTrip, HeaderViewsVerifyLikeAHeaderList) {
   ExpectError(verify_views(extra, Sha256Hex(body)), Code::kAccessDenied, "AccessDenied");
 }
 
+// The verifier reads a header in place when it appears once with nothing
+// to collapse, and joins/collapses it otherwise (SigV4's trimall): both
+// readings must give the same answer.
+TEST(SigV4RoundTrip, PaddedOrSpacedHeadersVerifyLikeTheirTrimmedForm) {
+  HeaderList headers{{"Host", "127.0.0.1:4566"}, {"X-Amz-Target", "AmazonSQS.ReceiveMessage"}};
+  SignRequest("POST", "/", "", headers, Sha256Hex("{}"), TestCredentials(), "us-east-1", "sqs",
+              kNow);
+  auto verify = [&](const HeaderList& list) {
+    return VerifyAt("POST", "/", "", list, kNow, Sha256Hex("{}"));
+  };
+  ASSERT_TRUE(verify(headers).ok());
+  HeaderList padded = headers;
+  for (auto& [name, value] : padded) {
+    if (name == "x-amz-date" || name == "Authorization") value = "  " + value + "\t";
+  }
+  auto by_padded = verify(padded);
+  ASSERT_TRUE(by_padded.ok()) << by_padded.status().ToString();
+  EXPECT_EQ(by_padded->amz_date, FormatAmzDate(kNow));
+  HeaderList spaced = headers;
+  for (auto& [name, value] : spaced) {
+    if (name != "Authorization") continue;
+    size_t comma = value.find(", ");
+    value.replace(comma, 2, ",   ");  // inner run collapsed to one space
+  }
+  EXPECT_TRUE(verify(spaced).ok());
+  // Two x-amz-date headers join as "a,b": no longer a date.
+  HeaderList twice = headers;
+  twice.emplace_back("x-amz-date", FormatAmzDate(kNow));
+  ExpectError(verify(twice), Code::kAccessDenied, "AccessDenied");
+}
+
 TEST(SigV4RoundTrip, TamperedRequestsAreRejected) {
   HeaderList headers = SignedS3("GET", "/bucket/key", "list-type=2&prefix=a", kEmptySha256Hex);
   ASSERT_TRUE(VerifyAt("GET", "/bucket/key", "list-type=2&prefix=a", headers).ok());

@@ -205,10 +205,29 @@ std::string FormatHttpDate(SysTime t) {
 }
 
 std::optional<SysTime> ParseAmzDate(std::string_view s) {
+  // Read field by field (every SigV4 request carries one): strptime needed a
+  // NUL-terminated copy and its format interpreter. The ranges are
+  // strptime's (seconds up to 61); timegm normalises as before.
   if (s.size() != 16 || s[8] != 'T' || s[15] != 'Z') return std::nullopt;
+  auto field = [&](size_t pos, size_t len, int min, int max) -> std::optional<int> {
+    int value = 0;
+    for (size_t i = pos; i < pos + len; ++i) {
+      if (s[i] < '0' || s[i] > '9') return std::nullopt;
+      value = value * 10 + (s[i] - '0');
+    }
+    if (value < min || value > max) return std::nullopt;
+    return value;
+  };
+  auto year = field(0, 4, 0, 9999), month = field(4, 2, 1, 12), day = field(6, 2, 1, 31);
+  auto hour = field(9, 2, 0, 23), minute = field(11, 2, 0, 59), second = field(13, 2, 0, 61);
+  if (!year || !month || !day || !hour || !minute || !second) return std::nullopt;
   std::tm tm{};
-  std::string str(s);
-  if (!strptime(str.c_str(), "%Y%m%dT%H%M%SZ", &tm)) return std::nullopt;
+  tm.tm_year = *year - 1900;
+  tm.tm_mon = *month - 1;
+  tm.tm_mday = *day;
+  tm.tm_hour = *hour;
+  tm.tm_min = *minute;
+  tm.tm_sec = *second;
   return FromUtc(tm);
 }
 

@@ -44,6 +44,14 @@ TEST(Strings, Dates) {
   EXPECT_EQ(ParseIso8601("2015-08-30T12:36:00.007Z").value(), *t + std::chrono::milliseconds(7));
   EXPECT_EQ(ParseIso8601("2015-08-30T12:36:00Z").value(), *t);
   EXPECT_FALSE(ParseAmzDate("2015-08-30").has_value());
+  EXPECT_FALSE(ParseAmzDate("2015083OT123600Z").has_value());
+  EXPECT_FALSE(ParseAmzDate("20150830T243600Z").has_value());
+  EXPECT_FALSE(ParseAmzDate("20151330T123600Z").has_value());
+  EXPECT_FALSE(ParseAmzDate("20150830T12360xZ").has_value());
+  // strptime's ranges, normalised as timegm does: Feb 30 is Mar 2, second 60
+  // the next minute's first.
+  EXPECT_EQ(FormatAmzDate(*ParseAmzDate("20150230T000000Z")), "20150302T000000Z");
+  EXPECT_EQ(FormatAmzDate(*ParseAmzDate("20150830T123560Z")), "20150830T123600Z");
   EXPECT_FALSE(ParseHttpDate("yesterday").has_value());
 }
 
