@@ -233,11 +233,20 @@ std::string PooledRandomBytes(size_t n) {
 
 namespace {
 
-// The 16 bytes of a UUID in its 8-4-4-4-12 text form.
+// The 16 bytes of a UUID in its 8-4-4-4-12 text form, written in place (the
+// substring concatenations allocated eight temporaries; every SQS request
+// takes one for its request id).
 std::string UuidText(std::string_view bytes) {
-  const std::string hex = HexEncode(bytes);
-  return hex.substr(0, 8) + "-" + hex.substr(8, 4) + "-" + hex.substr(12, 4) + "-" +
-         hex.substr(16, 4) + "-" + hex.substr(20);
+  constexpr char kDigits[] = "0123456789abcdef";
+  std::string text(36, '-');
+  size_t pos = 0;
+  for (size_t i = 0; i < bytes.size() && i < 16; ++i) {
+    if (pos == 8 || pos == 13 || pos == 18 || pos == 23) ++pos;
+    const auto b = static_cast<unsigned char>(bytes[i]);
+    text[pos++] = kDigits[b >> 4];
+    text[pos++] = kDigits[b & 15];
+  }
+  return text;
 }
 
 // Big-endian Unix milliseconds in bytes 0..5 (RFC 9562 unix_ts_ms).

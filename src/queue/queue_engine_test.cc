@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <functional>
 #include <future>
+#include <regex>
 #include <set>
 #include <thread>
 
@@ -320,6 +321,27 @@ TEST_F(QueueEngineTest, OnlyTheLatestReceiptHandleDeletes) {
   Advance(1s);
   EXPECT_TRUE(Receive("q").empty());
   EXPECT_EQ(engine_->Delete("q", "garbage").detail(), "ReceiptHandleIsInvalid");
+}
+
+// A receipt handle is base64 of "ib1:<queue>:<seq>:<receives>:<16 hex>";
+// anything else with the prefix is refused, not half-read.
+TEST_F(QueueEngineTest, ReceiptHandlesHaveOneShape) {
+  Create("q");
+  Send("q", "m");
+  Messages got = Receive("q");
+  ASSERT_EQ(got.size(), 1u);
+  auto raw = Base64Decode(got[0].receipt_handle);
+  ASSERT_TRUE(raw.has_value());
+  EXPECT_TRUE(std::regex_match(*raw, std::regex("ib1:[0-9]+:[0-9]+:1:[0-9a-f]{16}"))) << *raw;
+  const std::string prefix = raw->substr(0, raw->rfind(':'));  // "ib1:<q>:<seq>:1"
+  const std::string tail = raw->substr(prefix.size());         // ":<16 hex>"
+  for (const std::string& bad : {prefix, prefix + tail + ":00", "ib1:x" + prefix.substr(4) + tail,
+                                 "ib1:" + tail.substr(1)}) {
+    EXPECT_EQ(engine_->Delete("q", Base64Encode(bad)).detail(), "ReceiptHandleIsInvalid") << bad;
+  }
+  EXPECT_TRUE(engine_->Delete("q", Base64Encode(*raw)).ok());
+  Advance(31s);
+  EXPECT_TRUE(Receive("q").empty());
 }
 
 TEST_F(QueueEngineTest, DelaysFromQueueAndMessage) {
