@@ -1,5 +1,5 @@
 // queue_engine_bench: the queue engine alone (no HTTP, no JSON, no SigV4) on a
-// durable SQLite database (WAL, synchronous=FULL, group commit), running the
+// durable SQLite database (WAL, synced before acknowledging, group commit), running the
 // cycle of bench/queue/queue_bench.cc: SendBatch(10) -> Receive(10) ->
 // DeleteBatch(what it got), from 1 or 16 threads, on an empty queue or with a
 // backlog queued ahead (each cycle keeps it constant).

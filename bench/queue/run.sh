@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SQS benchmark (not part of CI): builds queue_bench and imgbatch (release,
 # BUILD_BENCHMARKS=ON) if missing, starts `imgbatch up --max-workers 0` on a
-# fresh data directory in a temp dir (durable: SQLite WAL, synchronous=FULL),
+# fresh data directory in a temp dir (durable: SQLite WAL, synced before acknowledging),
 # runs send-batch(10) -> receive(10) -> delete-batch cycles at 16 connections,
 # then the same client against /-/healthy, and prints messages/s, latencies and
 # the ratio. BACKLOG=1000000 also measures with a million messages queued.

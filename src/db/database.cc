@@ -219,11 +219,13 @@ struct PendingWrite {
 };
 using PendingPtr = std::shared_ptr<PendingWrite>;
 
-// One transaction's callers on their way from the writer to the syncer.
+// One transaction's callers: run by the writer in its open transaction,
+// then (committed or failed) on their way to the syncer.
 struct CommittedGroup {
   std::vector<PendingPtr> callers;
   // The OnCommit hooks of its succeeding callers, run once durable.
   std::vector<std::function<void()>> on_durable;
+  bool in_txn = false;     // the writer's transaction is open for these callers
   bool committed = false;  // false: rolled back, results already failures
 };
 
@@ -234,21 +236,22 @@ Status kEarlierSyncFailed() {
 // Names the calling thread (shown by top -H, perf, gdb).
 void NameThisThread(const char* name) { pthread_setname_np(pthread_self(), name); }
 
-// Durability. By default the writer's connection runs synchronous=FULL:
-// SQLite's COMMIT writes the transaction's frames to the WAL and fsyncs it
-// before returning; the writer then runs the group's OnCommit hooks and
-// completions itself; callers queuing meanwhile form the next group.
+// Durability. With Options::overlap_sync off the writer's connection runs
+// synchronous=FULL: SQLite's COMMIT writes the transaction's frames to the
+// WAL and fsyncs it before returning; the writer then runs the group's
+// OnCommit hooks and completions itself; callers queuing meanwhile form the
+// next group.
 //
-// With Options::overlap_sync the fsync leaves the writer: its connection
-// runs with synchronous=NORMAL, which in WAL mode differs from FULL only by that
-// one sync after each commit (https://sqlite.org/pragma.html#pragma_synchronous:
+// With overlap_sync the fsync leaves the writer: its connection runs with
+// synchronous=NORMAL, which in WAL mode differs from FULL only by that one
+// sync after each commit (https://sqlite.org/pragma.html#pragma_synchronous:
 // NORMAL still syncs the WAL before every checkpoint, the database file after
 // it, and the header of a WAL that starts over after a checkpoint; only
 // "most transactions" skip the sync). The writer hands each committed group
 // to the syncer thread, which fdatasync()s the WAL through its own
 // descriptor (fsync flushes the file, i.e. the inode, whatever descriptor it
 // is called on) and only then runs the group's OnCommit hooks and completes
-// its callers, while the writer already runs the next group. So:
+// its callers. So:
 //  - No caller is acknowledged before a sync that started after its COMMIT
 //    returned (the group reaches the syncer only after COMMIT, and the syncer
 //    syncs after taking it). Groups complete in commit order.
@@ -267,25 +270,28 @@ void NameThisThread(const char* name) { pthread_setname_np(pthread_self(), name)
 //  - A failed fdatasync may have dropped the dirty pages it could not write
 //    (Linux marks them clean), leaving a hole in the WAL: no later commit can
 //    be promised durable either. The first failure is sticky: that group and
-//    every later one fail with kIoError (the writer stops running groups)
-//    until the database is reopened.
+//    every later one fail with kIoError (the writer rolls back the
+//    transaction it has open and runs nothing more) until the database is
+//    reopened.
 //  - What NORMAL gives up: another connection (Read()) can see a commit
 //    before the syncer has made it durable, for the length of one fdatasync.
 //    Nothing read that way is acknowledged to the caller that wrote it before
 //    the sync, and a power loss in that window loses a write its writer was
 //    never told succeeded (as if it had failed).
-// In that mode the writer starts a new group only once the syncer has taken
-// the previous one (i.e. while that one's fdatasync runs): committing several groups into
-// one pending sync would only split what one transaction can carry, each
-// commit rewriting the same hot pages into the WAL. And while a sync runs it
-// starts one only with at least half as many callers as that sync's groups
-// hold, else they wait for the sync to end and join the callers its
-// completions bring: with clients in a closed loop, a group started at once
-// behind a sync was a handful of callers paying for a whole commit (WAL bytes
-// per message +35%). Measured on 2 shared cores, overlap_sync gave more
-// messages/s only while fsync was slow (a loaded disk) and cost CPU and WAL
-// bytes per message; with fast fsyncs the default did better
-// (docs/benchmarks.md, "DB writer").
+// What overlaps the sync is the next group's statements, not its commit:
+// while sync N runs, the writer opens a transaction (BEGIN IMMEDIATE) and
+// runs each caller as it arrives (savepoints as always); once sync N's
+// fdatasync has returned it COMMITs them as group N+1 and hands that over;
+// callers arriving while no sync runs are run and committed at once, as with
+// FULL. One commit per sync, so groups stay as large as with FULL: an earlier
+// version committed the next group while the sync ran, and groups shrank,
+// each small commit rewriting the same hot pages into the WAL (+30% bytes,
+// +10% CPU per message; docs/benchmarks.md, "DB writer"). The open
+// transaction is invisible to readers until its COMMIT; a caller failing in
+// it rolls back to its savepoint; SQLite aborting it fails the callers run
+// in it so far (not acknowledged: their sync never came), and the next
+// caller opens a new one. At most max_group callers join one transaction;
+// the rest wait for the next.
 class DatabaseImpl final : public Database {
  public:
   DatabaseImpl(Options options, std::unique_ptr<Connection> writer,
@@ -342,8 +348,16 @@ class DatabaseImpl final : public Database {
  private:
   bool Enqueue(PendingPtr pending);
   void WriterLoop();
-  // Runs the group's callers in one transaction; false if it did not commit.
-  bool RunGroup(std::vector<PendingPtr>& group, std::vector<std::function<void()>>& on_durable);
+  // Runs one caller in the group's transaction (opening it first); a caller
+  // that makes SQLite abort the transaction fails and hands over the group.
+  void RunCaller(CommittedGroup& group, const PendingPtr& p);
+  // Commits the group's transaction (if any) and hands the group over.
+  void CommitGroup(CommittedGroup& group);
+  // Fails the group's callers (rolling back its transaction) and hands it over.
+  void FailGroup(CommittedGroup& group, const Status& st);
+  // Passes a committed or failed group on: completed here (synchronous=FULL)
+  // or by the syncer once its sync has finished.
+  void HandOver(CommittedGroup& group);
   static void Complete(PendingWrite& p);
   void FinishGroup(CommittedGroup& g, const Status& synced);
   Status Commit();
@@ -372,7 +386,7 @@ class DatabaseImpl final : public Database {
   // queue_mutex_; the syncer waits on sync_cv_.
   std::condition_variable sync_cv_;
   std::vector<CommittedGroup> to_sync_;
-  size_t syncing_callers_ = 0;  // in the groups the syncer is working on
+  bool sync_running_ = false;  // the syncer's fdatasync has not returned yet
   bool syncer_stopping_ = false;
   std::thread syncer_thread_;
   const int wal_fd_;  // overlap_sync: the WAL, opened read-only for fdatasync
@@ -458,43 +472,70 @@ void DatabaseImpl::Complete(PendingWrite& p) {
 
 void DatabaseImpl::WriterLoop() {
   NameThisThread("db-writer");
+  const size_t max_group = static_cast<size_t>(std::max(1, options_.max_group));
+  CommittedGroup group;  // the callers run in the open transaction, if any
+  std::vector<PendingPtr> arrived;
   while (true) {
-    CommittedGroup group;
+    bool commit_after = false;
     {
       std::unique_lock lock(queue_mutex_);
-      // Waits for work and for the syncer to have taken the previous group
-      // (see "Durability"); callers queuing meanwhile join this group.
+      // With synchronous=FULL the sync is always idle here (COMMIT did it),
+      // so this takes the queue, runs it and commits, as one group. Else see
+      // "Durability": run callers while the previous group's sync runs,
+      // commit once it has finished.
+      auto sync_idle = [&] { return !sync_running_ && to_sync_.empty(); };
       queue_cv_.wait(lock, [&] {
-        if (queue_.empty()) return stopping_;
-        if (!options_.overlap_sync) return true;  // groups are durable at COMMIT
-        if (!to_sync_.empty()) return false;
-        return stopping_ || syncing_callers_ == 0 || queue_.size() * 2 >= syncing_callers_;
+        if (!queue_.empty() && group.callers.size() < max_group) return true;
+        if (!group.callers.empty()) return sync_idle();
+        return stopping_;
       });
-      if (queue_.empty()) return;  // stopping and drained
-      size_t take = std::min<size_t>(queue_.size(), std::max(1, options_.max_group));
-      group.callers.assign(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(take));
+      if (queue_.empty() && group.callers.empty()) return;  // stopping and drained
+      const size_t take = std::min(queue_.size(), max_group - group.callers.size());
+      arrived.assign(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(take));
       queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(take));
+      commit_after = sync_idle();
     }
-    if (sync_failed_.load()) {
-      for (const PendingPtr& p : group.callers) {
-        p->result = kEarlierSyncFailed();
-      }
-    } else {
-      group.committed = RunGroup(group.callers, group.on_durable);
-    }
-    if (!options_.overlap_sync) {
-      // Durable at COMMIT: complete here. (Handing completions to another
-      // thread measured worse: the writer took the next group at once, so
-      // groups were smaller and each message paid for more of a commit.)
-      FinishGroup(group, Status::Ok());
-      continue;
-    }
-    {
-      std::lock_guard lock(queue_mutex_);
-      to_sync_.push_back(std::move(group));
-    }
-    sync_cv_.notify_one();
+    for (const PendingPtr& p : arrived) RunCaller(group, p);
+    arrived.clear();
+    if (commit_after) CommitGroup(group);
   }
+}
+
+void DatabaseImpl::HandOver(CommittedGroup& group) {
+  CommittedGroup g = std::move(group);
+  group = CommittedGroup{};
+  if (!options_.overlap_sync) {
+    // Durable at COMMIT: complete here. (Handing completions to another
+    // thread measured worse: the writer took the next group at once, so
+    // groups were smaller and each message paid for more of a commit.)
+    FinishGroup(g, Status::Ok());
+    return;
+  }
+  {
+    std::lock_guard lock(queue_mutex_);
+    to_sync_.push_back(std::move(g));
+  }
+  sync_cv_.notify_one();
+}
+
+void DatabaseImpl::FailGroup(CommittedGroup& group, const Status& st) {
+  if (group.in_txn && sqlite3_get_autocommit(writer_conn_->raw()) == 0) {
+    (void)writer_conn_->Exec("ROLLBACK");
+  }
+  for (const PendingPtr& p : group.callers) p->result = st;
+  group.on_durable.clear();
+  group.committed = false;
+  HandOver(group);
+}
+
+void DatabaseImpl::CommitGroup(CommittedGroup& group) {
+  if (group.callers.empty()) return;
+  if (!group.in_txn) return HandOver(group);  // nothing ran: results are failures
+  // A failed sync may have lost the previous group's pages: do not build on it.
+  Status commit = sync_failed_.load() ? kEarlierSyncFailed() : Commit();
+  if (!commit.ok()) return FailGroup(group, commit);
+  group.committed = true;
+  HandOver(group);
 }
 
 // Runs a durable group's OnCommit hooks and completes its callers; `synced`
@@ -519,62 +560,54 @@ void DatabaseImpl::FinishGroup(CommittedGroup& g, const Status& synced) {
   for (const PendingPtr& p : g.callers) Complete(*p);
 }
 
-bool DatabaseImpl::RunGroup(std::vector<PendingPtr>& group,
-                            std::vector<std::function<void()>>& on_durable) {
+void DatabaseImpl::RunCaller(CommittedGroup& group, const PendingPtr& p) {
   Connection& conn = *writer_conn_;
-  auto fail_all = [&](const Status& st) {
-    for (const PendingPtr& p : group) p->result = st;
-    on_durable.clear();
-    return false;
-  };
-  Status begin = conn.ExecCached("BEGIN IMMEDIATE");
-  if (!begin.ok()) return fail_all(begin);
-
-  for (const PendingPtr& p : group) {
-    const bool savepoint = p->undo == CallerUndo::kSavepoint;
-    if (savepoint) {
-      Status sp = conn.ExecCached("SAVEPOINT caller");
-      if (!sp.ok()) {
-        p->result = sp;
-        continue;
-      }
-    }
-    const int64_t changes_before = sqlite3_total_changes64(conn.raw());
-    conn.BeginWriteCaller();
-    try {
-      p->result = p->fn(conn);
-    } catch (const std::exception& e) {
-      p->result = Internal(std::string("write callback threw: ") + e.what());
-    } catch (...) {
-      p->result = Internal("write callback threw");
-    }
-    for (auto& fn : conn.EndWriteCaller(p->result.ok())) on_durable.push_back(std::move(fn));
-    conn.ResetHandedOut();
-    if (savepoint) {
-      if (!p->result.ok()) (void)conn.ExecCached("ROLLBACK TO caller");
-      (void)conn.ExecCached("RELEASE caller");
-    } else if (!p->result.ok() && sqlite3_get_autocommit(conn.raw()) == 0 &&
-               sqlite3_total_changes64(conn.raw()) != changes_before) {
-      // A CallerUndo::kNone caller failed after changing rows: they cannot
-      // be undone without undoing the whole group.
-      (void)conn.Exec("ROLLBACK");
-      return fail_all(Internal("write without a savepoint failed after changing rows: " +
-                               p->result.ToString()));
-    }
-    if (sqlite3_get_autocommit(conn.raw()) != 0) {
-      // SQLite rolled the whole transaction back (e.g. SQLITE_FULL or an
-      // I/O error): nothing in this group is durable.
-      Status aborted = Status(Code::kIoError, "transaction aborted: " + p->result.ToString());
-      if (p->result.code() == Code::kNoSpace) aborted = p->result;
-      return fail_all(aborted);
+  group.callers.push_back(p);
+  if (sync_failed_.load()) {
+    p->result = kEarlierSyncFailed();  // the writer runs nothing any more
+    return;
+  }
+  if (!group.in_txn) {
+    Status begin = conn.ExecCached("BEGIN IMMEDIATE");
+    if (!begin.ok()) return FailGroup(group, begin);
+    group.in_txn = true;
+  }
+  const bool savepoint = p->undo == CallerUndo::kSavepoint;
+  if (savepoint) {
+    Status sp = conn.ExecCached("SAVEPOINT caller");
+    if (!sp.ok()) {
+      p->result = sp;
+      return;
     }
   }
-  Status commit = Commit();
-  if (!commit.ok()) {
-    (void)conn.Exec("ROLLBACK");
-    return fail_all(commit);
+  const int64_t changes_before = sqlite3_total_changes64(conn.raw());
+  conn.BeginWriteCaller();
+  try {
+    p->result = p->fn(conn);
+  } catch (const std::exception& e) {
+    p->result = Internal(std::string("write callback threw: ") + e.what());
+  } catch (...) {
+    p->result = Internal("write callback threw");
   }
-  return true;
+  for (auto& fn : conn.EndWriteCaller(p->result.ok())) group.on_durable.push_back(std::move(fn));
+  conn.ResetHandedOut();
+  if (savepoint) {
+    if (!p->result.ok()) (void)conn.ExecCached("ROLLBACK TO caller");
+    (void)conn.ExecCached("RELEASE caller");
+  } else if (!p->result.ok() && sqlite3_get_autocommit(conn.raw()) == 0 &&
+             sqlite3_total_changes64(conn.raw()) != changes_before) {
+    // A CallerUndo::kNone caller failed after changing rows: they cannot
+    // be undone without undoing the whole group.
+    return FailGroup(group, Internal("write without a savepoint failed after changing rows: " +
+                                     p->result.ToString()));
+  }
+  if (sqlite3_get_autocommit(conn.raw()) != 0) {
+    // SQLite rolled the whole transaction back (e.g. SQLITE_FULL or an
+    // I/O error): nothing in this group is durable.
+    Status aborted = Status(Code::kIoError, "transaction aborted: " + p->result.ToString());
+    if (p->result.code() == Code::kNoSpace) aborted = p->result;
+    FailGroup(group, aborted);
+  }
 }
 
 Status DatabaseImpl::Commit() {
@@ -599,29 +632,30 @@ void DatabaseImpl::SyncerLoop() {
   NameThisThread("db-syncer");
   std::vector<CommittedGroup> groups;
   while (true) {
+    bool any_committed = false;
     {
       std::unique_lock lock(queue_mutex_);
       sync_cv_.wait(lock, [&] { return syncer_stopping_ || !to_sync_.empty(); });
       if (to_sync_.empty()) return;  // stopping and drained
       groups.swap(to_sync_);
-      for (const CommittedGroup& g : groups) syncing_callers_ += g.callers.size();
+      any_committed = std::any_of(groups.begin(), groups.end(),
+                                  [](const CommittedGroup& g) { return g.committed; });
+      sync_running_ = any_committed;
     }
-    queue_cv_.notify_one();  // the writer may start the next group now
-    const bool any_committed = std::any_of(groups.begin(), groups.end(),
-                                           [](const CommittedGroup& g) { return g.committed; });
+    if (!any_committed) queue_cv_.notify_one();  // to_sync_ emptied: the writer may commit
     // Started after the groups above committed: it covers all of them.
     Status synced = Status::Ok();
-    if (any_committed && options_.overlap_sync) {
+    if (any_committed) {
       synced = sync_failed_.load() ? kEarlierSyncFailed() : SyncWal();
       if (!synced.ok()) sync_failed_.store(true);
+      {
+        std::lock_guard lock(queue_mutex_);
+        sync_running_ = false;
+      }
+      queue_cv_.notify_one();  // the writer may commit the group it has run meanwhile
     }
     for (CommittedGroup& g : groups) FinishGroup(g, synced);
     groups.clear();
-    {
-      std::lock_guard lock(queue_mutex_);
-      syncing_callers_ = 0;
-    }
-    queue_cv_.notify_one();  // a small group waiting for this sync may go
   }
 }
 

@@ -5,12 +5,13 @@
 // Writes go through one writer thread with group commit: concurrent Write()
 // calls are batched into one transaction and share one fsync; each caller's
 // function runs in its own SAVEPOINT, so a failing caller rolls back only its
-// own changes. COMMIT fsyncs the WAL (synchronous=FULL); with
-// Options::overlap_sync a syncer thread does that fsync instead while the
-// writer runs the next group (database.cc, "Durability"). Write() returns
-// once the change is durable; WriteAsync() returns at once and calls its
-// completion once durable, on the writer thread (the syncer thread with
-// overlap_sync), so a server thread need not block for the fsync.
+// own changes. By default (Options::overlap_sync) a syncer thread fdatasync()s
+// the WAL after each COMMIT while the writer already runs the callers of the
+// next transaction, which it commits once that sync has finished (database.cc,
+// "Durability"); without it COMMIT fsyncs the WAL (synchronous=FULL). Write()
+// returns once the change is durable; WriteAsync() returns at once and calls
+// its completion once durable, on the syncer thread (the writer thread
+// without overlap_sync), so a server thread need not block for the fsync.
 // Reads run on a small pool of read-only connections (snapshot isolation).
 //
 // Thread-safety: Database is thread-safe. Conn/Statement objects are used only
@@ -81,8 +82,8 @@ class Conn {
   virtual sqlite3* raw() = 0;
   // Write transactions only: runs fn once the COMMIT of this caller's
   // changes is durable, before the caller's Write() returns, on the writer
-  // thread (with overlap_sync on the syncer thread, possibly after later
-  // groups' callbacks already ran on the writer). Dropped if the caller's
+  // thread (with overlap_sync on the syncer thread, possibly while later
+  // callers already run on the writer). Dropped if the caller's
   // changes roll back. (Engines use it to update in-memory state and wake waiters for rows another
   // module added in its transaction.) On a read connection fn runs at once.
   virtual void OnCommit(std::function<void()> fn) = 0;
@@ -99,12 +100,13 @@ struct Options {
   int read_connections = 4;
   // Max callers folded into one transaction.
   int max_group = 512;
-  // false: COMMIT fsyncs the WAL (synchronous=FULL) on the writer thread.
-  // true: COMMIT only writes it (synchronous=NORMAL) and the syncer thread
+  // true: COMMIT only writes the WAL (synchronous=NORMAL); the syncer thread
   // fdatasync()s it before anyone hears of the commit, while the writer runs
-  // the next group. Equally durable; see database.cc "Durability" for what
-  // each costs (measured: helps only while fsync is slow).
-  bool overlap_sync = false;
+  // the next transaction's callers (committed once that sync has finished:
+  // one commit per sync). false: COMMIT fsyncs the WAL (synchronous=FULL) on
+  // the writer thread, which runs nothing meanwhile. Equally durable; see
+  // database.cc "Durability" and docs/benchmarks.md "DB writer pipelining".
+  bool overlap_sync = true;
   // Tests only (overlap_sync): called on the syncer thread in place of the fdatasync that
   // makes commits durable, with that fdatasync as `sync` (call it, delay
   // it, or return a fault instead).
@@ -125,8 +127,8 @@ class Database {
   // fn's Status once durable (or the commit's error).
   virtual Status Write(std::function<Status(Txn&)> fn) = 0;
   // Like Write, without waiting: fn joins the next group, and done(fn's
-  // Status, or the commit's or the sync's error) runs on the writer thread
-  // (the syncer thread with overlap_sync) once that group committed and is
+  // Status, or the commit's or the sync's error) runs on the syncer thread
+  // (the writer thread without overlap_sync) once that group committed and is
   // durable (after the group's OnCommit
   // hooks), in the order the calls were queued. done must be quick and must
   // not block or call Write() (post real work elsewhere); it may call

@@ -43,7 +43,9 @@ bool WaitFor(F cond) {
   return cond();
 }
 
-class DatabaseTest : public ::testing::Test {
+// Every DatabaseTest runs twice: with COMMIT syncing on the writer
+// (overlap_sync=false) and with the syncer thread (the default).
+class DatabaseTest : public ::testing::TestWithParam<bool> {
  protected:
   void SetUp() override { ReOpen(); }
 
@@ -51,6 +53,7 @@ class DatabaseTest : public ::testing::Test {
     db_.reset();
     Options options;
     options.path = dir_.path() + "/meta.db";
+    options.overlap_sync = GetParam();
     auto db = Database::Open(options);
     ASSERT_TRUE(db.ok()) << db.status().ToString();
     db_ = std::move(db).value();
@@ -110,7 +113,7 @@ class DatabaseTest : public ::testing::Test {
   std::unique_ptr<Database> db_;
 };
 
-TEST_F(DatabaseTest, PragmasAreDurableWal) {
+TEST_P(DatabaseTest, PragmasAreDurableWal) {
   std::string journal;
   int64_t synchronous = -1, foreign_keys = -1;
   ASSERT_TRUE(db_->Write([&](Txn& txn) -> Status {
@@ -127,17 +130,18 @@ TEST_F(DatabaseTest, PragmasAreDurableWal) {
                  })
                   .ok());
   EXPECT_EQ(journal, "wal");
-  EXPECT_EQ(synchronous, 2);  // FULL (overlap_sync: NORMAL, see HeldSyncTest)
+  // FULL: COMMIT syncs; NORMAL: the syncer thread does (see HeldSyncTest).
+  EXPECT_EQ(synchronous, GetParam() ? 1 : 2);
   EXPECT_EQ(foreign_keys, 1);
 }
 
-TEST_F(DatabaseTest, ReadConnectionsAreQueryOnly) {
+TEST_P(DatabaseTest, ReadConnectionsAreQueryOnly) {
   Status st = db_->Read([](Conn& conn) { return conn.Exec("INSERT INTO kv VALUES('x', 1)"); });
   EXPECT_FALSE(st.ok());
   EXPECT_EQ(Count(), 0);
 }
 
-TEST_F(DatabaseTest, WriteIsVisibleToReadsAndSurvivesReopen) {
+TEST_P(DatabaseTest, WriteIsVisibleToReadsAndSurvivesReopen) {
   ASSERT_TRUE(Insert("a", 1).ok());
   EXPECT_TRUE(Has("a"));
   ReOpen();
@@ -145,7 +149,7 @@ TEST_F(DatabaseTest, WriteIsVisibleToReadsAndSurvivesReopen) {
   EXPECT_EQ(Count(), 1);
 }
 
-TEST_F(DatabaseTest, BlobAndNullRoundTrip) {
+TEST_P(DatabaseTest, BlobAndNullRoundTrip) {
   ASSERT_TRUE(
       db_->Migrate("blobs", {{1, "CREATE TABLE b(id INTEGER PRIMARY KEY, data BLOB)"}}).ok());
   const std::string bytes("a\0b\xff", 4);
@@ -178,7 +182,7 @@ TEST_F(DatabaseTest, BlobAndNullRoundTrip) {
 // BindView/BindBlobView store the caller's bytes as they were at Run (TEXT
 // and BLOB, a zero-length blob not NULL); the caller's buffer may change
 // afterwards, and the next Prepare of the statement never reads it.
-TEST_F(DatabaseTest, UncopiedBindingsStoreTheBytesOfTheRun) {
+TEST_P(DatabaseTest, UncopiedBindingsStoreTheBytesOfTheRun) {
   ASSERT_TRUE(
       db_->Migrate("views", {{1, "CREATE TABLE v(id INTEGER PRIMARY KEY, t TEXT, b BLOB)"}}).ok());
   ASSERT_TRUE(db_->Write([&](Txn& txn) -> Status {
@@ -214,13 +218,13 @@ TEST_F(DatabaseTest, UncopiedBindingsStoreTheBytesOfTheRun) {
   EXPECT_EQ(rows[1], "|blob|");
 }
 
-TEST_F(DatabaseTest, ConstraintViolationIsAlreadyExists) {
+TEST_P(DatabaseTest, ConstraintViolationIsAlreadyExists) {
   ASSERT_TRUE(Insert("dup", 1).ok());
   Status st = Insert("dup", 2);
   EXPECT_EQ(st.code(), Code::kAlreadyExists) << st.ToString();
 }
 
-TEST_F(DatabaseTest, ConcurrentWritersAllCommitAndShareTransactions) {
+TEST_P(DatabaseTest, ConcurrentWritersAllCommitAndShareTransactions) {
   constexpr int kThreads = 16;
   constexpr int kPerThread = 150;
   std::vector<std::thread> threads;
@@ -240,7 +244,7 @@ TEST_F(DatabaseTest, ConcurrentWritersAllCommitAndShareTransactions) {
   EXPECT_LE(stats.commits, stats.writes);
 }
 
-TEST_F(DatabaseTest, QueuedCallersShareOneCommit) {
+TEST_P(DatabaseTest, QueuedCallersShareOneCommit) {
   const uint64_t commits_before = db_->GetStats().commits;
   auto [release, blocked] = BlockWriter();
   constexpr int kCallers = 10;
@@ -258,7 +262,7 @@ TEST_F(DatabaseTest, QueuedCallersShareOneCommit) {
   EXPECT_EQ(Count(), kCallers);
 }
 
-TEST_F(DatabaseTest, FailingCallerRollsBackOnlyItsOwnChanges) {
+TEST_P(DatabaseTest, FailingCallerRollsBackOnlyItsOwnChanges) {
   auto [release, blocked] = BlockWriter();
   auto good1 = std::async(std::launch::async, [this] { return Insert("good1", 1); });
   ASSERT_TRUE(WaitFor([&] { return db_->GetStats().queued == 1; }));
@@ -286,7 +290,7 @@ TEST_F(DatabaseTest, FailingCallerRollsBackOnlyItsOwnChanges) {
   EXPECT_FALSE(Has("bad"));
 }
 
-TEST_F(DatabaseTest, InjectedCommitFailureFailsTheGroupAndPersistsNothing) {
+TEST_P(DatabaseTest, InjectedCommitFailureFailsTheGroupAndPersistsNothing) {
   db_->FailCommitAfter(2);
   ASSERT_TRUE(Insert("first", 1).ok());
   Status st = Insert("second", 2);
@@ -299,7 +303,7 @@ TEST_F(DatabaseTest, InjectedCommitFailureFailsTheGroupAndPersistsNothing) {
   EXPECT_EQ(Count(), 2);
 }
 
-TEST_F(DatabaseTest, CommitFailureFailsEveryCallerOfTheGroup) {
+TEST_P(DatabaseTest, CommitFailureFailsEveryCallerOfTheGroup) {
   auto [release, blocked] = BlockWriter();
   std::vector<std::future<Status>> callers;
   for (int i = 0; i < 3; ++i) {
@@ -314,7 +318,7 @@ TEST_F(DatabaseTest, CommitFailureFailsEveryCallerOfTheGroup) {
   EXPECT_EQ(Count(), 0);
 }
 
-TEST_F(DatabaseTest, WriteFromInsideWriteIsAnErrorNotADeadlock) {
+TEST_P(DatabaseTest, WriteFromInsideWriteIsAnErrorNotADeadlock) {
   Status inner;
   Status outer = db_->Write([&](Txn&) -> Status {
     inner = db_->Write([](Txn&) { return Status::Ok(); });
@@ -324,20 +328,20 @@ TEST_F(DatabaseTest, WriteFromInsideWriteIsAnErrorNotADeadlock) {
   EXPECT_EQ(inner.code(), Code::kInternal);
 }
 
-TEST_F(DatabaseTest, WriteFromACompletionIsAnErrorNotADeadlock) {
+TEST_P(DatabaseTest, WriteFromACompletionIsAnErrorNotADeadlock) {
   std::promise<Status> inner;
   db_->WriteAsync([](Txn&) { return Status::Ok(); },
                   [&](Status) { inner.set_value(db_->Write([](Txn&) { return Status::Ok(); })); });
   EXPECT_EQ(inner.get_future().get().code(), Code::kInternal);
 }
 
-TEST_F(DatabaseTest, CallbackExceptionBecomesInternalStatus) {
+TEST_P(DatabaseTest, CallbackExceptionBecomesInternalStatus) {
   Status st = db_->Write([](Txn&) -> Status { throw std::runtime_error("boom"); });
   EXPECT_EQ(st.code(), Code::kInternal);
   EXPECT_TRUE(Insert("after", 1).ok());
 }
 
-TEST_F(DatabaseTest, MigrationsApplyOnceInOrder) {
+TEST_P(DatabaseTest, MigrationsApplyOnceInOrder) {
   std::vector<Migration> steps = {
       {1, "CREATE TABLE m(a INTEGER)"},
       {2, "ALTER TABLE m ADD COLUMN b TEXT; INSERT INTO m(a, b) VALUES(1, 'x')"},
@@ -368,7 +372,7 @@ TEST_F(DatabaseTest, MigrationsApplyOnceInOrder) {
 
 // A later step may drop what an applied one made (replacing an index): the
 // version read must not keep a statement active across the steps.
-TEST_F(DatabaseTest, LaterMigrationCanDropAnIndex) {
+TEST_P(DatabaseTest, LaterMigrationCanDropAnIndex) {
   std::vector<Migration> steps = {
       {1, "CREATE TABLE m(a INTEGER, b INTEGER); CREATE INDEX m_a ON m(a)"},
   };
@@ -378,13 +382,13 @@ TEST_F(DatabaseTest, LaterMigrationCanDropAnIndex) {
   EXPECT_TRUE(st.ok()) << st.ToString();
 }
 
-TEST_F(DatabaseTest, NewerSchemaOnDiskIsRefused) {
+TEST_P(DatabaseTest, NewerSchemaOnDiskIsRefused) {
   ASSERT_TRUE(db_->Migrate("comp", {{1, "CREATE TABLE m(a)"}, {2, "CREATE TABLE n(a)"}}).ok());
   Status st = db_->Migrate("comp", {{1, "CREATE TABLE m(a)"}});
   EXPECT_EQ(st.code(), Code::kUnsupported) << st.ToString();
 }
 
-TEST_F(DatabaseTest, FailingMigrationLeavesNoTrace) {
+TEST_P(DatabaseTest, FailingMigrationLeavesNoTrace) {
   Status st = db_->Migrate("comp", {{1, "CREATE TABLE ok1(a)"}, {2, "THIS IS NOT SQL"}});
   EXPECT_FALSE(st.ok());
   bool exists = true;
@@ -399,12 +403,12 @@ TEST_F(DatabaseTest, FailingMigrationLeavesNoTrace) {
   EXPECT_TRUE(db_->Migrate("comp", {{1, "CREATE TABLE ok1(a)"}}).ok());
 }
 
-TEST_F(DatabaseTest, NonAscendingMigrationsAreRejected) {
+TEST_P(DatabaseTest, NonAscendingMigrationsAreRejected) {
   EXPECT_EQ(db_->Migrate("comp", {{2, "SELECT 1"}, {1, "SELECT 1"}}).code(),
             Code::kInvalidArgument);
 }
 
-TEST_F(DatabaseTest, ConcurrentReadsSeeConsistentSnapshots) {
+TEST_P(DatabaseTest, ConcurrentReadsSeeConsistentSnapshots) {
   std::atomic<bool> stop{false};
   std::atomic<int> bad{0};
   std::thread writer([&] {
@@ -435,7 +439,7 @@ TEST_F(DatabaseTest, ConcurrentReadsSeeConsistentSnapshots) {
   EXPECT_EQ(Count(), 400);
 }
 
-TEST_F(DatabaseTest, BackgroundCheckpointCopiesWalIntoDatabaseFile) {
+TEST_P(DatabaseTest, BackgroundCheckpointCopiesWalIntoDatabaseFile) {
   ASSERT_TRUE(db_->Migrate("big", {{1, "CREATE TABLE big(id INTEGER PRIMARY KEY, b BLOB)"}}).ok());
   const std::string blob(4000, 'b');
   for (int round = 0; round < 3; ++round) {  // ~1,500 pages of WAL
@@ -472,7 +476,7 @@ struct AsyncDone {
   bool committed_when_called = false;
 };
 
-TEST_F(DatabaseTest, WriteAsyncCompletesAfterCommitInQueueOrder) {
+TEST_P(DatabaseTest, WriteAsyncCompletesAfterCommitInQueueOrder) {
   auto [release, blocked] = BlockWriter();
   std::mutex mu;
   std::vector<AsyncDone> done;
@@ -511,7 +515,7 @@ TEST_F(DatabaseTest, WriteAsyncCompletesAfterCommitInQueueOrder) {
   EXPECT_EQ(db_->GetStats().commits - commits_before, 2u);
 }
 
-TEST_F(DatabaseTest, WriteAsyncReportsItsOwnFailureAndCommitFailures) {
+TEST_P(DatabaseTest, WriteAsyncReportsItsOwnFailureAndCommitFailures) {
   std::promise<Status> rejected;
   db_->WriteAsync([](Txn&) -> Status { return Conflict("no"); },
                   [&](Status st) { rejected.set_value(std::move(st)); });
@@ -528,7 +532,7 @@ TEST_F(DatabaseTest, WriteAsyncReportsItsOwnFailureAndCommitFailures) {
 // Callers without a savepoint share a group with one that has one: a failing
 // statement undoes only itself (the two-row INSERT whose second row collides
 // leaves neither row), and the others of the group commit.
-TEST_F(DatabaseTest, WriteWithoutSavepointFailsAloneWhenItChangedNothing) {
+TEST_P(DatabaseTest, WriteWithoutSavepointFailsAloneWhenItChangedNothing) {
   ASSERT_TRUE(Insert("taken", 0).ok());
   auto [release, blocked] = BlockWriter();
   std::vector<std::promise<Status>> results(3);
@@ -554,7 +558,7 @@ TEST_F(DatabaseTest, WriteWithoutSavepointFailsAloneWhenItChangedNothing) {
 
 // A caller without a savepoint that fails after changing rows breaks its
 // promise: rather than commit its half-done work, the whole group fails.
-TEST_F(DatabaseTest, WriteWithoutSavepointThatFailsHalfDoneFailsItsGroup) {
+TEST_P(DatabaseTest, WriteWithoutSavepointThatFailsHalfDoneFailsItsGroup) {
   auto [release, blocked] = BlockWriter();
   std::promise<Status> other, broken;
   db_->WriteAsync([](Txn& txn) { return txn.Exec("INSERT INTO kv(k, v) VALUES('other', 1)"); },
@@ -575,7 +579,7 @@ TEST_F(DatabaseTest, WriteWithoutSavepointThatFailsHalfDoneFailsItsGroup) {
   EXPECT_TRUE(Insert("after", 3).ok());  // the writer goes on
 }
 
-TEST_F(DatabaseTest, ClosingCompletesQueuedAsyncWritesDurably) {
+TEST_P(DatabaseTest, ClosingCompletesQueuedAsyncWritesDurably) {
   auto [release, blocked] = BlockWriter();
   std::atomic<int> ok{0};
   for (int i = 0; i < 3; ++i) {
@@ -600,6 +604,11 @@ TEST_F(DatabaseTest, ClosingCompletesQueuedAsyncWritesDurably) {
   EXPECT_EQ(Count(), 3);
 }
 
+INSTANTIATE_TEST_SUITE_P(SyncModes, DatabaseTest, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& info) {
+                           return info.param ? "SyncerThread" : "SyncAtCommit";
+                         });
+
 // A database with Options::overlap_sync whose WAL syncs the test holds until
 // it releases them.
 class HeldSyncTest : public ::testing::Test {
@@ -608,6 +617,7 @@ class HeldSyncTest : public ::testing::Test {
     Options options;
     options.path = dir_.path() + "/held.db";
     options.overlap_sync = true;
+    options.max_group = max_group_;
     options.wal_sync_for_test = [this](const std::function<Status()>& sync) -> Status {
       std::unique_lock lock(mu_);
       ++syncs_started_;
@@ -668,6 +678,7 @@ class HeldSyncTest : public ::testing::Test {
   }
 
   TempDir dir_;
+  int max_group_ = 512;
   std::mutex mu_;
   std::condition_variable cv_;
   int syncs_started_ = 0;
@@ -678,7 +689,9 @@ class HeldSyncTest : public ::testing::Test {
 
 // The writer commits without syncing; nobody hears of the commit (no
 // completion, no OnCommit hook) until a sync that started after it has
-// finished. Meanwhile the writer commits the next group.
+// finished. A caller arriving meanwhile runs at once in the next
+// transaction, which stays open (invisible to readers) until that sync has
+// finished, and then waits for a sync of its own.
 TEST_F(HeldSyncTest, CompletionsWaitForTheWalSyncThatFollowsTheirCommit) {
   std::atomic<int> hooks{0};
   std::promise<Status> first, second;
@@ -693,15 +706,26 @@ TEST_F(HeldSyncTest, CompletionsWaitForTheWalSyncThatFollowsTheirCommit) {
   EXPECT_TRUE(Has("first"));                                  // committed (a reader sees it) ...
   EXPECT_EQ(first_done.wait_for(std::chrono::milliseconds(50)), std::future_status::timeout);
   EXPECT_EQ(hooks.load(), 0);  // ... but not acknowledged: its sync is held
-  // The writer is not held by the sync: the next group commits meanwhile,
-  // and waits for a sync of its own (started after its commit).
-  InsertAsync("second", [&](Status st) { second.set_value(std::move(st)); });
-  ASSERT_TRUE(WaitFor([&] { return Has("second"); }));
+  // The writer is not held by the sync: the next caller runs meanwhile ...
+  std::promise<void> second_ran;
+  db_->WriteAsync(
+      [&](Txn& txn) -> Status {
+        Status st = txn.Exec("INSERT INTO kv(k) VALUES('second')");
+        second_ran.set_value();
+        return st;
+      },
+      [&](Status st) { second.set_value(std::move(st)); });
+  second_ran.get_future().wait();
+  // ... but is not committed while the first group's sync runs: one commit per sync.
+  EXPECT_FALSE(Has("second"));
+  EXPECT_EQ(SyncsStarted(), 2);
   ReleaseSyncs(2);
   EXPECT_TRUE(first_done.get().ok());
   EXPECT_EQ(hooks.load(), 1);
+  // Then it commits, and waits for a sync started after its commit.
   auto second_done = second.get_future();
   ASSERT_TRUE(WaitFor([&] { return SyncsStarted() == 3; }));
+  EXPECT_TRUE(Has("second"));
   EXPECT_EQ(second_done.wait_for(std::chrono::milliseconds(50)), std::future_status::timeout);
   ReleaseSyncs(3);
   EXPECT_TRUE(second_done.get().ok());
@@ -718,6 +742,80 @@ TEST_F(HeldSyncTest, CompletionsWaitForTheWalSyncThatFollowsTheirCommit) {
                   .ok());
   releaser.join();
   EXPECT_EQ(synchronous, 1);  // NORMAL
+}
+
+// Callers run while a sync is held share one transaction and one commit;
+// one of them failing rolls back only its own changes.
+TEST_F(HeldSyncTest, FailingCallerRunWhileASyncIsHeldRollsBackAlone) {
+  std::promise<Status> first;
+  InsertAsync("first", [&](Status st) { first.set_value(std::move(st)); });
+  ASSERT_TRUE(WaitFor([&] { return SyncsStarted() == 2; }));
+  const uint64_t commits_before = db_->GetStats().commits;
+  std::promise<Status> a, b, c;
+  std::atomic<int> ran{0};
+  InsertAsync("a", [&](Status st) { a.set_value(std::move(st)); });
+  db_->WriteAsync(
+      [&](Txn& txn) -> Status {
+        IMGBATCH_RETURN_IF_ERROR(txn.Exec("INSERT INTO kv(k) VALUES('b')"));
+        ++ran;
+        return InvalidArgument("b changes its mind");
+      },
+      [&](Status st) { b.set_value(std::move(st)); });
+  db_->WriteAsync(
+      [&](Txn& txn) -> Status {
+        ++ran;
+        return txn.Exec("INSERT INTO kv(k) VALUES('c')");
+      },
+      [&](Status st) { c.set_value(std::move(st)); });
+  ASSERT_TRUE(WaitFor([&] { return ran.load() == 2; }));  // all ran behind the held sync
+  ReleaseSyncs(2);
+  EXPECT_TRUE(first.get_future().get().ok());
+  ReleaseSyncs(3);
+  EXPECT_TRUE(a.get_future().get().ok());
+  EXPECT_EQ(b.get_future().get().code(), Code::kInvalidArgument);
+  EXPECT_TRUE(c.get_future().get().ok());
+  EXPECT_TRUE(Has("a"));
+  EXPECT_FALSE(Has("b"));
+  EXPECT_TRUE(Has("c"));
+  EXPECT_EQ(db_->GetStats().commits - commits_before, 2u);  // first's, then a+b+c's
+}
+
+// At most max_group callers join the transaction open behind a sync; the
+// next caller waits for the one after it.
+class HeldSyncGroupOfTwoTest : public HeldSyncTest {
+ protected:
+  void SetUp() override {
+    max_group_ = 2;
+    HeldSyncTest::SetUp();
+  }
+};
+
+TEST_F(HeldSyncGroupOfTwoTest, AFullTransactionWaitsForTheSyncAndTheRestForTheNext) {
+  std::promise<Status> first;
+  InsertAsync("first", [&](Status st) { first.set_value(std::move(st)); });
+  ASSERT_TRUE(WaitFor([&] { return SyncsStarted() == 2; }));
+  const uint64_t commits_before = db_->GetStats().commits;
+  std::atomic<int> ran{0};
+  std::promise<Status> done[3];
+  for (int i = 0; i < 3; ++i) {
+    db_->WriteAsync(
+        [&ran, i](Txn& txn) -> Status {
+          ++ran;
+          return txn.Exec("INSERT INTO kv(k) VALUES('" + std::to_string(i) + "')");
+        },
+        [&done, i](Status st) { done[i].set_value(std::move(st)); });
+  }
+  ASSERT_TRUE(WaitFor([&] { return ran.load() == 2; }));
+  ASSERT_TRUE(WaitFor([&] { return db_->GetStats().queued == 1; }));  // the third waits
+  ReleaseSyncs(2);
+  EXPECT_TRUE(first.get_future().get().ok());
+  ASSERT_TRUE(WaitFor([&] { return ran.load() == 3; }));
+  ReleaseSyncs(3);
+  EXPECT_TRUE(done[0].get_future().get().ok());
+  EXPECT_TRUE(done[1].get_future().get().ok());
+  ReleaseSyncs(4);
+  EXPECT_TRUE(done[2].get_future().get().ok());
+  EXPECT_EQ(db_->GetStats().commits - commits_before, 3u);  // first, 0+1, 2
 }
 
 // A failed fdatasync fails its group, and every later write: its pages may
