@@ -94,7 +94,7 @@ Status MissingParameter(std::string_view name) {
 }
 
 Result<std::optional<std::string>> OptionalString(const Json& params, std::string_view name) {
-  auto it = params.find(std::string(name));
+  auto it = params.find(name);
   if (it == params.end() || it->is_null()) return std::optional<std::string>();
   if (it->is_string()) return std::optional<std::string>(it->get<std::string>());
   if (it->is_number_integer()) return std::optional<std::string>(it->dump());
@@ -104,11 +104,11 @@ Result<std::optional<std::string>> OptionalString(const Json& params, std::strin
 Result<std::string> RequiredString(const Json& params, std::string_view name) {
   IMGBATCH_ASSIGN_OR_RETURN(auto value, OptionalString(params, name));
   if (!value) return MissingParameter(name);
-  return *value;
+  return std::move(*value);  // a message body or receipt handle: not copied twice
 }
 
 Result<std::optional<int64_t>> OptionalInt(const Json& params, std::string_view name) {
-  auto it = params.find(std::string(name));
+  auto it = params.find(name);
   if (it == params.end() || it->is_null()) return std::optional<int64_t>();
   if (it->is_number_integer()) return std::optional<int64_t>(it->get<int64_t>());
   if (it->is_string()) {
@@ -124,7 +124,7 @@ std::string ScalarForMessage(const Json& v) {
 
 Result<std::map<std::string, std::string>> StringMap(const Json& params, std::string_view name) {
   std::map<std::string, std::string> out;
-  auto it = params.find(std::string(name));
+  auto it = params.find(name);
   if (it == params.end() || it->is_null()) return out;
   if (!it->is_object()) {
     return InvalidParameterValue("Value for parameter " + std::string(name) + " must be a map.");
@@ -144,7 +144,7 @@ Result<std::map<std::string, std::string>> StringMap(const Json& params, std::st
 
 Result<std::vector<std::string>> StringList(const Json& params, std::string_view name) {
   std::vector<std::string> out;
-  auto it = params.find(std::string(name));
+  auto it = params.find(name);
   if (it == params.end() || it->is_null()) return out;
   if (!it->is_array()) {
     return InvalidParameterValue("Value for parameter " + std::string(name) + " must be a list.");
