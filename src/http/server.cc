@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cerrno>
 #include <condition_variable>
@@ -948,6 +949,25 @@ class Session : public std::enable_shared_from_this<Session> {
     return h;
   }
 
+  // The header as one block, laid out by Beast's serializer. A response
+  // held in memory goes out as this block and its body, one sendmsg of two
+  // buffers: Beast's own write handed the kernel one buffer per field (ten
+  // or more per response) through several layers of composed operations.
+  static bool SerializeHeader(HeaderMessage& msg, std::string& out) {
+    bhttp::response_serializer<bhttp::empty_body> sr(msg);
+    error_code ec;
+    while (!ec && !sr.is_done()) {
+      sr.next(ec, [&](error_code&, const auto& buffers) {
+        const size_t n = asio::buffer_size(buffers);
+        const size_t at = out.size();
+        out.resize(at + n);
+        asio::buffer_copy(asio::buffer(out.data() + at, n), buffers);
+        sr.consume(n);
+      });
+    }
+    return !ec;
+  }
+
   awaitable<bool> WriteHeader(HeaderMessage msg) {
     bhttp::response_serializer<bhttp::empty_body> sr(msg);
     error_code ec;
@@ -987,13 +1007,15 @@ class Session : public std::enable_shared_from_this<Session> {
         header.content_length(r.content_length.value_or(text->size()));
         co_return co_await WriteHeader(std::move(header));
       }
-      bhttp::response<bhttp::string_body> msg(std::move(header.base()), std::move(*text));
-      msg.prepare_payload();
+      header.content_length(text->size());
+      std::string head;
+      if (!SerializeHeader(header, head)) co_return false;
+      const std::array<asio::const_buffer, 2> message{asio::buffer(head), asio::buffer(*text)};
       error_code ec;
       SetDeadline(opt_.body_stall_timeout);
-      co_await bhttp::async_write(stream_, msg, asio::redirect_error(kAwait, ec));
+      co_await asio::async_write(stream_, message, asio::redirect_error(kAwait, ec));
       ClearDeadline();
-      bytes_sent_ = msg.body().size();
+      bytes_sent_ = text->size();
       co_return !ec;
     }
     if (auto* file = std::get_if<FileRange>(&r.body)) {
