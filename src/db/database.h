@@ -81,10 +81,10 @@ class Conn {
   virtual Result<Statement> Prepare(std::string_view sql) = 0;
   virtual sqlite3* raw() = 0;
   // Write transactions only: runs fn once the COMMIT of this caller's
-  // changes is durable, before the caller's Write() returns, on the writer
-  // thread (with overlap_sync on the syncer thread, possibly while later
-  // callers already run on the writer). Dropped if the caller's
-  // changes roll back. (Engines use it to update in-memory state and wake waiters for rows another
+  // changes is durable, before the caller's Write() returns, on the syncer
+  // thread, possibly while later callers already run on the writer (without
+  // overlap_sync: on the writer thread). Dropped if the caller's changes
+  // roll back. (Engines use it to update in-memory state and wake waiters for rows another
   // module added in its transaction.) On a read connection fn runs at once.
   virtual void OnCommit(std::function<void()> fn) = 0;
 };
