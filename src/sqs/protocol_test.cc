@@ -4,6 +4,7 @@
 #include <pugixml.hpp>
 
 #include "common/strings.h"
+#include "sqs/ops.h"
 
 namespace imgbatch::sqs {
 namespace {
@@ -296,6 +297,25 @@ TEST(RenderTest, WrittenStringsNeedNoValidUtf8AndKeepTheirControlCharacters) {
   const std::string written = Written(Protocol::kJson, control);
   EXPECT_EQ(written, "{\"Body\":\"\\u0001\\u001F\x7f\\u0000end\"}");
   EXPECT_EQ(Json::parse(written), control);
+}
+
+// A queue URL names the queue by its last path segment: "<account>/<name>",
+// "queue/<name>" or "<name>", with or without scheme and host; anything else
+// is a queue that does not exist.
+TEST(QueueUrlTest, NameIsTheLastOfOneOrTwoSegments) {
+  const std::string account = "000000000000";
+  for (const std::string url :
+       {"http://127.0.0.1:4566/000000000000/jobs",
+        "https://sqs.us-east-1.localhost/000000000000/jobs/", "http://h/queue/jobs",
+        "http://h//jobs", "/000000000000/jobs", "jobs"}) {
+    auto name = QueueNameFromUrl(url, account);
+    ASSERT_TRUE(name.ok()) << url;
+    EXPECT_EQ(*name, "jobs") << url;
+  }
+  for (const std::string url : {"http://h/", "http://h", "http://h/123456789012/jobs",
+                                "http://h/000000000000/x/jobs", ""}) {
+    EXPECT_EQ(QueueNameFromUrl(url, account).status().detail(), "QueueDoesNotExist") << url;
+  }
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 // Queue-level operations: create, look up, list, delete, attributes, tags,
 // purge, dead-letter sources and message move tasks.
 #include <algorithm>
+#include <array>
 #include <set>
 
 #include "common/hashing.h"
@@ -165,18 +166,24 @@ Result<std::string> QueueNameFromUrl(std::string_view url, std::string_view acco
     auto slash = path.find('/');
     path = slash == std::string_view::npos ? std::string_view() : path.substr(slash);
   }
-  std::vector<std::string_view> segments;
-  for (std::string_view s : Split(path, '/')) {
-    if (!s.empty()) segments.push_back(s);
-  }
   auto not_found = [] {
     return NotFound("The specified queue does not exist.").WithDetail("QueueDoesNotExist");
   };
-  if (segments.empty() || segments.size() > 2) return not_found();
-  if (segments.size() == 2 && segments[0] != account && segments[0] != "queue") {
-    return not_found();
+  // One or two non-empty segments, viewed in place (every message operation
+  // reads its queue this way, twice per request with the policy check).
+  std::array<std::string_view, 2> segments;
+  size_t count = 0;
+  while (!path.empty()) {
+    const size_t slash = path.find('/');
+    const std::string_view segment = path.substr(0, slash);
+    path = slash == std::string_view::npos ? std::string_view() : path.substr(slash + 1);
+    if (segment.empty()) continue;
+    if (count == segments.size()) return not_found();
+    segments[count++] = segment;
   }
-  return std::string(segments.back());
+  if (count == 0) return not_found();
+  if (count == 2 && segments[0] != account && segments[0] != "queue") return not_found();
+  return std::string(segments[count - 1]);
 }
 
 Result<std::string> QueueNameParam(const Context& ctx) {
