@@ -255,13 +255,13 @@ void NameThisThread(const char* name) { pthread_setname_np(pthread_self(), name)
 // sync after each commit (https://sqlite.org/pragma.html#pragma_synchronous:
 // NORMAL still syncs the WAL before every checkpoint, the database file after
 // it, and the header of a WAL that starts over after a checkpoint; only
-// "most transactions" skip the sync). The writer hands each committed group
-// to the syncer thread, which fdatasync()s the WAL through its own
-// descriptor (fsync flushes the file, i.e. the inode, whatever descriptor it
-// is called on) and only then runs the group's OnCommit hooks and completes
-// its callers. So:
+// "most transactions" skip the sync). Each committed group (committed by the
+// writer or by the syncer, see below) goes to the syncer thread, which
+// fdatasync()s the WAL through its own descriptor (fsync flushes the file,
+// i.e. the inode, whatever descriptor it is called on) and only then runs
+// the group's OnCommit hooks and completes its callers. So:
 //  - No caller is acknowledged before a sync that started after its COMMIT
-//    returned (the group reaches the syncer only after COMMIT, and the syncer
+//    returned (the syncer takes a group only once it is committed, and
 //    syncs after taking it). Groups complete in commit order.
 //  - kill -9: a returned COMMIT's frames are in the kernel's page cache
 //    either way. Power loss: an acknowledged group's frames were synced; WAL
@@ -289,11 +289,13 @@ void NameThisThread(const char* name) { pthread_setname_np(pthread_self(), name)
 // What overlaps the sync is the next group's statements, not its commit:
 // while sync N runs, the writer opens a transaction (BEGIN IMMEDIATE) and
 // runs each caller as it arrives (savepoints as always); once sync N's
-// fdatasync has returned it COMMITs them as group N+1 and hands that over;
-// callers arriving while no sync runs are run and committed at once, as with
-// FULL. One commit per sync, so groups stay as large as with FULL: an earlier
-// version committed the next group while the sync ran, and groups shrank,
-// each small commit rewriting the same hot pages into the WAL (+30% bytes,
+// fdatasync has returned and its callers are completed, the syncer itself
+// COMMITs them as group N+1 (the connection is shared under conn_mutex_, so
+// no thread has to be woken between two syncs) and syncs that; callers
+// arriving while no sync runs are run and committed at once by the writer,
+// as with FULL. One commit per sync, so
+// groups stay as large as with FULL: an earlier version committed the next group while the sync
+// ran, and groups shrank, each small commit rewriting the same hot pages into the WAL (+30% bytes,
 // +10% CPU per message; docs/benchmarks.md, "DB writer"). The open
 // transaction is invisible to readers until its COMMIT; a caller failing in
 // it rolls back to its savepoint; SQLite aborting it fails the callers run
@@ -358,9 +360,13 @@ class DatabaseImpl final : public Database {
   void WriterLoop();
   // Runs one caller in the group's transaction (opening it first); a caller
   // that makes SQLite abort the transaction fails and hands over the group.
+  // With conn_mutex_ held.
   void RunCaller(CommittedGroup& group, const PendingPtr& p);
-  // Commits the group's transaction (if any) and hands the group over.
-  void CommitGroup(CommittedGroup& group);
+  // Commits the group's transaction (if any) and returns the group, leaving
+  // `open` empty. With conn_mutex_ held.
+  CommittedGroup CommitOpen(CommittedGroup& open);
+  // Fails the group's callers, rolling back its transaction.
+  void Fail(CommittedGroup& group, const Status& st);
   // Fails the group's callers (rolling back its transaction) and hands it over.
   void FailGroup(CommittedGroup& group, const Status& st);
   // Passes a committed or failed group on: completed here (synchronous=FULL)
@@ -379,7 +385,12 @@ class DatabaseImpl final : public Database {
   }
 
   const Options options_;
-  std::unique_ptr<Connection> writer_conn_;  // used only on writer_thread_
+  // Used by the writer thread, which runs callers in its open transaction,
+  // and (overlap_sync) by the syncer, which commits it: one at a time, under
+  // conn_mutex_ (taken before queue_mutex_ when both are held).
+  std::unique_ptr<Connection> writer_conn_;
+  std::mutex conn_mutex_;
+  CommittedGroup open_;  // the callers run in the open transaction, if any
 
   std::mutex queue_mutex_;
   std::condition_variable queue_cv_;  // writer waits for work / the syncer
@@ -389,12 +400,16 @@ class DatabaseImpl final : public Database {
   std::atomic<int> fail_commit_countdown_{0};
   uint64_t writes_ = 0;   // guarded by queue_mutex_
   uint64_t commits_ = 0;  // guarded by queue_mutex_
+  // open_'s callers, guarded by queue_mutex_ (written under conn_mutex_ too):
+  // the writer waits while the group is full.
+  size_t open_callers_ = 0;
 
   // Committed (or failed) groups the syncer has not taken yet, guarded by
   // queue_mutex_; the syncer waits on sync_cv_.
   std::condition_variable sync_cv_;
   std::vector<CommittedGroup> to_sync_;
-  bool sync_running_ = false;  // the syncer's fdatasync has not returned yet
+  // The syncer is syncing or completing a group; it commits open_ next.
+  bool sync_running_ = false;
   bool syncer_stopping_ = false;
   std::thread syncer_thread_;
   const int wal_fd_;  // overlap_sync: the WAL, opened read-only for fdatasync
@@ -481,31 +496,40 @@ void DatabaseImpl::Complete(PendingWrite& p) {
 void DatabaseImpl::WriterLoop() {
   NameThisThread("db-writer");
   const size_t max_group = static_cast<size_t>(std::max(1, options_.max_group));
-  CommittedGroup group;  // the callers run in the open transaction, if any
   std::vector<PendingPtr> arrived;
   while (true) {
-    bool commit_after = false;
     {
       std::unique_lock lock(queue_mutex_);
-      // With synchronous=FULL the sync is always idle here (COMMIT did it),
-      // so this takes the queue, runs it and commits, as one group. Else see
-      // "Durability": run callers while the previous group's sync runs,
-      // commit once it has finished.
-      auto sync_idle = [&] { return !sync_running_ && to_sync_.empty(); };
+      // Waits for work and for room in the open transaction (the syncer
+      // empties it when it commits; see "Durability").
       queue_cv_.wait(lock, [&] {
-        if (!queue_.empty() && group.callers.size() < max_group) return true;
-        if (!group.callers.empty()) return sync_idle();
-        return stopping_;
+        if (queue_.empty()) return stopping_;
+        return open_callers_ < max_group;
       });
-      if (queue_.empty() && group.callers.empty()) return;  // stopping and drained
-      const size_t take = std::min(queue_.size(), max_group - group.callers.size());
+      if (queue_.empty()) return;  // stopping and drained
+      const size_t take = std::min(queue_.size(), max_group - open_callers_);
       arrived.assign(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(take));
       queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(take));
-      commit_after = sync_idle();
     }
-    for (const PendingPtr& p : arrived) RunCaller(group, p);
+    std::unique_lock conn(conn_mutex_);
+    for (const PendingPtr& p : arrived) RunCaller(open_, p);
     arrived.clear();
-    if (commit_after) CommitGroup(group);
+    bool syncer_busy = false;
+    {
+      std::lock_guard lock(queue_mutex_);
+      open_callers_ = open_.callers.size();
+      syncer_busy = sync_running_ || !to_sync_.empty();
+    }
+    // A busy syncer commits the open transaction once its sync is done
+    // (both decide under conn_mutex_, so one of them always does).
+    if (open_.callers.empty() || (options_.overlap_sync && syncer_busy)) continue;
+    CommittedGroup g = CommitOpen(open_);
+    {
+      std::lock_guard lock(queue_mutex_);
+      open_callers_ = 0;
+    }
+    conn.unlock();
+    HandOver(g);
   }
 }
 
@@ -526,24 +550,32 @@ void DatabaseImpl::HandOver(CommittedGroup& group) {
   sync_cv_.notify_one();
 }
 
-void DatabaseImpl::FailGroup(CommittedGroup& group, const Status& st) {
+void DatabaseImpl::Fail(CommittedGroup& group, const Status& st) {
   if (group.in_txn && sqlite3_get_autocommit(writer_conn_->raw()) == 0) {
     (void)writer_conn_->Exec("ROLLBACK");
   }
   for (const PendingPtr& p : group.callers) p->result = st;
   group.on_durable.clear();
   group.committed = false;
+}
+
+void DatabaseImpl::FailGroup(CommittedGroup& group, const Status& st) {
+  Fail(group, st);
   HandOver(group);
 }
 
-void DatabaseImpl::CommitGroup(CommittedGroup& group) {
-  if (group.callers.empty()) return;
-  if (!group.in_txn) return HandOver(group);  // nothing ran: results are failures
+CommittedGroup DatabaseImpl::CommitOpen(CommittedGroup& open) {
+  CommittedGroup g = std::move(open);
+  open = CommittedGroup{};
+  if (!g.in_txn) return g;  // nothing ran: results are failures
   // A failed sync may have lost the previous group's pages: do not build on it.
   Status commit = sync_failed_.load() ? kEarlierSyncFailed() : Commit();
-  if (!commit.ok()) return FailGroup(group, commit);
-  group.committed = true;
-  HandOver(group);
+  if (!commit.ok()) {
+    Fail(g, commit);
+  } else {
+    g.committed = true;
+  }
+  return g;
 }
 
 // Runs a durable group's OnCommit hooks and completes its callers; `synced`
@@ -636,34 +668,44 @@ Status DatabaseImpl::SyncWal() {
   return sync();
 }
 
+// After each sync the syncer commits what the writer ran meanwhile itself
+// and syncs that, so from one sync to the next no thread has to be woken
+// (the writer committing and handing each group over cost two wake-ups per
+// sync, about half of the gap between syncs). It goes idle only when no
+// caller ran during its sync; the writer then commits the next group itself.
 void DatabaseImpl::SyncerLoop() {
   NameThisThread("db-syncer");
   std::vector<CommittedGroup> groups;
   while (true) {
-    bool any_committed = false;
     {
       std::unique_lock lock(queue_mutex_);
       sync_cv_.wait(lock, [&] { return syncer_stopping_ || !to_sync_.empty(); });
       if (to_sync_.empty()) return;  // stopping and drained
       groups.swap(to_sync_);
-      any_committed = std::any_of(groups.begin(), groups.end(),
-                                  [](const CommittedGroup& g) { return g.committed; });
-      sync_running_ = any_committed;
+      sync_running_ = true;
     }
-    if (!any_committed) queue_cv_.notify_one();  // to_sync_ emptied: the writer may commit
-    // Started after the groups above committed: it covers all of them.
-    Status synced = Status::Ok();
-    if (any_committed) {
-      synced = sync_failed_.load() ? kEarlierSyncFailed() : SyncWal();
-      if (!synced.ok()) sync_failed_.store(true);
+    while (!groups.empty()) {
+      const bool any_committed = std::any_of(groups.begin(), groups.end(),
+                                             [](const CommittedGroup& g) { return g.committed; });
+      // Started after the groups above committed: it covers all of them.
+      Status synced = Status::Ok();
+      if (any_committed) {
+        synced = sync_failed_.load() ? kEarlierSyncFailed() : SyncWal();
+        if (!synced.ok()) sync_failed_.store(true);
+      }
+      for (CommittedGroup& g : groups) FinishGroup(g, synced);
+      groups.clear();
+      std::lock_guard conn(conn_mutex_);  // waits for the callers the writer is running
+      if (!open_.callers.empty()) groups.push_back(CommitOpen(open_));
       {
         std::lock_guard lock(queue_mutex_);
-        sync_running_ = false;
+        open_callers_ = 0;
+        for (CommittedGroup& g : to_sync_) groups.push_back(std::move(g));
+        to_sync_.clear();
+        sync_running_ = !groups.empty();
       }
-      queue_cv_.notify_one();  // the writer may commit the group it has run meanwhile
+      queue_cv_.notify_one();  // room in the open transaction again
     }
-    for (CommittedGroup& g : groups) FinishGroup(g, synced);
-    groups.clear();
   }
 }
 
