@@ -268,8 +268,8 @@ std::string NewMessageId() {
 
 // Layout (16 bytes): 0..5 sent_ms; 6 = 0x80 | seq bits 57..54; 7 = seq bits
 // 53..46; 8 = 0x80 (variant 10) | seq bits 45..40; 9..13 = seq bits 39..0;
-// 14..15 random. Made in the db writer for every message sent, hence written
-// straight into the text (the UuidText path cost ~2k instructions per id).
+// 14..15 random. Made in the db writer for every message sent, hence the
+// bytes are laid out here and written into the text by UuidText in place.
 std::optional<std::string> MessageIdForSeq(int64_t sent_ms, int64_t seq) {
   if (seq < 0 || seq > kMaxMessageIdSeq) return std::nullopt;
   const uint64_t s = static_cast<uint64_t>(seq);
@@ -283,15 +283,7 @@ std::optional<std::string> MessageIdForSeq(int64_t sent_ms, int64_t seq) {
   for (int i = 0; i < 5; ++i) b[9 + i] = static_cast<uint8_t>(s >> (32 - 8 * i));
   b[14] = static_cast<uint8_t>(random[0]);
   b[15] = static_cast<uint8_t>(random[1]);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string id(36, '-');
-  size_t pos = 0;
-  for (int i = 0; i < 16; ++i) {
-    if (i == 4 || i == 6 || i == 8 || i == 10) ++pos;  // the dashes
-    id[pos++] = kHex[b[i] >> 4];
-    id[pos++] = kHex[b[i] & 0x0f];
-  }
-  return id;
+  return UuidText(std::string_view(reinterpret_cast<const char*>(b), sizeof b));
 }
 
 std::optional<int64_t> SeqOfMessageId(std::string_view id) {
