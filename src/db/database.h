@@ -7,8 +7,8 @@
 // function runs in its own SAVEPOINT, so a failing caller rolls back only its
 // own changes. By default (Options::overlap_sync) a syncer thread fdatasync()s
 // the WAL after each COMMIT while the writer already runs the callers of the
-// next transaction, which it commits once that sync has finished (database.cc,
-// "Durability"); without it COMMIT fsyncs the WAL (synchronous=FULL). Write()
+// next transaction, which the syncer commits once that sync has finished
+// (database.cc, "Durability"); without it COMMIT fsyncs the WAL (synchronous=FULL). Write()
 // returns once the change is durable; WriteAsync() returns at once and calls
 // its completion once durable, on the syncer thread (the writer thread
 // without overlap_sync), so a server thread need not block for the fsync.
@@ -102,8 +102,8 @@ struct Options {
   int max_group = 512;
   // true: COMMIT only writes the WAL (synchronous=NORMAL); the syncer thread
   // fdatasync()s it before anyone hears of the commit, while the writer runs
-  // the next transaction's callers (committed once that sync has finished:
-  // one commit per sync). false: COMMIT fsyncs the WAL (synchronous=FULL) on
+  // the next transaction's callers (committed by the syncer once that sync
+  // has finished: one commit per sync). false: COMMIT fsyncs the WAL (synchronous=FULL) on
   // the writer thread, which runs nothing meanwhile. Equally durable; see
   // database.cc "Durability" and docs/benchmarks.md "DB writer pipelining".
   bool overlap_sync = true;
