@@ -17,6 +17,12 @@
 // again after N messages were sent in bulk ahead of it (each cycle keeps the
 // backlog constant: it sends 10 and deletes 10), so receive p99 and the
 // server's RSS (--server-pid) can be compared with and without the backlog.
+// The backlog goes into a second queue (<queue>-backlog), and after the fill
+// the two alternate --rounds times on the same server (with, without, with,
+// without ...): one pair of 10 s phases swings 1.0-1.3x between runs of the
+// same binary, so the median of the pairs' receive p99 ratios is printed too.
+// The first two lines (cycles; cycles with backlog) are the single pair of
+// earlier sessions: an empty database, then the first phase behind the backlog.
 //
 // One io_context on --threads threads; every connection is a coroutine.
 #include <utility>  // before Asio: 1.74's awaitable.hpp needs std::exchange
@@ -80,6 +86,7 @@ struct Options {
   double seconds = 10;
   int body_bytes = 128;
   int64_t backlog = 0;
+  int rounds = 3;  // with/without pairs after the backlog fill
   int server_pid = 0;
   imgbatch::auth::Credentials credentials;
 };
@@ -542,6 +549,102 @@ void PrintCycles(const char* label, PhaseResult& r, int64_t rss_before, int64_t 
   }
 }
 
+// The queue that holds the backlog: the same server and database as the
+// measured queue, so that phases with and without it can alternate.
+Options BacklogQueue(const Options& o) {
+  Options b = o;
+  b.queue += "-backlog";
+  return b;
+}
+
+double Median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+// One line per alternating phase: what the with/without comparison reads.
+void PrintRoundPhase(const char* label, int round, PhaseResult& r) {
+  Tally& t = r.tally;
+  const double n = std::max<double>(1, static_cast<double>(t.deleted));
+  std::printf(
+      "  round %d %-8s %6.0f messages/s, receive p50/p99 %.2f/%.2f ms, send-batch p99 %.2f ms, "
+      "server %.1f us CPU, %.0f bytes written per message, %lld errors\n",
+      round, label, static_cast<double>(t.deleted) / r.seconds, t.receive.Percentile(0.5),
+      t.receive.Percentile(0.99), t.send.Percentile(0.99), r.server.cpu_seconds * 1e6 / n,
+      static_cast<double>(r.server.write_bytes) / n, static_cast<long long>(t.errors));
+}
+
+// Fills the backlog queue with o.backlog messages, then alternates cycles on
+// it (with) and on the measured queue (without), o.rounds times each.
+// `first`: the cycles phase on an empty database before the fill.
+void RunBacklogRounds(asio::io_context& io, std::vector<std::unique_ptr<Connection>>& conns,
+                      const Options& o, PhaseResult& first) {
+  const Options backlog = BacklogQueue(o);
+  PhaseResult fill = RunPhase(io, conns, backlog, Phase::kFill, 0, o.backlog);
+  std::printf(
+      "backlog fill: %lld messages in %.1f s (%.0f sends/s, send-batch only), "
+      "%lld errors\n",
+      static_cast<long long>(fill.tally.sent), fill.seconds,
+      static_cast<double>(fill.tally.sent) / fill.seconds,
+      static_cast<long long>(fill.tally.errors));
+  // The server checkpoints the fill's WAL (hundreds of MB) into the
+  // database after the fill: wait until its writes stop, so that the next
+  // phase's bytes and CPU per message are the cycles' own.
+  const auto settle_start = SteadyClock::now();
+  for (int64_t last = -1; SteadyClock::now() - settle_start < std::chrono::seconds(120);) {
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    const int64_t now_written = CostOf(o.server_pid).write_bytes;
+    if (now_written == last) break;
+    last = now_written;
+  }
+  std::printf("  server writes settled after the fill in %.1f s\n",
+              std::chrono::duration<double>(SteadyClock::now() - settle_start).count());
+
+  std::vector<PhaseResult> with, without;
+  for (int round = 1; round <= o.rounds; ++round) {
+    const int64_t rss2 = RssKib(o.server_pid);
+    with.push_back(RunPhase(io, conns, backlog, Phase::kCycles, o.seconds));
+    const int64_t rss3 = RssKib(o.server_pid);
+    if (round == 1) {
+      // The lines of earlier sessions: the first phase behind the backlog
+      // against the empty database's.
+      PrintCycles("cycles with backlog", with.back(), rss2, rss3);
+      const double before = first.tally.receive.Percentile(0.99);
+      const double behind = with.back().tally.receive.Percentile(0.99);
+      std::printf("  receive p99 with %lld behind / without: %.2f ms / %.2f ms = %.2fx\n",
+                  static_cast<long long>(o.backlog), behind, before,
+                  behind / std::max(0.001, before));
+      // On a shared machine every operation slows together; receive relative
+      // to send in the same phase shows what the backlog itself costs.
+      std::printf("  receive p99 / send-batch p99: %.2f without the backlog, %.2f with it\n",
+                  before / std::max(0.001, first.tally.send.Percentile(0.99)),
+                  behind / std::max(0.001, with.back().tally.send.Percentile(0.99)));
+      std::printf("rounds: %d x (cycles on %s with %lld behind, then on %s without)\n", o.rounds,
+                  backlog.queue.c_str(), static_cast<long long>(o.backlog), o.queue.c_str());
+    }
+    PrintRoundPhase("with", round, with.back());
+    without.push_back(RunPhase(io, conns, o, Phase::kCycles, o.seconds));
+    PrintRoundPhase("without", round, without.back());
+  }
+  std::vector<double> ratios, p99_with, p99_without, p50_ratios;
+  for (size_t i = 0; i < with.size(); ++i) {
+    p99_with.push_back(with[i].tally.receive.Percentile(0.99));
+    p99_without.push_back(without[i].tally.receive.Percentile(0.99));
+    ratios.push_back(p99_with.back() / std::max(0.001, p99_without.back()));
+    p50_ratios.push_back(with[i].tally.receive.Percentile(0.5) /
+                         std::max(0.001, without[i].tally.receive.Percentile(0.5)));
+  }
+  std::string each;
+  for (double r : ratios) each += (each.empty() ? "" : ", ") + std::to_string(r).substr(0, 4);
+  std::printf(
+      "  receive p99 with / without, median of %zu rounds: %.2fx (each: %s); median p99 %.2f / "
+      "%.2f ms; median p50 ratio %.2fx\n",
+      ratios.size(), Median(ratios), each.c_str(), Median(p99_with), Median(p99_without),
+      Median(p50_ratios));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -554,6 +657,9 @@ int main(int argc, char** argv) {
   app.add_option("--seconds", o.seconds, "length of each measured phase");
   app.add_option("--body-bytes", o.body_bytes, "message body size")->check(CLI::Range(16, 262144));
   app.add_option("--backlog", o.backlog, "also measure with this many messages queued ahead");
+  app.add_option("--rounds", o.rounds,
+                 "with --backlog: alternate this many with/without-backlog phase pairs")
+      ->check(CLI::Range(1, 100));
   app.add_option("--queue", o.queue, "queue name (created if missing)");
   app.add_option("--region", o.region, "signing region");
   app.add_option("--server-pid", o.server_pid, "report this process's RSS per phase");
@@ -584,6 +690,11 @@ int main(int argc, char** argv) {
   io.run();
   Setup(io, *conns[0], "CreateQueue", {{"QueueName", o.queue}});
   Setup(io, *conns[0], "PurgeQueue", {{"QueueUrl", QueueUrl(o)}});
+  if (o.backlog > 0) {
+    const Options backlog = BacklogQueue(o);
+    Setup(io, *conns[0], "CreateQueue", {{"QueueName", backlog.queue}});
+    Setup(io, *conns[0], "PurgeQueue", {{"QueueUrl", QueueUrl(backlog)}});
+  }
 
   std::printf(
       "# queue_bench: %d connections, %d client thread(s), %.0f s per phase, "
@@ -595,40 +706,7 @@ int main(int argc, char** argv) {
   PrintCycles("cycles", cycles, rss0, rss1);
   const double cycle_rps = static_cast<double>(cycles.tally.requests) / cycles.seconds;
 
-  if (o.backlog > 0) {
-    PhaseResult fill = RunPhase(io, conns, o, Phase::kFill, 0, o.backlog);
-    std::printf(
-        "backlog fill: %lld messages in %.1f s (%.0f sends/s, send-batch only), "
-        "%lld errors\n",
-        static_cast<long long>(fill.tally.sent), fill.seconds,
-        static_cast<double>(fill.tally.sent) / fill.seconds,
-        static_cast<long long>(fill.tally.errors));
-    // The server checkpoints the fill's WAL (hundreds of MB) into the
-    // database after the fill: wait until its writes stop, so that the next
-    // phase's bytes and CPU per message are the cycles' own.
-    const auto settle_start = SteadyClock::now();
-    for (int64_t last = -1; SteadyClock::now() - settle_start < std::chrono::seconds(120);) {
-      std::this_thread::sleep_for(std::chrono::seconds(1));
-      const int64_t now_written = CostOf(o.server_pid).write_bytes;
-      if (now_written == last) break;
-      last = now_written;
-    }
-    std::printf("  server writes settled after the fill in %.1f s\n",
-                std::chrono::duration<double>(SteadyClock::now() - settle_start).count());
-    int64_t rss2 = RssKib(o.server_pid);
-    PhaseResult behind = RunPhase(io, conns, o, Phase::kCycles, o.seconds);
-    int64_t rss3 = RssKib(o.server_pid);
-    PrintCycles("cycles with backlog", behind, rss2, rss3);
-    const double without = cycles.tally.receive.Percentile(0.99);
-    const double with = behind.tally.receive.Percentile(0.99);
-    std::printf("  receive p99 with %lld behind / without: %.2f ms / %.2f ms = %.2fx\n",
-                static_cast<long long>(o.backlog), with, without, with / std::max(0.001, without));
-    // On a shared machine every operation slows together; receive relative
-    // to send in the same phase shows what the backlog itself costs.
-    std::printf("  receive p99 / send-batch p99: %.2f without the backlog, %.2f with it\n",
-                without / std::max(0.001, cycles.tally.send.Percentile(0.99)),
-                with / std::max(0.001, behind.tally.send.Percentile(0.99)));
-  }
+  if (o.backlog > 0) RunBacklogRounds(io, conns, o, cycles);
 
   PhaseResult healthy = RunPhase(io, conns, o, Phase::kHealthy, o.seconds);
   const double healthy_rps = static_cast<double>(healthy.tally.requests) / healthy.seconds;

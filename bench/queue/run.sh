@@ -4,8 +4,13 @@
 # fresh data directory in a temp dir (durable: SQLite WAL, synced before acknowledging),
 # runs send-batch(10) -> receive(10) -> delete-batch cycles at 16 connections,
 # then the same client against /-/healthy, and prints messages/s, latencies and
-# the ratio. BACKLOG=1000000 also measures with a million messages queued.
-# usage: bench/queue/run.sh [seconds] [connections]   (env: BACKLOG=N CLIENT_THREADS=N TMPDIR=dir KEEP=1)
+# the ratio. BACKLOG=1000000 also measures with a million messages queued:
+# it fills a second queue once, then alternates phases on it (with the
+# backlog) and on the first queue (without) ROUNDS times (default 3) on the
+# same server, and prints each phase's receive p50/p99 and the median of the
+# rounds' p99 ratios (a single pair swings 1.0-1.3x from run to run).
+# usage: bench/queue/run.sh [seconds] [connections]
+#   env: BACKLOG=N ROUNDS=N CLIENT_THREADS=N TMPDIR=dir KEEP=1
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SECONDS_PER_RUN=${1:-10}
@@ -35,6 +40,6 @@ for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/-/ready" >/dev/null && 
 
 echo "# $(date -u +%FT%TZ) $(nproc) cores, $(uptime | sed 's/.*load/load/')"
 "$BENCH" --endpoint "http://127.0.0.1:$PORT" --connections "$CONNS" --seconds "$SECONDS_PER_RUN" \
-  --threads "${CLIENT_THREADS:-1}" --backlog "${BACKLOG:-0}" --server-pid "$server_pid"
+  --threads "${CLIENT_THREADS:-1}" --backlog "${BACKLOG:-0}" --rounds "${ROUNDS:-3}" --server-pid "$server_pid"
 echo "# server: $(grep -E '^(VmHWM|VmRSS)' /proc/$server_pid/status | tr -s ' \n' ' ')"
 echo "# database: $(du -sh "$work/data" | cut -f1); $(uptime | sed 's/.*load/load/')"
