@@ -16,6 +16,8 @@
 #include <thread>
 #include <unordered_map>
 
+#include "db/wal_write_combining_vfs.h"
+
 namespace imgbatch::db {
 namespace {
 
@@ -161,11 +163,13 @@ class Connection final : public Conn {
   std::vector<std::function<void()>> on_commit_;
 };
 
+// vfs: nullptr for SQLite's default.
 Result<std::unique_ptr<Connection>> OpenConnection(const std::string& path, bool read_only,
-                                                   bool overlap_sync = false) {
+                                                   bool overlap_sync = false,
+                                                   const char* vfs = nullptr) {
   sqlite3* raw = nullptr;
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
-  int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
+  int rc = sqlite3_open_v2(path.c_str(), &raw, flags, vfs);
   auto conn = std::make_unique<Connection>(raw);  // closes raw on every path
   if (rc != SQLITE_OK) return FromSqlite(rc, raw, "open " + path);
   sqlite3_extended_result_codes(raw, 1);
@@ -897,8 +901,11 @@ int64_t Statement::last_insert_rowid() const { return sqlite3_last_insert_rowid(
 Result<std::unique_ptr<Database>> Database::Open(const Options& options) {
   if (options.path.empty()) return InvalidArgument("db path is empty");
   if (sqlite3_threadsafe() == 0) return Internal("SQLite built without thread support");
-  IMGBATCH_ASSIGN_OR_RETURN(
-      auto writer, OpenConnection(options.path, /*read_only=*/false, options.overlap_sync));
+  // The writer's WAL writes: one write per commit (wal_write_combining_vfs.h).
+  IMGBATCH_RETURN_IF_ERROR(RegisterWalWriteCombiningVfs());
+  IMGBATCH_ASSIGN_OR_RETURN(auto writer,
+                            OpenConnection(options.path, /*read_only=*/false, options.overlap_sync,
+                                           kWalWriteCombiningVfs));
   IMGBATCH_ASSIGN_OR_RETURN(
       auto checkpointer, OpenConnection(options.path, /*read_only=*/false, options.overlap_sync));
   std::vector<std::unique_ptr<Connection>> readers;
