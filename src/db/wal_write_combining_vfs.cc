@@ -467,6 +467,11 @@ const char* ShimNextSystemCall(sqlite3_vfs* vfs, const char* name) {
   return Base(vfs)->xNextSystemCall(Base(vfs), name);
 }
 
+struct RegisteredVfs {
+  sqlite3_vfs vfs;  // first: the address SQLite keeps is the allocation's
+  std::string name;
+};
+
 }  // namespace
 
 Status RegisterWalWriteCombiningVfs(const char* name, const char* base_name) {
@@ -478,13 +483,14 @@ Status RegisterWalWriteCombiningVfs(const char* name, const char* base_name) {
     return Internal(std::string("no SQLite VFS named ") + (base_name ? base_name : "(default)"));
   }
   if (base->iVersion < 3) return Internal(std::string("SQLite VFS too old: ") + base->zName);
-  // Registered for the life of the process: SQLite keeps the pointers.
-  auto* owned_name = new std::string(name);
-  auto* vfs = new sqlite3_vfs{};
+  // Registered for the life of the process: SQLite keeps the pointer (and
+  // the name with it: one allocation, reachable from SQLite's VFS list).
+  auto* registered = new RegisteredVfs{sqlite3_vfs{}, std::string(name)};
+  sqlite3_vfs* vfs = &registered->vfs;
   vfs->iVersion = 3;
   vfs->szOsFile = kRealFileOffset + base->szOsFile;
   vfs->mxPathname = base->mxPathname;
-  vfs->zName = owned_name->c_str();
+  vfs->zName = registered->name.c_str();
   vfs->pAppData = base;
   vfs->xOpen = ShimOpen;
   vfs->xDelete = ShimDelete;
@@ -504,8 +510,7 @@ Status RegisterWalWriteCombiningVfs(const char* name, const char* base_name) {
   vfs->xNextSystemCall = ShimNextSystemCall;
   const int rc = sqlite3_vfs_register(vfs, /*makeDflt=*/0);
   if (rc != SQLITE_OK) {
-    delete vfs;
-    delete owned_name;
+    delete registered;
     return Internal(std::string("registering SQLite VFS ") + name + ": " + sqlite3_errstr(rc));
   }
   return Status::Ok();
