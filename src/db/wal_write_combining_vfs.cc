@@ -1,7 +1,9 @@
 #include "db/wal_write_combining_vfs.h"
 
 #include <sqlite3.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstring>
 #include <mutex>
@@ -14,7 +16,8 @@ namespace {
 
 // Flush points. A WAL write SQLite has been told succeeded may sit in the
 // buffer until one of these, each of which hands the whole buffer to the base
-// VFS in one xWrite first:
+// VFS first, in one xWrite (a page at a time where this handle writes the
+// file for the first time; WriteRange says why):
 //  - The page write that completes a commit frame (a frame header whose
 //    "database size after commit" field is non-zero; WAL format:
 //    https://sqlite.org/fileformat2.html#walformat). wal.c writes every frame
@@ -71,6 +74,12 @@ constexpr size_t kMaxBufferedBytes = 0x1ffff;
 // wal.c's WAL_WRITE_LOCK: the first wal-index lock slot.
 constexpr int kWalWriteLockSlot = 0;
 
+// The kernel's page size: the unit of the page cache.
+sqlite3_int64 PageBytes() {
+  static const sqlite3_int64 bytes = sysconf(_SC_PAGESIZE) > 0 ? sysconf(_SC_PAGESIZE) : 4096;
+  return bytes;
+}
+
 bool IsCommitFrameHeader(const void* data, int amt, sqlite3_int64 offset) {
   if (amt != kFrameHeaderBytes || offset < kWalHeaderBytes) return false;
   const auto* bytes = static_cast<const unsigned char*>(data);
@@ -114,8 +123,7 @@ class WalWriteBuffer {
   int Flush() {
     if (error_ != SQLITE_OK) return error_;
     if (bytes_.empty()) return SQLITE_OK;
-    const int rc =
-        real_->pMethods->xWrite(real_, bytes_.data(), static_cast<int>(bytes_.size()), start_);
+    const int rc = WriteRange(bytes_.data(), static_cast<int>(bytes_.size()), start_);
     bytes_.clear();
     if (rc != SQLITE_OK) {
       error_ = rc;
@@ -163,7 +171,38 @@ class WalWriteBuffer {
 
   int WriteThrough(const void* data, int amt, sqlite3_int64 offset) {
     last_write_end_ = offset + amt;
-    return real_->pMethods->xWrite(real_, data, amt, offset);
+    return WriteRange(data, amt, offset);
+  }
+
+  // One xWrite for the part of the range this handle has written before;
+  // the part it has not, one xWrite per page of the page cache. Why: Linux
+  // (ext4 since 6.16) gives the page cache of a region a large write creates
+  // large folios, up to the write's size. The WAL is reused from its start
+  // after a checkpoint, and the commits of the next pass end at other
+  // offsets: a commit ending inside a 64 KiB folio left it dirty again
+  // after its sync, so the next commit's sync wrote all of it again (+32%
+  // bytes to the disk per message in bench/queue/run.sh). Written a page at
+  // a time, the WAL's first pass leaves single-page folios (SQLite's own
+  // writes, 24 bytes and a page, did the same).
+  int WriteRange(const void* data, int amt, sqlite3_int64 offset) {
+    const auto* bytes = static_cast<const unsigned char*>(data);
+    const sqlite3_int64 end = offset + amt;
+    sqlite3_int64 at = offset;
+    if (at < written_end_) {
+      const sqlite3_int64 known_end = std::min(end, written_end_);
+      const int rc = real_->pMethods->xWrite(real_, bytes, static_cast<int>(known_end - at), at);
+      if (rc != SQLITE_OK) return rc;
+      at = known_end;
+    }
+    while (at < end) {
+      const sqlite3_int64 page_end = std::min(end, (at / PageBytes() + 1) * PageBytes());
+      const int rc = real_->pMethods->xWrite(real_, bytes + (at - offset),
+                                             static_cast<int>(page_end - at), at);
+      if (rc != SQLITE_OK) return rc;
+      at = page_end;
+      written_end_ = at;
+    }
+    return SQLITE_OK;
   }
 
   sqlite3_file* const real_;
@@ -176,6 +215,9 @@ class WalWriteBuffer {
   // (-1: none pending).
   sqlite3_int64 commit_page_offset_ = -1;
   int error_ = SQLITE_OK;
+  // The end of the range of the file this handle has written (see
+  // WriteRange).
+  sqlite3_int64 written_end_ = 0;
 };
 
 // The sqlite3_file SQLite allocates for a main database or WAL file of this

@@ -5,7 +5,8 @@
 // and then the page, so a commit of 8 pages costs 16 pwrite64 syscalls on the
 // db writer's critical path. A WAL file opened through this VFS keeps
 // contiguous writes in memory (up to 128 KiB) and hands them to the base VFS in
-// one xWrite once the commit frame is complete, or earlier, before anything
+// one xWrite once the commit frame is complete (a page per xWrite the first
+// time a range of the file is written), or earlier, before anything
 // could observe the file (a read, a sync, a truncate, a size, a lock change, a
 // non-contiguous write, close). The database file and every other file are the
 // base VFS's own; the database file only forwards xShmBarrier and the release

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <string>
@@ -136,6 +137,14 @@ class WalWriteCombiningTest : public ::testing::TestWithParam<const char*> {
            ") FROM n";
   }
 
+  // Fills the WAL to about `bytes` and checkpoints it: the next commit starts
+  // the WAL over, in a range of the file the connection has written before.
+  static void FillAndRestartWal(sqlite3* db, int bytes) {
+    Exec(db, "INSERT INTO t(k, v) VALUES(-1, randomblob(" + std::to_string(bytes) + "))");
+    Exec(db, "DELETE FROM t WHERE k = -1");
+    Exec(db, "PRAGMA wal_checkpoint(PASSIVE)");  // no readers: all of it
+  }
+
   // What a kill -9 would leave: the database and WAL files as they are in
   // the file system now (no -shm: the copy recovers from the WAL). Opened
   // through plain "unix".
@@ -161,7 +170,8 @@ class WalWriteCombiningTest : public ::testing::TestWithParam<const char*> {
 
 TEST_P(WalWriteCombiningTest, EachCommitIsOneWriteOfAllItsFrames) {
   sqlite3* db = OpenWriter();
-  Exec(db, InsertRows(1, 10, 300));  // the WAL exists, with its header
+  FillAndRestartWal(db, 400000);
+  Exec(db, InsertRows(1, 10, 300));  // the WAL's new header and first frames
   for (int i = 0; i < 5; ++i) {
     g_log.writes.clear();
     Exec(db, InsertRows(100 + i * 40, 40, 300));  // several leaves and index pages
@@ -177,8 +187,22 @@ TEST_P(WalWriteCombiningTest, EachCommitIsOneWriteOfAllItsFrames) {
   EXPECT_GT(g_log.writes.size(), 2u);
 }
 
+// A large write makes Linux cache the range in large folios; once the WAL
+// starts over, a commit ending inside one would have the next sync write
+// all of it again. The first pass over the file goes a page at a time.
+TEST_P(WalWriteCombiningTest, TheFirstWriteOfARangeGoesAPageAtATime) {
+  sqlite3* db = OpenWriter();
+  const long page = sysconf(_SC_PAGESIZE);
+  Exec(db, InsertRows(1, 40, 300));
+  ASSERT_GT(BytesWritten(), static_cast<size_t>(2 * page));
+  for (const auto& [offset, bytes] : g_log.writes) {
+    EXPECT_EQ(offset / page, (offset + bytes - 1) / page) << offset << "+" << bytes;
+  }
+}
+
 TEST_P(WalWriteCombiningTest, ALargeCommitIsWrittenInWritesTheBaseVfsTakesWhole) {
   sqlite3* db = OpenWriter();
+  FillAndRestartWal(db, 1000000);
   Exec(db, InsertRows(1, 10, 300));
   g_log.writes.clear();
   Exec(db, "INSERT INTO t(k, v) VALUES(100, randomblob(600000))");  // ~150 frames
@@ -234,7 +258,7 @@ TEST_P(WalWriteCombiningTest, SpilledFramesAreReadBackAndOverwrittenInPlace) {
 TEST_P(WalWriteCombiningTest, RestartedWalWritesItsNewHeaderFirst) {
   sqlite3* db = OpenWriter();
   Exec(db, InsertRows(1, 50, 300));
-  Exec(db, "PRAGMA wal_checkpoint(PASSIVE)");  // no readers: all copied back
+  FillAndRestartWal(db, 200000);
   g_log.writes.clear();
   Exec(db, InsertRows(100, 50, 300));  // starts the WAL over at its first frame
   ASSERT_EQ(g_log.writes.size(), 2u);
