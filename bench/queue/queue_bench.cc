@@ -24,6 +24,13 @@
 // The first two lines (cycles; cycles with backlog) are the single pair of
 // earlier sessions: an empty database, then the first phase behind the backlog.
 //
+// With --rate R the cycles are paced at R messages/s in all (each connection
+// starts a cycle every connections*10/R seconds, the connections spread
+// evenly over that period) instead of as fast as the server answers: at a
+// rate below saturation, the latencies with and without a backlog show what
+// the backlog itself costs a receive, not the queueing of a saturated closed
+// loop whose every extra microsecond of CPU per message becomes latency.
+//
 // One io_context on --threads threads; every connection is a coroutine.
 #include <utility>  // before Asio: 1.74's awaitable.hpp needs std::exchange
 
@@ -52,6 +59,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
@@ -86,7 +94,8 @@ struct Options {
   double seconds = 10;
   int body_bytes = 128;
   int64_t backlog = 0;
-  int rounds = 3;  // with/without pairs after the backlog fill
+  int rounds = 3;   // with/without pairs after the backlog fill
+  double rate = 0;  // cycles' messages/s in all; 0: as fast as the server answers
   int server_pid = 0;
   imgbatch::auth::Credentials credentials;
 };
@@ -194,7 +203,10 @@ void ReadReply(simdjson::ondemand::document& doc, const SentMd5s* sent, Reply& r
 class Connection {
  public:
   Connection(asio::io_context& io, const Options& options)
-      : socket_(io.get_executor()), options_(options), host_(options.host + ":" + options.port) {
+      : socket_(io.get_executor()),
+        timer_(io.get_executor()),
+        options_(options),
+        host_(options.host + ":" + options.port) {
     // Beast reads into whatever capacity the buffer has, at least 512 bytes:
     // a flat_buffer that starts empty stays at 512 and a 3 KB ReceiveMessage
     // reply took six recv calls and six trips through the scheduler.
@@ -230,6 +242,12 @@ class Connection {
       co_return nullptr;
     }
     co_return Parse(op, sent);
+  }
+
+  // --rate's pacing.
+  Task<void> WaitUntil(SteadyClock::time_point t) {
+    timer_.expires_at(t);
+    co_await timer_.async_wait(kAwait);
   }
 
   Task<bool> Healthy() {
@@ -291,6 +309,7 @@ class Connection {
   }
 
   Socket socket_;
+  asio::basic_waitable_timer<SteadyClock, asio::wait_traits<SteadyClock>, Executor> timer_;
   const Options& options_;
   const std::string host_;  // the Host header
   imgbatch::auth::HeaderList headers_;
@@ -379,8 +398,20 @@ Task<void> Worker(Connection& conn, const Options& o, Phase phase, SteadyClock::
   SendBatchBody send_body(o, id * 1'000'000'000LL);
   const std::string receive_body = ReceiveBody(o);
   const std::string queue_url_json = QueueUrlJson(o);
+  // --rate: this connection's cycles start every `period`, offset by its index.
+  const bool paced = phase == Phase::kCycles && o.rate > 0;
+  const auto period = std::chrono::duration_cast<SteadyClock::duration>(
+      std::chrono::duration<double>(o.connections * kBatch / std::max(o.rate, 1.0)));
+  SteadyClock::time_point next_start =
+      SteadyClock::now() + period * (id % std::max(o.connections, 1)) / std::max(o.connections, 1);
   try {
     while (SteadyClock::now() < deadline) {
+      if (paced) {
+        co_await conn.WaitUntil(next_start);
+        // Behind schedule (a slow cycle): start now, without a burst to catch up.
+        next_start = std::max(next_start + period, SteadyClock::now());
+        if (next_start - period >= deadline) break;
+      }
       if (phase == Phase::kHealthy) {
         auto t0 = SteadyClock::now();
         bool ok = co_await conn.Healthy();
@@ -660,6 +691,9 @@ int main(int argc, char** argv) {
   app.add_option("--rounds", o.rounds,
                  "with --backlog: alternate this many with/without-backlog phase pairs")
       ->check(CLI::Range(1, 100));
+  app.add_option("--rate", o.rate,
+                 "pace the cycles at this many messages/s in all (0: as fast as answered)")
+      ->check(CLI::NonNegativeNumber);
   app.add_option("--queue", o.queue, "queue name (created if missing)");
   app.add_option("--region", o.region, "signing region");
   app.add_option("--server-pid", o.server_pid, "report this process's RSS per phase");
@@ -700,6 +734,7 @@ int main(int argc, char** argv) {
       "# queue_bench: %d connections, %d client thread(s), %.0f s per phase, "
       "%d-byte bodies, batches of %d, JSON 1.0 protocol\n",
       o.connections, o.threads, o.seconds, o.body_bytes, kBatch);
+  if (o.rate > 0) std::printf("# cycles paced at %.0f messages/s in all (--rate)\n", o.rate);
   int64_t rss0 = RssKib(o.server_pid);
   PhaseResult cycles = RunPhase(io, conns, o, Phase::kCycles, o.seconds);
   int64_t rss1 = RssKib(o.server_pid);
