@@ -369,65 +369,37 @@ int WalWrite(sqlite3_file* f, const void* data, int amt, sqlite3_int64 offset) {
   return Buffer(f).Write(data, amt, offset);
 }
 
-int WalRead(sqlite3_file* f, void* out, int amt, sqlite3_int64 offset) {
-  if (int rc = Buffer(f).Flush(); rc != SQLITE_OK) return rc;
-  return ForwardRead(f, out, amt, offset);
-}
-
-int WalTruncate(sqlite3_file* f, sqlite3_int64 size) {
-  if (int rc = Buffer(f).Flush(); rc != SQLITE_OK) return rc;
-  return ForwardTruncate(f, size);
-}
-
-int WalSync(sqlite3_file* f, int flags) {
-  if (int rc = Buffer(f).Flush(); rc != SQLITE_OK) return rc;
-  return ForwardSync(f, flags);
-}
-
-int WalFileSize(sqlite3_file* f, sqlite3_int64* size) {
-  if (int rc = Buffer(f).Flush(); rc != SQLITE_OK) return rc;
-  return ForwardFileSize(f, size);
-}
-
-int WalLock(sqlite3_file* f, int level) {
-  if (int rc = Buffer(f).Flush(); rc != SQLITE_OK) return rc;
-  return ForwardLock(f, level);
-}
-
-int WalUnlock(sqlite3_file* f, int level) {
-  if (int rc = Buffer(f).Flush(); rc != SQLITE_OK) return rc;
-  return ForwardUnlock(f, level);
-}
-
-int WalFileControl(sqlite3_file* f, int op, void* arg) {
-  if (int rc = Buffer(f).Flush(); rc != SQLITE_OK) return rc;
-  return ForwardFileControl(f, op, arg);
-}
-
-int WalFetch(sqlite3_file* f, sqlite3_int64 offset, int amt, void** out) {
-  if (int rc = Buffer(f).Flush(); rc != SQLITE_OK) return rc;
-  return ForwardFetch(f, offset, amt, out);
-}
+// The base file's method `Forward`, after a flush of the buffer (whose
+// error, if any, is the call's).
+template <auto Forward>
+struct FlushFirst;
+template <class... Args, int (*Forward)(sqlite3_file*, Args...)>
+struct FlushFirst<Forward> {
+  static int Call(sqlite3_file* f, Args... args) {
+    if (int rc = Buffer(f).Flush(); rc != SQLITE_OK) return rc;
+    return Forward(f, args...);
+  }
+};
 
 const sqlite3_io_methods kWalMethods = {
     3,
     WalClose,
-    WalRead,
+    FlushFirst<ForwardRead>::Call,
     WalWrite,
-    WalTruncate,
-    WalSync,
-    WalFileSize,
-    WalLock,
-    WalUnlock,
+    FlushFirst<ForwardTruncate>::Call,
+    FlushFirst<ForwardSync>::Call,
+    FlushFirst<ForwardFileSize>::Call,
+    FlushFirst<ForwardLock>::Call,
+    FlushFirst<ForwardUnlock>::Call,
     ForwardCheckReservedLock,
-    WalFileControl,
+    FlushFirst<ForwardFileControl>::Call,
     ForwardSectorSize,
     ForwardDeviceCharacteristics,
     ForwardShmMap,
     ForwardShmLock,
     ForwardShmBarrier,
     ForwardShmUnmap,
-    WalFetch,
+    FlushFirst<ForwardFetch>::Call,
     ForwardUnfetch,
 };
 
