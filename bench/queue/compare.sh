@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Two server builds (or one build under two environments) side by side (not
+# part of CI): runs bench/queue/run.sh for A, then B, PAIRS times, so both see
+# the same minutes of this host (its speed drifts by 10-25% over a day and two
+# runs of one binary differ by up to 8%), and prints each run's messages/s,
+# server CPU and bytes per message, then the medians and B's ratio to A.
+# usage: bench/queue/compare.sh BIN_A BIN_B [pairs] [seconds] [connections]
+#   env: A_ENV="VAR=value ..." / B_ENV="..." set for that side's server only;
+#        everything else as run.sh (QUEUE_BENCH_BIN, TMPDIR, ...).
+#   e.g. bench/queue/compare.sh /tmp/imgbatch-old build/release/src/cli/imgbatch 5
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+if [[ $# -lt 2 ]]; then
+  sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//' >&2
+  exit 2
+fi
+BIN_A=$1
+BIN_B=$2
+PAIRS=${3:-5}
+SECONDS_PER_RUN=${4:-8}
+CONNS=${5:-16}
+for bin in "$BIN_A" "$BIN_B"; do
+  [[ -x $bin ]] || { echo "compare.sh: not an executable: $bin" >&2; exit 2; }
+done
+
+results=$(mktemp)
+trap 'rm -f "$results"' EXIT
+
+# One run of run.sh; appends "side msgs_per_s server_us bytes" to $results.
+run_one() {
+  local side=$1 bin=$2 side_env=$3 out
+  # shellcheck disable=SC2086  # side_env is a list of VAR=value words
+  out=$(env $side_env IMGBATCH_BIN="$bin" bench/queue/run.sh "$SECONDS_PER_RUN" "$CONNS" 2>&1) || {
+    echo "$out" >&2
+    echo "compare.sh: run.sh failed for $side ($bin)" >&2
+    exit 1
+  }
+  local line
+  line=$(awk -v side="$side" '
+    /^cycles:/ { rate = $2 }
+    /per message: server/ { cpu = $4; bytes = $7 }
+    END { if (rate == "" || cpu == "") exit 1; printf "%s %s %s %s\n", side, rate, cpu, bytes }
+  ' <<<"$out") || { echo "$out" >&2; echo "compare.sh: no result in run.sh's output" >&2; exit 1; }
+  echo "$line" >>"$results"
+  read -r _ rate cpu bytes <<<"$line"
+  printf '%s  %-1s  %7s msg/s  %5s us CPU/msg  %5s bytes/msg  (%s)\n' \
+    "$(date -u +%T)" "$side" "$rate" "$cpu" "${bytes%,}" "$(uptime | sed 's/.*load average: //')"
+}
+
+echo "# A = $BIN_A ${A_ENV:-}"
+echo "# B = $BIN_B ${B_ENV:-}"
+echo "# $PAIRS pairs, run.sh $SECONDS_PER_RUN $CONNS, $(nproc) cores"
+for _ in $(seq "$PAIRS"); do
+  run_one A "$BIN_A" "${A_ENV:-}"
+  run_one B "$BIN_B" "${B_ENV:-}"
+done
+
+# Medians per side and B / A.
+awk '
+  function median(v, n,   i, j, t) {
+    for (i = 2; i <= n; i++) { t = v[i]; for (j = i - 1; j >= 1 && v[j] > t; j--) v[j + 1] = v[j]; v[j + 1] = t }
+    return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
+  }
+  { gsub(",", "", $4); n[$1]++; rate[$1, n[$1]] = $2; cpu[$1, n[$1]] = $3; bytes[$1, n[$1]] = $4 }
+  END {
+    for (s = 0; s < 2; s++) {
+      side = s ? "B" : "A"
+      for (i = 1; i <= n[side]; i++) { r[i] = rate[side, i]; c[i] = cpu[side, i]; b[i] = bytes[side, i] }
+      mr[side] = median(r, n[side]); mc[side] = median(c, n[side]); mb[side] = median(b, n[side])
+      printf "median %s: %.0f msg/s, %.1f us CPU/msg, %.0f bytes/msg\n", side, mr[side], mc[side], mb[side]
+    }
+    printf "B / A: msg/s %.3f, CPU/msg %.3f, bytes/msg %.3f\n", mr["B"] / mr["A"], mc["B"] / mc["A"], mb["B"] / mb["A"]
+  }
+' "$results"
