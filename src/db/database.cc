@@ -3,11 +3,13 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <sqlite3.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <condition_variable>
 #include <cstring>
 #include <deque>
@@ -356,7 +358,7 @@ class DatabaseImpl final : public Database {
   void FailCommitAfter(int n) override { fail_commit_countdown_.store(n); }
   Stats GetStats() override {
     std::lock_guard lock(queue_mutex_);
-    return Stats{writes_, commits_, queue_.size()};
+    return Stats{writes_, commits_, queue_.size(), sync_running_ || !to_sync_.empty()};
   }
 
  private:
@@ -379,6 +381,9 @@ class DatabaseImpl final : public Database {
   static void Complete(PendingWrite& p);
   void FinishGroup(CommittedGroup& g, const Status& synced);
   Status Commit();
+  using TimePoint = std::chrono::steady_clock::time_point;
+  static constexpr TimePoint kNoHold = TimePoint::max();
+  bool HoldCommit(bool stopping, TimePoint& until);
   void SyncerLoop();
   Status SyncWal();
   void CheckpointLoop();
@@ -394,7 +399,8 @@ class DatabaseImpl final : public Database {
   // conn_mutex_ (taken before queue_mutex_ when both are held).
   std::unique_ptr<Connection> writer_conn_;
   std::mutex conn_mutex_;
-  CommittedGroup open_;  // the callers run in the open transaction, if any
+  CommittedGroup open_;            // the callers run in the open transaction, if any
+  size_t last_group_callers_ = 0;  // of the last CommitOpen, guarded by conn_mutex_
 
   std::mutex queue_mutex_;
   std::condition_variable queue_cv_;  // writer waits for work / the syncer
@@ -499,19 +505,32 @@ void DatabaseImpl::Complete(PendingWrite& p) {
 
 void DatabaseImpl::WriterLoop() {
   NameThisThread("db-writer");
+  // HoldCommit's timed waits are ~100 us: without this the kernel may add
+  // its default 50 us of timer slack to each.
+  prctl(PR_SET_TIMERSLACK, 1000UL);
   const size_t max_group = static_cast<size_t>(std::max(1, options_.max_group));
   std::vector<PendingPtr> arrived;
+  TimePoint hold_until = kNoHold;  // see HoldCommit
   while (true) {
+    bool stopping = false;
     {
       std::unique_lock lock(queue_mutex_);
       // Waits for work and for room in the open transaction (the syncer
-      // empties it when it commits; see "Durability").
-      queue_cv_.wait(lock, [&] {
+      // empties it when it commits; see "Durability"), or for a held
+      // commit's time to run out.
+      auto has_work = [&] {
         if (queue_.empty()) return stopping_;
         return open_callers_ < max_group;
-      });
-      if (queue_.empty()) return;  // stopping and drained
-      const size_t take = std::min(queue_.size(), max_group - open_callers_);
+      };
+      if (hold_until != kNoHold) {
+        queue_cv_.wait_until(lock, hold_until, has_work);
+      } else {
+        queue_cv_.wait(lock, has_work);
+      }
+      stopping = stopping_;
+      if (queue_.empty() && stopping && hold_until == kNoHold) return;  // stopping and drained
+      const size_t room = open_callers_ < max_group ? max_group - open_callers_ : 0;
+      const size_t take = std::min(queue_.size(), room);
       arrived.assign(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(take));
       queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(take));
     }
@@ -526,7 +545,12 @@ void DatabaseImpl::WriterLoop() {
     }
     // A busy syncer commits the open transaction once its sync is done
     // (both decide under conn_mutex_, so one of them always does).
-    if (open_.callers.empty() || (options_.overlap_sync && syncer_busy)) continue;
+    if (open_.callers.empty() || (options_.overlap_sync && syncer_busy)) {
+      hold_until = kNoHold;
+      continue;
+    }
+    if (HoldCommit(stopping, hold_until)) continue;
+    hold_until = kNoHold;
     CommittedGroup g = CommitOpen(open_);
     {
       std::lock_guard lock(queue_mutex_);
@@ -535,6 +559,29 @@ void DatabaseImpl::WriterLoop() {
     conn.unlock();
     HandOver(g);
   }
+}
+
+// Waves. In a closed loop (each client sends its next request when the
+// last one is answered) the callers arrive in waves: those completed by one
+// sync come back together, a few hundred microseconds later. While a sync
+// runs the next wave joins the open transaction and is committed after it;
+// but when no sync runs, the first caller of a wave would be committed and
+// synced alone and the rest of the wave would wait behind that sync for one
+// of their own: a sync (two disk round trips on this host's virtio disk)
+// for a single caller, and uneven waves from then on. So with the syncer
+// idle the writer holds the commit, for at most
+// Options::idle_commit_hold, until as many callers as the last committed
+// group had have joined the transaction; then, or when the time is up, it
+// commits. A lone caller after a group of one (one client, low load) is
+// never held. Measured: docs/benchmarks.md, "Holding a lone commit".
+// Returns true to hold (the writer waits for callers until `until`, which
+// the first hold of a transaction sets).
+bool DatabaseImpl::HoldCommit(bool stopping, TimePoint& until) {
+  if (!options_.overlap_sync || options_.idle_commit_hold.count() <= 0 || stopping) return false;
+  if (open_.callers.size() >= last_group_callers_) return false;
+  const TimePoint now = std::chrono::steady_clock::now();
+  if (until == kNoHold) until = now + options_.idle_commit_hold;
+  return now < until;
 }
 
 void DatabaseImpl::HandOver(CommittedGroup& group) {
@@ -571,6 +618,7 @@ void DatabaseImpl::FailGroup(CommittedGroup& group, const Status& st) {
 CommittedGroup DatabaseImpl::CommitOpen(CommittedGroup& open) {
   CommittedGroup g = std::move(open);
   open = CommittedGroup{};
+  last_group_callers_ = g.callers.size();
   if (!g.in_txn) return g;  // nothing ran: results are failures
   // A failed sync may have lost the previous group's pages: do not build on it.
   Status commit = sync_failed_.load() ? kEarlierSyncFailed() : Commit();

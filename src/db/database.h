@@ -107,6 +107,12 @@ struct Options {
   // the writer thread, which runs nothing meanwhile. Equally durable; see
   // database.cc "Durability" and docs/benchmarks.md "DB writer pipelining".
   bool overlap_sync = true;
+  // overlap_sync: a caller that arrives while no sync runs would be committed
+  // and synced alone while the callers behind it wait for the next sync. The
+  // writer holds that commit for at most this long, until as many callers as
+  // the last committed group had have joined it (a lone caller after a group
+  // of one is never held). Zero: commit at once. See database.cc "Waves".
+  std::chrono::microseconds idle_commit_hold{100};
   // Tests only (overlap_sync): called on the syncer thread in place of the fdatasync that
   // makes commits durable, with that fdatasync as `sync` (call it, delay
   // it, or return a fault instead).
@@ -164,6 +170,9 @@ class Database {
     uint64_t writes = 0;
     uint64_t commits = 0;
     uint64_t queued = 0;
+    // overlap_sync: a sync is running or a committed group waits for one
+    // (the syncer commits the open transaction after it).
+    bool syncing = false;
   };
   virtual Stats GetStats() { return {}; }
 };

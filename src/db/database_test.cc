@@ -4,6 +4,7 @@
 #include <sqlite3.h>
 #include <stdlib.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
@@ -633,6 +634,7 @@ class HeldSyncTest : public ::testing::Test {
     options.path = dir_.path() + "/held.db";
     options.overlap_sync = true;
     options.max_group = max_group_;
+    options.idle_commit_hold = idle_commit_hold_;
     options.wal_sync_for_test = [this](const std::function<Status()>& sync) -> Status {
       std::unique_lock lock(mu_);
       ++syncs_started_;
@@ -694,6 +696,9 @@ class HeldSyncTest : public ::testing::Test {
 
   TempDir dir_;
   int max_group_ = 512;
+  // Off for the tests above this fixture's subclasses: each caller's commit
+  // is decided at once.
+  std::chrono::microseconds idle_commit_hold_{0};
   std::mutex mu_;
   std::condition_variable cv_;
   int syncs_started_ = 0;
@@ -831,6 +836,103 @@ TEST_F(HeldSyncGroupOfTwoTest, AFullTransactionWaitsForTheSyncAndTheRestForTheNe
   ReleaseSyncs(4);
   EXPECT_TRUE(done[2].get_future().get().ok());
   EXPECT_EQ(db_->GetStats().commits - commits_before, 3u);  // first, 0+1, 2
+}
+
+// Options::idle_commit_hold ("Waves" in database.cc), here an hour long
+// unless a test says otherwise.
+class HeldCommitTest : public HeldSyncTest {
+ protected:
+  void SetUp() override {
+    idle_commit_hold_ = std::chrono::hours(1);
+    HeldSyncTest::SetUp();
+  }
+
+  // Leaves a last committed group of two callers (b and c, run behind the
+  // held sync of a), all synced, and the syncer idle: 3 syncs so far.
+  void CommitAGroupOfTwo() {
+    std::promise<Status> a, b, c;
+    InsertAsync("a", [&](Status st) { a.set_value(std::move(st)); });  // after a group of one
+    ASSERT_TRUE(WaitFor([&] { return SyncsStarted() == 2; }));
+    std::atomic<int> ran{0};
+    for (auto [key, done] : {std::pair{"b", &b}, std::pair{"c", &c}}) {
+      db_->WriteAsync(
+          [&ran, key](Txn& txn) -> Status {
+            ++ran;
+            return txn.Exec(std::string("INSERT INTO kv(k) VALUES('") + key + "')");
+          },
+          [done](Status st) { done->set_value(std::move(st)); });
+    }
+    ASSERT_TRUE(WaitFor([&] { return ran.load() == 2; }));  // both in the open transaction
+    ReleaseSyncs(2);
+    EXPECT_TRUE(a.get_future().get().ok());
+    ReleaseSyncs(3);  // b and c: one commit, one sync
+    EXPECT_TRUE(b.get_future().get().ok());
+    EXPECT_TRUE(c.get_future().get().ok());
+    EXPECT_EQ(SyncsStarted(), 3);
+    // The syncer commits whatever is open once a sync ends, held or not:
+    // the next caller must find it idle.
+    ASSERT_TRUE(WaitFor([&] { return !db_->GetStats().syncing; }));
+  }
+};
+
+// One client at a time: the last group had one caller, so a caller arriving
+// at an idle syncer is committed and synced at once, however long the hold.
+TEST_F(HeldCommitTest, ALoneCallerAfterAGroupOfOneIsCommittedAtOnce) {
+  ASSERT_TRUE(WaitFor([&] { return !db_->GetStats().syncing; }));  // done with Migrate's group
+  std::promise<Status> done;
+  InsertAsync("alone", [&](Status st) { done.set_value(std::move(st)); });
+  ASSERT_TRUE(WaitFor([&] { return SyncsStarted() == 2; }));  // Migrate's, then its own
+  EXPECT_TRUE(Has("alone"));
+  ReleaseSyncs(2);
+  EXPECT_TRUE(done.get_future().get().ok());
+}
+
+// After a group of two, the first caller of the next wave is held (not
+// committed, no sync started) until a second one joins it; both then go in
+// one commit and one sync.
+TEST_F(HeldCommitTest, TheFirstCallerOfAWaveWaitsForAsManyAsTheLastGroup) {
+  CommitAGroupOfTwo();
+  std::promise<Status> d, e;
+  std::promise<void> d_ran;
+  db_->WriteAsync(
+      [&](Txn& txn) -> Status {
+        Status st = txn.Exec("INSERT INTO kv(k) VALUES('d')");
+        d_ran.set_value();
+        return st;
+      },
+      [&](Status st) { d.set_value(std::move(st)); });
+  d_ran.get_future().wait();
+  auto d_done = d.get_future();
+  EXPECT_EQ(d_done.wait_for(std::chrono::milliseconds(50)), std::future_status::timeout);
+  EXPECT_FALSE(Has("d"));  // held: not committed
+  EXPECT_EQ(SyncsStarted(), 3);
+  InsertAsync("e", [&](Status st) { e.set_value(std::move(st)); });
+  ASSERT_TRUE(WaitFor([&] { return SyncsStarted() == 4; }));
+  EXPECT_TRUE(Has("d"));
+  EXPECT_TRUE(Has("e"));
+  ReleaseSyncs(4);
+  EXPECT_TRUE(d_done.get().ok());
+  EXPECT_TRUE(e.get_future().get().ok());
+}
+
+class ShortHeldCommitTest : public HeldCommitTest {
+ protected:
+  void SetUp() override {
+    idle_commit_hold_ = std::chrono::milliseconds(2);
+    HeldSyncTest::SetUp();  // not HeldCommitTest's: it would make the hold an hour
+  }
+};
+
+// When nobody joins, the held caller is committed alone once the hold runs
+// out: a hold delays a commit, it never strands one.
+TEST_F(ShortHeldCommitTest, AHeldCallerIsCommittedAloneWhenTheHoldRunsOut) {
+  CommitAGroupOfTwo();
+  std::promise<Status> d;
+  InsertAsync("d", [&](Status st) { d.set_value(std::move(st)); });
+  ASSERT_TRUE(WaitFor([&] { return SyncsStarted() == 4; }));
+  ReleaseSyncs(4);
+  EXPECT_TRUE(d.get_future().get().ok());
+  EXPECT_TRUE(Has("d"));
 }
 
 // A failed fdatasync fails its group, and every later write: its pages may
