@@ -676,10 +676,18 @@ class HeldSyncTest : public ::testing::Test {
   }
 
   void InsertAsync(const std::string& key, std::function<void(Status)> done) {
+    InsertAsync(
+        key, [] {}, std::move(done));
+  }
+  // The same, calling ran() once the insert has run in the open transaction.
+  void InsertAsync(const std::string& key, std::function<void()> ran,
+                   std::function<void(Status)> done) {
     db_->WriteAsync(
-        [key](Txn& txn) -> Status {
+        [key, ran = std::move(ran)](Txn& txn) -> Status {
           IMGBATCH_ASSIGN_OR_RETURN(auto st, txn.Prepare("INSERT INTO kv(k) VALUES(?)"));
-          return st.Bind(1, key).Run();
+          Status inserted = st.Bind(1, key).Run();
+          ran();
+          return inserted;
         },
         std::move(done));
   }
@@ -728,12 +736,8 @@ TEST_F(HeldSyncTest, CompletionsWaitForTheWalSyncThatFollowsTheirCommit) {
   EXPECT_EQ(hooks.load(), 0);  // ... but not acknowledged: its sync is held
   // The writer is not held by the sync: the next caller runs meanwhile ...
   std::promise<void> second_ran;
-  db_->WriteAsync(
-      [&](Txn& txn) -> Status {
-        Status st = txn.Exec("INSERT INTO kv(k) VALUES('second')");
-        second_ran.set_value();
-        return st;
-      },
+  InsertAsync(
+      "second", [&] { second_ran.set_value(); },
       [&](Status st) { second.set_value(std::move(st)); });
   second_ran.get_future().wait();
   // ... but is not committed while the first group's sync runs: one commit per sync.
@@ -854,14 +858,10 @@ class HeldCommitTest : public HeldSyncTest {
     InsertAsync("a", [&](Status st) { a.set_value(std::move(st)); });  // after a group of one
     ASSERT_TRUE(WaitFor([&] { return SyncsStarted() == 2; }));
     std::atomic<int> ran{0};
-    for (auto [key, done] : {std::pair{"b", &b}, std::pair{"c", &c}}) {
-      db_->WriteAsync(
-          [&ran, key](Txn& txn) -> Status {
-            ++ran;
-            return txn.Exec(std::string("INSERT INTO kv(k) VALUES('") + key + "')");
-          },
-          [done](Status st) { done->set_value(std::move(st)); });
-    }
+    InsertAsync(
+        "b", [&] { ++ran; }, [&](Status st) { b.set_value(std::move(st)); });
+    InsertAsync(
+        "c", [&] { ++ran; }, [&](Status st) { c.set_value(std::move(st)); });
     ASSERT_TRUE(WaitFor([&] { return ran.load() == 2; }));  // both in the open transaction
     ReleaseSyncs(2);
     EXPECT_TRUE(a.get_future().get().ok());
@@ -894,13 +894,8 @@ TEST_F(HeldCommitTest, TheFirstCallerOfAWaveWaitsForAsManyAsTheLastGroup) {
   CommitAGroupOfTwo();
   std::promise<Status> d, e;
   std::promise<void> d_ran;
-  db_->WriteAsync(
-      [&](Txn& txn) -> Status {
-        Status st = txn.Exec("INSERT INTO kv(k) VALUES('d')");
-        d_ran.set_value();
-        return st;
-      },
-      [&](Status st) { d.set_value(std::move(st)); });
+  InsertAsync(
+      "d", [&] { d_ran.set_value(); }, [&](Status st) { d.set_value(std::move(st)); });
   d_ran.get_future().wait();
   auto d_done = d.get_future();
   EXPECT_EQ(d_done.wait_for(std::chrono::milliseconds(50)), std::future_status::timeout);
