@@ -4,14 +4,17 @@
 # the same minutes of this host (its speed drifts by 10-25% over a day and two
 # runs of one binary differ by up to 8%), and prints each run's messages/s,
 # server CPU and bytes per message, then the medians and B's ratio to A.
+# With BACKLOG=N (run.sh's backlog rounds) each run also shows the median
+# receive p99 ratio with / without the backlog and messages/s behind it.
 # usage: bench/queue/compare.sh BIN_A BIN_B [pairs] [seconds] [connections]
 #   env: A_ENV="VAR=value ..." / B_ENV="..." set for that side's server only;
 #        everything else as run.sh (QUEUE_BENCH_BIN, TMPDIR, ...).
 #   e.g. bench/queue/compare.sh /tmp/imgbatch-old build/release/src/cli/imgbatch 5
+#        BACKLOG=100000 bench/queue/compare.sh /tmp/imgbatch-old build/release/src/cli/imgbatch 2 10
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 if [[ $# -lt 2 ]]; then
-  sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//' >&2
   exit 2
 fi
 BIN_A=$1
@@ -38,13 +41,20 @@ run_one() {
   local line
   line=$(awk -v side="$side" '
     /^cycles:/ { rate = $2 }
-    /per message: server/ { cpu = $4; bytes = $7 }
-    END { if (rate == "" || cpu == "") exit 1; printf "%s %s %s %s\n", side, rate, cpu, bytes }
+    /^cycles with backlog:/ { behind = $4 }
+    /per message: server/ && cpu == "" { cpu = $4; bytes = $7 }
+    /median of [0-9]+ rounds:/ { for (i = 1; i <= NF; i++) if ($i == "rounds:") { ratio = $(i + 1); sub("x", "", ratio) } }
+    END {
+      if (rate == "" || cpu == "") exit 1
+      printf "%s %s %s %s %s %s\n", side, rate, cpu, bytes, ratio == "" ? "-" : ratio, behind == "" ? "-" : behind
+    }
   ' <<<"$out") || { echo "$out" >&2; echo "compare.sh: no result in run.sh's output" >&2; exit 1; }
   echo "$line" >>"$results"
-  read -r _ rate cpu bytes <<<"$line"
-  printf '%s  %-1s  %7s msg/s  %5s us CPU/msg  %5s bytes/msg  (%s)\n' \
-    "$(date -u +%T)" "$side" "$rate" "$cpu" "${bytes%,}" "$(uptime | sed 's/.*load average: //')"
+  read -r _ rate cpu bytes ratio behind <<<"$line"
+  local backlog=""
+  [[ $ratio != - ]] && backlog="  behind the backlog $behind msg/s, receive p99 ratio ${ratio}x"
+  printf '%s  %-1s  %7s msg/s  %5s us CPU/msg  %5s bytes/msg%s  (%s)\n' \
+    "$(date -u +%T)" "$side" "$rate" "$cpu" "${bytes%,}" "$backlog" "$(uptime | sed 's/.*load average: //')"
 }
 
 echo "# A = $BIN_A ${A_ENV:-}"
@@ -61,14 +71,27 @@ awk '
     for (i = 2; i <= n; i++) { t = v[i]; for (j = i - 1; j >= 1 && v[j] > t; j--) v[j + 1] = v[j]; v[j + 1] = t }
     return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
   }
-  { gsub(",", "", $4); n[$1]++; rate[$1, n[$1]] = $2; cpu[$1, n[$1]] = $3; bytes[$1, n[$1]] = $4 }
+  {
+    gsub(",", "", $4); n[$1]++
+    rate[$1, n[$1]] = $2; cpu[$1, n[$1]] = $3; bytes[$1, n[$1]] = $4; ratio[$1, n[$1]] = $5; behind[$1, n[$1]] = $6
+    backlog = $5 != "-"
+  }
   END {
     for (s = 0; s < 2; s++) {
       side = s ? "B" : "A"
-      for (i = 1; i <= n[side]; i++) { r[i] = rate[side, i]; c[i] = cpu[side, i]; b[i] = bytes[side, i] }
+      for (i = 1; i <= n[side]; i++) {
+        r[i] = rate[side, i]; c[i] = cpu[side, i]; b[i] = bytes[side, i]; p[i] = ratio[side, i]; h[i] = behind[side, i]
+      }
       mr[side] = median(r, n[side]); mc[side] = median(c, n[side]); mb[side] = median(b, n[side])
-      printf "median %s: %.0f msg/s, %.1f us CPU/msg, %.0f bytes/msg\n", side, mr[side], mc[side], mb[side]
+      printf "median %s: %.0f msg/s, %.1f us CPU/msg, %.0f bytes/msg", side, mr[side], mc[side], mb[side]
+      if (backlog) {
+        mp[side] = median(p, n[side]); mh[side] = median(h, n[side])
+        printf "; behind the backlog %.0f msg/s, receive p99 ratio %.2fx", mh[side], mp[side]
+      }
+      printf "\n"
     }
-    printf "B / A: msg/s %.3f, CPU/msg %.3f, bytes/msg %.3f\n", mr["B"] / mr["A"], mc["B"] / mc["A"], mb["B"] / mb["A"]
+    printf "B / A: msg/s %.3f, CPU/msg %.3f, bytes/msg %.3f", mr["B"] / mr["A"], mc["B"] / mc["A"], mb["B"] / mb["A"]
+    if (backlog) printf ", msg/s behind the backlog %.3f", mh["B"] / mh["A"]
+    printf "\n"
   }
 ' "$results"
