@@ -2,7 +2,7 @@
 # Two server builds (or one build under two environments) side by side (not
 # part of CI): runs bench/queue/run.sh for A, then B, PAIRS times, so both see
 # the same minutes of this host (its speed drifts by 10-25% over a day and two
-# runs of one binary differ by up to 8%), and prints each run's messages/s,
+# runs of one binary differ by up to ~10%), and prints each run's messages/s,
 # server CPU and bytes per message, then the medians and B's ratio to A.
 # With BACKLOG=N (run.sh's backlog rounds) each run also shows the median
 # receive p99 ratio with / without the backlog and messages/s behind it.
@@ -29,7 +29,8 @@ done
 results=$(mktemp)
 trap 'rm -f "$results"' EXIT
 
-# One run of run.sh; appends "side msgs_per_s server_us bytes" to $results.
+# One run of run.sh; appends "side msgs_per_s server_us bytes p99_ratio
+# msgs_per_s_behind" to $results (the last two "-" without BACKLOG).
 run_one() {
   local side=$1 bin=$2 side_env=$3 out
   # shellcheck disable=SC2086  # side_env is a list of VAR=value words
