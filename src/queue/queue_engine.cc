@@ -26,6 +26,8 @@ constexpr int64_t kSweepIntervalMillis = 1000;
 constexpr int64_t kMaxEngineSleepMillis = 1000;
 constexpr int kMoveChunk = 1000;
 constexpr int kExpireChunk = 1000;
+// Seqs reserved ahead in sqlite_sequence at a time (EngineImpl::ReserveSeqs).
+constexpr int64_t kSeqReservation = 65536;
 constexpr int kMaxTags = 50;
 constexpr size_t kMaxTagKeyLength = 128;
 constexpr size_t kMaxTagValueLength = 256;
@@ -357,6 +359,7 @@ class EngineImpl final : public QueueEngine {
                        "coalesce((SELECT max(seq) FROM queue_messages), 0))"));
       IMGBATCH_ASSIGN_OR_RETURN(bool has_highest, highest.Step());
       if (has_highest) last_seq_ = highest.ColumnInt(0);
+      seq_reserved_ = last_seq_;
       return LoadMoveTasks(conn);
     });
   }
@@ -712,6 +715,7 @@ class EngineImpl final : public QueueEngine {
           batch->sent_ms = NextSentMillis();
           const int64_t now = batch->sent_ms;
           const std::vector<Row>& rows = batch->rows;
+          IMGBATCH_RETURN_IF_ERROR(ReserveSeqs(txn, rows.size()));
           // One multi-row INSERT per kMaxBatchEntries rows.
           for (size_t first = 0; first < rows.size(); first += kMaxBatchEntries) {
             const size_t n = std::min(rows.size() - first, static_cast<size_t>(kMaxBatchEntries));
@@ -738,7 +742,8 @@ class EngineImpl final : public QueueEngine {
           AfterSend(q, visible_ats, batch->sent_ms);
           done(std::move(batch->results));
         },
-        // One INSERT, which undoes itself if it fails: no savepoint needed.
+        // One INSERT, which undoes itself if it fails: no savepoint needed
+        // (a seq reservation before it may stay: a higher mark is harmless).
         batch->rows.size() <= static_cast<size_t>(kMaxBatchEntries)
             ? db::Database::CallerUndo::kNone
             : db::Database::CallerUndo::kSavepoint);
@@ -752,6 +757,7 @@ class EngineImpl final : public QueueEngine {
     const int64_t now = NextSentMillis();  // txn is the writer's
     IMGBATCH_RETURN_IF_ERROR(ValidateSend(request, config));
     const int delay = request.delay_seconds.value_or(config.delay_seconds);
+    IMGBATCH_RETURN_IF_ERROR(ReserveSeqs(txn, 1));
     IMGBATCH_ASSIGN_OR_RETURN(const IdentifiedRow id, NextRow(now));
     SendResult sent{id.message_id, Md5OfBody(request.body), Md5OfAttributes(request.attributes)};
     const int64_t visible_at = now + delay * 1000LL;
@@ -769,6 +775,33 @@ class EngineImpl final : public QueueEngine {
     st.Bind(1, q->id).Bind(2, now);
     BindMessageRow(st, 0, id.seq, id.message_id, body_md5, r, attributes, visible_at);
     return st.Run();
+  }
+
+  // Keeps sqlite_sequence at or above the seqs the next n rows will take, so
+  // that their INSERTs leave it alone: AUTOINCREMENT rewrites its row (one
+  // more page in the commit) only when a row's seq passes the stored value.
+  // One UPDATE per kSeqReservation seqs instead, in the sender's own
+  // transaction; a restart starts after the reservation (Load), skipping
+  // what was left of it. If that transaction rolls back, the stored value
+  // stays lower than seq_reserved_ says, and AUTOINCREMENT itself keeps it
+  // at the highest row, as before: only the page saving is lost until the
+  // next reservation. Only inside a write (the writer thread).
+  Status ReserveSeqs(db::Txn& txn, size_t n) {
+    const int64_t highest = last_seq_.load() + static_cast<int64_t>(n);
+    if (highest <= seq_reserved_) return Status::Ok();
+    const int64_t mark = highest + kSeqReservation;
+    IMGBATCH_ASSIGN_OR_RETURN(
+        db::Statement update,
+        txn.Prepare("UPDATE sqlite_sequence SET seq = ?1 WHERE name = 'queue_messages'"));
+    IMGBATCH_RETURN_IF_ERROR(update.Bind(1, mark).Run());
+    if (update.changes() == 0) {  // no row inserted yet since the table was made
+      IMGBATCH_ASSIGN_OR_RETURN(
+          db::Statement insert,
+          txn.Prepare("INSERT INTO sqlite_sequence(name, seq) VALUES ('queue_messages', ?1)"));
+      IMGBATCH_RETURN_IF_ERROR(insert.Bind(1, mark).Run());
+    }
+    seq_reserved_ = mark;
+    return Status::Ok();
   }
 
   // The next seq and its id; only inside a write (the writer thread). A seq
@@ -1913,6 +1946,9 @@ class EngineImpl final : public QueueEngine {
   std::atomic<int64_t> last_sent_ms_{0};
   // Highest seq given to a row (NextRow), from the database at start.
   std::atomic<int64_t> last_seq_{0};
+  // Highest seq stored in sqlite_sequence ahead of use (ReserveSeqs); the
+  // writer thread's, after Load.
+  int64_t seq_reserved_ = 0;
   // Rows with ids made before queue migration 6 existed at start (and so
   // queue_messages_legacy_id); set in Load, read-only after.
   bool legacy_ids_ = false;

@@ -1406,13 +1406,78 @@ TEST_F(QueueEngineTest, UpgradeToSeqCarryingIdsKeepsOldIdsDeletable) {
   Reopen();  // none left
   EXPECT_FALSE(index_exists("queue_messages_legacy_id"));
   EXPECT_EQ(engine_->DeleteById("q", old_ids[1]).detail(), "MessageNotFound");
-  // Seqs go on from sqlite_sequence after a restart too.
+  // Seqs go on from sqlite_sequence after a restart too: above seq 4 and
+  // above what the send of seq 4 reserved there.
   const std::string after_restart = Send("q", "again");
   ASSERT_TRUE(SeqOfMessageId(after_restart).has_value());
-  EXPECT_EQ(*SeqOfMessageId(after_restart), 5);
+  EXPECT_GT(*SeqOfMessageId(after_restart), 4 + 1000);
   ASSERT_TRUE(engine_->DeleteById("q", after_restart).ok());
   QueueCounts c = Counts("q");
   EXPECT_EQ(c.visible + c.not_visible + c.delayed, 0);
+}
+
+// Sends reserve seqs ahead in sqlite_sequence, so that the INSERTs between
+// two reservations leave its page alone (AUTOINCREMENT rewrites it only for a
+// seq above the stored value); no seq is given twice across a restart, also
+// when the transaction that reserved rolled back.
+TEST_F(QueueEngineTest, SeqsAreReservedAheadAndNeverGivenTwice) {
+  ASSERT_TRUE(engine_->CreateQueue("q", {}, {}).ok());
+  auto stored = [&] {
+    int64_t v = -1;
+    EXPECT_TRUE(
+        db_->Read([&](db::Conn& conn) -> Status {
+             IMGBATCH_ASSIGN_OR_RETURN(
+                 db::Statement st,
+                 conn.Prepare("SELECT seq FROM sqlite_sequence WHERE name = 'queue_messages'"));
+             IMGBATCH_ASSIGN_OR_RETURN(bool row, st.Step());
+             if (row) v = st.ColumnInt(0);
+             return Status::Ok();
+           })
+            .ok());
+    return v;
+  };
+  const int64_t first = *SeqOfMessageId(Send("q", "first"));
+  const int64_t reserved = stored();
+  EXPECT_GT(reserved, first + 1000);
+  int64_t last = first;
+  for (int i = 0; i < 50; ++i) {
+    const int64_t seq = *SeqOfMessageId(Send("q", "m" + std::to_string(i)));
+    EXPECT_GT(seq, last);
+    last = seq;
+  }
+  EXPECT_LE(last, reserved);
+  EXPECT_EQ(stored(), reserved);  // not rewritten by the 50 sends
+  Reopen();
+  const int64_t after_restart = *SeqOfMessageId(Send("q", "after restart"));
+  EXPECT_GT(after_restart, reserved);
+  const int64_t reserved_again = stored();
+  EXPECT_GT(reserved_again, after_restart);
+
+  // A send whose transaction rolls back after reserving: the engine thinks
+  // the seqs up to its mark are stored, but they are not; AUTOINCREMENT
+  // still stores each higher seq, so a restart goes on above them.
+  ASSERT_TRUE(db_->Write([&](db::Txn& txn) -> Status {
+                   // Past the reservation: this send reserves again.
+                   IMGBATCH_RETURN_IF_ERROR(txn.Exec(
+                       "UPDATE sqlite_sequence SET seq = " + std::to_string(after_restart) +
+                       " WHERE name = 'queue_messages'"));
+                   return Status::Ok();
+                 })
+                  .ok());
+  Reopen();  // the engine now starts with nothing reserved beyond after_restart
+  SendRequest r;
+  r.body = "rolled back";
+  Status failed = db_->Write([&](db::Txn& txn) -> Status {
+    IMGBATCH_RETURN_IF_ERROR(engine_->SendInTransaction(txn, "q", r).status());
+    return Internal("roll back");
+  });
+  EXPECT_FALSE(failed.ok());
+  EXPECT_EQ(stored(), after_restart);  // the reservation went with the rollback
+  const int64_t kept = *SeqOfMessageId(Send("q", "kept"));
+  EXPECT_GT(kept, after_restart);
+  EXPECT_GE(stored(), kept);  // AUTOINCREMENT stored it
+  Reopen();
+  EXPECT_GT(*SeqOfMessageId(Send("q", "after the rollback")), kept);
 }
 
 // sent_ms is taken when the row is written and never goes below an earlier
