@@ -10,6 +10,7 @@
 #include <mutex>
 #include <set>
 #include <thread>
+#include <tuple>
 
 #include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
@@ -245,6 +246,12 @@ struct QueueState {
   // Earliest time a hidden message may become visible (a lower bound; only
   // used to wake parked waiters).
   int64_t next_visible_ms = kNever;
+  // Every fresh row (sql::kReceiveFresh) has a higher seq. Read and moved
+  // only inside writes (serialized by the writer's connection), so it needs
+  // no lock; a write that took rows and then rolled back marks it stale
+  // (from its completion), and the next receive starts again from 0.
+  int64_t fresh_cursor = 0;
+  std::atomic<bool> fresh_cursor_stale{false};
   uint64_t send_generation = 0;
   std::deque<Waiter> waiters;
   std::atomic<bool> deleted{false};
@@ -1485,6 +1492,80 @@ class EngineImpl final : public QueueEngine {
   // Receives up to max messages of q inside txn: skips (deletes) expired
   // messages, dead-letters those past maxReceiveCount, hides the rest for
   // visibility seconds with a new receipt handle.
+  // A row a receive may take, with the visibility time it is ordered by.
+  struct Visible {
+    int64_t visible_at_ms;
+    TakenMessage row;
+  };
+
+  // Reads a row of sql::kReceive or sql::kReceiveFresh (same columns).
+  static Visible ReadVisibleRow(db::Statement& st) {
+    Visible v;
+    TakenMessage& row = v.row;
+    row.seq = st.ColumnInt(0);
+    row.m.message_id = st.ColumnText(1);
+    row.m.body = st.ColumnText(2);
+    row.attributes = st.ColumnText(3);
+    row.m.sender_id = st.ColumnText(4);
+    row.m.trace_header = st.ColumnText(5);
+    row.m.sent_ms = st.ColumnInt(6);
+    row.m.receive_count = static_cast<int>(st.ColumnInt(7));
+    row.m.first_receive_ms = st.ColumnInt(8);
+    row.dlq_source = st.ColumnText(9);
+    row.body_md5 = st.ColumnText(10);
+    v.visible_at_ms = st.ColumnInt(11);
+    return v;
+  }
+
+  // Up to `want` of q's visible rows, oldest visibility first (then seq):
+  // timed rows from queue_messages_visible merged with fresh rows after q's
+  // cursor, skipping the rows this call delivered already (a timed read of
+  // `limit` rows covers them). Moves the cursor past the fresh rows taken,
+  // or to the newest seq given when none is left after them.
+  Status ReadVisible(db::Txn& txn, const QueuePtr& q, int64_t now, int want, int limit,
+                     const std::vector<int64_t>& delivered, std::vector<TakenMessage>& rows) {
+    if (q->fresh_cursor_stale.exchange(false)) q->fresh_cursor = 0;
+    std::vector<Visible> timed, fresh;
+    {
+      IMGBATCH_ASSIGN_OR_RETURN(db::Statement st, txn.Prepare(sql::kReceive));
+      st.Bind(1, q->id).Bind(2, now).Bind(3, int64_t{limit});
+      while (true) {  // to the end (LIMIT), so no read cursor stays open
+        IMGBATCH_ASSIGN_OR_RETURN(bool more, st.Step());
+        if (!more) break;
+        if (std::find(delivered.begin(), delivered.end(), st.ColumnInt(0)) != delivered.end())
+          continue;
+        timed.push_back(ReadVisibleRow(st));
+      }
+    }
+    {
+      IMGBATCH_ASSIGN_OR_RETURN(db::Statement st, txn.Prepare(sql::kReceiveFresh));
+      st.Bind(1, q->id).Bind(2, q->fresh_cursor).Bind(3, int64_t{want});
+      while (true) {
+        IMGBATCH_ASSIGN_OR_RETURN(bool more, st.Step());
+        if (!more) break;
+        fresh.push_back(ReadVisibleRow(st));
+      }
+    }
+    const bool no_more_fresh = static_cast<int>(fresh.size()) < want;
+    size_t t = 0, f = 0;
+    while (static_cast<int>(rows.size()) < want && (t < timed.size() || f < fresh.size())) {
+      const bool take_fresh =
+          t == timed.size() ||
+          (f < fresh.size() && std::pair(fresh[f].visible_at_ms, fresh[f].row.seq) <
+                                   std::pair(timed[t].visible_at_ms, timed[t].row.seq));
+      rows.push_back(std::move(take_fresh ? fresh[f++].row : timed[t++].row));
+    }
+    // Fresh rows come in seq order and are taken as a prefix: the ones
+    // stepped over before the last taken are timed (found by the index).
+    if (f > 0) q->fresh_cursor = fresh[f - 1].row.seq;
+    // Every row up to the newest seq given is in this transaction's view
+    // (seqs are given inside writes, which are serialized).
+    if (f == fresh.size() && no_more_fresh) {
+      q->fresh_cursor = std::max(q->fresh_cursor, last_seq_.load());
+    }
+    return Status::Ok();
+  }
+
   Status ReceiveInTxn(db::Txn& txn, const QueuePtr& q, const QueueConfig& config,
                       const QueuePtr& dlq, int max, int visibility, int64_t now,
                       std::vector<TakenMessage>& out, CountDeltas& deltas) {
@@ -1501,33 +1582,8 @@ class EngineImpl final : public QueueEngine {
     while (static_cast<int>(out.size()) < max) {
       std::vector<TakenMessage> rows;
       rows.reserve(static_cast<size_t>(max));
-      {
-        // Up to max rows: the ones delivered by an earlier round of this
-        // call may come first again (see above) and are skipped.
-        IMGBATCH_ASSIGN_OR_RETURN(db::Statement st, txn.Prepare(sql::kReceive));
-        st.Bind(1, q->id).Bind(2, now).Bind(3, int64_t{max});
-        while (true) {  // to the end (LIMIT max), so no read cursor stays open
-          IMGBATCH_ASSIGN_OR_RETURN(bool more, st.Step());
-          if (!more) break;
-          const int64_t seq = st.ColumnInt(0);
-          if (std::find(delivered.begin(), delivered.end(), seq) != delivered.end() ||
-              static_cast<int>(out.size() + rows.size()) >= max)
-            continue;
-          TakenMessage row;
-          row.seq = seq;
-          row.m.message_id = st.ColumnText(1);
-          row.m.body = st.ColumnText(2);
-          row.attributes = st.ColumnText(3);
-          row.m.sender_id = st.ColumnText(4);
-          row.m.trace_header = st.ColumnText(5);
-          row.m.sent_ms = st.ColumnInt(6);
-          row.m.receive_count = static_cast<int>(st.ColumnInt(7));
-          row.m.first_receive_ms = st.ColumnInt(8);
-          row.dlq_source = st.ColumnText(9);
-          row.body_md5 = st.ColumnText(10);
-          rows.push_back(std::move(row));
-        }
-      }
+      IMGBATCH_RETURN_IF_ERROR(
+          ReadVisible(txn, q, now, max - static_cast<int>(out.size()), max, delivered, rows));
       if (rows.empty()) break;
       // All rows of this round that are delivered are hidden by one UPDATE
       // (kHideReceived: up to kMaxReceiveMessages rowids). Measured: one
@@ -1595,7 +1651,10 @@ class EngineImpl final : public QueueEngine {
         },
         [this, q, pass, visibility, now, complete_on = std::move(complete_on),
          done = std::move(done)](Status st) mutable {
-          if (!st.ok()) return done(std::move(st));
+          if (!st.ok()) {
+            q->fresh_cursor_stale = true;  // what it took is fresh again
+            return done(std::move(st));
+          }
           AfterReceive(q, pass->dlq, pass->deltas,
                        pass->out.empty() ? kNever : now + visibility * 1000LL);
           // Nothing taken: done may park a long poll (engine work), here.
@@ -1754,6 +1813,7 @@ class EngineImpl final : public QueueEngine {
       return Status::Ok();
     });
     if (!st.ok()) {
+      q->fresh_cursor_stale = true;  // what it took is fresh again
       if (st.code() != Code::kNotFound)
         spdlog::warn("queue {}: long poll: {}", q->name, st.ToString());
       for (auto& w : waiters) w.done(st);
@@ -1823,15 +1883,15 @@ class EngineImpl final : public QueueEngine {
           .Bind(2, task->cursor)
           .Bind(3, task->max_seq)
           .Bind(4, int64_t{limit});
-      std::vector<std::pair<int64_t, std::string>> rows;
+      std::vector<std::tuple<int64_t, std::string, int64_t>> rows;  // seq, dlq_source, sent_ms
       while (true) {
         IMGBATCH_ASSIGN_OR_RETURN(bool row, sel.Step());
         if (!row) break;
-        rows.emplace_back(sel.ColumnInt(0), sel.ColumnText(1));
+        rows.emplace_back(sel.ColumnInt(0), sel.ColumnText(1), sel.ColumnInt(2));
       }
       done = static_cast<int>(rows.size()) < limit;
       failure.clear();
-      for (const auto& [seq, origin] : rows) {
+      for (const auto& [seq, origin, sent_ms] : rows) {
         QueuePtr dest = fixed_destination ? fixed_destination : ByName(targets, origin);
         if (!dest || dest->deleted) {
           failure = "The original source queue of a message does not exist.";
@@ -1844,6 +1904,11 @@ class EngineImpl final : public QueueEngine {
                         "receive_count = 0, first_receive_ms = 0, last_receive_ms = 0, "
                         "dlq_source = '' WHERE seq = ?1"));
         IMGBATCH_RETURN_IF_ERROR(move.Bind(1, seq).Bind(2, dest->id).Bind(3, now).Run());
+        // Visible from now on with its receive count reset: a fresh row
+        // when moved within its send's millisecond (sql::kReceiveFresh), and
+        // its seq may lie behind dest's cursor. Otherwise it is timed
+        // (visible_at_ms > sent_ms) and found through the index.
+        if (now <= sent_ms) dest->fresh_cursor = std::min(dest->fresh_cursor, seq - 1);
         cursor = seq;
         ++moved;
         deltas.Add(source_it, -1);

@@ -1416,6 +1416,76 @@ TEST_F(QueueEngineTest, UpgradeToSeqCarryingIdsKeepsOldIdsDeletable) {
   EXPECT_EQ(c.visible + c.not_visible + c.delayed, 0);
 }
 
+// Messages never received and sent without a delay have no index entry
+// (queue migration 7): a receive reads them after the queue's cursor and
+// merges them with the timed ones (back from flight, delay over) by the time
+// each became visible.
+TEST_F(QueueEngineTest, FreshAndTimedMessagesComeOutOldestVisibleFirst) {
+  Create("q");
+  const std::string a = Send("q", "a");
+  Advance(1ms);
+  const std::string b = Send("q", "b");
+  const std::string delayed = Send("q", "delayed", 2);  // visible at +2 s
+  ASSERT_EQ(Receive("q", 1, 1).size(), 1u);             // a, back at +1 s
+  Advance(3s);
+  const std::string c = Send("q", "c");
+  const Messages got = Receive("q", 10, 30);
+  std::vector<std::string> ids;
+  for (const auto& m : got) ids.push_back(m.message_id);
+  // b visible since its send, a since +1 s, delayed since +2 s, c now.
+  EXPECT_EQ(ids, (std::vector<std::string>{b, a, delayed, c}));
+  EXPECT_EQ(got[1].receive_count, 2);
+}
+
+// The cursor steps over rows in flight at the head once, and a restart (a
+// new cursor) finds the fresh rows behind them again.
+TEST_F(QueueEngineTest, ReceivesStepOverMessagesInFlightToFreshOnes) {
+  Create("q");
+  std::vector<std::string> sent;
+  for (int i = 0; i < 6; ++i) sent.push_back(Send("q", "m" + std::to_string(i)));
+  const Messages first = Receive("q", 2, 60);
+  ASSERT_EQ(first.size(), 2u);
+  EXPECT_EQ(first[0].message_id, sent[0]);
+  const Messages second = Receive("q", 2, 60);
+  ASSERT_EQ(second.size(), 2u);
+  EXPECT_EQ(second[0].message_id, sent[2]);
+  sent.push_back(Send("q", "m6"));
+  Reopen();
+  const Messages rest = Receive("q", 10, 60);
+  std::vector<std::string> ids;
+  for (const auto& m : rest) ids.push_back(m.message_id);
+  EXPECT_EQ(ids, (std::vector<std::string>{sent[4], sent[5], sent[6]}));
+  EXPECT_TRUE(Receive("q").empty());
+  QueueCounts c = Counts("q");
+  EXPECT_EQ(c.visible, 0);
+  EXPECT_EQ(c.not_visible, 7);
+  Advance(61s);
+  EXPECT_EQ(Receive("q", 10).size(), 7u);
+}
+
+// A receive that read fresh messages and then failed (its change undone)
+// has moved the queue's cursor past them: its completion marks the cursor
+// stale, so the next receive looks from the start again and gets them.
+TEST_F(QueueEngineTest, MessagesOfAFailedReceiveAreReceivedLater) {
+  Create("q");
+  const std::string poison = Send("q", "poison");
+  const std::string other = Send("q", "other");
+  auto exec = [&](const std::string& sql) {
+    ASSERT_TRUE(db_->Write([&](db::Txn& txn) { return txn.Exec(sql); }).ok());
+  };
+  exec(
+      "CREATE TRIGGER fail_hiding BEFORE UPDATE OF visible_at_ms ON queue_messages "
+      "WHEN CAST(NEW.body AS TEXT) = 'poison' BEGIN SELECT RAISE(ABORT, 'injected failure'); END");
+  auto failed = ReceiveAsync("q", 10, 30);
+  ASSERT_EQ(failed.wait_for(10s), std::future_status::ready);
+  EXPECT_FALSE(failed.get().ok());
+  exec("DROP TRIGGER fail_hiding");
+  const Messages got = Receive("q", 10, 30);
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].message_id, poison);
+  EXPECT_EQ(got[1].message_id, other);
+}
+
 // Sends reserve seqs ahead in sqlite_sequence, so that the INSERTs between
 // two reservations leave its page alone (AUTOINCREMENT rewrites it only for a
 // seq above the stored value); no seq is given twice across a restart, also
@@ -1563,6 +1633,7 @@ TEST_F(QueueEngineTest, HotStatementsUseIndexesWithALargeBacklog) {
   };
   const Expectation expectations[] = {
       {"receive", sql::kReceive, "INDEX queue_messages_visible"},
+      {"receive fresh", sql::kReceiveFresh, "INDEX queue_messages_seq"},
       {"next visible", sql::kNextVisible, "COVERING INDEX queue_messages_visible"},
       {"count hidden", sql::kCountHidden, "COVERING INDEX queue_messages_visible"},
       {"peek", sql::kPeek, "INDEX queue_messages_seq"},

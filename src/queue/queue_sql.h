@@ -6,13 +6,31 @@
 
 namespace imgbatch::queue::sql {
 
-// Receive: the oldest visible messages, an index range read in
+// A row is in the partial index queue_messages_visible (queue migration 7)
+// when its visibility is a time of its own: received at least once, delayed,
+// or moved by a move task (which makes visible_at_ms > sent_ms). The others
+// ("fresh": never received, sent without a delay) are visible from their
+// send on and are read in seq order by kReceiveFresh. Statements meant for
+// the index repeat its WHERE term, so that the planner may use it.
+#define IMGBATCH_QUEUE_TIMED_ROW "(receive_count > 0 OR visible_at_ms > sent_ms)"
+
+// Receive, timed rows: the oldest visible, an index range read in
 // queue_messages_visible order.
 inline constexpr const char* kReceive =
     "SELECT seq, message_id, body, attributes, sender_id, trace_header, "
-    "sent_ms, receive_count, first_receive_ms, dlq_source, body_md5 FROM queue_messages "
-    "WHERE queue_id = ?1 AND visible_at_ms <= ?2 "
-    "ORDER BY visible_at_ms, seq LIMIT ?3";
+    "sent_ms, receive_count, first_receive_ms, dlq_source, body_md5, visible_at_ms "
+    "FROM queue_messages WHERE queue_id = ?1 AND visible_at_ms <= ?2 AND " IMGBATCH_QUEUE_TIMED_ROW
+    " ORDER BY visible_at_ms, seq LIMIT ?3";
+
+// Receive, fresh rows: the oldest after the queue's cursor ?2, in seq order
+// (= sent order = their visible_at_ms order) through queue_messages_seq. Rows
+// in between that are timed are stepped over once: the cursor moves past
+// them with the rows taken (EngineImpl::ReceiveInTxn).
+inline constexpr const char* kReceiveFresh =
+    "SELECT seq, message_id, body, attributes, sender_id, trace_header, "
+    "sent_ms, receive_count, first_receive_ms, dlq_source, body_md5, visible_at_ms "
+    "FROM queue_messages INDEXED BY queue_messages_seq WHERE queue_id = ?1 AND seq > ?2 AND "
+    "receive_count = 0 AND visible_at_ms <= sent_ms ORDER BY seq LIMIT ?3";
 
 // Hides the messages a receive delivers, all in one statement: ?1 visible
 // again at, ?2 now, their rowids (seq) in ?3..?12; parameters left unbound
@@ -35,14 +53,16 @@ inline constexpr const char* kDeleteReceipt =
 
 // When the next hidden message becomes visible (first entry of a range).
 inline constexpr const char* kNextVisible =
-    "SELECT min(visible_at_ms) FROM queue_messages WHERE queue_id = ?1 AND visible_at_ms > ?2";
+    "SELECT min(visible_at_ms) FROM queue_messages WHERE queue_id = ?1 AND visible_at_ms > ?2 "
+    "AND " IMGBATCH_QUEUE_TIMED_ROW;
 
 // Hidden messages (in flight or delayed) counted over the covering
 // queue_messages_visible index (it carries receive_count), never touching
-// the table: column 0 all hidden, column 1 those received (in flight).
+// the table: column 0 all hidden, column 1 those received (in flight). Every
+// hidden row is timed (a fresh row is visible since its send).
 inline constexpr const char* kCountHidden =
     "SELECT count(*), coalesce(sum(receive_count > 0), 0) FROM queue_messages "
-    "WHERE queue_id = ?1 AND visible_at_ms > ?2";
+    "WHERE queue_id = ?1 AND visible_at_ms > ?2 AND " IMGBATCH_QUEUE_TIMED_ROW;
 
 // Operator peek: oldest first over queue_messages_seq (seq order is sent
 // order, see kExpireOldest); expired rows the sweep has not removed yet are
@@ -77,7 +97,9 @@ inline constexpr const char* kDeleteByLegacyId =
 // One step of a message move task: the next chunk after the cursor, in seq
 // order, read from queue_messages_seq.
 inline constexpr const char* kMoveStep =
-    "SELECT seq, dlq_source FROM queue_messages WHERE queue_id = ?1 AND "
+    "SELECT seq, dlq_source, sent_ms FROM queue_messages WHERE queue_id = ?1 AND "
     "seq > ?2 AND seq <= ?3 ORDER BY seq LIMIT ?4";
+
+#undef IMGBATCH_QUEUE_TIMED_ROW
 
 }  // namespace imgbatch::queue::sql

@@ -96,6 +96,22 @@ DROP INDEX queue_messages_id;
 CREATE INDEX queue_messages_legacy_id ON queue_messages (queue_id, message_id)
   WHERE substr(message_id, 15, 1) <> '8';
 )sql"},
+      // A message sent without a delay and not received yet ("fresh") gets
+      // no queue_messages_visible entry: it is visible from its send on, and
+      // receives find such rows in seq order through queue_messages_seq
+      // from a per-queue cursor (sql::kReceiveFresh). The index keeps the
+      // rows whose visibility is a time of its own: received (in flight or
+      // back), delayed, moved by a move task. Behind a backlog the index is
+      // then written only where in-flight entries come and go, not also at
+      // the backlog's head; each message costs two index writes instead of
+      // four (send insert, receive move, delete). sent_ms is in the entry so
+      // that the counts, which repeat the index's WHERE term, stay covered.
+      {7, R"sql(
+DROP INDEX queue_messages_visible;
+CREATE INDEX queue_messages_visible
+  ON queue_messages (queue_id, visible_at_ms, seq, receive_count, sent_ms)
+  WHERE receive_count > 0 OR visible_at_ms > sent_ms;
+)sql"},
   };
 }
 
