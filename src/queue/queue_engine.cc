@@ -1489,9 +1489,6 @@ class EngineImpl final : public QueueEngine {
     return name ? Find(*name) : nullptr;
   }
 
-  // Receives up to max messages of q inside txn: skips (deletes) expired
-  // messages, dead-letters those past maxReceiveCount, hides the rest for
-  // visibility seconds with a new receipt handle.
   // A row a receive may take, with the visibility time it is ordered by.
   struct Visible {
     int64_t visible_at_ms;
@@ -1566,6 +1563,9 @@ class EngineImpl final : public QueueEngine {
     return Status::Ok();
   }
 
+  // Receives up to max messages of q inside txn: skips (deletes) expired
+  // messages, dead-letters those past maxReceiveCount, hides the rest for
+  // visibility seconds with a new receipt handle.
   Status ReceiveInTxn(db::Txn& txn, const QueuePtr& q, const QueueConfig& config,
                       const QueuePtr& dlq, int max, int visibility, int64_t now,
                       std::vector<TakenMessage>& out, CountDeltas& deltas) {
