@@ -587,7 +587,12 @@ TEST_P(DatabaseTest, WriteWithoutSavepointThatFailsHalfDoneFailsItsGroup) {
       [&](Status st) { broken.set_value(std::move(st)); }, Database::CallerUndo::kNone);
   ASSERT_TRUE(WaitFor([&] { return db_->GetStats().queued == 2; }));
   release.set_value();
-  EXPECT_TRUE(blocked.get().ok());
+  // The blocker's own outcome depends on timing, so it is not asserted: if
+  // the syncer is still busy when the blocker returns, the writer runs the
+  // queued callers in the transaction the blocker ran in (see "Durability"
+  // in database.cc), and the blocker fails with their group (seen once under
+  // ASan in CI). The two queued callers always share one group.
+  (void)blocked.get();
   EXPECT_EQ(other.get_future().get().code(), Code::kInternal);
   EXPECT_EQ(broken.get_future().get().code(), Code::kInternal);
   EXPECT_FALSE(Has("other"));
