@@ -1495,53 +1495,52 @@ class EngineImpl final : public QueueEngine {
     TakenMessage row;
   };
 
-  // Reads a row of sql::kReceive or sql::kReceiveFresh (same columns).
-  static Visible ReadVisibleRow(db::Statement& st) {
-    Visible v;
-    TakenMessage& row = v.row;
-    row.seq = st.ColumnInt(0);
-    row.m.message_id = st.ColumnText(1);
-    row.m.body = st.ColumnText(2);
-    row.attributes = st.ColumnText(3);
-    row.m.sender_id = st.ColumnText(4);
-    row.m.trace_header = st.ColumnText(5);
-    row.m.sent_ms = st.ColumnInt(6);
-    row.m.receive_count = static_cast<int>(st.ColumnInt(7));
-    row.m.first_receive_ms = st.ColumnInt(8);
-    row.dlq_source = st.ColumnText(9);
-    row.body_md5 = st.ColumnText(10);
-    v.visible_at_ms = st.ColumnInt(11);
-    return v;
+  // Reads the rows of a bound sql::kReceive or sql::kReceiveFresh (same
+  // columns), to the end (LIMIT), so no read cursor stays open, leaving out
+  // the seqs in `skip`.
+  static Status ReadVisibleRows(db::Statement& st, const std::vector<int64_t>& skip,
+                                std::vector<Visible>& out) {
+    while (true) {
+      IMGBATCH_ASSIGN_OR_RETURN(bool more, st.Step());
+      if (!more) return Status::Ok();
+      if (std::find(skip.begin(), skip.end(), st.ColumnInt(0)) != skip.end()) continue;
+      Visible v;
+      TakenMessage& row = v.row;
+      row.seq = st.ColumnInt(0);
+      row.m.message_id = st.ColumnText(1);
+      row.m.body = st.ColumnText(2);
+      row.attributes = st.ColumnText(3);
+      row.m.sender_id = st.ColumnText(4);
+      row.m.trace_header = st.ColumnText(5);
+      row.m.sent_ms = st.ColumnInt(6);
+      row.m.receive_count = static_cast<int>(st.ColumnInt(7));
+      row.m.first_receive_ms = st.ColumnInt(8);
+      row.dlq_source = st.ColumnText(9);
+      row.body_md5 = st.ColumnText(10);
+      v.visible_at_ms = st.ColumnInt(11);
+      out.push_back(std::move(v));
+    }
   }
 
   // Up to `want` of q's visible rows, oldest visibility first (then seq):
   // timed rows from queue_messages_visible merged with fresh rows after q's
-  // cursor, skipping the rows this call delivered already (a timed read of
-  // `limit` rows covers them). Moves the cursor past the fresh rows taken,
-  // or to the newest seq given when none is left after them.
-  Status ReadVisible(db::Txn& txn, const QueuePtr& q, int64_t now, int want, int limit,
+  // cursor, leaving out the rows this call delivered already (timed rows
+  // again, which may come first: the timed read takes that many more; a
+  // fresh row is never among them). Moves the cursor past the fresh rows
+  // taken, or to the newest seq given when none is left after them.
+  Status ReadVisible(db::Txn& txn, const QueuePtr& q, int64_t now, int want,
                      const std::vector<int64_t>& delivered, std::vector<TakenMessage>& rows) {
     if (q->fresh_cursor_stale.exchange(false)) q->fresh_cursor = 0;
     std::vector<Visible> timed, fresh;
     {
       IMGBATCH_ASSIGN_OR_RETURN(db::Statement st, txn.Prepare(sql::kReceive));
-      st.Bind(1, q->id).Bind(2, now).Bind(3, int64_t{limit});
-      while (true) {  // to the end (LIMIT), so no read cursor stays open
-        IMGBATCH_ASSIGN_OR_RETURN(bool more, st.Step());
-        if (!more) break;
-        if (std::find(delivered.begin(), delivered.end(), st.ColumnInt(0)) != delivered.end())
-          continue;
-        timed.push_back(ReadVisibleRow(st));
-      }
+      st.Bind(1, q->id).Bind(2, now).Bind(3, static_cast<int64_t>(want + delivered.size()));
+      IMGBATCH_RETURN_IF_ERROR(ReadVisibleRows(st, delivered, timed));
     }
     {
       IMGBATCH_ASSIGN_OR_RETURN(db::Statement st, txn.Prepare(sql::kReceiveFresh));
       st.Bind(1, q->id).Bind(2, q->fresh_cursor).Bind(3, int64_t{want});
-      while (true) {
-        IMGBATCH_ASSIGN_OR_RETURN(bool more, st.Step());
-        if (!more) break;
-        fresh.push_back(ReadVisibleRow(st));
-      }
+      IMGBATCH_RETURN_IF_ERROR(ReadVisibleRows(st, {}, fresh));
     }
     const bool no_more_fresh = static_cast<int>(fresh.size()) < want;
     size_t t = 0, f = 0;
@@ -1583,7 +1582,7 @@ class EngineImpl final : public QueueEngine {
       std::vector<TakenMessage> rows;
       rows.reserve(static_cast<size_t>(max));
       IMGBATCH_RETURN_IF_ERROR(
-          ReadVisible(txn, q, now, max - static_cast<int>(out.size()), max, delivered, rows));
+          ReadVisible(txn, q, now, max - static_cast<int>(out.size()), delivered, rows));
       if (rows.empty()) break;
       // All rows of this round that are delivered are hidden by one UPDATE
       // (kHideReceived: up to kMaxReceiveMessages rowids). Measured: one

@@ -25,7 +25,7 @@ inline constexpr const char* kReceive =
 // Receive, fresh rows: the oldest after the queue's cursor ?2, in seq order
 // (= sent order = their visible_at_ms order) through queue_messages_seq. Rows
 // in between that are timed are stepped over once: the cursor moves past
-// them with the rows taken (EngineImpl::ReceiveInTxn).
+// them with the rows taken (EngineImpl::ReadVisible).
 inline constexpr const char* kReceiveFresh =
     "SELECT seq, message_id, body, attributes, sender_id, trace_header, "
     "sent_ms, receive_count, first_receive_ms, dlq_source, body_md5, visible_at_ms "
