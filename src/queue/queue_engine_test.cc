@@ -66,6 +66,19 @@ class QueueEngineTest : public ::testing::Test {
     return plan;
   }
 
+  // The first column of the first row `sql` reads, or -1 without a row.
+  int64_t QueryInt(const std::string& sql) {
+    int64_t value = -1;
+    Status read = db_->Read([&](db::Conn& conn) -> Status {
+      IMGBATCH_ASSIGN_OR_RETURN(db::Statement st, conn.Prepare(sql));
+      IMGBATCH_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (row) value = st.ColumnInt(0);
+      return Status::Ok();
+    });
+    EXPECT_TRUE(read.ok()) << read.ToString();
+    return value;
+  }
+
   // Replaces the database with one made by the queue schema's first
   // `migrations` steps holding what `sql` writes (the next Reopen() upgrades
   // it).
@@ -1357,24 +1370,13 @@ TEST_F(QueueEngineTest, UpgradeToSeqCarryingIdsKeepsOldIdsDeletable) {
   Reopen();
   ASSERT_TRUE(engine_);
   // Rows read through the legacy index (INDEXED BY fails if it is missing).
-  auto count = [&](const std::string& sql) {
-    int64_t n = -1;
-    EXPECT_TRUE(db_->Read([&](db::Conn& conn) -> Status {
-                     IMGBATCH_ASSIGN_OR_RETURN(db::Statement st, conn.Prepare(sql));
-                     IMGBATCH_ASSIGN_OR_RETURN(bool row, st.Step());
-                     if (row) n = st.ColumnInt(0);
-                     return Status::Ok();
-                   })
-                    .ok());
-    return n;
-  };
   auto legacy_rows = [&] {
-    return count(
+    return QueryInt(
         "SELECT count(*) FROM queue_messages INDEXED BY queue_messages_legacy_id "
         "WHERE queue_id = 1 AND substr(message_id, 15, 1) <> '8'");
   };
   auto index_exists = [&](const std::string& name) {
-    return count("SELECT count(*) FROM sqlite_master WHERE name = '" + name + "'") == 1;
+    return QueryInt("SELECT count(*) FROM sqlite_master WHERE name = '" + name + "'") == 1;
   };
   EXPECT_FALSE(index_exists("queue_messages_id"));
   EXPECT_TRUE(index_exists("queue_messages_legacy_id"));
@@ -1493,18 +1495,7 @@ TEST_F(QueueEngineTest, MessagesOfAFailedReceiveAreReceivedLater) {
 TEST_F(QueueEngineTest, SeqsAreReservedAheadAndNeverGivenTwice) {
   ASSERT_TRUE(engine_->CreateQueue("q", {}, {}).ok());
   auto stored = [&] {
-    int64_t v = -1;
-    EXPECT_TRUE(
-        db_->Read([&](db::Conn& conn) -> Status {
-             IMGBATCH_ASSIGN_OR_RETURN(
-                 db::Statement st,
-                 conn.Prepare("SELECT seq FROM sqlite_sequence WHERE name = 'queue_messages'"));
-             IMGBATCH_ASSIGN_OR_RETURN(bool row, st.Step());
-             if (row) v = st.ColumnInt(0);
-             return Status::Ok();
-           })
-            .ok());
-    return v;
+    return QueryInt("SELECT seq FROM sqlite_sequence WHERE name = 'queue_messages'");
   };
   const int64_t first = *SeqOfMessageId(Send("q", "first"));
   const int64_t reserved = stored();
