@@ -11,6 +11,16 @@ if(IMGBATCH_SANITIZE)
   add_link_options(-fsanitize=address,undefined)
 endif()
 
+# libFuzzer builds (clang, -DIMGBATCH_LIBFUZZER=ON, usually with
+# IMGBATCH_SANITIZE): every library gets coverage instrumentation, so that the
+# fuzzers see which branches of the code under test an input reached.
+if(IMGBATCH_LIBFUZZER)
+  add_compile_options(-fsanitize=fuzzer-no-link)
+endif()
+if(IMGBATCH_SANITIZE AND CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+  add_compile_options(-fsanitize-ignorelist=${PROJECT_SOURCE_DIR}/cmake/clang-sanitize-ignorelist.txt)
+endif()
+
 # imgbatch_library(NAME store SRCS a.cc b.cc DEPS PUBLIC x PRIVATE y)
 function(imgbatch_library)
   cmake_parse_arguments(ARG "" "NAME" "SRCS;DEPS" ${ARGN})

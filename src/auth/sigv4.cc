@@ -325,7 +325,10 @@ Status ParseSignedHeaders(std::string_view list, AuthFields& fields) {
 // signed (S3 verifies the digest against the body either way).
 Status CheckAmzHeadersSigned(std::span<const HeaderField> headers, const AuthFields& fields) {
   std::vector<std::string> not_signed;
-  for (const auto& [name, value] : headers) {
+  for (const HeaderField& field : headers) {
+    // A plain reference, not a structured binding: clang before 16 (the
+    // libFuzzer builds) cannot capture a binding in the lambda below.
+    const std::string_view name = field.name;
     if (!IStartsWith(name, "x-amz-")) continue;
     // The signed names are lower case: a signed header needs no lowered copy.
     if (std::any_of(fields.signed_headers.begin(), fields.signed_headers.end(),
