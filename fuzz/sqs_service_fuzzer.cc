@@ -1,0 +1,172 @@
+// Fuzzes the SQS service end to end and with state: a sequence of requests,
+// in either protocol, against a real queue engine on a fresh database, so
+// that odd parameters reach the engine's semantics (visibility, batches,
+// redrive, move tasks, retention) and not only the parsers (sqs_fuzzer).
+// Each request must get a well-formed reply in its own protocol's shape and
+// never a 5xx, and no request may hang: a reply that does not come (a long
+// poll) gets the clock moved past any wait time, and must come then.
+//
+// Input, one request per line (readable, so seeds are written by hand):
+//   J <Operation> <JSON body>    AWS JSON 1.0, X-Amz-Target AmazonSQS.<Operation>
+//   Q <Operation> <form body>    query protocol, "Action=<Operation>&" + form body
+//   + <seconds>                  moves the engine's clock forward
+// SQS_FUZZ_VERBOSE=1 prints each request's reply (for writing seeds).
+// Queue URLs name queues as http://localhost:4566/000000000000/<name>.
+#include <nlohmann/json.hpp>
+#include <pugixml.hpp>
+
+#include <unistd.h>
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "common/clock.h"
+#include "db/database.h"
+#include "http/testing.h"
+#include "queue/queue_engine.h"
+#include "sqs/authenticator.h"
+#include "sqs/sqs_service.h"
+
+namespace {
+
+using namespace std::chrono_literals;
+using imgbatch::Result;
+
+constexpr int kMaxRequests = 24;
+
+// Lets every request through: the fuzzer is after the semantics behind
+// authentication (sigv4_fuzzer covers the signature parser).
+class AllowAll final : public imgbatch::sqs::Authenticator {
+ public:
+  Result<imgbatch::sqs::Caller> Authenticate(const imgbatch::http::RequestHead&,
+                                             std::string_view) override {
+    return imgbatch::sqs::Caller{"AKIDFUZZ"};
+  }
+  bool Allowed(const imgbatch::sqs::Caller&, std::string_view, std::string_view) override {
+    return true;
+  }
+};
+
+[[noreturn]] void Fail(const char* what, std::string_view line, const std::string& reply) {
+  std::fprintf(stderr, "sqs_service_fuzzer: %s\n  request: %.*s\n  reply: %s\n", what,
+               static_cast<int>(line.size()), line.data(), reply.c_str());
+  std::abort();
+}
+
+// A fresh database, engine and service per input, so every input replays
+// alone. On /dev/shm when there is one: fsync costs nothing there.
+class Harness {
+ public:
+  Harness() {
+    static std::atomic<int> counter{0};
+    const std::filesystem::path base =
+        std::filesystem::exists("/dev/shm") ? "/dev/shm" : std::filesystem::temp_directory_path();
+    dir_ = base /
+           ("sqs_service_fuzzer_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
+    std::filesystem::create_directories(dir_);
+    imgbatch::db::Options options;
+    options.path = (dir_ / "fuzz.db").string();
+    auto db = imgbatch::db::Database::Open(options);
+    if (!db.ok()) Fail("database did not open", "", db.status().ToString());
+    db_ = std::move(*db);
+    auto engine = imgbatch::queue::QueueEngine::Open(*db_, clock_);
+    if (!engine.ok()) Fail("engine did not open", "", engine.status().ToString());
+    engine_ = std::move(*engine);
+    service_ = std::make_unique<imgbatch::sqs::SqsService>(*engine_, std::make_shared<AllowAll>());
+  }
+  ~Harness() {
+    service_.reset();
+    engine_.reset();  // completes parked polls first (sqs_service.h)
+    db_.reset();
+    std::error_code ignored;
+    std::filesystem::remove_all(dir_, ignored);
+  }
+
+  void Run(std::string_view line) {
+    if (line.size() >= 2 && line[0] == '+') {
+      const long seconds = std::strtol(std::string(line.substr(1)).c_str(), nullptr, 10);
+      clock_.Advance(std::chrono::seconds(std::clamp(seconds, 0L, 40L * 24 * 3600)));
+      engine_->Poke();
+      return;
+    }
+    if (line.size() < 3 || (line[0] != 'J' && line[0] != 'Q') || line[1] != ' ') return;
+    const bool json = line[0] == 'J';
+    std::string_view rest = line.substr(2);
+    const size_t space = rest.find(' ');
+    const std::string_view op = rest.substr(0, space);
+    const std::string_view body = space == std::string_view::npos ? "" : rest.substr(space + 1);
+
+    imgbatch::http::Headers headers;
+    headers.Add("Host", "localhost:4566");
+    std::string payload;
+    if (json) {
+      headers.Add("Content-Type", "application/x-amz-json-1.0");
+      headers.Add("X-Amz-Target", "AmazonSQS." + std::string(op));
+      payload = std::string(body);
+    } else {
+      headers.Add("Content-Type", "application/x-www-form-urlencoded; charset=utf-8");
+      payload = "Action=" + std::string(op) + "&" + std::string(body);
+    }
+    auto exchange =
+        std::make_shared<imgbatch::http::FakeExchange>("POST", "/", headers, std::move(payload));
+    service_->Handle(exchange);
+    if (!exchange->Wait(50ms)) {
+      // A long poll: no wait is longer than 20 s.
+      clock_.Advance(21s);
+      engine_->Poke();
+      if (!exchange->Wait(10s)) Fail("no reply, even after the clock passed every wait", line, "");
+    }
+    Check(exchange, json, line);
+    if (std::getenv("SQS_FUZZ_VERBOSE")) {  // for writing seeds: what each line got
+      std::fprintf(stderr, "%.*s\n  -> %d %s\n", static_cast<int>(line.size()), line.data(),
+                   exchange->response().status, exchange->BodyText().c_str());
+    }
+  }
+
+ private:
+  static void Check(const std::shared_ptr<imgbatch::http::FakeExchange>& exchange, bool json,
+                    std::string_view line) {
+    const int status = exchange->response().status;
+    const std::string reply = exchange->BodyText();
+    if (status >= 500) Fail("server error", line, reply);
+    if (json) {
+      const auto doc = nlohmann::json::parse(reply, nullptr, /*allow_exceptions=*/false);
+      if (doc.is_discarded() || !doc.is_object()) Fail("reply is not a JSON object", line, reply);
+      if (status != 200 && !doc.contains("__type")) Fail("JSON error without __type", line, reply);
+    } else {
+      pugi::xml_document doc;
+      if (!doc.load_string(reply.c_str())) Fail("reply is not XML", line, reply);
+      if (status != 200 && !doc.child("ErrorResponse"))
+        Fail("query error not an ErrorResponse", line, reply);
+    }
+  }
+
+  std::filesystem::path dir_;
+  imgbatch::ManualClock clock_;
+  std::unique_ptr<imgbatch::db::Database> db_;
+  std::unique_ptr<imgbatch::queue::QueueEngine> engine_;
+  std::unique_ptr<imgbatch::sqs::SqsService> service_;
+};
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  const std::string_view input(reinterpret_cast<const char*>(data), size);
+  Harness harness;
+  size_t start = 0;
+  for (int n = 0; n < kMaxRequests && start < input.size(); ++n) {
+    size_t end = input.find('\n', start);
+    if (end == std::string_view::npos) end = input.size();
+    harness.Run(input.substr(start, end - start));
+    start = end + 1;
+  }
+  return 0;
+}
