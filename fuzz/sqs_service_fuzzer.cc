@@ -10,6 +10,8 @@
 //   J <Operation> <JSON body>    AWS JSON 1.0, X-Amz-Target AmazonSQS.<Operation>
 //   Q <Operation> <form body>    query protocol, "Action=<Operation>&" + form body
 //   + <seconds>                  moves the engine's clock forward
+//   R                            restarts: engine and database closed and opened
+//                                again on the same file (what a restart loads)
 // SQS_FUZZ_VERBOSE=1 prints each request's reply (for writing seeds).
 // Queue URLs name queues as http://localhost:4566/000000000000/<name>.
 #include <nlohmann/json.hpp>
@@ -72,25 +74,20 @@ class Harness {
     dir_ = base /
            ("sqs_service_fuzzer_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
     std::filesystem::create_directories(dir_);
-    imgbatch::db::Options options;
-    options.path = (dir_ / "fuzz.db").string();
-    auto db = imgbatch::db::Database::Open(options);
-    if (!db.ok()) Fail("database did not open", "", db.status().ToString());
-    db_ = std::move(*db);
-    auto engine = imgbatch::queue::QueueEngine::Open(*db_, clock_);
-    if (!engine.ok()) Fail("engine did not open", "", engine.status().ToString());
-    engine_ = std::move(*engine);
-    service_ = std::make_unique<imgbatch::sqs::SqsService>(*engine_, std::make_shared<AllowAll>());
+    Open();
   }
   ~Harness() {
-    service_.reset();
-    engine_.reset();  // completes parked polls first (sqs_service.h)
-    db_.reset();
+    Close();
     std::error_code ignored;
     std::filesystem::remove_all(dir_, ignored);
   }
 
   void Run(std::string_view line) {
+    if (line == "R") {
+      Close();
+      Open();
+      return;
+    }
     if (line.size() >= 2 && line[0] == '+') {
       const long seconds = std::strtol(std::string(line.substr(1)).c_str(), nullptr, 10);
       clock_.Advance(std::chrono::seconds(std::clamp(seconds, 0L, 40L * 24 * 3600)));
@@ -132,6 +129,24 @@ class Harness {
   }
 
  private:
+  void Open() {
+    imgbatch::db::Options options;
+    options.path = (dir_ / "fuzz.db").string();
+    auto db = imgbatch::db::Database::Open(options);
+    if (!db.ok()) Fail("database did not open", "", db.status().ToString());
+    db_ = std::move(*db);
+    auto engine = imgbatch::queue::QueueEngine::Open(*db_, clock_);
+    if (!engine.ok()) Fail("engine did not open", "", engine.status().ToString());
+    engine_ = std::move(*engine);
+    service_ = std::make_unique<imgbatch::sqs::SqsService>(*engine_, std::make_shared<AllowAll>());
+  }
+
+  void Close() {
+    service_.reset();
+    engine_.reset();  // completes parked polls first (sqs_service.h)
+    db_.reset();
+  }
+
   static void Check(const std::shared_ptr<imgbatch::http::FakeExchange>& exchange, bool json,
                     std::string_view line) {
     const int status = exchange->response().status;
@@ -141,11 +156,26 @@ class Harness {
       const auto doc = nlohmann::json::parse(reply, nullptr, /*allow_exceptions=*/false);
       if (doc.is_discarded() || !doc.is_object()) Fail("reply is not a JSON object", line, reply);
       if (status != 200 && !doc.contains("__type")) Fail("JSON error without __type", line, reply);
+      CheckCounters(doc, line, reply);
     } else {
       pugi::xml_document doc;
       if (!doc.load_string(reply.c_str())) Fail("reply is not XML", line, reply);
       if (status != 200 && !doc.child("ErrorResponse"))
         Fail("query error not an ErrorResponse", line, reply);
+    }
+  }
+
+  // The Approximate* counters are exact on one node: never negative.
+  static void CheckCounters(const nlohmann::json& doc, std::string_view line,
+                            const std::string& reply) {
+    const auto attributes = doc.find("Attributes");
+    if (attributes == doc.end() || !attributes->is_object()) return;
+    for (const auto& [name, value] : attributes->items()) {
+      if (name.rfind("ApproximateNumberOfMessages", 0) != 0) continue;
+      if (!value.is_string() || value.get<std::string>().empty() ||
+          value.get<std::string>()[0] == '-') {
+        Fail("a message counter is not a count", line, reply);
+      }
     }
   }
 
