@@ -35,6 +35,7 @@
 #include "common/clock.h"
 #include "db/database.h"
 #include "http/testing.h"
+#include "queue/message.h"
 #include "queue/queue_engine.h"
 #include "sqs/authenticator.h"
 #include "sqs/sqs_service.h"
@@ -190,6 +191,10 @@ class Harness {
     const int status = exchange->response().status;
     const std::string reply = exchange->BodyText();
     if (status >= 500) Fail("server error", line, reply);
+    // Whatever a request stored comes back in replies that clients decode.
+    if (!imgbatch::queue::CountAllowedCharacters(reply)) {
+      Fail("reply is not Unicode text a client can decode", line, reply);
+    }
     if (json) {
       const auto doc = nlohmann::json::parse(reply, nullptr, /*allow_exceptions=*/false);
       if (doc.is_discarded() || !doc.is_object()) Fail("reply is not a JSON object", line, reply);

@@ -146,6 +146,15 @@ Status ValidateBody(std::string_view body) {
   return Status::Ok();
 }
 
+std::optional<size_t> CountAllowedCharacters(std::string_view text) {
+  size_t count = 0;
+  for (size_t pos = 0; pos < text.size(); ++count) {
+    auto cp = NextCodePoint(text, &pos);
+    if (!cp || !AllowedCodePoint(*cp)) return std::nullopt;
+  }
+  return count;
+}
+
 Status ValidateAttributes(const MessageAttributes& attributes) {
   if (attributes.size() > kMaxMessageAttributes) {
     return InvalidAttribute("Number of message attributes [" + std::to_string(attributes.size()) +
@@ -158,7 +167,9 @@ Status ValidateAttributes(const MessageAttributes& attributes) {
     const std::string& type = attribute.data_type;
     const bool known =
         type.starts_with("String") || type.starts_with("Number") || type.starts_with("Binary");
-    const bool well_formed = type.size() == 6 || (type.size() > 7 && type[6] == '.');
+    // A custom label after the '.' comes back verbatim in replies: text only.
+    const bool well_formed = (type.size() == 6 || (type.size() > 7 && type[6] == '.')) &&
+                             CountAllowedCharacters(type).has_value();
     if (!known || !well_formed || type.size() > kMaxAttributeNameLength) {
       return InvalidAttribute("The type of message (user) attribute '" + name +
                               "' is invalid. You must use only the following supported type "

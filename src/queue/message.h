@@ -46,6 +46,10 @@ Result<MessageAttributes> DecodeAttributes(std::string_view bytes);
 // #x10000-#x10FFFF, as valid UTF-8. kInvalidArgument (detail
 // "InvalidMessageContents") otherwise.
 Status ValidateBody(std::string_view body);
+// The number of characters (code points) in text when all of them are ones
+// ValidateBody allows, nullopt otherwise: for texts SQS stores and serves back
+// in XML and JSON replies (tags), and counts in characters, not bytes.
+std::optional<size_t> CountAllowedCharacters(std::string_view text);
 // Names, data types, values and count as SQS checks them (detail
 // "InvalidParameterValue").
 Status ValidateAttributes(const MessageAttributes& attributes);

@@ -44,6 +44,15 @@ TEST(MessageTest, AttributeEncodingRoundTrips) {
                    .ok());
 }
 
+TEST(MessageTest, AllowedCharactersAreCountedAsCodePoints) {
+  EXPECT_EQ(CountAllowedCharacters(""), 0u);
+  EXPECT_EQ(CountAllowedCharacters("env"), 3u);
+  EXPECT_EQ(CountAllowedCharacters("\xe2\x82\xac\xf0\x9f\x98\x80!"), 3u);  // euro, emoji, !
+  EXPECT_EQ(CountAllowedCharacters("\xff"), std::nullopt);                 // not UTF-8
+  EXPECT_EQ(CountAllowedCharacters("a\x01"), std::nullopt);                // not in XML
+  EXPECT_EQ(CountAllowedCharacters("\xe2\x82"), std::nullopt);             // truncated
+}
+
 TEST(MessageTest, BodyCharacters) {
   EXPECT_TRUE(ValidateBody("plain \t\r\n text").ok());
   EXPECT_TRUE(ValidateBody("\xe2\x82\xac \xf0\x9f\x98\x80").ok());  // euro sign, emoji
@@ -71,6 +80,10 @@ TEST(MessageTest, AttributeRules) {
   EXPECT_FALSE(ValidateAttributes({{"a", {"String", ""}}}).ok());
   EXPECT_FALSE(ValidateAttributes({{"a", {"Number", "abc"}}}).ok());
   EXPECT_TRUE(ValidateAttributes({{"a", {"Number.int", "-1.5e3"}}}).ok());
+  // A custom type label is served back verbatim: Unicode text only.
+  EXPECT_TRUE(ValidateAttributes({{"a", {"String.\xe2\x82\xac", "v"}}}).ok());
+  EXPECT_FALSE(ValidateAttributes({{"a", {"String.\xff", "v"}}}).ok());
+  EXPECT_FALSE(ValidateAttributes({{"a", {"String.\x01", "v"}}}).ok());
   MessageAttributes many;
   for (int i = 0; i < 11; ++i) many["a" + std::to_string(i)] = {"String", "v"};
   EXPECT_EQ(ValidateAttributes(many).detail(), "InvalidParameterValue");

@@ -148,9 +148,19 @@ AttributeMap DecodeAttributeMap(std::string_view text) {
   return m;
 }
 
+// Tags are served back verbatim in XML and JSON replies: only characters
+// both can carry (the query protocol's form decoding yields any bytes), and
+// lengths in characters, as AWS counts them.
 Status ValidateTags(const AttributeMap& tags) {
   for (const auto& [k, v] : tags) {
-    if (k.empty() || k.size() > kMaxTagKeyLength || v.size() > kMaxTagValueLength) {
+    const std::optional<size_t> key_length = CountAllowedCharacters(k);
+    const std::optional<size_t> value_length = CountAllowedCharacters(v);
+    if (!key_length || !value_length) {
+      return InvalidParameter(
+          "Tag keys and values must be Unicode text (#x9 | #xA | #xD | "
+          "#x20 to #xD7FF | #xE000 to #xFFFD | #x10000 to #x10FFFF).");
+    }
+    if (*key_length == 0 || *key_length > kMaxTagKeyLength || *value_length > kMaxTagValueLength) {
       return InvalidParameter("Tag keys must be 1-128 characters and values at most 256.");
     }
   }
@@ -1421,6 +1431,10 @@ class EngineImpl final : public QueueEngine {
     }
     IMGBATCH_RETURN_IF_ERROR(ValidateBody(r.body));
     IMGBATCH_RETURN_IF_ERROR(ValidateAttributes(r.attributes));
+    // Served back as the AWSTraceHeader system attribute, in XML and JSON.
+    if (!CountAllowedCharacters(r.trace_header)) {
+      return InvalidParameter("Message system attribute AWSTraceHeader must be Unicode text.");
+    }
     const size_t size = MessageSize(r.body, r.attributes);
     if (size > static_cast<size_t>(config.maximum_message_size)) {
       return InvalidParameter(

@@ -862,6 +862,42 @@ TEST_F(QueueEngineTest, TagsRoundTrip) {
   EXPECT_EQ(*tags, (AttributeMap{{"env", "dev"}}));
 }
 
+// Tags come back verbatim in XML and JSON replies: bytes that are not
+// Unicode text there are refused when set, and lengths count characters.
+TEST_F(QueueEngineTest, TagsMustBeTextThatRepliesCanCarry) {
+  ASSERT_TRUE(engine_->CreateQueue("q", {}, {}).ok());
+  for (const AttributeMap& bad :
+       {AttributeMap{{"k", "\xff"}}, AttributeMap{{"\xc0\xaf", "v"}},
+        AttributeMap{{"k", std::string("a\x01")}}, AttributeMap{{"", "v"}},
+        AttributeMap{{std::string(129, 'k'), ""}}, AttributeMap{{"k", std::string(257, 'v')}}}) {
+    Status st = engine_->TagQueue("q", bad);
+    EXPECT_EQ(st.code(), Code::kInvalidArgument) << bad.begin()->first;
+    EXPECT_EQ(st.detail(), "InvalidParameterValue");
+  }
+  EXPECT_EQ(engine_->CreateQueue("r", {}, {{"k", "\xff"}}).status().code(), Code::kInvalidArgument);
+  // 128 and 256 characters of three bytes each are within the limits.
+  std::string key, value;
+  for (int i = 0; i < 128; ++i) key += "\xe2\x82\xac";
+  for (int i = 0; i < 256; ++i) value += "\xe2\x82\xac";
+  ASSERT_TRUE(engine_->TagQueue("q", {{key, value}}).ok());
+  EXPECT_EQ(engine_->ListTags("q")->at(key), value);
+}
+
+TEST_F(QueueEngineTest, TraceHeaderMustBeTextThatRepliesCanCarry) {
+  Create("q");
+  SendRequest bad;
+  bad.body = "body";
+  bad.trace_header = "Root=1-\xff";
+  auto sent = engine_->Send("q", bad);
+  EXPECT_EQ(sent.status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(sent.status().detail(), "InvalidParameterValue");
+  SendRequest good;
+  good.body = "body";
+  good.trace_header = "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1";
+  ASSERT_TRUE(engine_->Send("q", good).ok());
+  EXPECT_EQ(Counts("q").visible, 1);
+}
+
 TEST_F(QueueEngineTest, RestartKeepsMessagesInflightStateAndCounts) {
   Create("q", {{"VisibilityTimeout", "30"}});
   Send("q", "a");

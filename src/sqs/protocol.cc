@@ -234,7 +234,9 @@ std::string ScalarText(const Json& v) {
   if (v.is_string()) return v.get<std::string>();
   if (v.is_boolean()) return v.get<bool>() ? "true" : "false";
   if (v.is_null()) return "";
-  return v.dump();
+  // Never throws: a string nested in v may hold any bytes (the query
+  // protocol decodes %XX to bytes), which dump() rejects by default.
+  return v.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
 void AddText(pugi::xml_node parent, std::string_view name, std::string_view text) {
