@@ -36,6 +36,12 @@ std::tm ToUtc(SysTime t) {
 std::optional<SysTime> FromUtc(std::tm tm, int millis = 0) {
   std::time_t tt = timegm(&tm);
   if (tt == static_cast<std::time_t>(-1)) return std::nullopt;
+  // SysTime counts nanoseconds: years before 1678 or after 2261 do not fit,
+  // and converting them would overflow (found by fuzzing an X-Amz-Date-like
+  // field). Such a date is as unusable as a malformed one.
+  constexpr std::time_t kLimit =
+      std::chrono::duration_cast<std::chrono::seconds>(SysTime::duration::max()).count() - 1;
+  if (tt > kLimit || tt < -kLimit) return std::nullopt;
   return std::chrono::system_clock::from_time_t(tt) + std::chrono::milliseconds(millis);
 }
 

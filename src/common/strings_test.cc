@@ -53,6 +53,15 @@ TEST(Strings, Dates) {
   EXPECT_EQ(FormatAmzDate(*ParseAmzDate("20150230T000000Z")), "20150302T000000Z");
   EXPECT_EQ(FormatAmzDate(*ParseAmzDate("20150830T123560Z")), "20150830T123600Z");
   EXPECT_FALSE(ParseHttpDate("yesterday").has_value());
+  // Dates a nanosecond clock cannot hold are refused, not overflowed
+  // (UBSan caught the overflow under the credentials and event fuzzers).
+  EXPECT_FALSE(ParseAmzDate("99991231T000000Z").has_value());
+  EXPECT_FALSE(ParseAmzDate("10131128T060000Z").has_value());
+  EXPECT_FALSE(ParseIso8601("1013-11-28T06:00:00Z").has_value());
+  EXPECT_FALSE(ParseIso8601("7157-01-01T00:00:00.000Z").has_value());
+  EXPECT_FALSE(ParseHttpDate("Fri, 31 Dec 9999 23:59:59 GMT").has_value());
+  EXPECT_EQ(FormatAmzDate(*ParseAmzDate("22611231T000000Z")), "22611231T000000Z");
+  EXPECT_EQ(FormatAmzDate(*ParseAmzDate("16790101T000000Z")), "16790101T000000Z");
 }
 
 TEST(Strings, Numbers) {
