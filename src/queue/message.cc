@@ -155,6 +155,23 @@ std::optional<size_t> CountAllowedCharacters(std::string_view text) {
   return count;
 }
 
+std::string ReplaceDisallowedCharacters(std::string_view text) {
+  if (CountAllowedCharacters(text)) return std::string(text);
+  std::string out;
+  out.reserve(text.size() + 8);
+  for (size_t pos = 0; pos < text.size();) {
+    const size_t start = pos;
+    auto cp = NextCodePoint(text, &pos);
+    if (cp && AllowedCodePoint(*cp)) {
+      out.append(text.substr(start, pos - start));
+    } else {
+      out.append("\xef\xbf\xbd");  // U+FFFD REPLACEMENT CHARACTER
+      pos = start + 1;             // resynchronise on the next byte
+    }
+  }
+  return out;
+}
+
 Status ValidateAttributes(const MessageAttributes& attributes) {
   if (attributes.size() > kMaxMessageAttributes) {
     return InvalidAttribute("Number of message attributes [" + std::to_string(attributes.size()) +

@@ -18,6 +18,7 @@
 #include <set>
 
 #include "common/strings.h"
+#include "queue/message.h"
 
 namespace imgbatch::sqs {
 namespace {
@@ -239,8 +240,14 @@ std::string ScalarText(const Json& v) {
   return v.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
+// Text that is not XML's (bytes that are not UTF-8, control characters)
+// becomes U+FFFD: stored texts are validated on the way in, but error
+// messages quote what the client sent, and any client must be able to parse
+// the reply.
 void AddText(pugi::xml_node parent, std::string_view name, std::string_view text) {
-  parent.append_child(std::string(name).c_str()).text().set(std::string(text).c_str());
+  parent.append_child(std::string(name).c_str())
+      .text()
+      .set(queue::ReplaceDisallowedCharacters(text).c_str());
 }
 
 std::string ListElementName(std::string_view key, std::string_view action) {

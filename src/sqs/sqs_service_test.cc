@@ -467,6 +467,15 @@ TEST_F(SqsServiceTest, UnknownActionAndMissingParameters) {
   EXPECT_NE(fifo["message"].get<std::string>().find("FIFO"), std::string::npos);
 }
 
+// Error messages quote what the client sent; the reply must still parse as
+// XML and decode as UTF-8 (found by sqs_service_fuzzer).
+TEST_F(SqsServiceTest, QuotedBytesThatAreNotTextComeBackReplaced) {
+  auto x = CallQuery("Action=Create%FF%07Queue&QueueName=q");
+  EXPECT_EQ(x->status, 400);
+  const std::string message = x->doc.child("ErrorResponse").child("Error").child_value("Message");
+  EXPECT_NE(message.find("Create\xef\xbf\xbd\xef\xbf\xbdQueue"), std::string::npos) << message;
+}
+
 // FIFO queues are not offered: asking for one is a clear InvalidParameterValue
 // in either protocol, never a standard queue under a .fifo name.
 TEST_F(SqsServiceTest, FifoQueuesAreRefusedClearly) {
