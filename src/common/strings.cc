@@ -37,8 +37,9 @@ std::optional<SysTime> FromUtc(std::tm tm, int millis = 0) {
   std::time_t tt = timegm(&tm);
   if (tt == static_cast<std::time_t>(-1)) return std::nullopt;
   // SysTime counts nanoseconds: years before 1678 or after 2261 do not fit,
-  // and converting them would overflow (found by fuzzing an X-Amz-Date-like
-  // field). Such a date is as unusable as a malformed one.
+  // and converting them would overflow (UBSan, under the credentials and
+  // event fuzzers; X-Amz-Date takes years up to 9999 too). Such a date is as
+  // unusable as a malformed one.
   constexpr std::time_t kLimit =
       std::chrono::duration_cast<std::chrono::seconds>(SysTime::duration::max()).count() - 1;
   if (tt > kLimit || tt < -kLimit) return std::nullopt;

@@ -127,21 +127,11 @@ std::string Md5OfAttributes(const MessageAttributes& attributes) {
 }
 
 Status ValidateBody(std::string_view body) {
-  size_t pos = 0;
-  while (pos < body.size()) {
-    // Printable ASCII (#x20-#x7F), most bodies: allowed, one byte each.
-    const auto byte = static_cast<unsigned char>(body[pos]);
-    if (byte >= 0x20 && byte < 0x80) {
-      ++pos;
-      continue;
-    }
-    auto cp = NextCodePoint(body, &pos);
-    if (!cp || !AllowedCodePoint(*cp)) {
-      return InvalidArgument(
-                 "Invalid characters found. Valid unicode characters are #x9 | #xA | #xD | "
-                 "#x20 to #xD7FF | #xE000 to #xFFFD | #x10000 to #x10FFFF")
-          .WithDetail("InvalidMessageContents");
-    }
+  if (!CountAllowedCharacters(body)) {
+    return InvalidArgument(
+               "Invalid characters found. Valid unicode characters are #x9 | #xA | #xD | "
+               "#x20 to #xD7FF | #xE000 to #xFFFD | #x10000 to #x10FFFF")
+        .WithDetail("InvalidMessageContents");
   }
   return Status::Ok();
 }
@@ -149,6 +139,13 @@ Status ValidateBody(std::string_view body) {
 std::optional<size_t> CountAllowedCharacters(std::string_view text) {
   size_t count = 0;
   for (size_t pos = 0; pos < text.size(); ++count) {
+    // Printable ASCII (#x20-#x7F), most of most message bodies: allowed,
+    // one byte each.
+    const auto byte = static_cast<unsigned char>(text[pos]);
+    if (byte >= 0x20 && byte < 0x80) {
+      ++pos;
+      continue;
+    }
     auto cp = NextCodePoint(text, &pos);
     if (!cp || !AllowedCodePoint(*cp)) return std::nullopt;
   }
