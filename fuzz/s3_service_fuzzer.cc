@@ -32,7 +32,6 @@
 #include "common/strings.h"
 #include "db/database.h"
 #include "http/testing.h"
-#include "queue/message.h"
 #include "s3/s3_service.h"
 #include "s3/testing/s3_test_util.h"
 #include "store/object_store.h"
@@ -146,7 +145,7 @@ class Harness {
     if (!xml || reply.empty()) return;
     pugi::xml_document doc;
     if (!doc.load_string(reply.c_str())) Fail("reply is not XML", line, reply);
-    if (!imgbatch::queue::CountAllowedCharacters(reply)) {
+    if (!imgbatch::CountXmlCharacters(reply)) {
       Fail("XML reply is not Unicode text a client can decode", line, reply);
     }
     if (status >= 300 && !doc.child("Error")) Fail("error reply is not an S3 Error", line, reply);

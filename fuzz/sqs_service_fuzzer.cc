@@ -33,9 +33,9 @@
 #include <thread>
 
 #include "common/clock.h"
+#include "common/strings.h"
 #include "db/database.h"
 #include "http/testing.h"
-#include "queue/message.h"
 #include "queue/queue_engine.h"
 #include "sqs/authenticator.h"
 #include "sqs/sqs_service.h"
@@ -192,7 +192,7 @@ class Harness {
     const std::string reply = exchange->BodyText();
     if (status >= 500) Fail("server error", line, reply);
     // Whatever a request stored comes back in replies that clients decode.
-    if (!imgbatch::queue::CountAllowedCharacters(reply)) {
+    if (!imgbatch::CountXmlCharacters(reply)) {
       Fail("reply is not Unicode text a client can decode", line, reply);
     }
     if (json) {

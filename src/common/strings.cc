@@ -50,6 +50,42 @@ constexpr const char* kWeekdays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "
 constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                    "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
 
+// Decodes one UTF-8 code point at *pos; nullopt for malformed sequences.
+std::optional<uint32_t> NextCodePoint(std::string_view s, size_t* pos) {
+  const auto b0 = static_cast<unsigned char>(s[*pos]);
+  int extra = 0;
+  uint32_t cp = 0;
+  if (b0 < 0x80) {
+    cp = b0;
+  } else if ((b0 & 0xe0) == 0xc0) {
+    extra = 1;
+    cp = b0 & 0x1f;
+  } else if ((b0 & 0xf0) == 0xe0) {
+    extra = 2;
+    cp = b0 & 0x0f;
+  } else if ((b0 & 0xf8) == 0xf0) {
+    extra = 3;
+    cp = b0 & 0x07;
+  } else {
+    return std::nullopt;
+  }
+  if (s.size() - *pos <= static_cast<size_t>(extra)) return std::nullopt;
+  for (int i = 1; i <= extra; ++i) {
+    const auto b = static_cast<unsigned char>(s[*pos + i]);
+    if ((b & 0xc0) != 0x80) return std::nullopt;
+    cp = (cp << 6) | (b & 0x3f);
+  }
+  static constexpr uint32_t kMinForLength[] = {0, 0x80, 0x800, 0x10000};
+  if (cp < kMinForLength[extra]) return std::nullopt;  // overlong encoding
+  *pos += extra + 1;
+  return cp;
+}
+
+bool AllowedCodePoint(uint32_t cp) {
+  return cp == 0x9 || cp == 0xa || cp == 0xd || (cp >= 0x20 && cp <= 0xd7ff) ||
+         (cp >= 0xe000 && cp <= 0xfffd) || (cp >= 0x10000 && cp <= 0x10ffff);
+}
+
 }  // namespace
 
 std::string UriEncode(std::string_view s, bool encode_slash) {
@@ -264,6 +300,39 @@ std::optional<SysTime> ParseIso8601(std::string_view s) {
   }
   if (*rest != 'Z' || rest[1] != '\0') return std::nullopt;
   return FromUtc(tm, millis);
+}
+
+std::optional<size_t> CountXmlCharacters(std::string_view text) {
+  size_t count = 0;
+  for (size_t pos = 0; pos < text.size(); ++count) {
+    // Printable ASCII (#x20-#x7F), most of most message bodies: allowed,
+    // one byte each.
+    const auto byte = static_cast<unsigned char>(text[pos]);
+    if (byte >= 0x20 && byte < 0x80) {
+      ++pos;
+      continue;
+    }
+    auto cp = NextCodePoint(text, &pos);
+    if (!cp || !AllowedCodePoint(*cp)) return std::nullopt;
+  }
+  return count;
+}
+
+std::string ReplaceNonXmlCharacters(std::string_view text) {
+  if (CountXmlCharacters(text)) return std::string(text);
+  std::string out;
+  out.reserve(text.size() + 8);
+  for (size_t pos = 0; pos < text.size();) {
+    const size_t start = pos;
+    auto cp = NextCodePoint(text, &pos);
+    if (cp && AllowedCodePoint(*cp)) {
+      out.append(text.substr(start, pos - start));
+    } else {
+      out.append("\xef\xbf\xbd");  // U+FFFD REPLACEMENT CHARACTER
+      pos = start + 1;             // resynchronise on the next byte
+    }
+  }
+  return out;
 }
 
 }  // namespace imgbatch

@@ -46,4 +46,15 @@ std::optional<SysTime> ParseAmzDate(std::string_view s);
 std::optional<SysTime> ParseHttpDate(std::string_view s);  // RFC 1123 form
 std::optional<SysTime> ParseIso8601(std::string_view s);   // with or without millis
 
+// XML 1.0's characters (#x9 #xA #xD #x20-#xD7FF #xE000-#xFFFD
+// #x10000-#x10FFFF) as valid UTF-8: what SQS allows in message bodies, and
+// all a reply in XML or JSON can carry. The number of characters (code
+// points) when text is made only of them, nullopt otherwise: for texts that
+// are stored and served back (SQS tags), counted as AWS counts them.
+std::optional<size_t> CountXmlCharacters(std::string_view text);
+// text with every byte that starts no such character replaced by U+FFFD: for
+// replies that quote what a client sent (an unknown action's name, a
+// request's path in an error), which must stay decodable.
+std::string ReplaceNonXmlCharacters(std::string_view text);
+
 }  // namespace imgbatch

@@ -64,6 +64,27 @@ TEST(Strings, Dates) {
   EXPECT_EQ(FormatAmzDate(*ParseAmzDate("16790101T000000Z")), "16790101T000000Z");
 }
 
+TEST(Strings, XmlCharactersAreCountedAsCodePoints) {
+  EXPECT_EQ(CountXmlCharacters(""), 0u);
+  EXPECT_EQ(CountXmlCharacters("env"), 3u);
+  EXPECT_EQ(CountXmlCharacters("\xe2\x82\xac\xf0\x9f\x98\x80!"), 3u);  // euro, emoji, !
+  EXPECT_EQ(CountXmlCharacters("\xff"), std::nullopt);                 // not UTF-8
+  EXPECT_EQ(CountXmlCharacters("a\x01"), std::nullopt);                // not in XML
+  EXPECT_EQ(CountXmlCharacters("\xe2\x82"), std::nullopt);             // truncated
+}
+
+TEST(Strings, NonXmlCharactersAreReplaced) {
+  EXPECT_EQ(ReplaceNonXmlCharacters("plain \xe2\x82\xac"), "plain \xe2\x82\xac");
+  EXPECT_EQ(ReplaceNonXmlCharacters("a\xff"
+                                    "b"),
+            "a\xef\xbf\xbd"
+            "b");
+  EXPECT_EQ(ReplaceNonXmlCharacters("\x01"), "\xef\xbf\xbd");
+  // A truncated sequence: each byte that starts no character is replaced.
+  EXPECT_EQ(ReplaceNonXmlCharacters("\xe2\x82"), "\xef\xbf\xbd\xef\xbf\xbd");
+  EXPECT_TRUE(CountXmlCharacters(ReplaceNonXmlCharacters("x\xc0\xaf\x07\xed\xa0\x80")));
+}
+
 TEST(Strings, Numbers) {
   EXPECT_EQ(ParseUint("42").value(), 42u);
   EXPECT_FALSE(ParseUint("-1").has_value());

@@ -46,14 +46,6 @@ Result<MessageAttributes> DecodeAttributes(std::string_view bytes);
 // #x10000-#x10FFFF, as valid UTF-8. kInvalidArgument (detail
 // "InvalidMessageContents") otherwise.
 Status ValidateBody(std::string_view body);
-// The number of characters (code points) in text when all of them are ones
-// ValidateBody allows, nullopt otherwise: for texts SQS stores and serves back
-// in XML and JSON replies (tags), and counts in characters, not bytes.
-std::optional<size_t> CountAllowedCharacters(std::string_view text);
-// text with every byte that does not start an allowed character replaced by
-// U+FFFD: for replies that quote what a client sent (an unknown action's
-// name in an error message), which must stay decodable.
-std::string ReplaceDisallowedCharacters(std::string_view text);
 // Names, data types, values and count as SQS checks them (detail
 // "InvalidParameterValue").
 Status ValidateAttributes(const MessageAttributes& attributes);

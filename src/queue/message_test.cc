@@ -44,27 +44,6 @@ TEST(MessageTest, AttributeEncodingRoundTrips) {
                    .ok());
 }
 
-TEST(MessageTest, AllowedCharactersAreCountedAsCodePoints) {
-  EXPECT_EQ(CountAllowedCharacters(""), 0u);
-  EXPECT_EQ(CountAllowedCharacters("env"), 3u);
-  EXPECT_EQ(CountAllowedCharacters("\xe2\x82\xac\xf0\x9f\x98\x80!"), 3u);  // euro, emoji, !
-  EXPECT_EQ(CountAllowedCharacters("\xff"), std::nullopt);                 // not UTF-8
-  EXPECT_EQ(CountAllowedCharacters("a\x01"), std::nullopt);                // not in XML
-  EXPECT_EQ(CountAllowedCharacters("\xe2\x82"), std::nullopt);             // truncated
-}
-
-TEST(MessageTest, DisallowedCharactersAreReplaced) {
-  EXPECT_EQ(ReplaceDisallowedCharacters("plain \xe2\x82\xac"), "plain \xe2\x82\xac");
-  EXPECT_EQ(ReplaceDisallowedCharacters("a\xff"
-                                        "b"),
-            "a\xef\xbf\xbd"
-            "b");
-  EXPECT_EQ(ReplaceDisallowedCharacters("\x01"), "\xef\xbf\xbd");
-  // A truncated sequence: each byte that starts no character is replaced.
-  EXPECT_EQ(ReplaceDisallowedCharacters("\xe2\x82"), "\xef\xbf\xbd\xef\xbf\xbd");
-  EXPECT_TRUE(CountAllowedCharacters(ReplaceDisallowedCharacters("x\xc0\xaf\x07\xed\xa0\x80")));
-}
-
 TEST(MessageTest, BodyCharacters) {
   EXPECT_TRUE(ValidateBody("plain \t\r\n text").ok());
   EXPECT_TRUE(ValidateBody("\xe2\x82\xac \xf0\x9f\x98\x80").ok());  // euro sign, emoji

@@ -153,8 +153,8 @@ AttributeMap DecodeAttributeMap(std::string_view text) {
 // lengths in characters, as AWS counts them.
 Status ValidateTags(const AttributeMap& tags) {
   for (const auto& [k, v] : tags) {
-    const std::optional<size_t> key_length = CountAllowedCharacters(k);
-    const std::optional<size_t> value_length = CountAllowedCharacters(v);
+    const std::optional<size_t> key_length = CountXmlCharacters(k);
+    const std::optional<size_t> value_length = CountXmlCharacters(v);
     if (!key_length || !value_length) {
       return InvalidParameter(
           "Tag keys and values must be Unicode text (#x9 | #xA | #xD | "
@@ -1432,7 +1432,7 @@ class EngineImpl final : public QueueEngine {
     IMGBATCH_RETURN_IF_ERROR(ValidateBody(r.body));
     IMGBATCH_RETURN_IF_ERROR(ValidateAttributes(r.attributes));
     // Served back as the AWSTraceHeader system attribute, in XML and JSON.
-    if (!CountAllowedCharacters(r.trace_header)) {
+    if (!CountXmlCharacters(r.trace_header)) {
       return InvalidParameter("Message system attribute AWSTraceHeader must be Unicode text.");
     }
     const size_t size = MessageSize(r.body, r.attributes);

@@ -1,6 +1,8 @@
 // Bucket operations, addressing and authentication through the handler.
 #include "s3/testing/s3_test_util.h"
 
+#include "common/strings.h"
+
 namespace imgbatch::s3::testing {
 namespace {
 
@@ -69,6 +71,18 @@ TEST_F(BucketOpsTest, CreateBucketRejectsInvalidNames) {
   auto doc = Xml(ex->BodyText());
   EXPECT_EQ(std::string(doc.child("Error").child_value("Resource")), "/Bad_Name");
   EXPECT_FALSE(std::string(doc.child("Error").child_value("RequestId")).empty());
+}
+
+// The error quotes the request's path; bytes there that are not UTF-8 come
+// back as U+FFFD, so the reply still decodes (found by s3_service_fuzzer).
+TEST_F(BucketOpsTest, ErrorsQuotePathsAsText) {
+  auto ex = Call("PUT", "/bad\x8aname");
+  EXPECT_EQ(ex->response().status, 400);
+  EXPECT_EQ(ErrorCode(*ex), "InvalidBucketName");
+  const std::string body = ex->BodyText();
+  EXPECT_TRUE(CountXmlCharacters(body)) << body;
+  auto doc = Xml(body);
+  EXPECT_EQ(std::string(doc.child("Error").child_value("Resource")), "/bad\xef\xbf\xbdname");
 }
 
 TEST_F(BucketOpsTest, CreateBucketLocationConstraintRules) {

@@ -1,5 +1,7 @@
 #include "s3/wire_xml.h"
 
+#include "common/strings.h"
+
 namespace imgbatch::s3 {
 namespace {
 
@@ -36,7 +38,12 @@ std::string XmlToString(const pugi::xml_document& doc) {
   StringWriter writer;
   writer.out = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
   doc.save(writer, "", pugi::format_raw | pugi::format_no_declaration, pugi::encoding_utf8);
-  return std::move(writer.out);
+  // Stored texts are valid UTF-8 (keys are checked on the way in), but errors
+  // quote the request (its path as Resource), which may hold any bytes:
+  // those become U+FFFD, so every client can decode the reply
+  // (s3_service_fuzzer). A reply that is text already is returned as is.
+  if (CountXmlCharacters(writer.out)) return std::move(writer.out);
+  return ReplaceNonXmlCharacters(writer.out);
 }
 
 http::Response XmlResponse(const pugi::xml_document& doc, int status) {

@@ -18,7 +18,6 @@
 #include <set>
 
 #include "common/strings.h"
-#include "queue/message.h"
 
 namespace imgbatch::sqs {
 namespace {
@@ -245,9 +244,7 @@ std::string ScalarText(const Json& v) {
 // messages quote what the client sent, and any client must be able to parse
 // the reply.
 void AddText(pugi::xml_node parent, std::string_view name, std::string_view text) {
-  parent.append_child(std::string(name).c_str())
-      .text()
-      .set(queue::ReplaceDisallowedCharacters(text).c_str());
+  parent.append_child(std::string(name).c_str()).text().set(ReplaceNonXmlCharacters(text).c_str());
 }
 
 std::string ListElementName(std::string_view key, std::string_view action) {
