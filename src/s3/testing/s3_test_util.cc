@@ -2,6 +2,7 @@
 
 #include <stdlib.h>
 
+#include <charconv>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -58,10 +59,15 @@ class FakeChunkedBody final : public ChunkedBody {
       if (eol == std::string::npos) return bad();
       std::string size_text =
           raw.substr(pos, raw.find(';', pos) < eol ? raw.find(';', pos) - pos : eol - pos);
-      size_t size = std::stoul(size_text, nullptr, 16);
+      // from_chars, not stoul: a malformed size is the client's error, not
+      // an exception (s3_service_fuzzer).
+      size_t size = 0;
+      const char* end = size_text.data() + size_text.size();
+      auto [stop, ec] = std::from_chars(size_text.data(), end, size, 16);
+      if (ec != std::errc() || stop != end || size_text.empty()) return bad();
       pos = eol + 2;
       if (size == 0) break;
-      if (pos + size + 2 > raw.size()) return bad();
+      if (raw.size() < pos + 2 || size > raw.size() - pos - 2) return bad();
       payload_.append(raw, pos, size);
       pos += size + 2;
     }
