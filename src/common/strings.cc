@@ -318,6 +318,14 @@ std::optional<size_t> CountXmlCharacters(std::string_view text) {
   return count;
 }
 
+bool IsValidUtf8(std::string_view s) {
+  for (size_t pos = 0; pos < s.size();) {
+    const auto cp = NextCodePoint(s, &pos);
+    if (!cp || *cp > 0x10ffff || (*cp >= 0xd800 && *cp <= 0xdfff)) return false;
+  }
+  return true;
+}
+
 std::string ReplaceNonXmlCharacters(std::string_view text) {
   if (CountXmlCharacters(text)) return std::string(text);
   std::string out;

@@ -52,6 +52,9 @@ std::optional<SysTime> ParseIso8601(std::string_view s);   // with or without mi
 // points) when text is made only of them, nullopt otherwise: for texts that
 // are stored and served back (SQS tags), counted as AWS counts them.
 std::optional<size_t> CountXmlCharacters(std::string_view text);
+// Whether s is well-formed UTF-8: no overlong forms, no surrogates, nothing
+// above U+10FFFF (control characters allowed).
+bool IsValidUtf8(std::string_view s);
 // text with every byte that starts no such character replaced by U+FFFD: for
 // replies that quote what a client sent (an unknown action's name, a
 // request's path in an error), which must stay decodable.

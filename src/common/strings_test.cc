@@ -85,6 +85,15 @@ TEST(Strings, NonXmlCharactersAreReplaced) {
   EXPECT_TRUE(CountXmlCharacters(ReplaceNonXmlCharacters("x\xc0\xaf\x07\xed\xa0\x80")));
 }
 
+TEST(Strings, Utf8) {
+  EXPECT_TRUE(IsValidUtf8("plain \x01 \xe2\x82\xac \xf0\x9f\x98\x80"));
+  EXPECT_FALSE(IsValidUtf8("\xff"));
+  EXPECT_FALSE(IsValidUtf8("\xc0\xaf"));          // overlong
+  EXPECT_FALSE(IsValidUtf8("\xed\xa0\x80"));      // surrogate
+  EXPECT_FALSE(IsValidUtf8("\xf4\x90\x80\x80"));  // above U+10FFFF
+  EXPECT_FALSE(IsValidUtf8("\xe2\x82"));          // truncated
+}
+
 TEST(Strings, Numbers) {
   EXPECT_EQ(ParseUint("42").value(), 42u);
   EXPECT_FALSE(ParseUint("-1").has_value());
