@@ -16,8 +16,6 @@
 // reply (for writing seeds).
 #include <pugixml.hpp>
 
-#include <unistd.h>
-#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -32,6 +30,7 @@
 #include "common/strings.h"
 #include "db/database.h"
 #include "http/testing.h"
+#include "request_lines.h"
 #include "s3/s3_service.h"
 #include "s3/testing/s3_test_util.h"
 #include "store/object_store.h"
@@ -43,27 +42,19 @@ using namespace std::chrono_literals;
 constexpr int kMaxRequests = 24;
 
 [[noreturn]] void Fail(const char* what, std::string_view line, const std::string& reply) {
-  std::fprintf(stderr, "s3_service_fuzzer: %s\n  request: %.*s\n  reply: %s\n", what,
-               static_cast<int>(line.size()), line.data(), reply.c_str());
-  std::abort();
+  imgbatch::fuzz::Fail("s3_service_fuzzer", what, line, reply);
 }
 
 class Harness {
  public:
   Harness() {
-    static std::atomic<int> counter{0};
-    const std::filesystem::path base =
-        std::filesystem::exists("/dev/shm") ? "/dev/shm" : std::filesystem::temp_directory_path();
-    dir_ = base /
-           ("s3_service_fuzzer_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    std::filesystem::create_directories(dir_);
     imgbatch::db::Options db_options;
-    db_options.path = (dir_ / "meta.db").string();
+    db_options.path = (dir_.path() / "meta.db").string();
     auto db = imgbatch::db::Database::Open(db_options);
     if (!db.ok()) Fail("database did not open", "", db.status().ToString());
     db_ = std::move(*db);
     imgbatch::store::StoreOptions options;
-    options.data_dir = dir_.string();
+    options.data_dir = dir_.path().string();
     options.free_space_reserve = 0;
     auto store = imgbatch::store::ObjectStore::Open(*db_, options, clock_);
     if (!store.ok()) Fail("store did not open", "", store.status().ToString());
@@ -75,8 +66,6 @@ class Harness {
     handler_ = nullptr;
     store_.reset();
     db_.reset();
-    std::error_code ignored;
-    std::filesystem::remove_all(dir_, ignored);
   }
 
   void Run(std::string_view line) {
@@ -151,7 +140,8 @@ class Harness {
     if (status >= 300 && !doc.child("Error")) Fail("error reply is not an S3 Error", line, reply);
   }
 
-  std::filesystem::path dir_;
+  // First: made before the database in it, removed after it is closed.
+  imgbatch::fuzz::ScratchDir dir_{"s3_service_fuzzer"};
   imgbatch::ManualClock clock_;
   std::unique_ptr<imgbatch::db::Database> db_;
   std::unique_ptr<imgbatch::store::ObjectStore> store_;
@@ -163,12 +153,7 @@ class Harness {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view input(reinterpret_cast<const char*>(data), size);
   Harness harness;
-  size_t start = 0;
-  for (int n = 0; n < kMaxRequests && start < input.size(); ++n) {
-    size_t end = input.find('\n', start);
-    if (end == std::string_view::npos) end = input.size();
-    harness.Run(input.substr(start, end - start));
-    start = end + 1;
-  }
+  imgbatch::fuzz::ForEachLine(input, kMaxRequests,
+                              [&](std::string_view line) { harness.Run(line); });
   return 0;
 }

@@ -18,9 +18,7 @@
 #include <nlohmann/json.hpp>
 #include <pugixml.hpp>
 
-#include <unistd.h>
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -37,6 +35,7 @@
 #include "db/database.h"
 #include "http/testing.h"
 #include "queue/queue_engine.h"
+#include "request_lines.h"
 #include "sqs/authenticator.h"
 #include "sqs/sqs_service.h"
 
@@ -61,29 +60,15 @@ class AllowAll final : public imgbatch::sqs::Authenticator {
 };
 
 [[noreturn]] void Fail(const char* what, std::string_view line, const std::string& reply) {
-  std::fprintf(stderr, "sqs_service_fuzzer: %s\n  request: %.*s\n  reply: %s\n", what,
-               static_cast<int>(line.size()), line.data(), reply.c_str());
-  std::abort();
+  imgbatch::fuzz::Fail("sqs_service_fuzzer", what, line, reply);
 }
 
-// A fresh database, engine and service per input, so every input replays
-// alone. On /dev/shm when there is one: fsync costs nothing there.
+// A fresh database, engine and service per input, in a directory of its own,
+// so every input replays alone.
 class Harness {
  public:
-  Harness() {
-    static std::atomic<int> counter{0};
-    const std::filesystem::path base =
-        std::filesystem::exists("/dev/shm") ? "/dev/shm" : std::filesystem::temp_directory_path();
-    dir_ = base /
-           ("sqs_service_fuzzer_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    std::filesystem::create_directories(dir_);
-    Open();
-  }
-  ~Harness() {
-    Close();
-    std::error_code ignored;
-    std::filesystem::remove_all(dir_, ignored);
-  }
+  Harness() { Open(); }
+  ~Harness() { Close(); }
 
   void Run(std::string_view line) {
     if (line == "R") {
@@ -170,7 +155,7 @@ class Harness {
 
   void Open() {
     imgbatch::db::Options options;
-    options.path = (dir_ / "fuzz.db").string();
+    options.path = (dir_.path() / "fuzz.db").string();
     auto db = imgbatch::db::Database::Open(options);
     if (!db.ok()) Fail("database did not open", "", db.status().ToString());
     db_ = std::move(*db);
@@ -222,7 +207,8 @@ class Harness {
     }
   }
 
-  std::filesystem::path dir_;
+  // First: made before the database in it, removed after it is closed.
+  imgbatch::fuzz::ScratchDir dir_{"sqs_service_fuzzer"};
   imgbatch::ManualClock clock_;
   std::unique_ptr<imgbatch::db::Database> db_;
   std::unique_ptr<imgbatch::queue::QueueEngine> engine_;
@@ -234,13 +220,8 @@ class Harness {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view input(reinterpret_cast<const char*>(data), size);
   Harness harness;
-  size_t start = 0;
-  for (int n = 0; n < kMaxRequests && start < input.size(); ++n) {
-    size_t end = input.find('\n', start);
-    if (end == std::string_view::npos) end = input.size();
-    harness.Run(input.substr(start, end - start));
-    start = end + 1;
-  }
+  imgbatch::fuzz::ForEachLine(input, kMaxRequests,
+                              [&](std::string_view line) { harness.Run(line); });
   harness.CheckCountsExact();
   return 0;
 }
