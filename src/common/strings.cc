@@ -326,8 +326,8 @@ bool IsValidUtf8(std::string_view s) {
   return true;
 }
 
-std::string ReplaceNonXmlCharacters(std::string_view text) {
-  if (CountXmlCharacters(text)) return std::string(text);
+std::string ReplaceNonXmlCharacters(std::string text) {
+  if (CountXmlCharacters(text)) return text;
   std::string out;
   out.reserve(text.size() + 8);
   for (size_t pos = 0; pos < text.size();) {

@@ -57,7 +57,8 @@ std::optional<size_t> CountXmlCharacters(std::string_view text);
 bool IsValidUtf8(std::string_view s);
 // text with every byte that starts no such character replaced by U+FFFD: for
 // replies that quote what a client sent (an unknown action's name, a
-// request's path in an error), which must stay decodable.
-std::string ReplaceNonXmlCharacters(std::string_view text);
+// request's path in an error), which must stay decodable. Text made of them
+// already comes back as it went in (moved, not copied).
+std::string ReplaceNonXmlCharacters(std::string text);
 
 }  // namespace imgbatch

@@ -41,9 +41,8 @@ std::string XmlToString(const pugi::xml_document& doc) {
   // Stored texts are valid UTF-8 (keys are checked on the way in), but errors
   // quote the request (its path as Resource), which may hold any bytes:
   // those become U+FFFD, so every client can decode the reply
-  // (s3_service_fuzzer). A reply that is text already is returned as is.
-  if (CountXmlCharacters(writer.out)) return std::move(writer.out);
-  return ReplaceNonXmlCharacters(writer.out);
+  // (s3_service_fuzzer).
+  return ReplaceNonXmlCharacters(std::move(writer.out));
 }
 
 http::Response XmlResponse(const pugi::xml_document& doc, int status) {

@@ -244,7 +244,9 @@ std::string ScalarText(const Json& v) {
 // messages quote what the client sent, and any client must be able to parse
 // the reply.
 void AddText(pugi::xml_node parent, std::string_view name, std::string_view text) {
-  parent.append_child(std::string(name).c_str()).text().set(ReplaceNonXmlCharacters(text).c_str());
+  parent.append_child(std::string(name).c_str())
+      .text()
+      .set(ReplaceNonXmlCharacters(std::string(text)).c_str());
 }
 
 std::string ListElementName(std::string_view key, std::string_view action) {
