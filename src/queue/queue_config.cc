@@ -71,6 +71,32 @@ bool RedriveAllowed(std::string_view redrive_allow_policy, std::string_view sour
   return false;
 }
 
+static Status ValidateKmsKeyId(std::string_view id) {
+  const std::optional<size_t> characters = CountXmlCharacters(id);
+  if (!characters || *characters > kMaxKmsKeyIdLength) {
+    return BadValue("KmsMasterKeyId", "must be a KMS key id, ARN or alias of at most " +
+                                          std::to_string(kMaxKmsKeyIdLength) + " characters.");
+  }
+  return Status::Ok();
+}
+
+// SSE-SQS and SSE-KMS exclude each other: asking for one turns the other off,
+// asking for both at once is an error.
+static Status ApplyEncryptionChoice(const AttributeMap& attributes, QueueConfig* next) {
+  const auto sse = attributes.find("SqsManagedSseEnabled");
+  const auto kms = attributes.find("KmsMasterKeyId");
+  const bool wants_sse_sqs = sse != attributes.end() && sse->second == "true";
+  const bool wants_sse_kms = kms != attributes.end() && !kms->second.empty();
+  if (wants_sse_sqs && wants_sse_kms) {
+    return BadValue("SqsManagedSseEnabled",
+                    "You can use one type of server-side encryption (SSE) at one time: "
+                    "SqsManagedSseEnabled or KmsMasterKeyId, not both.");
+  }
+  if (wants_sse_kms) next->sqs_managed_sse = false;
+  if (wants_sse_sqs) next->kms_master_key_id.clear();
+  return Status::Ok();
+}
+
 static Status ValidateRedriveAllowPolicy(std::string_view json) {
   nlohmann::json doc = nlohmann::json::parse(json, nullptr, false);
   if (!doc.is_object()) return BadValue("RedriveAllowPolicy", "not a valid JSON map.");
@@ -131,8 +157,13 @@ Status QueueConfig::Apply(const AttributeMap& attributes) {
     } else if (name == "SqsManagedSseEnabled") {
       if (value != "true" && value != "false") return BadValue(name, "must be true or false.");
       next.sqs_managed_sse = value == "true";
-    } else if (name == "KmsMasterKeyId" || name == "KmsDataKeyReusePeriodSeconds") {
-      // Accepted and ignored: encryption at rest is the data directory's business.
+    } else if (name == "KmsMasterKeyId") {
+      IMGBATCH_RETURN_IF_ERROR(ValidateKmsKeyId(value));
+      next.kms_master_key_id = value;
+    } else if (name == "KmsDataKeyReusePeriodSeconds") {
+      IMGBATCH_RETURN_IF_ERROR(ParseBounded(name, value, kMinKmsDataKeyReusePeriod,
+                                            kMaxKmsDataKeyReusePeriod,
+                                            &next.kms_data_key_reuse_period));
     } else if (name == "FifoQueue" && value == "false") {
       // A standard queue said explicitly (CloudFormation-style templates do).
     } else if (name == "FifoQueue" || name == "ContentBasedDeduplication" ||
@@ -146,6 +177,7 @@ Status QueueConfig::Apply(const AttributeMap& attributes) {
       return InvalidArgument("Unknown Attribute " + name + ".").WithDetail("InvalidAttributeName");
     }
   }
+  IMGBATCH_RETURN_IF_ERROR(ApplyEncryptionChoice(attributes, &next));
   *this = std::move(next);
   return Status::Ok();
 }
@@ -158,6 +190,12 @@ AttributeMap QueueConfig::ToMap() const {
   m["ReceiveMessageWaitTimeSeconds"] = std::to_string(receive_wait_seconds);
   m["MaximumMessageSize"] = std::to_string(maximum_message_size);
   m["SqsManagedSseEnabled"] = sqs_managed_sse ? "true" : "false";
+  if (!kms_master_key_id.empty()) m["KmsMasterKeyId"] = kms_master_key_id;
+  // AWS shows the reuse period with a KMS key; a period set without one is
+  // kept too (this map is also what the database stores).
+  if (!kms_master_key_id.empty() || kms_data_key_reuse_period != kDefaultKmsDataKeyReusePeriod) {
+    m["KmsDataKeyReusePeriodSeconds"] = std::to_string(kms_data_key_reuse_period);
+  }
   if (!redrive_policy.empty() && redrive) {
     // AWS returns the policy normalized, with maxReceiveCount as a number.
     nlohmann::json doc = {{"deadLetterTargetArn", redrive->dead_letter_target_arn},

@@ -26,6 +26,10 @@ inline constexpr int kMinMaximumMessageSize = 1024;
 inline constexpr int kMaxMaximumMessageSize = 1048576;     // 1 MiB, AWS's limit since 2025
 inline constexpr int kDefaultMaximumMessageSize = 262144;  // 256 KiB, AWS's default
 inline constexpr int kMaxReceiveCountLimit = 1000;
+inline constexpr int kDefaultKmsDataKeyReusePeriod = 300;  // 5 minutes
+inline constexpr int kMinKmsDataKeyReusePeriod = 60;
+inline constexpr int kMaxKmsDataKeyReusePeriod = 86400;  // 24 hours
+inline constexpr size_t kMaxKmsKeyIdLength = 2048;       // KMS's limit on a key id, ARN or alias
 inline constexpr size_t kMaxQueueNameLength = 80;
 
 using AttributeMap = std::map<std::string, std::string>;
@@ -41,10 +45,16 @@ struct QueueConfig {
   int delay_seconds = 0;
   int receive_wait_seconds = 0;
   int maximum_message_size = kDefaultMaximumMessageSize;
-  std::string redrive_policy;            // JSON as given ("" = none)
-  std::string redrive_allow_policy;      // JSON as given ("" = none)
-  std::string policy;                    // stored, not evaluated
-  bool sqs_managed_sse = true;           // stored for compatibility
+  std::string redrive_policy;        // JSON as given ("" = none)
+  std::string redrive_allow_policy;  // JSON as given ("" = none)
+  std::string policy;                // stored, not evaluated
+  // Server-side encryption as AWS reports it: SSE-SQS (the default) or SSE-KMS
+  // with a key id, one at a time. Stored and returned so that clients and
+  // templates that set them see them back; encryption at rest is the data
+  // directory's business here (there is no KMS to ask).
+  bool sqs_managed_sse = true;
+  std::string kms_master_key_id;  // "" = not SSE-KMS
+  int kms_data_key_reuse_period = kDefaultKmsDataKeyReusePeriod;
   std::optional<RedrivePolicy> redrive;  // parsed redrive_policy
 
   // Applies attributes by AWS name; unknown names -> kInvalidArgument (detail

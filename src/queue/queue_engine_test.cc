@@ -193,6 +193,50 @@ TEST_F(QueueEngineTest, AttributesDefaultsAndLimits) {
             "InvalidAttributeValue");
 }
 
+// SSE-SQS (the default) or SSE-KMS with a key, as AWS reports them; kept across
+// a restart like every other attribute.
+TEST_F(QueueEngineTest, EncryptionAttributesAreKeptOneKindAtATime) {
+  Create("q");
+  EXPECT_EQ(engine_->GetAttributes("q")->at("SqsManagedSseEnabled"), "true");
+  EXPECT_FALSE(engine_->GetAttributes("q")->contains("KmsMasterKeyId"));
+  EXPECT_FALSE(engine_->GetAttributes("q")->contains("KmsDataKeyReusePeriodSeconds"));
+
+  ASSERT_TRUE(engine_->SetAttributes("q", {{"KmsMasterKeyId", "alias/aws/sqs"}}).ok());
+  Reopen();
+  auto attrs = engine_->GetAttributes("q");
+  ASSERT_TRUE(attrs.ok());
+  EXPECT_EQ(attrs->at("KmsMasterKeyId"), "alias/aws/sqs");
+  EXPECT_EQ(attrs->at("KmsDataKeyReusePeriodSeconds"), "300");
+  EXPECT_EQ(attrs->at("SqsManagedSseEnabled"), "false");
+
+  ASSERT_TRUE(engine_->SetAttributes("q", {{"KmsDataKeyReusePeriodSeconds", "86400"}}).ok());
+  EXPECT_EQ(engine_->GetAttributes("q")->at("KmsDataKeyReusePeriodSeconds"), "86400");
+  for (const char* bad : {"59", "86401", "soon"}) {
+    EXPECT_EQ(engine_->SetAttributes("q", {{"KmsDataKeyReusePeriodSeconds", bad}}).detail(),
+              "InvalidAttributeValue")
+        << bad;
+  }
+  EXPECT_EQ(engine_->SetAttributes("q", {{"KmsMasterKeyId", "k"}, {"SqsManagedSseEnabled", "true"}})
+                .detail(),
+            "InvalidAttributeValue");
+  EXPECT_EQ(engine_->SetAttributes("q", {{"KmsMasterKeyId", "\xff"}}).detail(),
+            "InvalidAttributeValue");
+  EXPECT_EQ(engine_->SetAttributes("q", {{"KmsMasterKeyId", std::string(2049, 'k')}}).detail(),
+            "InvalidAttributeValue");
+  EXPECT_EQ(engine_->GetAttributes("q")->at("KmsMasterKeyId"), "alias/aws/sqs");
+
+  ASSERT_TRUE(engine_->SetAttributes("q", {{"SqsManagedSseEnabled", "true"}}).ok());
+  attrs = engine_->GetAttributes("q");
+  EXPECT_EQ(attrs->at("SqsManagedSseEnabled"), "true");
+  EXPECT_FALSE(attrs->contains("KmsMasterKeyId"));
+
+  // Same key twice is the same queue; another key is QueueAlreadyExists.
+  ASSERT_TRUE(engine_->CreateQueue("k", {{"KmsMasterKeyId", "alias/a"}}, {}).ok());
+  EXPECT_TRUE(engine_->CreateQueue("k", {{"KmsMasterKeyId", "alias/a"}}, {}).ok());
+  EXPECT_EQ(engine_->CreateQueue("k", {{"KmsMasterKeyId", "alias/b"}}, {}).status().detail(),
+            "QueueAlreadyExists");
+}
+
 TEST_F(QueueEngineTest, SendReceiveDelete) {
   Create("q");
   SendRequest r;

@@ -440,6 +440,31 @@ class QueueAttributes(SqsCase):
                           self.sqs.set_queue_attributes, QueueUrl=url,
                           Attributes={"ApproximateNumberOfMessages": "5"})
 
+    def test_server_side_encryption_is_sse_sqs_or_a_kms_key(self):
+        # Developer Guide, "Encryption at rest": SSE-SQS by default; setting KmsMasterKeyId
+        # (SetQueueAttributes) switches the queue to SSE-KMS with a data key reuse period of
+        # 60..86,400 s (default 300); one kind of SSE at a time.
+        url = self.queue()
+        self.assertEqual(self.attrs(url)["SqsManagedSseEnabled"], "true")
+        self.sqs.set_queue_attributes(QueueUrl=url, Attributes={
+            "KmsMasterKeyId": "alias/aws/sqs", "KmsDataKeyReusePeriodSeconds": "140"})
+        a = self.attrs(url)
+        self.assertEqual((a["KmsMasterKeyId"], a["KmsDataKeyReusePeriodSeconds"]),
+                         ("alias/aws/sqs", "140"))
+        self.assertEqual(a["SqsManagedSseEnabled"], "false")
+        self.assertEqual(self.attrs(url, "KmsMasterKeyId"), {"KmsMasterKeyId": "alias/aws/sqs"})
+        for bad in ("59", "86401"):
+            with self.subTest(reuse_period=bad):
+                self.assert_error(INVALID_ATTRIBUTE_VALUE, self.sqs.set_queue_attributes,
+                                  QueueUrl=url, Attributes={"KmsDataKeyReusePeriodSeconds": bad})
+        self.sqs.set_queue_attributes(QueueUrl=url, Attributes={"SqsManagedSseEnabled": "true"})
+        a = self.attrs(url)
+        self.assertEqual(a["SqsManagedSseEnabled"], "true")
+        self.assertNotIn("KmsMasterKeyId", a)
+        kms = self.queue({"KmsMasterKeyId": "alias/aws/sqs"})
+        self.assertEqual(self.attrs(kms, "KmsDataKeyReusePeriodSeconds"),
+                         {"KmsDataKeyReusePeriodSeconds": "300"})
+
     def test_approximate_counters_are_exact_on_one_node(self):
         url = self.queue()
         for i in range(3):
