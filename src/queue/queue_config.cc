@@ -1,5 +1,7 @@
 #include "queue/queue_config.h"
 
+#include <algorithm>
+#include <array>
 #include <cctype>
 
 #include <nlohmann/json.hpp>
@@ -205,6 +207,137 @@ AttributeMap QueueConfig::ToMap() const {
   if (!redrive_allow_policy.empty()) m["RedriveAllowPolicy"] = redrive_allow_policy;
   if (!policy.empty()) m["Policy"] = policy;
   return m;
+}
+
+namespace {
+
+Status BadParameter(std::string_view parameter, std::string_view value, std::string_view reason) {
+  return InvalidArgument("Value " + std::string(value) + " for parameter " +
+                         std::string(parameter) + " is invalid. Reason: " + std::string(reason))
+      .WithDetail("InvalidParameterValue");
+}
+
+bool IsPermissionLabel(std::string_view label) {
+  if (label.empty() || label.size() > 80) return false;
+  return std::all_of(label.begin(), label.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
+  });
+}
+
+bool IsAccountId(std::string_view id) {
+  return id.size() == 12 && std::all_of(id.begin(), id.end(), [](char c) {
+           return std::isdigit(static_cast<unsigned char>(c));
+         });
+}
+
+// The actions a queue policy may grant another account (AddPermission's
+// ActionName values).
+bool IsGrantableAction(std::string_view action) {
+  static constexpr std::array<std::string_view, 9> kActions = {
+      "*",           "ChangeMessageVisibility",    "DeleteMessage", "GetQueueAttributes",
+      "GetQueueUrl", "ListDeadLetterSourceQueues", "PurgeQueue",    "ReceiveMessage",
+      "SendMessage"};
+  return std::find(kActions.begin(), kActions.end(), action) != kActions.end();
+}
+
+// One value, or a list of them when there are several (as AWS writes
+// Principal.AWS and Action).
+nlohmann::json OneOrList(const std::vector<std::string>& values) {
+  if (values.size() == 1) return values.front();
+  return values;
+}
+
+// The policy's statements as a list (IAM's grammar allows a single object).
+Result<nlohmann::json> PolicyDocument(std::string_view policy, std::string_view queue_arn) {
+  if (policy.empty()) {
+    return nlohmann::json{{"Version", "2012-10-17"},
+                          {"Id", std::string(queue_arn) + "/SQSDefaultPolicy"},
+                          {"Statement", nlohmann::json::array()}};
+  }
+  nlohmann::json doc = nlohmann::json::parse(policy, nullptr, /*allow_exceptions=*/false);
+  if (!doc.is_object()) return BadValue("Policy", "Policy is not a valid JSON document.");
+  nlohmann::json& statements = doc["Statement"];
+  if (statements.is_object()) statements = nlohmann::json::array({statements});
+  if (!statements.is_array()) statements = nlohmann::json::array();
+  return doc;
+}
+
+bool HasStatement(const nlohmann::json& statements, std::string_view sid) {
+  return std::any_of(statements.begin(), statements.end(), [&](const nlohmann::json& s) {
+    auto it = s.find("Sid");
+    return it != s.end() && it->is_string() && it->get<std::string>() == sid;
+  });
+}
+
+Status ValidatePermission(const Permission& p) {
+  if (!IsPermissionLabel(p.label)) {
+    return BadParameter("Label", ReplaceNonXmlCharacters(p.label),
+                        "Can only include alphanumeric characters, hyphens, or underscores. 1 to "
+                        "80 in length.");
+  }
+  if (p.actions.empty()) {
+    return InvalidArgument("The request must contain the parameter Actions.")
+        .WithDetail("MissingParameter");
+  }
+  if (p.actions.size() > kMaxPermissionActions) {
+    return Status(Code::kInvalidArgument, std::to_string(p.actions.size()) +
+                                              " Actions were found, maximum allowed is " +
+                                              std::to_string(kMaxPermissionActions) + ".")
+        .WithDetail("OverLimit");
+  }
+  for (const auto& action : p.actions) {
+    if (!IsGrantableAction(action)) {
+      return BadParameter("ActionName", "SQS:" + ReplaceNonXmlCharacters(action),
+                          "Only the queue owner is allowed to invoke this action.");
+    }
+  }
+  if (p.account_ids.empty()) return BadParameter("PrincipalId", "[]", "Unable to verify.");
+  for (const auto& id : p.account_ids) {
+    if (!IsAccountId(id)) {
+      return BadParameter("PrincipalId", ReplaceNonXmlCharacters(id), "Unable to verify.");
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<std::string> AddPermissionStatement(std::string_view policy, std::string_view queue_arn,
+                                           const Permission& permission) {
+  IMGBATCH_RETURN_IF_ERROR(ValidatePermission(permission));
+  IMGBATCH_ASSIGN_OR_RETURN(nlohmann::json doc, PolicyDocument(policy, queue_arn));
+  nlohmann::json& statements = doc["Statement"];
+  if (HasStatement(statements, permission.label)) {
+    return BadParameter("Label", permission.label, "Already exists.");
+  }
+  std::vector<std::string> principals, actions;
+  for (const auto& id : permission.account_ids)
+    principals.push_back("arn:aws:iam::" + id + ":root");
+  for (const auto& a : permission.actions) actions.push_back("SQS:" + a);
+  statements.push_back({{"Sid", permission.label},
+                        {"Effect", "Allow"},
+                        {"Principal", {{"AWS", OneOrList(principals)}}},
+                        {"Action", OneOrList(actions)},
+                        {"Resource", std::string(queue_arn)}});
+  return doc.dump();
+}
+
+Result<std::string> RemovePermissionStatement(std::string_view policy, std::string_view label) {
+  const auto missing = [&] {
+    return BadParameter("Label", ReplaceNonXmlCharacters(std::string(label)),
+                        "can't find label on existing policy.");
+  };
+  if (policy.empty()) return missing();
+  IMGBATCH_ASSIGN_OR_RETURN(nlohmann::json doc, PolicyDocument(policy, ""));
+  nlohmann::json& statements = doc["Statement"];
+  if (!HasStatement(statements, label)) return missing();
+  nlohmann::json kept = nlohmann::json::array();
+  for (auto& s : statements) {
+    if (!HasStatement(nlohmann::json::array({s}), label)) kept.push_back(std::move(s));
+  }
+  if (kept.empty()) return std::string();
+  statements = std::move(kept);
+  return doc.dump();
 }
 
 Status ValidateQueueName(std::string_view name) {

@@ -70,6 +70,25 @@ Result<RedrivePolicy> ParseRedrivePolicy(std::string_view json);
 // the queue as its dead-letter queue.
 bool RedriveAllowed(std::string_view redrive_allow_policy, std::string_view source_arn);
 
+// AddPermission / RemovePermission edit statements of the queue's access
+// policy (the Policy attribute, stored and returned, not evaluated: access
+// here is decided by the server's own key policies).
+inline constexpr size_t kMaxPermissionActions = 7;
+struct Permission {
+  std::string label;                     // the statement's Sid
+  std::vector<std::string> account_ids;  // 12-digit AWS account ids
+  std::vector<std::string> actions;      // "SendMessage", ..., or "*"
+};
+// The policy with permission's statement added (a new document when policy
+// is ""). Errors as AWS gives them: InvalidParameterValue for a label in use
+// or malformed, an unknown action or account id, OverLimit for more than 7
+// actions, MissingParameter for none.
+Result<std::string> AddPermissionStatement(std::string_view policy, std::string_view queue_arn,
+                                           const Permission& permission);
+// The policy without the statement labelled label ("" once none is left);
+// InvalidParameterValue when no statement has that label.
+Result<std::string> RemovePermissionStatement(std::string_view policy, std::string_view label);
+
 // 1-80 characters of [A-Za-z0-9_-]; ".fifo" names are kUnsupported.
 Status ValidateQueueName(std::string_view name);
 

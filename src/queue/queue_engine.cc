@@ -570,26 +570,22 @@ class EngineImpl final : public QueueEngine {
   }
 
   Status SetAttributes(std::string_view name, const AttributeMap& attributes) override {
+    std::lock_guard settings(settings_mu_);
     QueuePtr q = Find(name);
     if (!q) return QueueNotFound();
     QueueConfig next = ConfigOf(q);
     IMGBATCH_RETURN_IF_ERROR(next.Apply(attributes));
     IMGBATCH_RETURN_IF_ERROR(CheckRedrive(name, next));
-    const int64_t now = clock_.NowMillis();
-    const std::string stored = EncodeAttributeMap(next.ToMap());
-    IMGBATCH_RETURN_IF_ERROR(db_.Write([&](db::Txn& txn) -> Status {
-      IMGBATCH_ASSIGN_OR_RETURN(
-          db::Statement st,
-          txn.Prepare("UPDATE queues SET attributes = ?2, modified_ms = ?3 WHERE id = ?1"));
-      return st.Bind(1, q->id).Bind(2, stored).Bind(3, now).Run();
-    }));
-    {
-      std::lock_guard lock(mu_);
-      q->config = next;
-      q->modified_ms = now;
-    }
-    cv_.notify_all();  // a longer retention or shorter delay changes deadlines
-    return Status::Ok();
+    return StoreConfig(q, next);
+  }
+
+  Status UpdatePolicy(std::string_view name, const PolicyChange& change) override {
+    std::lock_guard settings(settings_mu_);
+    QueuePtr q = Find(name);
+    if (!q) return QueueNotFound();
+    QueueConfig next = ConfigOf(q);
+    IMGBATCH_ASSIGN_OR_RETURN(next.policy, change(next.policy, QueueArnFor(q->name)));
+    return StoreConfig(q, next);
   }
 
   Result<AttributeMap> ListTags(std::string_view name) override {
@@ -600,6 +596,7 @@ class EngineImpl final : public QueueEngine {
   }
 
   Status TagQueue(std::string_view name, const AttributeMap& tags) override {
+    std::lock_guard settings(settings_mu_);
     QueuePtr q = Find(name);
     if (!q) return QueueNotFound();
     IMGBATCH_RETURN_IF_ERROR(ValidateTags(tags));
@@ -614,6 +611,7 @@ class EngineImpl final : public QueueEngine {
   }
 
   Status UntagQueue(std::string_view name, const std::vector<std::string>& keys) override {
+    std::lock_guard settings(settings_mu_);
     QueuePtr q = Find(name);
     if (!q) return QueueNotFound();
     AttributeMap remaining;
@@ -1458,6 +1456,27 @@ class EngineImpl final : public QueueEngine {
     return Status::Ok();
   }
 
+  // Writes a queue's new configuration (the caller holds settings_mu_, so
+  // that read-modify-writes of one queue's settings do not lose each other).
+  Status StoreConfig(const QueuePtr& q, const QueueConfig& next) {
+    const int64_t now = clock_.NowMillis();
+    const std::string stored = EncodeAttributeMap(next.ToMap());
+    IMGBATCH_RETURN_IF_ERROR(db_.Write([&](db::Txn& txn) -> Status {
+      if (q->deleted) return QueueNotFound();
+      IMGBATCH_ASSIGN_OR_RETURN(
+          db::Statement st,
+          txn.Prepare("UPDATE queues SET attributes = ?2, modified_ms = ?3 WHERE id = ?1"));
+      return st.Bind(1, q->id).Bind(2, stored).Bind(3, now).Run();
+    }));
+    {
+      std::lock_guard lock(mu_);
+      q->config = next;
+      q->modified_ms = now;
+    }
+    cv_.notify_all();  // a longer retention or shorter delay changes deadlines
+    return Status::Ok();
+  }
+
   Status ReplaceTags(const QueuePtr& q, const AttributeMap& tags) {
     IMGBATCH_RETURN_IF_ERROR(db_.Write([&](db::Txn& txn) -> Status {
       if (q->deleted) return QueueNotFound();
@@ -2011,6 +2030,7 @@ class EngineImpl final : public QueueEngine {
 
   std::mutex create_mu_;      // serializes CreateQueue/DeleteQueue
   std::mutex move_start_mu_;  // serializes StartMoveTask
+  std::mutex settings_mu_;    // serializes changes of a queue's attributes and tags
   mutable std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;

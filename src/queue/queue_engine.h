@@ -154,6 +154,12 @@ class QueueEngine {
   // Every attribute (settable ones, counters, QueueArn, timestamps).
   virtual Result<AttributeMap> GetAttributes(std::string_view name) = 0;
   virtual Status SetAttributes(std::string_view name, const AttributeMap& attributes) = 0;
+  // Replaces the queue's Policy attribute by change(current policy, queue ARN),
+  // atomically with respect to other changes of the queue's settings (what
+  // AddPermission and RemovePermission need); change's error is returned.
+  using PolicyChange =
+      std::function<Result<std::string>(std::string_view policy, std::string_view queue_arn)>;
+  virtual Status UpdatePolicy(std::string_view name, const PolicyChange& change) = 0;
   virtual Result<AttributeMap> ListTags(std::string_view name) = 0;
   virtual Status TagQueue(std::string_view name, const AttributeMap& tags) = 0;
   virtual Status UntagQueue(std::string_view name, const std::vector<std::string>& keys) = 0;

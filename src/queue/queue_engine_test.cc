@@ -1,6 +1,7 @@
 #include "queue/queue_engine.h"
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <signal.h>
 #include <sys/wait.h>
@@ -235,6 +236,76 @@ TEST_F(QueueEngineTest, EncryptionAttributesAreKeptOneKindAtATime) {
   EXPECT_TRUE(engine_->CreateQueue("k", {{"KmsMasterKeyId", "alias/a"}}, {}).ok());
   EXPECT_EQ(engine_->CreateQueue("k", {{"KmsMasterKeyId", "alias/b"}}, {}).status().detail(),
             "QueueAlreadyExists");
+}
+
+// AddPermission / RemovePermission: statements of the stored Policy, labelled
+// by Sid, in the shape AWS writes them.
+TEST_F(QueueEngineTest, PermissionsAreStatementsOfThePolicy) {
+  Create("q");
+  auto add = [&](const Permission& p) {
+    return engine_->UpdatePolicy("q", [&](std::string_view policy, std::string_view arn) {
+      return AddPermissionStatement(policy, arn, p);
+    });
+  };
+  auto remove = [&](const std::string& label) {
+    return engine_->UpdatePolicy("q", [&](std::string_view policy, std::string_view) {
+      return RemovePermissionStatement(policy, label);
+    });
+  };
+  auto policy = [&] {
+    auto attrs = engine_->GetAttributes("q");
+    return attrs->contains("Policy") ? nlohmann::json::parse(attrs->at("Policy"))
+                                     : nlohmann::json();
+  };
+  ASSERT_TRUE(add({"send", {"111122223333"}, {"SendMessage"}}).ok());
+  ASSERT_TRUE(add({"both", {"111122223333", "444455556666"}, {"ReceiveMessage", "*"}}).ok());
+  Reopen();
+  const nlohmann::json doc = policy();
+  EXPECT_EQ(doc["Version"], "2012-10-17");
+  EXPECT_EQ(doc["Id"], "arn:aws:sqs:us-east-1:000000000000:q/SQSDefaultPolicy");
+  ASSERT_EQ(doc["Statement"].size(), 2u);
+  EXPECT_EQ(doc["Statement"][0], nlohmann::json::parse(R"({
+      "Sid": "send", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"},
+      "Action": "SQS:SendMessage", "Resource": "arn:aws:sqs:us-east-1:000000000000:q"})"));
+  EXPECT_EQ(doc["Statement"][1]["Principal"]["AWS"],
+            nlohmann::json({"arn:aws:iam::111122223333:root", "arn:aws:iam::444455556666:root"}));
+  EXPECT_EQ(doc["Statement"][1]["Action"], nlohmann::json({"SQS:ReceiveMessage", "SQS:*"}));
+
+  // Refused, and nothing changes.
+  EXPECT_EQ(add({"send", {"111122223333"}, {"DeleteMessage"}}).detail(), "InvalidParameterValue");
+  EXPECT_EQ(add({"bad label", {"111122223333"}, {"SendMessage"}}).detail(),
+            "InvalidParameterValue");
+  EXPECT_EQ(add({"x", {"1234"}, {"SendMessage"}}).detail(), "InvalidParameterValue");
+  EXPECT_EQ(add({"x", {}, {"SendMessage"}}).detail(), "InvalidParameterValue");
+  EXPECT_EQ(add({"x", {"111122223333"}, {"CreateQueue"}}).detail(), "InvalidParameterValue");
+  EXPECT_EQ(add({"x", {"111122223333"}, {}}).detail(), "MissingParameter");
+  EXPECT_EQ(add({"x", {"111122223333"}, std::vector<std::string>(8, "SendMessage")}).detail(),
+            "OverLimit");
+  EXPECT_EQ(remove("nope").detail(), "InvalidParameterValue");
+  EXPECT_EQ(policy(), doc);
+
+  ASSERT_TRUE(remove("send").ok());
+  EXPECT_EQ(policy()["Statement"].size(), 1u);
+  EXPECT_EQ(policy()["Statement"][0]["Sid"], "both");
+  ASSERT_TRUE(remove("both").ok());
+  EXPECT_FALSE(engine_->GetAttributes("q")->contains("Policy"));
+  EXPECT_EQ(remove("both").detail(), "InvalidParameterValue");
+
+  // A policy set by hand (one statement as an object) gets a second one.
+  ASSERT_TRUE(engine_
+                  ->SetAttributes("q", {{"Policy", R"({"Version":"2012-10-17","Statement":
+                      {"Sid":"own","Effect":"Allow","Principal":"*","Action":"sqs:*"}})"}})
+                  .ok());
+  ASSERT_TRUE(add({"send", {"111122223333"}, {"SendMessage"}}).ok());
+  EXPECT_EQ(policy()["Statement"].size(), 2u);
+  EXPECT_EQ(policy()["Statement"][0]["Sid"], "own");
+  EXPECT_EQ(engine_
+                ->UpdatePolicy("missing",
+                               [](std::string_view, std::string_view) {
+                                 return Result<std::string>(std::string());
+                               })
+                .detail(),
+            "QueueDoesNotExist");
 }
 
 TEST_F(QueueEngineTest, SendReceiveDelete) {
