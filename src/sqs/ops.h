@@ -88,6 +88,8 @@ void ListDeadLetterSourceQueues(Context& ctx, Reply reply);
 void TagQueue(Context& ctx, Reply reply);
 void UntagQueue(Context& ctx, Reply reply);
 void ListQueueTags(Context& ctx, Reply reply);
+void AddPermission(Context& ctx, Reply reply);
+void RemovePermission(Context& ctx, Reply reply);
 void StartMessageMoveTask(Context& ctx, Reply reply);
 void ListMessageMoveTasks(Context& ctx, Reply reply);
 void CancelMessageMoveTask(Context& ctx, Reply reply);

@@ -33,8 +33,10 @@ struct FlatRule {
   Kind kind;
   std::string_view key_field;  // maps: the member naming the key
 };
-constexpr std::array<FlatRule, 13> kFlatRules = {{
+constexpr std::array<FlatRule, 15> kFlatRules = {{
     {"AttributeName", "AttributeNames", Kind::kScalarList, ""},
+    {"AWSAccountId", "AWSAccountIds", Kind::kScalarList, ""},
+    {"ActionName", "Actions", Kind::kScalarList, ""},
     {"MessageAttributeName", "MessageAttributeNames", Kind::kScalarList, ""},
     {"MessageSystemAttributeName", "MessageSystemAttributeNames", Kind::kScalarList, ""},
     {"TagKey", "TagKeys", Kind::kScalarList, ""},

@@ -321,6 +321,37 @@ void ListQueueTags(Context& ctx, Reply reply) {
   reply(std::move(result));
 }
 
+// The queue's access policy gets or loses a statement; the policy is stored
+// and returned (GetQueueAttributes Policy), not evaluated.
+void AddPermission(Context& ctx, Reply reply) {
+  auto name = QueueNameParam(ctx);
+  if (!name.ok()) return reply(name.status());
+  auto label = RequiredString(ctx.params(), "Label");
+  if (!label.ok()) return reply(label.status());
+  auto accounts = StringList(ctx.params(), "AWSAccountIds");
+  if (!accounts.ok()) return reply(accounts.status());
+  auto actions = StringList(ctx.params(), "Actions");
+  if (!actions.ok()) return reply(actions.status());
+  const queue::Permission permission{*label, *accounts, *actions};
+  Status st = ctx.engine.UpdatePolicy(*name, [&](std::string_view policy, std::string_view arn) {
+    return queue::AddPermissionStatement(policy, arn, permission);
+  });
+  if (!st.ok()) return reply(st);
+  reply(Json::object());
+}
+
+void RemovePermission(Context& ctx, Reply reply) {
+  auto name = QueueNameParam(ctx);
+  if (!name.ok()) return reply(name.status());
+  auto label = RequiredString(ctx.params(), "Label");
+  if (!label.ok()) return reply(label.status());
+  Status st = ctx.engine.UpdatePolicy(*name, [&](std::string_view policy, std::string_view) {
+    return queue::RemovePermissionStatement(policy, *label);
+  });
+  if (!st.ok()) return reply(st);
+  reply(Json::object());
+}
+
 void StartMessageMoveTask(Context& ctx, Reply reply) {
   auto source = RequiredString(ctx.params(), "SourceArn");
   if (!source.ok()) return reply(source.status());

@@ -25,6 +25,8 @@ const std::map<std::string, Operation, std::less<>>& Operations() {
       {"TagQueue", &TagQueue},
       {"UntagQueue", &UntagQueue},
       {"ListQueueTags", &ListQueueTags},
+      {"AddPermission", &AddPermission},
+      {"RemovePermission", &RemovePermission},
       {"StartMessageMoveTask", &StartMessageMoveTask},
       {"ListMessageMoveTasks", &ListMessageMoveTasks},
       {"CancelMessageMoveTask", &CancelMessageMoveTask},

@@ -1070,6 +1070,46 @@ class Tags(SqsCase):
         self.assertEqual(self.sqs.list_queue_tags(QueueUrl=url).get("Tags", {}), {})
 
 
+class Permissions(SqsCase):
+    # API Reference, AddPermission / RemovePermission: a statement per label in the queue's
+    # policy, returned as the Policy attribute; at most 7 actions.
+    def policy(self, url):
+        return json.loads(self.attrs(url, "Policy").get("Policy", "{}"))
+
+    def test_add_and_remove_permission(self):
+        url = self.queue()
+        arn = self.arn(url)
+        self.sqs.add_permission(QueueUrl=url, Label="senders", AWSAccountIds=["111122223333"],
+                                Actions=["SendMessage"])
+        self.sqs.add_permission(QueueUrl=url, Label="workers",
+                                AWSAccountIds=["111122223333", "444455556666"],
+                                Actions=["ReceiveMessage", "DeleteMessage"])
+        statements = self.policy(url)["Statement"]
+        self.assertEqual([s["Sid"] for s in statements], ["senders", "workers"])
+        self.assertEqual(statements[0]["Effect"], "Allow")
+        self.assertEqual(statements[0]["Principal"], {"AWS": "arn:aws:iam::111122223333:root"})
+        self.assertEqual(statements[0]["Action"], "SQS:SendMessage")
+        self.assertEqual(statements[0]["Resource"], arn)
+        self.assertEqual(sorted(statements[1]["Action"]), ["SQS:DeleteMessage", "SQS:ReceiveMessage"])
+        self.assertEqual(len(statements[1]["Principal"]["AWS"]), 2)
+        self.sqs.remove_permission(QueueUrl=url, Label="senders")
+        self.assertEqual([s["Sid"] for s in self.policy(url)["Statement"]], ["workers"])
+
+    def test_permission_errors(self):
+        url = self.queue()
+        self.sqs.add_permission(QueueUrl=url, Label="one", AWSAccountIds=["111122223333"],
+                                Actions=["SendMessage"])
+        self.assert_error(INVALID_VALUE, self.sqs.add_permission, QueueUrl=url, Label="one",
+                          AWSAccountIds=["111122223333"], Actions=["ReceiveMessage"])
+        self.assert_error("OverLimit", self.sqs.add_permission, QueueUrl=url, Label="many",
+                          AWSAccountIds=["111122223333"], Actions=["SendMessage"] * 8, status=403)
+        self.assert_error(INVALID_VALUE, self.sqs.remove_permission, QueueUrl=url, Label="none")
+        self.assert_error(NONEXISTENT, self.sqs.add_permission, QueueUrl=url + "-missing",
+                          Label="x", AWSAccountIds=["111122223333"], Actions=["SendMessage"],
+                          json_type="QueueDoesNotExist")
+        self.assertEqual([s["Sid"] for s in self.policy(url)["Statement"]], ["one"])
+
+
 class Purge(SqsCase):
     def test_purge_removes_everything_and_rate_limits(self):
         url = self.queue()
