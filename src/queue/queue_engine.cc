@@ -1,6 +1,7 @@
 #include "queue/queue_engine.h"
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <condition_variable>
 #include <deque>
@@ -95,14 +96,14 @@ std::optional<Receipt> DecodeReceipt(std::string_view handle) {
 // INSERT of n messages of one queue in one statement (a SendMessageBatch):
 // ?1 queue id, ?2 sent_ms, then kInsertParamsPerRow parameters per row from
 // kInsertFirstRowParam: seq, message_id, body, attributes, sender_id,
-// trace_header, visible_at_ms, body_md5. The seq is the engine's
+// trace_header, visible_at_ms, body_md5, group_id. The seq is the engine's
 // (EngineImpl::NextRow): the message id carries it (MessageIdForSeq).
 // first_receive_ms and last_receive_ms start as sent_ms, not 0: they mean
 // something only once receive_count > 0, and a timestamp-wide value now lets
 // the first receive's UPDATE rewrite the row at the same size, in place
 // (0 and 1 take no bytes in a record, a millisecond timestamp 6).
 constexpr int kInsertFirstRowParam = 3;
-constexpr int kInsertParamsPerRow = 8;
+constexpr int kInsertParamsPerRow = 9;
 
 // A new row's seq and the message id that names it.
 struct IdentifiedRow {
@@ -116,7 +117,8 @@ const std::string& InsertMessagesSql(size_t n) {
     for (int rows = 1; rows <= kMaxBatchEntries; ++rows) {
       std::string text =
           "INSERT INTO queue_messages(queue_id, sent_ms, first_receive_ms, last_receive_ms, "
-          "seq, message_id, body, attributes, sender_id, trace_header, visible_at_ms, body_md5) "
+          "seq, message_id, body, attributes, sender_id, trace_header, visible_at_ms, body_md5, "
+          "group_id) "
           "VALUES ";
       for (int i = 0; i < rows; ++i) {
         const int p = kInsertFirstRowParam + i * kInsertParamsPerRow;
@@ -146,6 +148,20 @@ AttributeMap DecodeAttributeMap(std::string_view text) {
     if (v.is_string()) m[k] = v.get<std::string>();
   }
   return m;
+}
+
+// MessageGroupId: 1 to 128 letters, digits and ASCII punctuation, the set
+// SendMessage documents ("" when the sender gave none).
+Status ValidateGroupId(std::string_view id) {
+  const bool ok = id.size() <= 128 && std::all_of(id.begin(), id.end(), [](char c) {
+                    const auto u = static_cast<unsigned char>(c);
+                    return std::isalnum(u) || std::ispunct(u);
+                  });
+  if (ok) return Status::Ok();
+  return InvalidParameter("Value " + ReplaceNonXmlCharacters(std::string(id)) +
+                          " for parameter MessageGroupId is invalid. Reason: MessageGroupId can "
+                          "only include alphanumeric and punctuation characters. 1 to 128 in "
+                          "length.");
 }
 
 // Tags are served back verbatim in XML and JSON replies: only characters
@@ -843,7 +859,8 @@ class EngineImpl final : public QueueEngine {
         .BindView(p + 4, r.sender_id)
         .BindView(p + 5, r.trace_header)
         .Bind(p + 6, visible_at)
-        .BindView(p + 7, body_md5);
+        .BindView(p + 7, body_md5)
+        .BindView(p + 8, r.group_id);
   }
 
   // Counts the new messages and wakes parked receivers (or the engine thread
@@ -1433,6 +1450,7 @@ class EngineImpl final : public QueueEngine {
     if (!CountXmlCharacters(r.trace_header)) {
       return InvalidParameter("Message system attribute AWSTraceHeader must be Unicode text.");
     }
+    IMGBATCH_RETURN_IF_ERROR(ValidateGroupId(r.group_id));
     const size_t size = MessageSize(r.body, r.attributes);
     if (size > static_cast<size_t>(config.maximum_message_size)) {
       return InvalidParameter(
@@ -1551,6 +1569,7 @@ class EngineImpl final : public QueueEngine {
       row.dlq_source = st.ColumnText(9);
       row.body_md5 = st.ColumnText(10);
       v.visible_at_ms = st.ColumnInt(11);
+      row.m.group_id = st.ColumnText(12);
       out.push_back(std::move(v));
     }
   }

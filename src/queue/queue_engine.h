@@ -56,6 +56,10 @@ struct SendRequest {
   MessageAttributes attributes;
   std::string sender_id;     // who sent it (access key id)
   std::string trace_header;  // AWSTraceHeader system attribute, if any
+  // MessageGroupId: on a standard queue the tenant of a fair queue, kept and
+  // returned as a system attribute ("" for none). Delivery order does not
+  // depend on it here (see docs/compat.md).
+  std::string group_id;
 };
 
 struct SendResult {
@@ -89,6 +93,7 @@ struct ReceivedMessage {
   MessageAttributes attributes;
   std::string sender_id;
   std::string trace_header;
+  std::string group_id;                // MessageGroupId, "" for none
   std::string dead_letter_source_arn;  // set when the message came to a DLQ by redrive
   int64_t sent_ms = 0;
   int64_t first_receive_ms = 0;

@@ -1013,6 +1013,37 @@ TEST_F(QueueEngineTest, TraceHeaderMustBeTextThatRepliesCanCarry) {
   EXPECT_EQ(Counts("q").visible, 1);
 }
 
+// A standard queue keeps a message's MessageGroupId (a fair queue's tenant)
+// across a restart and a move to the dead-letter queue.
+TEST_F(QueueEngineTest, GroupIdIsKeptWithTheMessage) {
+  Create("dlq");
+  Create("q",
+         {{"RedrivePolicy", R"({"deadLetterTargetArn":"arn:aws:sqs:us-east-1:000000000000:dlq",)"
+                            R"("maxReceiveCount":1})"}});
+  SendRequest grouped;
+  grouped.body = "a";
+  grouped.group_id = "tenant-1/!~";
+  ASSERT_TRUE(engine_->Send("q", grouped).ok());
+  Send("q", "b");
+  for (const std::string& bad :
+       std::vector<std::string>{"has space", std::string(129, 'x'), "caf\xc3\xa9", "\xff"}) {
+    SendRequest r;
+    r.body = "x";
+    r.group_id = bad;
+    EXPECT_EQ(engine_->Send("q", r).status().detail(), "InvalidParameterValue") << bad;
+  }
+  Reopen();
+  Messages got = Receive("q", 10, 0);
+  ASSERT_EQ(got.size(), 2u);
+  std::map<std::string, std::string> groups;
+  for (const auto& m : got) groups[m.body] = m.group_id;
+  EXPECT_EQ(groups, (std::map<std::string, std::string>{{"a", "tenant-1/!~"}, {"b", ""}}));
+  EXPECT_TRUE(Receive("q").empty());  // past maxReceiveCount: both moved
+  Messages dead = Receive("dlq");
+  ASSERT_EQ(dead.size(), 2u);
+  for (const auto& m : dead) EXPECT_EQ(m.group_id, groups[m.body]);
+}
+
 TEST_F(QueueEngineTest, RestartKeepsMessagesInflightStateAndCounts) {
   Create("q", {{"VisibilityTimeout", "30"}});
   Send("q", "a");

@@ -18,7 +18,7 @@ namespace imgbatch::queue::sql {
 // queue_messages_visible order.
 inline constexpr const char* kReceive =
     "SELECT seq, message_id, body, attributes, sender_id, trace_header, "
-    "sent_ms, receive_count, first_receive_ms, dlq_source, body_md5, visible_at_ms "
+    "sent_ms, receive_count, first_receive_ms, dlq_source, body_md5, visible_at_ms, group_id "
     "FROM queue_messages WHERE queue_id = ?1 AND visible_at_ms <= ?2 AND " IMGBATCH_QUEUE_TIMED_ROW
     " ORDER BY visible_at_ms, seq LIMIT ?3";
 
@@ -28,7 +28,7 @@ inline constexpr const char* kReceive =
 // them with the rows taken (EngineImpl::ReadVisible).
 inline constexpr const char* kReceiveFresh =
     "SELECT seq, message_id, body, attributes, sender_id, trace_header, "
-    "sent_ms, receive_count, first_receive_ms, dlq_source, body_md5, visible_at_ms "
+    "sent_ms, receive_count, first_receive_ms, dlq_source, body_md5, visible_at_ms, group_id "
     "FROM queue_messages INDEXED BY queue_messages_seq WHERE queue_id = ?1 AND seq > ?2 AND "
     "receive_count = 0 AND visible_at_ms <= sent_ms ORDER BY seq LIMIT ?3";
 

@@ -112,6 +112,11 @@ CREATE INDEX queue_messages_visible
   ON queue_messages (queue_id, visible_at_ms, seq, receive_count, sent_ms)
   WHERE receive_count > 0 OR visible_at_ms > sent_ms;
 )sql"},
+      // A message's MessageGroupId (a fair queue's tenant on a standard
+      // queue; NULL or '' for none). Adding a column rewrites no row.
+      {8, R"sql(
+ALTER TABLE queue_messages ADD COLUMN group_id TEXT;
+)sql"},
   };
 }
 

@@ -79,7 +79,18 @@ Result<queue::SendRequest> ParseSend(const Context& ctx, const Json& entry) {
   }
   IMGBATCH_ASSIGN_OR_RETURN(r.attributes, ParseMessageAttributes(entry, "MessageAttributes"));
   IMGBATCH_ASSIGN_OR_RETURN(r.trace_header, ParseTraceHeader(entry));
-  if (entry.contains("MessageGroupId") || entry.contains("MessageDeduplicationId")) {
+  // A standard queue takes a MessageGroupId (fair queues: the message's
+  // tenant); deduplication ids belong to FIFO queues.
+  IMGBATCH_ASSIGN_OR_RETURN(auto group, OptionalString(entry, "MessageGroupId"));
+  if (group) {
+    if (group->empty()) {
+      return InvalidParameterValue(
+          "Value  for parameter MessageGroupId is invalid. Reason: MessageGroupId can only "
+          "include alphanumeric and punctuation characters. 1 to 128 in length.");
+    }
+    r.group_id = std::move(*group);
+  }
+  if (entry.contains("MessageDeduplicationId")) {
     return InvalidParameterValue(
         "The request include parameter that is not valid for this queue type");
   }
@@ -249,6 +260,9 @@ void WriteSystemAttributes(ResultWriter& w, const queue::ReceivedMessage& m,
   }
   if (want("AWSTraceHeader") && !m.trace_header.empty()) {
     attributes.emplace_back("AWSTraceHeader", m.trace_header);
+  }
+  if (want("MessageGroupId") && !m.group_id.empty()) {
+    attributes.emplace_back("MessageGroupId", m.group_id);
   }
   if (want("DeadLetterQueueSourceArn") && !m.dead_letter_source_arn.empty()) {
     attributes.emplace_back("DeadLetterQueueSourceArn", m.dead_letter_source_arn);

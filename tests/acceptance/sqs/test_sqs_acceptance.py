@@ -575,6 +575,27 @@ class Messages(SqsCase):
                 self.assert_error(INVALID_VALUE, self.sqs.send_message, QueueUrl=url, MessageBody="m",
                                   MessageAttributes=attributes)
 
+    def test_message_group_id_on_a_standard_queue(self):
+        # SendMessage, MessageGroupId: "In standard queues, using MessageGroupId enables fair
+        # queues" (the message's tenant); 1-128 alphanumeric and punctuation characters. It comes
+        # back as the MessageGroupId system attribute. MessageDeduplicationId stays FIFO-only.
+        url = self.queue()
+        self.sqs.send_message(QueueUrl=url, MessageBody="a", MessageGroupId="tenant-1/x:y")
+        self.sqs.send_message_batch(QueueUrl=url, Entries=[
+            {"Id": "b", "MessageBody": "b", "MessageGroupId": "tenant-2"},
+            {"Id": "c", "MessageBody": "c"}])
+        groups = {}
+        for m in self.receive(url, system=["MessageGroupId"], MaxNumberOfMessages=10):
+            groups[m["Body"]] = m.get("Attributes", {}).get("MessageGroupId")
+        self.assertEqual(groups, {"a": "tenant-1/x:y", "b": "tenant-2", "c": None})
+        for bad in ("has space", "x" * 129, "caf\u00e9"):
+            with self.subTest(group=bad):
+                self.assert_error(INVALID_VALUE, self.sqs.send_message, QueueUrl=url,
+                                  MessageBody="m", MessageGroupId=bad)
+        self.assert_error(INVALID_VALUE, self.sqs.send_message, QueueUrl=url, MessageBody="m",
+                          MessageDeduplicationId="d")
+        self.assertEqual(self.counts(url), (0, 3, 0))
+
     def test_system_attributes(self):
         url = self.queue()
         before = int(time.time() * 1000)
