@@ -99,6 +99,41 @@ static Status ApplyEncryptionChoice(const AttributeMap& attributes, QueueConfig*
   return Status::Ok();
 }
 
+static Status ParseBool(std::string_view name, std::string_view value, bool* out) {
+  if (value != "true" && value != "false") return BadValue(name, "must be true or false.");
+  *out = value == "true";
+  return Status::Ok();
+}
+
+// One of two values; *out says whether it is `yes`.
+static Status ParseChoice(std::string_view name, std::string_view value, std::string_view yes,
+                          std::string_view no, bool* out) {
+  if (value != yes && value != no) {
+    return BadValue(name, "must be " + std::string(yes) + " or " + std::string(no) + ".");
+  }
+  *out = value == yes;
+  return Status::Ok();
+}
+
+// The FIFO-only attributes are unknown to a standard queue, as on AWS; high
+// throughput (per message group) needs deduplication per message group.
+static Status CheckFifoAttributes(const AttributeMap& attributes, const QueueConfig& next) {
+  if (!next.fifo) {
+    for (const char* name :
+         {"ContentBasedDeduplication", "DeduplicationScope", "FifoThroughputLimit"}) {
+      if (attributes.contains(name)) {
+        return InvalidArgument("Unknown Attribute " + std::string(name) + ".")
+            .WithDetail("InvalidAttributeName");
+      }
+    }
+  }
+  if (next.throughput_per_group && !next.dedup_per_group) {
+    return BadValue("FifoThroughputLimit",
+                    "perMessageGroupId is only available with DeduplicationScope messageGroup.");
+  }
+  return Status::Ok();
+}
+
 static Status ValidateRedriveAllowPolicy(std::string_view json) {
   nlohmann::json doc = nlohmann::json::parse(json, nullptr, false);
   if (!doc.is_object()) return BadValue("RedriveAllowPolicy", "not a valid JSON map.");
@@ -157,8 +192,7 @@ Status QueueConfig::Apply(const AttributeMap& attributes) {
       }
       next.policy = value;
     } else if (name == "SqsManagedSseEnabled") {
-      if (value != "true" && value != "false") return BadValue(name, "must be true or false.");
-      next.sqs_managed_sse = value == "true";
+      IMGBATCH_RETURN_IF_ERROR(ParseBool(name, value, &next.sqs_managed_sse));
     } else if (name == "KmsMasterKeyId") {
       IMGBATCH_RETURN_IF_ERROR(ValidateKmsKeyId(value));
       next.kms_master_key_id = value;
@@ -166,20 +200,22 @@ Status QueueConfig::Apply(const AttributeMap& attributes) {
       IMGBATCH_RETURN_IF_ERROR(ParseBounded(name, value, kMinKmsDataKeyReusePeriod,
                                             kMaxKmsDataKeyReusePeriod,
                                             &next.kms_data_key_reuse_period));
-    } else if (name == "FifoQueue" && value == "false") {
-      // A standard queue said explicitly (CloudFormation-style templates do).
-    } else if (name == "FifoQueue" || name == "ContentBasedDeduplication" ||
-               name == "DeduplicationScope" || name == "FifoThroughputLimit") {
-      // Valid AWS attributes, so not InvalidAttributeName: the value asks for
-      // a FIFO queue, which this server does not offer (yet).
-      return InvalidArgument("FIFO queues are not supported by this server (attribute " + name +
-                             "); create a standard queue.")
-          .WithDetail("InvalidParameterValue");
+    } else if (name == "FifoQueue") {
+      IMGBATCH_RETURN_IF_ERROR(ParseBool(name, value, &next.fifo));
+    } else if (name == "ContentBasedDeduplication") {
+      IMGBATCH_RETURN_IF_ERROR(ParseBool(name, value, &next.content_based_deduplication));
+    } else if (name == "DeduplicationScope") {
+      IMGBATCH_RETURN_IF_ERROR(
+          ParseChoice(name, value, "messageGroup", "queue", &next.dedup_per_group));
+    } else if (name == "FifoThroughputLimit") {
+      IMGBATCH_RETURN_IF_ERROR(
+          ParseChoice(name, value, "perMessageGroupId", "perQueue", &next.throughput_per_group));
     } else {
       return InvalidArgument("Unknown Attribute " + name + ".").WithDetail("InvalidAttributeName");
     }
   }
   IMGBATCH_RETURN_IF_ERROR(ApplyEncryptionChoice(attributes, &next));
+  IMGBATCH_RETURN_IF_ERROR(CheckFifoAttributes(attributes, next));
   *this = std::move(next);
   return Status::Ok();
 }
@@ -206,6 +242,12 @@ AttributeMap QueueConfig::ToMap() const {
   }
   if (!redrive_allow_policy.empty()) m["RedriveAllowPolicy"] = redrive_allow_policy;
   if (!policy.empty()) m["Policy"] = policy;
+  if (fifo) {
+    m["FifoQueue"] = "true";
+    m["ContentBasedDeduplication"] = content_based_deduplication ? "true" : "false";
+    m["DeduplicationScope"] = dedup_per_group ? "messageGroup" : "queue";
+    m["FifoThroughputLimit"] = throughput_per_group ? "perMessageGroupId" : "perQueue";
+  }
   return m;
 }
 
@@ -341,11 +383,9 @@ Result<std::string> RemovePermissionStatement(std::string_view policy, std::stri
 }
 
 Status ValidateQueueName(std::string_view name) {
-  if (name.ends_with(".fifo")) {
-    return Status(Code::kUnsupported, "FIFO queues are not supported by this server.")
-        .WithDetail("InvalidParameterValue");
-  }
   bool ok = !name.empty() && name.size() <= kMaxQueueNameLength;
+  if (name.ends_with(kFifoSuffix)) name.remove_suffix(kFifoSuffix.size());
+  ok = ok && !name.empty();
   for (char c : name) {
     const auto u = static_cast<unsigned char>(c);
     if (!std::isalnum(u) && c != '-' && c != '_') ok = false;
@@ -357,6 +397,15 @@ Status ValidateQueueName(std::string_view name) {
         .WithDetail("InvalidParameterValue");
   }
   return Status::Ok();
+}
+
+Status ValidateQueueType(std::string_view name, const QueueConfig& config) {
+  if (name.ends_with(kFifoSuffix) == config.fifo) return Status::Ok();
+  return InvalidArgument(
+             "The name of a FIFO queue can only include alphanumeric characters, hyphens, or "
+             "underscores, must end with .fifo suffix and be 1 to 80 in length; a queue with "
+             "FifoQueue=true needs such a name, and only it.")
+      .WithDetail("InvalidParameterValue");
 }
 
 std::string QueueArn(std::string_view region, std::string_view account, std::string_view name) {

@@ -31,6 +31,9 @@ inline constexpr int kMinKmsDataKeyReusePeriod = 60;
 inline constexpr int kMaxKmsDataKeyReusePeriod = 86400;  // 24 hours
 inline constexpr size_t kMaxKmsKeyIdLength = 2048;       // KMS's limit on a key id, ARN or alias
 inline constexpr size_t kMaxQueueNameLength = 80;
+inline constexpr std::string_view kFifoSuffix = ".fifo";
+// How long a FIFO queue remembers a deduplication id (AWS: 5 minutes).
+inline constexpr int64_t kDeduplicationIntervalMs = 5 * 60 * 1000;
 
 using AttributeMap = std::map<std::string, std::string>;
 
@@ -56,6 +59,11 @@ struct QueueConfig {
   std::string kms_master_key_id;  // "" = not SSE-KMS
   int kms_data_key_reuse_period = kDefaultKmsDataKeyReusePeriod;
   std::optional<RedrivePolicy> redrive;  // parsed redrive_policy
+  // FIFO queues (FifoQueue=true, a name ending in ".fifo"; fixed at creation).
+  bool fifo = false;
+  bool content_based_deduplication = false;  // MessageDeduplicationId = SHA-256 of the body
+  bool dedup_per_group = false;              // DeduplicationScope messageGroup (else queue)
+  bool throughput_per_group = false;  // FifoThroughputLimit perMessageGroupId (else perQueue)
 
   // Applies attributes by AWS name; unknown names -> kInvalidArgument (detail
   // "InvalidAttributeName"), bad values -> detail "InvalidAttributeValue".
@@ -89,8 +97,10 @@ Result<std::string> AddPermissionStatement(std::string_view policy, std::string_
 // InvalidParameterValue when no statement has that label.
 Result<std::string> RemovePermissionStatement(std::string_view policy, std::string_view label);
 
-// 1-80 characters of [A-Za-z0-9_-]; ".fifo" names are kUnsupported.
+// 1-80 characters of [A-Za-z0-9_-], the last five ".fifo" for a FIFO queue.
 Status ValidateQueueName(std::string_view name);
+// A ".fifo" name goes with FifoQueue=true and only with it.
+Status ValidateQueueType(std::string_view name, const QueueConfig& config);
 
 std::string QueueArn(std::string_view region, std::string_view account, std::string_view name);
 // The queue name of an arn:aws:sqs:<region>:<account>:<name>; nullopt when

@@ -96,14 +96,19 @@ std::optional<Receipt> DecodeReceipt(std::string_view handle) {
 // INSERT of n messages of one queue in one statement (a SendMessageBatch):
 // ?1 queue id, ?2 sent_ms, then kInsertParamsPerRow parameters per row from
 // kInsertFirstRowParam: seq, message_id, body, attributes, sender_id,
-// trace_header, visible_at_ms, body_md5, group_id. The seq is the engine's
+// trace_header, visible_at_ms, body_md5, group_id, dedup_id (left unbound,
+// so NULL, for a standard queue's message: see queue_messages_fifo). The seq is the engine's
 // (EngineImpl::NextRow): the message id carries it (MessageIdForSeq).
 // first_receive_ms and last_receive_ms start as sent_ms, not 0: they mean
 // something only once receive_count > 0, and a timestamp-wide value now lets
 // the first receive's UPDATE rewrite the row at the same size, in place
 // (0 and 1 take no bytes in a record, a millisecond timestamp 6).
 constexpr int kInsertFirstRowParam = 3;
-constexpr int kInsertParamsPerRow = 9;
+// How many of a FIFO queue's oldest messages a receive looks through for
+// message groups with something to deliver (AWS documents 120,000; reading
+// them is index-only, ~20,000 is a few milliseconds of the writer's time).
+constexpr int64_t kFifoScanRows = 20000;
+constexpr int kInsertParamsPerRow = 10;
 
 // A new row's seq and the message id that names it.
 struct IdentifiedRow {
@@ -118,7 +123,7 @@ const std::string& InsertMessagesSql(size_t n) {
       std::string text =
           "INSERT INTO queue_messages(queue_id, sent_ms, first_receive_ms, last_receive_ms, "
           "seq, message_id, body, attributes, sender_id, trace_header, visible_at_ms, body_md5, "
-          "group_id) "
+          "group_id, dedup_id) "
           "VALUES ";
       for (int i = 0; i < rows; ++i) {
         const int p = kInsertFirstRowParam + i * kInsertParamsPerRow;
@@ -150,18 +155,48 @@ AttributeMap DecodeAttributeMap(std::string_view text) {
   return m;
 }
 
-// MessageGroupId: 1 to 128 letters, digits and ASCII punctuation, the set
-// SendMessage documents ("" when the sender gave none).
-Status ValidateGroupId(std::string_view id) {
+// MessageGroupId and MessageDeduplicationId: 1 to 128 letters, digits and
+// ASCII punctuation, the set SendMessage documents ("" when not given).
+Status ValidateIdText(std::string_view parameter, std::string_view id) {
   const bool ok = id.size() <= 128 && std::all_of(id.begin(), id.end(), [](char c) {
                     const auto u = static_cast<unsigned char>(c);
                     return std::isalnum(u) || std::ispunct(u);
                   });
   if (ok) return Status::Ok();
-  return InvalidParameter("Value " + ReplaceNonXmlCharacters(std::string(id)) +
-                          " for parameter MessageGroupId is invalid. Reason: MessageGroupId can "
-                          "only include alphanumeric and punctuation characters. 1 to 128 in "
-                          "length.");
+  return InvalidParameter("Value " + ReplaceNonXmlCharacters(std::string(id)) + " for parameter " +
+                          std::string(parameter) +
+                          " is invalid. Reason: " + std::string(parameter) +
+                          " can only include alphanumeric and punctuation characters. 1 to 128 "
+                          "in length.");
+}
+
+Status ValidateGroupId(std::string_view id) { return ValidateIdText("MessageGroupId", id); }
+
+// What a send must and must not carry for its queue's type.
+Status ValidateQueueTypeRules(const SendRequest& r, const QueueConfig& config) {
+  if (!config.fifo) {
+    if (!r.dedup_id.empty()) {
+      return InvalidParameter(
+          "The request include parameter MessageDeduplicationId that is not valid for this "
+          "queue type");
+    }
+    return Status::Ok();
+  }
+  if (r.group_id.empty()) {
+    return InvalidArgument("The request must contain the parameter MessageGroupId.")
+        .WithDetail("MissingParameter");
+  }
+  if (r.delay_seconds) {
+    return InvalidParameter("Value " + std::to_string(*r.delay_seconds) +
+                            " for parameter DelaySeconds is invalid. Reason: The request include "
+                            "parameter that is not valid for this queue type.");
+  }
+  if (r.dedup_id.empty() && !config.content_based_deduplication) {
+    return InvalidParameter(
+        "The queue should either have ContentBasedDeduplication enabled or "
+        "MessageDeduplicationId provided explicitly");
+  }
+  return ValidateIdText("MessageDeduplicationId", r.dedup_id);
 }
 
 // Tags are served back verbatim in XML and JSON replies: only characters
@@ -218,6 +253,13 @@ constexpr std::string_view kTaskNotRunning = "TaskNotRunning";
 // A message a receive took, as read in the write transaction; finished into
 // a ReceivedMessage (attributes decoded, MD5s, receipt handle) after the
 // commit (FinishReceived).
+// A FIFO message's SequenceNumber: its seq, which grows with every send, as
+// the fixed-width decimal AWS's look like (seqs stay below 2^58 < 10^18).
+std::string SequenceNumberOf(int64_t seq) {
+  std::string digits = std::to_string(seq);
+  return std::string(20 - std::min<size_t>(20, digits.size()), '0') + digits;
+}
+
 struct TakenMessage {
   ReceivedMessage m;  // read columns, receive_count/first_receive_ms updated
   int64_t seq = 0;
@@ -244,6 +286,7 @@ std::vector<ReceivedMessage> FinishReceived(int64_t queue_id, const EngineOption
       m.dead_letter_source_arn = QueueArn(options.region, options.account, t.dlq_source);
     }
     m.receipt_handle = EncodeReceipt(Receipt{queue_id, t.seq, m.receive_count});
+    if (!m.dedup_id.empty()) m.sequence_number = SequenceNumberOf(t.seq);
     out.push_back(std::move(m));
   }
   return out;
@@ -337,6 +380,12 @@ class EngineImpl final : public QueueEngine {
     IMGBATCH_RETURN_IF_ERROR(db_.Migrate("queue", Migrations()));
     IMGBATCH_RETURN_IF_ERROR(DropLegacyIdIndexOnceEmpty());
     return db_.Read([&](db::Conn& conn) -> Status {
+      {
+        IMGBATCH_ASSIGN_OR_RETURN(db::Statement any,
+                                  conn.Prepare("SELECT 1 FROM queue_dedup LIMIT 1"));
+        IMGBATCH_ASSIGN_OR_RETURN(bool stored, any.Step());
+        dedup_ids_stored_ = stored;
+      }
       IMGBATCH_ASSIGN_OR_RETURN(
           db::Statement st,
           conn.Prepare("SELECT id, name, created_ms, modified_ms, attributes, last_purge_ms "
@@ -471,6 +520,7 @@ class EngineImpl final : public QueueEngine {
     IMGBATCH_RETURN_IF_ERROR(ValidateQueueName(name));
     QueueConfig config;
     IMGBATCH_RETURN_IF_ERROR(config.Apply(attributes));
+    IMGBATCH_RETURN_IF_ERROR(ValidateQueueType(name, config));
     IMGBATCH_RETURN_IF_ERROR(ValidateTags(tags));
     if (tags.size() > kMaxTags) return InvalidParameter("Too many tags (at most 50).");
     std::lock_guard create_lock(create_mu_);
@@ -532,6 +582,7 @@ class EngineImpl final : public QueueEngine {
     Status st = db_.Write([&](db::Txn& txn) -> Status {
       for (const char* sql :
            {"DELETE FROM queue_messages WHERE queue_id = ?1",
+            "DELETE FROM queue_dedup WHERE queue_id = ?1",
             "DELETE FROM queue_tags WHERE queue_id = ?1", "DELETE FROM queues WHERE id = ?1"}) {
         IMGBATCH_ASSIGN_OR_RETURN(db::Statement del, txn.Prepare(sql));
         IMGBATCH_RETURN_IF_ERROR(del.Bind(1, q->id).Run());
@@ -590,7 +641,14 @@ class EngineImpl final : public QueueEngine {
     QueuePtr q = Find(name);
     if (!q) return QueueNotFound();
     QueueConfig next = ConfigOf(q);
+    const bool fifo = next.fifo;
     IMGBATCH_RETURN_IF_ERROR(next.Apply(attributes));
+    if (next.fifo != fifo) {
+      return InvalidArgument(
+                 "Invalid value for the parameter FifoQueue. Reason: Modifying queue type is not "
+                 "supported.")
+          .WithDetail("InvalidAttributeValue");
+    }
     IMGBATCH_RETURN_IF_ERROR(CheckRedrive(name, next));
     return StoreConfig(q, next);
   }
@@ -703,26 +761,28 @@ class EngineImpl final : public QueueEngine {
     });
   }
 
+  // What one SendMessageBatch entry becomes in the write.
+  struct SendRow {
+    size_t index;  // into the requests and results
+    std::string body_md5;
+    std::string attributes;
+    int64_t delay_ms;
+    bool duplicate = false;  // FIFO: its deduplication id was seen; not queued
+  };
+  // Owned by a send's write and its completion.
+  struct SendBatchState {
+    std::vector<SendRequest> requests;
+    std::vector<Result<SendResult>> results;
+    std::vector<SendRow> rows;
+    int64_t sent_ms = 0;  // taken in the writer (see NextSentMillis)
+  };
+
   void SendBatchAsync(std::string_view queue, std::vector<SendRequest> requests,
                       SendBatchCallback done) override {
     QueuePtr q = Find(queue);
     if (!q) return done(QueueNotFound());
     const QueueConfig config = ConfigOf(q);
-
-    struct Row {
-      size_t index;
-      std::string body_md5;
-      std::string attributes;
-      int64_t delay_ms;
-    };
-    // Owned by the write and its completion.
-    struct Batch {
-      std::vector<SendRequest> requests;
-      std::vector<Result<SendResult>> results;
-      std::vector<Row> rows;
-      int64_t sent_ms = 0;  // taken in the writer (see NextSentMillis)
-    };
-    auto batch = std::make_shared<Batch>();
+    auto batch = std::make_shared<SendBatchState>();
     batch->requests = std::move(requests);
     for (size_t i = 0; i < batch->requests.size(); ++i) {
       SendRequest& r = batch->requests[i];
@@ -731,53 +791,104 @@ class EngineImpl final : public QueueEngine {
         batch->results.emplace_back(std::move(valid));
         continue;
       }
+      if (config.fifo && r.dedup_id.empty()) r.dedup_id = Sha256Hex(r.body);  // content-based
       const int delay = r.delay_seconds.value_or(config.delay_seconds);
       // The message id is made in the write, once the row's seq is known.
-      SendResult sent{"", Md5OfBody(r.body), Md5OfAttributes(r.attributes)};
+      SendResult sent{"", Md5OfBody(r.body), Md5OfAttributes(r.attributes), ""};
       batch->rows.push_back(
-          Row{i, sent.md5_of_body, EncodeAttributes(r.attributes), delay * 1000LL});
+          SendRow{i, sent.md5_of_body, EncodeAttributes(r.attributes), delay * 1000LL});
       batch->results.emplace_back(std::move(sent));
     }
     if (batch->rows.empty()) return done(std::move(batch->results));
-
+    const bool fifo = config.fifo;
+    const bool dedup_per_group = config.dedup_per_group;
     WriteAsync(
-        [this, q, batch](db::Txn& txn) -> Status {
+        [this, q, batch, fifo, dedup_per_group](db::Txn& txn) -> Status {
           if (q->deleted) return QueueNotFound();
           batch->sent_ms = NextSentMillis();
-          const int64_t now = batch->sent_ms;
-          const std::vector<Row>& rows = batch->rows;
-          IMGBATCH_RETURN_IF_ERROR(ReserveSeqs(txn, rows.size()));
-          // One multi-row INSERT per kMaxBatchEntries rows.
-          for (size_t first = 0; first < rows.size(); first += kMaxBatchEntries) {
-            const size_t n = std::min(rows.size() - first, static_cast<size_t>(kMaxBatchEntries));
-            IMGBATCH_ASSIGN_OR_RETURN(db::Statement st, txn.Prepare(InsertMessagesSql(n)));
-            st.Bind(1, q->id).Bind(2, now);
-            for (size_t i = 0; i < n; ++i) {
-              const Row& row = rows[first + i];
-              const SendRequest& r = batch->requests[row.index];
-              IMGBATCH_ASSIGN_OR_RETURN(IdentifiedRow id, NextRow(now));
-              // Bound from where it lives until the completion (BindView).
-              std::string& message_id = batch->results[row.index]->message_id;
-              message_id = std::move(id.message_id);
-              BindMessageRow(st, i, id.seq, message_id, row.body_md5, r, row.attributes,
-                             now + row.delay_ms);
-            }
-            IMGBATCH_RETURN_IF_ERROR(st.Run());
-          }
-          return Status::Ok();
+          IMGBATCH_RETURN_IF_ERROR(ReserveSeqs(txn, batch->rows.size()));
+          return fifo ? InsertFifoRows(txn, q, *batch, dedup_per_group)
+                      : InsertRows(txn, q, *batch);
         },
         [this, q, batch, done = std::move(done)](Status st) {
           if (!st.ok()) return done(std::move(st));
           std::vector<int64_t> visible_ats;
-          for (const Row& row : batch->rows) visible_ats.push_back(batch->sent_ms + row.delay_ms);
+          for (const SendRow& row : batch->rows) {
+            if (!row.duplicate) visible_ats.push_back(batch->sent_ms + row.delay_ms);
+          }
           AfterSend(q, visible_ats, batch->sent_ms);
           done(std::move(batch->results));
         },
         // One INSERT, which undoes itself if it fails: no savepoint needed
         // (a seq reservation before it may stay: a higher mark is harmless).
-        batch->rows.size() <= static_cast<size_t>(kMaxBatchEntries)
+        !fifo && batch->rows.size() <= static_cast<size_t>(kMaxBatchEntries)
             ? db::Database::CallerUndo::kNone
             : db::Database::CallerUndo::kSavepoint);
+  }
+
+  // A standard queue's send: one multi-row INSERT per kMaxBatchEntries rows.
+  Status InsertRows(db::Txn& txn, const QueuePtr& q, SendBatchState& batch) {
+    const int64_t now = batch.sent_ms;
+    for (size_t first = 0; first < batch.rows.size(); first += kMaxBatchEntries) {
+      const size_t n = std::min(batch.rows.size() - first, static_cast<size_t>(kMaxBatchEntries));
+      IMGBATCH_ASSIGN_OR_RETURN(db::Statement st, txn.Prepare(InsertMessagesSql(n)));
+      st.Bind(1, q->id).Bind(2, now);
+      for (size_t i = 0; i < n; ++i) {
+        const SendRow& row = batch.rows[first + i];
+        const SendRequest& r = batch.requests[row.index];
+        IMGBATCH_ASSIGN_OR_RETURN(IdentifiedRow id, NextRow(now));
+        // Bound from where it lives until the completion (BindView).
+        std::string& message_id = batch.results[row.index]->message_id;
+        message_id = std::move(id.message_id);
+        BindMessageRow(st, i, id.seq, message_id, row.body_md5, r, row.attributes,
+                       now + row.delay_ms);
+      }
+      IMGBATCH_RETURN_IF_ERROR(st.Run());
+    }
+    return Status::Ok();
+  }
+
+  // A FIFO queue's send, row by row: a deduplication id seen in the last
+  // five minutes (in its scope) answers with the message it named, and
+  // queues nothing; a new one is remembered with the row it queues.
+  Status InsertFifoRows(db::Txn& txn, const QueuePtr& q, SendBatchState& batch,
+                        bool dedup_per_group) {
+    const int64_t now = batch.sent_ms;
+    for (SendRow& row : batch.rows) {
+      const SendRequest& r = batch.requests[row.index];
+      SendResult& result = *batch.results[row.index];
+      const std::string_view scope = dedup_per_group ? std::string_view(r.group_id) : "";
+      IMGBATCH_ASSIGN_OR_RETURN(db::Statement find, txn.Prepare(sql::kFindDeduplicationId));
+      IMGBATCH_ASSIGN_OR_RETURN(
+          bool seen, find.Bind(1, q->id).Bind(2, scope).Bind(3, r.dedup_id).Bind(4, now).Step());
+      row.duplicate = seen;
+      if (seen) {
+        result.message_id = find.ColumnText(0);
+        result.sequence_number = SequenceNumberOf(find.ColumnInt(1));
+        continue;
+      }
+      IMGBATCH_ASSIGN_OR_RETURN(IdentifiedRow id, NextRow(now));
+      result.message_id = std::move(id.message_id);
+      result.sequence_number = SequenceNumberOf(id.seq);
+      IMGBATCH_ASSIGN_OR_RETURN(db::Statement insert, txn.Prepare(InsertMessagesSql(1)));
+      insert.Bind(1, q->id).Bind(2, now);
+      BindMessageRow(insert, 0, id.seq, result.message_id, row.body_md5, r, row.attributes,
+                     now + row.delay_ms);
+      IMGBATCH_RETURN_IF_ERROR(insert.Run());
+      IMGBATCH_ASSIGN_OR_RETURN(
+          db::Statement remember,
+          txn.Prepare("INSERT OR REPLACE INTO queue_dedup(queue_id, scope, dedup_id, "
+                      "message_id, seq, expires_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"));
+      IMGBATCH_RETURN_IF_ERROR(remember.Bind(1, q->id)
+                                   .Bind(2, scope)
+                                   .Bind(3, r.dedup_id)
+                                   .Bind(4, result.message_id)
+                                   .Bind(5, id.seq)
+                                   .Bind(6, now + kDeduplicationIntervalMs)
+                                   .Run());
+      dedup_ids_stored_ = true;
+    }
+    return Status::Ok();
   }
 
   Result<SendResult> SendInTransaction(db::Txn& txn, std::string_view queue,
@@ -790,7 +901,8 @@ class EngineImpl final : public QueueEngine {
     const int delay = request.delay_seconds.value_or(config.delay_seconds);
     IMGBATCH_RETURN_IF_ERROR(ReserveSeqs(txn, 1));
     IMGBATCH_ASSIGN_OR_RETURN(const IdentifiedRow id, NextRow(now));
-    SendResult sent{id.message_id, Md5OfBody(request.body), Md5OfAttributes(request.attributes)};
+    SendResult sent{id.message_id, Md5OfBody(request.body), Md5OfAttributes(request.attributes),
+                    ""};
     const int64_t visible_at = now + delay * 1000LL;
     IMGBATCH_RETURN_IF_ERROR(InsertMessage(txn, q, request, id, sent.md5_of_body,
                                            EncodeAttributes(request.attributes), now, visible_at));
@@ -861,6 +973,7 @@ class EngineImpl final : public QueueEngine {
         .Bind(p + 6, visible_at)
         .BindView(p + 7, body_md5)
         .BindView(p + 8, r.group_id);
+    if (!r.dedup_id.empty()) st.BindView(p + 9, r.dedup_id);
   }
 
   // Counts the new messages and wakes parked receivers (or the engine thread
@@ -1015,6 +1128,7 @@ class EngineImpl final : public QueueEngine {
             std::lock_guard lock(mu_);
             q->message_count = std::max<int64_t>(0, q->message_count - batch->removed);
           }
+          if (batch->removed > 0) WakeHeldGroups(q);
           done(std::move(batch->results));
         },
         db::Database::CallerUndo::kNone);
@@ -1082,8 +1196,11 @@ class EngineImpl final : public QueueEngine {
                       ".")
           .WithDetail("MessageNotFound");
     }
-    std::lock_guard lock(mu_);
-    q->message_count = std::max<int64_t>(0, q->message_count - removed);
+    {
+      std::lock_guard lock(mu_);
+      q->message_count = std::max<int64_t>(0, q->message_count - removed);
+    }
+    WakeHeldGroups(q);
     return Status::Ok();
   }
 
@@ -1327,6 +1444,7 @@ class EngineImpl final : public QueueEngine {
 
   Status ExpireMessages() override {
     const int64_t now = clock_.NowMillis();
+    IMGBATCH_RETURN_IF_ERROR(ForgetDeduplicationIds(now));
     std::vector<std::pair<QueuePtr, int64_t>> cutoffs;
     {
       std::lock_guard lock(mu_);
@@ -1358,6 +1476,22 @@ class EngineImpl final : public QueueEngine {
       return Status::Ok();
     }));
     return Status::Ok();
+  }
+
+  // Drops the FIFO deduplication ids older than the interval; skipped while
+  // none is stored (the flag is set and cleared only on the writer thread).
+  Status ForgetDeduplicationIds(int64_t now) {
+    if (!dedup_ids_stored_) return Status::Ok();
+    return db_.Write([&](db::Txn& txn) -> Status {
+      IMGBATCH_ASSIGN_OR_RETURN(db::Statement del,
+                                txn.Prepare("DELETE FROM queue_dedup WHERE expires_ms <= ?1"));
+      IMGBATCH_RETURN_IF_ERROR(del.Bind(1, now).Run());
+      IMGBATCH_ASSIGN_OR_RETURN(db::Statement any,
+                                txn.Prepare("SELECT 1 FROM queue_dedup LIMIT 1"));
+      IMGBATCH_ASSIGN_OR_RETURN(bool left, any.Step());
+      dedup_ids_stored_ = left;
+      return Status::Ok();
+    });
   }
 
   std::string QueueArnFor(std::string_view name) const override {
@@ -1426,6 +1560,12 @@ class EngineImpl final : public QueueEngine {
                               " for parameter RedrivePolicy is invalid. Reason: Dead-letter "
                               "target does not exist.");
     }
+    if (ConfigOf(dlq).fifo != config.fifo) {
+      return InvalidParameter("Value " + config.redrive_policy +
+                              " for parameter RedrivePolicy is invalid. Reason: Dead-letter "
+                              "target must be of the same type (FIFO or standard) as the source "
+                              "queue.");
+    }
     if (!RedriveAllowed(ConfigOf(dlq).redrive_allow_policy, QueueArnFor(name))) {
       return InvalidParameter("Value " + config.redrive_policy +
                               " for parameter RedrivePolicy is invalid. Reason: Dead-letter "
@@ -1451,6 +1591,7 @@ class EngineImpl final : public QueueEngine {
       return InvalidParameter("Message system attribute AWSTraceHeader must be Unicode text.");
     }
     IMGBATCH_RETURN_IF_ERROR(ValidateGroupId(r.group_id));
+    IMGBATCH_RETURN_IF_ERROR(ValidateQueueTypeRules(r, config));
     const size_t size = MessageSize(r.body, r.attributes);
     if (size > static_cast<size_t>(config.maximum_message_size)) {
       return InvalidParameter(
@@ -1570,6 +1711,7 @@ class EngineImpl final : public QueueEngine {
       row.body_md5 = st.ColumnText(10);
       v.visible_at_ms = st.ColumnInt(11);
       row.m.group_id = st.ColumnText(12);
+      row.m.dedup_id = st.ColumnText(13);
       out.push_back(std::move(v));
     }
   }
@@ -1614,6 +1756,44 @@ class EngineImpl final : public QueueEngine {
     return Status::Ok();
   }
 
+  // Up to `want` of a FIFO queue's rows a receive may take, in seq (= send)
+  // order: the first rows of each message group until one that is hidden (in
+  // flight or delayed), which holds the rest of its group back. Rows this
+  // call delivered already are left out without holding their group (with
+  // VisibilityTimeout 0 they stay visible). Looks through the queue's first
+  // kFifoScanRows rows, as AWS looks through a window of the oldest messages
+  // for groups to serve.
+  Status ReadVisibleFifo(db::Txn& txn, const QueuePtr& q, int64_t now, int want,
+                         const std::vector<int64_t>& delivered, std::vector<TakenMessage>& rows) {
+    std::vector<int64_t> picked;
+    {
+      IMGBATCH_ASSIGN_OR_RETURN(db::Statement scan, txn.Prepare(sql::kFifoScan));
+      scan.Bind(1, q->id).Bind(2, kFifoScanRows);
+      std::set<std::string, std::less<>> held;
+      while (static_cast<int>(picked.size()) < want) {
+        IMGBATCH_ASSIGN_OR_RETURN(bool more, scan.Step());
+        if (!more) break;
+        const int64_t seq = scan.ColumnInt(0);
+        std::string group = scan.ColumnText(1);
+        if (held.contains(group)) continue;
+        if (std::find(delivered.begin(), delivered.end(), seq) != delivered.end()) continue;
+        if (scan.ColumnInt(2) > now) {
+          held.insert(std::move(group));
+          continue;
+        }
+        picked.push_back(seq);
+      }
+    }
+    std::vector<Visible> read;
+    for (int64_t seq : picked) {
+      IMGBATCH_ASSIGN_OR_RETURN(db::Statement st, txn.Prepare(sql::kReceiveBySeq));
+      st.Bind(1, seq);
+      IMGBATCH_RETURN_IF_ERROR(ReadVisibleRows(st, {}, read));
+    }
+    for (Visible& v : read) rows.push_back(std::move(v.row));
+    return Status::Ok();
+  }
+
   // Receives up to max messages of q inside txn: skips (deletes) expired
   // messages, dead-letters those past maxReceiveCount, hides the rest for
   // visibility seconds with a new receipt handle.
@@ -1633,8 +1813,9 @@ class EngineImpl final : public QueueEngine {
     while (static_cast<int>(out.size()) < max) {
       std::vector<TakenMessage> rows;
       rows.reserve(static_cast<size_t>(max));
-      IMGBATCH_RETURN_IF_ERROR(
-          ReadVisible(txn, q, now, max - static_cast<int>(out.size()), delivered, rows));
+      const int want = max - static_cast<int>(out.size());
+      IMGBATCH_RETURN_IF_ERROR(config.fifo ? ReadVisibleFifo(txn, q, now, want, delivered, rows)
+                                           : ReadVisible(txn, q, now, want, delivered, rows));
       if (rows.empty()) break;
       // All rows of this round that are delivered are hidden by one UPDATE
       // (kHideReceived: up to kMaxReceiveMessages rowids). Measured: one
@@ -1755,6 +1936,19 @@ class EngineImpl final : public QueueEngine {
     std::future<T> result = promise.get_future();
     start([&promise](T value) { promise.set_value(std::move(value)); });
     return result.get();
+  }
+
+  // A deleted message of a FIFO queue may have held the rest of its group
+  // back: parked receives look again.
+  void WakeHeldGroups(const QueuePtr& q) {
+    {
+      std::lock_guard lock(mu_);
+      if (!q->config.fifo) return;
+      ++q->send_generation;
+      if (q->waiters.empty()) return;
+      wake_.insert(q);
+    }
+    cv_.notify_all();
   }
 
   void AfterReceive(const QueuePtr& q, const QueuePtr& dlq, const CountDeltas& deltas,
@@ -2050,6 +2244,8 @@ class EngineImpl final : public QueueEngine {
   std::mutex create_mu_;      // serializes CreateQueue/DeleteQueue
   std::mutex move_start_mu_;  // serializes StartMoveTask
   std::mutex settings_mu_;    // serializes changes of a queue's attributes and tags
+  // Whether queue_dedup may hold rows (FIFO sends); read at Load.
+  std::atomic<bool> dedup_ids_stored_{false};
   mutable std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;

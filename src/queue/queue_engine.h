@@ -56,16 +56,22 @@ struct SendRequest {
   MessageAttributes attributes;
   std::string sender_id;     // who sent it (access key id)
   std::string trace_header;  // AWSTraceHeader system attribute, if any
-  // MessageGroupId: on a standard queue the tenant of a fair queue, kept and
-  // returned as a system attribute ("" for none). Delivery order does not
-  // depend on it here (see docs/compat.md).
+  // MessageGroupId: required by a FIFO queue, whose messages of one group
+  // are delivered one batch at a time in send order; on a standard queue the
+  // tenant of a fair queue, kept and returned as a system attribute ("" for
+  // none; delivery order does not depend on it there, see docs/compat.md).
   std::string group_id;
+  // MessageDeduplicationId (FIFO queues only): a send with an id seen in the
+  // last 5 minutes is acknowledged as that message and not queued again.
+  // With ContentBasedDeduplication it defaults to the body's SHA-256.
+  std::string dedup_id;
 };
 
 struct SendResult {
   std::string message_id;
   std::string md5_of_body;
   std::string md5_of_attributes;  // "" without attributes
+  std::string sequence_number;    // FIFO queues: the message's place in its queue ("" otherwise)
 };
 
 struct ReceiveOptions {
@@ -94,6 +100,8 @@ struct ReceivedMessage {
   std::string sender_id;
   std::string trace_header;
   std::string group_id;                // MessageGroupId, "" for none
+  std::string dedup_id;                // FIFO queues: MessageDeduplicationId
+  std::string sequence_number;         // FIFO queues: SequenceNumber
   std::string dead_letter_source_arn;  // set when the message came to a DLQ by redrive
   int64_t sent_ms = 0;
   int64_t first_receive_ms = 0;

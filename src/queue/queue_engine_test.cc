@@ -164,7 +164,19 @@ TEST_F(QueueEngineTest, CreateIsIdempotentWithSameAttributes) {
 }
 
 TEST_F(QueueEngineTest, NameRules) {
-  EXPECT_EQ(engine_->CreateQueue("a.fifo", {}, {}).status().code(), Code::kUnsupported);
+  // ".fifo" names, and only they, are FIFO queues (FifoQueue=true).
+  EXPECT_EQ(engine_->CreateQueue("a.fifo", {}, {}).status().detail(), "InvalidParameterValue");
+  EXPECT_EQ(engine_->CreateQueue("a", {{"FifoQueue", "true"}}, {}).status().detail(),
+            "InvalidParameterValue");
+  EXPECT_TRUE(engine_->CreateQueue("a.fifo", {{"FifoQueue", "true"}}, {}).ok());
+  EXPECT_TRUE(
+      engine_->CreateQueue(std::string(75, 'f') + ".fifo", {{"FifoQueue", "true"}}, {}).ok());
+  EXPECT_EQ(engine_->CreateQueue(std::string(76, 'f') + ".fifo", {{"FifoQueue", "true"}}, {})
+                .status()
+                .code(),
+            Code::kInvalidArgument);
+  EXPECT_EQ(engine_->CreateQueue(".fifo", {{"FifoQueue", "true"}}, {}).status().code(),
+            Code::kInvalidArgument);
   EXPECT_EQ(engine_->CreateQueue("bad name", {}, {}).status().code(), Code::kInvalidArgument);
   EXPECT_EQ(engine_->CreateQueue(std::string(81, 'a'), {}, {}).status().code(),
             Code::kInvalidArgument);
@@ -306,6 +318,217 @@ TEST_F(QueueEngineTest, PermissionsAreStatementsOfThePolicy) {
                                })
                 .detail(),
             "QueueDoesNotExist");
+}
+
+// ---- FIFO queues ----------------------------------------------------------
+
+class FifoQueueTest : public QueueEngineTest {
+ protected:
+  void SetUp() override {
+    QueueEngineTest::SetUp();
+    Create("f.fifo", {{"FifoQueue", "true"}, {"VisibilityTimeout", "30"}});
+  }
+
+  Result<SendResult> SendTo(const std::string& queue, const std::string& body,
+                            const std::string& group, const std::string& dedup = "") {
+    SendRequest r;
+    r.body = body;
+    r.group_id = group;
+    r.dedup_id = dedup.empty() ? body : dedup;
+    return engine_->Send(queue, r);
+  }
+  std::string SendF(const std::string& body, const std::string& group) {
+    auto sent = SendTo("f.fifo", body, group);
+    EXPECT_TRUE(sent.ok()) << sent.status().ToString();
+    return sent.ok() ? sent->message_id : "";
+  }
+  static std::vector<std::string> Bodies(const Messages& ms) {
+    std::vector<std::string> out;
+    for (const auto& m : ms) out.push_back(m.body);
+    return out;
+  }
+  using Strings = std::vector<std::string>;
+};
+
+TEST_F(FifoQueueTest, AttributesAndTheirRules) {
+  auto attrs = engine_->GetAttributes("f.fifo");
+  ASSERT_TRUE(attrs.ok());
+  EXPECT_EQ(attrs->at("FifoQueue"), "true");
+  EXPECT_EQ(attrs->at("ContentBasedDeduplication"), "false");
+  EXPECT_EQ(attrs->at("DeduplicationScope"), "queue");
+  EXPECT_EQ(attrs->at("FifoThroughputLimit"), "perQueue");
+  EXPECT_EQ(engine_->SetAttributes("f.fifo", {{"FifoQueue", "false"}}).detail(),
+            "InvalidAttributeValue");
+  EXPECT_EQ(
+      engine_->SetAttributes("f.fifo", {{"FifoThroughputLimit", "perMessageGroupId"}}).detail(),
+      "InvalidAttributeValue");  // needs DeduplicationScope messageGroup
+  ASSERT_TRUE(engine_
+                  ->SetAttributes("f.fifo", {{"DeduplicationScope", "messageGroup"},
+                                             {"FifoThroughputLimit", "perMessageGroupId"},
+                                             {"ContentBasedDeduplication", "true"}})
+                  .ok());
+  Reopen();
+  attrs = engine_->GetAttributes("f.fifo");
+  EXPECT_EQ(attrs->at("ContentBasedDeduplication"), "true");
+  EXPECT_EQ(attrs->at("DeduplicationScope"), "messageGroup");
+  EXPECT_EQ(attrs->at("FifoThroughputLimit"), "perMessageGroupId");
+  EXPECT_EQ(engine_->SetAttributes("f.fifo", {{"DeduplicationScope", "group"}}).detail(),
+            "InvalidAttributeValue");
+
+  Create("std");
+  EXPECT_FALSE(engine_->GetAttributes("std")->contains("FifoQueue"));
+  EXPECT_EQ(engine_->SetAttributes("std", {{"ContentBasedDeduplication", "true"}}).detail(),
+            "InvalidAttributeName");
+  EXPECT_EQ(engine_->SetAttributes("std", {{"FifoQueue", "true"}}).detail(),
+            "InvalidAttributeValue");
+  // A dead-letter queue is of its source's type.
+  const std::string fifo_dlq =
+      R"({"deadLetterTargetArn":"arn:aws:sqs:us-east-1:000000000000:f.fifo","maxReceiveCount":1})";
+  EXPECT_EQ(engine_->SetAttributes("std", {{"RedrivePolicy", fifo_dlq}}).detail(),
+            "InvalidParameterValue");
+  Create("g.fifo", {{"FifoQueue", "true"}});
+  EXPECT_TRUE(engine_->SetAttributes("g.fifo", {{"RedrivePolicy", fifo_dlq}}).ok());
+}
+
+TEST_F(FifoQueueTest, SendsCarryWhatTheQueueTypeNeeds) {
+  SendRequest r;
+  r.body = "b";
+  r.dedup_id = "d";
+  EXPECT_EQ(engine_->Send("f.fifo", r).status().detail(), "MissingParameter");  // no group
+  r.group_id = "g";
+  r.delay_seconds = 5;
+  EXPECT_EQ(engine_->Send("f.fifo", r).status().detail(), "InvalidParameterValue");
+  r.delay_seconds.reset();
+  r.dedup_id = "";
+  EXPECT_EQ(engine_->Send("f.fifo", r).status().detail(), "InvalidParameterValue");
+  r.dedup_id = "has space";
+  EXPECT_EQ(engine_->Send("f.fifo", r).status().detail(), "InvalidParameterValue");
+  r.dedup_id = "d";
+  auto sent = engine_->Send("f.fifo", r);
+  ASSERT_TRUE(sent.ok()) << sent.status().ToString();
+  EXPECT_EQ(sent->sequence_number.size(), 20u);
+  Create("std");
+  EXPECT_EQ(engine_->Send("std", r).status().detail(), "InvalidParameterValue");  // dedup id
+}
+
+// Within a group one batch is in flight at a time, in send order; other
+// groups go on. A delete, or the visibility timeout, lets the group go on.
+TEST_F(FifoQueueTest, EachGroupIsDeliveredInOrderOneBatchAtATime) {
+  for (const char* body : {"a1", "b1", "a2", "b2", "a3"}) SendF(body, std::string(1, body[0]));
+  Messages first = Receive("f.fifo", 1);
+  EXPECT_EQ(Bodies(first), Strings{"a1"});
+  Messages second = Receive("f.fifo", 10);
+  EXPECT_EQ(Bodies(second), (Strings{"b1", "b2"}));  // group a is held by a1
+  EXPECT_TRUE(Receive("f.fifo").empty());
+  ASSERT_TRUE(engine_->Delete("f.fifo", first[0].receipt_handle).ok());
+  EXPECT_EQ(Bodies(Receive("f.fifo", 1)), Strings{"a2"});
+  // a2 and b1/b2 come back when their timeout passes, in order, counted.
+  Advance(31s);
+  Messages again = Receive("f.fifo", 10);
+  EXPECT_EQ(Bodies(again), (Strings{"b1", "a2", "b2", "a3"}));
+  for (const auto& m : again) {
+    EXPECT_EQ(m.group_id, std::string(1, m.body[0]));
+    EXPECT_EQ(m.dedup_id, m.body);
+    EXPECT_EQ(m.sequence_number.size(), 20u);
+  }
+  EXPECT_LT(again[0].sequence_number, again[1].sequence_number);
+  EXPECT_EQ(again[0].receive_count, 2);
+  EXPECT_EQ(again[3].receive_count, 1);
+  QueueCounts c = Counts("f.fifo");
+  EXPECT_EQ(c.visible, 0);
+  EXPECT_EQ(c.not_visible, 4);
+}
+
+TEST_F(FifoQueueTest, VisibilityZeroLetsTheGroupGoOn) {
+  SendF("a1", "a");
+  SendF("a2", "a");
+  Messages got = Receive("f.fifo", 1);
+  ASSERT_EQ(Bodies(got), Strings{"a1"});
+  EXPECT_TRUE(Receive("f.fifo").empty());
+  ASSERT_TRUE(engine_->ChangeVisibility("f.fifo", got[0].receipt_handle, 0).ok());
+  EXPECT_EQ(Bodies(Receive("f.fifo", 10, 0)), (Strings{"a1", "a2"}));  // each once
+}
+
+// A deduplication id seen in the last five minutes answers with the first
+// message and queues nothing, also after that message was deleted and after
+// a restart.
+TEST_F(FifoQueueTest, DeduplicationIdsHoldForFiveMinutes) {
+  auto first = SendTo("f.fifo", "one", "g", "id-1");
+  ASSERT_TRUE(first.ok());
+  auto again = SendTo("f.fifo", "other body", "h", "id-1");
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->message_id, first->message_id);
+  EXPECT_EQ(again->sequence_number, first->sequence_number);
+  EXPECT_EQ(Counts("f.fifo").visible, 1);
+  Messages got = Receive("f.fifo");
+  ASSERT_EQ(got.size(), 1u);
+  ASSERT_TRUE(engine_->Delete("f.fifo", got[0].receipt_handle).ok());
+  Reopen();
+  EXPECT_EQ(SendTo("f.fifo", "one", "g", "id-1")->message_id, first->message_id);
+  EXPECT_EQ(Counts("f.fifo").visible, 0);
+  Advance(std::chrono::milliseconds(kDeduplicationIntervalMs));
+  ASSERT_TRUE(engine_->ExpireMessages().ok());
+  auto later = SendTo("f.fifo", "one", "g", "id-1");
+  ASSERT_TRUE(later.ok());
+  EXPECT_NE(later->message_id, first->message_id);
+  EXPECT_GT(later->sequence_number, first->sequence_number);
+  EXPECT_EQ(Counts("f.fifo").visible, 1);
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM queue_dedup"), 1);  // the old id was forgotten
+}
+
+TEST_F(FifoQueueTest, DeduplicationByContentAndPerGroup) {
+  Create("c.fifo", {{"FifoQueue", "true"}, {"ContentBasedDeduplication", "true"}});
+  SendRequest r;
+  r.body = "same";
+  r.group_id = "g";
+  auto a = engine_->Send("c.fifo", r);
+  auto b = engine_->Send("c.fifo", r);
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(a->message_id, b->message_id);
+  // In a batch too: the second entry is the first's duplicate.
+  r.body = "twice";
+  auto batch = engine_->SendBatch("c.fifo", {r, r});
+  ASSERT_TRUE(batch.ok());
+  EXPECT_EQ((*batch)[0]->message_id, (*batch)[1]->message_id);
+  EXPECT_EQ(Counts("c.fifo").visible, 2);
+
+  Create("p.fifo", {{"FifoQueue", "true"}, {"DeduplicationScope", "messageGroup"}});
+  auto g1 = SendTo("p.fifo", "x", "g1", "id");
+  auto g2 = SendTo("p.fifo", "x", "g2", "id");
+  ASSERT_TRUE(g1.ok() && g2.ok());
+  EXPECT_NE(g1->message_id, g2->message_id);  // scoped to the group
+  EXPECT_EQ(Counts("p.fifo").visible, 2);
+}
+
+TEST_F(FifoQueueTest, LongPollWakesWhenADeleteFreesItsGroup) {
+  SendF("a1", "a");
+  SendF("a2", "a");
+  Messages got = Receive("f.fifo", 1);
+  ASSERT_EQ(got.size(), 1u);
+  auto waiting = ReceiveAsync("f.fifo", 1, std::nullopt, 20);
+  EXPECT_EQ(waiting.wait_for(100ms), std::future_status::timeout);
+  ASSERT_TRUE(engine_->Delete("f.fifo", got[0].receipt_handle).ok());
+  ASSERT_EQ(waiting.wait_for(10s), std::future_status::ready);
+  auto woke = waiting.get();
+  ASSERT_TRUE(woke.ok());
+  EXPECT_EQ(Bodies(*woke), Strings{"a2"});
+}
+
+TEST_F(FifoQueueTest, RedriveKeepsTheGroupsOrder) {
+  Create("dlq.fifo", {{"FifoQueue", "true"}});
+  ASSERT_TRUE(engine_
+                  ->SetAttributes("f.fifo", {{"RedrivePolicy",
+                                              R"({"deadLetterTargetArn":"arn:aws:sqs:us-east-1:)"
+                                              R"(000000000000:dlq.fifo","maxReceiveCount":1})"}})
+                  .ok());
+  SendF("a1", "a");
+  SendF("a2", "a");
+  EXPECT_EQ(Bodies(Receive("f.fifo", 10)), (Strings{"a1", "a2"}));
+  Advance(31s);
+  EXPECT_TRUE(Receive("f.fifo").empty());  // both past maxReceiveCount: moved
+  Messages dead = Receive("dlq.fifo");
+  EXPECT_EQ(Bodies(dead), (Strings{"a1", "a2"}));
+  for (const auto& m : dead) EXPECT_EQ(m.group_id, "a");
 }
 
 TEST_F(QueueEngineTest, SendReceiveDelete) {
@@ -1815,6 +2038,8 @@ TEST_F(QueueEngineTest, HotStatementsUseIndexesWithALargeBacklog) {
       {"move step", sql::kMoveStep, "INDEX queue_messages_seq"},
       {"hide received", sql::kHideReceived, "INTEGER PRIMARY KEY (rowid=?)"},
       {"delete receipt", sql::kDeleteReceipt, "INTEGER PRIMARY KEY (rowid=?)"},
+      {"fifo scan", sql::kFifoScan, "COVERING INDEX queue_messages_fifo"},
+      {"receive by seq", sql::kReceiveBySeq, "INTEGER PRIMARY KEY (rowid=?)"},
   };
   for (const Expectation& e : expectations) {
     const std::string plan = QueryPlan(e.sql);
@@ -1823,6 +2048,8 @@ TEST_F(QueueEngineTest, HotStatementsUseIndexesWithALargeBacklog) {
     EXPECT_EQ(plan.find("SCAN queue_messages"), std::string::npos);
     EXPECT_EQ(plan.find("TEMP B-TREE"), std::string::npos);
   }
+  const std::string dedup = QueryPlan(sql::kFindDeduplicationId);
+  EXPECT_NE(dedup.find("SEARCH queue_dedup USING PRIMARY KEY"), std::string::npos) << dedup;
 }
 
 }  // namespace

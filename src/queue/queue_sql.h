@@ -18,7 +18,8 @@ namespace imgbatch::queue::sql {
 // queue_messages_visible order.
 inline constexpr const char* kReceive =
     "SELECT seq, message_id, body, attributes, sender_id, trace_header, "
-    "sent_ms, receive_count, first_receive_ms, dlq_source, body_md5, visible_at_ms, group_id "
+    "sent_ms, receive_count, first_receive_ms, dlq_source, body_md5, visible_at_ms, group_id, "
+    "dedup_id "
     "FROM queue_messages WHERE queue_id = ?1 AND visible_at_ms <= ?2 AND " IMGBATCH_QUEUE_TIMED_ROW
     " ORDER BY visible_at_ms, seq LIMIT ?3";
 
@@ -28,9 +29,30 @@ inline constexpr const char* kReceive =
 // them with the rows taken (EngineImpl::ReadVisible).
 inline constexpr const char* kReceiveFresh =
     "SELECT seq, message_id, body, attributes, sender_id, trace_header, "
-    "sent_ms, receive_count, first_receive_ms, dlq_source, body_md5, visible_at_ms, group_id "
+    "sent_ms, receive_count, first_receive_ms, dlq_source, body_md5, visible_at_ms, group_id, "
+    "dedup_id "
     "FROM queue_messages INDEXED BY queue_messages_seq WHERE queue_id = ?1 AND seq > ?2 AND "
     "receive_count = 0 AND visible_at_ms <= sent_ms ORDER BY seq LIMIT ?3";
+
+// Receive, FIFO queue: its rows in seq (= send) order with their group and
+// visibility, from queue_messages_fifo alone (index-only); at most ?2, the
+// window a receive looks through for groups with a message to give.
+inline constexpr const char* kFifoScan =
+    "SELECT seq, group_id, visible_at_ms FROM queue_messages INDEXED BY queue_messages_fifo "
+    "WHERE queue_id = ?1 AND dedup_id IS NOT NULL ORDER BY seq LIMIT ?2";
+
+// Receive, FIFO queue: one row the scan picked (a rowid lookup), with
+// kReceive's columns.
+inline constexpr const char* kReceiveBySeq =
+    "SELECT seq, message_id, body, attributes, sender_id, trace_header, "
+    "sent_ms, receive_count, first_receive_ms, dlq_source, body_md5, visible_at_ms, group_id, "
+    "dedup_id FROM queue_messages WHERE seq = ?1";
+
+// A FIFO send's deduplication id seen within the interval: ?1 queue, ?2
+// scope, ?3 id, ?4 now.
+inline constexpr const char* kFindDeduplicationId =
+    "SELECT message_id, seq FROM queue_dedup WHERE queue_id = ?1 AND scope = ?2 AND "
+    "dedup_id = ?3 AND expires_ms > ?4";
 
 // Hides the messages a receive delivers, all in one statement: ?1 visible
 // again at, ?2 now, their rowids (seq) in ?3..?12; parameters left unbound

@@ -117,6 +117,32 @@ CREATE INDEX queue_messages_visible
       {8, R"sql(
 ALTER TABLE queue_messages ADD COLUMN group_id TEXT;
 )sql"},
+      // FIFO queues. A FIFO message carries its deduplication id (never NULL
+      // for one, always NULL for a standard queue's), which puts it in
+      // queue_messages_fifo: receives walk a FIFO queue in seq (= send) order
+      // there, reading each row's group and visibility from the index alone
+      // (dedup_id is in the entry because the query repeats the index's WHERE
+      // term, and a column it names must be in the index to cover it);
+      // a standard queue's rows never enter it. queue_dedup remembers the
+      // deduplication ids of the last five minutes (kDeduplicationIntervalMs);
+      // scope is the message group under DeduplicationScope messageGroup and
+      // '' under queue.
+      {9, R"sql(
+ALTER TABLE queue_messages ADD COLUMN dedup_id TEXT;
+CREATE INDEX queue_messages_fifo
+  ON queue_messages (queue_id, seq, group_id, visible_at_ms, dedup_id)
+  WHERE dedup_id IS NOT NULL;
+CREATE TABLE queue_dedup (
+  queue_id   INTEGER NOT NULL,
+  scope      TEXT NOT NULL,
+  dedup_id   TEXT NOT NULL,
+  message_id TEXT NOT NULL,
+  seq        INTEGER NOT NULL,
+  expires_ms INTEGER NOT NULL,
+  PRIMARY KEY (queue_id, scope, dedup_id)
+) WITHOUT ROWID;
+CREATE INDEX queue_dedup_expiry ON queue_dedup (expires_ms);
+)sql"},
   };
 }
 
