@@ -28,6 +28,7 @@ namespace imgbatch::notify {
 class EventDestination {
  public:
   virtual ~EventDestination() = default;
+  // Whether events can go to the queue (it exists and is not FIFO).
   virtual bool Exists(const std::string& queue_arn) = 0;
   // Adds a message inside the caller's transaction (visible once it commits).
   virtual Status EnqueueInTransaction(db::Txn& txn, const std::string& queue_arn,

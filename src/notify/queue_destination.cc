@@ -9,9 +9,13 @@ Result<std::string> QueueDestination::NameOf(const std::string& queue_arn) const
   return *name;
 }
 
+// A FIFO queue is no destination, as on AWS: an event carries no
+// MessageGroupId to send it with.
 bool QueueDestination::Exists(const std::string& queue_arn) {
   auto name = NameOf(queue_arn);
-  return name.ok() && engine_.GetQueue(*name).ok();
+  if (!name.ok()) return false;
+  auto queue = engine_.GetQueue(*name);
+  return queue.ok() && !queue->fifo;
 }
 
 Status QueueDestination::EnqueueInTransaction(db::Txn& txn, const std::string& queue_arn,

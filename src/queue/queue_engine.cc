@@ -1300,9 +1300,15 @@ class EngineImpl final : public QueueEngine {
     std::string destination_name;
     if (!destination_arn.empty()) {
       auto d = QueueNameFromArn(destination_arn, options_.region, options_.account);
-      if (!d || !Find(*d)) {
+      QueuePtr destination = d ? Find(*d) : nullptr;
+      if (!destination) {
         return NotFound("The resource that you requested couldn't be found.")
             .WithDetail("ResourceNotFoundException");
+      }
+      if (ConfigOf(destination).fifo != ConfigOf(source).fifo) {
+        return InvalidParameter(
+            "The destination queue must be of the same type (FIFO or standard) as the source "
+            "queue.");
       }
       destination_name = *d;
     }
@@ -1525,7 +1531,7 @@ class EngineImpl final : public QueueEngine {
 
   QueueInfo Info(const QueuePtr& q) {
     std::lock_guard lock(mu_);
-    return QueueInfo{q->name, QueueArnFor(q->name), q->created_ms, q->modified_ms};
+    return QueueInfo{q->name, QueueArnFor(q->name), q->created_ms, q->modified_ms, q->config.fifo};
   }
 
   void Apply(const CountDeltas& deltas) {

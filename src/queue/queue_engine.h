@@ -48,6 +48,7 @@ struct QueueInfo {
   std::string arn;
   int64_t created_ms = 0;
   int64_t modified_ms = 0;
+  bool fifo = false;
 };
 
 struct SendRequest {

@@ -526,9 +526,24 @@ TEST_F(FifoQueueTest, RedriveKeepsTheGroupsOrder) {
   EXPECT_EQ(Bodies(Receive("f.fifo", 10)), (Strings{"a1", "a2"}));
   Advance(31s);
   EXPECT_TRUE(Receive("f.fifo").empty());  // both past maxReceiveCount: moved
-  Messages dead = Receive("dlq.fifo");
+  Messages dead = Receive("dlq.fifo", 10, 0);
   EXPECT_EQ(Bodies(dead), (Strings{"a1", "a2"}));
   for (const auto& m : dead) EXPECT_EQ(m.group_id, "a");
+
+  // Moved back by a move task, in the same order; never into a standard queue.
+  const std::string dlq_arn = "arn:aws:sqs:us-east-1:000000000000:dlq.fifo";
+  Create("std");
+  EXPECT_EQ(engine_->StartMoveTask(dlq_arn, "arn:aws:sqs:us-east-1:000000000000:std", 10)
+                .status()
+                .detail(),
+            "InvalidParameterValue");
+  ASSERT_TRUE(engine_->StartMoveTask(dlq_arn, "", std::nullopt).ok());
+  engine_->Poke();
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (Counts("dlq.fifo").visible > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(5ms);
+  }
+  EXPECT_EQ(Bodies(Receive("f.fifo", 10)), (Strings{"a1", "a2"}));
 }
 
 TEST_F(QueueEngineTest, SendReceiveDelete) {

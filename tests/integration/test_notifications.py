@@ -145,6 +145,19 @@ class NotificationsTest(unittest.TestCase):
                     "QueueArn": self.arn + "-missing", "Events": ["s3:ObjectCreated:*"]}]})
         self.assertEqual(caught.exception.response["Error"]["Code"], "InvalidArgument")
 
+    def test_fifo_queue_is_no_destination(self):
+        # As on AWS: an event has no MessageGroupId to be sent to a FIFO queue with.
+        url = self.sqs.create_queue(QueueName="events-" + uuid.uuid4().hex[:10] + ".fifo",
+                                    Attributes={"FifoQueue": "true"})["QueueUrl"]
+        arn = self.sqs.get_queue_attributes(
+            QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        with self.assertRaises(ClientError) as caught:
+            self.s3.put_bucket_notification_configuration(
+                Bucket=self.bucket,
+                NotificationConfiguration={"QueueConfigurations": [{
+                    "QueueArn": arn, "Events": ["s3:ObjectCreated:*"]}]})
+        self.assertEqual(caught.exception.response["Error"]["Code"], "InvalidArgument")
+
 
 if __name__ == "__main__":
     unittest.main()
