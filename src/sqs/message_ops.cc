@@ -65,6 +65,18 @@ Result<std::string> ParseTraceHeader(const Json& params) {
   return trace;
 }
 
+// An id parameter that, when given, is not empty ("" when absent).
+Result<std::string> NonEmptyId(const Json& entry, std::string_view name) {
+  IMGBATCH_ASSIGN_OR_RETURN(auto id, OptionalString(entry, name));
+  if (id && id->empty()) {
+    return InvalidParameterValue("Value  for parameter " + std::string(name) +
+                                 " is invalid. Reason: " + std::string(name) +
+                                 " can only include alphanumeric and punctuation characters. 1 "
+                                 "to 128 in length.");
+  }
+  return id.value_or("");
+}
+
 Result<queue::SendRequest> ParseSend(const Context& ctx, const Json& entry) {
   queue::SendRequest r;
   IMGBATCH_ASSIGN_OR_RETURN(r.body, RequiredString(entry, "MessageBody"));
@@ -79,21 +91,11 @@ Result<queue::SendRequest> ParseSend(const Context& ctx, const Json& entry) {
   }
   IMGBATCH_ASSIGN_OR_RETURN(r.attributes, ParseMessageAttributes(entry, "MessageAttributes"));
   IMGBATCH_ASSIGN_OR_RETURN(r.trace_header, ParseTraceHeader(entry));
-  // A standard queue takes a MessageGroupId (fair queues: the message's
-  // tenant); deduplication ids belong to FIFO queues.
-  IMGBATCH_ASSIGN_OR_RETURN(auto group, OptionalString(entry, "MessageGroupId"));
-  if (group) {
-    if (group->empty()) {
-      return InvalidParameterValue(
-          "Value  for parameter MessageGroupId is invalid. Reason: MessageGroupId can only "
-          "include alphanumeric and punctuation characters. 1 to 128 in length.");
-    }
-    r.group_id = std::move(*group);
-  }
-  if (entry.contains("MessageDeduplicationId")) {
-    return InvalidParameterValue(
-        "The request include parameter that is not valid for this queue type");
-  }
+  // FIFO queues need a MessageGroupId and may take a MessageDeduplicationId;
+  // a standard queue takes a MessageGroupId too (fair queues: the message's
+  // tenant). The engine checks them against the queue's type.
+  IMGBATCH_ASSIGN_OR_RETURN(r.group_id, NonEmptyId(entry, "MessageGroupId"));
+  IMGBATCH_ASSIGN_OR_RETURN(r.dedup_id, NonEmptyId(entry, "MessageDeduplicationId"));
   r.sender_id = ctx.caller.access_key_id;
   return r;
 }
@@ -117,6 +119,7 @@ void WriteSendResult(ResultWriter& w, const queue::SendResult& sent,
              queue::Md5OfAttributes({{"AWSTraceHeader", {"String", trace_header}}}));
   }
   w.Member("MessageId", sent.message_id);
+  if (!sent.sequence_number.empty()) w.Member("SequenceNumber", sent.sequence_number);
 }
 
 // A batch entry that failed alone (the request as a whole succeeded).
@@ -263,6 +266,12 @@ void WriteSystemAttributes(ResultWriter& w, const queue::ReceivedMessage& m,
   }
   if (want("MessageGroupId") && !m.group_id.empty()) {
     attributes.emplace_back("MessageGroupId", m.group_id);
+  }
+  if (want("MessageDeduplicationId") && !m.dedup_id.empty()) {
+    attributes.emplace_back("MessageDeduplicationId", m.dedup_id);
+  }
+  if (want("SequenceNumber") && !m.sequence_number.empty()) {
+    attributes.emplace_back("SequenceNumber", m.sequence_number);
   }
   if (want("DeadLetterQueueSourceArn") && !m.dead_letter_source_arn.empty()) {
     attributes.emplace_back("DeadLetterQueueSourceArn", m.dead_letter_source_arn);

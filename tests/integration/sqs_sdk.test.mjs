@@ -46,6 +46,28 @@ test('send, receive with attributes (MD5s verified by the SDK), delete', async (
   assert.equal(attrs.Attributes.ApproximateNumberOfMessagesNotVisible, '0');
 });
 
+test('a FIFO queue: groups in order, deduplication, sequence numbers', async () => {
+  const QueueName = 'node-' + randomUUID().slice(0, 8) + '.fifo';
+  const { QueueUrl } = await sqs.send(new CreateQueueCommand({
+    QueueName, Attributes: { FifoQueue: 'true', ContentBasedDeduplication: 'true' },
+  }));
+  const sent = [];
+  for (const body of ['a1', 'b1', 'a2']) {
+    sent.push(await sqs.send(new SendMessageCommand({ QueueUrl, MessageBody: body, MessageGroupId: body[0] })));
+  }
+  const again = await sqs.send(new SendMessageCommand({ QueueUrl, MessageBody: 'a1', MessageGroupId: 'a' }));
+  assert.equal(again.MessageId, sent[0].MessageId);  // content-based deduplication
+  assert.ok(BigInt(sent[0].SequenceNumber) < BigInt(sent[2].SequenceNumber));
+  const first = await sqs.send(new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 1 }));
+  assert.deepEqual(first.Messages.map((m) => m.Body), ['a1']);
+  const rest = await sqs.send(new ReceiveMessageCommand({
+    QueueUrl, MaxNumberOfMessages: 10, MessageSystemAttributeNames: ['All'],
+  }));
+  assert.deepEqual(rest.Messages.map((m) => m.Body), ['b1']);  // a2 waits for a1
+  assert.equal(rest.Messages[0].Attributes.MessageGroupId, 'b');
+  assert.equal(rest.Messages[0].Attributes.SequenceNumber, sent[1].SequenceNumber);
+});
+
 test('errors have the classic codes', async () => {
   await assert.rejects(sqs.send(new GetQueueUrlCommand({ QueueName: 'missing-' + randomUUID().slice(0, 8) })),
     (e) => e.name === 'QueueDoesNotExist' || e.Code === 'AWS.SimpleQueueService.NonExistentQueue');

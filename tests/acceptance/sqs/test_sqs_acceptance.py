@@ -370,15 +370,6 @@ class QueueLifecycle(SqsCase):
             with self.subTest(max_results=bad):
                 self.assert_error(INVALID_VALUE, self.sqs.list_queues, MaxResults=bad)
 
-    def test_fifo_queue_is_refused_clearly(self):
-        # Deviation (FIFO queues are not implemented yet): AWS creates this queue. We
-        # require a clear error in the protocol's own shape instead of a wrong queue.
-        with self.assertRaises(ClientError) as caught:
-            self.sqs.create_queue(QueueName=self.name(".fifo"), Attributes={"FifoQueue": "true"})
-        error = caught.exception.response["Error"]
-        self.assertEqual(caught.exception.response["ResponseMetadata"]["HTTPStatusCode"], 400)
-        self.assertIn("fifo", error["Message"].lower())
-
     def test_fifo_name_without_fifo_attribute_is_invalid(self):
         # AWS: a .fifo name needs FifoQueue=true; without it the name is invalid.
         self.assert_error(INVALID_VALUE, self.sqs.create_queue, QueueName=self.name(".fifo"))
@@ -1129,6 +1120,97 @@ class Permissions(SqsCase):
                           Label="x", AWSAccountIds=["111122223333"], Actions=["SendMessage"],
                           json_type="QueueDoesNotExist")
         self.assertEqual([s["Sid"] for s in self.policy(url)["Statement"]], ["one"])
+
+
+class Fifo(SqsCase):
+    # Developer Guide, "Amazon SQS FIFO queues" and the API Reference: a .fifo name with
+    # FifoQueue=true; MessageGroupId required; messages of a group in send order, and while one
+    # is in flight the rest of its group waits; MessageDeduplicationId (or the body's SHA-256
+    # with ContentBasedDeduplication) makes a resend within 5 minutes a success that queues
+    # nothing; SequenceNumber on send and as a system attribute; no per-message DelaySeconds.
+    def fifo(self, **attributes):
+        attributes = {"FifoQueue": "true", **attributes}
+        return self.queue(attributes, name=self.name(".fifo"))
+
+    def send(self, url, body, group, dedup=None):
+        return self.sqs.send_message(QueueUrl=url, MessageBody=body, MessageGroupId=group,
+                                     MessageDeduplicationId=dedup or body)
+
+    def test_create_and_attributes(self):
+        url = self.fifo()
+        self.assertTrue(url.endswith(".fifo"))
+        a = self.attrs(url)
+        self.assertEqual(a["FifoQueue"], "true")
+        self.assertEqual(a["ContentBasedDeduplication"], "false")
+        self.assertIn(a.get("DeduplicationScope", "queue"), ("queue",))
+        self.assertIn(a.get("FifoThroughputLimit", "perQueue"), ("perQueue",))
+        self.sqs.set_queue_attributes(QueueUrl=url, Attributes={
+            "ContentBasedDeduplication": "true", "DeduplicationScope": "messageGroup",
+            "FifoThroughputLimit": "perMessageGroupId"})
+        a = self.attrs(url, "ContentBasedDeduplication", "DeduplicationScope", "FifoThroughputLimit")
+        self.assertEqual(a, {"ContentBasedDeduplication": "true", "DeduplicationScope": "messageGroup",
+                             "FifoThroughputLimit": "perMessageGroupId"})
+        self.assert_error(INVALID_VALUE, self.sqs.create_queue, QueueName=self.name(),
+                          Attributes={"FifoQueue": "true"})  # a FIFO queue needs a .fifo name
+        self.assert_error("InvalidAttributeName", self.sqs.set_queue_attributes, QueueUrl=self.queue(),
+                          Attributes={"ContentBasedDeduplication": "true"})
+
+    def test_groups_in_order_and_one_batch_in_flight_per_group(self):
+        url = self.fifo(VisibilityTimeout=30)
+        for body in ("a1", "b1", "a2", "b2", "a3"):
+            self.send(url, body, body[0])
+        first = self.receive(url, MaxNumberOfMessages=1)
+        self.assertEqual([m["Body"] for m in first], ["a1"])
+        second = self.receive(url, MaxNumberOfMessages=10)
+        self.assertEqual([m["Body"] for m in second], ["b1", "b2"])  # a waits for a1
+        self.assertEqual(self.receive(url, MaxNumberOfMessages=10), [])
+        self.sqs.delete_message(QueueUrl=url, ReceiptHandle=first[0]["ReceiptHandle"])
+        self.assertEqual([m["Body"] for m in self.receive(url, MaxNumberOfMessages=10)], ["a2", "a3"])
+
+    def test_deduplication_within_five_minutes(self):
+        url = self.fifo()
+        first = self.send(url, "m", "g", dedup="d-1")
+        again = self.send(url, "other", "g", dedup="d-1")
+        self.assertEqual(again["MessageId"], first["MessageId"])
+        self.assertEqual(again["SequenceNumber"], first["SequenceNumber"])
+        self.assertEqual(self.counts(url), (1, 0, 0))
+        content = self.fifo(ContentBasedDeduplication="true")
+        a = self.sqs.send_message(QueueUrl=content, MessageBody="same", MessageGroupId="g")
+        b = self.sqs.send_message(QueueUrl=content, MessageBody="same", MessageGroupId="h")
+        self.assertEqual(a["MessageId"], b["MessageId"])
+        self.assertEqual(self.counts(content), (1, 0, 0))
+
+    def test_sequence_numbers_and_system_attributes(self):
+        url = self.fifo()
+        sent = [self.send(url, f"m{i}", "g") for i in range(3)]
+        numbers = [int(s["SequenceNumber"]) for s in sent]
+        self.assertEqual(numbers, sorted(set(numbers)))
+        batch = self.sqs.send_message_batch(QueueUrl=url, Entries=[
+            {"Id": "x", "MessageBody": "x", "MessageGroupId": "h", "MessageDeduplicationId": "x"}])
+        self.assertGreater(int(batch["Successful"][0]["SequenceNumber"]), numbers[-1])
+        m = self.receive_one(url, system=["All"])
+        self.assertEqual(m["Body"], "m0")
+        a = m["Attributes"]
+        self.assertEqual((a["MessageGroupId"], a["MessageDeduplicationId"], a["SequenceNumber"]),
+                         ("g", "m0", sent[0]["SequenceNumber"]))
+
+    def test_send_rules(self):
+        url = self.fifo()
+        self.assert_error("MissingParameter", self.sqs.send_message, QueueUrl=url, MessageBody="m",
+                          MessageDeduplicationId="d")
+        self.assert_error(INVALID_VALUE, self.sqs.send_message, QueueUrl=url, MessageBody="m",
+                          MessageGroupId="g")  # no deduplication id, no content-based dedup
+        self.assert_error(INVALID_VALUE, self.sqs.send_message, QueueUrl=url, MessageBody="m",
+                          MessageGroupId="g", MessageDeduplicationId="d", DelaySeconds=5)
+        self.assertEqual(self.counts(url), (0, 0, 0))
+
+    def test_dead_letter_queue_is_of_the_same_type(self):
+        dlq = self.fifo()
+        policy = json.dumps({"deadLetterTargetArn": self.arn(dlq), "maxReceiveCount": 1})
+        self.assert_error(INVALID_ATTRIBUTE_VALUE, self.sqs.create_queue, QueueName=self.name(),
+                          Attributes={"RedrivePolicy": policy})
+        source = self.fifo(RedrivePolicy=policy)
+        self.assertIn("RedrivePolicy", self.attrs(source))
 
 
 class Purge(SqsCase):
