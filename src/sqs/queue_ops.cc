@@ -120,7 +120,10 @@ Result<std::optional<int64_t>> OptionalInt(const Json& params, std::string_view 
 }
 
 std::string ScalarForMessage(const Json& v) {
-  return v.is_string() ? v.get<std::string>() : v.dump();
+  if (v.is_string()) return v.get<std::string>();
+  // A folded query parameter (DelaySeconds.1=%FF) is an object whose strings
+  // may hold any bytes: dump() would throw on them.
+  return v.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
 Result<std::map<std::string, std::string>> StringMap(const Json& params, std::string_view name) {

@@ -476,8 +476,20 @@ TEST_F(SqsServiceTest, QuotedBytesThatAreNotTextComeBackReplaced) {
   EXPECT_NE(message.find("Create\xef\xbf\xbd\xef\xbf\xbdQueue"), std::string::npos) << message;
 }
 
-// FIFO queues are not offered: asking for one is a clear InvalidParameterValue
-// in either protocol, never a standard queue under a .fifo name.
+// A query parameter folded into an object (DelaySeconds.1=%FF) is quoted in
+// its error with what is not text replaced (it threw in json::dump).
+TEST_F(SqsServiceTest, FoldedParameterWithBytesIsAClearError) {
+  CallQuery("Action=CreateQueue&QueueName=q");
+  auto x =
+      CallQuery("Action=SendMessage&QueueUrl=/000000000000/q&MessageBody=m&DelaySeconds.1=%FF");
+  EXPECT_EQ(x->status, 400);
+  auto error = x->doc.child("ErrorResponse").child("Error");
+  EXPECT_STREQ(error.child_value("Code"), "InvalidParameterValue");
+  EXPECT_NE(std::string(error.child_value("Message")).find("\xef\xbf\xbd"), std::string::npos);
+}
+
+// A .fifo name goes with FifoQueue=true and only with it, in either protocol;
+// the FIFO-only attributes are unknown to a standard queue.
 TEST_F(SqsServiceTest, FifoQueueTypeGoesWithItsName) {
   auto [s1, by_name] = CallJson("CreateQueue", {{"QueueName", "jobs.fifo"}});
   EXPECT_EQ(s1, 400);
