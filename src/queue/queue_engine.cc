@@ -307,6 +307,7 @@ struct QueueState {
   int64_t id = 0;
   std::string name;
   QueueConfig config;
+  bool fifo = false;  // config.fifo, fixed at creation: read without the lock
   int64_t created_ms = 0;
   int64_t modified_ms = 0;
   int64_t last_purge_ms = 0;
@@ -399,6 +400,7 @@ class EngineImpl final : public QueueEngine {
         q->created_ms = st.ColumnInt(2);
         q->modified_ms = st.ColumnInt(3);
         Status applied = q->config.Apply(DecodeAttributeMap(st.ColumnText(4)));
+        q->fifo = q->config.fifo;
         if (!applied.ok())
           spdlog::warn("queue {}: stored attributes: {}", q->name, applied.message());
         q->last_purge_ms = st.ColumnInt(5);
@@ -548,6 +550,7 @@ class EngineImpl final : public QueueEngine {
     auto q = std::make_shared<QueueState>();
     q->name = std::string(name);
     q->config = config;
+    q->fifo = config.fifo;
     q->created_ms = q->modified_ms = clock_.NowMillis();
     q->tags = tags;
     const std::string stored = EncodeAttributeMap(config.ToMap());
@@ -1305,7 +1308,7 @@ class EngineImpl final : public QueueEngine {
         return NotFound("The resource that you requested couldn't be found.")
             .WithDetail("ResourceNotFoundException");
       }
-      if (ConfigOf(destination).fifo != ConfigOf(source).fifo) {
+      if (destination->fifo != source->fifo) {
         return InvalidParameter(
             "The destination queue must be of the same type (FIFO or standard) as the source "
             "queue.");
@@ -1531,7 +1534,7 @@ class EngineImpl final : public QueueEngine {
 
   QueueInfo Info(const QueuePtr& q) {
     std::lock_guard lock(mu_);
-    return QueueInfo{q->name, QueueArnFor(q->name), q->created_ms, q->modified_ms, q->config.fifo};
+    return QueueInfo{q->name, QueueArnFor(q->name), q->created_ms, q->modified_ms, q->fifo};
   }
 
   void Apply(const CountDeltas& deltas) {
@@ -1566,7 +1569,7 @@ class EngineImpl final : public QueueEngine {
                               " for parameter RedrivePolicy is invalid. Reason: Dead-letter "
                               "target does not exist.");
     }
-    if (ConfigOf(dlq).fifo != config.fifo) {
+    if (dlq->fifo != config.fifo) {
       return InvalidParameter("Value " + config.redrive_policy +
                               " for parameter RedrivePolicy is invalid. Reason: Dead-letter "
                               "target must be of the same type (FIFO or standard) as the source "
@@ -1947,9 +1950,9 @@ class EngineImpl final : public QueueEngine {
   // A deleted message of a FIFO queue may have held the rest of its group
   // back: parked receives look again.
   void WakeHeldGroups(const QueuePtr& q) {
+    if (!q->fifo) return;
     {
       std::lock_guard lock(mu_);
-      if (!q->config.fifo) return;
       ++q->send_generation;
       if (q->waiters.empty()) return;
       wake_.insert(q);
