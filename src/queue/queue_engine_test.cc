@@ -12,8 +12,11 @@
 #include <filesystem>
 #include <functional>
 #include <future>
+#include <map>
+#include <mutex>
 #include <regex>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "common/hashing.h"
@@ -1412,6 +1415,98 @@ TEST_F(QueueEngineTest, KillNineKeepsEveryAcknowledgedSend) {
   for (const auto& id : acked) EXPECT_TRUE(present.count(id)) << id;
   EXPECT_FALSE(present.count(deleted));
   EXPECT_GE(present.size(), acked.size());
+}
+
+// kill -9 while FIFO senders are busy: every acknowledged send is there after
+// reopening, each group still in send order, and its deduplication id still
+// answers with the same message.
+TEST_F(QueueEngineTest, KillNineKeepsFifoOrderAndDeduplication) {
+  Create("f.fifo", {{"FifoQueue", "true"}});
+  engine_.reset();  // the child opens its own; fork with no other threads alive
+  db_.reset();
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  const std::string path = (dir_ / "test.db").string();
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    close(fds[0]);
+    db::Options options;
+    options.path = path;
+    auto db = db::Database::Open(options);
+    if (!db.ok()) _exit(2);
+    ManualClock clock;  // the parent's clock_ starts at the same instant
+    auto engine = QueueEngine::Open(**db, clock);
+    if (!engine.ok()) _exit(3);
+    std::mutex report_mu;
+    std::vector<std::thread> senders;
+    for (int t = 0; t < 4; ++t) {
+      senders.emplace_back([&, t] {
+        for (int i = 0; i < 100000; ++i) {
+          SendRequest r;
+          r.body = std::to_string(i);
+          r.group_id = "g" + std::to_string(t);
+          r.dedup_id = r.group_id + "-" + r.body;
+          auto ok = (*engine)->Send("f.fifo", r);
+          if (!ok.ok()) continue;
+          std::string l = "sent " + r.dedup_id + " " + ok->message_id + "\n";
+          std::lock_guard lock(report_mu);
+          if (write(fds[1], l.data(), l.size()) != static_cast<ssize_t>(l.size())) _exit(4);
+        }
+      });
+    }
+    for (auto& s : senders) s.join();
+    _exit(0);
+  }
+  close(fds[1]);
+  FILE* in = fdopen(fds[0], "r");
+  ASSERT_NE(in, nullptr);
+  std::map<std::string, std::string> acked;  // dedup id -> message id
+  char line[256];
+  bool killed = false;
+  while (std::fgets(line, sizeof line, in)) {
+    std::istringstream words(line);
+    std::string verb, dedup, id;
+    words >> verb >> dedup >> id;
+    if (verb == "sent") acked[dedup] = id;
+    if (!killed && acked.size() >= 200) {
+      kill(child, SIGKILL);  // the rest of the pipe still drains below
+      killed = true;
+    }
+  }
+  std::fclose(in);
+  int status = 0;
+  waitpid(child, &status, 0);
+  ASSERT_TRUE(killed) << "child ended early, status " << status;
+
+  Reopen();
+  std::set<std::string> present;
+  std::map<std::string, int> last_of_group;
+  while (true) {
+    Messages got = Receive("f.fifo", 10);
+    if (got.empty()) break;
+    for (const auto& m : got) {
+      present.insert(m.message_id);
+      const int n = std::stoi(m.body);
+      auto [it, first] = last_of_group.emplace(m.group_id, n);
+      if (!first) {
+        EXPECT_GT(n, it->second) << m.group_id;  // send order within the group
+      }
+      it->second = n;
+      ASSERT_TRUE(engine_->Delete("f.fifo", m.receipt_handle).ok());
+    }
+  }
+  for (const auto& [dedup, id] : acked) EXPECT_TRUE(present.count(id)) << dedup;
+  // Within the interval, a resend of an acknowledged message is that message.
+  const auto& [dedup, id] = *acked.begin();
+  SendRequest again;
+  again.body = "again";
+  again.group_id = dedup.substr(0, dedup.find('-'));
+  again.dedup_id = dedup;
+  auto resent = engine_->Send("f.fifo", again);
+  ASSERT_TRUE(resent.ok());
+  EXPECT_EQ(resent->message_id, id);
+  EXPECT_EQ(Counts("f.fifo").visible, 0);
 }
 
 // ---- move tasks across restarts ----------------------------------------------
