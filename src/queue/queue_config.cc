@@ -399,6 +399,18 @@ Status ValidateQueueName(std::string_view name) {
   return Status::Ok();
 }
 
+Status ValidateIdText(std::string_view parameter, std::string_view id) {
+  const bool ok = id.size() <= 128 && std::all_of(id.begin(), id.end(), [](char c) {
+                    const auto u = static_cast<unsigned char>(c);
+                    return std::isalnum(u) || std::ispunct(u);
+                  });
+  if (ok) return Status::Ok();
+  return BadParameter(parameter, ReplaceNonXmlCharacters(std::string(id)),
+                      std::string(parameter) +
+                          " can only include alphanumeric and punctuation characters. 1 to 128 "
+                          "in length.");
+}
+
 Status ValidateQueueType(std::string_view name, const QueueConfig& config) {
   if (name.ends_with(kFifoSuffix) == config.fifo) return Status::Ok();
   return InvalidArgument(

@@ -99,6 +99,10 @@ Result<std::string> RemovePermissionStatement(std::string_view policy, std::stri
 
 // 1-80 characters of [A-Za-z0-9_-], the last five ".fifo" for a FIFO queue.
 Status ValidateQueueName(std::string_view name);
+// MessageGroupId, MessageDeduplicationId and ReceiveRequestAttemptId: up to
+// 128 letters, digits and ASCII punctuation, the set SQS documents ("" is
+// "not given"); InvalidParameterValue naming `parameter` otherwise.
+Status ValidateIdText(std::string_view parameter, std::string_view id);
 // A ".fifo" name goes with FifoQueue=true and only with it.
 Status ValidateQueueType(std::string_view name, const QueueConfig& config);
 

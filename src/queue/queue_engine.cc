@@ -155,21 +155,6 @@ AttributeMap DecodeAttributeMap(std::string_view text) {
   return m;
 }
 
-// MessageGroupId and MessageDeduplicationId: 1 to 128 letters, digits and
-// ASCII punctuation, the set SendMessage documents ("" when not given).
-Status ValidateIdText(std::string_view parameter, std::string_view id) {
-  const bool ok = id.size() <= 128 && std::all_of(id.begin(), id.end(), [](char c) {
-                    const auto u = static_cast<unsigned char>(c);
-                    return std::isalnum(u) || std::ispunct(u);
-                  });
-  if (ok) return Status::Ok();
-  return InvalidParameter("Value " + ReplaceNonXmlCharacters(std::string(id)) + " for parameter " +
-                          std::string(parameter) +
-                          " is invalid. Reason: " + std::string(parameter) +
-                          " can only include alphanumeric and punctuation characters. 1 to 128 "
-                          "in length.");
-}
-
 Status ValidateGroupId(std::string_view id) { return ValidateIdText("MessageGroupId", id); }
 
 // What a send must and must not carry for its queue's type.
@@ -308,6 +293,15 @@ struct QueueState {
   std::string name;
   QueueConfig config;
   bool fifo = false;  // config.fifo, fixed at creation: read without the lock
+  // FIFO receives by ReceiveRequestAttemptId, for kDeduplicationIntervalMs:
+  // what each took as (seq, receive count); attempt_order has them oldest
+  // first, for pruning.
+  struct ReceiveAttempt {
+    int64_t expires_ms = 0;
+    std::vector<std::pair<int64_t, int>> taken;
+  };
+  std::map<std::string, ReceiveAttempt, std::less<>> attempts;
+  std::deque<std::pair<int64_t, std::string>> attempt_order;
   int64_t created_ms = 0;
   int64_t modified_ms = 0;
   int64_t last_purge_ms = 0;
@@ -1044,7 +1038,8 @@ class EngineImpl final : public QueueEngine {
     w.abandoned = std::move(options.abandoned);
     w.done = std::move(done);
     if (!maybe_messages) return Park(q, std::move(w), generation);
-    ReceiveNowAsync(q, w.max_messages, visibility, std::move(options.complete_on),
+    ReceiveNowAsync(q, w.max_messages, visibility, q->fifo ? options.attempt_id : std::string(),
+                    std::move(options.complete_on),
                     [this, q, wait, generation,
                      w = std::move(w)](Result<std::vector<ReceivedMessage>> got) mutable {
                       if (!got.ok() || !got->empty() || wait == 0) return w.done(std::move(got));
@@ -1796,7 +1791,7 @@ class EngineImpl final : public QueueEngine {
     std::vector<Visible> read;
     for (int64_t seq : picked) {
       IMGBATCH_ASSIGN_OR_RETURN(db::Statement st, txn.Prepare(sql::kReceiveBySeq));
-      st.Bind(1, seq);
+      st.Bind(1, seq).Bind(2, q->id);
       IMGBATCH_RETURN_IF_ERROR(ReadVisibleRows(st, {}, read));
     }
     for (Visible& v : read) rows.push_back(std::move(v.row));
@@ -1870,7 +1865,7 @@ class EngineImpl final : public QueueEngine {
 
   // One receive of up to max messages, completed once durable (on the
   // database's writer or syncer thread) or with the write's error.
-  void ReceiveNowAsync(const QueuePtr& q, int max, int visibility,
+  void ReceiveNowAsync(const QueuePtr& q, int max, int visibility, std::string attempt_id,
                        std::function<void(std::function<void()>)> complete_on,
                        ReceiveCallback done) {
     struct Pass {
@@ -1878,23 +1873,35 @@ class EngineImpl final : public QueueEngine {
       QueuePtr dlq;
       std::vector<TakenMessage> out;
       CountDeltas deltas;
+      std::optional<std::vector<std::pair<int64_t, int>>> retried;  // an earlier attempt's
+      bool replayed = false;
     };
     auto pass = std::make_shared<Pass>();
     pass->config = ConfigOf(q);
     pass->dlq = DeadLetterTarget(pass->config);
     const int64_t now = clock_.NowMillis();
+    if (!attempt_id.empty()) pass->retried = FindAttempt(q, attempt_id, now);
     WriteAsync(
         [this, q, pass, max, visibility, now](db::Txn& txn) -> Status {
           pass->out.clear();
           pass->deltas = {};
+          pass->replayed = false;
+          if (pass->retried) {
+            IMGBATCH_ASSIGN_OR_RETURN(
+                pass->replayed, ReplayInTxn(txn, q, *pass->retried, visibility, now, pass->out));
+            if (pass->replayed) return Status::Ok();
+          }
           return ReceiveInTxn(txn, q, pass->config, pass->dlq, max, visibility, now, pass->out,
                               pass->deltas);
         },
-        [this, q, pass, visibility, now, complete_on = std::move(complete_on),
-         done = std::move(done)](Status st) mutable {
+        [this, q, pass, visibility, now, attempt_id = std::move(attempt_id),
+         complete_on = std::move(complete_on), done = std::move(done)](Status st) mutable {
           if (!st.ok()) {
             q->fresh_cursor_stale = true;  // what it took is fresh again
             return done(std::move(st));
+          }
+          if (!attempt_id.empty() && !pass->replayed && !pass->out.empty()) {
+            RecordAttempt(q, attempt_id, pass->out, now);
           }
           AfterReceive(q, pass->dlq, pass->deltas,
                        pass->out.empty() ? kNever : now + visibility * 1000LL);
@@ -1913,6 +1920,59 @@ class EngineImpl final : public QueueEngine {
         // changed rows fails the receive's whole group (db's kNone rule),
         // which is rare (I/O errors) and safe: nothing of it is acknowledged.
         db::Database::CallerUndo::kNone);
+  }
+
+  // The messages of a FIFO receive attempt still remembered, or nullopt.
+  std::optional<std::vector<std::pair<int64_t, int>>> FindAttempt(const QueuePtr& q,
+                                                                  std::string_view attempt_id,
+                                                                  int64_t now) {
+    std::lock_guard lock(mu_);
+    auto it = q->attempts.find(attempt_id);
+    if (it == q->attempts.end() || it->second.expires_ms <= now) return std::nullopt;
+    return it->second.taken;
+  }
+
+  // Remembers what a FIFO receive attempt took, forgetting expired attempts.
+  void RecordAttempt(const QueuePtr& q, const std::string& attempt_id,
+                     const std::vector<TakenMessage>& taken, int64_t now) {
+    QueueState::ReceiveAttempt attempt{now + kDeduplicationIntervalMs, {}};
+    for (const TakenMessage& t : taken) attempt.taken.emplace_back(t.seq, t.m.receive_count);
+    std::lock_guard lock(mu_);
+    while (!q->attempt_order.empty() && q->attempt_order.front().first <= now) {
+      auto old = q->attempts.find(q->attempt_order.front().second);
+      if (old != q->attempts.end() && old->second.expires_ms <= now) q->attempts.erase(old);
+      q->attempt_order.pop_front();
+    }
+    q->attempt_order.emplace_back(attempt.expires_ms, attempt_id);
+    q->attempts[attempt_id] = std::move(attempt);
+  }
+
+  // A FIFO receive retried with its ReceiveRequestAttemptId: the same rows
+  // again if each is still in flight from that receive (same receive count,
+  // still hidden, still in this queue), their visibility timeout starting
+  // over; false, with nothing changed, otherwise.
+  Result<bool> ReplayInTxn(db::Txn& txn, const QueuePtr& q,
+                           const std::vector<std::pair<int64_t, int>>& taken, int visibility,
+                           int64_t now, std::vector<TakenMessage>& out) {
+    std::vector<Visible> read;
+    for (const auto& [seq, receive_count] : taken) {
+      IMGBATCH_ASSIGN_OR_RETURN(db::Statement st, txn.Prepare(sql::kReceiveBySeq));
+      st.Bind(1, seq).Bind(2, q->id);
+      const size_t before = read.size();
+      IMGBATCH_RETURN_IF_ERROR(ReadVisibleRows(st, {}, read));
+      if (read.size() == before || read.back().row.m.receive_count != receive_count ||
+          read.back().visible_at_ms <= now) {
+        return false;
+      }
+    }
+    for (Visible& v : read) {
+      IMGBATCH_ASSIGN_OR_RETURN(
+          db::Statement hide,
+          txn.Prepare("UPDATE queue_messages SET visible_at_ms = ?1 WHERE seq = ?2"));
+      IMGBATCH_RETURN_IF_ERROR(hide.Bind(1, now + visibility * 1000LL).Bind(2, v.row.seq).Run());
+      out.push_back(std::move(v.row));
+    }
+    return true;
   }
 
   // db::Database::WriteAsync, counted: completions use this engine, so the

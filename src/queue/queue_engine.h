@@ -89,6 +89,13 @@ struct ReceiveOptions {
   // write waits for. A server passes its connection's I/O thread. Must run
   // its argument exactly once; it may outlive the engine (it uses none).
   std::function<void(std::function<void()>)> complete_on;
+  // FIFO queues: ReceiveRequestAttemptId. A receive retried with the id of
+  // one in the last 5 minutes gets that receive's messages again (their
+  // visibility timeout starting over) while all of them are still in flight
+  // from it; otherwise it is a new receive. Ignored by standard queues, and
+  // not kept for receives that waited (long polls served later) or across a
+  // restart.
+  std::string attempt_id;
 };
 
 struct ReceivedMessage {

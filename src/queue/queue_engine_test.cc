@@ -503,6 +503,46 @@ TEST_F(FifoQueueTest, DeduplicationByContentAndPerGroup) {
   EXPECT_EQ(Counts("p.fifo").visible, 2);
 }
 
+// ReceiveRequestAttemptId: a retried receive gets the same messages while they
+// are in flight from it (their timeout starting over), else it is a new one.
+TEST_F(FifoQueueTest, RetriedReceiveAttemptGetsTheSameMessages) {
+  SendF("a1", "a");
+  SendF("a2", "a");
+  SendF("b1", "b");
+  auto receive = [&](const std::string& attempt, int max) {
+    auto promise = std::make_shared<std::promise<Result<Messages>>>();
+    ReceiveOptions options;
+    options.max_messages = max;
+    options.attempt_id = attempt;
+    engine_->Receive("f.fifo", options,
+                     [promise](Result<Messages> r) { promise->set_value(std::move(r)); });
+    auto got = promise->get_future().get();
+    EXPECT_TRUE(got.ok()) << got.status().ToString();
+    return got.ok() ? *got : Messages{};
+  };
+  Messages first = receive("try-1", 1);
+  ASSERT_EQ(Bodies(first), Strings{"a1"});
+  Advance(20s);
+  Messages retried = receive("try-1", 1);  // the response was lost; the client retries
+  ASSERT_EQ(Bodies(retried), Strings{"a1"});
+  EXPECT_EQ(retried[0].receive_count, 1);
+  EXPECT_EQ(retried[0].message_id, first[0].message_id);
+  Advance(20s);  // 40 s after the first receive, 20 s after the retry: still hidden
+  EXPECT_EQ(Bodies(receive("try-2", 10)), Strings{"b1"});
+  // Either receipt handle deletes it; then the attempt's messages are gone
+  // and its id is a new receive.
+  ASSERT_TRUE(engine_->Delete("f.fifo", first[0].receipt_handle).ok());
+  EXPECT_EQ(Bodies(receive("try-1", 1)), Strings{"a2"});
+  // A standard queue ignores the id.
+  Create("std");
+  Send("std", "s");
+  ReceiveOptions options;
+  options.attempt_id = "try-1";
+  std::promise<Result<Messages>> got;
+  engine_->Receive("std", options, [&](Result<Messages> r) { got.set_value(std::move(r)); });
+  EXPECT_EQ(got.get_future().get()->size(), 1u);
+}
+
 TEST_F(FifoQueueTest, LongPollWakesWhenADeleteFreesItsGroup) {
   SendF("a1", "a");
   SendF("a2", "a");

@@ -41,12 +41,13 @@ inline constexpr const char* kFifoScan =
     "SELECT seq, group_id, visible_at_ms FROM queue_messages INDEXED BY queue_messages_fifo "
     "WHERE queue_id = ?1 AND dedup_id IS NOT NULL ORDER BY seq LIMIT ?2";
 
-// Receive, FIFO queue: one row the scan picked (a rowid lookup), with
-// kReceive's columns.
+// Receive, FIFO queue: one row ?1 of queue ?2 (a rowid lookup), with
+// kReceive's columns: a row the scan picked, or one a retried receive
+// attempt took.
 inline constexpr const char* kReceiveBySeq =
     "SELECT seq, message_id, body, attributes, sender_id, trace_header, "
     "sent_ms, receive_count, first_receive_ms, dlq_source, body_md5, visible_at_ms, group_id, "
-    "dedup_id FROM queue_messages WHERE seq = ?1";
+    "dedup_id FROM queue_messages WHERE seq = ?1 AND +queue_id = ?2";
 
 // A FIFO send's deduplication id seen within the interval: ?1 queue, ?2
 // scope, ?3 id, ?4 now.

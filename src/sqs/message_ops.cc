@@ -425,10 +425,18 @@ void ReceiveMessage(Context& ctx, Reply reply) {
   auto user = StringList(ctx.params(), "MessageAttributeNames");
   if (!user.ok()) return reply(user.status());
 
+  auto attempt = NonEmptyId(ctx.params(), "ReceiveRequestAttemptId");
+  if (!attempt.ok()) return reply(attempt.status());
+
   queue::ReceiveOptions options;
   options.max_messages = max->value_or(1);
   options.visibility_timeout = *visibility;
   options.wait_seconds = *wait;
+  if (!attempt->empty()) {
+    Status valid = queue::ValidateIdText("ReceiveRequestAttemptId", *attempt);
+    if (!valid.ok()) return reply(valid);
+    options.attempt_id = std::move(*attempt);
+  }
   std::weak_ptr<http::Exchange> exchange = ctx.exchange;
   options.abandoned = [exchange] {
     auto ex = exchange.lock();

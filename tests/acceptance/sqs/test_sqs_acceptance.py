@@ -1194,6 +1194,21 @@ class Fifo(SqsCase):
         self.assertEqual((a["MessageGroupId"], a["MessageDeduplicationId"], a["SequenceNumber"]),
                          ("g", "m0", sent[0]["SequenceNumber"]))
 
+    def test_retried_receive_attempt_gets_the_same_messages(self):
+        # ReceiveMessage, ReceiveRequestAttemptId: a retry with the same id during the
+        # visibility timeout returns the same messages (and resets their timeout).
+        url = self.fifo()
+        self.send(url, "a1", "a")
+        self.send(url, "a2", "a")
+        first = self.receive(url, MaxNumberOfMessages=1, ReceiveRequestAttemptId="attempt-1")
+        again = self.receive(url, MaxNumberOfMessages=1, ReceiveRequestAttemptId="attempt-1")
+        self.assertEqual([m["MessageId"] for m in again], [m["MessageId"] for m in first])
+        self.assertEqual(self.receive(url, MaxNumberOfMessages=10, ReceiveRequestAttemptId="attempt-2"), [])
+        self.sqs.delete_message(QueueUrl=url, ReceiptHandle=again[0]["ReceiptHandle"])
+        self.assertEqual(self.counts(url), (1, 0, 0))
+        self.assert_error(INVALID_VALUE, self.sqs.receive_message, QueueUrl=url,
+                          ReceiveRequestAttemptId="has space")
+
     def test_send_rules(self):
         url = self.fifo()
         self.assert_error("MissingParameter", self.sqs.send_message, QueueUrl=url, MessageBody="m",
