@@ -1,5 +1,6 @@
 // Queue configuration: the settable SQS queue attributes with their AWS
-// defaults and limits, the redrive policies, queue name rules and ARNs.
+// defaults and limits, the redrive policies, permission statements, queue
+// name and id rules, and ARNs.
 // Plain values and pure functions; thread-safe.
 // Reference: AWS SQS API Reference, SetQueueAttributes and CreateQueue.
 #pragma once
