@@ -24,6 +24,11 @@
 // The first two lines (cycles; cycles with backlog) are the single pair of
 // earlier sessions: an empty database, then the first phase behind the backlog.
 //
+// With --fifo the queue is a FIFO queue (<queue>.fifo, content-based
+// deduplication) and each connection's ten entries are ten message groups of
+// its own: the server's FIFO path (deduplication, group holding) under the
+// same cycle.
+//
 // With --rate R the cycles are paced at R messages/s in all (each connection
 // starts a cycle every connections*10/R seconds, the connections spread
 // evenly over that period) instead of as fast as the server answers: at a
@@ -97,6 +102,7 @@ struct Options {
   int rounds = 3;   // with/without pairs after the backlog fill
   double rate = 0;  // cycles' messages/s in all; 0: as fast as the server answers
   int server_pid = 0;
+  bool fifo = false;  // a FIFO queue: each entry its own message group per connection
   imgbatch::auth::Credentials credentials;
 };
 
@@ -337,6 +343,10 @@ class SendBatchBody {
     for (int i = 0; i < kBatch; ++i) {
       entries.push_back({{"Id", std::to_string(i)},
                          {"MessageBody", std::string(static_cast<size_t>(o.body_bytes), 'm')}});
+      // FIFO: ten groups per connection (deduplicated by content: the
+      // bodies differ), so receives are not held back by other connections'
+      // messages in flight more than the groups make them.
+      if (o.fifo) entries.back()["MessageGroupId"] = "g" + std::to_string(first + i);
     }
     text_ = Json{{"QueueUrl", QueueUrl(o)}, {"Entries", std::move(entries)}}.dump();
     constexpr std::string_view kKey = "\"MessageBody\":\"";
@@ -697,7 +707,17 @@ int main(int argc, char** argv) {
   app.add_option("--queue", o.queue, "queue name (created if missing)");
   app.add_option("--region", o.region, "signing region");
   app.add_option("--server-pid", o.server_pid, "report this process's RSS per phase");
+  app.add_flag("--fifo", o.fifo,
+               "use a FIFO queue (<queue>.fifo, content-based deduplication, ten message groups "
+               "per connection)");
   CLI11_PARSE(app, argc, argv);
+  if (o.fifo) {
+    if (o.backlog > 0) {
+      std::fprintf(stderr, "--fifo does not take --backlog\n");
+      return 2;
+    }
+    if (!o.queue.ends_with(".fifo")) o.queue += ".fifo";
+  }
   const char* key = std::getenv("AWS_ACCESS_KEY_ID");
   const char* secret = std::getenv("AWS_SECRET_ACCESS_KEY");
   if (key == nullptr || secret == nullptr) {
@@ -722,7 +742,11 @@ int main(int argc, char** argv) {
     asio::co_spawn(io, conns.back()->Connect(), asio::detached);
   }
   io.run();
-  Setup(io, *conns[0], "CreateQueue", {{"QueueName", o.queue}});
+  Json create = {{"QueueName", o.queue}};
+  if (o.fifo) {
+    create["Attributes"] = {{"FifoQueue", "true"}, {"ContentBasedDeduplication", "true"}};
+  }
+  Setup(io, *conns[0], "CreateQueue", create);
   Setup(io, *conns[0], "PurgeQueue", {{"QueueUrl", QueueUrl(o)}});
   if (o.backlog > 0) {
     const Options backlog = BacklogQueue(o);
@@ -732,8 +756,9 @@ int main(int argc, char** argv) {
 
   std::printf(
       "# queue_bench: %d connections, %d client thread(s), %.0f s per phase, "
-      "%d-byte bodies, batches of %d, JSON 1.0 protocol\n",
-      o.connections, o.threads, o.seconds, o.body_bytes, kBatch);
+      "%d-byte bodies, batches of %d, JSON 1.0 protocol%s\n",
+      o.connections, o.threads, o.seconds, o.body_bytes, kBatch,
+      o.fifo ? ", FIFO queue (ten message groups per connection)" : "");
   if (o.rate > 0) std::printf("# cycles paced at %.0f messages/s in all (--rate)\n", o.rate);
   int64_t rss0 = RssKib(o.server_pid);
   PhaseResult cycles = RunPhase(io, conns, o, Phase::kCycles, o.seconds);

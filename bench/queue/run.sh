@@ -11,6 +11,7 @@
 # rounds' p99 ratios (a single pair swings 1.0-1.3x from run to run).
 # usage: bench/queue/run.sh [seconds] [connections]
 #   env: BACKLOG=N ROUNDS=N RATE=msgs/s (paced cycles, see queue_bench.cc) CLIENT_THREADS=N
+#        FIFO=1 (a FIFO queue, ten message groups per connection; not with BACKLOG)
 #        TMPDIR=dir KEEP=1
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -41,6 +42,7 @@ for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/-/ready" >/dev/null && 
 
 echo "# $(date -u +%FT%TZ) $(nproc) cores, $(uptime | sed 's/.*load/load/')"
 "$BENCH" --endpoint "http://127.0.0.1:$PORT" --connections "$CONNS" --seconds "$SECONDS_PER_RUN" \
-  --threads "${CLIENT_THREADS:-1}" --backlog "${BACKLOG:-0}" --rounds "${ROUNDS:-3}" --rate "${RATE:-0}" --server-pid "$server_pid"
+  --threads "${CLIENT_THREADS:-1}" --backlog "${BACKLOG:-0}" --rounds "${ROUNDS:-3}" --rate "${RATE:-0}" --server-pid "$server_pid" \
+  ${FIFO:+--fifo}
 echo "# server: $(grep -E '^(VmHWM|VmRSS)' /proc/$server_pid/status | tr -s ' \n' ' ')"
 echo "# database: $(du -sh "$work/data" | cut -f1); $(uptime | sed 's/.*load/load/')"
