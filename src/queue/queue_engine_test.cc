@@ -41,6 +41,72 @@ class QueueEngineTest : public ::testing::Test {
     std::filesystem::remove_all(dir_);
   }
 
+  using Report = std::function<void(const std::string& line)>;
+  // kill -9 tests: runs `work` in a forked child on this database (its own
+  // engine, its clock at clock_'s instant; `report` writes a line to the
+  // parent, from any thread), kills the child with SIGKILL once `kill_after`
+  // reported lines start with "sent ", and returns every line it reported
+  // (the pipe drains after the kill). nullopt, with a failure, when the child
+  // ended by itself first.
+  std::optional<std::vector<std::string>> RunChildUntilKilled(
+      size_t kill_after, const std::function<void(QueueEngine&, const Report&)>& work) {
+    engine_.reset();  // the child opens its own; fork with no other threads alive
+    db_.reset();
+    int fds[2];
+    if (pipe(fds) != 0) {
+      ADD_FAILURE() << "pipe failed";
+      return std::nullopt;
+    }
+    const std::string path = (dir_ / "test.db").string();
+    const int64_t now = clock_.NowMillis();
+    pid_t child = fork();
+    if (child < 0) {
+      ADD_FAILURE() << "fork failed";
+      return std::nullopt;
+    }
+    if (child == 0) {
+      close(fds[0]);
+      db::Options options;
+      options.path = path;
+      auto db = db::Database::Open(options);
+      if (!db.ok()) _exit(2);
+      ManualClock clock(now);
+      auto engine = QueueEngine::Open(**db, clock);
+      if (!engine.ok()) _exit(3);
+      std::mutex report_mu;
+      work(**engine, [&](const std::string& line) {
+        const std::string l = line + "\n";
+        std::lock_guard lock(report_mu);
+        if (write(fds[1], l.data(), l.size()) != static_cast<ssize_t>(l.size())) _exit(4);
+      });
+      _exit(0);
+    }
+    close(fds[1]);
+    FILE* in = fdopen(fds[0], "r");
+    std::vector<std::string> lines;
+    size_t sent = 0;
+    bool killed = false;
+    char line[256];
+    while (in != nullptr && std::fgets(line, sizeof line, in)) {
+      std::string l(line);
+      if (!l.empty() && l.back() == '\n') l.pop_back();
+      if (l.starts_with("sent ")) ++sent;
+      lines.push_back(std::move(l));
+      if (!killed && sent >= kill_after) {
+        kill(child, SIGKILL);  // the rest of the pipe still drains below
+        killed = true;
+      }
+    }
+    if (in != nullptr) std::fclose(in);
+    int status = 0;
+    waitpid(child, &status, 0);
+    if (!killed) {
+      ADD_FAILURE() << "child ended early, status " << status;
+      return std::nullopt;
+    }
+    return lines;
+  }
+
   void Reopen() {
     engine_.reset();
     db_.reset();
@@ -1377,36 +1443,16 @@ TEST_F(QueueEngineTest, FailedCommitIsReportedAndNothingChanges) {
 // there after reopening, and a deleted message never comes back.
 TEST_F(QueueEngineTest, KillNineKeepsEveryAcknowledgedSend) {
   Create("q", {{"VisibilityTimeout", "0"}});
-  engine_.reset();  // the child opens its own; fork with no other threads alive
-  db_.reset();
-  int fds[2];
-  ASSERT_EQ(pipe(fds), 0);
-  const std::string path = (dir_ / "test.db").string();
-  pid_t child = fork();
-  ASSERT_GE(child, 0);
-  if (child == 0) {
-    close(fds[0]);
-    db::Options options;
-    options.path = path;
-    auto db = db::Database::Open(options);
-    if (!db.ok()) _exit(2);
-    ManualClock clock;
-    auto engine = QueueEngine::Open(**db, clock);
-    if (!engine.ok()) _exit(3);
-    auto report = [&](const std::string& line) {
-      std::string l = line + "\n";
-      if (write(fds[1], l.data(), l.size()) != static_cast<ssize_t>(l.size())) _exit(4);
-    };
+  auto lines = RunChildUntilKilled(200, [](QueueEngine& engine, const Report& report) {
     SendRequest doomed;
     doomed.body = "doomed";
-    auto sent = (*engine)->Send("q", doomed);
+    auto sent = engine.Send("q", doomed);
     if (!sent.ok()) _exit(5);
     std::promise<Result<Messages>> got;
-    (*engine)->Receive("q", ReceiveOptions{},
-                       [&](Result<Messages> r) { got.set_value(std::move(r)); });
+    engine.Receive("q", ReceiveOptions{}, [&](Result<Messages> r) { got.set_value(std::move(r)); });
     auto received = got.get_future().get();
     if (!received.ok() || received->size() != 1) _exit(6);
-    if (!(*engine)->Delete("q", (*received)[0].receipt_handle).ok()) _exit(7);
+    if (!engine.Delete("q", (*received)[0].receipt_handle).ok()) _exit(7);
     report("deleted " + sent->message_id);
     std::vector<std::thread> senders;
     for (int t = 0; t < 4; ++t) {
@@ -1414,35 +1460,20 @@ TEST_F(QueueEngineTest, KillNineKeepsEveryAcknowledgedSend) {
         for (int i = 0; i < 100000; ++i) {
           SendRequest r;
           r.body = "m" + std::to_string(t) + "-" + std::to_string(i);
-          auto ok = (*engine)->Send("q", r);
+          auto ok = engine.Send("q", r);
           if (ok.ok()) report("sent " + ok->message_id);
         }
       });
     }
     for (auto& s : senders) s.join();
-    _exit(0);
-  }
-  close(fds[1]);
-  FILE* in = fdopen(fds[0], "r");
-  ASSERT_NE(in, nullptr);
+  });
+  ASSERT_TRUE(lines);
   std::set<std::string> acked;
   std::string deleted;
-  char line[256];
-  bool killed = false;
-  while (std::fgets(line, sizeof line, in)) {
-    std::string l(line);
-    if (!l.empty() && l.back() == '\n') l.pop_back();
+  for (const std::string& l : *lines) {
     if (l.starts_with("deleted ")) deleted = l.substr(8);
     if (l.starts_with("sent ")) acked.insert(l.substr(5));
-    if (!killed && acked.size() >= 200) {
-      kill(child, SIGKILL);  // the rest of the pipe still drains below
-      killed = true;
-    }
   }
-  std::fclose(in);
-  int status = 0;
-  waitpid(child, &status, 0);
-  ASSERT_TRUE(killed) << "child ended early, status " << status;
   ASSERT_FALSE(deleted.empty());
 
   Reopen();
@@ -1462,23 +1493,7 @@ TEST_F(QueueEngineTest, KillNineKeepsEveryAcknowledgedSend) {
 // answers with the same message.
 TEST_F(QueueEngineTest, KillNineKeepsFifoOrderAndDeduplication) {
   Create("f.fifo", {{"FifoQueue", "true"}});
-  engine_.reset();  // the child opens its own; fork with no other threads alive
-  db_.reset();
-  int fds[2];
-  ASSERT_EQ(pipe(fds), 0);
-  const std::string path = (dir_ / "test.db").string();
-  pid_t child = fork();
-  ASSERT_GE(child, 0);
-  if (child == 0) {
-    close(fds[0]);
-    db::Options options;
-    options.path = path;
-    auto db = db::Database::Open(options);
-    if (!db.ok()) _exit(2);
-    ManualClock clock;  // the parent's clock_ starts at the same instant
-    auto engine = QueueEngine::Open(**db, clock);
-    if (!engine.ok()) _exit(3);
-    std::mutex report_mu;
+  auto lines = RunChildUntilKilled(200, [](QueueEngine& engine, const Report& report) {
     std::vector<std::thread> senders;
     for (int t = 0; t < 4; ++t) {
       senders.emplace_back([&, t] {
@@ -1487,37 +1502,21 @@ TEST_F(QueueEngineTest, KillNineKeepsFifoOrderAndDeduplication) {
           r.body = std::to_string(i);
           r.group_id = "g" + std::to_string(t);
           r.dedup_id = r.group_id + "-" + r.body;
-          auto ok = (*engine)->Send("f.fifo", r);
-          if (!ok.ok()) continue;
-          std::string l = "sent " + r.dedup_id + " " + ok->message_id + "\n";
-          std::lock_guard lock(report_mu);
-          if (write(fds[1], l.data(), l.size()) != static_cast<ssize_t>(l.size())) _exit(4);
+          auto ok = engine.Send("f.fifo", r);
+          if (ok.ok()) report("sent " + r.dedup_id + " " + ok->message_id);
         }
       });
     }
     for (auto& s : senders) s.join();
-    _exit(0);
-  }
-  close(fds[1]);
-  FILE* in = fdopen(fds[0], "r");
-  ASSERT_NE(in, nullptr);
+  });
+  ASSERT_TRUE(lines);
   std::map<std::string, std::string> acked;  // dedup id -> message id
-  char line[256];
-  bool killed = false;
-  while (std::fgets(line, sizeof line, in)) {
-    std::istringstream words(line);
+  for (const std::string& l : *lines) {
+    std::istringstream words(l);
     std::string verb, dedup, id;
     words >> verb >> dedup >> id;
     if (verb == "sent") acked[dedup] = id;
-    if (!killed && acked.size() >= 200) {
-      kill(child, SIGKILL);  // the rest of the pipe still drains below
-      killed = true;
-    }
   }
-  std::fclose(in);
-  int status = 0;
-  waitpid(child, &status, 0);
-  ASSERT_TRUE(killed) << "child ended early, status " << status;
 
   Reopen();
   std::set<std::string> present;
