@@ -155,8 +155,6 @@ AttributeMap DecodeAttributeMap(std::string_view text) {
   return m;
 }
 
-Status ValidateGroupId(std::string_view id) { return ValidateIdText("MessageGroupId", id); }
-
 // What a send must and must not carry for its queue's type.
 Status ValidateQueueTypeRules(const SendRequest& r, const QueueConfig& config) {
   if (!config.fifo) {
@@ -638,9 +636,8 @@ class EngineImpl final : public QueueEngine {
     QueuePtr q = Find(name);
     if (!q) return QueueNotFound();
     QueueConfig next = ConfigOf(q);
-    const bool fifo = next.fifo;
     IMGBATCH_RETURN_IF_ERROR(next.Apply(attributes));
-    if (next.fifo != fifo) {
+    if (next.fifo != q->fifo) {
       return InvalidArgument(
                  "Invalid value for the parameter FifoQueue. Reason: Modifying queue type is not "
                  "supported.")
@@ -1594,7 +1591,7 @@ class EngineImpl final : public QueueEngine {
     if (!CountXmlCharacters(r.trace_header)) {
       return InvalidParameter("Message system attribute AWSTraceHeader must be Unicode text.");
     }
-    IMGBATCH_RETURN_IF_ERROR(ValidateGroupId(r.group_id));
+    IMGBATCH_RETURN_IF_ERROR(ValidateIdText("MessageGroupId", r.group_id));
     IMGBATCH_RETURN_IF_ERROR(ValidateQueueTypeRules(r, config));
     const size_t size = MessageSize(r.body, r.attributes);
     if (size > static_cast<size_t>(config.maximum_message_size)) {
