@@ -697,6 +697,13 @@ class EngineImpl final : public QueueEngine {
     return CountsOf(q);
   }
 
+  int64_t WaitingReceives() override {
+    std::lock_guard lock(mu_);
+    int64_t waiting = 0;
+    for (const auto& entry : queues_) waiting += static_cast<int64_t>(entry.second->waiters.size());
+    return waiting;
+  }
+
   Result<std::vector<std::string>> DeadLetterSources(std::string_view name) override {
     QueuePtr q = Find(name);
     if (!q) return QueueNotFound();

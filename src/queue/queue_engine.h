@@ -251,6 +251,9 @@ class QueueEngine {
   // answers later receives without waiting (the server calls it before
   // stopping its listener so the drain does not wait out 20 s polls).
   virtual void ReleaseWaiters() = 0;
+  // Long polls parked right now, across all queues (a metric: thousands may
+  // wait at once, none holding a thread).
+  virtual int64_t WaitingReceives() = 0;
   // Wakes the engine thread to re-check deadlines now (tests that move a
   // ManualClock call this; the system clock needs no help).
   virtual void Poke() = 0;

@@ -1134,6 +1134,35 @@ TEST_F(QueueEngineTest, ReleaseWaitersAnswersParkedAndLaterPollsAtOnce) {
   EXPECT_TRUE(later.get()->empty());
 }
 
+// Thousands of long polls park as callbacks, not threads; each sent message
+// goes to one of them, and every poll is answered once.
+TEST_F(QueueEngineTest, ThousandsOfParkedReceivesShareTheMessagesSent) {
+  constexpr int kPolls = 2000;
+  Create("q");
+  std::vector<std::future<Result<Messages>>> polls;
+  for (int i = 0; i < kPolls; ++i) polls.push_back(ReceiveAsync("q", 1, std::nullopt, 20));
+  for (int spins = 0; engine_->WaitingReceives() < kPolls && spins < 10'000; ++spins) {
+    std::this_thread::sleep_for(1ms);
+  }
+  ASSERT_EQ(engine_->WaitingReceives(), kPolls);
+  for (int batch = 0; batch < kPolls / 10; ++batch) {
+    std::vector<SendRequest> requests(10);
+    for (int i = 0; i < 10; ++i) requests[i].body = "m" + std::to_string(batch * 10 + i);
+    auto sent = engine_->SendBatch("q", requests);
+    ASSERT_TRUE(sent.ok()) << sent.status().ToString();
+  }
+  std::set<std::string> bodies;
+  for (auto& poll : polls) {
+    ASSERT_EQ(poll.wait_for(30s), std::future_status::ready);
+    auto got = poll.get();
+    ASSERT_TRUE(got.ok()) << got.status().ToString();
+    ASSERT_EQ(got->size(), 1u);
+    bodies.insert((*got)[0].body);
+  }
+  EXPECT_EQ(bodies.size(), static_cast<size_t>(kPolls));
+  EXPECT_EQ(engine_->WaitingReceives(), 0);
+}
+
 TEST_F(QueueEngineTest, LongPollWakesOnVisibilityExpiry) {
   Create("q", {{"VisibilityTimeout", "5"}});
   Send("q", "m");

@@ -159,6 +159,16 @@ std::string PrometheusText(const OperatorContext& ctx) {
     f[1].samples.push_back({{{"queue", q.name}}, static_cast<double>(c->not_visible)});
     f[2].samples.push_back({{{"queue", q.name}}, static_cast<double>(c->delayed)});
   }
+  f.push_back({"imgbatch_queue_receives_waiting",
+               "Long polls (ReceiveMessage with a wait) parked right now, all queues.",
+               "gauge",
+               {{{}, static_cast<double>(ctx.queues->WaitingReceives())}}});
+  if (ctx.open_connections) {
+    f.push_back({"imgbatch_http_connections_open",
+                 "Client connections open right now.",
+                 "gauge",
+                 {{{}, static_cast<double>(ctx.open_connections())}}});
+  }
   if (ctx.pool) {
     auto snap = ctx.pool->Snapshot();
     f.push_back({"imgbatch_workers_desired",

@@ -5,6 +5,8 @@
 // thread-safe.
 #pragma once
 
+#include <cstddef>
+#include <functional>
 #include <string>
 
 #include "auth/policy.h"
@@ -35,6 +37,7 @@ struct OperatorContext {
   dashboard::ApiContext dashboard;                  // history, upload, gallery, objects
   std::string root_access_key_id;
   int64_t started_ms = 0;
+  std::function<size_t()> open_connections;  // the HTTP server's; may be empty
 };
 
 // The status document (`imgbatch status --json` prints it as is).

@@ -17,6 +17,7 @@
 
 #include "auth/policy.h"
 #include "autoscaler/worker_pool.h"
+#include "common/fd_limit.h"
 #include "common/logging.h"
 #include "common/reexec.h"
 #include "common/strings.h"
@@ -88,9 +89,13 @@ http::Handler MakeDispatcher(Services& services) {
       case Route::kReady:
         return services.ready ? RespondText(*ex, 200, "ready\n")
                               : RespondText(*ex, 503, "starting\n");
+      // The operator context is filled in after the listener starts; `ready`
+      // publishes it.
       case Route::kMetrics:
+        if (!services.ready) return RespondText(*ex, 503, "starting\n");
         return HandleMetrics(services.operator_context, *ex);
       case Route::kApi:
+        if (!services.ready) return RespondText(*ex, 503, "starting\n");
         return HandleApi(services.operator_context, *ex);
       case Route::kDashboard:
         return dashboard::HandleUi(*services.access, *ex);
@@ -342,6 +347,20 @@ int WaitForStopSignal(const sigset_t& set) {
   return sig;
 }
 
+// Each connection is a file descriptor, and so is each upload's temporary
+// file, the database's files and the workers' pipes (the reserve).
+void AllowOpenFilesFor(size_t max_connections) {
+  constexpr uint64_t kReserve = 1024;
+  const uint64_t wanted = max_connections + kReserve;
+  const uint64_t allowed = RaiseOpenFileLimit(wanted);
+  if (allowed < wanted) {
+    spdlog::warn(
+        "the open-file limit is {}, so about {} of limits.max_connections = {} "
+        "connections can be served; raise it (ulimit -Hn, LimitNOFILE=) for more",
+        allowed, allowed > kReserve ? allowed - kReserve : 0, max_connections);
+  }
+}
+
 }  // namespace
 
 Result<ListenAddress> ParseListen(const std::string& listen) {
@@ -433,6 +452,7 @@ int RunUp(const UpOptions& options) {
     }
   };
   http_options.max_connections = static_cast<size_t>(services.config.limits.max_connections);
+  AllowOpenFilesFor(http_options.max_connections);
   http::Server server(http_options);
   if (Status st = server.Start(MakeDispatcher(services)); !st.ok()) {
     std::fprintf(stderr, "imgbatch up: cannot listen on %s: %s\n", options.listen.c_str(),
@@ -477,6 +497,7 @@ int RunUp(const UpOptions& options) {
   }
   ctx.root_access_key_id = root.access_key_id;
   ctx.started_ms = SystemClock::Instance().NowMillis();
+  ctx.open_connections = [&server] { return server.connection_count(); };
   services.loop->Start();
   services.ready = true;
   PrintBanner(options, services, root, server.port());

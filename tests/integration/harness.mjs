@@ -32,6 +32,14 @@ export async function waitUntil(predicate, { timeoutMs = 30000, intervalMs = 50,
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
 }
 
+// A sample without labels from the server's /-/metrics (Prometheus text).
+export async function metric(endpoint, name) {
+  const text = await (await fetch(`${endpoint}/-/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(name + ' '));
+  if (!line) throw new Error(`no ${name} in /-/metrics`);
+  return Number(line.slice(name.length + 1));
+}
+
 export async function startServer(extraArgs = []) {
   const here = dirname(fileURLToPath(import.meta.url));
   const bin = process.env.IMGBATCH_BIN || join(here, '..', '..', 'build', 'release', 'src', 'cli', 'imgbatch');
@@ -57,6 +65,7 @@ export async function startServer(extraArgs = []) {
     endpoint,
     port,
     dataDir,
+    pid: proc.pid,
     clientConfig: {
       endpoint,
       region: REGION,

@@ -3,12 +3,14 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { readdirSync } from 'node:fs';
+import { Agent } from 'node:http';
 import {
   SQSClient, CreateQueueCommand, SendMessageCommand, SendMessageBatchCommand,
   ReceiveMessageCommand, DeleteMessageCommand, GetQueueAttributesCommand, GetQueueUrlCommand,
 } from '@aws-sdk/client-sqs';
 import { Consumer } from 'sqs-consumer';
-import { startServer, waitUntil } from './harness.mjs';
+import { metric, startServer, waitUntil } from './harness.mjs';
 
 let server;
 let sqs;
@@ -100,4 +102,40 @@ test('sqs-consumer drains a few hundred messages with deletes', async () => {
     return a.Attributes.ApproximateNumberOfMessages === '0' &&
       a.Attributes.ApproximateNumberOfMessagesNotVisible === '0';
   }, { what: 'every message deleted' });
+});
+
+test('2,000 long polls wait at once without a thread each; each gets one message', async () => {
+  const polls = 2000;
+  const name = 'pollers-' + randomUUID().slice(0, 8);
+  const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: name }));
+  // A client with a connection per poll (the SDK's default agent keeps 50).
+  const { forcePathStyle, ...config } = server.clientConfig;
+  const pollers = new SQSClient({
+    ...config,
+    requestHandler: { httpAgent: new Agent({ keepAlive: true, maxSockets: polls }) },
+  });
+  const threads = () => readdirSync(`/proc/${server.pid}/task`).length;
+  await sqs.send(new ReceiveMessageCommand({ QueueUrl, WaitTimeSeconds: 0 }));
+  const threadsBefore = threads();
+  const received = Array.from({ length: polls }, () => pollers.send(new ReceiveMessageCommand({
+    QueueUrl, WaitTimeSeconds: 20, MaxNumberOfMessages: 1,
+  })));
+  await waitUntil(async () => await metric(server.endpoint, 'imgbatch_queue_receives_waiting') === polls,
+    { what: `${polls} parked receives` });
+  assert.ok(await metric(server.endpoint, 'imgbatch_http_connections_open') >= polls);
+  assert.equal(threads(), threadsBefore);
+  for (let i = 0; i < polls; i += 100) {
+    await Promise.all(Array.from({ length: 10 }, (_, b) => sqs.send(new SendMessageBatchCommand({
+      QueueUrl,
+      Entries: Array.from({ length: 10 }, (_, j) => ({ Id: String(j), MessageBody: String(i + b * 10 + j) })),
+    }))));
+  }
+  const bodies = new Set();
+  for (const r of await Promise.all(received)) {
+    assert.equal(r.Messages?.length, 1);
+    bodies.add(r.Messages[0].Body);
+  }
+  assert.equal(bodies.size, polls);
+  assert.equal(await metric(server.endpoint, 'imgbatch_queue_receives_waiting'), 0);
+  pollers.destroy();
 });
