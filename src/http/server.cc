@@ -907,6 +907,14 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   awaitable<void> LingerAndClose() {
+    // The watch read already saw the client's stream end (a long poll's
+    // client leaving, most often): nothing can follow to drain. Closing at
+    // once also spares the drain buffer, which thousands of polls ending
+    // together would each have taken.
+    if (watch_failed_) {
+      CloseSocket();
+      co_return;
+    }
     error_code ec;
     stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
     scratch_.resize(kScratchBytes);
