@@ -12,6 +12,7 @@
 #include <set>
 #include <thread>
 #include <tuple>
+#include <utility>
 
 #include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
@@ -282,6 +283,54 @@ struct Waiter {
   std::function<bool()> abandoned;
   ReceiveCallback done;
   std::vector<TakenMessage> got;  // filled during a serve pass
+  uint64_t place = 0;             // in its queue's line (WaiterLine)
+};
+
+// A queue's parked long polls: served oldest first, timed out by deadline.
+// Each step is O(log n) and a serve takes only as many as it may fill, so
+// that thousands can wait on one queue without every send or timeout
+// walking them all.
+class WaiterLine {
+ public:
+  bool empty() const { return by_place_.empty(); }
+  size_t size() const { return by_place_.size(); }
+  void Park(Waiter w) {
+    w.place = next_place_++;
+    by_deadline_.emplace(w.deadline_ms, w.place);
+    by_place_.emplace(w.place, std::move(w));
+  }
+  // Back where it stood (one TakeOldest took that a serve could not fill).
+  void PutBack(Waiter w) {
+    by_deadline_.emplace(w.deadline_ms, w.place);
+    by_place_.emplace(w.place, std::move(w));
+  }
+  Waiter TakeOldest() { return Take(by_place_.begin()); }
+  // Those whose deadline is at or before `now`.
+  void TakeExpired(int64_t now, std::vector<Waiter>& out) {
+    while (!by_deadline_.empty() && by_deadline_.begin()->first <= now) {
+      out.push_back(Take(by_place_.find(by_deadline_.begin()->second)));
+    }
+  }
+  int64_t NextDeadline() const {
+    return by_deadline_.empty() ? std::numeric_limits<int64_t>::max() : by_deadline_.begin()->first;
+  }
+  void TakeAll(std::vector<Waiter>& out) {
+    for (auto& [place, w] : by_place_) out.push_back(std::move(w));
+    by_place_.clear();
+    by_deadline_.clear();
+  }
+
+ private:
+  Waiter Take(std::map<uint64_t, Waiter>::iterator it) {
+    Waiter w = std::move(it->second);
+    by_deadline_.erase({w.deadline_ms, w.place});
+    by_place_.erase(it);
+    return w;
+  }
+
+  uint64_t next_place_ = 0;
+  std::map<uint64_t, Waiter> by_place_;
+  std::set<std::pair<int64_t, uint64_t>> by_deadline_;
 };
 
 // In-memory state of one queue, guarded by EngineImpl::mu_ (the row data
@@ -315,7 +364,10 @@ struct QueueState {
   int64_t fresh_cursor = 0;
   std::atomic<bool> fresh_cursor_stale{false};
   uint64_t send_generation = 0;
-  std::deque<Waiter> waiters;
+  WaiterLine waiters;
+  // Messages made receivable since the last serve of the waiters (by sends;
+  // other wakes leave it 0): how many waiters a serve starts with.
+  int64_t wake_messages = 0;
   std::atomic<bool> deleted{false};
 };
 using QueuePtr = std::shared_ptr<QueueState>;
@@ -361,10 +413,7 @@ class EngineImpl final : public QueueEngine {
     {
       std::lock_guard lock(mu_);
       waits_released_ = true;
-      for (auto& [name, q] : queues_) {
-        for (auto& w : q->waiters) left.push_back(std::move(w));
-        q->waiters.clear();
-      }
+      for (auto& [name, q] : queues_) q->waiters.TakeAll(left);
     }
     for (auto& w : left) w.done(std::vector<ReceivedMessage>{});
   }
@@ -589,12 +638,12 @@ class EngineImpl final : public QueueEngine {
       q->deleted = false;
       return st;
     }
-    std::deque<Waiter> waiters;
+    std::vector<Waiter> waiters;
     {
       std::lock_guard lock(mu_);
       queues_.erase(q->name);
       by_id_.erase(q->id);
-      waiters.swap(q->waiters);
+      q->waiters.TakeAll(waiters);
     }
     for (auto& w : waiters) w.done(QueueNotFound());
     return Status::Ok();
@@ -985,14 +1034,17 @@ class EngineImpl final : public QueueEngine {
       std::lock_guard lock(mu_);
       q->message_count += static_cast<int64_t>(visible_ats.size());
       ++q->send_generation;
+      int64_t receivable = 0;
       for (int64_t visible_at : visible_ats) {
         if (visible_at <= now) {
           wake = true;
+          ++receivable;
         } else {
           q->next_visible_ms = std::min(q->next_visible_ms, visible_at);
         }
       }
       if (!q->waiters.empty()) {
+        q->wake_messages += receivable;
         if (wake) wake_.insert(q);
         wake = true;  // new delay deadline to consider
       } else {
@@ -1060,7 +1112,7 @@ class EngineImpl final : public QueueEngine {
       std::lock_guard lock(mu_);
       deleted = q->deleted;
       if (!deleted && !waits_released_) {
-        q->waiters.push_back(std::move(w));
+        q->waiters.Park(std::move(w));
         if (q->send_generation != generation) wake_.insert(q);
         cv_.notify_all();
         return;
@@ -2047,16 +2099,9 @@ class EngineImpl final : public QueueEngine {
       int64_t next = now + kMaxEngineSleepMillis;
       for (auto& [name, q] : queues_) {
         if (q->waiters.empty()) continue;
-        for (auto it = q->waiters.begin(); it != q->waiters.end();) {
-          if (it->deadline_ms <= now) {
-            timed_out.push_back(std::move(*it));
-            it = q->waiters.erase(it);
-          } else {
-            next = std::min(next, it->deadline_ms);
-            ++it;
-          }
-        }
+        q->waiters.TakeExpired(now, timed_out);
         if (q->waiters.empty()) continue;
+        next = std::min(next, q->waiters.NextDeadline());
         if (wake_.count(q) || q->next_visible_ms <= now) {
           serve.push_back(q);
         } else {
@@ -2091,27 +2136,61 @@ class EngineImpl final : public QueueEngine {
     }
   }
 
-  // Hands available messages to q's parked waiters, oldest waiter first, in
-  // one transaction.
+  // Hands available messages to q's parked waiters, oldest waiter first. It
+  // starts with as many waiters as the sends since the last serve made
+  // messages receivable (at least one); while the last of them gets all it
+  // asked for there may be more, so it serves again with twice as many.
+  // Waiters beyond those stay untouched: a send costs the same with one or
+  // thousands parked.
   void ServeWaiters(const QueuePtr& q) {
-    std::vector<Waiter> parked;
+    int64_t wanted = 0;
     {
       std::lock_guard lock(mu_);
-      while (!q->waiters.empty()) {
-        parked.push_back(std::move(q->waiters.front()));
-        q->waiters.pop_front();
-      }
+      wanted = std::max<int64_t>(1, q->wake_messages);
+      q->wake_messages = 0;
       q->next_visible_ms = kNever;  // recomputed below; concurrent changes lower it again
     }
-    // Checked outside the lock: the predicate belongs to the caller.
+    while (wanted > 0) wanted = ServeSome(q, wanted) ? wanted * 2 : 0;
+  }
+
+  // Takes parked waiters, oldest first, until the live ones ask for `wanted`
+  // messages; those whose client left are answered (empty) on the way.
+  // `generation`: the queue's send generation when it started.
+  std::vector<Waiter> TakeWaiters(const QueuePtr& q, int64_t wanted, uint64_t& generation) {
     std::vector<Waiter> waiters;
-    for (auto& w : parked) {
-      if (w.abandoned && w.abandoned()) {
-        w.done(std::vector<ReceivedMessage>{});
-      } else {
-        waiters.push_back(std::move(w));
+    int64_t asked = 0;
+    bool first = true;
+    while (asked < wanted) {
+      std::vector<Waiter> taken;
+      {
+        std::lock_guard lock(mu_);
+        if (std::exchange(first, false)) generation = q->send_generation;
+        for (int64_t more = asked; more < wanted && !q->waiters.empty();) {
+          taken.push_back(q->waiters.TakeOldest());
+          more += taken.back().max_messages;
+        }
+      }
+      if (taken.empty()) break;
+      // Checked outside the lock: the predicate belongs to the caller.
+      for (auto& w : taken) {
+        if (w.abandoned && w.abandoned()) {
+          w.done(std::vector<ReceivedMessage>{});
+        } else {
+          asked += w.max_messages;
+          waiters.push_back(std::move(w));
+        }
       }
     }
+    return waiters;
+  }
+
+  // One serve of ServeWaiters, in one transaction; waiters it could not fill
+  // go back to their places. True when the last one got all it asked for
+  // and others still wait (there may be more messages).
+  bool ServeSome(const QueuePtr& q, int64_t wanted) {
+    uint64_t generation = 0;
+    std::vector<Waiter> waiters = TakeWaiters(q, wanted, generation);
+    if (waiters.empty()) return false;
     const QueueConfig config = ConfigOf(q);
     QueuePtr dlq = DeadLetterTarget(config);
     const int64_t now = clock_.NowMillis();
@@ -2135,7 +2214,7 @@ class EngineImpl final : public QueueEngine {
       if (st.code() != Code::kNotFound)
         spdlog::warn("queue {}: long poll: {}", q->name, st.ToString());
       for (auto& w : waiters) w.done(st);
-      return;
+      return false;
     }
     int64_t hidden_until = kNever;
     for (const auto& w : waiters) {
@@ -2143,6 +2222,8 @@ class EngineImpl final : public QueueEngine {
         hidden_until = std::min<int64_t>(hidden_until, now + w.visibility_timeout * int64_t{1000});
     }
     AfterReceive(q, dlq, deltas, std::min(hidden_until, next_visible));
+    const bool last_filled =
+        waiters.back().got.size() == static_cast<size_t>(waiters.back().max_messages);
     std::vector<Waiter> still_waiting;
     for (auto& w : waiters) {
       if (w.got.empty()) {
@@ -2156,13 +2237,15 @@ class EngineImpl final : public QueueEngine {
       // DeleteQueue marks the queue deleted before it takes the waiters, so a
       // queue deleted meanwhile is seen here and nobody is left parked on it.
       if (!q->deleted) {
-        for (auto it = still_waiting.rbegin(); it != still_waiting.rend(); ++it) {
-          q->waiters.push_front(std::move(*it));
-        }
-        return;
+        for (auto& w : still_waiting) q->waiters.PutBack(std::move(w));
+        // A send that committed after this serve's read may have found the
+        // line empty (its waiters were out here) and woken nobody.
+        if (q->send_generation != generation && !q->waiters.empty()) wake_.insert(q);
+        return last_filled && !q->waiters.empty();
       }
     }
     for (auto& w : still_waiting) w.done(QueueNotFound());
+    return false;
   }
 
   void RunMoveStep(const std::shared_ptr<MoveTask>& task) {

@@ -1134,6 +1134,14 @@ TEST_F(QueueEngineTest, ReleaseWaitersAnswersParkedAndLaterPollsAtOnce) {
   EXPECT_TRUE(later.get()->empty());
 }
 
+// Parked long polls, as many as `count`, waiting (no timing: the engine's count).
+void WaitUntilParked(QueueEngine& engine, int64_t count) {
+  for (int spins = 0; engine.WaitingReceives() < count && spins < 10'000; ++spins) {
+    std::this_thread::sleep_for(1ms);
+  }
+  ASSERT_EQ(engine.WaitingReceives(), count);
+}
+
 // Thousands of long polls park as callbacks, not threads; each sent message
 // goes to one of them, and every poll is answered once.
 TEST_F(QueueEngineTest, ThousandsOfParkedReceivesShareTheMessagesSent) {
@@ -1141,10 +1149,7 @@ TEST_F(QueueEngineTest, ThousandsOfParkedReceivesShareTheMessagesSent) {
   Create("q");
   std::vector<std::future<Result<Messages>>> polls;
   for (int i = 0; i < kPolls; ++i) polls.push_back(ReceiveAsync("q", 1, std::nullopt, 20));
-  for (int spins = 0; engine_->WaitingReceives() < kPolls && spins < 10'000; ++spins) {
-    std::this_thread::sleep_for(1ms);
-  }
-  ASSERT_EQ(engine_->WaitingReceives(), kPolls);
+  WaitUntilParked(*engine_, kPolls);
   for (int batch = 0; batch < kPolls / 10; ++batch) {
     std::vector<SendRequest> requests(10);
     for (int i = 0; i < 10; ++i) requests[i].body = "m" + std::to_string(batch * 10 + i);
@@ -1216,6 +1221,56 @@ TEST_F(QueueEngineTest, ManyWaitersHoldNoThreads) {
     ASSERT_EQ(waiting[i].wait_for(10s), std::future_status::ready);
     EXPECT_TRUE(waiting[i].get()->empty());
   }
+}
+
+// No send announces messages whose visibility timeout ends: the serve starts
+// with one waiter and doubles while each round fills its last one.
+TEST_F(QueueEngineTest, ManyMessagesVisibleAgainReachAsManyWaiters) {
+  constexpr int kMessages = 50;
+  Create("q", {{"VisibilityTimeout", "5"}});
+  for (int i = 0; i < kMessages; ++i) Send("q", "m" + std::to_string(i));
+  size_t taken = 0;
+  for (int i = 0; i < kMessages / 10; ++i) taken += Receive("q").size();
+  ASSERT_EQ(taken, static_cast<size_t>(kMessages));
+  std::vector<std::future<Result<Messages>>> polls;
+  for (int i = 0; i < kMessages + 5; ++i) polls.push_back(ReceiveAsync("q", 1, std::nullopt, 20));
+  WaitUntilParked(*engine_, kMessages + 5);
+  Advance(5s);
+  std::set<std::string> bodies;
+  for (int i = 0; i < kMessages; ++i) {
+    ASSERT_EQ(polls[i].wait_for(10s), std::future_status::ready) << i;
+    auto got = polls[i].get();
+    ASSERT_TRUE(got.ok());
+    ASSERT_EQ(got->size(), 1u) << "poll " << i;
+    bodies.insert((*got)[0].body);
+  }
+  EXPECT_EQ(bodies.size(), static_cast<size_t>(kMessages));
+  // The last five stay parked, in line, for the next message (once the
+  // serve that found nothing for them puts them back).
+  WaitUntilParked(*engine_, 5);
+  Send("q", "next");
+  ASSERT_EQ(polls[kMessages].wait_for(10s), std::future_status::ready);
+  EXPECT_EQ(polls[kMessages].get()->at(0).body, "next");
+}
+
+TEST_F(QueueEngineTest, ShorterWaitsTimeOutFirstAndTheOthersKeepTheirPlace) {
+  Create("q");
+  auto long_wait = ReceiveAsync("q", 1, std::nullopt, 20);
+  WaitUntilParked(*engine_, 1);
+  auto short_wait = ReceiveAsync("q", 1, std::nullopt, 2);
+  auto later = ReceiveAsync("q", 1, std::nullopt, 20);
+  WaitUntilParked(*engine_, 3);
+  Advance(2s);
+  ASSERT_EQ(short_wait.wait_for(10s), std::future_status::ready);
+  EXPECT_TRUE(short_wait.get()->empty());
+  EXPECT_EQ(engine_->WaitingReceives(), 2);
+  Send("q", "first");
+  ASSERT_EQ(long_wait.wait_for(10s), std::future_status::ready);
+  EXPECT_EQ(long_wait.get()->at(0).body, "first");
+  EXPECT_EQ(later.wait_for(10ms), std::future_status::timeout);
+  Send("q", "second");
+  ASSERT_EQ(later.wait_for(10s), std::future_status::ready);
+  EXPECT_EQ(later.get()->at(0).body, "second");
 }
 
 TEST_F(QueueEngineTest, DeleteQueueCompletesWaiters) {
