@@ -36,6 +36,16 @@
 // the backlog itself costs a receive, not the queueing of a saturated closed
 // loop whose every extra microsecond of CPU per message becomes latency.
 //
+// With --pollers N,M,... the cycles give way to long polls at scale: for
+// each count in turn, that many connections each park a ReceiveMessage
+// (WaitTimeSeconds 20, one message) on a queue of their own, and once the
+// server's /-/metrics shows them all parked, one more connection sends
+// --poll-messages messages at --poll-rate, each body its send time; a poll
+// that gets one records the delivery latency (send start to receive reply)
+// and polls again. Printed per count: delivery p50/p99/max, the server's
+// threads and RSS with them all parked, its CPU per message; then the p99
+// ratio of the largest count to the smallest.
+//
 // One io_context on --threads threads; every connection is a coroutine.
 #include <utility>  // before Asio: 1.74's awaitable.hpp needs std::exchange
 
@@ -46,10 +56,13 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -71,6 +84,7 @@
 #include <nlohmann/json.hpp>
 
 #include "auth/sigv4.h"
+#include "common/fd_limit.h"
 #include "common/hashing.h"
 
 namespace {
@@ -102,7 +116,10 @@ struct Options {
   int rounds = 3;   // with/without pairs after the backlog fill
   double rate = 0;  // cycles' messages/s in all; 0: as fast as the server answers
   int server_pid = 0;
-  bool fifo = false;  // a FIFO queue: each entry its own message group per connection
+  bool fifo = false;         // a FIFO queue: each entry its own message group per connection
+  std::vector<int> pollers;  // --pollers: long-poll phases, one per count
+  int poll_messages = 2000;
+  double poll_rate = 200;  // messages/s sent to the parked polls
   imgbatch::auth::Credentials credentials;
 };
 
@@ -156,10 +173,12 @@ struct Reply {
   // escapes included): what a DeleteMessageBatch body carries. They point
   // into the connection's reply body and last until its next call.
   std::vector<std::string_view> receipt_handles;
+  std::vector<std::string_view> bodies;  // of Messages, unescaped, as long as the handles
   int64_t messages() const { return static_cast<int64_t>(receipt_handles.size()); }
   void Clear() {
     successful = failed = md5_mismatches = 0;
     receipt_handles.clear();
+    bodies.clear();
   }
 };
 
@@ -196,6 +215,7 @@ void ReadReply(simdjson::ondemand::document& doc, const SentMd5s* sent, Reply& r
         if (i >= kBatch || md5 != (*sent)[i]) ++reply.md5_mismatches;
       } else {
         reply.receipt_handles.push_back(handle);
+        reply.bodies.push_back(body);
         if (handle.empty() || md5 != imgbatch::Md5Hex(body)) ++reply.md5_mismatches;
       }
     }
@@ -208,7 +228,9 @@ void ReadReply(simdjson::ondemand::document& doc, const SentMd5s* sent, Reply& r
 // CPU per request, in both phases.
 class Connection {
  public:
-  Connection(asio::io_context& io, const Options& options)
+  // `buffer_bytes`: the read buffer and reply body kept from call to call
+  // (a long poll's small replies need far less than a batch's).
+  Connection(asio::io_context& io, const Options& options, size_t buffer_bytes = kReadBufferBytes)
       : socket_(io.get_executor()),
         timer_(io.get_executor()),
         options_(options),
@@ -216,13 +238,13 @@ class Connection {
     // Beast reads into whatever capacity the buffer has, at least 512 bytes:
     // a flat_buffer that starts empty stays at 512 and a 3 KB ReceiveMessage
     // reply took six recv calls and six trips through the scheduler.
-    buffer_.reserve(kReadBufferBytes);
+    buffer_.reserve(buffer_bytes);
     // Requests and the reply body keep their storage from call to call (as
     // a client reusing its buffers would): no allocation per request for them.
     request_ = {bhttp::verb::post, "/", 11};
     healthy_request_ = {bhttp::verb::get, "/-/healthy", 11};
     healthy_request_.set(bhttp::field::host, host_);
-    response_.body().reserve(kReadBufferBytes);
+    response_.body().reserve(buffer_bytes);
   }
 
   Task<void> Connect() {
@@ -259,6 +281,14 @@ class Connection {
   Task<bool> Healthy() {
     co_await RoundTrip(healthy_request_);
     co_return response_.result_int() == 200;
+  }
+
+  // GET `target` (unsigned: /-/ endpoints); the body, or "" unless 200.
+  Task<std::string> Get(std::string target) {
+    bhttp::request<bhttp::string_body> request{bhttp::verb::get, target, 11};
+    request.set(bhttp::field::host, host_);
+    co_await RoundTrip(request);
+    co_return response_.result_int() == 200 ? response_.body() : std::string();
   }
 
  private:
@@ -686,6 +716,203 @@ void RunBacklogRounds(asio::io_context& io, std::vector<std::unique_ptr<Connecti
       Median(p50_ratios));
 }
 
+// --pollers: one phase of `count` parked long polls.
+struct PollResult {
+  int count = 0;
+  Samples delivery, send;
+  int64_t delivered = 0;
+  int64_t errors = 0;
+  double park_seconds = 0;
+  double send_seconds = 0;
+  int threads_idle = 0, threads_parked = 0;
+  int64_t rss_idle_kib = 0, rss_parked_kib = 0;
+  ProcessCost server;  // during the timed sends
+};
+
+int ThreadCount(int pid) {
+  if (pid <= 0) return 0;
+  std::error_code ec;
+  int n = 0;
+  for (std::filesystem::directory_iterator it("/proc/" + std::to_string(pid) + "/task", ec), end;
+       !ec && it != end; it.increment(ec)) {
+    ++n;
+  }
+  return n;
+}
+
+int64_t NowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(SteadyClock::now().time_since_epoch())
+      .count();
+}
+
+// The value of an unlabelled sample in Prometheus text; -1 when absent.
+double MetricValue(std::string_view text, std::string_view name) {
+  const std::string key = "\n" + std::string(name) + " ";
+  const size_t at = text.find(key);
+  if (at == std::string_view::npos) return -1;
+  return std::atof(std::string(text.substr(at + key.size(), 32)).c_str());
+}
+
+// One long poll, again and again, until it receives "stop". Bodies are the
+// send times (NowNs) of the sender below.
+Task<void> Poller(Connection& conn, const std::string& receive_body, PollResult& r) {
+  try {
+    for (;;) {
+      const Reply* got = co_await conn.Call("ReceiveMessage", receive_body);
+      const int64_t now = NowNs();
+      if (got == nullptr) {
+        ++r.errors;
+        co_return;
+      }
+      r.errors += got->md5_mismatches;
+      for (std::string_view body : got->bodies) {
+        if (body == "stop") co_return;
+        int64_t sent_ns = 0;
+        std::from_chars(body.data(), body.data() + body.size(), sent_ns);
+        r.delivery.us.push_back((now - sent_ns) / 1000);
+        ++r.delivered;
+      }
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "poll: %s\n", e.what());
+    ++r.errors;
+  }
+}
+
+// Polls /-/metrics until `count` receives are parked (at most a minute).
+Task<void> WaitParked(Connection& conn, int count) {
+  const auto give_up = SteadyClock::now() + std::chrono::minutes(1);
+  while (SteadyClock::now() < give_up) {
+    const std::string text = co_await conn.Get("/-/metrics");
+    if (MetricValue(text, "imgbatch_queue_receives_waiting") >= count) co_return;
+    co_await conn.WaitUntil(SteadyClock::now() + std::chrono::milliseconds(20));
+  }
+  throw std::runtime_error("the polls did not all park within a minute");
+}
+
+// Sends o.poll_messages messages at o.poll_rate, each body its send time,
+// then one "stop" per poll.
+Task<void> SendToPolls(Connection& conn, const Options& o, const std::string& queue_url_json,
+                       const std::vector<std::string>& stop_bodies, PollResult& r) {
+  const auto period = std::chrono::duration_cast<SteadyClock::duration>(
+      std::chrono::duration<double>(1.0 / std::max(o.poll_rate, 1.0)));
+  const ProcessCost server0 = CostOf(o.server_pid);
+  const auto start = SteadyClock::now();
+  auto next = start;
+  std::string body;
+  for (int i = 0; i < o.poll_messages; ++i) {
+    co_await conn.WaitUntil(next);
+    next = std::max(next + period, SteadyClock::now());
+    const auto t0 = SteadyClock::now();
+    body.assign("{\"QueueUrl\":").append(queue_url_json).append(",\"MessageBody\":\"");
+    body.append(std::to_string(NowNs())).append("\"}");
+    if (co_await conn.Call("SendMessage", body) == nullptr) ++r.errors;
+    r.send.Add(SteadyClock::now() - t0);
+  }
+  // The last deliveries land within a few ms; let them before measuring.
+  co_await conn.WaitUntil(SteadyClock::now() + std::chrono::milliseconds(200));
+  r.send_seconds = std::chrono::duration<double>(SteadyClock::now() - start).count();
+  const ProcessCost server1 = CostOf(o.server_pid);
+  r.server = {server1.cpu_seconds - server0.cpu_seconds, server1.write_bytes - server0.write_bytes};
+  for (const std::string& stops : stop_bodies) {
+    if (co_await conn.Call("SendMessageBatch", stops) == nullptr) ++r.errors;
+  }
+}
+
+// The SendMessageBatch bodies that carry one "stop" per poll.
+std::vector<std::string> StopBodies(const Options& q, int count) {
+  std::vector<std::string> bodies;
+  for (int sent = 0; sent < count; sent += kBatch) {
+    Json entries = Json::array();
+    for (int i = 0; i < std::min(kBatch, count - sent); ++i) {
+      entries.push_back({{"Id", std::to_string(i)}, {"MessageBody", "stop"}});
+    }
+    bodies.push_back(Json{{"QueueUrl", QueueUrl(q)}, {"Entries", std::move(entries)}}.dump());
+  }
+  return bodies;
+}
+
+// Parks `count` long polls on a queue of their own, then sends to them.
+// Single-threaded (the polls share `r`).
+PollResult RunPollPhase(asio::io_context& io, const Options& o, int count, int index) {
+  Options q = o;
+  q.queue = o.queue + "-polls-" + std::to_string(index);
+  PollResult r;
+  r.count = count;
+  Connection control(io, o);
+  std::vector<std::unique_ptr<Connection>> polls;
+  asio::co_spawn(io, control.Connect(), asio::detached);
+  for (int i = 0; i < count; ++i) {
+    polls.push_back(std::make_unique<Connection>(io, q, 4096));
+    asio::co_spawn(io, polls.back()->Connect(), asio::detached);
+  }
+  io.restart();
+  io.run();
+  Setup(io, control, "CreateQueue",
+        {{"QueueName", q.queue}, {"Attributes", {{"VisibilityTimeout", "43200"}}}});
+  r.threads_idle = ThreadCount(o.server_pid);
+  r.rss_idle_kib = RssKib(o.server_pid);
+  const std::string receive_body =
+      Json{{"QueueUrl", QueueUrl(q)}, {"WaitTimeSeconds", 20}, {"MaxNumberOfMessages", 1}}.dump();
+  const std::string queue_url_json = QueueUrlJson(q);
+  const std::vector<std::string> stop_bodies = StopBodies(q, count);
+  const auto start = SteadyClock::now();
+  for (auto& poll : polls) asio::co_spawn(io, Poller(*poll, receive_body, r), asio::detached);
+  asio::co_spawn(
+      io,
+      [&]() -> Task<void> {
+        co_await WaitParked(control, count);
+        r.park_seconds = std::chrono::duration<double>(SteadyClock::now() - start).count();
+        r.threads_parked = ThreadCount(o.server_pid);
+        r.rss_parked_kib = RssKib(o.server_pid);
+        co_await SendToPolls(control, o, queue_url_json, stop_bodies, r);
+      },
+      [&](std::exception_ptr e) {
+        if (!e) return;
+        try {
+          std::rethrow_exception(e);
+        } catch (const std::exception& ex) {
+          std::fprintf(stderr, "long polls: %s\n", ex.what());
+          std::exit(1);
+        }
+      });
+  io.restart();
+  io.run();
+  Setup(io, control, "DeleteQueue", {{"QueueUrl", QueueUrl(q)}});
+  return r;
+}
+
+void PrintPollPhase(PollResult& r, const Options& o) {
+  const double n = std::max<double>(1, static_cast<double>(r.delivered));
+  std::printf(
+      "long polls: %5d parked in %.2f s; server threads %d (idle %d), RSS %.1f MiB (idle %.1f, "
+      "%+.1f KiB per poll); %lld messages at %.0f/s: delivery p50/p99/max %.2f/%.2f/%.2f ms, "
+      "send p50/p99 %.2f/%.2f ms; server %.1f us CPU per message; %lld errors\n",
+      r.count, r.park_seconds, r.threads_parked, r.threads_idle,
+      static_cast<double>(r.rss_parked_kib) / 1024.0, static_cast<double>(r.rss_idle_kib) / 1024.0,
+      static_cast<double>(r.rss_parked_kib - r.rss_idle_kib) / std::max(1, r.count),
+      static_cast<long long>(r.delivered), o.poll_rate, r.delivery.Percentile(0.5),
+      r.delivery.Percentile(0.99), r.delivery.Percentile(1.0), r.send.Percentile(0.5),
+      r.send.Percentile(0.99), r.server.cpu_seconds * 1e6 / n,
+      static_cast<long long>(r.errors + (o.poll_messages - r.delivered)));
+}
+
+// Every count of --pollers in turn; then the delivery p99 of the largest
+// count over the smallest's (medians when a count repeats).
+void RunLongPolls(asio::io_context& io, const Options& o) {
+  std::map<int, std::vector<double>> p99s;
+  for (size_t i = 0; i < o.pollers.size(); ++i) {
+    PollResult r = RunPollPhase(io, o, o.pollers[i], static_cast<int>(i));
+    PrintPollPhase(r, o);
+    p99s[r.count].push_back(r.delivery.Percentile(0.99));
+  }
+  if (p99s.size() < 2) return;
+  const auto& [fewest, low] = *p99s.begin();
+  const auto& [most, high] = *p99s.rbegin();
+  std::printf("ratio: delivery p99 with %d parked / with %d = %.2fx (%.2f / %.2f ms)\n", most,
+              fewest, Median(high) / std::max(0.001, Median(low)), Median(high), Median(low));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -710,6 +937,15 @@ int main(int argc, char** argv) {
   app.add_flag("--fifo", o.fifo,
                "use a FIFO queue (<queue>.fifo, content-based deduplication, ten message groups "
                "per connection)");
+  app.add_option("--pollers", o.pollers,
+                 "instead of the cycles: long-poll phases with this many parked polls each "
+                 "(comma-separated, e.g. 1,5000)")
+      ->delimiter(',')
+      ->check(CLI::Range(1, 50000));
+  app.add_option("--poll-messages", o.poll_messages, "with --pollers: messages sent per phase")
+      ->check(CLI::Range(1, 1000000));
+  app.add_option("--poll-rate", o.poll_rate, "with --pollers: messages/s sent to the polls")
+      ->check(CLI::PositiveNumber);
   CLI11_PARSE(app, argc, argv);
   if (o.fifo) {
     if (o.backlog > 0) {
@@ -754,6 +990,13 @@ int main(int argc, char** argv) {
     Setup(io, *conns[0], "PurgeQueue", {{"QueueUrl", QueueUrl(backlog)}});
   }
 
+  if (!o.pollers.empty()) {
+    const int most = *std::max_element(o.pollers.begin(), o.pollers.end());
+    imgbatch::RaiseOpenFileLimit(static_cast<uint64_t>(most) + 256);
+    std::printf("# queue_bench: long polls (WaitTimeSeconds 20, one message each), JSON 1.0\n");
+    RunLongPolls(io, o);
+    return 0;
+  }
   std::printf(
       "# queue_bench: %d connections, %d client thread(s), %.0f s per phase, "
       "%d-byte bodies, batches of %d, JSON 1.0 protocol%s\n",
