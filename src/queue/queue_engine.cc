@@ -109,6 +109,10 @@ constexpr int kInsertFirstRowParam = 3;
 // message groups with something to deliver (AWS documents 120,000; reading
 // them is index-only, ~20,000 is a few milliseconds of the writer's time).
 constexpr int64_t kFifoScanRows = 20000;
+// AWS returns as many messages of one group as it can before others (so that
+// other consumers get the other groups): after the first deliverable row a
+// receive looks this many rows further for more of the groups it found.
+constexpr int64_t kFifoGroupLookahead = 1000;
 constexpr int kInsertParamsPerRow = 10;
 
 // A new row's seq and the message id that names it.
@@ -1816,13 +1820,15 @@ class EngineImpl final : public QueueEngine {
     return Status::Ok();
   }
 
-  // Up to `want` of a FIFO queue's rows a receive may take, in seq (= send)
-  // order: the first rows of each message group until one that is hidden (in
-  // flight or delayed), which holds the rest of its group back. Rows this
-  // call delivered already are left out without holding their group (with
-  // VisibilityTimeout 0 they stay visible). Looks through the queue's first
-  // kFifoScanRows rows, as AWS looks through a window of the oldest messages
-  // for groups to serve.
+  // Up to `want` of a FIFO queue's rows a receive may take: of each message
+  // group, its first rows in seq (= send) order until one that is hidden (in
+  // flight or delayed), which holds the rest of its group back; the group
+  // with the oldest such row first and as many of its rows as there are,
+  // then the next group's, as AWS does. Rows this call delivered already are
+  // left out without holding their group (with VisibilityTimeout 0 they stay
+  // visible). Looks through the queue's first kFifoScanRows rows, as AWS
+  // looks through a window of the oldest messages for groups to serve, and
+  // kFifoGroupLookahead rows past the first deliverable one.
   Status ReadVisibleFifo(db::Txn& txn, const QueuePtr& q, int64_t now, int want,
                          const std::vector<int64_t>& delivered, std::vector<TakenMessage>& rows) {
     std::vector<int64_t> picked;
@@ -1830,9 +1836,13 @@ class EngineImpl final : public QueueEngine {
       IMGBATCH_ASSIGN_OR_RETURN(db::Statement scan, txn.Prepare(sql::kFifoScan));
       scan.Bind(1, q->id).Bind(2, kFifoScanRows);
       std::set<std::string, std::less<>> held;
-      while (static_cast<int>(picked.size()) < want) {
+      // Deliverable rows by group, the groups in the order of their first.
+      std::vector<std::pair<std::string, std::vector<int64_t>>> groups;
+      int64_t found = 0;
+      for (int64_t lookahead = kFifoGroupLookahead; lookahead > 0;) {
         IMGBATCH_ASSIGN_OR_RETURN(bool more, scan.Step());
         if (!more) break;
+        if (found > 0) --lookahead;
         const int64_t seq = scan.ColumnInt(0);
         std::string group = scan.ColumnText(1);
         if (held.contains(group)) continue;
@@ -1841,7 +1851,20 @@ class EngineImpl final : public QueueEngine {
           held.insert(std::move(group));
           continue;
         }
-        picked.push_back(seq);
+        auto it = std::find_if(groups.begin(), groups.end(),
+                               [&](const auto& g) { return g.first == group; });
+        if (it == groups.end()) {
+          if (found >= want) continue;  // the receive is full without this group
+          it = groups.insert(groups.end(), {std::move(group), {}});
+        }
+        it->second.push_back(seq);
+        ++found;
+        if (static_cast<int>(groups.front().second.size()) >= want) break;
+      }
+      for (const auto& [group, seqs] : groups) {
+        for (int64_t seq : seqs) {
+          if (static_cast<int>(picked.size()) < want) picked.push_back(seq);
+        }
       }
     }
     std::vector<Visible> read;

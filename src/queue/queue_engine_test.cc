@@ -491,10 +491,11 @@ TEST_F(FifoQueueTest, EachGroupIsDeliveredInOrderOneBatchAtATime) {
   EXPECT_TRUE(Receive("f.fifo").empty());
   ASSERT_TRUE(engine_->Delete("f.fifo", first[0].receipt_handle).ok());
   EXPECT_EQ(Bodies(Receive("f.fifo", 1)), Strings{"a2"});
-  // a2 and b1/b2 come back when their timeout passes, in order, counted.
+  // a2 and b1/b2 come back when their timeout passes, in order, counted;
+  // the group of the oldest first (b1), as much of it as there is.
   Advance(31s);
   Messages again = Receive("f.fifo", 10);
-  EXPECT_EQ(Bodies(again), (Strings{"b1", "a2", "b2", "a3"}));
+  EXPECT_EQ(Bodies(again), (Strings{"b1", "b2", "a2", "a3"}));
   for (const auto& m : again) {
     EXPECT_EQ(m.group_id, std::string(1, m.body[0]));
     EXPECT_EQ(m.dedup_id, m.body);
@@ -506,6 +507,18 @@ TEST_F(FifoQueueTest, EachGroupIsDeliveredInOrderOneBatchAtATime) {
   QueueCounts c = Counts("f.fifo");
   EXPECT_EQ(c.visible, 0);
   EXPECT_EQ(c.not_visible, 4);
+}
+
+// AWS: "Amazon SQS first attempts to return as many messages with the same
+// message group ID as possible", leaving other groups to other consumers.
+TEST_F(FifoQueueTest, AReceiveTakesAsMuchOfOneGroupAsItCan) {
+  for (const char* body : {"a1", "b1", "c1", "a2", "b2", "a3", "c2"}) {
+    SendF(body, std::string(1, body[0]));
+  }
+  EXPECT_EQ(Bodies(Receive("f.fifo", 2)), (Strings{"a1", "a2"}));
+  // Another consumer: group a is in flight; b, then c.
+  EXPECT_EQ(Bodies(Receive("f.fifo", 3)), (Strings{"b1", "b2", "c1"}));
+  EXPECT_TRUE(Receive("f.fifo", 10).empty());  // every group has one in flight
 }
 
 TEST_F(FifoQueueTest, VisibilityZeroLetsTheGroupGoOn) {

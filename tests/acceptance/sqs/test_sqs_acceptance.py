@@ -1167,6 +1167,17 @@ class Fifo(SqsCase):
         self.sqs.delete_message(QueueUrl=url, ReceiptHandle=first[0]["ReceiptHandle"])
         self.assertEqual([m["Body"] for m in self.receive(url, MaxNumberOfMessages=10)], ["a2", "a3"])
 
+    def test_a_receive_returns_as_much_of_one_group_as_it_can(self):
+        # Developer Guide, "FIFO queue delivery logic": "Amazon SQS first attempts to return as
+        # many messages with the same message group ID as possible", leaving the other groups to
+        # other consumers.
+        url = self.fifo(VisibilityTimeout=30)
+        for body in ("a1", "b1", "c1", "a2", "b2", "a3"):
+            self.send(url, body, body[0])
+        self.assertEqual([m["Body"] for m in self.receive(url, MaxNumberOfMessages=2)], ["a1", "a2"])
+        self.assertEqual([m["Body"] for m in self.receive(url, MaxNumberOfMessages=3)],
+                         ["b1", "b2", "c1"])
+
     def test_deduplication_within_five_minutes(self):
         url = self.fifo()
         first = self.send(url, "m", "g", dedup="d-1")
