@@ -2173,7 +2173,19 @@ class EngineImpl final : public QueueEngine {
       q->wake_messages = 0;
       q->next_visible_ms = kNever;  // recomputed below; concurrent changes lower it again
     }
-    while (wanted > 0) wanted = ServeSome(q, wanted) ? wanted * 2 : 0;
+    // A bounded number of rounds, so that a busy queue whose waiters park
+    // again as fast as they are served cannot keep the engine thread from
+    // the other queues' waiters and deadlines: then it is served again on
+    // the thread's next pass.
+    constexpr int kMaxRounds = 8;
+    for (int round = 0; wanted > 0; ++round) {
+      if (round == kMaxRounds) {
+        std::lock_guard lock(mu_);
+        wake_.insert(q);
+        return;
+      }
+      wanted = ServeSome(q, wanted) ? wanted * 2 : 0;
+    }
   }
 
   // Takes parked waiters, oldest first, until the live ones ask for `wanted`
