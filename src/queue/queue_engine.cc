@@ -288,6 +288,7 @@ struct Waiter {
   ReceiveCallback done;
   std::vector<TakenMessage> got;  // filled during a serve pass
   uint64_t place = 0;             // in its queue's line (WaiterLine)
+  std::string attempt_id;         // FIFO ReceiveRequestAttemptId, remembered when served
 };
 
 // A queue's parked long polls: served oldest first, timed out by deadline.
@@ -1097,6 +1098,7 @@ class EngineImpl final : public QueueEngine {
     w.deadline_ms = clock_.NowMillis() + wait * 1000LL;
     w.abandoned = std::move(options.abandoned);
     w.done = std::move(done);
+    if (q->fifo) w.attempt_id = options.attempt_id;
     if (!maybe_messages) return Park(q, std::move(w), generation);
     ReceiveNowAsync(q, w.max_messages, visibility, q->fifo ? options.attempt_id : std::string(),
                     std::move(options.complete_on),
@@ -2257,6 +2259,9 @@ class EngineImpl final : public QueueEngine {
         hidden_until = std::min<int64_t>(hidden_until, now + w.visibility_timeout * int64_t{1000});
     }
     AfterReceive(q, dlq, deltas, std::min(hidden_until, next_visible));
+    for (const auto& w : waiters) {
+      if (!w.got.empty() && !w.attempt_id.empty()) RecordAttempt(q, w.attempt_id, w.got, now);
+    }
     const bool last_filled =
         waiters.back().got.size() == static_cast<size_t>(waiters.back().max_messages);
     std::vector<Waiter> still_waiting;

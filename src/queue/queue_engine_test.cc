@@ -391,6 +391,14 @@ TEST_F(QueueEngineTest, PermissionsAreStatementsOfThePolicy) {
 
 // ---- FIFO queues ----------------------------------------------------------
 
+// Parked long polls, as many as `count`, waiting (no timing: the engine's count).
+void WaitUntilParked(QueueEngine& engine, int64_t count) {
+  for (int spins = 0; engine.WaitingReceives() < count && spins < 10'000; ++spins) {
+    std::this_thread::sleep_for(1ms);
+  }
+  ASSERT_EQ(engine.WaitingReceives(), count);
+}
+
 class FifoQueueTest : public QueueEngineTest {
  protected:
   void SetUp() override {
@@ -620,6 +628,34 @@ TEST_F(FifoQueueTest, RetriedReceiveAttemptGetsTheSameMessages) {
   std::promise<Result<Messages>> got;
   engine_->Receive("std", options, [&](Result<Messages> r) { got.set_value(std::move(r)); });
   EXPECT_EQ(got.get_future().get()->size(), 1u);
+}
+
+// A long poll answered after waiting is an attempt like any other: its
+// retry gets what the wait delivered.
+TEST_F(FifoQueueTest, RetriedLongPollAttemptGetsWhatTheWaitDelivered) {
+  auto receive = [&](int wait) {
+    auto promise = std::make_shared<std::promise<Result<Messages>>>();
+    ReceiveOptions options;
+    options.max_messages = 10;
+    options.wait_seconds = wait;
+    options.attempt_id = "poll-1";
+    engine_->Receive("f.fifo", options,
+                     [promise](Result<Messages> r) { promise->set_value(std::move(r)); });
+    return promise->get_future();
+  };
+  auto waiting = receive(20);
+  WaitUntilParked(*engine_, 1);
+  SendF("a1", "a");
+  ASSERT_EQ(waiting.wait_for(10s), std::future_status::ready);
+  auto first = waiting.get();
+  ASSERT_TRUE(first.ok());
+  ASSERT_EQ(Bodies(*first), Strings{"a1"});
+  SendF("a2", "a");
+  auto retried = receive(0).get();  // the response was lost; the client retries
+  ASSERT_TRUE(retried.ok());
+  ASSERT_EQ(Bodies(*retried), Strings{"a1"});
+  EXPECT_EQ((*retried)[0].message_id, (*first)[0].message_id);
+  EXPECT_EQ((*retried)[0].receive_count, 1);
 }
 
 TEST_F(FifoQueueTest, LongPollWakesWhenADeleteFreesItsGroup) {
@@ -1145,14 +1181,6 @@ TEST_F(QueueEngineTest, ReleaseWaitersAnswersParkedAndLaterPollsAtOnce) {
   auto later = ReceiveAsync("q", 10, std::nullopt, 20);
   ASSERT_EQ(later.wait_for(10s), std::future_status::ready);
   EXPECT_TRUE(later.get()->empty());
-}
-
-// Parked long polls, as many as `count`, waiting (no timing: the engine's count).
-void WaitUntilParked(QueueEngine& engine, int64_t count) {
-  for (int spins = 0; engine.WaitingReceives() < count && spins < 10'000; ++spins) {
-    std::this_thread::sleep_for(1ms);
-  }
-  ASSERT_EQ(engine.WaitingReceives(), count);
 }
 
 // Thousands of long polls park as callbacks, not threads; each sent message
