@@ -64,8 +64,11 @@ struct Receipt {
 
 // "ib1:<queue>:<seq>:<count>:<16 hex digits>", base64. Every received
 // message gets one on the I/O thread: written into one buffer (the chain of
-// concatenations allocated six temporaries per handle).
-std::string EncodeReceipt(const Receipt& r) {
+// concatenations allocated six temporaries per handle). The hex digits are
+// random, or for a FIFO receive attempt derived from its id, so that a
+// retry of the attempt returns the same handle texts, as AWS does (only the
+// numbers are checked: a receive count names one receive).
+std::string EncodeReceipt(const Receipt& r, std::string_view attempt_id = {}) {
   std::string raw;
   raw.reserve(4 + 3 * 21 + 16);
   raw.append("ib1:");
@@ -74,7 +77,11 @@ std::string EncodeReceipt(const Receipt& r) {
     const auto end = std::to_chars(std::begin(digits), std::end(digits), n).ptr;
     raw.append(digits, end).push_back(':');
   }
-  raw.append(HexEncode(PooledRandomBytes(8)));
+  if (attempt_id.empty()) {
+    raw.append(HexEncode(PooledRandomBytes(8)));
+  } else {
+    raw.append(Sha256Hex(std::string(attempt_id).append(1, ':').append(raw)).substr(0, 16));
+  }
   return Base64Encode(raw);
 }
 
@@ -261,7 +268,8 @@ struct TakenMessage {
 // transaction, nor the db writer thread every write waits for
 // (ReceiveOptions::complete_on), nor the engine.
 std::vector<ReceivedMessage> FinishReceived(int64_t queue_id, const EngineOptions& options,
-                                            std::vector<TakenMessage> taken) {
+                                            std::vector<TakenMessage> taken,
+                                            std::string_view attempt_id = {}) {
   std::vector<ReceivedMessage> out;
   out.reserve(taken.size());
   for (TakenMessage& t : taken) {
@@ -273,7 +281,7 @@ std::vector<ReceivedMessage> FinishReceived(int64_t queue_id, const EngineOption
     if (!t.dlq_source.empty()) {
       m.dead_letter_source_arn = QueueArn(options.region, options.account, t.dlq_source);
     }
-    m.receipt_handle = EncodeReceipt(Receipt{queue_id, t.seq, m.receive_count});
+    m.receipt_handle = EncodeReceipt(Receipt{queue_id, t.seq, m.receive_count}, attempt_id);
     if (!m.dedup_id.empty()) m.sequence_number = SequenceNumberOf(t.seq);
     out.push_back(std::move(m));
   }
@@ -1988,11 +1996,11 @@ class EngineImpl final : public QueueEngine {
                        pass->out.empty() ? kNever : now + visibility * 1000LL);
           // Nothing taken: done may park a long poll (engine work), here.
           if (pass->out.empty() || !complete_on) {
-            return done(FinishReceived(q->id, options_, std::move(pass->out)));
+            return done(FinishReceived(q->id, options_, std::move(pass->out), attempt_id));
           }
           complete_on([queue_id = q->id, options = options_, taken = std::move(pass->out),
-                       done = std::move(done)]() mutable {
-            done(FinishReceived(queue_id, options, std::move(taken)));
+                       attempt_id = std::move(attempt_id), done = std::move(done)]() mutable {
+            done(FinishReceived(queue_id, options, std::move(taken), attempt_id));
           });
         },
         // No savepoint: a receive's error before any change (queue deleted)
@@ -2269,7 +2277,7 @@ class EngineImpl final : public QueueEngine {
       if (w.got.empty()) {
         still_waiting.push_back(std::move(w));
       } else {
-        w.done(FinishReceived(q->id, options_, std::move(w.got)));
+        w.done(FinishReceived(q->id, options_, std::move(w.got), w.attempt_id));
       }
     }
     {

@@ -614,6 +614,7 @@ TEST_F(FifoQueueTest, RetriedReceiveAttemptGetsTheSameMessages) {
   ASSERT_EQ(Bodies(retried), Strings{"a1"});
   EXPECT_EQ(retried[0].receive_count, 1);
   EXPECT_EQ(retried[0].message_id, first[0].message_id);
+  EXPECT_EQ(retried[0].receipt_handle, first[0].receipt_handle);  // as AWS: the same handle
   Advance(20s);  // 40 s after the first receive, 20 s after the retry: still hidden
   EXPECT_EQ(Bodies(receive("try-2", 10)), Strings{"b1"});
   // Either receipt handle deletes it; then the attempt's messages are gone
@@ -656,6 +657,7 @@ TEST_F(FifoQueueTest, RetriedLongPollAttemptGetsWhatTheWaitDelivered) {
   ASSERT_EQ(Bodies(*retried), Strings{"a1"});
   EXPECT_EQ((*retried)[0].message_id, (*first)[0].message_id);
   EXPECT_EQ((*retried)[0].receive_count, 1);
+  EXPECT_EQ((*retried)[0].receipt_handle, (*first)[0].receipt_handle);
 }
 
 TEST_F(FifoQueueTest, LongPollWakesWhenADeleteFreesItsGroup) {

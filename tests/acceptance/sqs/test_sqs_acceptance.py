@@ -1207,13 +1207,15 @@ class Fifo(SqsCase):
 
     def test_retried_receive_attempt_gets_the_same_messages(self):
         # ReceiveMessage, ReceiveRequestAttemptId: a retry with the same id during the
-        # visibility timeout returns the same messages (and resets their timeout).
+        # visibility timeout returns the same messages and receipt handles (and resets their
+        # timeout).
         url = self.fifo()
         self.send(url, "a1", "a")
         self.send(url, "a2", "a")
         first = self.receive(url, MaxNumberOfMessages=1, ReceiveRequestAttemptId="attempt-1")
         again = self.receive(url, MaxNumberOfMessages=1, ReceiveRequestAttemptId="attempt-1")
         self.assertEqual([m["MessageId"] for m in again], [m["MessageId"] for m in first])
+        self.assertEqual([m["ReceiptHandle"] for m in again], [m["ReceiptHandle"] for m in first])
         self.assertEqual(self.receive(url, MaxNumberOfMessages=10, ReceiveRequestAttemptId="attempt-2"), [])
         self.sqs.delete_message(QueueUrl=url, ReceiptHandle=again[0]["ReceiptHandle"])
         self.assertEqual(self.counts(url), (1, 0, 0))
