@@ -116,12 +116,17 @@ class SqsCliTest(unittest.TestCase):
         a = self.attributes(url, "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible")
         return a["ApproximateNumberOfMessages"], a["ApproximateNumberOfMessagesNotVisible"]
 
-    def test_dead_letter_queue_and_purge(self):
+    def queue_with_dead_letters(self):
+        """(queue url, DLQ url, DLQ ARN): a message goes to the DLQ on its second receive."""
         dlq = self.create(self.name + "-dlq")
         dlq_arn = self.attributes(dlq, "QueueArn")["QueueArn"]
         url = self.create(self.name, "--attributes", json.dumps({
             "VisibilityTimeout": "0",
             "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "1"})}))
+        return url, dlq, dlq_arn
+
+    def test_dead_letter_queue_and_purge(self):
+        url, dlq, _ = self.queue_with_dead_letters()
         self.assertEqual(aws("list-dead-letter-source-queues", "--queue-url", dlq)["queueUrls"], [url])
         aws("send-message", "--queue-url", url, "--message-body", "poison")
         first = aws("receive-message", "--queue-url", url, "--wait-time-seconds", "1")
@@ -135,11 +140,7 @@ class SqsCliTest(unittest.TestCase):
                          {"ApproximateNumberOfMessages": "0"})
 
     def test_message_move_task_redrives_the_dead_letters(self):
-        dlq = self.create(self.name + "-dlq")
-        dlq_arn = self.attributes(dlq, "QueueArn")["QueueArn"]
-        url = self.create(self.name, "--attributes", json.dumps({
-            "VisibilityTimeout": "0",
-            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "1"})}))
+        url, _, dlq_arn = self.queue_with_dead_letters()
         aws("send-message", "--queue-url", url, "--message-body", "back")
         aws("receive-message", "--queue-url", url, "--wait-time-seconds", "1")
         self.assertNotIn("Messages", aws("receive-message", "--queue-url", url))  # dead-lettered
