@@ -404,7 +404,10 @@ Status ValidateIdText(std::string_view parameter, std::string_view id) {
                     const auto u = static_cast<unsigned char>(c);
                     return std::isalnum(u) || std::ispunct(u);
                   });
-  if (ok) return Status::Ok();
+  return ok ? Status::Ok() : InvalidIdText(parameter, id);
+}
+
+Status InvalidIdText(std::string_view parameter, std::string_view id) {
   return BadParameter(parameter, ReplaceNonXmlCharacters(std::string(id)),
                       std::string(parameter) +
                           " can only include alphanumeric and punctuation characters. 1 to 128 "

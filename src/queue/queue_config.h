@@ -104,6 +104,9 @@ Status ValidateQueueName(std::string_view name);
 // 128 letters, digits and ASCII punctuation, the set SQS documents ("" is
 // "not given"); InvalidParameterValue naming `parameter` otherwise.
 Status ValidateIdText(std::string_view parameter, std::string_view id);
+// That InvalidParameterValue, for an id given as "" (the protocol adapter
+// tells an empty id from an absent one).
+Status InvalidIdText(std::string_view parameter, std::string_view id);
 // A ".fifo" name goes with FifoQueue=true and only with it.
 Status ValidateQueueType(std::string_view name, const QueueConfig& config);
 

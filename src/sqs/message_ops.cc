@@ -68,12 +68,7 @@ Result<std::string> ParseTraceHeader(const Json& params) {
 // An id parameter that, when given, is not empty ("" when absent).
 Result<std::string> NonEmptyId(const Json& entry, std::string_view name) {
   IMGBATCH_ASSIGN_OR_RETURN(auto id, OptionalString(entry, name));
-  if (id && id->empty()) {
-    return InvalidParameterValue("Value  for parameter " + std::string(name) +
-                                 " is invalid. Reason: " + std::string(name) +
-                                 " can only include alphanumeric and punctuation characters. 1 "
-                                 "to 128 in length.");
-  }
+  if (id && id->empty()) return queue::InvalidIdText(name, "");
   return id.value_or("");
 }
 
