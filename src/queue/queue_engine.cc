@@ -2181,7 +2181,6 @@ class EngineImpl final : public QueueEngine {
       std::lock_guard lock(mu_);
       wanted = std::max<int64_t>(1, q->wake_messages);
       q->wake_messages = 0;
-      q->next_visible_ms = kNever;  // recomputed below; concurrent changes lower it again
     }
     // A bounded number of rounds, so that a busy queue whose waiters park
     // again as fast as they are served cannot keep the engine thread from
@@ -2236,6 +2235,14 @@ class EngineImpl final : public QueueEngine {
     uint64_t generation = 0;
     std::vector<Waiter> waiters = TakeWaiters(q, wanted, generation);
     if (waiters.empty()) return false;
+    {
+      // Recomputed by this serve's read (which sees every change noted so
+      // far: notes follow commits); changes after this lower it again. Reset
+      // only by a serve that reads, or the next visibility time of a queue
+      // whose taken waiters had all left would be lost.
+      std::lock_guard lock(mu_);
+      q->next_visible_ms = kNever;
+    }
     const QueueConfig config = ConfigOf(q);
     QueuePtr dlq = DeadLetterTarget(config);
     const int64_t now = clock_.NowMillis();

@@ -660,6 +660,36 @@ TEST_F(FifoQueueTest, RetriedLongPollAttemptGetsWhatTheWaitDelivered) {
   EXPECT_EQ((*retried)[0].receipt_handle, (*first)[0].receipt_handle);
 }
 
+// A serve that finds only waiters whose clients left reads nothing; it must
+// not forget when the next hidden message becomes visible, or a poll parked
+// after it would sleep through that.
+TEST_F(FifoQueueTest, AServeOfLeftWaitersKeepsTheNextVisibilityTime) {
+  SendF("a1", "a");
+  SendF("b1", "b");
+  SendF("b2", "b");
+  Messages a = Receive("f.fifo", 1, 5);
+  ASSERT_EQ(Bodies(a), Strings{"a1"});
+  ASSERT_EQ(Bodies(Receive("f.fifo", 1, 10)), Strings{"b1"});  // b2 waits for it
+  auto left = std::make_shared<std::atomic<bool>>(false);
+  auto promise = std::make_shared<std::promise<Result<Messages>>>();
+  ReceiveOptions options;
+  options.wait_seconds = 20;
+  options.abandoned = [left] { return left->load(); };
+  engine_->Receive("f.fifo", options,
+                   [promise](Result<Messages> r) { promise->set_value(std::move(r)); });
+  WaitUntilParked(*engine_, 1);
+  left->store(true);
+  ASSERT_TRUE(engine_->Delete("f.fifo", a[0].receipt_handle).ok());  // wakes the waiters
+  auto gone = promise->get_future();
+  ASSERT_EQ(gone.wait_for(10s), std::future_status::ready);
+  EXPECT_TRUE(gone.get()->empty());
+  auto waiting = ReceiveAsync("f.fifo", 10, std::nullopt, 20);
+  WaitUntilParked(*engine_, 1);
+  Advance(10s);  // b1's timeout ends
+  ASSERT_EQ(waiting.wait_for(10s), std::future_status::ready);
+  EXPECT_EQ(Bodies(*waiting.get()), (Strings{"b1", "b2"}));
+}
+
 TEST_F(FifoQueueTest, LongPollWakesWhenADeleteFreesItsGroup) {
   SendF("a1", "a");
   SendF("a2", "a");
