@@ -15,10 +15,15 @@ void PrintTable(const nlohmann::json& s) {
     std::printf("%-20s %8lld %10lld %8lld\n", q.value("name", "").c_str(), q.value("visible", 0LL),
                 q.value("in_flight", 0LL), q.value("delayed", 0LL));
   }
+  if (s.contains("connections")) {
+    const auto& c = s["connections"];
+    std::printf("\nconnections: %lld open, %lld long polls waiting\n", c.value("open", 0LL),
+                c.value("receives_waiting", 0LL));
+  }
   if (s.contains("workers")) {
     const auto& w = s["workers"];
     std::printf(
-        "\nworkers: %d desired, %d running (%d busy, %d idle, %d stopping), %d restarts; "
+        "workers: %d desired, %d running (%d busy, %d idle, %d stopping), %d restarts; "
         "%d stopped after finishing, %d stopped with images in flight\n",
         w.value("desired", 0), w.value("running", 0), w.value("busy", 0), w.value("idle", 0),
         w.value("stopping", 0), w.value("restarts", 0), w.value("stopped", 0),

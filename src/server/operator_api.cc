@@ -84,6 +84,8 @@ std::string StatusJson(const OperatorContext& ctx) {
   json queues = json::array();
   for (const auto& q : ctx.config->queues) queues.push_back(QueueJson(ctx, q));
   doc["queues"] = queues;
+  doc["connections"] = {{"receives_waiting", ctx.queues->WaitingReceives()}};
+  if (ctx.open_connections) doc["connections"]["open"] = ctx.open_connections();
   const WorkerSpec& w = ctx.config->workers;
   doc["pipeline"] = {{"input_bucket", w.input_bucket},
                      {"queue", w.queue},

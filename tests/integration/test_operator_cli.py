@@ -99,6 +99,10 @@ class DeadLetterCommandsTest(unittest.TestCase):
         status = json.loads(imgbatch(self.server, "status", "--json", env=root,
                                      **elsewhere).stdout)
         self.assertIn("batch-dlq", [q["name"] for q in status["queues"]])
+        # The status request's own connection is open; the workers' long polls
+        # (if any are parked right now) are counted.
+        self.assertGreaterEqual(status["connections"]["open"], 1)
+        self.assertIsInstance(status["connections"]["receives_waiting"], int)
         wrong = dict(root, IMGBATCH_SECRET_ACCESS_KEY="not-the-secret")
         refused = imgbatch(self.server, "dlq", "list", env=wrong, check=False, **elsewhere)
         self.assertEqual(refused.returncode, 2)
