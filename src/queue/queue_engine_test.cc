@@ -45,11 +45,12 @@ class QueueEngineTest : public ::testing::Test {
   // kill -9 tests: runs `work` in a forked child on this database (its own
   // engine, its clock at clock_'s instant; `report` writes a line to the
   // parent, from any thread), kills the child with SIGKILL once `kill_after`
-  // reported lines start with "sent ", and returns every line it reported
+  // reported lines start with `counted`, and returns every line it reported
   // (the pipe drains after the kill). nullopt, with a failure, when the child
-  // ended by itself first.
+  // ended by itself first (`work` returned).
   std::optional<std::vector<std::string>> RunChildUntilKilled(
-      size_t kill_after, const std::function<void(QueueEngine&, const Report&)>& work) {
+      size_t kill_after, std::string_view counted,
+      const std::function<void(QueueEngine&, const Report&)>& work) {
     engine_.reset();  // the child opens its own; fork with no other threads alive
     db_.reset();
     int fds[2];
@@ -90,7 +91,7 @@ class QueueEngineTest : public ::testing::Test {
     while (in != nullptr && std::fgets(line, sizeof line, in)) {
       std::string l(line);
       if (!l.empty() && l.back() == '\n') l.pop_back();
-      if (l.starts_with("sent ")) ++sent;
+      if (l.starts_with(counted)) ++sent;
       lines.push_back(std::move(l));
       if (!killed && sent >= kill_after) {
         kill(child, SIGKILL);  // the rest of the pipe still drains below
@@ -1600,7 +1601,7 @@ TEST_F(QueueEngineTest, FailedCommitIsReportedAndNothingChanges) {
 // there after reopening, and a deleted message never comes back.
 TEST_F(QueueEngineTest, KillNineKeepsEveryAcknowledgedSend) {
   Create("q", {{"VisibilityTimeout", "0"}});
-  auto lines = RunChildUntilKilled(200, [](QueueEngine& engine, const Report& report) {
+  auto lines = RunChildUntilKilled(200, "sent ", [](QueueEngine& engine, const Report& report) {
     SendRequest doomed;
     doomed.body = "doomed";
     auto sent = engine.Send("q", doomed);
@@ -1650,7 +1651,7 @@ TEST_F(QueueEngineTest, KillNineKeepsEveryAcknowledgedSend) {
 // answers with the same message.
 TEST_F(QueueEngineTest, KillNineKeepsFifoOrderAndDeduplication) {
   Create("f.fifo", {{"FifoQueue", "true"}});
-  auto lines = RunChildUntilKilled(200, [](QueueEngine& engine, const Report& report) {
+  auto lines = RunChildUntilKilled(200, "sent ", [](QueueEngine& engine, const Report& report) {
     std::vector<std::thread> senders;
     for (int t = 0; t < 4; ++t) {
       senders.emplace_back([&, t] {
@@ -1903,42 +1904,19 @@ TEST_F(MoveTaskRestartTest, TaskOfADeletedSourceFailsAfterRestart) {
 // completes from there.
 TEST_F(MoveTaskRestartTest, KillNineMidTaskResumesConsistently) {
   DeadLetter(5);
-  engine_.reset();  // the child opens its own; fork with no other threads alive
-  db_.reset();
-  int fds[2];
-  ASSERT_EQ(pipe(fds), 0);
-  const std::string path = (dir_ / "test.db").string();
-  const int64_t now = clock_.NowMillis();
-  pid_t child = fork();
-  ASSERT_GE(child, 0);
-  if (child == 0) {
-    close(fds[0]);
-    db::Options options;
-    options.path = path;
-    auto db = db::Database::Open(options);
-    if (!db.ok()) _exit(2);
-    ManualClock clock(now);
-    auto engine = QueueEngine::Open(**db, clock);
-    if (!engine.ok()) _exit(3);
-    if (!(*engine)->StartMoveTask(kDlqArn, "", 2).ok()) _exit(4);
-    (*engine)->Poke();
+  auto lines = RunChildUntilKilled(1, "moved", [](QueueEngine& engine, const Report& report) {
+    if (!engine.StartMoveTask(kDlqArn, "", 2).ok()) return;
+    engine.Poke();
     for (int i = 0; i < 2000; ++i) {
-      auto tasks = (*engine)->ListMoveTasks(kDlqArn, 1);
+      auto tasks = engine.ListMoveTasks(kDlqArn, 1);
       if (tasks.ok() && !tasks->empty() && tasks->front().moved == 2) {
-        if (write(fds[1], "moved\n", 6) != 6) _exit(5);
-        break;
+        report("moved");
+        while (true) pause();  // killed here, the task running
       }
       std::this_thread::sleep_for(5ms);
     }
-    while (true) pause();  // killed here, the task running
-  }
-  close(fds[1]);
-  char line[16] = {};
-  ASSERT_EQ(read(fds[0], line, sizeof line), 6);
-  close(fds[0]);
-  kill(child, SIGKILL);
-  int status = 0;
-  waitpid(child, &status, 0);
+  });
+  ASSERT_TRUE(lines);
 
   Reopen();
   MoveTaskInfo resumed = WaitForTask([](const MoveTaskInfo& t) { return t.moved == 4; });
