@@ -879,8 +879,12 @@ Statement& Statement::Bind(int index, int64_t value) {
   return *this;
 }
 
+// A null pointer binds NULL, and an empty std::string_view() has one: text
+// that is empty must still be '' (as with blobs below).
+static const char* TextData(std::string_view text) { return text.empty() ? "" : text.data(); }
+
 Statement& Statement::Bind(int index, std::string_view text) {
-  sqlite3_bind_text64(stmt_, index, text.data(), text.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+  sqlite3_bind_text64(stmt_, index, TextData(text), text.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
   return *this;
 }
 
@@ -893,7 +897,7 @@ Statement& Statement::BindBlob(int index, std::string_view bytes) {
 }
 
 Statement& Statement::BindView(int index, std::string_view text) {
-  sqlite3_bind_text64(stmt_, index, text.data(), text.size(), SQLITE_STATIC, SQLITE_UTF8);
+  sqlite3_bind_text64(stmt_, index, TextData(text), text.size(), SQLITE_STATIC, SQLITE_UTF8);
   return *this;
 }
 

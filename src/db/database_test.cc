@@ -1010,3 +1010,35 @@ TEST(DatabaseOnCommit, RunsAfterCommitOnlyForSucceedingCallers) {
 
 }  // namespace
 }  // namespace imgbatch::db
+
+namespace imgbatch::db {
+namespace {
+
+// An empty std::string_view() has a null data pointer, which sqlite3_bind_*
+// takes for NULL: both text binds must store '' (NOT NULL columns, '' keys).
+TEST(StatementBindTest, EmptyTextIsEmptyNotNull) {
+  TempDir dir;
+  auto db = Database::Open({.path = dir.path() + "/t.db"});
+  ASSERT_TRUE(db.ok());
+  ASSERT_TRUE((*db)->Migrate("t", {{1, "CREATE TABLE t(a TEXT NOT NULL, b TEXT NOT NULL)"}}).ok());
+  Status st = (*db)->Write([&](Txn& txn) -> Status {
+    IMGBATCH_ASSIGN_OR_RETURN(Statement insert, txn.Prepare("INSERT INTO t VALUES (?1, ?2)"));
+    return insert.Bind(1, std::string_view()).BindView(2, std::string_view()).Run();
+  });
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  int64_t empty_rows = -1;
+  ASSERT_TRUE((*db)
+                  ->Read([&](Conn& c) -> Status {
+                    IMGBATCH_ASSIGN_OR_RETURN(
+                        Statement count,
+                        c.Prepare("SELECT count(*) FROM t WHERE a = '' AND b = ''"));
+                    IMGBATCH_ASSIGN_OR_RETURN(bool row, count.Step());
+                    if (row) empty_rows = count.ColumnInt(0);
+                    return Status::Ok();
+                  })
+                  .ok());
+  EXPECT_EQ(empty_rows, 1);
+}
+
+}  // namespace
+}  // namespace imgbatch::db
