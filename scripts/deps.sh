@@ -13,7 +13,7 @@ BUILD_PACKAGES=(
   libcurl4-openssl-dev libssl-dev libsqlite3-dev zlib1g-dev
   libtomlplusplus-dev nlohmann-json3-dev libpugixml-dev libspdlog-dev libfmt-dev libcli11-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev libsimdjson-dev rapidjson-dev
-  libjemalloc2
+  libjemalloc2 libabsl-dev
 )
 TEST_PACKAGES=(
   awscli python3-boto3 python3-pytest s3cmd rclone openssl curl

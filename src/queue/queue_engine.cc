@@ -19,6 +19,7 @@
 
 #include "common/hashing.h"
 #include "common/strings.h"
+#include "queue/dedup_log.h"
 #include "queue/queue_sql.h"
 
 namespace imgbatch::queue {
@@ -435,12 +436,7 @@ class EngineImpl final : public QueueEngine {
     IMGBATCH_RETURN_IF_ERROR(db_.Migrate("queue", Migrations()));
     IMGBATCH_RETURN_IF_ERROR(DropLegacyIdIndexOnceEmpty());
     return db_.Read([&](db::Conn& conn) -> Status {
-      {
-        IMGBATCH_ASSIGN_OR_RETURN(db::Statement any,
-                                  conn.Prepare("SELECT 1 FROM queue_dedup LIMIT 1"));
-        IMGBATCH_ASSIGN_OR_RETURN(bool stored, any.Step());
-        dedup_ids_stored_ = stored;
-      }
+      IMGBATCH_RETURN_IF_ERROR(dedup_.Load(conn));
       IMGBATCH_ASSIGN_OR_RETURN(
           db::Statement st,
           conn.Prepare("SELECT id, name, created_ms, modified_ms, attributes, last_purge_ms "
@@ -639,16 +635,17 @@ class EngineImpl final : public QueueEngine {
     Status st = db_.Write([&](db::Txn& txn) -> Status {
       for (const char* sql :
            {"DELETE FROM queue_messages WHERE queue_id = ?1",
-            "DELETE FROM queue_dedup WHERE queue_id = ?1",
             "DELETE FROM queue_tags WHERE queue_id = ?1", "DELETE FROM queues WHERE id = ?1"}) {
         IMGBATCH_ASSIGN_OR_RETURN(db::Statement del, txn.Prepare(sql));
         IMGBATCH_RETURN_IF_ERROR(del.Bind(1, q->id).Run());
       }
+      if (q->fifo) IMGBATCH_RETURN_IF_ERROR(dedup_.ForgetQueue(txn, q->id));
       q->deleted = true;  // later writes of this queue (same writer thread) see it
       return Status::Ok();
     });
     if (!st.ok()) {
       q->deleted = false;
+      if (q->fifo) dedup_.MarkStale();  // ForgetQueue's entries left before the rows did
       return st;
     }
     std::vector<Waiter> waiters;
@@ -830,7 +827,8 @@ class EngineImpl final : public QueueEngine {
     std::string body_md5;
     std::string attributes;
     int64_t delay_ms;
-    bool duplicate = false;  // FIFO: its deduplication id was seen; not queued
+    bool duplicate = false;    // FIFO: its deduplication id was seen; not queued
+    uint64_t fingerprint = 0;  // FIFO: DedupLog::Fingerprint, taken off the writer
   };
   // Owned by a send's write and its completion.
   struct SendBatchState {
@@ -860,6 +858,10 @@ class EngineImpl final : public QueueEngine {
       SendResult sent{"", Md5OfBody(r.body), Md5OfAttributes(r.attributes), ""};
       batch->rows.push_back(
           SendRow{i, sent.md5_of_body, EncodeAttributes(r.attributes), delay * 1000LL});
+      if (config.fifo) {
+        batch->rows.back().fingerprint =
+            dedup_.Fingerprint(q->id, DedupScope(r, config.dedup_per_group), r.dedup_id);
+      }
       batch->results.emplace_back(std::move(sent));
     }
     if (batch->rows.empty()) return done(std::move(batch->results));
@@ -873,8 +875,11 @@ class EngineImpl final : public QueueEngine {
           return fifo ? InsertFifoRows(txn, q, *batch, dedup_per_group)
                       : InsertRows(txn, q, *batch);
         },
-        [this, q, batch, done = std::move(done)](Status st) {
-          if (!st.ok()) return done(std::move(st));
+        [this, q, batch, fifo, done = std::move(done)](Status st) {
+          if (!st.ok()) {
+            if (fifo) dedup_.MarkStale();  // its ids may be in the index, not the table
+            return done(std::move(st));
+          }
           std::vector<int64_t> visible_ats;
           for (const SendRow& row : batch->rows) {
             if (!row.duplicate) visible_ats.push_back(batch->sent_ms + row.delay_ms);
@@ -920,14 +925,13 @@ class EngineImpl final : public QueueEngine {
     for (SendRow& row : batch.rows) {
       const SendRequest& r = batch.requests[row.index];
       SendResult& result = *batch.results[row.index];
-      const std::string_view scope = dedup_per_group ? std::string_view(r.group_id) : "";
-      IMGBATCH_ASSIGN_OR_RETURN(db::Statement find, txn.Prepare(sql::kFindDeduplicationId));
-      IMGBATCH_ASSIGN_OR_RETURN(
-          bool seen, find.Bind(1, q->id).Bind(2, scope).Bind(3, r.dedup_id).Bind(4, now).Step());
-      row.duplicate = seen;
+      const DedupLog::Key key{q->id, DedupScope(r, dedup_per_group), r.dedup_id, row.fingerprint};
+      IMGBATCH_ASSIGN_OR_RETURN(std::optional<DedupLog::Remembered> seen,
+                                dedup_.Find(txn, key, now));
+      row.duplicate = seen.has_value();
       if (seen) {
-        result.message_id = find.ColumnText(0);
-        result.sequence_number = SequenceNumberOf(find.ColumnInt(1));
+        result.message_id = std::move(seen->message_id);
+        result.sequence_number = SequenceNumberOf(seen->seq);
         continue;
       }
       IMGBATCH_ASSIGN_OR_RETURN(IdentifiedRow id, NextRow(now));
@@ -938,20 +942,16 @@ class EngineImpl final : public QueueEngine {
       BindMessageRow(insert, 0, id.seq, result.message_id, row.body_md5, r, row.attributes,
                      now + row.delay_ms);
       IMGBATCH_RETURN_IF_ERROR(insert.Run());
-      IMGBATCH_ASSIGN_OR_RETURN(
-          db::Statement remember,
-          txn.Prepare("INSERT OR REPLACE INTO queue_dedup(queue_id, scope, dedup_id, "
-                      "message_id, seq, expires_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"));
-      IMGBATCH_RETURN_IF_ERROR(remember.Bind(1, q->id)
-                                   .Bind(2, scope)
-                                   .Bind(3, r.dedup_id)
-                                   .Bind(4, result.message_id)
-                                   .Bind(5, id.seq)
-                                   .Bind(6, now + kDeduplicationIntervalMs)
-                                   .Run());
-      dedup_ids_stored_ = true;
+      IMGBATCH_RETURN_IF_ERROR(
+          dedup_.Remember(txn, key, result.message_id, id.seq, now + kDeduplicationIntervalMs));
     }
     return Status::Ok();
+  }
+
+  // The deduplication scope of a FIFO send: its message group under
+  // DeduplicationScope messageGroup, else the whole queue ("").
+  static std::string_view DedupScope(const SendRequest& r, bool dedup_per_group) {
+    return dedup_per_group ? std::string_view(r.group_id) : std::string_view();
   }
 
   Result<SendResult> SendInTransaction(db::Txn& txn, std::string_view queue,
@@ -1553,19 +1553,12 @@ class EngineImpl final : public QueueEngine {
   }
 
   // Drops the FIFO deduplication ids older than the interval; skipped while
-  // none is stored (the flag is set and cleared only on the writer thread).
+  // none is stored.
   Status ForgetDeduplicationIds(int64_t now) {
-    if (!dedup_ids_stored_) return Status::Ok();
-    return db_.Write([&](db::Txn& txn) -> Status {
-      IMGBATCH_ASSIGN_OR_RETURN(db::Statement del,
-                                txn.Prepare("DELETE FROM queue_dedup WHERE expires_ms <= ?1"));
-      IMGBATCH_RETURN_IF_ERROR(del.Bind(1, now).Run());
-      IMGBATCH_ASSIGN_OR_RETURN(db::Statement any,
-                                txn.Prepare("SELECT 1 FROM queue_dedup LIMIT 1"));
-      IMGBATCH_ASSIGN_OR_RETURN(bool left, any.Step());
-      dedup_ids_stored_ = left;
-      return Status::Ok();
-    });
+    if (!dedup_.maybe_stored()) return Status::Ok();
+    Status st = db_.Write([&](db::Txn& txn) { return dedup_.ForgetExpired(txn, now); });
+    if (!st.ok()) dedup_.MarkStale();
+    return st;
   }
 
   std::string QueueArnFor(std::string_view name) const override {
@@ -2455,8 +2448,8 @@ class EngineImpl final : public QueueEngine {
   std::mutex create_mu_;      // serializes CreateQueue/DeleteQueue
   std::mutex move_start_mu_;  // serializes StartMoveTask
   std::mutex settings_mu_;    // serializes changes of a queue's attributes and tags
-  // Whether queue_dedup may hold rows (FIFO sends); read at Load.
-  std::atomic<bool> dedup_ids_stored_{false};
+  // FIFO deduplication ids; used inside writes (see DedupLog).
+  DedupLog dedup_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;

@@ -49,12 +49,6 @@ inline constexpr const char* kReceiveBySeq =
     "sent_ms, receive_count, first_receive_ms, dlq_source, body_md5, visible_at_ms, group_id, "
     "dedup_id FROM queue_messages WHERE seq = ?1 AND +queue_id = ?2";
 
-// A FIFO send's deduplication id seen within the interval: ?1 queue, ?2
-// scope, ?3 id, ?4 now.
-inline constexpr const char* kFindDeduplicationId =
-    "SELECT message_id, seq FROM queue_dedup WHERE queue_id = ?1 AND scope = ?2 AND "
-    "dedup_id = ?3 AND expires_ms > ?4";
-
 // Hides the messages a receive delivers, all in one statement: ?1 visible
 // again at, ?2 now, their rowids (seq) in ?3..?12; parameters left unbound
 // are NULL and match nothing. Rowid lookups, one per message. The first

@@ -143,6 +143,25 @@ CREATE TABLE queue_dedup (
 ) WITHOUT ROWID;
 CREATE INDEX queue_dedup_expiry ON queue_dedup (expires_ms);
 )sql"},
+      // queue_dedup becomes a log (queue/dedup_log.h): appended by rowid,
+      // which is send order and so expiry order, and looked up through an
+      // index in memory; keyed by the ids it took a random leaf per insert.
+      {10, R"sql(
+CREATE TABLE queue_dedup_log (
+  id         INTEGER PRIMARY KEY,
+  queue_id   INTEGER NOT NULL,
+  scope      TEXT NOT NULL,
+  dedup_id   TEXT NOT NULL,
+  message_id TEXT NOT NULL,
+  seq        INTEGER NOT NULL,
+  expires_ms INTEGER NOT NULL
+);
+INSERT INTO queue_dedup_log (queue_id, scope, dedup_id, message_id, seq, expires_ms)
+  SELECT queue_id, scope, dedup_id, message_id, seq, expires_ms FROM queue_dedup
+  ORDER BY expires_ms;
+DROP TABLE queue_dedup;
+ALTER TABLE queue_dedup_log RENAME TO queue_dedup;
+)sql"},
   };
 }
 
