@@ -494,8 +494,28 @@ class EngineImpl final : public QueueEngine {
       IMGBATCH_ASSIGN_OR_RETURN(bool has_highest, highest.Step());
       if (has_highest) last_seq_ = highest.ColumnInt(0);
       seq_reserved_ = last_seq_;
+      IMGBATCH_RETURN_IF_ERROR(LoadReceiveAttempts(conn));
       return LoadMoveTasks(conn);
     });
+  }
+
+  // The receive attempts SaveAttempt stored that have not expired.
+  Status LoadReceiveAttempts(db::Conn& conn) {
+    const int64_t now = clock_.NowMillis();
+    IMGBATCH_ASSIGN_OR_RETURN(
+        db::Statement st,
+        conn.Prepare("SELECT queue_id, attempt_id, taken, expires_ms FROM queue_receive_attempts "
+                     "ORDER BY id"));
+    while (true) {
+      IMGBATCH_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      attempts_stored_ = true;
+      auto q = by_id_.find(st.ColumnInt(0));
+      std::optional<std::vector<std::pair<int64_t, int>>> taken = ParseAttempt(st.ColumnText(2));
+      if (q == by_id_.end() || !taken || st.ColumnInt(3) <= now) continue;
+      RememberAttempt(q->second, st.ColumnText(1), std::move(*taken), st.ColumnInt(3), now);
+    }
+    return Status::Ok();
   }
 
   // queue_messages_legacy_id (migration 6) holds the rows whose ids do not
@@ -635,6 +655,7 @@ class EngineImpl final : public QueueEngine {
     Status st = db_.Write([&](db::Txn& txn) -> Status {
       for (const char* sql :
            {"DELETE FROM queue_messages WHERE queue_id = ?1",
+            "DELETE FROM queue_receive_attempts WHERE queue_id = ?1",
             "DELETE FROM queue_tags WHERE queue_id = ?1", "DELETE FROM queues WHERE id = ?1"}) {
         IMGBATCH_ASSIGN_OR_RETURN(db::Statement del, txn.Prepare(sql));
         IMGBATCH_RETURN_IF_ERROR(del.Bind(1, q->id).Run());
@@ -1519,6 +1540,7 @@ class EngineImpl final : public QueueEngine {
   Status ExpireMessages() override {
     const int64_t now = clock_.NowMillis();
     IMGBATCH_RETURN_IF_ERROR(ForgetDeduplicationIds(now));
+    IMGBATCH_RETURN_IF_ERROR(ForgetReceiveAttempts(now));
     std::vector<std::pair<QueuePtr, int64_t>> cutoffs;
     {
       std::lock_guard lock(mu_);
@@ -1559,6 +1581,27 @@ class EngineImpl final : public QueueEngine {
     Status st = db_.Write([&](db::Txn& txn) { return dedup_.ForgetExpired(txn, now); });
     if (!st.ok()) dedup_.MarkStale();
     return st;
+  }
+
+  // Drops the stored receive attempts that expired: a prefix of the table
+  // (appended in time order), found from its head. Skipped while none is
+  // stored. The in-memory copies are pruned by RememberAttempt.
+  Status ForgetReceiveAttempts(int64_t now) {
+    if (!attempts_stored_) return Status::Ok();
+    return db_.Write([&](db::Txn& txn) -> Status {
+      IMGBATCH_ASSIGN_OR_RETURN(
+          db::Statement first_live,
+          txn.Prepare("SELECT id FROM queue_receive_attempts WHERE expires_ms > ?1 ORDER BY id "
+                      "LIMIT 1"));
+      IMGBATCH_ASSIGN_OR_RETURN(bool live, first_live.Bind(1, now).Step());
+      IMGBATCH_ASSIGN_OR_RETURN(
+          db::Statement del, txn.Prepare(live ? "DELETE FROM queue_receive_attempts WHERE id < ?1"
+                                              : "DELETE FROM queue_receive_attempts"));
+      if (live) del.Bind(1, first_live.ColumnInt(0));
+      IMGBATCH_RETURN_IF_ERROR(del.Run());
+      attempts_stored_ = live;
+      return Status::Ok();
+    });
   }
 
   std::string QueueArnFor(std::string_view name) const override {
@@ -1957,12 +2000,14 @@ class EngineImpl final : public QueueEngine {
       CountDeltas deltas;
       std::optional<std::vector<std::pair<int64_t, int>>> retried;  // an earlier attempt's
       bool replayed = false;
+      std::string attempt_id;
     };
     auto pass = std::make_shared<Pass>();
     pass->config = ConfigOf(q);
     pass->dlq = DeadLetterTarget(pass->config);
     const int64_t now = clock_.NowMillis();
     if (!attempt_id.empty()) pass->retried = FindAttempt(q, attempt_id, now);
+    pass->attempt_id = std::move(attempt_id);
     WriteAsync(
         [this, q, pass, max, visibility, now](db::Txn& txn) -> Status {
           pass->out.clear();
@@ -1973,15 +2018,17 @@ class EngineImpl final : public QueueEngine {
                 pass->replayed, ReplayInTxn(txn, q, *pass->retried, visibility, now, pass->out));
             if (pass->replayed) return Status::Ok();
           }
-          return ReceiveInTxn(txn, q, pass->config, pass->dlq, max, visibility, now, pass->out,
-                              pass->deltas);
+          IMGBATCH_RETURN_IF_ERROR(ReceiveInTxn(txn, q, pass->config, pass->dlq, max, visibility,
+                                                now, pass->out, pass->deltas));
+          return SaveAttempt(txn, q, pass->attempt_id, pass->out, now);
         },
-        [this, q, pass, visibility, now, attempt_id = std::move(attempt_id),
-         complete_on = std::move(complete_on), done = std::move(done)](Status st) mutable {
+        [this, q, pass, visibility, now, complete_on = std::move(complete_on),
+         done = std::move(done)](Status st) mutable {
           if (!st.ok()) {
             q->fresh_cursor_stale = true;  // what it took is fresh again
             return done(std::move(st));
           }
+          std::string attempt_id = std::move(pass->attempt_id);
           if (!attempt_id.empty() && !pass->replayed && !pass->out.empty()) {
             RecordAttempt(q, attempt_id, pass->out, now);
           }
@@ -2014,11 +2061,57 @@ class EngineImpl final : public QueueEngine {
     return it->second.taken;
   }
 
+  // Stores what a FIFO receive attempt took, in the receive's transaction,
+  // for Load to read back after a restart (RecordAttempt keeps it in memory
+  // once durable).
+  Status SaveAttempt(db::Txn& txn, const QueuePtr& q, std::string_view attempt_id,
+                     const std::vector<TakenMessage>& taken, int64_t now) {
+    if (attempt_id.empty() || taken.empty()) return Status::Ok();
+    std::string text;
+    for (const TakenMessage& t : taken) {
+      if (!text.empty()) text.push_back(',');
+      text.append(std::to_string(t.seq)).push_back(':');
+      text.append(std::to_string(t.m.receive_count));
+    }
+    IMGBATCH_ASSIGN_OR_RETURN(
+        db::Statement insert,
+        txn.Prepare("INSERT INTO queue_receive_attempts(queue_id, attempt_id, taken, expires_ms) "
+                    "VALUES (?1, ?2, ?3, ?4)"));
+    IMGBATCH_RETURN_IF_ERROR(insert.Bind(1, q->id)
+                                 .BindView(2, attempt_id)
+                                 .Bind(3, text)
+                                 .Bind(4, now + kDeduplicationIntervalMs)
+                                 .Run());
+    attempts_stored_ = true;
+    return Status::Ok();
+  }
+
+  // SaveAttempt's "seq:count,..." back as pairs; nullopt if malformed.
+  static std::optional<std::vector<std::pair<int64_t, int>>> ParseAttempt(std::string_view text) {
+    std::vector<std::pair<int64_t, int>> taken;
+    for (std::string_view item : Split(text, ',')) {
+      const size_t colon = item.find(':');
+      if (colon == std::string_view::npos) return std::nullopt;
+      std::optional<int64_t> seq = ParseInt(item.substr(0, colon));
+      std::optional<int64_t> count = ParseInt(item.substr(colon + 1));
+      if (!seq || !count) return std::nullopt;
+      taken.emplace_back(*seq, static_cast<int>(*count));
+    }
+    return taken;
+  }
+
   // Remembers what a FIFO receive attempt took, forgetting expired attempts.
   void RecordAttempt(const QueuePtr& q, const std::string& attempt_id,
                      const std::vector<TakenMessage>& taken, int64_t now) {
-    QueueState::ReceiveAttempt attempt{now + kDeduplicationIntervalMs, {}};
-    for (const TakenMessage& t : taken) attempt.taken.emplace_back(t.seq, t.m.receive_count);
+    std::vector<std::pair<int64_t, int>> pairs;
+    for (const TakenMessage& t : taken) pairs.emplace_back(t.seq, t.m.receive_count);
+    RememberAttempt(q, attempt_id, std::move(pairs), now + kDeduplicationIntervalMs, now);
+  }
+
+  void RememberAttempt(const QueuePtr& q, const std::string& attempt_id,
+                       std::vector<std::pair<int64_t, int>> taken, int64_t expires_ms,
+                       int64_t now) {
+    QueueState::ReceiveAttempt attempt{expires_ms, std::move(taken)};
     std::lock_guard lock(mu_);
     while (!q->attempt_order.empty() && q->attempt_order.front().first <= now) {
       auto old = q->attempts.find(q->attempt_order.front().second);
@@ -2248,6 +2341,7 @@ class EngineImpl final : public QueueEngine {
         IMGBATCH_RETURN_IF_ERROR(ReceiveInTxn(txn, q, config, dlq, w.max_messages,
                                               w.visibility_timeout, now, w.got, deltas));
         if (w.got.empty()) break;
+        IMGBATCH_RETURN_IF_ERROR(SaveAttempt(txn, q, w.attempt_id, w.got, now));
       }
       IMGBATCH_ASSIGN_OR_RETURN(db::Statement st, txn.Prepare(sql::kNextVisible));
       IMGBATCH_ASSIGN_OR_RETURN(bool row, st.Bind(1, q->id).Bind(2, now).Step());
@@ -2450,6 +2544,8 @@ class EngineImpl final : public QueueEngine {
   std::mutex settings_mu_;    // serializes changes of a queue's attributes and tags
   // FIFO deduplication ids; used inside writes (see DedupLog).
   DedupLog dedup_;
+  // Whether queue_receive_attempts may hold rows; read at Load.
+  std::atomic<bool> attempts_stored_{false};
   mutable std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;

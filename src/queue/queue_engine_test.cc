@@ -715,6 +715,52 @@ TEST_F(FifoQueueTest, RetriedLongPollAttemptGetsWhatTheWaitDelivered) {
   EXPECT_EQ((*retried)[0].receipt_handle, (*first)[0].receipt_handle);
 }
 
+// A receive attempt is stored with what it took: after a restart its retry
+// still gets the same messages (the served long poll's as well), and it is
+// forgotten, in memory and on disk, five minutes on.
+TEST_F(FifoQueueTest, ReceiveAttemptsLiveThroughARestart) {
+  auto receive = [&](const std::string& attempt, int wait) {
+    auto promise = std::make_shared<std::promise<Result<Messages>>>();
+    ReceiveOptions options;
+    options.max_messages = 1;
+    options.wait_seconds = wait;
+    options.attempt_id = attempt;
+    engine_->Receive("f.fifo", options,
+                     [promise](Result<Messages> r) { promise->set_value(std::move(r)); });
+    return promise->get_future();
+  };
+  SendF("a1", "a");
+  SendF("a2", "a");
+  auto first = receive("now-1", 0).get();
+  ASSERT_TRUE(first.ok());
+  ASSERT_EQ(Bodies(*first), Strings{"a1"});
+  auto waiting = receive("poll-1", 20);
+  WaitUntilParked(*engine_, 1);
+  SendF("b1", "b");
+  ASSERT_EQ(waiting.wait_for(10s), std::future_status::ready);
+  auto polled = waiting.get();
+  ASSERT_TRUE(polled.ok());
+  ASSERT_EQ(Bodies(*polled), Strings{"b1"});
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM queue_receive_attempts"), 2);
+  Reopen();
+  for (const auto& [attempt, earlier] :
+       {std::pair{"now-1", *first}, std::pair{"poll-1", *polled}}) {
+    auto retried = receive(attempt, 0).get();
+    ASSERT_TRUE(retried.ok());
+    ASSERT_EQ(Bodies(*retried), Bodies(earlier)) << attempt;
+    EXPECT_EQ((*retried)[0].receipt_handle, earlier[0].receipt_handle) << attempt;
+    EXPECT_EQ((*retried)[0].receive_count, 1) << attempt;
+  }
+  Advance(std::chrono::milliseconds(kDeduplicationIntervalMs));
+  ASSERT_TRUE(engine_->ExpireMessages().ok());
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM queue_receive_attempts"), 0);
+  Reopen();  // nothing expired comes back: a1 is visible again, and now-1 is a new receive
+  auto later = receive("now-1", 0).get();
+  ASSERT_TRUE(later.ok());
+  ASSERT_EQ(later->size(), 1u);
+  EXPECT_EQ((*later)[0].receive_count, 2);
+}
+
 // A serve that finds only waiters whose clients left reads nothing; it must
 // not forget when the next hidden message becomes visible, or a poll parked
 // after it would sleep through that.

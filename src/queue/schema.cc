@@ -162,6 +162,19 @@ INSERT INTO queue_dedup_log (queue_id, scope, dedup_id, message_id, seq, expires
 DROP TABLE queue_dedup;
 ALTER TABLE queue_dedup_log RENAME TO queue_dedup;
 )sql"},
+      // FIFO receive attempts (ReceiveRequestAttemptId) of the last five
+      // minutes, so that a retry after a restart still gets what the first
+      // try took: written by the receive that took them, appended in time
+      // order like queue_dedup, read back at Load. taken is "seq:count,...".
+      {11, R"sql(
+CREATE TABLE queue_receive_attempts (
+  id         INTEGER PRIMARY KEY,
+  queue_id   INTEGER NOT NULL,
+  attempt_id TEXT NOT NULL,
+  taken      TEXT NOT NULL,
+  expires_ms INTEGER NOT NULL
+);
+)sql"},
   };
 }
 
