@@ -415,6 +415,18 @@ class FifoQueueTest : public QueueEngineTest {
     r.dedup_id = dedup.empty() ? body : dedup;
     return engine_->Send(queue, r);
   }
+  // A receive of f.fifo with a ReceiveRequestAttemptId; the future
+  // completes when the engine calls back.
+  std::future<Result<Messages>> ReceiveAttempt(const std::string& attempt, int max, int wait = 0) {
+    auto promise = std::make_shared<std::promise<Result<Messages>>>();
+    ReceiveOptions options;
+    options.max_messages = max;
+    options.wait_seconds = wait;
+    options.attempt_id = attempt;
+    engine_->Receive("f.fifo", options,
+                     [promise](Result<Messages> r) { promise->set_value(std::move(r)); });
+    return promise->get_future();
+  }
   std::string SendF(const std::string& body, const std::string& group) {
     auto sent = SendTo("f.fifo", body, group);
     EXPECT_TRUE(sent.ok()) << sent.status().ToString();
@@ -652,13 +664,7 @@ TEST_F(FifoQueueTest, RetriedReceiveAttemptGetsTheSameMessages) {
   SendF("a2", "a");
   SendF("b1", "b");
   auto receive = [&](const std::string& attempt, int max) {
-    auto promise = std::make_shared<std::promise<Result<Messages>>>();
-    ReceiveOptions options;
-    options.max_messages = max;
-    options.attempt_id = attempt;
-    engine_->Receive("f.fifo", options,
-                     [promise](Result<Messages> r) { promise->set_value(std::move(r)); });
-    auto got = promise->get_future().get();
+    auto got = ReceiveAttempt(attempt, max).get();
     EXPECT_TRUE(got.ok()) << got.status().ToString();
     return got.ok() ? *got : Messages{};
   };
@@ -689,16 +695,7 @@ TEST_F(FifoQueueTest, RetriedReceiveAttemptGetsTheSameMessages) {
 // A long poll answered after waiting is an attempt like any other: its
 // retry gets what the wait delivered.
 TEST_F(FifoQueueTest, RetriedLongPollAttemptGetsWhatTheWaitDelivered) {
-  auto receive = [&](int wait) {
-    auto promise = std::make_shared<std::promise<Result<Messages>>>();
-    ReceiveOptions options;
-    options.max_messages = 10;
-    options.wait_seconds = wait;
-    options.attempt_id = "poll-1";
-    engine_->Receive("f.fifo", options,
-                     [promise](Result<Messages> r) { promise->set_value(std::move(r)); });
-    return promise->get_future();
-  };
+  auto receive = [&](int wait) { return ReceiveAttempt("poll-1", 10, wait); };
   auto waiting = receive(20);
   WaitUntilParked(*engine_, 1);
   SendF("a1", "a");
@@ -720,14 +717,7 @@ TEST_F(FifoQueueTest, RetriedLongPollAttemptGetsWhatTheWaitDelivered) {
 // forgotten, in memory and on disk, five minutes on.
 TEST_F(FifoQueueTest, ReceiveAttemptsLiveThroughARestart) {
   auto receive = [&](const std::string& attempt, int wait) {
-    auto promise = std::make_shared<std::promise<Result<Messages>>>();
-    ReceiveOptions options;
-    options.max_messages = 1;
-    options.wait_seconds = wait;
-    options.attempt_id = attempt;
-    engine_->Receive("f.fifo", options,
-                     [promise](Result<Messages> r) { promise->set_value(std::move(r)); });
-    return promise->get_future();
+    return ReceiveAttempt(attempt, 1, wait);
   };
   SendF("a1", "a");
   SendF("a2", "a");
