@@ -54,6 +54,7 @@ Status DedupLog::Rebuild(db::Conn& conn) {
     index_[Fingerprint(rows.ColumnInt(1), scope, dedup_id)] = rows.ColumnInt(0);  // newest wins
   }
   stored_ = !index_.empty();
+  Counted();
   return Status::Ok();
 }
 
@@ -92,6 +93,7 @@ Status DedupLog::Remember(db::Conn& txn, const Key& key, std::string_view messag
                                .Run());
   index_[key.fingerprint] = insert.last_insert_rowid();
   stored_ = true;
+  Counted();
   return Status::Ok();
 }
 
@@ -124,6 +126,7 @@ Status DedupLog::ForgetExpired(db::Conn& txn, int64_t now) {
     IMGBATCH_RETURN_IF_ERROR(del.Bind(1, last_expired).Run());
   }
   stored_ = !index_.empty();
+  Counted();
   return Status::Ok();
 }
 
@@ -139,6 +142,7 @@ Status DedupLog::ForgetQueue(db::Conn& txn, int64_t queue_id) {
     const std::string dedup_id = del.ColumnText(2);
     Unindex(Fingerprint(queue_id, scope, dedup_id), del.ColumnInt(0));
   }
+  Counted();
   return Status::Ok();
 }
 

@@ -72,6 +72,8 @@ class DedupLog {
   // Any thread: whether the table may hold rows (ForgetExpired has work).
   bool maybe_stored() const { return stored_; }
   size_t indexed() const { return index_.size(); }  // writer thread
+  // Any thread: entries in the index after the last change (a metric).
+  int64_t remembered() const { return remembered_; }
 
  private:
   struct Identity {
@@ -79,11 +81,13 @@ class DedupLog {
   };
   Status Rebuild(db::Conn& conn);
   void Unindex(uint64_t fingerprint, int64_t rowid);
+  void Counted() { remembered_ = static_cast<int64_t>(index_.size()); }
 
   std::string salt_;
   absl::flat_hash_map<uint64_t, int64_t, Identity> index_;  // fingerprint -> newest rowid
   std::atomic<bool> stale_{false};
   std::atomic<bool> stored_{false};
+  std::atomic<int64_t> remembered_{0};
 };
 
 }  // namespace imgbatch::queue

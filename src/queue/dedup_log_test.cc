@@ -97,9 +97,11 @@ TEST_F(DedupLogTest, ForgettingTakesTheExpiredRowsFromTheHeadOnly) {
   Remember(KeyOf(1, "", "a"), "m1", 100);
   Remember(KeyOf(1, "", "b"), "m2", 200);
   Remember(KeyOf(1, "", "c"), "m3", 300);
+  EXPECT_EQ(log_.remembered(), 3);
   ForgetExpired(200);
   EXPECT_EQ(Rows(), 1);
   EXPECT_EQ(log_.indexed(), 1u);
+  EXPECT_EQ(log_.remembered(), 1);
   EXPECT_EQ(Find(KeyOf(1, "", "c"), 250), "m3");
   EXPECT_TRUE(log_.maybe_stored());
   ForgetExpired(300);

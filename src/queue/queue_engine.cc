@@ -784,6 +784,8 @@ class EngineImpl final : public QueueEngine {
     return waiting;
   }
 
+  int64_t DeduplicationIdsRemembered() override { return dedup_.remembered(); }
+
   Result<std::vector<std::string>> DeadLetterSources(std::string_view name) override {
     QueuePtr q = Find(name);
     if (!q) return QueueNotFound();

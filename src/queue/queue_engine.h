@@ -254,6 +254,9 @@ class QueueEngine {
   // Long polls parked right now, across all queues (a metric: thousands may
   // wait at once, none holding a thread).
   virtual int64_t WaitingReceives() = 0;
+  // FIFO deduplication ids remembered (those of the last five minutes), all
+  // queues: each holds 25-45 bytes of server memory (queue/dedup_log.h).
+  virtual int64_t DeduplicationIdsRemembered() = 0;
   // Wakes the engine thread to re-check deadlines now (tests that move a
   // ManualClock call this; the system clock needs no help).
   virtual void Poke() = 0;

@@ -165,6 +165,11 @@ std::string PrometheusText(const OperatorContext& ctx) {
                "Long polls (ReceiveMessage with a wait) parked right now, all queues.",
                "gauge",
                {{{}, static_cast<double>(ctx.queues->WaitingReceives())}}});
+  f.push_back({"imgbatch_queue_fifo_deduplication_ids",
+               "FIFO deduplication ids remembered (the last five minutes'), all queues; each "
+               "holds 25-45 bytes of server memory.",
+               "gauge",
+               {{{}, static_cast<double>(ctx.queues->DeduplicationIdsRemembered())}}});
   if (ctx.open_connections) {
     f.push_back({"imgbatch_http_connections_open",
                  "Client connections open right now.",

@@ -60,6 +60,8 @@ test('a FIFO queue: groups in order, deduplication, sequence numbers', async () 
   }
   const again = await sqs.send(new SendMessageCommand({ QueueUrl, MessageBody: 'a1', MessageGroupId: 'a' }));
   assert.equal(again.MessageId, sent[0].MessageId);  // content-based deduplication
+  // The first FIFO queue of this server: its three ids, the duplicate not counted again.
+  assert.equal(await metric(server.endpoint, 'imgbatch_queue_fifo_deduplication_ids'), 3);
   assert.ok(BigInt(sent[0].SequenceNumber) < BigInt(sent[2].SequenceNumber));
   const first = await sqs.send(new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 1 }));
   assert.deepEqual(first.Messages.map((m) => m.Body), ['a1']);
