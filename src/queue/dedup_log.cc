@@ -130,20 +130,4 @@ Status DedupLog::ForgetExpired(db::Conn& txn, int64_t now) {
   return Status::Ok();
 }
 
-Status DedupLog::ForgetQueue(db::Conn& txn, int64_t queue_id) {
-  IMGBATCH_ASSIGN_OR_RETURN(
-      db::Statement del,
-      txn.Prepare("DELETE FROM queue_dedup WHERE queue_id = ?1 RETURNING id, scope, dedup_id"));
-  del.Bind(1, queue_id);
-  while (true) {
-    IMGBATCH_ASSIGN_OR_RETURN(bool row, del.Step());
-    if (!row) break;
-    const std::string scope = del.ColumnText(1);
-    const std::string dedup_id = del.ColumnText(2);
-    Unindex(Fingerprint(queue_id, scope, dedup_id), del.ColumnInt(0));
-  }
-  Counted();
-  return Status::Ok();
-}
-
 }  // namespace imgbatch::queue

@@ -10,8 +10,8 @@
 //
 // The index maps a salted 64-bit fingerprint of (queue, scope, id) to the
 // rowid of the newest row with that fingerprint. A hit is checked against
-// the row itself, so a stale entry (its write rolled back, its queue
-// deleted) or a fingerprint shared by two ids never answers wrongly: the
+// the row itself, so a stale entry (its write rolled back) or a
+// fingerprint shared by two ids never answers wrongly: the
 // lookup then scans the table. What must hold is that every committed,
 // unexpired row's fingerprint is in the index; entries are added as rows
 // are written and removed only with the rows (or once expired).
@@ -64,7 +64,6 @@ class DedupLog {
   // Drops the rows expired at `now` from the head of the table; first
   // rebuilds the index if MarkStale() was called.
   Status ForgetExpired(db::Conn& txn, int64_t now);
-  Status ForgetQueue(db::Conn& txn, int64_t queue_id);
 
   // Any thread: a write that changed the log failed, so the index may hold
   // entries for rows that are not there; the next ForgetExpired rebuilds it.

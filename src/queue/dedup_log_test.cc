@@ -162,15 +162,5 @@ TEST_F(DedupLogTest, LoadRebuildsTheIndexFromTheTable) {
   EXPECT_EQ(Find(reopened, key(1, "", "a"), 0), "");
 }
 
-TEST_F(DedupLogTest, ForgettingAQueueLeavesTheOthers) {
-  Remember(KeyOf(1, "", "a"), "m1", 1000);
-  Remember(KeyOf(2, "", "a"), "m2", 1000);
-  ASSERT_TRUE(db_->Write([&](db::Txn& txn) { return log_.ForgetQueue(txn, 1); }).ok());
-  EXPECT_EQ(Rows(), 1);
-  EXPECT_EQ(log_.indexed(), 1u);
-  EXPECT_EQ(Find(KeyOf(1, "", "a"), 0), "");
-  EXPECT_EQ(Find(KeyOf(2, "", "a"), 0), "m2");
-}
-
 }  // namespace
 }  // namespace imgbatch::queue

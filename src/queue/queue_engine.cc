@@ -660,13 +660,15 @@ class EngineImpl final : public QueueEngine {
         IMGBATCH_ASSIGN_OR_RETURN(db::Statement del, txn.Prepare(sql));
         IMGBATCH_RETURN_IF_ERROR(del.Bind(1, q->id).Run());
       }
-      if (q->fifo) IMGBATCH_RETURN_IF_ERROR(dedup_.ForgetQueue(txn, q->id));
+      // Its deduplication ids stay until they expire: queue ids are never
+      // reused (AUTOINCREMENT), so no queue sees them, and deleting them
+      // now would scan the whole log (it has no index by queue) while
+      // every queue's writes wait.
       q->deleted = true;  // later writes of this queue (same writer thread) see it
       return Status::Ok();
     });
     if (!st.ok()) {
       q->deleted = false;
-      if (q->fifo) dedup_.MarkStale();  // ForgetQueue's entries left before the rows did
       return st;
     }
     std::vector<Waiter> waiters;
