@@ -53,7 +53,6 @@ Status DedupLog::Rebuild(db::Conn& conn) {
     const std::string dedup_id = rows.ColumnText(3);
     index_[Fingerprint(rows.ColumnInt(1), scope, dedup_id)] = rows.ColumnInt(0);  // newest wins
   }
-  stored_ = !index_.empty();
   Counted();
   return Status::Ok();
 }
@@ -92,7 +91,6 @@ Status DedupLog::Remember(db::Conn& txn, const Key& key, std::string_view messag
                                .Bind(6, expires_ms)
                                .Run());
   index_[key.fingerprint] = insert.last_insert_rowid();
-  stored_ = true;
   Counted();
   return Status::Ok();
 }
@@ -125,7 +123,6 @@ Status DedupLog::ForgetExpired(db::Conn& txn, int64_t now) {
                               txn.Prepare("DELETE FROM queue_dedup WHERE id <= ?1"));
     IMGBATCH_RETURN_IF_ERROR(del.Bind(1, last_expired).Run());
   }
-  stored_ = !index_.empty();
   Counted();
   return Status::Ok();
 }

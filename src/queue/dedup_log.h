@@ -69,7 +69,8 @@ class DedupLog {
   // entries for rows that are not there; the next ForgetExpired rebuilds it.
   void MarkStale() { stale_ = true; }
   // Any thread: whether the table may hold rows (ForgetExpired has work).
-  bool maybe_stored() const { return stored_; }
+  // Every unexpired row has an entry in the index (see above), so its size says.
+  bool maybe_stored() const { return remembered_ > 0; }
   size_t indexed() const { return index_.size(); }  // writer thread
   // Any thread: entries in the index after the last change (a metric).
   int64_t remembered() const { return remembered_; }
@@ -85,7 +86,6 @@ class DedupLog {
   std::string salt_;
   absl::flat_hash_map<uint64_t, int64_t, Identity> index_;  // fingerprint -> newest rowid
   std::atomic<bool> stale_{false};
-  std::atomic<bool> stored_{false};
   std::atomic<int64_t> remembered_{0};
 };
 
