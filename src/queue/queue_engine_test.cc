@@ -427,6 +427,19 @@ class FifoQueueTest : public QueueEngineTest {
                      [promise](Result<Messages> r) { promise->set_value(std::move(r)); });
     return promise->get_future();
   }
+  // A long poll of f.fifo with a ReceiveRequestAttemptId, parked, then
+  // served by sending `body` to `group`.
+  Result<Messages> PollServedBySend(const std::string& attempt, int max, const std::string& body,
+                                    const std::string& group) {
+    auto waiting = ReceiveAttempt(attempt, max, 20);
+    WaitUntilParked(*engine_, 1);
+    SendF(body, group);
+    if (waiting.wait_for(10s) != std::future_status::ready) {
+      ADD_FAILURE() << "the long poll was not served";
+      return Internal("the long poll was not served");
+    }
+    return waiting.get();
+  }
   std::string SendF(const std::string& body, const std::string& group) {
     auto sent = SendTo("f.fifo", body, group);
     EXPECT_TRUE(sent.ok()) << sent.status().ToString();
@@ -701,16 +714,11 @@ TEST_F(FifoQueueTest, RetriedReceiveAttemptGetsTheSameMessages) {
 // A long poll answered after waiting is an attempt like any other: its
 // retry gets what the wait delivered.
 TEST_F(FifoQueueTest, RetriedLongPollAttemptGetsWhatTheWaitDelivered) {
-  auto receive = [&](int wait) { return ReceiveAttempt("poll-1", 10, wait); };
-  auto waiting = receive(20);
-  WaitUntilParked(*engine_, 1);
-  SendF("a1", "a");
-  ASSERT_EQ(waiting.wait_for(10s), std::future_status::ready);
-  auto first = waiting.get();
+  auto first = PollServedBySend("poll-1", 10, "a1", "a");
   ASSERT_TRUE(first.ok());
   ASSERT_EQ(Bodies(*first), Strings{"a1"});
   SendF("a2", "a");
-  auto retried = receive(0).get();  // the response was lost; the client retries
+  auto retried = ReceiveAttempt("poll-1", 10).get();  // the response was lost; the client retries
   ASSERT_TRUE(retried.ok());
   ASSERT_EQ(Bodies(*retried), Strings{"a1"});
   EXPECT_EQ((*retried)[0].message_id, (*first)[0].message_id);
@@ -730,11 +738,7 @@ TEST_F(FifoQueueTest, ReceiveAttemptsLiveThroughARestart) {
   auto first = receive("now-1", 0).get();
   ASSERT_TRUE(first.ok());
   ASSERT_EQ(Bodies(*first), Strings{"a1"});
-  auto waiting = receive("poll-1", 20);
-  WaitUntilParked(*engine_, 1);
-  SendF("b1", "b");
-  ASSERT_EQ(waiting.wait_for(10s), std::future_status::ready);
-  auto polled = waiting.get();
+  auto polled = PollServedBySend("poll-1", 1, "b1", "b");
   ASSERT_TRUE(polled.ok());
   ASSERT_EQ(Bodies(*polled), Strings{"b1"});
   EXPECT_EQ(QueryInt("SELECT count(*) FROM queue_receive_attempts"), 2);
