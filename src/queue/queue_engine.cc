@@ -14,12 +14,14 @@
 #include <tuple>
 #include <utility>
 
+#include <absl/container/flat_hash_map.h>
 #include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
 
 #include "common/hashing.h"
 #include "common/strings.h"
 #include "queue/dedup_log.h"
+#include "queue/fair_share.h"
 #include "queue/queue_sql.h"
 
 namespace imgbatch::queue {
@@ -121,6 +123,14 @@ constexpr int64_t kFifoScanRows = 20000;
 // other consumers get the other groups): after the first deliverable row a
 // receive looks this many rows further for more of the groups it found.
 constexpr int64_t kFifoGroupLookahead = 1000;
+// Fair receives (EngineImpl::ReadVisibleFair), while a standard queue has
+// noisy tenants: a receive steps over at most kFairQuietScanRows of their
+// rows looking for quiet tenants' (further on at the next receive, from
+// where it stopped), reads at most kFairTimedRows timed rows, and chooses
+// among the noisy tenants in the kFairNoisyWindow oldest fresh rows.
+constexpr int64_t kFairQuietScanRows = 1000;
+constexpr int64_t kFairTimedRows = 100;
+constexpr int64_t kFairNoisyWindow = 100;
 constexpr int kInsertParamsPerRow = 10;
 
 // A new row's seq and the message id that names it.
@@ -377,6 +387,23 @@ struct QueueState {
   // (from its completion), and the next receive starts again from 0.
   int64_t fresh_cursor = 0;
   std::atomic<bool> fresh_cursor_stale{false};
+  // Fair queues (queue/fair_share.h): a standard queue's tenants, and the
+  // noisy ones at the last sample (null when none), both guarded by mu_;
+  // has_noisy says whether `noisy` is set, read by receives without the lock.
+  FairShare tenants;
+  std::shared_ptr<const NoisyTenants> noisy;
+  std::atomic<bool> has_noisy{false};
+  // While some tenant is noisy: every fresh row of a quiet tenant up to here
+  // was taken (EngineImpl::ReadVisibleFair). Like fresh_cursor, used only
+  // inside writes; back to 0 when a tenant stops being noisy (its rows
+  // behind the cursor are quiet ones now).
+  int64_t quiet_cursor = 0;
+  std::atomic<bool> quiet_cursor_stale{false};
+  // What fair receives gave each noisy tenant since the sample they use
+  // (given_since, a NoisyTenants::sample), added to its in-flight count
+  // there so that receives between samples spread too. Inside writes only.
+  uint64_t given_since = 0;
+  std::vector<std::pair<std::string, int64_t>> given;
   uint64_t send_generation = 0;
   WaiterLine waiters;
   // Messages made receivable since the last serve of the waiters (by sends;
@@ -909,6 +936,7 @@ class EngineImpl final : public QueueEngine {
           for (const SendRow& row : batch->rows) {
             if (!row.duplicate) visible_ats.push_back(batch->sent_ms + row.delay_ms);
           }
+          if (!fifo) NoteTenants(q, *batch);
           AfterSend(q, visible_ats, batch->sent_ms);
           done(std::move(batch->results));
         },
@@ -917,6 +945,19 @@ class EngineImpl final : public QueueEngine {
         !fifo && batch->rows.size() <= static_cast<size_t>(kMaxBatchEntries)
             ? db::Database::CallerUndo::kNone
             : db::Database::CallerUndo::kSavepoint);
+  }
+
+  // The tenants of a standard queue's sends that carry a MessageGroupId
+  // (fair queues): when each last sent. No lock for a batch without one.
+  void NoteTenants(const QueuePtr& q, const SendBatchState& batch) {
+    const auto grouped = [&](const SendRow& row) {
+      return !batch.requests[row.index].group_id.empty();
+    };
+    if (std::none_of(batch.rows.begin(), batch.rows.end(), grouped)) return;
+    std::lock_guard lock(mu_);
+    for (const SendRow& row : batch.rows) {
+      q->tenants.NoteSend(batch.requests[row.index].group_id, batch.sent_ms);
+    }
   }
 
   // A standard queue's send: one multi-row INSERT per kMaxBatchEntries rows.
@@ -995,7 +1036,13 @@ class EngineImpl final : public QueueEngine {
     IMGBATCH_RETURN_IF_ERROR(InsertMessage(txn, q, request, id, sent.md5_of_body,
                                            EncodeAttributes(request.attributes), now, visible_at));
     // In-memory counts and waiters change only once the row is durable.
-    txn.OnCommit([this, q, visible_at, now] { AfterSend(q, {visible_at}, now); });
+    txn.OnCommit([this, q, visible_at, now, group = config.fifo ? "" : request.group_id] {
+      if (!group.empty()) {
+        std::lock_guard lock(mu_);
+        q->tenants.NoteSend(group, now);
+      }
+      AfterSend(q, {visible_at}, now);
+    });
     return sent;
   }
 
@@ -1545,6 +1592,7 @@ class EngineImpl final : public QueueEngine {
     const int64_t now = clock_.NowMillis();
     IMGBATCH_RETURN_IF_ERROR(ForgetDeduplicationIds(now));
     IMGBATCH_RETURN_IF_ERROR(ForgetReceiveAttempts(now));
+    IMGBATCH_RETURN_IF_ERROR(SampleTenants(now));
     std::vector<std::pair<QueuePtr, int64_t>> cutoffs;
     {
       std::lock_guard lock(mu_);
@@ -1576,6 +1624,68 @@ class EngineImpl final : public QueueEngine {
       return Status::Ok();
     }));
     return Status::Ok();
+  }
+
+  // Fair queues: counts each standard queue's messages in flight by tenant
+  // (on a read connection; the count grows with the messages in flight, not
+  // with the backlog) and recomputes its noisy tenants. Only queues whose
+  // sends carried a MessageGroupId in the last five minutes, or whose tenants
+  // still weigh in the average, are read.
+  Status SampleTenants(int64_t now) {
+    std::vector<QueuePtr> sampled;
+    {
+      std::lock_guard lock(mu_);
+      for (const auto& [name, q] : queues_) {
+        if (!q->fifo && q->tenants.following()) sampled.push_back(q);
+      }
+    }
+    for (const QueuePtr& q : sampled) {
+      absl::flat_hash_map<std::string, int64_t> by_group;
+      int64_t total = 0;
+      IMGBATCH_RETURN_IF_ERROR(db_.Read([&](db::Conn& conn) -> Status {
+        by_group.clear();
+        total = 0;
+        IMGBATCH_ASSIGN_OR_RETURN(db::Statement st, conn.Prepare(sql::kInFlightGroups));
+        st.Bind(1, q->id).Bind(2, now);
+        while (true) {
+          IMGBATCH_ASSIGN_OR_RETURN(bool row, st.Step());
+          if (!row) return Status::Ok();
+          ++total;
+          if (std::string group = st.ColumnText(0); !group.empty()) ++by_group[std::move(group)];
+        }
+      }));
+      std::vector<std::pair<std::string, int64_t>> in_flight(by_group.begin(), by_group.end());
+      std::lock_guard lock(mu_);
+      std::shared_ptr<NoisyTenants> noisy = q->tenants.Sample(in_flight, total, now);
+      if (noisy) noisy->sample = ++noisy_samples_;
+      // A tenant no longer noisy: its rows behind the quiet cursor are quiet
+      // ones now, so fair receives look for them again from the start.
+      if (q->noisy) {
+        for (const auto& t : q->noisy->tenants) {
+          if (!noisy || !noisy->Find(t.group)) q->quiet_cursor_stale = true;
+        }
+      }
+      q->noisy = std::move(noisy);
+      q->has_noisy = q->noisy != nullptr;
+    }
+    return Status::Ok();
+  }
+
+  // The noisy tenants of a standard queue at the last sample, or null.
+  std::shared_ptr<const NoisyTenants> NoisyOf(const QueuePtr& q) {
+    if (!q->has_noisy) return nullptr;
+    std::lock_guard lock(mu_);
+    return q->noisy;
+  }
+
+  std::vector<std::pair<std::string, int64_t>> NoisyGroups() override {
+    std::vector<std::pair<std::string, int64_t>> out;
+    std::lock_guard lock(mu_);
+    for (const auto& [name, q] : queues_) {
+      if (q->fifo || !q->tenants.following()) continue;
+      out.emplace_back(name, q->noisy ? static_cast<int64_t>(q->noisy->tenants.size()) : 0);
+    }
+    return out;
   }
 
   // Drops the FIFO deduplication ids older than the interval; skipped while
@@ -1927,6 +2037,187 @@ class EngineImpl final : public QueueEngine {
     return Status::Ok();
   }
 
+  // A row a fair receive may take, read without the message.
+  struct Candidate {
+    int64_t seq = 0;
+    int64_t visible_at_ms = 0;
+    std::string group;
+  };
+
+  // Reads the rows of a sql::kFairTimed or sql::kFairFresh bound with LIMIT
+  // `limit`, leaving out the seqs in `skip`, until `enough` says so; true
+  // when there are no more rows (not merely `limit` read). `last_seq`: the
+  // last seq read (skipped ones included).
+  template <typename Enough>
+  static Result<bool> ReadCandidates(db::Statement& st, int64_t limit,
+                                     const std::vector<int64_t>& skip, int64_t& last_seq,
+                                     std::vector<Candidate>& out, Enough enough) {
+    for (int64_t read = 0; !enough(); ++read) {
+      IMGBATCH_ASSIGN_OR_RETURN(bool more, st.Step());
+      if (!more) return read < limit;
+      last_seq = st.ColumnInt(0);
+      if (std::find(skip.begin(), skip.end(), last_seq) != skip.end()) continue;
+      out.push_back({last_seq, st.ColumnInt(2), st.ColumnText(1)});
+    }
+    return false;
+  }
+
+  // ReadVisible for a standard queue with noisy tenants (queue/fair_share.h),
+  // as AWS's fair queues deliver: the quiet tenants' rows first, oldest
+  // visibility first; then the noisy tenants', the one with the fewest in
+  // flight first (counting what this receive gives it), then oldest.
+  //
+  // Quiet rows may sit behind a noisy tenant's whole backlog, so they are
+  // looked for from q->quiet_cursor, which moves past every row stepped over
+  // (each is stepped over once, not at every receive) and stops before the
+  // first quiet row left; at most kFairQuietScanRows a receive. Noisy rows
+  // are chosen among the kFairNoisyWindow oldest fresh rows and the timed
+  // rows read. Rows taken out of order are no longer fresh, so the fresh
+  // cursor only has to stop before the first row left, as ReadVisible's does.
+  Status ReadVisibleFair(db::Txn& txn, const QueuePtr& q, int64_t now, int want,
+                         const std::vector<int64_t>& delivered, const NoisyTenants& noisy,
+                         std::vector<TakenMessage>& rows) {
+    if (q->fresh_cursor_stale.exchange(false)) q->fresh_cursor = 0;
+    if (q->quiet_cursor_stale.exchange(false)) q->quiet_cursor = 0;
+    const size_t wanted = static_cast<size_t>(want);
+    std::vector<Candidate> timed, quiet_fresh;
+    int64_t last_seq = 0;
+    {
+      IMGBATCH_ASSIGN_OR_RETURN(db::Statement st, txn.Prepare(sql::kFairTimed));
+      const int64_t limit = kFairTimedRows + want + static_cast<int64_t>(delivered.size());
+      st.Bind(1, q->id).Bind(2, now).Bind(3, limit);
+      IMGBATCH_RETURN_IF_ERROR(
+          ReadCandidates(st, limit, delivered, last_seq, timed, [] { return false; }).status());
+    }
+    bool quiet_scan_ended = false;
+    const int64_t quiet_from = std::max(q->quiet_cursor, q->fresh_cursor);
+    int64_t quiet_scanned_to = quiet_from;
+    {
+      IMGBATCH_ASSIGN_OR_RETURN(db::Statement st, txn.Prepare(sql::kFairFresh));
+      st.Bind(1, q->id).Bind(2, quiet_from).Bind(3, kFairQuietScanRows);
+      std::vector<Candidate> scanned;
+      IMGBATCH_ASSIGN_OR_RETURN(
+          quiet_scan_ended,
+          ReadCandidates(st, kFairQuietScanRows, {}, quiet_scanned_to, scanned, [&] {
+            if (!scanned.empty() && noisy.Find(scanned.back().group)) scanned.pop_back();
+            return scanned.size() >= wanted;
+          }));
+      if (!scanned.empty() && noisy.Find(scanned.back().group)) scanned.pop_back();
+      quiet_fresh = std::move(scanned);
+    }
+    // Quiet rows, oldest visibility first.
+    std::vector<Candidate> quiet = quiet_fresh;
+    for (const Candidate& c : timed) {
+      if (!noisy.Find(c.group)) quiet.push_back(c);
+    }
+    std::sort(quiet.begin(), quiet.end(), [](const Candidate& a, const Candidate& b) {
+      return std::pair(a.visible_at_ms, a.seq) < std::pair(b.visible_at_ms, b.seq);
+    });
+    std::vector<int64_t> picked;
+    for (const Candidate& c : quiet) {
+      if (picked.size() == wanted) break;
+      picked.push_back(c.seq);
+    }
+    const auto is_picked = [&](int64_t seq) {
+      return std::find(picked.begin(), picked.end(), seq) != picked.end();
+    };
+    // The quiet cursor stops before the first quiet fresh row left, else
+    // goes as far as the scan went (to the newest seq given if it ran out).
+    q->quiet_cursor = quiet_scanned_to;
+    for (const Candidate& c : quiet_fresh) {
+      if (!is_picked(c.seq)) {
+        q->quiet_cursor = c.seq - 1;
+        break;
+      }
+    }
+    if (quiet_scan_ended && q->quiet_cursor == quiet_scanned_to) {
+      q->quiet_cursor = std::max(q->quiet_cursor, last_seq_.load());
+    }
+    if (picked.size() < wanted) {
+      IMGBATCH_RETURN_IF_ERROR(PickNoisy(txn, q, want, noisy, timed, picked));
+    }
+    std::vector<Visible> read;
+    for (int64_t seq : picked) {
+      IMGBATCH_ASSIGN_OR_RETURN(db::Statement st, txn.Prepare(sql::kReceiveBySeq));
+      st.Bind(1, seq).Bind(2, q->id);
+      IMGBATCH_RETURN_IF_ERROR(ReadVisibleRows(st, {}, read));
+    }
+    for (Visible& v : read) rows.push_back(std::move(v.row));
+    return Status::Ok();
+  }
+
+  // ReadVisibleFair's second part: fills `picked` up to `want` from the
+  // oldest fresh rows (a window from the fresh cursor) and the timed rows
+  // read, the tenant with the fewest in flight first, and moves the fresh
+  // cursor to just before the first fresh row left.
+  Status PickNoisy(db::Txn& txn, const QueuePtr& q, int want, const NoisyTenants& noisy,
+                   const std::vector<Candidate>& timed, std::vector<int64_t>& picked) {
+    std::vector<Candidate> window;
+    int64_t window_end = q->fresh_cursor;
+    bool window_ended = false;
+    {
+      IMGBATCH_ASSIGN_OR_RETURN(db::Statement st, txn.Prepare(sql::kFairFresh));
+      st.Bind(1, q->id).Bind(2, q->fresh_cursor).Bind(3, kFairNoisyWindow);
+      // Quiet rows taken above are still fresh in this transaction's view.
+      IMGBATCH_ASSIGN_OR_RETURN(
+          window_ended,
+          ReadCandidates(st, kFairNoisyWindow, picked, window_end, window, [] { return false; }));
+    }
+    std::vector<const Candidate*> left;
+    for (const Candidate& c : window) left.push_back(&c);
+    for (const Candidate& c : timed) {
+      if (std::find(picked.begin(), picked.end(), c.seq) == picked.end()) left.push_back(&c);
+    }
+    // In flight per tenant: at the sample, plus what receives gave it
+    // since. A row of a tenant that is not noisy (not taken above: it was
+    // not among the rows looked at) comes before any noisy one.
+    if (q->given_since != noisy.sample) {
+      q->given_since = noisy.sample;
+      q->given.clear();
+    }
+    auto& given = q->given;
+    const auto in_flight = [&](const Candidate& c) -> int64_t {
+      const NoisyTenants::Tenant* t = noisy.Find(c.group);
+      if (!t) return -1;
+      int64_t n = t->in_flight;
+      for (const auto& [group, count] : given) {
+        if (group == c.group) n += count;
+      }
+      return n;
+    };
+    while (static_cast<int>(picked.size()) < want && !left.empty()) {
+      auto best = std::min_element(left.begin(), left.end(), [&](const auto* a, const auto* b) {
+        return std::tuple(in_flight(*a), a->visible_at_ms, a->seq) <
+               std::tuple(in_flight(*b), b->visible_at_ms, b->seq);
+      });
+      const Candidate& c = **best;
+      picked.push_back(c.seq);
+      if (noisy.Find(c.group)) {
+        auto g = std::find_if(given.begin(), given.end(),
+                              [&](const auto& e) { return e.first == c.group; });
+        if (g == given.end()) {
+          given.emplace_back(c.group, 1);
+        } else {
+          ++g->second;
+        }
+      }
+      left.erase(best);
+    }
+    // Every fresh row up to the cursor is taken (here, or above: those were
+    // left out of the window).
+    q->fresh_cursor = window_end;
+    for (const Candidate& c : window) {
+      if (std::find(picked.begin(), picked.end(), c.seq) == picked.end()) {
+        q->fresh_cursor = c.seq - 1;
+        break;
+      }
+    }
+    if (window_ended && q->fresh_cursor == window_end) {
+      q->fresh_cursor = std::max(q->fresh_cursor, last_seq_.load());
+    }
+    return Status::Ok();
+  }
+
   // Receives up to max messages of q inside txn: skips (deletes) expired
   // messages, dead-letters those past maxReceiveCount, hides the rest for
   // visibility seconds with a new receipt handle.
@@ -1943,12 +2234,18 @@ class EngineImpl final : public QueueEngine {
     std::vector<int64_t> delivered;
     delivered.reserve(static_cast<size_t>(max));
     out.reserve(static_cast<size_t>(max));
+    const std::shared_ptr<const NoisyTenants> noisy = config.fifo ? nullptr : NoisyOf(q);
     while (static_cast<int>(out.size()) < max) {
       std::vector<TakenMessage> rows;
       rows.reserve(static_cast<size_t>(max));
       const int want = max - static_cast<int>(out.size());
-      IMGBATCH_RETURN_IF_ERROR(config.fifo ? ReadVisibleFifo(txn, q, now, want, delivered, rows)
-                                           : ReadVisible(txn, q, now, want, delivered, rows));
+      if (config.fifo) {
+        IMGBATCH_RETURN_IF_ERROR(ReadVisibleFifo(txn, q, now, want, delivered, rows));
+      } else if (noisy) {
+        IMGBATCH_RETURN_IF_ERROR(ReadVisibleFair(txn, q, now, want, delivered, *noisy, rows));
+      } else {
+        IMGBATCH_RETURN_IF_ERROR(ReadVisible(txn, q, now, want, delivered, rows));
+      }
       if (rows.empty()) break;
       // All rows of this round that are delivered are hidden by one UPDATE
       // (kHideReceived: up to kMaxReceiveMessages rowids). Measured: one
@@ -2548,6 +2845,7 @@ class EngineImpl final : public QueueEngine {
   std::mutex settings_mu_;    // serializes changes of a queue's attributes and tags
   // FIFO deduplication ids; used inside writes (see DedupLog).
   DedupLog dedup_;
+  uint64_t noisy_samples_ = 0;  // NoisyTenants::sample of the last one made (under mu_)
   // Whether queue_receive_attempts may hold rows; read at Load.
   std::atomic<bool> attempts_stored_{false};
   mutable std::mutex mu_;

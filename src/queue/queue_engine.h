@@ -23,6 +23,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "common/clock.h"
@@ -257,11 +258,16 @@ class QueueEngine {
   // FIFO deduplication ids remembered (those of the last five minutes), all
   // queues: each holds 25-45 bytes of server memory (queue/dedup_log.h).
   virtual int64_t DeduplicationIdsRemembered() = 0;
+  // Fair queues: each standard queue whose sends carried a MessageGroupId
+  // lately, with how many of its tenants were noisy at the last sample
+  // (queue/fair_share.h), as AWS's ApproximateNumberOfNoisyGroups metric.
+  virtual std::vector<std::pair<std::string, int64_t>> NoisyGroups() = 0;
   // Wakes the engine thread to re-check deadlines now (tests that move a
   // ManualClock call this; the system clock needs no help).
   virtual void Poke() = 0;
-  // Sweeps messages past their retention period now (the engine thread does
-  // this on its own about once a second).
+  // Sweeps messages past their retention period and samples the fair
+  // queues' tenants now (the engine thread does this on its own about once
+  // a second).
   virtual Status ExpireMessages() = 0;
 
   virtual std::string QueueArnFor(std::string_view name) const = 0;

@@ -49,6 +49,26 @@ inline constexpr const char* kReceiveBySeq =
     "sent_ms, receive_count, first_receive_ms, dlq_source, body_md5, visible_at_ms, group_id, "
     "dedup_id FROM queue_messages WHERE seq = ?1 AND +queue_id = ?2";
 
+// Fair receives (EngineImpl::ReadVisibleFair), timed rows: kReceive's
+// order without the message, just what it takes to choose (the chosen rows
+// are read whole by kReceiveBySeq).
+inline constexpr const char* kFairTimed =
+    "SELECT seq, group_id, visible_at_ms FROM queue_messages WHERE queue_id = ?1 AND "
+    "visible_at_ms <= ?2 AND " IMGBATCH_QUEUE_TIMED_ROW " ORDER BY visible_at_ms, seq LIMIT ?3";
+
+// Fair receives, fresh rows: kReceiveFresh's order without the message.
+inline constexpr const char* kFairFresh =
+    "SELECT seq, group_id, visible_at_ms FROM queue_messages INDEXED BY queue_messages_seq "
+    "WHERE queue_id = ?1 AND seq > ?2 AND receive_count = 0 AND visible_at_ms <= sent_ms "
+    "ORDER BY seq LIMIT ?3";
+
+// Fair queues: the tenant (group_id) of each message in flight at ?2, for
+// the once-a-second sample (EngineImpl::SampleTenants); a range of
+// queue_messages_visible, as long as the messages in flight.
+inline constexpr const char* kInFlightGroups =
+    "SELECT group_id FROM queue_messages WHERE queue_id = ?1 AND visible_at_ms > ?2 AND "
+    "receive_count > 0 AND " IMGBATCH_QUEUE_TIMED_ROW;
+
 // Hides the messages a receive delivers, all in one statement: ?1 visible
 // again at, ?2 now, their rowids (seq) in ?3..?12; parameters left unbound
 // are NULL and match nothing. Rowid lookups, one per message. The first

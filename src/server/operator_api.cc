@@ -170,6 +170,15 @@ std::string PrometheusText(const OperatorContext& ctx) {
                "holds 25-45 bytes of server memory.",
                "gauge",
                {{{}, static_cast<double>(ctx.queues->DeduplicationIdsRemembered())}}});
+  PromFamily noisy{"imgbatch_queue_noisy_groups",
+                   "Fair queues: tenants (MessageGroupIds) noisy at the last sample, for each "
+                   "standard queue whose sends carried a MessageGroupId lately.",
+                   "gauge",
+                   {}};
+  for (const auto& [queue, n] : ctx.queues->NoisyGroups()) {
+    noisy.samples.push_back({{{"queue", queue}}, static_cast<double>(n)});
+  }
+  f.push_back(std::move(noisy));
   if (ctx.open_connections) {
     f.push_back({"imgbatch_http_connections_open",
                  "Client connections open right now.",
