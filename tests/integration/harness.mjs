@@ -32,7 +32,8 @@ export async function waitUntil(predicate, { timeoutMs = 30000, intervalMs = 50,
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
 }
 
-// A sample without labels from the server's /-/metrics (Prometheus text).
+// A sample from the server's /-/metrics (Prometheus text): `name` with its labels, if any,
+// as the text writes them (`imgbatch_queue_noisy_groups{queue="q"}`).
 export async function metric(endpoint, name) {
   const text = await (await fetch(`${endpoint}/-/metrics`)).text();
   const line = text.split('\n').find((l) => l.startsWith(name + ' '));

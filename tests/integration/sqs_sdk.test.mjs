@@ -49,6 +49,33 @@ test('send, receive with attributes (MD5s verified by the SDK), delete', async (
   assert.equal(attrs.Attributes.ApproximateNumberOfMessagesNotVisible, '0');
 });
 
+test('a fair queue: a quiet tenant is served before a noisy tenant\'s backlog', async () => {
+  const name = 'fair-' + randomUUID().slice(0, 8);
+  const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: name }));
+  for (let i = 0; i < 100; i += 10) {
+    await sqs.send(new SendMessageBatchCommand({
+      QueueUrl,
+      Entries: Array.from({ length: 10 }, (_, j) => ({
+        Id: String(j), MessageBody: `noisy-${i + j}`, MessageGroupId: 'noisy',
+      })),
+    }));
+  }
+  // 40 of the noisy tenant's messages in flight: more than 10% of them, and at least 30.
+  for (let taken = 0; taken < 40;) {
+    const r = await sqs.send(new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 10, VisibilityTimeout: 600 }));
+    taken += r.Messages.length;
+  }
+  await sqs.send(new SendMessageCommand({ QueueUrl, MessageBody: 'quiet', MessageGroupId: 'quiet' }));
+  const noisyGroups = `imgbatch_queue_noisy_groups{queue="${name}"}`;
+  await waitUntil(async () => await metric(server.endpoint, noisyGroups) === 1,
+    { what: 'the noisy tenant to be found (once a second)' });
+  const got = await sqs.send(new ReceiveMessageCommand({
+    QueueUrl, MaxNumberOfMessages: 3, MessageSystemAttributeNames: ['MessageGroupId'],
+  }));
+  assert.deepEqual(got.Messages.map((m) => m.Body), ['quiet', 'noisy-40', 'noisy-41']);
+  assert.equal(got.Messages[0].Attributes.MessageGroupId, 'quiet');
+});
+
 test('a FIFO queue: groups in order, deduplication, sequence numbers', async () => {
   const QueueName = 'node-' + randomUUID().slice(0, 8) + '.fifo';
   const { QueueUrl } = await sqs.send(new CreateQueueCommand({

@@ -587,6 +587,40 @@ class Messages(SqsCase):
                           MessageDeduplicationId="d")
         self.assertEqual(self.counts(url), (0, 3, 0))
 
+    def test_fair_queue_gives_a_quiet_tenant_first(self):
+        # "How Amazon SQS fair queues work": a tenant with more than 10% of the queue's in-flight
+        # messages and at least 30 of its own in flight is a noisy neighbour, and then "consumer
+        # instances polling for messages receive messages from quiet tenants" whenever there are
+        # any; the noisy tenant's messages are not dropped. Detection is approximate and not
+        # instant, so the test polls one message at a time, every 0.5 s for at most 15 s, until
+        # the quiet tenant's comes. Oldest-first delivery would give 30 of the 160 older noisy
+        # messages instead.
+        url = self.queue()
+        for first in range(0, 200, 10):
+            self.sqs.send_message_batch(QueueUrl=url, Entries=[
+                {"Id": str(i), "MessageBody": f"noisy-{i}", "MessageGroupId": "noisy"}
+                for i in range(first, first + 10)])
+        taken = 0
+        while taken < 40:
+            got = self.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10,
+                                           VisibilityTimeout=600).get("Messages", [])
+            self.assertTrue(got)
+            taken += len(got)
+        self.sqs.send_message(QueueUrl=url, MessageBody="quiet", MessageGroupId="quiet")
+        deadline = time.time() + 15
+        bodies = []
+        while time.time() < deadline and "quiet" not in bodies:
+            got = self.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1,
+                                           VisibilityTimeout=600).get("Messages", [])
+            bodies += [m["Body"] for m in got]
+            time.sleep(0.5)
+        self.assertIn("quiet", bodies)
+        # The noisy tenant's messages still come once no quiet one waits.
+        rest = self.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10,
+                                        VisibilityTimeout=600)["Messages"]
+        self.assertTrue(rest)
+        self.assertTrue(all(m["Body"].startswith("noisy-") for m in rest), rest)
+
     def test_system_attributes(self):
         url = self.queue()
         before = int(time.time() * 1000)
