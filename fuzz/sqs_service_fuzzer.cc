@@ -10,6 +10,8 @@
 //   J <Operation> <JSON body>    AWS JSON 1.0, X-Amz-Target AmazonSQS.<Operation>
 //   Q <Operation> <form body>    query protocol, "Action=<Operation>&" + form body
 //   + <seconds>                  moves the engine's clock forward
+//   S                            runs the engine's once-a-second sweep now (retention, and
+//                                the fair queues' sample that finds noisy tenants)
 //   R                            checks the counters (below), then restarts: engine and database
 //   closed and opened
 //                                again on the same file (what a restart loads)
@@ -75,6 +77,12 @@ class Harness {
       CheckCountsExact();
       Close();
       Open();
+      return;
+    }
+    if (line == "S") {
+      if (imgbatch::Status swept = engine_->ExpireMessages(); !swept.ok()) {
+        Fail("the sweep failed", line, swept.ToString());
+      }
       return;
     }
     if (line.size() >= 2 && line[0] == '+') {
