@@ -127,7 +127,9 @@ constexpr int64_t kFifoGroupLookahead = 1000;
 // noisy tenants: a receive steps over at most kFairQuietScanRows of their
 // rows looking for quiet tenants' (further on at the next receive, from
 // where it stopped), reads at most kFairTimedRows timed rows, and chooses
-// among the noisy tenants in the kFairNoisyWindow oldest fresh rows.
+// among the noisy tenants in the kFairNoisyWindow oldest fresh rows (with
+// one noisy tenant there is no choice to make: it reads only as many as it
+// wants).
 constexpr int64_t kFairQuietScanRows = 1000;
 constexpr int64_t kFairTimedRows = 100;
 constexpr int64_t kFairNoisyWindow = 100;
@@ -2071,7 +2073,7 @@ class EngineImpl final : public QueueEngine {
   // looked for from q->quiet_cursor, which moves past every row stepped over
   // (each is stepped over once, not at every receive) and stops before the
   // first quiet row left; at most kFairQuietScanRows a receive. Noisy rows
-  // are chosen among the kFairNoisyWindow oldest fresh rows and the timed
+  // are chosen among the oldest fresh rows (a window, see kFairNoisyWindow) and the timed
   // rows read. Rows taken out of order are no longer fresh, so the fresh
   // cursor only has to stop before the first row left, as ReadVisible's does.
   Status ReadVisibleFair(db::Txn& txn, const QueuePtr& q, int64_t now, int want,
@@ -2157,11 +2159,11 @@ class EngineImpl final : public QueueEngine {
     bool window_ended = false;
     {
       IMGBATCH_ASSIGN_OR_RETURN(db::Statement st, txn.Prepare(sql::kFairFresh));
-      st.Bind(1, q->id).Bind(2, q->fresh_cursor).Bind(3, kFairNoisyWindow);
+      const int64_t limit = noisy.tenants.size() == 1 ? int64_t{want} : kFairNoisyWindow;
+      st.Bind(1, q->id).Bind(2, q->fresh_cursor).Bind(3, limit);
       // Quiet rows taken above are still fresh in this transaction's view.
-      IMGBATCH_ASSIGN_OR_RETURN(
-          window_ended,
-          ReadCandidates(st, kFairNoisyWindow, picked, window_end, window, [] { return false; }));
+      IMGBATCH_ASSIGN_OR_RETURN(window_ended, ReadCandidates(st, limit, picked, window_end, window,
+                                                             [] { return false; }));
     }
     std::vector<const Candidate*> left;
     for (const Candidate& c : window) left.push_back(&c);
