@@ -29,6 +29,11 @@
 // its own: the server's FIFO path (deduplication, group holding) under the
 // same cycle.
 //
+// With --tenant T every message of the standard queue carries MessageGroupId
+// T: one tenant with all the traffic, which the server finds noisy within a
+// second, so receives take the fair queues' path with no quiet message to
+// find (its most expensive case).
+//
 // With --rate R the cycles are paced at R messages/s in all (each connection
 // starts a cycle every connections*10/R seconds, the connections spread
 // evenly over that period) instead of as fast as the server answers: at a
@@ -117,6 +122,7 @@ struct Options {
   double rate = 0;  // cycles' messages/s in all; 0: as fast as the server answers
   int server_pid = 0;
   bool fifo = false;         // a FIFO queue: each entry its own message group per connection
+  std::string tenant;        // a standard queue's MessageGroupId for every message (fair queues)
   std::vector<int> pollers;  // --pollers: long-poll phases, one per count
   int poll_messages = 2000;
   double poll_rate = 200;  // messages/s sent to the parked polls
@@ -377,6 +383,7 @@ class SendBatchBody {
       // bodies differ), so receives are not held back by other connections'
       // messages in flight more than the groups make them.
       if (o.fifo) entries.back()["MessageGroupId"] = "g" + std::to_string(first + i);
+      if (!o.tenant.empty()) entries.back()["MessageGroupId"] = o.tenant;
     }
     text_ = Json{{"QueueUrl", QueueUrl(o)}, {"Entries", std::move(entries)}}.dump();
     constexpr std::string_view kKey = "\"MessageBody\":\"";
@@ -937,6 +944,10 @@ int main(int argc, char** argv) {
   app.add_flag("--fifo", o.fifo,
                "use a FIFO queue (<queue>.fifo, content-based deduplication, ten message groups "
                "per connection)");
+  app.add_option("--tenant", o.tenant,
+                 "a standard queue's messages all carry this MessageGroupId: one tenant with all "
+                 "the traffic, noisy from the first sample on, so every receive takes the fair "
+                 "queues' path (its worst case: no quiet message to find)");
   app.add_option("--pollers", o.pollers,
                  "instead of the cycles: long-poll phases with this many parked polls each "
                  "(comma-separated, e.g. 1,5000)")
@@ -947,6 +958,10 @@ int main(int argc, char** argv) {
   app.add_option("--poll-rate", o.poll_rate, "with --pollers: messages/s sent to the polls")
       ->check(CLI::PositiveNumber);
   CLI11_PARSE(app, argc, argv);
+  if (o.fifo && !o.tenant.empty()) {
+    std::fprintf(stderr, "--fifo does not take --tenant\n");
+    return 2;
+  }
   if (o.fifo) {
     if (o.backlog > 0) {
       std::fprintf(stderr, "--fifo does not take --backlog\n");
@@ -1001,7 +1016,9 @@ int main(int argc, char** argv) {
       "# queue_bench: %d connections, %d client thread(s), %.0f s per phase, "
       "%d-byte bodies, batches of %d, JSON 1.0 protocol%s\n",
       o.connections, o.threads, o.seconds, o.body_bytes, kBatch,
-      o.fifo ? ", FIFO queue (ten message groups per connection)" : "");
+      o.fifo             ? ", FIFO queue (ten message groups per connection)"
+      : o.tenant.empty() ? ""
+                         : ", every message of one tenant (MessageGroupId)");
   if (o.rate > 0) std::printf("# cycles paced at %.0f messages/s in all (--rate)\n", o.rate);
   int64_t rss0 = RssKib(o.server_pid);
   PhaseResult cycles = RunPhase(io, conns, o, Phase::kCycles, o.seconds);
