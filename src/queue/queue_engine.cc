@@ -2029,6 +2029,12 @@ class EngineImpl final : public QueueEngine {
         }
       }
     }
+    return ReadPicked(txn, q, picked, rows);
+  }
+
+  // Reads the rows a FIFO or fair receive chose by seq, whole, in that order.
+  static Status ReadPicked(db::Txn& txn, const QueuePtr& q, const std::vector<int64_t>& picked,
+                           std::vector<TakenMessage>& rows) {
     std::vector<Visible> read;
     for (int64_t seq : picked) {
       IMGBATCH_ASSIGN_OR_RETURN(db::Statement st, txn.Prepare(sql::kReceiveBySeq));
@@ -2138,14 +2144,7 @@ class EngineImpl final : public QueueEngine {
     if (picked.size() < wanted) {
       IMGBATCH_RETURN_IF_ERROR(PickNoisy(txn, q, want, noisy, timed, picked));
     }
-    std::vector<Visible> read;
-    for (int64_t seq : picked) {
-      IMGBATCH_ASSIGN_OR_RETURN(db::Statement st, txn.Prepare(sql::kReceiveBySeq));
-      st.Bind(1, seq).Bind(2, q->id);
-      IMGBATCH_RETURN_IF_ERROR(ReadVisibleRows(st, {}, read));
-    }
-    for (Visible& v : read) rows.push_back(std::move(v.row));
-    return Status::Ok();
+    return ReadPicked(txn, q, picked, rows);
   }
 
   // ReadVisibleFair's second part: fills `picked` up to `want` from the
