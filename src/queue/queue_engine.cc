@@ -2045,6 +2045,10 @@ class EngineImpl final : public QueueEngine {
     return Status::Ok();
   }
 
+  static bool Contains(const std::vector<int64_t>& seqs, int64_t seq) {
+    return std::find(seqs.begin(), seqs.end(), seq) != seqs.end();
+  }
+
   // A row a fair receive may take, read without the message.
   struct Candidate {
     int64_t seq = 0;
@@ -2064,10 +2068,22 @@ class EngineImpl final : public QueueEngine {
       IMGBATCH_ASSIGN_OR_RETURN(bool more, st.Step());
       if (!more) return read < limit;
       last_seq = st.ColumnInt(0);
-      if (std::find(skip.begin(), skip.end(), last_seq) != skip.end()) continue;
+      if (Contains(skip, last_seq)) continue;
       out.push_back({last_seq, st.ColumnInt(2), st.ColumnText(1)});
     }
     return false;
+  }
+
+  // Where a cursor over fresh rows goes after a fair receive read `read` (in
+  // seq order, up to `read_to`) and took `picked`: just before the first row
+  // read and left, else as far as the read went, or to the newest seq given
+  // if the read ran out of rows (every row up to it is in this write's view).
+  int64_t CursorPastTaken(const std::vector<Candidate>& read, const std::vector<int64_t>& picked,
+                          int64_t read_to, bool ran_out) const {
+    for (const Candidate& c : read) {
+      if (!Contains(picked, c.seq)) return c.seq - 1;
+    }
+    return ran_out ? std::max(read_to, last_seq_.load()) : read_to;
   }
 
   // ReadVisible for a standard queue with noisy tenants (queue/fair_share.h),
@@ -2110,7 +2126,6 @@ class EngineImpl final : public QueueEngine {
             if (!scanned.empty() && noisy.Find(scanned.back().group)) scanned.pop_back();
             return scanned.size() >= wanted;
           }));
-      if (!scanned.empty() && noisy.Find(scanned.back().group)) scanned.pop_back();
       quiet_fresh = std::move(scanned);
     }
     // Quiet rows, oldest visibility first.
@@ -2126,21 +2141,9 @@ class EngineImpl final : public QueueEngine {
       if (picked.size() == wanted) break;
       picked.push_back(c.seq);
     }
-    const auto is_picked = [&](int64_t seq) {
-      return std::find(picked.begin(), picked.end(), seq) != picked.end();
-    };
-    // The quiet cursor stops before the first quiet fresh row left, else
-    // goes as far as the scan went (to the newest seq given if it ran out).
-    q->quiet_cursor = quiet_scanned_to;
-    for (const Candidate& c : quiet_fresh) {
-      if (!is_picked(c.seq)) {
-        q->quiet_cursor = c.seq - 1;
-        break;
-      }
-    }
-    if (quiet_scan_ended && q->quiet_cursor == quiet_scanned_to) {
-      q->quiet_cursor = std::max(q->quiet_cursor, last_seq_.load());
-    }
+    // The noisy rows the scan stepped over are left for PickNoisy, which
+    // reads from the fresh cursor: the quiet cursor passes them.
+    q->quiet_cursor = CursorPastTaken(quiet_fresh, picked, quiet_scanned_to, quiet_scan_ended);
     if (picked.size() < wanted) {
       IMGBATCH_RETURN_IF_ERROR(PickNoisy(txn, q, want, noisy, timed, picked));
     }
@@ -2167,7 +2170,7 @@ class EngineImpl final : public QueueEngine {
     std::vector<const Candidate*> left;
     for (const Candidate& c : window) left.push_back(&c);
     for (const Candidate& c : timed) {
-      if (std::find(picked.begin(), picked.end(), c.seq) == picked.end()) left.push_back(&c);
+      if (!Contains(picked, c.seq)) left.push_back(&c);
     }
     // In flight per tenant: at the sample, plus what receives gave it
     // since. A row of a tenant that is not noisy (not taken above: it was
@@ -2206,16 +2209,7 @@ class EngineImpl final : public QueueEngine {
     }
     // Every fresh row up to the cursor is taken (here, or above: those were
     // left out of the window).
-    q->fresh_cursor = window_end;
-    for (const Candidate& c : window) {
-      if (std::find(picked.begin(), picked.end(), c.seq) == picked.end()) {
-        q->fresh_cursor = c.seq - 1;
-        break;
-      }
-    }
-    if (window_ended && q->fresh_cursor == window_end) {
-      q->fresh_cursor = std::max(q->fresh_cursor, last_seq_.load());
-    }
+    q->fresh_cursor = CursorPastTaken(window, picked, window_end, window_ended);
     return Status::Ok();
   }
 
