@@ -110,8 +110,8 @@ class Chaos:
 
     # --- clients -----------------------------------------------------------
 
-    def standard_sender(self, n):
-        sqs, i = self.client(), 0
+    def standard_sender(self, sqs, n):
+        i = 0
         while not self.stop.is_set():
             kind = "poison" if i % 17 == 0 else "requeue" if i % 7 == 0 else "plain"
             if i % 3 == 0:
@@ -152,11 +152,11 @@ class Chaos:
             self.history.add_sent(bodies[int(entry["Id"])], entry["MessageId"])
         return True
 
-    def fifo_sender(self, group):
+    def fifo_sender(self, sqs, group):
         """Sends its group's messages in order, one by one or three in a batch; a
         send whose reply was lost is sent again, with the same deduplication ids,
         until acknowledged."""
-        sqs, k = self.client(), 0
+        k = 0
         while not self.stop.is_set():
             if k % 4 == 1:
                 bodies = [f"fifo-{group}-{k + j}" for j in range(3)]
@@ -168,8 +168,7 @@ class Chaos:
                              MessageDeduplicationId=body):
                 k += 1
 
-    def consumer(self, url, batch_delete, give_back=True):
-        sqs = self.client()
+    def consumer(self, sqs, url, batch_delete, give_back=True):
         while not self.stop.is_set():
             observations = self.receive(sqs, url, wait=1)
             keep = []
@@ -227,9 +226,12 @@ class Chaos:
     # --- the run -----------------------------------------------------------
 
     def guarded(self, target, *args):
+        # boto3 makes clients unsafely from several threads at once: here, in one.
+        sqs = self.client()
+
         def run():
             try:
-                target(*args)
+                target(sqs, *args)
             except BaseException as e:  # an assertion in a client thread fails the test
                 self.thread_failures.append(f"{target.__name__}{args}: {e!r}")
                 self.stop.set()
