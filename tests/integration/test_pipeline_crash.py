@@ -2,8 +2,10 @@
 photos) are uploaded, `imgbatch up` is killed with SIGKILL while its workers
 process them, and restarted on the same data directory. Every acknowledged
 upload ends with both outputs, made from that upload (source-etag), and no
-message is left behind or dead-lettered. A short visibility timeout in the
-test config brings back the messages the killed workers held."""
+message is left behind or dead-lettered. The restarted server is killed
+again once its workers are under way (PIPELINE_KILLS kills in all, default
+3). A short visibility timeout in the test config brings back the messages
+the killed workers held."""
 import io
 import os
 import sys
@@ -69,6 +71,19 @@ class PipelineCrashTest(unittest.TestCase):
         # messages until the visibility timeout.
 
         again = harness.Server(data_dir=server.data_dir, extra_args=["--config", config]).start()
+        # N-1 more kills, each once the restarted workers have finished a few
+        # images (or all of them).
+        for _ in range(int(os.environ.get("PIPELINE_KILLS", "3")) - 1):
+            def under_way_or_done():
+                q = ps.queue_status(ps.status(again), "batch-queue")
+                return processed_count(again) >= 5 or q["visible"] + q["in_flight"] == 0
+            harness.wait_until(under_way_or_done, timeout=120, interval=0.05,
+                               what="the restarted workers under way")
+            self.assertIsNone(again.proc.poll(), "the server exited by itself")
+            print(f"kill at {processed_count(again)} processed since the restart", file=sys.stderr)
+            again.kill9()
+            again = harness.Server(data_dir=server.data_dir,
+                                   extra_args=["--config", config]).start()
         try:
             s3 = again.boto3_client("s3")
             keys = sorted(acked)
