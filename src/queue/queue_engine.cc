@@ -56,6 +56,17 @@ Status InvalidParameter(std::string message) {
   return InvalidArgument(std::move(message)).WithDetail("InvalidParameterValue");
 }
 
+// A standard queue's short poll at the in-flight quota (AWS: OverLimit,
+// HTTP 403, which SDKs do not retry).
+Status InFlightOverLimit(std::string_view queue, int64_t quota) {
+  return Status(Code::kInvalidArgument,
+                "Too many messages in flight on queue " + std::string(queue) + ": about " +
+                    std::to_string(quota) +
+                    " received and not deleted. Delete the messages you have processed, or "
+                    "receive with long polling to wait for room.")
+      .WithDetail("OverLimit");
+}
+
 // A receipt handle names one receive of one message: the queue, the row and
 // the receive count. A later receive bumps the count, so only the latest
 // handle matches the row.
@@ -380,6 +391,14 @@ struct QueueState {
   int64_t last_purge_ms = 0;
   AttributeMap tags;
   int64_t message_count = 0;  // all rows of the queue
+  // Messages in flight, an estimate for the in-flight quota
+  // (EngineOptions::max_in_flight): receives add what they hide, deletes
+  // and visibility given back take off what they release, and the sweep
+  // counts them afresh while the estimate is past half the quota
+  // (visibility running out lowers the real number without an event).
+  // Changed only inside writes, so in commit order; read without the lock.
+  // A write that rolls back leaves it off by its change until a recount.
+  std::atomic<int64_t> in_flight{0};
   // Earliest time a hidden message may become visible (a lower bound; only
   // used to wake parked waiters).
   int64_t next_visible_ms = kNever;
@@ -506,6 +525,16 @@ class EngineImpl final : public QueueEngine {
           it->second->message_count = counts.ColumnInt(1);
           it->second->next_visible_ms = counts.ColumnInt(2);
         }
+      }
+      // Messages still in flight from before the restart count against the
+      // in-flight quota.
+      IMGBATCH_ASSIGN_OR_RETURN(db::Statement hidden, conn.Prepare(sql::kCountHidden));
+      const int64_t now = clock_.NowMillis();
+      for (const auto& [id, q] : by_id_) {
+        if (q->message_count == 0) continue;
+        IMGBATCH_ASSIGN_OR_RETURN(bool row, hidden.Bind(1, id).Bind(2, now).Step());
+        q->in_flight = row ? hidden.ColumnInt(1) : 0;
+        hidden.Reset();
       }
       // The newest row (highest seq) has the highest sent_ms so far.
       IMGBATCH_ASSIGN_OR_RETURN(
@@ -849,6 +878,7 @@ class EngineImpl final : public QueueEngine {
                                 txn.Prepare("DELETE FROM queue_messages WHERE queue_id = ?1"));
       IMGBATCH_RETURN_IF_ERROR(del.Bind(1, q->id).Run());
       removed = del.changes();
+      q->in_flight = 0;
       IMGBATCH_ASSIGN_OR_RETURN(db::Statement mark,
                                 txn.Prepare("UPDATE queues SET last_purge_ms = ?2 WHERE id = ?1"));
       return mark.Bind(1, q->id).Bind(2, now).Run();
@@ -1174,6 +1204,11 @@ class EngineImpl final : public QueueEngine {
       maybe_messages = q->message_count > 0;
     }
     if (!maybe_messages && wait == 0) return done(std::vector<ReceivedMessage>{});
+    // At the quota a FIFO queue's receive and a long poll get nothing from
+    // ReceiveInTxn (the long poll waits for room); a short poll is refused.
+    if (!q->fifo && wait == 0 && visibility > 0 && InFlightRoom(q) <= 0) {
+      return done(InFlightOverLimit(q->name, InFlightQuota(q)));
+    }
     Waiter w;
     w.max_messages = options.max_messages;
     w.visibility_timeout = visibility;
@@ -1231,6 +1266,7 @@ class EngineImpl final : public QueueEngine {
       std::vector<Status> results;
       std::vector<std::pair<size_t, Receipt>> valid;
       int64_t removed = 0;
+      bool was_at_quota = false;  // long polls may be waiting for room
     };
     auto batch = std::make_shared<Batch>();
     batch->results.resize(handles.size());
@@ -1244,7 +1280,7 @@ class EngineImpl final : public QueueEngine {
     }
     if (batch->valid.empty()) return done(std::move(batch->results));
     WriteAsync(
-        [q, batch](db::Txn& txn) -> Status {
+        [this, q, batch](db::Txn& txn) -> Status {
           batch->removed = 0;
           // One single-row statement per receipt. Each entry's outcome is its
           // own: a statement that fails undoes only itself (SQLite's
@@ -1262,6 +1298,10 @@ class EngineImpl final : public QueueEngine {
             }
             if (!failed.ok()) batch->results[index] = failed;
           }
+          // A delete with the latest receipt handle almost always removes a
+          // message in flight; a recount corrects the rest.
+          batch->was_at_quota = InFlightRoom(q) <= 0;
+          q->in_flight -= batch->removed;
           return Status::Ok();
         },
         [this, q, batch, done = std::move(done)](Status st) {
@@ -1270,7 +1310,7 @@ class EngineImpl final : public QueueEngine {
             std::lock_guard lock(mu_);
             q->message_count = std::max<int64_t>(0, q->message_count - batch->removed);
           }
-          if (batch->removed > 0) WakeHeldGroups(q);
+          if (batch->removed > 0 && (q->fifo || batch->was_at_quota)) WakeWaiters(q);
           done(std::move(batch->results));
         },
         db::Database::CallerUndo::kNone);
@@ -1376,8 +1416,10 @@ class EngineImpl final : public QueueEngine {
     }
     if (valid.empty()) return results;
     int64_t earliest = kNever;
+    int64_t released = 0;  // made visible now: in flight no more
     IMGBATCH_RETURN_IF_ERROR(db_.Write([&](db::Txn& txn) -> Status {
       earliest = kNever;
+      released = 0;
       for (const auto& [index, r] : valid) {
         IMGBATCH_ASSIGN_OR_RETURN(
             db::Statement find,
@@ -1422,7 +1464,9 @@ class EngineImpl final : public QueueEngine {
             txn.Prepare("UPDATE queue_messages SET visible_at_ms = ?2 WHERE seq = ?1"));
         IMGBATCH_RETURN_IF_ERROR(update.Bind(1, r.seq).Bind(2, new_visible).Run());
         earliest = std::min(earliest, new_visible);
+        if (timeout == 0) ++released;
       }
+      q->in_flight -= released;
       return Status::Ok();
     }));
     if (earliest != kNever) NoteVisibleAt(q, earliest);
@@ -1595,6 +1639,7 @@ class EngineImpl final : public QueueEngine {
     IMGBATCH_RETURN_IF_ERROR(ForgetDeduplicationIds(now));
     IMGBATCH_RETURN_IF_ERROR(ForgetReceiveAttempts(now));
     IMGBATCH_RETURN_IF_ERROR(SampleTenants(now));
+    IMGBATCH_RETURN_IF_ERROR(RecountInFlight(now));
     std::vector<std::pair<QueuePtr, int64_t>> cutoffs;
     {
       std::lock_guard lock(mu_);
@@ -2220,6 +2265,12 @@ class EngineImpl final : public QueueEngine {
                       const QueuePtr& dlq, int max, int visibility, int64_t now,
                       std::vector<TakenMessage>& out, CountDeltas& deltas) {
     if (q->deleted) return QueueNotFound();
+    if (visibility > 0) {  // only these put messages in flight
+      const int64_t room = InFlightRoom(q);
+      if (room <= 0) return Status::Ok();
+      max = static_cast<int>(std::min<int64_t>(max, room));
+    }
+    const size_t out_before = out.size();
     const int64_t expired_before = now - config.retention_period * 1000LL;
     const bool redrive = dlq && !dlq->deleted && dlq != q;
     const int64_t hidden_until = now + visibility * 1000LL;
@@ -2281,7 +2332,45 @@ class EngineImpl final : public QueueEngine {
       // are no more.
       if (!skipped) break;
     }
+    // Counted at once, so that the next receive of this transaction sees
+    // them; if it rolls back the estimate is high until the sweep recounts.
+    if (visibility > 0) q->in_flight += static_cast<int64_t>(out.size() - out_before);
     return Status::Ok();
+  }
+
+  int64_t InFlightQuota(const QueuePtr& q) const {
+    return q->fifo ? options_.max_in_flight_fifo : options_.max_in_flight;
+  }
+
+  // How many more messages q may put in flight now (<= 0: none).
+  int64_t InFlightRoom(const QueuePtr& q) const {
+    return InFlightQuota(q) - std::max<int64_t>(0, q->in_flight.load());
+  }
+
+  // Counts afresh the messages in flight of each queue whose estimate is
+  // past half its quota: visibility that ran out (and writes rolled back)
+  // leave the estimate high, and only near the quota does that matter.
+  // Counted inside a write, where no receive or delete changes the
+  // estimate meanwhile (an index range as long as the messages in flight,
+  // ~60,000 or more, once a second).
+  Status RecountInFlight(int64_t now) {
+    std::vector<QueuePtr> near_quota;
+    {
+      std::lock_guard lock(mu_);
+      for (const auto& [name, q] : queues_) {
+        if (q->in_flight.load() * 2 >= InFlightQuota(q)) near_quota.push_back(q);
+      }
+    }
+    if (near_quota.empty()) return Status::Ok();
+    return db_.Write([&](db::Txn& txn) -> Status {
+      IMGBATCH_ASSIGN_OR_RETURN(db::Statement st, txn.Prepare(sql::kCountHidden));
+      for (const QueuePtr& q : near_quota) {
+        IMGBATCH_ASSIGN_OR_RETURN(bool row, st.Bind(1, q->id).Bind(2, now).Step());
+        q->in_flight = row ? st.ColumnInt(1) : 0;
+        st.Reset();
+      }
+      return Status::Ok();
+    });
   }
 
   // One receive of up to max messages, completed once durable (on the
@@ -2481,7 +2570,12 @@ class EngineImpl final : public QueueEngine {
   // A deleted message of a FIFO queue may have held the rest of its group
   // back: parked receives look again.
   void WakeHeldGroups(const QueuePtr& q) {
-    if (!q->fifo) return;
+    if (q->fifo) WakeWaiters(q);
+  }
+
+  // Serves q's long polls again: something they waited for (a held group, room
+  // under the in-flight quota) may have been freed.
+  void WakeWaiters(const QueuePtr& q) {
     {
       std::lock_guard lock(mu_);
       ++q->send_generation;

@@ -42,6 +42,13 @@ inline constexpr int kMaxPeekMessages = 1000;
 struct EngineOptions {
   std::string region = "us-east-1";
   std::string account = "000000000000";
+  // AWS's quotas of messages in flight (received, neither deleted nor
+  // visible again) per queue, approximate as AWS's are: at the quota a
+  // standard queue's short poll gets OverLimit and its long poll waits (and
+  // answers empty if nothing frees up); a FIFO queue's receives get nothing,
+  // without an error. Tests lower them.
+  int64_t max_in_flight = 120000;
+  int64_t max_in_flight_fifo = 20000;
 };
 
 struct QueueInfo {
@@ -60,8 +67,8 @@ struct SendRequest {
   std::string trace_header;  // AWSTraceHeader system attribute, if any
   // MessageGroupId: required by a FIFO queue, whose messages of one group
   // are delivered one batch at a time in send order; on a standard queue the
-  // tenant of a fair queue, kept and returned as a system attribute ("" for
-  // none; delivery order does not depend on it there, see docs/compat.md).
+  // tenant of a fair queue ("" for none), returned as a system attribute and
+  // delivered after quieter tenants' while it is noisy (queue/fair_share.h).
   std::string group_id;
   // MessageDeduplicationId (FIFO queues only): a send with an id seen in the
   // last 5 minutes is acknowledged as that message and not queued again.

@@ -118,7 +118,7 @@ class QueueEngineTest : public ::testing::Test {
     auto db = db::Database::Open(options);
     ASSERT_TRUE(db.ok()) << db.status().ToString();
     db_ = std::move(*db);
-    auto engine = QueueEngine::Open(*db_, clock_);
+    auto engine = QueueEngine::Open(*db_, clock_, engine_options_);
     ASSERT_TRUE(engine.ok()) << engine.status().ToString();
     engine_ = std::move(*engine);
   }
@@ -221,6 +221,7 @@ class QueueEngineTest : public ::testing::Test {
   }
 
   std::filesystem::path dir_;
+  EngineOptions engine_options_;  // Reopen() applies changes
   ManualClock clock_;
   std::unique_ptr<db::Database> db_;
   std::unique_ptr<QueueEngine> engine_;
@@ -2627,6 +2628,114 @@ TEST_F(FairQueueTest, EveryMessageIsGivenExactlyOnceWhateverTheOrder) {
   }
   EXPECT_EQ(rest.size() + deleted.size(), sent.size());
   EXPECT_EQ(Counts("q").visible, 0);
+}
+
+// ---- the in-flight quota ----------------------------------------------------
+
+class InFlightQuotaTest : public QueueEngineTest {
+ protected:
+  void SetUp() override {
+    QueueEngineTest::SetUp();
+    engine_options_.max_in_flight = 5;
+    engine_options_.max_in_flight_fifo = 2;
+    Reopen();
+    Create("q", {{"VisibilityTimeout", "30"}});
+    for (int i = 0; i < 8; ++i) Send("q", "m" + std::to_string(i));
+  }
+
+  Status ShortPollStatus(const std::string& queue) {
+    auto got = ReceiveAsync(queue, 10, std::nullopt, 0);
+    EXPECT_EQ(got.wait_for(10s), std::future_status::ready);
+    return got.get().status();
+  }
+};
+
+TEST_F(InFlightQuotaTest, AShortPollAtTheQuotaIsOverLimitUntilADeleteMakesRoom) {
+  Messages first = Receive("q");
+  ASSERT_EQ(first.size(), 5u);  // 8 visible, room for 5
+  Status refused = ShortPollStatus("q");
+  EXPECT_EQ(refused.detail(), "OverLimit") << refused.ToString();
+  ASSERT_TRUE(engine_->Delete("q", first[0].receipt_handle).ok());
+  EXPECT_EQ(Receive("q").size(), 1u);
+  EXPECT_EQ(ShortPollStatus("q").detail(), "OverLimit");
+  EXPECT_EQ(Counts("q").not_visible, 5);
+}
+
+TEST_F(InFlightQuotaTest, VisibilityGivenBackMakesRoom) {
+  Messages first = Receive("q");
+  ASSERT_EQ(first.size(), 5u);
+  ASSERT_TRUE(engine_->ChangeVisibility("q", first[0].receipt_handle, 0).ok());
+  EXPECT_EQ(Receive("q", 10).size(), 1u);
+}
+
+TEST_F(InFlightQuotaTest, ReceivesThatHideNothingAreNotHeldBack) {
+  ASSERT_EQ(Receive("q").size(), 5u);
+  // VisibilityTimeout 0 puts nothing in flight: the 3 visible ones come.
+  EXPECT_EQ(Receive("q", 10, 0).size(), 3u);
+}
+
+TEST_F(InFlightQuotaTest, ALongPollAtTheQuotaWaitsForADelete) {
+  Messages first = Receive("q");
+  ASSERT_EQ(first.size(), 5u);
+  auto waiting = ReceiveAsync("q", 10, std::nullopt, 20);
+  EXPECT_EQ(waiting.wait_for(50ms), std::future_status::timeout);
+  ASSERT_TRUE(engine_->Delete("q", first[0].receipt_handle).ok());
+  ASSERT_EQ(waiting.wait_for(10s), std::future_status::ready);
+  auto got = waiting.get();
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(got->size(), 1u);
+}
+
+TEST_F(InFlightQuotaTest, ALongPollAtTheQuotaAnswersEmptyWithoutAnError) {
+  ASSERT_EQ(Receive("q").size(), 5u);
+  auto waiting = ReceiveAsync("q", 10, std::nullopt, 2);
+  EXPECT_EQ(waiting.wait_for(50ms), std::future_status::timeout);
+  Advance(2s);
+  ASSERT_EQ(waiting.wait_for(10s), std::future_status::ready);
+  auto got = waiting.get();
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_TRUE(got->empty());
+}
+
+TEST_F(InFlightQuotaTest, TheSweepCountsAfreshOnceVisibilityRunsOut) {
+  ASSERT_EQ(Receive("q").size(), 5u);
+  // The five are visible again, which no event tells the estimate; the
+  // sweep (here, and the engine thread's own, woken by the clock) counts.
+  Advance(30s);
+  ASSERT_TRUE(engine_->ExpireMessages().ok());
+  EXPECT_EQ(Receive("q").size(), 5u);
+  EXPECT_EQ(ShortPollStatus("q").detail(), "OverLimit");
+}
+
+TEST_F(InFlightQuotaTest, MessagesInFlightBeforeARestartCount) {
+  ASSERT_EQ(Receive("q", 3).size(), 3u);
+  Reopen();
+  EXPECT_EQ(Receive("q").size(), 2u);
+  EXPECT_EQ(ShortPollStatus("q").detail(), "OverLimit");
+}
+
+TEST_F(InFlightQuotaTest, PurgeEmptiesTheQuota) {
+  ASSERT_EQ(Receive("q").size(), 5u);
+  ASSERT_TRUE(engine_->Purge("q").ok());
+  Send("q", "after");
+  EXPECT_EQ(Receive("q").size(), 1u);
+}
+
+TEST_F(InFlightQuotaTest, AFifoQueueAtItsQuotaGivesNothingAndNoError) {
+  Create("f.fifo", {{"FifoQueue", "true"}});
+  for (int i = 0; i < 4; ++i) {
+    SendRequest r;
+    r.body = "m" + std::to_string(i);
+    r.group_id = "g" + std::to_string(i);
+    r.dedup_id = r.body;
+    ASSERT_TRUE(engine_->Send("f.fifo", std::move(r)).ok());
+  }
+  EXPECT_EQ(Receive("f.fifo").size(), 2u);
+  auto again = ReceiveAsync("f.fifo", 10, std::nullopt, 0);
+  ASSERT_EQ(again.wait_for(10s), std::future_status::ready);
+  auto got = again.get();
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_TRUE(got->empty());
 }
 
 }  // namespace

@@ -301,7 +301,8 @@ void ReadLimits(Reader& r, const toml::table& root, Config& c) {
   if (!t) return;
   r.OnlyKeys(*t,
              {"max_object_bytes", "max_image_bytes", "max_image_pixels", "max_image_dimension",
-              "free_space_reserve_bytes", "max_connections"},
+              "free_space_reserve_bytes", "max_connections", "max_messages_in_flight",
+              "max_messages_in_flight_fifo"},
              "[limits]");
   LimitsConfig& l = c.limits;
   r.Get(*t, "max_object_bytes", l.max_object_bytes);
@@ -310,6 +311,13 @@ void ReadLimits(Reader& r, const toml::table& root, Config& c) {
   r.Get(*t, "max_image_dimension", l.max_image_dimension);
   r.Get(*t, "free_space_reserve_bytes", l.free_space_reserve_bytes);
   r.Get(*t, "max_connections", l.max_connections);
+  r.Get(*t, "max_messages_in_flight", l.max_messages_in_flight);
+  r.Get(*t, "max_messages_in_flight_fifo", l.max_messages_in_flight_fifo);
+  for (const char* key : {"max_messages_in_flight", "max_messages_in_flight_fifo"}) {
+    if (const toml::node* n = t->get(key); n && n->value<int64_t>().value_or(1) == 0) {
+      r.Fail(n, std::string(key) + " must be at least 1");
+    }
+  }
 }
 
 }  // namespace

@@ -93,6 +93,9 @@ struct LimitsConfig {
   int max_image_dimension = 65'500;
   uint64_t free_space_reserve_bytes = 256ull << 20;
   int max_connections = 10'000;
+  // Messages in flight per queue before receives get none (AWS's quotas).
+  int64_t max_messages_in_flight = 120'000;
+  int64_t max_messages_in_flight_fifo = 20'000;
 };
 
 struct Config {

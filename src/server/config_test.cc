@@ -51,6 +51,8 @@ TEST(Config, TheExampleFileParsesToTheSeedDefaults) {
   EXPECT_EQ(c->outputs.size(), 2u);
   EXPECT_EQ(c->queues[0].visibility_timeout, 120);
   EXPECT_EQ(c->limits.max_image_pixels, 100'000'000u);
+  EXPECT_EQ(c->limits.max_messages_in_flight, 120'000);
+  EXPECT_EQ(c->limits.max_messages_in_flight_fifo, 20'000);
 }
 
 TEST(Config, ErrorsNameFileLineAndReason) {
@@ -63,6 +65,12 @@ TEST(Config, ErrorsNameFileLineAndReason) {
   EXPECT_NE(type.status().message().find("t.toml:2:"), std::string::npos)
       << type.status().message();
   EXPECT_NE(type.status().message().find("integer"), std::string::npos);
+
+  auto no_flight = ParseConfig("[limits]\nmax_messages_in_flight = 0\n", "t.toml");
+  ASSERT_FALSE(no_flight.ok());
+  EXPECT_NE(no_flight.status().message().find("t.toml:2:"), std::string::npos)
+      << no_flight.status().message();
+  EXPECT_NE(no_flight.status().message().find("at least 1"), std::string::npos);
 
   auto typo = ParseConfig("[workers]\nmaxx = 3\n", "t.toml");
   ASSERT_FALSE(typo.ok());

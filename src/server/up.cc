@@ -153,6 +153,8 @@ Status OpenEngines(const UpOptions& options, Services& s, RootKey& root) {
   queue::EngineOptions queue_options;
   queue_options.region = options.region;
   queue_options.account = options.account_id;
+  queue_options.max_in_flight = s.config.limits.max_messages_in_flight;
+  queue_options.max_in_flight_fifo = s.config.limits.max_messages_in_flight_fifo;
   IMGBATCH_ASSIGN_OR_RETURN(
       s.queues, queue::QueueEngine::Open(*s.db, SystemClock::Instance(), queue_options));
 

@@ -183,6 +183,56 @@ class SqsBoto3Test(unittest.TestCase):
             self.sqs.get_queue_url(QueueName=self.name)
 
 
+class InFlightQuotaTest(unittest.TestCase):
+    """AWS's in-flight quotas (120,000 standard, 20,000 FIFO), lowered in the
+    config so that a test reaches them: a short poll gets OverLimit (HTTP 403,
+    over both protocols), a long poll waits and answers empty, a delete makes
+    room, a FIFO queue answers empty without an error."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = harness.Server()
+        config = os.path.join(cls.server.data_dir, "quota.toml")
+        with open(config, "w") as f:
+            f.write("[limits]\nmax_messages_in_flight = 3\nmax_messages_in_flight_fifo = 2\n")
+        cls.server.extra_args += ["--config", config, "--max-workers", "0"]
+        cls.server.start()
+        cls.sqs = cls.server.boto3_client("sqs")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.cleanup()
+
+    def test_short_poll_over_limit_long_poll_empty_delete_makes_room(self):
+        url = self.sqs.create_queue(QueueName="quota-" + uuid.uuid4().hex[:8])["QueueUrl"]
+        for i in range(5):
+            self.sqs.send_message(QueueUrl=url, MessageBody=f"m{i}")
+        got = self.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+        self.assertEqual(len(got), 3)
+        with self.assertRaises(ClientError) as cm:
+            self.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)
+        self.assertEqual(code(cm.exception), "OverLimit")
+        self.assertEqual(cm.exception.response["ResponseMetadata"]["HTTPStatusCode"], 403)
+        started = time.monotonic()
+        empty = self.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
+        self.assertEqual(empty.get("Messages", []), [])
+        self.assertGreaterEqual(time.monotonic() - started, 0.9, "the long poll waited")
+        self.sqs.delete_message(QueueUrl=url, ReceiptHandle=got[0]["ReceiptHandle"])
+        again = self.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+        self.assertEqual(len(again), 1)
+
+    def test_fifo_queue_at_its_quota_answers_empty(self):
+        url = self.sqs.create_queue(QueueName=f"quota-{uuid.uuid4().hex[:8]}.fifo",
+                                    Attributes={"FifoQueue": "true"})["QueueUrl"]
+        for i in range(4):
+            self.sqs.send_message(QueueUrl=url, MessageBody=f"m{i}", MessageGroupId=f"g{i}",
+                                  MessageDeduplicationId=f"d{i}")
+        got = self.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+        self.assertEqual(len(got), 2)
+        self.assertEqual(self.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)
+                         .get("Messages", []), [])
+
+
 if __name__ == "__main__":
     print("boto3", boto3.__version__, "botocore", botocore.__version__)
     unittest.main(verbosity=2)
