@@ -10,8 +10,9 @@
 //   J <Operation> <JSON body>    AWS JSON 1.0, X-Amz-Target AmazonSQS.<Operation>
 //   Q <Operation> <form body>    query protocol, "Action=<Operation>&" + form body
 //   + <seconds>                  moves the engine's clock forward
-//   S                            runs the engine's once-a-second sweep now (retention, and
-//                                the fair queues' sample that finds noisy tenants)
+//   S                            runs the engine's once-a-second sweep now (retention, the
+//                                fair queues' sample that finds noisy tenants, the recount
+//                                of messages in flight near the quota, lowered here to 40)
 //   R                            checks the counters (below), then restarts: engine and database
 //   closed and opened
 //                                again on the same file (what a restart loads)
@@ -167,7 +168,12 @@ class Harness {
     auto db = imgbatch::db::Database::Open(options);
     if (!db.ok()) Fail("database did not open", "", db.status().ToString());
     db_ = std::move(*db);
-    auto engine = imgbatch::queue::QueueEngine::Open(*db_, clock_);
+    // Quotas low enough for a short input to reach them (OverLimit, the
+    // sweep's recount).
+    imgbatch::queue::EngineOptions engine_options;
+    engine_options.max_in_flight = 40;
+    engine_options.max_in_flight_fifo = 6;
+    auto engine = imgbatch::queue::QueueEngine::Open(*db_, clock_, engine_options);
     if (!engine.ok()) Fail("engine did not open", "", engine.status().ToString());
     engine_ = std::move(*engine);
     service_ = std::make_unique<imgbatch::sqs::SqsService>(*engine_, std::make_shared<AllowAll>());
