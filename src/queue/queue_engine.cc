@@ -2362,15 +2362,21 @@ class EngineImpl final : public QueueEngine {
       }
     }
     if (near_quota.empty()) return Status::Ok();
-    return db_.Write([&](db::Txn& txn) -> Status {
+    std::vector<QueuePtr> room_made;  // their long polls may be waiting for it
+    IMGBATCH_RETURN_IF_ERROR(db_.Write([&](db::Txn& txn) -> Status {
+      room_made.clear();
       IMGBATCH_ASSIGN_OR_RETURN(db::Statement st, txn.Prepare(sql::kCountHidden));
       for (const QueuePtr& q : near_quota) {
+        const bool was_at_quota = InFlightRoom(q) <= 0;
         IMGBATCH_ASSIGN_OR_RETURN(bool row, st.Bind(1, q->id).Bind(2, now).Step());
         q->in_flight = row ? st.ColumnInt(1) : 0;
         st.Reset();
+        if (was_at_quota && InFlightRoom(q) > 0) room_made.push_back(q);
       }
       return Status::Ok();
-    });
+    }));
+    for (const QueuePtr& q : room_made) WakeWaiters(q);
+    return Status::Ok();
   }
 
   // One receive of up to max messages, completed once durable (on the

@@ -2707,6 +2707,18 @@ TEST_F(InFlightQuotaTest, TheSweepCountsAfreshOnceVisibilityRunsOut) {
   EXPECT_EQ(ShortPollStatus("q").detail(), "OverLimit");
 }
 
+TEST_F(InFlightQuotaTest, ALongPollAtTheQuotaGetsWhatTheSweepFindsVisibleAgain) {
+  ASSERT_EQ(Receive("q", 10, 5).size(), 5u);
+  auto waiting = ReceiveAsync("q", 10, std::nullopt, 20);
+  EXPECT_EQ(waiting.wait_for(50ms), std::future_status::timeout);
+  Advance(5s);  // the five are visible again; the estimate learns it at the sweep
+  ASSERT_TRUE(engine_->ExpireMessages().ok());
+  ASSERT_EQ(waiting.wait_for(10s), std::future_status::ready);
+  auto got = waiting.get();
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(got->size(), 5u);
+}
+
 TEST_F(InFlightQuotaTest, MessagesInFlightBeforeARestartCount) {
   ASSERT_EQ(Receive("q", 3).size(), 3u);
   Reopen();
