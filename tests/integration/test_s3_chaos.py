@@ -31,6 +31,7 @@ import unittest
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import chaos_support  # noqa: E402
 import harness  # noqa: E402
 
 from botocore.exceptions import ClientError  # noqa: E402
@@ -52,8 +53,8 @@ class S3Chaos:
     def __init__(self, test, server, seed):
         self.test, self.server = test, server
         self.random = random.Random(seed)
-        self.stop = threading.Event()
-        self.thread_failures = []
+        self.clients = chaos_support.ClientThreads()
+        self.stop = self.clients.stop
         self.lock = threading.Lock()
         self.keys = collections.defaultdict(KeyState)
         self.body_md5 = {}  # ETag -> MD5 of the whole body that write stored
@@ -184,40 +185,13 @@ class S3Chaos:
 
     # --- the run ---------------------------------------------------------------
 
-    def guarded(self, target, client, *args):
-        def run():
-            try:
-                target(client, *args)
-            except BaseException as e:
-                self.thread_failures.append(f"{target.__name__}{args}: {e!r}")
-                self.stop.set()
-        return threading.Thread(target=run)
-
     def run(self, kills):
         # boto3 makes clients unsafely from several threads at once: here, in one.
-        threads = [self.guarded(self.writer, self.client("s3"), n) for n in range(WRITERS)]
-        threads.append(self.guarded(self.event_consumer, self.client("sqs")))
-        for t in threads:
-            t.start()
-        try:
-            for _ in range(kills):
-                time.sleep(self.random.uniform(0.3, 2.0))
-                self.assert_alive()
-                self.server.kill9()
-                self.server = harness.Server(data_dir=self.server.data_dir, port=self.server.port,
-                                             extra_args=["--max-workers", "0"]).start()
-            time.sleep(self.random.uniform(0.3, 2.0))
-            self.assert_alive()
-        finally:
-            self.stop.set()
-            for t in threads:
-                t.join()
+        for n in range(WRITERS):
+            self.clients.add(self.writer, self.client("s3"), n)
+        self.clients.add(self.event_consumer, self.client("sqs"))
+        chaos_support.run_killing(self.test, self, kills, self.random, self.clients)
         self.drain_events()
-
-    def assert_alive(self):
-        code = self.server.proc.poll()
-        self.test.assertIsNone(code, f"the server exited by itself ({code}):\n"
-                               + self.server.read_log())
 
     def drain_events(self):
         """Until the queue is empty, in-flight events of the last crash included."""
@@ -244,7 +218,7 @@ class S3ChaosTest(unittest.TestCase):
         chaos = S3Chaos(self, server, seed)
         try:
             chaos.run(kills)
-            self.assertEqual(chaos.thread_failures, [])
+            self.assertEqual(chaos.clients.failures, [])
             self.check_objects(chaos, chaos.server.boto3_client("s3"))
             self.assertEqual(chaos.server.stop(), 0, "exit code of the last server's SIGTERM stop")
         finally:

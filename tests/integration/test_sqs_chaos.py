@@ -38,6 +38,7 @@ import unittest
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import chaos_support  # noqa: E402
 import harness  # noqa: E402
 
 VISIBILITY = 3  # seconds, every receive's VisibilityTimeout
@@ -89,8 +90,8 @@ class Chaos:
         self.server = server
         self.random = random.Random(seed)
         self.history = History()
-        self.stop = threading.Event()
-        self.thread_failures = []  # what a client thread raised; the test fails on any
+        self.clients = chaos_support.ClientThreads()
+        self.stop = self.clients.stop
         suffix = uuid.uuid4().hex[:8]
         admin = server.boto3_client("sqs")
         self.dlq = admin.create_queue(QueueName="chaos-dlq-" + suffix)["QueueUrl"]
@@ -225,48 +226,19 @@ class Chaos:
 
     # --- the run -----------------------------------------------------------
 
-    def guarded(self, target, *args):
-        # boto3 makes clients unsafely from several threads at once: here, in one.
-        sqs = self.client()
-
-        def run():
-            try:
-                target(sqs, *args)
-            except BaseException as e:  # an assertion in a client thread fails the test
-                self.thread_failures.append(f"{target.__name__}{args}: {e!r}")
-                self.stop.set()
-        return threading.Thread(target=run)
-
     def run(self, kills):
-        threads = [self.guarded(self.standard_sender, n) for n in range(2)]
-        threads += [self.guarded(self.fifo_sender, g) for g in range(FIFO_GROUPS)]
-        threads += [self.guarded(self.consumer, self.source, n == 0) for n in range(2)]
-        threads += [self.guarded(self.consumer, self.dlq, False, False),
-                    self.guarded(self.consumer, self.fifo, True)]
-        for t in threads:
-            t.start()
-        try:
-            for _ in range(kills):
-                time.sleep(self.random.uniform(0.3, 2.0))
-                self.assert_alive()
-                self.server.kill9()
-                self.server = harness.Server(data_dir=self.server.data_dir,
-                                             port=self.server.port,
-                                             extra_args=["--max-workers", "0"]).start()
-            time.sleep(self.random.uniform(0.3, 2.0))
-            self.assert_alive()
-        finally:
-            self.stop.set()
-            for t in threads:
-                t.join()
+        # boto3 makes clients unsafely from several threads at once: here, in one.
+        c = self.clients
+        for n in range(2):
+            c.add(self.standard_sender, self.client(), n)
+        for g in range(FIFO_GROUPS):
+            c.add(self.fifo_sender, self.client(), g)
+        for n in range(2):
+            c.add(self.consumer, self.client(), self.source, n == 0)
+        c.add(self.consumer, self.client(), self.dlq, False, False)
+        c.add(self.consumer, self.client(), self.fifo, True)
+        chaos_support.run_killing(self.test, self, kills, self.random, c)
         self.drain()
-
-    def assert_alive(self):
-        """The server must die only when killed: a crash of its own under this
-        traffic is a bug even if every promise held."""
-        code = self.server.proc.poll()
-        self.test.assertIsNone(code, f"the server exited by itself ({code}):\n"
-                               + self.server.read_log())
 
     def drain(self):
         """Receives and deletes until all three queues are empty, in-flight
@@ -315,7 +287,7 @@ class SqsChaosTest(unittest.TestCase):
         finally:
             chaos.server.cleanup()  # the last process, whichever run() reached
             shutil.rmtree(data_dir, ignore_errors=True)
-        self.assertEqual(chaos.thread_failures, [])
+        self.assertEqual(chaos.clients.failures, [])
         h = chaos.history
         by_id = collections.defaultdict(list)
         for o in sorted(h.observations, key=lambda o: o.start):

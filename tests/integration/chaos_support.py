@@ -1,0 +1,55 @@
+"""What the chaos tests (test_sqs_chaos.py, test_s3_chaos.py) share: client
+threads whose failures fail the test, and the loop that kills the server at
+random moments and starts it again on the same data directory and port."""
+import threading
+import time
+
+import harness
+
+
+class ClientThreads:
+    """Threads that run until `stop` is set; what one raises (an assertion on
+    a reply) is kept in `failures` and stops them all."""
+
+    def __init__(self):
+        self.stop = threading.Event()
+        self.failures = []
+        self.threads = []
+
+    def add(self, target, *args):
+        def run():
+            try:
+                target(*args)
+            except BaseException as e:  # noqa: BLE001 — reported as a test failure
+                self.failures.append(f"{target.__name__}{args[1:]}: {e!r}")
+                self.stop.set()
+        self.threads.append(threading.Thread(target=run))
+
+
+def assert_alive(test, server):
+    """The server must die only when killed: exiting by itself under this
+    traffic is a bug even if every promise held."""
+    code = server.proc.poll()
+    test.assertIsNone(code, f"the server exited by itself ({code}):\n" + server.read_log())
+
+
+def run_killing(test, owner, kills, rnd, clients):
+    """Starts `clients`, kills `owner.server` with SIGKILL `kills` times, 0.3-2 s
+    apart (`rnd` chooses), each time starting it again (owner.server is then
+    the new process, also when this raises), and stops the clients."""
+    for t in clients.threads:
+        t.start()
+    try:
+        for _ in range(kills):
+            time.sleep(rnd.uniform(0.3, 2.0))
+            assert_alive(test, owner.server)
+            owner.server.kill9()
+            owner.server = harness.Server(data_dir=owner.server.data_dir,
+                                          port=owner.server.port,
+                                          extra_args=["--max-workers", "0"]).start()
+        time.sleep(rnd.uniform(0.3, 2.0))
+        assert_alive(test, owner.server)
+    finally:
+        clients.stop.set()
+        for t in clients.threads:
+            t.join()
