@@ -14,7 +14,10 @@ its result to them, since it may or may not have happened. At the end:
 - every acknowledged write has its ObjectCreated event in the queue (the
   object and its event commit in one transaction), and every event names a
   write that was tried on its key (no event for an object never written);
-- the server never dies by itself.
+- the server never dies by itself;
+- after the last (clean) stop, the blob files on disk are exactly those the
+  database refers to, with none left in blobs/tmp: what a kill left half done
+  was cleaned up by the next start, and nothing referenced was removed.
 
 CHAOS_KILLS (default 4) and CHAOS_SEED as in test_sqs_chaos.py.
 """
@@ -24,6 +27,7 @@ import json
 import os
 import random
 import shutil
+import sqlite3
 import sys
 import threading
 import time
@@ -221,6 +225,7 @@ class S3ChaosTest(unittest.TestCase):
             self.assertEqual(chaos.clients.failures, [])
             self.check_objects(chaos, chaos.server.boto3_client("s3"))
             self.assertEqual(chaos.server.stop(), 0, "exit code of the last server's SIGTERM stop")
+            self.check_blob_files(data_dir)
         finally:
             chaos.server.cleanup()
             shutil.rmtree(data_dir, ignore_errors=True)
@@ -248,6 +253,24 @@ class S3ChaosTest(unittest.TestCase):
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=chaos.bucket):
             listed.update(o["Key"] for o in page.get("Contents", []))
         self.assertEqual(listed, existing, "ListObjectsV2 against GET")
+
+    def check_blob_files(self, data_dir):
+        db = sqlite3.connect(f"file:{os.path.join(data_dir, 'imgbatch.db')}?mode=ro", uri=True)
+        try:
+            referenced = {row[0] for row in db.execute(
+                "SELECT blob_id FROM objects WHERE blob_id IS NOT NULL "
+                "UNION SELECT blob_id FROM parts")}
+        finally:
+            db.close()
+        blobs = os.path.join(data_dir, "blobs")
+        on_disk = set()
+        for fan in os.listdir(blobs):
+            if fan != "tmp":
+                on_disk.update(os.listdir(os.path.join(blobs, fan)))
+        self.assertEqual(os.listdir(os.path.join(blobs, "tmp")), [], "blobs/tmp after a stop")
+        self.assertEqual(on_disk - referenced, set(), "blob files nothing refers to")
+        self.assertEqual(referenced - on_disk, set(), "referenced blobs missing")
+        self.assertGreater(len(referenced), 0, "the run stored blobs")
 
     def check_events(self, chaos):
         events = collections.defaultdict(set)
