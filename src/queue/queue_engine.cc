@@ -528,14 +528,11 @@ class EngineImpl final : public QueueEngine {
       }
       // Messages still in flight from before the restart count against the
       // in-flight quota.
-      IMGBATCH_ASSIGN_OR_RETURN(db::Statement hidden, conn.Prepare(sql::kCountHidden));
-      const int64_t now = clock_.NowMillis();
+      std::vector<QueuePtr> with_messages;
       for (const auto& [id, q] : by_id_) {
-        if (q->message_count == 0) continue;
-        IMGBATCH_ASSIGN_OR_RETURN(bool row, hidden.Bind(1, id).Bind(2, now).Step());
-        q->in_flight = row ? hidden.ColumnInt(1) : 0;
-        hidden.Reset();
+        if (q->message_count > 0) with_messages.push_back(q);
       }
+      IMGBATCH_RETURN_IF_ERROR(CountInFlight(conn, with_messages, clock_.NowMillis()));
       // The newest row (highest seq) has the highest sent_ms so far.
       IMGBATCH_ASSIGN_OR_RETURN(
           db::Statement newest,
@@ -2270,7 +2267,6 @@ class EngineImpl final : public QueueEngine {
       if (room <= 0) return Status::Ok();
       max = static_cast<int>(std::min<int64_t>(max, room));
     }
-    const size_t out_before = out.size();
     const int64_t expired_before = now - config.retention_period * 1000LL;
     const bool redrive = dlq && !dlq->deleted && dlq != q;
     const int64_t hidden_until = now + visibility * 1000LL;
@@ -2334,7 +2330,7 @@ class EngineImpl final : public QueueEngine {
     }
     // Counted at once, so that the next receive of this transaction sees
     // them; if it rolls back the estimate is high until the sweep recounts.
-    if (visibility > 0) q->in_flight += static_cast<int64_t>(out.size() - out_before);
+    if (visibility > 0) q->in_flight += static_cast<int64_t>(out.size());
     return Status::Ok();
   }
 
@@ -2362,20 +2358,29 @@ class EngineImpl final : public QueueEngine {
       }
     }
     if (near_quota.empty()) return Status::Ok();
-    std::vector<QueuePtr> room_made;  // their long polls may be waiting for it
-    IMGBATCH_RETURN_IF_ERROR(db_.Write([&](db::Txn& txn) -> Status {
-      room_made.clear();
-      IMGBATCH_ASSIGN_OR_RETURN(db::Statement st, txn.Prepare(sql::kCountHidden));
+    std::vector<QueuePtr> at_quota;  // their long polls may be waiting for room
+    IMGBATCH_RETURN_IF_ERROR(db_.Write([&](db::Txn& txn) {
+      at_quota.clear();
       for (const QueuePtr& q : near_quota) {
-        const bool was_at_quota = InFlightRoom(q) <= 0;
-        IMGBATCH_ASSIGN_OR_RETURN(bool row, st.Bind(1, q->id).Bind(2, now).Step());
-        q->in_flight = row ? st.ColumnInt(1) : 0;
-        st.Reset();
-        if (was_at_quota && InFlightRoom(q) > 0) room_made.push_back(q);
+        if (InFlightRoom(q) <= 0) at_quota.push_back(q);
       }
-      return Status::Ok();
+      return CountInFlight(txn, near_quota, now);
     }));
-    for (const QueuePtr& q : room_made) WakeWaiters(q);
+    for (const QueuePtr& q : at_quota) {
+      if (InFlightRoom(q) > 0) WakeWaiters(q);
+    }
+    return Status::Ok();
+  }
+
+  // Sets each queue's in-flight estimate to the number counted now, over
+  // the hidden range of queue_messages_visible (sql::kCountHidden).
+  static Status CountInFlight(db::Conn& conn, const std::vector<QueuePtr>& queues, int64_t now) {
+    IMGBATCH_ASSIGN_OR_RETURN(db::Statement st, conn.Prepare(sql::kCountHidden));
+    for (const QueuePtr& q : queues) {
+      IMGBATCH_ASSIGN_OR_RETURN(bool row, st.Bind(1, q->id).Bind(2, now).Step());
+      q->in_flight = row ? st.ColumnInt(1) : 0;
+      st.Reset();
+    }
     return Status::Ok();
   }
 

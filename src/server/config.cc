@@ -313,10 +313,11 @@ void ReadLimits(Reader& r, const toml::table& root, Config& c) {
   r.Get(*t, "max_connections", l.max_connections);
   r.Get(*t, "max_messages_in_flight", l.max_messages_in_flight);
   r.Get(*t, "max_messages_in_flight_fifo", l.max_messages_in_flight_fifo);
-  for (const char* key : {"max_messages_in_flight", "max_messages_in_flight_fifo"}) {
-    if (const toml::node* n = t->get(key); n && n->value<int64_t>().value_or(1) == 0) {
-      r.Fail(n, std::string(key) + " must be at least 1");
-    }
+  if (l.max_messages_in_flight < 1) {
+    r.Fail(t->get("max_messages_in_flight"), "max_messages_in_flight must be at least 1");
+  }
+  if (l.max_messages_in_flight_fifo < 1) {
+    r.Fail(t->get("max_messages_in_flight_fifo"), "max_messages_in_flight_fifo must be at least 1");
   }
 }
 
