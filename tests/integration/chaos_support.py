@@ -26,6 +26,15 @@ class ClientThreads:
         self.threads.append(threading.Thread(target=run))
 
 
+def one_attempt_client(server, service, read_timeout):
+    """A boto3 client that makes one attempt per call: a retry inside botocore
+    would hide which call the server acknowledged (its `max_attempts` counts
+    retries, hence `total_max_attempts`)."""
+    return server.boto3_client(service, config_args={
+        "retries": {"total_max_attempts": 1}, "connect_timeout": 2,
+        "read_timeout": read_timeout})
+
+
 def assert_alive(test, server):
     """The server must die only when killed: exiting by itself under this
     traffic is a bug even if every promise held."""

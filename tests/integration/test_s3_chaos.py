@@ -76,8 +76,8 @@ class S3Chaos:
                 "QueueArn": arn["Attributes"]["QueueArn"], "Events": ["s3:ObjectCreated:*"]}]})
 
     def client(self, service):
-        return self.server.boto3_client(service, config_args={
-            "retries": {"total_max_attempts": 1}, "connect_timeout": 2, "read_timeout": 20})
+        # 20 s: a multipart part is 5 MiB.
+        return chaos_support.one_attempt_client(self.server, service, read_timeout=20)
 
     # --- writers -------------------------------------------------------------
 

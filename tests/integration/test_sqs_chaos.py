@@ -104,10 +104,7 @@ class Chaos:
             "FifoQueue": "true"})["QueueUrl"]
 
     def client(self):
-        # One attempt per call: a retry inside botocore would hide which call
-        # the server acknowledged.
-        return self.server.boto3_client("sqs", config_args={
-            "retries": {"total_max_attempts": 1}, "connect_timeout": 2, "read_timeout": 10})
+        return chaos_support.one_attempt_client(self.server, "sqs", read_timeout=10)
 
     # --- clients -----------------------------------------------------------
 
