@@ -8,9 +8,13 @@
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
+#include <fstream>
 #include <future>
 #include <mutex>
+#include <sstream>
+#include <string>
 #include <thread>
+#include <vector>
 
 namespace imgbatch::db {
 namespace {
@@ -497,6 +501,39 @@ struct AsyncDone {
   Status status;
   bool committed_when_called = false;
 };
+
+// The nice values of this process's threads named `name` (proc(5): field 19
+// of /proc/self/task/TID/stat).
+std::vector<int> NiceOfThreadsNamed(const std::string& name) {
+  std::vector<int> nice;
+  for (const auto& task : fs::directory_iterator("/proc/self/task")) {
+    std::ifstream comm(task.path() / "comm");
+    std::string thread_name;
+    if (!std::getline(comm, thread_name) || thread_name != name) continue;
+    std::ifstream stat_file(task.path() / "stat");
+    const std::string stat((std::istreambuf_iterator<char>(stat_file)), {});
+    std::istringstream fields(stat.substr(stat.rfind(')') + 2));  // from field 3 on
+    std::string field;
+    for (int number = 3; number <= 19 && fields >> field; ++number) {
+    }
+    nice.push_back(std::stoi(field));
+  }
+  return nice;
+}
+
+TEST_P(DatabaseTest, CheckpointerRunsNicerThanTheWriter) {
+  // The writer's work answers callers; the checkpointer's copying waits for nobody.
+  std::vector<int> writer, checkpointer;
+  EXPECT_TRUE(WaitFor([&] {
+    writer = NiceOfThreadsNamed("db-writer");
+    checkpointer = NiceOfThreadsNamed("db-checkpoint");
+    if (writer.size() != 1 || checkpointer.size() != 1) return false;
+    return checkpointer[0] > writer[0] || writer[0] == 19;  // 19: nothing is nicer
+  })) << "threads found: "
+      << writer.size() << " writer, " << checkpointer.size() << " checkpointer; nice "
+      << (writer.empty() ? 99 : writer[0]) << " and "
+      << (checkpointer.empty() ? 99 : checkpointer[0]);
+}
 
 TEST_P(DatabaseTest, WriteAsyncCompletesAfterCommitInQueueOrder) {
   auto [release, blocked] = BlockWriter();
