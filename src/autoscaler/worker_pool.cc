@@ -24,6 +24,8 @@ constexpr int64_t kStartupGraceMs = 5'000;  // a worker that dies sooner counts 
 
 class RealLauncher final : public ProcessLauncher {
  public:
+  explicit RealLauncher(int nice_increment) : nice_increment_(nice_increment) {}
+
   Result<pid_t> Launch(const std::vector<std::string>& argv,
                        const std::vector<std::string>& env) override {
     std::vector<char*> cargv, cenv;
@@ -47,6 +49,9 @@ class RealLauncher final : public ProcessLauncher {
       sigset_t none;
       sigemptyset(&none);
       ::sigprocmask(SIG_SETMASK, &none, nullptr);  // the server blocks SIGTERM; workers must not
+      // Before exec, so that every thread the worker starts inherits it.
+      // Best effort: a failure costs only the server's responsiveness.
+      if (nice_increment_ > 0) (void)::nice(nice_increment_);
       ::execve(cargv[0], cargv.data(), cenv.data());
       ::_exit(127);
     }
@@ -67,6 +72,9 @@ class RealLauncher final : public ProcessLauncher {
     ss << in.rdbuf();
     return ss.str();
   }
+
+ private:
+  int nice_increment_;
 };
 
 std::string DescribeExit(int status) {
@@ -85,7 +93,9 @@ bool LeftImagesInFlight(const std::string& final_status) {
 
 }  // namespace
 
-std::unique_ptr<ProcessLauncher> MakeRealLauncher() { return std::make_unique<RealLauncher>(); }
+std::unique_ptr<ProcessLauncher> MakeRealLauncher(int nice_increment) {
+  return std::make_unique<RealLauncher>(nice_increment);
+}
 
 const char* WorkerStateName(WorkerState s) {
   switch (s) {

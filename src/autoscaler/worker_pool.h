@@ -46,8 +46,9 @@ class ProcessLauncher {
   virtual std::string ReadStatus(const std::string& path) = 0;
 };
 
-// fork/execve with PR_SET_PDEATHSIG(SIGTERM) and a new process group.
-std::unique_ptr<ProcessLauncher> MakeRealLauncher();
+// fork/execve with PR_SET_PDEATHSIG(SIGTERM) and a new process group; the
+// child runs `nice_increment` nicer than the caller (at most 19).
+std::unique_ptr<ProcessLauncher> MakeRealLauncher(int nice_increment = 0);
 
 struct WorkerCommand {
   std::vector<std::string> argv;  // {"/path/imgbatch", "worker", ...}

@@ -5,9 +5,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <sstream>
+#include <string>
 #include <thread>
 
 namespace imgbatch::autoscaler {
@@ -188,6 +191,42 @@ TEST(RealLauncherTest, WorkersInheritNoDescriptorOfTheServer) {
   std::string verdict;
   in >> verdict;
   EXPECT_EQ(verdict, "closed");
+  std::filesystem::remove(out);
+}
+
+// Field 19 (nice) of /proc/self/stat, of this process or (in a child's shell
+// command) of the child.
+int OwnNice() {
+  std::ifstream in("/proc/self/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), {});
+  std::istringstream fields(stat.substr(stat.rfind(')') + 2));  // from field 3 on
+  std::string field;
+  for (int number = 3; number <= 19 && fields >> field; ++number) {
+  }
+  return std::stoi(field);
+}
+
+TEST(RealLauncherTest, WorkersRunTheGivenIncrementNicer) {
+  auto launcher = MakeRealLauncher(7);
+  std::string out = std::filesystem::temp_directory_path() /
+                    ("imgbatch-pool-nice-" + std::to_string(::getpid()) + ".txt");
+  std::filesystem::remove(out);
+  auto pid = launcher->Launch(
+      {"/bin/sh", "-c",
+       "cut -d' ' -f19 /proc/self/stat > " + out + ".tmp && mv " + out + ".tmp " + out},
+      {"PATH=/usr/bin:/bin"});
+  ASSERT_TRUE(pid.ok());
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  bool reaped = false;
+  while (!reaped && std::chrono::steady_clock::now() < deadline) {
+    for (auto [p, status] : launcher->Reap()) reaped = reaped || p == *pid;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_TRUE(reaped);
+  std::ifstream in(out);
+  int child_nice = -100;
+  in >> child_nice;
+  EXPECT_EQ(child_nice, std::min(19, OwnNice() + 7));
   std::filesystem::remove(out);
 }
 

@@ -192,7 +192,7 @@ void ReadWorkers(Reader& r, const toml::table& root, Config& c) {
   if (!t) return;
   r.OnlyKeys(*t,
              {"input_bucket", "output_bucket", "queue", "dead_letter_queue", "min", "max",
-              "concurrency", "stop_timeout"},
+              "concurrency", "stop_timeout", "nice"},
              "[workers]");
   WorkerSpec& w = c.workers;
   r.Get(*t, "input_bucket", w.input_bucket);
@@ -203,6 +203,8 @@ void ReadWorkers(Reader& r, const toml::table& root, Config& c) {
   r.Get(*t, "max", w.max);
   r.Get(*t, "concurrency", w.concurrency);
   r.Get(*t, "stop_timeout", w.stop_timeout_seconds);
+  r.Get(*t, "nice", w.nice);
+  if (w.nice > 19) r.Fail(t->get("nice"), "workers.nice must be 0..19");
   if (w.max != 0 && w.min > w.max) r.Fail(t->get("min"), "workers.min is above workers.max");
 }
 

@@ -53,6 +53,10 @@ struct WorkerSpec {
   int max = 0;          // 0 = the cores available
   int concurrency = 0;  // images in flight per worker; 0 = the cores in its affinity
   int stop_timeout_seconds = 25;
+  // How much nicer (setpriority) than the server the workers run: on one
+  // machine they share the server's cores, and image work should not delay the
+  // requests every client, the workers included, waits on. 0..19.
+  int nice = 10;
 };
 
 struct AlarmConfig {

@@ -34,6 +34,7 @@ TEST(Config, SeedDefaults) {
   EXPECT_EQ(c.alarms[0].threshold, 5);
   EXPECT_EQ(c.scaling.target_backlog_per_worker, 5);
   EXPECT_EQ(c.workers.min, 0);
+  EXPECT_EQ(c.workers.nice, 10);
   EXPECT_TRUE(ValidateConfig(c).ok());
 }
 
@@ -53,6 +54,7 @@ TEST(Config, TheExampleFileParsesToTheSeedDefaults) {
   EXPECT_EQ(c->limits.max_image_pixels, 100'000'000u);
   EXPECT_EQ(c->limits.max_messages_in_flight, 120'000);
   EXPECT_EQ(c->limits.max_messages_in_flight_fifo, 20'000);
+  EXPECT_EQ(c->workers.nice, seed.workers.nice);
 }
 
 TEST(Config, ErrorsNameFileLineAndReason) {
@@ -71,6 +73,15 @@ TEST(Config, ErrorsNameFileLineAndReason) {
   EXPECT_NE(no_flight.status().message().find("t.toml:2:"), std::string::npos)
       << no_flight.status().message();
   EXPECT_NE(no_flight.status().message().find("at least 1"), std::string::npos);
+
+  auto too_nice = ParseConfig("[workers]\nnice = 20\n", "t.toml");
+  ASSERT_FALSE(too_nice.ok());
+  EXPECT_NE(too_nice.status().message().find("t.toml:2:"), std::string::npos)
+      << too_nice.status().message();
+  EXPECT_NE(too_nice.status().message().find("0..19"), std::string::npos);
+  auto not_nice = ParseConfig("[workers]\nnice = 0\n", "t.toml");
+  ASSERT_TRUE(not_nice.ok()) << not_nice.status().ToString();
+  EXPECT_EQ(not_nice->workers.nice, 0);
 
   auto typo = ParseConfig("[workers]\nmaxx = 3\n", "t.toml");
   ASSERT_FALSE(typo.ok());

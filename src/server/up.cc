@@ -467,7 +467,7 @@ int RunUp(const UpOptions& options) {
   if (options.max_workers == 0 || services.config.outputs.empty()) max_workers = 0;
   services.config.workers.max = max_workers;
   if (max_workers > 0) {
-    services.launcher = autoscaler::MakeRealLauncher();
+    services.launcher = autoscaler::MakeRealLauncher(services.config.workers.nice);
     services.pool = std::make_unique<autoscaler::WorkerPool>(
         *services.launcher, MakeWorkerCommand(options, services, server.port()),
         SystemClock::Instance(), services.config.workers.stop_timeout_seconds);
