@@ -161,6 +161,31 @@ TEST(WorkerPool, ExitsAreClassifiedAndTheirLastStatusKept) {
   EXPECT_TRUE(pool.TakeExited().empty());  // handed over once
 }
 
+// Runs `command` with sh -c through the launcher, waits until it is reaped
+// and returns what it printed (or why there is nothing to return).
+std::string RunThroughLauncher(ProcessLauncher& launcher, const std::string& command) {
+  static int runs = 0;
+  const std::string out =
+      std::filesystem::temp_directory_path() /
+      ("imgbatch-pool-" + std::to_string(::getpid()) + "-" + std::to_string(++runs) + ".txt");
+  std::filesystem::remove(out);
+  auto pid = launcher.Launch(
+      {"/bin/sh", "-c", "(" + command + ") > " + out + ".tmp && mv " + out + ".tmp " + out},
+      {"PATH=/usr/bin:/bin"});
+  if (!pid.ok()) return "launch failed: " + pid.status().ToString();
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  bool reaped = false;
+  while (!reaped && std::chrono::steady_clock::now() < deadline) {
+    for (auto [p, status] : launcher.Reap()) reaped = reaped || p == *pid;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  if (!reaped) return "not reaped within 10 s";
+  std::ifstream in(out);
+  std::string printed((std::istreambuf_iterator<char>(in)), {});
+  std::filesystem::remove(out);
+  return printed;
+}
+
 TEST(RealLauncherTest, WorkersInheritNoDescriptorOfTheServer) {
   // Stands in for the server's listening socket and database files: a
   // descriptor without FD_CLOEXEC, at a number the shell will not reuse.
@@ -168,34 +193,15 @@ TEST(RealLauncherTest, WorkersInheritNoDescriptorOfTheServer) {
   ASSERT_EQ(::pipe(fds), 0);
   ASSERT_EQ(::dup2(fds[0], 100), 100);
   auto launcher = MakeRealLauncher();
-  std::string out = std::filesystem::temp_directory_path() /
-                    ("imgbatch-pool-fds-" + std::to_string(::getpid()) + ".txt");
-  std::filesystem::remove(out);
-  auto pid = launcher->Launch(
-      {"/bin/sh", "-c",
-       "if [ -e /proc/self/fd/100 ]; then echo inherited; else echo closed; fi > " + out +
-           ".tmp && mv " + out + ".tmp " + out},
-      {"PATH=/usr/bin:/bin"});
-  ASSERT_TRUE(pid.ok());
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  bool reaped = false;
-  while (!reaped && std::chrono::steady_clock::now() < deadline) {
-    for (auto [p, status] : launcher->Reap()) reaped = reaped || p == *pid;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
+  const std::string printed = RunThroughLauncher(
+      *launcher, "if [ -e /proc/self/fd/100 ]; then echo inherited; else echo closed; fi");
   ::close(100);
   ::close(fds[0]);
   ::close(fds[1]);
-  ASSERT_TRUE(reaped);
-  std::ifstream in(out);
-  std::string verdict;
-  in >> verdict;
-  EXPECT_EQ(verdict, "closed");
-  std::filesystem::remove(out);
+  EXPECT_EQ(printed, "closed\n");
 }
 
-// Field 19 (nice) of /proc/self/stat, of this process or (in a child's shell
-// command) of the child.
+// Field 19 (nice) of this process's /proc/self/stat.
 int OwnNice() {
   std::ifstream in("/proc/self/stat");
   std::string stat((std::istreambuf_iterator<char>(in)), {});
@@ -208,26 +214,8 @@ int OwnNice() {
 
 TEST(RealLauncherTest, WorkersRunTheGivenIncrementNicer) {
   auto launcher = MakeRealLauncher(7);
-  std::string out = std::filesystem::temp_directory_path() /
-                    ("imgbatch-pool-nice-" + std::to_string(::getpid()) + ".txt");
-  std::filesystem::remove(out);
-  auto pid = launcher->Launch(
-      {"/bin/sh", "-c",
-       "cut -d' ' -f19 /proc/self/stat > " + out + ".tmp && mv " + out + ".tmp " + out},
-      {"PATH=/usr/bin:/bin"});
-  ASSERT_TRUE(pid.ok());
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  bool reaped = false;
-  while (!reaped && std::chrono::steady_clock::now() < deadline) {
-    for (auto [p, status] : launcher->Reap()) reaped = reaped || p == *pid;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  ASSERT_TRUE(reaped);
-  std::ifstream in(out);
-  int child_nice = -100;
-  in >> child_nice;
-  EXPECT_EQ(child_nice, std::min(19, OwnNice() + 7));
-  std::filesystem::remove(out);
+  EXPECT_EQ(RunThroughLauncher(*launcher, "cut -d' ' -f19 /proc/self/stat"),
+            std::to_string(std::min(19, OwnNice() + 7)) + "\n");
 }
 
 TEST(RealLauncher, CleanEnvironmentAndSigtermReaped) {
