@@ -1,10 +1,29 @@
 """What the chaos tests (test_sqs_chaos.py, test_s3_chaos.py) share: client
 threads whose failures fail the test, and the loop that kills the server at
 random moments and starts it again on the same data directory and port."""
+import os
+import random
+import sys
 import threading
 import time
 
 import harness
+
+
+def kills_and_seed():
+    """CHAOS_KILLS (default 4) and CHAOS_SEED (random unless given), printed
+    so that a failing run's timing can be replayed."""
+    kills = int(os.environ.get("CHAOS_KILLS", "4"))
+    seed = int(os.environ.get("CHAOS_SEED", str(random.randrange(1 << 30))))
+    print(f"\nCHAOS_KILLS={kills} CHAOS_SEED={seed}", file=sys.stderr)
+    return kills, seed
+
+
+def start_server(data_dir=None, port=None):
+    """`imgbatch up` without image workers: a new data directory, or again on
+    the one a killed server left (and its port)."""
+    return harness.Server(data_dir=data_dir, port=port,
+                          extra_args=["--max-workers", "0"]).start()
 
 
 class ClientThreads:
@@ -53,9 +72,7 @@ def run_killing(test, owner, kills, rnd, clients):
             time.sleep(rnd.uniform(0.3, 2.0))
             assert_alive(test, owner.server)
             owner.server.kill9()
-            owner.server = harness.Server(data_dir=owner.server.data_dir,
-                                          port=owner.server.port,
-                                          extra_args=["--max-workers", "0"]).start()
+            owner.server = start_server(owner.server.data_dir, owner.server.port)
         time.sleep(rnd.uniform(0.3, 2.0))
         assert_alive(test, owner.server)
     finally:

@@ -36,7 +36,6 @@ import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import chaos_support  # noqa: E402
-import harness  # noqa: E402
 
 from botocore.exceptions import ClientError  # noqa: E402
 
@@ -214,10 +213,8 @@ class S3Chaos:
 
 class S3ChaosTest(unittest.TestCase):
     def test_kill9_at_random_moments_keeps_objects_and_events(self):
-        kills = int(os.environ.get("CHAOS_KILLS", "4"))
-        seed = int(os.environ.get("CHAOS_SEED", str(random.randrange(1 << 30))))
-        print(f"\nCHAOS_KILLS={kills} CHAOS_SEED={seed}", file=sys.stderr)
-        server = harness.Server(extra_args=["--max-workers", "0"]).start()
+        kills, seed = chaos_support.kills_and_seed()
+        server = chaos_support.start_server()
         data_dir = server.data_dir
         chaos = S3Chaos(self, server, seed)
         try:

@@ -39,7 +39,6 @@ import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import chaos_support  # noqa: E402
-import harness  # noqa: E402
 
 VISIBILITY = 3  # seconds, every receive's VisibilityTimeout
 MAX_RECEIVES = 3  # the source queue's maxReceiveCount
@@ -272,10 +271,8 @@ class Chaos:
 
 class SqsChaosTest(unittest.TestCase):
     def test_kill9_at_random_moments_breaks_no_promise(self):
-        kills = int(os.environ.get("CHAOS_KILLS", "4"))
-        seed = int(os.environ.get("CHAOS_SEED", str(random.randrange(1 << 30))))
-        print(f"\nCHAOS_KILLS={kills} CHAOS_SEED={seed}", file=sys.stderr)
-        server = harness.Server(extra_args=["--max-workers", "0"]).start()
+        kills, seed = chaos_support.kills_and_seed()
+        server = chaos_support.start_server()
         data_dir = server.data_dir  # outlives the first process, which owns it
         chaos = Chaos(self, server, seed)
         try:
