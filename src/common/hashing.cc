@@ -55,41 +55,43 @@ const EVP_MD* DigestFor(HashKind kind) {
   }
 }
 
-// One HMAC-SHA256 context per thread, its digest set once; each call only
-// re-keys it (HMAC() would fetch the MAC and the digest every time).
-class ThreadHmacSha256 {
+// One keyed MAC context per thread (HMAC-SHA256, SipHash-2-4), its
+// algorithm and parameters set once; a call with the key it already has only
+// restarts it (HMAC() and friends would fetch the MAC and the digest every
+// time).
+class ThreadKeyedMac {
  public:
-  ThreadHmacSha256() {
-    static EVP_MAC* mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+  // params: the MAC's settings (digest, output size), set once.
+  ThreadKeyedMac(const char* name, const OSSL_PARAM* params) {
+    EVP_MAC* mac = EVP_MAC_fetch(nullptr, name, nullptr);
     if (mac == nullptr) return;
     ctx_ = EVP_MAC_CTX_new(mac);
-    char digest[] = "SHA256";
-    OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
-                           OSSL_PARAM_construct_end()};
+    EVP_MAC_free(mac);  // the context holds its own reference
     if (ctx_ != nullptr && EVP_MAC_CTX_set_params(ctx_, params) != 1) {
       EVP_MAC_CTX_free(ctx_);
       ctx_ = nullptr;
     }
   }
-  ~ThreadHmacSha256() {
+  ~ThreadKeyedMac() {
     EVP_MAC_CTX_free(ctx_);
     OPENSSL_cleanse(key_.data(), key_.size());
   }
-  ThreadHmacSha256(const ThreadHmacSha256&) = delete;
-  ThreadHmacSha256& operator=(const ThreadHmacSha256&) = delete;
+  ThreadKeyedMac(const ThreadKeyedMac&) = delete;
+  ThreadKeyedMac& operator=(const ThreadKeyedMac&) = delete;
 
-  // False when OpenSSL refused (the caller falls back to HMAC()).
-  bool Run(std::string_view key, std::string_view data, unsigned char* out, size_t* len) {
+  // False when OpenSSL refused (the caller falls back or reports it).
+  bool Run(std::string_view key, std::string_view data, unsigned char* out, size_t* len,
+           size_t out_size) {
     if (ctx_ == nullptr) return false;
     if (!Key(key)) return false;
     return EVP_MAC_update(ctx_, reinterpret_cast<const unsigned char*>(data.data()), data.size()) ==
                1 &&
-           EVP_MAC_final(ctx_, out, len, EVP_MAX_MD_SIZE) == 1;
+           EVP_MAC_final(ctx_, out, len, out_size) == 1;
   }
 
  private:
   // Keying OpenSSL 3's HMAC sets up three digest contexts (~20 allocations);
-  // the same key again only restarts from the kept inner state (a null key).
+  // the same key again only restarts from the kept state (a null key).
   // A SigV4 verifier signs every request with the day's signing key.
   bool Key(std::string_view key) {
     if (keyed_ && key == key_) return EVP_MAC_init(ctx_, nullptr, 0, nullptr) == 1;
@@ -107,6 +109,23 @@ class ThreadHmacSha256 {
   std::string key_;  // what ctx_ is keyed with, when keyed_
   bool keyed_ = false;
 };
+
+ThreadKeyedMac& ThreadHmacSha256() {
+  static char digest[] = "SHA256";
+  static const OSSL_PARAM params[] = {
+      OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+      OSSL_PARAM_construct_end()};
+  thread_local ThreadKeyedMac mac("HMAC", params);
+  return mac;
+}
+
+ThreadKeyedMac& ThreadSipHash24() {
+  static size_t size = 8;  // SipHash-2-4 (OpenSSL's default is the 16-byte variant)
+  static const OSSL_PARAM params[] = {OSSL_PARAM_construct_size_t(OSSL_MAC_PARAM_SIZE, &size),
+                                      OSSL_PARAM_construct_end()};
+  thread_local ThreadKeyedMac mac("SIPHASH", params);
+  return mac;
+}
 
 // One digest context per thread, re-initialised per call: EVP_Digest
 // allocates, sets up and frees a context every time, which was most of the
@@ -201,13 +220,26 @@ std::string Sha256(std::string_view d) { return Digest(Sha256Digest(), d); }
 
 std::string HmacSha256(std::string_view key, std::string_view data) {
   unsigned char out[EVP_MAX_MD_SIZE];
-  thread_local ThreadHmacSha256 hmac;
   size_t mac_len = 0;
-  if (hmac.Run(key, data, out, &mac_len)) return std::string(reinterpret_cast<char*>(out), mac_len);
+  if (ThreadHmacSha256().Run(key, data, out, &mac_len, sizeof out)) {
+    return std::string(reinterpret_cast<char*>(out), mac_len);
+  }
   unsigned int len = 0;
   HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
        reinterpret_cast<const unsigned char*>(data.data()), data.size(), out, &len);
   return std::string(reinterpret_cast<char*>(out), len);
+}
+
+uint64_t SipHash24(std::string_view key, std::string_view data) {
+  if (key.size() != 16) throw std::invalid_argument("SipHash24: the key is not 16 bytes");
+  unsigned char out[8];
+  size_t len = 0;
+  if (!ThreadSipHash24().Run(key, data, out, &len, sizeof out) || len != sizeof out) {
+    throw std::runtime_error("SipHash24: OpenSSL's SIPHASH failed");
+  }
+  uint64_t value = 0;  // the reference implementation's output is little-endian
+  for (int i = 7; i >= 0; --i) value = value << 8 | out[i];
+  return value;
 }
 
 uint32_t Crc32Update(uint32_t crc, std::string_view data) {

@@ -22,6 +22,10 @@ std::string Md5(std::string_view data);
 std::string Sha1(std::string_view data);
 std::string Sha256(std::string_view data);
 std::string HmacSha256(std::string_view key, std::string_view data);
+// SipHash-2-4 (64-bit output) under a 16-byte key: a MAC for short values
+// that a server hands out and checks itself (receipt handles), ~0.07 us.
+// Throws std::invalid_argument for another key size.
+uint64_t SipHash24(std::string_view key, std::string_view data);
 inline std::string Md5Hex(std::string_view d) { return HexEncode(Md5(d)); }
 inline std::string Sha256Hex(std::string_view d) { return HexEncode(Sha256(d)); }
 
