@@ -23,6 +23,7 @@
 #include "queue/dedup_log.h"
 #include "queue/fair_share.h"
 #include "queue/queue_sql.h"
+#include "queue/receipt.h"
 
 namespace imgbatch::queue {
 namespace {
@@ -65,54 +66,6 @@ Status InFlightOverLimit(std::string_view queue, int64_t quota) {
                     " received and not deleted. Delete the messages you have processed, or "
                     "receive with long polling to wait for room.")
       .WithDetail("OverLimit");
-}
-
-// A receipt handle names one receive of one message: the queue, the row and
-// the receive count. A later receive bumps the count, so only the latest
-// handle matches the row.
-struct Receipt {
-  int64_t queue_id = 0;
-  int64_t seq = 0;
-  int64_t receive_count = 0;
-};
-
-// "ib1:<queue>:<seq>:<count>:<16 hex digits>", base64. Every received
-// message gets one on the I/O thread: written into one buffer (the chain of
-// concatenations allocated six temporaries per handle). The hex digits are
-// random, or for a FIFO receive attempt derived from its id, so that a
-// retry of the attempt returns the same handle texts, as AWS does (only the
-// numbers are checked: a receive count names one receive).
-std::string EncodeReceipt(const Receipt& r, std::string_view attempt_id = {}) {
-  std::string raw;
-  raw.reserve(4 + 3 * 21 + 16);
-  raw.append("ib1:");
-  for (int64_t n : {r.queue_id, r.seq, r.receive_count}) {
-    char digits[24];
-    const auto end = std::to_chars(std::begin(digits), std::end(digits), n).ptr;
-    raw.append(digits, end).push_back(':');
-  }
-  if (attempt_id.empty()) {
-    raw.append(HexEncode(PooledRandomBytes(8)));
-  } else {
-    raw.append(Sha256Hex(std::string(attempt_id).append(1, ':').append(raw)).substr(0, 16));
-  }
-  return Base64Encode(raw);
-}
-
-std::optional<Receipt> DecodeReceipt(std::string_view handle) {
-  auto raw = Base64Decode(handle);
-  if (!raw || !raw->starts_with("ib1:")) return std::nullopt;
-  std::string_view rest = std::string_view(*raw).substr(4);
-  std::optional<int64_t> numbers[3];
-  for (auto& number : numbers) {
-    const size_t colon = rest.find(':');
-    if (colon == std::string_view::npos) return std::nullopt;
-    number = ParseInt(rest.substr(0, colon));
-    if (!number) return std::nullopt;
-    rest.remove_prefix(colon + 1);
-  }
-  if (rest.find(':') != std::string_view::npos) return std::nullopt;  // five parts, not four
-  return Receipt{*numbers[0], *numbers[1], *numbers[2]};
 }
 
 // INSERT of n messages of one queue in one statement (a SendMessageBatch):
@@ -285,6 +238,7 @@ struct TakenMessage {
   std::string attributes;  // EncodeAttributes form
   std::string body_md5;    // as stored at send; empty in rows older than migration 5
   std::string dlq_source;
+  int64_t receive_ms = 0;  // this receive's time (the row's last_receive_ms): in its handle
 };
 
 // What a client gets for messages taken in a receive transaction. Runs
@@ -292,8 +246,8 @@ struct TakenMessage {
 // transaction, nor the db writer thread every write waits for
 // (ReceiveOptions::complete_on), nor the engine.
 std::vector<ReceivedMessage> FinishReceived(int64_t queue_id, const EngineOptions& options,
-                                            std::vector<TakenMessage> taken,
-                                            std::string_view attempt_id = {}) {
+                                            const ReceiptCodec& receipts,
+                                            std::vector<TakenMessage> taken) {
   std::vector<ReceivedMessage> out;
   out.reserve(taken.size());
   for (TakenMessage& t : taken) {
@@ -305,7 +259,7 @@ std::vector<ReceivedMessage> FinishReceived(int64_t queue_id, const EngineOption
     if (!t.dlq_source.empty()) {
       m.dead_letter_source_arn = QueueArn(options.region, options.account, t.dlq_source);
     }
-    m.receipt_handle = EncodeReceipt(Receipt{queue_id, t.seq, m.receive_count}, attempt_id);
+    m.receipt_handle = receipts.Encode(Receipt{queue_id, t.seq, m.receive_count, t.receive_ms});
     if (!m.dedup_id.empty()) m.sequence_number = SequenceNumberOf(t.seq);
     out.push_back(std::move(m));
   }
@@ -483,6 +437,7 @@ class EngineImpl final : public QueueEngine {
   Status Load() {
     IMGBATCH_RETURN_IF_ERROR(db_.Migrate("queue", Migrations()));
     IMGBATCH_RETURN_IF_ERROR(DropLegacyIdIndexOnceEmpty());
+    IMGBATCH_RETURN_IF_ERROR(LoadReceiptKey());
     return db_.Read([&](db::Conn& conn) -> Status {
       IMGBATCH_RETURN_IF_ERROR(dedup_.Load(conn));
       IMGBATCH_ASSIGN_OR_RETURN(
@@ -552,6 +507,37 @@ class EngineImpl final : public QueueEngine {
       IMGBATCH_RETURN_IF_ERROR(LoadReceiveAttempts(conn));
       return LoadMoveTasks(conn);
     });
+  }
+
+  // The database's receipt key: made from OpenSSL's random bytes by the
+  // first start that finds none (a new database, or one from before keyed
+  // handles), read back by every later one.
+  Status LoadReceiptKey() {
+    constexpr size_t kKeyBytes = 16;
+    std::string key;
+    int64_t since = 0;
+    IMGBATCH_RETURN_IF_ERROR(db_.Write([&](db::Txn& txn) -> Status {
+      IMGBATCH_ASSIGN_OR_RETURN(
+          db::Statement insert,
+          txn.Prepare("INSERT OR IGNORE INTO queue_receipt_key (id, key, created_ms) "
+                      "VALUES (1, ?1, ?2)"));
+      IMGBATCH_RETURN_IF_ERROR(
+          insert.BindBlob(1, RandomBytes(kKeyBytes)).Bind(2, clock_.NowMillis()).Run());
+      IMGBATCH_ASSIGN_OR_RETURN(
+          db::Statement read,
+          txn.Prepare("SELECT key, created_ms FROM queue_receipt_key WHERE id = 1"));
+      IMGBATCH_ASSIGN_OR_RETURN(bool row, read.Step());
+      if (row) {
+        key = read.ColumnText(0);
+        since = read.ColumnInt(1);
+      }
+      return Status::Ok();
+    }));
+    if (key.size() != kKeyBytes) {
+      return Internal("queue_receipt_key holds no 16-byte key; the database is damaged");
+    }
+    receipts_ = std::make_shared<const ReceiptCodec>(std::move(key), since);
+    return Status::Ok();
   }
 
   // The receive attempts SaveAttempt stored that have not expired.
@@ -1268,7 +1254,7 @@ class EngineImpl final : public QueueEngine {
     auto batch = std::make_shared<Batch>();
     batch->results.resize(handles.size());
     for (size_t i = 0; i < handles.size(); ++i) {
-      auto r = DecodeReceipt(handles[i]);
+      auto r = receipts_->Decode(handles[i]);
       if (!r || r->queue_id != q->id) {
         batch->results[i] = InvalidReceiptHandle(handles[i]);
       } else {
@@ -1285,14 +1271,9 @@ class EngineImpl final : public QueueEngine {
           // needs no savepoint (CallerUndo::kNone). After a failure the
           // entries left are not tried (the error may have ended the
           // transaction) and report that error.
-          IMGBATCH_ASSIGN_OR_RETURN(db::Statement st, txn.Prepare(sql::kDeleteReceipt));
           Status failed;
           for (const auto& [index, receipt] : batch->valid) {
-            if (failed.ok()) {
-              failed = st.Bind(1, q->id).Bind(2, receipt.seq).Bind(3, receipt.receive_count).Run();
-              if (failed.ok()) batch->removed += st.changes();
-              st.Reset();
-            }
+            if (failed.ok()) failed = DeleteByReceipt(txn, receipt, batch->removed);
             if (!failed.ok()) batch->results[index] = failed;
           }
           // A delete with the latest receipt handle almost always removes a
@@ -1311,6 +1292,30 @@ class EngineImpl final : public QueueEngine {
           done(std::move(batch->results));
         },
         db::Database::CallerUndo::kNone);
+  }
+
+  // Whether receipt r names the latest receive of a row that now has this
+  // receive count and last receive time (what kDeleteReceipt and
+  // kDeleteLegacyReceipt ask of the row).
+  bool IsLatestReceive(const Receipt& r, int64_t count, int64_t last_receive_ms) const {
+    if (count != r.receive_count) return false;
+    return r.legacy ? last_receive_ms < receipts_->keyed_since_ms()
+                    : last_receive_ms == r.receive_ms;
+  }
+
+  // Deletes the message a receipt names if that receive is still its latest;
+  // counts it in removed. A legacy receipt names no receive time: it may only
+  // delete a message last received before handles were keyed.
+  Status DeleteByReceipt(db::Txn& txn, const Receipt& r, int64_t& removed) const {
+    IMGBATCH_ASSIGN_OR_RETURN(
+        db::Statement st, txn.Prepare(r.legacy ? sql::kDeleteLegacyReceipt : sql::kDeleteReceipt));
+    IMGBATCH_RETURN_IF_ERROR(st.Bind(1, r.queue_id)
+                                 .Bind(2, r.seq)
+                                 .Bind(3, r.receive_count)
+                                 .Bind(4, r.legacy ? receipts_->keyed_since_ms() : r.receive_ms)
+                                 .Run());
+    removed += st.changes();
+    return Status::Ok();
   }
 
   Result<std::vector<PeekedMessage>> Peek(std::string_view queue, int max) override {
@@ -1400,7 +1405,7 @@ class EngineImpl final : public QueueEngine {
     std::vector<std::pair<size_t, Receipt>> valid;
     for (size_t i = 0; i < changes.size(); ++i) {
       const auto& c = changes[i];
-      auto r = DecodeReceipt(c.receipt_handle);
+      auto r = receipts_->Decode(c.receipt_handle);
       if (!r || r->queue_id != q->id) {
         results[i] = InvalidReceiptHandle(c.receipt_handle);
       } else if (c.timeout_seconds < 0 || c.timeout_seconds > kMaxVisibilityTimeout) {
@@ -1435,7 +1440,7 @@ class EngineImpl final : public QueueEngine {
         const int64_t count = find.ColumnInt(0);
         const int64_t visible_at = find.ColumnInt(1);
         const int64_t last_receive = find.ColumnInt(2);
-        if (count != r.receive_count) {
+        if (!IsLatestReceive(r, count, last_receive)) {
           results[index] = InvalidParameter("Value " + handle +
                                             " for parameter ReceiptHandle is invalid. Reason: "
                                             "The receipt handle has expired.");
@@ -1980,6 +1985,7 @@ class EngineImpl final : public QueueEngine {
       v.visible_at_ms = st.ColumnInt(11);
       row.m.group_id = st.ColumnText(12);
       row.m.dedup_id = st.ColumnText(13);
+      row.receive_ms = st.ColumnInt(14);
       out.push_back(std::move(v));
     }
   }
@@ -2320,6 +2326,7 @@ class EngineImpl final : public QueueEngine {
         hide.Bind(sql::kHideReceivedFirstSeq + hidden++, row.seq);
         if (row.m.receive_count == 0) row.m.first_receive_ms = now;
         row.m.receive_count += 1;
+        row.receive_ms = now;
         delivered.push_back(row.seq);
         out.push_back(std::move(row));
       }
@@ -2432,11 +2439,11 @@ class EngineImpl final : public QueueEngine {
                        pass->out.empty() ? kNever : now + visibility * 1000LL);
           // Nothing taken: done may park a long poll (engine work), here.
           if (pass->out.empty() || !complete_on) {
-            return done(FinishReceived(q->id, options_, std::move(pass->out), attempt_id));
+            return done(FinishReceived(q->id, options_, *receipts_, std::move(pass->out)));
           }
-          complete_on([queue_id = q->id, options = options_, taken = std::move(pass->out),
-                       attempt_id = std::move(attempt_id), done = std::move(done)]() mutable {
-            done(FinishReceived(queue_id, options, std::move(taken), attempt_id));
+          complete_on([queue_id = q->id, options = options_, receipts = receipts_,
+                       taken = std::move(pass->out), done = std::move(done)]() mutable {
+            done(FinishReceived(queue_id, options, *receipts, std::move(taken)));
           });
         },
         // No savepoint: a receive's error before any change (queue deleted)
@@ -2772,7 +2779,7 @@ class EngineImpl final : public QueueEngine {
       if (w.got.empty()) {
         still_waiting.push_back(std::move(w));
       } else {
-        w.done(FinishReceived(q->id, options_, std::move(w.got), w.attempt_id));
+        w.done(FinishReceived(q->id, options_, *receipts_, std::move(w.got)));
       }
     }
     {
@@ -2939,6 +2946,9 @@ class EngineImpl final : public QueueEngine {
   db::Database& db_;
   Clock& clock_;
   const EngineOptions options_;
+  // Set by Load (LoadReceiptKey), then read-only; the threads that finish
+  // receives hold it too.
+  std::shared_ptr<const ReceiptCodec> receipts_;
 
   std::mutex create_mu_;      // serializes CreateQueue/DeleteQueue
   std::mutex move_start_mu_;  // serializes StartMoveTask

@@ -992,25 +992,120 @@ TEST_F(QueueEngineTest, OnlyTheLatestReceiptHandleDeletes) {
   EXPECT_EQ(engine_->Delete("q", "garbage").detail(), "ReceiptHandleIsInvalid");
 }
 
-// A receipt handle is base64 of "ib1:<queue>:<seq>:<receives>:<16 hex>";
-// anything else with the prefix is refused, not half-read.
-TEST_F(QueueEngineTest, ReceiptHandlesHaveOneShape) {
-  Create("q");
+// A receipt handle carries a MAC under the database's key
+// (queue/receipt.h): one made from what a client can know of a message (its
+// queue, the seq in its message id, its receive count) does nothing but get
+// ReceiptHandleIsInvalid, and the message stays.
+TEST_F(QueueEngineTest, AReceiptHandleCannotBeMadeFromWhatAClientKnows) {
+  Create("q", {{"VisibilityTimeout", "1"}});
   Send("q", "m");
   Messages got = Receive("q");
   ASSERT_EQ(got.size(), 1u);
-  auto raw = Base64Decode(got[0].receipt_handle);
-  ASSERT_TRUE(raw.has_value());
-  EXPECT_TRUE(std::regex_match(*raw, std::regex("ib1:[0-9]+:[0-9]+:1:[0-9a-f]{16}"))) << *raw;
-  const std::string prefix = raw->substr(0, raw->rfind(':'));  // "ib1:<q>:<seq>:1"
-  const std::string tail = raw->substr(prefix.size());         // ":<16 hex>"
-  for (const std::string& bad : {prefix, prefix + tail + ":00", "ib1:x" + prefix.substr(4) + tail,
-                                 "ib1:" + tail.substr(1)}) {
-    EXPECT_EQ(engine_->Delete("q", Base64Encode(bad)).detail(), "ReceiptHandleIsInvalid") << bad;
+  const std::string raw = Base64Decode(got[0].receipt_handle).value_or("");
+  ASSERT_TRUE(raw.starts_with("ib2:")) << raw;
+  std::string forged = raw;
+  forged.back() = forged.back() == '0' ? '1' : '0';
+  EXPECT_EQ(engine_->Delete("q", Base64Encode(forged)).detail(), "ReceiptHandleIsInvalid");
+  EXPECT_EQ(engine_->ChangeVisibility("q", Base64Encode(forged), 0).detail(),
+            "ReceiptHandleIsInvalid");
+  // The unkeyed shape of earlier versions, for a receive made since keying:
+  // it names no receive of this key's time, so it acts like a superseded
+  // handle (AWS: the delete succeeds and deletes nothing).
+  const std::string numbers = raw.substr(4, raw.rfind(':', raw.rfind(':') - 1) - 4);
+  const std::string unkeyed = Base64Encode("ib1:" + numbers + ":0123456789abcdef");
+  EXPECT_TRUE(engine_->Delete("q", unkeyed).ok());
+  EXPECT_EQ(engine_->ChangeVisibility("q", unkeyed, 0).detail(), "InvalidParameterValue");
+  Advance(1s);
+  Messages again = Receive("q");
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].receive_count, 2);
+  EXPECT_TRUE(engine_->Delete("q", again[0].receipt_handle).ok());
+  EXPECT_EQ(Counts("q").not_visible, 0);
+}
+
+// The key is the database's: handles given before a restart still act.
+TEST_F(QueueEngineTest, ReceiptHandlesOutliveARestart) {
+  Create("q", {{"VisibilityTimeout", "30"}});
+  Send("q", "a");
+  Send("q", "b");
+  Messages got = Receive("q");
+  ASSERT_EQ(got.size(), 2u);
+  Reopen();
+  EXPECT_TRUE(engine_->ChangeVisibility("q", got[0].receipt_handle, 0).ok());
+  EXPECT_TRUE(engine_->Delete("q", got[1].receipt_handle).ok());
+  Messages back = Receive("q");
+  ASSERT_EQ(back.size(), 1u);
+  EXPECT_EQ(back[0].body, "a");
+  EXPECT_EQ(Counts("q").visible + Counts("q").not_visible, 1);
+}
+
+// A move task sends a dead letter back with its receive count reset, so its
+// next receive has the count of its first one: the handle of that first
+// receive must not delete it (the receive time tells them apart).
+TEST_F(QueueEngineTest, AHandleFromBeforeAMoveBackDoesNotActAfterIt) {
+  Create("dlq");
+  Create("src",
+         {{"VisibilityTimeout", "1"},
+          {"RedrivePolicy", R"({"deadLetterTargetArn":"arn:aws:sqs:us-east-1:000000000000:dlq",)"
+                            R"("maxReceiveCount":1})"}});
+  Send("src", "m");
+  Messages first = Receive("src");
+  ASSERT_EQ(first.size(), 1u);
+  Advance(1s);
+  EXPECT_TRUE(Receive("src").empty());  // dead-lettered
+  const std::string dlq_arn = "arn:aws:sqs:us-east-1:000000000000:dlq";
+  ASSERT_TRUE(engine_->StartMoveTask(dlq_arn, "", std::nullopt).ok());
+  engine_->Poke();
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (Counts("src").visible == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(5ms);
   }
-  EXPECT_TRUE(engine_->Delete("q", Base64Encode(*raw)).ok());
-  Advance(31s);
-  EXPECT_TRUE(Receive("q").empty());
+  Advance(1ms);
+  Messages back = Receive("src");
+  ASSERT_EQ(back.size(), 1u);
+  ASSERT_EQ(back[0].receive_count, first[0].receive_count);
+  EXPECT_NE(back[0].receipt_handle, first[0].receipt_handle);
+  EXPECT_TRUE(engine_->Delete("src", first[0].receipt_handle).ok());  // deletes nothing
+  EXPECT_EQ(engine_->ChangeVisibility("src", first[0].receipt_handle, 0).detail(),
+            "InvalidParameterValue");
+  EXPECT_EQ(Counts("src").not_visible, 1);
+  EXPECT_TRUE(engine_->Delete("src", back[0].receipt_handle).ok());
+  EXPECT_EQ(Counts("src").not_visible, 0);
+}
+
+// A database from before keyed handles gets its key at the first start of
+// this version; the unkeyed ("ib1") handles its clients hold still act on
+// what they were given for, receives before that start, and on nothing else.
+TEST_F(QueueEngineTest, UnkeyedHandlesActOnlyOnReceivesBeforeKeying) {
+  Create("q", {{"VisibilityTimeout", "60"}});
+  Send("q", "old-a");
+  Send("q", "old-b");
+  Messages old = Receive("q");
+  ASSERT_EQ(old.size(), 2u);
+  // What the earlier version gave: the same numbers, random digits, no time.
+  auto unkeyed = [](const std::string& handle) {
+    const std::string raw = Base64Decode(handle).value_or("");
+    const size_t time_at = raw.rfind(':', raw.rfind(':') - 1);
+    return Base64Encode("ib1:" + raw.substr(4, time_at - 4) + ":" + RandomHex(8));
+  };
+  // The upgrade: a database without a key, opened later.
+  ASSERT_TRUE(
+      db_->Write([](db::Txn& txn) { return txn.Exec("DELETE FROM queue_receipt_key"); }).ok());
+  Advance(1s);
+  Reopen();
+  EXPECT_TRUE(engine_->ChangeVisibility("q", unkeyed(old[0].receipt_handle), 0).ok());
+  EXPECT_TRUE(engine_->Delete("q", unkeyed(old[1].receipt_handle)).ok());
+  EXPECT_EQ(Counts("q").not_visible, 0);
+  // old-a, received again now, is beyond its unkeyed handles' reach.
+  Messages now = Receive("q");
+  ASSERT_EQ(now.size(), 1u);
+  EXPECT_EQ(now[0].body, "old-a");
+  EXPECT_TRUE(engine_->Delete("q", unkeyed(now[0].receipt_handle)).ok());  // deletes nothing
+  EXPECT_EQ(engine_->ChangeVisibility("q", unkeyed(now[0].receipt_handle), 0).detail(),
+            "InvalidParameterValue");
+  EXPECT_EQ(Counts("q").not_visible, 1);
+  EXPECT_TRUE(engine_->Delete("q", now[0].receipt_handle).ok());
+  EXPECT_EQ(Counts("q").not_visible, 0);
 }
 
 TEST_F(QueueEngineTest, DelaysFromQueueAndMessage) {
@@ -2434,6 +2529,7 @@ TEST_F(QueueEngineTest, HotStatementsUseIndexesWithALargeBacklog) {
       {"move step", sql::kMoveStep, "INDEX queue_messages_seq"},
       {"hide received", sql::kHideReceived, "INTEGER PRIMARY KEY (rowid=?)"},
       {"delete receipt", sql::kDeleteReceipt, "INTEGER PRIMARY KEY (rowid=?)"},
+      {"delete legacy receipt", sql::kDeleteLegacyReceipt, "INTEGER PRIMARY KEY (rowid=?)"},
       {"fifo scan", sql::kFifoScan, "COVERING INDEX queue_messages_fifo"},
       {"receive by seq", sql::kReceiveBySeq, "INTEGER PRIMARY KEY (rowid=?)"},
       {"fair timed", sql::kFairTimed, "INDEX queue_messages_visible"},

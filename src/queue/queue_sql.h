@@ -14,12 +14,15 @@ namespace imgbatch::queue::sql {
 // the index repeat its WHERE term, so that the planner may use it.
 #define IMGBATCH_QUEUE_TIMED_ROW "(receive_count > 0 OR visible_at_ms > sent_ms)"
 
+// What a receive reads of a row, in EngineImpl::ReadVisibleRows's order.
+#define IMGBATCH_QUEUE_RECEIVE_COLUMNS                                                         \
+  "SELECT seq, message_id, body, attributes, sender_id, trace_header, sent_ms, "               \
+  "receive_count, first_receive_ms, dlq_source, body_md5, visible_at_ms, group_id, dedup_id, " \
+  "last_receive_ms "
+
 // Receive, timed rows: the oldest visible, an index range read in
 // queue_messages_visible order.
-inline constexpr const char* kReceive =
-    "SELECT seq, message_id, body, attributes, sender_id, trace_header, "
-    "sent_ms, receive_count, first_receive_ms, dlq_source, body_md5, visible_at_ms, group_id, "
-    "dedup_id "
+inline constexpr const char* kReceive = IMGBATCH_QUEUE_RECEIVE_COLUMNS
     "FROM queue_messages WHERE queue_id = ?1 AND visible_at_ms <= ?2 AND " IMGBATCH_QUEUE_TIMED_ROW
     " ORDER BY visible_at_ms, seq LIMIT ?3";
 
@@ -27,10 +30,7 @@ inline constexpr const char* kReceive =
 // (= sent order = their visible_at_ms order) through queue_messages_seq. Rows
 // in between that are timed are stepped over once: the cursor moves past
 // them with the rows taken (EngineImpl::ReadVisible).
-inline constexpr const char* kReceiveFresh =
-    "SELECT seq, message_id, body, attributes, sender_id, trace_header, "
-    "sent_ms, receive_count, first_receive_ms, dlq_source, body_md5, visible_at_ms, group_id, "
-    "dedup_id "
+inline constexpr const char* kReceiveFresh = IMGBATCH_QUEUE_RECEIVE_COLUMNS
     "FROM queue_messages INDEXED BY queue_messages_seq WHERE queue_id = ?1 AND seq > ?2 AND "
     "receive_count = 0 AND visible_at_ms <= sent_ms ORDER BY seq LIMIT ?3";
 
@@ -45,9 +45,7 @@ inline constexpr const char* kFifoScan =
 // kReceive's columns: a row the scan picked, or one a retried receive
 // attempt took.
 inline constexpr const char* kReceiveBySeq =
-    "SELECT seq, message_id, body, attributes, sender_id, trace_header, "
-    "sent_ms, receive_count, first_receive_ms, dlq_source, body_md5, visible_at_ms, group_id, "
-    "dedup_id FROM queue_messages WHERE seq = ?1 AND +queue_id = ?2";
+    IMGBATCH_QUEUE_RECEIVE_COLUMNS "FROM queue_messages WHERE seq = ?1 AND +queue_id = ?2";
 
 // Fair receives (EngineImpl::ReadVisibleFair), timed rows: kReceive's
 // order without the message, just what it takes to choose (the chosen rows
@@ -81,12 +79,20 @@ inline constexpr const char* kHideReceived =
     "last_receive_ms = ?2 WHERE seq IN (?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
 
 // Deletes one message by receipt: ?1 queue, ?2 seq, ?3 the receive count
-// the receipt names; the row goes only when that is its latest receive. One
-// rowid lookup, run once per entry of a DeleteMessageBatch: cheaper than one
-// statement for the whole batch, whose `IN (VALUES ...)` list SQLite builds
-// as a temporary table on every run (12% of the server's CPU in a profile).
+// and ?4 the receive time the receipt names; the row goes only when that is
+// its latest receive. One rowid lookup, run once per entry of a
+// DeleteMessageBatch: cheaper than one statement for the whole batch, whose
+// `IN (VALUES ...)` list SQLite builds as a temporary table on every run (12%
+// of the server's CPU in a profile).
 inline constexpr const char* kDeleteReceipt =
-    "DELETE FROM queue_messages WHERE seq = ?2 AND +queue_id = ?1 AND +receive_count = ?3";
+    "DELETE FROM queue_messages WHERE seq = ?2 AND +queue_id = ?1 AND +receive_count = ?3 "
+    "AND +last_receive_ms = ?4";
+
+// The same for a legacy (unkeyed, "ib1") receipt, which names no receive
+// time: only a message last received before ?4, when keying began, goes.
+inline constexpr const char* kDeleteLegacyReceipt =
+    "DELETE FROM queue_messages WHERE seq = ?2 AND +queue_id = ?1 AND +receive_count = ?3 "
+    "AND +last_receive_ms < ?4";
 
 // When the next hidden message becomes visible (first entry of a range).
 inline constexpr const char* kNextVisible =

@@ -175,6 +175,17 @@ CREATE TABLE queue_receive_attempts (
   expires_ms INTEGER NOT NULL
 );
 )sql"},
+      // The key receipt handles are MACed with (queue/receipt.h): one per
+      // database, so that handles outlive a restart. The first Load that
+      // finds none makes it; created_ms tells which unkeyed ("ib1") handles,
+      // given before, may still act (those of receives before it).
+      {12, R"sql(
+CREATE TABLE queue_receipt_key (
+  id         INTEGER PRIMARY KEY CHECK (id = 1),
+  key        BLOB NOT NULL,
+  created_ms INTEGER NOT NULL
+);
+)sql"},
   };
 }
 

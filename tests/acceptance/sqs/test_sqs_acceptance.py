@@ -839,6 +839,23 @@ class ReceiptHandles(SqsCase):
                                   json_type="ReceiptHandleIsInvalid")
 
 
+    def test_altered_handle_is_receipt_handle_is_invalid(self):
+        # A receipt handle is the service's to write: one changed by the client, here one
+        # character in the middle, is not a handle of that message, and the message stays.
+        url = self.queue()
+        self.sqs.send_message(QueueUrl=url, MessageBody="m")
+        handle = self.receive_one(url)["ReceiptHandle"]
+        middle = len(handle) // 2
+        altered = handle[:middle] + ("B" if handle[middle] != "B" else "C") + handle[middle + 1:]
+        self.assert_error("ReceiptHandleIsInvalid", self.sqs.delete_message, QueueUrl=url,
+                          ReceiptHandle=altered, json_type="ReceiptHandleIsInvalid")
+        self.assert_error("ReceiptHandleIsInvalid", self.sqs.change_message_visibility,
+                          QueueUrl=url, ReceiptHandle=altered, VisibilityTimeout=0,
+                          json_type="ReceiptHandleIsInvalid")
+        self.assertEqual(self.counts(url), (0, 1, 0))
+        self.sqs.delete_message(QueueUrl=url, ReceiptHandle=handle)
+        self.assertEqual(self.counts(url), (0, 0, 0))
+
 class Batches(SqsCase):
     def test_send_batch(self):
         url = self.queue()
