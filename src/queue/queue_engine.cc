@@ -1359,8 +1359,12 @@ class EngineImpl final : public QueueEngine {
   Status DeleteById(std::string_view queue, std::string_view message_id) override {
     QueuePtr q = Find(queue);
     if (!q) return QueueNotFound();
+    const int64_t now = clock_.NowMillis();
     int64_t removed = 0;
+    bool was_at_quota = false;  // long polls may be waiting for room
     IMGBATCH_RETURN_IF_ERROR(db_.Write([&](db::Txn& txn) -> Status {
+      removed = 0;
+      was_at_quota = false;
       if (q->deleted) return QueueNotFound();
       // A rowid lookup for ids that carry their seq, an index lookup
       // (queue_messages_legacy_id) for older ones: a scan here would hold the
@@ -1369,10 +1373,19 @@ class EngineImpl final : public QueueEngine {
       if (!seq && !legacy_ids_) return Status::Ok();  // no such row can exist
       IMGBATCH_ASSIGN_OR_RETURN(db::Statement del,
                                 txn.Prepare(seq ? sql::kDeleteBySeqId : sql::kDeleteByLegacyId));
-      del.Bind(1, q->id).Bind(2, message_id);
+      del.Bind(1, q->id).Bind(2, message_id).Bind(4, now);
       if (seq) del.Bind(3, *seq);
-      IMGBATCH_RETURN_IF_ERROR(del.Run());
-      removed = del.changes();
+      int64_t in_flight = 0;
+      while (true) {
+        IMGBATCH_ASSIGN_OR_RETURN(bool row, del.Step());
+        if (!row) break;
+        ++removed;
+        in_flight += del.ColumnInt(0);
+      }
+      // A message in flight (mostly: one in a DLQ that an operator looked
+      // at) leaves the estimate, as a delete by receipt does.
+      was_at_quota = InFlightRoom(q) <= 0;
+      q->in_flight -= in_flight;
       return Status::Ok();
     }));
     if (removed == 0) {
@@ -1384,6 +1397,7 @@ class EngineImpl final : public QueueEngine {
       std::lock_guard lock(mu_);
       q->message_count = std::max<int64_t>(0, q->message_count - removed);
     }
+    if (was_at_quota && InFlightRoom(q) > 0) WakeWaiters(q);
     WakeHeldGroups(q);
     return Status::Ok();
   }

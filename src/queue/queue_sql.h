@@ -124,18 +124,24 @@ inline constexpr const char* kExpireOldest =
     "DELETE FROM queue_messages WHERE seq IN (SELECT seq FROM queue_messages "
     "INDEXED BY queue_messages_seq WHERE queue_id = ?1 ORDER BY seq LIMIT ?3) AND sent_ms <= ?2";
 
+// What a delete by message id returns of the row: whether it was in
+// flight at ?4 (received, still hidden), so that the in-flight estimate
+// drops with it.
+#define IMGBATCH_QUEUE_DELETED_BY_ID "receive_count > 0 AND visible_at_ms > ?4"
+
 // Operator delete by id, ?1 queue, ?2 message id. An id that carries its
 // seq (?3, queue/message.h MessageIdForSeq): one rowid lookup, the id
 // checked on the row.
 inline constexpr const char* kDeleteBySeqId =
-    "DELETE FROM queue_messages WHERE seq = ?3 AND +queue_id = ?1 AND +message_id = ?2";
+    "DELETE FROM queue_messages WHERE seq = ?3 AND +queue_id = ?1 AND +message_id = ?2 "
+    "RETURNING " IMGBATCH_QUEUE_DELETED_BY_ID;
 // Ids made before queue migration 6 (no seq in them): one lookup in the
 // partial index queue_messages_legacy_id, which holds only those rows (its
 // WHERE term is repeated here so that the planner may use it). Run only
 // while that index exists (EngineImpl::DropLegacyIdIndexOnceEmpty).
 inline constexpr const char* kDeleteByLegacyId =
     "DELETE FROM queue_messages WHERE queue_id = ?1 AND message_id = ?2 AND "
-    "substr(message_id, 15, 1) <> '8'";
+    "substr(message_id, 15, 1) <> '8' RETURNING " IMGBATCH_QUEUE_DELETED_BY_ID;
 
 // One step of a message move task: the next chunk after the cursor, in seq
 // order, read from queue_messages_seq.
