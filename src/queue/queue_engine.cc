@@ -285,13 +285,16 @@ class WaiterLine {
  public:
   bool empty() const { return by_place_.empty(); }
   size_t size() const { return by_place_.size(); }
+  // Whether a waiter asked for VisibilityTimeout 0: it takes messages
+  // without putting them in flight, so the in-flight quota does not hold it.
+  bool AnyHidesNothing() const { return hiding_nothing_ > 0; }
   void Park(Waiter w) {
     w.place = next_place_++;
-    by_deadline_.emplace(w.deadline_ms, w.place);
-    by_place_.emplace(w.place, std::move(w));
+    PutBack(std::move(w));
   }
   // Back where it stood (one TakeOldest took that a serve could not fill).
   void PutBack(Waiter w) {
+    if (w.visibility_timeout == 0) ++hiding_nothing_;
     by_deadline_.emplace(w.deadline_ms, w.place);
     by_place_.emplace(w.place, std::move(w));
   }
@@ -309,17 +312,20 @@ class WaiterLine {
     for (auto& [place, w] : by_place_) out.push_back(std::move(w));
     by_place_.clear();
     by_deadline_.clear();
+    hiding_nothing_ = 0;
   }
 
  private:
   Waiter Take(std::map<uint64_t, Waiter>::iterator it) {
     Waiter w = std::move(it->second);
+    if (w.visibility_timeout == 0) --hiding_nothing_;
     by_deadline_.erase({w.deadline_ms, w.place});
     by_place_.erase(it);
     return w;
   }
 
   uint64_t next_place_ = 0;
+  size_t hiding_nothing_ = 0;  // waiters with visibility_timeout 0
   std::map<uint64_t, Waiter> by_place_;
   std::set<std::pair<int64_t, uint64_t>> by_deadline_;
 };
@@ -1145,7 +1151,11 @@ class EngineImpl final : public QueueEngine {
       }
       if (!q->waiters.empty()) {
         q->wake_messages += receivable;
-        if (wake) wake_.insert(q);
+        // At the in-flight quota a serve would find no room and put every
+        // waiter back: a write per send for nothing. The delete, visibility
+        // change or recount that makes room wakes them (wake_messages kept).
+        const bool room = InFlightRoom(q) > 0 || q->waiters.AnyHidesNothing();
+        if (wake && room) wake_.insert(q);
         wake = true;  // new delay deadline to consider
       } else {
         // Nobody parked: the engine thread has nothing to do for this send

@@ -2805,6 +2805,36 @@ TEST_F(InFlightQuotaTest, ADeleteByIdOfAMessageInFlightMakesRoom) {
   EXPECT_EQ(Counts("q").not_visible, 5);
 }
 
+// At the quota a send has nothing a parked long poll could take: no serve
+// (a write that finds no room) runs for it. Each send is one write.
+TEST_F(InFlightQuotaTest, SendsAtTheQuotaDoNotServeParkedLongPolls) {
+  Messages first = Receive("q");
+  ASSERT_EQ(first.size(), 5u);
+  auto waiting = ReceiveAsync("q", 10, std::nullopt, 20);
+  EXPECT_EQ(waiting.wait_for(50ms), std::future_status::timeout);
+  const uint64_t writes_before = db_->GetStats().writes;
+  for (int i = 0; i < 20; ++i) Send("q", "more" + std::to_string(i));
+  EXPECT_EQ(waiting.wait_for(50ms), std::future_status::timeout);
+  EXPECT_EQ(db_->GetStats().writes - writes_before, 20u);
+  // Room comes with a delete, which serves the poll with what is visible.
+  ASSERT_TRUE(engine_->Delete("q", first[0].receipt_handle).ok());
+  EXPECT_EQ(Await(waiting).size(), 1u);
+}
+
+// A long poll with VisibilityTimeout 0 puts nothing in flight: a send at the
+// quota still serves it.
+TEST_F(InFlightQuotaTest, ALongPollThatHidesNothingIsServedAtTheQuota) {
+  Create("p", {{"VisibilityTimeout", "30"}});
+  for (int i = 0; i < 5; ++i) Send("p", "m" + std::to_string(i));
+  ASSERT_EQ(Receive("p").size(), 5u);  // at the quota, nothing visible
+  auto waiting = ReceiveAsync("p", 10, 0, 20);
+  EXPECT_EQ(waiting.wait_for(50ms), std::future_status::timeout);
+  Send("p", "new");
+  Messages got = Await(waiting);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].body, "new");
+}
+
 TEST_F(InFlightQuotaTest, ALongPollAtTheQuotaAnswersEmptyWithoutAnError) {
   ASSERT_EQ(Receive("q").size(), 5u);
   auto waiting = ReceiveAsync("q", 10, std::nullopt, 2);
