@@ -227,6 +227,22 @@ class QueueEngineTest : public ::testing::Test {
     return c.ok() ? *c : QueueCounts{};
   }
 
+  // A handle that no longer names the message's latest receive: as AWS
+  // documents, the delete succeeds and deletes nothing, and a visibility
+  // change is refused ("The receipt handle has expired").
+  void ExpectSuperseded(const std::string& queue, const std::string& handle) {
+    EXPECT_TRUE(engine_->Delete(queue, handle).ok());
+    EXPECT_EQ(engine_->ChangeVisibility(queue, handle, 0).detail(), "InvalidParameterValue");
+  }
+
+  // The unkeyed ("ib1") form earlier versions gave for the same receive:
+  // its numbers without the time, then 16 random hex digits.
+  static std::string UnkeyedForm(const std::string& handle) {
+    const std::string raw = Base64Decode(handle).value_or("");
+    const size_t time_at = raw.rfind(':', raw.rfind(':') - 1);
+    return Base64Encode("ib1:" + raw.substr(4, time_at - 4) + ":" + RandomHex(8));
+  }
+
   void Advance(std::chrono::milliseconds d) {
     clock_.Advance(d);
     engine_->Poke();
@@ -1011,10 +1027,7 @@ TEST_F(QueueEngineTest, AReceiptHandleCannotBeMadeFromWhatAClientKnows) {
   // The unkeyed shape of earlier versions, for a receive made since keying:
   // it names no receive of this key's time, so it acts like a superseded
   // handle (AWS: the delete succeeds and deletes nothing).
-  const std::string numbers = raw.substr(4, raw.rfind(':', raw.rfind(':') - 1) - 4);
-  const std::string unkeyed = Base64Encode("ib1:" + numbers + ":0123456789abcdef");
-  EXPECT_TRUE(engine_->Delete("q", unkeyed).ok());
-  EXPECT_EQ(engine_->ChangeVisibility("q", unkeyed, 0).detail(), "InvalidParameterValue");
+  ExpectSuperseded("q", UnkeyedForm(got[0].receipt_handle));
   Advance(1s);
   Messages again = Receive("q");
   ASSERT_EQ(again.size(), 1u);
@@ -1065,9 +1078,7 @@ TEST_F(QueueEngineTest, AHandleFromBeforeAMoveBackDoesNotActAfterIt) {
   ASSERT_EQ(back.size(), 1u);
   ASSERT_EQ(back[0].receive_count, first[0].receive_count);
   EXPECT_NE(back[0].receipt_handle, first[0].receipt_handle);
-  EXPECT_TRUE(engine_->Delete("src", first[0].receipt_handle).ok());  // deletes nothing
-  EXPECT_EQ(engine_->ChangeVisibility("src", first[0].receipt_handle, 0).detail(),
-            "InvalidParameterValue");
+  ExpectSuperseded("src", first[0].receipt_handle);
   EXPECT_EQ(Counts("src").not_visible, 1);
   EXPECT_TRUE(engine_->Delete("src", back[0].receipt_handle).ok());
   EXPECT_EQ(Counts("src").not_visible, 0);
@@ -1082,27 +1093,19 @@ TEST_F(QueueEngineTest, UnkeyedHandlesActOnlyOnReceivesBeforeKeying) {
   Send("q", "old-b");
   Messages old = Receive("q");
   ASSERT_EQ(old.size(), 2u);
-  // What the earlier version gave: the same numbers, random digits, no time.
-  auto unkeyed = [](const std::string& handle) {
-    const std::string raw = Base64Decode(handle).value_or("");
-    const size_t time_at = raw.rfind(':', raw.rfind(':') - 1);
-    return Base64Encode("ib1:" + raw.substr(4, time_at - 4) + ":" + RandomHex(8));
-  };
   // The upgrade: a database without a key, opened later.
   ASSERT_TRUE(
       db_->Write([](db::Txn& txn) { return txn.Exec("DELETE FROM queue_receipt_key"); }).ok());
   Advance(1s);
   Reopen();
-  EXPECT_TRUE(engine_->ChangeVisibility("q", unkeyed(old[0].receipt_handle), 0).ok());
-  EXPECT_TRUE(engine_->Delete("q", unkeyed(old[1].receipt_handle)).ok());
+  EXPECT_TRUE(engine_->ChangeVisibility("q", UnkeyedForm(old[0].receipt_handle), 0).ok());
+  EXPECT_TRUE(engine_->Delete("q", UnkeyedForm(old[1].receipt_handle)).ok());
   EXPECT_EQ(Counts("q").not_visible, 0);
   // old-a, received again now, is beyond its unkeyed handles' reach.
   Messages now = Receive("q");
   ASSERT_EQ(now.size(), 1u);
   EXPECT_EQ(now[0].body, "old-a");
-  EXPECT_TRUE(engine_->Delete("q", unkeyed(now[0].receipt_handle)).ok());  // deletes nothing
-  EXPECT_EQ(engine_->ChangeVisibility("q", unkeyed(now[0].receipt_handle), 0).detail(),
-            "InvalidParameterValue");
+  ExpectSuperseded("q", UnkeyedForm(now[0].receipt_handle));
   EXPECT_EQ(Counts("q").not_visible, 1);
   EXPECT_TRUE(engine_->Delete("q", now[0].receipt_handle).ok());
   EXPECT_EQ(Counts("q").not_visible, 0);
