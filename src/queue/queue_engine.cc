@@ -1281,9 +1281,10 @@ class EngineImpl final : public QueueEngine {
           // needs no savepoint (CallerUndo::kNone). After a failure the
           // entries left are not tried (the error may have ended the
           // transaction) and report that error.
+          IMGBATCH_ASSIGN_OR_RETURN(db::Statement keyed, txn.Prepare(sql::kDeleteReceipt));
           Status failed;
           for (const auto& [index, receipt] : batch->valid) {
-            if (failed.ok()) failed = DeleteByReceipt(txn, receipt, batch->removed);
+            if (failed.ok()) failed = DeleteByReceipt(txn, keyed, receipt, batch->removed);
             if (!failed.ok()) batch->results[index] = failed;
           }
           // A delete with the latest receipt handle almost always removes a
@@ -1314,18 +1315,24 @@ class EngineImpl final : public QueueEngine {
   }
 
   // Deletes the message a receipt names if that receive is still its latest;
-  // counts it in removed. A legacy receipt names no receive time: it may only
-  // delete a message last received before handles were keyed.
-  Status DeleteByReceipt(db::Txn& txn, const Receipt& r, int64_t& removed) const {
-    IMGBATCH_ASSIGN_OR_RETURN(
-        db::Statement st, txn.Prepare(r.legacy ? sql::kDeleteLegacyReceipt : sql::kDeleteReceipt));
-    IMGBATCH_RETURN_IF_ERROR(st.Bind(1, r.queue_id)
-                                 .Bind(2, r.seq)
-                                 .Bind(3, r.receive_count)
-                                 .Bind(4, r.legacy ? receipts_->keyed_since_ms() : r.receive_ms)
-                                 .Run());
-    removed += st.changes();
-    return Status::Ok();
+  // counts it in removed. `keyed` is kDeleteReceipt, prepared once for a
+  // whole batch (a cache lookup per entry is writer time). A legacy receipt
+  // names no receive time: it may only delete a message last received
+  // before handles were keyed.
+  Status DeleteByReceipt(db::Txn& txn, db::Statement& keyed, const Receipt& r,
+                         int64_t& removed) const {
+    db::Statement st = keyed;
+    if (r.legacy) {
+      IMGBATCH_ASSIGN_OR_RETURN(st, txn.Prepare(sql::kDeleteLegacyReceipt));
+    }
+    const Status run = st.Bind(1, r.queue_id)
+                           .Bind(2, r.seq)
+                           .Bind(3, r.receive_count)
+                           .Bind(4, r.legacy ? receipts_->keyed_since_ms() : r.receive_ms)
+                           .Run();
+    if (run.ok()) removed += st.changes();
+    st.Reset();
+    return run;
   }
 
   Result<std::vector<PeekedMessage>> Peek(std::string_view queue, int max) override {
