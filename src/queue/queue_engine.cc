@@ -287,18 +287,21 @@ class WaiterLine {
   size_t size() const { return by_place_.size(); }
   // Whether a waiter asked for VisibilityTimeout 0: it takes messages
   // without putting them in flight, so the in-flight quota does not hold it.
-  bool AnyHidesNothing() const { return hiding_nothing_ > 0; }
+  bool AnyHidesNothing() const { return !hiding_nothing_.empty(); }
   void Park(Waiter w) {
     w.place = next_place_++;
     PutBack(std::move(w));
   }
   // Back where it stood (one TakeOldest took that a serve could not fill).
   void PutBack(Waiter w) {
-    if (w.visibility_timeout == 0) ++hiding_nothing_;
+    if (w.visibility_timeout == 0) hiding_nothing_.insert(w.place);
     by_deadline_.emplace(w.deadline_ms, w.place);
     by_place_.emplace(w.place, std::move(w));
   }
   Waiter TakeOldest() { return Take(by_place_.begin()); }
+  // The oldest with VisibilityTimeout 0 (AnyHidesNothing() must hold): at
+  // the in-flight quota the only ones a serve can fill.
+  Waiter TakeOldestHidingNothing() { return Take(by_place_.find(*hiding_nothing_.begin())); }
   // Those whose deadline is at or before `now`.
   void TakeExpired(int64_t now, std::vector<Waiter>& out) {
     while (!by_deadline_.empty() && by_deadline_.begin()->first <= now) {
@@ -312,20 +315,20 @@ class WaiterLine {
     for (auto& [place, w] : by_place_) out.push_back(std::move(w));
     by_place_.clear();
     by_deadline_.clear();
-    hiding_nothing_ = 0;
+    hiding_nothing_.clear();
   }
 
  private:
   Waiter Take(std::map<uint64_t, Waiter>::iterator it) {
     Waiter w = std::move(it->second);
-    if (w.visibility_timeout == 0) --hiding_nothing_;
+    hiding_nothing_.erase(w.place);
     by_deadline_.erase({w.deadline_ms, w.place});
     by_place_.erase(it);
     return w;
   }
 
   uint64_t next_place_ = 0;
-  size_t hiding_nothing_ = 0;  // waiters with visibility_timeout 0
+  std::set<uint64_t> hiding_nothing_;  // places of the waiters with visibility_timeout 0
   std::map<uint64_t, Waiter> by_place_;
   std::set<std::pair<int64_t, uint64_t>> by_deadline_;
 };
@@ -2723,19 +2726,24 @@ class EngineImpl final : public QueueEngine {
   }
 
   // Takes parked waiters, oldest first, until the live ones ask for `wanted`
-  // messages; those whose client left are answered (empty) on the way.
-  // `generation`: the queue's send generation when it started.
+  // messages; those whose client left are answered (empty) on the way. At
+  // the in-flight quota only those with VisibilityTimeout 0 (the others
+  // would get nothing and go back, and hold them up). `generation`: the
+  // queue's send generation when it started.
   std::vector<Waiter> TakeWaiters(const QueuePtr& q, int64_t wanted, uint64_t& generation) {
     std::vector<Waiter> waiters;
     int64_t asked = 0;
     bool first = true;
+    const bool at_quota = InFlightRoom(q) <= 0;
     while (asked < wanted) {
       std::vector<Waiter> taken;
       {
         std::lock_guard lock(mu_);
         if (std::exchange(first, false)) generation = q->send_generation;
-        for (int64_t more = asked; more < wanted && !q->waiters.empty();) {
-          taken.push_back(q->waiters.TakeOldest());
+        WaiterLine& line = q->waiters;
+        for (int64_t more = asked;
+             more < wanted && (at_quota ? line.AnyHidesNothing() : !line.empty());) {
+          taken.push_back(at_quota ? line.TakeOldestHidingNothing() : line.TakeOldest());
           more += taken.back().max_messages;
         }
       }

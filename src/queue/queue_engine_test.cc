@@ -2838,6 +2838,26 @@ TEST_F(InFlightQuotaTest, ALongPollThatHidesNothingIsServedAtTheQuota) {
   EXPECT_EQ(got[0].body, "new");
 }
 
+// ... also when an ordinary long poll, which the quota holds, waits ahead of
+// it; that one keeps waiting for room.
+TEST_F(InFlightQuotaTest, ALongPollThatHidesNothingIsNotHeldUpByOnesAheadOfIt) {
+  Create("p", {{"VisibilityTimeout", "30"}});
+  for (int i = 0; i < 5; ++i) Send("p", "m" + std::to_string(i));
+  Messages first = Receive("p");
+  ASSERT_EQ(first.size(), 5u);
+  auto ordinary = ReceiveAsync("p", 10, std::nullopt, 20);
+  EXPECT_EQ(ordinary.wait_for(50ms), std::future_status::timeout);
+  auto hiding_nothing = ReceiveAsync("p", 10, 0, 20);
+  EXPECT_EQ(hiding_nothing.wait_for(50ms), std::future_status::timeout);
+  Send("p", "new");
+  Messages got = Await(hiding_nothing);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].body, "new");
+  EXPECT_EQ(ordinary.wait_for(50ms), std::future_status::timeout);
+  ASSERT_TRUE(engine_->Delete("p", first[0].receipt_handle).ok());
+  EXPECT_EQ(Await(ordinary).size(), 1u);
+}
+
 TEST_F(InFlightQuotaTest, ALongPollAtTheQuotaAnswersEmptyWithoutAnError) {
   ASSERT_EQ(Receive("q").size(), 5u);
   auto waiting = ReceiveAsync("q", 10, std::nullopt, 2);
