@@ -1,6 +1,7 @@
 """What the chaos tests (test_sqs_chaos.py, test_s3_chaos.py) share: client
-threads whose failures fail the test, and the loop that kills the server at
-random moments and starts it again on the same data directory and port."""
+threads whose failures fail the test, which errors a kill explains, and the
+loop that kills the server at random moments and starts it again on the same
+data directory and port."""
 import os
 import random
 import sys
@@ -8,6 +9,7 @@ import threading
 import time
 
 import harness
+from botocore.exceptions import ClientError
 
 
 def kills_and_seed():
@@ -43,6 +45,21 @@ class ClientThreads:
                 self.failures.append(f"{target.__name__}{args[1:]}: {e!r}")
                 self.stop.set()
         self.threads.append(threading.Thread(target=run))
+
+
+def raise_unless_cut(error, allowed=()):
+    """For a call that raised: returns if the kill explains it (no reply, a
+    broken connection, a 5xx while the server starts), or if it is a client
+    error the call may meet in a correct run (`allowed` codes, e.g. a
+    visibility change on a handle a crash made stale); raises it otherwise,
+    since an answer the server chose to give (ReceiptHandleIsInvalid for a
+    handle it gave, say) is a bug even if every promise holds."""
+    if not isinstance(error, ClientError):
+        return
+    status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+    code = error.response.get("Error", {}).get("Code", "")
+    if status < 500 and code not in allowed:
+        raise error
 
 
 def one_attempt_client(server, service, read_timeout):

@@ -106,7 +106,8 @@ class S3Chaos:
             self.body_md5[etag] = md5
         try:
             got = call().strip('"')
-        except Exception:
+        except Exception as e:
+            chaos_support.raise_unless_cut(e)  # no write here meets a client error
             with self.lock:
                 self.errors["write"] += 1
                 state.possible.add(etag)
@@ -150,7 +151,8 @@ class S3Chaos:
         state = self.keys[key]
         try:
             s3.delete_object(Bucket=self.bucket, Key=key)
-        except Exception:
+        except Exception as e:
+            chaos_support.raise_unless_cut(e)
             with self.lock:
                 self.errors["delete"] += 1
                 state.possible.add(ABSENT)
@@ -169,7 +171,8 @@ class S3Chaos:
         try:
             got = sqs.receive_message(QueueUrl=self.queue, MaxNumberOfMessages=10,
                                       WaitTimeSeconds=wait).get("Messages", [])
-        except Exception:
+        except Exception as e:
+            chaos_support.raise_unless_cut(e)
             self.errors["receive"] += 1
             time.sleep(0.05)
             return None
@@ -178,12 +181,16 @@ class S3Chaos:
                 obj = record["s3"]["object"]
                 with self.lock:
                     self.events.append((obj["key"], obj["eTag"]))
+        if not got:
+            return 0
         try:
-            if got:
-                sqs.delete_message_batch(QueueUrl=self.queue, Entries=[
-                    {"Id": str(j), "ReceiptHandle": m["ReceiptHandle"]} for j, m in enumerate(got)])
-        except Exception:
+            reply = sqs.delete_message_batch(QueueUrl=self.queue, Entries=[
+                {"Id": str(j), "ReceiptHandle": m["ReceiptHandle"]} for j, m in enumerate(got)])
+        except Exception as e:
+            chaos_support.raise_unless_cut(e)
             self.errors["delete event"] += 1
+            return len(got)
+        self.test.assertEqual(reply.get("Failed", []), [])
         return len(got)
 
     # --- the run ---------------------------------------------------------------

@@ -19,6 +19,10 @@ the checks hold the server to it:
   timeout of an acknowledged receive has passed, and ApproximateReceiveCount
   grows with every receive that came after another one had replied (a receive
   count lost in a crash would repeat a number);
+- receipt handles outlive a crash: a delete the kill cut is tried again with
+  the same handles once the server is back, and a client error the server
+  chooses to answer (ReceiptHandleIsInvalid, a failed batch entry) fails the
+  test instead of counting as a cut call;
 - redrive: a source queue never gives a message more often than maxReceiveCount
   and a message that reached the dead-letter queue never comes back to it;
 - FIFO: a group's messages are seen in send order, and a send retried with the
@@ -43,7 +47,13 @@ import chaos_support  # noqa: E402
 VISIBILITY = 3  # seconds, every receive's VisibilityTimeout
 MAX_RECEIVES = 3  # the source queue's maxReceiveCount
 MARGIN = 0.25  # seconds of slack for the server's millisecond clock
+# What ChangeMessageVisibility answers for a handle that is no longer the
+# latest, or a message no longer in flight (the JSON protocol's SDKs show the
+# query protocol's code, AWS.SimpleQueueService.*, from x-amzn-query-error).
+STALE_HANDLE_CODES = ("InvalidParameterValue", "MessageNotInflight",
+                      "AWS.SimpleQueueService.MessageNotInflight")
 FIFO_GROUPS = 3
+DELETE_ATTEMPTS = 5  # a cut delete is tried again, 0.25 s apart, while the server restarts
 
 
 class Observation:
@@ -78,7 +88,11 @@ class History:
         with self.lock:
             self.observations.extend(observations)
 
-    def note_error(self, what):
+    def note_error(self, what, error, allowed=()):
+        """A call that raised: counted if a kill explains it, raised (failing
+        the test) if the server answered with an error a correct run does not
+        meet (see chaos_support.raise_unless_cut)."""
+        chaos_support.raise_unless_cut(error, allowed)
         with self.lock:
             self.errors[what] += 1
 
@@ -122,8 +136,8 @@ class Chaos:
             self.history.tried.add(body)
         try:
             reply = sqs.send_message(QueueUrl=url, MessageBody=body, **kwargs)
-        except Exception:
-            self.history.note_error("send")
+        except Exception as e:
+            self.history.note_error("send", e)
             time.sleep(0.05)
             return False
         self.history.add_sent(body, reply["MessageId"])
@@ -140,8 +154,8 @@ class Chaos:
                 e.update(MessageGroupId=fifo["group"], MessageDeduplicationId=e["MessageBody"])
         try:
             reply = sqs.send_message_batch(QueueUrl=url, Entries=entries)
-        except Exception:
-            self.history.note_error("send batch")
+        except Exception as e:
+            self.history.note_error("send batch", e)
             time.sleep(0.05)
             return False
         self.test.assertEqual(reply.get("Failed", []), [])
@@ -183,8 +197,8 @@ class Chaos:
             reply = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10,
                                         VisibilityTimeout=VISIBILITY, WaitTimeSeconds=wait,
                                         AttributeNames=["All"])
-        except Exception:
-            self.history.note_error("receive")
+        except Exception as e:
+            self.history.note_error("receive", e)
             time.sleep(0.05)
             return []
         end = time.monotonic()
@@ -197,28 +211,52 @@ class Chaos:
         try:
             sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=o.handle,
                                           VisibilityTimeout=0)
-        except Exception:
-            self.history.note_error("change visibility")
+        except Exception as e:
+            # A receive after a restart may have made the handle stale, or the
+            # visibility may have run out meanwhile: both are AWS's answers.
+            self.history.note_error("change visibility", e, allowed=STALE_HANDLE_CODES)
 
     def delete(self, sqs, url, observations, batch):
+        """Deletes what was received, one by one or in a batch. A delete the
+        kill cut is tried again once the server is back, with the same
+        handles, as a consumer's SDK would: a handle given before a restart
+        must still act (or, gone stale meanwhile, succeed and delete nothing)."""
         if not observations:
             return
         for o in observations:
             o.delete_tried = True
-        try:
-            if batch:
-                reply = sqs.delete_message_batch(QueueUrl=url, Entries=[
-                    {"Id": str(j), "ReceiptHandle": o.handle} for j, o in enumerate(observations)])
-                self.test.assertEqual(reply.get("Failed", []), [])
-                done = time.monotonic()
-                for entry in reply["Successful"]:
-                    observations[int(entry["Id"])].deleted_at = done
-            else:
-                for o in observations:
+        pending = list(observations)
+        for attempt in range(DELETE_ATTEMPTS):
+            if attempt > 0:
+                time.sleep(0.25)
+            pending = self.delete_once(sqs, url, pending, batch)
+            if not pending or self.stop.is_set():
+                return
+
+    def delete_once(self, sqs, url, observations, batch):
+        """One try; returns the observations whose delete it did not finish."""
+        if not batch:
+            for i, o in enumerate(observations):
+                try:
                     sqs.delete_message(QueueUrl=url, ReceiptHandle=o.handle)
-                    o.deleted_at = time.monotonic()
-        except Exception:
-            self.history.note_error("delete")
+                except Exception as e:
+                    self.history.note_error("delete", e)
+                    return observations[i:]
+                o.deleted_at = time.monotonic()
+            return []
+        try:
+            reply = sqs.delete_message_batch(QueueUrl=url, Entries=[
+                {"Id": str(j), "ReceiptHandle": o.handle} for j, o in enumerate(observations)])
+        except Exception as e:
+            self.history.note_error("delete", e)
+            return observations
+        # A failed entry (ReceiptHandleIsInvalid for a handle the server
+        # gave) fails the test: it is an answer, not a cut call.
+        self.test.assertEqual(reply.get("Failed", []), [])
+        done = time.monotonic()
+        for entry in reply["Successful"]:
+            observations[int(entry["Id"])].deleted_at = done
+        return []
 
     # --- the run -----------------------------------------------------------
 
