@@ -1157,8 +1157,7 @@ class EngineImpl final : public QueueEngine {
         // At the in-flight quota a serve would find no room and put every
         // waiter back: a write per send for nothing. The delete, visibility
         // change or recount that makes room wakes them (wake_messages kept).
-        const bool room = InFlightRoom(q) > 0 || q->waiters.AnyHidesNothing();
-        if (wake && room) wake_.insert(q);
+        if (wake && CanServe(q)) wake_.insert(q);
         wake = true;  // new delay deadline to consider
       } else {
         // Nobody parked: the engine thread has nothing to do for this send
@@ -1292,8 +1291,7 @@ class EngineImpl final : public QueueEngine {
           }
           // A delete with the latest receipt handle almost always removes a
           // message in flight; a recount corrects the rest.
-          batch->was_at_quota = InFlightRoom(q) <= 0;
-          q->in_flight -= batch->removed;
+          batch->was_at_quota = ReleaseInFlight(q, batch->removed);
           return Status::Ok();
         },
         [this, q, batch, done = std::move(done)](Status st) {
@@ -1404,8 +1402,7 @@ class EngineImpl final : public QueueEngine {
       }
       // A message in flight (mostly: one in a DLQ that an operator looked
       // at) leaves the estimate, as a delete by receipt does.
-      was_at_quota = InFlightRoom(q) <= 0;
-      q->in_flight -= in_flight;
+      was_at_quota = ReleaseInFlight(q, in_flight);
       return Status::Ok();
     }));
     if (removed == 0) {
@@ -1453,6 +1450,7 @@ class EngineImpl final : public QueueEngine {
     if (valid.empty()) return results;
     int64_t earliest = kNever;
     int64_t released = 0;  // made visible now: in flight no more
+    bool was_at_quota = false;
     IMGBATCH_RETURN_IF_ERROR(db_.Write([&](db::Txn& txn) -> Status {
       earliest = kNever;
       released = 0;
@@ -1502,10 +1500,11 @@ class EngineImpl final : public QueueEngine {
         earliest = std::min(earliest, new_visible);
         if (timeout == 0) ++released;
       }
-      q->in_flight -= released;
+      was_at_quota = ReleaseInFlight(q, released);
       return Status::Ok();
     }));
     if (earliest != kNever) NoteVisibleAt(q, earliest);
+    if (released > 0 && was_at_quota) WakeWaiters(q);
     return results;
   }
 
@@ -2384,6 +2383,22 @@ class EngineImpl final : public QueueEngine {
     return InFlightQuota(q) - std::max<int64_t>(0, q->in_flight.load());
   }
 
+  // Whether a serve of q's parked long polls could give any of them
+  // something: there is room under the quota, or one asked for
+  // VisibilityTimeout 0, which puts nothing in flight. With mu_ held.
+  bool CanServe(const QueuePtr& q) const {
+    return InFlightRoom(q) > 0 || q->waiters.AnyHidesNothing();
+  }
+
+  // Takes `released` messages off q's in-flight estimate, inside the write
+  // that released them (deleted, made visible). True when q was at its
+  // quota: after the commit its long polls, held for room, must be woken.
+  bool ReleaseInFlight(const QueuePtr& q, int64_t released) {
+    const bool was_at_quota = InFlightRoom(q) <= 0;
+    q->in_flight -= released;
+    return was_at_quota;
+  }
+
   // Counts afresh the messages in flight of each queue whose estimate is
   // past half its quota: visibility that ran out (and writes rolled back)
   // leave the estimate high, and only near the quota does that matter.
@@ -2663,11 +2678,15 @@ class EngineImpl final : public QueueEngine {
         q->waiters.TakeExpired(now, timed_out);
         if (q->waiters.empty()) continue;
         next = std::min(next, q->waiters.NextDeadline());
-        if (wake_.count(q) || q->next_visible_ms <= now) {
-          serve.push_back(q);
-        } else {
+        const bool due = wake_.count(q) > 0 || q->next_visible_ms <= now;
+        if (!due) {
           next = std::min(next, q->next_visible_ms);
+        } else if (CanServe(q)) {
+          serve.push_back(q);
         }
+        // Due but at the in-flight quota: a serve would take no waiter and
+        // leave next_visible_ms in the past, so the loop would spin. What
+        // makes room wakes the queue (ReleaseInFlight's callers, the recount).
       }
       wake_.clear();
       std::vector<std::shared_ptr<MoveTask>> due_tasks;
