@@ -520,32 +520,42 @@ class EngineImpl final : public QueueEngine {
 
   // The database's receipt key: made from OpenSSL's random bytes by the
   // first start that finds none (a new database, or one from before keyed
-  // handles), read back by every later one.
+  // handles), read back by every later one. Unkeyed handles given before it
+  // act only on receives recorded before legacy_before_ms; once no row holds
+  // one, which in a new database is at once, that is 0 and none acts.
   Status LoadReceiptKey() {
     constexpr size_t kKeyBytes = 16;
     std::string key;
-    int64_t since = 0;
+    int64_t legacy_before = 0;
     IMGBATCH_RETURN_IF_ERROR(db_.Write([&](db::Txn& txn) -> Status {
       IMGBATCH_ASSIGN_OR_RETURN(
           db::Statement insert,
-          txn.Prepare("INSERT OR IGNORE INTO queue_receipt_key (id, key, created_ms) "
+          txn.Prepare("INSERT OR IGNORE INTO queue_receipt_key (id, key, legacy_before_ms) "
                       "VALUES (1, ?1, ?2)"));
       IMGBATCH_RETURN_IF_ERROR(
           insert.BindBlob(1, RandomBytes(kKeyBytes)).Bind(2, clock_.NowMillis()).Run());
       IMGBATCH_ASSIGN_OR_RETURN(
           db::Statement read,
-          txn.Prepare("SELECT key, created_ms FROM queue_receipt_key WHERE id = 1"));
+          txn.Prepare("SELECT key, legacy_before_ms FROM queue_receipt_key WHERE id = 1"));
       IMGBATCH_ASSIGN_OR_RETURN(bool row, read.Step());
       if (row) {
         key = read.ColumnText(0);
-        since = read.ColumnInt(1);
+        legacy_before = read.ColumnInt(1);
       }
-      return Status::Ok();
+      read.Reset();
+      if (legacy_before == 0) return Status::Ok();
+      IMGBATCH_ASSIGN_OR_RETURN(db::Statement any, txn.Prepare(sql::kAnyReceiveBefore));
+      IMGBATCH_ASSIGN_OR_RETURN(row, any.Bind(1, legacy_before).Step());
+      const bool legacy_may_act = row && any.ColumnInt(0) != 0;
+      any.Reset();
+      if (legacy_may_act) return Status::Ok();
+      legacy_before = 0;
+      return txn.Exec("UPDATE queue_receipt_key SET legacy_before_ms = 0");
     }));
     if (key.size() != kKeyBytes) {
       return Internal("queue_receipt_key holds no 16-byte key; the database is damaged");
     }
-    receipts_ = std::make_shared<const ReceiptCodec>(std::move(key), since);
+    receipts_ = std::make_shared<const ReceiptCodec>(std::move(key), legacy_before);
     return Status::Ok();
   }
 
@@ -1311,7 +1321,7 @@ class EngineImpl final : public QueueEngine {
   // kDeleteLegacyReceipt ask of the row).
   bool IsLatestReceive(const Receipt& r, int64_t count, int64_t last_receive_ms) const {
     if (count != r.receive_count) return false;
-    return r.legacy ? last_receive_ms < receipts_->keyed_since_ms()
+    return r.legacy ? last_receive_ms < receipts_->legacy_before_ms()
                     : last_receive_ms == r.receive_ms;
   }
 
@@ -1329,7 +1339,7 @@ class EngineImpl final : public QueueEngine {
     const Status run = st.Bind(1, r.queue_id)
                            .Bind(2, r.seq)
                            .Bind(3, r.receive_count)
-                           .Bind(4, r.legacy ? receipts_->keyed_since_ms() : r.receive_ms)
+                           .Bind(4, r.legacy ? receipts_->legacy_before_ms() : r.receive_ms)
                            .Run();
     if (run.ok()) removed += st.changes();
     st.Reset();
@@ -2309,6 +2319,7 @@ class EngineImpl final : public QueueEngine {
     const int64_t expired_before = now - config.retention_period * 1000LL;
     const bool redrive = dlq && !dlq->deleted && dlq != q;
     const int64_t hidden_until = now + visibility * 1000LL;
+    const int64_t receive_ms = ReceiveMillis(now);
     // Delivered in this call: with VisibilityTimeout 0 they stay at the front
     // of the visible range, and a further round must not deliver them twice.
     // (At most max entries: a vector searched linearly.)
@@ -2332,7 +2343,7 @@ class EngineImpl final : public QueueEngine {
       // (kHideReceived: up to kMaxReceiveMessages rowids). Measured: one
       // single-row UPDATE per message costs more (15k vs 13k instructions).
       IMGBATCH_ASSIGN_OR_RETURN(db::Statement hide, txn.Prepare(sql::kHideReceived));
-      hide.Bind(1, hidden_until).Bind(2, now);
+      hide.Bind(1, hidden_until).Bind(2, now).Bind(3, receive_ms);
       int hidden = 0;
       bool skipped = false;
       for (TakenMessage& row : rows) {
@@ -2359,7 +2370,7 @@ class EngineImpl final : public QueueEngine {
         hide.Bind(sql::kHideReceivedFirstSeq + hidden++, row.seq);
         if (row.m.receive_count == 0) row.m.first_receive_ms = now;
         row.m.receive_count += 1;
-        row.receive_ms = now;
+        row.receive_ms = receive_ms;
         delivered.push_back(row.seq);
         out.push_back(std::move(row));
       }
@@ -2373,6 +2384,13 @@ class EngineImpl final : public QueueEngine {
     if (visibility > 0) q->in_flight += static_cast<int64_t>(out.size());
     return Status::Ok();
   }
+
+  // The time a receive at `now` records as the rows' last_receive_ms and
+  // names in its handles: never before legacy_before_ms, even on a wall clock stepped
+  // back since, so that no unkeyed handle can act on a receive made since
+  // (IsLatestReceive). Only handles and that check read it; the
+  // ApproximateFirstReceiveTimestamp clients see is `now` itself.
+  int64_t ReceiveMillis(int64_t now) const { return std::max(now, receipts_->legacy_before_ms()); }
 
   int64_t InFlightQuota(const QueuePtr& q) const {
     return q->fifo ? options_.max_in_flight_fifo : options_.max_in_flight;

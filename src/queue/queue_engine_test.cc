@@ -1112,6 +1112,83 @@ TEST_F(QueueEngineTest, UnkeyedHandlesActOnlyOnReceivesBeforeKeying) {
   EXPECT_EQ(Counts("q").not_visible, 0);
 }
 
+// A wall clock stepped back (a restored snapshot, a board without a
+// battery-backed clock booting in the past) must not let an unkeyed handle
+// act on a receive made since keying: such a receive is never recorded as
+// earlier than the keying.
+TEST_F(QueueEngineTest, AClockSteppedBackLetsNoUnkeyedHandleAct) {
+  Create("q", {{"VisibilityTimeout", "60"}});
+  Send("q", "m");
+  Advance(-1h);
+  Messages got = Receive("q");
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_TRUE(engine_->Delete("q", UnkeyedForm(got[0].receipt_handle)).ok());
+  EXPECT_EQ(Counts("q").not_visible, 1);
+  EXPECT_TRUE(engine_->Delete("q", got[0].receipt_handle).ok());
+  EXPECT_EQ(Counts("q").not_visible, 0);
+}
+
+// The same after an upgrade, while unkeyed handles given before it may
+// still act on their own receives.
+TEST_F(QueueEngineTest, AClockSteppedBackAfterAnUpgradeLetsNoUnkeyedHandleAct) {
+  Create("q", {{"VisibilityTimeout", "60"}});
+  Send("q", "old");
+  Messages old = Receive("q");
+  ASSERT_EQ(old.size(), 1u);
+  ASSERT_TRUE(
+      db_->Write([](db::Txn& txn) { return txn.Exec("DELETE FROM queue_receipt_key"); }).ok());
+  Advance(1s);
+  Reopen();
+  Send("q", "new");
+  Advance(-1h);
+  Messages got = Receive("q");
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].body, "new");
+  EXPECT_TRUE(engine_->Delete("q", UnkeyedForm(got[0].receipt_handle)).ok());
+  EXPECT_EQ(Counts("q").not_visible, 2);
+  EXPECT_TRUE(engine_->Delete("q", UnkeyedForm(old[0].receipt_handle)).ok());
+  EXPECT_EQ(Counts("q").not_visible, 1);
+}
+
+// Unkeyed handles are refused outright once none can name a receive: in a
+// new database at once, after an upgrade from the first start that finds the
+// last receive from before keying gone. The start looks for one through the
+// received rows' index, not the whole table.
+TEST_F(QueueEngineTest, UnkeyedHandlesRetireWithTheLastReceiveBeforeKeying) {
+  const std::string legacy_before = "SELECT legacy_before_ms FROM queue_receipt_key";
+  EXPECT_EQ(QueryInt(legacy_before), 0);
+  Create("q", {{"VisibilityTimeout", "60"}});
+  Send("q", "old");
+  Messages old = Receive("q");
+  ASSERT_EQ(old.size(), 1u);
+  ASSERT_TRUE(
+      db_->Write([](db::Txn& txn) { return txn.Exec("DELETE FROM queue_receipt_key"); }).ok());
+  Advance(1s);
+  Reopen();
+  const int64_t keyed_at = clock_.NowMillis();
+  EXPECT_EQ(QueryInt(legacy_before), keyed_at);
+  Advance(1s);
+  Reopen();
+  EXPECT_EQ(QueryInt(legacy_before), keyed_at);  // "old" is still in flight
+  EXPECT_TRUE(engine_->Delete("q", UnkeyedForm(old[0].receipt_handle)).ok());
+  EXPECT_EQ(Counts("q").not_visible, 0);
+  Reopen();
+  EXPECT_EQ(QueryInt(legacy_before), 0);
+  const std::string plan = QueryPlan(sql::kAnyReceiveBefore);
+  EXPECT_NE(plan.find("USING INDEX queue_messages_visible"), std::string::npos) << plan;
+}
+
+// Migration 13 renames the key's second column: a database keyed before it
+// keeps its key, so the handles it gave still act.
+TEST_F(QueueEngineTest, AKeyMadeBeforeMigration13IsKept) {
+  WriteOldSchemaDatabase(12,
+                         "INSERT INTO queue_receipt_key (id, key, created_ms) "
+                         "VALUES (1, x'00112233445566778899aabbccddeeff', 5)");
+  Reopen();
+  EXPECT_EQ(QueryInt("SELECT key = x'00112233445566778899aabbccddeeff' FROM queue_receipt_key"), 1);
+  EXPECT_EQ(QueryInt("SELECT legacy_before_ms FROM queue_receipt_key"), 0);  // nothing received
+}
+
 TEST_F(QueueEngineTest, DelaysFromQueueAndMessage) {
   Create("q", {{"DelaySeconds", "5"}});
   Send("q", "queue-delay");

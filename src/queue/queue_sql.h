@@ -68,15 +68,16 @@ inline constexpr const char* kInFlightGroups =
     "receive_count > 0 AND " IMGBATCH_QUEUE_TIMED_ROW;
 
 // Hides the messages a receive delivers, all in one statement: ?1 visible
-// again at, ?2 now, their rowids (seq) in ?3..?12; parameters left unbound
-// are NULL and match nothing. Rowid lookups, one per message. The first
-// receive is told by receive_count (first_receive_ms holds sent_ms before
-// it in rows sent since queue migration 6, see InsertMessagesSql).
-inline constexpr int kHideReceivedFirstSeq = 3;
+// again at, ?2 now, ?3 the receive's time as its handles name it
+// (EngineImpl::ReceiveMillis), their rowids (seq) in ?4..?13; parameters
+// left unbound are NULL and match nothing. Rowid lookups, one per message.
+// The first receive is told by receive_count (first_receive_ms holds sent_ms
+// before it in rows sent since queue migration 6, see InsertMessagesSql).
+inline constexpr int kHideReceivedFirstSeq = 4;
 inline constexpr const char* kHideReceived =
     "UPDATE queue_messages SET visible_at_ms = ?1, receive_count = receive_count + 1, "
     "first_receive_ms = CASE receive_count WHEN 0 THEN ?2 ELSE first_receive_ms END, "
-    "last_receive_ms = ?2 WHERE seq IN (?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
+    "last_receive_ms = ?3 WHERE seq IN (?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
 
 // Deletes one message by receipt: ?1 queue, ?2 seq, ?3 the receive count
 // and ?4 the receive time the receipt names; the row goes only when that is
@@ -89,10 +90,19 @@ inline constexpr const char* kDeleteReceipt =
     "AND +last_receive_ms = ?4";
 
 // The same for a legacy (unkeyed, "ib1") receipt, which names no receive
-// time: only a message last received before ?4, when keying began, goes.
+// time: only a message last received before ?4, when keying began, goes
+// (nothing once ?4 is 0).
 inline constexpr const char* kDeleteLegacyReceipt =
     "DELETE FROM queue_messages WHERE seq = ?2 AND +queue_id = ?1 AND +receive_count = ?3 "
     "AND +last_receive_ms < ?4";
+
+// Whether a message's latest receive was recorded before ?1: one that an
+// unkeyed handle may still name. Such a row has been received, so it is in
+// queue_messages_visible, which the repeated WHERE term lets SQLite walk
+// instead of the table.
+inline constexpr const char* kAnyReceiveBefore =
+    "SELECT EXISTS (SELECT 1 FROM queue_messages WHERE receive_count > 0 AND "
+    "last_receive_ms < ?1 AND " IMGBATCH_QUEUE_TIMED_ROW ")";
 
 // When the next hidden message becomes visible (first entry of a range).
 inline constexpr const char* kNextVisible =

@@ -36,8 +36,8 @@ bool TakeNumbers(std::string_view& rest, int64_t (&numbers)[N]) {
 
 }  // namespace
 
-ReceiptCodec::ReceiptCodec(std::string key, int64_t keyed_since_ms)
-    : key_(std::move(key)), keyed_since_ms_(keyed_since_ms) {
+ReceiptCodec::ReceiptCodec(std::string key, int64_t legacy_before_ms)
+    : key_(std::move(key)), legacy_before_ms_(legacy_before_ms) {
   if (key_.size() != 16) throw std::invalid_argument("receipt key must be 16 bytes");
 }
 

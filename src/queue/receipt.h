@@ -22,7 +22,7 @@ struct Receipt {
   int64_t receive_ms = 0;
   // An "ib1" handle, given before handles were keyed: it carries no MAC and
   // no time, so it may only act on a message whose latest receive was
-  // before keying began (ReceiptCodec::keyed_since_ms).
+  // before keying began (ReceiptCodec::legacy_before_ms).
   bool legacy = false;
 };
 
@@ -34,21 +34,23 @@ struct Receipt {
 // Immutable: shared by the threads that finish receives.
 class ReceiptCodec {
  public:
-  // key: 16 bytes. keyed_since_ms: when this database got its key.
-  ReceiptCodec(std::string key, int64_t keyed_since_ms);
+  // key: 16 bytes. legacy_before_ms: unkeyed handles may act only on
+  // receives recorded before this time (when the database got its key);
+  // 0 when none can any more.
+  ReceiptCodec(std::string key, int64_t legacy_before_ms);
 
   std::string Encode(const Receipt& receipt) const;
   // nullopt for anything that is not a handle this key wrote, or a
   // well-formed legacy handle of a received message.
   std::optional<Receipt> Decode(std::string_view handle) const;
 
-  int64_t keyed_since_ms() const { return keyed_since_ms_; }
+  int64_t legacy_before_ms() const { return legacy_before_ms_; }
 
  private:
   std::string Mac(std::string_view text) const;
 
   std::string key_;
-  int64_t keyed_since_ms_;
+  int64_t legacy_before_ms_;
 };
 
 }  // namespace imgbatch::queue

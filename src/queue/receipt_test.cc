@@ -11,12 +11,12 @@ namespace imgbatch::queue {
 namespace {
 
 const std::string kKey = "0123456789abcdef";
-constexpr int64_t kKeyedSince = 1'700'000'000'000;
+constexpr int64_t kLegacyBefore = 1'700'000'000'000;
 
 std::string Raw(const std::string& handle) { return Base64Decode(handle).value_or("?"); }
 
 TEST(ReceiptCodecTest, AHandleReadsBackAsTheReceiveItNames) {
-  const ReceiptCodec codec(kKey, kKeyedSince);
+  const ReceiptCodec codec(kKey, kLegacyBefore);
   const Receipt r{7, 123456, 3, 1'764'450'000'123, false};
   const std::string handle = codec.Encode(r);
   EXPECT_TRUE(
@@ -29,26 +29,26 @@ TEST(ReceiptCodecTest, AHandleReadsBackAsTheReceiveItNames) {
   EXPECT_EQ(back->receive_count, 3);
   EXPECT_EQ(back->receive_ms, 1'764'450'000'123);
   EXPECT_FALSE(back->legacy);
-  EXPECT_EQ(codec.keyed_since_ms(), kKeyedSince);
+  EXPECT_EQ(codec.legacy_before_ms(), kLegacyBefore);
 }
 
 // The same receive gives the same text (a retried FIFO receive attempt
 // returns its handles again); any other receive another text.
 TEST(ReceiptCodecTest, EachReceiveHasItsOwnText) {
-  const ReceiptCodec codec(kKey, kKeyedSince);
+  const ReceiptCodec codec(kKey, kLegacyBefore);
   const Receipt r{7, 100, 1, 5000, false};
   EXPECT_EQ(codec.Encode(r), codec.Encode(r));
   for (const Receipt& other : {Receipt{8, 100, 1, 5000, false}, Receipt{7, 101, 1, 5000, false},
                                Receipt{7, 100, 2, 5000, false}, Receipt{7, 100, 1, 5001, false}}) {
     EXPECT_NE(codec.Encode(other), codec.Encode(r));
   }
-  EXPECT_NE(ReceiptCodec(std::string(16, 'x'), kKeyedSince).Encode(r), codec.Encode(r));
+  EXPECT_NE(ReceiptCodec(std::string(16, 'x'), kLegacyBefore).Encode(r), codec.Encode(r));
 }
 
 // What a client cannot do without the key: make a handle for a message it
 // knows only by id, or change the numbers of one it received.
 TEST(ReceiptCodecTest, AHandleNotMadeWithTheKeyIsRefused) {
-  const ReceiptCodec codec(kKey, kKeyedSince);
+  const ReceiptCodec codec(kKey, kLegacyBefore);
   const std::string raw = Raw(codec.Encode(Receipt{7, 100, 1, 5000, false}));
   const std::string mac = raw.substr(raw.rfind(':') + 1);
   std::string flipped = raw;
@@ -58,13 +58,13 @@ TEST(ReceiptCodecTest, AHandleNotMadeWithTheKeyIsRefused) {
            "ib2:8:100:1:5000:" + mac, "ib2:7:100:1:5000:0000000000000000"}) {
     EXPECT_FALSE(codec.Decode(Base64Encode(forged)).has_value()) << forged;
   }
-  EXPECT_FALSE(ReceiptCodec(std::string(16, 'x'), kKeyedSince).Decode(Base64Encode(raw)));
+  EXPECT_FALSE(ReceiptCodec(std::string(16, 'x'), kLegacyBefore).Decode(Base64Encode(raw)));
   EXPECT_TRUE(codec.Decode(Base64Encode(raw)).has_value());
 }
 
 // Anything but the two shapes is refused, not half read.
 TEST(ReceiptCodecTest, MalformedHandlesAreRefused) {
-  const ReceiptCodec codec(kKey, kKeyedSince);
+  const ReceiptCodec codec(kKey, kLegacyBefore);
   const std::string raw = Raw(codec.Encode(Receipt{7, 100, 1, 5000, false}));
   const std::string without_mac = raw.substr(0, raw.rfind(':'));
   for (const std::string& bad : std::vector<std::string>{
@@ -79,9 +79,9 @@ TEST(ReceiptCodecTest, MalformedHandlesAreRefused) {
 
 // Handles given before keying ("ib1", random digits in place of a MAC) still
 // read, marked legacy: the engine lets them act only on receives before
-// keyed_since_ms.
+// legacy_before_ms.
 TEST(ReceiptCodecTest, UnkeyedHandlesReadAsLegacy) {
-  const ReceiptCodec codec(kKey, kKeyedSince);
+  const ReceiptCodec codec(kKey, kLegacyBefore);
   const auto legacy = codec.Decode(Base64Encode("ib1:7:100:2:0123456789abcdef"));
   ASSERT_TRUE(legacy.has_value());
   EXPECT_TRUE(legacy->legacy);

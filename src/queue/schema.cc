@@ -186,6 +186,13 @@ CREATE TABLE queue_receipt_key (
   created_ms INTEGER NOT NULL
 );
 )sql"},
+      // created_ms is named for what the engine reads it as: unkeyed handles
+      // act only on receives recorded before legacy_before_ms, and it turns
+      // 0 at the first start that finds no such receive left (at once in a
+      // new database): then none acts (EngineImpl::LoadReceiptKey).
+      {13, R"sql(
+ALTER TABLE queue_receipt_key RENAME COLUMN created_ms TO legacy_before_ms;
+)sql"},
   };
 }
 
