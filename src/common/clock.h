@@ -32,21 +32,26 @@ class SystemClock final : public Clock {
   static SystemClock& Instance();
 };
 
-// A clock the test moves by hand; both readings advance together.
+// A clock the test moves by hand; both readings advance together, except
+// that StepWall moves the wall clock alone, as an NTP step or a restored
+// snapshot does.
 class ManualClock final : public Clock {
  public:
   explicit ManualClock(int64_t epoch_millis = 1'700'000'000'000) : millis_(epoch_millis) {}
   std::chrono::system_clock::time_point Now() const override {
-    return std::chrono::system_clock::time_point(std::chrono::milliseconds(millis_.load()));
+    return std::chrono::system_clock::time_point(
+        std::chrono::milliseconds(millis_.load() + wall_step_.load()));
   }
   std::chrono::steady_clock::time_point Monotonic() const override {
     return std::chrono::steady_clock::time_point(std::chrono::milliseconds(millis_.load()));
   }
   void Advance(std::chrono::milliseconds d) { millis_ += d.count(); }
   void SetMillis(int64_t epoch_millis) { millis_ = epoch_millis; }
+  void StepWall(std::chrono::milliseconds d) { wall_step_ += d.count(); }
 
  private:
   std::atomic<int64_t> millis_;
+  std::atomic<int64_t> wall_step_{0};
 };
 
 }  // namespace imgbatch

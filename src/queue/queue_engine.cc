@@ -269,7 +269,7 @@ std::vector<ReceivedMessage> FinishReceived(int64_t queue_id, const EngineOption
 struct Waiter {
   int max_messages = 1;
   int visibility_timeout = 0;
-  int64_t deadline_ms = 0;
+  int64_t deadline_ms = 0;  // monotonic (EngineImpl::MonotonicMillis)
   std::function<bool()> abandoned;
   ReceiveCallback done;
   std::vector<TakenMessage> got;  // filled during a serve pass
@@ -405,7 +405,7 @@ struct MoveTask {
   std::string destination_name;  // "" = original sources
   int64_t max_seq = 0;           // messages present at start
   int64_t cursor = 0;            // last seq handled
-  int64_t next_run_ms = 0;
+  int64_t next_run_ms = 0;       // monotonic (EngineImpl::MonotonicMillis)
 };
 
 // Count changes made inside a transaction, applied to the in-memory totals
@@ -1217,7 +1217,7 @@ class EngineImpl final : public QueueEngine {
     Waiter w;
     w.max_messages = options.max_messages;
     w.visibility_timeout = visibility;
-    w.deadline_ms = clock_.NowMillis() + wait * 1000LL;
+    w.deadline_ms = MonotonicMillis() + wait * 1000LL;
     w.abandoned = std::move(options.abandoned);
     w.done = std::move(done);
     if (q->fifo) w.attempt_id = options.attempt_id;
@@ -2683,22 +2683,34 @@ class EngineImpl final : public QueueEngine {
 
   // ---- engine thread -----------------------------------------------------
 
+  // Milliseconds of the clock's monotonic reading, for what the engine
+  // thread times by duration: long polls' deadlines, the sweep's pace and
+  // move tasks' rate. A wall clock stepped back an hour would otherwise hold
+  // them all for that hour. Visibility and retention stay wall-clock times:
+  // they are stored, and must mean the same after a restart.
+  int64_t MonotonicMillis() const {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               clock_.Monotonic().time_since_epoch())
+        .count();
+  }
+
   void Run() {
-    int64_t next_sweep = 0;
     std::unique_lock lock(mu_);
+    int64_t next_sweep = MonotonicMillis();
     while (!stop_) {
       const int64_t now = clock_.NowMillis();
+      const int64_t mono = MonotonicMillis();
       std::vector<QueuePtr> serve;
       std::vector<Waiter> timed_out;
-      int64_t next = now + kMaxEngineSleepMillis;
+      int64_t sleep = kMaxEngineSleepMillis;
       for (auto& [name, q] : queues_) {
         if (q->waiters.empty()) continue;
-        q->waiters.TakeExpired(now, timed_out);
+        q->waiters.TakeExpired(mono, timed_out);
         if (q->waiters.empty()) continue;
-        next = std::min(next, q->waiters.NextDeadline());
+        sleep = std::min(sleep, q->waiters.NextDeadline() - mono);
         const bool due = wake_.count(q) > 0 || q->next_visible_ms <= now;
         if (!due) {
-          next = std::min(next, q->next_visible_ms);
+          sleep = std::min(sleep, q->next_visible_ms - now);
         } else if (CanServe(q)) {
           serve.push_back(q);
         }
@@ -2710,15 +2722,16 @@ class EngineImpl final : public QueueEngine {
       std::vector<std::shared_ptr<MoveTask>> due_tasks;
       for (const auto& t : tasks_) {
         if (t->info.status != MoveTaskStatus::kRunning) continue;
-        if (t->next_run_ms <= now) {
+        if (t->next_run_ms <= mono) {
           due_tasks.push_back(t);
         } else {
-          next = std::min(next, t->next_run_ms);
+          sleep = std::min(sleep, t->next_run_ms - mono);
         }
       }
-      const bool sweep = now >= next_sweep;
+      const bool sweep = mono >= next_sweep;
       if (serve.empty() && timed_out.empty() && due_tasks.empty() && !sweep) {
-        cv_.wait_for(lock, std::chrono::milliseconds(std::max<int64_t>(1, next - now)));
+        sleep = std::min(sleep, next_sweep - mono);
+        cv_.wait_for(lock, std::chrono::milliseconds(std::max<int64_t>(1, sleep)));
         continue;
       }
       lock.unlock();
@@ -2726,7 +2739,7 @@ class EngineImpl final : public QueueEngine {
       for (const auto& q : serve) ServeWaiters(q);
       for (const auto& t : due_tasks) RunMoveStep(t);
       if (sweep) {
-        next_sweep = now + kSweepIntervalMillis;
+        next_sweep = mono + kSweepIntervalMillis;
         Status st = ExpireMessages();
         if (!st.ok()) spdlog::warn("queue retention sweep: {}", st.ToString());
       }
@@ -2969,7 +2982,8 @@ class EngineImpl final : public QueueEngine {
       std::lock_guard lock(mu_);
       task->cursor = cursor;
       task->info.moved += moved;
-      task->next_run_ms = task->info.max_per_second ? now + 1000 : now;
+      const int64_t ran_at = MonotonicMillis();
+      task->next_run_ms = task->info.max_per_second ? ran_at + 1000 : ran_at;
       for (const auto& q : woken) {
         ++q->send_generation;
         if (!q->waiters.empty()) wake_.insert(q);

@@ -1119,7 +1119,7 @@ TEST_F(QueueEngineTest, UnkeyedHandlesActOnlyOnReceivesBeforeKeying) {
 TEST_F(QueueEngineTest, AClockSteppedBackLetsNoUnkeyedHandleAct) {
   Create("q", {{"VisibilityTimeout", "60"}});
   Send("q", "m");
-  Advance(-1h);
+  clock_.StepWall(-1h);
   Messages got = Receive("q");
   ASSERT_EQ(got.size(), 1u);
   EXPECT_TRUE(engine_->Delete("q", UnkeyedForm(got[0].receipt_handle)).ok());
@@ -1140,7 +1140,7 @@ TEST_F(QueueEngineTest, AClockSteppedBackAfterAnUpgradeLetsNoUnkeyedHandleAct) {
   Advance(1s);
   Reopen();
   Send("q", "new");
-  Advance(-1h);
+  clock_.StepWall(-1h);
   Messages got = Receive("q");
   ASSERT_EQ(got.size(), 1u);
   EXPECT_EQ(got[0].body, "new");
@@ -1528,6 +1528,30 @@ TEST_F(QueueEngineTest, ThousandsOfParkedReceivesShareTheMessagesSent) {
   }
   EXPECT_EQ(bodies.size(), static_cast<size_t>(kPolls));
   EXPECT_EQ(engine_->WaitingReceives(), 0);
+}
+
+// The engine thread times long polls, its sweep and move tasks' pace by the
+// monotonic clock: a wall clock stepped back (an NTP step, a restored
+// snapshot) holds none of them for the length of the step.
+TEST_F(QueueEngineTest, ALongPollEndsOnTimeWhenTheWallClockStepsBack) {
+  Create("q");
+  auto pending = ReceiveAsync("q", 1, std::nullopt, 20);
+  EXPECT_EQ(pending.wait_for(50ms), std::future_status::timeout);
+  clock_.StepWall(-1h);
+  Advance(20s);
+  EXPECT_TRUE(Await(pending).empty());
+}
+
+TEST_F(QueueEngineTest, TheSweepKeepsItsPaceWhenTheWallClockStepsBack) {
+  Create("q", {{"MessageRetentionPeriod", "60"}});
+  clock_.StepWall(-1h);
+  Send("q", "m");
+  Advance(61s);  // "m" is past retention on the wall clock too
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (Counts("q").visible != 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(5ms);
+  }
+  EXPECT_EQ(Counts("q").visible, 0) << "the engine thread's sweep did not run";
 }
 
 TEST_F(QueueEngineTest, LongPollWakesOnVisibilityExpiry) {
@@ -2144,6 +2168,20 @@ TEST_F(MoveTaskRestartTest, RunningTaskResumesAfterRestart) {
   ASSERT_EQ(listed->size(), 1u);
   EXPECT_EQ(listed->front().status, MoveTaskStatus::kCompleted);
   EXPECT_EQ(listed->front().moved, 5);
+}
+
+TEST_F(MoveTaskRestartTest, ARateLimitedTaskKeepsItsPaceWhenTheWallClockStepsBack) {
+  DeadLetter(3);
+  auto handle = engine_->StartMoveTask(kDlqArn, "", 2);
+  ASSERT_TRUE(handle.ok()) << handle.status().ToString();
+  engine_->Poke();
+  WaitForTask([](const MoveTaskInfo& t) { return t.moved == 2; });
+  clock_.StepWall(-1h);
+  Advance(1s);
+  MoveTaskInfo done =
+      WaitForTask([](const MoveTaskInfo& t) { return t.status != MoveTaskStatus::kRunning; });
+  EXPECT_EQ(done.status, MoveTaskStatus::kCompleted);
+  EXPECT_EQ(done.moved, 3);
 }
 
 TEST_F(MoveTaskRestartTest, CancelledTaskStaysCancelledAfterRestart) {
