@@ -25,6 +25,8 @@ struct PoolState {
   int busy = 0;  // workers with images in flight
   int64_t visible = 0;
   int64_t in_flight = 0;
+  // These three on one monotonic clock (Clock::MonotonicMillis): they only
+  // time cooldowns, which a wall clock stepped back would stretch.
   int64_t now_ms = 0;
   int64_t last_scale_out_ms = -1;  // -1: never
   int64_t last_scale_in_ms = -1;

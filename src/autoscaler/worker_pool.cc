@@ -133,7 +133,7 @@ int WorkerPool::LiveLocked() const {
 }
 
 void WorkerPool::ReapLocked() {
-  int64_t now = clock_.NowMillis();
+  int64_t now = clock_.MonotonicMillis();
   for (auto [pid, status] : launcher_.Reap()) {
     auto it = workers_.find(pid);
     if (it == workers_.end()) continue;
@@ -185,7 +185,7 @@ void WorkerPool::RefreshStatesLocked() {
 }
 
 void WorkerPool::StartLocked(int count) {
-  int64_t now = clock_.NowMillis();
+  int64_t now = clock_.MonotonicMillis();
   if (now < next_start_allowed_ms_) return;
   for (int i = 0; i < count; ++i) {
     int slot = next_slot_++;
@@ -215,7 +215,7 @@ void WorkerPool::StopSurplusLocked() {
       if (w.state != pick) continue;
       launcher_.Signal(pid, SIGTERM);
       w.state = WorkerState::kStopping;
-      w.stop_sent_ms = clock_.NowMillis();
+      w.stop_sent_ms = clock_.MonotonicMillis();
       --surplus;
       spdlog::info("worker {} (pid {}) asked to stop (scale in)", w.slot, pid);
     }
@@ -229,7 +229,7 @@ void WorkerPool::Tick() {
   int live = LiveLocked();
   if (live < desired_) StartLocked(desired_ - live);
   StopSurplusLocked();
-  int64_t now = clock_.NowMillis();
+  int64_t now = clock_.MonotonicMillis();
   for (auto& [pid, w] : workers_) {
     if (w.state == WorkerState::kStopping && now - w.stop_sent_ms > stop_timeout_ms_ + 5'000) {
       spdlog::warn("worker {} (pid {}) did not stop in time; killing it", w.slot, pid);
@@ -282,7 +282,7 @@ void WorkerPool::StopAll() {
       if (w.state != WorkerState::kStopping) {
         launcher_.Signal(pid, SIGTERM);
         w.state = WorkerState::kStopping;
-        w.stop_sent_ms = clock_.NowMillis();
+        w.stop_sent_ms = clock_.MonotonicMillis();
       }
     }
   }

@@ -64,7 +64,7 @@ struct WorkerInfo {
   pid_t pid = 0;
   WorkerState state = WorkerState::kStarting;
   int in_flight = 0;
-  int64_t started_ms = 0;
+  int64_t started_ms = 0;  // these two: Clock::MonotonicMillis, for durations
   int64_t stop_sent_ms = 0;
   std::string status_file;
 };
@@ -127,7 +127,7 @@ class WorkerPool {
   int interrupted_ = 0;
   std::vector<ExitedWorker> exited_;
   int consecutive_crashes_ = 0;
-  int64_t next_start_allowed_ms_ = 0;
+  int64_t next_start_allowed_ms_ = 0;  // Clock::MonotonicMillis
   std::map<pid_t, WorkerInfo> workers_;
 };
 

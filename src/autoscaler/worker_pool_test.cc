@@ -116,6 +116,22 @@ TEST(WorkerPool, CrashedWorkersAreReplacedWithBackoff) {
   EXPECT_EQ(launcher.launched.size(), 3u);
 }
 
+// The backoff is a duration: a wall clock stepped back an hour (an NTP step,
+// a restored snapshot) does not keep the pool from replacing a worker.
+TEST(WorkerPool, CrashBackoffEndsOnTimeWhenTheWallClockStepsBack) {
+  FakeLauncher launcher;
+  ManualClock clock;
+  WorkerPool pool(launcher, Command(), clock, 25);
+  pool.SetDesired(1);
+  pool.Tick();
+  launcher.exits.emplace_back(1000, 139 << 8);
+  pool.Tick();
+  clock.StepWall(-std::chrono::hours(1));
+  clock.Advance(std::chrono::seconds(2));
+  pool.Tick();
+  EXPECT_EQ(launcher.launched.size(), 2u);
+}
+
 TEST(WorkerPool, StuckWorkerIsKilledAfterTheStopTimeout) {
   FakeLauncher launcher;
   ManualClock clock;

@@ -19,6 +19,13 @@ class Clock {
   int64_t NowMillis() const {
     return std::chrono::duration_cast<std::chrono::milliseconds>(Now().time_since_epoch()).count();
   }
+  // Milliseconds of Monotonic(), for what is timed by duration (deadlines,
+  // cooldowns, backoffs): a wall clock stepped back would hold those for the
+  // length of the step.
+  int64_t MonotonicMillis() const {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(Monotonic().time_since_epoch())
+        .count();
+  }
 };
 
 class SystemClock final : public Clock {

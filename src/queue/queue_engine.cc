@@ -269,7 +269,7 @@ std::vector<ReceivedMessage> FinishReceived(int64_t queue_id, const EngineOption
 struct Waiter {
   int max_messages = 1;
   int visibility_timeout = 0;
-  int64_t deadline_ms = 0;  // monotonic (EngineImpl::MonotonicMillis)
+  int64_t deadline_ms = 0;  // Clock::MonotonicMillis
   std::function<bool()> abandoned;
   ReceiveCallback done;
   std::vector<TakenMessage> got;  // filled during a serve pass
@@ -405,7 +405,7 @@ struct MoveTask {
   std::string destination_name;  // "" = original sources
   int64_t max_seq = 0;           // messages present at start
   int64_t cursor = 0;            // last seq handled
-  int64_t next_run_ms = 0;       // monotonic (EngineImpl::MonotonicMillis)
+  int64_t next_run_ms = 0;       // Clock::MonotonicMillis
 };
 
 // Count changes made inside a transaction, applied to the in-memory totals
@@ -1217,7 +1217,7 @@ class EngineImpl final : public QueueEngine {
     Waiter w;
     w.max_messages = options.max_messages;
     w.visibility_timeout = visibility;
-    w.deadline_ms = MonotonicMillis() + wait * 1000LL;
+    w.deadline_ms = clock_.MonotonicMillis() + wait * 1000LL;
     w.abandoned = std::move(options.abandoned);
     w.done = std::move(done);
     if (q->fifo) w.attempt_id = options.attempt_id;
@@ -2683,23 +2683,17 @@ class EngineImpl final : public QueueEngine {
 
   // ---- engine thread -----------------------------------------------------
 
-  // Milliseconds of the clock's monotonic reading, for what the engine
-  // thread times by duration: long polls' deadlines, the sweep's pace and
-  // move tasks' rate. A wall clock stepped back an hour would otherwise hold
-  // them all for that hour. Visibility and retention stay wall-clock times:
-  // they are stored, and must mean the same after a restart.
-  int64_t MonotonicMillis() const {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               clock_.Monotonic().time_since_epoch())
-        .count();
-  }
-
+  // What the engine thread times by duration (long polls' deadlines, the
+  // sweep's pace, move tasks' rate) is on the monotonic clock: a wall clock
+  // stepped back an hour would hold it all for that hour. Visibility and
+  // retention stay wall-clock times: they are stored, and must mean the same
+  // after a restart.
   void Run() {
     std::unique_lock lock(mu_);
-    int64_t next_sweep = MonotonicMillis();
+    int64_t next_sweep = clock_.MonotonicMillis();
     while (!stop_) {
       const int64_t now = clock_.NowMillis();
-      const int64_t mono = MonotonicMillis();
+      const int64_t mono = clock_.MonotonicMillis();
       std::vector<QueuePtr> serve;
       std::vector<Waiter> timed_out;
       int64_t sleep = kMaxEngineSleepMillis;
@@ -2982,7 +2976,7 @@ class EngineImpl final : public QueueEngine {
       std::lock_guard lock(mu_);
       task->cursor = cursor;
       task->info.moved += moved;
-      const int64_t ran_at = MonotonicMillis();
+      const int64_t ran_at = clock_.MonotonicMillis();
       task->next_run_ms = task->info.max_per_second ? ran_at + 1000 : ran_at;
       for (const auto& q : woken) {
         ++q->send_generation;

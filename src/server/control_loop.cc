@@ -203,7 +203,7 @@ void ControlLoop::Scale(int64_t now_ms) {
   state.busy = snap.busy;
   state.visible = counts->visible;
   state.in_flight = counts->not_visible;
-  state.now_ms = now_ms;
+  state.now_ms = clock_.MonotonicMillis();  // cooldowns; decisions show now_ms
   autoscaler::PoolBounds bounds{config_.workers.min, max_workers_};
   autoscaler::Decision d;
   {
@@ -230,7 +230,7 @@ void ControlLoop::Scale(int64_t now_ms) {
       d = autoscaler::TargetTracking(p, bounds, state);
     }
     if (d.changed) {
-      (d.desired > state.desired ? last_scale_out_ms_ : last_scale_in_ms_) = now_ms;
+      (d.desired > state.desired ? last_scale_out_ms_ : last_scale_in_ms_) = state.now_ms;
       decisions_.push_back({now_ms, state.desired, d.desired, d.reason});
       if (decisions_.size() > kMaxDecisions) decisions_.pop_front();
     }

@@ -101,7 +101,7 @@ class ControlLoop {
   };
   void Account(const std::string& status_file, const std::string& status_text);
   std::map<std::string, Seen> seen_;  // by status file
-  int64_t last_scale_out_ms_ = -1;
+  int64_t last_scale_out_ms_ = -1;    // Clock::MonotonicMillis (cooldowns)
   int64_t last_scale_in_ms_ = -1;
 
   std::thread thread_;
