@@ -353,7 +353,9 @@ struct QueueState {
   int64_t modified_ms = 0;
   int64_t last_purge_ms = 0;
   AttributeMap tags;
-  int64_t message_count = 0;  // all rows of the queue
+  // All rows of the queue, once every committed change is applied (for a
+  // moment it may be off, even below 0: EngineImpl::Apply).
+  int64_t message_count = 0;
   // Messages in flight, an estimate for the in-flight quota
   // (EngineOptions::max_in_flight): receives add what they hide, deletes
   // and visibility given back take off what they release, and the sweep
@@ -886,7 +888,7 @@ class EngineImpl final : public QueueEngine {
       return mark.Bind(1, q->id).Bind(2, now).Run();
     }));
     std::lock_guard lock(mu_);
-    q->message_count = std::max<int64_t>(0, q->message_count - removed);
+    q->message_count -= removed;
     q->last_purge_ms = now;
     return Status::Ok();
   }
@@ -1308,7 +1310,7 @@ class EngineImpl final : public QueueEngine {
           if (!st.ok()) return done(std::move(st));
           {
             std::lock_guard lock(mu_);
-            q->message_count = std::max<int64_t>(0, q->message_count - batch->removed);
+            q->message_count -= batch->removed;
           }
           if (batch->removed > 0 && (q->fifo || batch->was_at_quota)) WakeWaiters(q);
           done(std::move(batch->results));
@@ -1422,7 +1424,7 @@ class EngineImpl final : public QueueEngine {
     }
     {
       std::lock_guard lock(mu_);
-      q->message_count = std::max<int64_t>(0, q->message_count - removed);
+      q->message_count -= removed;
     }
     if (was_at_quota && InFlightRoom(q) > 0) WakeWaiters(q);
     WakeHeldGroups(q);
@@ -1844,11 +1846,13 @@ class EngineImpl final : public QueueEngine {
     return QueueInfo{q->name, QueueArnFor(q->name), q->created_ms, q->modified_ms, q->fifo};
   }
 
+  // Count changes are applied after their commit, each by its own thread,
+  // so two may land in the other order than their commits (a move task's
+  // step and a purge of its destination). Added whole, never clamped, they
+  // sum to the rows once both are in; Counts clamps what it shows.
   void Apply(const CountDeltas& deltas) {
     std::lock_guard lock(mu_);
-    for (const auto& [q, d] : deltas.by_queue) {
-      q->message_count = std::max<int64_t>(0, q->message_count + d);
-    }
+    for (const auto& [q, d] : deltas.by_queue) q->message_count += d;
   }
 
   // Records that a message of q becomes visible at t; wakes the engine when

@@ -2184,6 +2184,40 @@ TEST_F(MoveTaskRestartTest, ARateLimitedTaskKeepsItsPaceWhenTheWallClockStepsBac
   EXPECT_EQ(done.moved, 3);
 }
 
+// A move task's step and a purge of its destination both change the
+// destination's count; the step applies its change after its commit, so a
+// purge may commit in between. The counts must still come out exact: each
+// change is applied whole, in any order (found by sqs_service_fuzzer, seed
+// move_task_racing_a_purge). The race is timing: the test runs a task of
+// many steps against a purge loop.
+TEST_F(MoveTaskRestartTest, PurgesDuringAMoveTaskKeepTheCountsExact) {
+  Create("dlq");
+  Create("src", {{"RedrivePolicy", std::string(R"({"deadLetterTargetArn":")") + kDlqArn +
+                                       R"(","maxReceiveCount":1})"}});
+  Create("dst");
+  constexpr int kMessages = 20000;
+  for (int i = 0; i < kMessages; i += 10) {
+    std::vector<SendRequest> batch(10);
+    for (auto& r : batch) r.body = "m";
+    ASSERT_TRUE(engine_->SendBatch("dlq", std::move(batch)).ok());
+  }
+  auto handle = engine_->StartMoveTask(kDlqArn, "arn:aws:sqs:us-east-1:000000000000:dst", {});
+  ASSERT_TRUE(handle.ok()) << handle.status().ToString();
+  engine_->Poke();
+  while (true) {
+    auto tasks = engine_->ListMoveTasks(kDlqArn, 1);
+    ASSERT_TRUE(tasks.ok() && !tasks->empty());
+    if (tasks->front().status != MoveTaskStatus::kRunning) break;
+    ASSERT_TRUE(engine_->Purge("dst").ok());
+    Advance(60s);
+  }
+  ASSERT_TRUE(engine_->Purge("dst").ok());
+  const QueueCounts c = Counts("dst");
+  EXPECT_EQ(c.visible + c.not_visible + c.delayed,
+            QueryInt("SELECT count(*) FROM queue_messages WHERE queue_id = "
+                     "(SELECT id FROM queues WHERE name = 'dst')"));
+}
+
 TEST_F(MoveTaskRestartTest, CancelledTaskStaysCancelledAfterRestart) {
   DeadLetter(5);
   auto handle = engine_->StartMoveTask(kDlqArn, "", 2);
