@@ -10,6 +10,8 @@
 //   J <Operation> <JSON body>    AWS JSON 1.0, X-Amz-Target AmazonSQS.<Operation>
 //   Q <Operation> <form body>    query protocol, "Action=<Operation>&" + form body
 //   + <seconds>                  moves the engine's clock forward
+//   - <seconds>                  steps the wall clock alone back (an NTP step, a restored
+//                                snapshot): durations the engine times must not stretch
 //   S                            runs the engine's once-a-second sweep now (retention, the
 //                                fair queues' sample that finds noisy tenants, the recount
 //                                of messages in flight near the quota, lowered here to 40)
@@ -84,6 +86,12 @@ class Harness {
       if (imgbatch::Status swept = engine_->ExpireMessages(); !swept.ok()) {
         Fail("the sweep failed", line, swept.ToString());
       }
+      return;
+    }
+    if (line.size() >= 2 && line[0] == '-') {
+      const long seconds = std::strtol(std::string(line.substr(1)).c_str(), nullptr, 10);
+      clock_.StepWall(-std::chrono::seconds(std::clamp(seconds, 0L, 40L * 24 * 3600)));
+      engine_->Poke();
       return;
     }
     if (line.size() >= 2 && line[0] == '+') {
