@@ -244,6 +244,15 @@ class QueueEngineTest : public ::testing::Test {
     return Base64Encode("ib1:" + raw.substr(4, time_at - 4) + ":" + RandomHex(8));
   }
 
+  // The upgrade to keyed handles: the database as a version before them left
+  // it (no receipt key), opened a second later.
+  void UpgradeToKeyedHandles() {
+    ASSERT_TRUE(
+        db_->Write([](db::Txn& txn) { return txn.Exec("DELETE FROM queue_receipt_key"); }).ok());
+    Advance(1s);
+    Reopen();
+  }
+
   void Advance(std::chrono::milliseconds d) {
     clock_.Advance(d);
     engine_->Poke();
@@ -1094,11 +1103,7 @@ TEST_F(QueueEngineTest, UnkeyedHandlesActOnlyOnReceivesBeforeKeying) {
   Send("q", "old-b");
   Messages old = Receive("q");
   ASSERT_EQ(old.size(), 2u);
-  // The upgrade: a database without a key, opened later.
-  ASSERT_TRUE(
-      db_->Write([](db::Txn& txn) { return txn.Exec("DELETE FROM queue_receipt_key"); }).ok());
-  Advance(1s);
-  Reopen();
+  UpgradeToKeyedHandles();
   EXPECT_TRUE(engine_->ChangeVisibility("q", UnkeyedForm(old[0].receipt_handle), 0).ok());
   EXPECT_TRUE(engine_->Delete("q", UnkeyedForm(old[1].receipt_handle)).ok());
   EXPECT_EQ(Counts("q").not_visible, 0);
@@ -1135,10 +1140,7 @@ TEST_F(QueueEngineTest, AClockSteppedBackAfterAnUpgradeLetsNoUnkeyedHandleAct) {
   Send("q", "old");
   Messages old = Receive("q");
   ASSERT_EQ(old.size(), 1u);
-  ASSERT_TRUE(
-      db_->Write([](db::Txn& txn) { return txn.Exec("DELETE FROM queue_receipt_key"); }).ok());
-  Advance(1s);
-  Reopen();
+  UpgradeToKeyedHandles();
   Send("q", "new");
   clock_.StepWall(-1h);
   Messages got = Receive("q");
@@ -1161,10 +1163,7 @@ TEST_F(QueueEngineTest, UnkeyedHandlesRetireWithTheLastReceiveBeforeKeying) {
   Send("q", "old");
   Messages old = Receive("q");
   ASSERT_EQ(old.size(), 1u);
-  ASSERT_TRUE(
-      db_->Write([](db::Txn& txn) { return txn.Exec("DELETE FROM queue_receipt_key"); }).ok());
-  Advance(1s);
-  Reopen();
+  UpgradeToKeyedHandles();
   const int64_t keyed_at = clock_.NowMillis();
   EXPECT_EQ(QueryInt(legacy_before), keyed_at);
   Advance(1s);
