@@ -2390,9 +2390,9 @@ class EngineImpl final : public QueueEngine {
   }
 
   // The time a receive at `now` records as the rows' last_receive_ms and
-  // names in its handles: never before legacy_before_ms, even on a wall clock stepped
-  // back since, so that no unkeyed handle can act on a receive made since
-  // (IsLatestReceive). Only handles and that check read it; the
+  // names in its handles: never before legacy_before_ms, even on a wall
+  // clock stepped back since, so that no unkeyed handle can act on a receive
+  // made since (IsLatestReceive). Only handles and that check read it; the
   // ApproximateFirstReceiveTimestamp clients see is `now` itself.
   int64_t ReceiveMillis(int64_t now) const { return std::max(now, receipts_->legacy_before_ms()); }
 
