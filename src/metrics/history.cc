@@ -51,6 +51,9 @@ void MetricHistory::Record(std::string_view metric, int64_t time_ms, double valu
   auto it = series_.find(metric);
   if (it == series_.end()) it = series_.emplace(std::string(metric), std::deque<Sample>{}).first;
   auto& samples = it->second;
+  // Kept in time order (Aggregate searches it). After a wall clock stepped
+  // back, the samples taken before the step lie in the future: they go.
+  while (!samples.empty() && samples.back().time_ms > time_ms) samples.pop_back();
   samples.push_back({time_ms, value});
   while (!samples.empty() && samples.front().time_ms < time_ms - retention_ms_) {
     samples.pop_front();

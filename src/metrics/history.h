@@ -35,7 +35,8 @@ double Percentile(std::vector<double> values, double p);
 
 class MetricHistory {
  public:
-  // Keeps samples younger than `retention_ms`.
+  // Keeps samples younger than `retention_ms`, in time order: a sample older
+  // than the newest (the wall clock stepped back) drops those after it.
   explicit MetricHistory(int64_t retention_ms = 3'600'000) : retention_ms_(retention_ms) {}
 
   void Record(std::string_view metric, int64_t time_ms, double value);

@@ -28,6 +28,22 @@ TEST(History, RetentionDropsOldSamples) {
   EXPECT_EQ(h.Since("m", 0).size(), 11u);
 }
 
+// Samples are kept in time order, which the window searches rely on. A wall
+// clock stepped back (an NTP step, a restored snapshot) makes the samples
+// already taken lie in the future: they go, and the series goes on from the
+// new time, so that alarms see its new samples at once.
+TEST(History, AClockSteppedBackDropsTheSamplesNowInTheFuture) {
+  MetricHistory h;
+  for (int i = 0; i < 60; ++i) h.Record("m", 3'600'000 + i * 1000, 1);
+  for (int i = 0; i < 60; ++i) h.Record("m", 60'000 + i * 1000, 3);
+  auto d = h.Aggregate("m", 60'000, 120'000);
+  ASSERT_TRUE(d.has_value());
+  EXPECT_EQ(d->sample_count, 60);
+  EXPECT_DOUBLE_EQ(d->average, 3);
+  EXPECT_EQ(h.Since("m", 0).size(), 60u);
+  EXPECT_EQ(h.Latest("m")->time_ms, 119'000);
+}
+
 TEST(History, PeriodsAreAlignedAndSkipEmptyOnes) {
   MetricHistory h;
   for (int i = 0; i < 120; ++i) h.Record("m", 60'000 + i * 1000, i < 60 ? 1 : 3);
