@@ -244,6 +244,17 @@ class QueueEngineTest : public ::testing::Test {
     return Base64Encode("ib1:" + raw.substr(4, time_at - 4) + ":" + RandomHex(8));
   }
 
+  // Polls until done() holds, for what the engine thread does on its own
+  // (a move task's steps, its sweep); false if it has not after 10 s.
+  static bool PollUntil(const std::function<bool()>& done) {
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (!done()) {
+      if (std::chrono::steady_clock::now() >= deadline) return false;
+      std::this_thread::sleep_for(5ms);
+    }
+    return true;
+  }
+
   // The upgrade to keyed handles: the database as a version before them left
   // it (no receipt key), opened a second later.
   void UpgradeToKeyedHandles() {
@@ -868,10 +879,7 @@ TEST_F(FifoQueueTest, RedriveKeepsTheGroupsOrder) {
             "InvalidParameterValue");
   ASSERT_TRUE(engine_->StartMoveTask(dlq_arn, "", std::nullopt).ok());
   engine_->Poke();
-  const auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (Counts("dlq.fifo").visible > 0 && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(5ms);
-  }
+  PollUntil([&] { return Counts("dlq.fifo").visible == 0; });
   EXPECT_EQ(Bodies(Receive("f.fifo", 10)), (Strings{"a1", "a2"}));
 }
 
@@ -1079,10 +1087,7 @@ TEST_F(QueueEngineTest, AHandleFromBeforeAMoveBackDoesNotActAfterIt) {
   const std::string dlq_arn = "arn:aws:sqs:us-east-1:000000000000:dlq";
   ASSERT_TRUE(engine_->StartMoveTask(dlq_arn, "", std::nullopt).ok());
   engine_->Poke();
-  const auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (Counts("src").visible == 0 && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(5ms);
-  }
+  PollUntil([&] { return Counts("src").visible != 0; });
   Advance(1ms);
   Messages back = Receive("src");
   ASSERT_EQ(back.size(), 1u);
@@ -1546,10 +1551,7 @@ TEST_F(QueueEngineTest, TheSweepKeepsItsPaceWhenTheWallClockStepsBack) {
   clock_.StepWall(-1h);
   Send("q", "m");
   Advance(61s);  // "m" is past retention on the wall clock too
-  const auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (Counts("q").visible != 0 && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(5ms);
-  }
+  PollUntil([&] { return Counts("q").visible == 0; });
   EXPECT_EQ(Counts("q").visible, 0) << "the engine thread's sweep did not run";
 }
 
@@ -1687,13 +1689,11 @@ TEST_F(QueueEngineTest, MoveTaskSendsDeadLettersBack) {
   auto handle = engine_->StartMoveTask(dlq_arn, "", std::nullopt);
   ASSERT_TRUE(handle.ok()) << handle.status().ToString();
   engine_->Poke();
-  const auto deadline = std::chrono::steady_clock::now() + 10s;
   std::vector<MoveTaskInfo> tasks;
-  while (std::chrono::steady_clock::now() < deadline) {
+  PollUntil([&] {
     tasks = *engine_->ListMoveTasks(dlq_arn, 10);
-    if (tasks.at(0).status != MoveTaskStatus::kRunning) break;
-    std::this_thread::sleep_for(5ms);
-  }
+    return tasks.at(0).status != MoveTaskStatus::kRunning;
+  });
   ASSERT_EQ(tasks.size(), 1u);
   EXPECT_EQ(tasks[0].status, MoveTaskStatus::kCompleted);
   EXPECT_EQ(tasks[0].moved, 3);
@@ -2121,17 +2121,16 @@ class MoveTaskRestartTest : public QueueEngineTest {
 
   // Polls the newest task of the DLQ until pred holds (10 s at most).
   MoveTaskInfo WaitForTask(const std::function<bool(const MoveTaskInfo&)>& pred) {
-    const auto deadline = std::chrono::steady_clock::now() + 10s;
     MoveTaskInfo last;
-    while (std::chrono::steady_clock::now() < deadline) {
+    const bool reached = PollUntil([&] {
       auto tasks = engine_->ListMoveTasks(kDlqArn, 10);
-      if (tasks.ok() && !tasks->empty()) {
-        last = tasks->front();
-        if (pred(last)) return last;
-      }
-      std::this_thread::sleep_for(5ms);
+      if (!tasks.ok() || tasks->empty()) return false;
+      last = tasks->front();
+      return pred(last);
+    });
+    if (!reached) {
+      ADD_FAILURE() << "task never reached the expected state; last moved " << last.moved;
     }
-    ADD_FAILURE() << "task never reached the expected state; last moved " << last.moved;
     return last;
   }
 };
