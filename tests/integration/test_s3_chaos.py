@@ -87,7 +87,10 @@ class S3Chaos:
         while not self.stop.is_set():
             key, roll = rnd.choice(own), rnd.random()
             if roll < 0.6:
-                body = f"{key}#{i} ".encode() * rnd.randint(1, 2000)
+                # ~10 B to ~130 KB: the store keeps up to 64 KiB inline in
+                # SQLite and the rest in blob files, so puts make both, and a
+                # short run does not rest its blob files on a multipart.
+                body = f"{key}#{i} ".encode() * rnd.randint(1, 12000)
                 self.write(key, hashlib.md5(body).hexdigest(), hashlib.md5(body).hexdigest(),
                            lambda: s3.put_object(Bucket=self.bucket, Key=key, Body=body)["ETag"])
             elif roll < 0.65:
