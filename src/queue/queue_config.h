@@ -24,8 +24,11 @@ inline constexpr int kMaxRetentionPeriod = 1209600;  // 14 days
 inline constexpr int kMaxDelaySeconds = 900;
 inline constexpr int kMaxWaitSeconds = 20;
 inline constexpr int kMinMaximumMessageSize = 1024;
-inline constexpr int kMaxMaximumMessageSize = 1048576;     // 1 MiB, AWS's limit since 2025
-inline constexpr int kDefaultMaximumMessageSize = 262144;  // 256 KiB, AWS's default
+inline constexpr int kMaxMaximumMessageSize = 1048576;  // 1 MiB, AWS's limit since 2025
+// AWS's default since it raised the limit (the API reference: "Default: 1,048,576 bytes").
+// A queue stores its attributes whole at creation, so queues created under the
+// old default of 256 KiB keep it.
+inline constexpr int kDefaultMaximumMessageSize = kMaxMaximumMessageSize;
 inline constexpr int kMaxReceiveCountLimit = 1000;
 inline constexpr int kDefaultKmsDataKeyReusePeriod = 300;  // 5 minutes
 inline constexpr int kMinKmsDataKeyReusePeriod = 60;

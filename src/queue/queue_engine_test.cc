@@ -312,7 +312,7 @@ TEST_F(QueueEngineTest, AttributesDefaultsAndLimits) {
   ASSERT_TRUE(attrs.ok());
   EXPECT_EQ(attrs->at("VisibilityTimeout"), "30");
   EXPECT_EQ(attrs->at("MessageRetentionPeriod"), "345600");
-  EXPECT_EQ(attrs->at("MaximumMessageSize"), "262144");
+  EXPECT_EQ(attrs->at("MaximumMessageSize"), "1048576");
   EXPECT_EQ(attrs->at("QueueArn"), "arn:aws:sqs:us-east-1:000000000000:q");
   EXPECT_EQ(attrs->at("ApproximateNumberOfMessages"), "0");
   EXPECT_EQ(engine_->SetAttributes("q", {{"VisibilityTimeout", "43201"}}).detail(),
@@ -1429,6 +1429,26 @@ TEST_F(QueueEngineTest, CountsAreExact) {
   EXPECT_EQ(attrs->at("ApproximateNumberOfMessages"), "4");
   EXPECT_EQ(attrs->at("ApproximateNumberOfMessagesNotVisible"), "3");
   EXPECT_EQ(attrs->at("ApproximateNumberOfMessagesDelayed"), "1");
+}
+
+TEST_F(QueueEngineTest, AQueueTakesMessagesUpTo1MiBByDefault) {
+  Create("q");
+  SendRequest largest;
+  largest.body = std::string(1048576, 'x');
+  EXPECT_TRUE(engine_->Send("q", largest).ok());
+  SendRequest over;
+  over.body = std::string(1048577, 'x');
+  EXPECT_EQ(engine_->Send("q", over).status().detail(), "InvalidParameterValue");
+}
+
+TEST_F(QueueEngineTest, AQueueKeepsTheMaximumMessageSizeItWasCreatedWith) {
+  // What a queue created under the old default of 256 KiB has stored.
+  Create("q", {{"MaximumMessageSize", "262144"}});
+  Reopen();
+  EXPECT_EQ(engine_->GetAttributes("q")->at("MaximumMessageSize"), "262144");
+  SendRequest over;
+  over.body = std::string(262145, 'x');
+  EXPECT_EQ(engine_->Send("q", over).status().detail(), "InvalidParameterValue");
 }
 
 TEST_F(QueueEngineTest, BatchesReportPerEntry) {

@@ -160,7 +160,8 @@ class SqsBoto3Test(unittest.TestCase):
         self.assertIn(code(cm.exception),
                       ("AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"))
         with self.assertRaises(ClientError) as cm:
-            self.sqs.send_message(QueueUrl=self.url, MessageBody="x" * 262145)
+            self.sqs.send_message(QueueUrl=self.url, MessageBody="x" * (1024 * 1024 + 1))
+        self.assertEqual(code(cm.exception), "InvalidParameterValue")
         with self.assertRaises(ClientError) as cm:
             self.sqs.change_message_visibility(QueueUrl=self.url, ReceiptHandle="garbage",
                                                VisibilityTimeout=10)

@@ -382,8 +382,9 @@ class QueueAttributes(SqsCase):
         self.assertEqual(a["DelaySeconds"], "0")
         self.assertEqual(a["MessageRetentionPeriod"], "345600")
         self.assertEqual(a["ReceiveMessageWaitTimeSeconds"], "0")
-        # 256 KiB before AWS raised the limit to 1 MiB in 2025; either is AWS's default.
-        self.assertIn(a["MaximumMessageSize"], ("262144", "1048576"))
+        # 1 MiB since AWS raised the limit in 2025 (the API reference: "Default: 1,048,576
+        # bytes (1 MiB)"; it was 256 KiB before).
+        self.assertEqual(a["MaximumMessageSize"], "1048576")
         for counter in ("ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
                         "ApproximateNumberOfMessagesDelayed"):
             self.assertEqual(a[counter], "0")
@@ -513,6 +514,14 @@ class Messages(SqsCase):
         url = self.queue({"MaximumMessageSize": 1024 * 1024})
         self.assert_error(INVALID_VALUE, self.sqs.send_message, QueueUrl=url,
                           MessageBody="x" * (1024 * 1024 + 1))
+
+    def test_a_queue_created_without_attributes_takes_1_mib(self):
+        url = self.queue()
+        body = "x" * (1024 * 1024)
+        sent = self.sqs.send_message(QueueUrl=url, MessageBody=body)
+        self.assertEqual(sent["MD5OfMessageBody"], md5_hex(body.encode()))
+        self.assert_error(INVALID_VALUE, self.sqs.send_message, QueueUrl=url, MessageBody=body + "x")
+        self.assertEqual(self.receive_one(url)["Body"], body)
 
     def test_largest_message_in_multibyte_characters(self):
         # 1 MiB of three-byte characters: the request grows to 2-3 MiB once JSON-escaped
