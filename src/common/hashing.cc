@@ -8,6 +8,7 @@
 #include <zlib.h>
 
 #include <array>
+#include <boost/crc.hpp>
 #include <stdexcept>
 
 namespace imgbatch {
@@ -164,7 +165,69 @@ std::array<uint32_t, 256> MakeCrc32cTable() {
   return table;
 }
 
+using Crc64NvmeEngine = boost::crc_optimal<64, 0xAD93D23594C93659ULL, ~0ULL, ~0ULL, true, true>;
+
+// Polynomial arithmetic modulo the CRC64NVME polynomial in its reflected
+// form (bit 63 is x^0), as zlib's crc32_combine does it for CRC-32.
+constexpr uint64_t kCrc64NvmeReflected = 0x9A6C9329AC4BC9B5ULL;
+constexpr uint64_t kX0 = 1ULL << 63;  // the polynomial 1
+
+uint64_t MultiplyModP(uint64_t a, uint64_t b) {
+  uint64_t product = 0;
+  for (uint64_t m = kX0; m != 0; m >>= 1) {
+    if (a & m) product ^= b;
+    b = (b & 1) ? (b >> 1) ^ kCrc64NvmeReflected : b >> 1;
+  }
+  return product;
+}
+
+// x^(2^k) mod P for k = 0..63.
+std::array<uint64_t, 64> MakePowersOfTwoTable() {
+  std::array<uint64_t, 64> table{};
+  uint64_t p = kX0 >> 1;  // x^1
+  for (uint64_t& entry : table) {
+    entry = p;
+    p = MultiplyModP(p, p);
+  }
+  return table;
+}
+
+// x^(n * 2^k) mod P.
+uint64_t XToTheNTimes2ToTheK(uint64_t n, unsigned k) {
+  static const std::array<uint64_t, 64> kPowers = MakePowersOfTwoTable();
+  uint64_t p = kX0;
+  for (; n != 0; n >>= 1, ++k) {
+    if (n & 1) p = MultiplyModP(kPowers[k & 63], p);
+  }
+  return p;
+}
+
 }  // namespace
+
+uint64_t Crc64Nvme(std::string_view data) {
+  Crc64NvmeEngine crc;
+  crc.process_bytes(data.data(), data.size());
+  return crc.checksum();
+}
+
+uint64_t Crc64NvmeCombine(uint64_t crc_a, uint64_t crc_b, uint64_t length_b) {
+  // Appending length_b bytes multiplies A's CRC by x^(8 * length_b); the
+  // all-ones pre- and post-conditioning cancel out as they do for CRC-32.
+  return MultiplyModP(XToTheNTimes2ToTheK(length_b, 3), crc_a) ^ crc_b;
+}
+
+std::string Crc64Bytes(uint64_t crc) {
+  std::string out(8, '\0');
+  for (int i = 7; i >= 0; --i, crc >>= 8) out[static_cast<size_t>(i)] = static_cast<char>(crc);
+  return out;
+}
+
+std::optional<uint64_t> Crc64FromBytes(std::string_view bytes) {
+  if (bytes.size() != 8) return std::nullopt;
+  uint64_t crc = 0;
+  for (unsigned char b : bytes) crc = crc << 8 | b;
+  return crc;
+}
 
 std::string HexEncode(std::string_view bytes) {
   // Sized once and written through a pointer: push_back's capacity check per
@@ -272,6 +335,7 @@ std::string Crc32Bytes(uint32_t crc) {
 struct Hasher::Impl {
   EVP_MD_CTX* ctx = nullptr;
   uint32_t crc = 0;
+  Crc64NvmeEngine crc64;
   ~Impl() {
     if (ctx) EVP_MD_CTX_free(ctx);
   }
@@ -297,6 +361,9 @@ void Hasher::Update(std::string_view data) {
     case HashKind::kCrc32c:
       impl_->crc = Crc32cUpdate(impl_->crc, data);
       break;
+    case HashKind::kCrc64Nvme:
+      impl_->crc64.process_bytes(data.data(), data.size());
+      break;
     default:
       EVP_DigestUpdate(impl_->ctx, data.data(), data.size());
   }
@@ -304,6 +371,7 @@ void Hasher::Update(std::string_view data) {
 
 std::string Hasher::Finish() {
   if (kind_ == HashKind::kCrc32 || kind_ == HashKind::kCrc32c) return Crc32Bytes(impl_->crc);
+  if (kind_ == HashKind::kCrc64Nvme) return Crc64Bytes(impl_->crc64.checksum());
   unsigned char out[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   EVP_DigestFinal_ex(impl_->ctx, out, &len);

@@ -1,7 +1,7 @@
 // Digests, checksums and encodings used across modules (S3 ETags, SigV4,
 // SQS MD5s, x-amz-checksum-*). OpenSSL for the cryptographic ones, zlib for
-// CRC32, a table for CRC32C. Streaming hashers are not thread-safe; the free
-// functions are.
+// CRC32, a table for CRC32C, Boost.CRC for CRC64NVME. Streaming hashers are
+// not thread-safe; the free functions are.
 #pragma once
 
 #include <cstdint>
@@ -34,9 +34,21 @@ uint32_t Crc32cUpdate(uint32_t crc, std::string_view data);  // Castagnoli
 // CRC as the 4 big-endian bytes AWS base64-encodes in x-amz-checksum-crc32(c).
 std::string Crc32Bytes(uint32_t crc);
 
-enum class HashKind { kMd5, kSha1, kSha256, kCrc32, kCrc32c };
+// CRC-64/NVME (S3's CRC64NVME: reflected polynomial 0xAD93D23594C93659, all
+// bits set before and after), the checksum that current AWS SDKs and the CLI
+// send by default.
+uint64_t Crc64Nvme(std::string_view data);
+// The CRC64NVME of A followed by B from the CRCs of A and B and B's length,
+// without the bytes (how a multipart object gets its whole-object CRC from
+// its parts'); O(log length).
+uint64_t Crc64NvmeCombine(uint64_t crc_a, uint64_t crc_b, uint64_t length_b);
+// As the 8 big-endian bytes AWS base64-encodes in x-amz-checksum-crc64nvme.
+std::string Crc64Bytes(uint64_t crc);
+std::optional<uint64_t> Crc64FromBytes(std::string_view bytes);
+
+enum class HashKind { kMd5, kSha1, kSha256, kCrc32, kCrc32c, kCrc64Nvme };
 // Streaming hash over any of the kinds; Finish() returns raw digest bytes
-// (CRCs as 4 big-endian bytes).
+// (CRCs as 4 or 8 big-endian bytes).
 class Hasher {
  public:
   explicit Hasher(HashKind kind);
