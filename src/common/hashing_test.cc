@@ -73,11 +73,33 @@ TEST(Hashing, CrcsMatchPublishedCheckValues) {
   EXPECT_EQ(Crc32cUpdate(0, "123456789"), 0xE3069283u);
   // AWS's x-amz-checksum-crc32 of "hello world" (boto3 computes the same).
   EXPECT_EQ(Base64Encode(Crc32Bytes(Crc32Update(0, "hello world"))), "DUoRhQ==");
+  EXPECT_EQ(Crc64Nvme("123456789"), 0xAE8B14860A799888u);
+  EXPECT_EQ(Crc64Nvme(""), 0u);
+  // The AWS SDK for JavaScript's x-amz-checksum-crc64nvme of "hello world".
+  EXPECT_EQ(Base64Encode(Crc64Bytes(Crc64Nvme("hello world"))), "jSnVw/bqjr4=");
+  EXPECT_EQ(Crc64FromBytes(Crc64Bytes(0x0123456789ABCDEFu)), 0x0123456789ABCDEFu);
+  EXPECT_FALSE(Crc64FromBytes("1234567").has_value());
+}
+
+TEST(Hashing, Crc64NvmeOfTwoPiecesCombinesFromTheirCrcs) {
+  std::string bytes;
+  for (int i = 0; i < 70'000; ++i) bytes.push_back(static_cast<char>((i * 7919) >> 3));
+  const uint64_t whole = Crc64Nvme(bytes);
+  for (size_t cut : {size_t{0}, size_t{1}, size_t{8}, size_t{4096}, size_t{65'537}, bytes.size()}) {
+    const std::string_view a = std::string_view(bytes).substr(0, cut);
+    const std::string_view b = std::string_view(bytes).substr(cut);
+    EXPECT_EQ(Crc64NvmeCombine(Crc64Nvme(a), Crc64Nvme(b), b.size()), whole) << "cut at " << cut;
+  }
+  // Three pieces, combined left to right as a multipart upload's parts are.
+  const uint64_t ab = Crc64NvmeCombine(Crc64Nvme(std::string_view(bytes).substr(0, 100)),
+                                       Crc64Nvme(std::string_view(bytes).substr(100, 900)), 900);
+  const std::string_view c = std::string_view(bytes).substr(1000);
+  EXPECT_EQ(Crc64NvmeCombine(ab, Crc64Nvme(c), c.size()), whole);
 }
 
 TEST(Hashing, StreamingEqualsOneShot) {
-  for (HashKind kind :
-       {HashKind::kMd5, HashKind::kSha1, HashKind::kSha256, HashKind::kCrc32, HashKind::kCrc32c}) {
+  for (HashKind kind : {HashKind::kMd5, HashKind::kSha1, HashKind::kSha256, HashKind::kCrc32,
+                        HashKind::kCrc32c, HashKind::kCrc64Nvme}) {
     Hasher a(kind), b(kind);
     a.Update("hello ");
     a.Update("world");

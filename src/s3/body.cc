@@ -19,6 +19,7 @@ std::optional<store::ChecksumAlgorithm> ParseChecksumAlgorithm(std::string_view 
   if (IEquals(name, "CRC32C")) return store::ChecksumAlgorithm::kCrc32c;
   if (IEquals(name, "SHA1")) return store::ChecksumAlgorithm::kSha1;
   if (IEquals(name, "SHA256")) return store::ChecksumAlgorithm::kSha256;
+  if (IEquals(name, "CRC64NVME")) return store::ChecksumAlgorithm::kCrc64Nvme;
   return std::nullopt;
 }
 
@@ -32,6 +33,8 @@ const char* ChecksumAlgorithmName(store::ChecksumAlgorithm algorithm) {
       return "SHA1";
     case store::ChecksumAlgorithm::kSha256:
       return "SHA256";
+    case store::ChecksumAlgorithm::kCrc64Nvme:
+      return "CRC64NVME";
     case store::ChecksumAlgorithm::kNone:
       break;
   }
@@ -46,6 +49,8 @@ HashKind HashKindFor(store::ChecksumAlgorithm algorithm) {
       return HashKind::kCrc32c;
     case store::ChecksumAlgorithm::kSha1:
       return HashKind::kSha1;
+    case store::ChecksumAlgorithm::kCrc64Nvme:
+      return HashKind::kCrc64Nvme;
     case store::ChecksumAlgorithm::kSha256:
     case store::ChecksumAlgorithm::kNone:
       break;

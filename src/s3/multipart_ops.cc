@@ -83,6 +83,7 @@ store::Checksums ExpectedObjectChecksums(const S3Request& request) {
   take("x-amz-checksum-crc32c", expected.crc32c);
   take("x-amz-checksum-sha1", expected.sha1);
   take("x-amz-checksum-sha256", expected.sha256);
+  take("x-amz-checksum-crc64nvme", expected.crc64nvme);
   return expected;
 }
 
@@ -93,10 +94,38 @@ std::string Location(const OpContext& ctx) {
   return scheme + host + "/" + ctx.request.bucket + "/" + UriEncode(ctx.request.key, false);
 }
 
+// The upload's checksum type as S3 gives it: CRC64NVME uploads get the whole
+// object's CRC (FULL_OBJECT) and may not ask for a composite; the other
+// algorithms get composites here (S3 also offers FULL_OBJECT for CRC32 and
+// CRC32C; docs/compat.md).
+Result<const char*> ChecksumTypeOf(const S3Request& request, store::ChecksumAlgorithm algorithm) {
+  const bool full_object = algorithm == store::ChecksumAlgorithm::kCrc64Nvme;
+  const char* type = full_object ? "FULL_OBJECT" : "COMPOSITE";
+  std::optional<std::string_view> asked = request.Header("x-amz-checksum-type");
+  if (asked && !IEquals(Trim(*asked), type)) {
+    if (!IEquals(Trim(*asked), "FULL_OBJECT") && !IEquals(Trim(*asked), "COMPOSITE")) {
+      return S3Status("InvalidRequest", "Value for x-amz-checksum-type header is invalid.");
+    }
+    if (full_object || algorithm == store::ChecksumAlgorithm::kSha1 ||
+        algorithm == store::ChecksumAlgorithm::kSha256) {
+      return S3Status("InvalidRequest", "The " + std::string(Trim(*asked)) +
+                                            " checksum type cannot be used with the " +
+                                            ChecksumAlgorithmName(algorithm) +
+                                            " checksum algorithm.");
+    }
+  }
+  return type;
+}
+
 }  // namespace
 
 OpResult CreateMultipartUpload(const OpContext& ctx) {
   IMGBATCH_ASSIGN_OR_RETURN(store::PutOptions options, PutOptionsFromHeaders(ctx.request));
+  const char* checksum_type = nullptr;
+  if (options.checksum_algorithm != store::ChecksumAlgorithm::kNone) {
+    IMGBATCH_ASSIGN_OR_RETURN(checksum_type,
+                              ChecksumTypeOf(ctx.request, options.checksum_algorithm));
+  }
   IMGBATCH_ASSIGN_OR_RETURN(
       store::MultipartUpload upload,
       ctx.s3.store.CreateMultipartUpload(ctx.request.bucket, ctx.request.key, options));
@@ -109,6 +138,7 @@ OpResult CreateMultipartUpload(const OpContext& ctx) {
   if (options.checksum_algorithm != store::ChecksumAlgorithm::kNone) {
     response.headers.Set("x-amz-checksum-algorithm",
                          ChecksumAlgorithmName(options.checksum_algorithm));
+    response.headers.Set("x-amz-checksum-type", checksum_type);
   }
   return response;
 }

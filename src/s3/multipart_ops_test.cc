@@ -152,6 +152,34 @@ TEST_F(MultipartOpsTest, PartChecksumsAreEchoed) {
   EXPECT_EQ(Header(*ex, "x-amz-checksum-crc32"), Base64Encode(Crc32Bytes(Crc32Update(0, "data"))));
 }
 
+// CRC64NVME uploads are FULL_OBJECT, as on S3: the object's CRC is the whole
+// body's, and a composite may not be asked for.
+TEST_F(MultipartOpsTest, Crc64NvmeUploadsAreFullObject) {
+  const auto crc64 = [](std::string_view d) { return Base64Encode(Crc64Bytes(Crc64Nvme(d))); };
+  http::Headers composite;
+  composite.Add("x-amz-checksum-algorithm", "CRC64NVME");
+  composite.Add("x-amz-checksum-type", "COMPOSITE");
+  EXPECT_EQ(ErrorCode(*Call("POST", "/mpu/k?uploads", composite)), "InvalidRequest");
+  http::Headers create;
+  create.Add("x-amz-checksum-algorithm", "CRC64NVME");
+  auto created = Call("POST", "/mpu/k?uploads", create);
+  ASSERT_EQ(created->response().status, 200) << created->BodyText();
+  EXPECT_EQ(Header(*created, "x-amz-checksum-type"), "FULL_OBJECT");
+  const std::string id =
+      Xml(created->BodyText()).child("InitiateMultipartUploadResult").child_value("UploadId");
+  const std::string e1 = UploadPart("k", id, 1, kFivePartBytes);
+  const std::string e2 = UploadPart("k", id, 2, "tail");
+  http::Headers whole;
+  whole.Add("x-amz-checksum-crc64nvme", crc64(kFivePartBytes + "tail"));
+  auto done = Call("POST", "/mpu/k?uploadId=" + id, whole, CompleteXml({{1, e1}, {2, e2}}));
+  ASSERT_EQ(done->response().status, 200) << done->BodyText();
+  http::Headers mode;
+  mode.Add("x-amz-checksum-mode", "ENABLED");
+  auto head = Call("HEAD", "/mpu/k", mode);
+  EXPECT_EQ(Header(*head, "x-amz-checksum-crc64nvme"), crc64(kFivePartBytes + "tail"));
+  EXPECT_EQ(Header(*head, "x-amz-checksum-type"), "FULL_OBJECT");
+}
+
 TEST_F(MultipartOpsTest, UploadPartCopyCopiesARange) {
   Put("mpu", "source", "01" + kFivePartBytes + "89");
   std::string id = Create("k");

@@ -23,7 +23,7 @@ struct ChecksumField {
   std::optional<std::string> store::Checksums::*value;
 };
 
-constexpr std::array<ChecksumField, 4> kChecksumFields = {{
+constexpr std::array<ChecksumField, 5> kChecksumFields = {{
     {store::ChecksumAlgorithm::kCrc32, "x-amz-checksum-crc32", "ChecksumCRC32", 4,
      &store::Checksums::crc32},
     {store::ChecksumAlgorithm::kCrc32c, "x-amz-checksum-crc32c", "ChecksumCRC32C", 4,
@@ -32,6 +32,8 @@ constexpr std::array<ChecksumField, 4> kChecksumFields = {{
      &store::Checksums::sha1},
     {store::ChecksumAlgorithm::kSha256, "x-amz-checksum-sha256", "ChecksumSHA256", 32,
      &store::Checksums::sha256},
+    {store::ChecksumAlgorithm::kCrc64Nvme, "x-amz-checksum-crc64nvme", "ChecksumCRC64NVME", 8,
+     &store::Checksums::crc64nvme},
 }};
 
 // Response header overrides a GET may ask for with query parameters.

@@ -106,6 +106,38 @@ TEST_F(ObjectOpsTest, ChecksumHeadersAreVerifiedStoredAndReturnedWhenAsked) {
   EXPECT_EQ(Header(*head, "x-amz-checksum-crc32"), Crc32B64("data"));
 }
 
+// x-amz-checksum-crc64nvme: what current AWS SDKs and the CLI send by
+// default, in a header and in an aws-chunked trailer.
+TEST_F(ObjectOpsTest, Crc64NvmeChecksumsAreVerifiedStoredAndReturned) {
+  const auto crc64 = [](std::string_view d) { return Base64Encode(Crc64Bytes(Crc64Nvme(d))); };
+  auto wrong = Call("PUT", "/bkt/c", With({{"x-amz-checksum-crc64nvme", crc64("nope")}}), "data");
+  EXPECT_EQ(ErrorCode(*wrong), "BadDigest");
+  auto put = Call("PUT", "/bkt/c",
+                  With({{"x-amz-checksum-crc64nvme", crc64("data")},
+                        {"x-amz-sdk-checksum-algorithm", "CRC64NVME"}}),
+                  "data");
+  ASSERT_EQ(put->response().status, 200) << put->BodyText();
+  EXPECT_EQ(Header(*put, "x-amz-checksum-crc64nvme"), crc64("data"));
+  auto head = Call("HEAD", "/bkt/c", With({{"x-amz-checksum-mode", "ENABLED"}}));
+  EXPECT_EQ(Header(*head, "x-amz-checksum-crc64nvme"), crc64("data"));
+  EXPECT_EQ(Header(*head, "x-amz-checksum-type"), "FULL_OBJECT");
+
+  std::string data(20000, 'z');
+  auto chunked = With({{"x-amz-content-sha256", "STREAMING-UNSIGNED-PAYLOAD-TRAILER"},
+                       {"Content-Encoding", "aws-chunked"},
+                       {"x-amz-trailer", "x-amz-checksum-crc64nvme"},
+                       {"x-amz-decoded-content-length", std::to_string(data.size())}});
+  auto trailed = Call("PUT", "/bkt/chunked", chunked,
+                      AwsChunked(data, 8192, {{"x-amz-checksum-crc64nvme", crc64(data)}}));
+  ASSERT_EQ(trailed->response().status, 200) << trailed->BodyText();
+  EXPECT_EQ(Header(*Call("GET", "/bkt/chunked", With({{"x-amz-checksum-mode", "ENABLED"}})),
+                   "x-amz-checksum-crc64nvme"),
+            crc64(data));
+  auto bad_trailer = Call("PUT", "/bkt/chunked2", chunked,
+                          AwsChunked(data, 8192, {{"x-amz-checksum-crc64nvme", crc64("other")}}));
+  EXPECT_EQ(ErrorCode(*bad_trailer), "BadDigest");
+}
+
 TEST_F(ObjectOpsTest, ChecksumAlgorithmAloneIsComputedAndStored) {
   auto put = Call("PUT", "/bkt/s", With({{"x-amz-checksum-algorithm", "SHA256"}}), "data");
   ASSERT_EQ(put->response().status, 200);
@@ -354,6 +386,18 @@ TEST_F(ObjectOpsTest, DeleteObjectsNeedsAMatchingDigest) {
   auto malformed =
       Call("POST", "/bkt?delete", With({{"Content-MD5", Base64Encode(Md5(bad))}}), bad);
   EXPECT_EQ(ErrorCode(*malformed), "MalformedXML");
+}
+
+TEST_F(ObjectOpsTest, DeleteObjectsTakesACrc64Nvme) {
+  const auto crc64 = [](std::string_view d) { return Base64Encode(Crc64Bytes(Crc64Nvme(d))); };
+  Put("bkt", "c", "3");
+  std::string xml = DeleteXml({"c"}, true);
+  auto mismatch =
+      Call("POST", "/bkt?delete", With({{"x-amz-checksum-crc64nvme", crc64("x")}}), xml);
+  EXPECT_EQ(ErrorCode(*mismatch), "BadDigest");
+  auto deleted = Call("POST", "/bkt?delete", With({{"x-amz-checksum-crc64nvme", crc64(xml)}}), xml);
+  ASSERT_EQ(deleted->response().status, 200) << deleted->BodyText();
+  EXPECT_EQ(Call("GET", "/bkt/c")->response().status, 404);
 }
 
 TEST_F(ObjectOpsTest, DeleteObjectsRefusesMoreThan1000Keys) {

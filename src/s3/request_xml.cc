@@ -34,6 +34,7 @@ void ReadPartChecksums(const pugi::xml_node& part, store::Checksums& checksums) 
   take("ChecksumCRC32C", checksums.crc32c);
   take("ChecksumSHA1", checksums.sha1);
   take("ChecksumSHA256", checksums.sha256);
+  take("ChecksumCRC64NVME", checksums.crc64nvme);
 }
 
 }  // namespace

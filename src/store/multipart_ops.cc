@@ -82,8 +82,8 @@ Result<std::vector<StoredPart>> LoadParts(db::Conn& conn, const std::string& upl
                                           int after_part, int limit) {
   IMGBATCH_ASSIGN_OR_RETURN(
       auto q, conn.Prepare("SELECT part_number, size, etag, last_modified_ms, crc32, crc32c, "
-                           "sha1, sha256, blob_id FROM parts WHERE upload_id=? AND part_number>? "
-                           "ORDER BY part_number LIMIT ?"));
+                           "sha1, sha256, crc64nvme, blob_id FROM parts WHERE upload_id=? AND "
+                           "part_number>? ORDER BY part_number LIMIT ?"));
   q.Bind(1, upload_id).Bind(2, int64_t{after_part}).Bind(3, int64_t{limit});
   std::vector<StoredPart> parts;
   while (true) {
@@ -94,12 +94,8 @@ Result<std::vector<StoredPart>> LoadParts(db::Conn& conn, const std::string& upl
     p.info.size = static_cast<uint64_t>(q.ColumnInt(1));
     p.info.etag = q.ColumnText(2);
     p.info.last_modified_ms = q.ColumnInt(3);
-    std::optional<std::string>* fields[] = {&p.info.checksums.crc32, &p.info.checksums.crc32c,
-                                            &p.info.checksums.sha1, &p.info.checksums.sha256};
-    for (int i = 0; i < 4; ++i) {
-      if (!q.ColumnIsNull(4 + i)) *fields[i] = q.ColumnText(4 + i);
-    }
-    p.blob_id = q.ColumnText(8);
+    ReadChecksums(q, 4, p.info.checksums);
+    p.blob_id = q.ColumnText(4 + kChecksumColumns);
     parts.push_back(std::move(p));
   }
   return parts;
@@ -192,21 +188,13 @@ Result<PartInfo> StoreImpl::UploadPart(const std::string& bucket, const std::str
     info.last_modified_ms = clock().NowMillis();
     IMGBATCH_ASSIGN_OR_RETURN(
         auto upsert, txn.Prepare("INSERT OR REPLACE INTO parts(upload_id, part_number, size, etag, "
-                                 "last_modified_ms, crc32, crc32c, sha1, sha256, blob_id) "
-                                 "VALUES(?,?,?,?,?,?,?,?,?,?)"));
+                                 "last_modified_ms, crc32, crc32c, sha1, sha256, crc64nvme, "
+                                 "blob_id) VALUES(?,?,?,?,?,?,?,?,?,?,?)"));
     upsert.Bind(1, upload_id).Bind(2, int64_t{part_number});
     upsert.Bind(3, static_cast<int64_t>(info.size)).Bind(4, info.etag);
     upsert.Bind(5, info.last_modified_ms);
-    const std::optional<std::string>* fields[] = {&info.checksums.crc32, &info.checksums.crc32c,
-                                                  &info.checksums.sha1, &info.checksums.sha256};
-    for (int i = 0; i < 4; ++i) {
-      if (*fields[i]) {
-        upsert.Bind(6 + i, **fields[i]);
-      } else {
-        upsert.BindNull(6 + i);
-      }
-    }
-    upsert.Bind(10, ingested.blob_id);
+    BindChecksums(upsert, 6, info.checksums);
+    upsert.Bind(6 + kChecksumColumns, ingested.blob_id);
     return upsert.Run();
   });
   if (!st.ok()) {
@@ -220,11 +208,21 @@ Result<PartInfo> StoreImpl::UploadPart(const std::string& bucket, const std::str
 // The client's whole-object checksums (CompleteMultipartUpload's
 // x-amz-checksum-*) against the composite of the chosen parts: AWS answers
 // BadDigest when they differ. SHA values may come with or without the
-// "-<parts>" suffix.
+// "-<parts>" suffix. A CRC64NVME is always the whole object's CRC.
 static Status VerifyCompositeChecksums(const std::vector<const StoredPart*>& chosen,
                                        const Checksums& expected) {
   std::vector<Checksums> part_checksums;
-  for (const StoredPart* part : chosen) part_checksums.push_back(part->info.checksums);
+  std::vector<uint64_t> part_sizes;
+  for (const StoredPart* part : chosen) {
+    part_checksums.push_back(part->info.checksums);
+    part_sizes.push_back(part->info.size);
+  }
+  if (expected.crc64nvme &&
+      Base64Decode(*expected.crc64nvme) !=
+          Base64Decode(FullObjectCrc64Nvme(part_checksums, part_sizes).value_or(""))) {
+    return InvalidArgument("The CRC64NVME you specified did not match the calculated checksum.")
+        .WithDetail("BadDigest");
+  }
   struct Named {
     ChecksumAlgorithm algorithm;
     const char* name;
@@ -303,8 +301,9 @@ Result<ObjectMeta> StoreImpl::CompleteMultipartUpload(
           .WithDetail("InvalidPart");
     };
     if (!found || NormalizeEtag(wanted.etag) != stored[next].info.etag) return invalid_part();
-    for (ChecksumAlgorithm a : {ChecksumAlgorithm::kCrc32, ChecksumAlgorithm::kCrc32c,
-                                ChecksumAlgorithm::kSha1, ChecksumAlgorithm::kSha256}) {
+    for (ChecksumAlgorithm a :
+         {ChecksumAlgorithm::kCrc32, ChecksumAlgorithm::kCrc32c, ChecksumAlgorithm::kSha1,
+          ChecksumAlgorithm::kSha256, ChecksumAlgorithm::kCrc64Nvme}) {
       std::optional<std::string> given = ChecksumOf(wanted.checksums, a);
       if (given && ChecksumOf(stored[next].info.checksums, a) != given) return invalid_part();
     }
@@ -354,6 +353,9 @@ Result<ObjectMeta> StoreImpl::CompleteMultipartUpload(
   const ChecksumAlgorithm algorithm = upload.options.checksum_algorithm;
   if (std::optional<std::string> composite = CompositeChecksum(algorithm, part_checksums)) {
     *MutableChecksumOf(body.checksums, algorithm) = *composite;
+  }
+  if (algorithm == ChecksumAlgorithm::kCrc64Nvme) {
+    body.checksums.crc64nvme = FullObjectCrc64Nvme(part_checksums, part_sizes);
   }
 
   std::vector<std::string> consumed_blobs;

@@ -115,6 +115,45 @@ TEST_F(MultipartTest, CompleteVerifiesExpectedCompositeChecksum) {
   EXPECT_EQ(meta->checksums.sha256, composite);
 }
 
+// CRC64NVME uploads get the whole object's CRC (FULL_OBJECT), combined from
+// the parts' CRCs; a client's whole-object CRC64NVME must match it.
+TEST_F(MultipartTest, Crc64NvmeUploadsGetTheWholeObjectsCrc) {
+  PutOptions options;
+  options.checksum_algorithm = ChecksumAlgorithm::kCrc64Nvme;
+  const std::string id = Begin("k", options);
+  const std::string p1 = Pattern(kFiveMiB + 3);
+  const std::string p2 = "the last part";
+  auto part1 = Part("k", id, 1, p1);
+  ASSERT_TRUE(part1.ok()) << part1.status().ToString();
+  EXPECT_EQ(part1->checksums.crc64nvme, Base64Encode(Crc64Bytes(Crc64Nvme(p1))));
+  PutOptions part_options;
+  part_options.expected.crc64nvme = Base64Encode(Crc64Bytes(Crc64Nvme("not the part")));
+  EXPECT_EQ(Part("k", id, 2, p2, part_options).status().detail(), "BadDigest");
+  part_options.expected.crc64nvme = Base64Encode(Crc64Bytes(Crc64Nvme(p2)));
+  auto part2 = Part("k", id, 2, p2, part_options);
+  ASSERT_TRUE(part2.ok()) << part2.status().ToString();
+  const std::vector<CompletedPart> parts{{1, part1->etag, {part1->checksums}},
+                                         {2, part2->etag, {part2->checksums}}};
+  const std::string whole = Base64Encode(Crc64Bytes(Crc64Nvme(p1 + p2)));
+
+  Checksums bad;
+  bad.crc64nvme = Base64Encode(Crc64Bytes(Crc64Nvme(p1)));
+  auto refused = store_->CompleteMultipartUpload("bkt", "k", id, parts, {"t", "", ""}, bad);
+  EXPECT_EQ(refused.status().detail(), "BadDigest");
+  EXPECT_EQ(store_->HeadObject("bkt", "k").status().code(), Code::kNotFound);
+
+  Checksums good;
+  good.crc64nvme = whole;
+  auto meta = store_->CompleteMultipartUpload("bkt", "k", id, parts, {"t", "", ""}, good);
+  ASSERT_TRUE(meta.ok()) << meta.status().ToString();
+  EXPECT_EQ(meta->checksums.crc64nvme, whole);
+  EXPECT_FALSE(meta->checksums.composite);
+  auto head = store_->HeadObject("bkt", "k");
+  ASSERT_TRUE(head.ok());
+  EXPECT_EQ(head->checksums.crc64nvme, whole);
+  EXPECT_FALSE(head->checksums.composite);
+}
+
 // A retried Complete (its response lost) succeeds again with the same
 // object, as on S3; once the key is overwritten it is NoSuchUpload.
 TEST_F(MultipartTest, RetriedCompleteAnswersTheSameObject) {

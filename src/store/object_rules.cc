@@ -40,6 +40,8 @@ HashKind KindOf(ChecksumAlgorithm algorithm) {
       return HashKind::kSha1;
     case ChecksumAlgorithm::kSha256:
       return HashKind::kSha256;
+    case ChecksumAlgorithm::kCrc64Nvme:
+      return HashKind::kCrc64Nvme;
     case ChecksumAlgorithm::kNone:
       break;
   }
@@ -51,11 +53,12 @@ struct AlgorithmInfo {
   const char* wire_name;  // as in x-amz-checksum-<name> and error messages
   size_t digest_bytes;
 };
-constexpr std::array<AlgorithmInfo, 4> kAlgorithms = {{
+constexpr std::array<AlgorithmInfo, 5> kAlgorithms = {{
     {ChecksumAlgorithm::kCrc32, "crc32", 4},
     {ChecksumAlgorithm::kCrc32c, "crc32c", 4},
     {ChecksumAlgorithm::kSha1, "sha1", 20},
     {ChecksumAlgorithm::kSha256, "sha256", 32},
+    {ChecksumAlgorithm::kCrc64Nvme, "crc64nvme", 8},
 }};
 
 std::string ToUpperAscii(std::string_view s) {
@@ -217,6 +220,9 @@ void BodyDigests::Finish() {
       case HashKind::kSha256:
         computed_.sha256 = Base64Encode(raw);
         break;
+      case HashKind::kCrc64Nvme:
+        computed_.crc64nvme = Base64Encode(raw);
+        break;
     }
   }
 }
@@ -256,7 +262,9 @@ Status VerifyDigests(const PutOptions& options, const BodyDigests& digests) {
 
 std::optional<std::string> CompositeChecksum(ChecksumAlgorithm algorithm,
                                              const std::vector<Checksums>& parts) {
-  if (algorithm == ChecksumAlgorithm::kNone) return std::nullopt;
+  if (algorithm == ChecksumAlgorithm::kNone || algorithm == ChecksumAlgorithm::kCrc64Nvme) {
+    return std::nullopt;
+  }
   Hasher hasher(KindOf(algorithm));
   for (const Checksums& part : parts) {
     std::optional<std::string> value = ChecksumOf(part, algorithm);
@@ -266,6 +274,20 @@ std::optional<std::string> CompositeChecksum(ChecksumAlgorithm algorithm,
     hasher.Update(*raw);
   }
   return Base64Encode(hasher.Finish()) + "-" + std::to_string(parts.size());
+}
+
+std::optional<std::string> FullObjectCrc64Nvme(const std::vector<Checksums>& parts,
+                                               const std::vector<uint64_t>& sizes) {
+  if (parts.empty() || parts.size() != sizes.size()) return std::nullopt;
+  uint64_t whole = 0;  // the CRC of no bytes
+  for (size_t i = 0; i < parts.size(); ++i) {
+    if (!parts[i].crc64nvme) return std::nullopt;
+    std::optional<std::string> raw = Base64Decode(*parts[i].crc64nvme);
+    std::optional<uint64_t> part = raw ? Crc64FromBytes(*raw) : std::nullopt;
+    if (!part) return std::nullopt;
+    whole = Crc64NvmeCombine(whole, *part, sizes[i]);
+  }
+  return Base64Encode(Crc64Bytes(whole));
 }
 
 std::optional<std::string> ChecksumOf(const Checksums& c, ChecksumAlgorithm algorithm) {
@@ -278,6 +300,8 @@ std::optional<std::string> ChecksumOf(const Checksums& c, ChecksumAlgorithm algo
       return c.sha1;
     case ChecksumAlgorithm::kSha256:
       return c.sha256;
+    case ChecksumAlgorithm::kCrc64Nvme:
+      return c.crc64nvme;
     case ChecksumAlgorithm::kNone:
       break;
   }
@@ -294,6 +318,8 @@ std::optional<std::string>* MutableChecksumOf(Checksums& c, ChecksumAlgorithm al
       return &c.sha1;
     case ChecksumAlgorithm::kSha256:
       return &c.sha256;
+    case ChecksumAlgorithm::kCrc64Nvme:
+      return &c.crc64nvme;
     case ChecksumAlgorithm::kNone:
       break;
   }

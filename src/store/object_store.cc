@@ -24,25 +24,7 @@ std::shared_ptr<int> SharedFd(int fd) {
   });
 }
 
-void ReadChecksums(const db::Statement& st, int first_column, Checksums& c) {
-  std::optional<std::string>* fields[] = {&c.crc32, &c.crc32c, &c.sha1, &c.sha256};
-  for (int i = 0; i < 4; ++i) {
-    if (!st.ColumnIsNull(first_column + i)) *fields[i] = st.ColumnText(first_column + i);
-  }
-}
-
-void BindChecksums(db::Statement& st, int first_index, const Checksums& c) {
-  const std::optional<std::string>* fields[] = {&c.crc32, &c.crc32c, &c.sha1, &c.sha256};
-  for (int i = 0; i < 4; ++i) {
-    if (*fields[i]) {
-      st.Bind(first_index + i, **fields[i]);
-    } else {
-      st.BindNull(first_index + i);
-    }
-  }
-}
-
-// Reads a row selected with kObjectColumns (plus inline_data at column 13 when
+// Reads a row selected with kObjectColumns (plus inline_data at column 14 when
 // with_data).
 Result<StoredObject> RowToObject(const db::Statement& st, const std::string& bucket,
                                  bool with_data) {
@@ -56,12 +38,12 @@ Result<StoredObject> RowToObject(const db::Statement& st, const std::string& buc
   m.sequence = static_cast<uint64_t>(st.ColumnInt(4));
   m.parts_count = static_cast<int>(st.ColumnInt(5));
   ReadChecksums(st, 6, m.checksums);
-  m.checksums.composite = st.ColumnInt(10) != 0;
-  std::optional<ObjectAttrs> attrs = DecodeAttrs(st.ColumnText(11));
+  m.checksums.composite = st.ColumnInt(11) != 0;
+  std::optional<ObjectAttrs> attrs = DecodeAttrs(st.ColumnText(12));
   if (!attrs) return Status(Code::kCorruption, "bad attrs of object " + m.key);
   ApplyAttrs(*attrs, m);
-  if (!st.ColumnIsNull(12)) obj.blob_id = st.ColumnText(12);
-  if (with_data) obj.inline_bytes = st.ColumnText(13);
+  if (!st.ColumnIsNull(13)) obj.blob_id = st.ColumnText(13);
+  if (with_data) obj.inline_bytes = st.ColumnText(14);
   return obj;
 }
 
@@ -150,6 +132,25 @@ Result<PartBytes> FindPart(const ObjectMeta& meta, const std::vector<uint64_t>& 
 }
 
 }  // namespace
+
+void ReadChecksums(const db::Statement& st, int first_column, Checksums& c) {
+  std::optional<std::string>* fields[] = {&c.crc32, &c.crc32c, &c.sha1, &c.sha256, &c.crc64nvme};
+  for (int i = 0; i < kChecksumColumns; ++i) {
+    if (!st.ColumnIsNull(first_column + i)) *fields[i] = st.ColumnText(first_column + i);
+  }
+}
+
+void BindChecksums(db::Statement& st, int first_index, const Checksums& c) {
+  const std::optional<std::string>* fields[] = {&c.crc32, &c.crc32c, &c.sha1, &c.sha256,
+                                                &c.crc64nvme};
+  for (int i = 0; i < kChecksumColumns; ++i) {
+    if (*fields[i]) {
+      st.Bind(first_index + i, **fields[i]);
+    } else {
+      st.BindNull(first_index + i);
+    }
+  }
+}
 
 // ---- validation ----
 
@@ -391,21 +392,21 @@ Result<ObjectMeta> StoreImpl::CommitObject(const std::string& bucket, const std:
     IMGBATCH_ASSIGN_OR_RETURN(
         auto upsert,
         txn.Prepare("INSERT INTO objects(bucket, key, size, etag, last_modified_ms, sequence, "
-                    "parts_count, crc32, crc32c, sha1, sha256, checksum_composite, attrs, "
-                    "blob_id, inline_data) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,"
-                    "?15) ON CONFLICT(bucket, key) DO UPDATE SET size=?3, etag=?4, "
+                    "parts_count, crc32, crc32c, sha1, sha256, crc64nvme, checksum_composite, "
+                    "attrs, blob_id, inline_data) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,"
+                    "?13,?14,?15,?16) ON CONFLICT(bucket, key) DO UPDATE SET size=?3, etag=?4, "
                     "last_modified_ms=?5, sequence=?6, parts_count=?7, crc32=?8, crc32c=?9, "
-                    "sha1=?10, sha256=?11, checksum_composite=?12, attrs=?13, blob_id=?14, "
-                    "inline_data=?15"));
+                    "sha1=?10, sha256=?11, crc64nvme=?12, checksum_composite=?13, attrs=?14, "
+                    "blob_id=?15, inline_data=?16"));
     upsert.Bind(1, bucket).Bind(2, key).Bind(3, static_cast<int64_t>(meta.size));
     upsert.Bind(4, meta.etag).Bind(5, meta.last_modified_ms);
     upsert.Bind(6, static_cast<int64_t>(meta.sequence)).Bind(7, int64_t{parts_count});
     BindChecksums(upsert, 8, meta.checksums);
-    upsert.Bind(12, int64_t{checksum_composite ? 1 : 0}).BindBlob(13, encoded_attrs);
+    upsert.Bind(13, int64_t{checksum_composite ? 1 : 0}).BindBlob(14, encoded_attrs);
     if (body.is_inline) {
-      upsert.BindNull(14).BindBlob(15, body.inline_bytes);
+      upsert.BindNull(15).BindBlob(16, body.inline_bytes);
     } else {
-      upsert.Bind(14, body.blob_id).BindNull(15);
+      upsert.Bind(15, body.blob_id).BindNull(16);
     }
     IMGBATCH_RETURN_IF_ERROR(upsert.Run());
     IMGBATCH_RETURN_IF_ERROR(RecordPartSizes(txn, bucket, key, part_sizes));

@@ -41,12 +41,14 @@ class ByteSource {
   virtual Result<size_t> Read(std::span<char> buffer) = 0;
 };
 
-enum class ChecksumAlgorithm { kNone, kCrc32, kCrc32c, kSha1, kSha256 };
+// Stored by number (uploads.checksum_algorithm): add at the end only.
+enum class ChecksumAlgorithm { kNone, kCrc32, kCrc32c, kSha1, kSha256, kCrc64Nvme };
 
 // Checksum values as AWS puts them on the wire: base64 of the raw digest.
 struct Checksums {
-  std::optional<std::string> crc32, crc32c, sha1, sha256;
-  // Multipart objects carry a composite checksum ("<b64>-<parts>").
+  std::optional<std::string> crc32, crc32c, sha1, sha256, crc64nvme;
+  // Multipart objects carry a composite checksum ("<b64>-<parts>"), except
+  // CRC64NVME ones: S3 gives those the whole object's CRC (FULL_OBJECT).
   bool composite = false;
 };
 
@@ -285,7 +287,8 @@ class ObjectStore {
                                       ByteSource& body, const PutOptions& part_options) = 0;
   // `expected` holds whole-object checksums the client sent with the request
   // (x-amz-checksum-*): each must equal the composite computed from the
-  // parts ("BadDigest" otherwise), checked before anything is written.
+  // parts, or for CRC64NVME the whole object's CRC combined from the parts'
+  // ("BadDigest" otherwise), checked before anything is written.
   virtual Result<ObjectMeta> CompleteMultipartUpload(const std::string& bucket,
                                                      const std::string& key,
                                                      const std::string& upload_id,

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "common/hashing.h"
+#include "store/schema.h"
 #include "store/store_test_util.h"
 
 namespace imgbatch::store {
@@ -231,6 +232,90 @@ TEST_F(ObjectStoreTest, ContentMd5AndChecksumsAreVerified) {
   ASSERT_TRUE(meta.ok());
   EXPECT_EQ(meta->checksums.crc32c, Base64Encode(Crc32Bytes(Crc32cUpdate(0, data))));
   EXPECT_EQ(Get("bkt", "x").status().code(), Code::kNotFound);  // no failed write landed
+}
+
+// What current AWS SDKs and the CLI send by default: x-amz-checksum-crc64nvme.
+TEST_F(ObjectStoreTest, Crc64NvmeChecksumsAreVerifiedAndKept) {
+  const std::string data = "hello world";
+  PutOptions good;
+  good.expected.crc64nvme = "jSnVw/bqjr4=";  // the AWS SDK for JavaScript's value
+  auto meta = Put("bkt", "ok", data, good);
+  ASSERT_TRUE(meta.ok()) << meta.status().ToString();
+  EXPECT_EQ(store_->HeadObject("bkt", "ok")->checksums.crc64nvme, "jSnVw/bqjr4=");
+
+  PutOptions bad;
+  bad.expected.crc64nvme = Base64Encode(Crc64Bytes(Crc64Nvme("other")));
+  Status st = Put("bkt", "x", data, bad).status();
+  EXPECT_EQ(st.detail(), "BadDigest");
+  EXPECT_EQ(st.message(), "The CRC64NVME you specified did not match the calculated checksum.");
+  PutOptions malformed;
+  malformed.expected.crc64nvme = Base64Encode("1234");  // 4 bytes, not 8
+  EXPECT_EQ(Put("bkt", "x", data, malformed).status().detail(), "InvalidRequest");
+
+  PutOptions computed;  // asked for by algorithm alone, on the blob path
+  computed.checksum_algorithm = ChecksumAlgorithm::kCrc64Nvme;
+  const std::string large = Pattern(5000);
+  meta = Put("bkt", "blob", large, computed);
+  ASSERT_TRUE(meta.ok()) << meta.status().ToString();
+  EXPECT_EQ(meta->checksums.crc64nvme, Base64Encode(Crc64Bytes(Crc64Nvme(large))));
+  Reopen();
+  EXPECT_EQ(store_->HeadObject("bkt", "blob")->checksums.crc64nvme, meta->checksums.crc64nvme);
+}
+
+// A store at schema version 3 (before CRC64NVME), written row by row; the
+// test opens the store itself, which runs migration 4 over it.
+class StoreUpgradeTest : public StoreFixture {
+ protected:
+  void SetUp() override {
+    db::Options db_options;
+    db_options.path = dir_.path() + "/meta.db";
+    auto db = db::Database::Open(db_options);
+    ASSERT_TRUE(db.ok()) << db.status().ToString();
+    std::vector<db::Migration> before_crc64;
+    for (const db::Migration& step : StoreMigrations()) {
+      if (step.version <= 3) before_crc64.push_back(step);
+    }
+    ASSERT_TRUE((*db)->Migrate("store", before_crc64).ok());
+    ObjectAttrs attrs;
+    attrs.content_type = "text/plain";
+    attrs.user_metadata = {{"origin", "v3"}};
+    Status written = (*db)->Write([&](db::Txn& txn) -> Status {
+      IMGBATCH_RETURN_IF_ERROR(txn.Exec("INSERT INTO buckets VALUES('bkt', 'us-east-1', 1)"));
+      IMGBATCH_ASSIGN_OR_RETURN(
+          db::Statement insert,
+          txn.Prepare("INSERT INTO objects(bucket, key, size, etag, last_modified_ms, sequence, "
+                      "crc32, checksum_composite, attrs, inline_data) "
+                      "VALUES('bkt', 'old', 5, ?1, 1000, 1, ?2, 0, ?3, ?4)"));
+      insert.Bind(1, Md5Hex("hello")).Bind(2, Base64Encode(Crc32Bytes(Crc32Update(0, "hello"))));
+      IMGBATCH_RETURN_IF_ERROR(insert.BindBlob(3, EncodeAttrs(attrs)).BindBlob(4, "hello").Run());
+      return txn.Exec("UPDATE store_sequence SET value = 1");
+    });
+    ASSERT_TRUE(written.ok()) << written.ToString();
+  }
+};
+
+TEST_F(StoreUpgradeTest, ObjectsStoredBeforeCrc64NvmeKeepTheirBytesAndMetadata) {
+  Open();
+  auto head = store_->HeadObject("bkt", "old");
+  ASSERT_TRUE(head.ok()) << head.status().ToString();
+  EXPECT_EQ(head->etag, Md5Hex("hello"));
+  EXPECT_EQ(head->checksums.crc32, Base64Encode(Crc32Bytes(Crc32Update(0, "hello"))));
+  EXPECT_FALSE(head->checksums.crc64nvme.has_value());
+  EXPECT_EQ(head->content_type, "text/plain");
+  EXPECT_EQ(head->user_metadata,
+            (std::vector<std::pair<std::string, std::string>>{{"origin", "v3"}}));
+  auto got = store_->GetObject("bkt", "old", std::nullopt, {});
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(ReadAll(*got), "hello");
+  // The rebuilt table's key index still makes a put of the same key an overwrite.
+  PutOptions options;
+  options.checksum_algorithm = ChecksumAlgorithm::kCrc64Nvme;
+  ASSERT_TRUE(Put("bkt", "old", "hello again", options).ok());
+  auto listed = store_->ListObjects("bkt", {});
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->objects.size(), 1u);
+  EXPECT_EQ(listed->objects[0].checksums.crc64nvme,
+            Base64Encode(Crc64Bytes(Crc64Nvme("hello again"))));
 }
 
 TEST_F(ObjectStoreTest, BadDigestOnBlobLeavesNoFile) {

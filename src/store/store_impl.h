@@ -39,10 +39,16 @@ struct StoredObject {
   std::string inline_bytes;  // only when read with data
 };
 
+// The checksum columns (crc32, crc32c, sha1, sha256, crc64nvme), in this
+// order wherever objects or parts select or bind them.
+inline constexpr int kChecksumColumns = 5;
+void ReadChecksums(const db::Statement& st, int first_column, Checksums& c);
+void BindChecksums(db::Statement& st, int first_index, const Checksums& c);
+
 // Columns every object query selects, in StoredObject order.
 inline constexpr const char* kObjectColumns =
     "key, size, etag, last_modified_ms, sequence, parts_count, crc32, crc32c, sha1, sha256, "
-    "checksum_composite, attrs, blob_id";
+    "crc64nvme, checksum_composite, attrs, blob_id";
 
 class StoreImpl final : public ObjectStore {
  public:

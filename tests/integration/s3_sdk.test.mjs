@@ -9,6 +9,7 @@ import {
   CreateMultipartUploadCommand, UploadPartCommand, CompleteMultipartUploadCommand,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { Crc64Nvme } from '@aws-sdk/checksums/crc';
 import { startServer } from './harness.mjs';
 
 let server;
@@ -77,6 +78,56 @@ test('multipart upload', async () => {
   const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
   const bytes = Buffer.from(await got.Body.transformToByteArray());
   assert.equal(Buffer.compare(bytes, Buffer.concat([p1, p2])), 0);
+});
+
+async function crc64nvme(bytes) {
+  const crc = new Crc64Nvme();
+  crc.update(bytes);
+  return Buffer.from(await crc.digest()).toString('base64');
+}
+
+// CRC64NVME is what the AWS CLI v2 (since 2.23) checksums uploads with by default;
+// the SDK sends it when asked and verifies it on GET with ChecksumMode.
+test('CRC64NVME uploads: single, multipart (FULL_OBJECT) and delete objects', async () => {
+  const body = randomBytes(70_000);
+  const put = await s3.send(new PutObjectCommand({
+    Bucket: bucket, Key: 'crc64', Body: body, ChecksumAlgorithm: 'CRC64NVME',
+  }));
+  assert.equal(put.ChecksumCRC64NVME, await crc64nvme(body));
+  const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'crc64', ChecksumMode: 'ENABLED' }));
+  assert.equal(got.ChecksumCRC64NVME, await crc64nvme(body));
+  assert.equal(Buffer.compare(Buffer.from(await got.Body.transformToByteArray()), body), 0);
+
+  const key = 'crc64-multi';
+  const created = await s3.send(new CreateMultipartUploadCommand({
+    Bucket: bucket, Key: key, ChecksumAlgorithm: 'CRC64NVME', ChecksumType: 'FULL_OBJECT',
+  }));
+  assert.equal(created.ChecksumType, 'FULL_OBJECT');
+  const parts = [randomBytes(5 * 1024 * 1024), randomBytes(4321)];
+  const uploaded = [];
+  for (const [i, part] of parts.entries()) {
+    const r = await s3.send(new UploadPartCommand({
+      Bucket: bucket, Key: key, UploadId: created.UploadId, PartNumber: i + 1, Body: part,
+      ChecksumAlgorithm: 'CRC64NVME',
+    }));
+    assert.equal(r.ChecksumCRC64NVME, await crc64nvme(part));
+    uploaded.push({ PartNumber: i + 1, ETag: r.ETag, ChecksumCRC64NVME: r.ChecksumCRC64NVME });
+  }
+  const whole = Buffer.concat(parts);
+  await s3.send(new CompleteMultipartUploadCommand({
+    Bucket: bucket, Key: key, UploadId: created.UploadId, ChecksumType: 'FULL_OBJECT',
+    ChecksumCRC64NVME: await crc64nvme(whole), MultipartUpload: { Parts: uploaded },
+  }));
+  const multi = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, ChecksumMode: 'ENABLED' }));
+  assert.equal(multi.ChecksumCRC64NVME, await crc64nvme(whole));
+  assert.equal(multi.ChecksumType, 'FULL_OBJECT');
+  assert.equal(Buffer.compare(Buffer.from(await multi.Body.transformToByteArray()), whole), 0);
+
+  const del = await s3.send(new DeleteObjectsCommand({
+    Bucket: bucket, ChecksumAlgorithm: 'CRC64NVME',
+    Delete: { Objects: [{ Key: 'crc64' }, { Key: key }] },
+  }));
+  assert.equal(del.Deleted.length, 2);
 });
 
 test('presigned GET url', async () => {
