@@ -14,50 +14,6 @@ bool IsStreaming(auth::PayloadMode mode) {
 
 }  // namespace
 
-std::optional<store::ChecksumAlgorithm> ParseChecksumAlgorithm(std::string_view name) {
-  if (IEquals(name, "CRC32")) return store::ChecksumAlgorithm::kCrc32;
-  if (IEquals(name, "CRC32C")) return store::ChecksumAlgorithm::kCrc32c;
-  if (IEquals(name, "SHA1")) return store::ChecksumAlgorithm::kSha1;
-  if (IEquals(name, "SHA256")) return store::ChecksumAlgorithm::kSha256;
-  if (IEquals(name, "CRC64NVME")) return store::ChecksumAlgorithm::kCrc64Nvme;
-  return std::nullopt;
-}
-
-const char* ChecksumAlgorithmName(store::ChecksumAlgorithm algorithm) {
-  switch (algorithm) {
-    case store::ChecksumAlgorithm::kCrc32:
-      return "CRC32";
-    case store::ChecksumAlgorithm::kCrc32c:
-      return "CRC32C";
-    case store::ChecksumAlgorithm::kSha1:
-      return "SHA1";
-    case store::ChecksumAlgorithm::kSha256:
-      return "SHA256";
-    case store::ChecksumAlgorithm::kCrc64Nvme:
-      return "CRC64NVME";
-    case store::ChecksumAlgorithm::kNone:
-      break;
-  }
-  return "";
-}
-
-HashKind HashKindFor(store::ChecksumAlgorithm algorithm) {
-  switch (algorithm) {
-    case store::ChecksumAlgorithm::kCrc32:
-      return HashKind::kCrc32;
-    case store::ChecksumAlgorithm::kCrc32c:
-      return HashKind::kCrc32c;
-    case store::ChecksumAlgorithm::kSha1:
-      return HashKind::kSha1;
-    case store::ChecksumAlgorithm::kCrc64Nvme:
-      return HashKind::kCrc64Nvme;
-    case store::ChecksumAlgorithm::kSha256:
-    case store::ChecksumAlgorithm::kNone:
-      break;
-  }
-  return HashKind::kSha256;
-}
-
 Result<std::unique_ptr<RequestBody>> RequestBody::Open(http::Exchange& exchange,
                                                        const auth::VerifiedRequest& caller,
                                                        Authenticator& authenticator) {

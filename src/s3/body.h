@@ -13,6 +13,7 @@
 #include "common/hashing.h"
 #include "http/exchange.h"
 #include "s3/authenticator.h"
+#include "s3/checksum_fields.h"
 #include "store/object_store.h"
 
 namespace imgbatch::s3 {
@@ -49,11 +50,5 @@ class RequestBody final : public store::ByteSource {
 // Reads a whole small body (XML documents), refusing more than max_bytes
 // (MaxMessageLengthExceeded).
 Result<std::string> ReadSmallBody(store::ByteSource& body, size_t max_bytes);
-
-// Checksum algorithm names as on the wire ("CRC32", "crc32", ...).
-std::optional<store::ChecksumAlgorithm> ParseChecksumAlgorithm(std::string_view name);
-// "CRC32", "CRC32C", "SHA1", "SHA256".
-const char* ChecksumAlgorithmName(store::ChecksumAlgorithm algorithm);
-HashKind HashKindFor(store::ChecksumAlgorithm algorithm);
 
 }  // namespace imgbatch::s3

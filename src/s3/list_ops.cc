@@ -30,13 +30,12 @@ void AddContentsEntry(pugi::xml_node node, const store::ObjectMeta& object, bool
   AddText(node, "LastModified", XmlTime(object.last_modified_ms));
   AddText(node, "ETag", Quoted(object.etag));
   const store::Checksums& sums = object.checksums;
-  const char* algorithm = sums.crc32       ? "CRC32"
-                          : sums.crc32c    ? "CRC32C"
-                          : sums.sha1      ? "SHA1"
-                          : sums.sha256    ? "SHA256"
-                          : sums.crc64nvme ? "CRC64NVME"
-                                           : nullptr;
-  if (algorithm) AddText(node, "ChecksumAlgorithm", algorithm);
+  for (const ChecksumField& field : kChecksumFields) {
+    if (sums.*field.value) {  // the first algorithm the object has
+      AddText(node, "ChecksumAlgorithm", field.name);
+      break;
+    }
+  }
   AddNumber(node, "Size", object.size);
   if (with_owner) AddOwner(node, "Owner", s3);
   AddText(node, "StorageClass", "STANDARD");

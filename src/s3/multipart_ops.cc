@@ -79,11 +79,7 @@ store::Checksums ExpectedObjectChecksums(const S3Request& request) {
   auto take = [&](std::string_view header, std::optional<std::string>& into) {
     if (auto value = request.Header(header)) into = std::string(Trim(*value));
   };
-  take("x-amz-checksum-crc32", expected.crc32);
-  take("x-amz-checksum-crc32c", expected.crc32c);
-  take("x-amz-checksum-sha1", expected.sha1);
-  take("x-amz-checksum-sha256", expected.sha256);
-  take("x-amz-checksum-crc64nvme", expected.crc64nvme);
+  for (const ChecksumField& field : kChecksumFields) take(field.header, expected.*field.value);
   return expected;
 }
 

@@ -15,27 +15,6 @@ namespace {
 constexpr std::string_view kMetaPrefix = "x-amz-meta-";
 constexpr size_t kMd5Bytes = 16;
 
-struct ChecksumField {
-  store::ChecksumAlgorithm algorithm;
-  std::string_view header;  // x-amz-checksum-crc32
-  const char* element;      // ChecksumCRC32
-  size_t digest_bytes;
-  std::optional<std::string> store::Checksums::*value;
-};
-
-constexpr std::array<ChecksumField, 5> kChecksumFields = {{
-    {store::ChecksumAlgorithm::kCrc32, "x-amz-checksum-crc32", "ChecksumCRC32", 4,
-     &store::Checksums::crc32},
-    {store::ChecksumAlgorithm::kCrc32c, "x-amz-checksum-crc32c", "ChecksumCRC32C", 4,
-     &store::Checksums::crc32c},
-    {store::ChecksumAlgorithm::kSha1, "x-amz-checksum-sha1", "ChecksumSHA1", 20,
-     &store::Checksums::sha1},
-    {store::ChecksumAlgorithm::kSha256, "x-amz-checksum-sha256", "ChecksumSHA256", 32,
-     &store::Checksums::sha256},
-    {store::ChecksumAlgorithm::kCrc64Nvme, "x-amz-checksum-crc64nvme", "ChecksumCRC64NVME", 8,
-     &store::Checksums::crc64nvme},
-}};
-
 // Response header overrides a GET may ask for with query parameters.
 constexpr std::array<std::pair<std::string_view, std::string_view>, 6> kResponseOverrides = {{
     {"response-content-type", "Content-Type"},
@@ -226,7 +205,7 @@ Status VerifyBodyIntegrity(const OpContext& ctx, const RequestBody& body, std::s
     std::optional<std::string_view> value = ctx.request.Header(field.header);
     if (!value) continue;
     present = true;
-    Hasher hasher(HashKindFor(field.algorithm));
+    Hasher hasher(field.hash);
     hasher.Update(bytes);
     if (Base64Encode(hasher.Finish()) != Trim(*value)) return S3Status("BadDigest");
   }

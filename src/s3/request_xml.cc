@@ -1,6 +1,7 @@
 #include "s3/request_xml.h"
 
 #include "common/strings.h"
+#include "s3/checksum_fields.h"
 #include "s3/errors.h"
 #include "s3/wire_xml.h"
 
@@ -30,11 +31,7 @@ void ReadPartChecksums(const pugi::xml_node& part, store::Checksums& checksums) 
   auto take = [&](std::string_view name, std::optional<std::string>& out) {
     if (pugi::xml_node node = ChildByLocalName(part, name)) out = std::string(node.text().get());
   };
-  take("ChecksumCRC32", checksums.crc32);
-  take("ChecksumCRC32C", checksums.crc32c);
-  take("ChecksumSHA1", checksums.sha1);
-  take("ChecksumSHA256", checksums.sha256);
-  take("ChecksumCRC64NVME", checksums.crc64nvme);
+  for (const ChecksumField& field : kChecksumFields) take(field.element, checksums.*field.value);
 }
 
 }  // namespace
