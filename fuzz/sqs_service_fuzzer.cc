@@ -88,15 +88,14 @@ class Harness {
       }
       return;
     }
-    if (line.size() >= 2 && line[0] == '-') {
-      const long seconds = std::strtol(std::string(line.substr(1)).c_str(), nullptr, 10);
-      clock_.StepWall(-std::chrono::seconds(std::clamp(seconds, 0L, 40L * 24 * 3600)));
-      engine_->Poke();
-      return;
-    }
-    if (line.size() >= 2 && line[0] == '+') {
-      const long seconds = std::strtol(std::string(line.substr(1)).c_str(), nullptr, 10);
-      clock_.Advance(std::chrono::seconds(std::clamp(seconds, 0L, 40L * 24 * 3600)));
+    if (line.size() >= 2 && (line[0] == '+' || line[0] == '-')) {
+      const std::chrono::seconds step(std::clamp(
+          std::strtol(std::string(line.substr(1)).c_str(), nullptr, 10), 0L, 40L * 24 * 3600));
+      if (line[0] == '+') {
+        clock_.Advance(step);
+      } else {
+        clock_.StepWall(-step);
+      }
       engine_->Poke();
       return;
     }
