@@ -6,6 +6,7 @@
 // CRC64NVME). Bytes/s are in the "bytes_per_second" column.
 #include <benchmark/benchmark.h>
 
+#include <boost/crc.hpp>
 #include <string>
 
 #include "common/hashing.h"
@@ -39,6 +40,23 @@ BENCHMARK_CAPTURE(BM_Digest, sha256, HashKind::kSha256);
 BENCHMARK_CAPTURE(BM_Digest, crc32, HashKind::kCrc32);
 BENCHMARK_CAPTURE(BM_Digest, crc32c, HashKind::kCrc32c);
 BENCHMARK_CAPTURE(BM_Digest, crc64nvme, HashKind::kCrc64Nvme);
+
+// The peer for the two CRCs that common/hashing computes itself (eight bytes
+// per step): Boost.CRC's byte-at-a-time engine, which it replaced.
+using BoostCrc32c = boost::crc_optimal<32, 0x1EDC6F41u, ~0u, ~0u, true, true>;
+using BoostCrc64Nvme = boost::crc_optimal<64, 0xAD93D23594C93659ULL, ~0ULL, ~0ULL, true, true>;
+template <typename Engine>
+void BM_BoostByteAtATime(benchmark::State& state) {
+  const std::string& piece = Piece();
+  for (auto _ : state) {
+    Engine crc;
+    crc.process_bytes(piece.data(), piece.size());
+    benchmark::DoNotOptimize(crc.checksum());
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * piece.size()));
+}
+BENCHMARK_TEMPLATE(BM_BoostByteAtATime, BoostCrc32c)->Name("BM_BoostByteAtATime/crc32c");
+BENCHMARK_TEMPLATE(BM_BoostByteAtATime, BoostCrc64Nvme)->Name("BM_BoostByteAtATime/crc64nvme");
 
 // Combining 10,000 parts' CRCs into the whole object's, as CompleteMultipartUpload
 // does for a CRC64NVME upload (the per-part cost is O(log part size)).

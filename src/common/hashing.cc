@@ -8,7 +8,8 @@
 #include <zlib.h>
 
 #include <array>
-#include <boost/crc.hpp>
+#include <bit>
+#include <cstring>
 #include <stdexcept>
 
 namespace imgbatch {
@@ -155,21 +156,74 @@ std::string Digest(const EVP_MD* md, std::string_view data) {
   return std::string(reinterpret_cast<char*>(out), len);
 }
 
-std::array<uint32_t, 256> MakeCrc32cTable() {
-  std::array<uint32_t, 256> table{};
-  for (uint32_t i = 0; i < 256; ++i) {
-    uint32_t c = i;
-    for (int k = 0; k < 8; ++k) c = (c & 1) ? (c >> 1) ^ 0x82F63B78u : c >> 1;
-    table[i] = c;
+// A reflected CRC (CRC32C, CRC64NVME) read eight bytes per step
+// ("slicing-by-8", Intel's method): table k holds each byte's contribution k
+// bytes before the end of an eight-byte word, so one step is eight lookups
+// and no dependency from byte to byte: ~4x the byte-at-a-time loop it
+// replaced (~330 MB/s; bench/checksums). The AWS CLI v2 sends a CRC64NVME
+// with every upload and the store gives one to every upload that has none,
+// so this is on every PUT's path. Sixteen bytes per step measured no faster
+// for CRC64NVME (its 32 KiB of tables crowd the L1 cache). No Debian library
+// computes either CRC fast (zlib has CRC-32 only; Boost.CRC is a
+// byte-at-a-time table).
+template <typename Crc, Crc kReflectedPolynomial>
+class SlicedCrc {
+ public:
+  SlicedCrc() {
+    for (uint32_t b = 0; b < 256; ++b) {
+      Crc c = b;
+      for (int k = 0; k < 8; ++k) c = (c & 1) ? (c >> 1) ^ kReflectedPolynomial : c >> 1;
+      tables_[0][b] = c;
+    }
+    for (size_t k = 1; k < 8; ++k) {
+      for (size_t b = 0; b < 256; ++b) {
+        const Crc previous = tables_[k - 1][b];
+        tables_[k][b] = (previous >> 8) ^ tables_[0][previous & 0xff];
+      }
+    }
   }
-  return table;
+
+  // The register after `data`, without pre- or post-inversion.
+  Crc Run(Crc crc, std::string_view data) const {
+    const auto* p = reinterpret_cast<const unsigned char*>(data.data());
+    size_t n = data.size();
+    if constexpr (std::endian::native == std::endian::little) {
+      for (; n >= 8; p += 8, n -= 8) {
+        uint64_t word;
+        std::memcpy(&word, p, 8);
+        word ^= crc;  // the register overlays the word's first bytes
+        crc = tables_[7][word & 0xff] ^ tables_[6][(word >> 8) & 0xff] ^
+              tables_[5][(word >> 16) & 0xff] ^ tables_[4][(word >> 24) & 0xff] ^
+              tables_[3][(word >> 32) & 0xff] ^ tables_[2][(word >> 40) & 0xff] ^
+              tables_[1][(word >> 48) & 0xff] ^ tables_[0][word >> 56];
+      }
+    }
+    for (; n > 0; ++p, --n) crc = tables_[0][(crc ^ *p) & 0xff] ^ (crc >> 8);
+    return crc;
+  }
+
+ private:
+  std::array<std::array<Crc, 256>, 8> tables_{};
+};
+
+const SlicedCrc<uint32_t, 0x82F63B78u>& Crc32cTables() {
+  static const SlicedCrc<uint32_t, 0x82F63B78u> tables;
+  return tables;
 }
 
-using Crc64NvmeEngine = boost::crc_optimal<64, 0xAD93D23594C93659ULL, ~0ULL, ~0ULL, true, true>;
-
-// Polynomial arithmetic modulo the CRC64NVME polynomial in its reflected
-// form (bit 63 is x^0), as zlib's crc32_combine does it for CRC-32.
+// The CRC64NVME polynomial 0xAD93D23594C93659 in its reflected form (bit 63
+// is x^0).
 constexpr uint64_t kCrc64NvmeReflected = 0x9A6C9329AC4BC9B5ULL;
+
+// CRC64NVME with AWS's conditioning (initial value and final xor all ones),
+// continued from `crc`, a previous result (0 to start).
+uint64_t Crc64NvmeUpdate(uint64_t crc, std::string_view data) {
+  static const SlicedCrc<uint64_t, kCrc64NvmeReflected> tables;
+  return ~tables.Run(~crc, data);
+}
+
+// Polynomial arithmetic modulo that polynomial, as zlib's crc32_combine does
+// it for CRC-32.
 constexpr uint64_t kX0 = 1ULL << 63;  // the polynomial 1
 
 uint64_t MultiplyModP(uint64_t a, uint64_t b) {
@@ -204,11 +258,7 @@ uint64_t XToTheNTimes2ToTheK(uint64_t n, unsigned k) {
 
 }  // namespace
 
-uint64_t Crc64Nvme(std::string_view data) {
-  Crc64NvmeEngine crc;
-  crc.process_bytes(data.data(), data.size());
-  return crc.checksum();
-}
+uint64_t Crc64Nvme(std::string_view data) { return Crc64NvmeUpdate(0, data); }
 
 uint64_t Crc64NvmeCombine(uint64_t crc_a, uint64_t crc_b, uint64_t length_b) {
   // Appending length_b bytes multiplies A's CRC by x^(8 * length_b); the
@@ -317,10 +367,7 @@ uint32_t Crc32Update(uint32_t crc, std::string_view data) {
 }
 
 uint32_t Crc32cUpdate(uint32_t crc, std::string_view data) {
-  static const std::array<uint32_t, 256> kTable = MakeCrc32cTable();
-  crc = ~crc;
-  for (unsigned char b : data) crc = kTable[(crc ^ b) & 0xff] ^ (crc >> 8);
-  return ~crc;
+  return ~Crc32cTables().Run(~crc, data);
 }
 
 std::string Crc32Bytes(uint32_t crc) {
@@ -335,7 +382,7 @@ std::string Crc32Bytes(uint32_t crc) {
 struct Hasher::Impl {
   EVP_MD_CTX* ctx = nullptr;
   uint32_t crc = 0;
-  Crc64NvmeEngine crc64;
+  uint64_t crc64 = 0;
   ~Impl() {
     if (ctx) EVP_MD_CTX_free(ctx);
   }
@@ -362,7 +409,7 @@ void Hasher::Update(std::string_view data) {
       impl_->crc = Crc32cUpdate(impl_->crc, data);
       break;
     case HashKind::kCrc64Nvme:
-      impl_->crc64.process_bytes(data.data(), data.size());
+      impl_->crc64 = Crc64NvmeUpdate(impl_->crc64, data);
       break;
     default:
       EVP_DigestUpdate(impl_->ctx, data.data(), data.size());
@@ -371,7 +418,7 @@ void Hasher::Update(std::string_view data) {
 
 std::string Hasher::Finish() {
   if (kind_ == HashKind::kCrc32 || kind_ == HashKind::kCrc32c) return Crc32Bytes(impl_->crc);
-  if (kind_ == HashKind::kCrc64Nvme) return Crc64Bytes(impl_->crc64.checksum());
+  if (kind_ == HashKind::kCrc64Nvme) return Crc64Bytes(impl_->crc64);
   unsigned char out[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   EVP_DigestFinal_ex(impl_->ctx, out, &len);
