@@ -354,7 +354,11 @@ Result<ObjectMeta> StoreImpl::CompleteMultipartUpload(
   if (std::optional<std::string> composite = CompositeChecksum(algorithm, part_checksums)) {
     *MutableChecksumOf(body.checksums, algorithm) = *composite;
   }
-  if (algorithm == ChecksumAlgorithm::kCrc64Nvme) {
+  // An upload created without an algorithm has default CRC64NVMEs in its
+  // parts (BodyDigests::AddDefaultChecksumIfNone): the object gets their
+  // whole-body combination, as S3 gives it. Parts stored before there was a
+  // default, or sent with a checksum of their own, leave it without.
+  if (algorithm == ChecksumAlgorithm::kCrc64Nvme || algorithm == ChecksumAlgorithm::kNone) {
     body.checksums.crc64nvme = FullObjectCrc64Nvme(part_checksums, part_sizes);
   }
 

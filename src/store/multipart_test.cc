@@ -154,6 +154,37 @@ TEST_F(MultipartTest, Crc64NvmeUploadsGetTheWholeObjectsCrc) {
   EXPECT_FALSE(head->checksums.composite);
 }
 
+// An upload created without an algorithm gets, like a PutObject without one,
+// S3's default: each part's CRC64NVME and the whole object's, combined from
+// them. A part sent with a checksum of its own has no CRC64NVME, so the
+// object it ends up in has no whole-object one either.
+TEST_F(MultipartTest, UploadsWithoutAnAlgorithmGetTheDefaultWholeObjectCrc64Nvme) {
+  const std::string p1 = Pattern(kFiveMiB + 7);
+  const std::string p2 = "the last part";
+  const std::string id = Begin("k");
+  auto part1 = Part("k", id, 1, p1);
+  ASSERT_TRUE(part1.ok()) << part1.status().ToString();
+  EXPECT_EQ(part1->checksums.crc64nvme, Base64Encode(Crc64Bytes(Crc64Nvme(p1))));
+  auto part2 = Part("k", id, 2, p2);
+  ASSERT_TRUE(part2.ok()) << part2.status().ToString();
+  auto meta = Complete("k", id, {{1, part1->etag, {}}, {2, part2->etag, {}}});
+  ASSERT_TRUE(meta.ok()) << meta.status().ToString();
+  EXPECT_EQ(meta->checksums.crc64nvme, Base64Encode(Crc64Bytes(Crc64Nvme(p1 + p2))));
+  EXPECT_FALSE(meta->checksums.composite);
+
+  const std::string other = Begin("mixed");
+  part1 = Part("mixed", other, 1, p1);
+  ASSERT_TRUE(part1.ok()) << part1.status().ToString();
+  PutOptions own_checksum;
+  own_checksum.expected.crc32 = Base64Encode(Crc32Bytes(Crc32Update(0, p2)));
+  part2 = Part("mixed", other, 2, p2, own_checksum);
+  ASSERT_TRUE(part2.ok()) << part2.status().ToString();
+  EXPECT_FALSE(part2->checksums.crc64nvme.has_value());
+  meta = Complete("mixed", other, {{1, part1->etag, {}}, {2, part2->etag, {}}});
+  ASSERT_TRUE(meta.ok()) << meta.status().ToString();
+  EXPECT_FALSE(meta->checksums.crc64nvme.has_value());
+}
+
 // A retried Complete (its response lost) succeeds again with the same
 // object, as on S3; once the key is overwritten it is NoSuchUpload.
 TEST_F(MultipartTest, RetriedCompleteAnswersTheSameObject) {

@@ -190,6 +190,10 @@ void BodyDigests::AddAlgorithmsOf(const Checksums& checksums) {
   }
 }
 
+void BodyDigests::AddDefaultChecksumIfNone() {
+  if (hashers_.size() == 1) Add(HashKind::kCrc64Nvme);  // MD5 alone so far
+}
+
 void BodyDigests::Add(HashKind kind) {
   for (const Hasher& h : hashers_) {
     if (h.kind() == kind) return;

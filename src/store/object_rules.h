@@ -51,6 +51,11 @@ class BodyDigests {
   BodyDigests(const Checksums& expected, ChecksumAlgorithm algorithm);
   // For copies: compute the algorithms the source had.
   void AddAlgorithmsOf(const Checksums& checksums);
+  // A body that came with no checksum and asked for none gets a CRC64NVME
+  // all the same, as on S3 since 2025: every object (and every part of an
+  // upload created without an algorithm) can then be checked end to end by
+  // clients that ask for it (x-amz-checksum-mode: ENABLED).
+  void AddDefaultChecksumIfNone();
   void Update(std::string_view bytes);
   // Finishes the hashers; then md5_raw() and checksums() are valid.
   void Finish();

@@ -300,6 +300,7 @@ Result<IngestedBody> StoreImpl::Ingest(ByteSource& body, const PutOptions& optio
 
   BodyDigests digests(options.expected, options.checksum_algorithm);
   if (also_compute != nullptr) digests.AddAlgorithmsOf(*also_compute);
+  digests.AddDefaultChecksumIfNone();
   const uint64_t inline_max = allow_inline ? options_.inline_max_bytes : 0;
   // Small declared bodies get a buffer just big enough to notice extra bytes.
   const size_t chunk =

@@ -262,6 +262,36 @@ TEST_F(ObjectStoreTest, Crc64NvmeChecksumsAreVerifiedAndKept) {
   EXPECT_EQ(store_->HeadObject("bkt", "blob")->checksums.crc64nvme, meta->checksums.crc64nvme);
 }
 
+// S3 gives every object uploaded without a checksum a CRC64NVME of its own
+// (the default since 2025); one that came with a checksum, or a copy of one
+// that has one, keeps just that algorithm.
+TEST_F(ObjectStoreTest, ObjectsWithoutAChecksumGetADefaultCrc64Nvme) {
+  const std::string small = "hello world";
+  auto meta = Put("bkt", "inline", small);
+  ASSERT_TRUE(meta.ok()) << meta.status().ToString();
+  EXPECT_EQ(meta->checksums.crc64nvme, "jSnVw/bqjr4=");
+  EXPECT_FALSE(meta->checksums.composite);
+  const std::string large = Pattern(200'000);
+  PutOptions md5_only;  // Content-MD5 is not a checksum algorithm
+  md5_only.content_md5 = Md5(large);
+  meta = Put("bkt", "blob", large, md5_only);
+  ASSERT_TRUE(meta.ok()) << meta.status().ToString();
+  EXPECT_EQ(meta->checksums.crc64nvme, Base64Encode(Crc64Bytes(Crc64Nvme(large))));
+  Reopen();
+  EXPECT_EQ(store_->HeadObject("bkt", "blob")->checksums.crc64nvme, meta->checksums.crc64nvme);
+
+  PutOptions with_crc32;
+  with_crc32.checksum_algorithm = ChecksumAlgorithm::kCrc32;
+  meta = Put("bkt", "crc32", small, with_crc32);
+  ASSERT_TRUE(meta.ok()) << meta.status().ToString();
+  EXPECT_TRUE(meta->checksums.crc32.has_value());
+  EXPECT_FALSE(meta->checksums.crc64nvme.has_value());
+  auto copy = store_->CopyObject("bkt", "crc32", "bkt", "copy", {}, false, {}, {"t", "", ""});
+  ASSERT_TRUE(copy.ok()) << copy.status().ToString();
+  EXPECT_EQ(copy->checksums.crc32, meta->checksums.crc32);
+  EXPECT_FALSE(copy->checksums.crc64nvme.has_value());
+}
+
 // A store at schema version 3 (before CRC64NVME), written row by row; the
 // test opens the store itself, which runs migration 4 over it.
 class StoreUpgradeTest : public StoreFixture {

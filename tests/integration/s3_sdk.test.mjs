@@ -130,6 +130,43 @@ test('CRC64NVME uploads: single, multipart (FULL_OBJECT) and delete objects', as
   assert.equal(del.Deleted.length, 2);
 });
 
+// S3 gives an object uploaded without any checksum a CRC64NVME of its own (the default
+// since 2025); the SDK then verifies downloads against it. This client sends no checksum
+// unless an operation requires one, as older SDKs, s3cmd and presigned PUTs do.
+test('uploads without a checksum get the default CRC64NVME, verified on GET', async () => {
+  const plain = new S3Client({ ...server.clientConfig, requestChecksumCalculation: 'WHEN_REQUIRED' });
+  try {
+    const body = randomBytes(70_000);
+    const put = await plain.send(new PutObjectCommand({ Bucket: bucket, Key: 'default-crc', Body: body }));
+    assert.equal(put.ChecksumCRC64NVME, await crc64nvme(body));
+    assert.equal(put.ChecksumType, 'FULL_OBJECT');
+    const got = await plain.send(new GetObjectCommand({ Bucket: bucket, Key: 'default-crc', ChecksumMode: 'ENABLED' }));
+    assert.equal(got.ChecksumCRC64NVME, await crc64nvme(body));
+    assert.equal(Buffer.compare(Buffer.from(await got.Body.transformToByteArray()), body), 0);
+
+    const key = 'default-crc-multi';
+    const created = await plain.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key }));
+    const parts = [randomBytes(5 * 1024 * 1024), randomBytes(999)];
+    const uploaded = [];
+    for (const [i, part] of parts.entries()) {
+      const r = await plain.send(new UploadPartCommand({
+        Bucket: bucket, Key: key, UploadId: created.UploadId, PartNumber: i + 1, Body: part,
+      }));
+      uploaded.push({ PartNumber: i + 1, ETag: r.ETag });
+    }
+    await plain.send(new CompleteMultipartUploadCommand({
+      Bucket: bucket, Key: key, UploadId: created.UploadId, MultipartUpload: { Parts: uploaded },
+    }));
+    const whole = Buffer.concat(parts);
+    const multi = await plain.send(new GetObjectCommand({ Bucket: bucket, Key: key, ChecksumMode: 'ENABLED' }));
+    assert.equal(multi.ChecksumCRC64NVME, await crc64nvme(whole));
+    assert.equal(multi.ChecksumType, 'FULL_OBJECT');
+    assert.equal(Buffer.compare(Buffer.from(await multi.Body.transformToByteArray()), whole), 0);
+  } finally {
+    plain.destroy();
+  }
+});
+
 test('presigned GET url', async () => {
   await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'pre', Body: 'signed' }));
   const url = await getSignedUrl(s3, new GetObjectCommand({ Bucket: bucket, Key: 'pre' }), { expiresIn: 60 });
