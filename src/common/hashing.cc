@@ -219,39 +219,51 @@ const SlicedCrc<uint32_t, 0x82F63B78u>& Crc32cTables() {
 // is x^0).
 constexpr uint64_t kCrc64NvmeReflected = 0x9A6C9329AC4BC9B5ULL;
 
-// Polynomial arithmetic modulo that polynomial, as zlib's crc32_combine does
-// it for CRC-32.
-constexpr uint64_t kX0 = 1ULL << 63;  // the polynomial 1
+// Polynomial arithmetic modulo a reflected CRC's polynomial (the top bit is
+// x^0), as zlib's crc32_combine does it for CRC-32: what combines two pieces'
+// CRCs (CRC64NVME, CRC32C) and gives the folding its constants.
+template <typename Crc, Crc kReflectedPolynomial>
+class CrcAlgebra {
+ public:
+  static constexpr Crc kOne = Crc{1} << (sizeof(Crc) * 8 - 1);  // the polynomial 1
 
-uint64_t MultiplyModP(uint64_t a, uint64_t b) {
-  uint64_t product = 0;
-  for (uint64_t m = kX0; m != 0; m >>= 1) {
-    if (a & m) product ^= b;
-    b = (b & 1) ? (b >> 1) ^ kCrc64NvmeReflected : b >> 1;
+  static Crc MultiplyModP(Crc a, Crc b) {
+    Crc product = 0;
+    for (Crc m = kOne; m != 0; m >>= 1) {
+      if (a & m) product ^= b;
+      b = (b & 1) ? (b >> 1) ^ kReflectedPolynomial : b >> 1;
+    }
+    return product;
   }
-  return product;
-}
 
-// x^(2^k) mod P for k = 0..63.
-std::array<uint64_t, 64> MakePowersOfTwoTable() {
-  std::array<uint64_t, 64> table{};
-  uint64_t p = kX0 >> 1;  // x^1
-  for (uint64_t& entry : table) {
-    entry = p;
-    p = MultiplyModP(p, p);
+  // x^(n * 2^k) mod P. The table of x^(2^k) has 64 entries, so k + log2(n)
+  // stays inside it for any length below 2^60 bytes (n counts bytes, k = 3).
+  static Crc XToTheNTimes2ToTheK(uint64_t n, unsigned k) {
+    static const std::array<Crc, 64> kPowers = [] {
+      std::array<Crc, 64> table{};
+      Crc p = kOne >> 1;  // x^1
+      for (Crc& entry : table) {
+        entry = p;
+        p = MultiplyModP(p, p);
+      }
+      return table;
+    }();
+    Crc p = kOne;
+    for (; n != 0; n >>= 1, ++k) {
+      if (n & 1) p = MultiplyModP(kPowers[k & 63], p);
+    }
+    return p;
   }
-  return table;
-}
 
-// x^(n * 2^k) mod P.
-uint64_t XToTheNTimes2ToTheK(uint64_t n, unsigned k) {
-  static const std::array<uint64_t, 64> kPowers = MakePowersOfTwoTable();
-  uint64_t p = kX0;
-  for (; n != 0; n >>= 1, ++k) {
-    if (n & 1) p = MultiplyModP(kPowers[k & 63], p);
+  // Appending length_b bytes multiplies A's CRC by x^(8 * length_b); the
+  // all-ones pre- and post-conditioning cancel out as they do for CRC-32.
+  static Crc Combine(Crc crc_a, Crc crc_b, uint64_t length_b) {
+    return MultiplyModP(XToTheNTimes2ToTheK(length_b, 3), crc_a) ^ crc_b;
   }
-  return p;
-}
+};
+
+using Crc64NvmeAlgebra = CrcAlgebra<uint64_t, kCrc64NvmeReflected>;
+using Crc32cAlgebra = CrcAlgebra<uint32_t, 0x82F63B78u>;
 
 using Crc64NvmeTables = SlicedCrc<uint64_t, kCrc64NvmeReflected>;
 
@@ -271,8 +283,8 @@ __attribute__((target("pclmul"))) uint64_t Crc64NvmeFold(uint64_t reg, const cha
                                                          size_t blocks,
                                                          const Crc64NvmeTables& tables) {
   static const __m128i kPowers =
-      _mm_set_epi64x(static_cast<long long>(XToTheNTimes2ToTheK(127, 0)),
-                     static_cast<long long>(XToTheNTimes2ToTheK(191, 0)));
+      _mm_set_epi64x(static_cast<long long>(Crc64NvmeAlgebra::XToTheNTimes2ToTheK(127, 0)),
+                     static_cast<long long>(Crc64NvmeAlgebra::XToTheNTimes2ToTheK(191, 0)));
   const auto* block = reinterpret_cast<const __m128i*>(bytes);
   // The register overlays the message's first eight bytes, as in the table.
   __m128i acc =
@@ -311,9 +323,7 @@ uint64_t Crc64NvmeUpdate(uint64_t crc, std::string_view data) {
 uint64_t Crc64Nvme(std::string_view data) { return Crc64NvmeUpdate(0, data); }
 
 uint64_t Crc64NvmeCombine(uint64_t crc_a, uint64_t crc_b, uint64_t length_b) {
-  // Appending length_b bytes multiplies A's CRC by x^(8 * length_b); the
-  // all-ones pre- and post-conditioning cancel out as they do for CRC-32.
-  return MultiplyModP(XToTheNTimes2ToTheK(length_b, 3), crc_a) ^ crc_b;
+  return Crc64NvmeAlgebra::Combine(crc_a, crc_b, length_b);
 }
 
 std::string Crc64Bytes(uint64_t crc) {
@@ -420,6 +430,16 @@ uint32_t Crc32cUpdate(uint32_t crc, std::string_view data) {
   return ~Crc32cTables().Run(~crc, data);
 }
 
+uint32_t Crc32Combine(uint32_t crc_a, uint32_t crc_b, uint64_t length_b) {
+  // z_off_t is 64 bits wide on the LP64 targets we build for.
+  static_assert(sizeof(z_off_t) >= 8);
+  return static_cast<uint32_t>(crc32_combine(crc_a, crc_b, static_cast<z_off_t>(length_b)));
+}
+
+uint32_t Crc32cCombine(uint32_t crc_a, uint32_t crc_b, uint64_t length_b) {
+  return Crc32cAlgebra::Combine(crc_a, crc_b, length_b);
+}
+
 std::string Crc32Bytes(uint32_t crc) {
   std::string out(4, '\0');
   out[0] = static_cast<char>(crc >> 24);
@@ -427,6 +447,13 @@ std::string Crc32Bytes(uint32_t crc) {
   out[2] = static_cast<char>(crc >> 8);
   out[3] = static_cast<char>(crc);
   return out;
+}
+
+std::optional<uint32_t> Crc32FromBytes(std::string_view bytes) {
+  if (bytes.size() != 4) return std::nullopt;
+  uint32_t crc = 0;
+  for (unsigned char b : bytes) crc = crc << 8 | b;
+  return crc;
 }
 
 struct Hasher::Impl {

@@ -31,8 +31,14 @@ inline std::string Sha256Hex(std::string_view d) { return HexEncode(Sha256(d)); 
 
 uint32_t Crc32Update(uint32_t crc, std::string_view data);   // zlib's CRC-32
 uint32_t Crc32cUpdate(uint32_t crc, std::string_view data);  // Castagnoli
+// The CRC of A followed by B from the CRCs of A and B and B's length, without
+// the bytes (how a FULL_OBJECT multipart upload gets its whole-object CRC from
+// its parts'); O(log length). Crc32Combine is zlib's.
+uint32_t Crc32Combine(uint32_t crc_a, uint32_t crc_b, uint64_t length_b);
+uint32_t Crc32cCombine(uint32_t crc_a, uint32_t crc_b, uint64_t length_b);
 // CRC as the 4 big-endian bytes AWS base64-encodes in x-amz-checksum-crc32(c).
 std::string Crc32Bytes(uint32_t crc);
+std::optional<uint32_t> Crc32FromBytes(std::string_view bytes);
 
 // CRC-64/NVME (S3's CRC64NVME: reflected polynomial 0xAD93D23594C93659, all
 // bits set before and after), the checksum that current AWS SDKs and the CLI

@@ -82,6 +82,8 @@ TEST(Hashing, CrcsMatchPublishedCheckValues) {
   EXPECT_EQ(Base64Encode(Crc64Bytes(Crc64Nvme("hello world"))), "jSnVw/bqjr4=");
   EXPECT_EQ(Crc64FromBytes(Crc64Bytes(0x0123456789ABCDEFu)), 0x0123456789ABCDEFu);
   EXPECT_FALSE(Crc64FromBytes("1234567").has_value());
+  EXPECT_EQ(Crc32FromBytes(Crc32Bytes(0x01234567u)), 0x01234567u);
+  EXPECT_FALSE(Crc32FromBytes("123").has_value());
 }
 
 TEST(Hashing, Crc64NvmeOfTwoPiecesCombinesFromTheirCrcs) {
@@ -98,6 +100,21 @@ TEST(Hashing, Crc64NvmeOfTwoPiecesCombinesFromTheirCrcs) {
                                        Crc64Nvme(std::string_view(bytes).substr(100, 900)), 900);
   const std::string_view c = std::string_view(bytes).substr(1000);
   EXPECT_EQ(Crc64NvmeCombine(ab, Crc64Nvme(c), c.size()), whole);
+}
+
+// CRC32 (zlib's combine) and CRC32C (ours) join like CRC64NVME: what a
+// FULL_OBJECT multipart upload of either gets its whole-object CRC from.
+TEST(Hashing, Crc32AndCrc32cOfTwoPiecesCombineFromTheirCrcs) {
+  std::string bytes;
+  for (int i = 0; i < 70'000; ++i) bytes.push_back(static_cast<char>((i * 7919) >> 3));
+  const uint32_t whole32 = Crc32Update(0, bytes);
+  const uint32_t whole32c = Crc32cUpdate(0, bytes);
+  for (size_t cut : {size_t{0}, size_t{1}, size_t{8}, size_t{4096}, size_t{65'537}, bytes.size()}) {
+    const std::string_view a = std::string_view(bytes).substr(0, cut);
+    const std::string_view b = std::string_view(bytes).substr(cut);
+    EXPECT_EQ(Crc32Combine(Crc32Update(0, a), Crc32Update(0, b), b.size()), whole32) << cut;
+    EXPECT_EQ(Crc32cCombine(Crc32cUpdate(0, a), Crc32cUpdate(0, b), b.size()), whole32c) << cut;
+  }
 }
 
 // CRC32C and CRC64NVME read eight bytes per step, and CRC64NVME folds
