@@ -90,37 +90,36 @@ std::string Location(const OpContext& ctx) {
   return scheme + host + "/" + ctx.request.bucket + "/" + UriEncode(ctx.request.key, false);
 }
 
-// The upload's checksum type as S3 gives it: CRC64NVME uploads get the whole
-// object's CRC (FULL_OBJECT) and may not ask for a composite; the other
-// algorithms get composites here (S3 also offers FULL_OBJECT for CRC32 and
-// CRC32C; docs/compat.md).
-Result<const char*> ChecksumTypeOf(const S3Request& request, store::ChecksumAlgorithm algorithm) {
-  const bool full_object = algorithm == store::ChecksumAlgorithm::kCrc64Nvme;
-  const char* type = full_object ? "FULL_OBJECT" : "COMPOSITE";
+// The upload's checksum type as S3 gives it (x-amz-checksum-type): CRC64NVME
+// is always FULL_OBJECT (the CRC of the whole body), SHA1 and SHA256 always
+// COMPOSITE (a hash of the parts' hashes), CRC32 and CRC32C either, COMPOSITE
+// unless asked. Asking for what an algorithm cannot be is InvalidRequest.
+Result<bool> FullObjectChecksumOf(const S3Request& request, store::ChecksumAlgorithm algorithm) {
+  const bool crc64 = algorithm == store::ChecksumAlgorithm::kCrc64Nvme;
   std::optional<std::string_view> asked = request.Header("x-amz-checksum-type");
-  if (asked && !IEquals(Trim(*asked), type)) {
-    if (!IEquals(Trim(*asked), "FULL_OBJECT") && !IEquals(Trim(*asked), "COMPOSITE")) {
-      return S3Status("InvalidRequest", "Value for x-amz-checksum-type header is invalid.");
-    }
-    if (full_object || algorithm == store::ChecksumAlgorithm::kSha1 ||
-        algorithm == store::ChecksumAlgorithm::kSha256) {
-      return S3Status("InvalidRequest", "The " + std::string(Trim(*asked)) +
-                                            " checksum type cannot be used with the " +
-                                            ChecksumAlgorithmName(algorithm) +
-                                            " checksum algorithm.");
-    }
+  if (!asked) return crc64;
+  const std::string_view type = Trim(*asked);
+  const bool full_object = IEquals(type, "FULL_OBJECT");
+  if (!full_object && !IEquals(type, "COMPOSITE")) {
+    return S3Status("InvalidRequest", "Value for x-amz-checksum-type header is invalid.");
   }
-  return type;
+  const bool sha = algorithm == store::ChecksumAlgorithm::kSha1 ||
+                   algorithm == store::ChecksumAlgorithm::kSha256;
+  if ((crc64 && !full_object) || (sha && full_object)) {
+    return S3Status("InvalidRequest",
+                    "The " + std::string(type) + " checksum type cannot be used with the " +
+                        ChecksumAlgorithmName(algorithm) + " checksum algorithm.");
+  }
+  return full_object;
 }
 
 }  // namespace
 
 OpResult CreateMultipartUpload(const OpContext& ctx) {
   IMGBATCH_ASSIGN_OR_RETURN(store::PutOptions options, PutOptionsFromHeaders(ctx.request));
-  const char* checksum_type = nullptr;
   if (options.checksum_algorithm != store::ChecksumAlgorithm::kNone) {
-    IMGBATCH_ASSIGN_OR_RETURN(checksum_type,
-                              ChecksumTypeOf(ctx.request, options.checksum_algorithm));
+    IMGBATCH_ASSIGN_OR_RETURN(options.full_object_checksum,
+                              FullObjectChecksumOf(ctx.request, options.checksum_algorithm));
   }
   IMGBATCH_ASSIGN_OR_RETURN(
       store::MultipartUpload upload,
@@ -134,7 +133,8 @@ OpResult CreateMultipartUpload(const OpContext& ctx) {
   if (options.checksum_algorithm != store::ChecksumAlgorithm::kNone) {
     response.headers.Set("x-amz-checksum-algorithm",
                          ChecksumAlgorithmName(options.checksum_algorithm));
-    response.headers.Set("x-amz-checksum-type", checksum_type);
+    response.headers.Set("x-amz-checksum-type",
+                         options.full_object_checksum ? "FULL_OBJECT" : "COMPOSITE");
   }
   return response;
 }

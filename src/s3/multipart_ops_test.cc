@@ -180,6 +180,41 @@ TEST_F(MultipartOpsTest, Crc64NvmeUploadsAreFullObject) {
   EXPECT_EQ(Header(*head, "x-amz-checksum-type"), "FULL_OBJECT");
 }
 
+// CRC32 and CRC32C uploads may ask for FULL_OBJECT (the CRC of the whole
+// body, what transfer managers compare with their own); SHA ones may not.
+TEST_F(MultipartOpsTest, Crc32cUploadsMayBeFullObject) {
+  const auto crc32c = [](std::string_view d) {
+    return Base64Encode(Crc32Bytes(Crc32cUpdate(0, d)));
+  };
+  http::Headers sha;
+  sha.Add("x-amz-checksum-algorithm", "SHA256");
+  sha.Add("x-amz-checksum-type", "FULL_OBJECT");
+  EXPECT_EQ(ErrorCode(*Call("POST", "/mpu/k?uploads", sha)), "InvalidRequest");
+  http::Headers create;
+  create.Add("x-amz-checksum-algorithm", "CRC32C");
+  create.Add("x-amz-checksum-type", "FULL_OBJECT");
+  auto created = Call("POST", "/mpu/k?uploads", create);
+  ASSERT_EQ(created->response().status, 200) << created->BodyText();
+  EXPECT_EQ(Header(*created, "x-amz-checksum-type"), "FULL_OBJECT");
+  const std::string id =
+      Xml(created->BodyText()).child("InitiateMultipartUploadResult").child_value("UploadId");
+  const std::string e1 = UploadPart("k", id, 1, kFivePartBytes);
+  const std::string e2 = UploadPart("k", id, 2, "tail");
+  http::Headers wrong;
+  wrong.Add("x-amz-checksum-crc32c", crc32c("not the body"));
+  auto refused = Call("POST", "/mpu/k?uploadId=" + id, wrong, CompleteXml({{1, e1}, {2, e2}}));
+  EXPECT_EQ(ErrorCode(*refused), "BadDigest");
+  http::Headers whole;
+  whole.Add("x-amz-checksum-crc32c", crc32c(kFivePartBytes + "tail"));
+  auto done = Call("POST", "/mpu/k?uploadId=" + id, whole, CompleteXml({{1, e1}, {2, e2}}));
+  ASSERT_EQ(done->response().status, 200) << done->BodyText();
+  http::Headers mode;
+  mode.Add("x-amz-checksum-mode", "ENABLED");
+  auto head = Call("HEAD", "/mpu/k", mode);
+  EXPECT_EQ(Header(*head, "x-amz-checksum-crc32c"), crc32c(kFivePartBytes + "tail"));
+  EXPECT_EQ(Header(*head, "x-amz-checksum-type"), "FULL_OBJECT");
+}
+
 TEST_F(MultipartOpsTest, UploadPartCopyCopiesARange) {
   Put("mpu", "source", "01" + kFivePartBytes + "89");
   std::string id = Create("k");

@@ -54,8 +54,8 @@ Result<std::optional<std::string>> CompletedEtag(db::Conn& conn, const std::stri
 Result<MultipartUpload> LoadUpload(db::Conn& conn, const std::string& bucket,
                                    const std::string& key, const std::string& upload_id) {
   IMGBATCH_ASSIGN_OR_RETURN(
-      auto q, conn.Prepare("SELECT bucket, key, initiated_ms, checksum_algorithm, attrs "
-                           "FROM uploads WHERE upload_id=?"));
+      auto q, conn.Prepare("SELECT bucket, key, initiated_ms, checksum_algorithm, attrs, "
+                           "full_object_checksum FROM uploads WHERE upload_id=?"));
   q.Bind(1, upload_id);
   IMGBATCH_ASSIGN_OR_RETURN(bool found, q.Step());
   if (!found || q.ColumnText(0) != bucket || q.ColumnText(1) != key) {
@@ -67,6 +67,7 @@ Result<MultipartUpload> LoadUpload(db::Conn& conn, const std::string& bucket,
   upload.key = key;
   upload.initiated_ms = q.ColumnInt(2);
   upload.options.checksum_algorithm = static_cast<ChecksumAlgorithm>(q.ColumnInt(3));
+  upload.options.full_object_checksum = q.ColumnInt(5) != 0;
   std::optional<ObjectAttrs> attrs = DecodeAttrs(q.ColumnText(4));
   if (!attrs) return Status(Code::kCorruption, "bad attrs of upload " + upload_id);
   ApplyAttrs(*attrs, upload.options);
@@ -140,13 +141,15 @@ Result<MultipartUpload> StoreImpl::CreateMultipartUpload(const std::string& buck
     IMGBATCH_RETURN_IF_ERROR(BucketExists(txn, bucket));
     IMGBATCH_ASSIGN_OR_RETURN(
         auto q, txn.Prepare("INSERT INTO uploads(upload_id, bucket, key, initiated_ms, "
-                            "checksum_algorithm, attrs) VALUES(?,?,?,?,?,?)"));
+                            "checksum_algorithm, attrs, full_object_checksum) "
+                            "VALUES(?,?,?,?,?,?,?)"));
     return q.Bind(1, upload.upload_id)
         .Bind(2, bucket)
         .Bind(3, key)
         .Bind(4, upload.initiated_ms)
         .Bind(5, static_cast<int64_t>(options.checksum_algorithm))
         .BindBlob(6, EncodeAttrs(AttrsOf(options)))
+        .Bind(7, int64_t{options.full_object_checksum})
         .Run();
   }));
   return upload;
@@ -205,45 +208,52 @@ Result<PartInfo> StoreImpl::UploadPart(const std::string& bucket, const std::str
   return info;
 }
 
+// The algorithm whose whole-body CRC (FULL_OBJECT) an upload's object gets,
+// or kNone for a composite: CRC64NVME uploads and those without an algorithm
+// (their parts carry the default CRC64NVME) always, CRC32 and CRC32C when
+// asked for at creation.
+static ChecksumAlgorithm FullObjectAlgorithmOf(const PutOptions& upload) {
+  switch (upload.checksum_algorithm) {
+    case ChecksumAlgorithm::kNone:
+    case ChecksumAlgorithm::kCrc64Nvme:
+      return ChecksumAlgorithm::kCrc64Nvme;
+    case ChecksumAlgorithm::kCrc32:
+    case ChecksumAlgorithm::kCrc32c:
+      return upload.full_object_checksum ? upload.checksum_algorithm : ChecksumAlgorithm::kNone;
+    default:
+      return ChecksumAlgorithm::kNone;
+  }
+}
+
 // The client's whole-object checksums (CompleteMultipartUpload's
-// x-amz-checksum-*) against the composite of the chosen parts: AWS answers
-// BadDigest when they differ. SHA values may come with or without the
-// "-<parts>" suffix. A CRC64NVME is always the whole object's CRC.
-static Status VerifyCompositeChecksums(const std::vector<const StoredPart*>& chosen,
-                                       const Checksums& expected) {
+// x-amz-checksum-*) against what the chosen parts make: AWS answers BadDigest
+// when they differ. A composite may come with or without its "-<parts>"
+// suffix; a CRC without one may also be the CRC of the whole body (what a
+// FULL_OBJECT upload stores, and what SDKs compute), which the parts' CRCs
+// and sizes give without reading them. A CRC64NVME is always the whole
+// body's.
+static Status VerifyWholeObjectChecksums(const std::vector<const StoredPart*>& chosen,
+                                         const Checksums& expected) {
   std::vector<Checksums> part_checksums;
   std::vector<uint64_t> part_sizes;
   for (const StoredPart* part : chosen) {
     part_checksums.push_back(part->info.checksums);
     part_sizes.push_back(part->info.size);
   }
-  if (expected.crc64nvme &&
-      Base64Decode(*expected.crc64nvme) !=
-          Base64Decode(FullObjectCrc64Nvme(part_checksums, part_sizes).value_or(""))) {
-    return InvalidArgument("The CRC64NVME you specified did not match the calculated checksum.")
-        .WithDetail("BadDigest");
-  }
-  struct Named {
-    ChecksumAlgorithm algorithm;
-    const char* name;
-  };
-  for (Named a :
-       {Named{ChecksumAlgorithm::kCrc32, "CRC32"}, Named{ChecksumAlgorithm::kCrc32c, "CRC32C"},
-        Named{ChecksumAlgorithm::kSha1, "SHA1"}, Named{ChecksumAlgorithm::kSha256, "SHA256"}}) {
-    std::optional<std::string> given = ChecksumOf(expected, a.algorithm);
+  for (ChecksumAlgorithm algorithm :
+       {ChecksumAlgorithm::kCrc32, ChecksumAlgorithm::kCrc32c, ChecksumAlgorithm::kSha1,
+        ChecksumAlgorithm::kSha256, ChecksumAlgorithm::kCrc64Nvme}) {
+    std::optional<std::string> given = ChecksumOf(expected, algorithm);
     if (!given) continue;
-    // A CRC without the "-<parts>" suffix may be a FULL_OBJECT checksum (a CRC
-    // of the whole body, which SDKs may send); only composites are checked.
-    const bool is_crc =
-        a.algorithm == ChecksumAlgorithm::kCrc32 || a.algorithm == ChecksumAlgorithm::kCrc32c;
-    if (is_crc && given->find('-') == std::string::npos) continue;
-    std::optional<std::string> composite = CompositeChecksum(a.algorithm, part_checksums);
-    std::string bare = composite ? composite->substr(0, composite->rfind('-')) : std::string();
-    if (!composite || (*given != *composite && *given != bare)) {
-      return InvalidArgument(std::string("The ") + a.name +
-                             " you specified did not match the calculated checksum.")
-          .WithDetail("BadDigest");
+    if (std::optional<std::string> whole = FullObjectCrc(algorithm, part_checksums, part_sizes);
+        whole && Base64Decode(*given) == Base64Decode(*whole)) {
+      continue;
     }
+    if (std::optional<std::string> composite = CompositeChecksum(algorithm, part_checksums)) {
+      const std::string bare = composite->substr(0, composite->rfind('-'));
+      if (*given == *composite || *given == bare) continue;
+    }
+    return ChecksumMismatch(algorithm);
   }
   return Status::Ok();
 }
@@ -322,7 +332,7 @@ Result<ObjectMeta> StoreImpl::CompleteMultipartUpload(
         .WithDetail("EntityTooLarge");
   }
 
-  IMGBATCH_RETURN_IF_ERROR(VerifyCompositeChecksums(chosen, expected));
+  IMGBATCH_RETURN_IF_ERROR(VerifyWholeObjectChecksums(chosen, expected));
 
   // Assemble the object's blob from the part files.
   IMGBATCH_RETURN_IF_ERROR(blobs().CheckFreeSpace(total));
@@ -350,16 +360,18 @@ Result<ObjectMeta> StoreImpl::CompleteMultipartUpload(
   body.size = total;
   IMGBATCH_ASSIGN_OR_RETURN(body.blob_id, writer->Publish());
   body.md5_hex = MultipartEtag(part_md5s);  // CommitObject uses it as the ETag
-  const ChecksumAlgorithm algorithm = upload.options.checksum_algorithm;
-  if (std::optional<std::string> composite = CompositeChecksum(algorithm, part_checksums)) {
-    *MutableChecksumOf(body.checksums, algorithm) = *composite;
-  }
-  // An upload created without an algorithm has default CRC64NVMEs in its
-  // parts (BodyDigests::AddDefaultChecksumIfNone): the object gets their
-  // whole-body combination, as S3 gives it. Parts stored before there was a
-  // default, or sent with a checksum of their own, leave it without.
-  if (algorithm == ChecksumAlgorithm::kCrc64Nvme || algorithm == ChecksumAlgorithm::kNone) {
-    body.checksums.crc64nvme = FullObjectCrc64Nvme(part_checksums, part_sizes);
+  // A FULL_OBJECT upload's parts carry that CRC (the upload's algorithm or,
+  // without one, the default CRC64NVME): the object gets the CRC of its
+  // whole body, combined from them, as S3 gives it. Parts stored before
+  // there was a default, or sent with a checksum of their own, leave it
+  // without.
+  const ChecksumAlgorithm full_object = FullObjectAlgorithmOf(upload.options);
+  if (full_object != ChecksumAlgorithm::kNone) {
+    *MutableChecksumOf(body.checksums, full_object) =
+        FullObjectCrc(full_object, part_checksums, part_sizes);
+  } else if (std::optional<std::string> composite =
+                 CompositeChecksum(upload.options.checksum_algorithm, part_checksums)) {
+    *MutableChecksumOf(body.checksums, upload.options.checksum_algorithm) = *composite;
   }
 
   std::vector<std::string> consumed_blobs;
@@ -371,7 +383,8 @@ Result<ObjectMeta> StoreImpl::CompleteMultipartUpload(
     return RecordCompletion(txn, bucket, key, upload_id, body.md5_hex, now_ms);
   };
   const bool composite =
-      body.checksums.crc32 || body.checksums.crc32c || body.checksums.sha1 || body.checksums.sha256;
+      full_object == ChecksumAlgorithm::kNone && (body.checksums.crc32 || body.checksums.crc32c ||
+                                                  body.checksums.sha1 || body.checksums.sha256);
   IMGBATCH_ASSIGN_OR_RETURN(
       ObjectMeta meta,
       CommitObject(bucket, key, body, AttrsOf(upload.options), composite, part_sizes,
@@ -435,10 +448,10 @@ Result<ListUploadsResult> StoreImpl::ListMultipartUploads(const std::string& buc
     // Order: key, then upload id. With only a key marker, S3 lists keys after
     // it; with an upload id marker too, later uploads of the marker key first.
     IMGBATCH_ASSIGN_OR_RETURN(
-        auto q,
-        conn.Prepare("SELECT upload_id, key, initiated_ms, checksum_algorithm, attrs FROM uploads "
-                     "WHERE bucket=?1 AND key>=?2 AND (key>?3 OR (key=?3 AND ?4<>'' AND "
-                     "upload_id>?4)) ORDER BY key, upload_id LIMIT ?5"));
+        auto q, conn.Prepare("SELECT upload_id, key, initiated_ms, checksum_algorithm, attrs, "
+                             "full_object_checksum FROM uploads WHERE bucket=?1 AND key>=?2 AND "
+                             "(key>?3 OR (key=?3 AND ?4<>'' AND "
+                             "upload_id>?4)) ORDER BY key, upload_id LIMIT ?5"));
     q.Bind(1, bucket).Bind(2, request.prefix).Bind(3, request.key_marker);
     q.Bind(4, request.upload_id_marker).Bind(5, int64_t{limit + 1});
     while (true) {
@@ -456,6 +469,7 @@ Result<ListUploadsResult> StoreImpl::ListMultipartUploads(const std::string& buc
       u.key = std::move(key);
       u.initiated_ms = q.ColumnInt(2);
       u.options.checksum_algorithm = static_cast<ChecksumAlgorithm>(q.ColumnInt(3));
+      u.options.full_object_checksum = q.ColumnInt(5) != 0;
       if (std::optional<ObjectAttrs> attrs = DecodeAttrs(q.ColumnText(4))) {
         ApplyAttrs(*attrs, u.options);
       }

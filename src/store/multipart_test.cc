@@ -185,6 +185,68 @@ TEST_F(MultipartTest, UploadsWithoutAnAlgorithmGetTheDefaultWholeObjectCrc64Nvme
   EXPECT_FALSE(meta->checksums.crc64nvme.has_value());
 }
 
+// CRC32 and CRC32C uploads created FULL_OBJECT get the CRC of the whole body,
+// combined from the parts' CRCs; a client's whole-object value must match
+// it. Composite ones keep "<b64>-N", and a whole-body CRC sent for them is
+// checked against the whole body too.
+TEST_F(MultipartTest, FullObjectCrc32AndCrc32cUploads) {
+  const std::string p1 = Pattern(kFiveMiB + 11);
+  const std::string p2 = "the last part";
+  const std::string body = p1 + p2;
+  struct Case {
+    ChecksumAlgorithm algorithm;
+    std::string whole;
+    std::optional<std::string> Checksums::*field;
+  };
+  for (const Case& c :
+       {Case{ChecksumAlgorithm::kCrc32, Base64Encode(Crc32Bytes(Crc32Update(0, body))),
+             &Checksums::crc32},
+        Case{ChecksumAlgorithm::kCrc32c, Base64Encode(Crc32Bytes(Crc32cUpdate(0, body))),
+             &Checksums::crc32c}}) {
+    PutOptions options;
+    options.checksum_algorithm = c.algorithm;
+    options.full_object_checksum = true;
+    const std::string id = Begin("k", options);
+    auto part1 = Part("k", id, 1, p1);
+    auto part2 = Part("k", id, 2, p2);
+    ASSERT_TRUE(part1.ok() && part2.ok());
+    const std::vector<CompletedPart> parts{{1, part1->etag, {}}, {2, part2->etag, {}}};
+    Checksums bad;
+    bad.*c.field = Base64Encode(Crc32Bytes(1234));
+    EXPECT_EQ(store_->CompleteMultipartUpload("bkt", "k", id, parts, {"t", "", ""}, bad)
+                  .status()
+                  .detail(),
+              "BadDigest");
+    Checksums good;
+    good.*c.field = c.whole;
+    auto meta = store_->CompleteMultipartUpload("bkt", "k", id, parts, {"t", "", ""}, good);
+    ASSERT_TRUE(meta.ok()) << meta.status().ToString();
+    EXPECT_EQ(meta->checksums.*c.field, c.whole);
+    EXPECT_FALSE(meta->checksums.composite);
+    EXPECT_FALSE(store_->HeadObject("bkt", "k")->checksums.composite);
+  }
+
+  PutOptions composite;
+  composite.checksum_algorithm = ChecksumAlgorithm::kCrc32;
+  const std::string id = Begin("c", composite);
+  auto part1 = Part("c", id, 1, p1);
+  auto part2 = Part("c", id, 2, p2);
+  ASSERT_TRUE(part1.ok() && part2.ok());
+  const std::vector<CompletedPart> parts{{1, part1->etag, {}}, {2, part2->etag, {}}};
+  Checksums wrong_whole;
+  wrong_whole.crc32 = Base64Encode(Crc32Bytes(Crc32Update(0, p1)));
+  EXPECT_EQ(store_->CompleteMultipartUpload("bkt", "c", id, parts, {"t", "", ""}, wrong_whole)
+                .status()
+                .detail(),
+            "BadDigest");
+  Checksums whole;
+  whole.crc32 = Base64Encode(Crc32Bytes(Crc32Update(0, body)));
+  auto meta = store_->CompleteMultipartUpload("bkt", "c", id, parts, {"t", "", ""}, whole);
+  ASSERT_TRUE(meta.ok()) << meta.status().ToString();
+  EXPECT_TRUE(meta->checksums.composite);
+  EXPECT_EQ(meta->checksums.crc32->substr(meta->checksums.crc32->size() - 2), "-2");
+}
+
 // A retried Complete (its response lost) succeeds again with the same
 // object, as on S3; once the key is overwritten it is NoSuchUpload.
 TEST_F(MultipartTest, RetriedCompleteAnswersTheSameObject) {

@@ -256,12 +256,19 @@ Status VerifyDigests(const PutOptions& options, const BodyDigests& digests) {
     std::optional<std::string> computed = ChecksumOf(digests.checksums(), info.algorithm);
     // Compare raw bytes: base64 padding variants must not matter.
     if (!computed || Base64Decode(*expected) != Base64Decode(*computed)) {
-      return InvalidArgument("The " + ToUpperAscii(info.wire_name) +
-                             " you specified did not match the calculated checksum.")
-          .WithDetail("BadDigest");
+      return ChecksumMismatch(info.algorithm);
     }
   }
   return Status::Ok();
+}
+
+Status ChecksumMismatch(ChecksumAlgorithm algorithm) {
+  std::string name;
+  for (const AlgorithmInfo& info : kAlgorithms) {
+    if (info.algorithm == algorithm) name = ToUpperAscii(info.wire_name);
+  }
+  return InvalidArgument("The " + name + " you specified did not match the calculated checksum.")
+      .WithDetail("BadDigest");
 }
 
 std::optional<std::string> CompositeChecksum(ChecksumAlgorithm algorithm,
@@ -280,18 +287,33 @@ std::optional<std::string> CompositeChecksum(ChecksumAlgorithm algorithm,
   return Base64Encode(hasher.Finish()) + "-" + std::to_string(parts.size());
 }
 
-std::optional<std::string> FullObjectCrc64Nvme(const std::vector<Checksums>& parts,
-                                               const std::vector<uint64_t>& sizes) {
-  if (parts.empty() || parts.size() != sizes.size()) return std::nullopt;
+std::optional<std::string> FullObjectCrc(ChecksumAlgorithm algorithm,
+                                         const std::vector<Checksums>& parts,
+                                         const std::vector<uint64_t>& sizes) {
+  const bool is_crc = algorithm == ChecksumAlgorithm::kCrc32 ||
+                      algorithm == ChecksumAlgorithm::kCrc32c ||
+                      algorithm == ChecksumAlgorithm::kCrc64Nvme;
+  if (!is_crc || parts.empty() || parts.size() != sizes.size()) return std::nullopt;
   uint64_t whole = 0;  // the CRC of no bytes
   for (size_t i = 0; i < parts.size(); ++i) {
-    if (!parts[i].crc64nvme) return std::nullopt;
-    std::optional<std::string> raw = Base64Decode(*parts[i].crc64nvme);
-    std::optional<uint64_t> part = raw ? Crc64FromBytes(*raw) : std::nullopt;
+    std::optional<std::string> value = ChecksumOf(parts[i], algorithm);
+    std::optional<std::string> raw = value ? Base64Decode(*value) : std::nullopt;
+    if (!raw) return std::nullopt;
+    if (algorithm == ChecksumAlgorithm::kCrc64Nvme) {
+      std::optional<uint64_t> part = Crc64FromBytes(*raw);
+      if (!part) return std::nullopt;
+      whole = Crc64NvmeCombine(whole, *part, sizes[i]);
+      continue;
+    }
+    std::optional<uint32_t> part = Crc32FromBytes(*raw);
     if (!part) return std::nullopt;
-    whole = Crc64NvmeCombine(whole, *part, sizes[i]);
+    const auto crc = static_cast<uint32_t>(whole);
+    whole = algorithm == ChecksumAlgorithm::kCrc32 ? Crc32Combine(crc, *part, sizes[i])
+                                                   : Crc32cCombine(crc, *part, sizes[i]);
   }
-  return Base64Encode(Crc64Bytes(whole));
+  return Base64Encode(algorithm == ChecksumAlgorithm::kCrc64Nvme
+                          ? Crc64Bytes(whole)
+                          : Crc32Bytes(static_cast<uint32_t>(whole)));
 }
 
 std::optional<std::string> ChecksumOf(const Checksums& c, ChecksumAlgorithm algorithm) {

@@ -78,16 +78,21 @@ Status ValidateChecksumValues(const Checksums& expected);
 // received." / "The CRC32 you specified did not match the calculated
 // checksum."), as AWS answers.
 Status VerifyDigests(const PutOptions& options, const BodyDigests& digests);
+// BadDigest "The CRC32 you specified did not match the calculated checksum."
+Status ChecksumMismatch(ChecksumAlgorithm algorithm);
 
 // Composite checksum of a multipart upload: base64(hash(concat raw part
 // checksums)) + "-N". nullopt when any part lacks the algorithm.
-// (Not for CRC64NVME, whose multipart checksum is FullObjectCrc64Nvme.)
+// (Not for CRC64NVME, whose multipart checksum is always FullObjectCrc.)
 std::optional<std::string> CompositeChecksum(ChecksumAlgorithm algorithm,
                                              const std::vector<Checksums>& parts);
-// The CRC64NVME of the parts' bytes end to end, combined from each part's
-// CRC64NVME and size without reading the bytes. nullopt when any part lacks one.
-std::optional<std::string> FullObjectCrc64Nvme(const std::vector<Checksums>& parts,
-                                               const std::vector<uint64_t>& sizes);
+// The CRC (CRC32, CRC32C or CRC64NVME) of the parts' bytes end to end,
+// combined from each part's CRC and size without reading the bytes: a
+// FULL_OBJECT checksum. nullopt for other algorithms or when any part lacks
+// one.
+std::optional<std::string> FullObjectCrc(ChecksumAlgorithm algorithm,
+                                         const std::vector<Checksums>& parts,
+                                         const std::vector<uint64_t>& sizes);
 std::optional<std::string> ChecksumOf(const Checksums& c, ChecksumAlgorithm algorithm);
 // nullptr for kNone.
 std::optional<std::string>* MutableChecksumOf(Checksums& c, ChecksumAlgorithm algorithm);

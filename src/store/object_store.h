@@ -48,7 +48,8 @@ enum class ChecksumAlgorithm { kNone, kCrc32, kCrc32c, kSha1, kSha256, kCrc64Nvm
 struct Checksums {
   std::optional<std::string> crc32, crc32c, sha1, sha256, crc64nvme;
   // Multipart objects carry a composite checksum ("<b64>-<parts>"), except
-  // CRC64NVME ones: S3 gives those the whole object's CRC (FULL_OBJECT).
+  // FULL_OBJECT ones (CRC64NVME, or CRC32/CRC32C when asked for): S3 gives
+  // those the whole object's CRC.
   bool composite = false;
 };
 
@@ -92,6 +93,11 @@ struct PutOptions {
   Checksums expected;
   // Algorithm to compute and store even if no value was sent.
   ChecksumAlgorithm checksum_algorithm = ChecksumAlgorithm::kNone;
+  // CreateMultipartUpload with CRC32 or CRC32C: the object's checksum is the
+  // CRC of its whole body (x-amz-checksum-type FULL_OBJECT), not a composite
+  // of the parts' CRCs. CRC64NVME uploads (and those without an algorithm,
+  // which get CRC64NVME) are always so.
+  bool full_object_checksum = false;
   std::optional<uint64_t> content_length;  // declared length, if known
   Conditions conditions;                   // conditional writes (If-None-Match: *)
 };

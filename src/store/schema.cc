@@ -157,11 +157,18 @@ CREATE INDEX objects_by_blob ON objects(blob_id) WHERE blob_id IS NOT NULL;
 ALTER TABLE parts ADD COLUMN crc64nvme TEXT;
 )sql";
 
+// v5: a CRC32 or CRC32C upload may ask for a FULL_OBJECT checksum
+// (PutOptions::full_object_checksum). Earlier uploads are composite, as they
+// were created.
+constexpr const char* kSchemaV5 = R"sql(
+ALTER TABLE uploads ADD COLUMN full_object_checksum INTEGER NOT NULL DEFAULT 0;
+)sql";
+
 }  // namespace
 
 const std::vector<db::Migration>& StoreMigrations() {
   static const std::vector<db::Migration> kSteps = {
-      {1, kSchemaV1}, {2, kSchemaV2}, {3, kSchemaV3}, {4, kSchemaV4}};
+      {1, kSchemaV1}, {2, kSchemaV2}, {3, kSchemaV3}, {4, kSchemaV4}, {5, kSchemaV5}};
   return kSteps;
 }
 

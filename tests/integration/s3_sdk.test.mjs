@@ -3,6 +3,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes, createHash, randomUUID } from 'node:crypto';
+import zlib from 'node:zlib';
 import {
   S3Client, CreateBucketCommand, PutObjectCommand, GetObjectCommand, HeadObjectCommand,
   ListObjectsV2Command, DeleteObjectCommand, DeleteObjectsCommand, CopyObjectCommand,
@@ -165,6 +166,40 @@ test('uploads without a checksum get the default CRC64NVME, verified on GET', as
   } finally {
     plain.destroy();
   }
+});
+
+// A CRC32 upload created FULL_OBJECT (what transfer managers that compare with their own CRC
+// ask for): the object's CRC32 is the whole body's, which the SDK verifies on GET.
+test('FULL_OBJECT CRC32 multipart upload, verified on GET', async () => {
+  const key = 'crc32-full';
+  const created = await s3.send(new CreateMultipartUploadCommand({
+    Bucket: bucket, Key: key, ChecksumAlgorithm: 'CRC32', ChecksumType: 'FULL_OBJECT',
+  }));
+  assert.equal(created.ChecksumType, 'FULL_OBJECT');
+  const parts = [randomBytes(5 * 1024 * 1024), randomBytes(777)];
+  const uploaded = [];
+  for (const [i, part] of parts.entries()) {
+    const r = await s3.send(new UploadPartCommand({
+      Bucket: bucket, Key: key, UploadId: created.UploadId, PartNumber: i + 1, Body: part,
+      ChecksumAlgorithm: 'CRC32',
+    }));
+    uploaded.push({ PartNumber: i + 1, ETag: r.ETag, ChecksumCRC32: r.ChecksumCRC32 });
+  }
+  const whole = Buffer.concat(parts);
+  const crc32 = (bytes) => {
+    const out = Buffer.alloc(4);
+    out.writeUInt32BE(zlib.crc32(bytes));
+    return out.toString('base64');
+  };
+  const done = await s3.send(new CompleteMultipartUploadCommand({
+    Bucket: bucket, Key: key, UploadId: created.UploadId, ChecksumType: 'FULL_OBJECT',
+    ChecksumCRC32: crc32(whole), MultipartUpload: { Parts: uploaded },
+  }));
+  assert.equal(done.ChecksumCRC32, crc32(whole));
+  const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, ChecksumMode: 'ENABLED' }));
+  assert.equal(got.ChecksumCRC32, crc32(whole));
+  assert.equal(got.ChecksumType, 'FULL_OBJECT');
+  assert.equal(Buffer.compare(Buffer.from(await got.Body.transformToByteArray()), whole), 0);
 });
 
 test('presigned GET url', async () => {

@@ -4,6 +4,7 @@ Run by ctest twice: with the machine image's Python 3.11 (boto3 1.43: default
 CRC32 checksums, aws-chunked trailers) and Debian's /usr/bin/python3 (boto3
 1.26: older signing paths).
 """
+import base64
 import hashlib
 import io
 import os
@@ -13,6 +14,7 @@ import unittest
 import urllib.error
 import urllib.request
 import uuid
+import zlib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
@@ -332,6 +334,35 @@ class S3Boto3Test(unittest.TestCase):
         self.assertEqual(got["Body"].read(), body)
         self.assertEqual(got["ChecksumSHA256"], put["ChecksumSHA256"])
 
+
+    def test_transfer_with_a_full_object_crc32(self):
+        # A caller that knows its file's CRC32 hands it to s3transfer, which
+        # creates the upload FULL_OBJECT and sends it with
+        # CompleteMultipartUpload; S3 (since 2025) stores that whole-body CRC
+        # and checks it. botocore then verifies the download against it.
+        if tuple(int(x) for x in botocore.__version__.split(".")[:2]) < (1, 36):
+            self.skipTest("botocore %s predates ChecksumType" % botocore.__version__)
+        from boto3.s3.transfer import TransferConfig
+        data = os.urandom(11 * 1024 * 1024 + 5)
+        whole = base64.b64encode(zlib.crc32(data).to_bytes(4, "big")).decode()
+        cfg = TransferConfig(multipart_threshold=5 * 1024 * 1024,
+                             multipart_chunksize=5 * 1024 * 1024)
+        self.s3.upload_fileobj(io.BytesIO(data), self.bucket, "full.bin", Config=cfg,
+                               ExtraArgs={"ChecksumAlgorithm": "CRC32",
+                                          "ChecksumType": "FULL_OBJECT",
+                                          "ChecksumCRC32": whole})
+        head = self.s3.head_object(Bucket=self.bucket, Key="full.bin", ChecksumMode="ENABLED")
+        self.assertEqual(head["ChecksumCRC32"], whole)
+        self.assertEqual(head["ChecksumType"], "FULL_OBJECT")
+        got = self.s3.get_object(Bucket=self.bucket, Key="full.bin", ChecksumMode="ENABLED")
+        self.assertEqual(got["Body"].read(), data)
+        wrong = base64.b64encode(zlib.crc32(b"other").to_bytes(4, "big")).decode()
+        with self.assertRaises(ClientError) as caught:
+            self.s3.upload_fileobj(io.BytesIO(data), self.bucket, "wrong.bin", Config=cfg,
+                                   ExtraArgs={"ChecksumAlgorithm": "CRC32",
+                                              "ChecksumType": "FULL_OBJECT",
+                                              "ChecksumCRC32": wrong})
+        self.assertEqual(caught.exception.response["Error"]["Code"], "BadDigest")
 
 if __name__ == "__main__":
     print("boto3", boto3.__version__, "botocore", botocore.__version__)
