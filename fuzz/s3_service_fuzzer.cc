@@ -12,8 +12,11 @@
 //   PUT /b/k?partNumber=1&uploadId=x Content-MD5: abc ~ Range: bytes=0-1 | body
 // Requests are signed as "root" by s3/testing's FakeAuthenticator (s3:* on *;
 // x-amz-content-sha256 picks the payload mode); "\r" and "\n" in a body are
-// CR and LF. S3_FUZZ_VERBOSE=1 prints each
-// reply (for writing seeds).
+// CR and LF. "@upload" anywhere in a line stands for the UploadId of the last
+// CreateMultipartUpload, "@etag" for the ETag of the last reply that had one,
+// so that a sequence can reach UploadPart and CompleteMultipartUpload of an
+// upload that exists (ids are random). S3_FUZZ_VERBOSE=1 prints each reply
+// (for writing seeds).
 #include <pugixml.hpp>
 
 #include <chrono>
@@ -68,7 +71,9 @@ class Harness {
     db_.reset();
   }
 
-  void Run(std::string_view line) {
+  void Run(std::string_view raw_line) {
+    const std::string substituted = Substitute(raw_line);
+    const std::string_view line = substituted;
     const size_t bar = line.find(" | ");
     const std::string_view head = line.substr(0, bar);
     std::string body = bar == std::string_view::npos ? "" : Unescape(line.substr(bar + 3));
@@ -101,6 +106,7 @@ class Harness {
     if (!exchange->Wait(10s)) Fail("no reply", line, "");
     if (exchange->responses() != 1) Fail("not exactly one reply", line, "");
     Check(*exchange, method, line);
+    Remember(*exchange);
     if (std::getenv("S3_FUZZ_VERBOSE")) {
       std::fprintf(stderr, "%.*s\n  -> %d %s\n", static_cast<int>(line.size()), line.data(),
                    exchange->response().status, exchange->BodyText().substr(0, 400).c_str());
@@ -108,6 +114,34 @@ class Harness {
   }
 
  private:
+  std::string Substitute(std::string_view line) const {
+    std::string out(line);
+    for (const auto& [token, value] :
+         {std::pair<std::string_view, const std::string&>{"@upload", upload_id_},
+          {"@etag", etag_}}) {
+      for (size_t at = out.find(token); at != std::string::npos;
+           at = out.find(token, at + value.size())) {
+        out.replace(at, token.size(), value);
+      }
+    }
+    return out;
+  }
+
+  void Remember(imgbatch::http::FakeExchange& exchange) {
+    if (exchange.response().status != 200) return;
+    if (auto etag = exchange.response().headers.Get("ETag")) {
+      etag_ = std::string(imgbatch::Trim(*etag));
+      if (etag_.size() >= 2 && etag_.front() == '"') etag_ = etag_.substr(1, etag_.size() - 2);
+    }
+    const std::string reply = exchange.BodyText();
+    if (reply.find("<UploadId>") == std::string::npos) return;
+    pugi::xml_document doc;
+    if (doc.load_string(reply.c_str())) {
+      const char* id = doc.child("InitiateMultipartUploadResult").child_value("UploadId");
+      if (*id != '\0') upload_id_ = id;
+    }
+  }
+
   // "\r" and "\n" in a body stand for CR and LF (a line holds one request).
   static std::string Unescape(std::string_view text) {
     std::string out;
@@ -154,6 +188,8 @@ class Harness {
   std::unique_ptr<imgbatch::db::Database> db_;
   std::unique_ptr<imgbatch::store::ObjectStore> store_;
   imgbatch::http::Handler handler_;
+  std::string upload_id_ = "x";  // what "@upload" and "@etag" stand for
+  std::string etag_ = "x";
 };
 
 }  // namespace
