@@ -36,6 +36,34 @@ class MultipartOpsTest : public S3Fixture {
     }
     return xml + "</CompleteMultipartUpload>";
   }
+  // A FULL_OBJECT upload of "k" end to end: created with `create` (the reply
+  // must say FULL_OBJECT), parts kFivePartBytes and "tail", completed with
+  // `header` set to `whole` (the whole body's checksum, which must be
+  // accepted), then HEAD with checksum mode must return it as FULL_OBJECT.
+  void ExpectFullObjectUpload(const http::Headers& create, const std::string& header,
+                              const std::string& whole) {
+    auto created = Call("POST", "/mpu/k?uploads", create);
+    ASSERT_EQ(created->response().status, 200) << created->BodyText();
+    EXPECT_EQ(Header(*created, "x-amz-checksum-type"), "FULL_OBJECT");
+    const std::string id =
+        Xml(created->BodyText()).child("InitiateMultipartUploadResult").child_value("UploadId");
+    const std::string xml = CompleteXml(
+        {{1, UploadPart("k", id, 1, kFivePartBytes)}, {2, UploadPart("k", id, 2, "tail")}});
+    std::string flipped = *Base64Decode(whole);
+    flipped[0] = static_cast<char>(flipped[0] ^ 1);
+    http::Headers wrong;
+    wrong.Add(header, Base64Encode(flipped));
+    EXPECT_EQ(ErrorCode(*Call("POST", "/mpu/k?uploadId=" + id, wrong, xml)), "BadDigest");
+    http::Headers right;
+    right.Add(header, whole);
+    auto done = Call("POST", "/mpu/k?uploadId=" + id, right, xml);
+    ASSERT_EQ(done->response().status, 200) << done->BodyText();
+    http::Headers mode;
+    mode.Add("x-amz-checksum-mode", "ENABLED");
+    auto head = Call("HEAD", "/mpu/k", mode);
+    EXPECT_EQ(Header(*head, header), whole);
+    EXPECT_EQ(Header(*head, "x-amz-checksum-type"), "FULL_OBJECT");
+  }
 };
 
 TEST_F(MultipartOpsTest, EndToEnd) {
@@ -155,37 +183,19 @@ TEST_F(MultipartOpsTest, PartChecksumsAreEchoed) {
 // CRC64NVME uploads are FULL_OBJECT, as on S3: the object's CRC is the whole
 // body's, and a composite may not be asked for.
 TEST_F(MultipartOpsTest, Crc64NvmeUploadsAreFullObject) {
-  const auto crc64 = [](std::string_view d) { return Base64Encode(Crc64Bytes(Crc64Nvme(d))); };
   http::Headers composite;
   composite.Add("x-amz-checksum-algorithm", "CRC64NVME");
   composite.Add("x-amz-checksum-type", "COMPOSITE");
   EXPECT_EQ(ErrorCode(*Call("POST", "/mpu/k?uploads", composite)), "InvalidRequest");
   http::Headers create;
   create.Add("x-amz-checksum-algorithm", "CRC64NVME");
-  auto created = Call("POST", "/mpu/k?uploads", create);
-  ASSERT_EQ(created->response().status, 200) << created->BodyText();
-  EXPECT_EQ(Header(*created, "x-amz-checksum-type"), "FULL_OBJECT");
-  const std::string id =
-      Xml(created->BodyText()).child("InitiateMultipartUploadResult").child_value("UploadId");
-  const std::string e1 = UploadPart("k", id, 1, kFivePartBytes);
-  const std::string e2 = UploadPart("k", id, 2, "tail");
-  http::Headers whole;
-  whole.Add("x-amz-checksum-crc64nvme", crc64(kFivePartBytes + "tail"));
-  auto done = Call("POST", "/mpu/k?uploadId=" + id, whole, CompleteXml({{1, e1}, {2, e2}}));
-  ASSERT_EQ(done->response().status, 200) << done->BodyText();
-  http::Headers mode;
-  mode.Add("x-amz-checksum-mode", "ENABLED");
-  auto head = Call("HEAD", "/mpu/k", mode);
-  EXPECT_EQ(Header(*head, "x-amz-checksum-crc64nvme"), crc64(kFivePartBytes + "tail"));
-  EXPECT_EQ(Header(*head, "x-amz-checksum-type"), "FULL_OBJECT");
+  ExpectFullObjectUpload(create, "x-amz-checksum-crc64nvme",
+                         Base64Encode(Crc64Bytes(Crc64Nvme(kFivePartBytes + "tail"))));
 }
 
 // CRC32 and CRC32C uploads may ask for FULL_OBJECT (the CRC of the whole
 // body, what transfer managers compare with their own); SHA ones may not.
 TEST_F(MultipartOpsTest, Crc32cUploadsMayBeFullObject) {
-  const auto crc32c = [](std::string_view d) {
-    return Base64Encode(Crc32Bytes(Crc32cUpdate(0, d)));
-  };
   http::Headers sha;
   sha.Add("x-amz-checksum-algorithm", "SHA256");
   sha.Add("x-amz-checksum-type", "FULL_OBJECT");
@@ -193,26 +203,8 @@ TEST_F(MultipartOpsTest, Crc32cUploadsMayBeFullObject) {
   http::Headers create;
   create.Add("x-amz-checksum-algorithm", "CRC32C");
   create.Add("x-amz-checksum-type", "FULL_OBJECT");
-  auto created = Call("POST", "/mpu/k?uploads", create);
-  ASSERT_EQ(created->response().status, 200) << created->BodyText();
-  EXPECT_EQ(Header(*created, "x-amz-checksum-type"), "FULL_OBJECT");
-  const std::string id =
-      Xml(created->BodyText()).child("InitiateMultipartUploadResult").child_value("UploadId");
-  const std::string e1 = UploadPart("k", id, 1, kFivePartBytes);
-  const std::string e2 = UploadPart("k", id, 2, "tail");
-  http::Headers wrong;
-  wrong.Add("x-amz-checksum-crc32c", crc32c("not the body"));
-  auto refused = Call("POST", "/mpu/k?uploadId=" + id, wrong, CompleteXml({{1, e1}, {2, e2}}));
-  EXPECT_EQ(ErrorCode(*refused), "BadDigest");
-  http::Headers whole;
-  whole.Add("x-amz-checksum-crc32c", crc32c(kFivePartBytes + "tail"));
-  auto done = Call("POST", "/mpu/k?uploadId=" + id, whole, CompleteXml({{1, e1}, {2, e2}}));
-  ASSERT_EQ(done->response().status, 200) << done->BodyText();
-  http::Headers mode;
-  mode.Add("x-amz-checksum-mode", "ENABLED");
-  auto head = Call("HEAD", "/mpu/k", mode);
-  EXPECT_EQ(Header(*head, "x-amz-checksum-crc32c"), crc32c(kFivePartBytes + "tail"));
-  EXPECT_EQ(Header(*head, "x-amz-checksum-type"), "FULL_OBJECT");
+  ExpectFullObjectUpload(create, "x-amz-checksum-crc32c",
+                         Base64Encode(Crc32Bytes(Crc32cUpdate(0, kFivePartBytes + "tail"))));
 }
 
 TEST_F(MultipartOpsTest, UploadPartCopyCopiesARange) {
