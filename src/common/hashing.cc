@@ -210,14 +210,26 @@ class SlicedCrc {
   std::array<std::array<Crc, 256>, 8> tables_{};
 };
 
-const SlicedCrc<uint32_t, 0x82F63B78u>& Crc32cTables() {
-  static const SlicedCrc<uint32_t, 0x82F63B78u> tables;
-  return tables;
-}
-
-// The CRC64NVME polynomial 0xAD93D23594C93659 in its reflected form (bit 63
-// is x^0).
+// The polynomials in their reflected form (the top bit is x^0): CRC32C's
+// 0x1EDC6F41 and CRC64NVME's 0xAD93D23594C93659.
+constexpr uint32_t kCrc32cReflected = 0x82F63B78u;
 constexpr uint64_t kCrc64NvmeReflected = 0x9A6C9329AC4BC9B5ULL;
+
+// A CRC as the big-endian bytes AWS base64-encodes in x-amz-checksum-*, and
+// back (nullopt unless exactly that many bytes).
+template <typename Crc>
+std::string BigEndianBytes(Crc crc) {
+  std::string out(sizeof(Crc), '\0');
+  for (size_t i = sizeof(Crc); i-- > 0; crc >>= 8) out[i] = static_cast<char>(crc & 0xff);
+  return out;
+}
+template <typename Crc>
+std::optional<Crc> FromBigEndianBytes(std::string_view bytes) {
+  if (bytes.size() != sizeof(Crc)) return std::nullopt;
+  Crc crc = 0;
+  for (unsigned char b : bytes) crc = static_cast<Crc>(crc << 8 | b);
+  return crc;
+}
 
 // Polynomial arithmetic modulo a reflected CRC's polynomial (the top bit is
 // x^0), as zlib's crc32_combine does it for CRC-32: what combines two pieces'
@@ -263,7 +275,7 @@ class CrcAlgebra {
 };
 
 using Crc64NvmeAlgebra = CrcAlgebra<uint64_t, kCrc64NvmeReflected>;
-using Crc32cAlgebra = CrcAlgebra<uint32_t, 0x82F63B78u>;
+using Crc32cAlgebra = CrcAlgebra<uint32_t, kCrc32cReflected>;
 
 using Crc64NvmeTables = SlicedCrc<uint64_t, kCrc64NvmeReflected>;
 
@@ -326,17 +338,10 @@ uint64_t Crc64NvmeCombine(uint64_t crc_a, uint64_t crc_b, uint64_t length_b) {
   return Crc64NvmeAlgebra::Combine(crc_a, crc_b, length_b);
 }
 
-std::string Crc64Bytes(uint64_t crc) {
-  std::string out(8, '\0');
-  for (int i = 7; i >= 0; --i, crc >>= 8) out[static_cast<size_t>(i)] = static_cast<char>(crc);
-  return out;
-}
+std::string Crc64Bytes(uint64_t crc) { return BigEndianBytes(crc); }
 
 std::optional<uint64_t> Crc64FromBytes(std::string_view bytes) {
-  if (bytes.size() != 8) return std::nullopt;
-  uint64_t crc = 0;
-  for (unsigned char b : bytes) crc = crc << 8 | b;
-  return crc;
+  return FromBigEndianBytes<uint64_t>(bytes);
 }
 
 std::string HexEncode(std::string_view bytes) {
@@ -427,7 +432,8 @@ uint32_t Crc32Update(uint32_t crc, std::string_view data) {
 }
 
 uint32_t Crc32cUpdate(uint32_t crc, std::string_view data) {
-  return ~Crc32cTables().Run(~crc, data);
+  static const SlicedCrc<uint32_t, kCrc32cReflected> tables;
+  return ~tables.Run(~crc, data);
 }
 
 uint32_t Crc32Combine(uint32_t crc_a, uint32_t crc_b, uint64_t length_b) {
@@ -440,20 +446,10 @@ uint32_t Crc32cCombine(uint32_t crc_a, uint32_t crc_b, uint64_t length_b) {
   return Crc32cAlgebra::Combine(crc_a, crc_b, length_b);
 }
 
-std::string Crc32Bytes(uint32_t crc) {
-  std::string out(4, '\0');
-  out[0] = static_cast<char>(crc >> 24);
-  out[1] = static_cast<char>(crc >> 16);
-  out[2] = static_cast<char>(crc >> 8);
-  out[3] = static_cast<char>(crc);
-  return out;
-}
+std::string Crc32Bytes(uint32_t crc) { return BigEndianBytes(crc); }
 
 std::optional<uint32_t> Crc32FromBytes(std::string_view bytes) {
-  if (bytes.size() != 4) return std::nullopt;
-  uint32_t crc = 0;
-  for (unsigned char b : bytes) crc = crc << 8 | b;
-  return crc;
+  return FromBigEndianBytes<uint32_t>(bytes);
 }
 
 struct Hasher::Impl {
