@@ -113,6 +113,18 @@ Result<bool> FullObjectChecksumOf(const S3Request& request, store::ChecksumAlgor
   return full_object;
 }
 
+const char* ChecksumTypeName(bool full_object) { return full_object ? "FULL_OBJECT" : "COMPOSITE"; }
+
+// What CreateMultipartUpload answered in x-amz-checksum-algorithm and
+// x-amz-checksum-type, as ListParts and ListMultipartUploads give it; nothing
+// for an upload that named no algorithm.
+void AddUploadChecksumElements(store::ChecksumAlgorithm algorithm, bool full_object,
+                               pugi::xml_node parent) {
+  if (algorithm == store::ChecksumAlgorithm::kNone) return;
+  AddText(parent, "ChecksumAlgorithm", ChecksumAlgorithmName(algorithm));
+  AddText(parent, "ChecksumType", ChecksumTypeName(full_object));
+}
+
 }  // namespace
 
 OpResult CreateMultipartUpload(const OpContext& ctx) {
@@ -133,8 +145,7 @@ OpResult CreateMultipartUpload(const OpContext& ctx) {
   if (options.checksum_algorithm != store::ChecksumAlgorithm::kNone) {
     response.headers.Set("x-amz-checksum-algorithm",
                          ChecksumAlgorithmName(options.checksum_algorithm));
-    response.headers.Set("x-amz-checksum-type",
-                         options.full_object_checksum ? "FULL_OBJECT" : "COMPOSITE");
+    response.headers.Set("x-amz-checksum-type", ChecksumTypeName(options.full_object_checksum));
   }
   return response;
 }
@@ -234,6 +245,7 @@ OpResult ListParts(const OpContext& ctx) {
   AddOwner(root, "Initiator", ctx.s3);
   AddOwner(root, "Owner", ctx.s3);
   AddText(root, "StorageClass", "STANDARD");
+  AddUploadChecksumElements(result.checksum_algorithm, result.full_object_checksum, root);
   AddNumber(root, "PartNumberMarker", static_cast<uint64_t>(*marker));
   if (result.truncated) {
     AddNumber(root, "NextPartNumberMarker", static_cast<uint64_t>(result.next_part_number_marker));
@@ -282,6 +294,8 @@ OpResult ListMultipartUploads(const OpContext& ctx) {
     AddOwner(node, "Owner", ctx.s3);
     AddText(node, "StorageClass", "STANDARD");
     AddText(node, "Initiated", XmlTime(upload.initiated_ms));
+    AddUploadChecksumElements(upload.options.checksum_algorithm,
+                              upload.options.full_object_checksum, node);
   }
   return XmlResponse(doc);
 }

@@ -1,4 +1,6 @@
 // Multipart uploads end to end through the handler.
+#include <map>
+
 #include "common/hashing.h"
 #include "s3/testing/s3_test_util.h"
 
@@ -178,6 +180,42 @@ TEST_F(MultipartOpsTest, PartChecksumsAreEchoed) {
   auto ex = Call("PUT", "/mpu/k?partNumber=1&uploadId=" + id, h, "data");
   ASSERT_EQ(ex->response().status, 200) << ex->BodyText();
   EXPECT_EQ(Header(*ex, "x-amz-checksum-crc32"), Base64Encode(Crc32Bytes(Crc32Update(0, "data"))));
+}
+
+// ListParts and ListMultipartUploads say what CreateMultipartUpload answered:
+// the algorithm and COMPOSITE or FULL_OBJECT; nothing for an upload without one.
+TEST_F(MultipartOpsTest, ListingsGiveTheUploadsChecksumAlgorithmAndType) {
+  auto with = [](const std::string& algorithm, const std::string& type) {
+    http::Headers h;
+    if (!algorithm.empty()) h.Add("x-amz-checksum-algorithm", algorithm);
+    if (!type.empty()) h.Add("x-amz-checksum-type", type);
+    return h;
+  };
+  const std::map<std::string, std::string> ids = {
+      {"a-crc32", Create("a-crc32", with("CRC32", ""))},
+      {"b-crc32c", Create("b-crc32c", with("CRC32C", "FULL_OBJECT"))},
+      {"c-crc64", Create("c-crc64", with("CRC64NVME", ""))},
+      {"d-none", Create("d-none", with("", ""))}};
+  const std::map<std::string, std::pair<std::string, std::string>> expected = {
+      {"a-crc32", {"CRC32", "COMPOSITE"}},
+      {"b-crc32c", {"CRC32C", "FULL_OBJECT"}},
+      {"c-crc64", {"CRC64NVME", "FULL_OBJECT"}},
+      {"d-none", {"", ""}}};
+  for (const auto& [key, id] : ids) {
+    auto parts = Xml(Call("GET", "/mpu/" + key + "?uploadId=" + id)->BodyText());
+    auto root = parts.child("ListPartsResult");
+    EXPECT_EQ(std::string(root.child_value("ChecksumAlgorithm")), expected.at(key).first) << key;
+    EXPECT_EQ(std::string(root.child_value("ChecksumType")), expected.at(key).second) << key;
+  }
+  auto uploads = Xml(Call("GET", "/mpu?uploads")->BodyText());
+  size_t listed = 0;
+  for (auto upload : uploads.child("ListMultipartUploadsResult").children("Upload")) {
+    const std::string key = upload.child_value("Key");
+    EXPECT_EQ(std::string(upload.child_value("ChecksumAlgorithm")), expected.at(key).first) << key;
+    EXPECT_EQ(std::string(upload.child_value("ChecksumType")), expected.at(key).second) << key;
+    ++listed;
+  }
+  EXPECT_EQ(listed, ids.size());
 }
 
 // CRC64NVME uploads are FULL_OBJECT, as on S3: the object's CRC is the whole

@@ -423,7 +423,8 @@ Result<ListPartsResult> StoreImpl::ListParts(const std::string& bucket, const st
   IMGBATCH_RETURN_IF_ERROR(db().Read([&](db::Conn& conn) -> Status {
     IMGBATCH_RETURN_IF_ERROR(BucketExists(conn, bucket));
     IMGBATCH_ASSIGN_OR_RETURN(auto upload, LoadUpload(conn, bucket, key, upload_id));
-    (void)upload;
+    result.checksum_algorithm = upload.options.checksum_algorithm;
+    result.full_object_checksum = upload.options.full_object_checksum;
     IMGBATCH_ASSIGN_OR_RETURN(auto parts,
                               LoadParts(conn, upload_id, part_number_marker, limit + 1));
     result.truncated = parts.size() > static_cast<size_t>(limit);

@@ -183,6 +183,9 @@ struct ListPartsResult {
   std::vector<PartInfo> parts;
   bool truncated = false;
   int next_part_number_marker = 0;
+  // The upload's, as CreateMultipartUpload set them (ListParts reports them).
+  ChecksumAlgorithm checksum_algorithm = ChecksumAlgorithm::kNone;
+  bool full_object_checksum = false;
 };
 
 enum class ObjectEventKind { kPut, kCopy, kCompleteMultipartUpload, kDelete };

@@ -171,6 +171,23 @@ class S3Boto3Test(unittest.TestCase):
             self.s3.list_parts(Bucket=self.bucket, Key="gone", UploadId=up2["UploadId"])
         self.assertEqual(error_code(cm.exception), "NoSuchUpload")
 
+    def test_listings_give_the_uploads_checksum_type(self):
+        # ListParts and ListMultipartUploads repeat what CreateMultipartUpload
+        # answered, so a resumed transfer knows how to finish the upload.
+        if tuple(int(x) for x in botocore.__version__.split(".")[:2]) < (1, 36):
+            self.skipTest("botocore %s predates ChecksumType" % botocore.__version__)
+        up = self.s3.create_multipart_upload(Bucket=self.bucket, Key="typed",
+                                             ChecksumAlgorithm="CRC32C",
+                                             ChecksumType="FULL_OBJECT")
+        self.assertEqual(up["ChecksumType"], "FULL_OBJECT")
+        listed = self.s3.list_parts(Bucket=self.bucket, Key="typed", UploadId=up["UploadId"])
+        self.assertEqual((listed["ChecksumAlgorithm"], listed["ChecksumType"]),
+                         ("CRC32C", "FULL_OBJECT"))
+        uploads = self.s3.list_multipart_uploads(Bucket=self.bucket, Prefix="typed")["Uploads"]
+        self.assertEqual([(u["UploadId"], u["ChecksumAlgorithm"], u["ChecksumType"])
+                          for u in uploads], [(up["UploadId"], "CRC32C", "FULL_OBJECT")])
+        self.s3.abort_multipart_upload(Bucket=self.bucket, Key="typed", UploadId=up["UploadId"])
+
     def test_get_and_head_by_part_number(self):
         mib5 = 5 * 1024 * 1024
         bodies = [b"a" * mib5, b"b" * mib5, b"tail"]
