@@ -8,6 +8,7 @@ import {
   S3Client, CreateBucketCommand, PutObjectCommand, GetObjectCommand, HeadObjectCommand,
   ListObjectsV2Command, DeleteObjectCommand, DeleteObjectsCommand, CopyObjectCommand,
   CreateMultipartUploadCommand, UploadPartCommand, CompleteMultipartUploadCommand,
+  ListPartsCommand, ListMultipartUploadsCommand,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { Crc64Nvme } from '@aws-sdk/checksums/crc';
@@ -114,6 +115,12 @@ test('CRC64NVME uploads: single, multipart (FULL_OBJECT) and delete objects', as
     assert.equal(r.ChecksumCRC64NVME, await crc64nvme(part));
     uploaded.push({ PartNumber: i + 1, ETag: r.ETag, ChecksumCRC64NVME: r.ChecksumCRC64NVME });
   }
+  // The listings repeat the upload's algorithm and type.
+  const listed = await s3.send(new ListPartsCommand({ Bucket: bucket, Key: key, UploadId: created.UploadId }));
+  assert.deepEqual([listed.ChecksumAlgorithm, listed.ChecksumType], ['CRC64NVME', 'FULL_OBJECT']);
+  const uploads = await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: key }));
+  assert.deepEqual(uploads.Uploads.map((u) => [u.UploadId, u.ChecksumAlgorithm, u.ChecksumType]),
+    [[created.UploadId, 'CRC64NVME', 'FULL_OBJECT']]);
   const whole = Buffer.concat(parts);
   await s3.send(new CompleteMultipartUploadCommand({
     Bucket: bucket, Key: key, UploadId: created.UploadId, ChecksumType: 'FULL_OBJECT',
