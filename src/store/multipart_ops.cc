@@ -130,6 +130,7 @@ Result<MultipartUpload> StoreImpl::CreateMultipartUpload(const std::string& buck
                                                          const PutOptions& options) {
   if (!IsValidBucketName(bucket)) return NoSuchBucket(bucket);
   IMGBATCH_RETURN_IF_ERROR(ValidateKey(key));
+  if (options.tags) IMGBATCH_RETURN_IF_ERROR(ValidateTags(*options.tags));
   MultipartUpload upload;
   upload.upload_id = RandomHex(24);
   upload.bucket = bucket;

@@ -71,6 +71,18 @@ TEST_F(MultipartTest, CompleteProducesKnownEtagAndBytes) {
   EXPECT_EQ(events[0].meta.etag, meta->etag);
 }
 
+TEST_F(MultipartTest, TheUploadsTagsGoToTheObject) {
+  PutOptions options;
+  options.tags = Tags{{"batch", "7"}};
+  const std::string id = Begin("tagged", options);
+  auto part = Part("tagged", id, 1, "only part");
+  ASSERT_TRUE(part.ok());
+  auto meta = Complete("tagged", id, {{1, part->etag, {}}});
+  ASSERT_TRUE(meta.ok()) << meta.status().ToString();
+  EXPECT_EQ(meta->tags, (Tags{{"batch", "7"}}));
+  EXPECT_EQ(store_->HeadObject("bkt", "tagged")->tags, (Tags{{"batch", "7"}}));
+}
+
 TEST_F(MultipartTest, CompositeChecksum) {
   PutOptions options;
   options.checksum_algorithm = ChecksumAlgorithm::kCrc32;

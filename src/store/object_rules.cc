@@ -8,6 +8,36 @@
 namespace imgbatch::store {
 namespace {
 
+// S3's tag limits (the S3 user guide's object tagging page).
+constexpr size_t kMaxObjectTags = 10;
+constexpr size_t kMaxTagKeyChars = 128;
+constexpr size_t kMaxTagValueChars = 256;
+
+// Characters, not bytes: UTF-8 sequences count once.
+size_t Utf8Chars(std::string_view s) {
+  size_t chars = 0;
+  for (unsigned char c : s) chars += (c & 0xC0) != 0x80;
+  return chars;
+}
+
+// Letters and digits in any script, white space, and _ . : / = + - @ (what
+// AWS's tagging services accept). Bytes past ASCII are taken as letters once
+// the text is known to be UTF-8.
+bool IsTagText(std::string_view s) {
+  if (!IsValidUtf8(s)) return false;
+  constexpr std::string_view kPunctuation = "_.:/=+-@";
+  for (unsigned char c : s) {
+    const bool allowed = c >= 0x80 || std::isalnum(c) || c == ' ' || c == '\t' ||
+                         kPunctuation.find(static_cast<char>(c)) != std::string_view::npos;
+    if (!allowed) return false;
+  }
+  return true;
+}
+
+Status InvalidTag(const std::string& message) {
+  return InvalidArgument(message).WithDetail("InvalidTag");
+}
+
 int64_t WholeSeconds(int64_t ms) { return ms - (ms % 1000 + 1000) % 1000; }
 
 bool EtagMatches(std::string_view condition, const std::string& etag) {
@@ -100,6 +130,26 @@ bool IsValidObjectKey(std::string_view key) {
   // NUL cannot be carried by S3's XML listings; refuse it cleanly.
   if (key.find('\0') != std::string_view::npos) return false;
   return IsValidUtf8(key);
+}
+
+Status ValidateTags(const Tags& tags) {
+  if (tags.size() > kMaxObjectTags) {
+    return InvalidArgument("Object tags cannot be greater than 10").WithDetail("BadRequest");
+  }
+  for (size_t i = 0; i < tags.size(); ++i) {
+    const auto& [key, value] = tags[i];
+    if (key.empty() || Utf8Chars(key) > kMaxTagKeyChars || !IsTagText(key)) {
+      return InvalidTag("The TagKey you have provided is invalid");
+    }
+    if (Utf8Chars(value) > kMaxTagValueChars || !IsTagText(value)) {
+      return InvalidTag("The TagValue you have provided is invalid");
+    }
+    if (key.starts_with("aws:")) return InvalidTag("Your TagKey cannot be prefixed with aws:");
+    for (size_t j = 0; j < i; ++j) {
+      if (tags[j].first == key) return InvalidTag("Cannot provide multiple Tags with the same key");
+    }
+  }
+  return Status::Ok();
 }
 
 std::string NormalizeEtag(std::string_view etag) {

@@ -66,5 +66,31 @@ TEST(MultipartEtagTest, KnownValue) {
   EXPECT_EQ(MultipartEtag({Md5Hex("a"), Md5Hex("b")}), Md5Hex(Md5("a") + Md5("b")) + "-2");
 }
 
+TEST(ObjectRules, TagRulesAreS3s) {
+  auto detail = [](const Tags& tags) { return std::string(ValidateTags(tags).detail()); };
+  EXPECT_TRUE(ValidateTags({}).ok());
+  EXPECT_TRUE(ValidateTags({{std::string(128, 'k'), std::string(256, 'v')}}).ok());
+  EXPECT_TRUE(
+      ValidateTags({{"\xC3\xA9t\xC3\xA9", "caf\xC3\xA9"}, {"a_b.c:d/e", "f+g-h@i =j"}}).ok());
+  EXPECT_TRUE(ValidateTags({{"empty", ""}}).ok());
+  Tags ten, eleven;
+  for (int i = 0; i < 11; ++i) (i < 10 ? ten : eleven).emplace_back("k" + std::to_string(i), "v");
+  eleven.insert(eleven.begin(), ten.begin(), ten.end());
+  EXPECT_TRUE(ValidateTags(ten).ok());
+  EXPECT_EQ(detail(eleven), "BadRequest");
+  EXPECT_EQ(detail({{std::string(129, 'k'), "v"}}), "InvalidTag");
+  EXPECT_EQ(detail({{"k", std::string(257, 'v')}}), "InvalidTag");
+  EXPECT_EQ(detail({{"", "v"}}), "InvalidTag");
+  EXPECT_EQ(detail({{"aws:name", "v"}}), "InvalidTag");
+  EXPECT_EQ(detail({{"a", "1"}, {"a", "2"}}), "InvalidTag");
+  EXPECT_EQ(detail({{"k", "<script>"}}), "InvalidTag");
+  EXPECT_EQ(detail({{"k", "\xC3"}}), "InvalidTag");  // not UTF-8
+  // 128 characters of two bytes each are still 128 characters.
+  std::string wide;
+  for (int i = 0; i < 128; ++i) wide += "\xC3\xA9";
+  EXPECT_TRUE(ValidateTags({{wide, "v"}}).ok());
+  EXPECT_EQ(detail({{wide + "x", "v"}}), "InvalidTag");
+}
+
 }  // namespace
 }  // namespace imgbatch::store

@@ -559,6 +559,7 @@ Result<ObjectMeta> StoreImpl::PutObject(const std::string& bucket, const std::st
                                         const Caller& caller) {
   if (!IsValidBucketName(bucket)) return NoSuchBucket(bucket);
   IMGBATCH_RETURN_IF_ERROR(ValidateKey(key));
+  if (options.tags) IMGBATCH_RETURN_IF_ERROR(ValidateTags(*options.tags));
   // Refuse before streaming a large body to nowhere (re-checked at commit).
   IMGBATCH_RETURN_IF_ERROR(db_.Read([&](db::Conn& conn) { return BucketExists(conn, bucket); }));
   // One PUT carries at most 5 GiB on S3; larger objects need multipart.
@@ -735,6 +736,7 @@ Result<ObjectMeta> StoreImpl::CopyObject(const std::string& src_bucket, const st
                                          const PutOptions& new_options, const Caller& caller) {
   if (!IsValidBucketName(dst_bucket)) return NoSuchBucket(dst_bucket);
   IMGBATCH_RETURN_IF_ERROR(ValidateKey(dst_key));
+  if (new_options.tags) IMGBATCH_RETURN_IF_ERROR(ValidateTags(*new_options.tags));
   if (src_bucket == dst_bucket && src_key == dst_key && !replace_metadata) {
     return InvalidArgument(
                "This copy request is illegal because it is trying to copy an object to itself "
@@ -757,6 +759,7 @@ Result<ObjectMeta> StoreImpl::CopyObject(const std::string& src_bucket, const st
 
   PutOptions options;
   ApplyAttrs(replace_metadata ? AttrsOf(new_options) : AttrsOf(source.meta), options);
+  options.tags = new_options.tags ? *new_options.tags : source.meta.tags;
   options.checksum_algorithm = new_options.checksum_algorithm;
   options.content_length = source.meta.size;
   options.conditions = new_options.conditions;
@@ -767,6 +770,23 @@ Result<ObjectMeta> StoreImpl::CopyObject(const std::string& src_bucket, const st
                                                           true, &source.meta.checksums));
   return CommitObject(dst_bucket, dst_key, ingested, AttrsOf(options), false, {},
                       ObjectEventKind::kCopy, options.conditions, caller);
+}
+
+Status StoreImpl::PutObjectTags(const std::string& bucket, const std::string& key,
+                                const Tags& tags) {
+  if (!IsValidBucketName(bucket)) return NoSuchBucket(bucket);
+  if (!IsValidObjectKey(key)) return NoSuchKey(key);
+  IMGBATCH_RETURN_IF_ERROR(ValidateTags(tags));
+  return db_.Write([&](db::Txn& txn) -> Status {
+    IMGBATCH_RETURN_IF_ERROR(BucketExists(txn, bucket));
+    IMGBATCH_ASSIGN_OR_RETURN(auto current, LoadObject(txn, bucket, key, false));
+    if (!current) return NoSuchKey(key);
+    ObjectAttrs attrs = AttrsOf(current->meta);
+    attrs.tags = tags;
+    IMGBATCH_ASSIGN_OR_RETURN(auto update,
+                              txn.Prepare("UPDATE objects SET attrs=? WHERE bucket=? AND key=?"));
+    return update.BindBlob(1, EncodeAttrs(attrs)).Bind(2, bucket).Bind(3, key).Run();
+  });
 }
 
 Result<ListResult> StoreImpl::ListObjects(const std::string& bucket, const ListRequest& request) {

@@ -53,6 +53,9 @@ struct Checksums {
   bool composite = false;
 };
 
+// An object's tags (S3 object tagging): key/value pairs in the order given.
+using Tags = std::vector<std::pair<std::string, std::string>>;
+
 struct ObjectMeta {
   std::string bucket;
   std::string key;
@@ -64,6 +67,7 @@ struct ObjectMeta {
   // x-amz-meta-* with the prefix removed, names lower-cased, in sorted order.
   std::vector<std::pair<std::string, std::string>> user_metadata;
   Checksums checksums;
+  Tags tags;
   int parts_count = 0;    // > 0 for multipart objects
   uint64_t sequence = 0;  // increases with every object write in the store
 };
@@ -100,6 +104,9 @@ struct PutOptions {
   bool full_object_checksum = false;
   std::optional<uint64_t> content_length;  // declared length, if known
   Conditions conditions;                   // conditional writes (If-None-Match: *)
+  // The object's tags; for CopyObject, unset keeps the source's (S3's
+  // x-amz-tagging-directive COPY), whatever happens to the metadata.
+  std::optional<Tags> tags;
 };
 
 struct ByteRange {  // resolved, inclusive [first, last]
@@ -284,6 +291,11 @@ class ObjectStore {
                                         const Conditions& source_conditions, bool replace_metadata,
                                         const PutOptions& new_options, const Caller& caller) = 0;
   virtual Result<ListResult> ListObjects(const std::string& bucket, const ListRequest& request) = 0;
+  // Replaces the current object's tags (empty removes them). The object's
+  // bytes, ETag, Last-Modified and sequence stay as they are, as on S3.
+  // Missing key: kNotFound ("NoSuchKey").
+  virtual Status PutObjectTags(const std::string& bucket, const std::string& key,
+                               const Tags& tags) = 0;
 
   // Multipart. Unknown upload: kNotFound ("NoSuchUpload"). Complete checks
   // ascending part order ("InvalidPartOrder"), etags ("InvalidPart") and the

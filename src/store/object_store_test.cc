@@ -526,6 +526,69 @@ TEST_F(ObjectStoreTest, CopyKeepsOrReplacesMetadata) {
   EXPECT_EQ(*Get("dst", "copy"), data);
 }
 
+// Tags are appended to the attributes' encoding only when there are some: an
+// untagged object's bytes are what they were before tags, and stay readable.
+TEST(AttrsEncoding, TagsFollowTheMetadataOnlyWhenPresent) {
+  ObjectAttrs plain;
+  plain.content_type = "image/jpeg";
+  plain.user_metadata = {{"a", "1"}};
+  ObjectAttrs tagged = plain;
+  tagged.tags = {{"k", "v"}, {"empty", ""}};
+  const std::string plain_bytes = EncodeAttrs(plain);
+  const std::string tagged_bytes = EncodeAttrs(tagged);
+  EXPECT_EQ(tagged_bytes.substr(0, plain_bytes.size()), plain_bytes);
+  ASSERT_TRUE(DecodeAttrs(plain_bytes).has_value());
+  EXPECT_TRUE(DecodeAttrs(plain_bytes)->tags.empty());
+  ASSERT_TRUE(DecodeAttrs(tagged_bytes).has_value());
+  EXPECT_EQ(DecodeAttrs(tagged_bytes)->tags, tagged.tags);
+  EXPECT_EQ(DecodeAttrs(tagged_bytes)->user_metadata, plain.user_metadata);
+  EXPECT_FALSE(DecodeAttrs(tagged_bytes.substr(0, tagged_bytes.size() - 1)).has_value());
+  EXPECT_FALSE(DecodeAttrs(tagged_bytes + "x").has_value());
+}
+
+// Tags are kept with the object: set by the put, replaced or removed alone
+// (the bytes, ETag, Last-Modified and sequence stay), kept or replaced by a
+// copy whatever happens to the metadata, and gone with the object.
+TEST_F(ObjectStoreTest, TagsFollowTheObject) {
+  PutOptions options;
+  options.user_metadata = {{"a", "1"}};
+  options.tags = Tags{{"stage", "raw"}, {"owner", "me"}};
+  ASSERT_TRUE(Put("bkt", "k", "bytes", options).ok());
+  auto head = store_->HeadObject("bkt", "k");
+  ASSERT_TRUE(head.ok());
+  EXPECT_EQ(head->tags, (Tags{{"stage", "raw"}, {"owner", "me"}}));
+
+  ASSERT_TRUE(store_->PutObjectTags("bkt", "k", {{"stage", "done"}}).ok());
+  auto retagged = store_->HeadObject("bkt", "k");
+  ASSERT_TRUE(retagged.ok());
+  EXPECT_EQ(retagged->tags, (Tags{{"stage", "done"}}));
+  EXPECT_EQ(retagged->etag, head->etag);
+  EXPECT_EQ(retagged->last_modified_ms, head->last_modified_ms);
+  EXPECT_EQ(retagged->sequence, head->sequence);
+  EXPECT_EQ(retagged->user_metadata, head->user_metadata);
+  EXPECT_EQ(*Get("bkt", "k"), "bytes");
+
+  // COPY of the tags (unset) with the metadata replaced, then REPLACE.
+  PutOptions replacement;
+  replacement.content_type = "text/plain";
+  auto copy = store_->CopyObject("bkt", "k", "bkt", "copy", {}, true, replacement, {});
+  ASSERT_TRUE(copy.ok()) << copy.status().ToString();
+  EXPECT_EQ(copy->tags, (Tags{{"stage", "done"}}));
+  EXPECT_TRUE(copy->user_metadata.empty());
+  replacement.tags = Tags{{"copied", "yes"}};
+  copy = store_->CopyObject("bkt", "k", "bkt", "copy", {}, false, replacement, {});
+  ASSERT_TRUE(copy.ok()) << copy.status().ToString();
+  EXPECT_EQ(copy->tags, (Tags{{"copied", "yes"}}));
+  EXPECT_EQ(copy->user_metadata, head->user_metadata);
+
+  ASSERT_TRUE(store_->PutObjectTags("bkt", "k", {}).ok());
+  EXPECT_TRUE(store_->HeadObject("bkt", "k")->tags.empty());
+  ASSERT_TRUE(Put("bkt", "copy", "new").ok());  // an overwrite without tags has none
+  EXPECT_TRUE(store_->HeadObject("bkt", "copy")->tags.empty());
+  EXPECT_EQ(store_->PutObjectTags("bkt", "missing", {{"a", "b"}}).detail(), "NoSuchKey");
+  EXPECT_EQ(store_->PutObjectTags("nobucket", "k", {{"a", "b"}}).detail(), "NoSuchBucket");
+}
+
 TEST_F(ObjectStoreTest, CopyErrors) {
   ASSERT_TRUE(Put("bkt", "src", "bytes").ok());
   Status st = store_->CopyObject("bkt", "src", "bkt", "src", {}, false, {}, {}).status();

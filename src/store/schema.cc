@@ -172,6 +172,26 @@ const std::vector<db::Migration>& StoreMigrations() {
   return kSteps;
 }
 
+// A count, then each pair's two strings.
+void PutPairs(std::string& out, const std::vector<std::pair<std::string, std::string>>& pairs) {
+  PutVarint(out, pairs.size());
+  for (const auto& [name, value] : pairs) {
+    PutString(out, name);
+    PutString(out, value);
+  }
+}
+
+bool GetPairs(std::string_view& in, std::vector<std::pair<std::string, std::string>>& pairs) {
+  uint64_t count = 0;
+  if (!GetVarint(in, count) || count > in.size()) return false;
+  for (uint64_t i = 0; i < count; ++i) {
+    std::string name, value;
+    if (!GetString(in, name) || !GetString(in, value)) return false;
+    pairs.emplace_back(std::move(name), std::move(value));
+  }
+  return true;
+}
+
 std::string EncodeAttrs(const ObjectAttrs& a) {
   std::string out;
   PutVarint(out, kAttrsFormat);
@@ -179,28 +199,23 @@ std::string EncodeAttrs(const ObjectAttrs& a) {
                                &a.content_language, &a.cache_control, &a.expires}) {
     PutString(out, *s);
   }
-  PutVarint(out, a.user_metadata.size());
-  for (const auto& [name, value] : a.user_metadata) {
-    PutString(out, name);
-    PutString(out, value);
-  }
+  PutPairs(out, a.user_metadata);
+  // Tags follow only when there are some, so an untagged object's encoding
+  // is what it was before objects had tags.
+  if (!a.tags.empty()) PutPairs(out, a.tags);
   return out;
 }
 
 std::optional<ObjectAttrs> DecodeAttrs(std::string_view in) {
   ObjectAttrs a;
-  uint64_t format = 0, count = 0;
+  uint64_t format = 0;
   if (!GetVarint(in, format) || format != kAttrsFormat) return std::nullopt;
   for (std::string* s : {&a.content_type, &a.content_encoding, &a.content_disposition,
                          &a.content_language, &a.cache_control, &a.expires}) {
     if (!GetString(in, *s)) return std::nullopt;
   }
-  if (!GetVarint(in, count) || count > in.size()) return std::nullopt;
-  for (uint64_t i = 0; i < count; ++i) {
-    std::string name, value;
-    if (!GetString(in, name) || !GetString(in, value)) return std::nullopt;
-    a.user_metadata.emplace_back(std::move(name), std::move(value));
-  }
+  if (!GetPairs(in, a.user_metadata)) return std::nullopt;
+  if (!in.empty() && !GetPairs(in, a.tags)) return std::nullopt;
   if (!in.empty()) return std::nullopt;
   return a;
 }
@@ -222,8 +237,9 @@ std::optional<std::vector<uint64_t>> DecodePartSizes(std::string_view in) {
 }
 
 ObjectAttrs AttrsOf(const PutOptions& o) {
-  ObjectAttrs a{o.content_type,  o.content_encoding, o.content_disposition, o.content_language,
-                o.cache_control, o.expires,          o.user_metadata};
+  ObjectAttrs a{o.content_type,     o.content_encoding,     o.content_disposition,
+                o.content_language, o.cache_control,        o.expires,
+                o.user_metadata,    o.tags.value_or(Tags{})};
   if (a.content_type.empty()) a.content_type = "binary/octet-stream";  // as S3
   // Names lower-cased and sorted, as ObjectMeta promises.
   for (auto& [name, value] : a.user_metadata) {
@@ -236,7 +252,7 @@ ObjectAttrs AttrsOf(const PutOptions& o) {
 
 ObjectAttrs AttrsOf(const ObjectMeta& m) {
   return ObjectAttrs{m.content_type,  m.content_encoding, m.content_disposition, m.content_language,
-                     m.cache_control, m.expires,          m.user_metadata};
+                     m.cache_control, m.expires,          m.user_metadata,       m.tags};
 }
 
 void ApplyAttrs(const ObjectAttrs& a, ObjectMeta& m) {
@@ -247,6 +263,7 @@ void ApplyAttrs(const ObjectAttrs& a, ObjectMeta& m) {
   m.cache_control = a.cache_control;
   m.expires = a.expires;
   m.user_metadata = a.user_metadata;
+  m.tags = a.tags;
 }
 
 void ApplyAttrs(const ObjectAttrs& a, PutOptions& o) {
@@ -257,6 +274,7 @@ void ApplyAttrs(const ObjectAttrs& a, PutOptions& o) {
   o.cache_control = a.cache_control;
   o.expires = a.expires;
   o.user_metadata = a.user_metadata;
+  o.tags = a.tags;
 }
 
 }  // namespace imgbatch::store

@@ -1,6 +1,6 @@
 // The store's SQLite schema (component "store" in schema_versions) and the
-// compact encoding of per-object attributes (content headers + user
-// metadata) kept in one BLOB column. See docs/design/storage.md.
+// compact encoding of per-object attributes (content headers, user
+// metadata, tags) kept in one BLOB column. See docs/design/storage.md.
 // Pure functions; thread-safe.
 #pragma once
 
@@ -17,11 +17,12 @@ namespace imgbatch::store {
 
 const std::vector<db::Migration>& StoreMigrations();
 
-// Content headers and user metadata of PutOptions/ObjectMeta.
+// Content headers, user metadata and tags of PutOptions/ObjectMeta.
 struct ObjectAttrs {
   std::string content_type, content_encoding, content_disposition, content_language, cache_control,
       expires;
   std::vector<std::pair<std::string, std::string>> user_metadata;
+  Tags tags;
 };
 
 std::string EncodeAttrs(const ObjectAttrs& attrs);

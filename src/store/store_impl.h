@@ -85,6 +85,8 @@ class StoreImpl final : public ObjectStore {
                                 const Conditions& source_conditions, bool replace_metadata,
                                 const PutOptions& new_options, const Caller& caller) override;
   Result<ListResult> ListObjects(const std::string& bucket, const ListRequest& request) override;
+  Status PutObjectTags(const std::string& bucket, const std::string& key,
+                       const Tags& tags) override;
 
   Result<MultipartUpload> CreateMultipartUpload(const std::string& bucket, const std::string& key,
                                                 const PutOptions& options) override;
