@@ -1,7 +1,8 @@
 // Fuzzes the XML documents S3 clients send to the s3 adapter. The first byte
 // picks the parser: CompleteMultipartUpload, Delete, CORSConfiguration
 // (parsed, rendered, re-parsed and matched), NotificationConfiguration
-// (parsed, rendered, re-parsed: the same value; '4') or CreateBucketConfiguration.
+// (parsed, rendered, re-parsed: the same value; '4'), Tagging ('5', checked
+// against S3's tag rules too) or CreateBucketConfiguration.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -10,12 +11,13 @@
 #include "s3/cors.h"
 #include "s3/notification_xml.h"
 #include "s3/request_xml.h"
+#include "store/object_rules.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   std::string_view xml(reinterpret_cast<const char*>(data) + 1, size - 1);
-  // Seeds spell the selector as ASCII '0'..'4'.
-  switch (static_cast<uint8_t>(data[0] - '0') % 5) {
+  // Seeds spell the selector as ASCII '0'..'5'.
+  switch (static_cast<uint8_t>(data[0] - '0') % 6) {
     case 0: {
       auto parts = imgbatch::s3::ParseCompleteMultipartUpload(xml);
       if (parts.ok()) {
@@ -50,6 +52,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       auto again = imgbatch::s3::ParseNotificationConfiguration(
           imgbatch::s3::RenderNotificationConfiguration(*config));
       if (!again.ok() || !(*again == *config)) std::abort();
+      break;
+    }
+    case 5: {
+      auto tags = imgbatch::s3::ParseTagging(xml);
+      if (tags.ok()) (void)imgbatch::store::ValidateTags(*tags);
       break;
     }
     default:

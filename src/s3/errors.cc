@@ -78,6 +78,7 @@ constexpr std::array kErrors = {
     ErrorEntry{"InvalidStorageClass", Code::kInvalidArgument, 400,
                "The storage class you specified is not valid"},
     ErrorEntry{"BadRequest", Code::kInvalidArgument, 400, "Bad Request"},
+    ErrorEntry{"InvalidTag", Code::kInvalidArgument, 400, "The tag provided was not a valid tag."},
     ErrorEntry{"AuthorizationHeaderMalformed", Code::kInvalidArgument, 400,
                "The authorization header is malformed."},
     ErrorEntry{"AuthorizationQueryParametersError", Code::kInvalidArgument, 400,

@@ -129,6 +129,7 @@ void AddUploadChecksumElements(store::ChecksumAlgorithm algorithm, bool full_obj
 
 OpResult CreateMultipartUpload(const OpContext& ctx) {
   IMGBATCH_ASSIGN_OR_RETURN(store::PutOptions options, PutOptionsFromHeaders(ctx.request));
+  IMGBATCH_RETURN_IF_ERROR(CheckTaggingAllowed(ctx, options));
   if (options.checksum_algorithm != store::ChecksumAlgorithm::kNone) {
     IMGBATCH_ASSIGN_OR_RETURN(options.full_object_checksum,
                               FullObjectChecksumOf(ctx.request, options.checksum_algorithm));

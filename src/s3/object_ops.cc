@@ -135,6 +135,7 @@ void AddObjectHeaders(const store::ObjectMeta& meta, http::Headers& headers) {
   for (const auto& [name, value] : meta.user_metadata) {
     headers.Add(std::string(kMetaPrefix) + name, value);
   }
+  if (!meta.tags.empty()) headers.Set("x-amz-tagging-count", std::to_string(meta.tags.size()));
 }
 
 void ApplyResponseOverrides(const S3Request& request, http::Headers& headers) {
@@ -265,6 +266,9 @@ Result<store::PutOptions> PutOptionsFromHeaders(const S3Request& request) {
     options.content_md5 = std::move(*raw);
   }
   IMGBATCH_RETURN_IF_ERROR(ParseChecksumHeaders(request, options));
+  if (std::optional<std::string_view> tagging = request.Header("x-amz-tagging")) {
+    options.tags = ParseTaggingHeader(*tagging);
+  }
   options.conditions = ConditionsFrom(request, "");
   return options;
 }
@@ -294,6 +298,7 @@ Status PrepareUpload(const OpContext& ctx, RequestBody& body, store::PutOptions&
 
 OpResult PutObject(const OpContext& ctx) {
   IMGBATCH_ASSIGN_OR_RETURN(store::PutOptions options, PutOptionsFromHeaders(ctx.request));
+  IMGBATCH_RETURN_IF_ERROR(CheckTaggingAllowed(ctx, options));
   IMGBATCH_ASSIGN_OR_RETURN(std::unique_ptr<RequestBody> body, ctx.OpenBody());
   IMGBATCH_RETURN_IF_ERROR(PrepareUpload(ctx, *body, options));
   IMGBATCH_ASSIGN_OR_RETURN(store::ObjectMeta meta,
@@ -443,7 +448,19 @@ OpResult CopyObject(const OpContext& ctx) {
     return S3Status("InvalidArgument", "Unknown metadata directive.");
   }
   bool replace = directive == "REPLACE";
+  std::string tagging_directive(Trim(request.Header("x-amz-tagging-directive").value_or("COPY")));
+  if (tagging_directive != "COPY" && tagging_directive != "REPLACE") {
+    return S3Status("InvalidArgument", "Unknown tagging directive.");
+  }
   IMGBATCH_ASSIGN_OR_RETURN(store::PutOptions options, PutOptionsFromHeaders(request));
+  // COPY keeps the source's tags whatever the metadata directive says;
+  // REPLACE takes x-amz-tagging's, none without it.
+  if (tagging_directive == "COPY") {
+    options.tags.reset();
+  } else if (!options.tags) {
+    options.tags = store::Tags{};
+  }
+  IMGBATCH_RETURN_IF_ERROR(CheckTaggingAllowed(ctx, options));
   bool same_object = src_bucket == request.bucket && src_key == request.key;
   if (same_object && !replace && options.checksum_algorithm == store::ChecksumAlgorithm::kNone) {
     return S3Status("InvalidRequest",

@@ -53,6 +53,16 @@ void AddCorsHeaders(const OpContext& ctx, http::Response& response);
 OpResult PutBucketNotification(const OpContext& ctx);
 OpResult GetBucketNotification(const OpContext& ctx);
 
+// tagging_ops.cc
+OpResult GetObjectTagging(const OpContext& ctx);
+OpResult PutObjectTagging(const OpContext& ctx);
+OpResult DeleteObjectTagging(const OpContext& ctx);
+// x-amz-tagging ("k1=v1&k2=v2", URL-encoded) as pairs; the store checks them.
+store::Tags ParseTaggingHeader(std::string_view header);
+// A write that sets tags needs s3:PutObjectTagging on the object besides its
+// own action, as on S3: AccessDenied otherwise.
+Status CheckTaggingAllowed(const OpContext& ctx, const store::PutOptions& options);
+
 // object_ops.cc
 OpResult PutObject(const OpContext& ctx);
 OpResult GetObject(const OpContext& ctx);  // GET and HEAD

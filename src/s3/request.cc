@@ -51,6 +51,17 @@ std::optional<Op> BucketNotificationOp(std::string_view method, const std::strin
   return std::nullopt;
 }
 
+// GET/PUT/DELETE /<bucket>/<key>?tagging. Bucket tagging stays
+// NotImplemented ("tagging" is in kUnsupportedSubresources).
+std::optional<Op> ObjectTaggingOp(std::string_view method, const std::string& key,
+                                  const QueryParams& query) {
+  if (key.empty() || !Has(query, "tagging")) return std::nullopt;
+  if (method == "GET") return Op::kGetObjectTagging;
+  if (method == "PUT") return Op::kPutObjectTagging;
+  if (method == "DELETE") return Op::kDeleteObjectTagging;
+  return std::nullopt;
+}
+
 bool HasUnsupportedSubresource(const QueryParams& query) {
   return std::any_of(kUnsupportedSubresources.begin(), kUnsupportedSubresources.end(),
                      [&](std::string_view name) { return Has(query, name); });
@@ -156,6 +167,12 @@ const char* OpName(Op op) {
       return "HeadObject";
     case Op::kDeleteObject:
       return "DeleteObject";
+    case Op::kGetObjectTagging:
+      return "GetObjectTagging";
+    case Op::kPutObjectTagging:
+      return "PutObjectTagging";
+    case Op::kDeleteObjectTagging:
+      return "DeleteObjectTagging";
     case Op::kCreateMultipartUpload:
       return "CreateMultipartUpload";
     case Op::kUploadPart:
@@ -219,6 +236,7 @@ Op SelectOp(std::string_view method, const std::string& bucket, const std::strin
             const QueryParams& query, const http::Headers& headers) {
   if (method == "OPTIONS") return bucket.empty() ? Op::kMethodNotAllowed : Op::kPreflight;
   if (auto op = BucketNotificationOp(method, bucket, key, query)) return *op;
+  if (auto op = ObjectTaggingOp(method, key, query)) return *op;
   if (HasUnsupportedSubresource(query)) return Op::kNotImplemented;
   if (bucket.empty()) return SelectServiceOp(method);
   if (key.empty()) return SelectBucketOp(method, query);
@@ -277,6 +295,12 @@ Permission RequiredPermission(const S3Request& request) {
       return {"s3:GetObject", object_arn};
     case Op::kDeleteObject:
       return {"s3:DeleteObject", object_arn};
+    case Op::kGetObjectTagging:
+      return {"s3:GetObjectTagging", object_arn};
+    case Op::kPutObjectTagging:
+      return {"s3:PutObjectTagging", object_arn};
+    case Op::kDeleteObjectTagging:
+      return {"s3:DeleteObjectTagging", object_arn};
     case Op::kAbortMultipartUpload:
       return {"s3:AbortMultipartUpload", object_arn};
     case Op::kListParts:

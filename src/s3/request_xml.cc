@@ -81,6 +81,22 @@ Result<DeleteObjectsRequest> ParseDeleteObjects(std::string_view xml, size_t max
   return request;
 }
 
+Result<store::Tags> ParseTagging(std::string_view xml) {
+  pugi::xml_document doc;
+  IMGBATCH_ASSIGN_OR_RETURN(pugi::xml_node root, LoadRoot(doc, xml, "Tagging"));
+  pugi::xml_node tag_set = ChildByLocalName(root, "TagSet");
+  if (!tag_set) return Malformed();
+  store::Tags tags;
+  for (pugi::xml_node node : tag_set.children()) {
+    if (node.type() != pugi::node_element || LocalName(node) != "Tag") continue;
+    pugi::xml_node key = ChildByLocalName(node, "Key");
+    pugi::xml_node value = ChildByLocalName(node, "Value");
+    if (!key || !value) return Malformed();
+    tags.emplace_back(key.text().get(), value.text().get());
+  }
+  return tags;
+}
+
 Result<std::string> ParseCreateBucketConfiguration(std::string_view xml) {
   if (Trim(xml).empty()) return std::string();
   pugi::xml_document doc;

@@ -1,5 +1,5 @@
 // Parsers for the XML documents S3 clients send: CompleteMultipartUpload,
-// Delete (DeleteObjects) and CreateBucketConfiguration. Namespace prefixes are
+// Delete (DeleteObjects), Tagging and CreateBucketConfiguration. Namespace prefixes are
 // ignored, as S3 does. Errors: kInvalidArgument with detail "MalformedXML"
 // (or the more precise S3 code). Pure functions; thread-safe; fuzzed by
 // fuzz/s3_xml_fuzzer.cc.
@@ -25,6 +25,10 @@ struct DeleteObjectsRequest {
 };
 // More than max_keys <Object> entries: MalformedXML, as S3.
 Result<DeleteObjectsRequest> ParseDeleteObjects(std::string_view xml, size_t max_keys);
+
+// PutObjectTagging's <Tagging><TagSet><Tag><Key/><Value/></Tag>...: the pairs
+// in document order (their rules are checked by the caller).
+Result<store::Tags> ParseTagging(std::string_view xml);
 
 // The LocationConstraint ("" when absent or the body is empty).
 Result<std::string> ParseCreateBucketConfiguration(std::string_view xml);

@@ -53,6 +53,12 @@ OpResult RunOp(const OpContext& ctx) {
       return GetObject(ctx);
     case Op::kDeleteObject:
       return DeleteObject(ctx);
+    case Op::kGetObjectTagging:
+      return GetObjectTagging(ctx);
+    case Op::kPutObjectTagging:
+      return PutObjectTagging(ctx);
+    case Op::kDeleteObjectTagging:
+      return DeleteObjectTagging(ctx);
     case Op::kCreateMultipartUpload:
       return CreateMultipartUpload(ctx);
     case Op::kUploadPart:

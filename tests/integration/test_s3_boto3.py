@@ -188,6 +188,33 @@ class S3Boto3Test(unittest.TestCase):
                           for u in uploads], [(up["UploadId"], "CRC32C", "FULL_OBJECT")])
         self.s3.abort_multipart_upload(Bucket=self.bucket, Key="typed", UploadId=up["UploadId"])
 
+    def test_object_tagging(self):
+        self.s3.put_object(Bucket=self.bucket, Key="tagged", Body=b"x",
+                           Tagging="stage=raw&note=two%20words")
+        tags = self.s3.get_object_tagging(Bucket=self.bucket, Key="tagged")["TagSet"]
+        self.assertEqual(tags, [{"Key": "stage", "Value": "raw"},
+                                {"Key": "note", "Value": "two words"}])
+        self.assertEqual(self.s3.get_object(Bucket=self.bucket, Key="tagged")["TagCount"], 2)
+        self.s3.put_object_tagging(Bucket=self.bucket, Key="tagged",
+                                   Tagging={"TagSet": [{"Key": "stage", "Value": "done"}]})
+        self.s3.copy_object(Bucket=self.bucket, Key="copy", CopySource=f"{self.bucket}/tagged")
+        self.assertEqual(self.s3.get_object_tagging(Bucket=self.bucket, Key="copy")["TagSet"],
+                         [{"Key": "stage", "Value": "done"}])
+        self.s3.copy_object(Bucket=self.bucket, Key="copy", CopySource=f"{self.bucket}/tagged",
+                            TaggingDirective="REPLACE", Tagging="copied=yes")
+        self.assertEqual(self.s3.get_object_tagging(Bucket=self.bucket, Key="copy")["TagSet"],
+                         [{"Key": "copied", "Value": "yes"}])
+        self.s3.delete_object_tagging(Bucket=self.bucket, Key="tagged")
+        self.assertEqual(self.s3.get_object_tagging(Bucket=self.bucket, Key="tagged")["TagSet"], [])
+        self.assertNotIn("TagCount", self.s3.head_object(Bucket=self.bucket, Key="tagged"))
+        with self.assertRaises(ClientError) as cm:
+            self.s3.put_object_tagging(Bucket=self.bucket, Key="tagged", Tagging={"TagSet": [
+                {"Key": "aws:reserved", "Value": "1"}]})
+        self.assertEqual(error_code(cm.exception), "InvalidTag")
+        with self.assertRaises(ClientError) as cm:
+            self.s3.get_object_tagging(Bucket=self.bucket, Key="absent")
+        self.assertEqual(error_code(cm.exception), "NoSuchKey")
+
     def test_get_and_head_by_part_number(self):
         mib5 = 5 * 1024 * 1024
         bodies = [b"a" * mib5, b"b" * mib5, b"tail"]

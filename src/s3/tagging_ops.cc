@@ -1,0 +1,77 @@
+// Object tagging: GET/PUT/DELETE /<bucket>/<key>?tagging, and the
+// x-amz-tagging header of PutObject, CopyObject and CreateMultipartUpload.
+// The store keeps the tags with the object's other attributes and owns their
+// rules (store::ValidateTags).
+#include <string>
+#include <string_view>
+
+#include "common/strings.h"
+#include "s3/errors.h"
+#include "s3/ops.h"
+#include "s3/request_xml.h"
+
+namespace imgbatch::s3 {
+namespace {
+
+Result<store::ObjectMeta> ExistingObject(const OpContext& ctx) {
+  Result<store::ObjectMeta> meta = ctx.s3.store.HeadObject(ctx.request.bucket, ctx.request.key);
+  if (!meta.ok() && meta.status().detail() == "NoSuchKey") {
+    return ctx.MissingKeyError(meta.status());
+  }
+  return meta;
+}
+
+Status StoreTags(const OpContext& ctx, const store::Tags& tags) {
+  Status stored = ctx.s3.store.PutObjectTags(ctx.request.bucket, ctx.request.key, tags);
+  if (!stored.ok() && stored.detail() == "NoSuchKey") return ctx.MissingKeyError(stored);
+  return stored;
+}
+
+}  // namespace
+
+store::Tags ParseTaggingHeader(std::string_view header) {
+  store::Tags tags;
+  for (auto& [key, value] : ParseQuery(header, /*plus_as_space=*/true)) {
+    tags.emplace_back(std::move(key), std::move(value));
+  }
+  return tags;
+}
+
+Status CheckTaggingAllowed(const OpContext& ctx, const store::PutOptions& options) {
+  if (!options.tags || options.tags->empty()) return Status::Ok();
+  if (ctx.Allowed("s3:PutObjectTagging", ObjectArn(ctx.request.bucket, ctx.request.key))) {
+    return Status::Ok();
+  }
+  return S3Status("AccessDenied");
+}
+
+OpResult GetObjectTagging(const OpContext& ctx) {
+  IMGBATCH_ASSIGN_OR_RETURN(store::ObjectMeta meta, ExistingObject(ctx));
+  pugi::xml_document doc;
+  pugi::xml_node tag_set = AppendS3Root(doc, "Tagging").append_child("TagSet");
+  for (const auto& [key, value] : meta.tags) {
+    pugi::xml_node tag = tag_set.append_child("Tag");
+    AddText(tag, "Key", key);
+    AddText(tag, "Value", value);
+  }
+  return XmlResponse(doc);
+}
+
+OpResult PutObjectTagging(const OpContext& ctx) {
+  IMGBATCH_ASSIGN_OR_RETURN(std::string body, ctx.ReadXmlBody());
+  IMGBATCH_ASSIGN_OR_RETURN(store::Tags tags, ParseTagging(body));
+  IMGBATCH_RETURN_IF_ERROR(StoreTags(ctx, tags));
+  http::Response response;
+  response.content_length = 0;
+  return response;
+}
+
+OpResult DeleteObjectTagging(const OpContext& ctx) {
+  IMGBATCH_RETURN_IF_ERROR(StoreTags(ctx, {}));
+  http::Response response;
+  response.status = 204;
+  response.content_length = 0;
+  return response;
+}
+
+}  // namespace imgbatch::s3
