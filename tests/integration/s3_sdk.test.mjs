@@ -9,6 +9,7 @@ import {
   ListObjectsV2Command, DeleteObjectCommand, DeleteObjectsCommand, CopyObjectCommand,
   CreateMultipartUploadCommand, UploadPartCommand, CompleteMultipartUploadCommand,
   ListPartsCommand, ListMultipartUploadsCommand,
+  GetObjectTaggingCommand, PutObjectTaggingCommand, DeleteObjectTaggingCommand,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { Crc64Nvme } from '@aws-sdk/checksums/crc';
@@ -80,6 +81,25 @@ test('multipart upload', async () => {
   const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
   const bytes = Buffer.from(await got.Body.transformToByteArray());
   assert.equal(Buffer.compare(bytes, Buffer.concat([p1, p2])), 0);
+});
+
+test('object tagging', async () => {
+  const key = 'tagged';
+  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'x', Tagging: 'stage=raw&team=a%20b' }));
+  const tags = await s3.send(new GetObjectTaggingCommand({ Bucket: bucket, Key: key }));
+  assert.deepEqual(tags.TagSet, [{ Key: 'stage', Value: 'raw' }, { Key: 'team', Value: 'a b' }]);
+  assert.equal((await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }))).TagCount, 2);
+  assert.equal((await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }))).TagCount, 2);
+  await s3.send(new PutObjectTaggingCommand({
+    Bucket: bucket, Key: key, Tagging: { TagSet: [{ Key: 'stage', Value: 'done' }] },
+  }));
+  assert.deepEqual((await s3.send(new GetObjectTaggingCommand({ Bucket: bucket, Key: key }))).TagSet,
+    [{ Key: 'stage', Value: 'done' }]);
+  await assert.rejects(s3.send(new PutObjectTaggingCommand({
+    Bucket: bucket, Key: key, Tagging: { TagSet: [{ Key: 'a', Value: '1' }, { Key: 'a', Value: '2' }] },
+  })), (err) => err.name === 'InvalidTag');
+  await s3.send(new DeleteObjectTaggingCommand({ Bucket: bucket, Key: key }));
+  assert.deepEqual((await s3.send(new GetObjectTaggingCommand({ Bucket: bucket, Key: key }))).TagSet, []);
 });
 
 async function crc64nvme(bytes) {
