@@ -114,10 +114,6 @@ std::optional<store::RangeRequest> ParseRange(std::optional<std::string_view> he
   return range;
 }
 
-std::string HttpDate(int64_t millis) {
-  return FormatHttpDate(SysTime(std::chrono::milliseconds(millis)));
-}
-
 void AddObjectHeaders(const store::ObjectMeta& meta, http::Headers& headers) {
   headers.Set("Last-Modified", HttpDate(meta.last_modified_ms));
   headers.Set("ETag", Quoted(meta.etag));
@@ -184,14 +180,6 @@ Result<std::optional<int>> ParseGetPartNumber(const S3Request& request) {
   return std::optional<int>(static_cast<int>(*number));
 }
 
-Status CheckVersionId(const S3Request& request) {
-  std::optional<std::string> version = request.Param("versionId");
-  if (version && *version != "null") {
-    return S3Status("InvalidArgument", "Invalid version id specified");
-  }
-  return Status::Ok();
-}
-
 // DeleteObjects needs Content-MD5 or a checksum (AWS requires one) and it
 // must match the body.
 Status VerifyBodyIntegrity(const OpContext& ctx, const RequestBody& body, std::string_view bytes) {
@@ -224,6 +212,18 @@ void AddDeleteError(pugi::xml_node root, const std::string& key, const S3Error& 
 }
 
 }  // namespace
+
+std::string HttpDate(int64_t millis) {
+  return FormatHttpDate(SysTime(std::chrono::milliseconds(millis)));
+}
+
+Status CheckVersionId(const S3Request& request) {
+  std::optional<std::string> version = request.Param("versionId");
+  if (version && *version != "null") {
+    return S3Status("InvalidArgument", "Invalid version id specified");
+  }
+  return Status::Ok();
+}
 
 std::string Quoted(std::string_view etag) { return "\"" + std::string(etag) + "\""; }
 

@@ -53,6 +53,9 @@ void AddCorsHeaders(const OpContext& ctx, http::Response& response);
 OpResult PutBucketNotification(const OpContext& ctx);
 OpResult GetBucketNotification(const OpContext& ctx);
 
+// attributes_ops.cc
+OpResult GetObjectAttributes(const OpContext& ctx);
+
 // tagging_ops.cc
 OpResult GetObjectTagging(const OpContext& ctx);
 OpResult PutObjectTagging(const OpContext& ctx);
@@ -69,8 +72,11 @@ OpResult GetObject(const OpContext& ctx);  // GET and HEAD
 OpResult DeleteObject(const OpContext& ctx);
 OpResult DeleteObjects(const OpContext& ctx);
 OpResult CopyObject(const OpContext& ctx);
-// Shared with multipart_ops.cc.
+// Shared with multipart_ops.cc and attributes_ops.cc.
 Result<store::PutOptions> PutOptionsFromHeaders(const S3Request& request);
+std::string HttpDate(int64_t millis);
+// Unversioned buckets: only versionId "null" (or none) names an object.
+Status CheckVersionId(const S3Request& request);
 void AddChecksumHeaders(const store::Checksums& checksums, http::Headers& headers);
 void AddChecksumElements(const store::Checksums& checksums, pugi::xml_node parent);
 std::string Quoted(std::string_view etag);

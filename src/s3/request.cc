@@ -51,11 +51,16 @@ std::optional<Op> BucketNotificationOp(std::string_view method, const std::strin
   return std::nullopt;
 }
 
-// GET/PUT/DELETE /<bucket>/<key>?tagging. Bucket tagging stays
-// NotImplemented ("tagging" is in kUnsupportedSubresources).
-std::optional<Op> ObjectTaggingOp(std::string_view method, const std::string& key,
-                                  const QueryParams& query) {
-  if (key.empty() || !Has(query, "tagging")) return std::nullopt;
+// GET/PUT/DELETE /<bucket>/<key>?tagging and GET ?attributes. On a bucket,
+// or with other methods, they stay NotImplemented (both are in
+// kUnsupportedSubresources).
+std::optional<Op> ObjectSubresourceOp(std::string_view method, const std::string& key,
+                                      const QueryParams& query) {
+  if (key.empty()) return std::nullopt;
+  if (Has(query, "attributes")) {
+    return method == "GET" ? std::optional<Op>(Op::kGetObjectAttributes) : std::nullopt;
+  }
+  if (!Has(query, "tagging")) return std::nullopt;
   if (method == "GET") return Op::kGetObjectTagging;
   if (method == "PUT") return Op::kPutObjectTagging;
   if (method == "DELETE") return Op::kDeleteObjectTagging;
@@ -167,6 +172,8 @@ const char* OpName(Op op) {
       return "HeadObject";
     case Op::kDeleteObject:
       return "DeleteObject";
+    case Op::kGetObjectAttributes:
+      return "GetObjectAttributes";
     case Op::kGetObjectTagging:
       return "GetObjectTagging";
     case Op::kPutObjectTagging:
@@ -236,7 +243,7 @@ Op SelectOp(std::string_view method, const std::string& bucket, const std::strin
             const QueryParams& query, const http::Headers& headers) {
   if (method == "OPTIONS") return bucket.empty() ? Op::kMethodNotAllowed : Op::kPreflight;
   if (auto op = BucketNotificationOp(method, bucket, key, query)) return *op;
-  if (auto op = ObjectTaggingOp(method, key, query)) return *op;
+  if (auto op = ObjectSubresourceOp(method, key, query)) return *op;
   if (HasUnsupportedSubresource(query)) return Op::kNotImplemented;
   if (bucket.empty()) return SelectServiceOp(method);
   if (key.empty()) return SelectBucketOp(method, query);
@@ -292,6 +299,7 @@ Permission RequiredPermission(const S3Request& request) {
       return {"s3:PutObject", object_arn};
     case Op::kGetObject:
     case Op::kHeadObject:
+    case Op::kGetObjectAttributes:  // and s3:GetObjectAttributes, checked by the op
       return {"s3:GetObject", object_arn};
     case Op::kDeleteObject:
       return {"s3:DeleteObject", object_arn};

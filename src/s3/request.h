@@ -38,6 +38,7 @@ enum class Op {
   kGetObject,
   kHeadObject,
   kDeleteObject,
+  kGetObjectAttributes,
   kGetObjectTagging,
   kPutObjectTagging,
   kDeleteObjectTagging,

@@ -53,6 +53,8 @@ OpResult RunOp(const OpContext& ctx) {
       return GetObject(ctx);
     case Op::kDeleteObject:
       return DeleteObject(ctx);
+    case Op::kGetObjectAttributes:
+      return GetObjectAttributes(ctx);
     case Op::kGetObjectTagging:
       return GetObjectTagging(ctx);
     case Op::kPutObjectTagging:

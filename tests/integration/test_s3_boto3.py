@@ -215,6 +215,35 @@ class S3Boto3Test(unittest.TestCase):
             self.s3.get_object_tagging(Bucket=self.bucket, Key="absent")
         self.assertEqual(error_code(cm.exception), "NoSuchKey")
 
+    def test_get_object_attributes(self):
+        body = b"attributes"
+        put = self.s3.put_object(Bucket=self.bucket, Key="attrs", Body=body,
+                                 ChecksumAlgorithm="SHA256")
+        got = self.s3.get_object_attributes(
+            Bucket=self.bucket, Key="attrs",
+            ObjectAttributes=["ETag", "Checksum", "ObjectParts", "StorageClass", "ObjectSize"])
+        self.assertEqual(got["ETag"], hashlib.md5(body).hexdigest())
+        self.assertEqual(got["Checksum"]["ChecksumSHA256"], put["ChecksumSHA256"])
+        self.assertEqual(got["ObjectSize"], len(body))
+        self.assertEqual(got["StorageClass"], "STANDARD")
+        self.assertNotIn("ObjectParts", got)
+        self.assertIn("LastModified", got)
+        mib5 = 5 * 1024 * 1024
+        up = self.s3.create_multipart_upload(Bucket=self.bucket, Key="attrs-mpu")
+        parts = [self.s3.upload_part(Bucket=self.bucket, Key="attrs-mpu", UploadId=up["UploadId"],
+                                     PartNumber=n, Body=data)["ETag"]
+                 for n, data in ((1, b"a" * mib5), (2, b"b" * 3))]
+        self.s3.complete_multipart_upload(
+            Bucket=self.bucket, Key="attrs-mpu", UploadId=up["UploadId"],
+            MultipartUpload={"Parts": [{"PartNumber": n + 1, "ETag": e} for n, e in enumerate(parts)]})
+        got = self.s3.get_object_attributes(Bucket=self.bucket, Key="attrs-mpu",
+                                            ObjectAttributes=["ObjectParts", "ObjectSize"])
+        self.assertEqual(got["ObjectParts"]["TotalPartsCount"], 2)
+        self.assertEqual(got["ObjectSize"], mib5 + 3)
+        with self.assertRaises(ClientError) as cm:
+            self.s3.get_object_attributes(Bucket=self.bucket, Key="absent", ObjectAttributes=["ETag"])
+        self.assertEqual(error_code(cm.exception), "NoSuchKey")
+
     def test_get_and_head_by_part_number(self):
         mib5 = 5 * 1024 * 1024
         bodies = [b"a" * mib5, b"b" * mib5, b"tail"]
