@@ -83,7 +83,7 @@ bool AllowsHeader(const CorsRule& rule, std::string_view header) {
 
 Result<CorsConfiguration> ParseCorsConfiguration(std::string_view xml) {
   pugi::xml_document doc;
-  if (!doc.load_buffer(xml.data(), xml.size())) return Malformed();
+  if (!LoadClientXml(doc, xml, pugi::parse_default)) return Malformed();
   pugi::xml_node root = doc.document_element();
   if (!root || LocalName(root) != "CORSConfiguration") return Malformed();
   CorsConfiguration config;

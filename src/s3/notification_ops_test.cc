@@ -186,7 +186,13 @@ TEST_F(NotificationOpsTest, MalformedXmlAndUnsupportedDestinations) {
   for (const std::string& body :
        {std::string("<NotificationConfiguration><QueueConfiguration>"), std::string(""),
         std::string("<Other/>"), Document(QueueConfig("<Event>s3:ObjectCreated:*</Event>")),
-        Document(CreatedConfig("a", "") + "<Surprise/>")}) {
+        Document(CreatedConfig("a", "") + "<Surprise/>"),
+        // Not XML text (a raw byte that is not UTF-8, a control character by
+        // reference): it could not be served back as it was accepted.
+        Document(CreatedConfig("a",
+                               "in\xC9"
+                               "coming/")),
+        Document(CreatedConfig("a&#1;", ""))}) {
     auto ex = PutConfig("photos", body);
     EXPECT_EQ(ex->response().status, 400) << body;
     EXPECT_EQ(ErrorCode(*ex), "MalformedXML") << body;

@@ -117,7 +117,7 @@ Result<notify::NotificationConfiguration> ParseNotificationConfiguration(std::st
   pugi::xml_document doc;
   // Keep text as sent (a prefix may end in spaces or carry '\r').
   constexpr unsigned kFlags = (pugi::parse_default & ~pugi::parse_eol);
-  if (!doc.load_buffer(xml.data(), xml.size(), kFlags)) return Malformed();
+  if (!LoadClientXml(doc, xml, kFlags)) return Malformed();
   pugi::xml_node root = doc.document_element();
   if (!root || LocalName(root) != "NotificationConfiguration") return Malformed();
   notify::NotificationConfiguration config;

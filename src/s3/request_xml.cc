@@ -16,8 +16,7 @@ Status Malformed() { return S3Status("MalformedXML"); }
 
 Result<pugi::xml_node> LoadRoot(pugi::xml_document& doc, std::string_view xml,
                                 std::string_view root_name) {
-  pugi::xml_parse_result parsed = doc.load_buffer(xml.data(), xml.size(), kParseFlags);
-  if (!parsed) return Malformed();
+  if (!LoadClientXml(doc, xml, kParseFlags)) return Malformed();
   pugi::xml_node root = doc.document_element();
   if (!root || LocalName(root) != root_name) return Malformed();
   return root;

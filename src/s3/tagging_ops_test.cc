@@ -69,6 +69,8 @@ TEST_F(TaggingOpsTest, MissingObjectsAndBadDocuments) {
   EXPECT_EQ(ErrorCode(*Call("PUT", "/tags/k?tagging", {},
                             "<Tagging><TagSet><Tag><Key>a</Key></Tag></TagSet></Tagging>")),
             "MalformedXML");
+  EXPECT_EQ(ErrorCode(*Call("PUT", "/tags/k?tagging", {}, TaggingXml({{"k", "v&#1;"}}))),
+            "MalformedXML");  // not XML text once decoded
   EXPECT_EQ(ErrorCode(*Call("GET", "/tags?tagging")), "NotImplemented");  // bucket tagging
 }
 

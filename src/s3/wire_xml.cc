@@ -12,7 +12,28 @@ struct StringWriter final : pugi::xml_writer {
   }
 };
 
+bool IsXmlText(const char* text) { return CountXmlCharacters(text).has_value(); }
+
+// Every name, value and attribute of the tree is XML text.
+struct XmlTextChecker final : pugi::xml_tree_walker {
+  bool ok = true;
+  bool for_each(pugi::xml_node& node) override {
+    ok = IsXmlText(node.name()) && IsXmlText(node.value());
+    for (pugi::xml_attribute attribute : node.attributes()) {
+      ok = ok && IsXmlText(attribute.name()) && IsXmlText(attribute.value());
+    }
+    return ok;  // false stops the walk
+  }
+};
+
 }  // namespace
+
+bool LoadClientXml(pugi::xml_document& doc, std::string_view xml, unsigned options) {
+  if (!doc.load_buffer(xml.data(), xml.size(), options)) return false;
+  XmlTextChecker checker;
+  doc.traverse(checker);
+  return checker.ok;
+}
 
 pugi::xml_node AppendS3Root(pugi::xml_document& doc, const char* name) {
   pugi::xml_node root = doc.append_child(name);

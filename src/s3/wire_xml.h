@@ -23,6 +23,14 @@ std::string XmlToString(const pugi::xml_document& doc);
 // 200 (or status) with Content-Type application/xml.
 http::Response XmlResponse(const pugi::xml_document& doc, int status = 200);
 
+// Parses a document a client sent (pugixml parse options): false unless it
+// is well-formed and every name, text and attribute in it is made of XML
+// characters in valid UTF-8 (also after character references are decoded).
+// What we keep from such a document is served back in XML replies, which
+// cannot carry other bytes: they would come back as U+FFFD, another value
+// than the one accepted. S3 refuses such documents as MalformedXML.
+bool LoadClientXml(pugi::xml_document& doc, std::string_view xml, unsigned options);
+
 // An element's name without a namespace prefix ("s3:Part" -> "Part").
 std::string_view LocalName(const pugi::xml_node& node);
 // The first child element with that local name (empty node when none).
