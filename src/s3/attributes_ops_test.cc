@@ -25,7 +25,8 @@ TEST_F(AttributesOpsTest, GivesWhatIsAskedForOfAPlainObject) {
   auto all = Attributes("k", "ETag, Checksum,ObjectParts,StorageClass,ObjectSize");
   ASSERT_EQ(all->response().status, 200) << all->BodyText();
   EXPECT_FALSE(Header(*all, "Last-Modified").empty());
-  auto root = Xml(all->BodyText()).child("GetObjectAttributesResponse");
+  auto doc = Xml(all->BodyText());  // kept: root points into it
+  auto root = doc.child("GetObjectAttributesResponse");
   EXPECT_EQ(std::string(root.child_value("ETag")), Md5Hex("hello"));  // no quotes
   EXPECT_EQ(std::string(root.child("Checksum").child_value("ChecksumSHA256")),
             Base64Encode(Sha256("hello")));
