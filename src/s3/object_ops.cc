@@ -457,6 +457,7 @@ OpResult CopyObject(const OpContext& ctx) {
   // REPLACE takes x-amz-tagging's, none without it.
   if (tagging_directive == "COPY") {
     options.tags.reset();
+    IMGBATCH_RETURN_IF_ERROR(CheckSourceTagsReadable(ctx, src_bucket, src_key));
   } else if (!options.tags) {
     options.tags = store::Tags{};
   }

@@ -65,6 +65,10 @@ store::Tags ParseTaggingHeader(std::string_view header);
 // A write that sets tags needs s3:PutObjectTagging on the object besides its
 // own action, as on S3: AccessDenied otherwise.
 Status CheckTaggingAllowed(const OpContext& ctx, const store::PutOptions& options);
+// A copy that keeps its source's tags needs s3:GetObjectTagging on the
+// source when it has any, as on S3 (else the copy would show them).
+Status CheckSourceTagsReadable(const OpContext& ctx, const std::string& src_bucket,
+                               const std::string& src_key);
 
 // object_ops.cc
 OpResult PutObject(const OpContext& ctx);

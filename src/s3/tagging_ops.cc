@@ -45,6 +45,15 @@ Status CheckTaggingAllowed(const OpContext& ctx, const store::PutOptions& option
   return S3Status("AccessDenied");
 }
 
+Status CheckSourceTagsReadable(const OpContext& ctx, const std::string& src_bucket,
+                               const std::string& src_key) {
+  if (ctx.Allowed("s3:GetObjectTagging", ObjectArn(src_bucket, src_key))) return Status::Ok();
+  // Only then is the source looked at; a missing one is the copy's own error.
+  Result<store::ObjectMeta> source = ctx.s3.store.HeadObject(src_bucket, src_key);
+  if (source.ok() && !source->tags.empty()) return S3Status("AccessDenied");
+  return Status::Ok();
+}
+
 OpResult GetObjectTagging(const OpContext& ctx) {
   IMGBATCH_ASSIGN_OR_RETURN(store::ObjectMeta meta, ExistingObject(ctx));
   pugi::xml_document doc;

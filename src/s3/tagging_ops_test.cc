@@ -172,6 +172,18 @@ TEST_F(TaggingOpsTest, KeysNeedTheTaggingActions) {
   EXPECT_EQ(Call("PUT", "/tags/w", as_writer, "body")->response().status, 200);
   auth_->Grant("writer", "s3:PutObjectTagging", "arn:aws:s3:::tags/*");
   EXPECT_EQ(Call("PUT", "/tags/w", tagged_writer, "body")->response().status, 200);
+
+  // A copy that keeps the source's tags needs s3:GetObjectTagging on it
+  // when it has some; an untagged source needs nothing more.
+  auth_->Grant("writer", "s3:GetObject", "arn:aws:s3:::tags/*");
+  http::Headers copy_tagged = as_writer;
+  copy_tagged.Add("x-amz-copy-source", "/tags/w");  // tagged a=b
+  EXPECT_EQ(ErrorCode(*Call("PUT", "/tags/copy", copy_tagged)), "AccessDenied");
+  http::Headers copy_plain = as_writer;
+  copy_plain.Add("x-amz-copy-source", "/tags/k");  // no tags
+  EXPECT_EQ(Call("PUT", "/tags/copy", copy_plain)->response().status, 200);
+  auth_->Grant("writer", "s3:GetObjectTagging", "arn:aws:s3:::tags/*");
+  EXPECT_EQ(Call("PUT", "/tags/copy", copy_tagged)->response().status, 200);
 }
 
 }  // namespace
