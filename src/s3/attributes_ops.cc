@@ -56,17 +56,10 @@ Status CheckPartHeaders(const S3Request& request) {
   return Status::Ok();
 }
 
-bool HasAnyChecksum(const store::Checksums& checksums) {
-  for (const ChecksumField& field : kChecksumFields) {
-    if (checksums.*field.value) return true;
-  }
-  return false;
-}
-
 void AddChecksum(const store::Checksums& checksums, pugi::xml_node root) {
   pugi::xml_node node = root.append_child("Checksum");
   AddChecksumElements(checksums, node);
-  AddText(node, "ChecksumType", checksums.composite ? "COMPOSITE" : "FULL_OBJECT");
+  AddText(node, "ChecksumType", ChecksumTypeName(!checksums.composite));
 }
 
 }  // namespace

@@ -61,6 +61,19 @@ inline const char* ChecksumAlgorithmName(store::ChecksumAlgorithm algorithm) {
   return field != nullptr ? field->name : "";
 }
 
+// x-amz-checksum-type / <ChecksumType>: the CRC of the whole body, or a
+// multipart object's hash of its parts' checksums.
+inline const char* ChecksumTypeName(bool full_object) {
+  return full_object ? "FULL_OBJECT" : "COMPOSITE";
+}
+
+inline bool HasAnyChecksum(const store::Checksums& checksums) {
+  for (const ChecksumField& field : kChecksumFields) {
+    if (checksums.*field.value) return true;
+  }
+  return false;
+}
+
 // SHA-256 for kNone.
 inline HashKind HashKindFor(store::ChecksumAlgorithm algorithm) {
   const ChecksumField* field = FieldOf(algorithm);

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "common/strings.h"
+#include "s3/checksum_fields.h"
 #include "s3/errors.h"
 #include "s3/ops.h"
 #include "s3/request_xml.h"
@@ -112,8 +113,6 @@ Result<bool> FullObjectChecksumOf(const S3Request& request, store::ChecksumAlgor
   }
   return full_object;
 }
-
-const char* ChecksumTypeName(bool full_object) { return full_object ? "FULL_OBJECT" : "COMPOSITE"; }
 
 // What CreateMultipartUpload answered in x-amz-checksum-algorithm and
 // x-amz-checksum-type, as ListParts and ListMultipartUploads give it; nothing

@@ -5,6 +5,7 @@
 
 #include "common/hashing.h"
 #include "common/strings.h"
+#include "s3/checksum_fields.h"
 #include "s3/errors.h"
 #include "s3/ops.h"
 #include "s3/request_xml.h"
@@ -228,14 +229,12 @@ Status CheckVersionId(const S3Request& request) {
 std::string Quoted(std::string_view etag) { return "\"" + std::string(etag) + "\""; }
 
 void AddChecksumHeaders(const store::Checksums& checksums, http::Headers& headers) {
-  bool any = false;
   for (const ChecksumField& field : kChecksumFields) {
-    if (const auto& value = checksums.*field.value) {
-      headers.Set(std::string(field.header), *value);
-      any = true;
-    }
+    if (const auto& value = checksums.*field.value) headers.Set(std::string(field.header), *value);
   }
-  if (any) headers.Set("x-amz-checksum-type", checksums.composite ? "COMPOSITE" : "FULL_OBJECT");
+  if (HasAnyChecksum(checksums)) {
+    headers.Set("x-amz-checksum-type", ChecksumTypeName(!checksums.composite));
+  }
 }
 
 void AddChecksumElements(const store::Checksums& checksums, pugi::xml_node parent) {
