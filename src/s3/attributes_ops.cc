@@ -73,29 +73,24 @@ OpResult GetObjectAttributes(const OpContext& ctx) {
   IMGBATCH_RETURN_IF_ERROR(CheckVersionId(request));
   IMGBATCH_ASSIGN_OR_RETURN(std::vector<std::string_view> wanted, RequestedAttributes(request));
   IMGBATCH_RETURN_IF_ERROR(CheckPartHeaders(request));
-  Result<store::ObjectMeta> meta = ctx.s3.store.HeadObject(request.bucket, request.key);
-  if (!meta.ok() && meta.status().code() == Code::kNotFound &&
-      meta.status().detail() == "NoSuchKey") {
-    return ctx.MissingKeyError(meta.status());
-  }
-  IMGBATCH_RETURN_IF_ERROR(meta.status());
+  IMGBATCH_ASSIGN_OR_RETURN(store::ObjectMeta meta, ctx.HeadRequestedObject());
   pugi::xml_document doc;
   pugi::xml_node root = AppendS3Root(doc, "GetObjectAttributesResponse");
-  if (Wants(wanted, "ETag")) AddText(root, "ETag", meta->etag);  // unquoted, as S3
-  if (Wants(wanted, "Checksum") && HasAnyChecksum(meta->checksums)) {
-    AddChecksum(meta->checksums, root);
+  if (Wants(wanted, "ETag")) AddText(root, "ETag", meta.etag);  // unquoted, as S3
+  if (Wants(wanted, "Checksum") && HasAnyChecksum(meta.checksums)) {
+    AddChecksum(meta.checksums, root);
   }
   // The store keeps a multipart object's part count and sizes, not its parts'
   // checksums, so only the count is given: what S3 itself answers for an
   // object uploaded without an additional checksum.
-  if (Wants(wanted, "ObjectParts") && meta->parts_count > 0) {
+  if (Wants(wanted, "ObjectParts") && meta.parts_count > 0) {
     AddNumber(root.append_child("ObjectParts"), "PartsCount",
-              static_cast<uint64_t>(meta->parts_count));
+              static_cast<uint64_t>(meta.parts_count));
   }
   if (Wants(wanted, "StorageClass")) AddText(root, "StorageClass", "STANDARD");
-  if (Wants(wanted, "ObjectSize")) AddNumber(root, "ObjectSize", meta->size);
+  if (Wants(wanted, "ObjectSize")) AddNumber(root, "ObjectSize", meta.size);
   http::Response response = XmlResponse(doc);
-  response.headers.Set("Last-Modified", HttpDate(meta->last_modified_ms));
+  response.headers.Set("Last-Modified", HttpDate(meta.last_modified_ms));
   return response;
 }
 

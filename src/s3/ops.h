@@ -31,6 +31,8 @@ struct OpContext {
   // For a missing key: NoSuchKey if the caller may list the bucket, else
   // AccessDenied, so keys cannot be probed (AWS behaviour).
   Status MissingKeyError(const Status& not_found) const;
+  // The request's object's metadata; a missing key as MissingKeyError says.
+  Result<store::ObjectMeta> HeadRequestedObject() const;
 };
 
 using OpResult = Result<http::Response>;

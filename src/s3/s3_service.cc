@@ -188,6 +188,14 @@ bool OpContext::Allowed(std::string_view action, std::string_view resource) cons
   return s3.authenticator->Allowed(caller, action, resource);
 }
 
+Result<store::ObjectMeta> OpContext::HeadRequestedObject() const {
+  Result<store::ObjectMeta> meta = s3.store.HeadObject(request.bucket, request.key);
+  if (!meta.ok() && meta.status().code() == Code::kNotFound) {
+    return MissingKeyError(meta.status());
+  }
+  return meta;
+}
+
 Status OpContext::MissingKeyError(const Status& not_found) const {
   bool missing_key = not_found.detail().empty() || not_found.detail() == "NoSuchKey";
   if (!missing_key || Allowed("s3:ListBucket", BucketArn(request.bucket))) return not_found;

@@ -13,17 +13,9 @@
 namespace imgbatch::s3 {
 namespace {
 
-Result<store::ObjectMeta> ExistingObject(const OpContext& ctx) {
-  Result<store::ObjectMeta> meta = ctx.s3.store.HeadObject(ctx.request.bucket, ctx.request.key);
-  if (!meta.ok() && meta.status().detail() == "NoSuchKey") {
-    return ctx.MissingKeyError(meta.status());
-  }
-  return meta;
-}
-
 Status StoreTags(const OpContext& ctx, const store::Tags& tags) {
   Status stored = ctx.s3.store.PutObjectTags(ctx.request.bucket, ctx.request.key, tags);
-  if (!stored.ok() && stored.detail() == "NoSuchKey") return ctx.MissingKeyError(stored);
+  if (!stored.ok() && stored.code() == Code::kNotFound) return ctx.MissingKeyError(stored);
   return stored;
 }
 
@@ -55,7 +47,7 @@ Status CheckSourceTagsReadable(const OpContext& ctx, const std::string& src_buck
 }
 
 OpResult GetObjectTagging(const OpContext& ctx) {
-  IMGBATCH_ASSIGN_OR_RETURN(store::ObjectMeta meta, ExistingObject(ctx));
+  IMGBATCH_ASSIGN_OR_RETURN(store::ObjectMeta meta, ctx.HeadRequestedObject());
   pugi::xml_document doc;
   pugi::xml_node tag_set = AppendS3Root(doc, "Tagging").append_child("TagSet");
   for (const auto& [key, value] : meta.tags) {
