@@ -13,18 +13,15 @@ constexpr size_t kMaxObjectTags = 10;
 constexpr size_t kMaxTagKeyChars = 128;
 constexpr size_t kMaxTagValueChars = 256;
 
-// Characters, not bytes: UTF-8 sequences count once.
-size_t Utf8Chars(std::string_view s) {
-  size_t chars = 0;
-  for (unsigned char c : s) chars += (c & 0xC0) != 0x80;
-  return chars;
-}
-
-// Letters and digits in any script, white space, and _ . : / = + - @ (what
-// AWS's tagging services accept). Bytes past ASCII are taken as letters once
-// the text is known to be UTF-8.
-bool IsTagText(std::string_view s) {
-  if (!IsValidUtf8(s)) return false;
+// A key or value of at most max_chars characters (code points, as S3 counts
+// them) of letters and digits in any script, white space, and _ . : / = + -
+// @ (what AWS's tagging services accept). Past ASCII, any XML character is
+// taken as a letter: tags are served back in XML (GetObjectTagging), which
+// carries nothing else (U+FFFE, for one, is UTF-8 but would come back as
+// U+FFFD).
+bool IsTagText(std::string_view s, size_t max_chars) {
+  const std::optional<size_t> chars = CountXmlCharacters(s);
+  if (!chars || *chars > max_chars) return false;
   constexpr std::string_view kPunctuation = "_.:/=+-@";
   for (unsigned char c : s) {
     const bool allowed = c >= 0x80 || std::isalnum(c) || c == ' ' || c == '\t' ||
@@ -138,10 +135,10 @@ Status ValidateTags(const Tags& tags) {
   }
   for (size_t i = 0; i < tags.size(); ++i) {
     const auto& [key, value] = tags[i];
-    if (key.empty() || Utf8Chars(key) > kMaxTagKeyChars || !IsTagText(key)) {
+    if (key.empty() || !IsTagText(key, kMaxTagKeyChars)) {
       return InvalidTag("The TagKey you have provided is invalid");
     }
-    if (Utf8Chars(value) > kMaxTagValueChars || !IsTagText(value)) {
+    if (!IsTagText(value, kMaxTagValueChars)) {
       return InvalidTag("The TagValue you have provided is invalid");
     }
     if (key.starts_with("aws:")) return InvalidTag("Your TagKey cannot be prefixed with aws:");

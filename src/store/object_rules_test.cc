@@ -84,7 +84,8 @@ TEST(ObjectRules, TagRulesAreS3s) {
   EXPECT_EQ(detail({{"aws:name", "v"}}), "InvalidTag");
   EXPECT_EQ(detail({{"a", "1"}, {"a", "2"}}), "InvalidTag");
   EXPECT_EQ(detail({{"k", "<script>"}}), "InvalidTag");
-  EXPECT_EQ(detail({{"k", "\xC3"}}), "InvalidTag");  // not UTF-8
+  EXPECT_EQ(detail({{"k", "\xC3"}}), "InvalidTag");          // not UTF-8
+  EXPECT_EQ(detail({{"k", "\xEF\xBF\xBE"}}), "InvalidTag");  // U+FFFE: UTF-8, not XML
   // 128 characters of two bytes each are still 128 characters.
   std::string wide;
   for (int i = 0; i < 128; ++i) wide += "\xC3\xA9";
