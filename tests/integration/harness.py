@@ -108,6 +108,15 @@ class Server:
         self.proc.wait()
         self.log.close()
 
+    def restarted(self, extra_args=None, port=None):
+        """A new, started server on this one's data directory (after kill9 or
+        stop). It takes over the directory: its cleanup removes it."""
+        again = Server(data_dir=self.data_dir, port=port,
+                       extra_args=self.extra_args if extra_args is None else extra_args,
+                       env=self.extra_env)
+        again.owns_dir, self.owns_dir = self.owns_dir, False
+        return again.start()
+
     def cleanup(self):
         self.stop()
         if self.owns_dir:

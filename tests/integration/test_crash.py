@@ -64,7 +64,7 @@ class CrashTest(unittest.TestCase):
             snapshot = dict(acked)
         self.assertGreaterEqual(len(snapshot), TARGET_ACKS)
 
-        again = harness.Server(data_dir=server.data_dir).start()
+        again = server.restarted()
         try:
             s3 = again.boto3_client("s3")
             for key, md5 in snapshot.items():

@@ -5,6 +5,7 @@ one given by $AWS_CLI: Debian's awscli 2.9 or the image's awscli 1.45 via
 import filecmp
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -45,6 +46,7 @@ class AwsCliTest(unittest.TestCase):
     def setUp(self):
         self.bucket = "cli-" + uuid.uuid4().hex[:12]
         self.tmp = tempfile.mkdtemp(prefix="imgbatch-cli-")
+        self.addCleanup(shutil.rmtree, self.tmp, ignore_errors=True)
         aws("s3", "mb", f"s3://{self.bucket}")
 
     def make_tree(self):

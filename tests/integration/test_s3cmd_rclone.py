@@ -2,6 +2,7 @@
 compared byte for byte."""
 import filecmp
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -34,6 +35,7 @@ def run(cmd):
 class S3cmdRcloneTest(unittest.TestCase):
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix="imgbatch-s3cmd-")
+        self.addCleanup(shutil.rmtree, self.tmp, ignore_errors=True)
         host = f"127.0.0.1:{SERVER.port}"
         self.s3cmd_cfg = os.path.join(self.tmp, "s3cfg")
         with open(self.s3cmd_cfg, "w") as f:

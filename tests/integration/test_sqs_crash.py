@@ -51,7 +51,7 @@ class SqsCrashTest(unittest.TestCase):
         server.kill9()
         for t in threads:
             t.join()
-        again = harness.Server(data_dir=server.data_dir, extra_args=["--max-workers", "0"]).start()
+        again = server.restarted()
         try:
             sqs = again.boto3_client("sqs")
             received = set()

@@ -183,9 +183,7 @@ class WorkerAgainstUp(unittest.TestCase):
         harness.wait_until(lambda: self.processed(self.read_log(worker)), timeout=60,
                            what="a first image; log:\n" + self.read_log(worker))
         self.server.kill9()
-        self.server = harness.Server(data_dir=self.server.data_dir, port=self.server.port,
-                                     extra_args=["--max-workers", "0"]).start()
-        self.server.owns_dir = True  # the first server's directory: remove it at the end
+        self.server = self.server.restarted(port=self.server.port)
         self.s3 = self.server.boto3_client("s3")
         self.sqs = self.server.boto3_client("sqs")
         self.wait_all_done(keys, [worker], timeout=120)
