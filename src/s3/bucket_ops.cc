@@ -13,13 +13,6 @@ constexpr char kCorsConfigName[] = "cors";
 // us-east-1 buckets report an empty LocationConstraint, as S3.
 constexpr char kDefaultAwsRegion[] = "us-east-1";
 
-http::Response EmptyResponse(int status) {
-  http::Response response;
-  response.status = status;
-  response.content_length = 0;
-  return response;
-}
-
 // The bucket's CORS rules; nullopt when none are configured.
 Result<std::optional<CorsConfiguration>> LoadCors(const OpContext& ctx) {
   Result<std::string> document = ctx.s3.store.GetBucketConfig(ctx.request.bucket, kCorsConfigName);

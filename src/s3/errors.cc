@@ -24,6 +24,7 @@ constexpr std::array kErrors = {
                "or the multipart upload might have been aborted or completed."},
     ErrorEntry{"NoSuchCORSConfiguration", Code::kNotFound, 404,
                "The CORS configuration does not exist"},
+    ErrorEntry{"NoSuchTagSet", Code::kNotFound, 404, "The TagSet does not exist"},
     ErrorEntry{"NoSuchVersion", Code::kNotFound, 404, "The specified version does not exist."},
     ErrorEntry{"BucketAlreadyOwnedByYou", Code::kAlreadyExists, 409,
                "Your previous request to create the named bucket succeeded and you already own "

@@ -214,6 +214,13 @@ void AddDeleteError(pugi::xml_node root, const std::string& key, const S3Error& 
 
 }  // namespace
 
+http::Response EmptyResponse(int status) {
+  http::Response response;
+  response.status = status;
+  response.content_length = 0;
+  return response;
+}
+
 std::string HttpDate(int64_t millis) {
   return FormatHttpDate(SysTime(std::chrono::milliseconds(millis)));
 }

@@ -62,6 +62,9 @@ OpResult GetObjectAttributes(const OpContext& ctx);
 OpResult GetObjectTagging(const OpContext& ctx);
 OpResult PutObjectTagging(const OpContext& ctx);
 OpResult DeleteObjectTagging(const OpContext& ctx);
+OpResult GetBucketTagging(const OpContext& ctx);
+OpResult PutBucketTagging(const OpContext& ctx);
+OpResult DeleteBucketTagging(const OpContext& ctx);
 // x-amz-tagging ("k1=v1&k2=v2", URL-encoded) as pairs; the store checks them.
 store::Tags ParseTaggingHeader(std::string_view header);
 // A write that sets tags needs s3:PutObjectTagging on the object besides its
@@ -81,6 +84,8 @@ OpResult CopyObject(const OpContext& ctx);
 // Shared with multipart_ops.cc and attributes_ops.cc.
 Result<store::PutOptions> PutOptionsFromHeaders(const S3Request& request);
 std::string HttpDate(int64_t millis);
+// A reply with no body (200 for PUTs, 204 for DELETEs).
+http::Response EmptyResponse(int status);
 // Unversioned buckets: only versionId "null" (or none) names an object.
 Status CheckVersionId(const S3Request& request);
 void AddChecksumHeaders(const store::Checksums& checksums, http::Headers& headers);

@@ -41,13 +41,21 @@ bool Has(const QueryParams& query, std::string_view name) {
   return std::any_of(query.begin(), query.end(), [&](const auto& p) { return p.first == name; });
 }
 
-// GET/PUT /<bucket>?notification. Other methods, and the sub-resource on an
-// object, stay NotImplemented (it is in kUnsupportedSubresources).
-std::optional<Op> BucketNotificationOp(std::string_view method, const std::string& bucket,
-                                       const std::string& key, const QueryParams& query) {
-  if (bucket.empty() || !key.empty() || !Has(query, "notification")) return std::nullopt;
-  if (method == "GET") return Op::kGetBucketNotification;
-  if (method == "PUT") return Op::kPutBucketNotification;
+// GET/PUT /<bucket>?notification and GET/PUT/DELETE /<bucket>?tagging.
+// Other methods, and ?notification on an object, stay NotImplemented (both
+// are in kUnsupportedSubresources).
+std::optional<Op> BucketSubresourceOp(std::string_view method, const std::string& bucket,
+                                      const std::string& key, const QueryParams& query) {
+  if (bucket.empty() || !key.empty()) return std::nullopt;
+  if (Has(query, "notification")) {
+    if (method == "GET") return Op::kGetBucketNotification;
+    if (method == "PUT") return Op::kPutBucketNotification;
+    return std::nullopt;
+  }
+  if (!Has(query, "tagging")) return std::nullopt;
+  if (method == "GET") return Op::kGetBucketTagging;
+  if (method == "PUT") return Op::kPutBucketTagging;
+  if (method == "DELETE") return Op::kDeleteBucketTagging;
   return std::nullopt;
 }
 
@@ -154,6 +162,12 @@ const char* OpName(Op op) {
       return "PutBucketNotificationConfiguration";
     case Op::kGetBucketNotification:
       return "GetBucketNotificationConfiguration";
+    case Op::kGetBucketTagging:
+      return "GetBucketTagging";
+    case Op::kPutBucketTagging:
+      return "PutBucketTagging";
+    case Op::kDeleteBucketTagging:
+      return "DeleteBucketTagging";
     case Op::kPreflight:
       return "Preflight";
     case Op::kListObjectsV1:
@@ -242,7 +256,7 @@ Result<S3Request> ParseRequest(const http::RequestHead& head, std::string_view d
 Op SelectOp(std::string_view method, const std::string& bucket, const std::string& key,
             const QueryParams& query, const http::Headers& headers) {
   if (method == "OPTIONS") return bucket.empty() ? Op::kMethodNotAllowed : Op::kPreflight;
-  if (auto op = BucketNotificationOp(method, bucket, key, query)) return *op;
+  if (auto op = BucketSubresourceOp(method, bucket, key, query)) return *op;
   if (auto op = ObjectSubresourceOp(method, key, query)) return *op;
   if (HasUnsupportedSubresource(query)) return Op::kNotImplemented;
   if (bucket.empty()) return SelectServiceOp(method);
@@ -288,6 +302,11 @@ Permission RequiredPermission(const S3Request& request) {
       return {"s3:PutBucketNotification", bucket_arn};
     case Op::kGetBucketNotification:
       return {"s3:GetBucketNotification", bucket_arn};
+    case Op::kGetBucketTagging:
+      return {"s3:GetBucketTagging", bucket_arn};
+    case Op::kPutBucketTagging:
+    case Op::kDeleteBucketTagging:  // S3 has no s3:DeleteBucketTagging action
+      return {"s3:PutBucketTagging", bucket_arn};
     case Op::kDeleteObjects:
       return {"s3:DeleteObject", bucket_arn + "/*"};
     case Op::kPutObject:

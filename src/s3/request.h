@@ -29,6 +29,9 @@ enum class Op {
   kDeleteBucketCors,
   kPutBucketNotification,
   kGetBucketNotification,
+  kGetBucketTagging,
+  kPutBucketTagging,
+  kDeleteBucketTagging,
   kPreflight,  // OPTIONS: answered from the CORS rules, no auth (as S3)
   kListObjectsV1,
   kListObjectsV2,

@@ -36,6 +36,12 @@ OpResult RunOp(const OpContext& ctx) {
       return PutBucketNotification(ctx);
     case Op::kGetBucketNotification:
       return GetBucketNotification(ctx);
+    case Op::kGetBucketTagging:
+      return GetBucketTagging(ctx);
+    case Op::kPutBucketTagging:
+      return PutBucketTagging(ctx);
+    case Op::kDeleteBucketTagging:
+      return DeleteBucketTagging(ctx);
     case Op::kPreflight:
       return Preflight(ctx);
     case Op::kListObjectsV1:

@@ -1,7 +1,8 @@
 // Object tagging: GET/PUT/DELETE /<bucket>/<key>?tagging, and the
-// x-amz-tagging header of PutObject, CopyObject and CreateMultipartUpload.
-// The store keeps the tags with the object's other attributes and owns their
-// rules (store::ValidateTags).
+// x-amz-tagging header of PutObject, CopyObject and CreateMultipartUpload;
+// bucket tagging: GET/PUT/DELETE /<bucket>?tagging. The store keeps the tags
+// (an object's with its other attributes) and owns their rules
+// (store::ValidateTags, ValidateBucketTags).
 #include <string>
 #include <string_view>
 
@@ -17,6 +18,17 @@ Status StoreTags(const OpContext& ctx, const store::Tags& tags) {
   Status stored = ctx.s3.store.PutObjectTags(ctx.request.bucket, ctx.request.key, tags);
   if (!stored.ok() && stored.code() == Code::kNotFound) return ctx.MissingKeyError(stored);
   return stored;
+}
+
+http::Response TaggingResponse(const store::Tags& tags) {
+  pugi::xml_document doc;
+  pugi::xml_node tag_set = AppendS3Root(doc, "Tagging").append_child("TagSet");
+  for (const auto& [key, value] : tags) {
+    pugi::xml_node tag = tag_set.append_child("Tag");
+    AddText(tag, "Key", key);
+    AddText(tag, "Value", value);
+  }
+  return XmlResponse(doc);
 }
 
 }  // namespace
@@ -48,31 +60,40 @@ Status CheckSourceTagsReadable(const OpContext& ctx, const std::string& src_buck
 
 OpResult GetObjectTagging(const OpContext& ctx) {
   IMGBATCH_ASSIGN_OR_RETURN(store::ObjectMeta meta, ctx.HeadRequestedObject());
-  pugi::xml_document doc;
-  pugi::xml_node tag_set = AppendS3Root(doc, "Tagging").append_child("TagSet");
-  for (const auto& [key, value] : meta.tags) {
-    pugi::xml_node tag = tag_set.append_child("Tag");
-    AddText(tag, "Key", key);
-    AddText(tag, "Value", value);
-  }
-  return XmlResponse(doc);
+  return TaggingResponse(meta.tags);
 }
 
 OpResult PutObjectTagging(const OpContext& ctx) {
   IMGBATCH_ASSIGN_OR_RETURN(std::string body, ctx.ReadXmlBody());
   IMGBATCH_ASSIGN_OR_RETURN(store::Tags tags, ParseTagging(body));
   IMGBATCH_RETURN_IF_ERROR(StoreTags(ctx, tags));
-  http::Response response;
-  response.content_length = 0;
-  return response;
+  return EmptyResponse(200);
 }
 
 OpResult DeleteObjectTagging(const OpContext& ctx) {
   IMGBATCH_RETURN_IF_ERROR(StoreTags(ctx, {}));
-  http::Response response;
-  response.status = 204;
-  response.content_length = 0;
-  return response;
+  return EmptyResponse(204);
+}
+
+// S3 answers NoSuchTagSet for a bucket without tags, where an object without
+// tags has an empty TagSet.
+OpResult GetBucketTagging(const OpContext& ctx) {
+  IMGBATCH_ASSIGN_OR_RETURN(store::Tags tags, ctx.s3.store.GetBucketTags(ctx.request.bucket));
+  if (tags.empty()) return S3Status("NoSuchTagSet");
+  return TaggingResponse(tags);
+}
+
+// An empty TagSet removes the tags, as DeleteBucketTagging does.
+OpResult PutBucketTagging(const OpContext& ctx) {
+  IMGBATCH_ASSIGN_OR_RETURN(std::string body, ctx.ReadXmlBody());
+  IMGBATCH_ASSIGN_OR_RETURN(store::Tags tags, ParseTagging(body));
+  IMGBATCH_RETURN_IF_ERROR(ctx.s3.store.PutBucketTags(ctx.request.bucket, tags));
+  return EmptyResponse(204);
+}
+
+OpResult DeleteBucketTagging(const OpContext& ctx) {
+  IMGBATCH_RETURN_IF_ERROR(ctx.s3.store.PutBucketTags(ctx.request.bucket, {}));
+  return EmptyResponse(204);
 }
 
 }  // namespace imgbatch::s3

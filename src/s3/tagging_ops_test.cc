@@ -1,5 +1,6 @@
-// Object tagging through the handler: the ?tagging operations, x-amz-tagging
-// on PutObject, CopyObject and CreateMultipartUpload, and the tag rules.
+// Object and bucket tagging through the handler: the ?tagging operations,
+// x-amz-tagging on PutObject, CopyObject and CreateMultipartUpload, and the
+// tag rules.
 #include <string>
 #include <utility>
 #include <vector>
@@ -20,9 +21,9 @@ class TaggingOpsTest : public S3Fixture {
     h.Add("x-amz-tagging", value);
     return h;
   }
-  // GetObjectTagging's pairs, in document order.
+  // Get(Object|Bucket)Tagging's pairs, in document order; "" is the bucket.
   TagList TagsOf(const std::string& key) {
-    auto ex = Call("GET", "/tags/" + key + "?tagging");
+    auto ex = Call("GET", (key.empty() ? "/tags" : "/tags/" + key) + "?tagging");
     EXPECT_EQ(ex->response().status, 200) << ex->BodyText();
     auto doc = Xml(ex->BodyText());
     TagList tags;
@@ -71,7 +72,50 @@ TEST_F(TaggingOpsTest, MissingObjectsAndBadDocuments) {
             "MalformedXML");
   EXPECT_EQ(ErrorCode(*Call("PUT", "/tags/k?tagging", {}, TaggingXml({{"k", "v&#1;"}}))),
             "MalformedXML");  // not XML text once decoded
-  EXPECT_EQ(ErrorCode(*Call("GET", "/tags?tagging")), "NotImplemented");  // bucket tagging
+}
+
+TEST_F(TaggingOpsTest, BucketTagsAreReplacedWholeAndAbsentIsNoSuchTagSet) {
+  auto none = Call("GET", "/tags?tagging");
+  EXPECT_EQ(none->response().status, 404);
+  EXPECT_EQ(ErrorCode(*none), "NoSuchTagSet");
+  auto put = Call("PUT", "/tags?tagging", {}, TaggingXml({{"team", "imaging"}, {"cost", ""}}));
+  EXPECT_EQ(put->response().status, 204) << put->BodyText();
+  EXPECT_EQ(TagsOf(""), (TagList{{"team", "imaging"}, {"cost", ""}}));
+  ASSERT_EQ(Call("PUT", "/tags?tagging", {}, TaggingXml({{"team", "infra"}}))->response().status,
+            204);
+  EXPECT_EQ(TagsOf(""), (TagList{{"team", "infra"}}));
+  // Bucket tags are not object tags.
+  Put("tags", "k", "body");
+  EXPECT_TRUE(TagsOf("k").empty());
+
+  EXPECT_EQ(Call("DELETE", "/tags?tagging")->response().status, 204);
+  EXPECT_EQ(ErrorCode(*Call("GET", "/tags?tagging")), "NoSuchTagSet");
+  EXPECT_EQ(Call("DELETE", "/tags?tagging")->response().status, 204);  // none left: still 204
+  // An empty TagSet removes them too.
+  ASSERT_EQ(Call("PUT", "/tags?tagging", {}, TaggingXml({{"a", "b"}}))->response().status, 204);
+  ASSERT_EQ(Call("PUT", "/tags?tagging", {}, TaggingXml({}))->response().status, 204);
+  EXPECT_EQ(ErrorCode(*Call("GET", "/tags?tagging")), "NoSuchTagSet");
+
+  EXPECT_EQ(ErrorCode(*Call("GET", "/nobucket?tagging")), "NoSuchBucket");
+  EXPECT_EQ(ErrorCode(*Call("PUT", "/nobucket?tagging", {}, TaggingXml({{"a", "b"}}))),
+            "NoSuchBucket");
+  EXPECT_EQ(ErrorCode(*Call("DELETE", "/nobucket?tagging")), "NoSuchBucket");
+}
+
+TEST_F(TaggingOpsTest, BucketTagRules) {
+  TagList fifty;
+  for (int i = 0; i < 50; ++i) fifty.emplace_back("k" + std::to_string(i), "v");
+  EXPECT_EQ(Call("PUT", "/tags?tagging", {}, TaggingXml(fifty))->response().status, 204);
+  fifty.emplace_back("k50", "v");
+  EXPECT_EQ(ErrorCode(*Call("PUT", "/tags?tagging", {}, TaggingXml(fifty))), "InvalidTag");
+  EXPECT_EQ(ErrorCode(*Call("PUT", "/tags?tagging", {}, TaggingXml({{"aws:cost", "v"}}))),
+            "InvalidTag");
+  EXPECT_EQ(ErrorCode(*Call("PUT", "/tags?tagging", {}, TaggingXml({{"a", "1"}, {"a", "2"}}))),
+            "InvalidTag");
+  EXPECT_EQ(ErrorCode(*Call("PUT", "/tags?tagging", {}, "<Tagging><TagSet>")), "MalformedXML");
+  fifty.pop_back();
+  EXPECT_EQ(TagsOf("").size(), 50u);  // the refused sets changed nothing
+  EXPECT_EQ(ErrorCode(*Call("POST", "/tags?tagging")), "NotImplemented");
 }
 
 // S3's rules, for the header and the document alike; a refused PutObject
@@ -184,6 +228,25 @@ TEST_F(TaggingOpsTest, KeysNeedTheTaggingActions) {
   EXPECT_EQ(Call("PUT", "/tags/copy", copy_plain)->response().status, 200);
   auth_->Grant("writer", "s3:GetObjectTagging", "arn:aws:s3:::tags/*");
   EXPECT_EQ(Call("PUT", "/tags/copy", copy_tagged)->response().status, 200);
+}
+
+// DeleteBucketTagging has no action of its own: it is s3:PutBucketTagging.
+TEST_F(TaggingOpsTest, BucketTaggingNeedsTheBucketTaggingActions) {
+  ASSERT_EQ(Call("PUT", "/tags?tagging", {}, TaggingXml({{"a", "b"}}))->response().status, 204);
+  http::Headers as_user;
+  as_user.Add("Authorization", "fake user");
+  auth_->Grant("user", "s3:GetObjectTagging", "arn:aws:s3:::tags/*");
+  auth_->Grant("user", "s3:PutObjectTagging", "arn:aws:s3:::tags/*");
+  EXPECT_EQ(ErrorCode(*Call("GET", "/tags?tagging", as_user)), "AccessDenied");
+  EXPECT_EQ(ErrorCode(*Call("DELETE", "/tags?tagging", as_user)), "AccessDenied");
+  auth_->Grant("user", "s3:GetBucketTagging", "arn:aws:s3:::tags");
+  EXPECT_EQ(Call("GET", "/tags?tagging", as_user)->response().status, 200);
+  EXPECT_EQ(ErrorCode(*Call("PUT", "/tags?tagging", as_user, TaggingXml({{"c", "d"}}))),
+            "AccessDenied");
+  auth_->Grant("user", "s3:PutBucketTagging", "arn:aws:s3:::tags");
+  EXPECT_EQ(Call("PUT", "/tags?tagging", as_user, TaggingXml({{"c", "d"}}))->response().status,
+            204);
+  EXPECT_EQ(Call("DELETE", "/tags?tagging", as_user)->response().status, 204);
 }
 
 }  // namespace

@@ -10,6 +10,7 @@ namespace {
 
 // S3's tag limits (the S3 user guide's object tagging page).
 constexpr size_t kMaxObjectTags = 10;
+constexpr size_t kMaxBucketTags = 50;
 constexpr size_t kMaxTagKeyChars = 128;
 constexpr size_t kMaxTagValueChars = 256;
 
@@ -129,10 +130,9 @@ bool IsValidObjectKey(std::string_view key) {
   return IsValidUtf8(key);
 }
 
-Status ValidateTags(const Tags& tags) {
-  if (tags.size() > kMaxObjectTags) {
-    return InvalidArgument("Object tags cannot be greater than 10").WithDetail("BadRequest");
-  }
+namespace {
+
+Status ValidateTagText(const Tags& tags) {
   for (size_t i = 0; i < tags.size(); ++i) {
     const auto& [key, value] = tags[i];
     if (key.empty() || !IsTagText(key, kMaxTagKeyChars)) {
@@ -147,6 +147,20 @@ Status ValidateTags(const Tags& tags) {
     }
   }
   return Status::Ok();
+}
+
+}  // namespace
+
+Status ValidateTags(const Tags& tags) {
+  if (tags.size() > kMaxObjectTags) {
+    return InvalidArgument("Object tags cannot be greater than 10").WithDetail("BadRequest");
+  }
+  return ValidateTagText(tags);
+}
+
+Status ValidateBucketTags(const Tags& tags) {
+  if (tags.size() > kMaxBucketTags) return InvalidTag("Bucket tag count cannot be greater than 50");
+  return ValidateTagText(tags);
 }
 
 std::string NormalizeEtag(std::string_view etag) {

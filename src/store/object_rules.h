@@ -21,11 +21,12 @@ constexpr int kMaxPartNumber = 10000;
 constexpr int kMaxListKeys = 1000;
 constexpr size_t kMaxKeyBytes = 1024;
 
-// S3's tag rules: at most 10 tags (kInvalidArgument "BadRequest"); keys
-// 1-128 and values 0-256 characters of letters (any script), digits, white
-// space and _ . : / = + - @, no "aws:" keys, keys unique (kInvalidArgument
-// "InvalidTag").
+// S3's tag rules: keys 1-128 and values 0-256 characters of letters (any
+// script), digits, white space and _ . : / = + - @, no "aws:" keys, keys
+// unique (kInvalidArgument "InvalidTag"). An object has at most 10 tags
+// (kInvalidArgument "BadRequest"), a bucket at most 50 ("InvalidTag").
 Status ValidateTags(const Tags& tags);
+Status ValidateBucketTags(const Tags& tags);
 
 // Strips surrounding quotes (and a weak "W/" prefix) from a client ETag.
 std::string NormalizeEtag(std::string_view etag);

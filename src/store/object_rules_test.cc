@@ -93,5 +93,17 @@ TEST(ObjectRules, TagRulesAreS3s) {
   EXPECT_EQ(detail({{wide + "x", "v"}}), "InvalidTag");
 }
 
+TEST(ObjectRules, ABucketTakesFiftyTagsUnderTheSameRules) {
+  auto detail = [](const Tags& tags) { return std::string(ValidateBucketTags(tags).detail()); };
+  Tags fifty;
+  for (int i = 0; i < 50; ++i) fifty.emplace_back("k" + std::to_string(i), "v");
+  EXPECT_TRUE(ValidateBucketTags(fifty).ok());
+  fifty.emplace_back("k50", "v");
+  EXPECT_EQ(detail(fifty), "InvalidTag");
+  EXPECT_EQ(detail({{"aws:name", "v"}}), "InvalidTag");
+  EXPECT_EQ(detail({{"a", "1"}, {"a", "2"}}), "InvalidTag");
+  EXPECT_EQ(detail({{"k", std::string(257, 'v')}}), "InvalidTag");
+}
+
 }  // namespace
 }  // namespace imgbatch::store

@@ -16,6 +16,7 @@ namespace {
 
 constexpr size_t kStreamChunk = 1 << 20;
 constexpr int kOpenRetries = 8;  // a concurrent overwrite may unlink between read and open
+constexpr char kBucketTagsConfig[] = "tags";  // bucket_configs name
 
 std::shared_ptr<int> SharedFd(int fd) {
   return std::shared_ptr<int>(new int(fd), [](int* p) {
@@ -550,6 +551,25 @@ Status StoreImpl::DeleteBucketConfig(const std::string& bucket, const std::strin
                               txn.Prepare("DELETE FROM bucket_configs WHERE bucket=? AND name=?"));
     return q.Bind(1, bucket).Bind(2, name).Run();
   });
+}
+
+Status StoreImpl::PutBucketTags(const std::string& bucket, const Tags& tags) {
+  IMGBATCH_RETURN_IF_ERROR(ValidateBucketTags(tags));
+  if (tags.empty()) return DeleteBucketConfig(bucket, kBucketTagsConfig);
+  return PutBucketConfig(bucket, kBucketTagsConfig, EncodeTags(tags));
+}
+
+Result<Tags> StoreImpl::GetBucketTags(const std::string& bucket) {
+  Result<std::string> encoded = GetBucketConfig(bucket, kBucketTagsConfig);
+  if (!encoded.ok()) {
+    bool untagged =
+        encoded.status().code() == Code::kNotFound && encoded.status().detail() != "NoSuchBucket";
+    if (untagged) return Tags{};
+    return encoded.status();
+  }
+  std::optional<Tags> tags = DecodeTags(*encoded);
+  if (!tags) return Status(Code::kCorruption, "bad tags of bucket " + bucket);
+  return std::move(*tags);
 }
 
 // ---- objects ----

@@ -249,6 +249,10 @@ class ObjectStore {
   virtual Result<std::string> GetBucketConfig(const std::string& bucket,
                                               const std::string& name) = 0;
   virtual Status DeleteBucketConfig(const std::string& bucket, const std::string& name) = 0;
+  // The bucket's tags (ValidateBucketTags' rules). Put replaces them; an
+  // empty set removes them. A bucket without tags has an empty set.
+  virtual Status PutBucketTags(const std::string& bucket, const Tags& tags) = 0;
+  virtual Result<Tags> GetBucketTags(const std::string& bucket) = 0;
 
   // Objects. Missing key: kNotFound ("NoSuchKey"). Digest mismatch:
   // kInvalidArgument ("BadDigest" / "XAmzContentChecksumMismatch"). Body

@@ -83,6 +83,27 @@ TEST_F(ObjectStoreTest, BucketConfigs) {
   EXPECT_EQ(store_->GetBucketConfig("bkt", "notification").status().code(), Code::kNotFound);
 }
 
+TEST_F(ObjectStoreTest, BucketTagsAreReplacedWholeAndGoWithTheBucket) {
+  EXPECT_TRUE(store_->GetBucketTags("bkt")->empty());
+  ASSERT_TRUE(store_->PutBucketTags("bkt", {{"team", "imaging"}, {"cost", ""}}).ok());
+  EXPECT_EQ(*store_->GetBucketTags("bkt"), (Tags{{"team", "imaging"}, {"cost", ""}}));
+  ASSERT_TRUE(store_->PutBucketTags("bkt", {{"team", "infra"}}).ok());
+  EXPECT_EQ(*store_->GetBucketTags("bkt"), (Tags{{"team", "infra"}}));
+  // A refused set leaves the old one.
+  EXPECT_EQ(store_->PutBucketTags("bkt", {{"aws:x", "y"}}).detail(), "InvalidTag");
+  EXPECT_EQ(*store_->GetBucketTags("bkt"), (Tags{{"team", "infra"}}));
+  Reopen();
+  EXPECT_EQ(*store_->GetBucketTags("bkt"), (Tags{{"team", "infra"}}));
+  ASSERT_TRUE(store_->PutBucketTags("bkt", {}).ok());
+  EXPECT_TRUE(store_->GetBucketTags("bkt")->empty());
+  EXPECT_EQ(store_->GetBucketTags("nope").status().detail(), "NoSuchBucket");
+  EXPECT_EQ(store_->PutBucketTags("nope", {{"a", "b"}}).detail(), "NoSuchBucket");
+  ASSERT_TRUE(store_->PutBucketTags("bkt", {{"a", "b"}}).ok());
+  ASSERT_TRUE(store_->DeleteBucket("bkt").ok());
+  ASSERT_TRUE(store_->CreateBucket("bkt", "").ok());
+  EXPECT_TRUE(store_->GetBucketTags("bkt")->empty());
+}
+
 // ---- put / get ----
 
 TEST_F(ObjectStoreTest, InlineAndBlobObjectsRoundTrip) {

@@ -192,6 +192,18 @@ bool GetPairs(std::string_view& in, std::vector<std::pair<std::string, std::stri
   return true;
 }
 
+std::string EncodeTags(const Tags& tags) {
+  std::string out;
+  PutPairs(out, tags);
+  return out;
+}
+
+std::optional<Tags> DecodeTags(std::string_view bytes) {
+  Tags tags;
+  if (!GetPairs(bytes, tags) || !bytes.empty()) return std::nullopt;
+  return tags;
+}
+
 std::string EncodeAttrs(const ObjectAttrs& a) {
   std::string out;
   PutVarint(out, kAttrsFormat);

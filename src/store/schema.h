@@ -29,6 +29,10 @@ std::string EncodeAttrs(const ObjectAttrs& attrs);
 // nullopt when the bytes are not a valid encoding (corruption).
 std::optional<ObjectAttrs> DecodeAttrs(std::string_view bytes);
 
+// A bucket's tags (bucket_configs "tags"): the attrs' pair encoding.
+std::string EncodeTags(const Tags& tags);
+std::optional<Tags> DecodeTags(std::string_view bytes);
+
 // A multipart object's part sizes (object_parts.sizes): varints in part order.
 std::string EncodePartSizes(std::span<const uint64_t> sizes);
 std::optional<std::vector<uint64_t>> DecodePartSizes(std::string_view bytes);

@@ -66,6 +66,8 @@ class StoreImpl final : public ObjectStore {
                          const std::string& document) override;
   Result<std::string> GetBucketConfig(const std::string& bucket, const std::string& name) override;
   Status DeleteBucketConfig(const std::string& bucket, const std::string& name) override;
+  Status PutBucketTags(const std::string& bucket, const Tags& tags) override;
+  Result<Tags> GetBucketTags(const std::string& bucket) override;
 
   Result<ObjectMeta> PutObject(const std::string& bucket, const std::string& key, ByteSource& body,
                                const PutOptions& options, const Caller& caller) override;

@@ -10,6 +10,7 @@ import {
   CreateMultipartUploadCommand, UploadPartCommand, CompleteMultipartUploadCommand,
   ListPartsCommand, ListMultipartUploadsCommand,
   GetObjectTaggingCommand, PutObjectTaggingCommand, DeleteObjectTaggingCommand,
+  GetBucketTaggingCommand, PutBucketTaggingCommand, DeleteBucketTaggingCommand,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { Crc64Nvme } from '@aws-sdk/checksums/crc';
@@ -100,6 +101,17 @@ test('object tagging', async () => {
   })), (err) => err.name === 'InvalidTag');
   await s3.send(new DeleteObjectTaggingCommand({ Bucket: bucket, Key: key }));
   assert.deepEqual((await s3.send(new GetObjectTaggingCommand({ Bucket: bucket, Key: key }))).TagSet, []);
+});
+
+test('bucket tagging', async () => {
+  await assert.rejects(s3.send(new GetBucketTaggingCommand({ Bucket: bucket })),
+    (err) => err.name === 'NoSuchTagSet' && err.$metadata.httpStatusCode === 404);
+  const TagSet = [{ Key: 'team', Value: 'imaging' }, { Key: 'tier', Value: 'gold' }];
+  await s3.send(new PutBucketTaggingCommand({ Bucket: bucket, Tagging: { TagSet } }));
+  assert.deepEqual((await s3.send(new GetBucketTaggingCommand({ Bucket: bucket }))).TagSet, TagSet);
+  await s3.send(new DeleteBucketTaggingCommand({ Bucket: bucket }));
+  await assert.rejects(s3.send(new GetBucketTaggingCommand({ Bucket: bucket })),
+    (err) => err.name === 'NoSuchTagSet');
 });
 
 async function crc64nvme(bytes) {

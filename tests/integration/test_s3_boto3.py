@@ -215,6 +215,24 @@ class S3Boto3Test(unittest.TestCase):
             self.s3.get_object_tagging(Bucket=self.bucket, Key="absent")
         self.assertEqual(error_code(cm.exception), "NoSuchKey")
 
+    def test_bucket_tagging(self):
+        with self.assertRaises(ClientError) as cm:
+            self.s3.get_bucket_tagging(Bucket=self.bucket)
+        self.assertEqual(error_code(cm.exception), "NoSuchTagSet")
+        self.assertEqual(cm.exception.response["ResponseMetadata"]["HTTPStatusCode"], 404)
+        tag_set = [{"Key": "team", "Value": "imaging"}, {"Key": "cost-centre", "Value": ""}]
+        self.s3.put_bucket_tagging(Bucket=self.bucket, Tagging={"TagSet": tag_set})
+        self.assertEqual(self.s3.get_bucket_tagging(Bucket=self.bucket)["TagSet"], tag_set)
+        with self.assertRaises(ClientError) as cm:
+            self.s3.put_bucket_tagging(Bucket=self.bucket, Tagging={"TagSet": [
+                {"Key": "k%d" % i, "Value": "v"} for i in range(51)]})
+        self.assertEqual(error_code(cm.exception), "InvalidTag")
+        self.assertEqual(self.s3.get_bucket_tagging(Bucket=self.bucket)["TagSet"], tag_set)
+        self.s3.delete_bucket_tagging(Bucket=self.bucket)
+        with self.assertRaises(ClientError) as cm:
+            self.s3.get_bucket_tagging(Bucket=self.bucket)
+        self.assertEqual(error_code(cm.exception), "NoSuchTagSet")
+
     def test_get_object_attributes(self):
         body = b"attributes"
         put = self.s3.put_object(Bucket=self.bucket, Key="attrs", Body=body,
