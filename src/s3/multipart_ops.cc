@@ -221,10 +221,7 @@ OpResult CompleteMultipartUpload(const OpContext& ctx) {
 OpResult AbortMultipartUpload(const OpContext& ctx) {
   IMGBATCH_RETURN_IF_ERROR(ctx.s3.store.AbortMultipartUpload(ctx.request.bucket, ctx.request.key,
                                                              UploadId(ctx.request)));
-  http::Response response;
-  response.status = 204;
-  response.content_length = 0;
-  return response;
+  return EmptyResponse(204);
 }
 
 OpResult ListParts(const OpContext& ctx) {

@@ -14,10 +14,7 @@ OpResult PutBucketNotification(const OpContext& ctx) {
                             ParseNotificationConfiguration(body));
   IMGBATCH_RETURN_IF_ERROR(ctx.s3.notifier->PutConfiguration(ctx.request.bucket, std::move(config),
                                                              ctx.request.request_id));
-  http::Response response;
-  response.status = 200;
-  response.content_length = 0;
-  return response;
+  return EmptyResponse(200);
 }
 
 OpResult GetBucketNotification(const OpContext& ctx) {

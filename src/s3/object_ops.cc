@@ -368,10 +368,7 @@ OpResult DeleteObject(const OpContext& ctx) {
   IMGBATCH_RETURN_IF_ERROR(CheckVersionId(ctx.request));
   IMGBATCH_RETURN_IF_ERROR(
       ctx.s3.store.DeleteObject(ctx.request.bucket, ctx.request.key, ctx.store_caller).status());
-  http::Response response;
-  response.status = 204;
-  response.content_length = 0;
-  return response;
+  return EmptyResponse(204);
 }
 
 OpResult DeleteObjects(const OpContext& ctx) {
