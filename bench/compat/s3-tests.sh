@@ -84,7 +84,6 @@ for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/-/ready" >/dev/null && 
 #   encryption sse_s3 bucket_encryption              - SSE-S3/KMS/C
 #   bucket_policy user_policy iam_* session_policy abac_test - access policies live in our
 #                                                      config ([[keys]]), not Put/GetBucketPolicy
-#   tagging                                          - object and bucket tags
 #   bucket_logging*                                  - server access logging
 #   s3website* s3select storage_class cloud_transition appendobject sns - other services
 #   webidentity_test test_of_sts token_*             - STS
@@ -93,7 +92,7 @@ for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/-/ready" >/dev/null && 
 MARKERS="versioning or delete_marker or object_lock or lifecycle or lifecycle_expiration or
  lifecycle_transition or encryption or sse_s3 or bucket_encryption or bucket_policy or user_policy
  or iam_account or iam_user or iam_role or iam_tenant or iam_cross_account or session_policy or
- abac_test or tagging or bucket_logging or bucket_logging_cleanup or s3website or
+ abac_test or bucket_logging or bucket_logging_cleanup or s3website or
  s3website_routing_rules or s3website_redirect_location or s3select or storage_class or
  cloud_transition or appendobject or sns or webidentity_test or test_of_sts or
  token_claims_trust_policy_test or token_principal_tag_role_policy_test or
@@ -104,14 +103,14 @@ MARKERS="versioning or delete_marker or object_lock or lifecycle or lifecycle_ex
 #   versioning versioned version     - versioned buckets
 #   post_object                      - browser POST uploads (HTML form policy documents)
 #   policy public_block              - bucket policies, PublicAccessBlock
-#   object_attributes torrent        - GetObjectAttributes, BitTorrent
+#   torrent                          - BitTorrent
 #   lifecycle logging encryption sse - see above
 #   tenant                           - RGW multi-tenancy
 #   cksum_helper crc64nvme put_object_if_match put_current_object
 #   delete_object(s)_*if_match*      - need botocore >= 1.35 (Debian has 1.29: no CRC64NVME,
 #                                      ChecksumType, IfNoneMatch parameters) or are directory-bucket only
 NAMES="acl or grant or access_bucket or versioning or versioned or version or post_object or
- policy or public_block or object_attributes or torrent or lifecycle or logging or encryption or
+ policy or public_block or torrent or lifecycle or logging or encryption or
  sse or tenant or cksum_helper or crc64nvme or put_object_if_match or put_current_object or
  put_object_current_if_match or delete_object_if_match or delete_object_current_if_match or
  delete_object_version_if_match or delete_objects_if_match or delete_objects_current_if_match or

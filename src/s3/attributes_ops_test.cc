@@ -1,5 +1,7 @@
 // GetObjectAttributes through the handler.
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "common/hashing.h"
 #include "s3/testing/s3_test_util.h"
@@ -15,6 +17,25 @@ class AttributesOpsTest : public S3Fixture {
                                                  http::Headers headers = {}) {
     headers.Add("x-amz-object-attributes", names);
     return Call("GET", "/attrs/" + key + "?attributes", std::move(headers));
+  }
+
+  // Uploads the numbered parts (in order) and completes the upload.
+  void CompleteUpload(const std::string& key, const http::Headers& create,
+                      const std::vector<std::pair<int, std::string>>& parts) {
+    auto created = Call("POST", "/attrs/" + key + "?uploads", create);
+    const std::string id =
+        Xml(created->BodyText()).child("InitiateMultipartUploadResult").child_value("UploadId");
+    std::string complete = "<CompleteMultipartUpload>";
+    for (const auto& [number, data] : parts) {
+      const std::string n = std::to_string(number);
+      auto part = Call("PUT", "/attrs/" + key + "?partNumber=" + n + "&uploadId=" + id, {}, data);
+      ASSERT_EQ(part->response().status, 200) << part->BodyText();
+      complete += "<Part><ETag>" + Header(*part, "ETag") + "</ETag><PartNumber>" + n +
+                  "</PartNumber></Part>";
+    }
+    auto done = Call("POST", "/attrs/" + key + "?uploadId=" + id, {},
+                     complete + "</CompleteMultipartUpload>");
+    ASSERT_EQ(done->response().status, 200) << done->BodyText();
   }
 };
 
@@ -43,18 +64,8 @@ TEST_F(AttributesOpsTest, GivesWhatIsAskedForOfAPlainObject) {
 }
 
 TEST_F(AttributesOpsTest, AMultipartObjectGivesItsPartsCount) {
-  auto created = Call("POST", "/attrs/mpu?uploads");
-  const std::string id =
-      Xml(created->BodyText()).child("InitiateMultipartUploadResult").child_value("UploadId");
   const std::string first(5 << 20, 'a');
-  auto p1 = Call("PUT", "/attrs/mpu?partNumber=1&uploadId=" + id, {}, first);
-  auto p2 = Call("PUT", "/attrs/mpu?partNumber=2&uploadId=" + id, {}, "tail");
-  auto done =
-      Call("POST", "/attrs/mpu?uploadId=" + id, {},
-           "<CompleteMultipartUpload><Part><ETag>" + Header(*p1, "ETag") +
-               "</ETag><PartNumber>1</PartNumber></Part><Part><ETag>" + Header(*p2, "ETag") +
-               "</ETag><PartNumber>2</PartNumber></Part></CompleteMultipartUpload>");
-  ASSERT_EQ(done->response().status, 200) << done->BodyText();
+  CompleteUpload("mpu", {}, {{1, first}, {2, "tail"}});
   auto doc = Xml(Attributes("mpu", "ObjectParts,ETag,Checksum")->BodyText());
   auto root = doc.child("GetObjectAttributesResponse");
   EXPECT_EQ(std::string(root.child("ObjectParts").child_value("PartsCount")), "2");
@@ -63,6 +74,62 @@ TEST_F(AttributesOpsTest, AMultipartObjectGivesItsPartsCount) {
   EXPECT_EQ(std::string(root.child("Checksum").child_value("ChecksumCRC64NVME")),
             Base64Encode(Crc64Bytes(Crc64Nvme(first + "tail"))));
   EXPECT_EQ(std::string(root.child("Checksum").child_value("ChecksumType")), "FULL_OBJECT");
+  // ...and each part's own, since the object has a checksum.
+  auto parts = root.child("ObjectParts");
+  EXPECT_EQ(std::string(parts.child_value("IsTruncated")), "false");
+  EXPECT_EQ(std::string(parts.child_value("MaxParts")), "1000");
+  EXPECT_EQ(std::string(parts.child_value("NextPartNumberMarker")), "2");
+  std::vector<std::string> crcs;
+  for (auto part : parts.children("Part")) crcs.push_back(part.child_value("ChecksumCRC64NVME"));
+  EXPECT_EQ(crcs, (std::vector<std::string>{Base64Encode(Crc64Bytes(Crc64Nvme(first))),
+                                            Base64Encode(Crc64Bytes(Crc64Nvme("tail")))}));
+}
+
+// Parts keep the numbers they were uploaded with, and page as ListParts does.
+TEST_F(AttributesOpsTest, PartsAreListedWithTheirChecksumsAndPaged) {
+  http::Headers sha;
+  sha.Add("x-amz-checksum-algorithm", "SHA256");
+  const std::string a(5 << 20, 'a'), b(5 << 20, 'b');
+  CompleteUpload("three", sha, {{1, a}, {3, b}, {7, "end"}});
+  const auto listed = [&](http::Headers headers) {
+    auto ex = Attributes("three", "ObjectParts", std::move(headers));
+    EXPECT_EQ(ex->response().status, 200) << ex->BodyText();
+    return ex->BodyText();
+  };
+  auto doc = Xml(listed({}));
+  auto parts = doc.child("GetObjectAttributesResponse").child("ObjectParts");
+  EXPECT_EQ(std::string(parts.child_value("PartsCount")), "3");
+  std::vector<std::string> numbers, sizes, sums;
+  for (auto part : parts.children("Part")) {
+    numbers.push_back(part.child_value("PartNumber"));
+    sizes.push_back(part.child_value("Size"));
+    sums.push_back(part.child_value("ChecksumSHA256"));
+  }
+  EXPECT_EQ(numbers, (std::vector<std::string>{"1", "3", "7"}));
+  EXPECT_EQ(sizes,
+            (std::vector<std::string>{std::to_string(a.size()), std::to_string(b.size()), "3"}));
+  EXPECT_EQ(sums, (std::vector<std::string>{Base64Encode(Sha256(a)), Base64Encode(Sha256(b)),
+                                            Base64Encode(Sha256("end"))}));
+
+  http::Headers page;
+  page.Add("x-amz-max-parts", "1");
+  page.Add("x-amz-part-number-marker", "1");
+  auto paged_doc = Xml(listed(page));
+  auto paged = paged_doc.child("GetObjectAttributesResponse").child("ObjectParts");
+  EXPECT_EQ(std::string(paged.child_value("PartNumberMarker")), "1");
+  EXPECT_EQ(std::string(paged.child_value("MaxParts")), "1");
+  EXPECT_EQ(std::string(paged.child_value("IsTruncated")), "true");
+  EXPECT_EQ(std::string(paged.child_value("NextPartNumberMarker")), "3");
+  EXPECT_EQ(std::string(paged.child("Part").child_value("PartNumber")), "3");
+  EXPECT_FALSE(paged.child("Part").next_sibling("Part"));
+
+  http::Headers past;
+  past.Add("x-amz-part-number-marker", "7");
+  auto past_doc = Xml(listed(past));
+  auto none = past_doc.child("GetObjectAttributesResponse").child("ObjectParts");
+  EXPECT_FALSE(none.child("Part"));
+  EXPECT_EQ(std::string(none.child_value("IsTruncated")), "false");
+  EXPECT_EQ(std::string(none.child_value("PartsCount")), "3");
 }
 
 TEST_F(AttributesOpsTest, RefusesWhatS3Refuses) {

@@ -341,6 +341,7 @@ Result<ObjectMeta> StoreImpl::CompleteMultipartUpload(
   std::vector<std::string> part_md5s;
   std::vector<Checksums> part_checksums;
   std::vector<uint64_t> part_sizes;
+  std::vector<ObjectPart> object_parts;
   for (const StoredPart* part : chosen) {
     Result<int> fd = blobs().OpenForRead(part->blob_id);
     if (!fd.ok() && fd.status().code() == Code::kNotFound) {
@@ -355,6 +356,7 @@ Result<ObjectMeta> StoreImpl::CompleteMultipartUpload(
     part_md5s.push_back(part->info.etag);
     part_sizes.push_back(part->info.size);
     part_checksums.push_back(part->info.checksums);
+    object_parts.push_back({part->info.part_number, part->info.size, part->info.checksums});
   }
   IngestedBody body;
   body.is_inline = false;
@@ -388,7 +390,7 @@ Result<ObjectMeta> StoreImpl::CompleteMultipartUpload(
                                                   body.checksums.sha1 || body.checksums.sha256);
   IMGBATCH_ASSIGN_OR_RETURN(
       ObjectMeta meta,
-      CommitObject(bucket, key, body, AttrsOf(upload.options), composite, part_sizes,
+      CommitObject(bucket, key, body, AttrsOf(upload.options), composite, object_parts,
                    ObjectEventKind::kCompleteMultipartUpload, {}, caller, consume_upload));
   for (const std::string& id : consumed_blobs) blobs().Remove(id);
   return meta;

@@ -455,6 +455,47 @@ TEST_F(MultipartTest, OverwriteAndDeleteDropPartSizes) {
   EXPECT_EQ(store_->GetObjectPart("bkt", "k", 1, {}).status().detail(), "NoSuchKey");
 }
 
+// GetObjectAttributes' ObjectParts: each part's number as uploaded (parts
+// may skip numbers), size and checksum, until the key is overwritten.
+TEST_F(MultipartTest, ListObjectPartsGivesNumbersSizesAndChecksums) {
+  PutOptions options;
+  options.checksum_algorithm = ChecksumAlgorithm::kSha256;
+  const std::string id = Begin("k", options);
+  auto first = Part("k", id, 2, std::string(kFiveMiB, 'a'));
+  auto last = Part("k", id, 5, "tail");
+  ASSERT_TRUE(first.ok() && last.ok());
+  ASSERT_TRUE(Complete("k", id, {{2, first->etag, {}}, {5, last->etag, {}}}).ok());
+  auto parts = store_->ListObjectParts("bkt", "k");
+  ASSERT_TRUE(parts.ok()) << parts.status().ToString();
+  ASSERT_EQ(parts->size(), 2u);
+  EXPECT_EQ((*parts)[0].part_number, 2);
+  EXPECT_EQ((*parts)[0].size, kFiveMiB);
+  EXPECT_EQ((*parts)[0].checksums.sha256, first->checksums.sha256);
+  EXPECT_EQ((*parts)[1].part_number, 5);
+  EXPECT_EQ((*parts)[1].size, 4u);
+  EXPECT_EQ((*parts)[1].checksums.sha256, Base64Encode(Sha256("tail")));
+  EXPECT_FALSE((*parts)[1].checksums.crc64nvme.has_value());
+  Reopen();
+  EXPECT_EQ(store_->ListObjectParts("bkt", "k")->size(), 2u);
+
+  // Completed before v6: numbered in order, without checksums.
+  ASSERT_TRUE(db_->Write([](db::Txn& txn) {
+                   return txn.Exec("UPDATE object_parts SET numbers_checksums = NULL");
+                 })
+                  .ok());
+  parts = store_->ListObjectParts("bkt", "k");
+  ASSERT_TRUE(parts.ok()) << parts.status().ToString();
+  ASSERT_EQ(parts->size(), 2u);
+  EXPECT_EQ((*parts)[1].part_number, 2);
+  EXPECT_EQ((*parts)[1].size, 4u);
+  EXPECT_FALSE((*parts)[1].checksums.sha256.has_value());
+
+  ASSERT_TRUE(Put("bkt", "k", "plain").ok());
+  EXPECT_TRUE(store_->ListObjectParts("bkt", "k")->empty());
+  EXPECT_EQ(store_->ListObjectParts("bkt", "missing").status().detail(), "NoSuchKey");
+  EXPECT_EQ(store_->ListObjectParts("nobucket", "k").status().detail(), "NoSuchBucket");
+}
+
 // A multipart object completed before v3 has no recorded sizes: refused
 // clearly rather than answered with wrong bytes.
 TEST_F(MultipartTest, PartOfObjectWithoutRecordedSizesIsNotImplemented) {

@@ -77,17 +77,23 @@ class StoredBytesSource final : public ByteSource {
   uint64_t position_ = 0;
 };
 
-// Replaces the part sizes recorded for a key: none for a plain object, so an
+// Replaces the parts recorded for a key: none for a plain object, so an
 // overwrite never leaves a previous multipart object's boundaries behind.
-Status RecordPartSizes(db::Txn& txn, const std::string& bucket, const std::string& key,
-                       std::span<const uint64_t> sizes) {
+Status RecordParts(db::Txn& txn, const std::string& bucket, const std::string& key,
+                   std::span<const ObjectPart> parts) {
   IMGBATCH_ASSIGN_OR_RETURN(auto del,
                             txn.Prepare("DELETE FROM object_parts WHERE bucket=? AND key=?"));
   IMGBATCH_RETURN_IF_ERROR(del.Bind(1, bucket).Bind(2, key).Run());
-  if (sizes.empty()) return Status::Ok();
-  IMGBATCH_ASSIGN_OR_RETURN(
-      auto insert, txn.Prepare("INSERT INTO object_parts(bucket, key, sizes) VALUES(?,?,?)"));
-  return insert.Bind(1, bucket).Bind(2, key).BindBlob(3, EncodePartSizes(sizes)).Run();
+  if (parts.empty()) return Status::Ok();
+  std::vector<uint64_t> sizes;
+  for (const ObjectPart& part : parts) sizes.push_back(part.size);
+  IMGBATCH_ASSIGN_OR_RETURN(auto insert, txn.Prepare("INSERT INTO object_parts(bucket, key, sizes, "
+                                                     "numbers_checksums) VALUES(?,?,?,?)"));
+  return insert.Bind(1, bucket)
+      .Bind(2, key)
+      .BindBlob(3, EncodePartSizes(sizes))
+      .BindBlob(4, EncodePartNumbersChecksums(parts))
+      .Run();
 }
 
 // Empty when none are recorded (a multipart object completed before v3).
@@ -101,6 +107,28 @@ Result<std::vector<uint64_t>> LoadPartSizes(db::Conn& conn, const std::string& b
   std::optional<std::vector<uint64_t>> sizes = DecodePartSizes(q.ColumnText(0));
   if (!sizes) return Status(Code::kCorruption, "bad part sizes of " + key);
   return std::move(*sizes);
+}
+
+// The parts recorded for a key; see ObjectStore::ListObjectParts.
+Result<std::vector<ObjectPart>> LoadParts(db::Conn& conn, const std::string& bucket,
+                                          const std::string& key) {
+  IMGBATCH_ASSIGN_OR_RETURN(
+      auto q,
+      conn.Prepare("SELECT sizes, numbers_checksums FROM object_parts WHERE bucket=? AND key=?"));
+  q.Bind(1, bucket).Bind(2, key);
+  IMGBATCH_ASSIGN_OR_RETURN(bool found, q.Step());
+  if (!found) return std::vector<ObjectPart>();
+  std::optional<std::vector<uint64_t>> sizes = DecodePartSizes(q.ColumnText(0));
+  if (!sizes) return Status(Code::kCorruption, "bad part sizes of " + key);
+  std::vector<ObjectPart> parts(sizes->size());
+  for (size_t i = 0; i < parts.size(); ++i) {
+    parts[i].part_number = static_cast<int>(i + 1);
+    parts[i].size = (*sizes)[i];
+  }
+  if (!q.ColumnIsNull(1) && !DecodePartNumbersChecksums(q.ColumnText(1), parts)) {
+    return Status(Code::kCorruption, "bad part numbers or checksums of " + key);
+  }
+  return parts;
 }
 
 struct PartBytes {
@@ -364,9 +392,8 @@ Result<IngestedBody> StoreImpl::Ingest(ByteSource& body, const PutOptions& optio
 Result<ObjectMeta> StoreImpl::CommitObject(const std::string& bucket, const std::string& key,
                                            const IngestedBody& body, const ObjectAttrs& attrs,
                                            bool checksum_composite,
-                                           std::span<const uint64_t> part_sizes,
-                                           ObjectEventKind kind, const Conditions& conditions,
-                                           const Caller& caller,
+                                           std::span<const ObjectPart> parts, ObjectEventKind kind,
+                                           const Conditions& conditions, const Caller& caller,
                                            const std::function<Status(db::Txn&)>& in_txn) {
   ObjectMeta meta;
   meta.bucket = bucket;
@@ -375,7 +402,7 @@ Result<ObjectMeta> StoreImpl::CommitObject(const std::string& bucket, const std:
   meta.etag = body.md5_hex;
   meta.checksums = body.checksums;
   meta.checksums.composite = checksum_composite;
-  const int parts_count = static_cast<int>(part_sizes.size());
+  const int parts_count = static_cast<int>(parts.size());
   meta.parts_count = parts_count;
   ApplyAttrs(attrs, meta);
   const std::string encoded_attrs = EncodeAttrs(attrs);
@@ -411,7 +438,7 @@ Result<ObjectMeta> StoreImpl::CommitObject(const std::string& bucket, const std:
       upsert.Bind(15, body.blob_id).BindNull(16);
     }
     IMGBATCH_RETURN_IF_ERROR(upsert.Run());
-    IMGBATCH_RETURN_IF_ERROR(RecordPartSizes(txn, bucket, key, part_sizes));
+    IMGBATCH_RETURN_IF_ERROR(RecordParts(txn, bucket, key, parts));
     IMGBATCH_RETURN_IF_ERROR(EmitEvent(txn, kind, meta, caller, meta.last_modified_ms));
     if (current && current->blob_id) replaced_blob = current->blob_id;
     return Status::Ok();
@@ -807,6 +834,24 @@ Status StoreImpl::PutObjectTags(const std::string& bucket, const std::string& ke
                               txn.Prepare("UPDATE objects SET attrs=? WHERE bucket=? AND key=?"));
     return update.BindBlob(1, EncodeAttrs(attrs)).Bind(2, bucket).Bind(3, key).Run();
   });
+}
+
+Result<std::vector<ObjectPart>> StoreImpl::ListObjectParts(const std::string& bucket,
+                                                           const std::string& key) {
+  if (!IsValidBucketName(bucket)) return NoSuchBucket(bucket);
+  if (!IsValidObjectKey(key)) return NoSuchKey(key);
+  std::vector<ObjectPart> parts;
+  IMGBATCH_RETURN_IF_ERROR(db_.Read([&](db::Conn& conn) -> Status {
+    IMGBATCH_ASSIGN_OR_RETURN(auto loaded, LoadObject(conn, bucket, key, false));
+    if (!loaded) {
+      IMGBATCH_RETURN_IF_ERROR(BucketExists(conn, bucket));
+      return NoSuchKey(key);
+    }
+    if (loaded->meta.parts_count == 0) return Status::Ok();
+    IMGBATCH_ASSIGN_OR_RETURN(parts, LoadParts(conn, bucket, key));
+    return Status::Ok();
+  }));
+  return parts;
 }
 
 Result<ListResult> StoreImpl::ListObjects(const std::string& bucket, const ListRequest& request) {

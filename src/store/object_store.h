@@ -167,6 +167,13 @@ struct PartInfo {
   Checksums checksums;
 };
 
+// One part of a completed multipart object (GetObjectAttributes' ObjectParts).
+struct ObjectPart {
+  int part_number = 0;  // as uploaded: a completed object's parts may skip numbers
+  uint64_t size = 0;
+  Checksums checksums;  // the part's own, as UploadPart stored them
+};
+
 struct CompletedPart {
   int part_number = 0;
   std::string etag;  // as the client sent it (quotes stripped by the store)
@@ -300,6 +307,12 @@ class ObjectStore {
   // Missing key: kNotFound ("NoSuchKey").
   virtual Status PutObjectTags(const std::string& bucket, const std::string& key,
                                const Tags& tags) = 0;
+  // The current object's parts in order: empty for an object not uploaded in
+  // parts. Objects completed before store schema v6 kept only their part
+  // sizes: their parts come numbered 1..N, without checksums. Missing key:
+  // kNotFound ("NoSuchKey").
+  virtual Result<std::vector<ObjectPart>> ListObjectParts(const std::string& bucket,
+                                                          const std::string& key) = 0;
 
   // Multipart. Unknown upload: kNotFound ("NoSuchUpload"). Complete checks
   // ascending part order ("InvalidPartOrder"), etags ("InvalidPart") and the

@@ -1,6 +1,9 @@
 #include "store/schema.h"
 
 #include <algorithm>
+#include <array>
+
+#include "store/object_rules.h"
 
 namespace imgbatch::store {
 namespace {
@@ -164,11 +167,17 @@ constexpr const char* kSchemaV5 = R"sql(
 ALTER TABLE uploads ADD COLUMN full_object_checksum INTEGER NOT NULL DEFAULT 0;
 )sql";
 
+// v6: a completed object's part numbers and checksums (GetObjectAttributes
+// lists them), beside the sizes v3 kept. NULL for objects completed before.
+constexpr const char* kSchemaV6 = R"sql(
+ALTER TABLE object_parts ADD COLUMN numbers_checksums BLOB;
+)sql";
+
 }  // namespace
 
 const std::vector<db::Migration>& StoreMigrations() {
-  static const std::vector<db::Migration> kSteps = {
-      {1, kSchemaV1}, {2, kSchemaV2}, {3, kSchemaV3}, {4, kSchemaV4}, {5, kSchemaV5}};
+  static const std::vector<db::Migration> kSteps = {{1, kSchemaV1}, {2, kSchemaV2}, {3, kSchemaV3},
+                                                    {4, kSchemaV4}, {5, kSchemaV5}, {6, kSchemaV6}};
   return kSteps;
 }
 
@@ -246,6 +255,40 @@ std::optional<std::vector<uint64_t>> DecodePartSizes(std::string_view in) {
     sizes.push_back(size);
   }
   return sizes;
+}
+
+namespace {
+
+// The checksum fields in the order EncodePartNumbersChecksums writes them.
+constexpr std::array<ChecksumAlgorithm, 5> kPartChecksumOrder = {
+    ChecksumAlgorithm::kCrc32, ChecksumAlgorithm::kCrc32c, ChecksumAlgorithm::kSha1,
+    ChecksumAlgorithm::kSha256, ChecksumAlgorithm::kCrc64Nvme};
+
+}  // namespace
+
+std::string EncodePartNumbersChecksums(std::span<const ObjectPart> parts) {
+  std::string out;
+  for (const ObjectPart& part : parts) {
+    PutVarint(out, static_cast<uint64_t>(part.part_number));
+    for (ChecksumAlgorithm algorithm : kPartChecksumOrder) {
+      PutString(out, ChecksumOf(part.checksums, algorithm).value_or(""));
+    }
+  }
+  return out;
+}
+
+bool DecodePartNumbersChecksums(std::string_view in, std::span<ObjectPart> parts) {
+  for (ObjectPart& part : parts) {
+    uint64_t number = 0;
+    if (!GetVarint(in, number) || number == 0 || number > 10000) return false;
+    part.part_number = static_cast<int>(number);
+    for (ChecksumAlgorithm algorithm : kPartChecksumOrder) {
+      std::string value;
+      if (!GetString(in, value)) return false;
+      if (!value.empty()) *MutableChecksumOf(part.checksums, algorithm) = std::move(value);
+    }
+  }
+  return in.empty();
 }
 
 ObjectAttrs AttrsOf(const PutOptions& o) {

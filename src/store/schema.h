@@ -36,6 +36,12 @@ std::optional<Tags> DecodeTags(std::string_view bytes);
 // A multipart object's part sizes (object_parts.sizes): varints in part order.
 std::string EncodePartSizes(std::span<const uint64_t> sizes);
 std::optional<std::vector<uint64_t>> DecodePartSizes(std::string_view bytes);
+// Their numbers and checksums (object_parts.numbers_checksums, v6): per part
+// a varint number and five strings (CRC32, CRC32C, SHA1, SHA256, CRC64NVME;
+// empty when absent). Decode fills parts already sized from the sizes; false
+// when the bytes do not describe exactly that many parts.
+std::string EncodePartNumbersChecksums(std::span<const ObjectPart> parts);
+bool DecodePartNumbersChecksums(std::string_view bytes, std::span<ObjectPart> parts);
 
 ObjectAttrs AttrsOf(const PutOptions& options);
 ObjectAttrs AttrsOf(const ObjectMeta& meta);

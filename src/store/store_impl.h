@@ -89,6 +89,8 @@ class StoreImpl final : public ObjectStore {
   Result<ListResult> ListObjects(const std::string& bucket, const ListRequest& request) override;
   Status PutObjectTags(const std::string& bucket, const std::string& key,
                        const Tags& tags) override;
+  Result<std::vector<ObjectPart>> ListObjectParts(const std::string& bucket,
+                                                  const std::string& key) override;
 
   Result<MultipartUpload> CreateMultipartUpload(const std::string& bucket, const std::string& key,
                                                 const PutOptions& options) override;
@@ -116,13 +118,13 @@ class StoreImpl final : public ObjectStore {
                               bool allow_inline, const Checksums* also_compute = nullptr);
 
   // Commits an object row for an ingested body (conditions checked, sequence
-  // bumped, event emitted in the same transaction); part_sizes (non-empty for
-  // a multipart object) replace any recorded for the key. in_txn runs first
+  // bumped, event emitted in the same transaction); parts (non-empty for a
+  // multipart object) replace any recorded for the key. in_txn runs first
   // inside the transaction (multipart uses it to consume the upload). Unlinks
   // the replaced blob after the commit, or the new one if the commit failed.
   Result<ObjectMeta> CommitObject(const std::string& bucket, const std::string& key,
                                   const IngestedBody& body, const ObjectAttrs& attrs,
-                                  bool checksum_composite, std::span<const uint64_t> part_sizes,
+                                  bool checksum_composite, std::span<const ObjectPart> parts,
                                   ObjectEventKind kind, const Conditions& conditions,
                                   const Caller& caller,
                                   const std::function<Status(db::Txn&)>& in_txn = nullptr);

@@ -247,17 +247,37 @@ class S3Boto3Test(unittest.TestCase):
         self.assertNotIn("ObjectParts", got)
         self.assertIn("LastModified", got)
         mib5 = 5 * 1024 * 1024
-        up = self.s3.create_multipart_upload(Bucket=self.bucket, Key="attrs-mpu")
-        parts = [self.s3.upload_part(Bucket=self.bucket, Key="attrs-mpu", UploadId=up["UploadId"],
-                                     PartNumber=n, Body=data)["ETag"]
-                 for n, data in ((1, b"a" * mib5), (2, b"b" * 3))]
+        up = self.s3.create_multipart_upload(Bucket=self.bucket, Key="attrs-mpu",
+                                             ChecksumAlgorithm="SHA256")
+        bodies = {1: b"a" * mib5, 3: b"b" * 3}  # part numbers may skip
+        etags = {n: self.s3.upload_part(Bucket=self.bucket, Key="attrs-mpu",
+                                        UploadId=up["UploadId"], PartNumber=n, Body=data,
+                                        ChecksumAlgorithm="SHA256")["ETag"]
+                 for n, data in bodies.items()}
         self.s3.complete_multipart_upload(
             Bucket=self.bucket, Key="attrs-mpu", UploadId=up["UploadId"],
-            MultipartUpload={"Parts": [{"PartNumber": n + 1, "ETag": e} for n, e in enumerate(parts)]})
+            MultipartUpload={"Parts": [
+                {"PartNumber": n, "ETag": e,
+                 "ChecksumSHA256": base64.b64encode(hashlib.sha256(bodies[n]).digest()).decode()}
+                for n, e in etags.items()]})
         got = self.s3.get_object_attributes(Bucket=self.bucket, Key="attrs-mpu",
                                             ObjectAttributes=["ObjectParts", "ObjectSize"])
         self.assertEqual(got["ObjectParts"]["TotalPartsCount"], 2)
         self.assertEqual(got["ObjectSize"], mib5 + 3)
+        self.assertFalse(got["ObjectParts"]["IsTruncated"])
+        self.assertEqual(
+            [(p["PartNumber"], p["Size"], p["ChecksumSHA256"]) for p in got["ObjectParts"]["Parts"]],
+            [(n, len(data), base64.b64encode(hashlib.sha256(data).digest()).decode())
+             for n, data in bodies.items()])
+        page = self.s3.get_object_attributes(Bucket=self.bucket, Key="attrs-mpu", MaxParts=1,
+                                             ObjectAttributes=["ObjectParts"])["ObjectParts"]
+        self.assertTrue(page["IsTruncated"])
+        self.assertEqual(page["NextPartNumberMarker"], 1)
+        page = self.s3.get_object_attributes(Bucket=self.bucket, Key="attrs-mpu", MaxParts=1,
+                                             PartNumberMarker=1,
+                                             ObjectAttributes=["ObjectParts"])["ObjectParts"]
+        self.assertEqual([p["PartNumber"] for p in page["Parts"]], [3])
+        self.assertFalse(page["IsTruncated"])
         with self.assertRaises(ClientError) as cm:
             self.s3.get_object_attributes(Bucket=self.bucket, Key="absent", ObjectAttributes=["ETag"])
         self.assertEqual(error_code(cm.exception), "NoSuchKey")
