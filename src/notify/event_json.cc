@@ -28,20 +28,44 @@ std::string Sequencer(uint64_t sequence) {
   return buf;
 }
 
-std::string RenderRecord(const store::ObjectEvent& event, std::string_view configuration_id,
-                         const EventSource& source) {
+namespace {
+
+bool IsTagging(store::ObjectEventKind kind) {
+  return kind == store::ObjectEventKind::kTaggingPut ||
+         kind == store::ObjectEventKind::kTaggingDelete;
+}
+
+// What S3 says of the object: size and ETag of what was written, none for a
+// delete. A tagging event names the object by key and ETag; it carries no
+// sequencer, because the object's own did not change (a consumer ordering
+// writes by sequencer would take it for a repeat of the last write).
+nlohmann::json ObjectOf(const store::ObjectEvent& event) {
   const store::ObjectMeta& meta = event.meta;
   nlohmann::json object = {{"key", FormEncode(meta.key)}};
+  if (IsTagging(event.kind)) {
+    object["eTag"] = meta.etag;
+    return object;
+  }
   if (event.kind != store::ObjectEventKind::kDelete) {
     object["size"] = meta.size;
     object["eTag"] = meta.etag;
   }
   object["sequencer"] = Sequencer(meta.sequence);
+  return object;
+}
+
+}  // namespace
+
+std::string RenderRecord(const store::ObjectEvent& event, std::string_view configuration_id,
+                         const EventSource& source) {
+  const store::ObjectMeta& meta = event.meta;
+  nlohmann::json object = ObjectOf(event);
 
   std::string principal =
       event.caller.principal.empty() ? "AWS:ANONYMOUS" : "AWS:" + event.caller.principal;
   nlohmann::json record = {
-      {"eventVersion", "2.1"},
+      // S3 gives tagging events version 2.3 (compatible with 2.1).
+      {"eventVersion", IsTagging(event.kind) ? "2.3" : "2.1"},
       {"eventSource", "aws:s3"},
       {"awsRegion", source.region},
       {"eventTime", IsoMillis(event.time_ms)},

@@ -17,6 +17,9 @@ constexpr std::string_view kEventTypes[] = {
     "s3:ObjectRemoved:*",
     "s3:ObjectRemoved:Delete",
     "s3:ObjectRemoved:DeleteMarkerCreated",
+    "s3:ObjectTagging:*",
+    "s3:ObjectTagging:Put",
+    "s3:ObjectTagging:Delete",
 };
 
 Status Invalid(std::string message) {
@@ -57,6 +60,10 @@ std::string EventName(store::ObjectEventKind kind) {
       return "ObjectCreated:CompleteMultipartUpload";
     case store::ObjectEventKind::kDelete:
       return "ObjectRemoved:Delete";
+    case store::ObjectEventKind::kTaggingPut:
+      return "ObjectTagging:Put";
+    case store::ObjectEventKind::kTaggingDelete:
+      return "ObjectTagging:Delete";
   }
   return "";
 }

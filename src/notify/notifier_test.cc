@@ -144,6 +144,33 @@ TEST_F(NotifierTest, ObjectAndEventCommitTogether) {
   EXPECT_EQ(dest_->Bodies().size(), 2u);
 }
 
+// s3:ObjectTagging:* subscribers hear of tag changes; ObjectCreated ones do
+// not (the pipeline's workers must not resize an image again for a tag).
+TEST_F(NotifierTest, TagChangesReachOnlyTaggingSubscribers) {
+  NotificationConfiguration config = JpgConfig();
+  config.queues.push_back({"tags", kQueue, {"s3:ObjectTagging:*"}, "", ""});
+  ASSERT_TRUE(notifier_->PutConfiguration("input", config, "R1").ok());
+  auto put = Put("photo.jpg", "hello");
+  ASSERT_TRUE(put.ok());
+  ASSERT_EQ(dest_->Bodies().size(), 2u);  // the test event, ObjectCreated:Put
+  const store::Caller tagger{"AKIATAGGER", "127.0.0.1", "REQ-T"};
+  ASSERT_TRUE(store_->PutObjectTags("input", "photo.jpg", {{"stage", "done"}}, tagger).ok());
+  ASSERT_TRUE(store_->DeleteObjectTags("input", "photo.jpg", tagger).ok());
+  auto bodies = dest_->Bodies();
+  ASSERT_EQ(bodies.size(), 4u);
+  auto put_tags = nlohmann::json::parse(bodies[2])["Records"][0];
+  EXPECT_EQ(put_tags["eventName"], "ObjectTagging:Put");
+  EXPECT_EQ(put_tags["s3"]["configurationId"], "tags");
+  EXPECT_EQ(put_tags["s3"]["object"]["eTag"], put->etag);
+  EXPECT_EQ(put_tags["userIdentity"]["principalId"], "AWS:AKIATAGGER");
+  EXPECT_EQ(nlohmann::json::parse(bodies[3])["Records"][0]["eventName"], "ObjectTagging:Delete");
+
+  // A failed event leaves the tags as they were.
+  dest_->fail_next = true;
+  EXPECT_FALSE(store_->PutObjectTags("input", "photo.jpg", {{"lost", "1"}}, tagger).ok());
+  EXPECT_TRUE(store_->HeadObject("input", "photo.jpg")->tags.empty());
+}
+
 TEST_F(NotifierTest, ReprocessSendsPutEventsForExistingObjectsUnderThePrefix) {
   auto a = Put("photos/a b.jpg", "one");
   ASSERT_TRUE(Put("photos/b.jpg", "two").ok());

@@ -24,6 +24,10 @@ TEST(NotificationConfig, EventTypeMatching) {
   EXPECT_FALSE(EventTypeMatches("s3:ObjectCreated:Put", "ObjectCreated:Copy"));
   EXPECT_FALSE(EventTypeMatches("s3:ObjectCreated:*", "ObjectRemoved:Delete"));
   EXPECT_TRUE(EventTypeMatches("s3:ObjectRemoved:*", "ObjectRemoved:Delete"));
+  EXPECT_TRUE(EventTypeMatches("s3:ObjectTagging:*", "ObjectTagging:Put"));
+  EXPECT_TRUE(EventTypeMatches("s3:ObjectTagging:Delete", "ObjectTagging:Delete"));
+  EXPECT_FALSE(EventTypeMatches("s3:ObjectCreated:*", "ObjectTagging:Put"));
+  EXPECT_FALSE(EventTypeMatches("s3:ObjectTagging:Put", "ObjectTagging:Delete"));
 }
 
 TEST(NotificationConfig, SeedDefaultsAreValidAndNonOverlapping) {
@@ -114,6 +118,29 @@ TEST(EventJson, DeleteHasNoSizeOrEtagAndSequencersIncrease) {
   EXPECT_EQ(doc["Records"][0]["eventName"], "ObjectRemoved:Delete");
   EXPECT_LT(Sequencer(9), Sequencer(10));
   EXPECT_LT(Sequencer(0xFF), Sequencer(0x100));
+}
+
+// Version 2.3, as S3 sends tagging events; no size and no sequencer (the
+// object's own sequence did not move).
+TEST(EventJson, TaggingEventsNameTheObjectByKeyAndEtag) {
+  store::ObjectEvent event;
+  event.kind = ObjectEventKind::kTaggingPut;
+  event.meta.bucket = "b";
+  event.meta.key = "a b.jpg";
+  event.meta.size = 5;
+  event.meta.etag = "d41d8cd98f00b204e9800998ecf8427e";
+  event.meta.sequence = 7;
+  auto doc = nlohmann::json::parse(RenderRecord(event, "c", EventSource{}));
+  const auto& record = doc["Records"][0];
+  EXPECT_EQ(record["eventName"], "ObjectTagging:Put");
+  EXPECT_EQ(record["eventVersion"], "2.3");
+  EXPECT_EQ(record["s3"]["object"]["key"], "a+b.jpg");
+  EXPECT_EQ(record["s3"]["object"]["eTag"], "d41d8cd98f00b204e9800998ecf8427e");
+  EXPECT_FALSE(record["s3"]["object"].contains("size"));
+  EXPECT_FALSE(record["s3"]["object"].contains("sequencer"));
+  event.kind = ObjectEventKind::kTaggingDelete;
+  doc = nlohmann::json::parse(RenderRecord(event, "c", EventSource{}));
+  EXPECT_EQ(doc["Records"][0]["eventName"], "ObjectTagging:Delete");
 }
 
 TEST(EventJson, TestEvent) {

@@ -14,8 +14,8 @@
 namespace imgbatch::s3 {
 namespace {
 
-Status StoreTags(const OpContext& ctx, const store::Tags& tags) {
-  Status stored = ctx.s3.store.PutObjectTags(ctx.request.bucket, ctx.request.key, tags);
+// Missing keys are mapped as GetObject maps them.
+Status TagsStored(const OpContext& ctx, Status stored) {
   if (!stored.ok() && stored.code() == Code::kNotFound) return ctx.MissingKeyError(stored);
   return stored;
 }
@@ -66,12 +66,15 @@ OpResult GetObjectTagging(const OpContext& ctx) {
 OpResult PutObjectTagging(const OpContext& ctx) {
   IMGBATCH_ASSIGN_OR_RETURN(std::string body, ctx.ReadXmlBody());
   IMGBATCH_ASSIGN_OR_RETURN(store::Tags tags, ParseTagging(body));
-  IMGBATCH_RETURN_IF_ERROR(StoreTags(ctx, tags));
+  IMGBATCH_RETURN_IF_ERROR(TagsStored(
+      ctx,
+      ctx.s3.store.PutObjectTags(ctx.request.bucket, ctx.request.key, tags, ctx.store_caller)));
   return EmptyResponse(200);
 }
 
 OpResult DeleteObjectTagging(const OpContext& ctx) {
-  IMGBATCH_RETURN_IF_ERROR(StoreTags(ctx, {}));
+  IMGBATCH_RETURN_IF_ERROR(TagsStored(
+      ctx, ctx.s3.store.DeleteObjectTags(ctx.request.bucket, ctx.request.key, ctx.store_caller)));
   return EmptyResponse(204);
 }
 

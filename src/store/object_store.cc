@@ -819,11 +819,21 @@ Result<ObjectMeta> StoreImpl::CopyObject(const std::string& src_bucket, const st
                       ObjectEventKind::kCopy, options.conditions, caller);
 }
 
-Status StoreImpl::PutObjectTags(const std::string& bucket, const std::string& key,
-                                const Tags& tags) {
+Status StoreImpl::PutObjectTags(const std::string& bucket, const std::string& key, const Tags& tags,
+                                const Caller& caller) {
+  IMGBATCH_RETURN_IF_ERROR(ValidateTags(tags));
+  return ReplaceTags(bucket, key, tags, ObjectEventKind::kTaggingPut, caller);
+}
+
+Status StoreImpl::DeleteObjectTags(const std::string& bucket, const std::string& key,
+                                   const Caller& caller) {
+  return ReplaceTags(bucket, key, {}, ObjectEventKind::kTaggingDelete, caller);
+}
+
+Status StoreImpl::ReplaceTags(const std::string& bucket, const std::string& key, const Tags& tags,
+                              ObjectEventKind kind, const Caller& caller) {
   if (!IsValidBucketName(bucket)) return NoSuchBucket(bucket);
   if (!IsValidObjectKey(key)) return NoSuchKey(key);
-  IMGBATCH_RETURN_IF_ERROR(ValidateTags(tags));
   return db_.Write([&](db::Txn& txn) -> Status {
     IMGBATCH_RETURN_IF_ERROR(BucketExists(txn, bucket));
     IMGBATCH_ASSIGN_OR_RETURN(auto current, LoadObject(txn, bucket, key, false));
@@ -832,7 +842,10 @@ Status StoreImpl::PutObjectTags(const std::string& bucket, const std::string& ke
     attrs.tags = tags;
     IMGBATCH_ASSIGN_OR_RETURN(auto update,
                               txn.Prepare("UPDATE objects SET attrs=? WHERE bucket=? AND key=?"));
-    return update.BindBlob(1, EncodeAttrs(attrs)).Bind(2, bucket).Bind(3, key).Run();
+    IMGBATCH_RETURN_IF_ERROR(
+        update.BindBlob(1, EncodeAttrs(attrs)).Bind(2, bucket).Bind(3, key).Run());
+    ApplyAttrs(attrs, current->meta);
+    return EmitEvent(txn, kind, current->meta, caller, clock_.NowMillis());
   });
 }
 

@@ -202,7 +202,14 @@ struct ListPartsResult {
   bool full_object_checksum = false;
 };
 
-enum class ObjectEventKind { kPut, kCopy, kCompleteMultipartUpload, kDelete };
+enum class ObjectEventKind {
+  kPut,
+  kCopy,
+  kCompleteMultipartUpload,
+  kDelete,
+  kTaggingPut,     // PutObjectTags: the object's bytes and sequence are unchanged
+  kTaggingDelete,  // DeleteObjectTags
+};
 
 struct ObjectEvent {
   ObjectEventKind kind = ObjectEventKind::kPut;
@@ -302,11 +309,14 @@ class ObjectStore {
                                         const Conditions& source_conditions, bool replace_metadata,
                                         const PutOptions& new_options, const Caller& caller) = 0;
   virtual Result<ListResult> ListObjects(const std::string& bucket, const ListRequest& request) = 0;
-  // Replaces the current object's tags (empty removes them). The object's
-  // bytes, ETag, Last-Modified and sequence stay as they are, as on S3.
-  // Missing key: kNotFound ("NoSuchKey").
-  virtual Status PutObjectTags(const std::string& bucket, const std::string& key,
-                               const Tags& tags) = 0;
+  // Replaces the current object's tags (empty removes them), or removes
+  // them. The object's bytes, ETag, Last-Modified and sequence stay as they
+  // are, as on S3; the sink gets kTaggingPut / kTaggingDelete. Missing key:
+  // kNotFound ("NoSuchKey").
+  virtual Status PutObjectTags(const std::string& bucket, const std::string& key, const Tags& tags,
+                               const Caller& caller) = 0;
+  virtual Status DeleteObjectTags(const std::string& bucket, const std::string& key,
+                                  const Caller& caller) = 0;
   // The current object's parts in order: empty for an object not uploaded in
   // parts. Objects completed before store schema v6 kept only their part
   // sizes: their parts come numbered 1..N, without checksums. Missing key:

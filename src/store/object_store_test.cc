@@ -579,7 +579,7 @@ TEST_F(ObjectStoreTest, TagsFollowTheObject) {
   ASSERT_TRUE(head.ok());
   EXPECT_EQ(head->tags, (Tags{{"stage", "raw"}, {"owner", "me"}}));
 
-  ASSERT_TRUE(store_->PutObjectTags("bkt", "k", {{"stage", "done"}}).ok());
+  ASSERT_TRUE(store_->PutObjectTags("bkt", "k", {{"stage", "done"}}, {}).ok());
   auto retagged = store_->HeadObject("bkt", "k");
   ASSERT_TRUE(retagged.ok());
   EXPECT_EQ(retagged->tags, (Tags{{"stage", "done"}}));
@@ -602,12 +602,12 @@ TEST_F(ObjectStoreTest, TagsFollowTheObject) {
   EXPECT_EQ(copy->tags, (Tags{{"copied", "yes"}}));
   EXPECT_EQ(copy->user_metadata, head->user_metadata);
 
-  ASSERT_TRUE(store_->PutObjectTags("bkt", "k", {}).ok());
+  ASSERT_TRUE(store_->DeleteObjectTags("bkt", "k", {}).ok());
   EXPECT_TRUE(store_->HeadObject("bkt", "k")->tags.empty());
   ASSERT_TRUE(Put("bkt", "copy", "new").ok());  // an overwrite without tags has none
   EXPECT_TRUE(store_->HeadObject("bkt", "copy")->tags.empty());
-  EXPECT_EQ(store_->PutObjectTags("bkt", "missing", {{"a", "b"}}).detail(), "NoSuchKey");
-  EXPECT_EQ(store_->PutObjectTags("nobucket", "k", {{"a", "b"}}).detail(), "NoSuchBucket");
+  EXPECT_EQ(store_->PutObjectTags("bkt", "missing", {{"a", "b"}}, {}).detail(), "NoSuchKey");
+  EXPECT_EQ(store_->PutObjectTags("nobucket", "k", {{"a", "b"}}, {}).detail(), "NoSuchBucket");
 }
 
 TEST_F(ObjectStoreTest, CopyErrors) {

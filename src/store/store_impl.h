@@ -87,8 +87,10 @@ class StoreImpl final : public ObjectStore {
                                 const Conditions& source_conditions, bool replace_metadata,
                                 const PutOptions& new_options, const Caller& caller) override;
   Result<ListResult> ListObjects(const std::string& bucket, const ListRequest& request) override;
-  Status PutObjectTags(const std::string& bucket, const std::string& key,
-                       const Tags& tags) override;
+  Status PutObjectTags(const std::string& bucket, const std::string& key, const Tags& tags,
+                       const Caller& caller) override;
+  Status DeleteObjectTags(const std::string& bucket, const std::string& key,
+                          const Caller& caller) override;
   Result<std::vector<ObjectPart>> ListObjectParts(const std::string& bucket,
                                                   const std::string& key) override;
 
@@ -140,6 +142,9 @@ class StoreImpl final : public ObjectStore {
   static Result<uint64_t> NextSequence(db::Txn& txn);
   // Removes the object row and its recorded part sizes.
   static Status DeleteObjectRows(db::Txn& txn, const std::string& bucket, const std::string& key);
+  // The tags of the current object, replaced in place; `kind` is the event.
+  Status ReplaceTags(const std::string& bucket, const std::string& key, const Tags& tags,
+                     ObjectEventKind kind, const Caller& caller);
   Status EmitEvent(db::Txn& txn, ObjectEventKind kind, const ObjectMeta& meta, const Caller& caller,
                    int64_t now_ms);
 

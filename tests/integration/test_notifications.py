@@ -105,6 +105,25 @@ class NotificationsTest(unittest.TestCase):
         self.assertTrue(record["s3"]["object"]["eTag"].endswith("-1"), record)
         self.assertNotIn('"', record["s3"]["object"]["eTag"])
 
+    def test_tagging_events_go_to_tagging_subscribers(self):
+        self.s3.put_bucket_notification_configuration(
+            Bucket=self.bucket,
+            NotificationConfiguration={"QueueConfigurations": [{
+                "Id": "tags", "QueueArn": self.arn, "Events": ["s3:ObjectTagging:*"]}]})
+        self.drain()  # the test event
+        put = self.s3.put_object(Bucket=self.bucket, Key="photo.jpg", Body=b"x")
+        self.assertEqual(self.records(), [])  # not subscribed to ObjectCreated
+        self.s3.put_object_tagging(Bucket=self.bucket, Key="photo.jpg",
+                                   Tagging={"TagSet": [{"Key": "stage", "Value": "done"}]})
+        self.s3.delete_object_tagging(Bucket=self.bucket, Key="photo.jpg")
+        records = self.records()
+        self.assertEqual([r["eventName"] for r in records],
+                         ["ObjectTagging:Put", "ObjectTagging:Delete"])
+        self.assertEqual(records[0]["s3"]["object"]["key"], "photo.jpg")
+        self.assertEqual(records[0]["s3"]["object"]["eTag"], put["ETag"].strip('"'))
+        got = self.s3.get_bucket_notification_configuration(Bucket=self.bucket)
+        self.assertEqual(got["QueueConfigurations"][0]["Events"], ["s3:ObjectTagging:*"])
+
     def test_filtered_keys_send_nothing(self):
         self.configure()
         self.drain()
