@@ -63,9 +63,8 @@ Result<PartsPage> ParsePartsPage(const S3Request& request) {
     if (!number || *number < 0) {
       return S3Status("InvalidArgument", std::string("Invalid value for ") + name);
     }
-    const int clamped = static_cast<int>(std::min<int64_t>(*number, kMaxListedParts));
     if (std::string_view(name) == "x-amz-max-parts") {
-      page.max_parts = clamped;
+      page.max_parts = static_cast<int>(std::min<int64_t>(*number, kMaxListedParts));
     } else {
       page.marker = static_cast<int>(std::min<int64_t>(*number, kMaxPartNumber));
     }
