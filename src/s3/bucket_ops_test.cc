@@ -161,7 +161,7 @@ TEST_F(BucketOpsTest, VersioningIsAnEmptyConfiguration) {
 
 TEST_F(BucketOpsTest, UnsupportedSubresourcesAreNotImplemented) {
   CreateBucket("sub");
-  for (const char* target : {"/sub?acl", "/sub?lifecycle", "/sub/key?acl", "/sub?policy"}) {
+  for (const char* target : {"/sub?inventory", "/sub?analytics", "/sub/key?retention"}) {
     auto ex = Call("GET", target);
     EXPECT_EQ(ex->response().status, 501) << target;
     EXPECT_EQ(ErrorCode(*ex), "NotImplemented") << target;

@@ -55,6 +55,10 @@ void AddCorsHeaders(const OpContext& ctx, http::Response& response);
 OpResult PutBucketNotification(const OpContext& ctx);
 OpResult GetBucketNotification(const OpContext& ctx);
 
+// unconfigured_ops.cc
+OpResult GetBucketUnconfigured(const OpContext& ctx);
+OpResult GetObjectAcl(const OpContext& ctx);
+
 // attributes_ops.cc
 OpResult GetObjectAttributes(const OpContext& ctx);
 

@@ -75,6 +75,38 @@ std::optional<Op> ObjectSubresourceOp(std::string_view method, const std::string
   return std::nullopt;
 }
 
+constexpr std::array<UnconfiguredSubresource, 13> kUnconfiguredSubresources = {{
+    {"acl", "s3:GetBucketAcl", UnconfiguredAnswer::kOwnerFullControl, ""},
+    {"ownershipControls", "s3:GetBucketOwnershipControls", UnconfiguredAnswer::kOwnerEnforced, ""},
+    {"policy", "s3:GetBucketPolicy", UnconfiguredAnswer::kError, "NoSuchBucketPolicy"},
+    {"policyStatus", "s3:GetBucketPolicyStatus", UnconfiguredAnswer::kError, "NoSuchBucketPolicy"},
+    {"publicAccessBlock", "s3:GetBucketPublicAccessBlock", UnconfiguredAnswer::kError,
+     "NoSuchPublicAccessBlockConfiguration"},
+    {"lifecycle", "s3:GetLifecycleConfiguration", UnconfiguredAnswer::kError,
+     "NoSuchLifecycleConfiguration"},
+    {"website", "s3:GetBucketWebsite", UnconfiguredAnswer::kError, "NoSuchWebsiteConfiguration"},
+    {"encryption", "s3:GetEncryptionConfiguration", UnconfiguredAnswer::kError,
+     "ServerSideEncryptionConfigurationNotFoundError"},
+    {"replication", "s3:GetReplicationConfiguration", UnconfiguredAnswer::kError,
+     "ReplicationConfigurationNotFoundError"},
+    {"object-lock", "s3:GetBucketObjectLockConfiguration", UnconfiguredAnswer::kError,
+     "ObjectLockConfigurationNotFoundError"},
+    {"logging", "s3:GetBucketLogging", UnconfiguredAnswer::kEmptyLogging, ""},
+    {"requestPayment", "s3:GetBucketRequestPayment", UnconfiguredAnswer::kOwnerPays, ""},
+    {"accelerate", "s3:GetAccelerateConfiguration", UnconfiguredAnswer::kEmptyAccelerate, ""},
+}};
+
+// GET /<bucket>?<one of kUnconfiguredSubresources> and GET /<bucket>/<key>?acl.
+std::optional<Op> UnconfiguredOp(std::string_view method, const std::string& bucket,
+                                 const std::string& key, const QueryParams& query) {
+  if (method != "GET" || bucket.empty()) return std::nullopt;
+  if (!key.empty()) {
+    return Has(query, "acl") ? std::optional<Op>(Op::kGetObjectAcl) : std::nullopt;
+  }
+  if (FindUnconfiguredSubresource(query) == nullptr) return std::nullopt;
+  return Op::kGetBucketUnconfigured;
+}
+
 bool HasUnsupportedSubresource(const QueryParams& query) {
   return std::any_of(kUnsupportedSubresources.begin(), kUnsupportedSubresources.end(),
                      [&](std::string_view name) { return Has(query, name); });
@@ -162,6 +194,10 @@ const char* OpName(Op op) {
       return "PutBucketNotificationConfiguration";
     case Op::kGetBucketNotification:
       return "GetBucketNotificationConfiguration";
+    case Op::kGetBucketUnconfigured:
+      return "GetBucketConfiguration";
+    case Op::kGetObjectAcl:
+      return "GetObjectAcl";
     case Op::kGetBucketTagging:
       return "GetBucketTagging";
     case Op::kPutBucketTagging:
@@ -258,10 +294,18 @@ Op SelectOp(std::string_view method, const std::string& bucket, const std::strin
   if (method == "OPTIONS") return bucket.empty() ? Op::kMethodNotAllowed : Op::kPreflight;
   if (auto op = BucketSubresourceOp(method, bucket, key, query)) return *op;
   if (auto op = ObjectSubresourceOp(method, key, query)) return *op;
+  if (auto op = UnconfiguredOp(method, bucket, key, query)) return *op;
   if (HasUnsupportedSubresource(query)) return Op::kNotImplemented;
   if (bucket.empty()) return SelectServiceOp(method);
   if (key.empty()) return SelectBucketOp(method, query);
   return SelectObjectOp(method, query, headers);
+}
+
+const UnconfiguredSubresource* FindUnconfiguredSubresource(const QueryParams& query) {
+  for (const UnconfiguredSubresource& s : kUnconfiguredSubresources) {
+    if (Has(query, s.query_name)) return &s;
+  }
+  return nullptr;
 }
 
 std::string BucketArn(std::string_view bucket) { return "arn:aws:s3:::" + std::string(bucket); }
@@ -302,6 +346,10 @@ Permission RequiredPermission(const S3Request& request) {
       return {"s3:PutBucketNotification", bucket_arn};
     case Op::kGetBucketNotification:
       return {"s3:GetBucketNotification", bucket_arn};
+    case Op::kGetBucketUnconfigured:
+      return {FindUnconfiguredSubresource(request.query)->iam_action, bucket_arn};
+    case Op::kGetObjectAcl:
+      return {"s3:GetObjectAcl", object_arn};
     case Op::kGetBucketTagging:
       return {"s3:GetBucketTagging", bucket_arn};
     case Op::kPutBucketTagging:

@@ -29,6 +29,8 @@ enum class Op {
   kDeleteBucketCors,
   kPutBucketNotification,
   kGetBucketNotification,
+  kGetBucketUnconfigured,  // GET of a sub-resource we keep no configuration for
+  kGetObjectAcl,
   kGetBucketTagging,
   kPutBucketTagging,
   kDeleteBucketTagging,
@@ -74,6 +76,28 @@ struct S3Request {
   // The Resource of error replies: "/bucket/key".
   std::string Resource() const;
 };
+
+// Bucket sub-resources imgbatch keeps no configuration for (ACLs are
+// disabled, as on new S3 buckets; no bucket policies, lifecycle, website,
+// ...). Their GET answers what S3 answers for a bucket where nothing was
+// configured, so tools that read a bucket's settings (s3cmd info, Terraform,
+// SDK helpers) get S3's answers; other methods stay NotImplemented.
+enum class UnconfiguredAnswer {
+  kError,             // error_code (404), e.g. NoSuchBucketPolicy
+  kOwnerFullControl,  // AccessControlPolicy: the owner, FULL_CONTROL
+  kOwnerEnforced,     // OwnershipControls: BucketOwnerEnforced
+  kEmptyLogging,      // BucketLoggingStatus without LoggingEnabled
+  kOwnerPays,         // RequestPaymentConfiguration: BucketOwner
+  kEmptyAccelerate,   // AccelerateConfiguration without Status
+};
+struct UnconfiguredSubresource {
+  std::string_view query_name;  // "policy"
+  const char* iam_action;       // "s3:GetBucketPolicy"
+  UnconfiguredAnswer answer;
+  const char* error_code;  // for kError
+};
+// The one the query names, if any.
+const UnconfiguredSubresource* FindUnconfiguredSubresource(const QueryParams& query);
 
 // Errors: InvalidURI (malformed percent-escapes).
 Result<S3Request> ParseRequest(const http::RequestHead& head, std::string_view domain);

@@ -36,6 +36,10 @@ OpResult RunOp(const OpContext& ctx) {
       return PutBucketNotification(ctx);
     case Op::kGetBucketNotification:
       return GetBucketNotification(ctx);
+    case Op::kGetBucketUnconfigured:
+      return GetBucketUnconfigured(ctx);
+    case Op::kGetObjectAcl:
+      return GetObjectAcl(ctx);
     case Op::kGetBucketTagging:
       return GetBucketTagging(ctx);
     case Op::kPutBucketTagging:

@@ -233,6 +233,39 @@ class S3Boto3Test(unittest.TestCase):
             self.s3.get_bucket_tagging(Bucket=self.bucket)
         self.assertEqual(error_code(cm.exception), "NoSuchTagSet")
 
+    def test_reading_settings_nothing_configured(self):
+        """What S3 answers for a new bucket (ACLs disabled, nothing configured),
+        as tools that read a bucket's settings expect."""
+        self.s3.put_object(Bucket=self.bucket, Key="k", Body=b"x")
+        for acl in (self.s3.get_bucket_acl(Bucket=self.bucket),
+                    self.s3.get_object_acl(Bucket=self.bucket, Key="k")):
+            self.assertEqual(len(acl["Grants"]), 1)
+            self.assertEqual(acl["Grants"][0]["Permission"], "FULL_CONTROL")
+            self.assertEqual(acl["Grants"][0]["Grantee"]["Type"], "CanonicalUser")
+            self.assertEqual(acl["Grants"][0]["Grantee"]["ID"], acl["Owner"]["ID"])
+        rules = self.s3.get_bucket_ownership_controls(
+            Bucket=self.bucket)["OwnershipControls"]["Rules"]
+        self.assertEqual(rules, [{"ObjectOwnership": "BucketOwnerEnforced"}])
+        self.assertNotIn("LoggingEnabled", self.s3.get_bucket_logging(Bucket=self.bucket))
+        self.assertEqual(self.s3.get_bucket_request_payment(Bucket=self.bucket)["Payer"],
+                         "BucketOwner")
+        self.assertNotIn("Status",
+                         self.s3.get_bucket_accelerate_configuration(Bucket=self.bucket))
+        for call, code in (
+                (self.s3.get_bucket_policy, "NoSuchBucketPolicy"),
+                (self.s3.get_bucket_policy_status, "NoSuchBucketPolicy"),
+                (self.s3.get_public_access_block, "NoSuchPublicAccessBlockConfiguration"),
+                (self.s3.get_bucket_lifecycle_configuration, "NoSuchLifecycleConfiguration"),
+                (self.s3.get_bucket_website, "NoSuchWebsiteConfiguration"),
+                (self.s3.get_bucket_encryption,
+                 "ServerSideEncryptionConfigurationNotFoundError"),
+                (self.s3.get_bucket_replication, "ReplicationConfigurationNotFoundError"),
+                (self.s3.get_object_lock_configuration, "ObjectLockConfigurationNotFoundError")):
+            with self.assertRaises(ClientError) as cm:
+                call(Bucket=self.bucket)
+            self.assertEqual(error_code(cm.exception), code, call)
+            self.assertEqual(cm.exception.response["ResponseMetadata"]["HTTPStatusCode"], 404)
+
     def test_get_object_attributes(self):
         body = b"attributes"
         put = self.s3.put_object(Bucket=self.bucket, Key="attrs", Body=body,

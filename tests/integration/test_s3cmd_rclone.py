@@ -68,6 +68,11 @@ class S3cmdRcloneTest(unittest.TestCase):
         dst = os.path.join(self.tmp, "g.bin")
         self.s3cmd("get", f"s3://{bucket}/dir/f.bin", dst)
         self.assertTrue(filecmp.cmp(src, dst, shallow=False))
+        # info reads the ACL, policy and CORS settings: the owner's FULL_CONTROL
+        # (ACLs disabled, as on a new S3 bucket), none for the others.
+        info = self.s3cmd("info", f"s3://{bucket}/dir/f.bin").stdout
+        self.assertRegex(info, r"ACL:\s+\S+: FULL_CONTROL")
+        self.assertRegex(info, r"Policy:\s+none")
         self.s3cmd("del", f"s3://{bucket}/dir/f.bin")
         self.s3cmd("rb", f"s3://{bucket}")
 
