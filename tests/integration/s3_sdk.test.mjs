@@ -11,6 +11,8 @@ import {
   ListPartsCommand, ListMultipartUploadsCommand,
   GetObjectTaggingCommand, PutObjectTaggingCommand, DeleteObjectTaggingCommand,
   GetBucketTaggingCommand, PutBucketTaggingCommand, DeleteBucketTaggingCommand,
+  GetBucketAclCommand, GetBucketOwnershipControlsCommand, GetBucketPolicyCommand,
+  GetBucketEncryptionCommand,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { Crc64Nvme } from '@aws-sdk/checksums/crc';
@@ -112,6 +114,19 @@ test('bucket tagging', async () => {
   await s3.send(new DeleteBucketTaggingCommand({ Bucket: bucket }));
   await assert.rejects(s3.send(new GetBucketTaggingCommand({ Bucket: bucket })),
     (err) => err.name === 'NoSuchTagSet');
+});
+
+test('reading settings of a bucket with nothing configured', async () => {
+  const acl = await s3.send(new GetBucketAclCommand({ Bucket: bucket }));
+  assert.equal(acl.Grants.length, 1);
+  assert.equal(acl.Grants[0].Permission, 'FULL_CONTROL');
+  assert.equal(acl.Grants[0].Grantee.ID, acl.Owner.ID);
+  const ownership = await s3.send(new GetBucketOwnershipControlsCommand({ Bucket: bucket }));
+  assert.deepEqual(ownership.OwnershipControls.Rules, [{ ObjectOwnership: 'BucketOwnerEnforced' }]);
+  await assert.rejects(s3.send(new GetBucketPolicyCommand({ Bucket: bucket })),
+    (err) => err.name === 'NoSuchBucketPolicy' && err.$metadata.httpStatusCode === 404);
+  await assert.rejects(s3.send(new GetBucketEncryptionCommand({ Bucket: bucket })),
+    (err) => err.name === 'ServerSideEncryptionConfigurationNotFoundError');
 });
 
 async function crc64nvme(bytes) {
