@@ -280,7 +280,7 @@ std::string EncodePartNumbersChecksums(std::span<const ObjectPart> parts) {
 bool DecodePartNumbersChecksums(std::string_view in, std::span<ObjectPart> parts) {
   for (ObjectPart& part : parts) {
     uint64_t number = 0;
-    if (!GetVarint(in, number) || number == 0 || number > 10000) return false;
+    if (!GetVarint(in, number) || number == 0 || number > kMaxPartNumber) return false;
     part.part_number = static_cast<int>(number);
     for (ChecksumAlgorithm algorithm : kPartChecksumOrder) {
       std::string value;
