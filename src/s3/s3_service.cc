@@ -129,7 +129,11 @@ Status AnonymousFailure(const S3Context& s3, const S3Request& request, Status de
 
 http::Response Fail(const Status& status, const S3Request& request) {
   S3Error error = ToS3Error(status);
-  if (error.http_status >= 500) {
+  // 501 is a feature we lack, asked for by the client (s3cmd info alone asks
+  // for four): worth a debug line, not a warning each time.
+  if (error.http_status == 501) {
+    spdlog::debug("s3 {} {}: {}", OpName(request.op), request.Resource(), status.ToString());
+  } else if (error.http_status >= 500) {
     spdlog::warn("s3 {} {}: {}", OpName(request.op), request.Resource(), status.ToString());
   }
   return ErrorResponse(error, request.Resource(), request.request_id, !request.IsHead());
