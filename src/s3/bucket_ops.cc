@@ -9,9 +9,53 @@
 namespace imgbatch::s3 {
 namespace {
 
+constexpr int kMaxListBuckets = 10000;  // S3's max-buckets
+
 constexpr char kCorsConfigName[] = "cors";
 // us-east-1 buckets report an empty LocationConstraint, as S3.
 constexpr char kDefaultAwsRegion[] = "us-east-1";
+
+// ListBuckets' paging (S3 since 2024): max-buckets (1-10,000), an opaque
+// continuation-token (the last name listed), prefix and bucket-region. With
+// any of them S3 also gives each bucket's region.
+struct BucketPage {
+  int max_buckets = kMaxListBuckets;
+  std::string after;  // names after this one
+  std::optional<std::string> prefix;
+  std::optional<std::string> region;
+  bool paged = false;
+
+  bool Selects(const store::BucketInfo& bucket) const {
+    if (!after.empty() && bucket.name <= after) return false;
+    if (prefix && !bucket.name.starts_with(*prefix)) return false;
+    return !region || bucket.region == *region;
+  }
+};
+
+Result<BucketPage> ParseBucketPage(const S3Request& request) {
+  BucketPage page;
+  page.prefix = request.Param("prefix");
+  page.region = request.Param("bucket-region");
+  std::optional<std::string> max = request.Param("max-buckets");
+  std::optional<std::string> token = request.Param("continuation-token");
+  page.paged = page.prefix || page.region || max || token;
+  if (max) {
+    std::optional<int64_t> number = ParseInt(Trim(*max));
+    if (!number || *number < 1 || *number > kMaxListBuckets) {
+      return S3Status("InvalidArgument", "Argument max-buckets must be an integer between 1 and " +
+                                             std::to_string(kMaxListBuckets));
+    }
+    page.max_buckets = static_cast<int>(*number);
+  }
+  if (token) {
+    std::optional<std::string> after = Base64Decode(*token);
+    if (!after || after->empty()) {
+      return S3Status("InvalidArgument", "The continuation token provided is incorrect");
+    }
+    page.after = std::move(*after);
+  }
+  return page;
+}
 
 // The bucket's CORS rules; nullopt when none are configured.
 Result<std::optional<CorsConfiguration>> LoadCors(const OpContext& ctx) {
@@ -65,6 +109,7 @@ void SetAllowOrigin(const CorsRule& rule, std::string_view origin, http::Headers
 }  // namespace
 
 OpResult ListBuckets(const OpContext& ctx) {
+  IMGBATCH_ASSIGN_OR_RETURN(BucketPage page, ParseBucketPage(ctx.request));
   IMGBATCH_ASSIGN_OR_RETURN(std::vector<store::BucketInfo> buckets, ctx.s3.store.ListBuckets());
   pugi::xml_document doc;
   pugi::xml_node root = AppendS3Root(doc, "ListAllMyBucketsResult");
@@ -72,11 +117,22 @@ OpResult ListBuckets(const OpContext& ctx) {
   AddText(owner, "ID", ctx.s3.owner_id);
   AddText(owner, "DisplayName", ctx.s3.owner_display_name);
   pugi::xml_node list = root.append_child("Buckets");
-  for (const store::BucketInfo& bucket : buckets) {
+  int listed = 0;
+  std::optional<std::string> next_token;
+  for (const store::BucketInfo& bucket : buckets) {  // by name
+    if (!page.Selects(bucket)) continue;
+    if (listed == page.max_buckets) {
+      next_token = Base64Encode(list.last_child().child_value("Name"));
+      break;
+    }
     pugi::xml_node node = list.append_child("Bucket");
     AddText(node, "Name", bucket.name);
     AddText(node, "CreationDate", XmlTime(bucket.created_ms));
+    if (page.paged) AddText(node, "BucketRegion", bucket.region);
+    ++listed;
   }
+  if (next_token) AddText(root, "ContinuationToken", *next_token);
+  if (page.prefix) AddText(root, "Prefix", *page.prefix);
   return XmlResponse(doc);
 }
 

@@ -31,6 +31,48 @@ TEST_F(BucketOpsTest, ListBucketsRendersOwnerAndBuckets) {
             (std::vector<std::string>{"2023-11-14T22:13:21.000Z", "2023-11-14T22:13:20.000Z"}));
 }
 
+// ListBuckets' paging, as S3 has it since 2024: max-buckets with an opaque
+// continuation token, prefix, bucket-region; paged replies give each
+// bucket's region.
+TEST_F(BucketOpsTest, ListBucketsPagesByNameWithPrefixAndRegion) {
+  for (const char* name : {"img-a", "img-b", "img-c", "logs"}) CreateBucket(name);
+  const auto page = [&](const std::string& query) {
+    auto ex = Call("GET", "/?" + query);
+    EXPECT_EQ(ex->response().status, 200) << query << ex->BodyText();
+    return Xml(ex->BodyText());
+  };
+  const auto names = [](const pugi::xml_document& doc) {
+    std::vector<std::string> out;
+    for (auto b : doc.child("ListAllMyBucketsResult").child("Buckets").children("Bucket")) {
+      out.push_back(b.child_value("Name"));
+    }
+    return out;
+  };
+  auto first = page("max-buckets=2&prefix=img-");
+  auto root = first.child("ListAllMyBucketsResult");
+  EXPECT_EQ(names(first), (std::vector<std::string>{"img-a", "img-b"}));
+  EXPECT_EQ(std::string(root.child_value("Prefix")), "img-");
+  EXPECT_EQ(std::string(root.child("Buckets").child("Bucket").child_value("BucketRegion")),
+            "us-east-1");
+  const std::string token = root.child_value("ContinuationToken");
+  ASSERT_FALSE(token.empty());
+  auto second = page("max-buckets=2&prefix=img-&continuation-token=" + token);
+  EXPECT_EQ(names(second), (std::vector<std::string>{"img-c"}));
+  EXPECT_FALSE(second.child("ListAllMyBucketsResult").child("ContinuationToken"));
+
+  EXPECT_EQ(names(page("bucket-region=us-east-1")).size(), 4u);
+  EXPECT_TRUE(names(page("bucket-region=eu-west-1")).empty());
+  // Unpaged: every bucket, no region (S3 gives it only to paged requests).
+  auto plain = page("");
+  EXPECT_EQ(names(plain).size(), 4u);
+  EXPECT_FALSE(
+      plain.child("ListAllMyBucketsResult").child("Buckets").child("Bucket").child("BucketRegion"));
+  for (const char* bad :
+       {"max-buckets=0", "max-buckets=10001", "max-buckets=x", "continuation-token=%21%21"}) {
+    EXPECT_EQ(ErrorCode(*Call("GET", std::string("/?") + bad)), "InvalidArgument") << bad;
+  }
+}
+
 TEST_F(BucketOpsTest, EveryResponseCarriesRequestIds) {
   auto ok = Call("GET", "/");
   auto bad = Call("GET", "/missing-bucket");

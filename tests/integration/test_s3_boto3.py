@@ -406,6 +406,27 @@ class S3Boto3Test(unittest.TestCase):
         self.assertEqual(self.s3.get_bucket_location(Bucket=self.bucket)
                          .get("LocationConstraint"), None)
 
+    def test_list_buckets_pages(self):
+        shape = self.s3.meta.service_model.operation_model("ListBuckets").input_shape
+        if shape is None or "MaxBuckets" not in shape.members:
+            self.skipTest("this botocore predates ListBuckets paging (2024)")
+        prefix = "pg-" + uuid.uuid4().hex[:8] + "-"
+        for n in range(3):
+            self.s3.create_bucket(Bucket=f"{prefix}{n}")
+        first = self.s3.list_buckets(MaxBuckets=2, Prefix=prefix)
+        self.assertEqual([b["Name"] for b in first["Buckets"]], [prefix + "0", prefix + "1"])
+        self.assertEqual(first["Prefix"], prefix)
+        self.assertEqual(first["Buckets"][0]["BucketRegion"], harness.REGION)
+        rest = self.s3.list_buckets(MaxBuckets=2, Prefix=prefix,
+                                    ContinuationToken=first["ContinuationToken"])
+        self.assertEqual([b["Name"] for b in rest["Buckets"]], [prefix + "2"])
+        self.assertNotIn("ContinuationToken", rest)
+        paged = [b["Name"] for p in self.s3.get_paginator("list_buckets").paginate(
+            Prefix=prefix, PaginationConfig={"PageSize": 1}) for b in p["Buckets"]]
+        self.assertEqual(paged, [prefix + str(n) for n in range(3)])
+        for n in range(3):
+            self.s3.delete_bucket(Bucket=f"{prefix}{n}")
+
     def test_key_too_long(self):
         with self.assertRaises(ClientError) as cm:
             self.s3.put_object(Bucket=self.bucket, Key="k" * 1025, Body=b"x")
