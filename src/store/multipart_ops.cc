@@ -233,14 +233,9 @@ static ChecksumAlgorithm FullObjectAlgorithmOf(const PutOptions& upload) {
 // FULL_OBJECT upload stores, and what SDKs compute), which the parts' CRCs
 // and sizes give without reading them. A CRC64NVME is always the whole
 // body's.
-static Status VerifyWholeObjectChecksums(const std::vector<const StoredPart*>& chosen,
+static Status VerifyWholeObjectChecksums(const std::vector<Checksums>& part_checksums,
+                                         const std::vector<uint64_t>& part_sizes,
                                          const Checksums& expected) {
-  std::vector<Checksums> part_checksums;
-  std::vector<uint64_t> part_sizes;
-  for (const StoredPart* part : chosen) {
-    part_checksums.push_back(part->info.checksums);
-    part_sizes.push_back(part->info.size);
-  }
   for (ChecksumAlgorithm algorithm :
        {ChecksumAlgorithm::kCrc32, ChecksumAlgorithm::kCrc32c, ChecksumAlgorithm::kSha1,
         ChecksumAlgorithm::kSha256, ChecksumAlgorithm::kCrc64Nvme}) {
@@ -333,15 +328,23 @@ Result<ObjectMeta> StoreImpl::CompleteMultipartUpload(
         .WithDetail("EntityTooLarge");
   }
 
-  IMGBATCH_RETURN_IF_ERROR(VerifyWholeObjectChecksums(chosen, expected));
-
-  // Assemble the object's blob from the part files.
-  IMGBATCH_RETURN_IF_ERROR(blobs().CheckFreeSpace(total));
-  IMGBATCH_ASSIGN_OR_RETURN(auto writer, blobs().NewWriter());
+  // What the object keeps of its parts, and what its ETag and checksums are
+  // combined from.
   std::vector<std::string> part_md5s;
   std::vector<Checksums> part_checksums;
   std::vector<uint64_t> part_sizes;
   std::vector<ObjectPart> object_parts;
+  for (const StoredPart* part : chosen) {
+    part_md5s.push_back(part->info.etag);
+    part_sizes.push_back(part->info.size);
+    part_checksums.push_back(part->info.checksums);
+    object_parts.push_back({part->info.part_number, part->info.size, part->info.checksums});
+  }
+  IMGBATCH_RETURN_IF_ERROR(VerifyWholeObjectChecksums(part_checksums, part_sizes, expected));
+
+  // Assemble the object's blob from the part files.
+  IMGBATCH_RETURN_IF_ERROR(blobs().CheckFreeSpace(total));
+  IMGBATCH_ASSIGN_OR_RETURN(auto writer, blobs().NewWriter());
   for (const StoredPart* part : chosen) {
     Result<int> fd = blobs().OpenForRead(part->blob_id);
     if (!fd.ok() && fd.status().code() == Code::kNotFound) {
@@ -353,10 +356,6 @@ Result<ObjectMeta> StoreImpl::CompleteMultipartUpload(
     Status copied = writer->AppendFile(*fd, 0, part->info.size);
     ::close(*fd);
     IMGBATCH_RETURN_IF_ERROR(copied);
-    part_md5s.push_back(part->info.etag);
-    part_sizes.push_back(part->info.size);
-    part_checksums.push_back(part->info.checksums);
-    object_parts.push_back({part->info.part_number, part->info.size, part->info.checksums});
   }
   IngestedBody body;
   body.is_inline = false;
