@@ -53,6 +53,29 @@ TEST_F(ObjectOpsTest, PutStoresHeadersAndReturnsQuotedEtag) {
 
 // A full disk (the store's free-space reserve reached) is a retryable 503
 // with a clear message, not a non-AWS code; nothing is committed.
+// A client that names the bucket's expected owner is refused a bucket of
+// another account: every bucket here is context_.account_id's.
+TEST_F(ObjectOpsTest, ExpectedBucketOwnerMustBeTheAccount) {
+  const std::string account = context_.account_id;
+  auto put = Call("PUT", "/bkt/k", With({{"x-amz-expected-bucket-owner", account}}), "body");
+  EXPECT_EQ(put->response().status, 200) << put->BodyText();
+  auto other = Call("PUT", "/bkt/k2", With({{"x-amz-expected-bucket-owner", "111122223333"}}), "x");
+  EXPECT_EQ(other->response().status, 403);
+  EXPECT_EQ(ErrorCode(*other), "AccessDenied");
+  EXPECT_EQ(ObjectCount("bkt"), 1u);
+  EXPECT_EQ(ErrorCode(*Call("GET", "/bkt/k", With({{"x-amz-expected-bucket-owner", "1"}}))),
+            "AccessDenied");
+  auto copy = Call("PUT", "/bkt/copy",
+                   With({{"x-amz-copy-source", "/bkt/k"},
+                         {"x-amz-source-expected-bucket-owner", "111122223333"}}));
+  EXPECT_EQ(ErrorCode(*copy), "AccessDenied");
+  auto copied = Call("PUT", "/bkt/copy",
+                     With({{"x-amz-copy-source", "/bkt/k"},
+                           {"x-amz-source-expected-bucket-owner", account},
+                           {"x-amz-expected-bucket-owner", account}}));
+  EXPECT_EQ(copied->response().status, 200) << copied->BodyText();
+}
+
 TEST_F(ObjectOpsTest, FullDiskAnswersServiceUnavailable) {
   CreateBucket("full");
   store::StoreOptions options;

@@ -93,6 +93,17 @@ OpResult RunOp(const OpContext& ctx) {
   return S3Status("NotImplemented");
 }
 
+// x-amz-expected-bucket-owner and x-amz-source-expected-bucket-owner guard
+// a client against writing to or reading from a bucket of another account
+// (a name it mistyped, say). Every bucket here is the one account's.
+Status CheckExpectedOwner(const S3Context& s3, const S3Request& request) {
+  for (const char* header : {"x-amz-expected-bucket-owner", "x-amz-source-expected-bucket-owner"}) {
+    std::optional<std::string_view> expected = request.Header(header);
+    if (expected && Trim(*expected) != s3.account_id) return S3Status("AccessDenied");
+  }
+  return Status::Ok();
+}
+
 // Checks that apply to every authenticated operation before the store is
 // touched.
 Status Precheck(const S3Context& s3, const S3Request& request,
@@ -100,6 +111,7 @@ Status Precheck(const S3Context& s3, const S3Request& request,
   if (request.op == Op::kNotImplemented) return S3Status("NotImplemented");
   if (request.op == Op::kMethodNotAllowed) return S3Status("MethodNotAllowed");
   if (request.key.size() > kMaxKeyBytes) return S3Status("KeyTooLongError");
+  IMGBATCH_RETURN_IF_ERROR(CheckExpectedOwner(s3, request));
   // DeleteObjects has no IAM action of its own: each key is checked as
   // s3:DeleteObject.
   if (request.op == Op::kDeleteObjects) return Status::Ok();

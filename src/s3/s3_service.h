@@ -42,6 +42,10 @@ struct S3Context {
   // bucket owner's canonical id).
   std::string owner_id = "75aa57f09aa0c8caeab4f8c24e99d10f8e7faeebf76c078efc7c6caea54ba06a";
   std::string owner_display_name = "imgbatch";
+  // The account that owns every bucket (one per server): a request whose
+  // x-amz-expected-bucket-owner (or x-amz-source-expected-bucket-owner)
+  // names another is AccessDenied, as on S3.
+  std::string account_id = "000000000000";
   S3Limits limits;
   // Bucket notifications (?notification); null answers NotImplemented. Must
   // outlive the service.

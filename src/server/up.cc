@@ -203,6 +203,7 @@ void OpenAdapters(const UpOptions& options, Services& s) {
   s3::S3Context s3_context(*s.store, s3_auth);
   s3_context.region = options.region;
   s3_context.domain = options.domain;
+  s3_context.account_id = options.account_id;
   s3_context.notifier = s.notifier.get();  // Put/GetBucketNotificationConfiguration
   s.s3 = s3::MakeS3Handler(std::move(s3_context));
   s.sqs = std::make_unique<sqs::SqsService>(*s.queues, sqs::MakeSigV4Authenticator(s.keys, verify));

@@ -16,6 +16,7 @@ import urllib.request
 ACCESS_KEY = "AKIAIMGBATCHTEST0001"
 SECRET_KEY = "imgbatch/test/secret/key/0123456789abcdef"
 REGION = "us-east-1"
+ACCOUNT_ID = "000000000000"  # imgbatch up's default account
 
 
 def free_port():

@@ -406,6 +406,19 @@ class S3Boto3Test(unittest.TestCase):
         self.assertEqual(self.s3.get_bucket_location(Bucket=self.bucket)
                          .get("LocationConstraint"), None)
 
+    def test_expected_bucket_owner(self):
+        self.s3.put_object(Bucket=self.bucket, Key="owned", Body=b"x",
+                           ExpectedBucketOwner=harness.ACCOUNT_ID)
+        with self.assertRaises(ClientError) as cm:
+            self.s3.put_object(Bucket=self.bucket, Key="elsewhere", Body=b"x",
+                               ExpectedBucketOwner="111122223333")
+        self.assertEqual(error_code(cm.exception), "AccessDenied")
+        with self.assertRaises(ClientError) as cm:
+            self.s3.copy_object(Bucket=self.bucket, Key="copy",
+                                CopySource={"Bucket": self.bucket, "Key": "owned"},
+                                ExpectedSourceBucketOwner="111122223333")
+        self.assertEqual(error_code(cm.exception), "AccessDenied")
+
     def test_list_buckets_pages(self):
         shape = self.s3.meta.service_model.operation_model("ListBuckets").input_shape
         if shape is None or "MaxBuckets" not in shape.members:
