@@ -12,7 +12,7 @@ import {
   GetObjectTaggingCommand, PutObjectTaggingCommand, DeleteObjectTaggingCommand,
   GetBucketTaggingCommand, PutBucketTaggingCommand, DeleteBucketTaggingCommand,
   GetBucketAclCommand, GetBucketOwnershipControlsCommand, GetBucketPolicyCommand,
-  GetBucketEncryptionCommand,
+  GetBucketEncryptionCommand, DeleteBucketCommand, paginateListBuckets,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { Crc64Nvme } from '@aws-sdk/checksums/crc';
@@ -127,6 +127,21 @@ test('reading settings of a bucket with nothing configured', async () => {
     (err) => err.name === 'NoSuchBucketPolicy' && err.$metadata.httpStatusCode === 404);
   await assert.rejects(s3.send(new GetBucketEncryptionCommand({ Bucket: bucket })),
     (err) => err.name === 'ServerSideEncryptionConfigurationNotFoundError');
+});
+
+test('list buckets by prefix, one page at a time', async () => {
+  const prefix = 'nodepg-' + randomUUID().slice(0, 8) + '-';
+  for (const n of [0, 1, 2]) await s3.send(new CreateBucketCommand({ Bucket: prefix + n }));
+  const names = [];
+  for await (const page of paginateListBuckets({ client: s3, pageSize: 2 }, { Prefix: prefix })) {
+    assert.ok(page.Buckets.length <= 2);
+    for (const b of page.Buckets) {
+      assert.equal(b.BucketRegion, 'us-east-1');
+      names.push(b.Name);
+    }
+  }
+  assert.deepEqual(names, [prefix + 0, prefix + 1, prefix + 2]);
+  for (const n of [0, 1, 2]) await s3.send(new DeleteBucketCommand({ Bucket: prefix + n }));
 });
 
 async function crc64nvme(bytes) {
