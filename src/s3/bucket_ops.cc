@@ -25,12 +25,17 @@ struct BucketPage {
   std::optional<std::string> region;
   bool paged = false;
 
-  bool Selects(const store::BucketInfo& bucket) const {
-    if (!after.empty() && bucket.name <= after) return false;
-    if (prefix && !bucket.name.starts_with(*prefix)) return false;
-    return !region || bucket.region == *region;
+  bool Selects(std::string_view name, std::string_view bucket_region) const {
+    if (!after.empty() && name <= after) return false;
+    if (prefix && !name.starts_with(*prefix)) return false;
+    return !region || bucket_region == *region;
   }
 };
+
+// Buckets made before buckets kept a region have none: the server's.
+std::string RegionOf(const store::BucketInfo& bucket, const S3Context& s3) {
+  return bucket.region.empty() ? s3.region : bucket.region;
+}
 
 Result<BucketPage> ParseBucketPage(const S3Request& request) {
   BucketPage page;
@@ -120,7 +125,8 @@ OpResult ListBuckets(const OpContext& ctx) {
   int listed = 0;
   std::optional<std::string> next_token;
   for (const store::BucketInfo& bucket : buckets) {  // by name
-    if (!page.Selects(bucket)) continue;
+    const std::string region = RegionOf(bucket, ctx.s3);
+    if (!page.Selects(bucket.name, region)) continue;
     if (listed == page.max_buckets) {
       next_token = Base64Encode(list.last_child().child_value("Name"));
       break;
@@ -128,7 +134,7 @@ OpResult ListBuckets(const OpContext& ctx) {
     pugi::xml_node node = list.append_child("Bucket");
     AddText(node, "Name", bucket.name);
     AddText(node, "CreationDate", XmlTime(bucket.created_ms));
-    if (page.paged) AddText(node, "BucketRegion", bucket.region);
+    if (page.paged) AddText(node, "BucketRegion", region);
     ++listed;
   }
   if (next_token) AddText(root, "ContinuationToken", *next_token);
@@ -171,7 +177,7 @@ OpResult HeadBucket(const OpContext& ctx) {
 
 OpResult GetBucketLocation(const OpContext& ctx) {
   IMGBATCH_ASSIGN_OR_RETURN(store::BucketInfo bucket, ctx.s3.store.GetBucket(ctx.request.bucket));
-  std::string region = bucket.region.empty() ? ctx.s3.region : bucket.region;
+  std::string region = RegionOf(bucket, ctx.s3);
   pugi::xml_document doc;
   pugi::xml_node root = AppendS3Root(doc, "LocationConstraint");
   if (region != kDefaultAwsRegion) root.text().set(region.c_str());
