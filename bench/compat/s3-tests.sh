@@ -102,7 +102,8 @@ MARKERS="versioning or delete_marker or object_lock or lifecycle or lifecycle_ex
 #   acl grant access_bucket          - ACLs (AWS disables them by default since 2023; we have none)
 #   versioning versioned version     - versioned buckets
 #   post_object                      - browser POST uploads (HTML form policy documents)
-#   policy public_block              - bucket policies, PublicAccessBlock
+#   policy public_block block_public - bucket policies, PublicAccessBlock
+#   object_lock                      - object lock (upstream marks these tests with no marker)
 #   torrent                          - BitTorrent
 #   lifecycle logging encryption sse - see above
 #   tenant                           - RGW multi-tenancy
@@ -110,7 +111,7 @@ MARKERS="versioning or delete_marker or object_lock or lifecycle or lifecycle_ex
 #   delete_object(s)_*if_match*      - need botocore >= 1.35 (Debian has 1.29: no CRC64NVME,
 #                                      ChecksumType, IfNoneMatch parameters) or are directory-bucket only
 NAMES="acl or grant or access_bucket or versioning or versioned or version or post_object or
- policy or public_block or torrent or lifecycle or logging or encryption or
+ policy or public_block or block_public or object_lock or torrent or lifecycle or logging or encryption or
  sse or tenant or cksum_helper or crc64nvme or put_object_if_match or put_current_object or
  put_object_current_if_match or delete_object_if_match or delete_object_current_if_match or
  delete_object_version_if_match or delete_objects_if_match or delete_objects_current_if_match or
