@@ -32,6 +32,15 @@ bool AppendHeaderValue(std::string& out, std::span<const HeaderField> headers,
 // storage), the form the verifiers read.
 HttpRequestView WithFields(const HttpRequestView& request, std::vector<HeaderField>& storage);
 
+// Non-empty and only ASCII digits.
+bool IsDigits(std::string_view s);
+// A request's signing time: x-amz-date / X-Amz-Date (ISO 8601 basic,
+// 20130524T000000Z) or a Date header (RFC 1123). nullopt when malformed or
+// before 1970; a year past 2200 reads as 2200 (the clock cannot hold much
+// more), which any skew check refuses as AWS does: RequestTimeTooSkewed.
+std::optional<std::chrono::system_clock::time_point> ParseRequestTime(std::string_view amz_date);
+std::optional<std::chrono::system_clock::time_point> ParseDateHeader(std::string_view date);
+
 // Signature Version 2 (HMAC-SHA1), for S3 only: "Authorization: AWS id:sig"
 // and presigned AWSAccessKeyId/Expires/Signature URLs, which botocore and the
 // aws CLI still produce by default for us-east-1 presigned URLs.

@@ -145,14 +145,8 @@ std::optional<std::chrono::system_clock::time_point> HeaderTime(
   *date_line_empty = value.has_value();
   if (!value) value = HeaderValue(headers, "date");
   if (!value) return std::nullopt;
-  auto parts = Split(*value, ' ');
-  if (parts.size() == 6 && parts[3].size() == 4 && parts[3] >= "1970" && parts[3] <= "2200") {
-    return ParseHttpDate(*value);
-  }
-  if (value->size() == 16 && value->substr(0, 4) >= "1970" && value->substr(0, 4) <= "2200") {
-    return ParseAmzDate(*value);
-  }
-  return std::nullopt;
+  if (auto at = ParseDateHeader(*value)) return at;
+  return ParseRequestTime(*value);
 }
 
 }  // namespace

@@ -78,6 +78,21 @@ TEST(SigV2, XAmzDateHeadersAndSubResources) {
             "InvalidAccessKeyId");
 }
 
+// ceph s3-tests' test_object_create_bad_date_after_end_aws2: a year past the
+// clock's range is too far ahead (RequestTimeTooSkewed), as AWS answers;
+// before 1970 it is no valid date.
+TEST(SigV2, FarDatesAreSkewedOrInvalid) {
+  const auto with_date = [](const std::string& date) {
+    HeaderList headers{
+        {"Host", "h"}, {"Date", date}, {"Authorization", "AWS " + std::string(kKeyId) + ":x"}};
+    return VerifyV2("GET", "/b/k", "", headers, kNow).status().detail();
+  };
+  EXPECT_EQ(with_date("Tue, 07 Jul 9999 21:53:04 GMT"), "RequestTimeTooSkewed");
+  EXPECT_EQ(with_date("Tue, 07 Jul 2010 21:53:04 GMT"), "RequestTimeTooSkewed");
+  EXPECT_EQ(with_date("Wed, 31 Dec 1969 23:59:59 GMT"), "AccessDenied");
+  EXPECT_EQ(with_date("Tue, 07 Jul 99999 21:53:04 GMT"), "AccessDenied");
+}
+
 TEST(SigV2, VirtualHostBucketIsPartOfTheResource) {
   std::string date = FormatHttpDate(kNow);
   std::string sts = "GET\n\n\n" + date + "\n/photos/cat.jpg";

@@ -97,6 +97,43 @@ HttpRequestView WithFields(const HttpRequestView& request, std::vector<HeaderFie
   return out;
 }
 
+bool IsDigits(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// Request times before 1970 are refused; past kMaxRequestYear the
+// nanosecond system_clock would overflow (~2262, a fuzzer found that), so a
+// later year is read as that one: still far enough ahead to be
+// RequestTimeTooSkewed, which is what AWS answers for such a date.
+constexpr std::string_view kMinRequestYear = "1970";
+constexpr std::string_view kMaxRequestYear = "2200";
+
+// `value` with its four-digit year at `at` bounded as above; nullopt when
+// the year is not four digits or before 1970.
+std::optional<std::string> WithBoundedYear(std::string_view value, size_t at) {
+  if (value.size() < at + 4) return std::nullopt;
+  std::string_view year = value.substr(at, 4);
+  if (!IsDigits(year) || year < kMinRequestYear) return std::nullopt;
+  std::string bounded(value);
+  if (year > kMaxRequestYear) bounded.replace(at, 4, kMaxRequestYear);
+  return bounded;
+}
+
+std::optional<std::chrono::system_clock::time_point> ParseRequestTime(std::string_view amz_date) {
+  if (amz_date.size() != 16) return std::nullopt;
+  std::optional<std::string> bounded = WithBoundedYear(amz_date, 0);
+  return bounded ? ParseAmzDate(*bounded) : std::nullopt;
+}
+
+std::optional<std::chrono::system_clock::time_point> ParseDateHeader(std::string_view date) {
+  date = Trim(date);
+  auto parts = Split(date, ' ');
+  if (parts.size() != 6 || parts[3].size() != 4) return std::nullopt;
+  const size_t at = static_cast<size_t>(parts[3].data() - date.data());
+  std::optional<std::string> bounded = WithBoundedYear(date, at);
+  return bounded ? ParseHttpDate(*bounded) : std::nullopt;
+}
+
 }  // namespace internal
 
 namespace {
@@ -135,10 +172,6 @@ bool IsHex(std::string_view s) {
   return std::all_of(s.begin(), s.end(), [](char c) {
     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
   });
-}
-
-bool IsDigits(std::string_view s) {
-  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
 bool ContainsHeader(const std::vector<std::string>& names, std::string_view name) {
@@ -232,30 +265,9 @@ std::string Scope(std::string_view date, std::string_view region, std::string_vi
   return out;
 }
 
-// Request times are refused outside these years: beyond ~2262 the
-// nanosecond system_clock overflows (a fuzzer found that), and no honest
-// client signs outside them anyway.
-constexpr int kMinRequestYear = 1970;
-constexpr int kMaxRequestYear = 2200;
-
-bool YearInRange(std::string_view digits) {
-  if (digits.size() != 4 || !IsDigits(digits)) return false;
-  int year = std::stoi(std::string(digits));
-  return year >= kMinRequestYear && year <= kMaxRequestYear;
-}
-
-// x-amz-date / X-Amz-Date (ISO 8601 basic, 20130524T000000Z).
-std::optional<std::chrono::system_clock::time_point> ParseRequestTime(std::string_view amz_date) {
-  if (amz_date.size() != 16 || !YearInRange(amz_date.substr(0, 4))) return std::nullopt;
-  return ParseAmzDate(amz_date);
-}
-
-// The Date header (RFC 1123: "Fri, 24 May 2013 00:00:00 GMT").
-std::optional<std::chrono::system_clock::time_point> ParseDateHeader(std::string_view date) {
-  auto parts = Split(Trim(date), ' ');
-  if (parts.size() != 6 || !YearInRange(parts[3])) return std::nullopt;
-  return ParseHttpDate(date);
-}
+using internal::IsDigits;
+using internal::ParseDateHeader;
+using internal::ParseRequestTime;
 
 // The parsed signature fields of either form.
 struct AuthFields {
