@@ -236,9 +236,7 @@ static ChecksumAlgorithm FullObjectAlgorithmOf(const PutOptions& upload) {
 static Status VerifyWholeObjectChecksums(const std::vector<Checksums>& part_checksums,
                                          const std::vector<uint64_t>& part_sizes,
                                          const Checksums& expected) {
-  for (ChecksumAlgorithm algorithm :
-       {ChecksumAlgorithm::kCrc32, ChecksumAlgorithm::kCrc32c, ChecksumAlgorithm::kSha1,
-        ChecksumAlgorithm::kSha256, ChecksumAlgorithm::kCrc64Nvme}) {
+  for (ChecksumAlgorithm algorithm : kChecksumAlgorithms) {
     std::optional<std::string> given = ChecksumOf(expected, algorithm);
     if (!given) continue;
     if (std::optional<std::string> whole = FullObjectCrc(algorithm, part_checksums, part_sizes);
@@ -307,9 +305,7 @@ Result<ObjectMeta> StoreImpl::CompleteMultipartUpload(
           .WithDetail("InvalidPart");
     };
     if (!found || NormalizeEtag(wanted.etag) != stored[next].info.etag) return invalid_part();
-    for (ChecksumAlgorithm a :
-         {ChecksumAlgorithm::kCrc32, ChecksumAlgorithm::kCrc32c, ChecksumAlgorithm::kSha1,
-          ChecksumAlgorithm::kSha256, ChecksumAlgorithm::kCrc64Nvme}) {
+    for (ChecksumAlgorithm a : kChecksumAlgorithms) {
       std::optional<std::string> given = ChecksumOf(wanted.checksums, a);
       if (given && ChecksumOf(stored[next].info.checksums, a) != given) return invalid_part();
     }

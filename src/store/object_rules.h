@@ -2,6 +2,7 @@
 // checksum verification, upload limits. No I/O; thread-safe.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -100,6 +101,11 @@ std::optional<std::string> CompositeChecksum(ChecksumAlgorithm algorithm,
 std::optional<std::string> FullObjectCrc(ChecksumAlgorithm algorithm,
                                          const std::vector<Checksums>& parts,
                                          const std::vector<uint64_t>& sizes);
+// Every checksum S3 has, in the order the part encoding of schema v6 stores
+// them (EncodePartNumbersChecksums): append only.
+inline constexpr std::array<ChecksumAlgorithm, 5> kChecksumAlgorithms = {
+    ChecksumAlgorithm::kCrc32, ChecksumAlgorithm::kCrc32c, ChecksumAlgorithm::kSha1,
+    ChecksumAlgorithm::kSha256, ChecksumAlgorithm::kCrc64Nvme};
 std::optional<std::string> ChecksumOf(const Checksums& c, ChecksumAlgorithm algorithm);
 // nullptr for kNone.
 std::optional<std::string>* MutableChecksumOf(Checksums& c, ChecksumAlgorithm algorithm);

@@ -1,7 +1,6 @@
 #include "store/schema.h"
 
 #include <algorithm>
-#include <array>
 
 #include "store/object_rules.h"
 
@@ -257,20 +256,11 @@ std::optional<std::vector<uint64_t>> DecodePartSizes(std::string_view in) {
   return sizes;
 }
 
-namespace {
-
-// The checksum fields in the order EncodePartNumbersChecksums writes them.
-constexpr std::array<ChecksumAlgorithm, 5> kPartChecksumOrder = {
-    ChecksumAlgorithm::kCrc32, ChecksumAlgorithm::kCrc32c, ChecksumAlgorithm::kSha1,
-    ChecksumAlgorithm::kSha256, ChecksumAlgorithm::kCrc64Nvme};
-
-}  // namespace
-
 std::string EncodePartNumbersChecksums(std::span<const ObjectPart> parts) {
   std::string out;
   for (const ObjectPart& part : parts) {
     PutVarint(out, static_cast<uint64_t>(part.part_number));
-    for (ChecksumAlgorithm algorithm : kPartChecksumOrder) {
+    for (ChecksumAlgorithm algorithm : kChecksumAlgorithms) {
       PutString(out, ChecksumOf(part.checksums, algorithm).value_or(""));
     }
   }
@@ -282,7 +272,7 @@ bool DecodePartNumbersChecksums(std::string_view in, std::span<ObjectPart> parts
     uint64_t number = 0;
     if (!GetVarint(in, number) || number == 0 || number > kMaxPartNumber) return false;
     part.part_number = static_cast<int>(number);
-    for (ChecksumAlgorithm algorithm : kPartChecksumOrder) {
+    for (ChecksumAlgorithm algorithm : kChecksumAlgorithms) {
       std::string value;
       if (!GetString(in, value)) return false;
       if (!value.empty()) *MutableChecksumOf(part.checksums, algorithm) = std::move(value);
