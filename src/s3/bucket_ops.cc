@@ -53,11 +53,7 @@ Result<BucketPage> ParseBucketPage(const S3Request& request) {
     page.max_buckets = static_cast<int>(*number);
   }
   if (token) {
-    std::optional<std::string> after = Base64Decode(*token);
-    if (!after || after->empty()) {
-      return S3Status("InvalidArgument", "The continuation token provided is incorrect");
-    }
-    page.after = std::move(*after);
+    IMGBATCH_ASSIGN_OR_RETURN(page.after, DecodeContinuationToken(*token));
   }
   return page;
 }

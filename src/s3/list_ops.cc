@@ -79,6 +79,14 @@ std::string XmlTime(int64_t millis) {
   return FormatIso8601Millis(SysTime(std::chrono::milliseconds(millis)));
 }
 
+Result<std::string> DecodeContinuationToken(std::string_view token) {
+  std::optional<std::string> name = Base64Decode(token);
+  if (!name || name->empty()) {
+    return S3Status("InvalidArgument", "The continuation token provided is incorrect");
+  }
+  return std::move(*name);
+}
+
 Result<int> ParseMaxParam(const S3Request& request, std::string_view name, int cap) {
   std::optional<std::string> value = request.Param(name);
   if (!value) return cap;
@@ -119,11 +127,8 @@ OpResult ListObjectsV2(const OpContext& ctx) {
   std::optional<std::string> token = request.Param("continuation-token");
   std::optional<std::string> start_after = request.Param("start-after");
   if (token && !token->empty()) {  // an empty token is no token (and is echoed back)
-    std::optional<std::string> marker = Base64Decode(*token);
-    if (!marker || marker->empty()) {
-      return S3Status("InvalidArgument", "The continuation token provided is incorrect");
-    }
-    params.store.start_after = ResumeAfter(*marker, params.store.prefix, params.store.delimiter);
+    IMGBATCH_ASSIGN_OR_RETURN(std::string marker, DecodeContinuationToken(*token));
+    params.store.start_after = ResumeAfter(marker, params.store.prefix, params.store.delimiter);
   } else if (start_after) {
     params.store.start_after = *start_after;
   }

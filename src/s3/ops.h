@@ -119,6 +119,9 @@ std::string XmlTime(int64_t millis);
 // max-keys / max-parts / max-uploads: default and cap `cap`; negative or not
 // a number: InvalidArgument.
 Result<int> ParseMaxParam(const S3Request& request, std::string_view name, int cap);
+// A continuation-token we handed out (base64 of the last name listed):
+// InvalidArgument when it is not one.
+Result<std::string> DecodeContinuationToken(std::string_view token);
 // encoding-type=url (InvalidArgument for other values).
 Result<bool> ParseUrlEncoding(const S3Request& request);
 // The key or prefix as sent in a listing: URL-encoded when asked.
