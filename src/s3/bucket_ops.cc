@@ -62,10 +62,8 @@ Result<BucketPage> ParseBucketPage(const S3Request& request) {
 Result<std::optional<CorsConfiguration>> LoadCors(const OpContext& ctx) {
   Result<std::string> document = ctx.s3.store.GetBucketConfig(ctx.request.bucket, kCorsConfigName);
   if (!document.ok()) {
-    const Status& status = document.status();
-    bool absent = status.code() == Code::kNotFound && status.detail() != "NoSuchBucket";
-    if (absent) return std::optional<CorsConfiguration>();
-    return status;
+    if (store::IsAbsentBucketConfig(document.status())) return std::optional<CorsConfiguration>();
+    return document.status();
   }
   IMGBATCH_ASSIGN_OR_RETURN(CorsConfiguration config, ParseCorsConfiguration(*document));
   return std::optional<CorsConfiguration>(std::move(config));
@@ -206,8 +204,7 @@ OpResult GetBucketCors(const OpContext& ctx) {
 
 OpResult DeleteBucketCors(const OpContext& ctx) {
   Status status = ctx.s3.store.DeleteBucketConfig(ctx.request.bucket, kCorsConfigName);
-  bool absent = status.code() == Code::kNotFound && status.detail() != "NoSuchBucket";
-  if (!status.ok() && !absent) return status;
+  if (!status.ok() && !store::IsAbsentBucketConfig(status)) return status;
   return EmptyResponse(204);
 }
 

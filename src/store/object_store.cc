@@ -589,9 +589,7 @@ Status StoreImpl::PutBucketTags(const std::string& bucket, const Tags& tags) {
 Result<Tags> StoreImpl::GetBucketTags(const std::string& bucket) {
   Result<std::string> encoded = GetBucketConfig(bucket, kBucketTagsConfig);
   if (!encoded.ok()) {
-    bool untagged =
-        encoded.status().code() == Code::kNotFound && encoded.status().detail() != "NoSuchBucket";
-    if (untagged) return Tags{};
+    if (IsAbsentBucketConfig(encoded.status())) return Tags{};
     return encoded.status();
   }
   std::optional<Tags> tags = DecodeTags(*encoded);

@@ -218,6 +218,12 @@ struct ObjectEvent {
   int64_t time_ms = 0;
 };
 
+// GetBucketConfig's answer for a bucket that exists but has no document of
+// that name (a missing bucket is kNotFound "NoSuchBucket").
+inline bool IsAbsentBucketConfig(const Status& status) {
+  return status.code() == Code::kNotFound && status.detail() != "NoSuchBucket";
+}
+
 // Implemented outside the store (notify). Called inside the object's commit
 // transaction; a non-ok Status aborts the whole write.
 class ObjectEventSink {
