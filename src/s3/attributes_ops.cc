@@ -18,7 +18,6 @@
 namespace imgbatch::s3 {
 namespace {
 
-constexpr int kMaxListedParts = 1000;  // as ListParts
 constexpr std::array<std::string_view, 5> kAttributeNames = {"ETag", "Checksum", "ObjectParts",
                                                              "StorageClass", "ObjectSize"};
 
@@ -48,7 +47,7 @@ bool Wants(const std::vector<std::string_view>& names, std::string_view name) {
 
 // Which of the parts ObjectParts lists, as ListParts pages them.
 struct PartsPage {
-  int max_parts = kMaxListedParts;
+  int max_parts = kMaxListParts;
   int marker = 0;  // parts numbered above it
 };
 
@@ -64,7 +63,7 @@ Result<PartsPage> ParsePartsPage(const S3Request& request) {
       return S3Status("InvalidArgument", std::string("Invalid value for ") + name);
     }
     if (std::string_view(name) == "x-amz-max-parts") {
-      page.max_parts = static_cast<int>(std::min<int64_t>(*number, kMaxListedParts));
+      page.max_parts = static_cast<int>(std::min<int64_t>(*number, kMaxListParts));
     } else {
       page.marker = static_cast<int>(std::min<int64_t>(*number, kMaxPartNumber));
     }

@@ -226,7 +226,7 @@ OpResult AbortMultipartUpload(const OpContext& ctx) {
 
 OpResult ListParts(const OpContext& ctx) {
   const S3Request& request = ctx.request;
-  IMGBATCH_ASSIGN_OR_RETURN(int max_parts, ParseMaxParam(request, "max-parts", 1000));
+  IMGBATCH_ASSIGN_OR_RETURN(int max_parts, ParseMaxParam(request, "max-parts", kMaxListParts));
   std::optional<int64_t> marker = ParseInt(request.Param("part-number-marker").value_or("0"));
   if (!marker || *marker < 0 || *marker > kMaxPartNumber) {
     return S3Status("InvalidArgument", "Invalid part-number-marker");

@@ -116,6 +116,8 @@ OpResult ListObjectsV2(const OpContext& ctx);
 OpResult ListObjectVersions(const OpContext& ctx);
 // ISO 8601 with milliseconds, as S3 lists times.
 std::string XmlTime(int64_t millis);
+// The most parts ListParts and GetObjectAttributes list at once (S3's).
+inline constexpr int kMaxListParts = 1000;
 // max-keys / max-parts / max-uploads: default and cap `cap`; negative or not
 // a number: InvalidArgument.
 Result<int> ParseMaxParam(const S3Request& request, std::string_view name, int cap);
