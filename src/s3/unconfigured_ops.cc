@@ -16,11 +16,10 @@ http::Response OwnerFullControl(const S3Context& s3) {
   pugi::xml_node root = AppendS3Root(doc, "AccessControlPolicy");
   AddOwner(root, "Owner", s3);
   pugi::xml_node grant = root.append_child("AccessControlList").append_child("Grant");
-  pugi::xml_node grantee = grant.append_child("Grantee");
+  AddOwner(grant, "Grantee", s3);  // the owner's ID and DisplayName
+  pugi::xml_node grantee = grant.child("Grantee");
   grantee.append_attribute("xmlns:xsi") = "http://www.w3.org/2001/XMLSchema-instance";
   grantee.append_attribute("xsi:type") = "CanonicalUser";
-  AddText(grantee, "ID", s3.owner_id);
-  AddText(grantee, "DisplayName", s3.owner_display_name);
   AddText(grant, "Permission", "FULL_CONTROL");
   return XmlResponse(doc);
 }
