@@ -35,6 +35,18 @@ bool IsTagging(store::ObjectEventKind kind) {
          kind == store::ObjectEventKind::kTaggingDelete;
 }
 
+bool IsRemoval(store::ObjectEventKind kind) {
+  return kind == store::ObjectEventKind::kDelete ||
+         kind == store::ObjectEventKind::kLifecycleExpiration;
+}
+
+// Who made the change: "AWS:<key id>" for a client, S3 itself for a
+// lifecycle action.
+std::string PrincipalOf(const store::ObjectEvent& event) {
+  if (event.kind == store::ObjectEventKind::kLifecycleExpiration) return event.caller.principal;
+  return event.caller.principal.empty() ? "AWS:ANONYMOUS" : "AWS:" + event.caller.principal;
+}
+
 // What S3 says of the object: size and ETag of what was written, none for a
 // delete. A tagging event names the object by key and ETag; it carries no
 // sequencer, because the object's own did not change (a consumer ordering
@@ -46,7 +58,7 @@ nlohmann::json ObjectOf(const store::ObjectEvent& event) {
     object["eTag"] = meta.etag;
     return object;
   }
-  if (event.kind != store::ObjectEventKind::kDelete) {
+  if (!IsRemoval(event.kind)) {
     object["size"] = meta.size;
     object["eTag"] = meta.etag;
   }
@@ -61,11 +73,12 @@ std::string RenderRecord(const store::ObjectEvent& event, std::string_view confi
   const store::ObjectMeta& meta = event.meta;
   nlohmann::json object = ObjectOf(event);
 
-  std::string principal =
-      event.caller.principal.empty() ? "AWS:ANONYMOUS" : "AWS:" + event.caller.principal;
+  const std::string principal = PrincipalOf(event);
   nlohmann::json record = {
-      // S3 gives tagging events version 2.3 (compatible with 2.1).
-      {"eventVersion", IsTagging(event.kind) ? "2.3" : "2.1"},
+      // S3 gives tagging and lifecycle events version 2.3 (compatible with 2.1).
+      {"eventVersion",
+       IsTagging(event.kind) || event.kind == store::ObjectEventKind::kLifecycleExpiration ? "2.3"
+                                                                                           : "2.1"},
       {"eventSource", "aws:s3"},
       {"awsRegion", source.region},
       {"eventTime", IsoMillis(event.time_ms)},

@@ -20,6 +20,9 @@ constexpr std::string_view kEventTypes[] = {
     "s3:ObjectTagging:*",
     "s3:ObjectTagging:Put",
     "s3:ObjectTagging:Delete",
+    "s3:LifecycleExpiration:*",
+    "s3:LifecycleExpiration:Delete",
+    "s3:LifecycleExpiration:DeleteMarkerCreated",
 };
 
 Status Invalid(std::string message) {
@@ -64,6 +67,8 @@ std::string EventName(store::ObjectEventKind kind) {
       return "ObjectTagging:Put";
     case store::ObjectEventKind::kTaggingDelete:
       return "ObjectTagging:Delete";
+    case store::ObjectEventKind::kLifecycleExpiration:
+      return "LifecycleExpiration:Delete";
   }
   return "";
 }

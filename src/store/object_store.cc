@@ -508,6 +508,7 @@ Status StoreImpl::DeleteBucket(const std::string& name) {
   });
   if (st.ok()) {
     for (const std::string& id : part_blobs) blobs_.Remove(id);
+    ForgetLifecycle(name);  // its configuration went with it (ON DELETE CASCADE)
   }
   return st;
 }

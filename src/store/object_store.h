@@ -56,6 +56,48 @@ struct Checksums {
 // An object's tags (S3 object tagging): key/value pairs in the order given.
 using Tags = std::vector<std::pair<std::string, std::string>>;
 
+// S3 lifecycle configuration of a bucket (rules and timing: lifecycle.h).
+// Which objects a rule applies to: every condition must hold.
+struct LifecycleFilter {
+  std::string prefix;
+  Tags tags;  // the object has each of these, with the same value
+  std::optional<uint64_t> size_greater_than;
+  std::optional<uint64_t> size_less_than;
+};
+
+struct LifecycleRule {
+  std::string id;  // unique in the configuration; made up when the client gives none
+  bool enabled = true;
+  // <Prefix> straight under <Rule> (the first lifecycle API) rather than a
+  // <Filter>: kept so the configuration reads back in the form it was put.
+  bool legacy_prefix = false;
+  LifecycleFilter filter;
+  std::optional<int> expiration_days;
+  std::optional<int64_t> expiration_date_ms;  // a midnight UTC
+  // Versioning actions. Buckets here are never versioned, so these are
+  // stored and returned (S3 accepts them on any bucket) but never act.
+  std::optional<bool> expired_object_delete_marker;
+  std::optional<int> noncurrent_days;
+  std::optional<int> newer_noncurrent_versions;
+  std::optional<int> abort_incomplete_days;  // after CreateMultipartUpload
+};
+
+struct LifecycleConfiguration {
+  std::vector<LifecycleRule> rules;
+};
+
+// When a lifecycle rule will act on an object or upload, and which rule.
+struct ScheduledAction {
+  int64_t time_ms = 0;
+  std::string rule_id;
+};
+
+// What one ApplyLifecycle pass did.
+struct LifecycleReport {
+  uint64_t expired = 0;  // objects deleted
+  uint64_t aborted = 0;  // multipart uploads aborted
+};
+
 struct ObjectMeta {
   std::string bucket;
   std::string key;
@@ -207,8 +249,9 @@ enum class ObjectEventKind {
   kCopy,
   kCompleteMultipartUpload,
   kDelete,
-  kTaggingPut,     // PutObjectTags: the object's bytes and sequence are unchanged
-  kTaggingDelete,  // DeleteObjectTags
+  kTaggingPut,           // PutObjectTags: the object's bytes and sequence are unchanged
+  kTaggingDelete,        // DeleteObjectTags
+  kLifecycleExpiration,  // ApplyLifecycle deleted the object (S3's LifecycleExpiration:Delete)
 };
 
 struct ObjectEvent {
@@ -273,6 +316,26 @@ class ObjectStore {
   // empty set removes them. A bucket without tags has an empty set.
   virtual Status PutBucketTags(const std::string& bucket, const Tags& tags) = 0;
   virtual Result<Tags> GetBucketTags(const std::string& bucket) = 0;
+  // The bucket's lifecycle configuration. Put validates it (lifecycle.h,
+  // ValidateLifecycle), gives rules without an ID one, and replaces the
+  // previous one. Get of a bucket without one: kNotFound
+  // ("NoSuchLifecycleConfiguration"). Delete of none succeeds.
+  virtual Status PutBucketLifecycle(const std::string& bucket, LifecycleConfiguration config) = 0;
+  virtual Result<LifecycleConfiguration> GetBucketLifecycle(const std::string& bucket) = 0;
+  virtual Status DeleteBucketLifecycle(const std::string& bucket) = 0;
+  // When the bucket's lifecycle rules expire this object (x-amz-expiration),
+  // or abort an upload of `key` initiated then (x-amz-abort-date); nullopt
+  // when no enabled rule does. Answered from memory after the first call.
+  virtual std::optional<ScheduledAction> ScheduledExpiration(const ObjectMeta& meta) = 0;
+  virtual std::optional<ScheduledAction> ScheduledAbort(const std::string& bucket,
+                                                        const std::string& key,
+                                                        int64_t initiated_ms) = 0;
+  // One lifecycle pass over every bucket with a configuration, as of now_ms:
+  // deletes the current objects whose expiry time has come (the sink gets
+  // kLifecycleExpiration, by caller "s3.amazonaws.com"; an object written
+  // again since it was read is left for the next pass) and aborts the
+  // incomplete multipart uploads whose abort time has come.
+  virtual Result<LifecycleReport> ApplyLifecycle(int64_t now_ms) = 0;
 
   // Objects. Missing key: kNotFound ("NoSuchKey"). Digest mismatch:
   // kInvalidArgument ("BadDigest" / "XAmzContentChecksumMismatch"). Body

@@ -10,9 +10,12 @@
 
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
+#include <unordered_map>
+#include <vector>
 
 #include "db/database.h"
 #include "store/blob_files.h"
@@ -68,6 +71,13 @@ class StoreImpl final : public ObjectStore {
   Status DeleteBucketConfig(const std::string& bucket, const std::string& name) override;
   Status PutBucketTags(const std::string& bucket, const Tags& tags) override;
   Result<Tags> GetBucketTags(const std::string& bucket) override;
+  Status PutBucketLifecycle(const std::string& bucket, LifecycleConfiguration config) override;
+  Result<LifecycleConfiguration> GetBucketLifecycle(const std::string& bucket) override;
+  Status DeleteBucketLifecycle(const std::string& bucket) override;
+  std::optional<ScheduledAction> ScheduledExpiration(const ObjectMeta& meta) override;
+  std::optional<ScheduledAction> ScheduledAbort(const std::string& bucket, const std::string& key,
+                                                int64_t initiated_ms) override;
+  Result<LifecycleReport> ApplyLifecycle(int64_t now_ms) override;
 
   Result<ObjectMeta> PutObject(const std::string& bucket, const std::string& key, ByteSource& body,
                                const PutOptions& options, const Caller& caller) override;
@@ -159,11 +169,25 @@ class StoreImpl final : public ObjectStore {
   Clock& clock() { return clock_; }
 
  private:
+  // Lifecycle (lifecycle_ops.cc). The cache holds each bucket's configuration
+  // (null: none) as last read; Put/Delete forget it and bump the generation,
+  // so a read that raced with them is not remembered.
+  std::shared_ptr<const LifecycleConfiguration> CachedLifecycle(const std::string& bucket);
+  void ForgetLifecycle(const std::string& bucket);
+  Result<uint64_t> ExpireObjects(const std::string& bucket, const LifecycleConfiguration& config,
+                                 int64_t now_ms);
+  Result<uint64_t> DeleteExpired(const std::string& bucket, const std::vector<ObjectMeta>& due);
+  Result<uint64_t> AbortUploads(const std::string& bucket, const LifecycleConfiguration& config,
+                                int64_t now_ms);
+
   db::Database& db_;
   StoreOptions options_;
   Clock& clock_;
   BlobFiles blobs_;
   std::atomic<ObjectEventSink*> sink_{nullptr};
+  std::mutex lifecycle_mu_;
+  std::unordered_map<std::string, std::shared_ptr<const LifecycleConfiguration>> lifecycle_cache_;
+  uint64_t lifecycle_generation_ = 0;
 };
 
 // Validation shared by the operations (S3 error details included).
