@@ -2,7 +2,8 @@
 // picks the parser: CompleteMultipartUpload, Delete, CORSConfiguration
 // (parsed, rendered, re-parsed and matched), NotificationConfiguration
 // (parsed, rendered, re-parsed: the same value; '4'), Tagging ('5', checked
-// against S3's tag rules too) or CreateBucketConfiguration.
+// against S3's tag rules too), LifecycleConfiguration ('6': validated, stored
+// and read back, applied to an object) or CreateBucketConfiguration.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -11,13 +12,14 @@
 #include "s3/cors.h"
 #include "s3/notification_xml.h"
 #include "s3/request_xml.h"
+#include "store/lifecycle.h"
 #include "store/object_rules.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   std::string_view xml(reinterpret_cast<const char*>(data) + 1, size - 1);
-  // Seeds spell the selector as ASCII '0'..'5'.
-  switch (static_cast<uint8_t>(data[0] - '0') % 6) {
+  // Seeds spell the selector as ASCII '0'..'6'.
+  switch (static_cast<uint8_t>(data[0] - '0') % 7) {
     case 0: {
       auto parts = imgbatch::s3::ParseCompleteMultipartUpload(xml);
       if (parts.ok()) {
@@ -57,6 +59,22 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     case 5: {
       auto tags = imgbatch::s3::ParseTagging(xml);
       if (tags.ok()) (void)imgbatch::store::ValidateTags(*tags);
+      break;
+    }
+    case 6: {
+      auto config = imgbatch::s3::ParseLifecycleConfiguration(xml);
+      if (!config.ok()) break;
+      imgbatch::store::AssignLifecycleRuleIds(*config);
+      if (!imgbatch::store::ValidateLifecycle(*config).ok()) break;
+      // The store keeps what it validated and must read it back whole.
+      auto stored = imgbatch::store::DecodeLifecycle(imgbatch::store::EncodeLifecycle(*config));
+      if (!stored || stored->rules.size() != config->rules.size()) std::abort();
+      imgbatch::store::ObjectMeta meta;
+      meta.key = "photos/a.jpg";
+      meta.size = 1000;
+      meta.last_modified_ms = 1'700'000'000'000;
+      auto expiry = imgbatch::store::ObjectExpiration(*stored, meta);
+      if (expiry && expiry->time_ms % imgbatch::store::kDayMs != 0) std::abort();  // midnights
       break;
     }
     default:

@@ -147,6 +147,7 @@ OpResult CreateMultipartUpload(const OpContext& ctx) {
                          ChecksumAlgorithmName(options.checksum_algorithm));
     response.headers.Set("x-amz-checksum-type", ChecksumTypeName(options.full_object_checksum));
   }
+  AddAbortHeaders(ctx, upload, response.headers);
   return response;
 }
 
@@ -215,7 +216,9 @@ OpResult CompleteMultipartUpload(const OpContext& ctx) {
   AddText(root, "Key", ctx.request.key);
   AddText(root, "ETag", Quoted(meta.etag));
   AddChecksumElements(meta.checksums, root);
-  return XmlResponse(doc);
+  http::Response response = XmlResponse(doc);
+  AddExpirationHeader(ctx, meta, response.headers);
+  return response;
 }
 
 OpResult AbortMultipartUpload(const OpContext& ctx) {

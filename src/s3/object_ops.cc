@@ -314,6 +314,7 @@ OpResult PutObject(const OpContext& ctx) {
   response.content_length = 0;
   response.headers.Set("ETag", Quoted(meta.etag));
   AddChecksumHeaders(meta.checksums, response.headers);
+  AddExpirationHeader(ctx, meta, response.headers);
   return response;
 }
 
@@ -339,6 +340,7 @@ OpResult GetObject(const OpContext& ctx) {
   http::Response response;
   const store::ObjectMeta& meta = data->meta;
   AddObjectHeaders(meta, response.headers);
+  AddExpirationHeader(ctx, meta, response.headers);
   if (data->range) {
     response.status = 206;
     response.headers.Set("Content-Range", "bytes " + std::to_string(data->range->first) + "-" +
@@ -489,7 +491,9 @@ OpResult CopyObject(const OpContext& ctx) {
   AddText(root, "LastModified", XmlTime(meta->last_modified_ms));
   AddText(root, "ETag", Quoted(meta->etag));
   AddChecksumElements(meta->checksums, root);
-  return XmlResponse(doc);
+  http::Response response = XmlResponse(doc);
+  AddExpirationHeader(ctx, *meta, response.headers);
+  return response;
 }
 
 }  // namespace imgbatch::s3

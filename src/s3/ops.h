@@ -59,6 +59,17 @@ OpResult GetBucketNotification(const OpContext& ctx);
 OpResult GetBucketUnconfigured(const OpContext& ctx);
 OpResult GetObjectAcl(const OpContext& ctx);
 
+// lifecycle_ops.cc
+OpResult GetBucketLifecycle(const OpContext& ctx);
+OpResult PutBucketLifecycle(const OpContext& ctx);
+OpResult DeleteBucketLifecycle(const OpContext& ctx);
+// x-amz-expiration when a lifecycle rule will expire the object.
+void AddExpirationHeader(const OpContext& ctx, const store::ObjectMeta& meta,
+                         http::Headers& headers);
+// x-amz-abort-date and x-amz-abort-rule-id when a rule will abort the upload.
+void AddAbortHeaders(const OpContext& ctx, const store::MultipartUpload& upload,
+                     http::Headers& headers);
+
 // attributes_ops.cc
 OpResult GetObjectAttributes(const OpContext& ctx);
 

@@ -41,15 +41,21 @@ bool Has(const QueryParams& query, std::string_view name) {
   return std::any_of(query.begin(), query.end(), [&](const auto& p) { return p.first == name; });
 }
 
-// GET/PUT /<bucket>?notification and GET/PUT/DELETE /<bucket>?tagging.
-// Other methods, and ?notification on an object, stay NotImplemented (both
-// are in kUnsupportedSubresources).
+// GET/PUT /<bucket>?notification and GET/PUT/DELETE /<bucket>?tagging and
+// ?lifecycle. Other methods, and these on an object, stay NotImplemented
+// (they are in kUnsupportedSubresources).
 std::optional<Op> BucketSubresourceOp(std::string_view method, const std::string& bucket,
                                       const std::string& key, const QueryParams& query) {
   if (bucket.empty() || !key.empty()) return std::nullopt;
   if (Has(query, "notification")) {
     if (method == "GET") return Op::kGetBucketNotification;
     if (method == "PUT") return Op::kPutBucketNotification;
+    return std::nullopt;
+  }
+  if (Has(query, "lifecycle")) {
+    if (method == "GET") return Op::kGetBucketLifecycle;
+    if (method == "PUT") return Op::kPutBucketLifecycle;
+    if (method == "DELETE") return Op::kDeleteBucketLifecycle;
     return std::nullopt;
   }
   if (!Has(query, "tagging")) return std::nullopt;
@@ -75,15 +81,13 @@ std::optional<Op> ObjectSubresourceOp(std::string_view method, const std::string
   return std::nullopt;
 }
 
-constexpr std::array<UnconfiguredSubresource, 13> kUnconfiguredSubresources = {{
+constexpr std::array<UnconfiguredSubresource, 12> kUnconfiguredSubresources = {{
     {"acl", "s3:GetBucketAcl", UnconfiguredAnswer::kOwnerFullControl, ""},
     {"ownershipControls", "s3:GetBucketOwnershipControls", UnconfiguredAnswer::kOwnerEnforced, ""},
     {"policy", "s3:GetBucketPolicy", UnconfiguredAnswer::kError, "NoSuchBucketPolicy"},
     {"policyStatus", "s3:GetBucketPolicyStatus", UnconfiguredAnswer::kError, "NoSuchBucketPolicy"},
     {"publicAccessBlock", "s3:GetBucketPublicAccessBlock", UnconfiguredAnswer::kError,
      "NoSuchPublicAccessBlockConfiguration"},
-    {"lifecycle", "s3:GetLifecycleConfiguration", UnconfiguredAnswer::kError,
-     "NoSuchLifecycleConfiguration"},
     {"website", "s3:GetBucketWebsite", UnconfiguredAnswer::kError, "NoSuchWebsiteConfiguration"},
     {"encryption", "s3:GetEncryptionConfiguration", UnconfiguredAnswer::kError,
      "ServerSideEncryptionConfigurationNotFoundError"},
@@ -204,6 +208,12 @@ const char* OpName(Op op) {
       return "PutBucketTagging";
     case Op::kDeleteBucketTagging:
       return "DeleteBucketTagging";
+    case Op::kGetBucketLifecycle:
+      return "GetBucketLifecycleConfiguration";
+    case Op::kPutBucketLifecycle:
+      return "PutBucketLifecycleConfiguration";
+    case Op::kDeleteBucketLifecycle:
+      return "DeleteBucketLifecycle";
     case Op::kPreflight:
       return "Preflight";
     case Op::kListObjectsV1:
@@ -355,6 +365,11 @@ Permission RequiredPermission(const S3Request& request) {
     case Op::kPutBucketTagging:
     case Op::kDeleteBucketTagging:  // S3 has no s3:DeleteBucketTagging action
       return {"s3:PutBucketTagging", bucket_arn};
+    case Op::kGetBucketLifecycle:
+      return {"s3:GetLifecycleConfiguration", bucket_arn};
+    case Op::kPutBucketLifecycle:
+    case Op::kDeleteBucketLifecycle:  // nor an s3:DeleteLifecycleConfiguration one
+      return {"s3:PutLifecycleConfiguration", bucket_arn};
     case Op::kDeleteObjects:
       return {"s3:DeleteObject", bucket_arn + "/*"};
     case Op::kPutObject:

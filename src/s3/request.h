@@ -34,6 +34,9 @@ enum class Op {
   kGetBucketTagging,
   kPutBucketTagging,
   kDeleteBucketTagging,
+  kGetBucketLifecycle,
+  kPutBucketLifecycle,
+  kDeleteBucketLifecycle,
   kPreflight,  // OPTIONS: answered from the CORS rules, no auth (as S3)
   kListObjectsV1,
   kListObjectsV2,
@@ -78,7 +81,7 @@ struct S3Request {
 };
 
 // Bucket sub-resources imgbatch keeps no configuration for (ACLs are
-// disabled, as on new S3 buckets; no bucket policies, lifecycle, website,
+// disabled, as on new S3 buckets; no bucket policies, website,
 // ...). Their GET answers what S3 answers for a bucket where nothing was
 // configured, so tools that read a bucket's settings (s3cmd info, Terraform,
 // SDK helpers) get S3's answers; other methods stay NotImplemented.

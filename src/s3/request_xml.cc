@@ -1,9 +1,13 @@
 #include "s3/request_xml.h"
 
+#include <chrono>
+#include <limits>
+
 #include "common/strings.h"
 #include "s3/checksum_fields.h"
 #include "s3/errors.h"
 #include "s3/wire_xml.h"
+#include "store/lifecycle.h"
 
 namespace imgbatch::s3 {
 namespace {
@@ -94,6 +98,175 @@ Result<store::Tags> ParseTagging(std::string_view xml) {
     tags.emplace_back(key.text().get(), value.text().get());
   }
   return tags;
+}
+
+namespace {
+
+bool IsElement(const pugi::xml_node& node, std::string_view name) {
+  return node.type() == pugi::node_element && LocalName(node) == name;
+}
+
+size_t CountChildren(const pugi::xml_node& parent, std::string_view name) {
+  size_t n = 0;
+  for (pugi::xml_node node : parent.children()) n += IsElement(node, name) ? 1 : 0;
+  return n;
+}
+
+// An element that S3's schema allows once: nullptr when absent, MalformedXML
+// when repeated.
+Result<pugi::xml_node> OptionalChild(const pugi::xml_node& parent, std::string_view name) {
+  if (CountChildren(parent, name) > 1) return Malformed();
+  return ChildByLocalName(parent, name);
+}
+
+template <typename T>
+Status ReadNumber(const pugi::xml_node& parent, std::string_view name, std::optional<T>& out) {
+  IMGBATCH_ASSIGN_OR_RETURN(pugi::xml_node node, OptionalChild(parent, name));
+  if (!node) return Status::Ok();
+  std::optional<int64_t> value = ParseInt(Trim(node.text().get()));
+  if (!value || *value < std::numeric_limits<T>::min() || *value > std::numeric_limits<T>::max()) {
+    return Malformed();
+  }
+  out = static_cast<T>(*value);
+  return Status::Ok();
+}
+
+Status ReadSize(const pugi::xml_node& parent, std::string_view name, std::optional<uint64_t>& out) {
+  std::optional<int64_t> value;
+  IMGBATCH_RETURN_IF_ERROR(ReadNumber(parent, name, value));
+  if (value && *value < 0) return Malformed();
+  if (value) out = static_cast<uint64_t>(*value);
+  return Status::Ok();
+}
+
+Result<std::pair<std::string, std::string>> ReadTag(const pugi::xml_node& tag) {
+  pugi::xml_node key = ChildByLocalName(tag, "Key");
+  pugi::xml_node value = ChildByLocalName(tag, "Value");
+  if (!key || !value) return Malformed();
+  return std::make_pair(std::string(key.text().get()), std::string(value.text().get()));
+}
+
+// The conditions of a <Filter> or of its <And>: and_form allows several.
+Status ReadFilterConditions(const pugi::xml_node& node, bool and_form,
+                            store::LifecycleFilter& filter) {
+  IMGBATCH_ASSIGN_OR_RETURN(pugi::xml_node prefix, OptionalChild(node, "Prefix"));
+  if (prefix) filter.prefix = prefix.text().get();
+  for (pugi::xml_node child : node.children()) {
+    if (!IsElement(child, "Tag")) continue;
+    IMGBATCH_ASSIGN_OR_RETURN(auto tag, ReadTag(child));
+    filter.tags.push_back(std::move(tag));
+  }
+  IMGBATCH_RETURN_IF_ERROR(ReadSize(node, "ObjectSizeGreaterThan", filter.size_greater_than));
+  IMGBATCH_RETURN_IF_ERROR(ReadSize(node, "ObjectSizeLessThan", filter.size_less_than));
+  if (and_form) return Status::Ok();
+  // Outside <And> a filter holds one condition.
+  const size_t conditions = (prefix ? 1 : 0) + filter.tags.size() +
+                            (filter.size_greater_than ? 1 : 0) + (filter.size_less_than ? 1 : 0);
+  return conditions > 1 ? Malformed() : Status::Ok();
+}
+
+Status ReadFilter(const pugi::xml_node& filter_node, store::LifecycleFilter& filter) {
+  IMGBATCH_ASSIGN_OR_RETURN(pugi::xml_node and_node, OptionalChild(filter_node, "And"));
+  IMGBATCH_RETURN_IF_ERROR(ReadFilterConditions(filter_node, /*and_form=*/false, filter));
+  if (!and_node) return Status::Ok();
+  const bool alone = filter.prefix.empty() && filter.tags.empty() && !filter.size_greater_than &&
+                     !filter.size_less_than && !ChildByLocalName(filter_node, "Prefix");
+  if (!alone) return Malformed();  // <And> is the filter's only child
+  return ReadFilterConditions(and_node, /*and_form=*/true, filter);
+}
+
+// "2026-12-01T00:00:00Z", with or without milliseconds, or the date alone.
+Result<int64_t> ReadDate(std::string_view text) {
+  std::string value(Trim(text));
+  if (value.size() == 10) value += "T00:00:00Z";
+  std::optional<SysTime> time = ParseIso8601(value);
+  if (!time) return S3Status("InvalidArgument", "'Date' must be in ISO 8601 format");
+  return std::chrono::duration_cast<std::chrono::milliseconds>(time->time_since_epoch()).count();
+}
+
+Status ReadExpiration(const pugi::xml_node& rule_node, store::LifecycleRule& rule) {
+  IMGBATCH_ASSIGN_OR_RETURN(pugi::xml_node expiration, OptionalChild(rule_node, "Expiration"));
+  if (!expiration) return Status::Ok();
+  IMGBATCH_RETURN_IF_ERROR(ReadNumber(expiration, "Days", rule.expiration_days));
+  IMGBATCH_ASSIGN_OR_RETURN(pugi::xml_node date, OptionalChild(expiration, "Date"));
+  if (date) {
+    IMGBATCH_ASSIGN_OR_RETURN(rule.expiration_date_ms, ReadDate(date.text().get()));
+  }
+  IMGBATCH_ASSIGN_OR_RETURN(pugi::xml_node marker,
+                            OptionalChild(expiration, "ExpiredObjectDeleteMarker"));
+  if (marker) {
+    std::string_view value = Trim(marker.text().get());
+    if (value != "true" && value != "false") return Malformed();
+    rule.expired_object_delete_marker = value == "true";
+  }
+  if (!rule.expiration_days && !rule.expiration_date_ms && !rule.expired_object_delete_marker) {
+    return Malformed();  // an empty <Expiration>
+  }
+  return Status::Ok();
+}
+
+Status ReadOtherActions(const pugi::xml_node& rule_node, store::LifecycleRule& rule) {
+  if (ChildByLocalName(rule_node, "Transition") ||
+      ChildByLocalName(rule_node, "NoncurrentVersionTransition")) {
+    return S3Status("NotImplemented",
+                    "Transitions are not supported: imgbatch keeps every object in one storage "
+                    "class (STANDARD)");
+  }
+  IMGBATCH_ASSIGN_OR_RETURN(pugi::xml_node noncurrent,
+                            OptionalChild(rule_node, "NoncurrentVersionExpiration"));
+  if (noncurrent) {
+    IMGBATCH_RETURN_IF_ERROR(ReadNumber(noncurrent, "NoncurrentDays", rule.noncurrent_days));
+    IMGBATCH_RETURN_IF_ERROR(
+        ReadNumber(noncurrent, "NewerNoncurrentVersions", rule.newer_noncurrent_versions));
+    if (!rule.noncurrent_days) return Malformed();
+  }
+  IMGBATCH_ASSIGN_OR_RETURN(pugi::xml_node abort,
+                            OptionalChild(rule_node, "AbortIncompleteMultipartUpload"));
+  if (abort) {
+    IMGBATCH_RETURN_IF_ERROR(ReadNumber(abort, "DaysAfterInitiation", rule.abort_incomplete_days));
+    if (!rule.abort_incomplete_days) return Malformed();
+  }
+  return Status::Ok();
+}
+
+Result<store::LifecycleRule> ReadLifecycleRule(const pugi::xml_node& node) {
+  store::LifecycleRule rule;
+  IMGBATCH_ASSIGN_OR_RETURN(pugi::xml_node id, OptionalChild(node, "ID"));
+  if (id) rule.id = id.text().get();
+  IMGBATCH_ASSIGN_OR_RETURN(pugi::xml_node status, OptionalChild(node, "Status"));
+  std::string_view status_text = status ? Trim(status.text().get()) : std::string_view();
+  if (status_text != "Enabled" && status_text != "Disabled") return Malformed();
+  rule.enabled = status_text == "Enabled";
+  IMGBATCH_ASSIGN_OR_RETURN(pugi::xml_node prefix, OptionalChild(node, "Prefix"));
+  IMGBATCH_ASSIGN_OR_RETURN(pugi::xml_node filter, OptionalChild(node, "Filter"));
+  if (prefix && filter) return Malformed();
+  if (prefix) {
+    rule.legacy_prefix = true;
+    rule.filter.prefix = prefix.text().get();
+  } else if (filter) {
+    IMGBATCH_RETURN_IF_ERROR(ReadFilter(filter, rule.filter));
+  } else {
+    return Malformed();  // S3 needs one or the other
+  }
+  IMGBATCH_RETURN_IF_ERROR(ReadExpiration(node, rule));
+  IMGBATCH_RETURN_IF_ERROR(ReadOtherActions(node, rule));
+  return rule;
+}
+
+}  // namespace
+
+Result<store::LifecycleConfiguration> ParseLifecycleConfiguration(std::string_view xml) {
+  pugi::xml_document doc;
+  IMGBATCH_ASSIGN_OR_RETURN(pugi::xml_node root, LoadRoot(doc, xml, "LifecycleConfiguration"));
+  store::LifecycleConfiguration config;
+  for (pugi::xml_node node : root.children()) {
+    if (!IsElement(node, "Rule")) continue;
+    if (config.rules.size() > store::kMaxLifecycleRules) break;  // the store refuses the count
+    IMGBATCH_ASSIGN_OR_RETURN(store::LifecycleRule rule, ReadLifecycleRule(node));
+    config.rules.push_back(std::move(rule));
+  }
+  if (config.rules.empty()) return Malformed();
+  return config;
 }
 
 Result<std::string> ParseCreateBucketConfiguration(std::string_view xml) {

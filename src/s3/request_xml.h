@@ -1,5 +1,6 @@
 // Parsers for the XML documents S3 clients send: CompleteMultipartUpload,
-// Delete (DeleteObjects), Tagging and CreateBucketConfiguration. Namespace prefixes are
+// Delete (DeleteObjects), Tagging, LifecycleConfiguration and
+// CreateBucketConfiguration. Namespace prefixes are
 // ignored, as S3 does. Errors: kInvalidArgument with detail "MalformedXML"
 // (or the more precise S3 code). Pure functions; thread-safe; fuzzed by
 // fuzz/s3_xml_fuzzer.cc.
@@ -29,6 +30,16 @@ Result<DeleteObjectsRequest> ParseDeleteObjects(std::string_view xml, size_t max
 // PutObjectTagging's <Tagging><TagSet><Tag><Key/><Value/></Tag>...: the pairs
 // in document order (their rules are checked by the caller).
 Result<store::Tags> ParseTagging(std::string_view xml);
+
+// PutBucketLifecycleConfiguration's <LifecycleConfiguration>: rules with a
+// <Filter> (Prefix, Tag, ObjectSizeGreaterThan, ObjectSizeLessThan, or an
+// <And> of them) or the first API's <Prefix>; Status Enabled or Disabled;
+// Expiration (Days, Date, ExpiredObjectDeleteMarker),
+// NoncurrentVersionExpiration and AbortIncompleteMultipartUpload. The form is
+// checked here (MalformedXML; a Date that is no ISO 8601 time:
+// InvalidArgument), the rules by the store. Transitions are NotImplemented:
+// there is one storage class.
+Result<store::LifecycleConfiguration> ParseLifecycleConfiguration(std::string_view xml);
 
 // The LocationConstraint ("" when absent or the body is empty).
 Result<std::string> ParseCreateBucketConfiguration(std::string_view xml);

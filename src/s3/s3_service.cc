@@ -46,6 +46,12 @@ OpResult RunOp(const OpContext& ctx) {
       return PutBucketTagging(ctx);
     case Op::kDeleteBucketTagging:
       return DeleteBucketTagging(ctx);
+    case Op::kGetBucketLifecycle:
+      return GetBucketLifecycle(ctx);
+    case Op::kPutBucketLifecycle:
+      return PutBucketLifecycle(ctx);
+    case Op::kDeleteBucketLifecycle:
+      return DeleteBucketLifecycle(ctx);
     case Op::kPreflight:
       return Preflight(ctx);
     case Op::kListObjectsV1:

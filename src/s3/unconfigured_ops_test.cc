@@ -19,7 +19,6 @@ TEST_F(UnconfiguredOpsTest, AbsentConfigurationsAreS3sNotFoundErrors) {
       {"policy", "NoSuchBucketPolicy"},
       {"policyStatus", "NoSuchBucketPolicy"},
       {"publicAccessBlock", "NoSuchPublicAccessBlockConfiguration"},
-      {"lifecycle", "NoSuchLifecycleConfiguration"},
       {"website", "NoSuchWebsiteConfiguration"},
       {"encryption", "ServerSideEncryptionConfigurationNotFoundError"},
       {"replication", "ReplicationConfigurationNotFoundError"},
