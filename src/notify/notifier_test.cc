@@ -171,6 +171,29 @@ TEST_F(NotifierTest, TagChangesReachOnlyTaggingSubscribers) {
   EXPECT_TRUE(store_->HeadObject("input", "photo.jpg")->tags.empty());
 }
 
+// Lifecycle expirations reach s3:LifecycleExpiration:* subscribers only: the
+// pipeline's ObjectCreated and ObjectRemoved subscribers hear nothing.
+TEST_F(NotifierTest, LifecycleExpirationsReachOnlyLifecycleSubscribers) {
+  NotificationConfiguration config = JpgConfig();
+  config.queues.push_back({"removed", kQueue, {"s3:ObjectRemoved:*"}, "", ""});
+  config.queues.push_back({"expired", kQueue, {"s3:LifecycleExpiration:*"}, "", ""});
+  ASSERT_TRUE(notifier_->PutConfiguration("input", config, "R1").ok());
+  ASSERT_TRUE(Put("old.jpg", "hello").ok());
+  ASSERT_EQ(dest_->Bodies().size(), 2u);  // the test event, ObjectCreated:Put
+  store::LifecycleRule rule;
+  rule.id = "day";
+  rule.expiration_days = 1;
+  ASSERT_TRUE(store_->PutBucketLifecycle("input", {{rule}}).ok());
+  ASSERT_EQ(store_->ApplyLifecycle(SystemClock::Instance().NowMillis() + 2 * 86'400'000)->expired,
+            1u);
+  auto bodies = dest_->Bodies();
+  ASSERT_EQ(bodies.size(), 3u);
+  auto record = nlohmann::json::parse(bodies[2])["Records"][0];
+  EXPECT_EQ(record["eventName"], "LifecycleExpiration:Delete");
+  EXPECT_EQ(record["s3"]["configurationId"], "expired");
+  EXPECT_EQ(record["s3"]["object"]["key"], "old.jpg");
+}
+
 TEST_F(NotifierTest, ReprocessSendsPutEventsForExistingObjectsUnderThePrefix) {
   auto a = Put("photos/a b.jpg", "one");
   ASSERT_TRUE(Put("photos/b.jpg", "two").ok());

@@ -28,6 +28,10 @@ TEST(NotificationConfig, EventTypeMatching) {
   EXPECT_TRUE(EventTypeMatches("s3:ObjectTagging:Delete", "ObjectTagging:Delete"));
   EXPECT_FALSE(EventTypeMatches("s3:ObjectCreated:*", "ObjectTagging:Put"));
   EXPECT_FALSE(EventTypeMatches("s3:ObjectTagging:Put", "ObjectTagging:Delete"));
+  // Lifecycle deletions are not ObjectRemoved events on S3: a subscriber asks for them.
+  EXPECT_TRUE(IsKnownEventType("s3:LifecycleExpiration:*"));
+  EXPECT_TRUE(EventTypeMatches("s3:LifecycleExpiration:*", "LifecycleExpiration:Delete"));
+  EXPECT_FALSE(EventTypeMatches("s3:ObjectRemoved:*", "LifecycleExpiration:Delete"));
 }
 
 TEST(NotificationConfig, SeedDefaultsAreValidAndNonOverlapping) {
@@ -141,6 +145,27 @@ TEST(EventJson, TaggingEventsNameTheObjectByKeyAndEtag) {
   event.kind = ObjectEventKind::kTaggingDelete;
   doc = nlohmann::json::parse(RenderRecord(event, "c", EventSource{}));
   EXPECT_EQ(doc["Records"][0]["eventName"], "ObjectTagging:Delete");
+}
+
+// A lifecycle deletion: version 2.3, S3 itself as the principal, the object
+// by key and sequencer as for a delete.
+TEST(EventJson, LifecycleExpirationIsS3sOwnDeletion) {
+  store::ObjectEvent event;
+  event.kind = ObjectEventKind::kLifecycleExpiration;
+  event.meta.bucket = "b";
+  event.meta.key = "old.jpg";
+  event.meta.size = 5;
+  event.meta.etag = "d41d8cd98f00b204e9800998ecf8427e";
+  event.meta.sequence = 9;
+  event.caller.principal = "s3.amazonaws.com";
+  auto doc = nlohmann::json::parse(RenderRecord(event, "c", EventSource{}));
+  const auto& record = doc["Records"][0];
+  EXPECT_EQ(record["eventName"], "LifecycleExpiration:Delete");
+  EXPECT_EQ(record["eventVersion"], "2.3");
+  EXPECT_EQ(record["userIdentity"]["principalId"], "s3.amazonaws.com");
+  EXPECT_EQ(record["s3"]["object"]["sequencer"], Sequencer(9));
+  EXPECT_FALSE(record["s3"]["object"].contains("size"));
+  EXPECT_FALSE(record["s3"]["object"].contains("eTag"));
 }
 
 TEST(EventJson, TestEvent) {

@@ -323,6 +323,16 @@ void ReadLimits(Reader& r, const toml::table& root, Config& c) {
   }
 }
 
+void ReadLifecycle(Reader& r, const toml::table& root, Config& c) {
+  const toml::table* t = r.Table(root, "lifecycle");
+  if (!t) return;
+  r.OnlyKeys(*t, {"interval_seconds"}, "[lifecycle]");
+  r.Get(*t, "interval_seconds", c.lifecycle.interval_seconds);
+  if (c.lifecycle.interval_seconds < 1) {
+    r.Fail(t->get("interval_seconds"), "interval_seconds must be at least 1");
+  }
+}
+
 }  // namespace
 
 std::vector<std::string> DefaultImageSuffixes() {
@@ -372,7 +382,7 @@ Result<Config> ParseConfig(const std::string& toml_text, const std::string& file
   Reader r(file_name);
   r.OnlyKeys(root,
              {"buckets", "queues", "notifications", "outputs", "workers", "alarms", "scaling",
-              "keys", "root_key", "limits"},
+              "keys", "root_key", "limits", "lifecycle"},
              "the top level");
   r.GetStrings(root, "buckets", c.buckets);
   ReadQueues(r, root, c);
@@ -383,6 +393,7 @@ Result<Config> ParseConfig(const std::string& toml_text, const std::string& file
   ReadScaling(r, root, c);
   ReadKeys(r, root, c);
   ReadLimits(r, root, c);
+  ReadLifecycle(r, root, c);
   if (!r.ok()) return r.status();
   IMGBATCH_RETURN_IF_ERROR(ValidateConfig(c));
   return c;

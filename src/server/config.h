@@ -102,6 +102,11 @@ struct LimitsConfig {
   int64_t max_messages_in_flight_fifo = 20'000;
 };
 
+// S3 lifecycle: how often the buckets' rules are applied (lifecycle_runner.h).
+struct LifecycleConfig {
+  int interval_seconds = 3600;
+};
+
 struct Config {
   std::string source = "built-in seed defaults";
   std::vector<std::string> buckets;
@@ -113,6 +118,7 @@ struct Config {
   ScalingConfig scaling;
   std::vector<KeyConfig> keys;
   LimitsConfig limits;
+  LifecycleConfig lifecycle;
   std::optional<std::string> root_access_key_id, root_secret_access_key;
 };
 

@@ -55,6 +55,7 @@ TEST(Config, TheExampleFileParsesToTheSeedDefaults) {
   EXPECT_EQ(c->limits.max_messages_in_flight, 120'000);
   EXPECT_EQ(c->limits.max_messages_in_flight_fifo, 20'000);
   EXPECT_EQ(c->workers.nice, seed.workers.nice);
+  EXPECT_EQ(c->lifecycle.interval_seconds, seed.lifecycle.interval_seconds);
 }
 
 TEST(Config, ErrorsNameFileLineAndReason) {
@@ -73,6 +74,11 @@ TEST(Config, ErrorsNameFileLineAndReason) {
   EXPECT_NE(no_flight.status().message().find("t.toml:2:"), std::string::npos)
       << no_flight.status().message();
   EXPECT_NE(no_flight.status().message().find("at least 1"), std::string::npos);
+
+  auto no_interval = ParseConfig("[lifecycle]\ninterval_seconds = 0\n", "t.toml");
+  ASSERT_FALSE(no_interval.ok());
+  EXPECT_NE(no_interval.status().message().find("t.toml:2:"), std::string::npos)
+      << no_interval.status().message();
 
   auto too_nice = ParseConfig("[workers]\nnice = 20\n", "t.toml");
   ASSERT_FALSE(too_nice.ok());

@@ -37,6 +37,7 @@
 #include "server/config.h"
 #include "server/control_loop.h"
 #include "server/data_dir.h"
+#include "server/lifecycle_runner.h"
 #include "server/operator_api.h"
 #include "server/root_key.h"
 #include "server/routing.h"
@@ -77,6 +78,7 @@ struct Services {
   std::unique_ptr<autoscaler::ProcessLauncher> launcher;
   std::unique_ptr<autoscaler::WorkerPool> pool;
   std::unique_ptr<ControlLoop> loop;
+  std::unique_ptr<LifecycleRunner> lifecycle;
   OperatorContext operator_context;
   std::atomic<bool> ready{false};
 };
@@ -502,6 +504,9 @@ int RunUp(const UpOptions& options) {
   ctx.started_ms = SystemClock::Instance().NowMillis();
   ctx.open_connections = [&server] { return server.connection_count(); };
   services.loop->Start();
+  services.lifecycle = std::make_unique<LifecycleRunner>(
+      *services.store, std::chrono::seconds(services.config.lifecycle.interval_seconds));
+  services.lifecycle->Start();
   services.ready = true;
   PrintBanner(options, services, root, server.port());
 
@@ -512,6 +517,7 @@ int RunUp(const UpOptions& options) {
   // still lives: PR_SET_PDEATHSIG follows the forking thread.
   if (services.pool) services.pool->StopAll();  // within their stop timeout
   services.loop->Stop();
+  services.lifecycle->Stop();
   services.queues->ReleaseWaiters();  // parked long polls answer now
   server.Stop(kShutdownGrace);
   spdlog::info("stopped");
