@@ -13,6 +13,8 @@ import {
   GetBucketTaggingCommand, PutBucketTaggingCommand, DeleteBucketTaggingCommand,
   GetBucketAclCommand, GetBucketOwnershipControlsCommand, GetBucketPolicyCommand,
   GetBucketEncryptionCommand, DeleteBucketCommand, paginateListBuckets,
+  GetBucketLifecycleConfigurationCommand, PutBucketLifecycleConfigurationCommand,
+  DeleteBucketLifecycleCommand,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { Crc64Nvme } from '@aws-sdk/checksums/crc';
@@ -114,6 +116,26 @@ test('bucket tagging', async () => {
   await s3.send(new DeleteBucketTaggingCommand({ Bucket: bucket }));
   await assert.rejects(s3.send(new GetBucketTaggingCommand({ Bucket: bucket })),
     (err) => err.name === 'NoSuchTagSet');
+});
+
+test('bucket lifecycle', async () => {
+  await assert.rejects(s3.send(new GetBucketLifecycleConfigurationCommand({ Bucket: bucket })),
+    (err) => err.name === 'NoSuchLifecycleConfiguration' && err.$metadata.httpStatusCode === 404);
+  const Rules = [
+    { ID: 'tmp', Filter: { Prefix: 'tmp/' }, Status: 'Enabled', Expiration: { Days: 1 } },
+    { ID: 'big', Status: 'Enabled', Expiration: { Days: 30 },
+      Filter: { And: { Prefix: 'raw/', ObjectSizeGreaterThan: 1048576 } } },
+  ];
+  await s3.send(new PutBucketLifecycleConfigurationCommand({
+    Bucket: bucket, LifecycleConfiguration: { Rules } }));
+  const got = await s3.send(new GetBucketLifecycleConfigurationCommand({ Bucket: bucket }));
+  assert.deepEqual(got.Rules, Rules);
+  const put = await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'tmp/x', Body: 'x' }));
+  assert.match(put.Expiration, /^expiry-date="[^"]+ 00:00:00 GMT", rule-id="tmp"$/);
+  await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'tmp/x' }));
+  await s3.send(new DeleteBucketLifecycleCommand({ Bucket: bucket }));
+  await assert.rejects(s3.send(new GetBucketLifecycleConfigurationCommand({ Bucket: bucket })),
+    (err) => err.name === 'NoSuchLifecycleConfiguration');
 });
 
 test('reading settings of a bucket with nothing configured', async () => {

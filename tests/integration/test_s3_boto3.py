@@ -5,11 +5,13 @@ CRC32 checksums, aws-chunked trailers) and Debian's /usr/bin/python3 (boto3
 1.26: older signing paths).
 """
 import base64
+import datetime
 import hashlib
 import io
 import os
 import re
 import sys
+import tempfile
 import unittest
 import urllib.error
 import urllib.request
@@ -24,15 +26,23 @@ import botocore  # noqa: E402
 from botocore.exceptions import ClientError  # noqa: E402
 
 SERVER = None
+CONFIG_DIR = None
 
 
 def setUpModule():
-    global SERVER
-    SERVER = harness.Server().start()
+    global SERVER, CONFIG_DIR
+    # The seed's defaults, with lifecycle passes every second instead of hourly
+    # so that an expiry shows within the test.
+    CONFIG_DIR = tempfile.TemporaryDirectory(prefix="imgbatch-s3-boto3-")
+    config = os.path.join(CONFIG_DIR.name, "imgbatch.toml")
+    with open(config, "w") as f:
+        f.write("[lifecycle]\ninterval_seconds = 1\n")
+    SERVER = harness.Server(extra_args=("--config", config)).start()
 
 
 def tearDownModule():
     SERVER.cleanup()
+    CONFIG_DIR.cleanup()
 
 
 def error_code(exc):
@@ -214,6 +224,78 @@ class S3Boto3Test(unittest.TestCase):
         with self.assertRaises(ClientError) as cm:
             self.s3.get_object_tagging(Bucket=self.bucket, Key="absent")
         self.assertEqual(error_code(cm.exception), "NoSuchKey")
+
+    def test_bucket_lifecycle(self):
+        s3 = self.s3
+        with self.assertRaises(ClientError) as cm:
+            s3.get_bucket_lifecycle_configuration(Bucket=self.bucket)
+        self.assertEqual(error_code(cm.exception), "NoSuchLifecycleConfiguration")
+        self.assertEqual(cm.exception.response["ResponseMetadata"]["HTTPStatusCode"], 404)
+        s3.put_object(Bucket=self.bucket, Key="old/a.jpg", Body=b"a")
+        s3.put_object(Bucket=self.bucket, Key="keep/a.jpg", Body=b"a")
+        s3.put_object(Bucket=self.bucket, Key="tmp/a.jpg", Body=b"a", Tagging="stage=done")
+        midnight_2020 = datetime.datetime(2020, 1, 1, tzinfo=datetime.timezone.utc)
+        rules = [
+            {"ID": "past", "Filter": {"Prefix": "old/"}, "Status": "Enabled",
+             "Expiration": {"Date": midnight_2020}},
+            {"ID": "week", "Status": "Enabled", "Expiration": {"Days": 7},
+             "Filter": {"And": {"Prefix": "tmp/",
+                                "Tags": [{"Key": "stage", "Value": "done"}]}}},
+            {"ID": "uploads", "Filter": {"Prefix": ""}, "Status": "Enabled",
+             "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 3}},
+        ]
+        s3.put_bucket_lifecycle_configuration(Bucket=self.bucket,
+                                              LifecycleConfiguration={"Rules": rules})
+        got = s3.get_bucket_lifecycle_configuration(Bucket=self.bucket)["Rules"]
+        self.assertEqual([r["ID"] for r in got], ["past", "week", "uploads"])
+        self.assertEqual(got[0]["Expiration"]["Date"], midnight_2020)
+        self.assertEqual(got[1]["Filter"], rules[1]["Filter"])
+        self.assertEqual(got[2]["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"], 3)
+
+        # The server's pass deletes what the past date expires, and only that.
+        harness.wait_until(
+            lambda: "Contents" not in s3.list_objects_v2(Bucket=self.bucket, Prefix="old/"),
+            timeout=30, what="old/a.jpg expired")
+        keys = [o["Key"] for o in s3.list_objects_v2(Bucket=self.bucket)["Contents"]]
+        self.assertEqual(keys, ["keep/a.jpg", "tmp/a.jpg"])
+        head = s3.head_object(Bucket=self.bucket, Key="tmp/a.jpg")
+        self.assertIn('rule-id="week"', head["Expiration"])
+        self.assertNotIn("Expiration", s3.head_object(Bucket=self.bucket, Key="keep/a.jpg"))
+        upload = s3.create_multipart_upload(Bucket=self.bucket, Key="big.bin")
+        self.assertEqual(upload["AbortRuleId"], "uploads")
+        self.assertEqual(upload["AbortDate"].hour, 0)  # a midnight UTC, three days on
+        s3.abort_multipart_upload(Bucket=self.bucket, Key="big.bin", UploadId=upload["UploadId"])
+
+        bad = [{"ID": "x", "Filter": {"Prefix": ""}, "Status": "Enabled",
+                "Transitions": [{"Days": 30, "StorageClass": "GLACIER"}]}]
+        with self.assertRaises(ClientError) as cm:
+            s3.put_bucket_lifecycle_configuration(Bucket=self.bucket,
+                                                  LifecycleConfiguration={"Rules": bad})
+        self.assertEqual(error_code(cm.exception), "NotImplemented")
+        bad = [dict(rules[0], Expiration={"Days": 0})]
+        with self.assertRaises(ClientError) as cm:
+            s3.put_bucket_lifecycle_configuration(Bucket=self.bucket,
+                                                  LifecycleConfiguration={"Rules": bad})
+        self.assertEqual(error_code(cm.exception), "InvalidArgument")
+        self.assertEqual(len(s3.get_bucket_lifecycle_configuration(Bucket=self.bucket)["Rules"]),
+                         3)  # unchanged
+        self.assertEqual(s3.delete_bucket_lifecycle(Bucket=self.bucket)
+                         ["ResponseMetadata"]["HTTPStatusCode"], 204)
+        with self.assertRaises(ClientError) as cm:
+            s3.get_bucket_lifecycle_configuration(Bucket=self.bucket)
+        self.assertEqual(error_code(cm.exception), "NoSuchLifecycleConfiguration")
+
+    def test_bucket_lifecycle_first_api(self):
+        """PutBucketLifecycle, the deprecated first form: <Prefix> straight in the rule."""
+        rules = [{"ID": "logs", "Prefix": "logs/", "Status": "Disabled",
+                  "Expiration": {"Days": 30}}]
+        self.s3.put_bucket_lifecycle(Bucket=self.bucket, LifecycleConfiguration={"Rules": rules})
+        self.assertEqual(self.s3.get_bucket_lifecycle(Bucket=self.bucket)["Rules"], rules)
+        bad = [dict(rules[0], Status="disabled")]
+        with self.assertRaises(ClientError) as cm:
+            self.s3.put_bucket_lifecycle(Bucket=self.bucket,
+                                         LifecycleConfiguration={"Rules": bad})
+        self.assertEqual(error_code(cm.exception), "MalformedXML")
 
     def test_bucket_tagging(self):
         with self.assertRaises(ClientError) as cm:
