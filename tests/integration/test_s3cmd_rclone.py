@@ -73,6 +73,12 @@ class S3cmdRcloneTest(unittest.TestCase):
         info = self.s3cmd("info", f"s3://{bucket}/dir/f.bin").stdout
         self.assertRegex(info, r"ACL:\s+\S+: FULL_CONTROL")
         self.assertRegex(info, r"Policy:\s+none")
+        # expire sets a lifecycle rule, which info then reads back.
+        self.s3cmd("expire", f"s3://{bucket}", "--expiry-days", "30", "--expiry-prefix", "logs/")
+        self.assertRegex(self.s3cmd("info", f"s3://{bucket}").stdout,
+                         r"Expiration Rule: objects with key prefix 'logs/' will expire in '30'")
+        self.s3cmd("dellifecycle", f"s3://{bucket}")
+        self.assertRegex(self.s3cmd("info", f"s3://{bucket}").stdout, r"Expiration Rule: none")
         self.s3cmd("del", f"s3://{bucket}/dir/f.bin")
         self.s3cmd("rb", f"s3://{bucket}")
 
