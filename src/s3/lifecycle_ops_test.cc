@@ -136,6 +136,10 @@ TEST_F(LifecycleOpsTest, BadDocumentsGetS3sErrorsAndChangeNothing) {
                                  "<StorageClass>GLACIER</StorageClass></Transition>"));
   EXPECT_EQ(transition->response().status, 501);
   EXPECT_EQ(ErrorCode(*transition), "NotImplemented");
+  // A bad transition is still a bad document.
+  EXPECT_EQ(PutError(Rule(filter + "<Status>Enabled</Status><Transition><Date>1970-08-23T01:08:47Z"
+                                   "</Date><StorageClass>GLACIER</StorageClass></Transition>")),
+            "InvalidArgument");
   auto doc = Xml(Call("GET", "/lcy?lifecycle")->BodyText());
   EXPECT_STREQ(doc.child("LifecycleConfiguration").child("Rule").child_value("ID"), "tmp");
 }

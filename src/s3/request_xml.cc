@@ -205,13 +205,37 @@ Status ReadExpiration(const pugi::xml_node& rule_node, store::LifecycleRule& rul
   return Status::Ok();
 }
 
-Status ReadOtherActions(const pugi::xml_node& rule_node, store::LifecycleRule& rule) {
-  if (ChildByLocalName(rule_node, "Transition") ||
-      ChildByLocalName(rule_node, "NoncurrentVersionTransition")) {
-    return S3Status("NotImplemented",
-                    "Transitions are not supported: imgbatch keeps every object in one storage "
-                    "class (STANDARD)");
+// Transitions move objects to other storage classes, which imgbatch does not
+// have: a well-formed one is NotImplemented, but a bad one gets the error S3
+// gives it (a date not at midnight, a day count that is no number).
+Status RefuseTransitions(const pugi::xml_node& rule_node) {
+  bool any = false;
+  for (pugi::xml_node node : rule_node.children()) {
+    if (!IsElement(node, "Transition") && !IsElement(node, "NoncurrentVersionTransition")) {
+      continue;
+    }
+    any = true;
+    std::optional<int> days;
+    IMGBATCH_RETURN_IF_ERROR(ReadNumber(node, "Days", days));
+    IMGBATCH_RETURN_IF_ERROR(ReadNumber(node, "NoncurrentDays", days));
+    if (days && *days < 0) {
+      return S3Status("InvalidArgument", "'Days' in Transition action must be nonnegative");
+    }
+    if (pugi::xml_node date = ChildByLocalName(node, "Date")) {
+      IMGBATCH_ASSIGN_OR_RETURN(int64_t date_ms, ReadDate(date.text().get()));
+      if (date_ms % store::kDayMs != 0) {
+        return S3Status("InvalidArgument", "'Date' must be at midnight GMT");
+      }
+    }
   }
+  if (!any) return Status::Ok();
+  return S3Status("NotImplemented",
+                  "Transitions are not supported: imgbatch keeps every object in one storage "
+                  "class (STANDARD)");
+}
+
+Status ReadOtherActions(const pugi::xml_node& rule_node, store::LifecycleRule& rule) {
+  IMGBATCH_RETURN_IF_ERROR(RefuseTransitions(rule_node));
   IMGBATCH_ASSIGN_OR_RETURN(pugi::xml_node noncurrent,
                             OptionalChild(rule_node, "NoncurrentVersionExpiration"));
   if (noncurrent) {
