@@ -15,8 +15,11 @@
 // CR and LF. "@upload" anywhere in a line stands for the UploadId of the last
 // CreateMultipartUpload, "@etag" for the ETag of the last reply that had one,
 // so that a sequence can reach UploadPart and CompleteMultipartUpload of an
-// upload that exists (ids are random). S3_FUZZ_VERBOSE=1 prints each reply
-// (for writing seeds).
+// upload that exists (ids are random). A line "LIFECYCLE <days>" is no
+// request: it moves the clock on that many days and runs the store's
+// lifecycle pass (what the server's LifecycleRunner does), which must succeed
+// whatever rules and objects the requests before it made. S3_FUZZ_VERBOSE=1
+// prints each reply (for writing seeds).
 #include <pugixml.hpp>
 
 #include <chrono>
@@ -26,6 +29,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -72,6 +76,7 @@ class Harness {
   }
 
   void Run(std::string_view raw_line) {
+    if (raw_line.starts_with("LIFECYCLE ")) return RunLifecycle(raw_line);
     const std::string substituted = Substitute(raw_line);
     const std::string_view line = substituted;
     const size_t bar = line.find(" | ");
@@ -114,6 +119,19 @@ class Harness {
   }
 
  private:
+  void RunLifecycle(std::string_view line) {
+    const std::optional<int64_t> days = imgbatch::ParseInt(imgbatch::Trim(line.substr(10)));
+    if (!days || *days < 0 || *days > 36'500) return;
+    clock_.Advance(std::chrono::hours(24 * *days));
+    auto report = store_->ApplyLifecycle(clock_.NowMillis());
+    if (!report.ok()) Fail("lifecycle pass failed", line, report.status().ToString());
+    if (std::getenv("S3_FUZZ_VERBOSE")) {
+      std::fprintf(stderr, "%.*s\n  -> %llu expired, %llu aborted\n", static_cast<int>(line.size()),
+                   line.data(), static_cast<unsigned long long>(report->expired),
+                   static_cast<unsigned long long>(report->aborted));
+    }
+  }
+
   std::string Substitute(std::string_view line) const {
     std::string out(line);
     for (const auto& [token, value] :
