@@ -28,11 +28,62 @@ Result<std::vector<std::string>> StringOrArray(const json& value, std::string_vi
   return InvalidArgument(std::string(field) + " must be a string or a non-empty array of strings");
 }
 
+// A condition value: a string, number or boolean, or an array of them.
+Result<std::vector<std::string>> ConditionValues(const json& value) {
+  auto one = [](const json& v) -> std::optional<std::string> {
+    if (v.is_string()) return v.get<std::string>();
+    if (v.is_boolean()) return std::string(v.get<bool>() ? "true" : "false");
+    if (v.is_number()) return v.dump();
+    return std::nullopt;
+  };
+  std::vector<std::string> out;
+  if (!value.is_array()) {
+    if (std::optional<std::string> v = one(value)) out.push_back(std::move(*v));
+  } else {
+    for (const auto& item : value) {
+      std::optional<std::string> v = one(item);
+      if (!v) break;
+      out.push_back(std::move(*v));
+    }
+    if (out.size() != value.size()) out.clear();
+  }
+  if (out.empty()) {
+    return InvalidArgument("Condition values must be strings, numbers or booleans (or arrays)");
+  }
+  return out;
+}
+
+// "Condition": {"<operator>": {"<key>": value or [values], ...}, ...}
+Result<std::vector<Condition>> ParseConditionBlock(const json& block) {
+  if (!block.is_object()) return InvalidArgument("Condition must be an object");
+  std::vector<Condition> conditions;
+  for (const auto& [op, keys] : block.items()) {
+    if (!keys.is_object() || keys.empty()) {
+      return InvalidArgument("Condition operator " + op + " must map condition keys to values");
+    }
+    for (const auto& [key, value] : keys.items()) {
+      Condition condition{op, key, {}};
+      IMGBATCH_ASSIGN_OR_RETURN(condition.values, ConditionValues(value));
+      IMGBATCH_RETURN_IF_ERROR(ValidateCondition(condition));
+      conditions.push_back(std::move(condition));
+    }
+  }
+  return conditions;
+}
+
+json ConditionBlockToJson(const std::vector<Condition>& conditions) {
+  json block = json::object();
+  for (const Condition& c : conditions) {
+    block[c.op][c.key] = c.values.size() == 1 ? json(c.values[0]) : json(c.values);
+  }
+  return block;
+}
+
 Result<Statement> ParseStatement(const json& doc) {
   if (!doc.is_object()) return InvalidArgument("Statement entries must be objects");
   // Fields that would change who is allowed what are refused rather than
   // ignored: ignoring a Condition on an Allow would grant more than written.
-  for (const char* unsupported : {"NotAction", "NotResource", "Condition", "NotPrincipal"}) {
+  for (const char* unsupported : {"NotAction", "NotResource", "NotPrincipal"}) {
     if (doc.contains(unsupported)) {
       return InvalidArgument(std::string(unsupported) + " is not supported in key policies");
     }
@@ -49,6 +100,9 @@ Result<Statement> ParseStatement(const json& doc) {
   auto resource = doc.find("Resource");
   if (resource == doc.end()) return InvalidArgument("Statement has no Resource");
   IMGBATCH_ASSIGN_OR_RETURN(st.resources, StringOrArray(*resource, "Resource"));
+  if (auto condition = doc.find("Condition"); condition != doc.end()) {
+    IMGBATCH_ASSIGN_OR_RETURN(st.conditions, ParseConditionBlock(*condition));
+  }
   return st;
 }
 
@@ -133,9 +187,11 @@ std::string Policy::ToJson() const {
   doc["Version"] = kPolicyVersion;
   json list = json::array();
   for (const auto& st : statements) {
-    list.push_back({{"Effect", st.allow ? "Allow" : "Deny"},
-                    {"Action", StringsToJson(st.actions)},
-                    {"Resource", StringsToJson(st.resources)}});
+    json statement = {{"Effect", st.allow ? "Allow" : "Deny"},
+                      {"Action", StringsToJson(st.actions)},
+                      {"Resource", StringsToJson(st.resources)}};
+    if (!st.conditions.empty()) statement["Condition"] = ConditionBlockToJson(st.conditions);
+    list.push_back(std::move(statement));
   }
   doc["Statement"] = std::move(list);
   return doc.dump();
@@ -143,14 +199,16 @@ std::string Policy::ToJson() const {
 
 Policy Policy::AllowAll() {
   Policy policy;
-  policy.statements.push_back(Statement{true, {"*"}, {"*"}});
+  policy.statements.push_back(Statement{true, {"*"}, {"*"}, {}});
   return policy;
 }
 
-bool Policy::Allows(std::string_view action, std::string_view resource) const {
+bool Policy::Allows(std::string_view action, std::string_view resource,
+                    const RequestContext& context) const {
   bool allowed = false;
   for (const auto& st : statements) {
     if (!StatementMatches(st, action, resource)) continue;
+    if (!ConditionsHold(st.conditions, context)) continue;
     if (!st.allow) return false;  // an explicit Deny always wins
     allowed = true;
   }
@@ -169,9 +227,9 @@ std::string QueueArn(std::string_view region, std::string_view account_id, std::
 }
 
 void KeyRegistry::Put(AccessKey key) {
+  auto shared = std::make_shared<const AccessKey>(std::move(key));
   std::lock_guard lock(mu_);
-  std::string id = key.access_key_id;
-  keys_.insert_or_assign(std::move(id), std::move(key));
+  keys_.insert_or_assign(shared->access_key_id, std::move(shared));
 }
 
 bool KeyRegistry::Remove(std::string_view access_key_id) {
@@ -186,30 +244,34 @@ std::optional<AccessKey> KeyRegistry::Find(std::string_view access_key_id) const
   std::lock_guard lock(mu_);
   auto it = keys_.find(access_key_id);
   if (it == keys_.end()) return std::nullopt;
-  return it->second;
+  return *it->second;
 }
 
 std::optional<std::string> KeyRegistry::SecretFor(std::string_view access_key_id) const {
   std::lock_guard lock(mu_);
   auto it = keys_.find(access_key_id);
   if (it == keys_.end()) return std::nullopt;
-  return it->second.secret_access_key;
+  return it->second->secret_access_key;
 }
 
 std::vector<AccessKey> KeyRegistry::List() const {
   std::lock_guard lock(mu_);
   std::vector<AccessKey> out;
   out.reserve(keys_.size());
-  for (const auto& [id, key] : keys_) out.push_back(key);
+  for (const auto& [id, key] : keys_) out.push_back(*key);
   return out;
 }
 
 bool KeyRegistry::Allowed(std::string_view access_key_id, std::string_view action,
-                          std::string_view resource) const {
-  std::lock_guard lock(mu_);
-  auto it = keys_.find(access_key_id);
-  if (it == keys_.end()) return false;
-  return it->second.root || it->second.policy.Allows(action, resource);
+                          std::string_view resource, const RequestContext& context) const {
+  std::shared_ptr<const AccessKey> key;
+  {
+    std::lock_guard lock(mu_);
+    auto it = keys_.find(access_key_id);
+    if (it == keys_.end()) return false;
+    key = it->second;
+  }
+  return key->root || key->policy.Allows(action, resource, context);
 }
 
 }  // namespace imgbatch::auth

@@ -1,8 +1,10 @@
 // IAM-style policies and the key registry: which access key may do what.
 // Statements: Effect Allow/Deny, Action (e.g. "s3:GetObject", "sqs:*"),
 // Resource ARNs with '*'/'?' wildcards, as AWS writes them:
-//   arn:aws:s3:::bucket, arn:aws:s3:::bucket/key, arn:aws:sqs:us-east-1:000000000000:queue.
-// Evaluation as IAM: explicit Deny wins, then any Allow, else implicit deny.
+//   arn:aws:s3:::bucket, arn:aws:s3:::bucket/key, arn:aws:sqs:us-east-1:000000000000:queue,
+// and an optional Condition block (conditions.h) that must hold for the
+// statement to apply. Evaluation as IAM: explicit Deny wins, then any Allow,
+// else implicit deny.
 // Thread-safety: KeyRegistry is thread-safe; Policy is an immutable value.
 #pragma once
 
@@ -14,6 +16,7 @@
 #include <string_view>
 #include <vector>
 
+#include "auth/conditions.h"
 #include "common/status.h"
 
 namespace imgbatch::auth {
@@ -22,6 +25,7 @@ struct Statement {
   bool allow = true;
   std::vector<std::string> actions;    // "s3:GetObject", "s3:*", "*"
   std::vector<std::string> resources;  // ARNs with wildcards, "*"
+  std::vector<Condition> conditions;   // all must hold (none: always)
 };
 
 struct Policy {
@@ -30,7 +34,10 @@ struct Policy {
   static Result<Policy> FromJson(std::string_view json);
   std::string ToJson() const;
   static Policy AllowAll();
-  bool Allows(std::string_view action, std::string_view resource) const;
+  // Conditions are decided against `context`; a request without context has
+  // none of the keys a condition may name.
+  bool Allows(std::string_view action, std::string_view resource,
+              const RequestContext& context = {}) const;
 };
 
 bool WildcardMatch(std::string_view pattern, std::string_view text);  // '*' and '?'
@@ -59,12 +66,14 @@ class KeyRegistry {
   std::optional<std::string> SecretFor(std::string_view access_key_id) const;
   std::vector<AccessKey> List() const;
   // Authorization for a verified caller.
-  bool Allowed(std::string_view access_key_id, std::string_view action,
-               std::string_view resource) const;
+  bool Allowed(std::string_view access_key_id, std::string_view action, std::string_view resource,
+               const RequestContext& context = {}) const;
 
  private:
   mutable std::mutex mu_;
-  std::map<std::string, AccessKey, std::less<>> keys_;
+  // Shared so that Allowed can decide outside the lock (a condition's
+  // resolver may read the store).
+  std::map<std::string, std::shared_ptr<const AccessKey>, std::less<>> keys_;
 };
 
 }  // namespace imgbatch::auth

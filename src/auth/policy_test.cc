@@ -115,8 +115,23 @@ TEST(Policy, RejectsInvalidDocuments) {
            R"({"Statement": [{"Effect": "Allow", "Action": [], "Resource": "*"}]})",
            R"({"Statement": [{"Effect": "Allow", "Action": [1], "Resource": "*"}]})",
            R"({"Statement": [{"Effect": "Allow", "NotAction": "s3:*", "Resource": "*"}]})",
+           // Conditions that cannot be decided are refused, never ignored.
            R"({"Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*",
-                              "Condition": {"Bool": {"aws:SecureTransport": "true"}}}]})",
+                              "Condition": {"StringSounds": {"s3:prefix": "a"}}}]})",
+           R"({"Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*",
+                              "Condition": {"IpAddress": {"aws:SourceIp": "10.0.0.0/33"}}}]})",
+           R"({"Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*",
+                              "Condition": {"DateLessThan": {"aws:CurrentTime": "soon"}}}]})",
+           R"({"Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*",
+                              "Condition": {"Bool": {"aws:SecureTransport": "yes"}}}]})",
+           R"({"Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*",
+                              "Condition": {"StringEquals": {"s3:prefix": []}}}]})",
+           R"({"Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*",
+                              "Condition": {"StringEquals": {"s3:prefix": {"a": 1}}}}]})",
+           R"({"Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*",
+                              "Condition": {"NullIfExists": {"s3:prefix": "true"}}}]})",
+           R"({"Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*",
+                              "Condition": ["Bool"]}]})",
            R"({"Version": "1999-01-01", "Statement": []})",
        }) {
     auto policy = Policy::FromJson(bad);
@@ -136,6 +151,46 @@ TEST(Policy, JsonRoundTrip) {
     EXPECT_EQ(again->statements[i].actions, policy->statements[i].actions);
     EXPECT_EQ(again->statements[i].resources, policy->statements[i].resources);
   }
+}
+
+// Runtime keys are stored as ToJson's text: conditions must survive it.
+TEST(Policy, ConditionsRoundTripThroughJson) {
+  auto policy = Policy::FromJson(R"({"Statement": [{"Effect": "Allow", "Action": "s3:ListBucket",
+      "Resource": "*", "Condition": {"StringLike": {"s3:prefix": ["home/a/*", "shared/*"]},
+                                     "Bool": {"aws:SecureTransport": false},
+                                     "NumericLessThanEquals": {"s3:max-keys": 10}}}]})");
+  ASSERT_TRUE(policy.ok()) << policy.status().ToString();
+  auto again = Policy::FromJson(policy->ToJson());
+  ASSERT_TRUE(again.ok()) << policy->ToJson();
+  ASSERT_EQ(again->statements[0].conditions.size(), 3u);
+  RequestContext context;
+  context.Set("s3:prefix", "home/a/x");
+  context.Set("aws:SecureTransport", "false");
+  context.Set("s3:max-keys", "5");
+  EXPECT_TRUE(again->Allows("s3:ListBucket", "arn:aws:s3:::b", context));
+  context.Set("s3:max-keys", "1000");
+  EXPECT_FALSE(again->Allows("s3:ListBucket", "arn:aws:s3:::b", context));
+}
+
+// A Deny applies only where its condition holds; an Allow likewise.
+TEST(Policy, ConditionsDecideWhetherAStatementApplies) {
+  auto policy = Policy::FromJson(R"({"Statement": [
+      {"Effect": "Allow", "Action": "s3:*", "Resource": "*"},
+      {"Effect": "Deny", "Action": "s3:*", "Resource": "*",
+       "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]})");
+  ASSERT_TRUE(policy.ok());
+  RequestContext plain, tls;
+  plain.Set("aws:SecureTransport", "false");
+  tls.Set("aws:SecureTransport", "true");
+  EXPECT_FALSE(policy->Allows("s3:GetObject", "arn:aws:s3:::b/k", plain));
+  EXPECT_TRUE(policy->Allows("s3:GetObject", "arn:aws:s3:::b/k", tls));
+  // Without the key the Bool condition is false: the Deny does not apply.
+  EXPECT_TRUE(policy->Allows("s3:GetObject", "arn:aws:s3:::b/k"));
+
+  KeyRegistry registry;
+  registry.Put(AccessKey{"AKIACOND", "secret", "cond", *policy, false});
+  EXPECT_FALSE(registry.Allowed("AKIACOND", "s3:GetObject", "arn:aws:s3:::b/k", plain));
+  EXPECT_TRUE(registry.Allowed("AKIACOND", "s3:GetObject", "arn:aws:s3:::b/k", tls));
 }
 
 TEST(KeyRegistry, FindsKeysAndAuthorizes) {

@@ -1,0 +1,69 @@
+// IAM policy conditions: the Condition block of a statement, decided against
+// the request's context keys as IAM documents it ("IAM JSON policy elements:
+// Condition operators" and "Conditions with multiple context keys or
+// values"):
+//   - operators AND together, keys of one operator AND together, the values
+//     of one key OR together (a negated operator: NOR);
+//   - a key the request does not have makes a condition false, except for
+//     negated operators (true), ...IfExists (true) and Null (its test);
+//   - ForAnyValue: / ForAllValues: qualify multivalued keys (ForAllValues of
+//     an absent key is true).
+// Operators: String{Equals,NotEquals,EqualsIgnoreCase,NotEqualsIgnoreCase,
+// Like,NotLike}, Numeric{Equals,NotEquals,LessThan,LessThanEquals,GreaterThan,
+// GreaterThanEquals}, Date{...the same six}, Bool, IpAddress, NotIpAddress,
+// Arn{Equals,NotEquals,Like,NotLike}, Null; each with ...IfExists except Null.
+// Unknown operators and values the operator cannot read are refused when the
+// policy is parsed, never ignored. No policy variables (${aws:username}):
+// values are taken literally.
+// Pure values; thread-safe.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+
+namespace imgbatch::auth {
+
+// The condition keys of one request and their values (IAM's request
+// context). Key names compare case-insensitively, as in IAM.
+class RequestContext {
+ public:
+  void Set(std::string_view key, std::vector<std::string> values);
+  void Set(std::string_view key, std::string value);
+  // For keys that cost work to find (s3:ExistingObjectTag/<key> reads the
+  // object): asked only when a condition names a key Set did not; nullopt
+  // means the request has no such key. Called at most once per key.
+  using Resolver = std::function<std::optional<std::vector<std::string>>(std::string_view key)>;
+  void SetResolver(Resolver resolver) { resolver_ = std::move(resolver); }
+  std::optional<std::vector<std::string>> Find(std::string_view key) const;
+
+ private:
+  std::map<std::string, std::vector<std::string>, std::less<>> values_;  // lower-cased keys
+  Resolver resolver_;
+  mutable std::map<std::string, std::optional<std::vector<std::string>>, std::less<>> resolved_;
+};
+
+// The keys every request has: aws:SourceIp, aws:SecureTransport,
+// aws:CurrentTime, aws:EpochTime, and aws:UserAgent / aws:Referer when sent.
+void SetGlobalConditionKeys(RequestContext& context, std::string_view source_ip, bool secure,
+                            int64_t now_ms, std::optional<std::string_view> user_agent,
+                            std::optional<std::string_view> referer);
+
+// One operator on one key: "ForAnyValue:StringLikeIfExists": {"s3:prefix": [..]}.
+struct Condition {
+  std::string op;   // as written
+  std::string key;  // as written
+  std::vector<std::string> values;
+};
+
+// Checks an operator and its values (kInvalidArgument with the reason).
+Status ValidateCondition(const Condition& condition);
+// Whether every condition holds for the request.
+bool ConditionsHold(const std::vector<Condition>& conditions, const RequestContext& context);
+
+}  // namespace imgbatch::auth
