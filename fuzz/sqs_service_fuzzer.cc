@@ -59,7 +59,8 @@ class AllowAll final : public imgbatch::sqs::Authenticator {
                                              std::string_view) override {
     return imgbatch::sqs::Caller{"AKIDFUZZ"};
   }
-  bool Allowed(const imgbatch::sqs::Caller&, std::string_view, std::string_view) override {
+  bool Allowed(const imgbatch::sqs::Caller&, std::string_view, std::string_view,
+               const imgbatch::auth::RequestContext&) override {
     return true;
   }
 };

@@ -12,6 +12,7 @@
 #include <span>
 #include <string_view>
 
+#include "auth/conditions.h"
 #include "auth/sigv4.h"
 #include "common/status.h"
 #include "http/exchange.h"
@@ -37,9 +38,10 @@ class Authenticator {
   // AWS's error code in Status::detail() ("SignatureDoesNotMatch", ...).
   virtual Result<auth::VerifiedRequest> Verify(const http::RequestHead& head) = 0;
   // Whether the verified caller may perform action ("s3:GetObject") on
-  // resource ("arn:aws:s3:::bucket/key").
+  // resource ("arn:aws:s3:::bucket/key"), with the request's condition keys
+  // for the policies' Condition blocks.
   virtual bool Allowed(const auth::VerifiedRequest& caller, std::string_view action,
-                       std::string_view resource) = 0;
+                       std::string_view resource, const auth::RequestContext& context) = 0;
   // Decodes an aws-chunked body (payload modes kStreaming*), verifying chunk
   // signatures where the mode has them.
   virtual std::unique_ptr<ChunkedBody> OpenChunked(RawBodyRead raw,

@@ -22,6 +22,9 @@ struct OpContext {
   http::Exchange& exchange;
   const auth::VerifiedRequest& caller;  // empty for OPTIONS preflight
   store::Caller store_caller;
+  // The request's condition keys (request.h, AddConditionKeys), for every
+  // Allowed check of the request.
+  const auth::RequestContext& conditions;
 
   // The request body, verified as its payload mode requires.
   Result<std::unique_ptr<RequestBody>> OpenBody() const;

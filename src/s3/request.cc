@@ -403,6 +403,58 @@ Permission RequiredPermission(const S3Request& request) {
   return {"s3:*", request.bucket.empty() ? "*" : bucket_arn};
 }
 
+void AddConditionKeys(const S3Request& request, auth::RequestContext& context) {
+  static constexpr std::string_view kListParams[] = {"prefix", "delimiter", "max-keys"};
+  switch (request.op) {
+    case Op::kListObjectsV1:
+    case Op::kListObjectsV2:
+    case Op::kListObjectVersions:
+    case Op::kListMultipartUploads:
+      for (std::string_view name : kListParams) {
+        if (std::optional<std::string> value = request.Param(name)) {
+          context.Set("s3:" + std::string(name), std::move(*value));
+        }
+      }
+      break;
+    default:
+      break;
+  }
+  static constexpr std::string_view kHeaderKeys[] = {
+      "x-amz-acl",
+      "x-amz-copy-source",
+      "x-amz-metadata-directive",
+      "x-amz-content-sha256",
+      "x-amz-server-side-encryption",
+      "x-amz-server-side-encryption-aws-kms-key-id",
+      "x-amz-storage-class",
+      "x-amz-website-redirect-location",
+      "x-amz-grant-full-control",
+      "x-amz-grant-read",
+      "x-amz-grant-read-acp",
+      "x-amz-grant-write",
+      "x-amz-grant-write-acp",
+      "x-amz-object-ownership",
+  };
+  for (std::string_view name : kHeaderKeys) {
+    if (std::optional<std::string_view> value = request.Header(name)) {
+      context.Set("s3:" + std::string(name), std::string(Trim(*value)));
+    }
+  }
+  if (std::optional<std::string_view> tagging = request.Header("x-amz-tagging")) {
+    std::vector<std::string> keys;
+    for (auto& [key, value] : ParseQuery(*tagging, /*plus_as_space=*/true)) {
+      context.Set("s3:RequestObjectTag/" + key, value);
+      keys.push_back(std::move(key));
+    }
+    context.Set("s3:RequestObjectTagKeys", std::move(keys));
+  }
+  const bool presigned = request.HasParam("X-Amz-Signature") || request.HasParam("Signature");
+  context.Set("s3:authType", presigned ? "REST-QUERY-STRING" : "REST-HEADER");
+  const bool v4 = request.HasParam("X-Amz-Algorithm") ||
+                  request.Header("Authorization").value_or("").starts_with("AWS4-");
+  context.Set("s3:signatureversion", v4 ? "AWS4-HMAC-SHA256" : "AWS");
+}
+
 std::string FormatRequestId(uint64_t request_id) {
   char buf[17];
   std::snprintf(buf, sizeof buf, "%016llX", static_cast<unsigned long long>(request_id));

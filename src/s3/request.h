@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "auth/conditions.h"
 #include "common/status.h"
 #include "common/strings.h"
 #include "http/exchange.h"
@@ -117,6 +118,15 @@ struct Permission {
 Permission RequiredPermission(const S3Request& request);
 std::string BucketArn(std::string_view bucket);
 std::string ObjectArn(std::string_view bucket, std::string_view key);
+
+// S3's condition keys of a request, from its headers and query:
+// s3:prefix / s3:delimiter / s3:max-keys (listings), s3:x-amz-acl,
+// s3:x-amz-copy-source, s3:x-amz-metadata-directive, s3:x-amz-content-sha256
+// and the other x-amz-* headers S3 names as keys, s3:RequestObjectTag/<key>
+// and s3:RequestObjectTagKeys (x-amz-tagging), s3:authType and
+// s3:signatureversion. (s3:ExistingObjectTag/<key> needs the store: the
+// service adds it.)
+void AddConditionKeys(const S3Request& request, auth::RequestContext& context);
 
 // "4442587FB7D0A2F9" from the server's request counter.
 std::string FormatRequestId(uint64_t request_id);

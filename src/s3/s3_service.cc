@@ -112,8 +112,8 @@ Status CheckExpectedOwner(const S3Context& s3, const S3Request& request) {
 
 // Checks that apply to every authenticated operation before the store is
 // touched.
-Status Precheck(const S3Context& s3, const S3Request& request,
-                const auth::VerifiedRequest& caller) {
+Status Precheck(const S3Context& s3, const S3Request& request, const auth::VerifiedRequest& caller,
+                const auth::RequestContext& conditions) {
   if (request.op == Op::kNotImplemented) return S3Status("NotImplemented");
   if (request.op == Op::kMethodNotAllowed) return S3Status("MethodNotAllowed");
   if (request.key.size() > kMaxKeyBytes) return S3Status("KeyTooLongError");
@@ -122,10 +122,35 @@ Status Precheck(const S3Context& s3, const S3Request& request,
   // s3:DeleteObject.
   if (request.op == Op::kDeleteObjects) return Status::Ok();
   Permission permission = RequiredPermission(request);
-  if (!s3.authenticator->Allowed(caller, permission.action, permission.resource)) {
+  if (!s3.authenticator->Allowed(caller, permission.action, permission.resource, conditions)) {
     return S3Status("AccessDenied");
   }
   return Status::Ok();
+}
+
+// The condition keys of a request: the global ones, S3's from its headers
+// and query (request.h), and the tags of the object it names, read only if a
+// policy's condition asks for them.
+auth::RequestContext ConditionContext(const S3Context& s3, const S3Request& request) {
+  const http::RequestHead& head = *request.head;
+  auth::RequestContext context;
+  auth::SetGlobalConditionKeys(context, head.remote_address, head.tls, s3.clock->NowMillis(),
+                               request.Header("User-Agent"), request.Header("Referer"));
+  AddConditionKeys(request, context);
+  if (!request.key.empty()) {
+    context.SetResolver([&store = s3.store, bucket = request.bucket, key = request.key](
+                            std::string_view name) -> std::optional<std::vector<std::string>> {
+      constexpr std::string_view kPrefix = "s3:existingobjecttag/";  // names come lower-cased
+      if (!name.starts_with(kPrefix)) return std::nullopt;
+      Result<store::ObjectMeta> meta = store.HeadObject(bucket, key);
+      if (!meta.ok()) return std::nullopt;
+      for (const auto& [tag, value] : meta->tags) {
+        if (ToLower(tag) == name.substr(kPrefix.size())) return std::vector<std::string>{value};
+      }
+      return std::nullopt;
+    });
+  }
+  return context;
 }
 
 // A request with no credentials at all (no Authorization header, no
@@ -172,21 +197,26 @@ void S3Service::Handle(std::shared_ptr<http::Exchange> exchange) const {
   } else {
     const S3Request& request = *parsed;
     auth::VerifiedRequest caller;
+    auth::RequestContext conditions = ConditionContext(ctx_, request);
     Status status = Status::Ok();
     // OPTIONS preflights carry no credentials, as browsers send them.
     if (request.op != Op::kPreflight) {
       Result<auth::VerifiedRequest> verified = ctx_.authenticator->Verify(head);
       if (verified.ok()) {
         caller = std::move(verified).value();
-        status = Precheck(ctx_, request, caller);
+        status = Precheck(ctx_, request, caller, conditions);
       } else if (IsAnonymous(head)) {
         status = AnonymousFailure(ctx_, request, verified.status());
       } else {
         status = verified.status();
       }
     }
-    OpContext ctx{ctx_, request, *exchange, caller,
-                  store::Caller{caller.access_key_id, head.remote_address, request_id}};
+    OpContext ctx{ctx_,
+                  request,
+                  *exchange,
+                  caller,
+                  store::Caller{caller.access_key_id, head.remote_address, request_id},
+                  conditions};
     if (status.ok()) {
       OpResult result = RunOp(ctx);
       response = result.ok() ? std::move(result).value() : Fail(result.status(), request);
@@ -217,7 +247,7 @@ Result<std::string> OpContext::ReadXmlBody() const {
 }
 
 bool OpContext::Allowed(std::string_view action, std::string_view resource) const {
-  return s3.authenticator->Allowed(caller, action, resource);
+  return s3.authenticator->Allowed(caller, action, resource, conditions);
 }
 
 Result<store::ObjectMeta> OpContext::HeadRequestedObject() const {

@@ -12,6 +12,7 @@
 #include <memory>
 #include <string>
 
+#include "common/clock.h"
 #include "http/exchange.h"
 #include "s3/authenticator.h"
 #include "store/object_store.h"
@@ -50,6 +51,8 @@ struct S3Context {
   // Bucket notifications (?notification); null answers NotImplemented. Must
   // outlive the service.
   notify::Notifier* notifier = nullptr;
+  // aws:CurrentTime and aws:EpochTime of the policies' conditions.
+  const Clock* clock = &SystemClock::Instance();
 };
 
 class S3Service {

@@ -36,8 +36,8 @@ Result<auth::VerifiedRequest> SigV4Authenticator::Verify(const http::RequestHead
 }
 
 bool SigV4Authenticator::Allowed(const auth::VerifiedRequest& caller, std::string_view action,
-                                 std::string_view resource) {
-  return keys_.Allowed(caller.access_key_id, action, resource);
+                                 std::string_view resource, const auth::RequestContext& context) {
+  return keys_.Allowed(caller.access_key_id, action, resource, context);
 }
 
 std::unique_ptr<ChunkedBody> SigV4Authenticator::OpenChunked(RawBodyRead raw,

@@ -19,7 +19,7 @@ class SigV4Authenticator final : public Authenticator {
 
   Result<auth::VerifiedRequest> Verify(const http::RequestHead& head) override;
   bool Allowed(const auth::VerifiedRequest& caller, std::string_view action,
-               std::string_view resource) override;
+               std::string_view resource, const auth::RequestContext& context) override;
   std::unique_ptr<ChunkedBody> OpenChunked(RawBodyRead raw,
                                            const auth::VerifiedRequest& caller) override;
 

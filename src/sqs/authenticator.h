@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 
+#include "auth/conditions.h"
 #include "auth/sigv4.h"
 #include "common/clock.h"
 #include "common/status.h"
@@ -34,9 +35,10 @@ class Authenticator {
   // in Status::detail() ("SignatureDoesNotMatch", "InvalidClientTokenId", ...).
   virtual Result<Caller> Authenticate(const http::RequestHead& head, std::string_view body) = 0;
   // Whether caller may perform action ("sqs:SendMessage") on resource
-  // ("arn:aws:sqs:us-east-1:000000000000:jobs").
-  virtual bool Allowed(const Caller& caller, std::string_view action,
-                       std::string_view resource) = 0;
+  // ("arn:aws:sqs:us-east-1:000000000000:jobs"), with the request's condition
+  // keys (the global aws:* ones) for the policies' Condition blocks.
+  virtual bool Allowed(const Caller& caller, std::string_view action, std::string_view resource,
+                       const auth::RequestContext& context) = 0;
 };
 
 // The production Authenticator: auth::Verify against the registry's secrets,

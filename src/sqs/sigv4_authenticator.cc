@@ -30,8 +30,9 @@ class SigV4Authenticator final : public Authenticator {
     return Caller{verified.access_key_id};
   }
 
-  bool Allowed(const Caller& caller, std::string_view action, std::string_view resource) override {
-    return keys_.Allowed(caller.access_key_id, action, resource);
+  bool Allowed(const Caller& caller, std::string_view action, std::string_view resource,
+               const auth::RequestContext& context) override {
+    return keys_.Allowed(caller.access_key_id, action, resource, context);
   }
 
  private:

@@ -100,6 +100,25 @@ http::Handler SqsService::AsHandler() {
   return [this](std::shared_ptr<http::Exchange> exchange) { Handle(std::move(exchange)); };
 }
 
+namespace {
+
+// SQS has only the global condition keys (aws:SourceIp, aws:SecureTransport,
+// aws:CurrentTime, ...). They are worked out only if a policy's condition
+// asks: most keys have no conditions, and this is every message's path.
+auth::RequestContext GlobalConditionKeys(const http::RequestHead& head) {
+  auth::RequestContext context;
+  context.SetResolver([&head](std::string_view key) -> std::optional<std::vector<std::string>> {
+    auth::RequestContext globals;
+    auth::SetGlobalConditionKeys(globals, head.remote_address, head.tls,
+                                 SystemClock::Instance().NowMillis(),
+                                 head.headers.Get("User-Agent"), head.headers.Get("Referer"));
+    return globals.Find(key);
+  });
+  return context;
+}
+
+}  // namespace
+
 void SqsService::Handle(std::shared_ptr<http::Exchange> exchange) {
   const http::RequestHead& head = exchange->head();
   const std::string request_id = queue::NewMessageId();
@@ -127,7 +146,8 @@ void SqsService::Handle(std::shared_ptr<http::Exchange> exchange) {
             .WithDetail("InvalidAction"));
   }
   const std::string resource = ResourceArn(engine_, *request);
-  if (!authenticator_->Allowed(*caller, IamAction(request->action), resource)) {
+  if (!authenticator_->Allowed(*caller, IamAction(request->action), resource,
+                               GlobalConditionKeys(head))) {
     return fail(Status(Code::kAccessDenied, "Access to the resource " + resource + " is denied.")
                     .WithDetail("AccessDenied"));
   }

@@ -29,7 +29,8 @@ class FakeAuthenticator final : public Authenticator {
     }
     return Caller{"AKIDTEST"};
   }
-  bool Allowed(const Caller&, std::string_view action, std::string_view resource) override {
+  bool Allowed(const Caller&, std::string_view action, std::string_view resource,
+               const auth::RequestContext&) override {
     std::lock_guard lock(mu_);
     last_resource_ = std::string(resource);
     return !denied_.count(std::string(action));

@@ -110,7 +110,7 @@ Result<auth::VerifiedRequest> FakeAuthenticator::Verify(const http::RequestHead&
   }
   {
     std::lock_guard lock(mu_);
-    if (!grants_.count(key) && key != "nobody") {
+    if (!grants_.count(key) && !policies_.count(key) && key != "nobody") {
       return Status(Code::kUnauthenticated, "").WithDetail("InvalidAccessKeyId");
     }
   }
@@ -130,9 +130,17 @@ Result<auth::VerifiedRequest> FakeAuthenticator::Verify(const http::RequestHead&
   return verified;
 }
 
-bool FakeAuthenticator::Allowed(const auth::VerifiedRequest& caller, std::string_view action,
-                                std::string_view resource) {
+void FakeAuthenticator::GrantPolicy(const std::string& key, auth::Policy policy) {
   std::lock_guard lock(mu_);
+  policies_.insert_or_assign(key, std::move(policy));
+}
+
+bool FakeAuthenticator::Allowed(const auth::VerifiedRequest& caller, std::string_view action,
+                                std::string_view resource, const auth::RequestContext& context) {
+  std::lock_guard lock(mu_);
+  if (auto policy = policies_.find(caller.access_key_id); policy != policies_.end()) {
+    return policy->second.Allows(action, resource, context);
+  }
   auto it = grants_.find(caller.access_key_id);
   if (it == grants_.end()) return false;
   for (const auto& [a, r] : it->second) {

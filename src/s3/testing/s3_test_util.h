@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "auth/policy.h"
 #include "common/clock.h"
 #include "db/database.h"
 #include "http/testing.h"
@@ -30,14 +31,17 @@ class FakeAuthenticator final : public Authenticator {
   void Grant(const std::string& key, const std::string& action, const std::string& resource);
 
   Result<auth::VerifiedRequest> Verify(const http::RequestHead& head) override;
+  // Also decides a key's policy (GrantPolicy) against the condition keys.
+  void GrantPolicy(const std::string& key, auth::Policy policy);
   bool Allowed(const auth::VerifiedRequest& caller, std::string_view action,
-               std::string_view resource) override;
+               std::string_view resource, const auth::RequestContext& context) override;
   std::unique_ptr<ChunkedBody> OpenChunked(RawBodyRead raw,
                                            const auth::VerifiedRequest& caller) override;
 
  private:
   std::mutex mu_;
   std::map<std::string, std::vector<std::pair<std::string, std::string>>> grants_;
+  std::map<std::string, auth::Policy> policies_;
 };
 
 // Frames data as an unsigned aws-chunked body with optional trailers.

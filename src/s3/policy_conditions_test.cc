@@ -1,0 +1,124 @@
+// Key policies with Condition blocks through the handler: the condition keys
+// S3 requests carry (s3:prefix, s3:ExistingObjectTag/<key>,
+// s3:RequestObjectTag/<key>, aws:SourceIp, aws:SecureTransport, ...) decide
+// whether a statement applies.
+#include <string>
+
+#include "auth/policy.h"
+#include "s3/request.h"
+#include "s3/testing/s3_test_util.h"
+
+namespace imgbatch::s3::testing {
+namespace {
+
+class PolicyConditionsTest : public S3Fixture {
+ protected:
+  void SetUp() override { CreateBucket("cond"); }
+
+  void PolicyFor(const std::string& key, const std::string& json) {
+    Result<auth::Policy> policy = auth::Policy::FromJson(json);
+    ASSERT_TRUE(policy.ok()) << policy.status().ToString();
+    auth_->GrantPolicy(key, *policy);
+  }
+  std::shared_ptr<http::FakeExchange> As(const std::string& key, const std::string& method,
+                                         const std::string& target, http::Headers headers = {},
+                                         std::string body = {}) {
+    headers.Add("Authorization", "fake " + key);
+    return Call(method, target, std::move(headers), std::move(body));
+  }
+};
+
+TEST_F(PolicyConditionsTest, ListingIsLimitedToAPrefix) {
+  PolicyFor("alice", R"({"Statement": [{"Effect": "Allow", "Action": "s3:ListBucket",
+      "Resource": "arn:aws:s3:::cond", "Condition": {"StringLike": {"s3:prefix": "home/alice/*"}}}]})");
+  EXPECT_EQ(As("alice", "GET", "/cond?list-type=2&prefix=home%2Falice%2Fphotos")->response().status,
+            200);
+  EXPECT_EQ(As("alice", "GET", "/cond?prefix=home%2Falice%2F")->response().status, 200);  // V1
+  EXPECT_EQ(ErrorCode(*As("alice", "GET", "/cond?list-type=2&prefix=home%2Fbob%2F")),
+            "AccessDenied");
+  EXPECT_EQ(ErrorCode(*As("alice", "GET", "/cond?list-type=2")), "AccessDenied");  // no prefix
+}
+
+TEST_F(PolicyConditionsTest, ReadsDependOnTheObjectsTagsAndWritesOnTheTagsSent) {
+  PolicyFor("reader", R"({"Statement": [{"Effect": "Allow", "Action": "s3:GetObject",
+      "Resource": "arn:aws:s3:::cond/*",
+      "Condition": {"StringEquals": {"s3:ExistingObjectTag/public": "yes"}}}]})");
+  PolicyFor("uploader", R"({"Statement": [{"Effect": "Allow", "Action": ["s3:PutObject",
+      "s3:PutObjectTagging"], "Resource": "arn:aws:s3:::cond/*",
+      "Condition": {"StringEquals": {"s3:RequestObjectTag/stage": "raw"},
+                    "ForAllValues:StringEquals": {"s3:RequestObjectTagKeys": ["stage", "team"]}}}]})");
+  http::Headers raw;
+  raw.Add("x-amz-tagging", "stage=raw&team=a");
+  EXPECT_EQ(As("uploader", "PUT", "/cond/shared.jpg", raw, "x")->response().status, 200);
+  EXPECT_EQ(ErrorCode(*As("uploader", "PUT", "/cond/untagged.jpg", {}, "x")), "AccessDenied");
+  http::Headers extra;
+  extra.Add("x-amz-tagging", "stage=raw&owner=b");  // a tag key the policy does not list
+  EXPECT_EQ(ErrorCode(*As("uploader", "PUT", "/cond/extra.jpg", extra, "x")), "AccessDenied");
+
+  http::Headers shared;
+  shared.Add("x-amz-tagging", "public=yes");
+  Put("cond", "public.jpg", "seen", shared);
+  Put("cond", "private.jpg", "unseen");
+  auto got = As("reader", "GET", "/cond/public.jpg");
+  EXPECT_EQ(got->response().status, 200);
+  EXPECT_EQ(got->BodyText(), "seen");
+  EXPECT_EQ(ErrorCode(*As("reader", "GET", "/cond/private.jpg")), "AccessDenied");
+  EXPECT_EQ(ErrorCode(*As("reader", "GET", "/cond/missing.jpg")), "AccessDenied");
+}
+
+TEST_F(PolicyConditionsTest, GlobalKeysSourceIpTransportAndTime) {
+  PolicyFor("local", R"({"Statement": [
+      {"Effect": "Allow", "Action": "s3:*", "Resource": "*",
+       "Condition": {"IpAddress": {"aws:SourceIp": ["127.0.0.0/8", "::1/128"]}}},
+      {"Effect": "Deny", "Action": "s3:DeleteObject", "Resource": "*",
+       "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]})");
+  PolicyFor("remote", R"({"Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*",
+      "Condition": {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}}]})");
+  PolicyFor("expired", R"({"Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*",
+      "Condition": {"DateLessThan": {"aws:CurrentTime": "2020-01-01T00:00:00Z"}}}]})");
+  Put("cond", "k", "v");
+  EXPECT_EQ(As("local", "GET", "/cond/k")->response().status, 200);  // the fake peer: 127.0.0.1
+  EXPECT_EQ(ErrorCode(*As("remote", "GET", "/cond/k")), "AccessDenied");
+  EXPECT_EQ(ErrorCode(*As("local", "DELETE", "/cond/k")), "AccessDenied");  // plain HTTP
+  EXPECT_EQ(ErrorCode(*As("expired", "GET", "/cond/k")), "AccessDenied");   // the clock: 2023
+}
+
+TEST(ConditionKeysTest, FromTheRequestsHeadersAndQuery) {
+  http::RequestHead head;
+  head.method = "GET";
+  head.target = "/b?list-type=2&prefix=a%2Fb&max-keys=5";
+  head.path = "/b";
+  head.query = "list-type=2&prefix=a%2Fb&max-keys=5";
+  head.headers.Add("Authorization", "AWS4-HMAC-SHA256 Credential=...");
+  head.headers.Add("Host", "localhost");
+  Result<S3Request> list = ParseRequest(head, "localhost");
+  ASSERT_TRUE(list.ok());
+  auth::RequestContext context;
+  AddConditionKeys(*list, context);
+  EXPECT_EQ(context.Find("s3:prefix"), std::vector<std::string>{"a/b"});
+  EXPECT_EQ(context.Find("s3:max-keys"), std::vector<std::string>{"5"});
+  EXPECT_EQ(context.Find("s3:delimiter"), std::nullopt);
+  EXPECT_EQ(context.Find("s3:authType"), std::vector<std::string>{"REST-HEADER"});
+  EXPECT_EQ(context.Find("s3:signatureversion"), std::vector<std::string>{"AWS4-HMAC-SHA256"});
+
+  http::RequestHead put;
+  put.method = "PUT";
+  put.target = put.path = "/b/k";
+  put.headers.Add("Host", "localhost");
+  put.headers.Add("x-amz-tagging", "stage=raw&team=a%20b");
+  put.headers.Add("x-amz-acl", "private");
+  put.headers.Add("x-amz-copy-source", "/b/src");
+  Result<S3Request> copy = ParseRequest(put, "localhost");
+  ASSERT_TRUE(copy.ok());
+  auth::RequestContext copy_context;
+  AddConditionKeys(*copy, copy_context);
+  EXPECT_EQ(copy_context.Find("s3:prefix"), std::nullopt);  // not a listing
+  EXPECT_EQ(copy_context.Find("s3:RequestObjectTag/team"), std::vector<std::string>{"a b"});
+  EXPECT_EQ(copy_context.Find("s3:RequestObjectTagKeys"),
+            (std::vector<std::string>{"stage", "team"}));
+  EXPECT_EQ(copy_context.Find("s3:x-amz-acl"), std::vector<std::string>{"private"});
+  EXPECT_EQ(copy_context.Find("s3:x-amz-copy-source"), std::vector<std::string>{"/b/src"});
+}
+
+}  // namespace
+}  // namespace imgbatch::s3::testing
