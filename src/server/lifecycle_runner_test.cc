@@ -12,26 +12,12 @@
 #include "common/hashing.h"
 #include "db/database.h"
 #include "store/lifecycle.h"
+#include "store/store_test_util.h"
 
 namespace imgbatch::server {
 namespace {
 
 using namespace std::chrono_literals;
-
-class StringSource final : public store::ByteSource {
- public:
-  explicit StringSource(std::string data) : data_(std::move(data)) {}
-  Result<size_t> Read(std::span<char> buffer) override {
-    size_t n = std::min(buffer.size(), data_.size() - pos_);
-    std::copy_n(data_.data() + pos_, n, buffer.data());
-    pos_ += n;
-    return n;
-  }
-
- private:
-  std::string data_;
-  size_t pos_ = 0;
-};
 
 class LifecycleRunnerTest : public ::testing::Test {
  protected:
@@ -50,7 +36,7 @@ class LifecycleRunnerTest : public ::testing::Test {
     rule.id = "week";
     rule.expiration_days = 7;
     ASSERT_TRUE(store_->PutBucketLifecycle("input", {{rule}}).ok());
-    StringSource body("image bytes");
+    store::testing::StringSource body("image bytes");
     ASSERT_TRUE(store_->PutObject("input", "a.jpg", body, {}, {}).ok());
   }
   void TearDown() override {
