@@ -143,7 +143,12 @@ bool InBlock(const IpBlock& address, const IpBlock& block) {
 // IAM takes ISO 8601 times (a date alone is its midnight) or epoch seconds.
 std::optional<int64_t> ParseDateMillis(std::string_view text) {
   std::string value(Trim(text));
-  if (std::optional<int64_t> epoch = ParseInt(value)) return *epoch * 1000;
+  if (std::optional<int64_t> epoch = ParseInt(value)) {
+    // Seconds past year 300,000 either way are no date (and would overflow).
+    constexpr int64_t kMaxEpochSeconds = 10'000'000'000'000;
+    if (*epoch > kMaxEpochSeconds || *epoch < -kMaxEpochSeconds) return std::nullopt;
+    return *epoch * 1000;
+  }
   if (value.size() == 10) value += "T00:00:00Z";
   std::optional<SysTime> time = ParseIso8601(value);
   if (!time) return std::nullopt;

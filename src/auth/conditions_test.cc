@@ -78,6 +78,10 @@ TEST(Conditions, NumbersDatesAndBooleans) {
   EXPECT_TRUE(Holds("DateEquals", "aws:CurrentTime", {"1796040000"}, c));  // epoch seconds
   EXPECT_TRUE(Holds("Bool", "aws:SecureTransport", {"false"}, c));
   EXPECT_FALSE(Holds("Bool", "aws:SecureTransport", {"true"}, c));
+  // Epoch seconds too far out to be a date are refused (they would overflow).
+  EXPECT_FALSE(ValidateCondition({"DateLessThan", "aws:EpochTime", {"6148914691236517172"}}).ok());
+  c.Set("aws:EpochTime", "-6148914691236517172");
+  EXPECT_FALSE(Holds("DateLessThan", "aws:EpochTime", {"2026-01-01"}, c));
   c.Set("s3:max-keys", "many");  // a request value that is no number matches nothing
   EXPECT_FALSE(Holds("NumericLessThan", "s3:max-keys", {"100"}, c));
 }
