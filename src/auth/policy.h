@@ -23,8 +23,8 @@ namespace imgbatch::auth {
 
 struct Statement {
   bool allow = true;
-  std::vector<std::string> actions;    // "s3:GetObject", "s3:*", "*"
-  std::vector<std::string> resources;  // ARNs with wildcards, "*"
+  std::vector<std::string> actions;        // "s3:GetObject", "s3:*", "*"
+  std::vector<std::string> resources;      // ARNs with wildcards, "*"
   std::vector<Condition> conditions = {};  // all must hold (none: always)
 };
 
