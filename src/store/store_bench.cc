@@ -1,5 +1,8 @@
 // store_bench: durable small-object PUT throughput through the store and raw
-// group-committed db writes, from many threads. Not a test (no thresholds);
+// group-committed db writes, from many threads; then a lifecycle pass over
+// what the PUTs left (a scan that expires nothing, then one that expires
+// every object) beside its peer, the same deletions as a client makes them
+// (ListObjects + DeleteObjects of 1,000 keys). Not a test (no thresholds);
 // run by hand: store_bench [--threads N] [--seconds S] [--size BYTES] [--dir D]
 #include <stdlib.h>
 
@@ -13,6 +16,7 @@
 #include <vector>
 
 #include "db/database.h"
+#include "store/lifecycle.h"
 #include "store/object_store.h"
 
 namespace {
@@ -68,6 +72,81 @@ void RunFor(const char* name, int threads, double seconds, db::Database& db, Op 
       commits > 0 ? static_cast<double>(after.writes - before.writes) / commits : 0.0);
 }
 
+double SecondsSince(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+uint64_t CountObjects(store::ObjectStore& store, const std::string& bucket) {
+  uint64_t count = 0;
+  store::ListRequest page;
+  while (true) {
+    auto listed = store.ListObjects(bucket, page);
+    if (!listed.ok()) return count;
+    count += listed->objects.size();
+    if (!listed->truncated) return count;
+    page.start_after = listed->objects.back().key;
+  }
+}
+
+// The bucket's objects copied into `to` (same keys), for the peer.
+void CopyAll(store::ObjectStore& store, const std::string& from, const std::string& to) {
+  store::ListRequest page;
+  while (true) {
+    auto listed = store.ListObjects(from, page);
+    if (!listed.ok()) return;
+    for (const auto& meta : listed->objects) {
+      (void)store.CopyObject(from, meta.key, to, meta.key, {}, false, {}, {});
+    }
+    if (!listed->truncated) return;
+    page.start_after = listed->objects.back().key;
+  }
+}
+
+void LifecyclePasses(store::ObjectStore& store) {
+  const uint64_t objects = CountObjects(store, "bench");
+  (void)store.CreateBucket("peer", "");
+  CopyAll(store, "bench", "peer");
+  store::LifecycleRule later;
+  later.id = "later";
+  later.expiration_days = 30;
+  (void)store.PutBucketLifecycle("bench", {{later}});
+  const int64_t now = imgbatch::SystemClock::Instance().NowMillis();
+  auto start = Clock::now();
+  auto scan = store.ApplyLifecycle(now);
+  const double scan_s = SecondsSince(start);
+  store::LifecycleRule past;
+  past.id = "past";
+  past.expiration_date_ms = now / store::kDayMs * store::kDayMs;
+  (void)store.PutBucketLifecycle("bench", {{past}});
+  start = Clock::now();
+  auto expire = store.ApplyLifecycle(now);
+  const double expire_s = SecondsSince(start);
+  // The peer: what a client does without lifecycle rules.
+  start = Clock::now();
+  uint64_t deleted = 0;
+  while (true) {
+    auto listed = store.ListObjects("peer", {});
+    if (!listed.ok() || listed->objects.empty()) break;
+    std::vector<std::string> keys;
+    for (const auto& meta : listed->objects) keys.push_back(meta.key);
+    auto results = store.DeleteObjects("peer", keys, {});
+    if (!results.ok()) break;
+    deleted += results->size();
+  }
+  const double peer_s = SecondsSince(start);
+  std::printf("lifecycle pass, nothing due      objects=%-8llu %10.0f objects/s\n",
+              static_cast<unsigned long long>(objects), static_cast<double>(objects) / scan_s);
+  std::printf("lifecycle pass, all expire       expired=%-8llu %10.0f objects/s\n",
+              static_cast<unsigned long long>(expire.ok() ? expire->expired : 0),
+              static_cast<double>(expire.ok() ? expire->expired : 0) / expire_s);
+  std::printf("peer: List + DeleteObjects(1000) deleted=%-8llu %10.0f objects/s\n",
+              static_cast<unsigned long long>(deleted), static_cast<double>(deleted) / peer_s);
+  std::printf("ratio: lifecycle expiry / client deletes = %.2f%s\n",
+              (static_cast<double>(expire.ok() ? expire->expired : 0) / expire_s) /
+                  (static_cast<double>(deleted) / peer_s),
+              scan.ok() ? "" : " (the scan failed)");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -121,6 +200,7 @@ int main(int argc, char** argv) {
           })
           .ok();
     });
+    LifecyclePasses(**store);
   }
   if (own_dir) std::filesystem::remove_all(dir);
   return 0;
