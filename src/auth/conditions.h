@@ -37,9 +37,13 @@ class RequestContext {
   void Set(std::string_view key, std::string value);
   // For keys that cost work to find (s3:ExistingObjectTag/<key> reads the
   // object): asked only when a condition names a key Set did not; nullopt
-  // means the request has no such key. Called at most once per key.
+  // means the request has no such key. Called at most once per key (a new
+  // resolver forgets what the last one found).
   using Resolver = std::function<std::optional<std::vector<std::string>>(std::string_view key)>;
-  void SetResolver(Resolver resolver) { resolver_ = std::move(resolver); }
+  void SetResolver(Resolver resolver) {
+    resolver_ = std::move(resolver);
+    resolved_.clear();
+  }
   std::optional<std::vector<std::string>> Find(std::string_view key) const;
 
  private:

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "auth/policy.h"
+#include "common/hashing.h"
 #include "s3/request.h"
 #include "s3/testing/s3_test_util.h"
 
@@ -64,6 +65,45 @@ TEST_F(PolicyConditionsTest, ReadsDependOnTheObjectsTagsAndWritesOnTheTagsSent) 
   EXPECT_EQ(got->BodyText(), "seen");
   EXPECT_EQ(ErrorCode(*As("reader", "GET", "/cond/private.jpg")), "AccessDenied");
   EXPECT_EQ(ErrorCode(*As("reader", "GET", "/cond/missing.jpg")), "AccessDenied");
+}
+
+// A check on another object than the one the request names is decided by
+// that object's tags: a copy's source, each key of DeleteObjects.
+TEST_F(PolicyConditionsTest, ExistingTagsAreThoseOfTheObjectChecked) {
+  PolicyFor("mover", R"({"Statement": [
+      {"Effect": "Allow", "Action": ["s3:PutObject", "s3:DeleteObject", "s3:GetObjectTagging"],
+       "Resource": "arn:aws:s3:::cond/*"},
+      {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::cond/*",
+       "Condition": {"StringEquals": {"s3:ExistingObjectTag/public": "yes"}}},
+      {"Effect": "Deny", "Action": "s3:DeleteObject", "Resource": "arn:aws:s3:::cond/*",
+       "Condition": {"StringEquals": {"s3:ExistingObjectTag/keep": "yes"}}}]})");
+  http::Headers public_tag, keep_tag;
+  public_tag.Add("x-amz-tagging", "public=yes");
+  keep_tag.Add("x-amz-tagging", "keep=yes");
+  Put("cond", "private.jpg", "secret");
+  Put("cond", "public.jpg", "open", public_tag);
+  Put("cond", "kept.jpg", "k", keep_tag);
+  Put("cond", "loose.jpg", "l");
+
+  // The destination is tagged public=yes; the source is not: no copy.
+  http::Headers copy;
+  copy.Add("x-amz-copy-source", "/cond/private.jpg");
+  EXPECT_EQ(ErrorCode(*As("mover", "PUT", "/cond/public.jpg", copy)), "AccessDenied");
+  http::Headers copy_public;
+  copy_public.Add("x-amz-copy-source", "/cond/public.jpg");
+  EXPECT_EQ(As("mover", "PUT", "/cond/copied.jpg", copy_public)->response().status, 200);
+
+  const std::string keys =
+      "<Delete><Object><Key>kept.jpg</Key></Object><Object><Key>loose.jpg</Key></Object></Delete>";
+  http::Headers md5;
+  md5.Add("Content-MD5", Base64Encode(Md5(keys)));
+  auto deleted = As("mover", "POST", "/cond?delete", md5, keys);
+  ASSERT_EQ(deleted->response().status, 200) << deleted->BodyText();
+  auto doc = Xml(deleted->BodyText());
+  EXPECT_STREQ(doc.child("DeleteResult").child("Error").child_value("Key"), "kept.jpg");
+  EXPECT_STREQ(doc.child("DeleteResult").child("Error").child_value("Code"), "AccessDenied");
+  EXPECT_STREQ(doc.child("DeleteResult").child("Deleted").child_value("Key"), "loose.jpg");
+  EXPECT_EQ(ErrorCode(*As("mover", "DELETE", "/cond/kept.jpg")), "AccessDenied");
 }
 
 TEST_F(PolicyConditionsTest, GlobalKeysSourceIpTransportAndTime) {

@@ -128,9 +128,25 @@ Status Precheck(const S3Context& s3, const S3Request& request, const auth::Verif
   return Status::Ok();
 }
 
-// The condition keys of a request: the global ones, S3's from its headers
-// and query (request.h), and the tags of the object it names, read only if a
+// s3:ExistingObjectTag/<key> of one object: its tags, read only if a
 // policy's condition asks for them.
+auth::RequestContext::Resolver ObjectTagResolver(store::ObjectStore& store, std::string bucket,
+                                                 std::string key) {
+  return [&store, bucket = std::move(bucket),
+          key = std::move(key)](std::string_view name) -> std::optional<std::vector<std::string>> {
+    constexpr std::string_view kPrefix = "s3:existingobjecttag/";  // names come lower-cased
+    if (!name.starts_with(kPrefix)) return std::nullopt;
+    Result<store::ObjectMeta> meta = store.HeadObject(bucket, key);
+    if (!meta.ok()) return std::nullopt;
+    for (const auto& [tag, value] : meta->tags) {
+      if (ToLower(tag) == name.substr(kPrefix.size())) return std::vector<std::string>{value};
+    }
+    return std::nullopt;
+  };
+}
+
+// The condition keys of a request: the global ones, S3's from its headers
+// and query (request.h), and the tags of the object it names.
 auth::RequestContext ConditionContext(const S3Context& s3, const S3Request& request) {
   const http::RequestHead& head = *request.head;
   auth::RequestContext context;
@@ -138,19 +154,19 @@ auth::RequestContext ConditionContext(const S3Context& s3, const S3Request& requ
                                request.Header("User-Agent"), request.Header("Referer"));
   AddConditionKeys(request, context);
   if (!request.key.empty()) {
-    context.SetResolver([&store = s3.store, bucket = request.bucket, key = request.key](
-                            std::string_view name) -> std::optional<std::vector<std::string>> {
-      constexpr std::string_view kPrefix = "s3:existingobjecttag/";  // names come lower-cased
-      if (!name.starts_with(kPrefix)) return std::nullopt;
-      Result<store::ObjectMeta> meta = store.HeadObject(bucket, key);
-      if (!meta.ok()) return std::nullopt;
-      for (const auto& [tag, value] : meta->tags) {
-        if (ToLower(tag) == name.substr(kPrefix.size())) return std::vector<std::string>{value};
-      }
-      return std::nullopt;
-    });
+    context.SetResolver(ObjectTagResolver(s3.store, request.bucket, request.key));
   }
   return context;
+}
+
+// The bucket and key of an object ARN ("arn:aws:s3:::bucket/key").
+std::optional<std::pair<std::string_view, std::string_view>> ArnObject(std::string_view arn) {
+  constexpr std::string_view kS3Arn = "arn:aws:s3:::";
+  if (!arn.starts_with(kS3Arn)) return std::nullopt;
+  arn.remove_prefix(kS3Arn.size());
+  const size_t slash = arn.find('/');
+  if (slash == std::string_view::npos) return std::nullopt;
+  return std::make_pair(arn.substr(0, slash), arn.substr(slash + 1));
 }
 
 // A request with no credentials at all (no Authorization header, no
@@ -247,7 +263,16 @@ Result<std::string> OpContext::ReadXmlBody() const {
 }
 
 bool OpContext::Allowed(std::string_view action, std::string_view resource) const {
-  return s3.authenticator->Allowed(caller, action, resource, conditions);
+  // A check on another object than the request's (a copy's source, each key
+  // of DeleteObjects) decides s3:ExistingObjectTag by that object's tags.
+  auto object = ArnObject(resource);
+  if (!object || (object->first == request.bucket && object->second == request.key)) {
+    return s3.authenticator->Allowed(caller, action, resource, conditions);
+  }
+  auth::RequestContext for_object = conditions;
+  for_object.SetResolver(
+      ObjectTagResolver(s3.store, std::string(object->first), std::string(object->second)));
+  return s3.authenticator->Allowed(caller, action, resource, for_object);
 }
 
 Result<store::ObjectMeta> OpContext::HeadRequestedObject() const {
