@@ -174,11 +174,8 @@ Result<uint64_t> StoreImpl::DeleteExpired(const std::string& bucket,
     for (const ObjectMeta& read : due) {
       IMGBATCH_ASSIGN_OR_RETURN(auto current, LoadObject(txn, bucket, read.key, false));
       if (!current || current->meta.sequence != read.sequence) continue;  // written since
-      IMGBATCH_RETURN_IF_ERROR(DeleteObjectRows(txn, bucket, read.key));
-      ObjectMeta meta = current->meta;
-      IMGBATCH_ASSIGN_OR_RETURN(meta.sequence, NextSequence(txn));
       IMGBATCH_RETURN_IF_ERROR(
-          EmitEvent(txn, ObjectEventKind::kLifecycleExpiration, meta, caller, now));
+          RemoveObject(txn, current->meta, ObjectEventKind::kLifecycleExpiration, caller, now));
       if (current->blob_id) removed_blobs.push_back(*current->blob_id);
       ++deleted;
     }

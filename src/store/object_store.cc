@@ -294,14 +294,16 @@ Result<uint64_t> StoreImpl::NextSequence(db::Txn& txn) {
   return value;
 }
 
-Status StoreImpl::DeleteObjectRows(db::Txn& txn, const std::string& bucket,
-                                   const std::string& key) {
+Status StoreImpl::RemoveObject(db::Txn& txn, const ObjectMeta& current, ObjectEventKind kind,
+                               const Caller& caller, int64_t now_ms) {
   for (const char* sql : {"DELETE FROM objects WHERE bucket=? AND key=?",
                           "DELETE FROM object_parts WHERE bucket=? AND key=?"}) {
     IMGBATCH_ASSIGN_OR_RETURN(auto del, txn.Prepare(sql));
-    IMGBATCH_RETURN_IF_ERROR(del.Bind(1, bucket).Bind(2, key).Run());
+    IMGBATCH_RETURN_IF_ERROR(del.Bind(1, current.bucket).Bind(2, current.key).Run());
   }
-  return Status::Ok();
+  ObjectMeta removed = current;
+  IMGBATCH_ASSIGN_OR_RETURN(removed.sequence, NextSequence(txn));
+  return EmitEvent(txn, kind, removed, caller, now_ms);
 }
 
 Status StoreImpl::EmitEvent(db::Txn& txn, ObjectEventKind kind, const ObjectMeta& meta,
@@ -711,11 +713,8 @@ Result<bool> StoreImpl::DeleteObject(const std::string& bucket, const std::strin
     IMGBATCH_RETURN_IF_ERROR(BucketExists(txn, bucket));
     IMGBATCH_ASSIGN_OR_RETURN(auto current, LoadObject(txn, bucket, key, false));
     if (!current) return Status::Ok();
-    IMGBATCH_RETURN_IF_ERROR(DeleteObjectRows(txn, bucket, key));
-    ObjectMeta meta = current->meta;
-    IMGBATCH_ASSIGN_OR_RETURN(meta.sequence, NextSequence(txn));
     IMGBATCH_RETURN_IF_ERROR(
-        EmitEvent(txn, ObjectEventKind::kDelete, meta, caller, clock_.NowMillis()));
+        RemoveObject(txn, current->meta, ObjectEventKind::kDelete, caller, clock_.NowMillis()));
     existed = true;
     removed_blob = current->blob_id;
     return Status::Ok();
@@ -754,10 +753,8 @@ Result<std::vector<ObjectStore::DeleteResult>> StoreImpl::DeleteObjects(
       result.status = [&]() -> Status {
         IMGBATCH_ASSIGN_OR_RETURN(auto current, LoadObject(txn, bucket, key, false));
         if (!current) return Status::Ok();
-        IMGBATCH_RETURN_IF_ERROR(DeleteObjectRows(txn, bucket, key));
-        ObjectMeta meta = current->meta;
-        IMGBATCH_ASSIGN_OR_RETURN(meta.sequence, NextSequence(txn));
-        IMGBATCH_RETURN_IF_ERROR(EmitEvent(txn, ObjectEventKind::kDelete, meta, caller, now));
+        IMGBATCH_RETURN_IF_ERROR(
+            RemoveObject(txn, current->meta, ObjectEventKind::kDelete, caller, now));
         result.existed = true;
         blob = current->blob_id;
         return Status::Ok();

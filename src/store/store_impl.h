@@ -150,8 +150,11 @@ class StoreImpl final : public ObjectStore {
   static Result<std::optional<StoredObject>> LoadObject(db::Conn& conn, const std::string& bucket,
                                                         const std::string& key, bool with_data);
   static Result<uint64_t> NextSequence(db::Txn& txn);
-  // Removes the object row and its recorded part sizes.
-  static Status DeleteObjectRows(db::Txn& txn, const std::string& bucket, const std::string& key);
+  // Removes a current object (its row and recorded parts), moves the store's
+  // sequence on and emits `kind` for it, in the caller's transaction. Its
+  // blob, if any, is the caller's to unlink after the commit.
+  Status RemoveObject(db::Txn& txn, const ObjectMeta& current, ObjectEventKind kind,
+                      const Caller& caller, int64_t now_ms);
   // The tags of the current object, replaced in place; `kind` is the event.
   Status ReplaceTags(const std::string& bucket, const std::string& key, const Tags& tags,
                      ObjectEventKind kind, const Caller& caller);
