@@ -14,8 +14,7 @@ namespace {
 const imgbatch::auth::RequestContext& Context() {
   static const imgbatch::auth::RequestContext context = [] {
     imgbatch::auth::RequestContext c;
-    imgbatch::auth::SetGlobalConditionKeys(c, "127.0.0.1", false, 1'796'040'000'000, "aws-cli/2.9",
-                                           std::nullopt);
+    c.SetGlobals({"127.0.0.1", false, 1'796'040'000'000, "aws-cli/2.9", std::nullopt});
     c.Set("s3:prefix", "home/alice/");
     c.Set("s3:max-keys", "100");
     c.Set("s3:RequestObjectTagKeys", std::vector<std::string>{"stage", "team"});

@@ -240,6 +240,23 @@ bool Holds(const ParsedOperator& op, const Condition& condition, const RequestCo
   return false;
 }
 
+// One global key (lower-cased name) from the request's facts.
+std::optional<std::vector<std::string>> GlobalKey(std::string_view key,
+                                                  const GlobalRequestFacts& facts) {
+  auto one = [](std::string value) { return std::vector<std::string>{std::move(value)}; };
+  if (key == "aws:sourceip" && !facts.source_ip.empty()) return one(std::string(facts.source_ip));
+  if (key == "aws:securetransport") return one(facts.secure ? "true" : "false");
+  if (key == "aws:currenttime") {
+    std::string iso = FormatIso8601Millis(SysTime{std::chrono::milliseconds(facts.now_ms)});
+    if (iso.size() == 24) iso = iso.substr(0, 19) + "Z";  // whole seconds, as AWS gives it
+    return one(std::move(iso));
+  }
+  if (key == "aws:epochtime") return one(std::to_string(facts.now_ms / 1000));
+  if (key == "aws:useragent" && facts.user_agent) return one(std::string(*facts.user_agent));
+  if (key == "aws:referer" && facts.referer) return one(std::string(*facts.referer));
+  return std::nullopt;
+}
+
 Status Invalid(const Condition& condition, const std::string& why) {
   return InvalidArgument("Condition " + condition.op + " on " + condition.key + ": " + why);
 }
@@ -257,25 +274,12 @@ void RequestContext::Set(std::string_view key, std::string value) {
 std::optional<std::vector<std::string>> RequestContext::Find(std::string_view key) const {
   const std::string lower = ToLower(key);
   if (auto it = values_.find(lower); it != values_.end()) return it->second;
+  if (globals_ && lower.starts_with("aws:")) return GlobalKey(lower, *globals_);
   if (!resolver_) return std::nullopt;
   if (auto it = resolved_.find(lower); it != resolved_.end()) return it->second;
   std::optional<std::vector<std::string>> found = resolver_(lower);
   resolved_.emplace(lower, found);
   return found;
-}
-
-void SetGlobalConditionKeys(RequestContext& context, std::string_view source_ip, bool secure,
-                            int64_t now_ms, std::optional<std::string_view> user_agent,
-                            std::optional<std::string_view> referer) {
-  const SysTime now{std::chrono::milliseconds(now_ms)};
-  if (!source_ip.empty()) context.Set("aws:SourceIp", std::string(source_ip));
-  context.Set("aws:SecureTransport", secure ? "true" : "false");
-  std::string iso = FormatIso8601Millis(now);  // whole seconds, as AWS gives it
-  if (iso.size() == 24) iso = iso.substr(0, 19) + "Z";
-  context.Set("aws:CurrentTime", iso);
-  context.Set("aws:EpochTime", std::to_string(now_ms / 1000));
-  if (user_agent) context.Set("aws:UserAgent", std::string(*user_agent));
-  if (referer) context.Set("aws:Referer", std::string(*referer));
 }
 
 Status ValidateCondition(const Condition& condition) {

@@ -18,6 +18,7 @@
 // Pure values; thread-safe.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <optional>
@@ -29,10 +30,24 @@
 
 namespace imgbatch::auth {
 
+// What a request knows of itself, for the global condition keys:
+// aws:SourceIp, aws:SecureTransport, aws:CurrentTime, aws:EpochTime, and
+// aws:UserAgent / aws:Referer when sent. The views must outlive the context.
+struct GlobalRequestFacts {
+  std::string_view source_ip;
+  bool secure = false;
+  int64_t now_ms = 0;
+  std::optional<std::string_view> user_agent;
+  std::optional<std::string_view> referer;
+};
+
 // The condition keys of one request and their values (IAM's request
 // context). Key names compare case-insensitively, as in IAM.
 class RequestContext {
  public:
+  // The global aws:* keys, worked out from the facts only when a condition
+  // names one (most policies have none; SQS messages pass here).
+  void SetGlobals(GlobalRequestFacts facts) { globals_ = facts; }
   void Set(std::string_view key, std::vector<std::string> values);
   void Set(std::string_view key, std::string value);
   // For keys that cost work to find (s3:ExistingObjectTag/<key> reads the
@@ -48,15 +63,10 @@ class RequestContext {
 
  private:
   std::map<std::string, std::vector<std::string>, std::less<>> values_;  // lower-cased keys
+  std::optional<GlobalRequestFacts> globals_;
   Resolver resolver_;
   mutable std::map<std::string, std::optional<std::vector<std::string>>, std::less<>> resolved_;
 };
-
-// The keys every request has: aws:SourceIp, aws:SecureTransport,
-// aws:CurrentTime, aws:EpochTime, and aws:UserAgent / aws:Referer when sent.
-void SetGlobalConditionKeys(RequestContext& context, std::string_view source_ip, bool secure,
-                            int64_t now_ms, std::optional<std::string_view> user_agent,
-                            std::optional<std::string_view> referer);
 
 // One operator on one key: "ForAnyValue:StringLikeIfExists": {"s3:prefix": [..]}.
 struct Condition {

@@ -138,7 +138,7 @@ TEST(Conditions, TheResolverIsAskedOnlyForKeysNamedAndOnlyOnce) {
 
 TEST(Conditions, GlobalKeys) {
   RequestContext c;
-  SetGlobalConditionKeys(c, "127.0.0.1", false, 1'796'040'000'123, "aws-cli/2.9", std::nullopt);
+  c.SetGlobals({"127.0.0.1", false, 1'796'040'000'123, "aws-cli/2.9", std::nullopt});
   EXPECT_EQ(c.Find("aws:SourceIp"), std::vector<std::string>{"127.0.0.1"});
   EXPECT_EQ(c.Find("aws:SecureTransport"), std::vector<std::string>{"false"});
   EXPECT_EQ(c.Find("aws:CurrentTime"), std::vector<std::string>{"2026-11-30T12:00:00Z"});

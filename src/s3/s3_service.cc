@@ -150,8 +150,8 @@ auth::RequestContext::Resolver ObjectTagResolver(store::ObjectStore& store, std:
 auth::RequestContext ConditionContext(const S3Context& s3, const S3Request& request) {
   const http::RequestHead& head = *request.head;
   auth::RequestContext context;
-  auth::SetGlobalConditionKeys(context, head.remote_address, head.tls, s3.clock->NowMillis(),
-                               request.Header("User-Agent"), request.Header("Referer"));
+  context.SetGlobals({head.remote_address, head.tls, s3.clock->NowMillis(),
+                      request.Header("User-Agent"), request.Header("Referer")});
   AddConditionKeys(request, context);
   if (!request.key.empty()) {
     context.SetResolver(ObjectTagResolver(s3.store, request.bucket, request.key));

@@ -103,17 +103,11 @@ http::Handler SqsService::AsHandler() {
 namespace {
 
 // SQS has only the global condition keys (aws:SourceIp, aws:SecureTransport,
-// aws:CurrentTime, ...). They are worked out only if a policy's condition
-// asks: most keys have no conditions, and this is every message's path.
+// aws:CurrentTime, ...), worked out only if a policy's condition asks.
 auth::RequestContext GlobalConditionKeys(const http::RequestHead& head) {
   auth::RequestContext context;
-  context.SetResolver([&head](std::string_view key) -> std::optional<std::vector<std::string>> {
-    auth::RequestContext globals;
-    auth::SetGlobalConditionKeys(globals, head.remote_address, head.tls,
-                                 SystemClock::Instance().NowMillis(),
-                                 head.headers.Get("User-Agent"), head.headers.Get("Referer"));
-    return globals.Find(key);
-  });
+  context.SetGlobals({head.remote_address, head.tls, SystemClock::Instance().NowMillis(),
+                      head.headers.Get("User-Agent"), head.headers.Get("Referer")});
   return context;
 }
 
