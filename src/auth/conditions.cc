@@ -257,11 +257,31 @@ std::optional<std::vector<std::string>> GlobalKey(std::string_view key,
   return std::nullopt;
 }
 
+// One principal key (lower-cased name) of the caller.
+std::optional<std::vector<std::string>> PrincipalKey(std::string_view key,
+                                                     const PrincipalIdentity& who) {
+  auto one = [](std::string value) { return std::vector<std::string>{std::move(value)}; };
+  if (key == "aws:principalarn") return one(who.arn);
+  if (key == "aws:principalaccount") return one(who.account_id);
+  if (key == "aws:principaltype") return one(who.root() ? "Account" : "User");
+  if (key == "aws:username" && !who.root()) return one(who.user_name);
+  return std::nullopt;
+}
+
 Status Invalid(const Condition& condition, const std::string& why) {
   return InvalidArgument("Condition " + condition.op + " on " + condition.key + ": " + why);
 }
 
 }  // namespace
+
+PrincipalIdentity PrincipalIdentity::Root(std::string_view account_id) {
+  return {"arn:aws:iam::" + std::string(account_id) + ":root", std::string(account_id), ""};
+}
+
+PrincipalIdentity PrincipalIdentity::User(std::string_view account_id, std::string_view name) {
+  return {"arn:aws:iam::" + std::string(account_id) + ":user/" + std::string(name),
+          std::string(account_id), std::string(name)};
+}
 
 void RequestContext::Set(std::string_view key, std::vector<std::string> values) {
   values_.insert_or_assign(ToLower(key), std::move(values));
@@ -274,7 +294,12 @@ void RequestContext::Set(std::string_view key, std::string value) {
 std::optional<std::vector<std::string>> RequestContext::Find(std::string_view key) const {
   const std::string lower = ToLower(key);
   if (auto it = values_.find(lower); it != values_.end()) return it->second;
-  if (globals_ && lower.starts_with("aws:")) return GlobalKey(lower, *globals_);
+  if (lower.starts_with("aws:")) {
+    if (principal_ && (lower.starts_with("aws:principal") || lower == "aws:username")) {
+      return PrincipalKey(lower, *principal_);
+    }
+    if (globals_) return GlobalKey(lower, *globals_);
+  }
   if (!resolver_) return std::nullopt;
   if (auto it = resolved_.find(lower); it != resolved_.end()) return it->second;
   std::optional<std::vector<std::string>> found = resolver_(lower);

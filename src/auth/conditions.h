@@ -41,10 +41,28 @@ struct GlobalRequestFacts {
   std::optional<std::string_view> referer;
 };
 
+// Who made a request, as IAM names it: the account's root user
+// (arn:aws:iam::<account>:root) or one of its users (...:user/<name>). It
+// answers the principal keys aws:PrincipalArn, aws:PrincipalAccount,
+// aws:PrincipalType ("Account" or "User") and aws:username (users only), and
+// is what a resource policy's Principal is matched against.
+struct PrincipalIdentity {
+  std::string arn;
+  std::string account_id;
+  std::string user_name;  // empty for the account's root user
+  bool root() const { return user_name.empty(); }
+
+  static PrincipalIdentity Root(std::string_view account_id);
+  static PrincipalIdentity User(std::string_view account_id, std::string_view name);
+};
+
 // The condition keys of one request and their values (IAM's request
 // context). Key names compare case-insensitively, as in IAM.
 class RequestContext {
  public:
+  // The caller, once its signature is verified (none: no principal keys).
+  void SetPrincipal(PrincipalIdentity principal) { principal_ = std::move(principal); }
+  const PrincipalIdentity* principal() const { return principal_ ? &*principal_ : nullptr; }
   // The global aws:* keys, worked out from the facts only when a condition
   // names one (most policies have none; SQS messages pass here).
   void SetGlobals(GlobalRequestFacts facts) { globals_ = facts; }
@@ -64,6 +82,7 @@ class RequestContext {
  private:
   std::map<std::string, std::vector<std::string>, std::less<>> values_;  // lower-cased keys
   std::optional<GlobalRequestFacts> globals_;
+  std::optional<PrincipalIdentity> principal_;
   Resolver resolver_;
   mutable std::map<std::string, std::optional<std::vector<std::string>>, std::less<>> resolved_;
 };

@@ -147,5 +147,23 @@ TEST(Conditions, GlobalKeys) {
   EXPECT_EQ(c.Find("aws:Referer"), std::nullopt);
 }
 
+TEST(Conditions, PrincipalKeys) {
+  RequestContext c;
+  c.SetGlobals({"127.0.0.1", false, 0, std::nullopt, std::nullopt});
+  EXPECT_EQ(c.Find("aws:PrincipalArn"), std::nullopt);  // not verified yet
+  c.SetPrincipal(PrincipalIdentity::User("000000000000", "alice"));
+  EXPECT_EQ(c.Find("aws:PrincipalArn"),
+            std::vector<std::string>{"arn:aws:iam::000000000000:user/alice"});
+  EXPECT_EQ(c.Find("aws:principalaccount"), std::vector<std::string>{"000000000000"});
+  EXPECT_EQ(c.Find("aws:PrincipalType"), std::vector<std::string>{"User"});
+  EXPECT_EQ(c.Find("aws:username"), std::vector<std::string>{"alice"});
+  EXPECT_EQ(c.Find("aws:SourceIp"), std::vector<std::string>{"127.0.0.1"});
+  c.SetPrincipal(PrincipalIdentity::Root("000000000000"));
+  EXPECT_EQ(c.Find("aws:PrincipalArn"), std::vector<std::string>{"arn:aws:iam::000000000000:root"});
+  EXPECT_EQ(c.Find("aws:PrincipalType"), std::vector<std::string>{"Account"});
+  EXPECT_EQ(c.Find("aws:username"), std::nullopt);  // the root user has none, as in IAM
+  EXPECT_TRUE(Holds("StringNotEquals", "aws:username", {"alice"}, c));
+}
+
 }  // namespace
 }  // namespace imgbatch::auth

@@ -1,5 +1,7 @@
 #include "auth/policy.h"
 
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 #include "common/strings.h"
@@ -79,27 +81,102 @@ json ConditionBlockToJson(const std::vector<Condition>& conditions) {
   return block;
 }
 
-Result<Statement> ParseStatement(const json& doc) {
-  if (!doc.is_object()) return InvalidArgument("Statement entries must be objects");
-  // Fields that would change who is allowed what are refused rather than
-  // ignored: ignoring a Condition on an Allow would grant more than written.
-  for (const char* unsupported : {"NotAction", "NotResource", "NotPrincipal"}) {
-    if (doc.contains(unsupported)) {
-      return InvalidArgument(std::string(unsupported) + " is not supported in key policies");
+// "Action" or "NotAction" (likewise Resource): exactly one of the pair.
+Status ParseEither(const json& doc, const char* field, const char* negated,
+                   std::vector<std::string>& values, bool& is_negated) {
+  auto plain = doc.find(field);
+  auto inverse = doc.find(negated);
+  if (plain != doc.end() && inverse != doc.end()) {
+    return InvalidArgument(std::string("A statement has both ") + field + " and " + negated);
+  }
+  if (plain == doc.end() && inverse == doc.end()) {
+    return InvalidArgument(std::string("Missing required field ") + field);
+  }
+  is_negated = plain == doc.end();
+  IMGBATCH_ASSIGN_OR_RETURN(
+      values, StringOrArray(is_negated ? *inverse : *plain, is_negated ? negated : field));
+  return Status::Ok();
+}
+
+Status InvalidPrincipal() { return InvalidArgument("Invalid principal in policy"); }
+
+// An "AWS" principal as IAM writes one: "*", a 12-digit account id, or an
+// IAM ARN (arn:aws:iam::<account>:root, :user/<name>, ...).
+bool WellFormedAwsPrincipal(std::string_view value) {
+  if (value == "*" || IsAccountId(value)) return true;
+  constexpr std::string_view kIam = "arn:aws:iam::";
+  if (!value.starts_with(kIam)) return false;
+  value.remove_prefix(kIam.size());
+  size_t colon = value.find(':');
+  return colon != std::string_view::npos && IsAccountId(value.substr(0, colon)) &&
+         colon + 1 < value.size();
+}
+
+// "Principal": "*" | {"AWS": .., "Service": .., "CanonicalUser": ..}.
+Result<Principals> ParsePrincipals(const json& value) {
+  Principals principals;
+  if (value.is_string()) {
+    if (value != "*") return InvalidPrincipal();
+    principals.anyone = true;
+    return principals;
+  }
+  if (!value.is_object() || value.empty()) return InvalidPrincipal();
+  for (const auto& [type, names] : value.items()) {
+    Result<std::vector<std::string>> list = StringOrArray(names, "Principal");
+    if (!list.ok()) return InvalidPrincipal();
+    if (type == "AWS") {
+      for (std::string& name : *list) {
+        if (!WellFormedAwsPrincipal(name)) return InvalidPrincipal();
+        if (name == "*") {
+          principals.anyone = true;
+        } else {
+          principals.aws.push_back(std::move(name));
+        }
+      }
+    } else if (type == "Service") {
+      principals.services = std::move(*list);
+    } else if (type == "CanonicalUser") {
+      principals.canonical_ids = std::move(*list);
+    } else {
+      return InvalidPrincipal();  // Federated: no identity providers here
     }
   }
+  return principals;
+}
+
+Status ParsePrincipalOf(const json& doc, PolicyKind kind, Statement& st) {
+  auto principal = doc.find("Principal");
+  auto not_principal = doc.find("NotPrincipal");
+  const bool named = principal != doc.end() || not_principal != doc.end();
+  if (kind == PolicyKind::kIdentity) {
+    if (named) return InvalidArgument("Policy document should not specify a principal");
+    return Status::Ok();
+  }
+  if (!named) return InvalidArgument("Missing required field Principal");
+  if (principal != doc.end() && not_principal != doc.end()) return InvalidPrincipal();
+  st.not_principals = principal == doc.end();
+  IMGBATCH_ASSIGN_OR_RETURN(st.principals,
+                            ParsePrincipals(st.not_principals ? *not_principal : *principal));
+  return Status::Ok();
+}
+
+Result<Statement> ParseStatement(const json& doc, PolicyKind kind) {
+  if (!doc.is_object()) return InvalidArgument("Statement entries must be objects");
   Statement st;
   auto effect = doc.find("Effect");
-  if (effect == doc.end() || !effect->is_string() || (*effect != "Allow" && *effect != "Deny")) {
-    return InvalidArgument("Effect must be \"Allow\" or \"Deny\"");
+  if (effect == doc.end()) return InvalidArgument("Missing required field Effect");
+  if (!effect->is_string() || (*effect != "Allow" && *effect != "Deny")) {
+    return InvalidArgument("Invalid effect: Effect must be \"Allow\" or \"Deny\"");
   }
   st.allow = *effect == "Allow";
-  auto action = doc.find("Action");
-  if (action == doc.end()) return InvalidArgument("Statement has no Action");
-  IMGBATCH_ASSIGN_OR_RETURN(st.actions, StringOrArray(*action, "Action"));
-  auto resource = doc.find("Resource");
-  if (resource == doc.end()) return InvalidArgument("Statement has no Resource");
-  IMGBATCH_ASSIGN_OR_RETURN(st.resources, StringOrArray(*resource, "Resource"));
+  if (auto sid = doc.find("Sid"); sid != doc.end()) {
+    if (!sid->is_string()) return InvalidArgument("Sid must be a string");
+    st.sid = sid->get<std::string>();
+  }
+  IMGBATCH_RETURN_IF_ERROR(ParsePrincipalOf(doc, kind, st));
+  IMGBATCH_RETURN_IF_ERROR(ParseEither(doc, "Action", "NotAction", st.actions, st.not_actions));
+  IMGBATCH_RETURN_IF_ERROR(
+      ParseEither(doc, "Resource", "NotResource", st.resources, st.not_resources));
   if (auto condition = doc.find("Condition"); condition != doc.end()) {
     IMGBATCH_ASSIGN_OR_RETURN(st.conditions, ParseConditionBlock(*condition));
   }
@@ -117,10 +194,50 @@ bool AnyMatches(const std::vector<std::string>& patterns, std::string_view text,
   return false;
 }
 
-bool StatementMatches(const Statement& st, std::string_view action, std::string_view resource) {
+// Whether a Principal names the caller. An account (its id or its root
+// ARN) names the root user; for a Deny, or in a NotPrincipal, it names every
+// principal of the account, as in IAM -- an Allow to the account leaves its
+// users to their own (key) policies.
+bool NamesCaller(const Principals& principals, const PrincipalIdentity* who,
+                 bool account_covers_users) {
+  if (principals.anyone) return true;
+  if (who == nullptr) return false;
+  for (const std::string& name : principals.aws) {
+    if (name == who->arn) return true;
+    const bool names_account =
+        name == who->account_id || name == PrincipalIdentity::Root(who->account_id).arn;
+    if (names_account && (who->root() || account_covers_users)) return true;
+  }
+  return false;  // Service and CanonicalUser principals are never an access key
+}
+
+bool StatementApplies(const Statement& st, std::string_view action, std::string_view resource,
+                      const PrincipalIdentity* who) {
   // IAM action names are case-insensitive; resource ARNs (object keys) are not.
-  return AnyMatches(st.actions, action, /*case_insensitive=*/true) &&
-         AnyMatches(st.resources, resource, /*case_insensitive=*/false);
+  if (AnyMatches(st.actions, action, /*case_insensitive=*/true) == st.not_actions) return false;
+  if (AnyMatches(st.resources, resource, /*case_insensitive=*/false) == st.not_resources) {
+    return false;
+  }
+  if (!st.principals) return true;
+  const bool account_covers_users = st.not_principals || !st.allow;
+  return NamesCaller(*st.principals, who, account_covers_users) != st.not_principals;
+}
+
+json PrincipalsToJson(const Principals& principals) {
+  if (principals.anyone && principals.aws.empty() && principals.services.empty() &&
+      principals.canonical_ids.empty()) {
+    return "*";
+  }
+  json out = json::object();
+  std::vector<std::string> aws = principals.aws;
+  if (principals.anyone) aws.insert(aws.begin(), "*");
+  if (!aws.empty()) out["AWS"] = aws.size() == 1 ? json(aws[0]) : json(aws);
+  auto add = [&](const char* type, const std::vector<std::string>& names) {
+    if (!names.empty()) out[type] = names.size() == 1 ? json(names[0]) : json(names);
+  };
+  add("Service", principals.services);
+  add("CanonicalUser", principals.canonical_ids);
+  return out;
 }
 
 json StringsToJson(const std::vector<std::string>& values) {
@@ -129,6 +246,11 @@ json StringsToJson(const std::vector<std::string>& values) {
 }
 
 }  // namespace
+
+bool IsAccountId(std::string_view text) {
+  return text.size() == 12 &&
+         std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
 
 bool WildcardMatch(std::string_view pattern, std::string_view text) {
   // Greedy matching with one backtrack point (the last '*'): linear in
@@ -153,7 +275,7 @@ bool WildcardMatch(std::string_view pattern, std::string_view text) {
   return p == pattern.size();
 }
 
-Result<Policy> Policy::FromJson(std::string_view text) {
+Result<Policy> Policy::FromJson(std::string_view text, PolicyKind kind) {
   try {
     json doc = json::parse(text);
     if (!doc.is_object()) return InvalidArgument("A policy must be a JSON object");
@@ -163,14 +285,21 @@ Result<Policy> Policy::FromJson(std::string_view text) {
       return InvalidArgument("Unsupported policy Version");
     }
     auto statements = doc.find("Statement");
-    if (statements == doc.end()) return InvalidArgument("A policy needs a Statement");
+    if (statements == doc.end()) return InvalidArgument("Missing required field Statement");
     Policy policy;
+    if (auto id = doc.find("Id"); id != doc.end()) {
+      if (!id->is_string()) return InvalidArgument("Id must be a string");
+      policy.id = id->get<std::string>();
+    }
     if (statements->is_object()) {
-      IMGBATCH_ASSIGN_OR_RETURN(Statement st, ParseStatement(*statements));
+      IMGBATCH_ASSIGN_OR_RETURN(Statement st, ParseStatement(*statements, kind));
       policy.statements.push_back(std::move(st));
     } else if (statements->is_array()) {
+      if (statements->empty()) {
+        return InvalidArgument("Could not parse the policy: Statement is empty!");
+      }
       for (const auto& item : *statements) {
-        IMGBATCH_ASSIGN_OR_RETURN(Statement st, ParseStatement(item));
+        IMGBATCH_ASSIGN_OR_RETURN(Statement st, ParseStatement(item, kind));
         policy.statements.push_back(std::move(st));
       }
     } else {
@@ -178,18 +307,24 @@ Result<Policy> Policy::FromJson(std::string_view text) {
     }
     return policy;
   } catch (const json::exception& e) {
-    return InvalidArgument(std::string("Policy is not valid JSON: ") + e.what());
+    return InvalidArgument(std::string("This policy contains invalid Json: ") + e.what());
   }
 }
 
 std::string Policy::ToJson() const {
   json doc;
   doc["Version"] = kPolicyVersion;
+  if (!id.empty()) doc["Id"] = id;
   json list = json::array();
   for (const auto& st : statements) {
-    json statement = {{"Effect", st.allow ? "Allow" : "Deny"},
-                      {"Action", StringsToJson(st.actions)},
-                      {"Resource", StringsToJson(st.resources)}};
+    json statement = {{"Effect", st.allow ? "Allow" : "Deny"}};
+    if (!st.sid.empty()) statement["Sid"] = st.sid;
+    if (st.principals) {
+      statement[st.not_principals ? "NotPrincipal" : "Principal"] =
+          PrincipalsToJson(*st.principals);
+    }
+    statement[st.not_actions ? "NotAction" : "Action"] = StringsToJson(st.actions);
+    statement[st.not_resources ? "NotResource" : "Resource"] = StringsToJson(st.resources);
     if (!st.conditions.empty()) statement["Condition"] = ConditionBlockToJson(st.conditions);
     list.push_back(std::move(statement));
   }
@@ -199,20 +334,20 @@ std::string Policy::ToJson() const {
 
 Policy Policy::AllowAll() {
   Policy policy;
-  policy.statements.push_back(Statement{true, {"*"}, {"*"}, {}});
+  policy.statements.push_back(Statement{.allow = true, .actions = {"*"}, .resources = {"*"}});
   return policy;
 }
 
-bool Policy::Allows(std::string_view action, std::string_view resource,
-                    const RequestContext& context) const {
-  bool allowed = false;
+Decision Policy::Decide(std::string_view action, std::string_view resource,
+                        const RequestContext& context) const {
+  Decision decision = Decision::kNotApplicable;
   for (const auto& st : statements) {
-    if (!StatementMatches(st, action, resource)) continue;
+    if (!StatementApplies(st, action, resource, context.principal())) continue;
     if (!ConditionsHold(st.conditions, context)) continue;
-    if (!st.allow) return false;  // an explicit Deny always wins
-    allowed = true;
+    if (!st.allow) return Decision::kDeny;  // an explicit Deny always wins
+    decision = Decision::kAllow;
   }
-  return allowed;
+  return decision;
 }
 
 std::string BucketArn(std::string_view bucket) { return "arn:aws:s3:::" + std::string(bucket); }
@@ -262,16 +397,30 @@ std::vector<AccessKey> KeyRegistry::List() const {
   return out;
 }
 
+std::shared_ptr<const AccessKey> KeyRegistry::Shared(std::string_view access_key_id) const {
+  std::lock_guard lock(mu_);
+  auto it = keys_.find(access_key_id);
+  return it == keys_.end() ? nullptr : it->second;
+}
+
 bool KeyRegistry::Allowed(std::string_view access_key_id, std::string_view action,
-                          std::string_view resource, const RequestContext& context) const {
-  std::shared_ptr<const AccessKey> key;
-  {
-    std::lock_guard lock(mu_);
-    auto it = keys_.find(access_key_id);
-    if (it == keys_.end()) return false;
-    key = it->second;
-  }
-  return key->root || key->policy.Allows(action, resource, context);
+                          std::string_view resource, const RequestContext& context,
+                          const Policy* resource_policy) const {
+  std::shared_ptr<const AccessKey> key = Shared(access_key_id);
+  if (!key) return false;
+  const Decision own = key->root ? Decision::kAllow : key->policy.Decide(action, resource, context);
+  if (own == Decision::kDeny || resource_policy == nullptr) return own == Decision::kAllow;
+  const Decision resource_says = resource_policy->Decide(action, resource, context);
+  if (resource_says == Decision::kDeny) return false;
+  return own == Decision::kAllow || resource_says == Decision::kAllow;
+}
+
+std::optional<PrincipalIdentity> KeyRegistry::Principal(std::string_view access_key_id,
+                                                        std::string_view account_id) const {
+  std::shared_ptr<const AccessKey> key = Shared(access_key_id);
+  if (!key) return std::nullopt;
+  if (key->root) return PrincipalIdentity::Root(account_id);
+  return PrincipalIdentity::User(account_id, key->name);
 }
 
 }  // namespace imgbatch::auth

@@ -114,7 +114,14 @@ TEST(Policy, RejectsInvalidDocuments) {
            R"({"Statement": [{"Effect": "Allow", "Action": "s3:*"}]})",
            R"({"Statement": [{"Effect": "Allow", "Action": [], "Resource": "*"}]})",
            R"({"Statement": [{"Effect": "Allow", "Action": [1], "Resource": "*"}]})",
-           R"({"Statement": [{"Effect": "Allow", "NotAction": "s3:*", "Resource": "*"}]})",
+           R"({"Statement": [{"Effect": "Allow", "Action": "s3:*", "NotAction": "s3:Get*",
+                              "Resource": "*"}]})",
+           R"({"Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*",
+                              "NotResource": "arn:aws:s3:::b"}]})",
+           // A key's policy is about the key: no Principal.
+           R"({"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:*",
+                              "Resource": "*"}]})",
+           R"({"Statement": []})",
            // Conditions that cannot be decided are refused, never ignored.
            R"({"Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*",
                               "Condition": {"StringSounds": {"s3:prefix": "a"}}}]})",
@@ -212,6 +219,149 @@ TEST(KeyRegistry, FindsKeysAndAuthorizes) {
   EXPECT_FALSE(registry.Remove("AKIAWORKER"));
   EXPECT_FALSE(registry.Allowed("AKIAWORKER", "s3:GetObject", ObjectArn("input", "k")));
   EXPECT_FALSE(registry.SecretFor("AKIAWORKER"));
+}
+
+TEST(Policy, NotActionAndNotResourceApplyToEverythingElse) {
+  auto policy = Policy::FromJson(R"({"Statement": [
+      {"Effect": "Allow", "NotAction": ["s3:Delete*", "s3:PutBucket*"], "Resource": "*"},
+      {"Effect": "Deny", "Action": "s3:GetObject", "NotResource": "arn:aws:s3:::b/public/*"}]})");
+  ASSERT_TRUE(policy.ok()) << policy.status().ToString();
+  EXPECT_TRUE(policy->Allows("s3:PutObject", "arn:aws:s3:::b/k"));
+  EXPECT_TRUE(policy->Allows("s3:ListBucket", "arn:aws:s3:::b"));
+  EXPECT_EQ(policy->Decide("s3:DeleteObject", "arn:aws:s3:::b/k"), Decision::kNotApplicable);
+  EXPECT_EQ(policy->Decide("s3:putbucketpolicy", "arn:aws:s3:::b"), Decision::kNotApplicable);
+  EXPECT_TRUE(policy->Allows("s3:GetObject", "arn:aws:s3:::b/public/a.jpg"));
+  EXPECT_EQ(policy->Decide("s3:GetObject", "arn:aws:s3:::b/private/a.jpg"), Decision::kDeny);
+  auto again = Policy::FromJson(policy->ToJson());
+  ASSERT_TRUE(again.ok()) << policy->ToJson();
+  EXPECT_EQ(again->Decide("s3:GetObject", "arn:aws:s3:::b/private/a.jpg"), Decision::kDeny);
+  EXPECT_EQ(again->Decide("s3:DeleteObject", "arn:aws:s3:::b/k"), Decision::kNotApplicable);
+}
+
+constexpr char kAccount[] = "000000000000";
+
+RequestContext As(const PrincipalIdentity& who) {
+  RequestContext context;
+  context.SetPrincipal(who);
+  return context;
+}
+
+TEST(ResourcePolicy, EveryStatementNamesItsPrincipals) {
+  for (const char* bad : {
+           // No Principal, or one IAM cannot read.
+           R"({"Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]})",
+           R"({"Statement": [{"Effect": "Allow", "Principal": "alice", "Action": "s3:*",
+                              "Resource": "*"}]})",
+           R"({"Statement": [{"Effect": "Allow", "Principal": {}, "Action": "s3:*",
+                              "Resource": "*"}]})",
+           R"({"Statement": [{"Effect": "Allow", "Principal": {"AWS": "alice"},
+                              "Action": "s3:*", "Resource": "*"}]})",
+           R"({"Statement": [{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::12:root"},
+                              "Action": "s3:*", "Resource": "*"}]})",
+           R"({"Statement": [{"Effect": "Allow", "Principal": {"Federated": "x"},
+                              "Action": "s3:*", "Resource": "*"}]})",
+           R"({"Statement": [{"Effect": "Allow", "Principal": "*", "NotPrincipal": "*",
+                              "Action": "s3:*", "Resource": "*"}]})",
+       }) {
+    auto policy = Policy::FromJson(bad, PolicyKind::kResource);
+    ASSERT_FALSE(policy.ok()) << bad;
+    EXPECT_EQ(policy.status().code(), Code::kInvalidArgument) << bad;
+  }
+  auto missing =
+      Policy::FromJson(R"({"Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]})",
+                       PolicyKind::kResource);
+  EXPECT_NE(missing.status().message().find("Missing required field Principal"), std::string::npos);
+}
+
+TEST(ResourcePolicy, PrincipalsNameUsersTheAccountOrAnyone) {
+  auto policy = Policy::FromJson(R"({"Id": "p", "Statement": [
+      {"Sid": "alice", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::000000000000:user/alice"},
+       "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"},
+      {"Effect": "Allow", "Principal": "*", "Action": "s3:ListBucket",
+       "Resource": "arn:aws:s3:::b"},
+      {"Effect": "Allow", "Principal": {"AWS": "000000000000"}, "Action": "s3:PutObject",
+       "Resource": "arn:aws:s3:::b/*"},
+      {"Effect": "Allow", "Principal": {"Service": "logging.s3.amazonaws.com"},
+       "Action": "s3:DeleteObject", "Resource": "arn:aws:s3:::b/*"}]})",
+                                 PolicyKind::kResource);
+  ASSERT_TRUE(policy.ok()) << policy.status().ToString();
+  const auto alice = As(PrincipalIdentity::User(kAccount, "alice"));
+  const auto bob = As(PrincipalIdentity::User(kAccount, "bob"));
+  const auto root = As(PrincipalIdentity::Root(kAccount));
+  EXPECT_TRUE(policy->Allows("s3:GetObject", "arn:aws:s3:::b/k", alice));
+  EXPECT_FALSE(policy->Allows("s3:GetObject", "arn:aws:s3:::b/k", bob));
+  EXPECT_TRUE(policy->Allows("s3:ListBucket", "arn:aws:s3:::b", bob));
+  EXPECT_TRUE(policy->Allows("s3:ListBucket", "arn:aws:s3:::b"));  // no principal: "*" only
+  EXPECT_FALSE(policy->Allows("s3:GetObject", "arn:aws:s3:::b/k"));
+  // An Allow to the account is the account's root user's; its users have
+  // their own policies.
+  EXPECT_TRUE(policy->Allows("s3:PutObject", "arn:aws:s3:::b/k", root));
+  EXPECT_FALSE(policy->Allows("s3:PutObject", "arn:aws:s3:::b/k", alice));
+  // A service is never a key.
+  EXPECT_FALSE(policy->Allows("s3:DeleteObject", "arn:aws:s3:::b/k", root));
+
+  auto again = Policy::FromJson(policy->ToJson(), PolicyKind::kResource);
+  ASSERT_TRUE(again.ok()) << policy->ToJson();
+  EXPECT_EQ(again->id, "p");
+  EXPECT_EQ(again->statements[0].sid, "alice");
+  EXPECT_TRUE(again->Allows("s3:GetObject", "arn:aws:s3:::b/k", alice));
+  EXPECT_FALSE(again->Allows("s3:GetObject", "arn:aws:s3:::b/k", bob));
+  EXPECT_TRUE(again->Allows("s3:ListBucket", "arn:aws:s3:::b", bob));
+}
+
+TEST(ResourcePolicy, ADenyToTheAccountCoversItsUsersAndNotPrincipalExcepts) {
+  auto policy = Policy::FromJson(R"({"Statement": [
+      {"Effect": "Deny", "Principal": {"AWS": ["arn:aws:iam::000000000000:root"]},
+       "Action": "s3:DeleteBucket", "Resource": "arn:aws:s3:::b"},
+      {"Effect": "Deny", "NotPrincipal": {"AWS": "arn:aws:iam::000000000000:user/admin"},
+       "Action": "s3:PutBucketPolicy", "Resource": "arn:aws:s3:::b"}]})",
+                                 PolicyKind::kResource);
+  ASSERT_TRUE(policy.ok()) << policy.status().ToString();
+  for (const auto& who :
+       {PrincipalIdentity::Root(kAccount), PrincipalIdentity::User(kAccount, "a")}) {
+    EXPECT_EQ(policy->Decide("s3:DeleteBucket", "arn:aws:s3:::b", As(who)), Decision::kDeny)
+        << who.arn;
+    EXPECT_EQ(policy->Decide("s3:PutBucketPolicy", "arn:aws:s3:::b", As(who)), Decision::kDeny)
+        << who.arn;
+  }
+  EXPECT_EQ(policy->Decide("s3:PutBucketPolicy", "arn:aws:s3:::b",
+                           As(PrincipalIdentity::User(kAccount, "admin"))),
+            Decision::kNotApplicable);
+}
+
+TEST(KeyRegistry, DecidesTheKeysPolicyAndTheResourcesTogether) {
+  KeyRegistry registry;
+  registry.Put({"AKIAROOT", "s", "admin", Policy{}, /*root=*/true});
+  registry.Put({"AKIAREAD", "s", "reader",
+                *Policy::FromJson(R"({"Statement": {"Effect": "Allow", "Action": "s3:GetObject",
+                                      "Resource": "*"}})"),
+                false});
+  registry.Put({"AKIANONE", "s", "nobody", Policy{}, false});
+  auto bucket = Policy::FromJson(R"({"Statement": [
+      {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::000000000000:user/nobody"},
+       "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::b"},
+      {"Effect": "Deny", "Principal": "*", "Action": "s3:GetObject",
+       "Resource": "arn:aws:s3:::b/secret/*"}]})",
+                                 PolicyKind::kResource);
+  ASSERT_TRUE(bucket.ok()) << bucket.status().ToString();
+  auto allowed = [&](const char* id, const char* action, const std::string& resource) {
+    RequestContext context;
+    context.SetPrincipal(*registry.Principal(id, kAccount));
+    return registry.Allowed(id, action, resource, context, &*bucket);
+  };
+  EXPECT_EQ(registry.Principal("AKIAROOT", kAccount)->arn, "arn:aws:iam::000000000000:root");
+  EXPECT_EQ(registry.Principal("AKIAREAD", kAccount)->arn, "arn:aws:iam::000000000000:user/reader");
+  EXPECT_FALSE(registry.Principal("AKIAGONE", kAccount));
+  // Either policy's Allow grants ...
+  EXPECT_TRUE(allowed("AKIAREAD", "s3:GetObject", ObjectArn("b", "k")));
+  EXPECT_TRUE(allowed("AKIANONE", "s3:ListBucket", BucketArn("b")));
+  EXPECT_FALSE(allowed("AKIANONE", "s3:GetObject", ObjectArn("b", "k")));
+  EXPECT_FALSE(allowed("AKIAREAD", "s3:ListBucket", BucketArn("b")));
+  // ... and the bucket's Deny refuses even a root key.
+  EXPECT_FALSE(allowed("AKIAREAD", "s3:GetObject", ObjectArn("b", "secret/k")));
+  EXPECT_FALSE(allowed("AKIAROOT", "s3:GetObject", ObjectArn("b", "secret/k")));
+  EXPECT_TRUE(allowed("AKIAROOT", "s3:DeleteBucket", BucketArn("b")));
+  EXPECT_FALSE(allowed("AKIAGONE", "s3:ListBucket", BucketArn("b")));
 }
 
 TEST(KeyRegistry, ConcurrentReadersAndWriters) {
