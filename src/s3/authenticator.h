@@ -9,10 +9,12 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string_view>
 
 #include "auth/conditions.h"
+#include "auth/policy.h"
 #include "auth/sigv4.h"
 #include "common/status.h"
 #include "http/exchange.h"
@@ -39,9 +41,17 @@ class Authenticator {
   virtual Result<auth::VerifiedRequest> Verify(const http::RequestHead& head) = 0;
   // Whether the verified caller may perform action ("s3:GetObject") on
   // resource ("arn:aws:s3:::bucket/key"), with the request's condition keys
-  // for the policies' Condition blocks.
+  // for the policies' Condition blocks, by its key's policy and the bucket's
+  // policy when it has one (auth::AllowedTogether).
   virtual bool Allowed(const auth::VerifiedRequest& caller, std::string_view action,
-                       std::string_view resource, const auth::RequestContext& context) = 0;
+                       std::string_view resource, const auth::RequestContext& context,
+                       const auth::Policy* bucket_policy) = 0;
+  // The verified caller as IAM names it in the account (bucket policies'
+  // principals, the aws:Principal* condition keys).
+  virtual std::optional<auth::PrincipalIdentity> Principal(const auth::VerifiedRequest& caller,
+                                                           std::string_view account_id) = 0;
+  // Whether the account has a user of this name (a bucket policy may name it).
+  virtual bool HasUser(std::string_view name) = 0;
   // Decodes an aws-chunked body (payload modes kStreaming*), verifying chunk
   // signatures where the mode has them.
   virtual std::unique_ptr<ChunkedBody> OpenChunked(RawBodyRead raw,

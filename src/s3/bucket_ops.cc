@@ -151,6 +151,8 @@ OpResult CreateBucket(const OpContext& ctx) {
   const bool legacy_recreate =
       created.detail() == "BucketAlreadyOwnedByYou" && ctx.s3.region == kDefaultAwsRegion;
   if (!created.ok() && !legacy_recreate) return created;
+  // A new bucket has no policy, whatever a bucket of that name once had.
+  if (created.ok()) ctx.s3.bucket_policies->Forget(ctx.request.bucket);
   http::Response response = EmptyResponse(200);
   response.headers.Set("Location", "/" + ctx.request.bucket);
   return response;
@@ -158,6 +160,7 @@ OpResult CreateBucket(const OpContext& ctx) {
 
 OpResult DeleteBucket(const OpContext& ctx) {
   IMGBATCH_RETURN_IF_ERROR(ctx.s3.store.DeleteBucket(ctx.request.bucket));
+  ctx.s3.bucket_policies->Forget(ctx.request.bucket);
   return EmptyResponse(204);
 }
 

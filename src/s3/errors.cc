@@ -79,6 +79,7 @@ constexpr std::array kErrors = {
                "in order by part number."},
     ErrorEntry{"EntityTooSmall", Code::kInvalidArgument, 400,
                "Your proposed upload is smaller than the minimum allowed object size."},
+    ErrorEntry{"MalformedPolicy", Code::kInvalidArgument, 400, "Policies must be valid JSON."},
     ErrorEntry{"MalformedXML", Code::kInvalidArgument, 400,
                "The XML you provided was not well-formed or did not validate against our "
                "published schema"},

@@ -73,6 +73,12 @@ void AddExpirationHeader(const OpContext& ctx, const store::ObjectMeta& meta,
 void AddAbortHeaders(const OpContext& ctx, const store::MultipartUpload& upload,
                      http::Headers& headers);
 
+// policy_ops.cc (bucket_policy.h)
+OpResult GetBucketPolicy(const OpContext& ctx);
+OpResult PutBucketPolicy(const OpContext& ctx);
+OpResult DeleteBucketPolicy(const OpContext& ctx);
+OpResult GetBucketPolicyStatus(const OpContext& ctx);
+
 // attributes_ops.cc
 OpResult GetObjectAttributes(const OpContext& ctx);
 

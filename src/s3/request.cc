@@ -41,9 +41,9 @@ bool Has(const QueryParams& query, std::string_view name) {
   return std::any_of(query.begin(), query.end(), [&](const auto& p) { return p.first == name; });
 }
 
-// GET/PUT /<bucket>?notification and GET/PUT/DELETE /<bucket>?tagging and
-// ?lifecycle. Other methods, and these on an object, stay NotImplemented
-// (they are in kUnsupportedSubresources).
+// GET/PUT /<bucket>?notification, GET/PUT/DELETE /<bucket>?tagging,
+// ?lifecycle and ?policy, and GET ?policyStatus. Other methods, and these on an object, stay
+// NotImplemented (they are in kUnsupportedSubresources).
 std::optional<Op> BucketSubresourceOp(std::string_view method, const std::string& bucket,
                                       const std::string& key, const QueryParams& query) {
   if (bucket.empty() || !key.empty()) return std::nullopt;
@@ -51,6 +51,15 @@ std::optional<Op> BucketSubresourceOp(std::string_view method, const std::string
     if (method == "GET") return Op::kGetBucketNotification;
     if (method == "PUT") return Op::kPutBucketNotification;
     return std::nullopt;
+  }
+  if (Has(query, "policy")) {
+    if (method == "GET") return Op::kGetBucketPolicy;
+    if (method == "PUT") return Op::kPutBucketPolicy;
+    if (method == "DELETE") return Op::kDeleteBucketPolicy;
+    return std::nullopt;
+  }
+  if (Has(query, "policyStatus")) {
+    return method == "GET" ? std::optional<Op>(Op::kGetBucketPolicyStatus) : std::nullopt;
   }
   if (Has(query, "lifecycle")) {
     if (method == "GET") return Op::kGetBucketLifecycle;
@@ -81,11 +90,9 @@ std::optional<Op> ObjectSubresourceOp(std::string_view method, const std::string
   return std::nullopt;
 }
 
-constexpr std::array<UnconfiguredSubresource, 12> kUnconfiguredSubresources = {{
+constexpr std::array<UnconfiguredSubresource, 10> kUnconfiguredSubresources = {{
     {"acl", "s3:GetBucketAcl", UnconfiguredAnswer::kOwnerFullControl, ""},
     {"ownershipControls", "s3:GetBucketOwnershipControls", UnconfiguredAnswer::kOwnerEnforced, ""},
-    {"policy", "s3:GetBucketPolicy", UnconfiguredAnswer::kError, "NoSuchBucketPolicy"},
-    {"policyStatus", "s3:GetBucketPolicyStatus", UnconfiguredAnswer::kError, "NoSuchBucketPolicy"},
     {"publicAccessBlock", "s3:GetBucketPublicAccessBlock", UnconfiguredAnswer::kError,
      "NoSuchPublicAccessBlockConfiguration"},
     {"website", "s3:GetBucketWebsite", UnconfiguredAnswer::kError, "NoSuchWebsiteConfiguration"},
@@ -214,6 +221,14 @@ const char* OpName(Op op) {
       return "PutBucketLifecycleConfiguration";
     case Op::kDeleteBucketLifecycle:
       return "DeleteBucketLifecycle";
+    case Op::kGetBucketPolicy:
+      return "GetBucketPolicy";
+    case Op::kPutBucketPolicy:
+      return "PutBucketPolicy";
+    case Op::kDeleteBucketPolicy:
+      return "DeleteBucketPolicy";
+    case Op::kGetBucketPolicyStatus:
+      return "GetBucketPolicyStatus";
     case Op::kPreflight:
       return "Preflight";
     case Op::kListObjectsV1:
@@ -370,6 +385,14 @@ Permission RequiredPermission(const S3Request& request) {
     case Op::kPutBucketLifecycle:
     case Op::kDeleteBucketLifecycle:  // nor an s3:DeleteLifecycleConfiguration one
       return {"s3:PutLifecycleConfiguration", bucket_arn};
+    case Op::kGetBucketPolicy:
+      return {"s3:GetBucketPolicy", bucket_arn};
+    case Op::kPutBucketPolicy:
+      return {"s3:PutBucketPolicy", bucket_arn};
+    case Op::kDeleteBucketPolicy:
+      return {"s3:DeleteBucketPolicy", bucket_arn};
+    case Op::kGetBucketPolicyStatus:
+      return {"s3:GetBucketPolicyStatus", bucket_arn};
     case Op::kDeleteObjects:
       return {"s3:DeleteObject", bucket_arn + "/*"};
     case Op::kPutObject:

@@ -38,6 +38,10 @@ enum class Op {
   kGetBucketLifecycle,
   kPutBucketLifecycle,
   kDeleteBucketLifecycle,
+  kGetBucketPolicy,
+  kPutBucketPolicy,
+  kDeleteBucketPolicy,
+  kGetBucketPolicyStatus,
   kPreflight,  // OPTIONS: answered from the CORS rules, no auth (as S3)
   kListObjectsV1,
   kListObjectsV2,

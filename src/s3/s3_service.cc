@@ -52,6 +52,14 @@ OpResult RunOp(const OpContext& ctx) {
       return PutBucketLifecycle(ctx);
     case Op::kDeleteBucketLifecycle:
       return DeleteBucketLifecycle(ctx);
+    case Op::kGetBucketPolicy:
+      return GetBucketPolicy(ctx);
+    case Op::kPutBucketPolicy:
+      return PutBucketPolicy(ctx);
+    case Op::kDeleteBucketPolicy:
+      return DeleteBucketPolicy(ctx);
+    case Op::kGetBucketPolicyStatus:
+      return GetBucketPolicyStatus(ctx);
     case Op::kPreflight:
       return Preflight(ctx);
     case Op::kListObjectsV1:
@@ -110,6 +118,45 @@ Status CheckExpectedOwner(const S3Context& s3, const S3Request& request) {
   return Status::Ok();
 }
 
+// The bucket an S3 ARN is in: "arn:aws:s3:::bucket" or ".../key"; none for
+// "arn:aws:s3:::*" (ListBuckets).
+std::optional<std::string> ArnBucket(std::string_view arn) {
+  constexpr std::string_view kS3Arn = "arn:aws:s3:::";
+  if (!arn.starts_with(kS3Arn)) return std::nullopt;
+  arn.remove_prefix(kS3Arn.size());
+  std::string_view bucket = arn.substr(0, arn.find('/'));
+  if (bucket.empty() || bucket == "*") return std::nullopt;
+  return std::string(bucket);
+}
+
+bool IsBucketPolicyAction(std::string_view action) {
+  return action == "s3:GetBucketPolicy" || action == "s3:PutBucketPolicy" ||
+         action == "s3:DeleteBucketPolicy";
+}
+
+// Whether the caller may perform action on resource: its key's policy and
+// the policy of the bucket the resource is in, decided together.
+bool Authorize(const S3Context& s3, const auth::VerifiedRequest& caller, std::string_view action,
+               std::string_view resource, const auth::RequestContext& context) {
+  std::shared_ptr<const auth::Policy> bucket_policy;
+  std::optional<std::string> bucket = ArnBucket(resource);
+  // The account's root user may always read, replace or remove a bucket's
+  // policy, as on S3: a policy that shuts everyone out can be undone.
+  const auth::PrincipalIdentity* who = context.principal();
+  const bool exempt = who != nullptr && who->root() && IsBucketPolicyAction(action);
+  if (bucket && !exempt) {
+    Result<std::shared_ptr<const auth::Policy>> policy = s3.bucket_policies->For(*bucket);
+    if (!policy.ok()) {
+      // Refused rather than decided without the bucket's Deny statements.
+      spdlog::warn("s3: the policy of bucket {} cannot be read: {}", *bucket,
+                   policy.status().ToString());
+      return false;
+    }
+    bucket_policy = std::move(*policy);
+  }
+  return s3.authenticator->Allowed(caller, action, resource, context, bucket_policy.get());
+}
+
 // Checks that apply to every authenticated operation before the store is
 // touched.
 Status Precheck(const S3Context& s3, const S3Request& request, const auth::VerifiedRequest& caller,
@@ -122,7 +169,7 @@ Status Precheck(const S3Context& s3, const S3Request& request, const auth::Verif
   // s3:DeleteObject.
   if (request.op == Op::kDeleteObjects) return Status::Ok();
   Permission permission = RequiredPermission(request);
-  if (!s3.authenticator->Allowed(caller, permission.action, permission.resource, conditions)) {
+  if (!Authorize(s3, caller, permission.action, permission.resource, conditions)) {
     return S3Status("AccessDenied");
   }
   return Status::Ok();
@@ -200,7 +247,12 @@ http::Response Fail(const Status& status, const S3Request& request) {
 
 }  // namespace
 
-S3Service::S3Service(S3Context context) : ctx_(std::move(context)) {}
+S3Service::S3Service(S3Context context) : ctx_(std::move(context)) {
+  if (!ctx_.bucket_policies) {
+    ctx_.bucket_policies =
+        std::make_shared<BucketPolicies>(ctx_.store, ctx_.account_id, ctx_.owner_id);
+  }
+}
 
 void S3Service::Handle(std::shared_ptr<http::Exchange> exchange) const {
   const http::RequestHead& head = exchange->head();
@@ -220,6 +272,9 @@ void S3Service::Handle(std::shared_ptr<http::Exchange> exchange) const {
       Result<auth::VerifiedRequest> verified = ctx_.authenticator->Verify(head);
       if (verified.ok()) {
         caller = std::move(verified).value();
+        if (auto principal = ctx_.authenticator->Principal(caller, ctx_.account_id)) {
+          conditions.SetPrincipal(std::move(*principal));
+        }
         status = Precheck(ctx_, request, caller, conditions);
       } else if (IsAnonymous(head)) {
         status = AnonymousFailure(ctx_, request, verified.status());
@@ -267,12 +322,12 @@ bool OpContext::Allowed(std::string_view action, std::string_view resource) cons
   // of DeleteObjects) decides s3:ExistingObjectTag by that object's tags.
   auto object = ArnObject(resource);
   if (!object || (object->first == request.bucket && object->second == request.key)) {
-    return s3.authenticator->Allowed(caller, action, resource, conditions);
+    return Authorize(s3, caller, action, resource, conditions);
   }
   auth::RequestContext for_object = conditions;
   for_object.SetResolver(
       ObjectTagResolver(s3.store, std::string(object->first), std::string(object->second)));
-  return s3.authenticator->Allowed(caller, action, resource, for_object);
+  return Authorize(s3, caller, action, resource, for_object);
 }
 
 Result<store::ObjectMeta> OpContext::HeadRequestedObject() const {

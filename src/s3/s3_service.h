@@ -5,7 +5,8 @@
 //
 // Lifecycle: construct once at start-up with an S3Context whose store and
 // authenticator outlive the service. Thread-safety: Handle() is called
-// concurrently from handler-pool threads; the service holds no mutable state.
+// concurrently from handler-pool threads; the service's one mutable part, the
+// parsed bucket policies, is thread-safe.
 #pragma once
 
 #include <cstddef>
@@ -15,6 +16,7 @@
 #include "common/clock.h"
 #include "http/exchange.h"
 #include "s3/authenticator.h"
+#include "s3/bucket_policy.h"
 #include "store/object_store.h"
 
 namespace imgbatch::notify {
@@ -53,6 +55,9 @@ struct S3Context {
   notify::Notifier* notifier = nullptr;
   // aws:CurrentTime and aws:EpochTime of the policies' conditions.
   const Clock* clock = &SystemClock::Instance();
+  // The buckets' policies (?policy), made by the service from the store when
+  // not given.
+  std::shared_ptr<BucketPolicies> bucket_policies;
 };
 
 class S3Service {

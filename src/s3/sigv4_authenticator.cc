@@ -36,9 +36,17 @@ Result<auth::VerifiedRequest> SigV4Authenticator::Verify(const http::RequestHead
 }
 
 bool SigV4Authenticator::Allowed(const auth::VerifiedRequest& caller, std::string_view action,
-                                 std::string_view resource, const auth::RequestContext& context) {
-  return keys_.Allowed(caller.access_key_id, action, resource, context);
+                                 std::string_view resource, const auth::RequestContext& context,
+                                 const auth::Policy* bucket_policy) {
+  return keys_.Allowed(caller.access_key_id, action, resource, context, bucket_policy);
 }
+
+std::optional<auth::PrincipalIdentity> SigV4Authenticator::Principal(
+    const auth::VerifiedRequest& caller, std::string_view account_id) {
+  return keys_.Principal(caller.access_key_id, account_id);
+}
+
+bool SigV4Authenticator::HasUser(std::string_view name) { return keys_.HasUser(name); }
 
 std::unique_ptr<ChunkedBody> SigV4Authenticator::OpenChunked(RawBodyRead raw,
                                                              const auth::VerifiedRequest& caller) {

@@ -19,7 +19,11 @@ class SigV4Authenticator final : public Authenticator {
 
   Result<auth::VerifiedRequest> Verify(const http::RequestHead& head) override;
   bool Allowed(const auth::VerifiedRequest& caller, std::string_view action,
-               std::string_view resource, const auth::RequestContext& context) override;
+               std::string_view resource, const auth::RequestContext& context,
+               const auth::Policy* bucket_policy) override;
+  std::optional<auth::PrincipalIdentity> Principal(const auth::VerifiedRequest& caller,
+                                                   std::string_view account_id) override;
+  bool HasUser(std::string_view name) override;
   std::unique_ptr<ChunkedBody> OpenChunked(RawBodyRead raw,
                                            const auth::VerifiedRequest& caller) override;
 

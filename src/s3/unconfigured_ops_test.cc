@@ -16,8 +16,6 @@ class UnconfiguredOpsTest : public S3Fixture {
 
 TEST_F(UnconfiguredOpsTest, AbsentConfigurationsAreS3sNotFoundErrors) {
   const std::vector<std::pair<std::string, std::string>> cases = {
-      {"policy", "NoSuchBucketPolicy"},
-      {"policyStatus", "NoSuchBucketPolicy"},
       {"publicAccessBlock", "NoSuchPublicAccessBlockConfiguration"},
       {"website", "NoSuchWebsiteConfiguration"},
       {"encryption", "ServerSideEncryptionConfigurationNotFoundError"},
@@ -78,10 +76,10 @@ TEST_F(UnconfiguredOpsTest, EachNeedsItsOwnAction) {
   as_user.Add("Authorization", "fake user");
   auth_->Grant("user", "s3:GetBucketAcl", "arn:aws:s3:::plain");
   EXPECT_EQ(Call("GET", "/plain?acl", as_user)->response().status, 200);
-  EXPECT_EQ(ErrorCode(*Call("GET", "/plain?policy", as_user)), "AccessDenied");
+  EXPECT_EQ(ErrorCode(*Call("GET", "/plain?website", as_user)), "AccessDenied");
   EXPECT_EQ(ErrorCode(*Call("GET", "/plain/k?acl", as_user)), "AccessDenied");
-  auth_->Grant("user", "s3:GetBucketPolicy", "arn:aws:s3:::plain");
-  EXPECT_EQ(ErrorCode(*Call("GET", "/plain?policy", as_user)), "NoSuchBucketPolicy");
+  auth_->Grant("user", "s3:GetBucketWebsite", "arn:aws:s3:::plain");
+  EXPECT_EQ(ErrorCode(*Call("GET", "/plain?website", as_user)), "NoSuchWebsiteConfiguration");
   auth_->Grant("user", "s3:GetObjectAcl", "arn:aws:s3:::plain/*");
   EXPECT_EQ(Call("GET", "/plain/k?acl", as_user)->response().status, 200);
 }

@@ -136,17 +136,37 @@ void FakeAuthenticator::GrantPolicy(const std::string& key, auth::Policy policy)
 }
 
 bool FakeAuthenticator::Allowed(const auth::VerifiedRequest& caller, std::string_view action,
-                                std::string_view resource, const auth::RequestContext& context) {
+                                std::string_view resource, const auth::RequestContext& context,
+                                const auth::Policy* bucket_policy) {
+  return auth::AllowedTogether(OwnDecision(caller.access_key_id, action, resource, context),
+                               bucket_policy, action, resource, context);
+}
+
+auth::Decision FakeAuthenticator::OwnDecision(const std::string& key, std::string_view action,
+                                              std::string_view resource,
+                                              const auth::RequestContext& context) {
   std::lock_guard lock(mu_);
-  if (auto policy = policies_.find(caller.access_key_id); policy != policies_.end()) {
-    return policy->second.Allows(action, resource, context);
+  if (auto policy = policies_.find(key); policy != policies_.end()) {
+    return policy->second.Decide(action, resource, context);
   }
-  auto it = grants_.find(caller.access_key_id);
-  if (it == grants_.end()) return false;
+  auto it = grants_.find(key);
+  if (it == grants_.end()) return auth::Decision::kNotApplicable;
   for (const auto& [a, r] : it->second) {
-    if (Glob(a, action) && Glob(r, resource)) return true;
+    if (Glob(a, action) && Glob(r, resource)) return auth::Decision::kAllow;
   }
-  return false;
+  return auth::Decision::kNotApplicable;
+}
+
+std::optional<auth::PrincipalIdentity> FakeAuthenticator::Principal(
+    const auth::VerifiedRequest& caller, std::string_view account_id) {
+  if (caller.access_key_id == "root") return auth::PrincipalIdentity::Root(account_id);
+  return auth::PrincipalIdentity::User(account_id, caller.access_key_id);
+}
+
+bool FakeAuthenticator::HasUser(std::string_view name) {
+  std::lock_guard lock(mu_);
+  const std::string key(name);
+  return key != "root" && (grants_.count(key) > 0 || policies_.count(key) > 0 || key == "nobody");
 }
 
 std::unique_ptr<ChunkedBody> FakeAuthenticator::OpenChunked(RawBodyRead raw,

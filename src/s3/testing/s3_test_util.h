@@ -33,12 +33,21 @@ class FakeAuthenticator final : public Authenticator {
   Result<auth::VerifiedRequest> Verify(const http::RequestHead& head) override;
   // Also decides a key's policy (GrantPolicy) against the condition keys.
   void GrantPolicy(const std::string& key, auth::Policy policy);
+  // Key "root" is the account's root user, any other key the user of its
+  // name.
   bool Allowed(const auth::VerifiedRequest& caller, std::string_view action,
-               std::string_view resource, const auth::RequestContext& context) override;
+               std::string_view resource, const auth::RequestContext& context,
+               const auth::Policy* bucket_policy) override;
+  std::optional<auth::PrincipalIdentity> Principal(const auth::VerifiedRequest& caller,
+                                                   std::string_view account_id) override;
+  bool HasUser(std::string_view name) override;
   std::unique_ptr<ChunkedBody> OpenChunked(RawBodyRead raw,
                                            const auth::VerifiedRequest& caller) override;
 
  private:
+  auth::Decision OwnDecision(const std::string& key, std::string_view action,
+                             std::string_view resource, const auth::RequestContext& context);
+
   std::mutex mu_;
   std::map<std::string, std::vector<std::pair<std::string, std::string>>> grants_;
   std::map<std::string, auth::Policy> policies_;
