@@ -1,7 +1,9 @@
-// Fuzzes key policies: Policy::FromJson on any text (what [[keys]] and the
-// keys API hand it), then decides the policy for a fixed request context.
-// A policy that parses must survive ToJson (runtime keys are stored so) and
-// decide the same afterwards; deciding must never crash or throw.
+// Fuzzes key policies and bucket policies: Policy::FromJson on any text (what
+// [[keys]], the keys API and PutBucketPolicy hand it), as an identity policy
+// and as a resource policy, then decides it for fixed request contexts (no
+// principal, the root user, a user). A policy that parses must survive
+// ToJson (runtime keys are stored so) and decide the same afterwards;
+// deciding must never crash or throw.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -11,37 +13,50 @@
 
 namespace {
 
-const imgbatch::auth::RequestContext& Context() {
-  static const imgbatch::auth::RequestContext context = [] {
-    imgbatch::auth::RequestContext c;
-    c.SetGlobals({"127.0.0.1", false, 1'796'040'000'000, "aws-cli/2.9", std::nullopt});
-    c.Set("s3:prefix", "home/alice/");
-    c.Set("s3:max-keys", "100");
-    c.Set("s3:RequestObjectTagKeys", std::vector<std::string>{"stage", "team"});
-    c.SetResolver([](std::string_view key) -> std::optional<std::vector<std::string>> {
-      if (key.starts_with("s3:existingobjecttag/")) return std::vector<std::string>{"yes"};
-      return std::nullopt;
-    });
-    return c;
-  }();
-  return context;
+imgbatch::auth::RequestContext MakeContext(
+    std::optional<imgbatch::auth::PrincipalIdentity> principal) {
+  imgbatch::auth::RequestContext c;
+  if (principal) c.SetPrincipal(*principal);
+  c.SetGlobals({"127.0.0.1", false, 1'796'040'000'000, "aws-cli/2.9", std::nullopt});
+  c.Set("s3:prefix", "home/alice/");
+  c.Set("s3:max-keys", "100");
+  c.Set("s3:RequestObjectTagKeys", std::vector<std::string>{"stage", "team"});
+  c.SetResolver([](std::string_view key) -> std::optional<std::vector<std::string>> {
+    if (key.starts_with("s3:existingobjecttag/")) return std::vector<std::string>{"yes"};
+    return std::nullopt;
+  });
+  return c;
 }
 
 int Decide(const imgbatch::auth::Policy& policy) {
-  const bool get = policy.Allows("s3:GetObject", "arn:aws:s3:::input/a.jpg", Context());
-  const bool list = policy.Allows("s3:ListBucket", "arn:aws:s3:::input", Context());
-  const bool send = policy.Allows("sqs:SendMessage", "arn:aws:sqs:us-east-1:0:q", Context());
-  return (get ? 4 : 0) + (list ? 2 : 0) + (send ? 1 : 0);
+  using imgbatch::auth::PrincipalIdentity;
+  static const imgbatch::auth::RequestContext contexts[] = {
+      MakeContext(std::nullopt), MakeContext(PrincipalIdentity::Root("000000000000")),
+      MakeContext(PrincipalIdentity::User("000000000000", "alice"))};
+  int decided = 0;
+  for (const auto& context : contexts) {
+    const auto get = policy.Decide("s3:GetObject", "arn:aws:s3:::input/a.jpg", context);
+    const auto list = policy.Decide("s3:ListBucket", "arn:aws:s3:::input", context);
+    const auto send = policy.Decide("sqs:SendMessage", "arn:aws:sqs:us-east-1:0:q", context);
+    decided = decided * 27 + static_cast<int>(get) * 9 + static_cast<int>(list) * 3 +
+              static_cast<int>(send);
+  }
+  return decided;
+}
+
+void CheckRoundTrip(std::string_view text, imgbatch::auth::PolicyKind kind) {
+  auto policy = imgbatch::auth::Policy::FromJson(text, kind);
+  if (!policy.ok()) return;
+  const int decided = Decide(*policy);
+  auto stored = imgbatch::auth::Policy::FromJson(policy->ToJson(), kind);
+  if (!stored.ok() || Decide(*stored) != decided) std::abort();
 }
 
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view text(reinterpret_cast<const char*>(data), size);
-  auto policy = imgbatch::auth::Policy::FromJson(text);
-  if (!policy.ok()) return 0;
-  const int decided = Decide(*policy);
-  auto stored = imgbatch::auth::Policy::FromJson(policy->ToJson());
-  if (!stored.ok() || Decide(*stored) != decided) std::abort();
+  CheckRoundTrip(text, imgbatch::auth::PolicyKind::kIdentity);
+  CheckRoundTrip(text, imgbatch::auth::PolicyKind::kResource);
   return 0;
 }

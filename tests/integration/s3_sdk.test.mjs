@@ -14,7 +14,8 @@ import {
   GetBucketAclCommand, GetBucketOwnershipControlsCommand, GetBucketPolicyCommand,
   GetBucketEncryptionCommand, DeleteBucketCommand, paginateListBuckets,
   GetBucketLifecycleConfigurationCommand, PutBucketLifecycleConfigurationCommand,
-  DeleteBucketLifecycleCommand,
+  DeleteBucketLifecycleCommand, PutBucketPolicyCommand, DeleteBucketPolicyCommand,
+  GetBucketPolicyStatusCommand,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { Crc64Nvme } from '@aws-sdk/checksums/crc';
@@ -136,6 +137,27 @@ test('bucket lifecycle', async () => {
   await s3.send(new DeleteBucketLifecycleCommand({ Bucket: bucket }));
   await assert.rejects(s3.send(new GetBucketLifecycleConfigurationCommand({ Bucket: bucket })),
     (err) => err.name === 'NoSuchLifecycleConfiguration');
+});
+
+test('bucket policy', async () => {
+  const Policy = JSON.stringify({
+    Version: '2012-10-17',
+    Statement: [{ Sid: 'nodelete', Effect: 'Deny', Principal: '*', Action: 's3:DeleteObject',
+      Resource: `arn:aws:s3:::${bucket}/keep/*` }],
+  });
+  await s3.send(new PutBucketPolicyCommand({ Bucket: bucket, Policy }));
+  const got = await s3.send(new GetBucketPolicyCommand({ Bucket: bucket }));
+  assert.deepEqual(JSON.parse(got.Policy), JSON.parse(Policy));
+  const status = await s3.send(new GetBucketPolicyStatusCommand({ Bucket: bucket }));
+  assert.equal(status.PolicyStatus.IsPublic, false);
+  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'keep/a', Body: 'a' }));
+  await assert.rejects(s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'keep/a' })),
+    (err) => err.name === 'AccessDenied' && err.$metadata.httpStatusCode === 403);
+  await assert.rejects(s3.send(new PutBucketPolicyCommand({ Bucket: bucket,
+    Policy: Policy.replace(`${bucket}/keep`, 'elsewhere/keep') })),
+  (err) => err.name === 'MalformedPolicy' && /invalid resource/.test(err.message));
+  await s3.send(new DeleteBucketPolicyCommand({ Bucket: bucket }));
+  await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'keep/a' }));
 });
 
 test('reading settings of a bucket with nothing configured', async () => {

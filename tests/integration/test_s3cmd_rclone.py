@@ -1,6 +1,7 @@
 """S3 through s3cmd and rclone (Debian's) against the real server; content
 compared byte for byte."""
 import filecmp
+import json
 import os
 import shutil
 import subprocess
@@ -79,6 +80,21 @@ class S3cmdRcloneTest(unittest.TestCase):
                          r"Expiration Rule: objects with key prefix 'logs/' will expire in '30'")
         self.s3cmd("dellifecycle", f"s3://{bucket}")
         self.assertRegex(self.s3cmd("info", f"s3://{bucket}").stdout, r"Expiration Rule: none")
+        # setpolicy puts a bucket policy, info shows it, and it acts: no
+        # deletes under dir/ while it is there; delpolicy removes it.
+        policy = os.path.join(self.tmp, "policy.json")
+        with open(policy, "w") as f:
+            json.dump({"Version": "2012-10-17", "Statement": [
+                {"Effect": "Deny", "Principal": "*", "Action": "s3:DeleteObject",
+                 "Resource": f"arn:aws:s3:::{bucket}/dir/*"}]}, f)
+        self.s3cmd("setpolicy", policy, f"s3://{bucket}")
+        self.assertRegex(self.s3cmd("info", f"s3://{bucket}").stdout, r"Policy:\s+\{")
+        refused = subprocess.run(["s3cmd", "-c", self.s3cmd_cfg, "del", f"s3://{bucket}/dir/f.bin"],
+                                 capture_output=True, text=True, timeout=60)
+        self.assertNotEqual(refused.returncode, 0)
+        self.assertIn("AccessDenied", refused.stderr + refused.stdout)
+        self.s3cmd("delpolicy", f"s3://{bucket}")
+        self.assertRegex(self.s3cmd("info", f"s3://{bucket}").stdout, r"Policy:\s+none")
         self.s3cmd("del", f"s3://{bucket}/dir/f.bin")
         self.s3cmd("rb", f"s3://{bucket}")
 

@@ -1,0 +1,189 @@
+"""Bucket policies through boto3 against the real server: PutBucketPolicy,
+GetBucketPolicy, GetBucketPolicyStatus and DeleteBucketPolicy; S3's checks of
+a document (MalformedPolicy); and requests decided by the bucket's policy
+together with the caller's key policy: a user granted by the bucket what its
+key does not grant, a Deny that refuses even the root key, presigned URLs.
+Run with the image's boto3 1.43 and Debian's 1.26."""
+import json
+import os
+import sys
+import tempfile
+import unittest
+import urllib.error
+import urllib.request
+import uuid
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+
+from botocore.exceptions import ClientError  # noqa: E402
+
+SERVER = None
+CONFIG_DIR = None
+ACCOUNT = "000000000000"
+
+# Keys whose own policies grant no S3 object access: what they get, the
+# bucket's policy gives them.
+KEYS = {
+    "reader": [{"Effect": "Allow", "Action": "sqs:ListQueues", "Resource": "*"}],
+    "writer": [{"Effect": "Allow", "Action": "s3:PutObject", "Resource": "*"}],
+}
+
+
+def key_id(name):
+    return "AKIABPOL" + name.upper().ljust(12, "0")[:12]
+
+
+def secret(name):
+    return ("bucket-policy-secret-" + name).ljust(40, "0")
+
+
+def setUpModule():
+    global SERVER, CONFIG_DIR
+    CONFIG_DIR = tempfile.TemporaryDirectory(prefix="imgbatch-bucket-policy-")
+    config = os.path.join(CONFIG_DIR.name, "imgbatch.toml")
+    with open(config, "w") as f:
+        for name, statements in KEYS.items():
+            policy = json.dumps({"Version": "2012-10-17", "Statement": statements})
+            f.write(f'[[keys]]\nname = "{name}"\naccess_key_id = "{key_id(name)}"\n'
+                    f'secret_access_key = "{secret(name)}"\npolicy = \'{policy}\'\n\n')
+    SERVER = harness.Server(extra_args=["--config", config, "--max-workers", "0"]).start()
+
+
+def tearDownModule():
+    SERVER.cleanup()
+    CONFIG_DIR.cleanup()
+
+
+def client(name=None):
+    if name is None:
+        return SERVER.boto3_client("s3")
+    return SERVER.boto3_client("s3", access_key=key_id(name), secret_key=secret(name))
+
+
+def error_code(exc):
+    return exc.response["Error"]["Code"]
+
+
+def user(name):
+    return f"arn:aws:iam::{ACCOUNT}:user/{name}"
+
+
+def document(*statements):
+    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
+
+
+class BucketPolicyTest(unittest.TestCase):
+    def setUp(self):
+        self.root = client()
+        self.bucket = "pol-" + uuid.uuid4().hex[:10]
+        self.root.create_bucket(Bucket=self.bucket)
+        self.root.put_object(Bucket=self.bucket, Key="photo.jpg", Body=b"pixels")
+
+    def tearDown(self):
+        self.root.delete_bucket_policy(Bucket=self.bucket)
+        for obj in self.root.list_objects_v2(Bucket=self.bucket).get("Contents", []):
+            self.root.delete_object(Bucket=self.bucket, Key=obj["Key"])
+        self.root.delete_bucket(Bucket=self.bucket)
+
+    def assert_error(self, code, call, *args, **kwargs):
+        with self.assertRaises(ClientError) as cm:
+            call(*args, **kwargs)
+        self.assertEqual(error_code(cm.exception), code)
+        return cm.exception
+
+    def test_put_get_status_and_delete(self):
+        self.assert_error("NoSuchBucketPolicy", self.root.get_bucket_policy, Bucket=self.bucket)
+        self.assert_error("NoSuchBucketPolicy", self.root.get_bucket_policy_status,
+                          Bucket=self.bucket)
+        private = document({"Effect": "Allow", "Principal": {"AWS": user("reader")},
+                            "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{self.bucket}/*"})
+        self.root.put_bucket_policy(Bucket=self.bucket, Policy=private)
+        self.assertEqual(json.loads(self.root.get_bucket_policy(Bucket=self.bucket)["Policy"]),
+                         json.loads(private))
+        status = self.root.get_bucket_policy_status(Bucket=self.bucket)["PolicyStatus"]
+        self.assertFalse(status["IsPublic"])
+        public = document({"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+                           "Resource": f"arn:aws:s3:::{self.bucket}/*"})
+        self.root.put_bucket_policy(Bucket=self.bucket, Policy=public)
+        status = self.root.get_bucket_policy_status(Bucket=self.bucket)["PolicyStatus"]
+        self.assertTrue(status["IsPublic"])
+        self.root.delete_bucket_policy(Bucket=self.bucket)
+        self.assert_error("NoSuchBucketPolicy", self.root.get_bucket_policy, Bucket=self.bucket)
+        self.assert_error("NoSuchBucket", self.root.get_bucket_policy, Bucket="no-such-" + self.bucket)
+
+    def test_documents_are_checked(self):
+        objects = f"arn:aws:s3:::{self.bucket}/*"
+        for statement, message in [
+            ({"Effect": "Allow", "Principal": {"AWS": user("ghost")}, "Action": "s3:GetObject",
+              "Resource": objects}, "Invalid principal in policy"),
+            ({"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+              "Resource": "arn:aws:s3:::another-bucket/*"}, "Policy has invalid resource"),
+            ({"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+              "Resource": f"arn:aws:s3:::{self.bucket}"},
+             "Action does not apply to any resource(s) in statement"),
+            ({"Effect": "Allow", "Action": "s3:GetObject", "Resource": objects},
+             "Missing required field Principal"),
+        ]:
+            exc = self.assert_error("MalformedPolicy", self.root.put_bucket_policy,
+                                    Bucket=self.bucket, Policy=document(statement))
+            self.assertIn(message, exc.response["Error"]["Message"])
+        self.assert_error("NoSuchBucketPolicy", self.root.get_bucket_policy, Bucket=self.bucket)
+
+    def test_the_bucket_grants_what_a_key_does_not(self):
+        reader = client("reader")
+        self.assert_error("AccessDenied", reader.get_object, Bucket=self.bucket, Key="photo.jpg")
+        self.root.put_bucket_policy(Bucket=self.bucket, Policy=document(
+            {"Effect": "Allow", "Principal": {"AWS": [user("reader")]},
+             "Action": ["s3:GetObject", "s3:ListBucket"],
+             "Resource": [f"arn:aws:s3:::{self.bucket}", f"arn:aws:s3:::{self.bucket}/*"]}))
+        self.assertEqual(reader.get_object(Bucket=self.bucket, Key="photo.jpg")["Body"].read(),
+                         b"pixels")
+        self.assertEqual([o["Key"] for o in reader.list_objects_v2(Bucket=self.bucket)["Contents"]],
+                         ["photo.jpg"])
+        self.assert_error("AccessDenied", reader.put_object, Bucket=self.bucket, Key="new.jpg",
+                          Body=b"x")
+        self.assert_error("AccessDenied", reader.get_bucket_policy, Bucket=self.bucket)
+        # A presigned URL is the same caller: the same answer.
+        url = reader.generate_presigned_url(
+            "get_object", Params={"Bucket": self.bucket, "Key": "photo.jpg"}, ExpiresIn=300)
+        with urllib.request.urlopen(url) as response:
+            self.assertEqual(response.read(), b"pixels")
+
+    def test_a_deny_refuses_even_the_root_key(self):
+        writer = client("writer")
+        writer.put_object(Bucket=self.bucket, Key="raw/a.jpg", Body=b"a")
+        self.root.put_bucket_policy(Bucket=self.bucket, Policy=document(
+            {"Effect": "Deny", "Principal": "*", "Action": "s3:PutObject",
+             "Resource": f"arn:aws:s3:::{self.bucket}/*",
+             "Condition": {"StringNotEquals": {"aws:PrincipalArn": user("writer")}}},
+            {"Effect": "Deny", "Principal": {"AWS": ACCOUNT}, "Action": "s3:DeleteObject",
+             "Resource": f"arn:aws:s3:::{self.bucket}/raw/*"}))
+        writer.put_object(Bucket=self.bucket, Key="raw/b.jpg", Body=b"b")
+        self.assert_error("AccessDenied", self.root.put_object, Bucket=self.bucket,
+                          Key="raw/c.jpg", Body=b"c")
+        self.assert_error("AccessDenied", self.root.delete_object, Bucket=self.bucket,
+                          Key="raw/a.jpg")
+        self.root.delete_object(Bucket=self.bucket, Key="photo.jpg")
+        # Plain HTTP refused for everything, the policy's own operations
+        # excepted for the root key: it can always undo a policy.
+        self.root.put_bucket_policy(Bucket=self.bucket, Policy=document(
+            {"Effect": "Deny", "Principal": "*", "Action": "s3:*",
+             "Resource": [f"arn:aws:s3:::{self.bucket}", f"arn:aws:s3:::{self.bucket}/*"],
+             "Condition": {"Bool": {"aws:SecureTransport": "false"}}}))
+        self.assert_error("AccessDenied", self.root.list_objects_v2, Bucket=self.bucket)
+        self.assertIn("SecureTransport", self.root.get_bucket_policy(Bucket=self.bucket)["Policy"])
+        self.root.delete_bucket_policy(Bucket=self.bucket)
+        self.assertEqual(len(self.root.list_objects_v2(Bucket=self.bucket)["Contents"]), 2)
+
+    def test_an_unsigned_request_is_still_refused(self):
+        self.root.put_bucket_policy(Bucket=self.bucket, Policy=document(
+            {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+             "Resource": f"arn:aws:s3:::{self.bucket}/*"}))
+        with self.assertRaises(urllib.error.HTTPError) as cm:
+            urllib.request.urlopen(f"{SERVER.endpoint}/{self.bucket}/photo.jpg")
+        self.assertEqual(cm.exception.code, 403)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
