@@ -73,11 +73,18 @@ void AddExpirationHeader(const OpContext& ctx, const store::ObjectMeta& meta,
 void AddAbortHeaders(const OpContext& ctx, const store::MultipartUpload& upload,
                      http::Headers& headers);
 
-// policy_ops.cc (bucket_policy.h)
+// policy_ops.cc (bucket_policy.h): bucket policies and the public access block
 OpResult GetBucketPolicy(const OpContext& ctx);
 OpResult PutBucketPolicy(const OpContext& ctx);
 OpResult DeleteBucketPolicy(const OpContext& ctx);
 OpResult GetBucketPolicyStatus(const OpContext& ctx);
+OpResult GetPublicAccessBlock(const OpContext& ctx);
+OpResult PutPublicAccessBlock(const OpContext& ctx);
+OpResult DeletePublicAccessBlock(const OpContext& ctx);
+// AccessDenied for a write that grants the public access by its ACL headers
+// (x-amz-acl: public-read, ...) to a bucket whose public access block has
+// BlockPublicAcls, as on S3.
+Status CheckPublicAclsAllowed(const S3Context& s3, const S3Request& request);
 
 // attributes_ops.cc
 OpResult GetObjectAttributes(const OpContext& ctx);

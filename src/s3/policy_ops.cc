@@ -1,12 +1,71 @@
 // Bucket policies: GET/PUT/DELETE /<bucket>?policy and GET ?policyStatus.
 // The checks of a document and the parsed copies every request is authorized
-// with are bucket_policy.h's.
+// with are bucket_policy.h's. And the bucket's public access block
+// (GET/PUT/DELETE ?publicAccessBlock): BlockPublicPolicy refuses a public
+// policy, BlockPublicAcls a write whose ACL headers grant the public access.
+// IgnorePublicAcls and RestrictPublicBuckets are kept and shown; they change
+// nothing here, where no ACL is honoured and every caller is one of the
+// account's keys (the only callers RestrictPublicBuckets lets through).
+#include <array>
 #include <string>
 
+#include "common/strings.h"
 #include "s3/errors.h"
 #include "s3/ops.h"
+#include "s3/request_xml.h"
 
 namespace imgbatch::s3 {
+namespace {
+
+constexpr char kPublicAccessBlockConfig[] = "publicAccessBlock";
+
+std::string RenderPublicAccessBlock(const PublicAccessBlock& block) {
+  pugi::xml_document doc;
+  pugi::xml_node root = AppendS3Root(doc, "PublicAccessBlockConfiguration");
+  auto flag = [&](const char* name, bool value) { AddText(root, name, value ? "true" : "false"); };
+  flag("BlockPublicAcls", block.block_public_acls);
+  flag("IgnorePublicAcls", block.ignore_public_acls);
+  flag("BlockPublicPolicy", block.block_public_policy);
+  flag("RestrictPublicBuckets", block.restrict_public_buckets);
+  return XmlToString(doc);
+}
+
+// The bucket's block; none configured is nullopt.
+Result<std::optional<PublicAccessBlock>> PublicAccessBlockOf(const S3Context& s3,
+                                                             const std::string& bucket) {
+  Result<std::string> stored = s3.store.GetBucketConfig(bucket, kPublicAccessBlockConfig);
+  if (!stored.ok()) {
+    if (store::IsAbsentBucketConfig(stored.status())) return std::optional<PublicAccessBlock>();
+    return stored.status();
+  }
+  IMGBATCH_ASSIGN_OR_RETURN(PublicAccessBlock block, ParsePublicAccessBlock(*stored));
+  return std::optional<PublicAccessBlock>(block);
+}
+
+// x-amz-acl values and x-amz-grant-* grantees that open an object to
+// everyone (or every AWS account).
+bool GrantsPublicAccess(const S3Request& request) {
+  static constexpr std::array<std::string_view, 3> kPublicCannedAcls = {
+      "public-read", "public-read-write", "authenticated-read"};
+  if (std::optional<std::string_view> acl = request.Header("x-amz-acl")) {
+    const std::string value = ToLower(Trim(*acl));
+    for (std::string_view canned : kPublicCannedAcls) {
+      if (value == canned) return true;
+    }
+  }
+  for (const char* header : {"x-amz-grant-read", "x-amz-grant-write", "x-amz-grant-read-acp",
+                             "x-amz-grant-write-acp", "x-amz-grant-full-control"}) {
+    std::optional<std::string_view> grantees = request.Header(header);
+    if (grantees &&
+        (grantees->find("/groups/global/AllUsers") != std::string_view::npos ||
+         grantees->find("/groups/global/AuthenticatedUsers") != std::string_view::npos)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
 
 OpResult GetBucketPolicy(const OpContext& ctx) {
   IMGBATCH_ASSIGN_OR_RETURN(std::string document,
@@ -23,7 +82,14 @@ OpResult PutBucketPolicy(const OpContext& ctx) {
   IMGBATCH_ASSIGN_OR_RETURN(std::string document, ctx.ReadXmlBody());
   PolicyScope scope{ctx.request.bucket, ctx.s3.account_id, ctx.s3.owner_id,
                     [&](std::string_view name) { return ctx.s3.authenticator->HasUser(name); }};
-  IMGBATCH_RETURN_IF_ERROR(ParseBucketPolicy(document, scope).status());
+  IMGBATCH_ASSIGN_OR_RETURN(auth::Policy policy, ParseBucketPolicy(document, scope));
+  IMGBATCH_ASSIGN_OR_RETURN(std::optional<PublicAccessBlock> block,
+                            PublicAccessBlockOf(ctx.s3, ctx.request.bucket));
+  if (block && block->block_public_policy && IsPublicPolicy(policy)) {
+    return S3Status("AccessDenied",
+                    "public policies are blocked by the BlockPublicPolicy block public access "
+                    "setting");
+  }
   IMGBATCH_RETURN_IF_ERROR(ctx.s3.bucket_policies->Put(ctx.request.bucket, document));
   return EmptyResponse(204);
 }
@@ -44,6 +110,46 @@ OpResult GetBucketPolicyStatus(const OpContext& ctx) {
   pugi::xml_node root = AppendS3Root(doc, "PolicyStatus");
   AddText(root, "IsPublic", IsPublicPolicy(*policy) ? "true" : "false");
   return XmlResponse(doc);
+}
+
+OpResult GetPublicAccessBlock(const OpContext& ctx) {
+  IMGBATCH_ASSIGN_OR_RETURN(std::optional<PublicAccessBlock> block,
+                            PublicAccessBlockOf(ctx.s3, ctx.request.bucket));
+  if (!block) return S3Status("NoSuchPublicAccessBlockConfiguration");
+  http::Response response = EmptyResponse(200);
+  response.headers.Set("Content-Type", "application/xml");
+  response.body = RenderPublicAccessBlock(*block);
+  return response;
+}
+
+OpResult PutPublicAccessBlock(const OpContext& ctx) {
+  IMGBATCH_ASSIGN_OR_RETURN(std::string body, ctx.ReadXmlBody());
+  IMGBATCH_ASSIGN_OR_RETURN(PublicAccessBlock block, ParsePublicAccessBlock(body));
+  IMGBATCH_RETURN_IF_ERROR(ctx.s3.store.PutBucketConfig(
+      ctx.request.bucket, kPublicAccessBlockConfig, RenderPublicAccessBlock(block)));
+  return EmptyResponse(200);
+}
+
+OpResult DeletePublicAccessBlock(const OpContext& ctx) {
+  IMGBATCH_RETURN_IF_ERROR(
+      ctx.s3.store.DeleteBucketConfig(ctx.request.bucket, kPublicAccessBlockConfig));
+  return EmptyResponse(204);
+}
+
+Status CheckPublicAclsAllowed(const S3Context& s3, const S3Request& request) {
+  const bool writes_acl = request.op == Op::kPutObject || request.op == Op::kCopyObject ||
+                          request.op == Op::kCreateMultipartUpload;
+  if (!writes_acl || !GrantsPublicAccess(request)) return Status::Ok();
+  Result<std::optional<PublicAccessBlock>> block = PublicAccessBlockOf(s3, request.bucket);
+  if (!block.ok()) {
+    // A missing bucket is the operation's to report.
+    return block.status().code() == Code::kNotFound ? Status::Ok() : block.status();
+  }
+  if (*block && (*block)->block_public_acls) {
+    return S3Status("AccessDenied",
+                    "public ACLs are blocked by the BlockPublicAcls block public access setting");
+  }
+  return Status::Ok();
 }
 
 }  // namespace imgbatch::s3

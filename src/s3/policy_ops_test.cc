@@ -263,6 +263,87 @@ TEST_F(PolicyOpsTest, EachOperationNeedsItsOwnAction) {
   EXPECT_EQ(As("alice", "DELETE", "/pol?policy")->response().status, 204);
 }
 
+std::string AccessBlock(const std::string& flags) {
+  return R"(<PublicAccessBlockConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/">)" +
+         flags + "</PublicAccessBlockConfiguration>";
+}
+
+TEST_F(PolicyOpsTest, PublicAccessBlockIsKeptAndShown) {
+  EXPECT_EQ(ErrorCode(*Call("GET", "/pol?publicAccessBlock")),
+            "NoSuchPublicAccessBlockConfiguration");
+  auto put = Call("PUT", "/pol?publicAccessBlock", {},
+                  AccessBlock("<BlockPublicPolicy>true</BlockPublicPolicy>"
+                              "<RestrictPublicBuckets>true</RestrictPublicBuckets>"));
+  EXPECT_EQ(put->response().status, 200) << put->BodyText();
+  auto got = Call("GET", "/pol?publicAccessBlock");
+  ASSERT_EQ(got->response().status, 200);
+  auto doc = Xml(got->BodyText());
+  pugi::xml_node block = doc.child("PublicAccessBlockConfiguration");
+  EXPECT_STREQ(block.child_value("BlockPublicAcls"), "false");  // absent: false
+  EXPECT_STREQ(block.child_value("IgnorePublicAcls"), "false");
+  EXPECT_STREQ(block.child_value("BlockPublicPolicy"), "true");
+  EXPECT_STREQ(block.child_value("RestrictPublicBuckets"), "true");
+  EXPECT_EQ(ErrorCode(*Call("PUT", "/pol?publicAccessBlock", {},
+                            AccessBlock("<BlockPublicAcls>yes</BlockPublicAcls>"))),
+            "MalformedXML");
+  EXPECT_EQ(ErrorCode(*Call("PUT", "/pol?publicAccessBlock", {}, "<Other/>")), "MalformedXML");
+  EXPECT_STREQ(Xml(Call("GET", "/pol?publicAccessBlock")->BodyText())
+                   .child("PublicAccessBlockConfiguration")
+                   .child_value("BlockPublicPolicy"),
+               "true");  // unchanged by the refused ones
+  EXPECT_EQ(Call("DELETE", "/pol?publicAccessBlock")->response().status, 204);
+  EXPECT_EQ(ErrorCode(*Call("GET", "/pol?publicAccessBlock")),
+            "NoSuchPublicAccessBlockConfiguration");
+  EXPECT_EQ(ErrorCode(*Call("PUT", "/none?publicAccessBlock", {}, AccessBlock(""))),
+            "NoSuchBucket");
+  auth_->Grant("alice", "s3:GetBucketPublicAccessBlock", "arn:aws:s3:::pol");
+  EXPECT_EQ(ErrorCode(*As("alice", "GET", "/pol?publicAccessBlock")),
+            "NoSuchPublicAccessBlockConfiguration");
+  EXPECT_EQ(ErrorCode(*As("alice", "DELETE", "/pol?publicAccessBlock")), "AccessDenied");
+}
+
+TEST_F(PolicyOpsTest, BlockPublicPolicyRefusesOnlyPublicPolicies) {
+  ASSERT_EQ(Call("PUT", "/pol?publicAccessBlock", {},
+                 AccessBlock("<BlockPublicPolicy>true</BlockPublicPolicy>"))
+                ->response()
+                .status,
+            200);
+  const std::string objects = R"("arn:aws:s3:::pol/*")";
+  auto refused = PutPolicy(Policy(Statement("Allow", R"("*")", R"("s3:GetObject")", objects)));
+  EXPECT_EQ(refused->response().status, 403);
+  EXPECT_EQ(ErrorCode(*refused), "AccessDenied");
+  EXPECT_NE(refused->BodyText().find("BlockPublicPolicy"), std::string::npos);
+  EXPECT_EQ(ErrorCode(*Call("GET", "/pol?policy")), "NoSuchBucketPolicy");
+  // Pinned to an address, or to a user, it is not public.
+  for (const std::string& ok :
+       {Policy(Statement("Allow", R"("*")", R"("s3:GetObject")", objects,
+                         R"(, "Condition": {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}})")),
+        Policy(Statement("Allow", R"({"AWS": ")" + std::string(kUsers) + R"(alice"})",
+                         R"("s3:GetObject")", objects)),
+        Policy(Statement("Deny", R"("*")", R"("s3:GetObject")", objects))}) {
+    EXPECT_EQ(PutPolicy(ok)->response().status, 204) << ok;
+  }
+}
+
+TEST_F(PolicyOpsTest, BlockPublicAclsRefusesWritesThatGrantThePublic) {
+  http::Headers public_read, granted, private_acl;
+  public_read.Add("x-amz-acl", "public-read");
+  granted.Add("x-amz-grant-read", "uri=\"http://acs.amazonaws.com/groups/global/AllUsers\"");
+  private_acl.Add("x-amz-acl", "private");
+  EXPECT_EQ(Call("PUT", "/pol/before.jpg", public_read, "x")->response().status, 200);
+  ASSERT_EQ(Call("PUT", "/pol?publicAccessBlock", {},
+                 AccessBlock("<BlockPublicAcls>true</BlockPublicAcls>"))
+                ->response()
+                .status,
+            200);
+  EXPECT_EQ(ErrorCode(*Call("PUT", "/pol/a.jpg", public_read, "x")), "AccessDenied");
+  EXPECT_EQ(ErrorCode(*Call("PUT", "/pol/b.jpg", granted, "x")), "AccessDenied");
+  EXPECT_EQ(ErrorCode(*Call("POST", "/pol/c.jpg?uploads", public_read)), "AccessDenied");
+  EXPECT_EQ(Call("PUT", "/pol/d.jpg", private_acl, "x")->response().status, 200);
+  EXPECT_EQ(Call("PUT", "/other/e.jpg", public_read, "x")->response().status, 200);
+  EXPECT_EQ(ObjectCount("pol"), 2u);  // before.jpg and d.jpg
+}
+
 TEST(BucketPolicyActions, WildcardsCoverTheKindsOfTheActionsTheyMatch) {
   EXPECT_EQ(ActionResourceKinds("s3:GetObject"), kObjectResource);
   EXPECT_EQ(ActionResourceKinds("s3:listbucket"), kBucketResource);

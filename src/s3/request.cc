@@ -42,8 +42,8 @@ bool Has(const QueryParams& query, std::string_view name) {
 }
 
 // GET/PUT /<bucket>?notification, GET/PUT/DELETE /<bucket>?tagging,
-// ?lifecycle and ?policy, and GET ?policyStatus. Other methods, and these on an object, stay
-// NotImplemented (they are in kUnsupportedSubresources).
+// ?lifecycle, ?policy and ?publicAccessBlock, and GET ?policyStatus. Other methods, and these on an
+// object, stay NotImplemented (they are in kUnsupportedSubresources).
 std::optional<Op> BucketSubresourceOp(std::string_view method, const std::string& bucket,
                                       const std::string& key, const QueryParams& query) {
   if (bucket.empty() || !key.empty()) return std::nullopt;
@@ -56,6 +56,12 @@ std::optional<Op> BucketSubresourceOp(std::string_view method, const std::string
     if (method == "GET") return Op::kGetBucketPolicy;
     if (method == "PUT") return Op::kPutBucketPolicy;
     if (method == "DELETE") return Op::kDeleteBucketPolicy;
+    return std::nullopt;
+  }
+  if (Has(query, "publicAccessBlock")) {
+    if (method == "GET") return Op::kGetPublicAccessBlock;
+    if (method == "PUT") return Op::kPutPublicAccessBlock;
+    if (method == "DELETE") return Op::kDeletePublicAccessBlock;
     return std::nullopt;
   }
   if (Has(query, "policyStatus")) {
@@ -90,11 +96,9 @@ std::optional<Op> ObjectSubresourceOp(std::string_view method, const std::string
   return std::nullopt;
 }
 
-constexpr std::array<UnconfiguredSubresource, 10> kUnconfiguredSubresources = {{
+constexpr std::array<UnconfiguredSubresource, 9> kUnconfiguredSubresources = {{
     {"acl", "s3:GetBucketAcl", UnconfiguredAnswer::kOwnerFullControl, ""},
     {"ownershipControls", "s3:GetBucketOwnershipControls", UnconfiguredAnswer::kOwnerEnforced, ""},
-    {"publicAccessBlock", "s3:GetBucketPublicAccessBlock", UnconfiguredAnswer::kError,
-     "NoSuchPublicAccessBlockConfiguration"},
     {"website", "s3:GetBucketWebsite", UnconfiguredAnswer::kError, "NoSuchWebsiteConfiguration"},
     {"encryption", "s3:GetEncryptionConfiguration", UnconfiguredAnswer::kError,
      "ServerSideEncryptionConfigurationNotFoundError"},
@@ -229,6 +233,12 @@ const char* OpName(Op op) {
       return "DeleteBucketPolicy";
     case Op::kGetBucketPolicyStatus:
       return "GetBucketPolicyStatus";
+    case Op::kGetPublicAccessBlock:
+      return "GetPublicAccessBlock";
+    case Op::kPutPublicAccessBlock:
+      return "PutPublicAccessBlock";
+    case Op::kDeletePublicAccessBlock:
+      return "DeletePublicAccessBlock";
     case Op::kPreflight:
       return "Preflight";
     case Op::kListObjectsV1:
@@ -393,6 +403,11 @@ Permission RequiredPermission(const S3Request& request) {
       return {"s3:DeleteBucketPolicy", bucket_arn};
     case Op::kGetBucketPolicyStatus:
       return {"s3:GetBucketPolicyStatus", bucket_arn};
+    case Op::kGetPublicAccessBlock:
+      return {"s3:GetBucketPublicAccessBlock", bucket_arn};
+    case Op::kPutPublicAccessBlock:
+    case Op::kDeletePublicAccessBlock:  // S3 has no action of its own for deleting it
+      return {"s3:PutBucketPublicAccessBlock", bucket_arn};
     case Op::kDeleteObjects:
       return {"s3:DeleteObject", bucket_arn + "/*"};
     case Op::kPutObject:

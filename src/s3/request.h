@@ -42,6 +42,9 @@ enum class Op {
   kPutBucketPolicy,
   kDeleteBucketPolicy,
   kGetBucketPolicyStatus,
+  kGetPublicAccessBlock,
+  kPutPublicAccessBlock,
+  kDeletePublicAccessBlock,
   kPreflight,  // OPTIONS: answered from the CORS rules, no auth (as S3)
   kListObjectsV1,
   kListObjectsV2,

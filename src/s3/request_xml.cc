@@ -293,6 +293,24 @@ Result<store::LifecycleConfiguration> ParseLifecycleConfiguration(std::string_vi
   return config;
 }
 
+Result<PublicAccessBlock> ParsePublicAccessBlock(std::string_view xml) {
+  pugi::xml_document doc;
+  IMGBATCH_ASSIGN_OR_RETURN(pugi::xml_node root,
+                            LoadRoot(doc, xml, "PublicAccessBlockConfiguration"));
+  PublicAccessBlock block;
+  for (auto [name, flag] : {std::pair{"BlockPublicAcls", &block.block_public_acls},
+                            std::pair{"IgnorePublicAcls", &block.ignore_public_acls},
+                            std::pair{"BlockPublicPolicy", &block.block_public_policy},
+                            std::pair{"RestrictPublicBuckets", &block.restrict_public_buckets}}) {
+    pugi::xml_node node = ChildByLocalName(root, name);
+    if (!node) continue;
+    const std::string_view value = Trim(node.text().get());
+    if (value != "true" && value != "false") return Malformed();
+    *flag = value == "true";
+  }
+  return block;
+}
+
 Result<std::string> ParseCreateBucketConfiguration(std::string_view xml) {
   if (Trim(xml).empty()) return std::string();
   pugi::xml_document doc;

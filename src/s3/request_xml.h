@@ -1,6 +1,6 @@
 // Parsers for the XML documents S3 clients send: CompleteMultipartUpload,
-// Delete (DeleteObjects), Tagging, LifecycleConfiguration and
-// CreateBucketConfiguration. Namespace prefixes are
+// Delete (DeleteObjects), Tagging, LifecycleConfiguration,
+// PublicAccessBlockConfiguration and CreateBucketConfiguration. Namespace prefixes are
 // ignored, as S3 does. Errors: kInvalidArgument with detail "MalformedXML"
 // (or the more precise S3 code). Pure functions; thread-safe; fuzzed by
 // fuzz/s3_xml_fuzzer.cc.
@@ -40,6 +40,15 @@ Result<store::Tags> ParseTagging(std::string_view xml);
 // InvalidArgument), the rules by the store. Transitions are NotImplemented:
 // there is one storage class.
 Result<store::LifecycleConfiguration> ParseLifecycleConfiguration(std::string_view xml);
+
+// PutPublicAccessBlock's four switches; an absent one is false, as on S3.
+struct PublicAccessBlock {
+  bool block_public_acls = false;
+  bool ignore_public_acls = false;
+  bool block_public_policy = false;
+  bool restrict_public_buckets = false;
+};
+Result<PublicAccessBlock> ParsePublicAccessBlock(std::string_view xml);
 
 // The LocationConstraint ("" when absent or the body is empty).
 Result<std::string> ParseCreateBucketConfiguration(std::string_view xml);

@@ -60,6 +60,12 @@ OpResult RunOp(const OpContext& ctx) {
       return DeleteBucketPolicy(ctx);
     case Op::kGetBucketPolicyStatus:
       return GetBucketPolicyStatus(ctx);
+    case Op::kGetPublicAccessBlock:
+      return GetPublicAccessBlock(ctx);
+    case Op::kPutPublicAccessBlock:
+      return PutPublicAccessBlock(ctx);
+    case Op::kDeletePublicAccessBlock:
+      return DeletePublicAccessBlock(ctx);
     case Op::kPreflight:
       return Preflight(ctx);
     case Op::kListObjectsV1:
@@ -172,7 +178,7 @@ Status Precheck(const S3Context& s3, const S3Request& request, const auth::Verif
   if (!Authorize(s3, caller, permission.action, permission.resource, conditions)) {
     return S3Status("AccessDenied");
   }
-  return Status::Ok();
+  return CheckPublicAclsAllowed(s3, request);
 }
 
 // s3:ExistingObjectTag/<key> of one object: its tags, read only if a

@@ -16,7 +16,6 @@ class UnconfiguredOpsTest : public S3Fixture {
 
 TEST_F(UnconfiguredOpsTest, AbsentConfigurationsAreS3sNotFoundErrors) {
   const std::vector<std::pair<std::string, std::string>> cases = {
-      {"publicAccessBlock", "NoSuchPublicAccessBlockConfiguration"},
       {"website", "NoSuchWebsiteConfiguration"},
       {"encryption", "ServerSideEncryptionConfigurationNotFoundError"},
       {"replication", "ReplicationConfigurationNotFoundError"},

@@ -1,5 +1,6 @@
 """Bucket policies through boto3 against the real server: PutBucketPolicy,
-GetBucketPolicy, GetBucketPolicyStatus and DeleteBucketPolicy; S3's checks of
+GetBucketPolicy, GetBucketPolicyStatus and DeleteBucketPolicy, and the
+bucket's public access block; S3's checks of
 a document (MalformedPolicy); and requests decided by the bucket's policy
 together with the caller's key policy: a user granted by the bucket what its
 key does not grant, a Deny that refuses even the root key, presigned URLs.
@@ -175,6 +176,27 @@ class BucketPolicyTest(unittest.TestCase):
         self.assertIn("SecureTransport", self.root.get_bucket_policy(Bucket=self.bucket)["Policy"])
         self.root.delete_bucket_policy(Bucket=self.bucket)
         self.assertEqual(len(self.root.list_objects_v2(Bucket=self.bucket)["Contents"]), 2)
+
+    def test_public_access_block(self):
+        self.assert_error("NoSuchPublicAccessBlockConfiguration",
+                          self.root.get_public_access_block, Bucket=self.bucket)
+        conf = {"BlockPublicAcls": True, "IgnorePublicAcls": False, "BlockPublicPolicy": True,
+                "RestrictPublicBuckets": False}
+        self.root.put_public_access_block(Bucket=self.bucket,
+                                          PublicAccessBlockConfiguration=conf)
+        self.assertEqual(self.root.get_public_access_block(Bucket=self.bucket)
+                         ["PublicAccessBlockConfiguration"], conf)
+        public = document({"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+                           "Resource": f"arn:aws:s3:::{self.bucket}/*"})
+        self.assert_error("AccessDenied", self.root.put_bucket_policy, Bucket=self.bucket,
+                          Policy=public)
+        self.assert_error("AccessDenied", self.root.put_object, Bucket=self.bucket,
+                          Key="open.jpg", Body=b"x", ACL="public-read")
+        self.root.put_object(Bucket=self.bucket, Key="closed.jpg", Body=b"x", ACL="private")
+        self.root.delete_public_access_block(Bucket=self.bucket)
+        self.assert_error("NoSuchPublicAccessBlockConfiguration",
+                          self.root.get_public_access_block, Bucket=self.bucket)
+        self.root.put_bucket_policy(Bucket=self.bucket, Policy=public)
 
     def test_an_unsigned_request_is_still_refused(self):
         self.root.put_bucket_policy(Bucket=self.bucket, Policy=document(
