@@ -350,6 +350,14 @@ Decision Policy::Decide(std::string_view action, std::string_view resource,
   return decision;
 }
 
+bool AllowedTogether(Decision own, const Policy* resource_policy, std::string_view action,
+                     std::string_view resource, const RequestContext& context) {
+  if (own == Decision::kDeny || resource_policy == nullptr) return own == Decision::kAllow;
+  const Decision resource_says = resource_policy->Decide(action, resource, context);
+  if (resource_says == Decision::kDeny) return false;
+  return own == Decision::kAllow || resource_says == Decision::kAllow;
+}
+
 std::string BucketArn(std::string_view bucket) { return "arn:aws:s3:::" + std::string(bucket); }
 
 std::string ObjectArn(std::string_view bucket, std::string_view key) {
@@ -413,6 +421,13 @@ bool KeyRegistry::Allowed(std::string_view access_key_id, std::string_view actio
   const Decision resource_says = resource_policy->Decide(action, resource, context);
   if (resource_says == Decision::kDeny) return false;
   return own == Decision::kAllow || resource_says == Decision::kAllow;
+}
+
+bool KeyRegistry::HasUser(std::string_view name) const {
+  std::lock_guard lock(mu_);
+  return std::any_of(keys_.begin(), keys_.end(), [&](const auto& entry) {
+    return !entry.second->root && entry.second->name == name;
+  });
 }
 
 std::optional<PrincipalIdentity> KeyRegistry::Principal(std::string_view access_key_id,

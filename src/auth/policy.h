@@ -75,6 +75,12 @@ struct Policy {
   }
 };
 
+// The caller's own decision (its key's policy) and the resource's policy
+// together, as IAM decides them within one account: a Deny in either refuses,
+// else an Allow in either grants.
+bool AllowedTogether(Decision own, const Policy* resource_policy, std::string_view action,
+                     std::string_view resource, const RequestContext& context);
+
 bool WildcardMatch(std::string_view pattern, std::string_view text);  // '*' and '?'
 bool IsAccountId(std::string_view text);                              // 12 digits
 
@@ -102,15 +108,17 @@ class KeyRegistry {
   std::optional<std::string> SecretFor(std::string_view access_key_id) const;
   std::vector<AccessKey> List() const;
   // Authorization for a verified caller: its key's policy and, when given,
-  // the policy of the resource (a bucket's), decided together: a Deny in
-  // either refuses, else an Allow in either grants. The resource policy's
-  // Principal is matched against context.principal().
+  // the policy of the resource (a bucket's), decided together
+  // (AllowedTogether). The resource policy's Principal is matched against
+  // context.principal().
   bool Allowed(std::string_view access_key_id, std::string_view action, std::string_view resource,
                const RequestContext& context = {}, const Policy* resource_policy = nullptr) const;
   // The caller as IAM names it in `account_id`: a root key is the account's
   // root user, any other key the user of its name.
   std::optional<PrincipalIdentity> Principal(std::string_view access_key_id,
                                              std::string_view account_id) const;
+  // Whether a (non-root) key has this name: the IAM user a policy may name.
+  bool HasUser(std::string_view name) const;
 
  private:
   std::shared_ptr<const AccessKey> Shared(std::string_view access_key_id) const;
