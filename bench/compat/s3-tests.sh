@@ -85,15 +85,16 @@ for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/-/ready" >/dev/null && 
 #                                                      runs; its timed tests are fails_on_aws:
 #                                                      they need RGW's days-as-seconds debug knob)
 #   encryption sse_s3 bucket_encryption              - SSE-S3/KMS/C
-#   bucket_policy user_policy iam_* session_policy abac_test - access policies live in our
-#                                                      config ([[keys]]), not Put/GetBucketPolicy
+#   user_policy iam_* session_policy abac_test     - IAM's users, roles and sessions (our keys
+#                                                      and their policies live in the config
+#                                                      and the keys API); bucket policies run
 #   bucket_logging*                                  - server access logging
 #   s3website* s3select storage_class cloud_transition appendobject sns - other services
 #   webidentity_test test_of_sts token_*             - STS
 #   fails_on_aws                                     - RGW extensions AWS itself does not have
 #                                                      (e.g. ?usage, read-stats, allow-unordered)
 MARKERS="versioning or delete_marker or object_lock or
- lifecycle_transition or encryption or sse_s3 or bucket_encryption or bucket_policy or user_policy
+ lifecycle_transition or encryption or sse_s3 or bucket_encryption or user_policy
  or iam_account or iam_user or iam_role or iam_tenant or iam_cross_account or session_policy or
  abac_test or bucket_logging or bucket_logging_cleanup or s3website or
  s3website_routing_rules or s3website_redirect_location or s3select or storage_class or
@@ -105,7 +106,6 @@ MARKERS="versioning or delete_marker or object_lock or
 #   acl grant access_bucket          - ACLs (AWS disables them by default since 2023; we have none)
 #   versioning versioned version     - versioned buckets
 #   post_object                      - browser POST uploads (HTML form policy documents)
-#   policy public_block block_public - bucket policies, PublicAccessBlock
 #   object_lock                      - object lock (upstream marks these tests with no marker)
 #   torrent                          - BitTorrent
 #   logging encryption sse           - see above
@@ -114,7 +114,7 @@ MARKERS="versioning or delete_marker or object_lock or
 #   delete_object(s)_*if_match*      - need botocore >= 1.35 (Debian has 1.29: no CRC64NVME,
 #                                      ChecksumType, IfNoneMatch parameters) or are directory-bucket only
 NAMES="acl or grant or access_bucket or versioning or versioned or version or post_object or
- policy or public_block or block_public or object_lock or torrent or logging or encryption or
+ object_lock or torrent or logging or encryption or
  sse or tenant or cksum_helper or crc64nvme or put_object_if_match or put_current_object or
  put_object_current_if_match or delete_object_if_match or delete_object_current_if_match or
  delete_object_version_if_match or delete_objects_if_match or delete_objects_current_if_match or

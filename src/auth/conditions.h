@@ -13,8 +13,9 @@
 // GreaterThanEquals}, Date{...the same six}, Bool, IpAddress, NotIpAddress,
 // Arn{Equals,NotEquals,Like,NotLike}, Null; each with ...IfExists except Null.
 // Unknown operators and values the operator cannot read are refused when the
-// policy is parsed, never ignored. No policy variables (${aws:username}):
-// values are taken literally.
+// policy is parsed, never ignored. Values are taken as given: policy
+// variables (${aws:username}) are expanded before, by Policy::Decide
+// (policy.h, ExpandPolicyVariables).
 // Pure values; thread-safe.
 #pragma once
 

@@ -160,6 +160,14 @@ Status ParsePrincipalOf(const json& doc, PolicyKind kind, Statement& st) {
   return Status::Ok();
 }
 
+bool HasVariable(const Statement& st) {
+  auto in = [](const std::string& text) { return text.find("${") != std::string::npos; };
+  return std::any_of(st.resources.begin(), st.resources.end(), in) ||
+         std::any_of(st.conditions.begin(), st.conditions.end(), [&](const Condition& c) {
+           return std::any_of(c.values.begin(), c.values.end(), in);
+         });
+}
+
 Result<Statement> ParseStatement(const json& doc, PolicyKind kind) {
   if (!doc.is_object()) return InvalidArgument("Statement entries must be objects");
   Statement st;
@@ -223,6 +231,25 @@ bool StatementApplies(const Statement& st, std::string_view action, std::string_
   return NamesCaller(*st.principals, who, account_covers_users) != st.not_principals;
 }
 
+// The statement as this request sees it: each Resource and condition value
+// with its variables replaced; one whose variable has no value is dropped
+// (it matches nothing).
+Statement WithVariablesExpanded(const Statement& written, const RequestContext& context) {
+  Statement st = written;
+  auto expand_all = [&](std::vector<std::string>& texts) {
+    std::vector<std::string> out;
+    for (const std::string& text : texts) {
+      if (std::optional<std::string> value = ExpandPolicyVariables(text, context)) {
+        out.push_back(std::move(*value));
+      }
+    }
+    texts = std::move(out);
+  };
+  expand_all(st.resources);
+  for (Condition& condition : st.conditions) expand_all(condition.values);
+  return st;
+}
+
 json PrincipalsToJson(const Principals& principals) {
   if (principals.anyone && principals.aws.empty() && principals.services.empty() &&
       principals.canonical_ids.empty()) {
@@ -246,6 +273,44 @@ json StringsToJson(const std::vector<std::string>& values) {
 }
 
 }  // namespace
+
+std::optional<std::string> ExpandPolicyVariables(std::string_view text,
+                                                 const RequestContext& context) {
+  std::string out;
+  size_t pos = 0;
+  while (true) {
+    const size_t open = text.find("${", pos);
+    const size_t close = open == std::string_view::npos ? open : text.find('}', open);
+    if (close == std::string_view::npos) {
+      out.append(text.substr(pos));
+      return out;
+    }
+    out.append(text.substr(pos, open - pos));
+    std::string_view inner = Trim(text.substr(open + 2, close - open - 2));
+    pos = close + 1;
+    if (inner == "*" || inner == "?" || inner == "$") {
+      out.append(inner);
+      continue;
+    }
+    std::optional<std::string> fallback;
+    if (size_t comma = inner.find(','); comma != std::string_view::npos) {
+      std::string_view quoted = Trim(inner.substr(comma + 1));
+      inner = Trim(inner.substr(0, comma));
+      if (quoted.size() < 2 || quoted.front() != '\'' || quoted.back() != '\'') {
+        return std::nullopt;  // not IAM's form: matches nothing rather than guessing
+      }
+      fallback = std::string(quoted.substr(1, quoted.size() - 2));
+    }
+    std::optional<std::vector<std::string>> values = context.Find(inner);
+    if (values && values->size() == 1) {
+      out.append(values->front());
+    } else if (fallback) {
+      out.append(*fallback);
+    } else {
+      return std::nullopt;
+    }
+  }
+}
 
 bool IsAccountId(std::string_view text) {
   return text.size() == 12 &&
@@ -291,6 +356,7 @@ Result<Policy> Policy::FromJson(std::string_view text, PolicyKind kind) {
       if (!id->is_string()) return InvalidArgument("Id must be a string");
       policy.id = id->get<std::string>();
     }
+    policy.version = version != doc.end() ? version->get<std::string>() : "";
     if (statements->is_object()) {
       IMGBATCH_ASSIGN_OR_RETURN(Statement st, ParseStatement(*statements, kind));
       policy.statements.push_back(std::move(st));
@@ -305,6 +371,10 @@ Result<Policy> Policy::FromJson(std::string_view text, PolicyKind kind) {
     } else {
       return InvalidArgument("Statement must be an object or an array");
     }
+    // Policy variables exist from Version 2012-10-17 on; before, "${...}" is text.
+    if (policy.version == kPolicyVersion) {
+      for (Statement& st : policy.statements) st.has_variables = HasVariable(st);
+    }
     return policy;
   } catch (const json::exception& e) {
     return InvalidArgument(std::string("This policy contains invalid Json: ") + e.what());
@@ -313,7 +383,7 @@ Result<Policy> Policy::FromJson(std::string_view text, PolicyKind kind) {
 
 std::string Policy::ToJson() const {
   json doc;
-  doc["Version"] = kPolicyVersion;
+  if (!version.empty()) doc["Version"] = version;
   if (!id.empty()) doc["Id"] = id;
   json list = json::array();
   for (const auto& st : statements) {
@@ -341,7 +411,10 @@ Policy Policy::AllowAll() {
 Decision Policy::Decide(std::string_view action, std::string_view resource,
                         const RequestContext& context) const {
   Decision decision = Decision::kNotApplicable;
-  for (const auto& st : statements) {
+  for (const auto& written : statements) {
+    std::optional<Statement> expanded;
+    if (written.has_variables) expanded = WithVariablesExpanded(written, context);
+    const Statement& st = expanded ? *expanded : written;
     if (!StatementApplies(st, action, resource, context.principal())) continue;
     if (!ConditionsHold(st.conditions, context)) continue;
     if (!st.allow) return Decision::kDeny;  // an explicit Deny always wins

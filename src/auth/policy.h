@@ -46,6 +46,9 @@ struct Statement {
   std::optional<Principals> principals = {};  // resource policies only
   bool not_principals = false;                // NotPrincipal: everyone but these
   std::string sid = {};
+  // A Resource or condition value holds a policy variable ("${aws:username}")
+  // and the policy's Version is 2012-10-17: ExpandPolicyVariables at decision.
+  bool has_variables = false;
 };
 
 enum class PolicyKind { kIdentity, kResource };
@@ -57,6 +60,9 @@ enum class Decision { kNotApplicable, kAllow, kDeny };
 struct Policy {
   std::vector<Statement> statements;
   std::string id = {};  // the document's "Id"
+  // As written; "" (none written) is IAM's 2008-10-17, without policy
+  // variables. Policies made in code are 2012-10-17.
+  std::string version = "2012-10-17";
   // Parses an IAM policy JSON document ({"Version":..,"Statement":[..]}).
   // Identity policies may not name a Principal; resource policies must, in
   // every statement. Errors are kInvalidArgument with AWS's wording where AWS
@@ -82,7 +88,16 @@ bool AllowedTogether(Decision own, const Policy* resource_policy, std::string_vi
                      std::string_view resource, const RequestContext& context);
 
 bool WildcardMatch(std::string_view pattern, std::string_view text);  // '*' and '?'
-bool IsAccountId(std::string_view text);                              // 12 digits
+
+// IAM's policy variables in a Resource or condition value: "${key}" is the
+// request's value of that condition key ("${aws:username}", "${s3:prefix}"),
+// "${key, 'fallback'}" with a fallback when the request lacks it; "${$}" is
+// '$' ("${*}" and "${?}" give '*' and '?', which then match as wildcards:
+// patterns here have no escapes). nullopt when a key without fallback is
+// absent or has several values: IAM then matches nothing with that text.
+std::optional<std::string> ExpandPolicyVariables(std::string_view text,
+                                                 const RequestContext& context);
+bool IsAccountId(std::string_view text);  // 12 digits
 
 // Resource ARNs as AWS writes them, for the adapters' Allowed() calls:
 //   arn:aws:s3:::bucket   arn:aws:s3:::bucket/key   arn:aws:sqs:region:account:queue

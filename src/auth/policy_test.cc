@@ -364,6 +364,59 @@ TEST(KeyRegistry, DecidesTheKeysPolicyAndTheResourcesTogether) {
   EXPECT_FALSE(allowed("AKIAGONE", "s3:ListBucket", BucketArn("b")));
 }
 
+TEST(PolicyVariables, ExpandFromTheRequestsKeys) {
+  RequestContext context;
+  context.SetPrincipal(PrincipalIdentity::User(kAccount, "alice"));
+  context.Set("s3:prefix", "photos/");
+  EXPECT_EQ(ExpandPolicyVariables("arn:aws:s3:::b/home/${aws:username}/*", context),
+            "arn:aws:s3:::b/home/alice/*");
+  EXPECT_EQ(ExpandPolicyVariables("${ aws:USERNAME }-${s3:prefix}", context), "alice-photos/");
+  EXPECT_EQ(ExpandPolicyVariables("${aws:SourceIp, 'nowhere'}", context), "nowhere");
+  EXPECT_EQ(ExpandPolicyVariables("${aws:SourceIp}", context), std::nullopt);
+  EXPECT_EQ(ExpandPolicyVariables("a${$}b${*}c", context), "a$b*c");
+  EXPECT_EQ(ExpandPolicyVariables("${aws:SourceIp, nowhere}", context), std::nullopt);
+  EXPECT_EQ(ExpandPolicyVariables("no variables, ${ unclosed", context),
+            "no variables, ${ unclosed");
+}
+
+TEST(PolicyVariables, AHomeFolderPerUser) {
+  auto policy = Policy::FromJson(R"({"Version": "2012-10-17", "Statement": [
+      {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"],
+       "Resource": "arn:aws:s3:::b/home/${aws:username}/*"},
+      {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::b",
+       "Condition": {"StringLike": {"s3:prefix": "home/${aws:username}/*"}}}]})");
+  ASSERT_TRUE(policy.ok()) << policy.status().ToString();
+  RequestContext alice = As(PrincipalIdentity::User(kAccount, "alice"));
+  EXPECT_TRUE(policy->Allows("s3:PutObject", "arn:aws:s3:::b/home/alice/a.jpg", alice));
+  EXPECT_FALSE(policy->Allows("s3:PutObject", "arn:aws:s3:::b/home/bob/a.jpg", alice));
+  alice.Set("s3:prefix", "home/alice/2026/");
+  EXPECT_TRUE(policy->Allows("s3:ListBucket", "arn:aws:s3:::b", alice));
+  alice.Set("s3:prefix", "home/bob/");
+  EXPECT_FALSE(policy->Allows("s3:ListBucket", "arn:aws:s3:::b", alice));
+  // The root user has no aws:username: the statements match nothing.
+  EXPECT_FALSE(policy->Allows("s3:GetObject", "arn:aws:s3:::b/home/${aws:username}/x",
+                              As(PrincipalIdentity::Root(kAccount))));
+  // Stored and read back (runtime keys are), the same.
+  auto again = Policy::FromJson(policy->ToJson());
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(again->Allows("s3:GetObject", "arn:aws:s3:::b/home/alice/a.jpg",
+                            As(PrincipalIdentity::User(kAccount, "alice"))));
+}
+
+TEST(PolicyVariables, OnlyFromVersion20121017) {
+  for (const char* version : {R"("Version": "2008-10-17",)", ""}) {
+    auto policy = Policy::FromJson(std::string("{") + version + R"("Statement": {"Effect": "Allow",
+        "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/${aws:username}"}})");
+    ASSERT_TRUE(policy.ok()) << version;
+    const RequestContext alice = As(PrincipalIdentity::User(kAccount, "alice"));
+    EXPECT_FALSE(policy->Allows("s3:GetObject", "arn:aws:s3:::b/alice", alice)) << version;
+    EXPECT_TRUE(policy->Allows("s3:GetObject", "arn:aws:s3:::b/${aws:username}", alice));
+    auto again = Policy::FromJson(policy->ToJson());
+    ASSERT_TRUE(again.ok());
+    EXPECT_FALSE(again->Allows("s3:GetObject", "arn:aws:s3:::b/alice", alice)) << version;
+  }
+}
+
 TEST(KeyRegistry, ConcurrentReadersAndWriters) {
   KeyRegistry registry;
   std::vector<std::thread> threads;

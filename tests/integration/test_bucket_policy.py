@@ -151,6 +151,19 @@ class BucketPolicyTest(unittest.TestCase):
         with urllib.request.urlopen(url) as response:
             self.assertEqual(response.read(), b"pixels")
 
+    def test_a_home_folder_per_key_by_policy_variable(self):
+        self.root.put_bucket_policy(Bucket=self.bucket, Policy=document(
+            {"Effect": "Allow", "Principal": "*", "Action": ["s3:GetObject", "s3:PutObject"],
+             "Resource": f"arn:aws:s3:::{self.bucket}/home/${{aws:username}}/*"}))
+        reader = client("reader")
+        reader.put_object(Bucket=self.bucket, Key="home/reader/a.jpg", Body=b"mine")
+        self.assertEqual(reader.get_object(Bucket=self.bucket, Key="home/reader/a.jpg")
+                         ["Body"].read(), b"mine")
+        self.assert_error("AccessDenied", reader.put_object, Bucket=self.bucket,
+                          Key="home/writer/a.jpg", Body=b"not mine")
+        self.assert_error("AccessDenied", client("writer").get_object, Bucket=self.bucket,
+                          Key="home/reader/a.jpg")
+
     def test_a_deny_refuses_even_the_root_key(self):
         writer = client("writer")
         writer.put_object(Bucket=self.bucket, Key="raw/a.jpg", Body=b"a")
