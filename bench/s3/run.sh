@@ -5,6 +5,9 @@
 #   2. durable PUT of 4 KiB objects (presigned) at 16 connections;
 #   3. the same client's rate against /-/healthy (the HTTP ceiling).
 # Prints each rate and the ratios. usage: bench/s3/run.sh [seconds] [connections]
+#   env: POLICY=1 gives the bucket a policy every request is decided with (a Deny
+#        with conditions that do not hold here, a Deny of deletes, an Allow to the
+#        account), the cost of bucket policies on the request path.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SECONDS_PER_RUN=${1:-10}
@@ -32,6 +35,16 @@ for _ in $(seq 100); do curl -sf "$endpoint/-/ready" >/dev/null && break; sleep 
 
 aws_() { python3 -m awscli --endpoint-url "$endpoint" --region us-east-1 "$@"; }
 aws_ s3 mb s3://bench >/dev/null
+if [[ ${POLICY:-0} == 1 ]]; then
+  aws_ s3api put-bucket-policy --bucket bench --policy '{"Version": "2012-10-17", "Statement": [
+    {"Effect": "Deny", "Principal": "*", "Action": "s3:*",
+     "Resource": ["arn:aws:s3:::bench", "arn:aws:s3:::bench/*"],
+     "Condition": {"Bool": {"aws:SecureTransport": "false"}, "IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}},
+    {"Effect": "Deny", "Principal": "*", "Action": "s3:DeleteObject", "Resource": "arn:aws:s3:::bench/*"},
+    {"Effect": "Allow", "Principal": {"AWS": "000000000000"}, "Action": ["s3:GetObject", "s3:PutObject"],
+     "Resource": "arn:aws:s3:::bench/*"}]}'
+  echo "# bucket policy set (POLICY=1)" >&2
+fi
 mkdir -p "$work/www/bench"
 for i in $(seq 0 63); do
   head -c 1048576 /dev/urandom >"$work/www/bench/get$i"
