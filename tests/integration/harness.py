@@ -4,6 +4,7 @@ Every test talks to a real server process on 127.0.0.1 through real AWS
 clients; nothing here is a mock. The binary comes from $IMGBATCH_BIN (set by
 ctest), the data directory is a fresh temporary one unless given.
 """
+import json
 import os
 import shutil
 import signal
@@ -43,6 +44,31 @@ def wait_until(predicate, timeout=30.0, interval=0.05, what="condition"):
             return value
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+class DeclaredKeys:
+    """Access keys declared in an imgbatch.toml ([[keys]]) of a temporary directory:
+    keys maps a name to its policy's statements; ids and secrets are made from the
+    name and tag (distinct per test module). Pass ["--config", keys.config] to Server."""
+
+    def __init__(self, keys, tag):
+        self.tag = tag
+        self.dir = tempfile.TemporaryDirectory(prefix=f"imgbatch-{tag.lower()}-")
+        self.config = os.path.join(self.dir.name, "imgbatch.toml")
+        with open(self.config, "w") as f:
+            for name, statements in keys.items():
+                policy = json.dumps({"Version": "2012-10-17", "Statement": statements})
+                f.write(f'[[keys]]\nname = "{name}"\naccess_key_id = "{self.key_id(name)}"\n'
+                        f'secret_access_key = "{self.secret(name)}"\npolicy = \'{policy}\'\n\n')
+
+    def key_id(self, name):
+        return ("AKIA" + self.tag.upper())[:8] + name.upper().ljust(12, "0")[:12]
+
+    def secret(self, name):
+        return f"{self.tag}-secret-{name}".ljust(40, "0")
+
+    def cleanup(self):
+        self.dir.cleanup()
 
 
 class Server:

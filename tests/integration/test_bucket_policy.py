@@ -8,7 +8,6 @@ Run with the image's boto3 1.43 and Debian's 1.26."""
 import json
 import os
 import sys
-import tempfile
 import unittest
 import urllib.error
 import urllib.request
@@ -20,7 +19,7 @@ import harness  # noqa: E402
 from botocore.exceptions import ClientError  # noqa: E402
 
 SERVER = None
-CONFIG_DIR = None
+DECLARED = None
 ACCOUNT = "000000000000"
 
 # Keys whose own policies grant no S3 object access: what they get, the
@@ -31,35 +30,23 @@ KEYS = {
 }
 
 
-def key_id(name):
-    return "AKIABPOL" + name.upper().ljust(12, "0")[:12]
-
-
-def secret(name):
-    return ("bucket-policy-secret-" + name).ljust(40, "0")
-
-
 def setUpModule():
-    global SERVER, CONFIG_DIR
-    CONFIG_DIR = tempfile.TemporaryDirectory(prefix="imgbatch-bucket-policy-")
-    config = os.path.join(CONFIG_DIR.name, "imgbatch.toml")
-    with open(config, "w") as f:
-        for name, statements in KEYS.items():
-            policy = json.dumps({"Version": "2012-10-17", "Statement": statements})
-            f.write(f'[[keys]]\nname = "{name}"\naccess_key_id = "{key_id(name)}"\n'
-                    f'secret_access_key = "{secret(name)}"\npolicy = \'{policy}\'\n\n')
-    SERVER = harness.Server(extra_args=["--config", config, "--max-workers", "0"]).start()
+    global SERVER, DECLARED
+    DECLARED = harness.DeclaredKeys(KEYS, "BPOL")
+    SERVER = harness.Server(
+        extra_args=["--config", DECLARED.config, "--max-workers", "0"]).start()
 
 
 def tearDownModule():
     SERVER.cleanup()
-    CONFIG_DIR.cleanup()
+    DECLARED.cleanup()
 
 
 def client(name=None):
     if name is None:
         return SERVER.boto3_client("s3")
-    return SERVER.boto3_client("s3", access_key=key_id(name), secret_key=secret(name))
+    return SERVER.boto3_client("s3", access_key=DECLARED.key_id(name),
+                                 secret_key=DECLARED.secret(name))
 
 
 def error_code(exc):

@@ -3,10 +3,8 @@ server: keys declared in the configuration whose statements apply only where
 their conditions hold (s3:prefix, s3:ExistingObjectTag/<key>, aws:SourceIp,
 aws:CurrentTime), for S3 and for SQS (the query protocol with Debian's
 boto3 1.26, JSON with the image's 1.43)."""
-import json
 import os
 import sys
-import tempfile
 import unittest
 import uuid
 
@@ -16,7 +14,7 @@ import harness  # noqa: E402
 from botocore.exceptions import ClientError  # noqa: E402
 
 SERVER = None
-CONFIG_DIR = None
+DECLARED = None
 
 KEYS = {
     # May list only under home/alice/, and read only objects tagged public=yes.
@@ -47,33 +45,21 @@ KEYS = {
 }
 
 
-def key_id(name):
-    return "AKIACOND" + name.upper().ljust(12, "0")[:12]
-
-
-def secret(name):
-    return ("condition-secret-" + name).ljust(40, "0")
-
-
 def setUpModule():
-    global SERVER, CONFIG_DIR
-    CONFIG_DIR = tempfile.TemporaryDirectory(prefix="imgbatch-key-conditions-")
-    config = os.path.join(CONFIG_DIR.name, "imgbatch.toml")
-    with open(config, "w") as f:
-        for name, statements in KEYS.items():
-            policy = json.dumps({"Version": "2012-10-17", "Statement": statements})
-            f.write(f'[[keys]]\nname = "{name}"\naccess_key_id = "{key_id(name)}"\n'
-                    f'secret_access_key = "{secret(name)}"\npolicy = \'{policy}\'\n\n')
-    SERVER = harness.Server(extra_args=["--config", config, "--max-workers", "0"]).start()
+    global SERVER, DECLARED
+    DECLARED = harness.DeclaredKeys(KEYS, "COND")
+    SERVER = harness.Server(
+        extra_args=["--config", DECLARED.config, "--max-workers", "0"]).start()
 
 
 def tearDownModule():
     SERVER.cleanup()
-    CONFIG_DIR.cleanup()
+    DECLARED.cleanup()
 
 
 def client(service, name):
-    return SERVER.boto3_client(service, access_key=key_id(name), secret_key=secret(name))
+    return SERVER.boto3_client(service, access_key=DECLARED.key_id(name),
+                                 secret_key=DECLARED.secret(name))
 
 
 def error_code(exc):
