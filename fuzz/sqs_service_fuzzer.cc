@@ -51,8 +51,9 @@ using imgbatch::Result;
 
 constexpr int kMaxRequests = 24;
 
-// Lets every request through: the fuzzer is after the semantics behind
-// authentication (sigv4_fuzzer covers the signature parser).
+// Lets every request through, whatever a queue's policy says: the fuzzer is
+// after the semantics behind authentication (sigv4_fuzzer covers the
+// signature parser, policy_fuzzer the policies).
 class AllowAll final : public imgbatch::sqs::Authenticator {
  public:
   Result<imgbatch::sqs::Caller> Authenticate(const imgbatch::http::RequestHead&,
@@ -60,8 +61,12 @@ class AllowAll final : public imgbatch::sqs::Authenticator {
     return imgbatch::sqs::Caller{"AKIDFUZZ"};
   }
   bool Allowed(const imgbatch::sqs::Caller&, std::string_view, std::string_view,
-               const imgbatch::auth::RequestContext&) override {
+               const imgbatch::auth::RequestContext&, const imgbatch::auth::Policy*) override {
     return true;
+  }
+  std::optional<imgbatch::auth::PrincipalIdentity> Principal(const imgbatch::sqs::Caller&,
+                                                             std::string_view account) override {
+    return imgbatch::auth::PrincipalIdentity::Root(account);
   }
 };
 

@@ -54,7 +54,7 @@ struct QueueConfig {
   int maximum_message_size = kDefaultMaximumMessageSize;
   std::string redrive_policy;        // JSON as given ("" = none)
   std::string redrive_allow_policy;  // JSON as given ("" = none)
-  std::string policy;                // stored, not evaluated
+  std::string policy;                // JSON as given; enforced by the sqs adapter
   // Server-side encryption as AWS reports it: SSE-SQS (the default) or SSE-KMS
   // with a key id, one at a time. Stored and returned so that clients and
   // templates that set them see them back; encryption at rest is the data
@@ -83,8 +83,8 @@ Result<RedrivePolicy> ParseRedrivePolicy(std::string_view json);
 bool RedriveAllowed(std::string_view redrive_allow_policy, std::string_view source_arn);
 
 // AddPermission / RemovePermission edit statements of the queue's access
-// policy (the Policy attribute, stored and returned, not evaluated: access
-// here is decided by the server's own key policies).
+// policy (the Policy attribute; the sqs adapter decides each request with it
+// and the caller's key policy: sqs/queue_policy.h).
 inline constexpr size_t kMaxPermissionActions = 7;
 struct Permission {
   std::string label;                     // the statement's Sid

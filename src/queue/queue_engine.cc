@@ -800,6 +800,12 @@ class EngineImpl final : public QueueEngine {
     return StoreConfig(q, next);
   }
 
+  std::string PolicyOf(std::string_view name) override {
+    std::lock_guard lock(mu_);
+    auto it = queues_.find(name);
+    return it == queues_.end() ? std::string() : it->second->config.policy;
+  }
+
   Result<AttributeMap> ListTags(std::string_view name) override {
     QueuePtr q = Find(name);
     if (!q) return QueueNotFound();

@@ -7,18 +7,16 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include "auth/conditions.h"
+#include "auth/policy.h"
 #include "auth/sigv4.h"
 #include "common/clock.h"
 #include "common/status.h"
 #include "http/exchange.h"
-
-namespace imgbatch::auth {
-class KeyRegistry;
-}
 
 namespace imgbatch::sqs {
 
@@ -36,9 +34,15 @@ class Authenticator {
   virtual Result<Caller> Authenticate(const http::RequestHead& head, std::string_view body) = 0;
   // Whether caller may perform action ("sqs:SendMessage") on resource
   // ("arn:aws:sqs:us-east-1:000000000000:jobs"), with the request's condition
-  // keys (the global aws:* ones) for the policies' Condition blocks.
+  // keys (the global aws:* ones, the caller's principal) for the policies'
+  // Condition blocks: by its key's policy and the queue's policy when it has
+  // one (auth::AllowedTogether).
   virtual bool Allowed(const Caller& caller, std::string_view action, std::string_view resource,
-                       const auth::RequestContext& context) = 0;
+                       const auth::RequestContext& context, const auth::Policy* queue_policy) = 0;
+  // The caller as IAM names it in the account (queue policies' principals, the
+  // aws:Principal* condition keys); nullopt for a key gone since it was checked.
+  virtual std::optional<auth::PrincipalIdentity> Principal(const Caller& caller,
+                                                           std::string_view account_id) = 0;
 };
 
 // The production Authenticator: auth::Verify against the registry's secrets,

@@ -7,6 +7,7 @@
 #include "common/hashing.h"
 #include "common/strings.h"
 #include "sqs/ops.h"
+#include "sqs/queue_policy.h"
 
 namespace imgbatch::sqs {
 namespace {
@@ -81,6 +82,13 @@ Json MoveTaskJson(const queue::MoveTaskInfo& t) {
   if (!t.failure_reason.empty()) j["FailureReason"] = t.failure_reason;
   j["StartedTimestamp"] = t.started_ms;
   return j;
+}
+
+// A Policy attribute must be an IAM resource policy: it is enforced
+// (queue_policy.h).
+Status ValidatePolicyAttribute(const std::map<std::string, std::string>& attributes) {
+  auto policy = attributes.find("Policy");
+  return policy == attributes.end() ? Status::Ok() : ValidateQueuePolicy(policy->second);
 }
 
 }  // namespace
@@ -202,6 +210,7 @@ void CreateQueue(Context& ctx, Reply reply) {
   // The JSON model spells it "tags"; query requests fold Tag.N into "Tags".
   auto tags = StringMap(ctx.params(), ctx.params().contains("tags") ? "tags" : "Tags");
   if (!tags.ok()) return reply(tags.status());
+  if (Status policy = ValidatePolicyAttribute(*attributes); !policy.ok()) return reply(policy);
   auto info = ctx.engine.CreateQueue(*name, *attributes, *tags);
   if (!info.ok()) return reply(info.status());
   reply(Json{{"QueueUrl", ctx.QueueUrl(info->name)}});
@@ -265,6 +274,7 @@ void SetQueueAttributes(Context& ctx, Reply reply) {
   if (!ctx.params().contains("Attributes")) return reply(MissingParameter("Attributes"));
   auto attributes = StringMap(ctx.params(), "Attributes");
   if (!attributes.ok()) return reply(attributes.status());
+  if (Status policy = ValidatePolicyAttribute(*attributes); !policy.ok()) return reply(policy);
   Status st = ctx.engine.SetAttributes(*name, *attributes);
   if (!st.ok()) return reply(st);
   reply(Json::object());
@@ -324,8 +334,9 @@ void ListQueueTags(Context& ctx, Reply reply) {
   reply(std::move(result));
 }
 
-// The queue's access policy gets or loses a statement; the policy is stored
-// and returned (GetQueueAttributes Policy), not evaluated.
+// The queue's access policy gets or loses a statement (enforced with every
+// request on the queue, queue_policy.h; other accounts' principals never
+// match a key here).
 void AddPermission(Context& ctx, Reply reply) {
   auto name = QueueNameParam(ctx);
   if (!name.ok()) return reply(name.status());

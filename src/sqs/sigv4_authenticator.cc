@@ -31,8 +31,13 @@ class SigV4Authenticator final : public Authenticator {
   }
 
   bool Allowed(const Caller& caller, std::string_view action, std::string_view resource,
-               const auth::RequestContext& context) override {
-    return keys_.Allowed(caller.access_key_id, action, resource, context);
+               const auth::RequestContext& context, const auth::Policy* queue_policy) override {
+    return keys_.Allowed(caller.access_key_id, action, resource, context, queue_policy);
+  }
+
+  std::optional<auth::PrincipalIdentity> Principal(const Caller& caller,
+                                                   std::string_view account_id) override {
+    return keys_.Principal(caller.access_key_id, account_id);
   }
 
  private:

@@ -111,7 +111,31 @@ auth::RequestContext GlobalConditionKeys(const http::RequestHead& head) {
   return context;
 }
 
+// The actions that read or change a queue's policy: the account's root key
+// may always perform them, whatever the policy says, so that a policy that
+// shuts everyone out can be undone (S3 has the same rule for bucket policies).
+bool ManagesPolicy(std::string_view action) {
+  return action == "sqs:GetQueueAttributes" || action == "sqs:SetQueueAttributes" ||
+         action == "sqs:AddPermission" || action == "sqs:RemovePermission";
+}
+
+// The queue an SQS ARN names ("arn:aws:sqs:<region>:<account>:<queue>").
+std::string_view ArnQueue(std::string_view arn) {
+  const size_t colon = arn.rfind(':');
+  return colon == std::string_view::npos ? std::string_view() : arn.substr(colon + 1);
+}
+
 }  // namespace
+
+std::shared_ptr<const auth::Policy> SqsService::PolicyFor(std::string_view resource,
+                                                          std::string_view action,
+                                                          const auth::PrincipalIdentity* caller) {
+  if (caller != nullptr && caller->root() && ManagesPolicy(action)) return nullptr;
+  const std::string_view queue = ArnQueue(resource);
+  const std::string text = engine_.PolicyOf(queue);
+  if (text.empty()) return nullptr;
+  return policies_->For(queue, text);
+}
 
 void SqsService::Handle(std::shared_ptr<http::Exchange> exchange) {
   const http::RequestHead& head = exchange->head();
@@ -140,8 +164,14 @@ void SqsService::Handle(std::shared_ptr<http::Exchange> exchange) {
             .WithDetail("InvalidAction"));
   }
   const std::string resource = ResourceArn(engine_, *request);
-  if (!authenticator_->Allowed(*caller, IamAction(request->action), resource,
-                               GlobalConditionKeys(head))) {
+  const std::string action = IamAction(request->action);
+  auth::RequestContext context = GlobalConditionKeys(head);
+  if (auto principal = authenticator_->Principal(*caller, engine_.options().account)) {
+    context.SetPrincipal(std::move(*principal));
+  }
+  const std::shared_ptr<const auth::Policy> queue_policy =
+      PolicyFor(resource, action, context.principal());
+  if (!authenticator_->Allowed(*caller, action, resource, context, queue_policy.get())) {
     return fail(Status(Code::kAccessDenied, "Access to the resource " + resource + " is denied.")
                     .WithDetail("AccessDenied"));
   }

@@ -24,6 +24,7 @@
 #include "http/exchange.h"
 #include "queue/queue_engine.h"
 #include "sqs/authenticator.h"
+#include "sqs/queue_policy.h"
 
 namespace imgbatch::sqs {
 
@@ -43,8 +44,13 @@ class SqsService {
   http::Handler AsHandler();
 
  private:
+  // The policy of the queue resource names, for authorizing action by caller.
+  std::shared_ptr<const auth::Policy> PolicyFor(std::string_view resource, std::string_view action,
+                                                const auth::PrincipalIdentity* caller);
+
   queue::QueueEngine& engine_;
   std::shared_ptr<Authenticator> authenticator_;
+  std::unique_ptr<QueuePolicies> policies_ = std::make_unique<QueuePolicies>();
 };
 
 }  // namespace imgbatch::sqs

@@ -27,13 +27,25 @@ class FakeAuthenticator final : public Authenticator {
     if (!fail_with_.empty()) {
       return Status(Code::kUnauthenticated, "signature mismatch").WithDetail(fail_with_);
     }
-    return Caller{"AKIDTEST"};
+    return Caller{caller_};
   }
-  bool Allowed(const Caller&, std::string_view action, std::string_view resource,
-               const auth::RequestContext&) override {
+  // The key's own decision: Allow unless the action is denied; a queue's
+  // policy is decided with it as the real registry does.
+  bool Allowed(const Caller& caller, std::string_view action, std::string_view resource,
+               const auth::RequestContext& context, const auth::Policy* queue_policy) override {
     std::lock_guard lock(mu_);
     last_resource_ = std::string(resource);
-    return !denied_.count(std::string(action));
+    (void)caller;
+    const auth::Decision own = denied_.count(std::string(action)) > 0
+                                   ? auth::Decision::kNotApplicable
+                                   : auth::Decision::kAllow;
+    return auth::AllowedTogether(own, queue_policy, action, resource, context);
+  }
+  // "AKIDTEST" is the account's root user, any other caller a user of that name.
+  std::optional<auth::PrincipalIdentity> Principal(const Caller& caller,
+                                                   std::string_view account_id) override {
+    if (caller.access_key_id == "AKIDTEST") return auth::PrincipalIdentity::Root(account_id);
+    return auth::PrincipalIdentity::User(account_id, caller.access_key_id);
   }
   void Deny(std::string action) {
     std::lock_guard lock(mu_);
@@ -42,6 +54,11 @@ class FakeAuthenticator final : public Authenticator {
   void FailWith(std::string code) {
     std::lock_guard lock(mu_);
     fail_with_ = std::move(code);
+  }
+  // Requests are then this key's (a user of that name).
+  void AuthenticateAs(std::string key) {
+    std::lock_guard lock(mu_);
+    caller_ = std::move(key);
   }
   std::string last_resource() {
     std::lock_guard lock(mu_);
@@ -56,6 +73,7 @@ class FakeAuthenticator final : public Authenticator {
   std::mutex mu_;
   std::set<std::string> denied_;
   std::string fail_with_;
+  std::string caller_ = "AKIDTEST";
   std::string last_resource_;
   std::string last_body_;
 };
@@ -439,6 +457,60 @@ TEST_F(SqsServiceTest, PolicyIsCheckedWithBatchAsSingleAction) {
   EXPECT_EQ(status, 403);
   EXPECT_EQ(body["__type"], "com.amazonaws.sqs#AccessDenied");
   EXPECT_EQ(auth_->last_resource(), "arn:aws:sqs:us-east-1:000000000000:jobs");
+}
+
+// A queue's Policy attribute is decided with the key's own policy: its Deny
+// refuses even the root key (but never over the policy itself), its Allow
+// grants a user what the key does not; a Policy that is not an IAM resource
+// policy is refused.
+TEST_F(SqsServiceTest, QueuePoliciesAreEnforced) {
+  const std::string url = CreateQueueJson("jobs");
+  const std::string arn = "arn:aws:sqs:us-east-1:000000000000:jobs";
+  const Json policy = {
+      {"Version", "2012-10-17"},
+      {"Statement",
+       {{{"Effect", "Deny"}, {"Principal", "*"}, {"Action", "sqs:PurgeQueue"}, {"Resource", arn}},
+        {{"Effect", "Allow"},
+         {"Principal", {{"AWS", "arn:aws:iam::000000000000:user/alice"}}},
+         {"Action", {"SQS:SendMessage", "sqs:GetQueueUrl"}},
+         {"Resource", arn}},
+        {{"Effect", "Deny"},
+         {"Principal", "*"},
+         {"Action", "sqs:*"},
+         {"Resource", arn},
+         {"Condition", {{"Bool", {{"aws:SecureTransport", "false"}}}}}}}}};
+  for (const char* bad : {R"({"Statement": []})", R"({"Statement": [{"Effect": "Allow",
+        "Action": "sqs:*", "Resource": "*"}]})",
+                          "not json"}) {
+    auto [status, error] =
+        CallJson("SetQueueAttributes", {{"QueueUrl", url}, {"Attributes", {{"Policy", bad}}}});
+    EXPECT_EQ(status, 400) << bad;
+    EXPECT_EQ(error["__type"], "com.amazonaws.sqs#InvalidAttributeValue") << bad;
+  }
+  auto [s1, set] = CallJson("SetQueueAttributes",
+                            {{"QueueUrl", url}, {"Attributes", {{"Policy", policy.dump()}}}});
+  ASSERT_EQ(s1, 200) << set.dump();
+  // The fake peer is plain HTTP: the third statement refuses everything ...
+  auto [s2, sent] = CallJson("SendMessage", {{"QueueUrl", url}, {"MessageBody", "x"}});
+  EXPECT_EQ(s2, 403);
+  EXPECT_EQ(sent["__type"], "com.amazonaws.sqs#AccessDenied");
+  // ... but the root key may still read and replace the policy.
+  auto [s3, attrs] =
+      CallJson("GetQueueAttributes", {{"QueueUrl", url}, {"AttributeNames", {"Policy"}}});
+  EXPECT_EQ(s3, 200);
+  Json without_tls = policy;
+  without_tls["Statement"].erase(2);
+  auto [s4, replaced] = CallJson(
+      "SetQueueAttributes", {{"QueueUrl", url}, {"Attributes", {{"Policy", without_tls.dump()}}}});
+  ASSERT_EQ(s4, 200) << replaced.dump();
+  EXPECT_EQ(CallJson("SendMessage", {{"QueueUrl", url}, {"MessageBody", "x"}}).first, 200);
+  EXPECT_EQ(CallJson("PurgeQueue", {{"QueueUrl", url}}).first, 403);  // the first statement
+  // A user whose key may not send is granted it by the queue.
+  auth_->Deny("sqs:SendMessage");
+  auth_->AuthenticateAs("alice");
+  EXPECT_EQ(CallJson("SendMessage", {{"QueueUrl", url}, {"MessageBody", "y"}}).first, 200);
+  auth_->AuthenticateAs("bob");
+  EXPECT_EQ(CallJson("SendMessage", {{"QueueUrl", url}, {"MessageBody", "z"}}).first, 403);
 }
 
 TEST_F(SqsServiceTest, BadSignatureIsRefusedAndBodyWasRead) {

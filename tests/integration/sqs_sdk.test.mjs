@@ -9,6 +9,7 @@ import { Agent } from 'node:http';
 import {
   SQSClient, CreateQueueCommand, SendMessageCommand, SendMessageBatchCommand,
   ReceiveMessageCommand, DeleteMessageCommand, GetQueueAttributesCommand, GetQueueUrlCommand,
+  SetQueueAttributesCommand,
 } from '@aws-sdk/client-sqs';
 import { Consumer } from 'sqs-consumer';
 import { metric, startServer, waitUntil } from './harness.mjs';
@@ -103,6 +104,23 @@ test('a FIFO queue: groups in order, deduplication, sequence numbers', async () 
 test('errors have the classic codes', async () => {
   await assert.rejects(sqs.send(new GetQueueUrlCommand({ QueueName: 'missing-' + randomUUID().slice(0, 8) })),
     (e) => e.name === 'QueueDoesNotExist' || e.Code === 'AWS.SimpleQueueService.NonExistentQueue');
+});
+
+test('a queue policy is enforced; one that is no IAM policy is refused', async () => {
+  const { QueueUrl } = await sqs.send(new CreateQueueCommand({
+    QueueName: 'policy-' + randomUUID().slice(0, 8) }));
+  const { Attributes } = await sqs.send(new GetQueueAttributesCommand({
+    QueueUrl, AttributeNames: ['QueueArn'] }));
+  await assert.rejects(sqs.send(new SetQueueAttributesCommand({
+    QueueUrl, Attributes: { Policy: '{"Statement": []}' } })),
+  (e) => e.name === 'InvalidAttributeValue' && e.$metadata.httpStatusCode === 400);
+  const Policy = JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Deny',
+    Principal: '*', Action: 'sqs:SendMessage', Resource: Attributes.QueueArn }] });
+  await sqs.send(new SetQueueAttributesCommand({ QueueUrl, Attributes: { Policy } }));
+  await assert.rejects(sqs.send(new SendMessageCommand({ QueueUrl, MessageBody: 'x' })),
+    (e) => e.$metadata.httpStatusCode === 403);
+  await sqs.send(new SetQueueAttributesCommand({ QueueUrl, Attributes: { Policy: '' } }));
+  await sqs.send(new SendMessageCommand({ QueueUrl, MessageBody: 'x' }));
 });
 
 test('sqs-consumer drains a few hundred messages with deletes', async () => {

@@ -1,6 +1,7 @@
-"""Bucket policies through boto3 against the real server: PutBucketPolicy,
-GetBucketPolicy, GetBucketPolicyStatus and DeleteBucketPolicy, and the
-bucket's public access block; S3's checks of
+"""Resource policies through boto3 against the real server. Queue policies:
+the Policy attribute (and AddPermission) decided with every SQS request.
+Bucket policies: PutBucketPolicy, GetBucketPolicy, GetBucketPolicyStatus and
+DeleteBucketPolicy, and the bucket's public access block; S3's checks of
 a document (MalformedPolicy); and requests decided by the bucket's policy
 together with the caller's key policy: a user granted by the bucket what its
 key does not grant, a Deny that refuses even the root key, presigned URLs.
@@ -42,11 +43,11 @@ def tearDownModule():
     DECLARED.cleanup()
 
 
-def client(name=None):
+def client(name=None, service="s3"):
     if name is None:
-        return SERVER.boto3_client("s3")
-    return SERVER.boto3_client("s3", access_key=DECLARED.key_id(name),
-                                 secret_key=DECLARED.secret(name))
+        return SERVER.boto3_client(service)
+    return SERVER.boto3_client(service, access_key=DECLARED.key_id(name),
+                               secret_key=DECLARED.secret(name))
 
 
 def error_code(exc):
@@ -205,6 +206,63 @@ class BucketPolicyTest(unittest.TestCase):
         with self.assertRaises(urllib.error.HTTPError) as cm:
             urllib.request.urlopen(f"{SERVER.endpoint}/{self.bucket}/photo.jpg")
         self.assertEqual(cm.exception.code, 403)
+
+
+class QueuePolicyTest(unittest.TestCase):
+    def setUp(self):
+        self.root = client(service="sqs")
+        self.url = self.root.create_queue(QueueName="pol-" + uuid.uuid4().hex[:10])["QueueUrl"]
+        self.arn = self.root.get_queue_attributes(
+            QueueUrl=self.url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+
+    def tearDown(self):
+        self.root.set_queue_attributes(QueueUrl=self.url, Attributes={"Policy": ""})
+        self.root.delete_queue(QueueUrl=self.url)
+
+    def set_policy(self, *statements):
+        self.root.set_queue_attributes(QueueUrl=self.url,
+                                       Attributes={"Policy": document(*statements)})
+
+    def assert_denied(self, call, **kwargs):
+        with self.assertRaises(ClientError) as cm:
+            call(**kwargs)
+        self.assertIn(error_code(cm.exception), ("AccessDenied", "AccessDeniedException"))
+
+    def test_a_policy_that_is_no_iam_policy_is_refused(self):
+        for bad in ('{"Statement": []}', "not json",
+                    document({"Effect": "Allow", "Action": "sqs:*", "Resource": self.arn})):
+            with self.assertRaises(ClientError) as cm:
+                self.root.set_queue_attributes(QueueUrl=self.url, Attributes={"Policy": bad})
+            self.assertIn(error_code(cm.exception),
+                          ("InvalidAttributeValue", "InvalidParameterValue"), bad)
+
+    def test_the_queue_grants_what_a_key_does_not(self):
+        reader = client("reader", "sqs")
+        self.assert_denied(reader.send_message, QueueUrl=self.url, MessageBody="x")
+        self.set_policy({"Effect": "Allow", "Principal": {"AWS": user("reader")},
+                         "Action": ["sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage"],
+                         "Resource": self.arn})
+        reader.send_message(QueueUrl=self.url, MessageBody="hello")
+        got = reader.receive_message(QueueUrl=self.url, WaitTimeSeconds=1)["Messages"][0]
+        self.assertEqual(got["Body"], "hello")
+        reader.delete_message(QueueUrl=self.url, ReceiptHandle=got["ReceiptHandle"])
+        self.assert_denied(reader.purge_queue, QueueUrl=self.url)
+        self.assert_denied(client("writer", "sqs").send_message, QueueUrl=self.url,
+                           MessageBody="x")
+        # Another account's grant is kept, and matches none of our keys.
+        self.root.add_permission(QueueUrl=self.url, Label="elsewhere",
+                                 AWSAccountIds=["111122223333"], Actions=["ReceiveMessage"])
+        self.assert_denied(client("writer", "sqs").receive_message, QueueUrl=self.url)
+
+    def test_a_deny_refuses_the_root_key_but_not_over_the_policy(self):
+        self.set_policy({"Effect": "Deny", "Principal": "*", "Action": "sqs:*",
+                         "Resource": self.arn})
+        self.assert_denied(self.root.send_message, QueueUrl=self.url, MessageBody="x")
+        self.assert_denied(self.root.delete_queue, QueueUrl=self.url)
+        self.assertIn("Deny", self.root.get_queue_attributes(
+            QueueUrl=self.url, AttributeNames=["Policy"])["Attributes"]["Policy"])
+        self.root.set_queue_attributes(QueueUrl=self.url, Attributes={"Policy": ""})
+        self.root.send_message(QueueUrl=self.url, MessageBody="x")
 
 
 if __name__ == "__main__":

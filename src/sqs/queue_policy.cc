@@ -1,0 +1,38 @@
+#include "sqs/queue_policy.h"
+
+#include <spdlog/spdlog.h>
+
+namespace imgbatch::sqs {
+
+Status ValidateQueuePolicy(std::string_view text) {
+  if (text.empty()) return Status::Ok();
+  Result<auth::Policy> policy = auth::Policy::FromJson(text, auth::PolicyKind::kResource);
+  if (policy.ok()) return Status::Ok();
+  return InvalidArgument("Invalid value for the parameter Policy. Reason: " +
+                         policy.status().message())
+      .WithDetail("InvalidAttributeValue");
+}
+
+std::shared_ptr<const auth::Policy> QueuePolicies::For(std::string_view queue,
+                                                       const std::string& text) {
+  if (text.empty()) return nullptr;
+  const std::string name(queue);
+  {
+    std::lock_guard lock(mu_);
+    auto it = cache_.find(name);
+    if (it != cache_.end() && it->second.text == text) return it->second.policy;
+  }
+  Result<auth::Policy> parsed = auth::Policy::FromJson(text, auth::PolicyKind::kResource);
+  std::shared_ptr<const auth::Policy> policy;
+  if (parsed.ok()) {
+    policy = std::make_shared<const auth::Policy>(std::move(*parsed));
+  } else {
+    spdlog::warn("sqs: the Policy of queue {} is not an IAM policy ({}); not enforced", name,
+                 parsed.status().message());
+  }
+  std::lock_guard lock(mu_);
+  cache_[name] = Parsed{text, policy};
+  return policy;
+}
+
+}  // namespace imgbatch::sqs
