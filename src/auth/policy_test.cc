@@ -346,7 +346,7 @@ TEST(KeyRegistry, DecidesTheKeysPolicyAndTheResourcesTogether) {
   ASSERT_TRUE(bucket.ok()) << bucket.status().ToString();
   auto allowed = [&](const char* id, const char* action, const std::string& resource) {
     RequestContext context;
-    context.SetPrincipal(*registry.Principal(id, kAccount));
+    if (auto principal = registry.Principal(id, kAccount)) context.SetPrincipal(*principal);
     return registry.Allowed(id, action, resource, context, &*bucket);
   };
   EXPECT_EQ(registry.Principal("AKIAROOT", kAccount)->arn, "arn:aws:iam::000000000000:root");
