@@ -33,6 +33,7 @@ import harness  # noqa: E402
 from fake_aws import CredentialsEndpoint, FakeSts  # noqa: E402
 
 from PIL import Image  # noqa: E402
+from botocore.exceptions import ClientError  # noqa: E402
 
 
 def jpeg(seed, size=(320, 240)):
@@ -124,6 +125,26 @@ class WorkerAgainstUp(unittest.TestCase):
         return re.findall(r"key=(\S+) .*outcome=processed", log)
 
     # --- tests -------------------------------------------------------------
+
+    def test_an_output_bucket_only_the_workers_may_write(self):
+        # A bucket policy on top of the keys' own: nobody but the worker key's user writes
+        # or deletes outputs, the root key included; the pipeline runs as before.
+        worker_arn = f"arn:aws:iam::{harness.ACCOUNT_ID}:user/worker"
+        self.s3.put_bucket_policy(Bucket="output", Policy=json.dumps({
+            "Version": "2012-10-17", "Statement": [{
+                "Effect": "Deny", "Principal": "*",
+                "Action": ["s3:PutObject", "s3:DeleteObject"], "Resource": "arn:aws:s3:::output/*",
+                "Condition": {"StringNotEquals": {"aws:PrincipalArn": worker_arn}}}]}))
+        worker = self.start_worker("guarded")
+        keys = [f"guarded/{i}.jpg" for i in range(3)]
+        self.upload(keys)
+        self.wait_all_done(keys, [worker])
+        for call, kwargs in ((self.s3.put_object, {"Key": "resized/forged.jpg", "Body": b"x"}),
+                             (self.s3.delete_object, {"Key": "thumbs/guarded/0.jpg"})):
+            with self.assertRaises(ClientError) as caught:
+                call(Bucket="output", **kwargs)
+            self.assertEqual(caught.exception.response["Error"]["Code"], "AccessDenied")
+        self.s3.delete_bucket_policy(Bucket="output")
 
     def test_slow_images_with_short_visibility_are_processed_exactly_once(self):
         # 4 s visibility, 6 s per image: without heartbeats every message
