@@ -490,10 +490,7 @@ bool KeyRegistry::Allowed(std::string_view access_key_id, std::string_view actio
   std::shared_ptr<const AccessKey> key = Shared(access_key_id);
   if (!key) return false;
   const Decision own = key->root ? Decision::kAllow : key->policy.Decide(action, resource, context);
-  if (own == Decision::kDeny || resource_policy == nullptr) return own == Decision::kAllow;
-  const Decision resource_says = resource_policy->Decide(action, resource, context);
-  if (resource_says == Decision::kDeny) return false;
-  return own == Decision::kAllow || resource_says == Decision::kAllow;
+  return AllowedTogether(own, resource_policy, action, resource, context);
 }
 
 bool KeyRegistry::HasUser(std::string_view name) const {
