@@ -212,9 +212,7 @@ bool NamesCaller(const Principals& principals, const PrincipalIdentity* who,
   if (who == nullptr) return false;
   for (const std::string& name : principals.aws) {
     if (name == who->arn) return true;
-    const bool names_account =
-        name == who->account_id || name == PrincipalIdentity::Root(who->account_id).arn;
-    if (names_account && (who->root() || account_covers_users)) return true;
+    if (NamesAccount(name, who->account_id) && (who->root() || account_covers_users)) return true;
   }
   return false;  // Service and CanonicalUser principals are never an access key
 }
@@ -310,6 +308,14 @@ std::optional<std::string> ExpandPolicyVariables(std::string_view text,
       return std::nullopt;
     }
   }
+}
+
+bool NamesAccount(std::string_view principal, std::string_view account_id) {
+  if (principal == account_id) return true;
+  constexpr std::string_view kIam = "arn:aws:iam::", kRoot = ":root";
+  return principal.size() == kIam.size() + account_id.size() + kRoot.size() &&
+         principal.starts_with(kIam) && principal.ends_with(kRoot) &&
+         principal.substr(kIam.size(), account_id.size()) == account_id;
 }
 
 bool IsAccountId(std::string_view text) {

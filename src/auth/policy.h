@@ -98,6 +98,9 @@ bool WildcardMatch(std::string_view pattern, std::string_view text);  // '*' and
 std::optional<std::string> ExpandPolicyVariables(std::string_view text,
                                                  const RequestContext& context);
 bool IsAccountId(std::string_view text);  // 12 digits
+// Whether a policy's "AWS" principal names the account itself: its id or its
+// root user's ARN (arn:aws:iam::<account>:root).
+bool NamesAccount(std::string_view principal, std::string_view account_id);
 
 // Resource ARNs as AWS writes them, for the adapters' Allowed() calls:
 //   arn:aws:s3:::bucket   arn:aws:s3:::bucket/key   arn:aws:sqs:region:account:queue

@@ -127,9 +127,7 @@ unsigned ResourceKindsOf(std::string_view arn, std::string_view bucket) {
 }
 
 bool NamesSomeoneHere(const std::string& name, const PolicyScope& scope) {
-  if (name == scope.account_id || name == auth::PrincipalIdentity::Root(scope.account_id).arn) {
-    return true;
-  }
+  if (auth::NamesAccount(name, scope.account_id)) return true;
   const std::string users = "arn:aws:iam::" + scope.account_id + ":user/";
   return name.starts_with(users) && scope.user_exists(std::string_view(name).substr(users.size()));
 }
