@@ -318,11 +318,6 @@ bool NamesAccount(std::string_view principal, std::string_view account_id) {
          principal.substr(kIam.size(), account_id.size()) == account_id;
 }
 
-bool IsAccountId(std::string_view text) {
-  return text.size() == 12 &&
-         std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
-}
-
 bool WildcardMatch(std::string_view pattern, std::string_view text) {
   // Greedy matching with one backtrack point (the last '*'): linear in
   // practice, never exponential on hostile patterns.

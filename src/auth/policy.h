@@ -97,7 +97,6 @@ bool WildcardMatch(std::string_view pattern, std::string_view text);  // '*' and
 // absent or has several values: IAM then matches nothing with that text.
 std::optional<std::string> ExpandPolicyVariables(std::string_view text,
                                                  const RequestContext& context);
-bool IsAccountId(std::string_view text);  // 12 digits
 // Whether a policy's "AWS" principal names the account itself: its id or its
 // root user's ARN (arn:aws:iam::<account>:root).
 bool NamesAccount(std::string_view principal, std::string_view account_id);

@@ -1,5 +1,6 @@
 #include "common/strings.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cstdio>
 #include <ctime>
@@ -316,6 +317,11 @@ std::optional<size_t> CountXmlCharacters(std::string_view text) {
     if (!cp || !AllowedCodePoint(*cp)) return std::nullopt;
   }
   return count;
+}
+
+bool IsAccountId(std::string_view text) {
+  return text.size() == 12 &&
+         std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
 bool IsValidUtf8(std::string_view s) {

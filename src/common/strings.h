@@ -55,6 +55,8 @@ std::optional<size_t> CountXmlCharacters(std::string_view text);
 // Whether s is well-formed UTF-8: no overlong forms, no surrogates, nothing
 // above U+10FFFF (control characters allowed).
 bool IsValidUtf8(std::string_view s);
+// Whether text is an AWS account id: 12 ASCII digits.
+bool IsAccountId(std::string_view text);
 // text with every byte that starts no such character replaced by U+FFFD: for
 // replies that quote what a client sent (an unknown action's name, a
 // request's path in an error), which must stay decodable. Text made of them

@@ -266,12 +266,6 @@ bool IsPermissionLabel(std::string_view label) {
   });
 }
 
-bool IsAccountId(std::string_view id) {
-  return id.size() == 12 && std::all_of(id.begin(), id.end(), [](char c) {
-           return std::isdigit(static_cast<unsigned char>(c));
-         });
-}
-
 // The actions a queue policy may grant another account (AddPermission's
 // ActionName values).
 bool IsGrantableAction(std::string_view action) {
