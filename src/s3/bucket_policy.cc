@@ -5,6 +5,7 @@
 
 #include "common/strings.h"
 #include "s3/errors.h"
+#include "s3/request.h"
 
 namespace imgbatch::s3 {
 namespace {
@@ -117,13 +118,11 @@ Status Malformed(std::string message) { return S3Status("MalformedPolicy", std::
 // The kinds of resource an ARN of the policy names; 0 when it is not inside
 // the bucket.
 unsigned ResourceKindsOf(std::string_view arn, std::string_view bucket) {
-  constexpr std::string_view kS3Arn = "arn:aws:s3:::";
-  if (!arn.starts_with(kS3Arn)) return 0;
-  arn.remove_prefix(kS3Arn.size());
-  if (!arn.starts_with(bucket)) return 0;
-  arn.remove_prefix(bucket.size());
-  if (arn.empty()) return kBucketResource;
-  return arn.front() == '/' ? kObjectResource : 0;
+  std::optional<std::string_view> path = S3ArnPath(arn);
+  if (!path || !path->starts_with(bucket)) return 0;
+  path->remove_prefix(bucket.size());
+  if (path->empty()) return kBucketResource;
+  return path->front() == '/' ? kObjectResource : 0;
 }
 
 bool NamesSomeoneHere(const std::string& name, const PolicyScope& scope) {

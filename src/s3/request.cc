@@ -343,10 +343,19 @@ const UnconfiguredSubresource* FindUnconfiguredSubresource(const QueryParams& qu
   return nullptr;
 }
 
-std::string BucketArn(std::string_view bucket) { return "arn:aws:s3:::" + std::string(bucket); }
+constexpr std::string_view kS3ArnPrefix = "arn:aws:s3:::";
+
+std::string BucketArn(std::string_view bucket) {
+  return std::string(kS3ArnPrefix) + std::string(bucket);
+}
 
 std::string ObjectArn(std::string_view bucket, std::string_view key) {
   return BucketArn(bucket) + "/" + std::string(key);
+}
+
+std::optional<std::string_view> S3ArnPath(std::string_view arn) {
+  if (!arn.starts_with(kS3ArnPrefix)) return std::nullopt;
+  return arn.substr(kS3ArnPrefix.size());
 }
 
 Permission RequiredPermission(const S3Request& request) {

@@ -125,6 +125,9 @@ struct Permission {
 Permission RequiredPermission(const S3Request& request);
 std::string BucketArn(std::string_view bucket);
 std::string ObjectArn(std::string_view bucket, std::string_view key);
+// The inverse: what follows "arn:aws:s3:::" ("bucket" or "bucket/key"), or
+// nullopt for an ARN of another service.
+std::optional<std::string_view> S3ArnPath(std::string_view arn);
 
 // S3's condition keys of a request, from its headers and query:
 // s3:prefix / s3:delimiter / s3:max-keys (listings), s3:x-amz-acl,

@@ -173,5 +173,11 @@ TEST(RequestXmlTest, DeleteKeepsKeysExactly) {
             "MalformedXML");
 }
 
+TEST(S3Arns, PathIsWhatFollowsThePrefix) {
+  EXPECT_EQ(S3ArnPath(ObjectArn("b", "k/x")), "b/k/x");
+  EXPECT_EQ(S3ArnPath(BucketArn("b")), "b");
+  EXPECT_EQ(S3ArnPath("arn:aws:sqs:us-east-1:000000000000:q"), std::nullopt);
+}
+
 }  // namespace
 }  // namespace imgbatch::s3

@@ -127,10 +127,9 @@ Status CheckExpectedOwner(const S3Context& s3, const S3Request& request) {
 // The bucket an S3 ARN is in: "arn:aws:s3:::bucket" or ".../key"; none for
 // "arn:aws:s3:::*" (ListBuckets).
 std::optional<std::string> ArnBucket(std::string_view arn) {
-  constexpr std::string_view kS3Arn = "arn:aws:s3:::";
-  if (!arn.starts_with(kS3Arn)) return std::nullopt;
-  arn.remove_prefix(kS3Arn.size());
-  std::string_view bucket = arn.substr(0, arn.find('/'));
+  std::optional<std::string_view> path = S3ArnPath(arn);
+  if (!path) return std::nullopt;
+  std::string_view bucket = path->substr(0, path->find('/'));
   if (bucket.empty() || bucket == "*") return std::nullopt;
   return std::string(bucket);
 }
@@ -214,12 +213,10 @@ auth::RequestContext ConditionContext(const S3Context& s3, const S3Request& requ
 
 // The bucket and key of an object ARN ("arn:aws:s3:::bucket/key").
 std::optional<std::pair<std::string_view, std::string_view>> ArnObject(std::string_view arn) {
-  constexpr std::string_view kS3Arn = "arn:aws:s3:::";
-  if (!arn.starts_with(kS3Arn)) return std::nullopt;
-  arn.remove_prefix(kS3Arn.size());
-  const size_t slash = arn.find('/');
+  std::optional<std::string_view> path = S3ArnPath(arn);
+  const size_t slash = path ? path->find('/') : std::string_view::npos;
   if (slash == std::string_view::npos) return std::nullopt;
-  return std::make_pair(arn.substr(0, slash), arn.substr(slash + 1));
+  return std::make_pair(path->substr(0, slash), path->substr(slash + 1));
 }
 
 // A request with no credentials at all (no Authorization header, no
