@@ -3,12 +3,15 @@
 // (parsed, rendered, re-parsed and matched), NotificationConfiguration
 // (parsed, rendered, re-parsed: the same value; '4'), Tagging ('5', checked
 // against S3's tag rules too), LifecycleConfiguration ('6': validated, stored
-// and read back, applied to an object) or CreateBucketConfiguration.
+// and read back, applied to an object), AccessControlPolicy ('7': and the
+// same bytes as an x-amz-grant-* header) or CreateBucketConfiguration.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <string_view>
+#include <vector>
 
+#include "s3/acl.h"
 #include "s3/cors.h"
 #include "s3/notification_xml.h"
 #include "s3/request_xml.h"
@@ -18,8 +21,8 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   std::string_view xml(reinterpret_cast<const char*>(data) + 1, size - 1);
-  // Seeds spell the selector as ASCII '0'..'6'.
-  switch (static_cast<uint8_t>(data[0] - '0') % 7) {
+  // Seeds spell the selector as ASCII '0'..'7'.
+  switch (static_cast<uint8_t>(data[0] - '0') % 8) {
     case 0: {
       auto parts = imgbatch::s3::ParseCompleteMultipartUpload(xml);
       if (parts.ok()) {
@@ -75,6 +78,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       meta.last_modified_ms = 1'700'000'000'000;
       auto expiry = imgbatch::store::ObjectExpiration(*stored, meta);
       if (expiry && expiry->time_ms % imgbatch::store::kDayMs != 0) std::abort();  // midnights
+      break;
+    }
+    case 7: {
+      const std::vector<std::string_view> owner = {"owner-id"};
+      auto grantees = imgbatch::s3::ParseAccessControlPolicy(xml);
+      if (grantees.ok()) (void)imgbatch::s3::GranteesReach(*grantees, owner);
+      auto header = imgbatch::s3::ParseGrantHeader(xml);
+      if (header.ok()) {
+        for (const auto& grantee : *header) {
+          if (grantee.value.empty()) std::abort();  // the parser refuses empty grantees
+        }
+      }
       break;
     }
     default:

@@ -84,6 +84,15 @@ constexpr std::array kErrors = {
                "The XML you provided was not well-formed or did not validate against our "
                "published schema"},
     ErrorEntry{"InvalidRequest", Code::kInvalidArgument, 400, "Invalid Request"},
+    ErrorEntry{"MalformedACLError", Code::kInvalidArgument, 400,
+               "The XML you provided was not well-formed or did not validate against our "
+               "published schema"},
+    ErrorEntry{"UnexpectedContent", Code::kInvalidArgument, 400,
+               "This request does not support content"},
+    ErrorEntry{"AccessControlListNotSupported", Code::kInvalidArgument, 400,
+               "The bucket does not allow ACLs"},
+    ErrorEntry{"InvalidBucketAclWithObjectOwnership", Code::kInvalidArgument, 400,
+               "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting"},
     ErrorEntry{"InvalidURI", Code::kInvalidArgument, 400, "Couldn't parse the specified URI."},
     ErrorEntry{"InvalidLocationConstraint", Code::kInvalidArgument, 400,
                "The specified location-constraint is not valid"},

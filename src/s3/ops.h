@@ -5,12 +5,14 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "auth/sigv4.h"
 #include "http/exchange.h"
 #include "s3/body.h"
 #include "s3/request.h"
+#include "s3/request_xml.h"
 #include "s3/s3_service.h"
 #include "s3/wire_xml.h"
 
@@ -81,10 +83,20 @@ OpResult GetBucketPolicyStatus(const OpContext& ctx);
 OpResult GetPublicAccessBlock(const OpContext& ctx);
 OpResult PutPublicAccessBlock(const OpContext& ctx);
 OpResult DeletePublicAccessBlock(const OpContext& ctx);
-// AccessDenied for a write that grants the public access by its ACL headers
-// (x-amz-acl: public-read, ...) to a bucket whose public access block has
-// BlockPublicAcls, as on S3.
-Status CheckPublicAclsAllowed(const S3Context& s3, const S3Request& request);
+// The bucket's public access block; none configured is nullopt.
+Result<std::optional<PublicAccessBlock>> PublicAccessBlockOf(const S3Context& s3,
+                                                             const std::string& bucket);
+
+// acl_ops.cc: ACLs are disabled, as on S3 buckets with BucketOwnerEnforced
+// (acl.h). PUT ?acl accepts the owner's own grants and changes nothing.
+OpResult PutBucketAcl(const OpContext& ctx);
+OpResult PutObjectAcl(const OpContext& ctx);
+// The ACL headers of CreateBucket, PutObject, CopyObject and
+// CreateMultipartUpload: one that grants anybody but the owner is
+// AccessControlListNotSupported (InvalidBucketAclWithObjectOwnership on
+// CreateBucket), or AccessDenied when it grants the public and the bucket's
+// public access block has BlockPublicAcls, as on S3.
+Status CheckAclHeaders(const S3Context& s3, const S3Request& request);
 
 // attributes_ops.cc
 OpResult GetObjectAttributes(const OpContext& ctx);

@@ -2,11 +2,11 @@
 // The checks of a document and the parsed copies every request is authorized
 // with are bucket_policy.h's. And the bucket's public access block
 // (GET/PUT/DELETE ?publicAccessBlock): BlockPublicPolicy refuses a public
-// policy, BlockPublicAcls a write whose ACL headers grant the public access.
+// policy, BlockPublicAcls a write whose ACL grants the public access (that
+// check is acl_ops.cc's).
 // IgnorePublicAcls and RestrictPublicBuckets are kept and shown; they change
 // nothing here, where no ACL is honoured and every caller is one of the
 // account's keys (the only callers RestrictPublicBuckets lets through).
-#include <array>
 #include <string>
 
 #include "common/strings.h"
@@ -30,7 +30,8 @@ std::string RenderPublicAccessBlock(const PublicAccessBlock& block) {
   return XmlToString(doc);
 }
 
-// The bucket's block; none configured is nullopt.
+}  // namespace
+
 Result<std::optional<PublicAccessBlock>> PublicAccessBlockOf(const S3Context& s3,
                                                              const std::string& bucket) {
   Result<std::string> stored = s3.store.GetBucketConfig(bucket, kPublicAccessBlockConfig);
@@ -41,31 +42,6 @@ Result<std::optional<PublicAccessBlock>> PublicAccessBlockOf(const S3Context& s3
   IMGBATCH_ASSIGN_OR_RETURN(PublicAccessBlock block, ParsePublicAccessBlock(*stored));
   return std::optional<PublicAccessBlock>(block);
 }
-
-// x-amz-acl values and x-amz-grant-* grantees that open an object to
-// everyone (or every AWS account).
-bool GrantsPublicAccess(const S3Request& request) {
-  static constexpr std::array<std::string_view, 3> kPublicCannedAcls = {
-      "public-read", "public-read-write", "authenticated-read"};
-  if (std::optional<std::string_view> acl = request.Header("x-amz-acl")) {
-    const std::string value = ToLower(Trim(*acl));
-    for (std::string_view canned : kPublicCannedAcls) {
-      if (value == canned) return true;
-    }
-  }
-  for (const char* header : {"x-amz-grant-read", "x-amz-grant-write", "x-amz-grant-read-acp",
-                             "x-amz-grant-write-acp", "x-amz-grant-full-control"}) {
-    std::optional<std::string_view> grantees = request.Header(header);
-    if (grantees &&
-        (grantees->find("/groups/global/AllUsers") != std::string_view::npos ||
-         grantees->find("/groups/global/AuthenticatedUsers") != std::string_view::npos)) {
-      return true;
-    }
-  }
-  return false;
-}
-
-}  // namespace
 
 OpResult GetBucketPolicy(const OpContext& ctx) {
   IMGBATCH_ASSIGN_OR_RETURN(std::string document,
@@ -134,22 +110,6 @@ OpResult DeletePublicAccessBlock(const OpContext& ctx) {
   IMGBATCH_RETURN_IF_ERROR(
       ctx.s3.store.DeleteBucketConfig(ctx.request.bucket, kPublicAccessBlockConfig));
   return EmptyResponse(204);
-}
-
-Status CheckPublicAclsAllowed(const S3Context& s3, const S3Request& request) {
-  const bool writes_acl = request.op == Op::kPutObject || request.op == Op::kCopyObject ||
-                          request.op == Op::kCreateMultipartUpload;
-  if (!writes_acl || !GrantsPublicAccess(request)) return Status::Ok();
-  Result<std::optional<PublicAccessBlock>> block = PublicAccessBlockOf(s3, request.bucket);
-  if (!block.ok()) {
-    // A missing bucket is the operation's to report.
-    return block.status().code() == Code::kNotFound ? Status::Ok() : block.status();
-  }
-  if (*block && (*block)->block_public_acls) {
-    return S3Status("AccessDenied",
-                    "public ACLs are blocked by the BlockPublicAcls block public access setting");
-  }
-  return Status::Ok();
 }
 
 }  // namespace imgbatch::s3

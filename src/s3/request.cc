@@ -42,11 +42,15 @@ bool Has(const QueryParams& query, std::string_view name) {
 }
 
 // GET/PUT /<bucket>?notification, GET/PUT/DELETE /<bucket>?tagging,
-// ?lifecycle, ?policy and ?publicAccessBlock, and GET ?policyStatus. Other methods, and these on an
-// object, stay NotImplemented (they are in kUnsupportedSubresources).
+// ?lifecycle, ?policy and ?publicAccessBlock, GET ?policyStatus and PUT ?acl (GET ?acl is
+// UnconfiguredOp's). Other methods, and these on an object, stay
+// NotImplemented (they are in kUnsupportedSubresources).
 std::optional<Op> BucketSubresourceOp(std::string_view method, const std::string& bucket,
                                       const std::string& key, const QueryParams& query) {
   if (bucket.empty() || !key.empty()) return std::nullopt;
+  if (Has(query, "acl")) {
+    return method == "PUT" ? std::optional<Op>(Op::kPutBucketAcl) : std::nullopt;
+  }
   if (Has(query, "notification")) {
     if (method == "GET") return Op::kGetBucketNotification;
     if (method == "PUT") return Op::kPutBucketNotification;
@@ -80,12 +84,15 @@ std::optional<Op> BucketSubresourceOp(std::string_view method, const std::string
   return std::nullopt;
 }
 
-// GET/PUT/DELETE /<bucket>/<key>?tagging and GET ?attributes. On a bucket,
-// or with other methods, they stay NotImplemented (both are in
-// kUnsupportedSubresources).
+// GET/PUT/DELETE /<bucket>/<key>?tagging, GET ?attributes and PUT ?acl (GET
+// ?acl is UnconfiguredOp's). On a bucket, or with other methods, they stay
+// NotImplemented (they are in kUnsupportedSubresources).
 std::optional<Op> ObjectSubresourceOp(std::string_view method, const std::string& key,
                                       const QueryParams& query) {
   if (key.empty()) return std::nullopt;
+  if (Has(query, "acl")) {
+    return method == "PUT" ? std::optional<Op>(Op::kPutObjectAcl) : std::nullopt;
+  }
   if (Has(query, "attributes")) {
     return method == "GET" ? std::optional<Op>(Op::kGetObjectAttributes) : std::nullopt;
   }
@@ -213,6 +220,10 @@ const char* OpName(Op op) {
       return "GetBucketConfiguration";
     case Op::kGetObjectAcl:
       return "GetObjectAcl";
+    case Op::kPutBucketAcl:
+      return "PutBucketAcl";
+    case Op::kPutObjectAcl:
+      return "PutObjectAcl";
     case Op::kGetBucketTagging:
       return "GetBucketTagging";
     case Op::kPutBucketTagging:
@@ -394,6 +405,10 @@ Permission RequiredPermission(const S3Request& request) {
       return {FindUnconfiguredSubresource(request.query)->iam_action, bucket_arn};
     case Op::kGetObjectAcl:
       return {"s3:GetObjectAcl", object_arn};
+    case Op::kPutBucketAcl:
+      return {"s3:PutBucketAcl", bucket_arn};
+    case Op::kPutObjectAcl:
+      return {"s3:PutObjectAcl", object_arn};
     case Op::kGetBucketTagging:
       return {"s3:GetBucketTagging", bucket_arn};
     case Op::kPutBucketTagging:

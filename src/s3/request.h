@@ -32,6 +32,8 @@ enum class Op {
   kGetBucketNotification,
   kGetBucketUnconfigured,  // GET of a sub-resource we keep no configuration for
   kGetObjectAcl,
+  kPutBucketAcl,  // ACLs are disabled: only the owner's own grants (acl.h)
+  kPutObjectAcl,
   kGetBucketTagging,
   kPutBucketTagging,
   kDeleteBucketTagging,
@@ -65,7 +67,7 @@ enum class Op {
   kAbortMultipartUpload,
   kListParts,
   kListMultipartUploads,
-  kNotImplemented,    // a sub-resource we do not serve (acl, tagging, ...)
+  kNotImplemented,    // a sub-resource we do not serve (website, logging, ...)
   kMethodNotAllowed,  // e.g. POST on an object without a sub-resource
 };
 

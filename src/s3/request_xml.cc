@@ -318,4 +318,59 @@ Result<std::string> ParseCreateBucketConfiguration(std::string_view xml) {
   return std::string(Trim(TextOf(root, "LocationConstraint")));
 }
 
+namespace {
+
+Status MalformedAcl() { return S3Status("MalformedACLError"); }
+
+// A <Grantee> by its xsi:type (any prefix), or by the element it carries.
+Result<AclGrantee> ReadGrantee(const pugi::xml_node& node) {
+  std::string_view type;
+  for (pugi::xml_attribute attribute : node.attributes()) {
+    std::string_view name = attribute.name();
+    if (name == "type" || name.ends_with(":type")) type = attribute.value();
+  }
+  struct Kind {
+    std::string_view type, element;
+    AclGrantee::Kind kind;
+  };
+  static constexpr Kind kKinds[] = {
+      {"CanonicalUser", "ID", AclGrantee::Kind::kId},
+      {"AmazonCustomerByEmail", "EmailAddress", AclGrantee::Kind::kEmail},
+      {"Group", "URI", AclGrantee::Kind::kUri}};
+  for (const Kind& kind : kKinds) {
+    pugi::xml_node value = ChildByLocalName(node, kind.element);
+    if (type.empty() ? !value : type != kind.type) continue;
+    if (!value || Trim(value.text().get()).empty()) return MalformedAcl();
+    return AclGrantee{kind.kind, std::string(Trim(value.text().get()))};
+  }
+  return MalformedAcl();
+}
+
+bool IsAclPermission(std::string_view permission) {
+  for (std::string_view known : {"FULL_CONTROL", "WRITE", "WRITE_ACP", "READ", "READ_ACP"}) {
+    if (permission == known) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+Result<std::vector<AclGrantee>> ParseAccessControlPolicy(std::string_view xml) {
+  pugi::xml_document doc;
+  if (!LoadClientXml(doc, xml, kParseFlags)) return MalformedAcl();
+  pugi::xml_node root = doc.document_element();
+  if (!root || LocalName(root) != "AccessControlPolicy") return MalformedAcl();
+  std::vector<AclGrantee> grantees;
+  pugi::xml_node list = ChildByLocalName(root, "AccessControlList");
+  if (!list) return MalformedAcl();
+  for (pugi::xml_node grant : list.children()) {
+    if (!IsElement(grant, "Grant")) continue;
+    pugi::xml_node grantee = ChildByLocalName(grant, "Grantee");
+    if (!grantee || !IsAclPermission(Trim(TextOf(grant, "Permission")))) return MalformedAcl();
+    IMGBATCH_ASSIGN_OR_RETURN(AclGrantee named, ReadGrantee(grantee));
+    grantees.push_back(std::move(named));
+  }
+  return grantees;
+}
+
 }  // namespace imgbatch::s3

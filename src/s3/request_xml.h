@@ -1,6 +1,7 @@
 // Parsers for the XML documents S3 clients send: CompleteMultipartUpload,
 // Delete (DeleteObjects), Tagging, LifecycleConfiguration,
-// PublicAccessBlockConfiguration and CreateBucketConfiguration. Namespace prefixes are
+// PublicAccessBlockConfiguration, CreateBucketConfiguration and
+// AccessControlPolicy. Namespace prefixes are
 // ignored, as S3 does. Errors: kInvalidArgument with detail "MalformedXML"
 // (or the more precise S3 code). Pure functions; thread-safe; fuzzed by
 // fuzz/s3_xml_fuzzer.cc.
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "s3/acl.h"
 #include "store/object_store.h"
 
 namespace imgbatch::s3 {
@@ -52,5 +54,11 @@ Result<PublicAccessBlock> ParsePublicAccessBlock(std::string_view xml);
 
 // The LocationConstraint ("" when absent or the body is empty).
 Result<std::string> ParseCreateBucketConfiguration(std::string_view xml);
+
+// PutBucketAcl's / PutObjectAcl's <AccessControlPolicy>: the grantees of its
+// grants (CanonicalUser by ID, AmazonCustomerByEmail, Group by URI), each with
+// a known Permission. Its <Owner> is not checked: only the owner's own grants
+// are ever accepted. Errors: MalformedACLError.
+Result<std::vector<AclGrantee>> ParseAccessControlPolicy(std::string_view xml);
 
 }  // namespace imgbatch::s3

@@ -40,6 +40,10 @@ OpResult RunOp(const OpContext& ctx) {
       return GetBucketUnconfigured(ctx);
     case Op::kGetObjectAcl:
       return GetObjectAcl(ctx);
+    case Op::kPutBucketAcl:
+      return PutBucketAcl(ctx);
+    case Op::kPutObjectAcl:
+      return PutObjectAcl(ctx);
     case Op::kGetBucketTagging:
       return GetBucketTagging(ctx);
     case Op::kPutBucketTagging:
@@ -177,7 +181,7 @@ Status Precheck(const S3Context& s3, const S3Request& request, const auth::Verif
   if (!Authorize(s3, caller, permission.action, permission.resource, conditions)) {
     return S3Status("AccessDenied");
   }
-  return CheckPublicAclsAllowed(s3, request);
+  return CheckAclHeaders(s3, request);
 }
 
 // s3:ExistingObjectTag/<key> of one object: its tags, read only if a

@@ -65,8 +65,7 @@ TEST_F(UnconfiguredOpsTest, AclsAreTheOwnersFullControl) {
     EXPECT_FALSE(grant.next_sibling("Grant"));
   }
   EXPECT_EQ(ErrorCode(*Call("GET", "/plain/absent?acl")), "NoSuchKey");
-  EXPECT_EQ(ErrorCode(*Call("PUT", "/plain/k?acl", {}, "<x/>")), "NotImplemented");
-  EXPECT_EQ(ErrorCode(*Call("PUT", "/plain?acl", {}, "<x/>")), "NotImplemented");
+  // Setting them is acl_ops_test.cc's.
 }
 
 TEST_F(UnconfiguredOpsTest, EachNeedsItsOwnAction) {

@@ -15,7 +15,7 @@ import {
   GetBucketEncryptionCommand, DeleteBucketCommand, paginateListBuckets,
   GetBucketLifecycleConfigurationCommand, PutBucketLifecycleConfigurationCommand,
   DeleteBucketLifecycleCommand, PutBucketPolicyCommand, DeleteBucketPolicyCommand,
-  GetBucketPolicyStatusCommand,
+  GetBucketPolicyStatusCommand, PutBucketAclCommand, PutObjectAclCommand, GetObjectAclCommand,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { Crc64Nvme } from '@aws-sdk/checksums/crc';
@@ -171,6 +171,28 @@ test('reading settings of a bucket with nothing configured', async () => {
     (err) => err.name === 'NoSuchBucketPolicy' && err.$metadata.httpStatusCode === 404);
   await assert.rejects(s3.send(new GetBucketEncryptionCommand({ Bucket: bucket })),
     (err) => err.name === 'ServerSideEncryptionConfigurationNotFoundError');
+});
+
+test('ACLs are disabled: only the owner\'s own grants are accepted', async () => {
+  const { Owner } = await s3.send(new GetBucketAclCommand({ Bucket: bucket }));
+  await s3.send(new PutObjectCommand({
+    Bucket: bucket, Key: 'acl/a.jpg', Body: 'x', ACL: 'bucket-owner-full-control' }));
+  await s3.send(new PutObjectAclCommand({ Bucket: bucket, Key: 'acl/a.jpg', ACL: 'private' }));
+  await s3.send(new PutBucketAclCommand({ Bucket: bucket, GrantFullControl: `id="${Owner.ID}"` }));
+  const notSupported = (err) =>
+    err.name === 'AccessControlListNotSupported' && err.$metadata.httpStatusCode === 400;
+  await assert.rejects(s3.send(new PutObjectCommand({
+    Bucket: bucket, Key: 'acl/b.jpg', Body: 'x', ACL: 'public-read' })), notSupported);
+  await assert.rejects(s3.send(new PutObjectAclCommand({
+    Bucket: bucket, Key: 'acl/a.jpg', AccessControlPolicy: {
+      Owner, Grants: [{ Grantee: { Type: 'AmazonCustomerByEmail', EmailAddress: 'a@example.com' },
+        Permission: 'READ' }] } })), notSupported);
+  await assert.rejects(s3.send(new PutBucketAclCommand({ Bucket: bucket, ACL: 'public-read-write' })),
+    notSupported);
+  const acl = await s3.send(new GetObjectAclCommand({ Bucket: bucket, Key: 'acl/a.jpg' }));
+  assert.deepEqual(acl.Grants.map((g) => g.Grantee.ID), [Owner.ID]);
+  await assert.rejects(s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'acl/b.jpg' })),
+    (err) => err.$metadata.httpStatusCode === 404);
 });
 
 test('list buckets by prefix, one page at a time', async () => {

@@ -348,6 +348,52 @@ class S3Boto3Test(unittest.TestCase):
             self.assertEqual(error_code(cm.exception), code, call)
             self.assertEqual(cm.exception.response["ResponseMetadata"]["HTTPStatusCode"], 404)
 
+    def test_acls_are_disabled_as_with_bucket_owner_enforced(self):
+        """ACLs that grant only the owner are accepted and change nothing; any
+        other is AccessControlListNotSupported, as on an S3 bucket with ACLs
+        disabled (the default since April 2023)."""
+        owner = self.s3.get_bucket_acl(Bucket=self.bucket)["Owner"]
+        self.s3.put_object(Bucket=self.bucket, Key="acl/private.jpg", Body=b"x", ACL="private")
+        self.s3.put_object(Bucket=self.bucket, Key="acl/owner.jpg", Body=b"x",
+                           ACL="bucket-owner-full-control")
+        self.s3.put_object_acl(Bucket=self.bucket, Key="acl/owner.jpg", ACL="private")
+        self.s3.put_bucket_acl(Bucket=self.bucket, AccessControlPolicy={
+            "Owner": owner, "Grants": [{"Grantee": {"Type": "CanonicalUser", "ID": owner["ID"]},
+                                        "Permission": "FULL_CONTROL"}]})
+        self.s3.put_object_acl(Bucket=self.bucket, Key="acl/owner.jpg",
+                               GrantFullControl='id="%s"' % owner["ID"])
+        all_users = "http://acs.amazonaws.com/groups/global/AllUsers"
+        for call in (
+                lambda: self.s3.put_object(Bucket=self.bucket, Key="acl/public.jpg", Body=b"x",
+                                           ACL="public-read"),
+                lambda: self.s3.put_object(Bucket=self.bucket, Key="acl/granted.jpg", Body=b"x",
+                                           GrantRead='uri="%s"' % all_users),
+                lambda: self.s3.copy_object(Bucket=self.bucket, Key="acl/copy.jpg",
+                                            CopySource={"Bucket": self.bucket,
+                                                        "Key": "acl/owner.jpg"},
+                                            ACL="authenticated-read"),
+                lambda: self.s3.put_object_acl(Bucket=self.bucket, Key="acl/owner.jpg",
+                                               ACL="public-read"),
+                lambda: self.s3.put_bucket_acl(Bucket=self.bucket, AccessControlPolicy={
+                    "Owner": owner, "Grants": [{"Grantee": {"Type": "Group", "URI": all_users},
+                                                "Permission": "READ"}]})):
+            with self.assertRaises(ClientError) as cm:
+                call()
+            self.assertEqual(error_code(cm.exception), "AccessControlListNotSupported")
+            self.assertEqual(cm.exception.response["ResponseMetadata"]["HTTPStatusCode"], 400)
+        keys = [o["Key"] for o in self.s3.list_objects_v2(
+            Bucket=self.bucket, Prefix="acl/").get("Contents", [])]
+        self.assertEqual(keys, ["acl/owner.jpg", "acl/private.jpg"])
+        for acl in (self.s3.get_bucket_acl(Bucket=self.bucket),
+                    self.s3.get_object_acl(Bucket=self.bucket, Key="acl/owner.jpg")):
+            self.assertEqual([g["Grantee"]["ID"] for g in acl["Grants"]], [owner["ID"]])
+        with self.assertRaises(ClientError) as cm:
+            self.s3.put_object_acl(Bucket=self.bucket, Key="acl/absent.jpg", ACL="private")
+        self.assertEqual(error_code(cm.exception), "NoSuchKey")
+        with self.assertRaises(ClientError) as cm:
+            self.s3.create_bucket(Bucket="acl-public-" + self.bucket[-8:], ACL="public-read")
+        self.assertEqual(error_code(cm.exception), "InvalidBucketAclWithObjectOwnership")
+
     def test_get_object_attributes(self):
         body = b"attributes"
         put = self.s3.put_object(Bucket=self.bucket, Key="attrs", Body=body,

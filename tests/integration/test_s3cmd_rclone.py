@@ -74,6 +74,16 @@ class S3cmdRcloneTest(unittest.TestCase):
         info = self.s3cmd("info", f"s3://{bucket}/dir/f.bin").stdout
         self.assertRegex(info, r"ACL:\s+\S+: FULL_CONTROL")
         self.assertRegex(info, r"Policy:\s+none")
+        # setacl reads the ACL and puts it back changed: ACLs are disabled, so
+        # keeping the owner alone is accepted, opening it to the public is not.
+        self.s3cmd("setacl", "--acl-private", f"s3://{bucket}/dir/f.bin")
+        for args in (["setacl", "--acl-public", f"s3://{bucket}/dir/f.bin"],
+                     ["put", "--acl-public", src, f"s3://{bucket}/public.bin"]):
+            refused = subprocess.run(["s3cmd", "-c", self.s3cmd_cfg] + args,
+                                     capture_output=True, text=True, timeout=60)
+            self.assertNotEqual(refused.returncode, 0, args)
+            self.assertIn("AccessControlListNotSupported", refused.stderr + refused.stdout, args)
+        self.assertNotIn("public.bin", self.s3cmd("ls", "-r", f"s3://{bucket}").stdout)
         # expire sets a lifecycle rule, which info then reads back.
         self.s3cmd("expire", f"s3://{bucket}", "--expiry-days", "30", "--expiry-prefix", "logs/")
         self.assertRegex(self.s3cmd("info", f"s3://{bucket}").stdout,
