@@ -46,6 +46,8 @@ std::optional<std::chrono::system_clock::time_point> ParseDateHeader(std::string
 // aws CLI still produce by default for us-east-1 presigned URLs.
 // Both read request.fields: pass a request from WithFields.
 bool IsSigV2(const HttpRequestView& request);
+// SigV2's signature: base64 of HMAC-SHA1(secret, string to sign).
+std::string HmacSha1Base64(std::string_view key, std::string_view data);
 Result<VerifiedRequest> VerifySigV2(const HttpRequestView& request, const SecretLookup& secrets,
                                     std::chrono::system_clock::time_point now,
                                     const VerifyOptions& options);

@@ -59,14 +59,6 @@ bool IsSubResource(std::string_view name) {
          std::end(kSubResources);
 }
 
-std::string HmacSha1Base64(std::string_view key, std::string_view data) {
-  unsigned char out[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  HMAC(EVP_sha1(), key.data(), static_cast<int>(key.size()),
-       reinterpret_cast<const unsigned char*>(data.data()), data.size(), out, &len);
-  return Base64Encode(std::string_view(reinterpret_cast<const char*>(out), len));
-}
-
 // "/bucket/key?acl&uploadId=x": the path as sent (with the bucket of a
 // virtual-host request prepended) plus the signed sub-resources, sorted.
 std::string CanonicalResource(const HttpRequestView& request, const VerifyOptions& options,
@@ -150,6 +142,14 @@ std::optional<std::chrono::system_clock::time_point> HeaderTime(
 }
 
 }  // namespace
+
+std::string HmacSha1Base64(std::string_view key, std::string_view data) {
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  HMAC(EVP_sha1(), key.data(), static_cast<int>(key.size()),
+       reinterpret_cast<const unsigned char*>(data.data()), data.size(), out, &len);
+  return Base64Encode(std::string_view(reinterpret_cast<const char*>(out), len));
+}
 
 bool IsSigV2(const HttpRequestView& request) {
   std::string storage;

@@ -183,6 +183,28 @@ std::string PresignQuery(std::string_view method, std::string_view path, std::st
                          std::string_view region, std::string_view service,
                          std::chrono::system_clock::time_point now, std::chrono::seconds expires);
 
+// Browser-based uploads (S3's POST Object): an HTML form whose fields sign
+// its base64 `policy` document instead of the request. SigV4: x-amz-algorithm
+// (AWS4-HMAC-SHA256), x-amz-credential (AKID/YYYYMMDD/REGION/s3/aws4_request),
+// x-amz-date and x-amz-signature, the hex HMAC-SHA256 of the policy with the
+// scope's signing key. SigV2 (what botocore's generate_presigned_post makes by
+// default for us-east-1): AWSAccessKeyId and signature, the base64
+// HMAC-SHA1 of the policy with the secret. Field values as sent.
+struct PostFormSignature {
+  std::string policy;
+  std::string algorithm, credential, amz_date, signature;  // SigV4
+  std::string access_key_id, signature_v2;                 // SigV2
+  std::string security_token;
+};
+// Verifies the form's signature of its policy (the policy's own expiration
+// and conditions are the S3 adapter's to check). The VerifiedRequest has
+// payload kUnsignedPayload: a form's bytes are not signed. Errors as Verify's:
+// "AccessDenied" (no signature fields at all), "InvalidArgument" (a field
+// missing or malformed, a wrong region or service, an unknown algorithm),
+// "InvalidAccessKeyId", "SignatureDoesNotMatch".
+Result<VerifiedRequest> VerifyPostForm(const PostFormSignature& form, const SecretLookup& secrets,
+                                       const VerifyOptions& options = {});
+
 // Derives the signing key kSigning = HMAC(HMAC(HMAC(HMAC("AWS4"+secret, date), region), service),
 // "aws4_request").
 std::string DeriveSigningKey(std::string_view secret, std::string_view date,
