@@ -57,6 +57,8 @@ std::string EventName(store::ObjectEventKind kind) {
   switch (kind) {
     case store::ObjectEventKind::kPut:
       return "ObjectCreated:Put";
+    case store::ObjectEventKind::kPost:
+      return "ObjectCreated:Post";
     case store::ObjectEventKind::kCopy:
       return "ObjectCreated:Copy";
     case store::ObjectEventKind::kCompleteMultipartUpload:

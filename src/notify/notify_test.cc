@@ -22,6 +22,11 @@ TEST(NotificationConfig, EventTypeMatching) {
   EXPECT_TRUE(EventTypeMatches("s3:ObjectCreated:*", "ObjectCreated:CompleteMultipartUpload"));
   EXPECT_TRUE(EventTypeMatches("s3:ObjectCreated:Copy", "ObjectCreated:Copy"));
   EXPECT_FALSE(EventTypeMatches("s3:ObjectCreated:Put", "ObjectCreated:Copy"));
+  // A browser-based POST upload is its own type, inside ObjectCreated:*.
+  EXPECT_EQ(EventName(store::ObjectEventKind::kPost), "ObjectCreated:Post");
+  EXPECT_TRUE(EventTypeMatches("s3:ObjectCreated:*", "ObjectCreated:Post"));
+  EXPECT_TRUE(EventTypeMatches("s3:ObjectCreated:Post", "ObjectCreated:Post"));
+  EXPECT_FALSE(EventTypeMatches("s3:ObjectCreated:Put", "ObjectCreated:Post"));
   EXPECT_FALSE(EventTypeMatches("s3:ObjectCreated:*", "ObjectRemoved:Delete"));
   EXPECT_TRUE(EventTypeMatches("s3:ObjectRemoved:*", "ObjectRemoved:Delete"));
   EXPECT_TRUE(EventTypeMatches("s3:ObjectTagging:*", "ObjectTagging:Put"));

@@ -613,7 +613,8 @@ Result<ObjectMeta> StoreImpl::PutObject(const std::string& bucket, const std::st
   // One PUT carries at most 5 GiB on S3; larger objects need multipart.
   const uint64_t max_bytes = std::min(options_.max_object_bytes, kMaxSinglePutBytes);
   IMGBATCH_ASSIGN_OR_RETURN(IngestedBody ingested, Ingest(body, options, max_bytes, true));
-  return CommitObject(bucket, key, ingested, AttrsOf(options), false, {}, ObjectEventKind::kPut,
+  return CommitObject(bucket, key, ingested, AttrsOf(options), false, {},
+                      options.posted ? ObjectEventKind::kPost : ObjectEventKind::kPut,
                       options.conditions, caller);
 }
 

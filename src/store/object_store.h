@@ -149,6 +149,8 @@ struct PutOptions {
   // The object's tags; for CopyObject, unset keeps the source's (S3's
   // x-amz-tagging-directive COPY), whatever happens to the metadata.
   std::optional<Tags> tags;
+  // Written by a browser-based POST upload: its event is ObjectCreated:Post.
+  bool posted = false;
 };
 
 struct ByteRange {  // resolved, inclusive [first, last]
@@ -246,6 +248,7 @@ struct ListPartsResult {
 
 enum class ObjectEventKind {
   kPut,
+  kPost,  // a browser-based POST upload (S3's ObjectCreated:Post)
   kCopy,
   kCompleteMultipartUpload,
   kDelete,
