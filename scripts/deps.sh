@@ -13,7 +13,7 @@ BUILD_PACKAGES=(
   libcurl4-openssl-dev libssl-dev libsqlite3-dev zlib1g-dev
   libtomlplusplus-dev nlohmann-json3-dev libpugixml-dev libspdlog-dev libfmt-dev libcli11-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev libsimdjson-dev rapidjson-dev
-  libjemalloc2 libabsl-dev
+  libjemalloc2 libabsl-dev libpoco-dev
 )
 TEST_PACKAGES=(
   awscli python3-boto3 python3-pytest s3cmd rclone openssl curl
@@ -56,7 +56,7 @@ if [[ "${1:-}" != "--build-only" ]]; then
   if [[ ! -d tests/browser/node_modules/playwright-core ]]; then
     (cd tests/browser && npm ci --no-audit --no-fund)
   fi
-  if [[ ! -d tests/integration/node_modules/@aws-sdk/client-s3 ]]; then
+  if [[ ! -d tests/integration/node_modules/@aws-sdk/s3-presigned-post ]]; then
     (cd tests/integration && npm ci --no-audit --no-fund)
   fi
   if [[ ! -d tests/deploy/node_modules/kubernetes-models ]]; then
