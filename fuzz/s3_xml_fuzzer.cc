@@ -4,16 +4,22 @@
 // (parsed, rendered, re-parsed: the same value; '4'), Tagging ('5', checked
 // against S3's tag rules too), LifecycleConfiguration ('6': validated, stored
 // and read back, applied to an object), AccessControlPolicy ('7': and the
-// same bytes as an x-amz-grant-* header) or CreateBucketConfiguration.
+// same bytes as an x-amz-grant-* header), a POST upload's policy document
+// ('8', JSON: decided for a form), a POST upload's multipart/form-data body
+// ('9', boundary "B", fed in small pieces) or CreateBucketConfiguration.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <string_view>
 #include <vector>
 
+#include "common/hashing.h"
 #include "s3/acl.h"
 #include "s3/cors.h"
 #include "s3/notification_xml.h"
+#include "s3/post_form.h"
+#include "s3/post_policy.h"
 #include "s3/request_xml.h"
 #include "store/lifecycle.h"
 #include "store/object_rules.h"
@@ -21,8 +27,8 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   std::string_view xml(reinterpret_cast<const char*>(data) + 1, size - 1);
-  // Seeds spell the selector as ASCII '0'..'7'.
-  switch (static_cast<uint8_t>(data[0] - '0') % 8) {
+  // Seeds spell the selector as ASCII '0'..'9'.
+  switch (static_cast<uint8_t>(data[0] - '0') % 10) {
     case 0: {
       auto parts = imgbatch::s3::ParseCompleteMultipartUpload(xml);
       if (parts.ok()) {
@@ -89,6 +95,35 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         for (const auto& grantee : *header) {
           if (grantee.value.empty()) std::abort();  // the parser refuses empty grantees
         }
+      }
+      break;
+    }
+    case 8: {
+      auto policy = imgbatch::s3::ParsePostPolicy(imgbatch::Base64Encode(xml));
+      if (!policy.ok()) break;
+      const imgbatch::s3::PostFields fields = {
+          {"key", "uploads/a.jpg"}, {"content-type", "image/jpeg"}, {"bucket", "in"}};
+      (void)imgbatch::s3::CheckPostFields(*policy, fields, 1'800'000'000'000);
+      (void)imgbatch::s3::ContentLengthRange(*policy);
+      break;
+    }
+    case 9: {
+      size_t at = 0;
+      auto raw = [&](std::span<char> buffer) -> imgbatch::Result<size_t> {
+        const size_t n = std::min({size_t{3}, buffer.size(), xml.size() - at});
+        std::copy_n(xml.data() + at, n, buffer.data());
+        at += n;
+        return n;
+      };
+      auto form = imgbatch::s3::PostFormReader::Open(raw, "B", 256);
+      if (!form.ok()) break;
+      char buffer[16];
+      size_t total = 0;
+      for (;;) {
+        auto n = (*form)->ReadFile(std::span<char>(buffer, sizeof(buffer)));
+        if (!n.ok() || *n == 0) break;
+        total += *n;
+        if (total > xml.size()) std::abort();  // never more file than body
       }
       break;
     }

@@ -105,7 +105,6 @@ MARKERS="versioning or delete_marker or object_lock or
 # ...and by name, for unmarked tests of the same out-of-scope features:
 #   acl grant access_bucket          - ACLs (AWS disables them by default since 2023; we have none)
 #   versioning versioned version     - versioned buckets
-#   post_object                      - browser POST uploads (HTML form policy documents)
 #   object_lock                      - object lock (upstream marks these tests with no marker)
 #   torrent                          - BitTorrent
 #   logging encryption sse           - see above
@@ -113,7 +112,7 @@ MARKERS="versioning or delete_marker or object_lock or
 #   cksum_helper crc64nvme put_object_if_match put_current_object
 #   delete_object(s)_*if_match*      - need botocore >= 1.35 (Debian has 1.29: no CRC64NVME,
 #                                      ChecksumType, IfNoneMatch parameters) or are directory-bucket only
-NAMES="acl or grant or access_bucket or versioning or versioned or version or post_object or
+NAMES="acl or grant or access_bucket or versioning or versioned or version or
  object_lock or torrent or logging or encryption or
  sse or tenant or cksum_helper or crc64nvme or put_object_if_match or put_current_object or
  put_object_current_if_match or delete_object_if_match or delete_object_current_if_match or

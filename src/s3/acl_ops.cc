@@ -81,6 +81,13 @@ OpResult PutObjectAcl(const OpContext& ctx) {
   return EmptyResponse(200);
 }
 
+Status CheckCannedAcl(const S3Context& s3, const std::string& bucket, std::string_view canned) {
+  http::Headers headers;
+  headers.Add("x-amz-acl", std::string(canned));
+  IMGBATCH_ASSIGN_OR_RETURN(std::optional<AclReach> reach, HeaderAclReach(headers, OwnerIds(s3)));
+  return reach ? RefuseAcl(s3, bucket, *reach) : Status::Ok();
+}
+
 Status CheckAclHeaders(const S3Context& s3, const S3Request& request) {
   if (!CarriesAclHeaders(request.op)) return Status::Ok();
   if (request.op == Op::kCreateBucket) IMGBATCH_RETURN_IF_ERROR(CheckObjectOwnership(request));

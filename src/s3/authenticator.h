@@ -39,6 +39,9 @@ class Authenticator {
   // Checks the request's signature (header or presigned query). Errors carry
   // AWS's error code in Status::detail() ("SignatureDoesNotMatch", ...).
   virtual Result<auth::VerifiedRequest> Verify(const http::RequestHead& head) = 0;
+  // Checks the signature of a browser-based POST upload's policy (its form
+  // fields; auth::VerifyPostForm). Errors as Verify's.
+  virtual Result<auth::VerifiedRequest> VerifyPost(const auth::PostFormSignature& form) = 0;
   // Whether the verified caller may perform action ("s3:GetObject") on
   // resource ("arn:aws:s3:::bucket/key"), with the request's condition keys
   // for the policies' Condition blocks, by its key's policy and the bucket's

@@ -87,6 +87,15 @@ constexpr std::array kErrors = {
     ErrorEntry{"MalformedACLError", Code::kInvalidArgument, 400,
                "The XML you provided was not well-formed or did not validate against our "
                "published schema"},
+    ErrorEntry{"InvalidPolicyDocument", Code::kInvalidArgument, 400,
+               "The content of the form does not meet the conditions specified in the policy "
+               "document."},
+    ErrorEntry{"MalformedPOSTRequest", Code::kInvalidArgument, 400,
+               "The body of your POST request is not well-formed multipart/form-data."},
+    ErrorEntry{"IncorrectNumberOfFilesInPostRequest", Code::kInvalidArgument, 400,
+               "POST requires exactly one file upload per request."},
+    ErrorEntry{"MaxPostPreDataLengthExceededError", Code::kInvalidArgument, 400,
+               "Your POST request fields preceding the upload file were too large."},
     ErrorEntry{"UnexpectedContent", Code::kInvalidArgument, 400,
                "This request does not support content"},
     ErrorEntry{"AccessControlListNotSupported", Code::kInvalidArgument, 400,

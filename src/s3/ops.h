@@ -97,6 +97,11 @@ OpResult PutObjectAcl(const OpContext& ctx);
 // CreateBucket), or AccessDenied when it grants the public and the bucket's
 // public access block has BlockPublicAcls, as on S3.
 Status CheckAclHeaders(const S3Context& s3, const S3Request& request);
+// The same for a canned ACL named otherwise (a POST upload's acl field).
+Status CheckCannedAcl(const S3Context& s3, const std::string& bucket, std::string_view canned);
+
+// post_ops.cc: browser-based POST uploads (post_form.h, post_policy.h).
+OpResult PostObject(const OpContext& ctx);
 
 // attributes_ops.cc
 OpResult GetObjectAttributes(const OpContext& ctx);

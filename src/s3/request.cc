@@ -166,7 +166,7 @@ Op SelectBucketOp(std::string_view method, const QueryParams& query) {
   }
   if (method == "DELETE") return Has(query, "cors") ? Op::kDeleteBucketCors : Op::kDeleteBucket;
   if (method == "HEAD") return Op::kHeadBucket;
-  if (method == "POST") return Has(query, "delete") ? Op::kDeleteObjects : Op::kNotImplemented;
+  if (method == "POST") return Has(query, "delete") ? Op::kDeleteObjects : Op::kPostObject;
   return Op::kMethodNotAllowed;
 }
 
@@ -260,6 +260,8 @@ const char* OpName(Op op) {
       return "DeleteObjects";
     case Op::kPutObject:
       return "PutObject";
+    case Op::kPostObject:
+      return "PostObject";
     case Op::kCopyObject:
       return "CopyObject";
     case Op::kGetObject:
@@ -434,6 +436,8 @@ Permission RequiredPermission(const S3Request& request) {
       return {"s3:PutBucketPublicAccessBlock", bucket_arn};
     case Op::kDeleteObjects:
       return {"s3:DeleteObject", bucket_arn + "/*"};
+    case Op::kPostObject:  // the key is the form's: post_ops.cc authorizes it
+      return {"s3:PutObject", bucket_arn + "/*"};
     case Op::kPutObject:
     case Op::kCopyObject:
     case Op::kCreateMultipartUpload:

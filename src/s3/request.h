@@ -52,6 +52,7 @@ enum class Op {
   kListObjectsV2,
   kDeleteObjects,
   kPutObject,
+  kPostObject,  // POST /<bucket> with a form: a browser-based upload (post_ops.cc)
   kCopyObject,
   kGetObject,
   kHeadObject,

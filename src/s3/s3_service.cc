@@ -80,6 +80,8 @@ OpResult RunOp(const OpContext& ctx) {
       return DeleteObjects(ctx);
     case Op::kPutObject:
       return PutObject(ctx);
+    case Op::kPostObject:
+      return PostObject(ctx);
     case Op::kCopyObject:
       return CopyObject(ctx);
     case Op::kGetObject:
@@ -274,8 +276,9 @@ void S3Service::Handle(std::shared_ptr<http::Exchange> exchange) const {
     auth::VerifiedRequest caller;
     auth::RequestContext conditions = ConditionContext(ctx_, request);
     Status status = Status::Ok();
-    // OPTIONS preflights carry no credentials, as browsers send them.
-    if (request.op != Op::kPreflight) {
+    // OPTIONS preflights carry no credentials, as browsers send them; a
+    // POST upload's are in its form, which the operation reads.
+    if (request.op != Op::kPreflight && request.op != Op::kPostObject) {
       Result<auth::VerifiedRequest> verified = ctx_.authenticator->Verify(head);
       if (verified.ok()) {
         caller = std::move(verified).value();

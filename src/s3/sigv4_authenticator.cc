@@ -27,12 +27,19 @@ Result<auth::VerifiedRequest> SigV4Authenticator::Verify(const http::RequestHead
   const std::vector<auth::HeaderField> fields = auth::ViewHeaderFields(head.headers.fields());
   auth::HttpRequestView view{head.method, head.path, head.query};
   view.fields = fields;
-  auto secrets = [this](std::string_view id) -> std::optional<std::string> {
+  return auth::Verify(view, Secrets(), clock_.Now(), options_);
+}
+
+Result<auth::VerifiedRequest> SigV4Authenticator::VerifyPost(const auth::PostFormSignature& form) {
+  return auth::VerifyPostForm(form, Secrets(), options_);
+}
+
+auth::SecretLookup SigV4Authenticator::Secrets() const {
+  return [this](std::string_view id) -> std::optional<std::string> {
     auto key = keys_.Find(id);
     if (!key) return std::nullopt;
     return key->secret_access_key;
   };
-  return auth::Verify(view, secrets, clock_.Now(), options_);
 }
 
 bool SigV4Authenticator::Allowed(const auth::VerifiedRequest& caller, std::string_view action,

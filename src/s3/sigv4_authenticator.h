@@ -18,6 +18,7 @@ class SigV4Authenticator final : public Authenticator {
                      const Clock& clock = SystemClock::Instance());
 
   Result<auth::VerifiedRequest> Verify(const http::RequestHead& head) override;
+  Result<auth::VerifiedRequest> VerifyPost(const auth::PostFormSignature& form) override;
   bool Allowed(const auth::VerifiedRequest& caller, std::string_view action,
                std::string_view resource, const auth::RequestContext& context,
                const auth::Policy* bucket_policy) override;
@@ -29,6 +30,8 @@ class SigV4Authenticator final : public Authenticator {
 
  private:
   const auth::KeyRegistry& keys_;
+  auth::SecretLookup Secrets() const;
+
   auth::VerifyOptions options_;
   const Clock& clock_;
 };

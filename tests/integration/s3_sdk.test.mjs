@@ -18,6 +18,7 @@ import {
   GetBucketPolicyStatusCommand, PutBucketAclCommand, PutObjectAclCommand, GetObjectAclCommand,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { createPresignedPost } from '@aws-sdk/s3-presigned-post';
 import { Crc64Nvme } from '@aws-sdk/checksums/crc';
 import { startServer } from './harness.mjs';
 
@@ -193,6 +194,28 @@ test('ACLs are disabled: only the owner\'s own grants are accepted', async () =>
   assert.deepEqual(acl.Grants.map((g) => g.Grantee.ID), [Owner.ID]);
   await assert.rejects(s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'acl/b.jpg' })),
     (err) => err.$metadata.httpStatusCode === 404);
+});
+
+test('browser POST upload with createPresignedPost (SigV4)', async () => {
+  const { url, fields } = await createPresignedPost(s3, {
+    Bucket: bucket, Key: 'posted/${filename}', Expires: 300,
+    Conditions: [['content-length-range', 1, 1024], ['starts-with', '$Content-Type', 'image/']],
+    Fields: { 'Content-Type': 'image/png' },
+  });
+  const post = (file, name) => {
+    const form = new FormData();
+    for (const [k, v] of Object.entries(fields)) form.append(k, v);
+    form.append('file', new Blob([file]), name);
+    return fetch(url, { method: 'POST', body: form });
+  };
+  const ok = await post('PNG bytes', 'dot.png');
+  assert.equal(ok.status, 204, await ok.text());
+  const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'posted/dot.png' }));
+  assert.equal(await got.Body.transformToString(), 'PNG bytes');
+  assert.equal(got.ContentType, 'image/png');
+  const big = await post('x'.repeat(1025), 'big.png');
+  assert.equal(big.status, 400);
+  assert.match(await big.text(), /<Code>EntityTooLarge<\/Code>/);
 });
 
 test('list buckets by prefix, one page at a time', async () => {

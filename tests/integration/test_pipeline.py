@@ -140,5 +140,46 @@ class PipelineTest(unittest.TestCase):
         self.assertNotEqual(denied.returncode, 0)
 
 
+
+class BrowserUploadTest(unittest.TestCase):
+    """The web page's way in: a form the application's server signed
+    (generate_presigned_post) sends a photo straight to the input bucket, and
+    the pipeline processes it like any upload (S3's ObjectCreated:Post event,
+    which the default ObjectCreated:* subscription covers)."""
+
+    def setUp(self):
+        self.server = harness.Server().start()
+        self.s3 = self.server.boto3_client("s3")
+
+    def tearDown(self):
+        self.server.cleanup()
+
+    def test_a_photo_posted_from_a_browser_form_is_processed(self):
+        import io
+        import urllib3
+        buf = io.BytesIO()
+        Image.new("RGB", (2048, 1024), (200, 40, 90)).save(buf, "JPEG")
+        post = self.s3.generate_presigned_post(
+            "input", "web/${filename}", Fields={"Content-Type": "image/jpeg"},
+            Conditions=[{"Content-Type": "image/jpeg"}, ["content-length-range", 1, 10 << 20]],
+            ExpiresIn=300)
+        fields = dict(post["fields"], file=("holiday.jpg", buf.getvalue(), "image/jpeg"))
+        with urllib3.PoolManager() as http:
+            r = http.request("POST", post["url"], fields=fields)
+        self.assertEqual(r.status, 204, r.data)
+
+        def outputs():
+            keys = set()
+            for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket="output"):
+                keys |= {o["Key"] for o in page.get("Contents", [])}
+            return keys
+        want = {"resized/web/holiday.jpg", "thumbs/web/holiday.jpg"}
+        harness.wait_until(lambda: want <= outputs(), timeout=120, interval=0.3,
+                           what="both outputs of the posted photo")
+        body = self.s3.get_object(Bucket="output", Key="resized/web/holiday.jpg")["Body"].read()
+        with Image.open(io.BytesIO(body)) as im:
+            self.assertEqual(im.size, (1024, 512))
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

@@ -22,6 +22,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 
 import boto3  # noqa: E402
+import urllib3  # noqa: E402
 import botocore  # noqa: E402
 from botocore.exceptions import ClientError  # noqa: E402
 
@@ -393,6 +394,56 @@ class S3Boto3Test(unittest.TestCase):
         with self.assertRaises(ClientError) as cm:
             self.s3.create_bucket(Bucket="acl-public-" + self.bucket[-8:], ACL="public-read")
         self.assertEqual(error_code(cm.exception), "InvalidBucketAclWithObjectOwnership")
+
+    def post_form(self, post, filename, data):
+        """POSTs a presigned form as a browser would (multipart/form-data, the
+        file last), with urllib3, which boto3 itself uses."""
+        fields = dict(post["fields"])
+        fields["file"] = (filename, data, "image/jpeg")
+        with urllib3.PoolManager() as http:
+            return http.request("POST", post["url"], fields=fields, encode_multipart=True,
+                                redirect=False)
+
+    def test_browser_post_upload(self):
+        """generate_presigned_post's form, signed with SigV2 (botocore's default
+        for us-east-1) and SigV4, uploads its file; its policy bounds it."""
+        v4 = SERVER.boto3_client("s3", config_args={"signature_version": "s3v4"})
+        for client, name in ((self.s3, "v2"), (v4, "v4")):
+            post = client.generate_presigned_post(
+                self.bucket, "web/%s/${filename}" % name,
+                Fields={"Content-Type": "image/jpeg", "success_action_status": "201"},
+                Conditions=[{"Content-Type": "image/jpeg"}, {"success_action_status": "201"},
+                            ["content-length-range", 1, 1000]],
+                ExpiresIn=300)
+            r = self.post_form(post, "cat.jpg", b"\xff\xd8 not really a jpeg")
+            self.assertEqual(r.status, 201, r.data)
+            self.assertIn(b"<Key>web/%s/cat.jpg</Key>" % name.encode(), r.data)
+            got = self.s3.get_object(Bucket=self.bucket, Key="web/%s/cat.jpg" % name)
+            self.assertEqual(got["Body"].read(), b"\xff\xd8 not really a jpeg")
+            self.assertEqual(got["ContentType"], "image/jpeg")
+            self.assertEqual(got["ETag"], r.headers["ETag"])
+            too_big = self.post_form(post, "big.jpg", b"x" * 1001)
+            self.assertEqual(too_big.status, 400)
+            self.assertIn(b"<Code>EntityTooLarge</Code>", too_big.data)
+        # A form whose policy was altered after signing is refused, and so is
+        # one that sends a field its policy does not name.
+        post = v4.generate_presigned_post(self.bucket, "web/x.jpg", ExpiresIn=300)
+        forged = dict(post, fields=dict(post["fields"]))
+        forged["fields"]["key"] = "web/other.jpg"
+        r = self.post_form(forged, "x.jpg", b"data")
+        self.assertEqual(r.status, 403)
+        self.assertIn(b"Policy Condition failed", r.data)
+        tampered = dict(post, fields=dict(post["fields"], policy=post["fields"]["policy"][:-4] + "AAA="))
+        r = self.post_form(tampered, "x.jpg", b"data")
+        self.assertEqual(r.status, 403)
+        self.assertIn(b"<Code>SignatureDoesNotMatch</Code>", r.data)
+        extra = dict(post, fields=dict(post["fields"], **{"x-amz-meta-note": "hi"}))
+        r = self.post_form(extra, "x.jpg", b"data")
+        self.assertEqual(r.status, 403)
+        self.assertIn(b"Extra input fields: x-amz-meta-note", r.data)
+        keys = [o["Key"] for o in self.s3.list_objects_v2(
+            Bucket=self.bucket, Prefix="web/").get("Contents", [])]
+        self.assertEqual(keys, ["web/v2/cat.jpg", "web/v4/cat.jpg"])
 
     def test_get_object_attributes(self):
         body = b"attributes"

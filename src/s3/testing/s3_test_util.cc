@@ -101,6 +101,28 @@ void FakeAuthenticator::Grant(const std::string& key, const std::string& action,
   grants_[key].emplace_back(action, resource);
 }
 
+Result<auth::VerifiedRequest> FakeAuthenticator::VerifyPost(const auth::PostFormSignature& form) {
+  const bool v4 = !form.credential.empty();
+  std::string key = v4 ? form.credential.substr(0, form.credential.find('/')) : form.access_key_id;
+  const std::string& signature = v4 ? form.signature : form.signature_v2;
+  if (key.empty()) return Status(Code::kAccessDenied, "").WithDetail("AccessDenied");
+  {
+    std::lock_guard lock(mu_);
+    if (!grants_.count(key) && !policies_.count(key)) {
+      return Status(Code::kUnauthenticated, "").WithDetail("InvalidAccessKeyId");
+    }
+  }
+  if (signature != "good-" + form.policy) {
+    return Status(Code::kUnauthenticated, "").WithDetail("SignatureDoesNotMatch");
+  }
+  auth::VerifiedRequest verified;
+  verified.access_key_id = std::move(key);
+  verified.region = "us-east-1";
+  verified.service = "s3";
+  verified.payload = auth::PayloadMode::kUnsignedPayload;
+  return verified;
+}
+
 Result<auth::VerifiedRequest> FakeAuthenticator::Verify(const http::RequestHead& head) {
   std::optional<std::string_view> authorization = head.headers.Get("Authorization");
   if (!authorization) return Status(Code::kUnauthenticated, "").WithDetail("AccessDenied");

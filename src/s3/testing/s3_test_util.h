@@ -31,6 +31,9 @@ class FakeAuthenticator final : public Authenticator {
   void Grant(const std::string& key, const std::string& action, const std::string& resource);
 
   Result<auth::VerifiedRequest> Verify(const http::RequestHead& head) override;
+  // The key is the credential's first part (or AWSAccessKeyId); the
+  // signature must be "good-<policy>" (tests sign nothing for real).
+  Result<auth::VerifiedRequest> VerifyPost(const auth::PostFormSignature& form) override;
   // Also decides a key's policy (GrantPolicy) against the condition keys.
   void GrantPolicy(const std::string& key, auth::Policy policy);
   // Key "root" is the account's root user, any other key the user of its
