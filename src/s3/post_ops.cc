@@ -150,68 +150,88 @@ http::Response Answer(const S3Request& request, const PostFields& fields, const 
   return response;
 }
 
-}  // namespace
+// A form whose signature and policy checked out, with the key it writes.
+struct SignedForm {
+  std::unique_ptr<PostFormReader> reader;
+  auth::VerifiedRequest signer;
+  PostPolicy policy;
+  std::string key;
+};
 
-OpResult PostObject(const OpContext& ctx) {
+Result<SignedForm> ReadSignedForm(const OpContext& ctx) {
   const S3Request& request = ctx.request;
   IMGBATCH_ASSIGN_OR_RETURN(std::string boundary, PostFormReader::BoundaryOf(
                                                       request.Header("Content-Type").value_or("")));
   IMGBATCH_RETURN_IF_ERROR(ctx.s3.store.GetBucket(request.bucket).status());
+  SignedForm signed_form;
   IMGBATCH_ASSIGN_OR_RETURN(
-      std::unique_ptr<PostFormReader> form,
+      signed_form.reader,
       PostFormReader::Open([&ex = ctx.exchange](std::span<char> b) { return ex.ReadBody(b); },
                            boundary));
-  const PostFields& fields = form->fields();
-  IMGBATCH_ASSIGN_OR_RETURN(auth::VerifiedRequest caller,
+  const PostFields& fields = signed_form.reader->fields();
+  IMGBATCH_ASSIGN_OR_RETURN(signed_form.signer,
                             ctx.s3.authenticator->VerifyPost(SignatureOf(fields)));
-  IMGBATCH_ASSIGN_OR_RETURN(PostPolicy policy, ParsePostPolicy(FieldOr(fields, "policy")));
-  if (!form->has_file()) return S3Status("IncorrectNumberOfFilesInPostRequest");
-  IMGBATCH_ASSIGN_OR_RETURN(std::string key, KeyOf(fields, form->filename()));
+  IMGBATCH_ASSIGN_OR_RETURN(signed_form.policy, ParsePostPolicy(FieldOr(fields, "policy")));
+  if (!signed_form.reader->has_file()) return S3Status("IncorrectNumberOfFilesInPostRequest");
+  IMGBATCH_ASSIGN_OR_RETURN(signed_form.key, KeyOf(fields, signed_form.reader->filename()));
   // The policy judges the key that will be written (${filename} replaced)
   // and the request's own bucket.
   PostFields checked = fields;
   std::erase_if(checked, [](const auto& field) { return field.first == "bucket"; });
   for (auto& [name, value] : checked) {
-    if (name == "key") value = key;
+    if (name == "key") value = signed_form.key;
   }
   checked.emplace_back("bucket", request.bucket);
-  IMGBATCH_RETURN_IF_ERROR(CheckPostFields(policy, checked, ctx.s3.clock->NowMillis()));
+  IMGBATCH_RETURN_IF_ERROR(CheckPostFields(signed_form.policy, checked, ctx.s3.clock->NowMillis()));
+  return signed_form;
+}
 
-  // From here the request is the signer's upload of `key`, authorized as one.
-  auth::RequestContext conditions = ctx.conditions;
-  if (auto principal = ctx.s3.authenticator->Principal(caller, ctx.s3.account_id)) {
-    conditions.SetPrincipal(std::move(*principal));
-  }
-  const http::RequestHead object_head = ObjectHeadOf(request, fields);
-  S3Request upload = request;
-  upload.head = &object_head;
-  upload.key = key;
-  upload.op = Op::kPutObject;
-  OpContext as_signer{
-      ctx.s3,
-      upload,
-      ctx.exchange,
-      caller,
-      store::Caller{caller.access_key_id, request.head->remote_address, request.request_id},
-      conditions};
-  if (!as_signer.Allowed("s3:PutObject", ObjectArn(request.bucket, key))) {
-    return S3Status("AccessDenied");
-  }
+// What the form says of the object, checked as a PUT's headers would be.
+Result<store::PutOptions> OptionsOf(const OpContext& upload, const PostFields& fields) {
   if (const std::string* acl = Field(fields, "acl")) {
-    IMGBATCH_RETURN_IF_ERROR(CheckCannedAcl(ctx.s3, request.bucket, *acl));
+    IMGBATCH_RETURN_IF_ERROR(CheckCannedAcl(upload.s3, upload.request.bucket, *acl));
   }
-  IMGBATCH_ASSIGN_OR_RETURN(store::PutOptions options, PutOptionsFromHeaders(upload));
+  IMGBATCH_ASSIGN_OR_RETURN(store::PutOptions options, PutOptionsFromHeaders(upload.request));
   if (const std::string* tagging = Field(fields, "tagging")) {
     IMGBATCH_ASSIGN_OR_RETURN(store::Tags tags, ParseTagging(*tagging));
     options.tags = std::move(tags);
   }
-  IMGBATCH_RETURN_IF_ERROR(CheckTaggingAllowed(as_signer, options));
+  IMGBATCH_RETURN_IF_ERROR(CheckTaggingAllowed(upload, options));
   options.posted = true;
-  PostedFile file(*form, ContentLengthRange(policy));
+  return options;
+}
+
+}  // namespace
+
+OpResult PostObject(const OpContext& ctx) {
+  IMGBATCH_ASSIGN_OR_RETURN(SignedForm form, ReadSignedForm(ctx));
+  const PostFields& fields = form.reader->fields();
+  // From here the request is the signer's upload of the key, authorized as one.
+  auth::RequestContext conditions = ctx.conditions;
+  if (auto principal = ctx.s3.authenticator->Principal(form.signer, ctx.s3.account_id)) {
+    conditions.SetPrincipal(std::move(*principal));
+  }
+  const http::RequestHead object_head = ObjectHeadOf(ctx.request, fields);
+  S3Request request = ctx.request;
+  request.head = &object_head;
+  request.key = form.key;
+  request.op = Op::kPutObject;
+  const OpContext upload{ctx.s3,
+                         request,
+                         ctx.exchange,
+                         form.signer,
+                         store::Caller{form.signer.access_key_id, ctx.request.head->remote_address,
+                                       ctx.request.request_id},
+                         conditions};
+  if (!upload.Allowed("s3:PutObject", ObjectArn(request.bucket, request.key))) {
+    return S3Status("AccessDenied");
+  }
+  IMGBATCH_ASSIGN_OR_RETURN(store::PutOptions options, OptionsOf(upload, fields));
+  PostedFile file(*form.reader, ContentLengthRange(form.policy));
   IMGBATCH_ASSIGN_OR_RETURN(
       store::ObjectMeta meta,
-      ctx.s3.store.PutObject(request.bucket, key, file, options, as_signer.store_caller));
-  return Answer(request, fields, key, meta);
+      ctx.s3.store.PutObject(request.bucket, request.key, file, options, upload.store_caller));
+  return Answer(ctx.request, fields, request.key, meta);
 }
 
 }  // namespace imgbatch::s3
