@@ -18,15 +18,8 @@
 namespace imgbatch::s3 {
 namespace {
 
-const std::string* Field(const PostFields& fields, std::string_view name) {
-  for (const auto& [field, value] : fields) {
-    if (field == name) return &value;
-  }
-  return nullptr;
-}
-
 std::string FieldOr(const PostFields& fields, std::string_view name) {
-  const std::string* value = Field(fields, name);
+  const std::string* value = FindPostField(fields, name);
   return value ? *value : std::string();
 }
 
@@ -52,7 +45,7 @@ std::string ReplaceAll(std::string text, std::string_view from, std::string_view
 
 // The object's key: the form's, with ${filename} replaced by the file's name.
 Result<std::string> KeyOf(const PostFields& fields, const std::string& filename) {
-  const std::string* key = Field(fields, "key");
+  const std::string* key = FindPostField(fields, "key");
   if (key == nullptr) {
     return S3Status("InvalidArgument",
                     "Bucket POST must contain a field named 'key'.  If it is specified, please "
@@ -188,11 +181,11 @@ Result<SignedForm> ReadSignedForm(const OpContext& ctx) {
 
 // What the form says of the object, checked as a PUT's headers would be.
 Result<store::PutOptions> OptionsOf(const OpContext& upload, const PostFields& fields) {
-  if (const std::string* acl = Field(fields, "acl")) {
+  if (const std::string* acl = FindPostField(fields, "acl")) {
     IMGBATCH_RETURN_IF_ERROR(CheckCannedAcl(upload.s3, upload.request.bucket, *acl));
   }
   IMGBATCH_ASSIGN_OR_RETURN(store::PutOptions options, PutOptionsFromHeaders(upload.request));
-  if (const std::string* tagging = Field(fields, "tagging")) {
+  if (const std::string* tagging = FindPostField(fields, "tagging")) {
     IMGBATCH_ASSIGN_OR_RETURN(store::Tags tags, ParseTagging(*tagging));
     options.tags = std::move(tags);
   }

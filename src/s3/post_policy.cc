@@ -64,13 +64,6 @@ Result<PostCondition> ReadCondition(const json& item) {
   return condition;
 }
 
-const std::string* FieldValue(const PostFields& fields, std::string_view name) {
-  for (const auto& [field, value] : fields) {
-    if (field == name) return &value;
-  }
-  return nullptr;
-}
-
 // starts-with on Content-Type holds for each of a comma-separated list.
 bool StartsWith(const PostCondition& condition, std::string_view value) {
   if (condition.field != "content-type") return value.starts_with(condition.value);
@@ -81,7 +74,7 @@ bool StartsWith(const PostCondition& condition, std::string_view value) {
 }
 
 bool Holds(const PostCondition& condition, const PostFields& fields) {
-  const std::string* value = FieldValue(fields, condition.field);
+  const std::string* value = FindPostField(fields, condition.field);
   switch (condition.kind) {
     case PostCondition::Kind::kEq:
       return value != nullptr && *value == condition.value;
@@ -109,6 +102,13 @@ bool Named(const PostPolicy& policy, std::string_view name) {
 }
 
 }  // namespace
+
+const std::string* FindPostField(const PostFields& fields, std::string_view name) {
+  for (const auto& [field, value] : fields) {
+    if (field == name) return &value;
+  }
+  return nullptr;
+}
 
 Result<PostPolicy> ParsePostPolicy(std::string_view base64) {
   std::optional<std::string> text = Base64Decode(Trim(base64));

@@ -41,6 +41,8 @@ Result<PostPolicy> ParsePostPolicy(std::string_view base64);
 // A form's fields, names lower-cased, in form order ("bucket" is the
 // request's bucket, added by the caller).
 using PostFields = std::vector<std::pair<std::string, std::string>>;
+// The first field of that (lower-cased) name; null when the form has none.
+const std::string* FindPostField(const PostFields& fields, std::string_view name);
 
 // Errors: AccessDenied "Invalid according to Policy: Policy expired." /
 // "...: Policy Condition failed: <condition>" / "...: Extra input fields:
