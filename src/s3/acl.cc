@@ -97,6 +97,14 @@ AclReach GranteesReach(const std::vector<AclGrantee>& grantees,
   return reach;
 }
 
+Result<AclReach> CannedAclReach(std::string_view name) {
+  const std::string lower = ToLower(Trim(name));
+  for (const CannedAcl& acl : kCannedAcls) {
+    if (acl.name == lower) return acl.reach;
+  }
+  return S3Status("InvalidArgument", "Invalid canned ACL: " + std::string(name));
+}
+
 Result<std::optional<AclReach>> HeaderAclReach(const http::Headers& headers,
                                                const std::vector<std::string_view>& owner_ids) {
   std::vector<AclGrantee> grantees;
@@ -115,11 +123,8 @@ Result<std::optional<AclReach>> HeaderAclReach(const http::Headers& headers,
   }
   if (granted) return std::optional<AclReach>(GranteesReach(grantees, owner_ids));
   if (!canned) return std::optional<AclReach>();
-  const std::string name = ToLower(Trim(*canned));
-  for (const CannedAcl& acl : kCannedAcls) {
-    if (acl.name == name) return std::optional<AclReach>(acl.reach);
-  }
-  return S3Status("InvalidArgument", "Invalid canned ACL: " + std::string(*canned));
+  IMGBATCH_ASSIGN_OR_RETURN(AclReach reach, CannedAclReach(*canned));
+  return std::optional<AclReach>(reach);
 }
 
 }  // namespace imgbatch::s3

@@ -42,6 +42,10 @@ Result<std::vector<AclGrantee>> ParseGrantHeader(std::string_view value);
 AclReach GranteesReach(const std::vector<AclGrantee>& grantees,
                        const std::vector<std::string_view>& owner_ids);
 
+// Whom a canned ACL ("private", "public-read", ...; any case) reaches.
+// Errors: InvalidArgument for a name S3 does not have.
+Result<AclReach> CannedAclReach(std::string_view name);
+
 // Whom the ACL of a request's headers reaches; nullopt when it names none.
 // Errors: InvalidArgument (an unknown canned ACL, a malformed grant),
 // InvalidRequest (a canned ACL and grant headers together, as S3 refuses).

@@ -82,10 +82,8 @@ OpResult PutObjectAcl(const OpContext& ctx) {
 }
 
 Status CheckCannedAcl(const S3Context& s3, const std::string& bucket, std::string_view canned) {
-  http::Headers headers;
-  headers.Add("x-amz-acl", std::string(canned));
-  IMGBATCH_ASSIGN_OR_RETURN(std::optional<AclReach> reach, HeaderAclReach(headers, OwnerIds(s3)));
-  return reach ? RefuseAcl(s3, bucket, *reach) : Status::Ok();
+  IMGBATCH_ASSIGN_OR_RETURN(AclReach reach, CannedAclReach(canned));
+  return RefuseAcl(s3, bucket, reach);
 }
 
 Status CheckAclHeaders(const S3Context& s3, const S3Request& request) {
