@@ -182,7 +182,8 @@ bool Compared(T request, T policy, Compare compare) {
 }
 
 // Whether one request value matches one policy value (before negation).
-bool ValueMatches(const OperatorInfo& op, std::string_view request, std::string_view policy) {
+bool ValueMatches(const OperatorInfo& op, std::string_view request, std::string_view policy,
+                  bool escaped_wildcards) {
   switch (op.family) {
     case Family::kString:
       return request == policy;
@@ -190,7 +191,7 @@ bool ValueMatches(const OperatorInfo& op, std::string_view request, std::string_
     case Family::kBool:
       return ToLower(request) == ToLower(policy);
     case Family::kWildcard:
-      return WildcardMatch(policy, request);
+      return WildcardMatch(policy, request, escaped_wildcards);
     case Family::kNumeric: {
       std::optional<double> a = ParseNumber(request), b = ParseNumber(policy);
       return a && b && Compared(*a, *b, op.compare);
@@ -222,9 +223,10 @@ bool Holds(const ParsedOperator& op, const Condition& condition, const RequestCo
     return op.info.negated;
   }
   auto matches = [&](const std::string& value) {
-    return std::any_of(
-        condition.values.begin(), condition.values.end(),
-        [&](const std::string& policy) { return ValueMatches(op.info, value, policy); });
+    return std::any_of(condition.values.begin(), condition.values.end(),
+                       [&](const std::string& policy) {
+                         return ValueMatches(op.info, value, policy, condition.escaped_wildcards);
+                       });
   };
   // A negated operator holds for a value that matches none of the policy's.
   auto satisfies = [&](const std::string& value) { return matches(value) != op.info.negated; };
@@ -305,6 +307,11 @@ std::optional<std::vector<std::string>> RequestContext::Find(std::string_view ke
   std::optional<std::vector<std::string>> found = resolver_(lower);
   resolved_.emplace(lower, found);
   return found;
+}
+
+bool ComparesWithWildcards(const Condition& condition) {
+  std::optional<ParsedOperator> op = ParseOperator(condition.op);
+  return op && op->info.family == Family::kWildcard;
 }
 
 Status ValidateCondition(const Condition& condition) {

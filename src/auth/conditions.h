@@ -93,10 +93,15 @@ struct Condition {
   std::string op;   // as written
   std::string key;  // as written
   std::vector<std::string> values;
+  // The values are patterns with backslash escapes (policy variables
+  // expanded: WildcardMatch's backslash_escapes); only for wildcard operators.
+  bool escaped_wildcards = false;
 };
 
 // Checks an operator and its values (kInvalidArgument with the reason).
 Status ValidateCondition(const Condition& condition);
+// Whether the operator matches with '*' and '?' (StringLike, Arn*, ...).
+bool ComparesWithWildcards(const Condition& condition);
 // Whether every condition holds for the request.
 bool ConditionsHold(const std::vector<Condition>& conditions, const RequestContext& context);
 

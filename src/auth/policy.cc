@@ -192,10 +192,10 @@ Result<Statement> ParseStatement(const json& doc, PolicyKind kind) {
 }
 
 bool AnyMatches(const std::vector<std::string>& patterns, std::string_view text,
-                bool case_insensitive) {
+                bool case_insensitive, bool backslash_escapes = false) {
   for (const auto& pattern : patterns) {
     if (case_insensitive ? WildcardMatch(ToLower(pattern), ToLower(text))
-                         : WildcardMatch(pattern, text)) {
+                         : WildcardMatch(pattern, text, backslash_escapes)) {
       return true;
     }
   }
@@ -221,7 +221,9 @@ bool StatementApplies(const Statement& st, std::string_view action, std::string_
                       const PrincipalIdentity* who) {
   // IAM action names are case-insensitive; resource ARNs (object keys) are not.
   if (AnyMatches(st.actions, action, /*case_insensitive=*/true) == st.not_actions) return false;
-  if (AnyMatches(st.resources, resource, /*case_insensitive=*/false) == st.not_resources) {
+  // An expanded statement's resources are escaped patterns (WithVariablesExpanded).
+  if (AnyMatches(st.resources, resource, /*case_insensitive=*/false, st.has_variables) ==
+      st.not_resources) {
     return false;
   }
   if (!st.principals) return true;
@@ -231,20 +233,24 @@ bool StatementApplies(const Statement& st, std::string_view action, std::string_
 
 // The statement as this request sees it: each Resource and condition value
 // with its variables replaced; one whose variable has no value is dropped
-// (it matches nothing).
+// (it matches nothing). Resources and the values of wildcard operators become
+// escaped patterns, so that what a variable brings in matches only itself.
 Statement WithVariablesExpanded(const Statement& written, const RequestContext& context) {
   Statement st = written;
-  auto expand_all = [&](std::vector<std::string>& texts) {
+  auto expand_all = [&](std::vector<std::string>& texts, bool as_pattern) {
     std::vector<std::string> out;
     for (const std::string& text : texts) {
-      if (std::optional<std::string> value = ExpandPolicyVariables(text, context)) {
+      if (std::optional<std::string> value = ExpandPolicyVariables(text, context, as_pattern)) {
         out.push_back(std::move(*value));
       }
     }
     texts = std::move(out);
   };
-  expand_all(st.resources);
-  for (Condition& condition : st.conditions) expand_all(condition.values);
+  expand_all(st.resources, /*as_pattern=*/true);
+  for (Condition& condition : st.conditions) {
+    condition.escaped_wildcards = ComparesWithWildcards(condition);
+    expand_all(condition.values, condition.escaped_wildcards);
+  }
   return st;
 }
 
@@ -273,21 +279,35 @@ json StringsToJson(const std::vector<std::string>& values) {
 }  // namespace
 
 std::optional<std::string> ExpandPolicyVariables(std::string_view text,
-                                                 const RequestContext& context) {
+                                                 const RequestContext& context, bool as_pattern) {
   std::string out;
+  // Text as written keeps its wildcards; only a backslash needs escaping.
+  auto append_written = [&](std::string_view piece) {
+    for (char c : piece) {
+      if (as_pattern && c == '\\') out.push_back('\\');
+      out.push_back(c);
+    }
+  };
+  // What a variable brings in matches only itself.
+  auto append_literal = [&](std::string_view piece) {
+    for (char c : piece) {
+      if (as_pattern && (c == '*' || c == '?' || c == '\\')) out.push_back('\\');
+      out.push_back(c);
+    }
+  };
   size_t pos = 0;
   while (true) {
     const size_t open = text.find("${", pos);
     const size_t close = open == std::string_view::npos ? open : text.find('}', open);
     if (close == std::string_view::npos) {
-      out.append(text.substr(pos));
+      append_written(text.substr(pos));
       return out;
     }
-    out.append(text.substr(pos, open - pos));
+    append_written(text.substr(pos, open - pos));
     std::string_view inner = Trim(text.substr(open + 2, close - open - 2));
     pos = close + 1;
     if (inner == "*" || inner == "?" || inner == "$") {
-      out.append(inner);
+      append_literal(inner);
       continue;
     }
     std::optional<std::string> fallback;
@@ -301,9 +321,9 @@ std::optional<std::string> ExpandPolicyVariables(std::string_view text,
     }
     std::optional<std::vector<std::string>> values = context.Find(inner);
     if (values && values->size() == 1) {
-      out.append(values->front());
+      append_literal(values->front());
     } else if (fallback) {
-      out.append(*fallback);
+      append_literal(*fallback);
     } else {
       return std::nullopt;
     }
@@ -318,16 +338,23 @@ bool NamesAccount(std::string_view principal, std::string_view account_id) {
          principal.substr(kIam.size(), account_id.size()) == account_id;
 }
 
-bool WildcardMatch(std::string_view pattern, std::string_view text) {
+bool WildcardMatch(std::string_view pattern, std::string_view text, bool backslash_escapes) {
   // Greedy matching with one backtrack point (the last '*'): linear in
   // practice, never exponential on hostile patterns.
   size_t p = 0, t = 0;
   size_t star = std::string_view::npos, star_text = 0;
+  // An escaped character (a backslash and what follows it) is one literal.
+  auto escaped = [&](size_t at) {
+    return backslash_escapes && at + 1 < pattern.size() && pattern[at] == '\\';
+  };
   while (t < text.size()) {
-    if (p < pattern.size() && (pattern[p] == '?' || pattern[p] == text[t])) {
+    if (escaped(p) && pattern[p + 1] == text[t]) {
+      p += 2;
+      ++t;
+    } else if (p < pattern.size() && !escaped(p) && (pattern[p] == '?' || pattern[p] == text[t])) {
       ++p;
       ++t;
-    } else if (p < pattern.size() && pattern[p] == '*') {
+    } else if (p < pattern.size() && !escaped(p) && pattern[p] == '*') {
       star = p++;
       star_text = t;
     } else if (star != std::string_view::npos) {

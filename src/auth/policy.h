@@ -87,16 +87,22 @@ struct Policy {
 bool AllowedTogether(Decision own, const Policy* resource_policy, std::string_view action,
                      std::string_view resource, const RequestContext& context);
 
-bool WildcardMatch(std::string_view pattern, std::string_view text);  // '*' and '?'
+// '*' and '?'. With backslash_escapes, "\\c" matches the character c itself:
+// the form ExpandPolicyVariables gives patterns whose variables were expanded.
+bool WildcardMatch(std::string_view pattern, std::string_view text, bool backslash_escapes = false);
 
 // IAM's policy variables in a Resource or condition value: "${key}" is the
 // request's value of that condition key ("${aws:username}", "${s3:prefix}"),
-// "${key, 'fallback'}" with a fallback when the request lacks it; "${$}" is
-// '$' ("${*}" and "${?}" give '*' and '?', which then match as wildcards:
-// patterns here have no escapes). nullopt when a key without fallback is
-// absent or has several values: IAM then matches nothing with that text.
+// "${key, 'fallback'}" with a fallback when the request lacks it; "${*}",
+// "${?}" and "${$}" are a literal '*', '?' and '$'. nullopt when a key without
+// fallback is absent or has several values: IAM then matches nothing with that
+// text. With as_pattern, the result is a pattern for WildcardMatch with
+// backslash_escapes: the written '*' and '?' stay wildcards, while "${*}",
+// "${?}" and every character a variable brought in match only themselves (a
+// request's own s3:prefix of "a*" must not widen the policy that names it).
 std::optional<std::string> ExpandPolicyVariables(std::string_view text,
-                                                 const RequestContext& context);
+                                                 const RequestContext& context,
+                                                 bool as_pattern = false);
 // Whether a policy's "AWS" principal names the account itself: its id or its
 // root user's ARN (arn:aws:iam::<account>:root).
 bool NamesAccount(std::string_view principal, std::string_view account_id);

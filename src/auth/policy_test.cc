@@ -403,6 +403,62 @@ TEST(PolicyVariables, AHomeFolderPerUser) {
                             As(PrincipalIdentity::User(kAccount, "alice"))));
 }
 
+TEST(WildcardMatch, BackslashEscapesWhenAsked) {
+  EXPECT_TRUE(WildcardMatch(R"(a\*)", "a*", true));
+  EXPECT_FALSE(WildcardMatch(R"(a\*)", "ab", true));
+  EXPECT_FALSE(WildcardMatch(R"(a\?c)", "abc", true));
+  EXPECT_TRUE(WildcardMatch(R"(a\?c)", "a?c", true));
+  EXPECT_TRUE(WildcardMatch(R"(a\\*)", R"(a\anything)", true));
+  EXPECT_FALSE(WildcardMatch(R"(a\\*)", "ab", true));
+  EXPECT_TRUE(WildcardMatch(R"(*\*)", "x/y*", true));
+  EXPECT_FALSE(WildcardMatch(R"(*\*)", "x/y", true));
+  EXPECT_TRUE(WildcardMatch(R"(*\*x)", "a*b*x", true));  // backtracks over an escaped pair
+  // Without escapes a backslash is an ordinary character.
+  EXPECT_TRUE(WildcardMatch(R"(a\*)", R"(a\bc)"));
+  EXPECT_FALSE(WildcardMatch(R"(a\*)", "a*"));
+}
+
+TEST(PolicyVariables, AsPatternsWhatVariablesBringInMatchesOnlyItself) {
+  RequestContext context;
+  context.Set("s3:prefix", "a*?\\");
+  EXPECT_EQ(ExpandPolicyVariables(R"(x\${s3:prefix}*${*}${?})", context, true),
+            R"(x\\a\*\?\\*\*\?)");
+  EXPECT_EQ(ExpandPolicyVariables("${missing, '*'}", context, true), R"(\*)");
+}
+
+TEST(PolicyVariables, LiteralWildcardCharactersInResourcesAndConditions) {
+  auto policy = Policy::FromJson(R"({"Version": "2012-10-17", "Statement": [
+      {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/star${*}/*"},
+      {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::b",
+       "Condition": {"StringLike": {"s3:prefix": ["what${?}", "${aws:username}/*"]}}}]})");
+  ASSERT_TRUE(policy.ok()) << policy.status().ToString();
+  RequestContext alice = As(PrincipalIdentity::User(kAccount, "alice"));
+  EXPECT_TRUE(policy->Allows("s3:GetObject", "arn:aws:s3:::b/star*/k", alice));
+  EXPECT_FALSE(policy->Allows("s3:GetObject", "arn:aws:s3:::b/stars/k", alice));
+  alice.Set("s3:prefix", "what?");
+  EXPECT_TRUE(policy->Allows("s3:ListBucket", "arn:aws:s3:::b", alice));
+  alice.Set("s3:prefix", "whats");
+  EXPECT_FALSE(policy->Allows("s3:ListBucket", "arn:aws:s3:::b", alice));
+  alice.Set("s3:prefix", "alice/2026/");
+  EXPECT_TRUE(policy->Allows("s3:ListBucket", "arn:aws:s3:::b", alice));
+  // A user named with a wildcard reaches no one else's folder.
+  RequestContext star = As(PrincipalIdentity::User(kAccount, "*"));
+  star.Set("s3:prefix", "alice/");
+  EXPECT_FALSE(policy->Allows("s3:ListBucket", "arn:aws:s3:::b", star));
+  star.Set("s3:prefix", "*/");
+  EXPECT_TRUE(policy->Allows("s3:ListBucket", "arn:aws:s3:::b", star));
+}
+
+TEST(PolicyVariables, ExactOperatorsCompareExpandedValuesAsText) {
+  auto policy = Policy::FromJson(R"({"Version": "2012-10-17", "Statement": {
+      "Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::b",
+      "Condition": {"StringEquals": {"s3:prefix": "${aws:username}${*}\\"}}}})");
+  ASSERT_TRUE(policy.ok()) << policy.status().ToString();
+  RequestContext alice = As(PrincipalIdentity::User(kAccount, "alice"));
+  alice.Set("s3:prefix", "alice*\\");
+  EXPECT_TRUE(policy->Allows("s3:ListBucket", "arn:aws:s3:::b", alice));
+}
+
 TEST(PolicyVariables, OnlyFromVersion20121017) {
   for (const char* version : {R"("Version": "2008-10-17",)", ""}) {
     auto policy = Policy::FromJson(std::string("{") + version + R"("Statement": {"Effect": "Allow",
