@@ -67,6 +67,39 @@ TEST_F(PolicyConditionsTest, ReadsDependOnTheObjectsTagsAndWritesOnTheTagsSent) 
   EXPECT_EQ(ErrorCode(*As("reader", "GET", "/cond/missing.jpg")), "AccessDenied");
 }
 
+// PutObjectTagging's tags are in its body: the policy sees them there.
+TEST_F(PolicyConditionsTest, TaggingAnObjectIsDecidedByTheTagsInTheBody) {
+  PolicyFor("tagger", R"({"Statement": [{"Effect": "Allow", "Action": "s3:PutObjectTagging",
+      "Resource": "arn:aws:s3:::cond/*",
+      "Condition": {"StringEquals": {"s3:RequestObjectTag/stage": "done"},
+                    "ForAllValues:StringEquals": {"s3:RequestObjectTagKeys": ["stage"]}}}]})");
+  Put("cond", "photo.jpg", "x");
+  auto tagging = [](const std::string& tags) {
+    return "<Tagging><TagSet>" + tags + "</TagSet></Tagging>";
+  };
+  const std::string done = tagging("<Tag><Key>stage</Key><Value>done</Value></Tag>");
+  auto tagged = As("tagger", "PUT", "/cond/photo.jpg?tagging", {}, done);
+  EXPECT_EQ(tagged->response().status, 200) << tagged->BodyText();
+  EXPECT_NE(Call("GET", "/cond/photo.jpg?tagging")->BodyText().find("<Value>done</Value>"),
+            std::string::npos);
+  EXPECT_EQ(ErrorCode(*As("tagger", "PUT", "/cond/photo.jpg?tagging", {},
+                          tagging("<Tag><Key>stage</Key><Value>raw</Value></Tag>"))),
+            "AccessDenied");
+  EXPECT_EQ(ErrorCode(*As("tagger", "PUT", "/cond/photo.jpg?tagging", {},
+                          tagging("<Tag><Key>stage</Key><Value>done</Value></Tag>"
+                                  "<Tag><Key>owner</Key><Value>b</Value></Tag>"))),
+            "AccessDenied");
+  // A body that does not parse is decided without tags: refused, not described.
+  EXPECT_EQ(ErrorCode(*As("tagger", "PUT", "/cond/photo.jpg?tagging", {}, "<Tagging>")),
+            "AccessDenied");
+  EXPECT_EQ(ErrorCode(*As("root", "PUT", "/cond/photo.jpg?tagging", {}, "<Tagging>")),
+            "MalformedXML");
+  // Nor may a key without the action tag anything.
+  PolicyFor("reader", R"({"Statement": [{"Effect": "Allow", "Action": "s3:GetObject",
+      "Resource": "arn:aws:s3:::cond/*"}]})");
+  EXPECT_EQ(ErrorCode(*As("reader", "PUT", "/cond/photo.jpg?tagging", {}, done)), "AccessDenied");
+}
+
 // A check on another object than the one the request names is decided by
 // that object's tags: a copy's source, each key of DeleteObjects.
 TEST_F(PolicyConditionsTest, ExistingTagsAreThoseOfTheObjectChecked) {

@@ -7,6 +7,7 @@
 // authorized for s3:PutObject like any upload. The file streams into the
 // store as it arrives (post_form.h).
 #include <algorithm>
+#include <optional>
 #include <string>
 
 #include "common/strings.h"
@@ -179,16 +180,35 @@ Result<SignedForm> ReadSignedForm(const OpContext& ctx) {
   return signed_form;
 }
 
+// The condition keys of a form upload: the POST's own (the caller's address,
+// the time) with what its fields say, as S3 gives them: s3:x-amz-acl from
+// `acl`, the other s3:x-amz-* keys from fields of their names, the tags of
+// `tagging`, s3:authType "POST".
+auth::RequestContext FormConditions(const auth::RequestContext& post, const PostFields& fields,
+                                    const std::optional<store::Tags>& tags) {
+  auth::RequestContext conditions = post;
+  AddHeaderConditionKeys(
+      [&fields](std::string_view name) -> std::optional<std::string_view> {
+        const std::string* value = FindPostField(fields, name == "x-amz-acl" ? "acl" : name);
+        if (value == nullptr) return std::nullopt;
+        return *value;
+      },
+      conditions);
+  if (tags) AddRequestTagKeys(*tags, conditions);
+  conditions.Set("s3:authType", "POST");
+  const bool v4 = FindPostField(fields, "x-amz-algorithm") != nullptr;
+  conditions.Set("s3:signatureversion", v4 ? "AWS4-HMAC-SHA256" : "AWS");
+  return conditions;
+}
+
 // What the form says of the object, checked as a PUT's headers would be.
-Result<store::PutOptions> OptionsOf(const OpContext& upload, const PostFields& fields) {
+Result<store::PutOptions> OptionsOf(const OpContext& upload, const PostFields& fields,
+                                    std::optional<store::Tags> tags) {
   if (const std::string* acl = FindPostField(fields, "acl")) {
     IMGBATCH_RETURN_IF_ERROR(CheckCannedAcl(upload.s3, upload.request.bucket, *acl));
   }
   IMGBATCH_ASSIGN_OR_RETURN(store::PutOptions options, PutOptionsFromHeaders(upload.request));
-  if (const std::string* tagging = FindPostField(fields, "tagging")) {
-    IMGBATCH_ASSIGN_OR_RETURN(store::Tags tags, ParseTagging(*tagging));
-    options.tags = std::move(tags);
-  }
+  if (tags) options.tags = std::move(tags);
   IMGBATCH_RETURN_IF_ERROR(CheckTaggingAllowed(upload, options));
   options.posted = true;
   return options;
@@ -199,8 +219,12 @@ Result<store::PutOptions> OptionsOf(const OpContext& upload, const PostFields& f
 OpResult PostObject(const OpContext& ctx) {
   IMGBATCH_ASSIGN_OR_RETURN(SignedForm form, ReadSignedForm(ctx));
   const PostFields& fields = form.reader->fields();
+  std::optional<store::Tags> tags;
+  if (const std::string* tagging = FindPostField(fields, "tagging")) {
+    IMGBATCH_ASSIGN_OR_RETURN(tags, ParseTagging(*tagging));
+  }
   // From here the request is the signer's upload of the key, authorized as one.
-  auth::RequestContext conditions = ctx.conditions;
+  auth::RequestContext conditions = FormConditions(ctx.conditions, fields, tags);
   if (auto principal = ctx.s3.authenticator->Principal(form.signer, ctx.s3.account_id)) {
     conditions.SetPrincipal(std::move(*principal));
   }
@@ -219,7 +243,7 @@ OpResult PostObject(const OpContext& ctx) {
   if (!upload.Allowed("s3:PutObject", ObjectArn(request.bucket, request.key))) {
     return S3Status("AccessDenied");
   }
-  IMGBATCH_ASSIGN_OR_RETURN(store::PutOptions options, OptionsOf(upload, fields));
+  IMGBATCH_ASSIGN_OR_RETURN(store::PutOptions options, OptionsOf(upload, fields, std::move(tags)));
   PostedFile file(*form.reader, ContentLengthRange(form.policy));
   IMGBATCH_ASSIGN_OR_RETURN(
       store::ObjectMeta meta,

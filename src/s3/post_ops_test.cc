@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "auth/policy.h"
 #include "common/hashing.h"
 #include "s3/testing/s3_test_util.h"
 
@@ -154,6 +155,40 @@ TEST_F(PostOpsTest, TheSignatureAndTheKeysRights) {
              R"({"x-amz-algorithm": "AWS4-HMAC-SHA256"}, ["starts-with", "$key", ""])");
   EXPECT_EQ(Post(Form(alices, {{"key", "alice/a.jpg"}}, "d", "alice"))->response().status, 204);
   EXPECT_EQ(ErrorCode(*Post(Form(alices, {{"key", "bob/a.jpg"}}, "d", "alice"))), "AccessDenied");
+  EXPECT_EQ(ObjectCount("inbox"), 1u);
+}
+
+// A key policy judges a form by what its fields say, as S3's condition keys
+// give them for POST: s3:x-amz-acl from `acl`, the tags of `tagging`,
+// s3:authType "POST".
+TEST_F(PostOpsTest, TheKeysPolicySeesTheFormsFields) {
+  auto policy = auth::Policy::FromJson(R"({"Statement": [
+      {"Effect": "Allow", "Action": ["s3:PutObject", "s3:PutObjectTagging"],
+       "Resource": "arn:aws:s3:::inbox/*",
+       "Condition": {"StringEquals": {"s3:authType": "POST", "s3:x-amz-acl": "private",
+                                      "s3:signatureversion": "AWS4-HMAC-SHA256"}}},
+      {"Effect": "Deny", "Action": "s3:PutObject", "Resource": "arn:aws:s3:::inbox/*",
+       "Condition": {"StringEquals": {"s3:RequestObjectTag/stage": "secret"}}}]})");
+  ASSERT_TRUE(policy.ok()) << policy.status().ToString();
+  auth_->GrantPolicy("carol", *policy);
+  const std::string carols =
+      Policy(R"({"x-amz-credential": "carol/20990101/us-east-1/s3/aws4_request"}, )"
+             R"({"x-amz-algorithm": "AWS4-HMAC-SHA256"}, ["starts-with", "$key", ""], )"
+             R"(["starts-with", "$acl", ""], ["starts-with", "$tagging", ""])");
+  auto tagging = [](const std::string& stage) {
+    return "<Tagging><TagSet><Tag><Key>stage</Key><Value>" + stage +
+           "</Value></Tag></TagSet></Tagging>";
+  };
+  auto sent = Post(Form(carols, {{"key", "a.jpg"}, {"acl", "private"}, {"tagging", tagging("raw")}},
+                        "d", "carol"));
+  EXPECT_EQ(sent->response().status, 204) << sent->BodyText();
+  EXPECT_EQ(
+      ErrorCode(*Post(Form(carols, {{"key", "b.jpg"}, {"tagging", tagging("raw")}}, "d", "carol"))),
+      "AccessDenied");  // no acl field: s3:x-amz-acl absent
+  EXPECT_EQ(ErrorCode(*Post(
+                Form(carols, {{"key", "c.jpg"}, {"acl", "private"}, {"tagging", tagging("secret")}},
+                     "d", "carol"))),
+            "AccessDenied");
   EXPECT_EQ(ObjectCount("inbox"), 1u);
 }
 

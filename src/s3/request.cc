@@ -469,22 +469,7 @@ Permission RequiredPermission(const S3Request& request) {
   return {"s3:*", request.bucket.empty() ? "*" : bucket_arn};
 }
 
-void AddConditionKeys(const S3Request& request, auth::RequestContext& context) {
-  static constexpr std::string_view kListParams[] = {"prefix", "delimiter", "max-keys"};
-  switch (request.op) {
-    case Op::kListObjectsV1:
-    case Op::kListObjectsV2:
-    case Op::kListObjectVersions:
-    case Op::kListMultipartUploads:
-      for (std::string_view name : kListParams) {
-        if (std::optional<std::string> value = request.Param(name)) {
-          context.Set("s3:" + std::string(name), std::move(*value));
-        }
-      }
-      break;
-    default:
-      break;
-  }
+void AddHeaderConditionKeys(const HeaderLookup& value_of, auth::RequestContext& context) {
   static constexpr std::string_view kHeaderKeys[] = {
       "x-amz-acl",
       "x-amz-copy-source",
@@ -502,17 +487,41 @@ void AddConditionKeys(const S3Request& request, auth::RequestContext& context) {
       "x-amz-object-ownership",
   };
   for (std::string_view name : kHeaderKeys) {
-    if (std::optional<std::string_view> value = request.Header(name)) {
+    if (std::optional<std::string_view> value = value_of(name)) {
       context.Set("s3:" + std::string(name), std::string(Trim(*value)));
     }
   }
+}
+
+void AddRequestTagKeys(const QueryParams& tags, auth::RequestContext& context) {
+  std::vector<std::string> keys;
+  for (const auto& [key, value] : tags) {
+    context.Set("s3:RequestObjectTag/" + key, value);
+    keys.push_back(key);
+  }
+  context.Set("s3:RequestObjectTagKeys", std::move(keys));
+}
+
+void AddConditionKeys(const S3Request& request, auth::RequestContext& context) {
+  static constexpr std::string_view kListParams[] = {"prefix", "delimiter", "max-keys"};
+  switch (request.op) {
+    case Op::kListObjectsV1:
+    case Op::kListObjectsV2:
+    case Op::kListObjectVersions:
+    case Op::kListMultipartUploads:
+      for (std::string_view name : kListParams) {
+        if (std::optional<std::string> value = request.Param(name)) {
+          context.Set("s3:" + std::string(name), std::move(*value));
+        }
+      }
+      break;
+    default:
+      break;
+  }
+  AddHeaderConditionKeys([&request](std::string_view name) { return request.Header(name); },
+                         context);
   if (std::optional<std::string_view> tagging = request.Header("x-amz-tagging")) {
-    std::vector<std::string> keys;
-    for (auto& [key, value] : ParseQuery(*tagging, /*plus_as_space=*/true)) {
-      context.Set("s3:RequestObjectTag/" + key, value);
-      keys.push_back(std::move(key));
-    }
-    context.Set("s3:RequestObjectTagKeys", std::move(keys));
+    AddRequestTagKeys(ParseQuery(*tagging, /*plus_as_space=*/true), context);
   }
   const bool presigned = request.HasParam("X-Amz-Signature") || request.HasParam("Signature");
   context.Set("s3:authType", presigned ? "REST-QUERY-STRING" : "REST-HEADER");

@@ -4,6 +4,7 @@
 // action and resource ARN authorize it. Pure functions; thread-safe.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -140,6 +141,13 @@ std::optional<std::string_view> S3ArnPath(std::string_view arn);
 // s3:signatureversion. (s3:ExistingObjectTag/<key> needs the store: the
 // service adds it.)
 void AddConditionKeys(const S3Request& request, auth::RequestContext& context);
+// The s3:x-amz-* keys alone, each from value_of(header name): a POST form
+// answers them from its fields.
+using HeaderLookup = std::function<std::optional<std::string_view>(std::string_view name)>;
+void AddHeaderConditionKeys(const HeaderLookup& value_of, auth::RequestContext& context);
+// s3:RequestObjectTag/<key> and s3:RequestObjectTagKeys of the tags a request
+// sets: its x-amz-tagging header, a PutObjectTagging body, a form's field.
+void AddRequestTagKeys(const QueryParams& tags, auth::RequestContext& context);
 
 // "4442587FB7D0A2F9" from the server's request counter.
 std::string FormatRequestId(uint64_t request_id);

@@ -177,8 +177,11 @@ Status Precheck(const S3Context& s3, const S3Request& request, const auth::Verif
   if (request.key.size() > kMaxKeyBytes) return S3Status("KeyTooLongError");
   IMGBATCH_RETURN_IF_ERROR(CheckExpectedOwner(s3, request));
   // DeleteObjects has no IAM action of its own: each key is checked as
-  // s3:DeleteObject.
-  if (request.op == Op::kDeleteObjects) return Status::Ok();
+  // s3:DeleteObject. PutObjectTagging is decided once its body gives the
+  // s3:RequestObjectTag keys.
+  if (request.op == Op::kDeleteObjects || request.op == Op::kPutObjectTagging) {
+    return Status::Ok();
+  }
   Permission permission = RequiredPermission(request);
   if (!Authorize(s3, caller, permission.action, permission.resource, conditions)) {
     return S3Status("AccessDenied");

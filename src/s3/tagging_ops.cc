@@ -63,9 +63,21 @@ OpResult GetObjectTagging(const OpContext& ctx) {
   return TaggingResponse(meta.tags);
 }
 
+// Authorized here rather than in Precheck: a policy may judge the tags the
+// body sets (s3:RequestObjectTag/<key>, s3:RequestObjectTagKeys). A body that
+// does not parse is decided without them, so a caller who may not tag learns
+// nothing of what its body should have been.
 OpResult PutObjectTagging(const OpContext& ctx) {
   IMGBATCH_ASSIGN_OR_RETURN(std::string body, ctx.ReadXmlBody());
-  IMGBATCH_ASSIGN_OR_RETURN(store::Tags tags, ParseTagging(body));
+  Result<store::Tags> parsed = ParseTagging(body);
+  auth::RequestContext with_tags = ctx.conditions;
+  if (parsed.ok()) AddRequestTagKeys(*parsed, with_tags);
+  const OpContext tagging{ctx.s3,     ctx.request,      ctx.exchange,
+                          ctx.caller, ctx.store_caller, with_tags};
+  if (!tagging.Allowed("s3:PutObjectTagging", ObjectArn(ctx.request.bucket, ctx.request.key))) {
+    return S3Status("AccessDenied");
+  }
+  IMGBATCH_ASSIGN_OR_RETURN(store::Tags tags, std::move(parsed));
   IMGBATCH_RETURN_IF_ERROR(TagsStored(
       ctx,
       ctx.s3.store.PutObjectTags(ctx.request.bucket, ctx.request.key, tags, ctx.store_caller)));
