@@ -1,7 +1,7 @@
 """Key policies with IAM Condition blocks, through boto3 against the real
 server: keys declared in the configuration whose statements apply only where
-their conditions hold (s3:prefix, s3:ExistingObjectTag/<key>, aws:SourceIp,
-aws:CurrentTime), for S3 and for SQS (the query protocol with Debian's
+their conditions hold (s3:prefix, s3:ExistingObjectTag/<key>, the
+s3:RequestObjectTag keys of a PutObjectTagging body, aws:SourceIp, aws:CurrentTime), for S3 and for SQS (the query protocol with Debian's
 boto3 1.26, JSON with the image's 1.43)."""
 import os
 import sys
@@ -23,6 +23,15 @@ KEYS = {
          "Condition": {"StringLike": {"s3:prefix": "home/alice/*"}}},
         {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::input/*",
          "Condition": {"StringEquals": {"s3:ExistingObjectTag/public": "yes"}}},
+    ],
+    # May tag objects only stage=done, and nothing else (the tags are in the
+    # PutObjectTagging body; policy variables with a literal "*" in a key).
+    "tagger": [
+        {"Effect": "Allow", "Action": "s3:PutObjectTagging", "Resource": "arn:aws:s3:::input/*",
+         "Condition": {"StringEquals": {"s3:RequestObjectTag/stage": "done"},
+                       "ForAllValues:StringEquals": {"s3:RequestObjectTagKeys": ["stage"]}}},
+        {"Effect": "Allow", "Action": "s3:PutObject",
+         "Resource": "arn:aws:s3:::input/${aws:username}/star${*}/*"},
     ],
     # Everything, but only from 10.0.0.0/8: never from this test's 127.0.0.1.
     "elsewhere": [
@@ -90,6 +99,25 @@ class KeyConditionsTest(unittest.TestCase):
                                 Tagging={"TagSet": [{"Key": "public", "Value": "yes"}]})
         self.assertEqual(
             alice.get_object(Bucket="input", Key="home/alice/private.jpg")["Body"].read(), b"q")
+
+    def test_tags_in_a_put_object_tagging_body_and_literal_wildcards(self):
+        root = SERVER.boto3_client("s3")
+        root.put_object(Bucket="input", Key="tag-me.jpg", Body=b"t")
+        tagger = client("s3", "tagger")
+        tagger.put_object_tagging(Bucket="input", Key="tag-me.jpg",
+                                  Tagging={"TagSet": [{"Key": "stage", "Value": "done"}]})
+        self.assertEqual(root.get_object_tagging(Bucket="input", Key="tag-me.jpg")["TagSet"],
+                         [{"Key": "stage", "Value": "done"}])
+        for tags in ([{"Key": "stage", "Value": "raw"}],
+                     [{"Key": "stage", "Value": "done"}, {"Key": "owner", "Value": "x"}]):
+            with self.assertRaises(ClientError) as cm:
+                tagger.put_object_tagging(Bucket="input", Key="tag-me.jpg",
+                                          Tagging={"TagSet": tags})
+            self.assertEqual(error_code(cm.exception), "AccessDenied", tags)
+        tagger.put_object(Bucket="input", Key="tagger/star*/a.jpg", Body=b"s")
+        with self.assertRaises(ClientError) as cm:
+            tagger.put_object(Bucket="input", Key="tagger/stars/a.jpg", Body=b"s")
+        self.assertEqual(error_code(cm.exception), "AccessDenied")
 
     def test_source_ip_and_current_time(self):
         for name in ("elsewhere", "expired"):
