@@ -32,6 +32,10 @@ struct S3Limits {
   size_t max_delete_objects = 1000;     // DeleteObjects keys per request
 };
 
+// The canonical id of the account that owns every bucket (one per server).
+inline constexpr char kDefaultOwnerId[] =
+    "75aa57f09aa0c8caeab4f8c24e99d10f8e7faeebf76c078efc7c6caea54ba06a";
+
 struct S3Context {
   S3Context(store::ObjectStore& store, std::shared_ptr<Authenticator> authenticator)
       : store(store), authenticator(std::move(authenticator)) {}
@@ -43,7 +47,7 @@ struct S3Context {
   std::string domain = "localhost";
   // The owner shown in listings (one account per server, as AWS shows the
   // bucket owner's canonical id).
-  std::string owner_id = "75aa57f09aa0c8caeab4f8c24e99d10f8e7faeebf76c078efc7c6caea54ba06a";
+  std::string owner_id = kDefaultOwnerId;
   std::string owner_display_name = "imgbatch";
   // The account that owns every bucket (one per server): a request whose
   // x-amz-expected-bucket-owner (or x-amz-source-expected-bucket-owner)

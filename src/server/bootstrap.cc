@@ -5,8 +5,11 @@
 
 #include "common/hashing.h"
 #include "queue/queue_config.h"
+#include "s3/bucket_policy.h"
+#include "s3/s3_service.h"
 #include "server/data_dir.h"
 #include "server/root_key.h"
+#include "sqs/queue_policy.h"
 
 namespace imgbatch::server {
 namespace {
@@ -18,6 +21,7 @@ queue::AttributeMap QueueAttributes(const QueueSpec& q, const std::string& regio
       {"MessageRetentionPeriod", std::to_string(q.message_retention)},
       {"ReceiveMessageWaitTimeSeconds", std::to_string(q.receive_wait)},
   };
+  if (!q.policy_json.empty()) a["Policy"] = q.policy_json;
   if (!q.dead_letter_queue.empty()) {
     a["RedrivePolicy"] = nlohmann::json{{"deadLetterTargetArn",
                                          queue::QueueArn(region, account, q.dead_letter_queue)},
@@ -29,12 +33,56 @@ queue::AttributeMap QueueAttributes(const QueueSpec& q, const std::string& regio
 
 Status EnsureQueue(queue::QueueEngine& queues, const QueueSpec& q, const std::string& region,
                    const std::string& account) {
+  if (!q.policy_json.empty()) {
+    Status valid = sqs::ValidateQueuePolicy(q.policy_json);
+    if (!valid.ok()) return InvalidArgument("queue '" + q.name + "' policy: " + valid.message());
+  }
   auto attributes = QueueAttributes(q, region, account);
   if (queues.GetQueue(q.name).ok()) return queues.SetAttributes(q.name, attributes);
   return queues.CreateQueue(q.name, attributes, {}).status();
 }
 
+store::LifecycleRule StoreRule(const LifecycleRuleSpec& spec) {
+  store::LifecycleRule rule;
+  rule.id = spec.id;
+  rule.filter.prefix = spec.prefix;
+  rule.expiration_days = spec.expiration_days;
+  rule.abort_incomplete_days = spec.abort_incomplete_days;
+  return rule;
+}
+
+Status ApplyLifecycleRules(const Config& config, store::ObjectStore& store) {
+  std::map<std::string, store::LifecycleConfiguration> by_bucket;
+  for (const auto& rule : config.lifecycle.rules) {
+    std::vector<store::LifecycleRule>& rules = by_bucket[rule.bucket].rules;
+    rules.push_back(StoreRule(rule));
+    // The same id at every start, so that an unchanged file changes nothing.
+    if (rules.back().id.empty()) rules.back().id = "imgbatch-" + std::to_string(rules.size());
+  }
+  for (auto& [bucket, lifecycle] : by_bucket) {
+    Status put = store.PutBucketLifecycle(bucket, std::move(lifecycle));
+    if (!put.ok())
+      return InvalidArgument("lifecycle rules of bucket '" + bucket + "': " + put.message());
+  }
+  return Status::Ok();
+}
+
 }  // namespace
+
+Status ApplyBucketSettings(const Config& config, store::ObjectStore& store,
+                           const std::string& account_id,
+                           const std::function<bool(std::string_view)>& user_exists) {
+  s3::BucketPolicies policies(store, account_id, s3::kDefaultOwnerId);
+  for (const auto& spec : config.bucket_policies) {
+    s3::PolicyScope scope{spec.bucket, account_id, s3::kDefaultOwnerId, user_exists};
+    Result<auth::Policy> policy = s3::ParseBucketPolicy(spec.policy_json, scope);
+    if (!policy.ok()) {
+      return InvalidArgument("bucket '" + spec.bucket + "' policy: " + policy.status().message());
+    }
+    IMGBATCH_RETURN_IF_ERROR(policies.Put(spec.bucket, spec.policy_json));
+  }
+  return ApplyLifecycleRules(config, store);
+}
 
 Status ApplyConfig(const Config& config, store::ObjectStore& store, queue::QueueEngine& queues,
                    notify::Notifier& notifier, const std::string& region) {

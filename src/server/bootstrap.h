@@ -1,11 +1,14 @@
-// Bootstrap: makes the declared resources exist at start-up — buckets,
-// queues with their redrive policies, bucket notifications — idempotently
+// Bootstrap: makes the declared resources exist at start-up — buckets with
+// their policies and lifecycle rules, queues with their redrive and access
+// policies, bucket notifications — idempotently
 // (an unchanged configuration changes nothing and sends no TestEvent), and
 // derives the keys the server hands out: the least-privilege worker key and
 // the dashboard/API token. Called once from `up` before serving.
 #pragma once
 
+#include <functional>
 #include <string>
+#include <string_view>
 
 #include "auth/policy.h"
 #include "common/status.h"
@@ -18,6 +21,13 @@ namespace imgbatch::server {
 
 Status ApplyConfig(const Config& config, store::ObjectStore& store, queue::QueueEngine& queues,
                    notify::Notifier& notifier, const std::string& region);
+// The declared bucket policies and lifecycle rules, each checked as
+// PutBucketPolicy / PutBucketLifecycleConfiguration check theirs (an error
+// names the bucket). After the keys are registered: a policy may name a key's
+// user (user_exists). A bucket with declared rules gets exactly those.
+Status ApplyBucketSettings(const Config& config, store::ObjectStore& store,
+                           const std::string& account_id,
+                           const std::function<bool(std::string_view)>& user_exists);
 
 // DESIGN.md's worker policy: s3:GetObject + s3:ListBucket on the input
 // bucket, s3:PutObject + s3:GetObject on the output bucket, receive / delete /

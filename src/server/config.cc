@@ -114,7 +114,7 @@ void ReadQueues(Reader& r, const toml::table& root, Config& c) {
   r.EachTable(root, "queues", [&](const toml::table& t) {
     r.OnlyKeys(t,
                {"name", "visibility_timeout", "message_retention", "receive_wait",
-                "dead_letter_queue", "max_receive_count"},
+                "dead_letter_queue", "max_receive_count", "policy"},
                "[[queues]]");
     QueueSpec q;
     r.Get(t, "name", q.name);
@@ -123,6 +123,7 @@ void ReadQueues(Reader& r, const toml::table& root, Config& c) {
     r.Get(t, "receive_wait", q.receive_wait);
     r.Get(t, "dead_letter_queue", q.dead_letter_queue);
     r.Get(t, "max_receive_count", q.max_receive_count);
+    r.Get(t, "policy", q.policy_json);
     if (q.name.empty()) r.Fail(&t, "a queue needs a name");
     c.queues.push_back(q);
   });
@@ -323,14 +324,53 @@ void ReadLimits(Reader& r, const toml::table& root, Config& c) {
   }
 }
 
+void ReadBucketPolicies(Reader& r, const toml::table& root, Config& c) {
+  r.EachTable(root, "bucket_policies", [&](const toml::table& t) {
+    r.OnlyKeys(t, {"bucket", "policy"}, "[[bucket_policies]]");
+    BucketPolicySpec spec;
+    r.Get(t, "bucket", spec.bucket);
+    r.Get(t, "policy", spec.policy_json);
+    if (spec.bucket.empty() || spec.policy_json.empty()) {
+      r.Fail(&t, "a bucket policy needs bucket and policy");
+    }
+    c.bucket_policies.push_back(spec);
+  });
+}
+
+// A whole number of days >= 1 when present (S3's rule for Days).
+std::optional<int> ReadDays(Reader& r, const toml::table& t, std::string_view key) {
+  if (!t.get(key)) return std::nullopt;
+  int days = 0;
+  r.Get(t, key, days);
+  if (days < 1) r.Fail(t.get(key), std::string(key) + " must be at least 1");
+  return days;
+}
+
 void ReadLifecycle(Reader& r, const toml::table& root, Config& c) {
   const toml::table* t = r.Table(root, "lifecycle");
   if (!t) return;
-  r.OnlyKeys(*t, {"interval_seconds"}, "[lifecycle]");
+  r.OnlyKeys(*t, {"interval_seconds", "rules"}, "[lifecycle]");
   r.Get(*t, "interval_seconds", c.lifecycle.interval_seconds);
   if (c.lifecycle.interval_seconds < 1) {
     r.Fail(t->get("interval_seconds"), "interval_seconds must be at least 1");
   }
+  r.EachTable(*t, "rules", [&](const toml::table& rt) {
+    r.OnlyKeys(
+        rt, {"bucket", "id", "prefix", "expiration_days", "abort_incomplete_multipart_upload_days"},
+        "[[lifecycle.rules]]");
+    LifecycleRuleSpec rule;
+    r.Get(rt, "bucket", rule.bucket);
+    r.Get(rt, "id", rule.id);
+    r.Get(rt, "prefix", rule.prefix);
+    rule.expiration_days = ReadDays(r, rt, "expiration_days");
+    rule.abort_incomplete_days = ReadDays(r, rt, "abort_incomplete_multipart_upload_days");
+    if (rule.bucket.empty()) r.Fail(&rt, "a lifecycle rule needs a bucket");
+    if (!rule.expiration_days && !rule.abort_incomplete_days) {
+      r.Fail(&rt,
+             "a lifecycle rule needs expiration_days or abort_incomplete_multipart_upload_days");
+    }
+    c.lifecycle.rules.push_back(rule);
+  });
 }
 
 }  // namespace
@@ -381,10 +421,11 @@ Result<Config> ParseConfig(const std::string& toml_text, const std::string& file
   c.source = file_name;
   Reader r(file_name);
   r.OnlyKeys(root,
-             {"buckets", "queues", "notifications", "outputs", "workers", "alarms", "scaling",
-              "keys", "root_key", "limits", "lifecycle"},
+             {"buckets", "bucket_policies", "queues", "notifications", "outputs", "workers",
+              "alarms", "scaling", "keys", "root_key", "limits", "lifecycle"},
              "the top level");
   r.GetStrings(root, "buckets", c.buckets);
+  ReadBucketPolicies(r, root, c);
   ReadQueues(r, root, c);
   ReadNotifications(r, root, c);
   ReadOutputs(r, root, c);
@@ -421,6 +462,18 @@ Status ValidateConfig(const Config& c) {
     if (!q.dead_letter_queue.empty() && !queues.count(q.dead_letter_queue)) {
       return fail("queue '" + q.name + "' names an unknown dead_letter_queue '" +
                   q.dead_letter_queue + "'");
+    }
+  }
+  std::set<std::string> with_policy;
+  for (const auto& p : c.bucket_policies) {
+    if (!buckets.count(p.bucket)) return fail("bucket policy of unknown bucket '" + p.bucket + "'");
+    if (!with_policy.insert(p.bucket).second) {
+      return fail("bucket '" + p.bucket + "' has two policies");
+    }
+  }
+  for (const auto& rule : c.lifecycle.rules) {
+    if (!buckets.count(rule.bucket)) {
+      return fail("lifecycle rule on unknown bucket '" + rule.bucket + "'");
     }
   }
   for (const auto& n : c.notifications) {

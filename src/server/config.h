@@ -22,6 +22,9 @@ struct QueueSpec {
   int receive_wait = 0;
   std::string dead_letter_queue;  // "" = none
   int max_receive_count = 5;
+  // The queue's Policy attribute (an SQS resource policy); "" leaves the
+  // queue's own, as set with SetQueueAttributes, alone.
+  std::string policy_json = {};
 };
 
 struct NotificationSpec {
@@ -102,14 +105,37 @@ struct LimitsConfig {
   int64_t max_messages_in_flight_fifo = 20'000;
 };
 
-// S3 lifecycle: how often the buckets' rules are applied (lifecycle_runner.h).
+// A bucket's policy, as PutBucketPolicy would set it (checked the same way).
+struct BucketPolicySpec {
+  std::string bucket;
+  std::string policy_json;
+};
+
+// One S3 lifecycle rule of a bucket: the objects under `prefix` expire
+// expiration_days after they were written; multipart uploads not completed
+// abort_incomplete_days after they began are aborted.
+struct LifecycleRuleSpec {
+  std::string bucket;
+  std::string id;
+  std::string prefix;
+  std::optional<int> expiration_days;
+  std::optional<int> abort_incomplete_days;
+};
+
+// S3 lifecycle: how often the buckets' rules are applied (lifecycle_runner.h),
+// and rules declared here (a bucket with any replaces its configuration with
+// them at each start; others keep what clients put).
 struct LifecycleConfig {
   int interval_seconds = 3600;
+  std::vector<LifecycleRuleSpec> rules = {};
 };
 
 struct Config {
   std::string source = "built-in seed defaults";
   std::vector<std::string> buckets;
+  // Declared bucket policies replace the bucket's at each start; a bucket
+  // without one keeps what clients put.
+  std::vector<BucketPolicySpec> bucket_policies;
   std::vector<QueueSpec> queues;
   std::vector<NotificationSpec> notifications;
   std::vector<OutputSpec> outputs;

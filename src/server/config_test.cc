@@ -119,5 +119,78 @@ TEST(Config, CrossReferencesAndRecursiveTriggersRefused) {
   EXPECT_TRUE(scoped.ok()) << scoped.status().ToString();
 }
 
+TEST(Config, BucketPoliciesQueuePoliciesAndLifecycleRules) {
+  auto c = ParseConfig(R"(
+[[bucket_policies]]
+bucket = "input"
+policy = '{"Statement": []}'
+
+[[queues]]
+name = "batch-queue"
+policy = '{"Statement": []}'
+
+[lifecycle]
+interval_seconds = 60
+[[lifecycle.rules]]
+bucket = "input"
+id = "expire"
+prefix = "tmp/"
+expiration_days = 30
+[[lifecycle.rules]]
+bucket = "output"
+abort_incomplete_multipart_upload_days = 7
+)",
+                       "p.toml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  ASSERT_EQ(c->bucket_policies.size(), 1u);
+  EXPECT_EQ(c->bucket_policies[0].bucket, "input");
+  EXPECT_EQ(c->bucket_policies[0].policy_json, R"({"Statement": []})");
+  ASSERT_EQ(c->queues.size(), 1u);
+  EXPECT_EQ(c->queues[0].policy_json, R"({"Statement": []})");
+  ASSERT_EQ(c->lifecycle.rules.size(), 2u);
+  EXPECT_EQ(c->lifecycle.rules[0].id, "expire");
+  EXPECT_EQ(c->lifecycle.rules[0].prefix, "tmp/");
+  EXPECT_EQ(c->lifecycle.rules[0].expiration_days, 30);
+  EXPECT_EQ(c->lifecycle.rules[0].abort_incomplete_days, std::nullopt);
+  EXPECT_EQ(c->lifecycle.rules[1].bucket, "output");
+  EXPECT_EQ(c->lifecycle.rules[1].expiration_days, std::nullopt);
+  EXPECT_EQ(c->lifecycle.rules[1].abort_incomplete_days, 7);
+  EXPECT_TRUE(SeedDefaults().bucket_policies.empty());
+  EXPECT_TRUE(SeedDefaults().lifecycle.rules.empty());
+}
+
+TEST(Config, BucketPoliciesAndLifecycleRulesRefusedWhenIncomplete) {
+  auto message = [](const std::string& text) {
+    auto c = ParseConfig(text, "e.toml");
+    return c.ok() ? std::string("accepted") : c.status().message();
+  };
+  EXPECT_NE(message("[[bucket_policies]]\nbucket = \"input\"\n").find("needs bucket and policy"),
+            std::string::npos);
+  EXPECT_NE(message("[[bucket_policies]]\nbucket = \"nope\"\npolicy = \"{}\"\n")
+                .find("unknown bucket 'nope'"),
+            std::string::npos);
+  EXPECT_NE(message("[[bucket_policies]]\nbucket = \"input\"\npolicy = \"{}\"\n"
+                    "[[bucket_policies]]\nbucket = \"input\"\npolicy = \"{}\"\n")
+                .find("two policies"),
+            std::string::npos);
+  EXPECT_NE(message("[[bucket_policies]]\nbucket = \"input\"\npolicy = \"{}\"\nid = 1\n")
+                .find("unknown key 'id'"),
+            std::string::npos);
+  EXPECT_NE(message("[[lifecycle.rules]]\nbucket = \"input\"\n").find("needs expiration_days"),
+            std::string::npos);
+  EXPECT_NE(
+      message("[[lifecycle.rules]]\nbucket = \"input\"\nexpiration_days = 0\n").find("e.toml:3:"),
+      std::string::npos);
+  EXPECT_NE(message("[[lifecycle.rules]]\nexpiration_days = 1\n").find("needs a bucket"),
+            std::string::npos);
+  EXPECT_NE(message("[[lifecycle.rules]]\nbucket = \"nope\"\nexpiration_days = 1\n")
+                .find("lifecycle rule on unknown bucket 'nope'"),
+            std::string::npos);
+  EXPECT_NE(message("[[lifecycle.rules]]\nbucket = \"input\"\nexpiration_days = 1\n"
+                    "transition_days = 3\n")
+                .find("unknown key 'transition_days'"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace imgbatch::server

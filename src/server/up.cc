@@ -192,6 +192,9 @@ Status OpenEngines(const UpOptions& options, Services& s, RootKey& root) {
   for (const auto& k : s.config.keys) {
     if (auto declared = s.keys.Find(k.access_key_id)) s.key_store->Declare(*declared, "config");
   }
+  IMGBATCH_RETURN_IF_ERROR(
+      ApplyBucketSettings(s.config, *s.store, options.account_id,
+                          [&keys = s.keys](std::string_view name) { return keys.HasUser(name); }));
   IMGBATCH_ASSIGN_OR_RETURN(s.dashboard_token, LoadOrCreateToken(s.data_dir->path()));
   s.access = std::make_unique<dashboard::Access>(s.dashboard_token);
   return Status::Ok();

@@ -5,7 +5,7 @@ DeleteBucketPolicy, and the bucket's public access block; S3's checks of
 a document (MalformedPolicy); and requests decided by the bucket's policy
 together with the caller's key policy: a user granted by the bucket what its
 key does not grant, a Deny that refuses even the root key, presigned URLs.
-Run with the image's boto3 1.43 and Debian's 1.26."""
+And policies and lifecycle rules declared in imgbatch.toml. Run with the image's boto3 1.43 and Debian's 1.26."""
 import json
 import os
 import sys
@@ -263,6 +263,101 @@ class QueuePolicyTest(unittest.TestCase):
             QueueUrl=self.url, AttributeNames=["Policy"])["Attributes"]["Policy"])
         self.root.set_queue_attributes(QueueUrl=self.url, Attributes={"Policy": ""})
         self.root.send_message(QueueUrl=self.url, MessageBody="x")
+
+
+class DeclaredInTheConfigurationTest(unittest.TestCase):
+    """Bucket policies, queue policies and lifecycle rules written in
+    imgbatch.toml: in force from the first request, read back by any client,
+    put back at each start (what a client changed meanwhile is replaced), and
+    a document S3 would refuse stops `up` with a one-line error."""
+
+    BUCKET_POLICY = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": user("reader")}, "Action": "s3:GetObject",
+         "Resource": "arn:aws:s3:::input/*"},
+        {"Effect": "Deny", "Principal": "*", "Action": "s3:DeleteObject",
+         "Resource": "arn:aws:s3:::input/keep/*"}]}
+    QUEUE_POLICY = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": user("reader")}, "Action": "sqs:SendMessage",
+         "Resource": f"arn:aws:sqs:us-east-1:{ACCOUNT}:batch-queue"}]}
+
+    def config(self, bucket_policy):
+        with open(DECLARED.config) as f:
+            keys = f.read()
+        path = os.path.join(DECLARED.dir.name, f"declared-{uuid.uuid4().hex[:8]}.toml")
+        with open(path, "w") as f:
+            f.write(keys + f"""
+[[bucket_policies]]
+bucket = "input"
+policy = '{json.dumps(bucket_policy)}'
+
+[[queues]]
+name = "batch-queue"
+dead_letter_queue = "batch-dlq"
+policy = '{json.dumps(self.QUEUE_POLICY)}'
+
+[[queues]]
+name = "batch-dlq"
+
+[[lifecycle.rules]]
+bucket = "input"
+id = "expire-scratch"
+prefix = "scratch/"
+expiration_days = 7
+
+[[lifecycle.rules]]
+bucket = "input"
+abort_incomplete_multipart_upload_days = 2
+""")
+        return path
+
+    def check_declared(self, server):
+        root = server.boto3_client("s3")
+        self.assertEqual(json.loads(root.get_bucket_policy(Bucket="input")["Policy"]),
+                         self.BUCKET_POLICY)
+        rules = root.get_bucket_lifecycle_configuration(Bucket="input")["Rules"]
+        self.assertEqual([(r["ID"], r["Filter"].get("Prefix")) for r in rules],
+                         [("expire-scratch", "scratch/"), ("imgbatch-2", "")])
+        self.assertEqual(rules[0]["Expiration"], {"Days": 7})
+        self.assertEqual(rules[1]["AbortIncompleteMultipartUpload"], {"DaysAfterInitiation": 2})
+        sqs = server.boto3_client("sqs")
+        url = sqs.get_queue_url(QueueName="batch-queue")["QueueUrl"]
+        policy = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["Policy"])
+        self.assertEqual(json.loads(policy["Attributes"]["Policy"]), self.QUEUE_POLICY)
+
+    def test_in_force_read_back_and_restored_at_each_start(self):
+        server = harness.Server(extra_args=["--config", self.config(self.BUCKET_POLICY),
+                                            "--max-workers", "0"]).start()
+        self.addCleanup(lambda: server.cleanup())
+        self.check_declared(server)
+        root = server.boto3_client("s3")
+        root.put_object(Bucket="input", Key="keep/a.jpg", Body=b"k")
+        reader = server.boto3_client("s3", access_key=DECLARED.key_id("reader"),
+                                     secret_key=DECLARED.secret("reader"))
+        self.assertEqual(reader.get_object(Bucket="input", Key="keep/a.jpg")["Body"].read(), b"k")
+        with self.assertRaises(ClientError) as cm:
+            root.delete_object(Bucket="input", Key="keep/a.jpg")  # the Deny binds the root key
+        self.assertEqual(error_code(cm.exception), "AccessDenied")
+        reader_sqs = server.boto3_client("sqs", access_key=DECLARED.key_id("reader"),
+                                         secret_key=DECLARED.secret("reader"))
+        url = server.boto3_client("sqs").get_queue_url(QueueName="batch-queue")["QueueUrl"]
+        reader_sqs.send_message(QueueUrl=url, MessageBody="granted by the queue's policy")
+        # A client changes them; the next start puts the declared ones back.
+        root.delete_bucket_policy(Bucket="input")
+        root.delete_bucket_lifecycle(Bucket="input")
+        server.stop()
+        again = server.restarted()
+        self.addCleanup(lambda: again.cleanup())
+        self.check_declared(again)
+
+    def test_a_policy_s3_would_refuse_stops_up_with_one_line(self):
+        nobody = json.loads(json.dumps(self.BUCKET_POLICY))
+        nobody["Statement"][0]["Principal"] = {"AWS": user("nobody")}
+        server = harness.Server(extra_args=["--config", self.config(nobody)])
+        self.addCleanup(lambda: server.cleanup())
+        with self.assertRaises(AssertionError) as cm:
+            server.start()
+        self.assertIn("bucket 'input' policy: Invalid principal in policy", str(cm.exception))
+        self.assertEqual(server.proc.returncode, 2)
 
 
 if __name__ == "__main__":
