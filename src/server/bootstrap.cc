@@ -73,6 +73,8 @@ Status ApplyBucketSettings(const Config& config, store::ObjectStore& store,
                            const std::string& account_id,
                            const std::function<bool(std::string_view)>& user_exists) {
   s3::BucketPolicies policies(store, account_id, s3::kDefaultOwnerId);
+  // The bucket's public access block (BlockPublicPolicy) is not consulted: it
+  // guards against clients, and the file is the operator's.
   for (const auto& spec : config.bucket_policies) {
     s3::PolicyScope scope{spec.bucket, account_id, s3::kDefaultOwnerId, user_exists};
     Result<auth::Policy> policy = s3::ParseBucketPolicy(spec.policy_json, scope);
