@@ -336,7 +336,82 @@ Status ValidatePermission(const Permission& p) {
   return Status::Ok();
 }
 
+Status OverLimit(std::string message) {
+  return Status(Code::kInvalidArgument, std::move(message)).WithDetail("OverLimit");
+}
+
+// How many values a policy element holds: a string is one, a list its size.
+size_t ValueCount(const nlohmann::json& element) {
+  if (element.is_array()) return element.size();
+  return element.is_null() ? 0 : 1;
+}
+
+size_t PrincipalCount(const nlohmann::json& statement) {
+  for (const char* name : {"Principal", "NotPrincipal"}) {
+    auto it = statement.find(name);
+    if (it == statement.end()) continue;
+    if (!it->is_object()) return ValueCount(*it);  // "*"
+    size_t count = 0;
+    for (const auto& [type, names] : it->items()) count += ValueCount(names);
+    return count;
+  }
+  return 0;
+}
+
+// Each key under each operator of the Condition block is one condition.
+size_t ConditionCount(const nlohmann::json& statement) {
+  auto it = statement.find("Condition");
+  if (it == statement.end() || !it->is_object()) return 0;
+  size_t count = 0;
+  for (const auto& [op, keys] : it->items()) count += keys.is_object() ? keys.size() : 1;
+  return count;
+}
+
+size_t ActionCount(const nlohmann::json& statement) {
+  auto it = statement.find("Action");
+  if (it == statement.end()) it = statement.find("NotAction");
+  return it == statement.end() ? 0 : ValueCount(*it);
+}
+
 }  // namespace
+
+Status CheckPolicyQuotas(std::string_view policy) {
+  // AWS's own messages for size, statements and actions; principals and
+  // conditions are worded alike.
+  if (policy.size() > kMaxPolicyBytes)
+    return OverLimit("Submitted policy is over max allowed size.");
+  const nlohmann::json doc = nlohmann::json::parse(policy, nullptr, /*allow_exceptions=*/false);
+  if (!doc.is_object()) return Status::Ok();
+  auto found = doc.find("Statement");
+  if (found == doc.end()) return Status::Ok();
+  const nlohmann::json statements = found->is_array() ? *found : nlohmann::json::array({*found});
+  auto over = [](size_t n, std::string_view what, size_t max) {
+    return OverLimit(std::to_string(n) + " " + std::string(what) +
+                     " were found in the submitted policy, max allowed is " + std::to_string(max));
+  };
+  if (statements.size() > kMaxPolicyStatements) {
+    return over(statements.size(), "statements", kMaxPolicyStatements);
+  }
+  size_t principals = 0, conditions = 0;
+  for (const auto& statement : statements) {
+    if (!statement.is_object()) continue;
+    if (size_t actions = ActionCount(statement); actions > kMaxPolicyActionsPerStatement) {
+      return OverLimit(std::to_string(actions) +
+                       " actions were found in a statement from the submitted policy, max "
+                       "allowed is " +
+                       std::to_string(kMaxPolicyActionsPerStatement));
+    }
+    principals += PrincipalCount(statement);
+    conditions += ConditionCount(statement);
+  }
+  if (principals > kMaxPolicyPrincipals) {
+    return over(principals, "principals", kMaxPolicyPrincipals);
+  }
+  if (conditions > kMaxPolicyConditions) {
+    return over(conditions, "conditions", kMaxPolicyConditions);
+  }
+  return Status::Ok();
+}
 
 Result<std::string> AddPermissionStatement(std::string_view policy, std::string_view queue_arn,
                                            const Permission& permission) {
@@ -355,7 +430,9 @@ Result<std::string> AddPermissionStatement(std::string_view policy, std::string_
                         {"Principal", {{"AWS", OneOrList(principals)}}},
                         {"Action", OneOrList(actions)},
                         {"Resource", std::string(queue_arn)}});
-  return doc.dump();
+  std::string added = doc.dump();
+  IMGBATCH_RETURN_IF_ERROR(CheckPolicyQuotas(added));
+  return added;
 }
 
 Result<std::string> RemovePermissionStatement(std::string_view policy, std::string_view label) {

@@ -82,6 +82,18 @@ Result<RedrivePolicy> ParseRedrivePolicy(std::string_view json);
 // the queue as its dead-letter queue.
 bool RedriveAllowed(std::string_view redrive_allow_policy, std::string_view source_arn);
 
+// SQS's quotas on a queue's access policy ("Amazon SQS policy quotas"): a
+// document over them is OverLimit (403), for the Policy attribute and for the
+// policy AddPermission would make.
+inline constexpr size_t kMaxPolicyBytes = 8192;
+inline constexpr size_t kMaxPolicyStatements = 20;
+inline constexpr size_t kMaxPolicyActionsPerStatement = 7;
+inline constexpr size_t kMaxPolicyPrincipals = 50;
+inline constexpr size_t kMaxPolicyConditions = 10;
+// OverLimit with AWS's message for the first quota the policy (JSON text)
+// exceeds; Ok for one within them or one that is not JSON (judged elsewhere).
+Status CheckPolicyQuotas(std::string_view policy);
+
 // AddPermission / RemovePermission edit statements of the queue's access
 // policy (the Policy attribute; the sqs adapter decides each request with it
 // and the caller's key policy: sqs/queue_policy.h).

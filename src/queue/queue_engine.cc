@@ -57,6 +57,14 @@ Status InvalidParameter(std::string message) {
   return InvalidArgument(std::move(message)).WithDetail("InvalidParameterValue");
 }
 
+// SQS's policy quotas, for a Policy given in a request (not in Apply, which
+// also reads stored attributes back: a policy stored before the quotas were
+// checked must not cost its queue the rest of its settings).
+Status CheckGivenPolicy(const AttributeMap& attributes) {
+  auto policy = attributes.find("Policy");
+  return policy == attributes.end() ? Status::Ok() : CheckPolicyQuotas(policy->second);
+}
+
 // A standard queue's short poll at the in-flight quota (AWS: OverLimit,
 // HTTP 403, which SDKs do not retry).
 Status InFlightOverLimit(std::string_view queue, int64_t quota) {
@@ -654,6 +662,7 @@ class EngineImpl final : public QueueEngine {
     IMGBATCH_RETURN_IF_ERROR(ValidateQueueName(name));
     QueueConfig config;
     IMGBATCH_RETURN_IF_ERROR(config.Apply(attributes));
+    IMGBATCH_RETURN_IF_ERROR(CheckGivenPolicy(attributes));
     IMGBATCH_RETURN_IF_ERROR(ValidateQueueType(name, config));
     IMGBATCH_RETURN_IF_ERROR(ValidateTags(tags));
     if (tags.size() > kMaxTags) return InvalidParameter("Too many tags (at most 50).");
@@ -781,6 +790,7 @@ class EngineImpl final : public QueueEngine {
     if (!q) return QueueNotFound();
     QueueConfig next = ConfigOf(q);
     IMGBATCH_RETURN_IF_ERROR(next.Apply(attributes));
+    IMGBATCH_RETURN_IF_ERROR(CheckGivenPolicy(attributes));
     if (next.fifo != q->fifo) {
       return InvalidArgument(
                  "Invalid value for the parameter FifoQueue. Reason: Modifying queue type is not "

@@ -442,6 +442,65 @@ TEST_F(QueueEngineTest, PermissionsAreStatementsOfThePolicy) {
             "QueueDoesNotExist");
 }
 
+// SQS's policy quotas (8,192 bytes, 20 statements, 7 actions per statement,
+// 50 principals, 10 conditions): OverLimit with AWS's messages, for a Policy
+// given to CreateQueue / SetQueueAttributes and for what AddPermission makes.
+TEST_F(QueueEngineTest, PoliciesOverSqsQuotasAreOverLimit) {
+  auto statement = [](int actions, int principals, int conditions) {
+    nlohmann::json st = {{"Effect", "Allow"}, {"Resource", "*"}};
+    st["Action"] = nlohmann::json::array();
+    for (int i = 0; i < actions; ++i) st["Action"].push_back("sqs:SendMessage");
+    st["Principal"] = {{"AWS", nlohmann::json::array()}};
+    for (int i = 0; i < principals; ++i) {
+      st["Principal"]["AWS"].push_back("arn:aws:iam::" + std::to_string(100000000000 + i) +
+                                       ":root");
+    }
+    for (int i = 0; i < conditions; ++i) {
+      st["Condition"]["StringEquals"]["aws:k" + std::to_string(i)] = "v";
+    }
+    return st;
+  };
+  auto policy = [](std::vector<nlohmann::json> statements) {
+    return nlohmann::json{{"Version", "2012-10-17"}, {"Statement", statements}}.dump();
+  };
+  auto set = [&](const std::string& text) {
+    return engine_->SetAttributes("q", {{"Policy", text}});
+  };
+  Create("q");
+  EXPECT_TRUE(set(policy(std::vector<nlohmann::json>(20, statement(7, 2, 0)))).ok());
+  EXPECT_TRUE(set(policy({statement(1, 50, 10)})).ok());
+
+  Status statements = set(policy(std::vector<nlohmann::json>(21, statement(1, 1, 0))));
+  EXPECT_EQ(statements.detail(), "OverLimit");
+  EXPECT_EQ(statements.message(),
+            "21 statements were found in the submitted policy, max allowed is 20");
+  Status actions = set(policy({statement(10, 1, 0)}));
+  EXPECT_EQ(actions.detail(), "OverLimit");
+  EXPECT_EQ(actions.message(),
+            "10 actions were found in a statement from the submitted policy, max allowed is 7");
+  EXPECT_EQ(set(policy({statement(1, 26, 0), statement(1, 25, 0)})).detail(), "OverLimit");
+  EXPECT_EQ(set(policy({statement(1, 1, 6), statement(1, 1, 5)})).detail(), "OverLimit");
+  nlohmann::json big = statement(1, 1, 0);
+  big["Sid"] = std::string(8200, 'x');
+  Status size = set(policy({big}));
+  EXPECT_EQ(size.detail(), "OverLimit");
+  EXPECT_EQ(size.message(), "Submitted policy is over max allowed size.");
+  EXPECT_EQ(
+      engine_->CreateQueue("q2", {{"Policy", policy({statement(8, 1, 0)})}}, {}).status().detail(),
+      "OverLimit");
+  EXPECT_FALSE(engine_->GetQueue("q2").ok());
+  // Refused, and the policy set before stays.
+  EXPECT_EQ(nlohmann::json::parse(engine_->GetAttributes("q")->at("Policy")),
+            nlohmann::json::parse(policy({statement(1, 50, 10)})));
+
+  // AddPermission onto a policy of 20 statements makes a 21st.
+  ASSERT_TRUE(set(policy(std::vector<nlohmann::json>(20, statement(1, 1, 0)))).ok());
+  Status added = engine_->UpdatePolicy("q", [](std::string_view text, std::string_view arn) {
+    return AddPermissionStatement(text, arn, {"one-more", {"111122223333"}, {"SendMessage"}});
+  });
+  EXPECT_EQ(added.detail(), "OverLimit");
+}
+
 // ---- FIFO queues ----------------------------------------------------------
 
 // Parked long polls, as many as `count`, waiting (no timing: the engine's count).

@@ -236,6 +236,27 @@ class QueuePolicyTest(unittest.TestCase):
             self.assertIn(error_code(cm.exception),
                           ("InvalidAttributeValue", "InvalidParameterValue"), bad)
 
+    def test_policies_over_the_sqs_quotas_are_over_limit(self):
+        one = {"Effect": "Allow", "Principal": {"AWS": user("reader")},
+               "Action": "sqs:SendMessage", "Resource": self.arn}
+        self.set_policy(*[dict(one, Sid=f"s{i}") for i in range(20)])
+        seven = dict(one, Action=["sqs:SendMessage"] * 7)
+        self.set_policy(seven)
+        for statements, message in (
+                ([dict(one, Sid=f"s{i}") for i in range(21)],
+                 "21 statements were found in the submitted policy, max allowed is 20"),
+                ([dict(one, Action=["sqs:SendMessage"] * 8)],
+                 "8 actions were found in a statement from the submitted policy, "
+                 "max allowed is 7"),
+                ([dict(one, Sid="x" * 8200)], "Submitted policy is over max allowed size.")):
+            with self.assertRaises(ClientError) as cm:
+                self.set_policy(*statements)
+            self.assertEqual(error_code(cm.exception), "OverLimit")
+            self.assertEqual(cm.exception.response["Error"]["Message"], message)
+            self.assertEqual(cm.exception.response["ResponseMetadata"]["HTTPStatusCode"], 403)
+        policy = self.root.get_queue_attributes(QueueUrl=self.url, AttributeNames=["Policy"])
+        self.assertEqual(json.loads(policy["Attributes"]["Policy"])["Statement"], [seven])
+
     def test_the_queue_grants_what_a_key_does_not(self):
         reader = client("reader", "sqs")
         self.assert_denied(reader.send_message, QueueUrl=self.url, MessageBody="x")
