@@ -1181,6 +1181,26 @@ class Permissions(SqsCase):
                           json_type="QueueDoesNotExist")
         self.assertEqual([s["Sid"] for s in self.policy(url)["Statement"]], ["one"])
 
+    # Developer Guide, "Amazon SQS policy quotas": 8,192 bytes, 20 statements, 7 actions per
+    # statement; over them OverLimit (403), for a Policy set and for AddPermission's result.
+    def test_policy_quotas(self):
+        url = self.queue()
+        arn = self.arn(url)
+
+        def policy(count, actions=1, sid=""):
+            return json.dumps({"Version": "2012-10-17", "Statement": [
+                {"Sid": f"s{i}{sid}", "Effect": "Allow", "Principal": "*",
+                 "Action": ["sqs:SendMessage"] * actions, "Resource": arn}
+                for i in range(count)]})
+
+        self.sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": policy(20, actions=7)})
+        for too_much in (policy(21), policy(1, actions=8), policy(1, sid="x" * 8200)):
+            self.assert_error("OverLimit", self.sqs.set_queue_attributes, QueueUrl=url,
+                              Attributes={"Policy": too_much}, status=403)
+        self.assert_error("OverLimit", self.sqs.add_permission, QueueUrl=url, Label="twenty-one",
+                          AWSAccountIds=["111122223333"], Actions=["SendMessage"], status=403)
+        self.assertEqual(len(self.policy(url)["Statement"]), 20)
+
 
 class Fifo(SqsCase):
     # Developer Guide, "Amazon SQS FIFO queues" and the API Reference: a .fifo name with
