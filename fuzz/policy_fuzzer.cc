@@ -3,7 +3,8 @@
 // and as a resource policy, then decides it for fixed request contexts (no
 // principal, the root user, a user). A policy that parses must survive
 // ToJson (runtime keys are stored so) and decide the same afterwards;
-// deciding must never crash or throw.
+// deciding must never crash or throw. The same text, as the value of a
+// policy variable, must match only itself.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -52,11 +53,29 @@ void CheckRoundTrip(std::string_view text, imgbatch::auth::PolicyKind kind) {
   if (!stored.ok() || Decide(*stored) != decided) std::abort();
 }
 
+// What a policy variable brings into a pattern matches itself and nothing
+// else: the text as a request's s3:prefix, expanded as a pattern, matches
+// exactly that text (however many '*', '?' and '\\' it holds).
+void CheckVariablesMatchThemselves(std::string_view text) {
+  imgbatch::auth::RequestContext context;
+  context.Set("s3:prefix", std::string(text));
+  auto pattern = imgbatch::auth::ExpandPolicyVariables("${s3:prefix}", context, true);
+  if (!pattern) std::abort();
+  using imgbatch::auth::WildcardMatch;
+  if (!WildcardMatch(*pattern, text, true)) std::abort();
+  if (WildcardMatch(*pattern, std::string(text) + "x", true)) std::abort();
+  if (!text.empty() && WildcardMatch(*pattern, text.substr(1), true)) std::abort();
+  // Written around it, the policy's own wildcards still are wildcards.
+  auto around = imgbatch::auth::ExpandPolicyVariables("a*${s3:prefix}?", context, true);
+  if (!around || !WildcardMatch(*around, "abc" + std::string(text) + "z", true)) std::abort();
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view text(reinterpret_cast<const char*>(data), size);
   CheckRoundTrip(text, imgbatch::auth::PolicyKind::kIdentity);
   CheckRoundTrip(text, imgbatch::auth::PolicyKind::kResource);
+  CheckVariablesMatchThemselves(text);
   return 0;
 }
