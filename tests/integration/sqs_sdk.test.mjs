@@ -106,7 +106,7 @@ test('errors have the classic codes', async () => {
     (e) => e.name === 'QueueDoesNotExist' || e.Code === 'AWS.SimpleQueueService.NonExistentQueue');
 });
 
-test('a queue policy is enforced; one that is no IAM policy is refused', async () => {
+test('a queue policy is enforced; one that is no IAM policy or over the quotas is refused', async () => {
   const { QueueUrl } = await sqs.send(new CreateQueueCommand({
     QueueName: 'policy-' + randomUUID().slice(0, 8) }));
   const { Attributes } = await sqs.send(new GetQueueAttributesCommand({
@@ -121,6 +121,14 @@ test('a queue policy is enforced; one that is no IAM policy is refused', async (
     (e) => e.$metadata.httpStatusCode === 403);
   await sqs.send(new SetQueueAttributesCommand({ QueueUrl, Attributes: { Policy: '' } }));
   await sqs.send(new SendMessageCommand({ QueueUrl, MessageBody: 'x' }));
+  // SQS's quota of 20 statements: OverLimit, 403, AWS's message.
+  const tooMany = JSON.stringify({ Version: '2012-10-17', Statement: Array.from({ length: 21 },
+    (_, i) => ({ Sid: `s${i}`, Effect: 'Allow', Principal: '*', Action: 'sqs:SendMessage',
+      Resource: Attributes.QueueArn })) });
+  await assert.rejects(sqs.send(new SetQueueAttributesCommand({
+    QueueUrl, Attributes: { Policy: tooMany } })),
+  (e) => e.name === 'OverLimit' && e.$metadata.httpStatusCode === 403 &&
+    e.message === '21 statements were found in the submitted policy, max allowed is 20');
 });
 
 test('sqs-consumer drains a few hundred messages with deletes', async () => {
