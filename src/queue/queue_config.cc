@@ -305,6 +305,10 @@ bool HasStatement(const nlohmann::json& statements, std::string_view sid) {
   });
 }
 
+Status OverLimit(std::string message) {
+  return Status(Code::kInvalidArgument, std::move(message)).WithDetail("OverLimit");
+}
+
 Status ValidatePermission(const Permission& p) {
   if (!IsPermissionLabel(p.label)) {
     return BadParameter("Label", ReplaceNonXmlCharacters(p.label),
@@ -316,10 +320,8 @@ Status ValidatePermission(const Permission& p) {
         .WithDetail("MissingParameter");
   }
   if (p.actions.size() > kMaxPermissionActions) {
-    return Status(Code::kInvalidArgument, std::to_string(p.actions.size()) +
-                                              " Actions were found, maximum allowed is " +
-                                              std::to_string(kMaxPermissionActions) + ".")
-        .WithDetail("OverLimit");
+    return OverLimit(std::to_string(p.actions.size()) + " Actions were found, maximum allowed is " +
+                     std::to_string(kMaxPermissionActions) + ".");
   }
   for (const auto& action : p.actions) {
     if (!IsGrantableAction(action)) {
@@ -334,10 +336,6 @@ Status ValidatePermission(const Permission& p) {
     }
   }
   return Status::Ok();
-}
-
-Status OverLimit(std::string message) {
-  return Status(Code::kInvalidArgument, std::move(message)).WithDetail("OverLimit");
 }
 
 // How many values a policy element holds: a string is one, a list its size.
@@ -373,18 +371,11 @@ size_t ActionCount(const nlohmann::json& statement) {
   return it == statement.end() ? 0 : ValueCount(*it);
 }
 
-}  // namespace
-
-Status CheckPolicyQuotas(std::string_view policy) {
-  // AWS's own messages for size, statements and actions; principals and
-  // conditions are worded alike.
-  if (policy.size() > kMaxPolicyBytes)
-    return OverLimit("Submitted policy is over max allowed size.");
-  const nlohmann::json doc = nlohmann::json::parse(policy, nullptr, /*allow_exceptions=*/false);
-  if (!doc.is_object()) return Status::Ok();
-  auto found = doc.find("Statement");
-  if (found == doc.end()) return Status::Ok();
-  const nlohmann::json statements = found->is_array() ? *found : nlohmann::json::array({*found});
+// The quotas of a policy of `bytes` bytes whose statements (PolicyDocument's
+// list) are given. AWS's own messages for size, statements and actions;
+// principals and conditions are worded alike.
+Status CheckQuotas(size_t bytes, const nlohmann::json& statements) {
+  if (bytes > kMaxPolicyBytes) return OverLimit("Submitted policy is over max allowed size.");
   auto over = [](size_t n, std::string_view what, size_t max) {
     return OverLimit(std::to_string(n) + " " + std::string(what) +
                      " were found in the submitted policy, max allowed is " + std::to_string(max));
@@ -413,6 +404,14 @@ Status CheckPolicyQuotas(std::string_view policy) {
   return Status::Ok();
 }
 
+}  // namespace
+
+Status CheckPolicyQuotas(std::string_view policy) {
+  Result<nlohmann::json> doc = PolicyDocument(policy, "");
+  // Not a JSON object: only its size is judged here (the rest elsewhere).
+  return CheckQuotas(policy.size(), doc.ok() ? (*doc)["Statement"] : nlohmann::json::array());
+}
+
 Result<std::string> AddPermissionStatement(std::string_view policy, std::string_view queue_arn,
                                            const Permission& permission) {
   IMGBATCH_RETURN_IF_ERROR(ValidatePermission(permission));
@@ -431,7 +430,7 @@ Result<std::string> AddPermissionStatement(std::string_view policy, std::string_
                         {"Action", OneOrList(actions)},
                         {"Resource", std::string(queue_arn)}});
   std::string added = doc.dump();
-  IMGBATCH_RETURN_IF_ERROR(CheckPolicyQuotas(added));
+  IMGBATCH_RETURN_IF_ERROR(CheckQuotas(added.size(), statements));
   return added;
 }
 
