@@ -74,7 +74,8 @@ OpResult PutObjectTagging(const OpContext& ctx) {
   if (parsed.ok()) AddRequestTagKeys(*parsed, with_tags);
   const OpContext tagging{ctx.s3,     ctx.request,      ctx.exchange,
                           ctx.caller, ctx.store_caller, with_tags};
-  if (!tagging.Allowed("s3:PutObjectTagging", ObjectArn(ctx.request.bucket, ctx.request.key))) {
+  const Permission permission = RequiredPermission(ctx.request);
+  if (!tagging.Allowed(permission.action, permission.resource)) {
     return S3Status("AccessDenied");
   }
   IMGBATCH_ASSIGN_OR_RETURN(store::Tags tags, std::move(parsed));
