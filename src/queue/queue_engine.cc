@@ -20,6 +20,7 @@
 
 #include "common/hashing.h"
 #include "common/strings.h"
+#include "queue/call_rate.h"
 #include "queue/dedup_log.h"
 #include "queue/fair_share.h"
 #include "queue/queue_sql.h"
@@ -63,6 +64,16 @@ Status InvalidParameter(std::string message) {
 Status CheckGivenPolicy(const AttributeMap& attributes) {
   auto policy = attributes.find("Policy");
   return policy == attributes.end() ? Status::Ok() : CheckPolicyQuotas(policy->second);
+}
+
+// A FIFO queue's call over its throughput quota (AWS: RequestThrottled, HTTP
+// 403, which SDKs retry with backoff).
+Status Throttled(std::string_view queue, std::string_view method, int64_t quota) {
+  return Status(Code::kUnavailable,
+                "Request is throttled: " + std::string(method) + " calls on FIFO queue " +
+                    std::string(queue) + " are over its quota of " + std::to_string(quota) +
+                    " per second. Retry with backoff, or send, receive and delete in batches.")
+      .WithDetail("RequestThrottled");
 }
 
 // A standard queue's short poll at the in-flight quota (AWS: OverLimit,
@@ -404,6 +415,9 @@ struct QueueState {
   // other wakes leave it 0): how many waiters a serve starts with.
   int64_t wake_messages = 0;
   std::atomic<bool> deleted{false};
+  // FIFO queues: calls per API method (and message group) for the
+  // throughput quota (EngineOptions::fifo_calls_per_second). Own lock.
+  CallRate calls;
 };
 using QueuePtr = std::shared_ptr<QueueState>;
 
@@ -947,6 +961,12 @@ class EngineImpl final : public QueueEngine {
     QueuePtr q = Find(queue);
     if (!q) return done(QueueNotFound());
     const QueueConfig config = ConfigOf(q);
+    if (q->fifo) {
+      std::vector<std::string> groups;
+      for (const SendRequest& r : requests) groups.push_back(r.group_id);
+      Status quota = TakeFifoCall(q, "SendMessage", config.throughput_per_group, groups);
+      if (!quota.ok()) return done(std::move(quota));
+    }
     auto batch = std::make_shared<SendBatchState>();
     batch->requests = std::move(requests);
     for (size_t i = 0; i < batch->requests.size(); ++i) {
@@ -1218,6 +1238,10 @@ class EngineImpl final : public QueueEngine {
                                    " for parameter WaitTimeSeconds is invalid. Reason: Must be >= "
                                    "0 and <= 20, if provided."));
     }
+    if (Status quota = TakeFifoCall(q, "ReceiveMessage", config.throughput_per_group);
+        !quota.ok()) {
+      return done(std::move(quota));
+    }
     uint64_t generation = 0;
     bool maybe_messages = true;
     {
@@ -1284,6 +1308,10 @@ class EngineImpl final : public QueueEngine {
                         StatusesCallback done) override {
     QueuePtr q = Find(queue);
     if (!q) return done(QueueNotFound());
+    if (q->fifo) {
+      Status quota = TakeFifoCall(q, "DeleteMessage", ThroughputPerGroup(q));
+      if (!quota.ok()) return done(std::move(quota));
+    }
     // Owned by the write and its completion.
     struct Batch {
       std::vector<Status> results;
@@ -1844,6 +1872,33 @@ class EngineImpl final : public QueueEngine {
     while (last < now && !last_sent_ms_.compare_exchange_weak(last, now)) {
     }
     return std::max(now, last);
+  }
+
+  // FIFO queues' throughput quota (queue/call_rate.h) for one call of
+  // `method`: Ok, or RequestThrottled. With FifoThroughputLimit=
+  // perMessageGroupId it counts per message group, so only calls that name
+  // their groups (sends) count. Standard queues have no quota.
+  Status TakeFifoCall(const QueuePtr& q, std::string_view method, bool per_group,
+                      const std::vector<std::string>& groups = {}) {
+    const int64_t quota = options_.fifo_calls_per_second;
+    if (!q->fifo || quota <= 0) return Status::Ok();
+    std::vector<std::string> keys;
+    if (!per_group) {
+      keys.emplace_back(method);
+    } else {
+      for (const std::string& group : groups) {
+        if (!group.empty()) keys.push_back(std::string(method) + '/' + group);
+      }
+    }
+    if (keys.empty() || q->calls.TryTake(keys, quota, clock_.MonotonicMillis())) {
+      return Status::Ok();
+    }
+    return Throttled(q->name, per_group ? std::string(method) + " (per message group)" : method,
+                     quota);
+  }
+  bool ThroughputPerGroup(const QueuePtr& q) {
+    std::lock_guard lock(mu_);
+    return q->config.throughput_per_group;
   }
 
   QueuePtr Find(std::string_view name) {

@@ -49,6 +49,12 @@ struct EngineOptions {
   // without an error. Tests lower them.
   int64_t max_in_flight = 120000;
   int64_t max_in_flight_fifo = 20000;
+  // AWS's throughput quota of FIFO queues: calls per second per API method
+  // (send, receive, delete; a batch is one call), per queue or, with
+  // FifoThroughputLimit=perMessageGroupId, per message group for sends
+  // (queue/call_rate.h). A call over it fails with detail "RequestThrottled"
+  // and changes nothing. 0: no quota.
+  int64_t fifo_calls_per_second = 300;
 };
 
 struct QueueInfo {

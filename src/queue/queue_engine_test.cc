@@ -2966,6 +2966,103 @@ TEST_F(FairQueueTest, EveryMessageIsGivenExactlyOnceWhateverTheOrder) {
   EXPECT_EQ(Counts("q").visible, 0);
 }
 
+// ---- the FIFO throughput quota ------------------------------------------------
+
+class FifoThroughputTest : public FifoQueueTest {
+ protected:
+  void SetUp() override {
+    QueueEngineTest::SetUp();
+    engine_options_.fifo_calls_per_second = 3;
+    Reopen();
+    Create("f.fifo", {{"FifoQueue", "true"}, {"VisibilityTimeout", "30"}});
+  }
+  Status ReceiveStatus(const std::string& queue) {
+    auto got = ReceiveAsync(queue, 10, std::nullopt, 0);
+    EXPECT_EQ(got.wait_for(10s), std::future_status::ready);
+    return got.get().status();
+  }
+};
+
+TEST_F(FifoThroughputTest, SendsOverTheQuotaAreThrottledAndQueueNothing) {
+  for (int i = 0; i < 3; ++i) SendF("m" + std::to_string(i), "g");
+  auto over = SendTo("f.fifo", "over", "g");
+  EXPECT_EQ(over.status().detail(), "RequestThrottled") << over.status().ToString();
+  EXPECT_EQ(Counts("f.fifo").visible, 3);
+  clock_.Advance(334ms);  // one more call's worth at 3 per second
+  SendF("later", "g");
+  EXPECT_EQ(SendTo("f.fifo", "again", "g").status().detail(), "RequestThrottled");
+}
+
+TEST_F(FifoThroughputTest, ABatchIsOneCall) {
+  std::vector<SendRequest> batch;
+  for (int i = 0; i < 10; ++i) {
+    SendRequest r;
+    r.body = "b" + std::to_string(i);
+    r.group_id = "g" + std::to_string(i % 3);
+    r.dedup_id = r.body;
+    batch.push_back(std::move(r));
+  }
+  for (int call = 0; call < 3; ++call) {
+    auto sent = engine_->SendBatch("f.fifo", batch);  // duplicates after the first: still calls
+    ASSERT_TRUE(sent.ok()) << sent.status().ToString();
+  }
+  EXPECT_EQ(engine_->SendBatch("f.fifo", batch).status().detail(), "RequestThrottled");
+  EXPECT_EQ(Counts("f.fifo").visible, 10);
+}
+
+TEST_F(FifoThroughputTest, ReceivesAndDeletesHaveQuotasOfTheirOwn) {
+  for (int i = 0; i < 3; ++i) SendF("m" + std::to_string(i), "g");
+  EXPECT_EQ(SendTo("f.fifo", "over", "g").status().detail(), "RequestThrottled");
+  Messages got = Receive("f.fifo", 10);
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_TRUE(Receive("f.fifo", 10).empty());  // the group is in flight
+  EXPECT_TRUE(Receive("f.fifo", 10).empty());
+  EXPECT_EQ(ReceiveStatus("f.fifo").detail(), "RequestThrottled");
+  ASSERT_TRUE(engine_->Delete("f.fifo", got[0].receipt_handle).ok());
+  ASSERT_TRUE(engine_->Delete("f.fifo", got[1].receipt_handle).ok());
+  ASSERT_TRUE(engine_->DeleteBatch("f.fifo", {got[1].receipt_handle}).ok());  // a call
+  EXPECT_EQ(engine_->Delete("f.fifo", got[2].receipt_handle).detail(), "RequestThrottled");
+  EXPECT_EQ(engine_->DeleteBatch("f.fifo", {got[2].receipt_handle}).status().detail(),
+            "RequestThrottled");
+  EXPECT_EQ(Counts("f.fifo").not_visible, 1);  // the throttled deletes deleted nothing
+  clock_.Advance(1s);
+  EXPECT_TRUE(engine_->Delete("f.fifo", got[2].receipt_handle).ok());
+  EXPECT_EQ(Counts("f.fifo").not_visible, 0);
+}
+
+TEST_F(FifoThroughputTest, AThrottledDeleteLeavesTheMessageInFlight) {
+  SendF("m", "g");
+  Messages got = Receive("f.fifo", 1);
+  ASSERT_EQ(got.size(), 1u);
+  for (int i = 0; i < 3; ++i) {  // refused calls count too
+    ASSERT_EQ(engine_->Delete("f.fifo", "not a handle").detail(), "ReceiptHandleIsInvalid");
+  }
+  EXPECT_EQ(engine_->Delete("f.fifo", got[0].receipt_handle).detail(), "RequestThrottled");
+  EXPECT_EQ(Counts("f.fifo").not_visible, 1);
+}
+
+TEST_F(FifoThroughputTest, PerMessageGroupIdCountsEachGroupsSends) {
+  ASSERT_TRUE(engine_
+                  ->SetAttributes("f.fifo", {{"DeduplicationScope", "messageGroup"},
+                                             {"FifoThroughputLimit", "perMessageGroupId"}})
+                  .ok());
+  for (int i = 0; i < 3; ++i) SendF("a" + std::to_string(i), "a");
+  EXPECT_EQ(SendTo("f.fifo", "a3", "a").status().detail(), "RequestThrottled");
+  for (int i = 0; i < 3; ++i) SendF("b" + std::to_string(i), "b");
+  // Receives and deletes are not counted per group: more than 3 go through.
+  for (int i = 0; i < 5; ++i) {
+    Messages got = Receive("f.fifo", 1);
+    ASSERT_EQ(got.size(), 1u);
+    ASSERT_TRUE(engine_->Delete("f.fifo", got[0].receipt_handle).ok());
+  }
+}
+
+TEST_F(FifoThroughputTest, StandardQueuesHaveNoCallQuota) {
+  Create("std");
+  for (int i = 0; i < 10; ++i) Send("std", "m" + std::to_string(i));
+  for (int i = 0; i < 10; ++i) ASSERT_EQ(Receive("std", 1, 0).size(), 1u);
+}
+
 // ---- the in-flight quota ----------------------------------------------------
 
 class InFlightQuotaTest : public QueueEngineTest {

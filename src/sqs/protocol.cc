@@ -333,7 +333,7 @@ struct ErrorRow {
   int status;
 };
 // From the query-era service model's awsQueryError traits (code, status).
-constexpr std::array<ErrorRow, 32> kErrors = {{
+constexpr std::array<ErrorRow, 33> kErrors = {{
     {"QueueDoesNotExist", "AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist", 400},
     {"QueueAlreadyExists", "QueueAlreadyExists", "QueueNameExists", 400},
     {"QueueDeletedRecently", "AWS.SimpleQueueService.QueueDeletedRecently", "QueueDeletedRecently",
@@ -360,6 +360,8 @@ constexpr std::array<ErrorRow, 32> kErrors = {{
      400},
     {"ResourceNotFoundException", "ResourceNotFoundException", "ResourceNotFoundException", 404},
     {"OverLimit", "OverLimit", "OverLimit", 403},
+    // No awsQueryError trait; AWS answers 403 Sender (public error bodies).
+    {"RequestThrottled", "RequestThrottled", "RequestThrottled", 403},
     {"InvalidAction", "InvalidAction", "InvalidAction", 400},
     {"MissingAction", "MissingAction", "MissingAction", 400},
     {"SerializationException", "SerializationException", "SerializationException", 400},
