@@ -305,7 +305,7 @@ void ReadLimits(Reader& r, const toml::table& root, Config& c) {
   r.OnlyKeys(*t,
              {"max_object_bytes", "max_image_bytes", "max_image_pixels", "max_image_dimension",
               "free_space_reserve_bytes", "max_connections", "max_messages_in_flight",
-              "max_messages_in_flight_fifo"},
+              "max_messages_in_flight_fifo", "fifo_calls_per_second"},
              "[limits]");
   LimitsConfig& l = c.limits;
   r.Get(*t, "max_object_bytes", l.max_object_bytes);
@@ -316,6 +316,7 @@ void ReadLimits(Reader& r, const toml::table& root, Config& c) {
   r.Get(*t, "max_connections", l.max_connections);
   r.Get(*t, "max_messages_in_flight", l.max_messages_in_flight);
   r.Get(*t, "max_messages_in_flight_fifo", l.max_messages_in_flight_fifo);
+  r.Get(*t, "fifo_calls_per_second", l.fifo_calls_per_second);
   if (l.max_messages_in_flight < 1) {
     r.Fail(t->get("max_messages_in_flight"), "max_messages_in_flight must be at least 1");
   }

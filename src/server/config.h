@@ -103,6 +103,9 @@ struct LimitsConfig {
   // Messages in flight per queue before receives get none (AWS's quotas).
   int64_t max_messages_in_flight = 120'000;
   int64_t max_messages_in_flight_fifo = 20'000;
+  // API calls per second per FIFO queue and method before RequestThrottled
+  // (AWS's FIFO throughput quota; queue/call_rate.h). 0: none.
+  int64_t fifo_calls_per_second = 300;
 };
 
 // A bucket's policy, as PutBucketPolicy would set it (checked the same way).

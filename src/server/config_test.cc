@@ -54,6 +54,7 @@ TEST(Config, TheExampleFileParsesToTheSeedDefaults) {
   EXPECT_EQ(c->limits.max_image_pixels, 100'000'000u);
   EXPECT_EQ(c->limits.max_messages_in_flight, 120'000);
   EXPECT_EQ(c->limits.max_messages_in_flight_fifo, 20'000);
+  EXPECT_EQ(c->limits.fifo_calls_per_second, 300);
   EXPECT_EQ(c->workers.nice, seed.workers.nice);
   EXPECT_EQ(c->lifecycle.interval_seconds, seed.lifecycle.interval_seconds);
 }
@@ -74,6 +75,10 @@ TEST(Config, ErrorsNameFileLineAndReason) {
   EXPECT_NE(no_flight.status().message().find("t.toml:2:"), std::string::npos)
       << no_flight.status().message();
   EXPECT_NE(no_flight.status().message().find("at least 1"), std::string::npos);
+  auto negative_rate = ParseConfig("[limits]\nfifo_calls_per_second = -1\n", "t.toml");
+  ASSERT_FALSE(negative_rate.ok());
+  EXPECT_NE(negative_rate.status().message().find("must not be negative"), std::string::npos)
+      << negative_rate.status().message();
 
   auto no_interval = ParseConfig("[lifecycle]\ninterval_seconds = 0\n", "t.toml");
   ASSERT_FALSE(no_interval.ok());

@@ -157,6 +157,7 @@ Status OpenEngines(const UpOptions& options, Services& s, RootKey& root) {
   queue_options.account = options.account_id;
   queue_options.max_in_flight = s.config.limits.max_messages_in_flight;
   queue_options.max_in_flight_fifo = s.config.limits.max_messages_in_flight_fifo;
+  queue_options.fifo_calls_per_second = s.config.limits.fifo_calls_per_second;
   IMGBATCH_ASSIGN_OR_RETURN(
       s.queues, queue::QueueEngine::Open(*s.db, SystemClock::Instance(), queue_options));
 
