@@ -53,12 +53,14 @@ def raise_unless_cut(error, allowed=()):
     error the call may meet in a correct run (`allowed` codes, e.g. a
     visibility change on a handle a crash made stale); raises it otherwise,
     since an answer the server chose to give (ReceiptHandleIsInvalid for a
-    handle it gave, say) is a bug even if every promise holds."""
+    handle it gave, say) is a bug even if every promise holds.
+    RequestThrottled (a FIFO queue's calls per second, as SQS's quota) may
+    meet any call of a correct run, and the call did nothing."""
     if not isinstance(error, ClientError):
         return
     status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
     code = error.response.get("Error", {}).get("Code", "")
-    if status < 500 and code not in allowed:
+    if status < 500 and code not in allowed and code != "RequestThrottled":
         raise error
 
 

@@ -4,7 +4,9 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { execSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Agent } from 'node:http';
 import {
   SQSClient, CreateQueueCommand, SendMessageCommand, SendMessageBatchCommand,
@@ -129,6 +131,38 @@ test('a queue policy is enforced; one that is no IAM policy or over the quotas i
     QueueUrl, Attributes: { Policy: tooMany } })),
   (e) => e.name === 'OverLimit' && e.$metadata.httpStatusCode === 403 &&
     e.message === '21 statements were found in the submitted policy, max allowed is 20');
+});
+
+test('a FIFO queue over its calls-per-second quota answers RequestThrottled (403)', async () => {
+  // AWS's quota is 300 calls per second per API method; the config lowers it.
+  const dir = mkdtempSync(join(tmpdir(), 'imgbatch-rate-'));
+  const config = join(dir, 'rate.toml');
+  writeFileSync(config, '[limits]\nfifo_calls_per_second = 2\n');
+  const limited = await startServer(['--max-workers', '0', '--config', config]);
+  const { forcePathStyle, ...clientConfig } = limited.clientConfig;
+  const once = new SQSClient({ ...clientConfig, maxAttempts: 1 });  // the SDK retries throttling
+  try {
+    const { QueueUrl } = await once.send(new CreateQueueCommand({
+      QueueName: `rate-${randomUUID().slice(0, 8)}.fifo`,
+      Attributes: { FifoQueue: 'true', ContentBasedDeduplication: 'true' },
+    }));
+    let throttled;
+    for (let i = 0; i < 20 && !throttled; i++) {
+      try {
+        await once.send(new SendMessageCommand({ QueueUrl, MessageBody: `m${i}`, MessageGroupId: 'g' }));
+      } catch (e) {
+        throttled = e;
+      }
+    }
+    assert.ok(throttled, '20 sends back to back at a quota of 2 per second');
+    assert.equal(throttled.name, 'RequestThrottled');
+    assert.equal(throttled.$metadata.httpStatusCode, 403);
+    assert.match(throttled.message, /^Request is throttled/);
+  } finally {
+    once.destroy();
+    await limited.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('sqs-consumer drains a few hundred messages with deletes', async () => {

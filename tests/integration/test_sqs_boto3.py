@@ -234,6 +234,67 @@ class InFlightQuotaTest(unittest.TestCase):
                          .get("Messages", []), [])
 
 
+class FifoThroughputQuotaTest(unittest.TestCase):
+    """AWS's FIFO throughput quota (300 calls per second per API method, a
+    batch being one call), lowered in the config: calls over it get
+    RequestThrottled (HTTP 403, over both protocols) and queue nothing;
+    standard queues have no such quota. The client makes one attempt per
+    call: botocore retries RequestThrottled by itself."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = harness.Server()
+        config = os.path.join(cls.server.data_dir, "rate.toml")
+        with open(config, "w") as f:
+            f.write("[limits]\nfifo_calls_per_second = 2\n")
+        cls.server.extra_args += ["--config", config, "--max-workers", "0"]
+        cls.server.start()
+        cls.sqs = cls.server.boto3_client("sqs", config_args={"retries": {"total_max_attempts": 1}})
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.cleanup()
+
+    def send_until_throttled(self, url, **fifo):
+        """Sends up to 20 messages back to back; returns (acknowledged, the
+        first RequestThrottled error or None)."""
+        acknowledged = 0
+        for i in range(20):
+            try:
+                self.sqs.send_message(QueueUrl=url, MessageBody=f"m{i}", **fifo)
+            except ClientError as e:
+                self.assertEqual(code(e), "RequestThrottled", e.response)
+                return acknowledged, e
+            acknowledged += 1
+        return acknowledged, None
+
+    def visible(self, url):
+        return int(self.sqs.get_queue_attributes(
+            QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
+            ["Attributes"]["ApproximateNumberOfMessages"])
+
+    def test_fifo_calls_over_the_quota_are_throttled_and_queue_nothing(self):
+        url = self.sqs.create_queue(QueueName=f"rate-{uuid.uuid4().hex[:8]}.fifo", Attributes={
+            "FifoQueue": "true", "ContentBasedDeduplication": "true"})["QueueUrl"]
+        acknowledged, throttled = self.send_until_throttled(url, MessageGroupId="g")
+        self.assertIsNotNone(throttled, "20 sends back to back at a quota of 2 per second")
+        self.assertEqual(throttled.response["ResponseMetadata"]["HTTPStatusCode"], 403)
+        self.assertIn("Request is throttled", throttled.response["Error"]["Message"])
+        self.assertEqual(self.visible(url), acknowledged)
+        # A batch of ten is one call, once the quota has refilled.
+        time.sleep(1.1)
+        reply = self.sqs.send_message_batch(QueueUrl=url, Entries=[
+            {"Id": str(i), "MessageBody": f"b{i}", "MessageGroupId": "g"} for i in range(10)])
+        self.assertEqual(len(reply["Successful"]), 10)
+        self.assertEqual(self.visible(url), acknowledged + 10)
+
+    def test_standard_queues_have_no_call_quota(self):
+        url = self.sqs.create_queue(QueueName="rate-" + uuid.uuid4().hex[:8])["QueueUrl"]
+        acknowledged, throttled = self.send_until_throttled(url)
+        self.assertIsNone(throttled)
+        self.assertEqual(acknowledged, 20)
+
+
 if __name__ == "__main__":
     print("boto3", boto3.__version__, "botocore", botocore.__version__)
     unittest.main(verbosity=2)
