@@ -182,10 +182,11 @@ class Harness {
     if (!db.ok()) Fail("database did not open", "", db.status().ToString());
     db_ = std::move(*db);
     // Quotas low enough for a short input to reach them (OverLimit, the
-    // sweep's recount).
+    // sweep's recount, RequestThrottled until "+ <seconds>").
     imgbatch::queue::EngineOptions engine_options;
     engine_options.max_in_flight = 40;
     engine_options.max_in_flight_fifo = 6;
+    engine_options.fifo_calls_per_second = 5;
     auto engine = imgbatch::queue::QueueEngine::Open(*db_, clock_, engine_options);
     if (!engine.ok()) Fail("engine did not open", "", engine.status().ToString());
     engine_ = std::move(*engine);

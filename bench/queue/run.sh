@@ -33,8 +33,13 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/imgbatch-bench-queue.XXXXXX")  # TMPDIR=/dev/s
 export AWS_ACCESS_KEY_ID=AKIABENCHMARK0000001 AWS_SECRET_ACCESS_KEY=bench-secret-key-000000000000000000000000
 export IMGBATCH_ACCESS_KEY_ID=$AWS_ACCESS_KEY_ID IMGBATCH_SECRET_ACCESS_KEY=$AWS_SECRET_ACCESS_KEY
 PORT=$((20000 + RANDOM % 10000))
+config=()
+if [[ -n ${FIFO:-} ]]; then  # the server's speed, not AWS's 300 calls/s quota of FIFO queues
+  printf '[limits]\nfifo_calls_per_second = 0\n' >"$work/imgbatch.toml"
+  config=(--config "$work/imgbatch.toml")
+fi
 "$BIN" up --data-dir "$work/data" --listen 127.0.0.1:$PORT --max-workers 0 --log-level warn \
-  >"$work/server.log" 2>&1 &
+  "${config[@]}" >"$work/server.log" 2>&1 &
 server_pid=$!
 cleanup() {
   kill "$server_pid" 2>/dev/null || true
