@@ -418,6 +418,7 @@ struct QueueState {
   // FIFO queues: calls per API method (and message group) for the
   // throughput quota (EngineOptions::fifo_calls_per_second). Own lock.
   CallRate calls;
+  std::atomic<int64_t> throttled_calls{0};
 };
 using QueuePtr = std::shared_ptr<QueueState>;
 
@@ -1826,6 +1827,15 @@ class EngineImpl final : public QueueEngine {
     return out;
   }
 
+  std::vector<std::pair<std::string, int64_t>> ThrottledCalls() override {
+    std::vector<std::pair<std::string, int64_t>> out;
+    std::lock_guard lock(mu_);
+    for (const auto& [name, q] : queues_) {
+      if (q->fifo) out.emplace_back(name, q->throttled_calls.load(std::memory_order_relaxed));
+    }
+    return out;
+  }
+
   // Drops the FIFO deduplication ids older than the interval; skipped while
   // none is stored.
   Status ForgetDeduplicationIds(int64_t now) {
@@ -1893,6 +1903,7 @@ class EngineImpl final : public QueueEngine {
     if (keys.empty() || q->calls.TryTake(keys, quota, clock_.MonotonicMillis())) {
       return Status::Ok();
     }
+    q->throttled_calls.fetch_add(1, std::memory_order_relaxed);
     return Throttled(q->name, per_group ? std::string(method) + " (per message group)" : method,
                      quota);
   }

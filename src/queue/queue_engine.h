@@ -278,6 +278,9 @@ class QueueEngine {
   // lately, with how many of its tenants were noisy at the last sample
   // (queue/fair_share.h), as AWS's ApproximateNumberOfNoisyGroups metric.
   virtual std::vector<std::pair<std::string, int64_t>> NoisyGroups() = 0;
+  // Calls refused as RequestThrottled (EngineOptions::fifo_calls_per_second)
+  // since the start, for each FIFO queue (a counter).
+  virtual std::vector<std::pair<std::string, int64_t>> ThrottledCalls() = 0;
   // Wakes the engine thread to re-check deadlines now (tests that move a
   // ManualClock call this; the system clock needs no help).
   virtual void Poke() = 0;

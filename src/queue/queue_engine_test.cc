@@ -2991,6 +2991,8 @@ TEST_F(FifoThroughputTest, SendsOverTheQuotaAreThrottledAndQueueNothing) {
   clock_.Advance(334ms);  // one more call's worth at 3 per second
   SendF("later", "g");
   EXPECT_EQ(SendTo("f.fifo", "again", "g").status().detail(), "RequestThrottled");
+  using Counts = std::vector<std::pair<std::string, int64_t>>;
+  EXPECT_EQ(engine_->ThrottledCalls(), (Counts{{"f.fifo", 2}}));
 }
 
 TEST_F(FifoThroughputTest, ABatchIsOneCall) {

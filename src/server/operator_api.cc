@@ -179,6 +179,15 @@ std::string PrometheusText(const OperatorContext& ctx) {
     noisy.samples.push_back({{{"queue", queue}}, static_cast<double>(n)});
   }
   f.push_back(std::move(noisy));
+  PromFamily throttled{"imgbatch_queue_throttled_calls_total",
+                       "FIFO queues: calls refused as RequestThrottled, over the queue's "
+                       "throughput quota ([limits] fifo_calls_per_second), since the start.",
+                       "counter",
+                       {}};
+  for (const auto& [queue, n] : ctx.queues->ThrottledCalls()) {
+    throttled.samples.push_back({{{"queue", queue}}, static_cast<double>(n)});
+  }
+  f.push_back(std::move(throttled));
   if (ctx.open_connections) {
     f.push_back({"imgbatch_http_connections_open",
                  "Client connections open right now.",

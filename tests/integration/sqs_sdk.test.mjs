@@ -158,6 +158,8 @@ test('a FIFO queue over its calls-per-second quota answers RequestThrottled (403
     assert.equal(throttled.name, 'RequestThrottled');
     assert.equal(throttled.$metadata.httpStatusCode, 403);
     assert.match(throttled.message, /^Request is throttled/);
+    const counter = `imgbatch_queue_throttled_calls_total{queue="${QueueUrl.split('/').pop()}"}`;
+    assert.equal(await metric(limited.endpoint, counter), 1);
   } finally {
     once.destroy();
     await limited.stop();
