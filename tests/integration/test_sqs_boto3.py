@@ -184,6 +184,18 @@ class SqsBoto3Test(unittest.TestCase):
             self.sqs.get_queue_url(QueueName=self.name)
 
 
+def started_with_limits(limits):
+    """A server of its own, without workers, whose config's [limits] table
+    has `limits` (TOML lines)."""
+    server = harness.Server()
+    config = os.path.join(server.data_dir, "limits.toml")
+    with open(config, "w") as f:
+        f.write("[limits]\n" + limits)
+    server.extra_args += ["--config", config, "--max-workers", "0"]
+    server.start()
+    return server
+
+
 class InFlightQuotaTest(unittest.TestCase):
     """AWS's in-flight quotas (120,000 standard, 20,000 FIFO), lowered in the
     config so that a test reaches them: a short poll gets OverLimit (HTTP 403,
@@ -192,12 +204,8 @@ class InFlightQuotaTest(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.server = harness.Server()
-        config = os.path.join(cls.server.data_dir, "quota.toml")
-        with open(config, "w") as f:
-            f.write("[limits]\nmax_messages_in_flight = 3\nmax_messages_in_flight_fifo = 2\n")
-        cls.server.extra_args += ["--config", config, "--max-workers", "0"]
-        cls.server.start()
+        cls.server = started_with_limits(
+            "max_messages_in_flight = 3\nmax_messages_in_flight_fifo = 2\n")
         cls.sqs = cls.server.boto3_client("sqs")
 
     @classmethod
@@ -243,12 +251,7 @@ class FifoThroughputQuotaTest(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.server = harness.Server()
-        config = os.path.join(cls.server.data_dir, "rate.toml")
-        with open(config, "w") as f:
-            f.write("[limits]\nfifo_calls_per_second = 2\n")
-        cls.server.extra_args += ["--config", config, "--max-workers", "0"]
-        cls.server.start()
+        cls.server = started_with_limits("fifo_calls_per_second = 2\n")
         cls.sqs = cls.server.boto3_client("sqs", config_args={"retries": {"total_max_attempts": 1}})
 
     @classmethod
