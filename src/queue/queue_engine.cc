@@ -357,8 +357,11 @@ class WaiterLine {
 struct QueueState {
   int64_t id = 0;
   std::string name;
-  QueueConfig config;
-  bool fifo = false;  // config.fifo, fixed at creation: read without the lock
+  // Replaced whole when the settings change, never changed in place: a
+  // request holds the one it started with without copying its strings (the
+  // Policy may be 8 KB, and every send and receive reads the settings).
+  std::shared_ptr<const QueueConfig> config = std::make_shared<const QueueConfig>();
+  bool fifo = false;  // config->fifo, fixed at creation: read without the lock
   // FIFO receives by ReceiveRequestAttemptId, for kDeduplicationIntervalMs:
   // what each took as (seq, receive count); attempt_order has them oldest
   // first, for pruning.
@@ -486,8 +489,10 @@ class EngineImpl final : public QueueEngine {
         q->name = st.ColumnText(1);
         q->created_ms = st.ColumnInt(2);
         q->modified_ms = st.ColumnInt(3);
-        Status applied = q->config.Apply(DecodeAttributeMap(st.ColumnText(4)));
-        q->fifo = q->config.fifo;
+        QueueConfig config;
+        Status applied = config.Apply(DecodeAttributeMap(st.ColumnText(4)));
+        q->fifo = config.fifo;
+        q->config = std::make_shared<const QueueConfig>(std::move(config));
         if (!applied.ok())
           spdlog::warn("queue {}: stored attributes: {}", q->name, applied.message());
         q->last_purge_ms = st.ColumnInt(5);
@@ -685,7 +690,7 @@ class EngineImpl final : public QueueEngine {
     if (QueuePtr existing = Find(name)) {
       QueueConfig given;
       (void)given.Apply(attributes);
-      const AttributeMap have = ConfigOf(existing).ToMap();
+      const AttributeMap have = ConfigOf(existing)->ToMap();
       const AttributeMap want = given.ToMap();
       for (const auto& [attr, value] : attributes) {
         auto h = have.find(attr);
@@ -705,7 +710,7 @@ class EngineImpl final : public QueueEngine {
     IMGBATCH_RETURN_IF_ERROR(CheckRedrive(name, config));
     auto q = std::make_shared<QueueState>();
     q->name = std::string(name);
-    q->config = config;
+    q->config = std::make_shared<const QueueConfig>(config);
     q->fifo = config.fifo;
     q->created_ms = q->modified_ms = clock_.NowMillis();
     q->tags = tags;
@@ -786,7 +791,7 @@ class EngineImpl final : public QueueEngine {
     int64_t created = 0, modified = 0;
     {
       std::lock_guard lock(mu_);
-      m = q->config.ToMap();
+      m = q->config->ToMap();
       created = q->created_ms;
       modified = q->modified_ms;
     }
@@ -803,7 +808,7 @@ class EngineImpl final : public QueueEngine {
     std::lock_guard settings(settings_mu_);
     QueuePtr q = Find(name);
     if (!q) return QueueNotFound();
-    QueueConfig next = ConfigOf(q);
+    QueueConfig next = *ConfigOf(q);
     IMGBATCH_RETURN_IF_ERROR(next.Apply(attributes));
     IMGBATCH_RETURN_IF_ERROR(CheckGivenPolicy(attributes));
     if (next.fifo != q->fifo) {
@@ -820,15 +825,17 @@ class EngineImpl final : public QueueEngine {
     std::lock_guard settings(settings_mu_);
     QueuePtr q = Find(name);
     if (!q) return QueueNotFound();
-    QueueConfig next = ConfigOf(q);
+    QueueConfig next = *ConfigOf(q);
     IMGBATCH_ASSIGN_OR_RETURN(next.policy, change(next.policy, QueueArnFor(q->name)));
     return StoreConfig(q, next);
   }
 
-  std::string PolicyOf(std::string_view name) override {
+  std::shared_ptr<const std::string> PolicyOf(std::string_view name) override {
     std::lock_guard lock(mu_);
     auto it = queues_.find(name);
-    return it == queues_.end() ? std::string() : it->second->config.policy;
+    if (it == queues_.end() || it->second->config->policy.empty()) return nullptr;
+    const std::shared_ptr<const QueueConfig>& config = it->second->config;
+    return std::shared_ptr<const std::string>(config, &config->policy);  // shares the config
   }
 
   Result<AttributeMap> ListTags(std::string_view name) override {
@@ -888,7 +895,7 @@ class EngineImpl final : public QueueEngine {
     std::vector<std::string> sources;
     std::lock_guard lock(mu_);
     for (const auto& [n, other] : queues_) {
-      if (other->config.redrive && other->config.redrive->dead_letter_target_arn == arn) {
+      if (other->config->redrive && other->config->redrive->dead_letter_target_arn == arn) {
         sources.push_back(n);
       }
     }
@@ -961,7 +968,8 @@ class EngineImpl final : public QueueEngine {
                       SendBatchCallback done) override {
     QueuePtr q = Find(queue);
     if (!q) return done(QueueNotFound());
-    const QueueConfig config = ConfigOf(q);
+    const std::shared_ptr<const QueueConfig> held = ConfigOf(q);
+    const QueueConfig& config = *held;
     if (q->fifo) {
       std::vector<std::string> groups;
       for (const SendRequest& r : requests) groups.push_back(r.group_id);
@@ -1097,7 +1105,8 @@ class EngineImpl final : public QueueEngine {
                                        SendRequest request) override {
     QueuePtr q = Find(queue);
     if (!q) return QueueNotFound();
-    const QueueConfig config = ConfigOf(q);
+    const std::shared_ptr<const QueueConfig> held = ConfigOf(q);
+    const QueueConfig& config = *held;
     const int64_t now = NextSentMillis();  // txn is the writer's
     IMGBATCH_RETURN_IF_ERROR(ValidateSend(request, config));
     const int delay = request.delay_seconds.value_or(config.delay_seconds);
@@ -1226,7 +1235,8 @@ class EngineImpl final : public QueueEngine {
           " for parameter MaxNumberOfMessages is invalid. Reason: Must be between 1 and 10, "
           "if provided."));
     }
-    const QueueConfig config = ConfigOf(q);
+    const std::shared_ptr<const QueueConfig> held = ConfigOf(q);
+    const QueueConfig& config = *held;
     const int visibility = options.visibility_timeout.value_or(config.visibility_timeout);
     if (visibility < 0 || visibility > kMaxVisibilityTimeout) {
       return done(InvalidParameter("Value " + std::to_string(visibility) +
@@ -1400,7 +1410,8 @@ class EngineImpl final : public QueueEngine {
       return InvalidParameter("max must be between 1 and " + std::to_string(kMaxPeekMessages) +
                               ".");
     }
-    const QueueConfig config = ConfigOf(q);
+    const std::shared_ptr<const QueueConfig> held = ConfigOf(q);
+    const QueueConfig& config = *held;
     const int64_t now = clock_.NowMillis();
     std::vector<PeekedMessage> out;
     IMGBATCH_RETURN_IF_ERROR(db_.Read([&](db::Conn& conn) -> Status {
@@ -1737,7 +1748,7 @@ class EngineImpl final : public QueueEngine {
       std::lock_guard lock(mu_);
       for (const auto& [name, q] : queues_) {
         if (q->message_count > 0) {
-          cutoffs.emplace_back(q, now - q->config.retention_period * 1000LL);
+          cutoffs.emplace_back(q, now - q->config->retention_period * 1000LL);
         }
       }
     }
@@ -1909,7 +1920,7 @@ class EngineImpl final : public QueueEngine {
   }
   bool ThroughputPerGroup(const QueuePtr& q) {
     std::lock_guard lock(mu_);
-    return q->config.throughput_per_group;
+    return q->config->throughput_per_group;
   }
 
   QueuePtr Find(std::string_view name) {
@@ -1918,7 +1929,7 @@ class EngineImpl final : public QueueEngine {
     return it == queues_.end() ? nullptr : it->second;
   }
 
-  QueueConfig ConfigOf(const QueuePtr& q) {
+  std::shared_ptr<const QueueConfig> ConfigOf(const QueuePtr& q) {
     std::lock_guard lock(mu_);
     return q->config;
   }
@@ -1968,7 +1979,7 @@ class EngineImpl final : public QueueEngine {
                               "target must be of the same type (FIFO or standard) as the source "
                               "queue.");
     }
-    if (!RedriveAllowed(ConfigOf(dlq).redrive_allow_policy, QueueArnFor(name))) {
+    if (!RedriveAllowed(ConfigOf(dlq)->redrive_allow_policy, QueueArnFor(name))) {
       return InvalidParameter("Value " + config.redrive_policy +
                               " for parameter RedrivePolicy is invalid. Reason: Dead-letter "
                               "queue's RedriveAllowPolicy does not allow this source queue.");
@@ -2031,7 +2042,7 @@ class EngineImpl final : public QueueEngine {
     }));
     {
       std::lock_guard lock(mu_);
-      q->config = next;
+      q->config = std::make_shared<const QueueConfig>(next);
       q->modified_ms = now;
     }
     cv_.notify_all();  // a longer retention or shorter delay changes deadlines
@@ -2550,7 +2561,7 @@ class EngineImpl final : public QueueEngine {
                        std::function<void(std::function<void()>)> complete_on,
                        ReceiveCallback done) {
     struct Pass {
-      QueueConfig config;
+      std::shared_ptr<const QueueConfig> config;
       QueuePtr dlq;
       std::vector<TakenMessage> out;
       CountDeltas deltas;
@@ -2560,7 +2571,7 @@ class EngineImpl final : public QueueEngine {
     };
     auto pass = std::make_shared<Pass>();
     pass->config = ConfigOf(q);
-    pass->dlq = DeadLetterTarget(pass->config);
+    pass->dlq = DeadLetterTarget(*pass->config);
     const int64_t now = clock_.NowMillis();
     if (!attempt_id.empty()) pass->retried = FindAttempt(q, attempt_id, now);
     pass->attempt_id = std::move(attempt_id);
@@ -2574,7 +2585,7 @@ class EngineImpl final : public QueueEngine {
                 pass->replayed, ReplayInTxn(txn, q, *pass->retried, visibility, now, pass->out));
             if (pass->replayed) return Status::Ok();
           }
-          IMGBATCH_RETURN_IF_ERROR(ReceiveInTxn(txn, q, pass->config, pass->dlq, max, visibility,
+          IMGBATCH_RETURN_IF_ERROR(ReceiveInTxn(txn, q, *pass->config, pass->dlq, max, visibility,
                                                 now, pass->out, pass->deltas));
           return SaveAttempt(txn, q, pass->attempt_id, pass->out, now);
         },
@@ -2906,7 +2917,8 @@ class EngineImpl final : public QueueEngine {
       std::lock_guard lock(mu_);
       q->next_visible_ms = kNever;
     }
-    const QueueConfig config = ConfigOf(q);
+    const std::shared_ptr<const QueueConfig> held = ConfigOf(q);
+    const QueueConfig& config = *held;
     QueuePtr dlq = DeadLetterTarget(config);
     const int64_t now = clock_.NowMillis();
     CountDeltas deltas;

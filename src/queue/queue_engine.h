@@ -195,9 +195,10 @@ class QueueEngine {
   using PolicyChange =
       std::function<Result<std::string>(std::string_view policy, std::string_view queue_arn)>;
   virtual Status UpdatePolicy(std::string_view name, const PolicyChange& change) = 0;
-  // The queue's Policy attribute ("" when it has none or does not exist), for
-  // authorizing each request: one lock, no copy of the rest of the settings.
-  virtual std::string PolicyOf(std::string_view name) = 0;
+  // The queue's Policy attribute (null when it has none or does not exist),
+  // for authorizing each request: one lock, no copy (the text is shared with
+  // the queue's settings of the moment, which are replaced whole on a change).
+  virtual std::shared_ptr<const std::string> PolicyOf(std::string_view name) = 0;
   virtual Result<AttributeMap> ListTags(std::string_view name) = 0;
   virtual Status TagQueue(std::string_view name, const AttributeMap& tags) = 0;
   virtual Status UntagQueue(std::string_view name, const std::vector<std::string>& keys) = 0;

@@ -14,15 +14,18 @@ Status ValidateQueuePolicy(std::string_view text) {
 }
 
 std::shared_ptr<const auth::Policy> QueuePolicies::For(std::string_view queue,
-                                                       const std::string& text) {
-  if (text.empty()) return nullptr;
+                                                       std::shared_ptr<const std::string> text) {
+  if (!text || text->empty()) return nullptr;
   const std::string name(queue);
   {
     std::lock_guard lock(mu_);
     auto it = cache_.find(name);
-    if (it != cache_.end() && it->second.text == text) return it->second.policy;
+    if (it != cache_.end() && (it->second.text == text || *it->second.text == *text)) {
+      it->second.text = std::move(text);  // the same text in the queue's settings of now
+      return it->second.policy;
+    }
   }
-  Result<auth::Policy> parsed = auth::Policy::FromJson(text, auth::PolicyKind::kResource);
+  Result<auth::Policy> parsed = auth::Policy::FromJson(*text, auth::PolicyKind::kResource);
   std::shared_ptr<const auth::Policy> policy;
   if (parsed.ok()) {
     policy = std::make_shared<const auth::Policy>(std::move(*parsed));
@@ -31,7 +34,7 @@ std::shared_ptr<const auth::Policy> QueuePolicies::For(std::string_view queue,
                  parsed.status().message());
   }
   std::lock_guard lock(mu_);
-  cache_[name] = Parsed{text, policy};
+  cache_[name] = Parsed{std::move(text), policy};
   return policy;
 }
 

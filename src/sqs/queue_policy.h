@@ -27,13 +27,15 @@ Status ValidateQueuePolicy(std::string_view text);
 
 class QueuePolicies {
  public:
-  // The parsed form of a queue's Policy attribute; null for none (or an
-  // unreadable one, see above). Parsed once per queue and text.
-  std::shared_ptr<const auth::Policy> For(std::string_view queue, const std::string& text);
+  // The parsed form of a queue's Policy attribute (QueueEngine::PolicyOf);
+  // null for none (or an unreadable one, see above). Parsed once per queue
+  // and text; while the engine hands out the same text, not even compared.
+  std::shared_ptr<const auth::Policy> For(std::string_view queue,
+                                          std::shared_ptr<const std::string> text);
 
  private:
   struct Parsed {
-    std::string text;
+    std::shared_ptr<const std::string> text;
     std::shared_ptr<const auth::Policy> policy;
   };
   std::mutex mu_;

@@ -132,9 +132,9 @@ std::shared_ptr<const auth::Policy> SqsService::PolicyFor(std::string_view resou
                                                           const auth::PrincipalIdentity* caller) {
   if (caller != nullptr && caller->root() && ManagesPolicy(action)) return nullptr;
   const std::string_view queue = ArnQueue(resource);
-  const std::string text = engine_.PolicyOf(queue);
-  if (text.empty()) return nullptr;
-  return policies_->For(queue, text);
+  std::shared_ptr<const std::string> text = engine_.PolicyOf(queue);
+  if (!text) return nullptr;
+  return policies_->For(queue, std::move(text));
 }
 
 void SqsService::Handle(std::shared_ptr<http::Exchange> exchange) {
