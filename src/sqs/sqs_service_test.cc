@@ -511,6 +511,16 @@ TEST_F(SqsServiceTest, QueuePoliciesAreEnforced) {
   EXPECT_EQ(CallJson("SendMessage", {{"QueueUrl", url}, {"MessageBody", "y"}}).first, 200);
   auth_->AuthenticateAs("bob");
   EXPECT_EQ(CallJson("SendMessage", {{"QueueUrl", url}, {"MessageBody", "z"}}).first, 403);
+  // Another setting's change replaces the queue's settings whole: the policy
+  // stays in force; once removed, nothing of it is left.
+  const auto set_attribute = [&](const char* name, const char* value) {
+    return CallJson("SetQueueAttributes", {{"QueueUrl", url}, {"Attributes", {{name, value}}}})
+        .first;
+  };
+  ASSERT_EQ(set_attribute("VisibilityTimeout", "40"), 200);
+  EXPECT_EQ(CallJson("PurgeQueue", {{"QueueUrl", url}}).first, 403);
+  ASSERT_EQ(set_attribute("Policy", ""), 200);
+  EXPECT_EQ(CallJson("PurgeQueue", {{"QueueUrl", url}}).first, 200);
 }
 
 TEST_F(SqsServiceTest, BadSignatureIsRefusedAndBodyWasRead) {
