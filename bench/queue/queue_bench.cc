@@ -121,7 +121,8 @@ struct Options {
   int rounds = 3;   // with/without pairs after the backlog fill
   double rate = 0;  // cycles' messages/s in all; 0: as fast as the server answers
   int server_pid = 0;
-  bool fifo = false;         // a FIFO queue: each entry its own message group per connection
+  bool fifo = false;               // a FIFO queue: each entry its own message group per connection
+  bool dead_letter_queue = false;  // a RedrivePolicy to <queue>-dlq, as the pipeline's queue has
   std::string tenant;        // a standard queue's MessageGroupId for every message (fair queues)
   std::vector<int> pollers;  // --pollers: long-poll phases, one per count
   int poll_messages = 2000;
@@ -944,6 +945,10 @@ int main(int argc, char** argv) {
   app.add_flag("--fifo", o.fifo,
                "use a FIFO queue (<queue>.fifo, content-based deduplication, ten message groups "
                "per connection)");
+  app.add_flag("--dead-letter-queue", o.dead_letter_queue,
+               "give the standard queue a RedrivePolicy (maxReceiveCount 5) to <queue>-dlq, as "
+               "the reference architecture's queue has: every receive checks it")
+      ->excludes("--fifo");
   app.add_option("--tenant", o.tenant,
                  "a standard queue's messages all carry this MessageGroupId: one tenant with all "
                  "the traffic, noisy from the first sample on, so every receive takes the fair "
@@ -996,6 +1001,14 @@ int main(int argc, char** argv) {
   Json create = {{"QueueName", o.queue}};
   if (o.fifo) {
     create["Attributes"] = {{"FifoQueue", "true"}, {"ContentBasedDeduplication", "true"}};
+  }
+  if (o.dead_letter_queue) {
+    const std::string dlq = o.queue + "-dlq";
+    Setup(io, *conns[0], "CreateQueue", {{"QueueName", dlq}});
+    const Json redrive = {
+        {"deadLetterTargetArn", "arn:aws:sqs:" + o.region + ":000000000000:" + dlq},
+        {"maxReceiveCount", 5}};
+    create["Attributes"] = {{"RedrivePolicy", redrive.dump()}};
   }
   Setup(io, *conns[0], "CreateQueue", create);
   Setup(io, *conns[0], "PurgeQueue", {{"QueueUrl", QueueUrl(o)}});

@@ -12,6 +12,7 @@
 # usage: bench/queue/run.sh [seconds] [connections]
 #   env: BACKLOG=N ROUNDS=N RATE=msgs/s (paced cycles, see queue_bench.cc) CLIENT_THREADS=N
 #        FIFO=1 (a FIFO queue, ten message groups per connection; not with BACKLOG)
+#        DLQ=1 (the standard queue has a RedrivePolicy to a dead-letter queue, as the pipeline's)
 #        TENANT=name (every message of the standard queue carries this MessageGroupId: the
 #        fair queues' receive path, as one noisy tenant with no quiet one)
 #        POLLERS=1,5000 (instead of the cycles: that many parked long polls per phase, then
@@ -52,7 +53,7 @@ for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/-/ready" >/dev/null && 
 echo "# $(date -u +%FT%TZ) $(nproc) cores, $(uptime | sed 's/.*load/load/')"
 "$BENCH" --endpoint "http://127.0.0.1:$PORT" --connections "$CONNS" --seconds "$SECONDS_PER_RUN" \
   --threads "${CLIENT_THREADS:-1}" --backlog "${BACKLOG:-0}" --rounds "${ROUNDS:-3}" --rate "${RATE:-0}" --server-pid "$server_pid" \
-  ${FIFO:+--fifo} ${TENANT:+--tenant "$TENANT"} ${POLLERS:+--pollers "$POLLERS" --poll-messages "${POLL_MESSAGES:-2000}" \
+  ${FIFO:+--fifo} ${DLQ:+--dead-letter-queue} ${TENANT:+--tenant "$TENANT"} ${POLLERS:+--pollers "$POLLERS" --poll-messages "${POLL_MESSAGES:-2000}" \
   --poll-rate "${POLL_RATE:-200}"}
 echo "# server: $(grep -E '^(VmHWM|VmRSS)' /proc/$server_pid/status | tr -s ' \n' ' ')"
 echo "# database: $(du -sh "$work/data" | cut -f1); $(uptime | sed 's/.*load/load/')"
