@@ -10,24 +10,22 @@ double CallRate::Available(const Bucket& b, int64_t calls_per_second, int64_t no
   return std::min(static_cast<double>(calls_per_second), b.calls + refilled);
 }
 
-bool CallRate::TryTake(const std::vector<std::string>& keys, int64_t calls_per_second,
-                       int64_t now_ms) {
+bool CallRate::TryTake(std::vector<std::string> keys, int64_t calls_per_second, int64_t now_ms) {
   if (calls_per_second <= 0) return true;
   // A batch may name one message group twice; it is one call of that group.
-  std::vector<std::string> distinct = keys;
-  std::sort(distinct.begin(), distinct.end());
-  distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
+  std::sort(keys.begin(), keys.end());
+  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
   std::lock_guard lock(mu_);
   if (buckets_.size() > kPruneAbove) PruneFull(calls_per_second, now_ms);
   // A new key starts full: a quiet method or group may take a second's calls.
   const Bucket full{static_cast<double>(calls_per_second), now_ms};
-  for (const std::string& key : distinct) {
+  for (const std::string& key : keys) {
     auto it = buckets_.find(key);
     if (it != buckets_.end() && Available(it->second, calls_per_second, now_ms) < 1.0) {
       return false;
     }
   }
-  for (const std::string& key : distinct) {
+  for (const std::string& key : keys) {
     auto [it, added] = buckets_.try_emplace(key, full);
     Bucket& b = it->second;
     b.calls = Available(b, calls_per_second, now_ms) - 1.0;

@@ -27,7 +27,7 @@ class CallRate {
   // Takes one call from each key's bucket when every one of them has one at
   // now_ms (a monotonic clock), else takes none and returns false. A rate of
   // 0 or less is no quota.
-  bool TryTake(const std::vector<std::string>& keys, int64_t calls_per_second, int64_t now_ms);
+  bool TryTake(std::vector<std::string> keys, int64_t calls_per_second, int64_t now_ms);
 
   // Buckets kept (tests; a bucket full again is forgotten when there are many).
   size_t Buckets();

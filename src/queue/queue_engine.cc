@@ -971,8 +971,10 @@ class EngineImpl final : public QueueEngine {
     const std::shared_ptr<const QueueConfig> held = ConfigOf(q);
     const QueueConfig& config = *held;
     if (q->fifo) {
-      std::vector<std::string> groups;
-      for (const SendRequest& r : requests) groups.push_back(r.group_id);
+      std::vector<std::string> groups;  // counted only per message group
+      if (config.throughput_per_group) {
+        for (const SendRequest& r : requests) groups.push_back(r.group_id);
+      }
       Status quota = TakeFifoCall(q, "SendMessage", config.throughput_per_group, groups);
       if (!quota.ok()) return done(std::move(quota));
     }
@@ -1320,7 +1322,7 @@ class EngineImpl final : public QueueEngine {
     QueuePtr q = Find(queue);
     if (!q) return done(QueueNotFound());
     if (q->fifo) {
-      Status quota = TakeFifoCall(q, "DeleteMessage", ThroughputPerGroup(q));
+      Status quota = TakeFifoCall(q, "DeleteMessage", ConfigOf(q)->throughput_per_group);
       if (!quota.ok()) return done(std::move(quota));
     }
     // Owned by the write and its completion.
@@ -1911,16 +1913,12 @@ class EngineImpl final : public QueueEngine {
         if (!group.empty()) keys.push_back(std::string(method) + '/' + group);
       }
     }
-    if (keys.empty() || q->calls.TryTake(keys, quota, clock_.MonotonicMillis())) {
+    if (keys.empty() || q->calls.TryTake(std::move(keys), quota, clock_.MonotonicMillis())) {
       return Status::Ok();
     }
     q->throttled_calls.fetch_add(1, std::memory_order_relaxed);
     return Throttled(q->name, per_group ? std::string(method) + " (per message group)" : method,
                      quota);
-  }
-  bool ThroughputPerGroup(const QueuePtr& q) {
-    std::lock_guard lock(mu_);
-    return q->config->throughput_per_group;
   }
 
   QueuePtr Find(std::string_view name) {
