@@ -16,10 +16,9 @@ Status ValidateQueuePolicy(std::string_view text) {
 std::shared_ptr<const auth::Policy> QueuePolicies::For(std::string_view queue,
                                                        std::shared_ptr<const std::string> text) {
   if (!text || text->empty()) return nullptr;
-  const std::string name(queue);
   {
     std::lock_guard lock(mu_);
-    auto it = cache_.find(name);
+    auto it = cache_.find(queue);
     if (it != cache_.end() && (it->second.text == text || *it->second.text == *text)) {
       it->second.text = std::move(text);  // the same text in the queue's settings of now
       return it->second.policy;
@@ -30,11 +29,11 @@ std::shared_ptr<const auth::Policy> QueuePolicies::For(std::string_view queue,
   if (parsed.ok()) {
     policy = std::make_shared<const auth::Policy>(std::move(*parsed));
   } else {
-    spdlog::warn("sqs: the Policy of queue {} is not an IAM policy ({}); not enforced", name,
+    spdlog::warn("sqs: the Policy of queue {} is not an IAM policy ({}); not enforced", queue,
                  parsed.status().message());
   }
   std::lock_guard lock(mu_);
-  cache_[name] = Parsed{std::move(text), policy};
+  cache_.insert_or_assign(std::string(queue), Parsed{std::move(text), policy});
   return policy;
 }
 

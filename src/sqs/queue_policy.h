@@ -11,6 +11,7 @@
 // Thread-safety: QueuePolicies is thread-safe.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -38,8 +39,13 @@ class QueuePolicies {
     std::shared_ptr<const std::string> text;
     std::shared_ptr<const auth::Policy> policy;
   };
+  // Transparent, so a lookup by the request's string_view allocates nothing.
+  struct NameHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view name) const { return std::hash<std::string_view>{}(name); }
+  };
   std::mutex mu_;
-  std::unordered_map<std::string, Parsed> cache_;
+  std::unordered_map<std::string, Parsed, NameHash, std::equal_to<>> cache_;
 };
 
 }  // namespace imgbatch::sqs
