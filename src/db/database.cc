@@ -230,6 +230,11 @@ struct PendingWrite {
   // WriteAsync's completion; empty for a blocking Write() (woken through cv).
   std::function<void(Status)> done_fn;
   Database::CallerUndo undo = Database::CallerUndo::kSavepoint;
+  Database::Ack ack = Database::Ack::kDurable;
+  // Ack::kCommitted: its OnCommit hooks (run at its commit, not in its
+  // group's on_durable), and whether it was completed then.
+  std::vector<std::function<void()>> on_committed;
+  bool completed_at_commit = false;
   // Not std::atomic::wait: libstdc++ 12 spins with sched_yield first, which
   // under load was a third of the server's context switches.
   std::mutex mu;
@@ -378,6 +383,8 @@ class DatabaseImpl final : public Database {
   void WriteAsync(std::function<Status(Txn&)> fn, std::function<void(Status)> done) override;
   void WriteAsync(std::function<Status(Txn&)> fn, std::function<void(Status)> done,
                   CallerUndo undo) override;
+  void WriteAsync(std::function<Status(Txn&)> fn, std::function<void(Status)> done, CallerUndo undo,
+                  Ack ack) override;
   Status Read(std::function<Status(Conn&)> fn) override;
   void FailCommitAfter(int n) override { fail_commit_countdown_.store(n); }
   Stats GetStats() override {
@@ -403,6 +410,7 @@ class DatabaseImpl final : public Database {
   // or by the syncer once its sync has finished.
   void HandOver(CommittedGroup& group);
   static void Complete(PendingWrite& p);
+  static void CompleteAtCommit(CommittedGroup& g);
   void FinishGroup(CommittedGroup& g, const Status& synced);
   Status Commit();
   using TimePoint = std::chrono::steady_clock::time_point;
@@ -498,10 +506,16 @@ void DatabaseImpl::WriteAsync(std::function<Status(Txn&)> fn, std::function<void
 
 void DatabaseImpl::WriteAsync(std::function<Status(Txn&)> fn, std::function<void(Status)> done,
                               CallerUndo undo) {
+  WriteAsync(std::move(fn), std::move(done), undo, Ack::kDurable);
+}
+
+void DatabaseImpl::WriteAsync(std::function<Status(Txn&)> fn, std::function<void(Status)> done,
+                              CallerUndo undo, Ack ack) {
   auto pending = std::make_shared<PendingWrite>();
   pending->fn = std::move(fn);
   pending->done_fn = std::move(done);
   pending->undo = undo;
+  pending->ack = ack;
   if (!Enqueue(pending)) {
     pending->result = Status(Code::kUnavailable, "database is closing");
     Complete(*pending);
@@ -581,6 +595,7 @@ void DatabaseImpl::WriterLoop() {
       open_callers_ = 0;
     }
     conn.unlock();
+    CompleteAtCommit(g);
     HandOver(g);
   }
 }
@@ -654,11 +669,34 @@ CommittedGroup DatabaseImpl::CommitOpen(CommittedGroup& open) {
   return g;
 }
 
+// Completes a just committed group's Ack::kCommitted callers that
+// succeeded, after their own OnCommit hooks; FinishGroup skips them.
+void DatabaseImpl::CompleteAtCommit(CommittedGroup& g) {
+  if (!g.committed) return;
+  for (const PendingPtr& p : g.callers) {
+    if (p->ack != Ack::kCommitted || !p->result.ok()) continue;
+    for (auto& fn : p->on_committed) {
+      try {
+        fn();
+      } catch (...) {
+        // The commit stands; a throwing hook must not take the thread down.
+      }
+    }
+    p->on_committed.clear();
+    p->completed_at_commit = true;
+    Complete(*p);
+  }
+}
+
 // Runs a durable group's OnCommit hooks and completes its callers; `synced`
 // is the error of the sync that should have made it durable, if any.
+// Callers completed at the commit (Ack::kCommitted) are not completed again:
+// a failed sync cannot take back what they were told.
 void DatabaseImpl::FinishGroup(CommittedGroup& g, const Status& synced) {
   if (g.committed && !synced.ok()) {
-    for (const PendingPtr& p : g.callers) p->result = synced;
+    for (const PendingPtr& p : g.callers) {
+      if (!p->completed_at_commit) p->result = synced;
+    }
   } else if (g.committed) {
     for (auto& fn : g.on_durable) {
       try {
@@ -673,7 +711,9 @@ void DatabaseImpl::FinishGroup(CommittedGroup& g, const Status& synced) {
     writes_ += g.callers.size();
     ++commits_;
   }
-  for (const PendingPtr& p : g.callers) Complete(*p);
+  for (const PendingPtr& p : g.callers) {
+    if (!p->completed_at_commit) Complete(*p);
+  }
 }
 
 void DatabaseImpl::RunCaller(CommittedGroup& group, const PendingPtr& p) {
@@ -705,7 +745,12 @@ void DatabaseImpl::RunCaller(CommittedGroup& group, const PendingPtr& p) {
   } catch (...) {
     p->result = Internal("write callback threw");
   }
-  for (auto& fn : conn.EndWriteCaller(p->result.ok())) group.on_durable.push_back(std::move(fn));
+  std::vector<std::function<void()>> hooks = conn.EndWriteCaller(p->result.ok());
+  if (p->ack == Ack::kCommitted) {
+    p->on_committed = std::move(hooks);
+  } else {
+    for (auto& fn : hooks) group.on_durable.push_back(std::move(fn));
+  }
   conn.ResetHandedOut();
   if (savepoint) {
     if (!p->result.ok()) (void)conn.ExecCached("ROLLBACK TO caller");
@@ -772,9 +817,13 @@ void DatabaseImpl::SyncerLoop() {
       for (CommittedGroup& g : groups) FinishGroup(g, synced);
       groups.clear();
       bool writer_waits_for_room = false;
+      bool committed_here = false;
       {
         std::lock_guard conn(conn_mutex_);  // waits for the callers the writer is running
-        if (!open_.callers.empty()) groups.push_back(CommitOpen(open_));
+        if (!open_.callers.empty()) {
+          groups.push_back(CommitOpen(open_));
+          committed_here = true;
+        }
         std::lock_guard lock(queue_mutex_);
         open_callers_ = 0;
         for (CommittedGroup& g : to_sync_) groups.push_back(std::move(g));
@@ -788,6 +837,9 @@ void DatabaseImpl::SyncerLoop() {
         writer_waits_for_room = !queue_.empty();
       }
       if (writer_waits_for_room) queue_cv_.notify_one();  // room in the open transaction again
+      // Before this group's sync (the writer's groups in to_sync_ were
+      // completed so by the writer).
+      if (committed_here) CompleteAtCommit(groups.front());
     }
   }
 }

@@ -156,6 +156,22 @@ class Database {
   };
   virtual void WriteAsync(std::function<Status(Txn&)> fn, std::function<void(Status)> done,
                           CallerUndo undo) = 0;
+  // When a WriteAsync caller hears of its commit.
+  enum class Ack {
+    // Once the commit is durable (synced): what every Write() gets.
+    kDurable,
+    // Once COMMIT has returned, before the WAL's sync (overlap_sync; without
+    // it COMMIT syncs): the transaction's frames are in the kernel, so the
+    // change survives the process being killed (kill -9), and readers see
+    // it; only a power loss or an OS crash before the sync that follows
+    // (which still runs) can lose it. Its OnCommit hooks run then too. For
+    // changes whose loss in that window the system tolerates by design (a
+    // receive: the message is delivered again), not for what a client was
+    // promised is stored. Completed on the thread that committed.
+    kCommitted,
+  };
+  virtual void WriteAsync(std::function<Status(Txn&)> fn, std::function<void(Status)> done,
+                          CallerUndo undo, Ack ack) = 0;
   // Runs fn on a read connection.
   virtual Status Read(std::function<Status(Conn&)> fn) = 0;
 

@@ -973,6 +973,85 @@ TEST_F(ShortHeldCommitTest, AHeldCallerIsCommittedAloneWhenTheHoldRunsOut) {
   EXPECT_TRUE(Has("d"));
 }
 
+// Ack::kCommitted: a caller hears of its change once COMMIT has written it
+// to the WAL (readers see it; kill -9 cannot take it back), without waiting
+// for the sync after it; a durable caller of the same group still waits, and
+// a failure of that sync is reported to the durable caller only.
+TEST_F(HeldSyncTest, ACommittedAckCallerHearsAtItsCommitAndTheDurableOnesAfterTheSync) {
+  std::promise<Status> first, early, late;
+  InsertAsync("first", [&](Status st) { first.set_value(std::move(st)); });
+  ASSERT_TRUE(WaitFor([&] { return SyncsStarted() == 2; }));  // first's sync, held
+  std::atomic<int> early_hooks{0};
+  std::atomic<bool> hook_before_completion{false};
+  std::atomic<int> ran{0};
+  db_->WriteAsync(
+      [&](Txn& txn) -> Status {
+        txn.OnCommit([&] { ++early_hooks; });
+        ++ran;
+        return txn.Exec("INSERT INTO kv(k) VALUES('early')");
+      },
+      [&](Status st) {
+        hook_before_completion = early_hooks.load() == 1;
+        early.set_value(std::move(st));
+      },
+      Database::CallerUndo::kSavepoint, Database::Ack::kCommitted);
+  InsertAsync(
+      "late", [&] { ++ran; }, [&](Status st) { late.set_value(std::move(st)); });
+  ASSERT_TRUE(WaitFor([&] { return ran.load() == 2; }));  // both run behind the held sync
+  auto early_done = early.get_future();
+  // Not committed yet (one commit per sync): not acknowledged either.
+  EXPECT_EQ(early_done.wait_for(std::chrono::milliseconds(50)), std::future_status::timeout);
+  EXPECT_EQ(early_hooks.load(), 0);
+  std::thread releaser([this] { ReleaseSyncs(2); });
+  EXPECT_TRUE(first.get_future().get().ok());
+  releaser.join();
+  {
+    std::lock_guard lock(mu_);
+    fail_next_ = true;  // the sync after early's and late's commit fails
+  }
+  // The syncer committed early's and late's group and started its sync,
+  // still held: early is acknowledged, with its hook run first; late is not.
+  ASSERT_TRUE(WaitFor([&] { return SyncsStarted() == 3; }));
+  ASSERT_EQ(early_done.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  EXPECT_TRUE(early_done.get().ok());
+  EXPECT_TRUE(hook_before_completion.load());
+  EXPECT_TRUE(Has("early"));
+  auto late_done = late.get_future();
+  EXPECT_EQ(late_done.wait_for(std::chrono::milliseconds(50)), std::future_status::timeout);
+  ReleaseSyncs(3);
+  EXPECT_EQ(late_done.get().code(), Code::kIoError);
+  EXPECT_EQ(early_hooks.load(), 1);  // run once, at the commit
+}
+
+// The same when the writer commits (no sync running): a lone kCommitted
+// caller is acknowledged while its group's sync is still held.
+TEST_F(HeldSyncTest, ALoneCommittedAckCallerDoesNotWaitForTheSync) {
+  std::promise<Status> early;
+  db_->WriteAsync([&](Txn& txn) -> Status { return txn.Exec("INSERT INTO kv(k) VALUES('e')"); },
+                  [&](Status st) { early.set_value(std::move(st)); },
+                  Database::CallerUndo::kSavepoint, Database::Ack::kCommitted);
+  auto done = early.get_future();
+  ASSERT_EQ(done.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  EXPECT_TRUE(done.get().ok());
+  EXPECT_TRUE(Has("e"));
+  EXPECT_TRUE(WaitFor([&] { return SyncsStarted() == 2; }));  // its sync still runs (held)
+}
+
+// A kCommitted caller whose own change fails hears of it like any other.
+TEST_F(HeldSyncTest, ACommittedAckCallerThatFailsIsNotAcknowledgedAsDone) {
+  std::promise<Status> failing;
+  db_->WriteAsync(
+      [&](Txn& txn) -> Status {
+        IMGBATCH_RETURN_IF_ERROR(txn.Exec("INSERT INTO kv(k) VALUES('x')"));
+        return InvalidArgument("x changes its mind");
+      },
+      [&](Status st) { failing.set_value(std::move(st)); }, Database::CallerUndo::kSavepoint,
+      Database::Ack::kCommitted);
+  ReleaseSyncs(2);
+  EXPECT_EQ(failing.get_future().get().code(), Code::kInvalidArgument);
+  EXPECT_FALSE(Has("x"));
+}
+
 // A failed fdatasync fails its group, and every later write: its pages may
 // be lost, so nothing after it can be promised durable.
 TEST_F(HeldSyncTest, FailedWalSyncFailsItsGroupAndEveryLaterWrite) {
