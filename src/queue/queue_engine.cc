@@ -2553,8 +2553,16 @@ class EngineImpl final : public QueueEngine {
     return Status::Ok();
   }
 
-  // One receive of up to max messages, completed once durable (on the
-  // database's writer or syncer thread) or with the write's error.
+  // One receive of up to max messages, completed (on the database's writer
+  // or syncer thread) with what it took or the write's error: from a FIFO
+  // queue once durable; from a standard queue once committed, before the
+  // WAL's sync (db::Database::Ack::kCommitted). A standard queue delivers at
+  // least once: a receive lost to a power loss in the ~1 ms before that sync
+  // only makes its messages visible again, as a lapsed visibility timeout
+  // would, and kill -9 loses nothing committed. A FIFO queue's receive hides
+  // its message group from other consumers (exactly-once processing), so it
+  // waits for the sync like every send and delete. docs/design/queue.md,
+  // "Durability".
   void ReceiveNowAsync(const QueuePtr& q, int max, int visibility, std::string attempt_id,
                        std::function<void(std::function<void()>)> complete_on,
                        ReceiveCallback done) {
@@ -2613,7 +2621,8 @@ class EngineImpl final : public QueueEngine {
         // itself; one failing after an earlier statement of the receive
         // changed rows fails the receive's whole group (db's kNone rule),
         // which is rare (I/O errors) and safe: nothing of it is acknowledged.
-        db::Database::CallerUndo::kNone);
+        db::Database::CallerUndo::kNone,
+        q->fifo ? db::Database::Ack::kDurable : db::Database::Ack::kCommitted);
   }
 
   // The messages of a FIFO receive attempt still remembered, or nullopt.
@@ -2718,7 +2727,8 @@ class EngineImpl final : public QueueEngine {
   // db::Database::WriteAsync, counted: completions use this engine, so the
   // destructor waits until the last one ran.
   void WriteAsync(std::function<Status(db::Txn&)> fn, std::function<void(Status)> done,
-                  db::Database::CallerUndo undo = db::Database::CallerUndo::kSavepoint) {
+                  db::Database::CallerUndo undo = db::Database::CallerUndo::kSavepoint,
+                  db::Database::Ack ack = db::Database::Ack::kDurable) {
     {
       std::lock_guard lock(async_mu_);
       ++async_pending_;
@@ -2730,7 +2740,7 @@ class EngineImpl final : public QueueEngine {
           std::lock_guard lock(async_mu_);
           if (--async_pending_ == 0) async_cv_.notify_all();
         },
-        undo);
+        undo, ack);
   }
 
   void WaitForAsyncWrites() {

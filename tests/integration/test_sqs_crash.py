@@ -70,6 +70,91 @@ class SqsCrashTest(unittest.TestCase):
         finally:
             again.cleanup()
 
+    def test_kill9_keeps_acknowledged_receives(self):
+        """A receive is acknowledged once committed, before its sync (docs/design/queue.md,
+        "Durability, per operation"): after kill -9 every acknowledged receive still holds,
+        its messages hidden, its handle the latest, its receive count counted."""
+        server = harness.Server(extra_args=["--max-workers", "0"]).start()
+        sqs = server.boto3_client("sqs")
+        name = "crash-recv-" + uuid.uuid4().hex[:8]
+        url = sqs.create_queue(QueueName=name)["QueueUrl"]
+        for start in range(0, 800, 10):
+            sqs.send_message_batch(QueueUrl=url, Entries=[
+                {"Id": str(i), "MessageBody": f"m-{start + i}"} for i in range(10)])
+        received = {}  # MessageId -> (receipt handle, ApproximateReceiveCount)
+        lock = threading.Lock()
+        stop = threading.Event()
+
+        def receiver():
+            client = server.boto3_client("sqs", config_args={"retries": {"max_attempts": 1}})
+            while not stop.is_set():
+                try:
+                    msgs = client.receive_message(
+                        QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=300,
+                        AttributeNames=["ApproximateReceiveCount"]).get("Messages", [])
+                except Exception:
+                    return
+                with lock:
+                    for m in msgs:
+                        received[m["MessageId"]] = (
+                            m["ReceiptHandle"], int(m["Attributes"]["ApproximateReceiveCount"]))
+                    if len(received) >= 300:
+                        stop.set()
+
+        def sender(n):  # sends share the receives' commits
+            client = server.boto3_client("sqs", config_args={"retries": {"max_attempts": 1}})
+            i = 0
+            while not stop.is_set():
+                try:
+                    client.send_message(QueueUrl=url, MessageBody=f"late-{n}-{i}")
+                except Exception:
+                    return
+                i += 1
+
+        threads = [threading.Thread(target=receiver) for _ in range(12)]
+        threads += [threading.Thread(target=sender, args=(n,)) for n in range(4)]
+        for t in threads:
+            t.start()
+        harness.wait_until(lambda: stop.is_set() or not any(t.is_alive() for t in threads),
+                           timeout=120, what="acknowledged receives")
+        server.kill9()
+        for t in threads:
+            t.join()
+        self.assertGreaterEqual(len(received), 300)
+        again = server.restarted()
+        try:
+            sqs = again.boto3_client("sqs")
+            # Hidden still: whatever is visible now was never acknowledged as received.
+            while True:
+                msgs = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10,
+                                           VisibilityTimeout=300).get("Messages", [])
+                if not msgs:
+                    break
+                back = {m["MessageId"] for m in msgs} & received.keys()
+                self.assertEqual(back, set(), "acknowledged receives undone by kill -9")
+            # Each handle is still its message's latest: it makes the message visible ...
+            items = list(received.items())
+            for start in range(0, len(items), 10):
+                reply = sqs.change_message_visibility_batch(QueueUrl=url, Entries=[
+                    {"Id": str(i), "ReceiptHandle": handle, "VisibilityTimeout": 0}
+                    for i, (_, (handle, _count)) in enumerate(items[start:start + 10])])
+                self.assertEqual(reply.get("Failed", []), [])
+            # ... and its next receive counts one more than the acknowledged one.
+            counts = {}
+            while len(counts) < len(received):
+                msgs = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10,
+                                           VisibilityTimeout=300, WaitTimeSeconds=1,
+                                           AttributeNames=["ApproximateReceiveCount"]
+                                           ).get("Messages", [])
+                if not msgs:
+                    break
+                for m in msgs:
+                    if m["MessageId"] in received:
+                        counts[m["MessageId"]] = int(m["Attributes"]["ApproximateReceiveCount"])
+            self.assertEqual(counts, {mid: count + 1 for mid, (_, count) in received.items()})
+        finally:
+            again.cleanup()
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
