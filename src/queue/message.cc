@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cctype>
 #include <chrono>
@@ -51,6 +52,64 @@ bool ValidAttributeName(std::string_view name) {
     if (!std::isalnum(u) && c != '_' && c != '-' && c != '.') return false;
   }
   return true;
+}
+
+// A Number attribute's value as the Developer Guide defines one ("Message
+// attribute data types"): a decimal, optionally signed, with an optional
+// exponent (what Java's BigDecimal reads: "5", "-1.5e3", ".5", "5.", "+1E+7";
+// no spaces, hex, "NaN" or "Infinity"), of at most 38 significant digits
+// (leading and trailing zeroes are trimmed) and between 10^-128 and 10^+126
+// in magnitude, counted by the exponent of its first significant digit.
+bool IsSqsNumber(std::string_view v) {
+  size_t i = 0;
+  if (i < v.size() && (v[i] == '+' || v[i] == '-')) ++i;
+  const auto is_digit = [](char c) { return c >= '0' && c <= '9'; };
+  int64_t digits_before_point = 0;  // significant ones, once the first nonzero digit is seen
+  int64_t zeros_after_point = 0;    // before the first significant digit, when it is after '.'
+  int64_t significant = 0;          // from the first nonzero digit to the last nonzero one
+  int64_t since_last_nonzero = 0;
+  bool any_digit = false, seen_point = false, seen_nonzero = false;
+  for (; i < v.size() && (is_digit(v[i]) || (v[i] == '.' && !seen_point)); ++i) {
+    if (v[i] == '.') {
+      seen_point = true;
+      continue;
+    }
+    any_digit = true;
+    if (v[i] != '0' || seen_nonzero) {
+      if (!seen_nonzero) {
+        seen_nonzero = true;
+        significant = 1;
+      } else {
+        ++since_last_nonzero;
+        if (v[i] != '0') {
+          significant += since_last_nonzero;
+          since_last_nonzero = 0;
+        }
+      }
+      if (!seen_point) ++digits_before_point;
+    } else if (seen_point) {
+      ++zeros_after_point;
+    }
+  }
+  if (!any_digit) return false;
+  int64_t exponent = 0;
+  if (i < v.size() && (v[i] == 'e' || v[i] == 'E')) {
+    ++i;
+    bool negative = false;
+    if (i < v.size() && (v[i] == '+' || v[i] == '-')) negative = v[i++] == '-';
+    if (i == v.size()) return false;
+    for (; i < v.size() && is_digit(v[i]); ++i) {
+      exponent = std::min<int64_t>(exponent * 10 + (v[i] - '0'), 1'000'000);
+    }
+    if (negative) exponent = -exponent;
+  }
+  if (i != v.size()) return false;
+  if (!seen_nonzero) return true;  // zero, however written
+  if (significant > 38) return false;
+  // The power of ten of the first significant digit.
+  const int64_t magnitude =
+      (digits_before_point > 0 ? digits_before_point - 1 : -zeros_after_point - 1) + exponent;
+  return magnitude >= -128 && magnitude <= 126;
 }
 
 }  // namespace
@@ -126,10 +185,7 @@ Status ValidateAttributes(const MessageAttributes& attributes) {
                               "'.");
     }
     if (type.starts_with("Number")) {
-      const std::string& v = attribute.value;
-      char* end = nullptr;
-      std::strtod(v.c_str(), &end);
-      if (end != v.c_str() + v.size() || v.size() > 40) {
+      if (!IsSqsNumber(attribute.value)) {
         return InvalidAttribute("Can't cast the value of message (user) attribute '" + name +
                                 "' to a number.");
       }

@@ -62,6 +62,52 @@ TEST(MessageTest, BodyCharacters) {
   EXPECT_FALSE(ValidateBody(std::string(200, 'x') + std::string(1, '\0')).ok());
 }
 
+// The Developer Guide's Number: a decimal of up to 38 significant digits
+// between 10^-128 and 10^+126 (leading and trailing zeroes trimmed).
+TEST(MessageTest, NumberAttributesAreDecimalsOfAtMost38DigitsWithinSqsRange) {
+  auto number = [](const std::string& v) {
+    return ValidateAttributes({{"n", {"Number", v}}}).ok();
+  };
+  for (const char* ok : {"0", "-0", "+5", "5.", ".5", "-1.5e3", "1E+7", "1e-7", "007", "0.000",
+                         "12345678901234567890123456789012345678",       // 38 digits
+                         "1234567890123456789012345678901234567800000",  // trailing zeroes
+                         "0.000000000012345678901234567890123456789012345678", "1e126", "9.99e126",
+                         "1e-128", "100e124", "0.01e-126", "0e999999"}) {
+    EXPECT_TRUE(number(ok)) << ok;
+  }
+  for (const char* bad : {"",
+                          "abc",
+                          "NaN",
+                          "nan",
+                          "inf",
+                          "Infinity",
+                          "-Infinity",
+                          "0x10",
+                          "0X1P3",
+                          " 1",
+                          "1 ",
+                          "1,000",
+                          "1e",
+                          "1e+",
+                          "e5",
+                          ".",
+                          "-",
+                          "+-1",
+                          "1..2",
+                          "1.2.3",
+                          "1e5.5",
+                          "123456789012345678901234567890123456789",   // 39 digits
+                          "1.00000000000000000000000000000000000001",  // 39 significant
+                          "1e127",
+                          "1000e124",
+                          "1e-129",
+                          "0.1e-128",
+                          "1e99999999999999999999"}) {
+    EXPECT_FALSE(number(bad)) << bad;
+  }
+  EXPECT_EQ(ValidateAttributes({{"n", {"Number", "NaN"}}}).detail(), "InvalidParameterValue");
+}
+
 TEST(MessageTest, AttributeRules) {
   EXPECT_TRUE(ValidateAttributes({{"ok.name-1_x", {"String", "v"}}}).ok());
   EXPECT_FALSE(ValidateAttributes({{"AWS.thing", {"String", "v"}}}).ok());
