@@ -31,7 +31,10 @@ bool QueryHas(std::string_view query, std::string_view name) {
 
 bool LooksLikeSqs(const http::RequestHead& head) {
   if (auto target = head.headers.Get("x-amz-target")) {
-    return IStartsWith(*target, "AmazonSQS.");
+    if (IStartsWith(*target, "AmazonSQS.")) return true;
+    // S3 takes no X-Amz-Target: another one is decided by the credential
+    // scope below, so an SQS-signed request naming a wrong target gets SQS's
+    // InvalidAction, not an S3 signature error.
   }
   if (auto authorization = head.headers.Get("authorization")) {
     std::string_view service = ScopeService(CredentialFromAuthorization(*authorization));

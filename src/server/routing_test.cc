@@ -55,5 +55,19 @@ TEST(Routing, SqsByTargetOrForm) {
   EXPECT_EQ(RouteFor(Head("PUT", "/bucket/key")), Route::kS3);
 }
 
+// A target that is not SQS's goes by the credential scope: an SQS-signed one
+// gets SQS's InvalidAction rather than an S3 signature error.
+TEST(Routing, ForeignTargetGoesByCredentialScope) {
+  auto signed_for = [](const std::string& service) {
+    http::Headers h;
+    h.Add("X-Amz-Target", "Bogus.ListQueues");
+    h.Add("Authorization", "AWS4-HMAC-SHA256 Credential=AKID/20260101/us-east-1/" + service +
+                               "/aws4_request, SignedHeaders=host, Signature=abc");
+    return h;
+  };
+  EXPECT_EQ(RouteFor(Head("POST", "/", signed_for("sqs"))), Route::kSqs);
+  EXPECT_EQ(RouteFor(Head("POST", "/", signed_for("s3"))), Route::kS3);
+}
+
 }  // namespace
 }  // namespace imgbatch::server

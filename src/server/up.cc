@@ -205,7 +205,11 @@ void OpenAdapters(const UpOptions& options, Services& s) {
   auth::VerifyOptions verify;
   verify.region = options.region;
   verify.virtual_host_domain = options.domain;  // SigV2 virtual-host requests name the bucket
+  // Each adapter takes its own service's credential scope only, as AWS
+  // does: a request signed for one service is no request for the other.
+  verify.services = {"s3"};
   auto s3_auth = std::make_shared<s3::SigV4Authenticator>(s.keys, verify);
+  verify.services = {"sqs"};
   s3::S3Context s3_context(*s.store, s3_auth);
   s3_context.region = options.region;
   s3_context.domain = options.domain;

@@ -2,6 +2,7 @@
 boto3 1.43 speaks AWS JSON 1.0, Debian's boto3 1.26 the query protocol (XML).
 ctest runs this file with both interpreters."""
 import hashlib
+import json
 import os
 import sys
 import threading
@@ -82,6 +83,49 @@ class SqsBoto3Test(unittest.TestCase):
         self.sqs.delete_message(QueueUrl=self.url, ReceiptHandle=m["ReceiptHandle"])
         again = self.sqs.receive_message(QueueUrl=self.url, WaitTimeSeconds=0)
         self.assertEqual(again.get("Messages", []), [])
+
+    def test_number_attributes_are_sqs_decimals(self):
+        # Developer Guide: up to 38 digits of precision, 10^-128 to 10^+126.
+        for good in ["-1.5e3", ".5", "12345678901234567890123456789012345678", "1e126"]:
+            self.sqs.send_message(QueueUrl=self.url, MessageBody="n", MessageAttributes={
+                "n": {"DataType": "Number", "StringValue": good}})
+        for bad in ["NaN", "Infinity", "0x10", " 1", "1e127",
+                    "123456789012345678901234567890123456789"]:
+            with self.assertRaises(ClientError, msg=bad) as ctx:
+                self.sqs.send_message(QueueUrl=self.url, MessageBody="n", MessageAttributes={
+                    "n": {"DataType": "Number", "StringValue": bad}})
+            self.assertEqual(code(ctx.exception), "InvalidParameterValue")
+
+    def signed_json(self, target, service):
+        """A JSON 1.0 request signed by hand for `service`'s credential scope."""
+        from botocore.auth import SigV4Auth
+        from botocore.awsrequest import AWSRequest
+        from botocore.credentials import Credentials
+        import urllib.request
+        request = AWSRequest(method="POST", url=SERVER.endpoint + "/", data=b"{}", headers={
+            "Content-Type": "application/x-amz-json-1.0", "X-Amz-Target": target})
+        SigV4Auth(Credentials(harness.ACCESS_KEY, harness.SECRET_KEY), service,
+                  harness.REGION).add_auth(request)
+        prepared = request.prepare()
+        try:
+            with urllib.request.urlopen(urllib.request.Request(
+                    prepared.url, data=prepared.body, headers=dict(prepared.headers),
+                    method="POST"), timeout=30) as reply:
+                return reply.status, dict(reply.headers), reply.read()
+        except urllib.error.HTTPError as e:
+            return e.code, dict(e.headers), e.read()
+
+    def test_a_request_signed_for_another_service_or_naming_another_target(self):
+        status, _, _ = self.signed_json("AmazonSQS.ListQueues", "sqs")
+        self.assertEqual(status, 200)
+        # Signed for S3: no SQS request, as on AWS (the scope names the service).
+        status, headers, body = self.signed_json("AmazonSQS.ListQueues", "s3")
+        self.assertEqual(status, 400, body)
+        self.assertIn("IncompleteSignature", headers.get("x-amzn-query-error", ""), body)
+        # Signed for SQS with a target SQS does not have: SQS's InvalidAction, in JSON.
+        status, headers, body = self.signed_json("Bogus.ListQueues", "sqs")
+        self.assertEqual(status, 400, body)
+        self.assertTrue(json.loads(body)["__type"].endswith("InvalidAction"), body)
 
     def test_visibility_timeout_and_change(self):
         self.sqs.send_message(QueueUrl=self.url, MessageBody="v")
