@@ -297,7 +297,10 @@ void LowerThisThreadsPriority(int increment) {
 // the group's OnCommit hooks and completes its callers. So:
 //  - No caller is acknowledged before a sync that started after its COMMIT
 //    returned (the syncer takes a group only once it is committed, and
-//    syncs after taking it). Groups complete in commit order.
+//    syncs after taking it). Groups complete in commit order. The exception
+//    is asked for: an Ack::kCommitted caller is completed by the thread that
+//    committed its group, right after COMMIT returned (CompleteAtCommit), so
+//    it is only as durable as kill -9 below; the sync still follows.
 //  - kill -9: a returned COMMIT's frames are in the kernel's page cache
 //    either way. Power loss: an acknowledged group's frames were synced; WAL
 //    frames are only appended until a checkpoint copied all of them into the

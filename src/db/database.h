@@ -1,6 +1,7 @@
 // Database: the one SQLite database of a data directory (object metadata,
 // queues, messages, notification configs). WAL mode; every commit is synced
-// (fdatasync of the WAL) before anyone is told it succeeded.
+// (fdatasync of the WAL) before anyone is told it succeeded, unless a
+// WriteAsync caller asked to hear at its commit (Ack::kCommitted).
 //
 // Writes go through one writer thread with group commit: concurrent Write()
 // calls are batched into one transaction and share one fsync; each caller's
