@@ -11,6 +11,18 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 
 
+def kill9_once_stopped(server, threads, stop, what):
+    """Starts the client threads, kills the server with SIGKILL as soon as `stop` is set
+    (right after the acknowledgement that set it), then waits for the threads."""
+    for t in threads:
+        t.start()
+    harness.wait_until(lambda: stop.is_set() or not any(t.is_alive() for t in threads),
+                       timeout=120, what=what)
+    server.kill9()
+    for t in threads:
+        t.join()
+
+
 class SqsCrashTest(unittest.TestCase):
     def test_kill9_keeps_acknowledged_sends_and_deletes(self):
         server = harness.Server(extra_args=["--max-workers", "0"]).start()
@@ -43,14 +55,8 @@ class SqsCrashTest(unittest.TestCase):
                         stop.set()
                 i += 1
 
-        threads = [threading.Thread(target=sender, args=(n,)) for n in range(16)]
-        for t in threads:
-            t.start()
-        harness.wait_until(lambda: stop.is_set() or not any(t.is_alive() for t in threads),
-                           timeout=120, what="acknowledged sends")
-        server.kill9()
-        for t in threads:
-            t.join()
+        kill9_once_stopped(server, [threading.Thread(target=sender, args=(n,)) for n in range(16)],
+                           stop, "acknowledged sends")
         again = server.restarted()
         try:
             sqs = again.boto3_client("sqs")
@@ -111,15 +117,9 @@ class SqsCrashTest(unittest.TestCase):
                     return
                 i += 1
 
-        threads = [threading.Thread(target=receiver) for _ in range(12)]
-        threads += [threading.Thread(target=sender, args=(n,)) for n in range(4)]
-        for t in threads:
-            t.start()
-        harness.wait_until(lambda: stop.is_set() or not any(t.is_alive() for t in threads),
-                           timeout=120, what="acknowledged receives")
-        server.kill9()
-        for t in threads:
-            t.join()
+        kill9_once_stopped(server, [threading.Thread(target=receiver) for _ in range(12)] +
+                           [threading.Thread(target=sender, args=(n,)) for n in range(4)],
+                           stop, "acknowledged receives")
         self.assertGreaterEqual(len(received), 300)
         again = server.restarted()
         try:
