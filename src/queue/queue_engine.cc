@@ -2557,12 +2557,12 @@ class EngineImpl final : public QueueEngine {
   // or syncer thread) with what it took or the write's error: from a FIFO
   // queue once durable; from a standard queue once committed, before the
   // WAL's sync (db::Database::Ack::kCommitted). A standard queue delivers at
-  // least once: a receive lost to a power loss in the ~1 ms before that sync
-  // only makes its messages visible again, as a lapsed visibility timeout
-  // would, and kill -9 loses nothing committed. A FIFO queue's receive hides
-  // its message group from other consumers (exactly-once processing), so it
-  // waits for the sync like every send and delete. docs/design/queue.md,
-  // "Durability".
+  // least once: a receive undone by a power loss during that sync (about a
+  // millisecond) only makes its messages visible again, as a lapsed
+  // visibility timeout would, and kill -9 loses nothing committed. A FIFO
+  // queue's receive hides its message group from other consumers
+  // (exactly-once processing), so it waits for the sync like every send and
+  // delete. docs/design/queue.md, "Durability, per operation".
   void ReceiveNowAsync(const QueuePtr& q, int max, int visibility, std::string attempt_id,
                        std::function<void(std::function<void()>)> complete_on,
                        ReceiveCallback done) {
