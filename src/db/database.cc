@@ -19,6 +19,7 @@
 #include <mutex>
 #include <thread>
 #include <unordered_map>
+#include <utility>
 
 #include "db/wal_write_combining_vfs.h"
 
@@ -144,6 +145,13 @@ class Connection final : public Conn {
       fn();
     }
   }
+  uint64_t TransactionNumber() const override { return transaction_number_; }
+  void RequireDurableAck() override {
+    if (in_write_) durable_ack_required_ = true;
+  }
+  void BeganTransaction() { ++transaction_number_; }
+  // Whether the caller that just ran called RequireDurableAck (and forgets it).
+  bool TakeDurableAckRequired() { return std::exchange(durable_ack_required_, false); }
   void BeginWriteCaller() { in_write_ = true; }
   // The callbacks of the caller that just finished (empty if it failed).
   std::vector<std::function<void()>> EndWriteCaller(bool succeeded) {
@@ -167,6 +175,8 @@ class Connection final : public Conn {
   std::unordered_map<std::string, sqlite3_stmt*, SqlTextHash, std::equal_to<>> cache_;
   std::vector<sqlite3_stmt*> handed_out_;
   bool in_write_ = false;
+  bool durable_ack_required_ = false;
+  uint64_t transaction_number_ = 0;
   std::vector<std::function<void()>> on_commit_;
 };
 
@@ -729,6 +739,7 @@ void DatabaseImpl::RunCaller(CommittedGroup& group, const PendingPtr& p) {
   if (!group.in_txn) {
     Status begin = conn.ExecCached("BEGIN IMMEDIATE");
     if (!begin.ok()) return FailGroup(group, begin);
+    conn.BeganTransaction();
     group.in_txn = true;
   }
   const bool savepoint = p->undo == CallerUndo::kSavepoint;
@@ -749,6 +760,7 @@ void DatabaseImpl::RunCaller(CommittedGroup& group, const PendingPtr& p) {
     p->result = Internal("write callback threw");
   }
   std::vector<std::function<void()>> hooks = conn.EndWriteCaller(p->result.ok());
+  if (conn.TakeDurableAckRequired()) p->ack = Ack::kDurable;
   if (p->ack == Ack::kCommitted) {
     p->on_committed = std::move(hooks);
   } else {

@@ -87,7 +87,19 @@ class Conn {
   // overlap_sync: on the writer thread). Dropped if the caller's changes
   // roll back. (Engines use it to update in-memory state and wake waiters for rows another
   // module added in its transaction.) On a read connection fn runs at once.
+  // A caller acknowledged with Ack::kCommitted has its hooks run at its
+  // commit instead, just before its completion, by the thread that committed.
   virtual void OnCommit(std::function<void()> fn) = 0;
+  // Write transactions only: a number that differs from every other write
+  // transaction's of this database since it was opened (0 on a read
+  // connection). A caller tells with it whether what it saw was written in
+  // its own transaction.
+  virtual uint64_t TransactionNumber() const = 0;
+  // Write transactions only: this caller is completed once its commit is
+  // durable even if it asked for Ack::kCommitted (a receive that took a row
+  // sent in its own transaction must not hand it out before the send is
+  // durable). No effect on a read connection.
+  virtual void RequireDurableAck() = 0;
 };
 using Txn = Conn;  // what ObjectEventSink receives: the writer's transaction
 
@@ -137,7 +149,8 @@ class Database {
   // Status, or the commit's or the sync's error) runs on the syncer thread
   // (the writer thread without overlap_sync) once that group committed and is
   // durable (after the group's OnCommit
-  // hooks), in the order the calls were queued. done must be quick and must
+  // hooks), in the order the calls were queued (Ack::kCommitted callers,
+  // below, earlier: at their commit). done must be quick and must
   // not block or call Write() (post real work elsewhere); it may call
   // WriteAsync() (that joins a later group). When the database is closing, done(kUnavailable) runs
   // at once on the calling thread. The destructor completes every queued call.
