@@ -1149,6 +1149,7 @@ class EngineImpl final : public QueueEngine {
   // at the highest row, as before: only the page saving is lost until the
   // next reservation. Only inside a write (the writer thread).
   Status ReserveSeqs(db::Txn& txn, size_t n) {
+    NoteSeqsOfThisTransaction(txn);
     const int64_t highest = last_seq_.load() + static_cast<int64_t>(n);
     if (highest <= seq_reserved_) return Status::Ok();
     const int64_t mark = highest + kSeqReservation;
@@ -1164,6 +1165,23 @@ class EngineImpl final : public QueueEngine {
     }
     seq_reserved_ = mark;
     return Status::Ok();
+  }
+
+  // Remembers the first seq the transaction gives (every send reserves seqs
+  // before it takes them), so a receive can tell a row sent in its own
+  // transaction (SentInThisTransaction). Only inside a write.
+  void NoteSeqsOfThisTransaction(const db::Txn& txn) {
+    if (txn.TransactionNumber() == seq_transaction_) return;
+    seq_transaction_ = txn.TransactionNumber();
+    first_seq_of_transaction_ = last_seq_.load() + 1;
+  }
+
+  // Whether any of the taken rows was sent in this transaction: not durable
+  // before the transaction's sync, however early the receive is completed.
+  bool SentInThisTransaction(const db::Txn& txn, const std::vector<TakenMessage>& taken) const {
+    if (txn.TransactionNumber() != seq_transaction_) return false;
+    return std::any_of(taken.begin(), taken.end(),
+                       [&](const TakenMessage& t) { return t.seq >= first_seq_of_transaction_; });
   }
 
   // The next seq and its id; only inside a write (the writer thread). A seq
@@ -2593,6 +2611,10 @@ class EngineImpl final : public QueueEngine {
           }
           IMGBATCH_RETURN_IF_ERROR(ReceiveInTxn(txn, q, *pass->config, pass->dlq, max, visibility,
                                                 now, pass->out, pass->deltas));
+          // A message sent earlier in this transaction is handed out only
+          // once its send is durable: acknowledged at the commit, a power
+          // loss in the sync could take it away after a consumer had it.
+          if (SentInThisTransaction(txn, pass->out)) txn.RequireDurableAck();
           return SaveAttempt(txn, q, pass->attempt_id, pass->out, now);
         },
         [this, q, pass, visibility, now, complete_on = std::move(complete_on),
@@ -3164,6 +3186,10 @@ class EngineImpl final : public QueueEngine {
   // Highest seq stored in sqlite_sequence ahead of use (ReserveSeqs); the
   // writer thread's, after Load.
   int64_t seq_reserved_ = 0;
+  // The write transaction that last gave seqs, and its first (the writer
+  // thread's; NoteSeqsOfThisTransaction).
+  uint64_t seq_transaction_ = 0;
+  int64_t first_seq_of_transaction_ = 0;
   // Rows with ids made before queue migration 6 existed at start (and so
   // queue_messages_legacy_id); set in Load, read-only after.
   bool legacy_ids_ = false;

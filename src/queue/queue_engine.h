@@ -97,8 +97,11 @@ struct ReceiveOptions {
   // receiver whose client went away gets nothing (so no message is hidden
   // for nobody).
   std::function<bool()> abandoned;
-  // Where a receive that got messages finishes once its commit is durable
-  // (attributes decoded, MD5s, receipt handles) and calls done. Unset: on the
+  // Where a receive that got messages finishes once its commit is
+  // acknowledged (durable for a FIFO queue or for a message sent in the
+  // receive's own transaction; committed otherwise: docs/design/queue.md,
+  // "Durability, per operation") and calls done (attributes decoded, MD5s,
+  // receipt handles). Unset: on the
   // thread that completes the commit — the database writer, which every
   // write waits for. A server passes its connection's I/O thread. Must run
   // its argument exactly once; it may outlive the engine (it uses none).

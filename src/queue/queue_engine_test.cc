@@ -116,6 +116,7 @@ class QueueEngineTest : public ::testing::Test {
     db_.reset();
     db::Options options;
     options.path = (dir_ / "test.db").string();
+    options.wal_sync_for_test = wal_sync_for_test_;
     auto db = db::Database::Open(options);
     ASSERT_TRUE(db.ok()) << db.status().ToString();
     db_ = std::move(*db);
@@ -271,6 +272,8 @@ class QueueEngineTest : public ::testing::Test {
 
   std::filesystem::path dir_;
   EngineOptions engine_options_;  // Reopen() applies changes
+  // db::Options::wal_sync_for_test, which Reopen() applies.
+  std::function<Status(const std::function<Status()>&)> wal_sync_for_test_;
   ManualClock clock_;
   std::unique_ptr<db::Database> db_;
   std::unique_ptr<QueueEngine> engine_;
@@ -1274,6 +1277,104 @@ TEST_F(QueueEngineTest, DelaysFromQueueAndMessage) {
   bad.body = "x";
   bad.delay_seconds = 901;
   EXPECT_EQ(engine_->Send("q", bad).status().detail(), "InvalidParameterValue");
+}
+
+// A queue engine whose WAL syncs the test holds until it releases them.
+class HeldSyncQueueTest : public QueueEngineTest {
+ protected:
+  void SetUp() override {
+    wal_sync_for_test_ = [this](const std::function<Status()>& sync) -> Status {
+      std::unique_lock lock(sync_mu_);
+      ++syncs_started_;
+      sync_cv_.notify_all();
+      sync_cv_.wait(lock, [&] { return syncs_released_ >= syncs_started_; });
+      return sync();
+    };
+    QueueEngineTest::SetUp();
+    ReleaseAllSyncs(true);
+    Create("q");
+    ASSERT_FALSE(Send("q", "old").empty());  // durable: counted, receivable
+    ReleaseAllSyncs(false);
+  }
+  void TearDown() override {
+    ReleaseAllSyncs(true);
+    QueueEngineTest::TearDown();
+  }
+  // true: every sync passes from now on; false: the next ones are held.
+  void ReleaseAllSyncs(bool all) {
+    std::lock_guard lock(sync_mu_);
+    syncs_released_ = all ? (1 << 30) : syncs_started_;
+    sync_cv_.notify_all();
+  }
+  // Waits until `n` syncs in all have started (from SetUp's end), then lets them finish.
+  void ReleaseSyncs(int n) {
+    std::unique_lock lock(sync_mu_);
+    ASSERT_TRUE(sync_cv_.wait_for(lock, 10s, [&] { return syncs_started_ >= base_ + n; }));
+    syncs_released_ = base_ + n;
+    sync_cv_.notify_all();
+  }
+  void WaitForSyncs(int n) {
+    std::unique_lock lock(sync_mu_);
+    ASSERT_TRUE(sync_cv_.wait_for(lock, 10s, [&] { return syncs_started_ >= base_ + n; }));
+  }
+  // A write whose sync is then held (sync number n since SetUp).
+  void HoldASync(int n) {
+    db_->WriteAsync([](db::Txn&) { return Status::Ok(); }, [](Status) {});
+    WaitForSyncs(n);
+  }
+  void MarkBase() {
+    std::lock_guard lock(sync_mu_);
+    base_ = syncs_started_;
+  }
+
+  std::mutex sync_mu_;
+  std::condition_variable sync_cv_;
+  int syncs_started_ = 0;
+  int syncs_released_ = 1 << 30;
+  int base_ = 0;
+};
+
+// A receive from a standard queue is acknowledged once its commit returns,
+// before the WAL's sync (docs/design/queue.md, "Durability, per operation").
+TEST_F(HeldSyncQueueTest, AReceiveIsAcknowledgedAtItsCommitBeforeTheSync) {
+  MarkBase();
+  HoldASync(1);
+  auto pending = ReceiveAsync("q", 10, 30);  // runs behind the held sync
+  ReleaseSyncs(1);  // the syncer commits the receive and starts its sync, held
+  WaitForSyncs(2);
+  ASSERT_EQ(pending.wait_for(10s), std::future_status::ready);  // sync 2 still held
+  auto got = pending.get();
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  ASSERT_EQ(got->size(), 1u);
+  EXPECT_EQ((*got)[0].body, "old");
+}
+
+// ... unless it took a message sent in its own transaction: that one is
+// handed out only once its send is durable.
+TEST_F(HeldSyncQueueTest, AReceiveOfAMessageSentInItsOwnTransactionWaitsForTheSync) {
+  MarkBase();
+  HoldASync(1);
+  // Sent and received in the transaction that is open behind the held sync.
+  std::promise<Status> sent;
+  db_->WriteAsync(
+      [&](db::Txn& txn) -> Status {
+        SendRequest r;
+        r.body = "new";
+        return engine_->SendInTransaction(txn, "q", std::move(r)).status();
+      },
+      [&](Status st) { sent.set_value(std::move(st)); });
+  auto pending = ReceiveAsync("q", 10, 30);
+  ReleaseSyncs(1);
+  WaitForSyncs(2);  // their commit's sync, held
+  EXPECT_EQ(pending.wait_for(200ms), std::future_status::timeout);
+  ReleaseSyncs(2);
+  EXPECT_TRUE(sent.get_future().get().ok());
+  ASSERT_EQ(pending.wait_for(10s), std::future_status::ready);
+  auto got = pending.get();
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  std::vector<std::string> bodies;
+  for (const auto& m : *got) bodies.push_back(m.body);
+  EXPECT_EQ(bodies, (std::vector<std::string>{"old", "new"}));
 }
 
 TEST_F(QueueEngineTest, RetentionExpiresMessages) {
