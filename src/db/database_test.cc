@@ -1037,6 +1037,51 @@ TEST_F(HeldSyncTest, ALoneCommittedAckCallerDoesNotWaitForTheSync) {
   EXPECT_TRUE(WaitFor([&] { return SyncsStarted() == 2; }));  // its sync still runs (held)
 }
 
+// A kCommitted caller can take the durable acknowledgement back from inside
+// its function; callers of one transaction share its number, the next
+// transaction has another.
+TEST_F(HeldSyncTest, ACommittedAckCallerMayRequireTheDurableOneAndSeesItsTransactionNumber) {
+  std::promise<Status> first, second;
+  std::atomic<uint64_t> first_number{0}, second_number{0}, third_number{0};
+  InsertAsync("a", [&](Status st) { first.set_value(std::move(st)); });
+  ASSERT_TRUE(WaitFor([&] { return SyncsStarted() == 2; }));  // a's sync, held
+  std::atomic<int> ran{0};
+  db_->WriteAsync(
+      [&](Txn& txn) -> Status {
+        first_number = txn.TransactionNumber();
+        txn.RequireDurableAck();
+        ++ran;
+        return txn.Exec("INSERT INTO kv(k) VALUES('b')");
+      },
+      [&](Status st) { second.set_value(std::move(st)); }, Database::CallerUndo::kSavepoint,
+      Database::Ack::kCommitted);
+  db_->WriteAsync(
+      [&](Txn& txn) -> Status {
+        second_number = txn.TransactionNumber();
+        ++ran;
+        return Status::Ok();
+      },
+      [](Status) {});
+  ASSERT_TRUE(WaitFor([&] { return ran.load() == 2; }));
+  ReleaseSyncs(2);
+  EXPECT_TRUE(first.get_future().get().ok());
+  ASSERT_TRUE(WaitFor([&] { return SyncsStarted() == 3; }));  // b's commit's sync, held
+  auto second_done = second.get_future();
+  EXPECT_EQ(second_done.wait_for(std::chrono::milliseconds(100)), std::future_status::timeout);
+  ReleaseSyncs(3);
+  EXPECT_TRUE(second_done.get().ok());
+  std::thread releaser([this] { ReleaseSyncs(4); });
+  ASSERT_TRUE(db_->Write([&](Txn& txn) -> Status {
+                   third_number = txn.TransactionNumber();
+                   return Status::Ok();
+                 })
+                  .ok());
+  releaser.join();
+  EXPECT_NE(first_number.load(), 0u);
+  EXPECT_EQ(first_number.load(), second_number.load());
+  EXPECT_NE(third_number.load(), first_number.load());
+}
+
 // A kCommitted caller whose own change fails hears of it like any other.
 TEST_F(HeldSyncTest, ACommittedAckCallerThatFailsIsNotAcknowledgedAsDone) {
   std::promise<Status> failing;
