@@ -75,8 +75,14 @@ void AddDelimiter(pugi::xml_node root, const S3Request& request, bool url) {
 
 }  // namespace
 
+// Whole seconds, as S3 shows every time it stores (".000Z"): objects keep
+// milliseconds here, but HEAD's Last-Modified has whole seconds, and a
+// listing that disagreed with it made `aws s3 sync --exact-timestamps`
+// download every object again on every run (the CLI sets a file's mtime
+// from the whole-second header and compares it with the listing).
 std::string XmlTime(int64_t millis) {
-  return FormatIso8601Millis(SysTime(std::chrono::milliseconds(millis)));
+  const int64_t seconds = millis >= 0 ? millis / 1000 : (millis - 999) / 1000;
+  return FormatIso8601Millis(SysTime(std::chrono::seconds(seconds)));
 }
 
 Result<std::string> DecodeContinuationToken(std::string_view token) {

@@ -42,6 +42,8 @@ TEST_F(ListOpsTest, V2Shape) {
   EXPECT_EQ(std::string(first.child_value("StorageClass")), "STANDARD");
   EXPECT_TRUE(first.child("Owner").child("ID"));
   EXPECT_EQ(std::string(first.child_value("LastModified")).size(), 24u);
+  // Whole seconds, as HEAD's Last-Modified has them.
+  EXPECT_TRUE(std::string(first.child_value("LastModified")).ends_with(".000Z"));
   // Without fetch-owner, V2 has no Owner.
   auto plain = Xml(Call("GET", "/lst?list-type=2")->BodyText());
   EXPECT_FALSE(plain.child("ListBucketResult").child("Contents").child("Owner"));

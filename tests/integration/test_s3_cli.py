@@ -76,6 +76,11 @@ class AwsCliTest(unittest.TestCase):
         # A second sync uploads nothing new.
         again = aws("s3", "sync", src, f"s3://{self.bucket}/tree/").stdout
         self.assertNotIn("upload:", again)
+        # Listing and HEAD agree on times to the second: with --exact-timestamps a synced
+        # copy is not downloaded again.
+        aws("s3", "sync", "--exact-timestamps", f"s3://{self.bucket}/tree/", back)
+        again = aws("s3", "sync", "--exact-timestamps", f"s3://{self.bucket}/tree/", back).stdout
+        self.assertNotIn("download:", again)
         aws("s3", "rm", "--recursive", f"s3://{self.bucket}/tree/")
         self.assertEqual(aws("s3", "ls", "--recursive", f"s3://{self.bucket}/",
                              check=False).stdout.strip(), "")
