@@ -53,6 +53,8 @@ constexpr std::array kErrors = {
     ErrorEntry{"InvalidBucketName", Code::kInvalidArgument, 400,
                "The specified bucket is not valid."},
     ErrorEntry{"KeyTooLongError", Code::kInvalidArgument, 400, "Your key is too long"},
+    ErrorEntry{"MetadataTooLarge", Code::kInvalidArgument, 400,
+               "Your metadata headers exceed the maximum allowed metadata size."},
     ErrorEntry{"InvalidDigest", Code::kInvalidArgument, 400,
                "The Content-MD5 you specified was invalid."},
     ErrorEntry{"BadDigest", Code::kInvalidArgument, 400,

@@ -14,6 +14,7 @@ namespace imgbatch::s3 {
 namespace {
 
 constexpr std::string_view kMetaPrefix = "x-amz-meta-";
+constexpr size_t kMaxUserMetadataBytes = 2048;
 constexpr size_t kMd5Bytes = 16;
 
 // Response header overrides a GET may ask for with query parameters.
@@ -266,6 +267,12 @@ Result<store::PutOptions> PutOptionsFromHeaders(const S3Request& request) {
     }
   }
   std::sort(options.user_metadata.begin(), options.user_metadata.end());
+  // S3's user guide ("Working with object metadata"): at most 2 KB, counted
+  // as the bytes of every key (without x-amz-meta-) and value.
+  size_t metadata_bytes = 0;
+  for (const auto& [name, value] : options.user_metadata)
+    metadata_bytes += name.size() + value.size();
+  if (metadata_bytes > kMaxUserMetadataBytes) return S3Status("MetadataTooLarge");
   if (auto md5 = request.Header("Content-MD5")) {
     std::optional<std::string> raw = Base64Decode(Trim(*md5));
     if (!raw || raw->size() != kMd5Bytes) return S3Status("InvalidDigest");

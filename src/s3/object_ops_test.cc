@@ -93,6 +93,22 @@ TEST_F(ObjectOpsTest, FullDiskAnswersServiceUnavailable) {
   EXPECT_EQ(ObjectCount("full"), 0u);
 }
 
+// User metadata: at most 2 KB of keys (without x-amz-meta-) and values.
+TEST_F(ObjectOpsTest, UserMetadataOverTwoKilobytesIsMetadataTooLarge) {
+  // "k" + 2047 bytes: exactly 2,048.
+  auto at_limit =
+      Call("PUT", "/bkt/meta-ok", With({{"x-amz-meta-k", std::string(2047, 'v')}}), "x");
+  EXPECT_EQ(at_limit->response().status, 200) << at_limit->BodyText();
+  auto over = Call(
+      "PUT", "/bkt/meta-big",
+      With({{"x-amz-meta-k", std::string(1024, 'v')}, {"x-amz-meta-j", std::string(1024, 'v')}}),
+      "x");
+  EXPECT_EQ(over->response().status, 400);
+  EXPECT_NE(over->BodyText().find("<Code>MetadataTooLarge</Code>"), std::string::npos)
+      << over->BodyText();
+  EXPECT_EQ(Call("HEAD", "/bkt/meta-big")->response().status, 404);
+}
+
 TEST_F(ObjectOpsTest, DefaultContentTypeIsBinaryOctetStream) {
   Put("bkt", "plain", "x");
   EXPECT_EQ(Header(*Call("GET", "/bkt/plain"), "Content-Type"), "binary/octet-stream");

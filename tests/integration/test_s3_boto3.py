@@ -72,6 +72,15 @@ class S3Boto3Test(unittest.TestCase):
             self.s3.get_object(Bucket=self.bucket, Key="dir/a b+c.bin")
         self.assertEqual(error_code(cm.exception), "NoSuchKey")
 
+    def test_user_metadata_is_at_most_two_kilobytes(self):
+        self.s3.put_object(Bucket=self.bucket, Key="ok", Body=b"x",
+                           Metadata={"k": "v" * 2047})  # 2,048 bytes of key and value
+        with self.assertRaises(ClientError) as cm:
+            self.s3.put_object(Bucket=self.bucket, Key="big", Body=b"x",
+                               Metadata={"a": "x" * 2100})
+        self.assertEqual(cm.exception.response["Error"]["Code"], "MetadataTooLarge")
+        self.assertEqual(cm.exception.response["ResponseMetadata"]["HTTPStatusCode"], 400)
+
     def test_small_object_inline_and_empty_object(self):
         self.s3.put_object(Bucket=self.bucket, Key="small", Body=b"hello")
         self.assertEqual(self.s3.get_object(Bucket=self.bucket, Key="small")["Body"].read(),
