@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -29,6 +30,14 @@ using QueryParams = std::vector<std::pair<std::string, std::string>>;
 QueryParams ParseQuery(std::string_view query, bool plus_as_space = false);
 // The first value of a name, if present.
 std::optional<std::string> QueryGet(const QueryParams& params, std::string_view name);
+
+// Hashes std::string and std::string_view alike: with std::equal_to<>, an
+// unordered container keyed by std::string is searched with a string_view
+// without building a std::string for it (hot-path caches).
+struct StringViewHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
 
 std::string ToLower(std::string_view s);
 bool IEquals(std::string_view a, std::string_view b);

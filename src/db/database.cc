@@ -21,6 +21,7 @@
 #include <unordered_map>
 #include <utility>
 
+#include "common/strings.h"
 #include "db/wal_write_combining_vfs.h"
 
 namespace imgbatch::db {
@@ -75,14 +76,6 @@ Status ExecRaw(sqlite3* db, std::string_view sql) {
   Status st = FromSqlite(rc, db, "exec");
   return Status(st.code(), message + " (in: " + text.substr(0, 120) + ")");
 }
-
-// Hashes std::string and std::string_view alike, so the statement cache is
-// searched with the caller's SQL text without building a std::string for it
-// (a lookup per statement per caller on the writer's hot path).
-struct SqlTextHash {
-  using is_transparent = void;
-  size_t operator()(std::string_view sql) const { return std::hash<std::string_view>{}(sql); }
-};
 
 // One SQLite connection with its prepared-statement cache. Not thread-safe:
 // owned by the writer thread or checked out of the read pool by one caller.
@@ -172,7 +165,9 @@ class Connection final : public Conn {
 
  private:
   sqlite3* db_;
-  std::unordered_map<std::string, sqlite3_stmt*, SqlTextHash, std::equal_to<>> cache_;
+  // Searched with the caller's SQL text as is: a lookup per statement per
+  // caller on the writer's hot path.
+  std::unordered_map<std::string, sqlite3_stmt*, StringViewHash, std::equal_to<>> cache_;
   std::vector<sqlite3_stmt*> handed_out_;
   bool in_write_ = false;
   bool durable_ack_required_ = false;

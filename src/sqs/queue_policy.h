@@ -20,6 +20,7 @@
 
 #include "auth/policy.h"
 #include "common/status.h"
+#include "common/strings.h"
 
 namespace imgbatch::sqs {
 
@@ -39,13 +40,9 @@ class QueuePolicies {
     std::shared_ptr<const std::string> text;
     std::shared_ptr<const auth::Policy> policy;
   };
-  // Transparent, so a lookup by the request's string_view allocates nothing.
-  struct NameHash {
-    using is_transparent = void;
-    size_t operator()(std::string_view name) const { return std::hash<std::string_view>{}(name); }
-  };
   std::mutex mu_;
-  std::unordered_map<std::string, Parsed, NameHash, std::equal_to<>> cache_;
+  // Looked up by the request's queue name as is (no string per request).
+  std::unordered_map<std::string, Parsed, StringViewHash, std::equal_to<>> cache_;
 };
 
 }  // namespace imgbatch::sqs
