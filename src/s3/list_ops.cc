@@ -81,8 +81,8 @@ void AddDelimiter(pugi::xml_node root, const S3Request& request, bool url) {
 // download every object again on every run (the CLI sets a file's mtime
 // from the whole-second header and compares it with the listing).
 std::string XmlTime(int64_t millis) {
-  const int64_t seconds = millis >= 0 ? millis / 1000 : (millis - 999) / 1000;
-  return FormatIso8601Millis(SysTime(std::chrono::seconds(seconds)));
+  return FormatIso8601Millis(
+      std::chrono::floor<std::chrono::seconds>(SysTime(std::chrono::milliseconds(millis))));
 }
 
 Result<std::string> DecodeContinuationToken(std::string_view token) {
