@@ -677,19 +677,24 @@ CommittedGroup DatabaseImpl::CommitOpen(CommittedGroup& open) {
   return g;
 }
 
+// Runs a committed transaction's OnCommit hooks, in order.
+void RunHooks(const std::vector<std::function<void()>>& hooks) {
+  for (const auto& fn : hooks) {
+    try {
+      fn();
+    } catch (...) {
+      // The commit stands; a throwing hook must not take the thread down.
+    }
+  }
+}
+
 // Completes a just committed group's Ack::kCommitted callers that
 // succeeded, after their own OnCommit hooks; FinishGroup skips them.
 void DatabaseImpl::CompleteAtCommit(CommittedGroup& g) {
   if (!g.committed) return;
   for (const PendingPtr& p : g.callers) {
     if (p->ack != Ack::kCommitted || !p->result.ok()) continue;
-    for (auto& fn : p->on_committed) {
-      try {
-        fn();
-      } catch (...) {
-        // The commit stands; a throwing hook must not take the thread down.
-      }
-    }
+    RunHooks(p->on_committed);
     p->on_committed.clear();
     p->completed_at_commit = true;
     Complete(*p);
@@ -706,13 +711,7 @@ void DatabaseImpl::FinishGroup(CommittedGroup& g, const Status& synced) {
       if (!p->completed_at_commit) p->result = synced;
     }
   } else if (g.committed) {
-    for (auto& fn : g.on_durable) {
-      try {
-        fn();
-      } catch (...) {
-        // The commit stands; a throwing hook must not take the thread down.
-      }
-    }
+    RunHooks(g.on_durable);
   }
   {
     std::lock_guard lock(queue_mutex_);
