@@ -41,12 +41,6 @@ void AddContentsEntry(pugi::xml_node node, const store::ObjectMeta& object, bool
   AddText(node, "StorageClass", "STANDARD");
 }
 
-void AddCommonPrefixes(pugi::xml_node root, const std::vector<std::string>& prefixes, bool url) {
-  for (const std::string& prefix : prefixes) {
-    AddText(root.append_child("CommonPrefixes"), "Prefix", ListEncode(url, prefix));
-  }
-}
-
 struct ListParams {
   store::ListRequest store;
   bool url = false;
@@ -65,12 +59,6 @@ Result<ListParams> CommonListParams(const OpContext& ctx) {
 void AddOptional(pugi::xml_node root, const char* name, const std::optional<std::string>& value,
                  bool url) {
   if (value) AddText(root, name, ListEncode(url, *value));
-}
-
-// S3 leaves an empty delimiter out of the response, as if none was given.
-void AddDelimiter(pugi::xml_node root, const S3Request& request, bool url) {
-  std::optional<std::string> delimiter = request.Param("delimiter");
-  if (delimiter && !delimiter->empty()) AddText(root, "Delimiter", ListEncode(url, *delimiter));
 }
 
 }  // namespace
@@ -119,6 +107,18 @@ Result<bool> ParseUrlEncoding(const S3Request& request) {
 
 std::string ListEncode(bool url, std::string_view value) {
   return url ? UriEncode(value, /*encode_slash=*/false) : std::string(value);
+}
+
+void AddCommonPrefixes(pugi::xml_node root, const std::vector<std::string>& prefixes, bool url) {
+  for (const std::string& prefix : prefixes) {
+    AddText(root.append_child("CommonPrefixes"), "Prefix", ListEncode(url, prefix));
+  }
+}
+
+// S3 leaves an empty delimiter out of the response, as if none was given.
+void AddDelimiter(pugi::xml_node root, const S3Request& request, bool url) {
+  std::optional<std::string> delimiter = request.Param("delimiter");
+  if (delimiter && !delimiter->empty()) AddText(root, "Delimiter", ListEncode(url, *delimiter));
 }
 
 void AddOwner(pugi::xml_node parent, const char* name, const S3Context& s3) {

@@ -269,6 +269,7 @@ OpResult ListMultipartUploads(const OpContext& ctx) {
   store::ListUploadsRequest list;
   IMGBATCH_ASSIGN_OR_RETURN(list.max_uploads, ParseMaxParam(request, "max-uploads", 1000));
   list.prefix = request.Param("prefix").value_or("");
+  list.delimiter = request.Param("delimiter").value_or("");
   list.key_marker = request.Param("key-marker").value_or("");
   list.upload_id_marker = request.Param("upload-id-marker").value_or("");
   IMGBATCH_ASSIGN_OR_RETURN(store::ListUploadsResult result,
@@ -282,6 +283,7 @@ OpResult ListMultipartUploads(const OpContext& ctx) {
     AddText(root, "NextKeyMarker", ListEncode(url, result.next_key_marker));
     AddText(root, "NextUploadIdMarker", result.next_upload_id_marker);
   }
+  AddDelimiter(root, request, url);
   AddText(root, "Prefix", ListEncode(url, list.prefix));
   if (url) AddText(root, "EncodingType", "url");
   AddNumber(root, "MaxUploads", static_cast<uint64_t>(list.max_uploads));
@@ -297,6 +299,7 @@ OpResult ListMultipartUploads(const OpContext& ctx) {
     AddUploadChecksumElements(upload.options.checksum_algorithm,
                               upload.options.full_object_checksum, node);
   }
+  AddCommonPrefixes(root, result.common_prefixes, url);
   return XmlResponse(doc);
 }
 

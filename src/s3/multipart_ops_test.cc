@@ -117,6 +117,22 @@ TEST_F(MultipartOpsTest, EndToEnd) {
   EXPECT_FALSE(none.child("ListMultipartUploadsResult").child("Upload"));
 }
 
+TEST_F(MultipartOpsTest, ListMultipartUploadsGroupsByDelimiter) {
+  Create("dir/ab.bin");
+  Create("top.bin");
+  auto listed = Call("GET", "/mpu?uploads&delimiter=%2F&encoding-type=url");
+  ASSERT_EQ(listed->response().status, 200) << listed->BodyText();
+  auto doc = Xml(listed->BodyText());
+  auto root = doc.child("ListMultipartUploadsResult");
+  EXPECT_EQ(std::string(root.child_value("Delimiter")), "/");
+  EXPECT_EQ(std::string(root.child("CommonPrefixes").child_value("Prefix")), "dir/");
+  EXPECT_EQ(std::string(root.child("Upload").child_value("Key")), "top.bin");
+  EXPECT_FALSE(root.child("Upload").next_sibling("Upload"));
+  auto plain = Xml(Call("GET", "/mpu?uploads")->BodyText());
+  EXPECT_FALSE(plain.child("ListMultipartUploadsResult").child("Delimiter"));
+  EXPECT_FALSE(plain.child("ListMultipartUploadsResult").child("CommonPrefixes"));
+}
+
 TEST_F(MultipartOpsTest, PartNumberMustBeInRange) {
   std::string id = Create("k");
   for (const char* n : {"0", "10001", "x", "-1"}) {

@@ -172,6 +172,10 @@ Result<std::string> DecodeContinuationToken(std::string_view token);
 Result<bool> ParseUrlEncoding(const S3Request& request);
 // The key or prefix as sent in a listing: URL-encoded when asked.
 std::string ListEncode(bool url, std::string_view value);
+// <CommonPrefixes><Prefix>…</Prefix></CommonPrefixes>, one per prefix.
+void AddCommonPrefixes(pugi::xml_node root, const std::vector<std::string>& prefixes, bool url);
+// <Delimiter> when the request gave a non-empty one.
+void AddDelimiter(pugi::xml_node root, const S3Request& request, bool url);
 // <Owner><ID/><DisplayName/></Owner> (also Initiator).
 void AddOwner(pugi::xml_node parent, const char* name, const S3Context& s3);
 

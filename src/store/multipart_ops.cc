@@ -434,6 +434,24 @@ Result<ListPartsResult> StoreImpl::ListParts(const std::string& bucket, const st
   return result;
 }
 
+namespace {
+
+// Columns: upload_id, key, initiated_ms, checksum_algorithm, attrs, full_object_checksum.
+MultipartUpload RowToUpload(db::Statement& q, const std::string& bucket, std::string key) {
+  MultipartUpload u;
+  u.upload_id = q.ColumnText(0);
+  u.bucket = bucket;
+  u.key = std::move(key);
+  u.initiated_ms = q.ColumnInt(2);
+  u.options.checksum_algorithm = static_cast<ChecksumAlgorithm>(q.ColumnInt(3));
+  u.options.full_object_checksum = q.ColumnInt(5) != 0;
+  if (std::optional<ObjectAttrs> attrs = DecodeAttrs(q.ColumnText(4)))
+    ApplyAttrs(*attrs, u.options);
+  return u;
+}
+
+}  // namespace
+
 Result<ListUploadsResult> StoreImpl::ListMultipartUploads(const std::string& bucket,
                                                           const ListUploadsRequest& request) {
   if (!IsValidBucketName(bucket)) return NoSuchBucket(bucket);
@@ -441,42 +459,73 @@ Result<ListUploadsResult> StoreImpl::ListMultipartUploads(const std::string& buc
     return InvalidArgument("max-uploads must be non-negative").WithDetail("InvalidArgument");
   }
   const int limit = std::min(request.max_uploads, kMaxListUploads);
+  const std::string& prefix = request.prefix;
+  const std::string& delimiter = request.delimiter;
   ListUploadsResult result;
   IMGBATCH_RETURN_IF_ERROR(db().Read([&](db::Conn& conn) -> Status {
+    result = ListUploadsResult();
     IMGBATCH_RETURN_IF_ERROR(BucketExists(conn, bucket));
     // Order: key, then upload id. With only a key marker, S3 lists keys after
     // it; with an upload id marker too, later uploads of the marker key first.
-    IMGBATCH_ASSIGN_OR_RETURN(
-        auto q, conn.Prepare("SELECT upload_id, key, initiated_ms, checksum_algorithm, attrs, "
-                             "full_object_checksum FROM uploads WHERE bucket=?1 AND key>=?2 AND "
-                             "(key>?3 OR (key=?3 AND ?4<>'' AND "
-                             "upload_id>?4)) ORDER BY key, upload_id LIMIT ?5"));
-    q.Bind(1, bucket).Bind(2, request.prefix).Bind(3, request.key_marker);
-    q.Bind(4, request.upload_id_marker).Bind(5, int64_t{limit + 1});
-    while (true) {
-      IMGBATCH_ASSIGN_OR_RETURN(bool row, q.Step());
-      if (!row) break;
-      std::string key = q.ColumnText(1);
-      if (key.compare(0, request.prefix.size(), request.prefix) != 0) break;
-      if (result.uploads.size() == static_cast<size_t>(limit)) {
-        result.truncated = true;
-        break;
+    static const char* kQuery =
+        "SELECT upload_id, key, initiated_ms, checksum_algorithm, attrs, full_object_checksum "
+        "FROM uploads WHERE bucket=?1 AND key>=?2 AND (key>?3 OR (key=?3 AND ?4<>'' AND "
+        "upload_id>?4)) ORDER BY key, upload_id LIMIT ?5";
+    std::string key_cursor = request.key_marker;
+    std::string upload_id_cursor = request.upload_id_marker;
+    int count = 0;
+    bool done = false;
+    while (!done) {
+      const int batch = std::max(limit - count + 1, 8);
+      IMGBATCH_ASSIGN_OR_RETURN(auto q, conn.Prepare(kQuery));
+      q.Bind(1, bucket).Bind(2, prefix).Bind(3, key_cursor).Bind(4, upload_id_cursor);
+      q.Bind(5, int64_t{batch});
+      int rows = 0;
+      bool seeked = false;
+      while (true) {
+        IMGBATCH_ASSIGN_OR_RETURN(bool row, q.Step());
+        if (!row) break;
+        ++rows;
+        std::string key = q.ColumnText(1);
+        if (key.compare(0, prefix.size(), prefix) != 0) {  // past the prefix range
+          done = true;
+          break;
+        }
+        if (count == limit) {  // one more entry exists
+          result.truncated = true;
+          done = true;
+          break;
+        }
+        size_t pos = delimiter.empty() ? std::string::npos : key.find(delimiter, prefix.size());
+        if (pos != std::string::npos) {
+          std::string common = key.substr(0, pos + delimiter.size());
+          // Seek past every upload under this common prefix (keys are UTF-8,
+          // which never has the byte 0xFF). A key marker inside it means the
+          // prefix was listed on an earlier page.
+          key_cursor = common + '\xff';
+          upload_id_cursor.clear();
+          seeked = true;
+          if (common > request.key_marker) {
+            result.common_prefixes.push_back(common);
+            result.next_key_marker = std::move(common);
+            result.next_upload_id_marker.clear();
+            ++count;
+          }
+          break;
+        }
+        MultipartUpload upload = RowToUpload(q, bucket, std::move(key));
+        key_cursor = upload.key;
+        upload_id_cursor = upload.upload_id;
+        result.next_key_marker = upload.key;
+        result.next_upload_id_marker = upload.upload_id;
+        result.uploads.push_back(std::move(upload));
+        ++count;
       }
-      MultipartUpload u;
-      u.upload_id = q.ColumnText(0);
-      u.bucket = bucket;
-      u.key = std::move(key);
-      u.initiated_ms = q.ColumnInt(2);
-      u.options.checksum_algorithm = static_cast<ChecksumAlgorithm>(q.ColumnInt(3));
-      u.options.full_object_checksum = q.ColumnInt(5) != 0;
-      if (std::optional<ObjectAttrs> attrs = DecodeAttrs(q.ColumnText(4))) {
-        ApplyAttrs(*attrs, u.options);
-      }
-      result.uploads.push_back(std::move(u));
+      if (!seeked && rows < batch) done = true;
     }
-    if (result.truncated && !result.uploads.empty()) {
-      result.next_key_marker = result.uploads.back().key;
-      result.next_upload_id_marker = result.uploads.back().upload_id;
+    if (!result.truncated) {
+      result.next_key_marker.clear();
+      result.next_upload_id_marker.clear();
     }
     return Status::Ok();
   }));

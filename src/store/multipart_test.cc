@@ -339,17 +339,17 @@ TEST_F(MultipartTest, ListUploadsAndAbort) {
   ASSERT_TRUE(all.ok());
   ASSERT_EQ(all->uploads.size(), 4u);
   EXPECT_EQ(all->uploads[0].key, "a/1");
-  auto prefixed = store_->ListMultipartUploads("bkt", {"a/", "", "", 1000});
+  auto prefixed = store_->ListMultipartUploads("bkt", {"a/", "", "", 1000, ""});
   EXPECT_EQ(prefixed->uploads.size(), 3u);
-  auto page = store_->ListMultipartUploads("bkt", {"", "", "", 2});
+  auto page = store_->ListMultipartUploads("bkt", {"", "", "", 2, ""});
   ASSERT_EQ(page->uploads.size(), 2u);
   EXPECT_TRUE(page->truncated);
   auto next = store_->ListMultipartUploads(
-      "bkt", {"", page->next_key_marker, page->next_upload_id_marker, 1000});
+      "bkt", {"", page->next_key_marker, page->next_upload_id_marker, 1000, ""});
   ASSERT_EQ(next->uploads.size(), 2u);
   EXPECT_EQ(next->uploads[1].key, "b");
   EXPECT_FALSE(next->truncated);
-  auto after_key = store_->ListMultipartUploads("bkt", {"", "a/2", "", 1000});
+  auto after_key = store_->ListMultipartUploads("bkt", {"", "a/2", "", 1000, ""});
   ASSERT_EQ(after_key->uploads.size(), 1u);
 
   ASSERT_TRUE(Part("b", ids[3], 1, Pattern(1000)).ok());
@@ -361,6 +361,43 @@ TEST_F(MultipartTest, ListUploadsAndAbort) {
   EXPECT_EQ(store_->AbortMultipartUpload("bkt", "b", ids[3]).detail(), "NoSuchUpload");
   EXPECT_EQ(store_->ListMultipartUploads("bkt", {})->uploads.size(), 3u);
   EXPECT_EQ(store_->ListMultipartUploads("nobkt", {}).status().detail(), "NoSuchBucket");
+}
+
+// With a delimiter, uploads under one prefix roll up into a common prefix that
+// counts once against max-uploads, and paging resumes after it.
+TEST_F(MultipartTest, ListUploadsRollsUpCommonPrefixesAcrossPages) {
+  for (const char* key : {"a/1", "a/2", "b", "c/x/1", "c/y", "d"}) Begin(key);
+  ListUploadsRequest request;
+  request.delimiter = "/";
+  auto all = store_->ListMultipartUploads("bkt", request);
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(all->common_prefixes, (std::vector<std::string>{"a/", "c/"}));
+  ASSERT_EQ(all->uploads.size(), 2u);
+  EXPECT_EQ(all->uploads[0].key, "b");
+  EXPECT_EQ(all->uploads[1].key, "d");
+  EXPECT_FALSE(all->truncated);
+
+  std::vector<std::string> entries;
+  request.max_uploads = 1;
+  for (int page = 0; page < 10; ++page) {
+    auto listed = store_->ListMultipartUploads("bkt", request);
+    ASSERT_TRUE(listed.ok());
+    ASSERT_EQ(listed->uploads.size() + listed->common_prefixes.size(), 1u);
+    entries.push_back(listed->uploads.empty() ? listed->common_prefixes[0]
+                                              : listed->uploads[0].key);
+    if (!listed->truncated) break;
+    request.key_marker = listed->next_key_marker;
+    request.upload_id_marker = listed->next_upload_id_marker;
+  }
+  EXPECT_EQ(entries, (std::vector<std::string>{"a/", "b", "c/", "d"}));
+
+  request = {};
+  request.prefix = "c/";
+  request.delimiter = "/";
+  auto nested = store_->ListMultipartUploads("bkt", request);
+  EXPECT_EQ(nested->common_prefixes, (std::vector<std::string>{"c/x/"}));
+  ASSERT_EQ(nested->uploads.size(), 1u);
+  EXPECT_EQ(nested->uploads[0].key, "c/y");
 }
 
 TEST_F(MultipartTest, CompleteOverwritesExistingObject) {

@@ -229,10 +229,12 @@ struct ListUploadsRequest {
   std::string key_marker;
   std::string upload_id_marker;
   int max_uploads = 1000;
+  std::string delimiter;  // uploads whose key has it after prefix roll up into a common prefix
 };
 
 struct ListUploadsResult {
   std::vector<MultipartUpload> uploads;
+  std::vector<std::string> common_prefixes;  // each counts as one entry against max_uploads
   bool truncated = false;
   std::string next_key_marker, next_upload_id_marker;
 };

@@ -191,6 +191,20 @@ class S3Boto3Test(unittest.TestCase):
             self.s3.list_parts(Bucket=self.bucket, Key="gone", UploadId=up2["UploadId"])
         self.assertEqual(error_code(cm.exception), "NoSuchUpload")
 
+    def test_list_multipart_uploads_rolls_up_common_prefixes(self):
+        ids = [self.s3.create_multipart_upload(Bucket=self.bucket, Key=k)["UploadId"]
+               for k in ("mp/a/1", "mp/a/2", "mp/b", "mp/c/x")]
+        pages = self.s3.get_paginator("list_multipart_uploads").paginate(
+            Bucket=self.bucket, Prefix="mp/", Delimiter="/", PaginationConfig={"PageSize": 1})
+        entries = []
+        for page in pages:
+            self.assertEqual(page["Delimiter"], "/")
+            entries += [u["Key"] for u in page.get("Uploads", [])]
+            entries += [p["Prefix"] for p in page.get("CommonPrefixes", [])]
+        self.assertEqual(entries, ["mp/a/", "mp/b", "mp/c/"])
+        for key, uid in zip(("mp/a/1", "mp/a/2", "mp/b", "mp/c/x"), ids):
+            self.s3.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=uid)
+
     def test_listings_give_the_uploads_checksum_type(self):
         # ListParts and ListMultipartUploads repeat what CreateMultipartUpload
         # answered, so a resumed transfer knows how to finish the upload.
