@@ -94,6 +94,7 @@ Result<HttpResponse> AwsHttpClient::Attempt(const std::string& scheme, const std
   http.headers.emplace_back("host", authority);
   http.body = request.body;
   http.timeout = request.timeout;
+  http.max_response_bytes = request.max_response_bytes;
   std::string payload_hash =
       request.unsigned_payload ? std::string(kUnsignedPayload) : Sha256Hex(request.body);
   auth::SignRequest(request.method, request.path, request.query, http.headers, payload_hash,

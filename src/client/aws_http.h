@@ -48,6 +48,7 @@ struct AwsRequest {
   std::string body;
   bool unsigned_payload = false;  // sign with UNSIGNED-PAYLOAD instead of the body hash
   std::chrono::milliseconds timeout{0};
+  uint64_t max_response_bytes = 0;  // HttpRequest's: kTooLarge past it, never retried
 };
 
 // Extracts the AWS error code ("SlowDown", "QueueDoesNotExist") from an error

@@ -25,6 +25,7 @@ struct Transfer {
   const std::string* body;
   size_t body_offset = 0;
   const std::atomic<bool>* abort;
+  uint64_t max_body = 0;  // 0 = no limit
   // Set by the first status line: from then on the server has acted on the
   // request (a ReceiveMessage has made its messages invisible), so aborting
   // would only throw its answer away.
@@ -34,7 +35,11 @@ struct Transfer {
 
 size_t OnWrite(char* data, size_t size, size_t count, void* user) {
   auto* transfer = static_cast<Transfer*>(user);
-  transfer->response->body.append(data, size * count);
+  std::string& body = transfer->response->body;
+  // Refusing here also covers a body without (or beyond) its Content-Length:
+  // returning short makes libcurl stop with CURLE_WRITE_ERROR.
+  if (transfer->max_body > 0 && body.size() + size * count > transfer->max_body) return 0;
+  body.append(data, size * count);
   return size * count;
 }
 
@@ -86,7 +91,14 @@ int OnProgress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
   return (abort && !transfer->response_started) ? 1 : 0;
 }
 
-Status TransportError(CURLcode code, const char* error_buffer, const std::string& url) {
+Status TransportError(CURLcode code, const char* error_buffer, const HttpRequest& request) {
+  const std::string& url = request.url;
+  if (request.max_response_bytes > 0 &&
+      (code == CURLE_FILESIZE_EXCEEDED || code == CURLE_WRITE_ERROR)) {
+    return Status(Code::kTooLarge, "response body over " +
+                                       std::to_string(request.max_response_bytes) + " bytes (" +
+                                       url + ")");
+  }
   std::string message = std::string(curl_easy_strerror(code));
   if (error_buffer[0] != '\0') message += std::string(": ") + error_buffer;
   message += " (" + url + ")";
@@ -148,7 +160,7 @@ Result<HttpResponse> CurlTransport::Send(const HttpRequest& request,
   curl_easy_reset(curl);
 
   HttpResponse response;
-  Transfer transfer{&response, &request.body, 0, abort};
+  Transfer transfer{&response, &request.body, 0, abort, request.max_response_bytes};
   transfer.expect_body = request.method != "HEAD";
   char error_buffer[CURL_ERROR_SIZE] = {0};
 
@@ -164,6 +176,13 @@ Result<HttpResponse> CurlTransport::Send(const HttpRequest& request,
   }
 
   curl_easy_setopt(curl, CURLOPT_URL, request.url.c_str());
+  // The path goes out as it was signed: libcurl would otherwise drop "." and
+  // ".." segments, so a key like "a/../b.jpg" failed its signature check (or,
+  // against a server that does not check, named another object).
+  curl_easy_setopt(curl, CURLOPT_PATH_AS_IS, 1L);
+  // Refused before any body byte when Content-Length is over the limit.
+  curl_easy_setopt(curl, CURLOPT_MAXFILESIZE_LARGE,
+                   static_cast<curl_off_t>(request.max_response_bytes));
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, header_list);
   curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error_buffer);
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
@@ -201,7 +220,7 @@ Result<HttpResponse> CurlTransport::Send(const HttpRequest& request,
   CURLcode code = curl_easy_perform(curl);
   curl_slist_free_all(header_list);
   if (code != CURLE_OK) {
-    Status status = TransportError(code, error_buffer, request.url);
+    Status status = TransportError(code, error_buffer, request);
     // A handle whose transfer failed may hold a broken connection; drop it.
     curl_easy_cleanup(curl);
     return status;

@@ -26,6 +26,9 @@ struct HttpRequest {
   std::string body;
   // Whole-request deadline; zero = the transport's default.
   std::chrono::milliseconds timeout{0};
+  // A response body past this many bytes stops the transfer with kTooLarge
+  // (before any of it when Content-Length says so); zero = no limit.
+  uint64_t max_response_bytes = 0;
 };
 
 struct HttpResponse {
@@ -38,8 +41,9 @@ struct HttpResponse {
 };
 
 // Transport failures (no HTTP response at all) come back as a Status:
-// kUnavailable (connection refused/reset, DNS, TLS), kTimeout, or
-// kUnavailable with detail kAbortedDetail when the abort flag was raised.
+// kUnavailable (connection refused/reset, DNS, TLS), kTimeout,
+// kUnavailable with detail kAbortedDetail when the abort flag was raised, or
+// kTooLarge past HttpRequest::max_response_bytes.
 inline constexpr std::string_view kAbortedDetail = "Aborted";
 
 class HttpTransport {

@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <mutex>
 #include <string>
 #include <thread>
 
@@ -41,6 +42,10 @@ class SlowReplyServer {
         if (n <= 0) break;
         request.append(buffer, static_cast<size_t>(n));
       }
+      {
+        std::lock_guard lock(mu_);
+        received_ = request;
+      }
       (void)!::write(conn, first.data(), first.size());
       std::this_thread::sleep_for(pause);
       (void)!::write(conn, rest.data(), rest.size());
@@ -54,8 +59,15 @@ class SlowReplyServer {
     ::close(listener_);
   }
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/"; }
+  // The request's head, as it arrived.
+  std::string received() const {
+    std::lock_guard lock(mu_);
+    return received_;
+  }
 
  private:
+  mutable std::mutex mu_;
+  std::string received_;
   int listener_ = -1;
   int port_ = 0;
   std::thread thread_;
@@ -92,6 +104,50 @@ TEST(CurlTransportAbortTest, AReplyUnderWayIsReadToTheEnd) {
   ASSERT_TRUE(response.ok()) << response.status().ToString();
   EXPECT_EQ(response->status, 200);
   EXPECT_EQ(response->body, "messages");
+}
+
+Result<HttpResponse> SendLimited(const std::string& url, uint64_t max_response_bytes) {
+  CurlTransport transport;
+  HttpRequest request;
+  request.url = url;
+  request.max_response_bytes = max_response_bytes;
+  return transport.Send(request);
+}
+
+TEST(CurlTransportLimitTest, ABodyOverTheLimitIsTooLarge) {
+  const std::string body(100, 'b');
+  SlowReplyServer announced("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n", milliseconds(0),
+                            body);
+  auto refused = SendLimited(announced.url(), 99);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), Code::kTooLarge) << refused.status().ToString();
+
+  // No Content-Length: counted as it arrives.
+  SlowReplyServer unannounced("HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n", milliseconds(0),
+                              body);
+  auto counted = SendLimited(unannounced.url(), 99);
+  ASSERT_FALSE(counted.ok());
+  EXPECT_EQ(counted.status().code(), Code::kTooLarge) << counted.status().ToString();
+}
+
+TEST(CurlTransportLimitTest, ABodyAtTheLimitIsRead) {
+  SlowReplyServer server("HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n", milliseconds(0),
+                         std::string(100, 'b'));
+  auto response = SendLimited(server.url(), 100);
+  ASSERT_TRUE(response.ok()) << response.status().ToString();
+  EXPECT_EQ(response->body.size(), 100u);
+}
+
+// The path is sent as signed: libcurl's default would drop "." and ".."
+// segments, and the signature (or the object named) would no longer match.
+TEST(CurlTransportPathTest, DotSegmentsAreSentAsTheyAre) {
+  SlowReplyServer server("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", milliseconds(0), "");
+  CurlTransport transport;
+  HttpRequest request;
+  request.url = server.url() + "bkt/a/../b.jpg";
+  ASSERT_TRUE(transport.Send(request).ok());
+  EXPECT_TRUE(server.received().starts_with("GET /bkt/a/../b.jpg HTTP/1.1\r\n"))
+      << server.received();
 }
 
 }  // namespace

@@ -93,7 +93,14 @@ Result<ObjectData> S3Client::GetObject(const std::string& bucket, const std::str
   request.method = "GET";
   if (!options.if_match.empty())
     request.headers.emplace_back("If-Match", "\"" + options.if_match + "\"");
-  IMGBATCH_ASSIGN_OR_RETURN(auto response, Send(bucket, key, std::move(request), abort));
+  request.max_response_bytes = options.max_bytes;
+  auto sent = Send(bucket, key, std::move(request), abort);
+  if (!sent.ok() && sent.status().code() == Code::kTooLarge) {
+    return Status(Code::kTooLarge, "GetObject " + bucket + "/" + key + ": object over " +
+                                       std::to_string(options.max_bytes) + " bytes")
+        .WithDetail("TooLarge");
+  }
+  IMGBATCH_ASSIGN_OR_RETURN(auto response, std::move(sent));
   if (response.status != 200) return S3ErrorStatus(response, "GetObject " + bucket + "/" + key);
   ObjectData data;
   data.info = InfoFromHeaders(response);

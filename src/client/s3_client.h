@@ -34,6 +34,9 @@ struct ObjectData {
 
 struct GetObjectOptions {
   std::string if_match;  // ETag without quotes; empty = unconditional
+  // A larger object fails with kTooLarge without being read whole into memory
+  // (before its first byte when the response gives its length); 0 = no limit.
+  uint64_t max_bytes = 0;
 };
 
 // Conditional writes (S3 supports both on PutObject since 2024): the PUT

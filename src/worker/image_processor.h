@@ -40,6 +40,9 @@ class ImageProcessor {
   // True when a failure of Process() is permanent (not an image, corrupt,
   // too many pixels...) and the message belongs in the dead-letter queue.
   virtual bool IsPermanent(const Status& status) const = 0;
+  // The largest input Process() takes; the worker refuses a larger object
+  // before downloading it (0 = no limit).
+  virtual uint64_t MaxInputBytes() const { return 0; }
 };
 
 struct ImagingProcessorOptions {

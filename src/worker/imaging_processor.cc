@@ -40,6 +40,8 @@ class ImagingProcessor final : public ImageProcessor {
 
   bool IsPermanent(const Status& status) const override { return imaging::IsPermanent(status); }
 
+  uint64_t MaxInputBytes() const override { return limits_.max_input_bytes; }
+
  private:
   static std::string OutputKey(const imaging::OutputSpec& output, std::string_view input_key) {
     return output.prefix + "/" + imaging::OutputName(input_key, output.format);

@@ -62,6 +62,13 @@ void LogImage(const EventRecord& record, uint64_t bytes_in, uint64_t bytes_out,
   }
 }
 
+// Worded as the image job words its own limit, so both read alike in the DLQ.
+Status InputTooLarge(const std::string& key, uint64_t size, uint64_t max) {
+  return Status(Code::kTooLarge, key + ": input of " + std::to_string(size) +
+                                     " bytes exceeds the limit of " + std::to_string(max))
+      .WithDetail("TooLarge");
+}
+
 std::string ErrorCodeOf(const Status& status) {
   return status.detail().empty() ? CodeName(status.code()) : status.detail();
 }
@@ -573,7 +580,16 @@ Worker::Outcome Worker::HandleCreated(const EventRecord& record) {
     return {};
   }
 
-  auto object = s3_.GetObject(record.bucket, record.key, {record.etag}, &abort_in_flight_);
+  // An input over the image job's limit is refused before it is read into
+  // memory: by the event's size, or (a wrong or missing size) mid-download.
+  const uint64_t max_input = processor_.MaxInputBytes();
+  if (max_input > 0 && record.size.value_or(0) > max_input) {
+    Status too_large = InputTooLarge(record.key, *record.size, max_input);
+    LogImage(record, 0, 0, start, "failed-permanent", too_large);
+    return ClassifyFailure(too_large, record.key, /*permanent=*/true);
+  }
+  auto object =
+      s3_.GetObject(record.bucket, record.key, {record.etag, max_input}, &abort_in_flight_);
   if (!object.ok()) {
     const Status& status = object.status();
     if (status.code() == Code::kPreconditionFailed) {
@@ -583,9 +599,10 @@ Worker::Outcome Worker::HandleCreated(const EventRecord& record) {
       ++stats_.stale_events;
       return {};
     }
-    bool gone = status.code() == Code::kNotFound;
-    LogImage(record, 0, 0, start, gone ? "failed-permanent" : "failed-transient", status);
-    return ClassifyFailure(status, record.key, gone);
+    // Gone, or over the limit: retrying the same object cannot help.
+    bool permanent = status.code() == Code::kNotFound || status.code() == Code::kTooLarge;
+    LogImage(record, 0, 0, start, permanent ? "failed-permanent" : "failed-transient", status);
+    return ClassifyFailure(status, record.key, permanent);
   }
 
   uint64_t bytes_in = object->body.size();

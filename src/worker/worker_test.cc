@@ -68,6 +68,7 @@ class FakeProcessor final : public ImageProcessor {
   bool IsPermanent(const Status& status) const override {
     return status.code() == Code::kInvalidArgument || status.code() == Code::kCorruption;
   }
+  uint64_t MaxInputBytes() const override { return max_input_bytes_; }
 
   void Gate() {
     std::lock_guard lock(mu_);
@@ -87,6 +88,7 @@ class FakeProcessor final : public ImageProcessor {
     return keys_;
   }
   std::function<Status(int call)> fail_;
+  uint64_t max_input_bytes_ = 0;
 
  private:
   mutable std::mutex mu_;
@@ -119,6 +121,13 @@ std::string EventBody(std::vector<std::tuple<std::string, std::string, std::stri
 
 std::string Created(const std::string& raw_key, const std::string& etag) {
   return EventBody({{"ObjectCreated:Put", raw_key, etag}});
+}
+
+// An event whose record gives the object's size as `size`.
+std::string CreatedOfSize(const std::string& raw_key, const std::string& etag, uint64_t size) {
+  json event = json::parse(Created(raw_key, etag));
+  event["Records"][0]["s3"]["object"]["size"] = size;
+  return event.dump();
 }
 
 class WorkerTest : public MotoTest {
@@ -435,6 +444,26 @@ TEST_F(WorkerTest, MissingObjectGoesToTheDeadLetterQueue) {
   ASSERT_EQ(dead->size(), 1u);
   EXPECT_EQ((*dead)[0].message_attributes.at("ErrorCode"), "NoSuchKey");
   EXPECT_EQ((*dead)[0].message_attributes.at("SourceKey"), "never-uploaded.jpg");
+}
+
+// An input over the image job's limit is never read into the worker's memory:
+// the event's size refuses it, and when the size is wrong the download stops
+// at the limit.
+TEST_F(WorkerTest, InputOverTheLimitGoesToTheDeadLetterQueueUnread) {
+  processor_.max_input_bytes_ = 64;
+  const std::string etag = PutInput("huge.jpg", std::string(1000, 'x'));
+  Send(CreatedOfSize("huge.jpg", etag, 1000));
+  Send(CreatedOfSize("huge.jpg", etag, 10));  // a size that understates the object
+  StartWorker();
+  ASSERT_TRUE(WaitFor([&] { return Stats().dead_lettered == 2 && Stats().messages_deleted == 2; }));
+  EXPECT_EQ(processor_.calls(), 0);
+  auto dead = clients_->sqs->ReceiveMessage(dlq_url_, {10, 0, std::nullopt});
+  ASSERT_TRUE(dead.ok());
+  ASSERT_EQ(dead->size(), 2u);
+  for (const auto& message : *dead) {
+    EXPECT_EQ(message.message_attributes.at("ErrorCode"), "TooLarge");
+    EXPECT_EQ(message.message_attributes.at("SourceKey"), "huge.jpg");
+  }
 }
 
 TEST_F(WorkerTest, UnparseableMessageGoesToTheDeadLetterQueue) {
