@@ -2,6 +2,8 @@
 
 #include <set>
 
+#include <spdlog/spdlog.h>
+
 namespace imgbatch::notify {
 
 Notifier::Notifier(store::ObjectStore& store, EventDestination& destination, EventSource source,
@@ -40,11 +42,37 @@ Status Notifier::OnObjectEvent(db::Txn& txn, const store::ObjectEvent& event) {
     }
   }
   for (const auto& [arn, body] : messages) {
-    // A failure here fails the object's whole transaction: never an object
-    // without its event.
-    IMGBATCH_RETURN_IF_ERROR(destination_.EnqueueInTransaction(txn, arn, body));
+    Status sent = destination_.EnqueueInTransaction(txn, arn, body);
+    // A queue deleted after the configuration named it: as on AWS, the
+    // upload succeeds and its event is dropped (counted and logged), or one
+    // deleted queue would make the bucket unwritable.
+    if (sent.code() == Code::kNotFound) {
+      CountDropped(arn, sent);
+      continue;
+    }
+    // Any other failure fails the object's whole transaction: never an
+    // object without its event.
+    IMGBATCH_RETURN_IF_ERROR(sent);
   }
   return Status::Ok();
+}
+
+void Notifier::CountDropped(const std::string& arn, const Status& why) {
+  int64_t n;
+  {
+    std::lock_guard lock(mu_);
+    n = ++dropped_[arn];
+  }
+  // The first drop, then every thousandth: a busy bucket would flood the log.
+  if (n == 1 || n % 1000 == 0) {
+    spdlog::warn("notification: {} event(s) dropped for {}, whose queue does not exist ({})", n,
+                 arn, why.ToString());
+  }
+}
+
+std::map<std::string, int64_t> Notifier::DroppedEvents() const {
+  std::lock_guard lock(mu_);
+  return dropped_;
 }
 
 Result<Notifier::ReprocessCounts> Notifier::Reprocess(const std::string& bucket,

@@ -77,14 +77,22 @@ class Notifier final : public store::ObjectEventSink {
   Result<ReprocessCounts> Reprocess(const std::string& bucket, const std::string& prefix,
                                     const store::Caller& caller);
 
+  // Events not sent because their destination queue no longer exists, by
+  // the destination's ARN, since the start (AWS drops them the same way; the
+  // object is stored regardless).
+  std::map<std::string, int64_t> DroppedEvents() const;
+
  private:
+  void CountDropped(const std::string& arn, const Status& why);
+
   store::ObjectStore& store_;
   EventDestination& destination_;
   EventSource source_;
   Clock& clock_;
   RecursionGuard guard_;
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::map<std::string, NotificationConfiguration> configs_;  // by bucket
+  std::map<std::string, int64_t> dropped_;                    // by destination ARN
 };
 
 }  // namespace imgbatch::notify

@@ -25,6 +25,7 @@ class TableDestination : public EventDestination {
       fail_next = false;
       return IoError("queue full");
     }
+    if (queue_deleted) return NotFound("The specified queue does not exist.");
     IMGBATCH_ASSIGN_OR_RETURN(auto st, txn.Prepare("INSERT INTO events(arn, body) VALUES(?, ?)"));
     st.Bind(1, arn).Bind(2, body);
     return st.Run();
@@ -46,6 +47,7 @@ class TableDestination : public EventDestination {
     return out;
   }
   bool fail_next = false;
+  bool queue_deleted = false;
 
  private:
   db::Database& db_;
@@ -142,6 +144,18 @@ TEST_F(NotifierTest, ObjectAndEventCommitTogether) {
   EXPECT_FALSE(failed.ok());
   EXPECT_EQ(store_->HeadObject("input", "photos/lost.jpg").status().code(), Code::kNotFound);
   EXPECT_EQ(dest_->Bodies().size(), 2u);
+}
+
+// A destination queue deleted after the configuration named it: the upload
+// still succeeds (as on AWS) and its event is counted as dropped.
+TEST_F(NotifierTest, AnEventForADeletedQueueIsDroppedAndTheObjectStored) {
+  ASSERT_TRUE(notifier_->PutConfiguration("input", JpgConfig(), "R1").ok());
+  dest_->queue_deleted = true;
+  auto put = Put("after-delete.jpg", "bytes");
+  ASSERT_TRUE(put.ok()) << put.status().ToString();
+  EXPECT_TRUE(store_->HeadObject("input", "after-delete.jpg").ok());
+  EXPECT_EQ(dest_->Bodies().size(), 1u);  // the test event only
+  EXPECT_EQ(notifier_->DroppedEvents(), (std::map<std::string, int64_t>{{kQueue, 1}}));
 }
 
 // s3:ObjectTagging:* subscribers hear of tag changes; ObjectCreated ones do

@@ -188,6 +188,17 @@ std::string PrometheusText(const OperatorContext& ctx) {
     throttled.samples.push_back({{{"queue", queue}}, static_cast<double>(n)});
   }
   f.push_back(std::move(throttled));
+  if (ctx.notifier) {
+    PromFamily dropped{"imgbatch_notification_events_dropped_total",
+                       "S3 events not sent because their destination queue no longer exists "
+                       "(the objects were stored), since the start.",
+                       "counter",
+                       {}};
+    for (const auto& [arn, n] : ctx.notifier->DroppedEvents()) {
+      dropped.samples.push_back({{{"destination", arn}}, static_cast<double>(n)});
+    }
+    f.push_back(std::move(dropped));
+  }
   if (ctx.open_connections) {
     f.push_back({"imgbatch_http_connections_open",
                  "Client connections open right now.",

@@ -5,6 +5,7 @@ import json
 import os
 import sys
 import unittest
+import urllib.request
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -163,6 +164,19 @@ class NotificationsTest(unittest.TestCase):
                 NotificationConfiguration={"QueueConfigurations": [{
                     "QueueArn": self.arn + "-missing", "Events": ["s3:ObjectCreated:*"]}]})
         self.assertEqual(caught.exception.response["Error"]["Code"], "InvalidArgument")
+
+    def test_an_upload_succeeds_after_its_queue_is_deleted(self):
+        # As on AWS: the object is stored and its event dropped; a deleted
+        # destination must not make the bucket unwritable.
+        self.configure()
+        self.sqs.delete_queue(QueueUrl=self.url)
+        self.s3.put_object(Bucket=self.bucket, Key="incoming/after.jpg", Body=b"bytes")
+        got = self.s3.get_object(Bucket=self.bucket, Key="incoming/after.jpg")
+        self.assertEqual(got["Body"].read(), b"bytes")
+        with urllib.request.urlopen(SERVER.endpoint + "/-/metrics") as r:
+            metrics = r.read().decode()
+        self.assertIn('imgbatch_notification_events_dropped_total{destination="%s"} 1' % self.arn,
+                      metrics)
 
     def test_fifo_queue_is_no_destination(self):
         # As on AWS: an event has no MessageGroupId to be sent to a FIFO queue with.
