@@ -111,8 +111,26 @@ Status ApplyConfig(const Config& config, store::ObjectStore& store, queue::Queue
   return Status::Ok();
 }
 
-auth::Policy WorkerPolicy(const WorkerSpec& w, const std::string& region,
+namespace {
+
+// Whether a notification sends the worker's queue ObjectRemoved events of its
+// input bucket: the worker then deletes those inputs' outputs.
+bool WorkerHearsOfRemovals(const Config& config) {
+  const WorkerSpec& w = config.workers;
+  for (const NotificationSpec& n : config.notifications) {
+    if (n.bucket != w.input_bucket || n.queue != w.queue) continue;
+    for (const std::string& event : n.events) {
+      if (event.starts_with("s3:ObjectRemoved")) return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+auth::Policy WorkerPolicy(const Config& config, const std::string& region,
                           const std::string& account) {
+  const WorkerSpec& w = config.workers;
   auth::Policy p;
   auto s3 = [](const std::string& bucket, const std::string& suffix = "") {
     return "arn:aws:s3:::" + bucket + suffix;
@@ -120,6 +138,9 @@ auth::Policy WorkerPolicy(const WorkerSpec& w, const std::string& region,
   p.statements.push_back({true, {"s3:GetObject"}, {s3(w.input_bucket, "/*")}});
   p.statements.push_back({true, {"s3:ListBucket"}, {s3(w.input_bucket)}});
   p.statements.push_back({true, {"s3:PutObject", "s3:GetObject"}, {s3(w.output_bucket, "/*")}});
+  if (WorkerHearsOfRemovals(config)) {
+    p.statements.push_back({true, {"s3:DeleteObject"}, {s3(w.output_bucket, "/*")}});
+  }
   p.statements.push_back({true,
                           {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility",
                            "sqs:GetQueueUrl", "sqs:GetQueueAttributes"},

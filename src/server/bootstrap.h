@@ -32,8 +32,10 @@ Status ApplyBucketSettings(const Config& config, store::ObjectStore& store,
 // DESIGN.md's worker policy: s3:GetObject + s3:ListBucket on the input
 // bucket, s3:PutObject + s3:GetObject on the output bucket, receive / delete /
 // change visibility / GetQueueUrl / GetQueueAttributes on the queue,
-// SendMessage + GetQueueUrl on the dead-letter queue. Nothing else.
-auth::Policy WorkerPolicy(const WorkerSpec& workers, const std::string& region,
+// SendMessage + GetQueueUrl on the dead-letter queue. Nothing else -- except
+// s3:DeleteObject on the output bucket when a notification sends the worker's
+// queue ObjectRemoved events (the worker then deletes removed inputs' outputs).
+auth::Policy WorkerPolicy(const Config& config, const std::string& region,
                           const std::string& account);
 
 // A key kept in <data_dir>/<file> (created 0600 on first use).

@@ -172,7 +172,7 @@ Status OpenEngines(const UpOptions& options, Services& s, RootKey& root) {
 
   IMGBATCH_ASSIGN_OR_RETURN(s.worker_key,
                             LoadOrCreateKey(s.data_dir->path(), "worker-key.json", "worker"));
-  s.worker_key.policy = WorkerPolicy(s.config.workers, options.region, options.account_id);
+  s.worker_key.policy = WorkerPolicy(s.config, options.region, options.account_id);
   s.keys.Put(s.worker_key);
   for (const auto& k : s.config.keys) {
     auth::AccessKey key{k.access_key_id, k.secret_access_key, k.name, {}, false};

@@ -548,11 +548,17 @@ Result<Worker::WriteResult> Worker::WriteOutput(const EventRecord& record, Proce
       .WithDetail("ConditionalRequestConflict");
 }
 
-Worker::Outcome Worker::ClassifyFailure(const Status& status, const std::string& key,
-                                        bool permanent) {
+// Logs the failure and says what becomes of its message.
+Worker::Outcome Worker::Fail(const EventRecord& record, uint64_t bytes_in, uint64_t bytes_out,
+                             Clock::time_point start, const Status& status, bool permanent) {
+  // A denied request fails the same way until someone changes a policy:
+  // retrying only delays the dead-letter queue and its reason (AccessDenied).
+  permanent = permanent || status.code() == Code::kAccessDenied;
+  LogImage(record, bytes_in, bytes_out, start, permanent ? "failed-permanent" : "failed-transient",
+           status);
   std::lock_guard lock(mu_);
   ++(permanent ? stats_.permanent_failures : stats_.transient_failures);
-  return {permanent ? Disposition::kDeadLetter : Disposition::kRetryLater, status, key};
+  return {permanent ? Disposition::kDeadLetter : Disposition::kRetryLater, status, record.key};
 }
 
 Worker::Outcome Worker::HandleCreated(const EventRecord& record) {
@@ -563,8 +569,7 @@ Worker::Outcome Worker::HandleCreated(const EventRecord& record) {
   // Observed before the input is fetched: see WriteOutput.
   auto observed = ObserveOutputs(output_keys);
   if (!observed.ok()) {
-    LogImage(record, 0, 0, start, "failed-transient", observed.status());
-    return ClassifyFailure(observed.status(), record.key, /*permanent=*/false);
+    return Fail(record, 0, 0, start, observed.status(), /*permanent=*/false);
   }
   // Current: made from this version of the input by the same output specs.
   bool current = !record.etag.empty() && !observed->empty();
@@ -585,8 +590,7 @@ Worker::Outcome Worker::HandleCreated(const EventRecord& record) {
   const uint64_t max_input = processor_.MaxInputBytes();
   if (max_input > 0 && record.size.value_or(0) > max_input) {
     Status too_large = InputTooLarge(record.key, *record.size, max_input);
-    LogImage(record, 0, 0, start, "failed-permanent", too_large);
-    return ClassifyFailure(too_large, record.key, /*permanent=*/true);
+    return Fail(record, 0, 0, start, too_large, /*permanent=*/true);
   }
   auto object =
       s3_.GetObject(record.bucket, record.key, {record.etag, max_input}, &abort_in_flight_);
@@ -601,8 +605,7 @@ Worker::Outcome Worker::HandleCreated(const EventRecord& record) {
     }
     // Gone, or over the limit: retrying the same object cannot help.
     bool permanent = status.code() == Code::kNotFound || status.code() == Code::kTooLarge;
-    LogImage(record, 0, 0, start, permanent ? "failed-permanent" : "failed-transient", status);
-    return ClassifyFailure(status, record.key, permanent);
+    return Fail(record, 0, 0, start, status, permanent);
   }
 
   uint64_t bytes_in = object->body.size();
@@ -613,9 +616,7 @@ Worker::Outcome Worker::HandleCreated(const EventRecord& record) {
   processing_slots_->release();
   if (!processed.ok()) {
     bool permanent = processor_.IsPermanent(processed.status());
-    LogImage(record, bytes_in, 0, start, permanent ? "failed-permanent" : "failed-transient",
-             processed.status());
-    return ClassifyFailure(processed.status(), record.key, permanent);
+    return Fail(record, bytes_in, 0, start, processed.status(), permanent);
   }
 
   std::string source_etag = object->info.etag.empty() ? record.etag : object->info.etag;
@@ -642,8 +643,7 @@ Worker::Outcome Worker::HandleCreated(const EventRecord& record) {
   });
   for (auto& written : writes) {
     if (!written.ok()) {
-      LogImage(record, bytes_in, bytes_out, start, "failed-transient", written.status());
-      return ClassifyFailure(written.status(), record.key, /*permanent=*/false);
+      return Fail(record, bytes_in, bytes_out, start, written.status(), /*permanent=*/false);
     }
     if (*written == WriteResult::kSuperseded) {
       // A newer version of the input exists and its event writes the outputs.
@@ -684,14 +684,12 @@ Worker::Outcome Worker::HandleRemoved(const EventRecord& record) {
     return {};
   }
   if (head.status().code() != Code::kNotFound) {
-    LogImage(record, 0, 0, start, "failed-transient", head.status());
-    return ClassifyFailure(head.status(), record.key, /*permanent=*/false);
+    return Fail(record, 0, 0, start, head.status(), /*permanent=*/false);
   }
   for (const auto& key : processor_.OutputKeys(record.key)) {
     Status deleted = s3_.DeleteObject(options_.output_bucket, key, &abort_in_flight_);
     if (!deleted.ok() && deleted.code() != Code::kNotFound) {
-      LogImage(record, 0, 0, start, "failed-transient", deleted);
-      return ClassifyFailure(deleted, record.key, /*permanent=*/false);
+      return Fail(record, 0, 0, start, deleted, /*permanent=*/false);
     }
   }
   LogImage(record, 0, 0, start, "outputs-removed");

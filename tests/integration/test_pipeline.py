@@ -181,5 +181,81 @@ class BrowserUploadTest(unittest.TestCase):
             self.assertEqual(im.size, (1024, 512))
 
 
+def photo_jpeg(width=1600, height=1200):
+    import io
+    buf = io.BytesIO()
+    Image.new("RGB", (width, height), (30, 120, 200)).save(buf, "JPEG")
+    return buf.getvalue()
+
+
+class RemovalTest(unittest.TestCase):
+    """A deleted input's outputs are deleted when the notification sends
+    s3:ObjectRemoved:* to the workers' queue: the worker's key may then delete
+    in the output bucket, and without that grant the event goes to the DLQ as
+    AccessDenied at once instead of being retried."""
+
+    def start(self, events):
+        self.dir = tempfile.mkdtemp(prefix="imgbatch-removal-")
+        config = os.path.join(self.dir, "imgbatch.toml")
+        with open(config, "w") as f:
+            f.write('[[notifications]]\nid = "images"\nbucket = "input"\n'
+                    'queue = "batch-queue"\nsuffix = ".jpg"\nevents = %s\n'
+                    % json.dumps(events))
+        self.server = harness.Server(extra_args=["--config", config]).start()
+        self.s3 = self.server.boto3_client("s3")
+        self.sqs = self.server.boto3_client("sqs")
+
+    def tearDown(self):
+        self.server.cleanup()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def outputs(self):
+        keys = set()
+        for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket="output"):
+            keys |= {o["Key"] for o in page.get("Contents", [])}
+        return keys
+
+    def upload_and_wait(self, key):
+        self.s3.put_object(Bucket="input", Key=key, Body=photo_jpeg())
+        want = {"resized/" + key, "thumbs/" + key}
+        harness.wait_until(lambda: want <= self.outputs(), timeout=120, interval=0.3,
+                           what="both outputs of " + key)
+        return want
+
+    def test_deleting_an_input_deletes_its_outputs(self):
+        self.start(["s3:ObjectCreated:*", "s3:ObjectRemoved:*"])
+        made = self.upload_and_wait("gone/photo.jpg")
+        kept = self.upload_and_wait("kept/photo.jpg")
+        self.s3.delete_object(Bucket="input", Key="gone/photo.jpg")
+        harness.wait_until(lambda: not (made & self.outputs()), timeout=120, interval=0.3,
+                           what="the deleted input's outputs to go")
+        self.assertLessEqual(kept, self.outputs())
+
+    def test_a_removal_the_worker_may_not_act_on_is_dead_lettered_as_denied(self):
+        self.start(["s3:ObjectCreated:*"])
+        made = self.upload_and_wait("photo.jpg")
+        # Subscribed later through the S3 API: the workers' key, made from the
+        # configuration at start, has no s3:DeleteObject on the output bucket.
+        config = self.s3.get_bucket_notification_configuration(Bucket="input")
+        config.pop("ResponseMetadata")
+        config["QueueConfigurations"][0]["Events"].append("s3:ObjectRemoved:*")
+        self.s3.put_bucket_notification_configuration(Bucket="input",
+                                                      NotificationConfiguration=config)
+        self.s3.delete_object(Bucket="input", Key="photo.jpg")
+        dlq = self.sqs.get_queue_url(QueueName="batch-dlq")["QueueUrl"]
+
+        def dead_lettered():
+            got = self.sqs.receive_message(QueueUrl=dlq, MessageAttributeNames=["All"],
+                                           WaitTimeSeconds=1).get("Messages", [])
+            return got[0] if got else None
+        message = harness.wait_until(dead_lettered, timeout=60, what="the removal in the DLQ")
+        attributes = message["MessageAttributes"]
+        self.assertEqual(attributes["ErrorCode"]["StringValue"], "AccessDenied")
+        self.assertEqual(attributes["SourceKey"]["StringValue"], "photo.jpg")
+        self.assertEqual(json.loads(message["Body"])["Records"][0]["eventName"],
+                         "ObjectRemoved:Delete")
+        self.assertLessEqual(made, self.outputs())
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
