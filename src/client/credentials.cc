@@ -407,18 +407,26 @@ Result<TimedCredentials> ChainCredentialsProvider::FetchFromChain() {
   return Status(Code::kUnauthenticated, "no AWS credentials found (tried " + tried + ")");
 }
 
+bool ChainCredentialsProvider::CachedStillValid() const {
+  return cached_ && (!cached_->expiration || clock_.Now() < *cached_->expiration);
+}
+
 Result<auth::Credentials> ChainCredentialsProvider::Get() {
   std::lock_guard lock(mu_);
   if (!NeedsRefresh()) return cached_->credentials;
+  if (CachedStillValid() && next_refresh_try_ && clock_.Now() < *next_refresh_try_) {
+    return cached_->credentials;
+  }
   auto fetched = FetchFromChain();
   if (fetched.ok()) {
     cached_ = std::move(fetched).value();
+    next_refresh_try_.reset();
     return cached_->credentials;
   }
-  bool still_valid = cached_ && (!cached_->expiration || clock_.Now() < *cached_->expiration);
-  if (still_valid) {
+  if (CachedStillValid()) {
     spdlog::warn("credentials refresh failed, using current ones until expiry: {}",
                  fetched.status().ToString());
+    next_refresh_try_ = clock_.Now() + kFailedRefreshPause;
     return cached_->credentials;
   }
   return fetched.status();

@@ -81,10 +81,13 @@ class StaticCredentialsProvider final : public CredentialsProvider {
 // Tries sources in order; the first that yields credentials is kept (as the
 // SDKs do) and asked again when its credentials come within refresh_margin of
 // expiry. If a refresh fails while the old credentials are still valid, the
-// old ones are used and the refresh is retried on the next call.
+// old ones are used and the refresh is tried again kFailedRefreshPause later:
+// every caller waits behind a refresh, so a slow or failing credentials
+// endpoint must not be asked on every request.
 class ChainCredentialsProvider final : public CredentialsProvider {
  public:
   static constexpr std::chrono::minutes kDefaultRefreshMargin{5};
+  static constexpr std::chrono::seconds kFailedRefreshPause{15};
 
   ChainCredentialsProvider(std::vector<std::unique_ptr<CredentialSource>> sources,
                            const Clock& clock,
@@ -95,6 +98,7 @@ class ChainCredentialsProvider final : public CredentialsProvider {
 
  private:
   bool NeedsRefresh() const;
+  bool CachedStillValid() const;
   Result<TimedCredentials> FetchFromChain();
 
   std::vector<std::unique_ptr<CredentialSource>> sources_;
@@ -103,6 +107,7 @@ class ChainCredentialsProvider final : public CredentialsProvider {
   mutable std::mutex mu_;
   CredentialSource* chosen_ = nullptr;
   std::optional<TimedCredentials> cached_;
+  std::optional<std::chrono::system_clock::time_point> next_refresh_try_;  // after a failure
 };
 
 // The standard chain: env, web identity, profile, container, IMDS.

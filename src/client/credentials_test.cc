@@ -188,6 +188,13 @@ TEST_F(CredentialsTest, FailedRefreshKeepsStillValidCredentials) {
   auto kept = chain->Get();
   ASSERT_TRUE(kept.ok());
   EXPECT_EQ(kept->access_key_id, "AKIDOK");
+  const int asked = server.requests();
+  // The failing endpoint is not asked again on every call, only after a pause.
+  EXPECT_EQ(chain->Get()->access_key_id, "AKIDOK");
+  EXPECT_EQ(server.requests(), asked);
+  clock_.Advance(ChainCredentialsProvider::kFailedRefreshPause);
+  EXPECT_EQ(chain->Get()->access_key_id, "AKIDOK");
+  EXPECT_GT(server.requests(), asked);
   clock_.Advance(std::chrono::minutes(5));  // now expired, refresh still failing
   EXPECT_FALSE(chain->Get().ok());
 }
