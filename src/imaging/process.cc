@@ -18,6 +18,7 @@
 #include <string>
 #include <vips/vips8>
 
+#include "common/strings.h"
 #include "imaging/errors.h"
 #include "imaging/imaging.h"
 #include "imaging/jpeg_decoder.h"
@@ -50,9 +51,14 @@ struct LoaderName {
   const char* name;
 };
 constexpr LoaderName kAllowedLoaders[] = {
-    {"VipsForeignLoadJpegBuffer", "jpeg"}, {"VipsForeignLoadPngBuffer", "png"},
-    {"VipsForeignLoadWebpBuffer", "webp"}, {"VipsForeignLoadTiffBuffer", "tiff"},
-    {"VipsForeignLoadGifBuffer", "gif"},   {"VipsForeignLoadHeifBuffer", "heif"},
+    {"VipsForeignLoadJpegBuffer", "jpeg"},
+    {"VipsForeignLoadPngBuffer", "png"},
+    {"VipsForeignLoadWebpBuffer", "webp"},
+    {"VipsForeignLoadTiffBuffer", "tiff"},
+    {"VipsForeignLoadHeifBuffer", "heif"},
+    // libvips 8.14 (Debian 12) loads GIF with libnsgif; older ones with giflib.
+    {"VipsForeignLoadNsgifBuffer", "gif"},
+    {"VipsForeignLoadGifBuffer", "gif"},
 };
 
 struct Size {
@@ -158,10 +164,18 @@ Status CheckInputSize(uint64_t size, const Limits& limits) {
   return Status::Ok();
 }
 
-// libvips reports everything as VError with text; sort it into our classes.
+// libvips reports everything as VError with the text of its error buffer;
+// sort it into our classes. The buffer is process-wide and keeps growing
+// until cleared, so it is cleared here: otherwise each failure's message
+// would carry every earlier one's too. Its lines become one.
 Status FromVipsError(const VError& e, ImageError fallback) {
-  std::string message = e.what();
-  while (!message.empty() && message.back() == '\n') message.pop_back();
+  vips_error_clear();
+  std::string message;
+  for (std::string_view line : Split(e.what(), '\n')) {
+    if (line.empty()) continue;
+    if (!message.empty()) message += "; ";
+    message += line;
+  }
   if (message.find("out of memory") != std::string::npos ||
       message.find("Out of memory") != std::string::npos) {
     return ImageFailure(ImageError::kOutOfMemory, message);

@@ -181,6 +181,57 @@ TEST(ProcessPngTest, TransparentPngBecomesJpegOnWhite) {
   EXPECT_GT(right[2], 240);
 }
 
+std::string BlobBytes(VipsBlob* blob) {
+  size_t length = 0;
+  const void* data = vips_blob_get(blob, &length);
+  std::string bytes(static_cast<const char*>(data), length);
+  vips_area_unref(VIPS_AREA(blob));
+  return bytes;
+}
+
+VImage Solid(int width, int height, std::vector<double> rgb) {
+  return VImage::black(width, height, VImage::option()->set("bands", 3))
+      .new_from_image(rgb)
+      .cast(VIPS_FORMAT_UCHAR);
+}
+
+// Still and animated GIFs (Debian 12's libvips loads them with libnsgif);
+// an animation gives its first frame.
+TEST(ProcessGifTest, StillAndAnimatedGifsGiveTheirFirstFrame) {
+  ASSERT_TRUE(InitImaging().ok());
+  VImage red = Solid(1600, 800, {255, 0, 0});
+  auto still = Process(BlobBytes(red.gifsave_buffer()), DefaultOutputs());
+  ASSERT_TRUE(still.ok()) << still.status().ToString();
+  EXPECT_EQ((*still)[0].width, 1024);
+  EXPECT_EQ((*still)[0].height, 512);
+
+  VImage frames = red.join(Solid(1600, 800, {0, 0, 255}), VIPS_DIRECTION_VERTICAL).copy();
+  frames.set("page-height", 800);
+  auto animated = Process(BlobBytes(frames.gifsave_buffer()), DefaultOutputs());
+  ASSERT_TRUE(animated.ok()) << animated.status().ToString();
+  EXPECT_EQ((*animated)[0].width, 1024);
+  EXPECT_EQ((*animated)[0].height, 512);
+  auto centre = Decode((*animated)[0].bytes).getpoint(512, 256);
+  EXPECT_GT(centre[0], 200);  // the red first frame, not the blue second
+  EXPECT_LT(centre[2], 60);
+}
+
+// Each failure reports its own libvips error, on one line, not those of the
+// images that failed before it (libvips' error buffer is process-wide).
+TEST(ProcessErrorTest, AFailureCarriesOnlyItsOwnErrorOnOneLine) {
+  ASSERT_TRUE(InitImaging().ok());
+  VImage image = Solid(800, 600, {10, 200, 30});
+  std::string png = BlobBytes(image.pngsave_buffer());
+  std::string webp = BlobBytes(image.webpsave_buffer());
+  auto truncated_png = Process(png.substr(0, png.size() * 6 / 10), DefaultOutputs());
+  ASSERT_FALSE(truncated_png.ok());
+  auto truncated_webp = Process(webp.substr(0, webp.size() * 6 / 10), DefaultOutputs());
+  ASSERT_FALSE(truncated_webp.ok());
+  const std::string message = truncated_webp.status().message();
+  EXPECT_EQ(message.find("png"), std::string::npos) << message;
+  EXPECT_EQ(message.find('\n'), std::string::npos) << message;
+}
+
 // HEIC (HEVC) and AVIF (AV1) input: Debian 12's libvips42 depends on libheif1,
 // which brings libde265/x265 and dav1d/aom, so both decode wherever we run.
 // The files are generated here with libvips' own HEIF saver.
