@@ -62,6 +62,8 @@ void LogImage(const EventRecord& record, uint64_t bytes_in, uint64_t bytes_out,
   }
 }
 
+constexpr size_t kMaxS3KeyBytes = 1024;
+
 // Worded as the image job words its own limit, so both read alike in the DLQ.
 Status InputTooLarge(const std::string& key, uint64_t size, uint64_t max) {
   return Status(Code::kTooLarge, key + ": input of " + std::to_string(size) +
@@ -566,6 +568,18 @@ Worker::Outcome Worker::HandleCreated(const EventRecord& record) {
   std::vector<std::string> output_keys = processor_.OutputKeys(record.key);
   std::vector<std::string> output_specs = processor_.OutputSpecs();
   output_specs.resize(output_keys.size());  // an implementation without specs: ""
+  // A long input key plus an output prefix can pass S3's key limit: no
+  // retry can write that output.
+  for (const std::string& key : output_keys) {
+    if (key.size() > kMaxS3KeyBytes) {
+      Status too_long =
+          Status(Code::kInvalidArgument,
+                 "output key of " + std::to_string(key.size()) + " bytes is over S3's limit of " +
+                     std::to_string(kMaxS3KeyBytes) + ": " + key.substr(0, 64) + "...")
+              .WithDetail("KeyTooLongError");
+      return Fail(record, 0, 0, start, too_long, /*permanent=*/true);
+    }
+  }
   // Observed before the input is fetched: see WriteOutput.
   auto observed = ObserveOutputs(output_keys);
   if (!observed.ok()) {

@@ -466,6 +466,19 @@ TEST_F(WorkerTest, InputOverTheLimitGoesToTheDeadLetterQueueUnread) {
   }
 }
 
+// An input key S3 takes whose output key (prefix + key) S3 would refuse.
+TEST_F(WorkerTest, AnOutputKeyOverTheLimitGoesToTheDeadLetterQueue) {
+  const std::string key = "long/" + std::string(1011, 'b') + ".jpg";  // 1020 bytes
+  Send(Created(key, "0123456789abcdef0123456789abcdef"));
+  StartWorker();
+  ASSERT_TRUE(WaitFor([&] { return Stats().dead_lettered == 1 && Stats().messages_deleted == 1; }));
+  EXPECT_EQ(processor_.calls(), 0);
+  auto dead = clients_->sqs->ReceiveMessage(dlq_url_, {10, 0, std::nullopt});
+  ASSERT_TRUE(dead.ok());
+  ASSERT_EQ(dead->size(), 1u);
+  EXPECT_EQ((*dead)[0].message_attributes.at("ErrorCode"), "KeyTooLongError");
+}
+
 TEST_F(WorkerTest, UnparseableMessageGoesToTheDeadLetterQueue) {
   Send("this is not json");
   StartWorker();
