@@ -1,5 +1,6 @@
 #include "cli/dlq_command.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <memory>
@@ -85,8 +86,14 @@ int RunList(const ServerFlags& server, const DlqFlags& flags) {
                 FormatTime(m.value("sent_timestamp", int64_t{0})).c_str(),
                 m.value("receive_count", 0), KeyOf(m).c_str(), ReasonOf(m).c_str());
   }
-  std::printf("%zu message%s in %s\n", messages.size(), messages.size() == 1 ? "" : "s",
-              flags.queue.c_str());
+  const size_t total = std::max(messages.size(), reply->doc.value("total", size_t{0}));
+  if (total > messages.size()) {
+    std::printf("%zu of the %zu messages in %s (--max to see more)\n", messages.size(), total,
+                flags.queue.c_str());
+  } else {
+    std::printf("%zu message%s in %s\n", messages.size(), messages.size() == 1 ? "" : "s",
+                flags.queue.c_str());
+  }
   return 0;
 }
 

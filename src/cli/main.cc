@@ -2,6 +2,8 @@
 // in its own file and module.
 #include <signal.h>
 
+#include <cstdio>
+#include <string>
 #include <string_view>
 
 #include <CLI/CLI.hpp>
@@ -19,6 +21,29 @@
 #ifdef IMGBATCH_HAVE_WORKER_COMMAND
 #include "cli/worker_command.h"
 #endif
+
+namespace {
+
+// A usage error is one line on stderr, as every other error of the CLI is
+// (CLI11's own report is two lines, with codes 105-115), and exit code 64,
+// sysexits.h's EX_USAGE: 1-3 already mean what the commands report.
+int ReportUsageError(const CLI::App& app, int argc, char** argv, const CLI::ParseError& e) {
+  constexpr int kUsageExitCode = 64;  // EX_USAGE
+  // "imgbatch bogus": CLI11 would only say that a subcommand is required.
+  if (argc > 1 && argv[1][0] != '-' && app.get_subcommands().empty()) {
+    std::fprintf(stderr, "imgbatch: unknown command '%s' (see imgbatch --help)\n", argv[1]);
+    return kUsageExitCode;
+  }
+  std::string where = "imgbatch";
+  for (const CLI::App* sub = &app; !sub->get_subcommands().empty();) {
+    sub = sub->get_subcommands().front();
+    where += " " + sub->get_name();
+  }
+  std::fprintf(stderr, "%s: %s (see %s --help)\n", where.c_str(), e.what(), where.c_str());
+  return kUsageExitCode;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
 #ifdef IMGBATCH_HAVE_PROCESS_COMMAND
@@ -49,8 +74,16 @@ int main(int argc, char** argv) {
 #endif
   try {
     app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
+  } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::RuntimeError& e) {
+    return e.get_exit_code();  // a command's own failure, already reported on one line
+  } catch (const CLI::ParseError& e) {
+    return ReportUsageError(app, argc, argv, e);
   }
   return exit_code;
 }

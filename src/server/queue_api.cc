@@ -66,7 +66,12 @@ void Peek(queue::QueueEngine& queues, const std::string& name, http::Exchange& e
   if (!messages.ok()) return ReplyStatus(ex, messages.status());
   json list = json::array();
   for (const auto& m : *messages) list.push_back(MessageJson(m));
-  ReplyJson(ex, 200, json{{"queue", name}, {"messages", list}}.dump());
+  json reply{{"queue", name}, {"messages", list}};
+  // How many the queue holds in all, so a listing cut at `max` says so.
+  if (auto counts = queues.Counts(name); counts.ok()) {
+    reply["total"] = counts->visible + counts->not_visible + counts->delayed;
+  }
+  ReplyJson(ex, 200, reply.dump());
 }
 
 // 204 when deleted. A message already gone (redriven or deleted meanwhile)

@@ -41,6 +41,7 @@ class DeadLetterCommandsTest(unittest.TestCase):
     def dead_letters(self):
         listed = json.loads(imgbatch(self.server, "dlq", "list", "--json").stdout)
         self.assertEqual(listed["queue"], "batch-dlq")
+        self.assertGreaterEqual(listed["total"], len(listed["messages"]))
         return listed["messages"]
 
     def wait_for_dead_letter(self, key, not_id=None):
@@ -208,6 +209,30 @@ class ServerDownTest(unittest.TestCase):
             self.assertIn("cannot reach the server", run.stderr)
             self.assertEqual(len(run.stderr.strip().splitlines()), 1, run.stderr)
         server.cleanup()
+
+
+class UsageErrorTest(unittest.TestCase):
+    """Bad arguments: one line naming the command, exit code 64 (EX_USAGE)."""
+
+    def run_cli(self, *args):
+        return subprocess.run([harness.binary(), *args], capture_output=True, text=True,
+                              timeout=60)
+
+    def test_bad_arguments_are_one_line_and_exit_64(self):
+        for args, says in ((("bogus",), "unknown command 'bogus'"),
+                           (("dlq", "list", "--max", "abc"), "imgbatch dlq list: --max"),
+                           (("dlq",), "imgbatch dlq: A subcommand is required"),
+                           (("status", "--nope"), "imgbatch status:")):
+            run = self.run_cli(*args)
+            self.assertEqual(run.returncode, 64, (args, run.stderr))
+            self.assertIn(says, run.stderr)
+            self.assertEqual(len(run.stderr.strip().splitlines()), 1, run.stderr)
+
+    def test_help_and_version_still_exit_0(self):
+        for args in (("--help",), ("dlq", "--help"), ("--version",)):
+            run = self.run_cli(*args)
+            self.assertEqual(run.returncode, 0, (args, run.stderr))
+            self.assertTrue(run.stdout.strip(), args)
 
 
 if __name__ == "__main__":
