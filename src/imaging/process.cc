@@ -18,6 +18,8 @@
 #include <string>
 #include <vips/vips8>
 
+#include <spdlog/spdlog.h>
+
 #include "common/strings.h"
 #include "imaging/errors.h"
 #include "imaging/imaging.h"
@@ -717,6 +719,24 @@ Result<std::vector<EncodedImage>> ProcessGeneric(std::string_view bytes,
 
 }  // namespace
 
+// libvips and GLib warn through g_log, whose default handler prints raw
+// lines to stderr ("(process:N): VIPS-WARNING **: ..."): routed to spdlog
+// they take the process's log format, so --log-format json stays JSON.
+static void LogGlibMessage(const gchar* domain, GLogLevelFlags level, const gchar* message,
+                           gpointer) {
+  const char* from = domain != nullptr ? domain : "glib";
+  const char* text = message != nullptr ? message : "";
+  if (level & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL)) {
+    spdlog::error("{}: {}", from, text);
+  } else if (level & G_LOG_LEVEL_WARNING) {
+    spdlog::warn("{}: {}", from, text);
+  } else if (level & G_LOG_LEVEL_MESSAGE) {
+    spdlog::info("{}: {}", from, text);
+  } else {  // info and debug: GLib shows them only when asked (G_MESSAGES_DEBUG)
+    spdlog::debug("{}: {}", from, text);
+  }
+}
+
 Status InitImaging(const char* argv0) {
   static std::once_flag once;
   static bool started = false;
@@ -731,6 +751,7 @@ Status InitImaging(const char* argv0) {
     // with one arena and DecodeJpeg's release). Two threads measured no
     // slower with one arena (task-clock, page faults lower).
     mallopt(M_ARENA_MAX, 1);
+    g_log_set_default_handler(LogGlibMessage, nullptr);
     started = StartVipsWithoutModules(argv0 ? argv0 : "imgbatch");
     if (!started) return;
     vips_block_untrusted_set(TRUE);

@@ -257,5 +257,33 @@ class RemovalTest(unittest.TestCase):
         self.assertLessEqual(made, self.outputs())
 
 
+class JsonLogTest(unittest.TestCase):
+    """--log-format json: libvips' own warnings (a truncated PNG makes some)
+    are log records like every other, not raw "VIPS-WARNING" lines."""
+
+    def test_libvips_warnings_are_json_records(self):
+        import io
+        server = harness.Server(extra_args=["--log-format", "json"]).start()
+        try:
+            buf = io.BytesIO()
+            Image.new("RGB", (800, 600), (10, 200, 30)).save(buf, "PNG")
+            png = buf.getvalue()
+            server.boto3_client("s3").put_object(Bucket="input", Key="cut.png",
+                                                 Body=png[:len(png) * 6 // 10])
+            sqs = server.boto3_client("sqs")
+            dlq = sqs.get_queue_url(QueueName="batch-dlq")["QueueUrl"]
+            harness.wait_until(
+                lambda: sqs.receive_message(QueueUrl=dlq, WaitTimeSeconds=1).get("Messages"),
+                timeout=120, what="the truncated PNG in the DLQ")
+            records = []
+            for line in server.read_log().splitlines():
+                self.assertNotIn("VIPS-WARNING", line)
+                if line.startswith("{"):
+                    records.append(json.loads(line))
+            self.assertTrue([r for r in records if r["msg"].startswith("VIPS: ")], records[-5:])
+        finally:
+            server.cleanup()
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
