@@ -239,6 +239,18 @@ test('keyboard reaches the file input, the gallery links and the dead-letter act
   assert.ok(reached.has('#dead-letters'), 'section links reachable');
 });
 
+test('a key with a "." segment still shows its thumbnail', async () => {
+  // The browser would resolve "dots/./x.jpg" to "dots/x.jpg" in a URL path.
+  const csrf = await page.locator('meta[name="csrf-token"]').getAttribute('content');
+  const put = await page.request.put(`${server.endpoint}/-/api/upload/dots%2F.%2Fphoto.jpg`, {
+    data: readFileSync(join(CORPUS, IMAGES[0])), headers: { 'X-CSRF-Token': csrf, 'Content-Type': 'image/jpeg' },
+  });
+  assert.equal(put.status(), 200, await put.text());
+  const img = page.locator('#gallery-list img[src="/-/api/objects/output/thumbs%2Fdots%2F.%2Fphoto.jpg"]');
+  await img.waitFor({ timeout: 60000 });
+  await waitUntil(() => img.evaluate((i) => i.complete && i.naturalWidth > 0), { what: 'the dotted key decoded' });
+});
+
 test('no console errors', () => {
   assert.deepEqual(consoleErrors, []);
 });

@@ -10,8 +10,13 @@ export class ApiError extends Error {
   }
 }
 
+// The key as URL path segments. A "." or ".." segment would be resolved away
+// by the browser (which treats "%2e" alike), so such a key goes as a single
+// segment with its slashes encoded; the server decodes either form.
 export function keyPath(key) {
-  return key.split('/').map(encodeURIComponent).join('/');
+  const segments = key.split('/');
+  if (segments.some((s) => s === '.' || s === '..')) return encodeURIComponent(key);
+  return segments.map(encodeURIComponent).join('/');
 }
 
 export function objectUrl(bucket, key) {

@@ -6,6 +6,20 @@ import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 
 const COLOURS = ['#2a9d8f', '#e76f51', '#6d597a', '#e9c46a'];
+
+// The y axis as wide as its longest label (uPlot's axis-autosize recipe): a
+// fixed width cut "120,000" to "0,000".
+function yAxisSize(self, values, axisIdx, cycleNum) {
+  const axis = self.axes[axisIdx];
+  if (cycleNum > 1) return axis._size;  // settled: avoid resizing forever
+  let size = axis.ticks.size + axis.gap;
+  const longest = (values ?? []).reduce((a, v) => (String(v).length > a.length ? String(v) : a), '');
+  if (longest !== '') {
+    self.ctx.font = axis.font[0];
+    size += self.ctx.measureText(longest).width / devicePixelRatio;
+  }
+  return Math.ceil(size);
+}
 const HEIGHT = 170;
 
 function align(series) {
@@ -30,7 +44,7 @@ export class Chart {
       height: HEIGHT,
       scales: { x: { time: true }, y: { range: (u, min, max) => [0, Math.max(1, max * 1.1)] } },
       series: [{}, ...labels.map((label, i) => ({ label, stroke: COLOURS[i % COLOURS.length], width: 2, spanGaps: true }))],
-      axes: [{}, { size: 48 }],
+      axes: [{}, { size: yAxisSize }],
       legend: { live: false },
       cursor: { drag: { x: false, y: false } },
     };
