@@ -490,6 +490,8 @@ Result<Worker::OutputState> Worker::ObserveOutput(const std::string& key) {
   if (source != head->metadata.end()) state.source_etag = source->second;
   auto spec = head->metadata.find(std::string(kOutputSpecMetadata));
   if (spec != head->metadata.end()) state.output_spec = spec->second;
+  auto source_key = head->metadata.find(std::string(kSourceKeyMetadata));
+  if (source_key != head->metadata.end()) state.source_key = source_key->second;
   return state;
 }
 
@@ -648,6 +650,16 @@ Worker::Outcome Worker::HandleCreated(const EventRecord& record) {
       specs[i] = output_specs[it - output_keys.begin()];
     } else if (auto fresh = ObserveOutput(output.key); fresh.ok()) {
       seen[i] = *fresh;  // a key OutputKeys did not announce: observe it now
+    }
+  }
+  // Inputs that differ only in their extension (a.png, a.jpg) name the same
+  // outputs; the last one processed wins. Said once per overwrite, so the
+  // operator can rename or give outputs per-format prefixes.
+  for (const OutputState& state : seen) {
+    if (state.exists && !state.source_key.empty() && state.source_key != UriEncode(record.key)) {
+      spdlog::warn("output of {} overwrites the one made from {} (their keys name the same output)",
+                   FormEncode(record.key), LogSafe(state.source_key));
+      break;
     }
   }
   // The outputs are written at once: the upload-to-output latency pays for

@@ -170,6 +170,7 @@ class Worker {
     std::string etag;
     std::string source_etag;  // the metadata naming the input version
     std::string output_spec;  // the metadata naming what produced it
+    std::string source_key;   // the input it was made from, as written (percent-encoded)
   };
   enum class WriteResult { kWritten, kAlreadyCurrent, kSuperseded };
   Result<OutputState> ObserveOutput(const std::string& key);
