@@ -82,7 +82,10 @@ std::optional<ApiReply> CallApi(const ServerFlags& flags, const ApiCall& call, i
     exit_code = kExitUnauthorized;
     return std::nullopt;
   }
-  client::CurlTransport transport;
+  // A server with a self-signed --tls-cert: trusted as the AWS CLI trusts it.
+  client::CurlOptions transport_options;
+  if (const char* ca_bundle = std::getenv("AWS_CA_BUNDLE")) transport_options.ca_file = ca_bundle;
+  client::CurlTransport transport(transport_options);
   client::HttpRequest request;
   request.method = call.method;
   request.url = flags.endpoint + call.path;

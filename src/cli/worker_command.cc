@@ -9,7 +9,9 @@
 #include <cstdlib>
 #include <iostream>
 #include <memory>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "client/aws_http.h"
 #include "client/credentials.h"
@@ -45,7 +47,9 @@ struct WorkerFlags {
   std::string s3_endpoint_url;
   std::string sqs_endpoint_url;
   bool force_path_style = false;
-  std::string dlq;  // name or URL
+  std::string ca_bundle;             // PEM file trusted instead of the system's CAs
+  std::vector<std::string> resolve;  // "HOST:PORT:ADDRESS", as curl --resolve
+  std::string dlq;                   // name or URL
   int concurrency = 0;
   int prefetch = -1;
   int max_messages = 10;
@@ -138,7 +142,10 @@ int RunWorker(const WorkerFlags& flags) {
       client::ResolveEndpoint("sqs", region, flags.sqs_endpoint_url, flags.endpoint_url, env);
   if (!sqs_endpoint.ok()) Fail(kExitConfig, sqs_endpoint.status().ToString());
 
-  client::CurlTransport transport;
+  client::CurlOptions transport_options;
+  transport_options.ca_file = flags.ca_bundle;
+  transport_options.resolve = flags.resolve;
+  client::CurlTransport transport(transport_options);
   auto credentials =
       client::MakeDefaultCredentialsChain(env, transport, SystemClock::Instance(), flags.profile);
   if (auto first = credentials->Get(); !first.ok()) Fail(kExitConfig, first.status().ToString());
@@ -239,6 +246,13 @@ void AddWorkerCommand(CLI::App& app) {
                   "SQS endpoint (default: AWS_ENDPOINT_URL_SQS)");
   cmd->add_flag("--force-path-style", flags->force_path_style,
                 "Path-style S3 addressing even on AWS endpoints");
+  cmd->add_option("--ca-bundle", flags->ca_bundle,
+                  "PEM certificates to trust instead of the system's")
+      ->envname("AWS_CA_BUNDLE")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--resolve", flags->resolve,
+                  "HOST:PORT:ADDRESS: connect to HOST:PORT at ADDRESS (as curl --resolve), e.g. "
+                  "to reach a local TLS endpoint by its certificate's name");
   cmd->add_option("--dlq", flags->dlq,
                   "Dead-letter queue name or URL (default: the queue's RedrivePolicy target)");
   cmd->add_option("--concurrency", flags->concurrency,

@@ -124,10 +124,16 @@ std::optional<std::string> HttpResponse::Header(std::string_view name) const {
   return std::nullopt;
 }
 
-CurlTransport::CurlTransport(CurlOptions options) : options_(options) { GlobalInitOnce(); }
+CurlTransport::CurlTransport(CurlOptions options) : options_(std::move(options)) {
+  GlobalInitOnce();
+  curl_slist* list = nullptr;
+  for (const std::string& entry : options_.resolve) list = curl_slist_append(list, entry.c_str());
+  resolve_list_ = list;
+}
 
 CurlTransport::~CurlTransport() {
   for (void* handle : idle_) curl_easy_cleanup(static_cast<CURL*>(handle));
+  curl_slist_free_all(static_cast<curl_slist*>(resolve_list_));
 }
 
 void* CurlTransport::AcquireHandle() {
@@ -180,6 +186,8 @@ Result<HttpResponse> CurlTransport::Send(const HttpRequest& request,
   // ".." segments, so a key like "a/../b.jpg" failed its signature check (or,
   // against a server that does not check, named another object).
   curl_easy_setopt(curl, CURLOPT_PATH_AS_IS, 1L);
+  if (!options_.ca_file.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, options_.ca_file.c_str());
+  if (resolve_list_ != nullptr) curl_easy_setopt(curl, CURLOPT_RESOLVE, resolve_list_);
   // Refused before any body byte when Content-Length is over the limit.
   curl_easy_setopt(curl, CURLOPT_MAXFILESIZE_LARGE,
                    static_cast<curl_off_t>(request.max_response_bytes));

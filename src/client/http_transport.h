@@ -63,6 +63,12 @@ struct CurlOptions {
   std::chrono::seconds low_speed_time{35};
   std::chrono::milliseconds default_timeout{120'000};
   size_t max_idle_handles = 16;
+  // PEM certificates to trust instead of the system's (AWS_CA_BUNDLE, as the
+  // AWS CLI and SDKs read it); empty = the system's.
+  std::string ca_file;
+  // curl's --resolve: "HOST:PORT:ADDRESS" connects to HOST:PORT at ADDRESS
+  // while TLS and the Host header still say HOST.
+  std::vector<std::string> resolve;
 };
 
 class CurlTransport final : public HttpTransport {
@@ -80,6 +86,7 @@ class CurlTransport final : public HttpTransport {
   void ReleaseHandle(void* handle);
 
   CurlOptions options_;
+  void* resolve_list_ = nullptr;  // curl_slist* of options_.resolve
   std::mutex mu_;
   std::vector<void*> idle_;  // CURL* kept for connection reuse
 };

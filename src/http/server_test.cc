@@ -2,6 +2,7 @@
 // streaming, TLS) and by raw sockets where the exact bytes on the wire matter
 // (pipelining, 100-continue, malformed heads, timeouts).
 #include "http/server.h"
+#include "http/certificate.h"
 
 #include <signal.h>
 
@@ -679,6 +680,7 @@ class TempFile {
     ::close(fd);
   }
   ~TempFile() { std::filesystem::remove(path_); }
+  const std::string& path() const { return path_; }
   FileRange Range(uint64_t offset, uint64_t length) const {
     FileRange r;
     r.fd = std::shared_ptr<int>(new int(::open(path_.c_str(), O_RDONLY)), [](int* fd) {
@@ -1079,6 +1081,46 @@ TEST_F(ServerTest, ServesTlsWithASelfSignedCertificate) {
   CurlResult get = curl.Run("GET", Url("/file"));
   EXPECT_TRUE(get.body == contents);
   EXPECT_EQ(get.connects, 0);
+  std::filesystem::remove_all(dir);
+}
+
+// A self-signed certificate made by the openssl CLI with these extra args;
+// "" when the CLI is missing.
+std::string MakeCertificate(const std::filesystem::path& dir, const std::string& name,
+                            const std::string& args) {
+  std::string cert = (dir / (name + ".pem")).string();
+  std::string cmd =
+      "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+      "-days 1 -keyout " +
+      (dir / (name + ".key")).string() + " -out " + cert + " " + args + " >/dev/null 2>&1";
+  return std::system(cmd.c_str()) == 0 ? cert : "";
+}
+
+TEST(LoopbackNameTest, TheNameALocalClientVerifiesTheCertificateBy) {
+  auto dir =
+      std::filesystem::temp_directory_path() / ("imgbatch_names_" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  struct Case {
+    const char* args;
+    const char* name;
+  } cases[] = {
+      {"-subj /CN=localhost", "localhost"},
+      {"-subj /CN=ignored -addext subjectAltName=DNS:imgbatch.test", "imgbatch.test"},
+      {"-subj /CN=x -addext subjectAltName=DNS:x.test,IP:127.0.0.1", "127.0.0.1"},
+      {"-subj /CN=x -addext subjectAltName=DNS:*.example.com", "imgbatch.example.com"},
+  };
+  int n = 0;
+  for (const Case& c : cases) {
+    std::string cert = MakeCertificate(dir, "c" + std::to_string(n++), c.args);
+    if (cert.empty()) GTEST_SKIP() << "openssl CLI unavailable";
+    auto name = LoopbackNameFor(cert);
+    ASSERT_TRUE(name.ok()) << c.args << ": " << name.status().ToString();
+    EXPECT_EQ(*name, c.name) << c.args;
+  }
+  TempFile not_pem("not a certificate");
+  EXPECT_EQ(LoopbackNameFor(not_pem.path()).status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(LoopbackNameFor((dir / "missing.pem").string()).status().code(),
+            Code::kInvalidArgument);
   std::filesystem::remove_all(dir);
 }
 

@@ -24,6 +24,7 @@
 #include "dashboard/access.h"
 #include "dashboard/ui.h"
 #include "db/database.h"
+#include "http/certificate.h"
 #include "http/server.h"
 #include "imaging/huge_pages.h"
 #include "imaging/imaging.h"
@@ -258,13 +259,27 @@ void AddHugePagesSetting(std::vector<std::string>& env) {
   }
 }
 
-// Workers reach the server like any AWS client: over loopback HTTP with their
-// own least-privilege key and a clean environment.
+// The address workers connect to: the one listened on, or loopback when
+// listening on every address.
+std::string WorkerConnectHost(const std::string& listen_host) {
+  if (listen_host.empty() || listen_host == "0.0.0.0") return "127.0.0.1";
+  if (listen_host == "::") return "[::1]";
+  if (listen_host.find(':') != std::string::npos) return "[" + listen_host + "]";
+  return listen_host;
+}
+
+// Workers reach the server like any AWS client: over HTTP (HTTPS with --tls-cert)
+// with their own least-privilege key and a clean environment. Over TLS they
+// verify the server's certificate: they trust that file and connect by a name
+// it holds (tls_name), resolved to the address above.
 autoscaler::WorkerCommand MakeWorkerCommand(const UpOptions& options, const Services& s,
-                                            uint16_t port) {
+                                            const std::string& listen_host, uint16_t port,
+                                            const std::string& tls_name) {
   const WorkerSpec& w = s.config.workers;
-  std::string endpoint = std::string(options.tls_cert.empty() ? "http" : "https") +
-                         "://127.0.0.1:" + std::to_string(port);
+  const std::string connect_host = WorkerConnectHost(listen_host);
+  const std::string host = tls_name.empty() ? connect_host : tls_name;
+  std::string endpoint = std::string(options.tls_cert.empty() ? "http" : "https") + "://" + host +
+                         ":" + std::to_string(port);
   autoscaler::WorkerCommand cmd;
   cmd.argv = {SelfExecutable(),    "worker",
               "--endpoint-url",    endpoint,
@@ -285,6 +300,14 @@ autoscaler::WorkerCommand MakeWorkerCommand(const UpOptions& options, const Serv
   if (w.concurrency > 0) {
     cmd.argv.push_back("--concurrency");
     cmd.argv.push_back(std::to_string(w.concurrency));
+  }
+  if (!options.tls_cert.empty()) {
+    cmd.argv.push_back("--ca-bundle");
+    cmd.argv.push_back(std::filesystem::absolute(options.tls_cert).string());
+    if (host != connect_host) {
+      cmd.argv.push_back("--resolve");
+      cmd.argv.push_back(host + ":" + std::to_string(port) + ":" + connect_host);
+    }
   }
   cmd.env = {
       "AWS_ACCESS_KEY_ID=" + s.worker_key.access_key_id,
@@ -433,6 +456,18 @@ int RunUp(const UpOptions& options) {
     std::fprintf(stderr, "imgbatch up: %s\n", st.message().c_str());
     return 2;
   }
+  // The name the workers verify this server's certificate by (they connect
+  // to it here): a certificate they could not verify is refused now rather
+  // than by every worker on every start.
+  std::string tls_name;
+  if (!options.tls_cert.empty()) {
+    auto name = http::LoopbackNameFor(options.tls_cert);
+    if (!name.ok()) {
+      std::fprintf(stderr, "imgbatch up: %s\n", name.status().message().c_str());
+      return 2;
+    }
+    tls_name = *name;
+  }
   sigset_t stop_signals = BlockStopSignals();
 
   Services services;
@@ -480,7 +515,8 @@ int RunUp(const UpOptions& options) {
   if (max_workers > 0) {
     services.launcher = autoscaler::MakeRealLauncher(services.config.workers.nice);
     services.pool = std::make_unique<autoscaler::WorkerPool>(
-        *services.launcher, MakeWorkerCommand(options, services, server.port()),
+        *services.launcher,
+        MakeWorkerCommand(options, services, address->host, server.port(), tls_name),
         SystemClock::Instance(), services.config.workers.stop_timeout_seconds);
   }
   services.loop = std::make_unique<ControlLoop>(services.config, *services.queues,

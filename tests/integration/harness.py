@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import signal
+import ssl
 import socket
 import subprocess
 import tempfile
@@ -74,7 +75,10 @@ class DeclaredKeys:
 class Server:
     """One `imgbatch up` process with its own data directory and port."""
 
-    def __init__(self, data_dir=None, extra_args=(), env=None, port=None):
+    def __init__(self, data_dir=None, extra_args=(), env=None, port=None, tls=None):
+        """tls: (cert file, key file) to serve HTTPS with; the test's own clients
+        then skip verification (the workers verify)."""
+        self.tls = tls
         self.owns_dir = data_dir is None
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="imgbatch-it-")
         self.port = port or free_port()  # a restart passes the old port
@@ -85,7 +89,7 @@ class Server:
 
     @property
     def endpoint(self):
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
 
     def start(self):
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
@@ -96,6 +100,8 @@ class Server:
         env.update(self.extra_env)
         cmd = [binary(), "up", "--data-dir", self.data_dir,
                "--listen", f"127.0.0.1:{self.port}"] + self.extra_args
+        if self.tls:
+            cmd += ["--tls-cert", self.tls[0], "--tls-key", self.tls[1]]
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, env=env)
         wait_until(self._ready, timeout=30, what="server /-/ready")
@@ -105,7 +111,9 @@ class Server:
         if self.proc.poll() is not None:
             raise AssertionError(f"server exited with {self.proc.returncode}:\n{self.read_log()}")
         try:
-            with urllib.request.urlopen(self.endpoint + "/-/ready", timeout=1) as r:
+            context = ssl._create_unverified_context() if self.tls else None
+            with urllib.request.urlopen(self.endpoint + "/-/ready", timeout=1,
+                                        context=context) as r:
                 return r.status == 200
         except OSError:
             return False
@@ -140,7 +148,7 @@ class Server:
         stop). It takes over the directory: its cleanup removes it."""
         again = Server(data_dir=self.data_dir, port=port,
                        extra_args=self.extra_args if extra_args is None else extra_args,
-                       env=self.extra_env)
+                       env=self.extra_env, tls=self.tls)
         again.owns_dir, self.owns_dir = self.owns_dir, False
         return again.start()
 
@@ -171,6 +179,8 @@ class Server:
         config_args = {"retries": {"max_attempts": 2}}
         config_args.update(kwargs.pop("config_args", {}))
         cfg = Config(s3={"addressing_style": "path"}, **config_args)
+        if self.tls:
+            kwargs.setdefault("verify", False)
         return boto3.client(service, endpoint_url=self.endpoint, region_name=REGION,
                             aws_access_key_id=kwargs.pop("access_key", ACCESS_KEY),
                             aws_secret_access_key=kwargs.pop("secret_key", SECRET_KEY),

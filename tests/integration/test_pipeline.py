@@ -257,6 +257,33 @@ class RemovalTest(unittest.TestCase):
         self.assertLessEqual(made, self.outputs())
 
 
+class TlsTest(unittest.TestCase):
+    """`up --tls-cert` with a self-signed certificate for a name that is not
+    127.0.0.1: the workers trust that certificate, connect by its name, and
+    process images over HTTPS."""
+
+    def test_workers_process_images_over_tls(self):
+        tmp = tempfile.mkdtemp(prefix="imgbatch-tls-")
+        cert, key = os.path.join(tmp, "cert.pem"), os.path.join(tmp, "key.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:P-256", "-nodes", "-days", "1", "-subj",
+                        "/CN=imgbatch.test", "-addext", "subjectAltName=DNS:imgbatch.test",
+                        "-keyout", key, "-out", cert], check=True, capture_output=True)
+        server = harness.Server(tls=(cert, key)).start()
+        try:
+            s3 = server.boto3_client("s3")
+            s3.put_object(Bucket="input", Key="secure/photo.jpg", Body=photo_jpeg())
+
+            def outputs():
+                listed = s3.list_objects_v2(Bucket="output", Prefix="thumbs/secure/")
+                return [o["Key"] for o in listed.get("Contents", [])]
+            harness.wait_until(outputs, timeout=120, interval=0.3, what="a thumbnail over TLS")
+            self.assertNotIn("SSL", server.read_log())
+        finally:
+            server.cleanup()
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
 class JsonLogTest(unittest.TestCase):
     """--log-format json: libvips' own warnings (a truncated PNG makes some)
     are log records like every other, not raw "VIPS-WARNING" lines."""
