@@ -176,7 +176,14 @@ json GalleryItem(const ApiContext& ctx, const store::ObjectMeta& listed) {
   item["source_key"] = source_key;
   if (auto source = ctx.store->HeadObject(ctx.input_bucket, source_key); source.ok()) {
     item["source"] = ObjectJson(ctx.input_bucket, *source);
-    item["upload_to_output_ms"] = meta.last_modified_ms - source->last_modified_ms;
+    // An output of an earlier version (the newer one failed, or is on its
+    // way) says so; timing it against the newer upload would be nonsense.
+    auto made_from = MetadataValue(meta, kSourceEtagMetadata);
+    if (made_from && *made_from != source->etag) {
+      item["outdated"] = true;
+    } else {
+      item["upload_to_output_ms"] = meta.last_modified_ms - source->last_modified_ms;
+    }
   }
   if (auto ms = MetadataValue(meta, kProcessingMsMetadata)) {
     if (auto value = ParseUint(*ms)) item["processing_ms"] = *value;

@@ -23,6 +23,7 @@ namespace imgbatch::dashboard {
 
 // Output metadata the worker writes beside source-etag (see src/worker).
 inline constexpr char kSourceKeyMetadata[] = "source-key";        // percent-encoded
+inline constexpr char kSourceEtagMetadata[] = "source-etag";      // the input version it is of
 inline constexpr char kProcessingMsMetadata[] = "processing-ms";  // get + decode + encode
 inline constexpr int kDefaultHistorySeconds = 300;
 inline constexpr int kMaxHistorySeconds = 3600;

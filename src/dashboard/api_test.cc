@@ -110,9 +110,10 @@ TEST_F(DashboardApiTest, HistoryReturnsTheSeriesOfTheWindow) {
 
 TEST_F(DashboardApiTest, GalleryListsNewestThumbnailsWithTheirOutputsAndSource) {
   Put("input", "dir/cat.png", "source-bytes");
+  const std::string source_etag = store_->HeadObject("input", "dir/cat.png")->etag;
   Put("output", "resized/dir/cat.jpg", "resized-bytes!");
   Put("output", "thumbs/dir/cat.jpg", "thumb",
-      {{"processing-ms", "42"}, {"source-etag", "x"}, {"source-key", "dir%2Fcat.png"}});
+      {{"processing-ms", "42"}, {"source-etag", source_etag}, {"source-key", "dir%2Fcat.png"}});
   Put("output", "thumbs/older.jpg", "t2");  // no metadata: the key names the source
   auto ex = Call("GET", "/-/api/gallery?max=10");
   ASSERT_EQ(ex->response().status, 200);
@@ -131,6 +132,20 @@ TEST_F(DashboardApiTest, GalleryListsNewestThumbnailsWithTheirOutputsAndSource) 
   EXPECT_EQ(cat["source"]["size"], 12);
   EXPECT_EQ(cat["processing_ms"], 42);
   EXPECT_TRUE(cat.contains("upload_to_output_ms"));
+}
+
+// The original was overwritten and its new version not (or not yet) made
+// into outputs: the card says so instead of timing the old outputs against
+// the new upload (a negative "upload to output").
+TEST_F(DashboardApiTest, GalleryMarksOutputsOfAnEarlierVersion) {
+  Put("input", "dog.jpg", "first version");
+  const std::string first = store_->HeadObject("input", "dog.jpg")->etag;
+  Put("output", "thumbs/dog.jpg", "thumb", {{"source-etag", first}});
+  Put("input", "dog.jpg", "second version");
+  json item = json::parse(Call("GET", "/-/api/gallery?max=10")->BodyText())["items"][0];
+  EXPECT_EQ(item["source"]["key"], "dog.jpg");
+  EXPECT_EQ(item["outdated"], true);
+  EXPECT_FALSE(item.contains("upload_to_output_ms"));
 }
 
 TEST_F(DashboardApiTest, ObjectsServesBothBucketsOnly) {

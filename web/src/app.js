@@ -181,6 +181,7 @@ function galleryCard(item) {
   const times = [
     item.processing_ms !== undefined ? `processed in ${ms(item.processing_ms)}` : null,
     item.upload_to_output_ms !== undefined ? `upload to output ${ms(item.upload_to_output_ms)}` : null,
+    item.outdated ? 'made from an earlier version of the original' : null,
   ].filter(Boolean).join(' · ');
   return el('li', { class: 'card' },
     el('img', { src: thumbUrl, alt: item.source_key, loading: 'lazy', width: 192, height: 192 }),
