@@ -107,6 +107,9 @@ Result<Notifier::ReprocessCounts> Notifier::Reprocess(const std::string& bucket,
 
 Status Notifier::PutConfiguration(const std::string& bucket, NotificationConfiguration config,
                                   const std::string& request_id) {
+  // One change at a time: the stored configuration and the cache that routes
+  // events must end up the same when two PUTs race.
+  std::lock_guard change(change_mu_);
   IMGBATCH_RETURN_IF_ERROR(store_.GetBucket(bucket).status());
   IMGBATCH_RETURN_IF_ERROR(Validate(config));
   std::vector<std::string> unknown;

@@ -90,6 +90,7 @@ class Notifier final : public store::ObjectEventSink {
   EventSource source_;
   Clock& clock_;
   RecursionGuard guard_;
+  std::mutex change_mu_;  // held through a whole PutConfiguration
   mutable std::mutex mu_;
   std::map<std::string, NotificationConfiguration> configs_;  // by bucket
   std::map<std::string, int64_t> dropped_;                    // by destination ARN
