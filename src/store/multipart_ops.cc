@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "common/hashing.h"
+#include "store/delimited_walk.h"
 #include "store/store_impl.h"
 
 namespace imgbatch::store {
@@ -459,70 +460,49 @@ Result<ListUploadsResult> StoreImpl::ListMultipartUploads(const std::string& buc
     return InvalidArgument("max-uploads must be non-negative").WithDetail("InvalidArgument");
   }
   const int limit = std::min(request.max_uploads, kMaxListUploads);
-  const std::string& prefix = request.prefix;
-  const std::string& delimiter = request.delimiter;
   ListUploadsResult result;
   IMGBATCH_RETURN_IF_ERROR(db().Read([&](db::Conn& conn) -> Status {
     result = ListUploadsResult();
     IMGBATCH_RETURN_IF_ERROR(BucketExists(conn, bucket));
-    // Order: key, then upload id. With only a key marker, S3 lists keys after
-    // it; with an upload id marker too, later uploads of the marker key first.
-    static const char* kQuery =
-        "SELECT upload_id, key, initiated_ms, checksum_algorithm, attrs, full_object_checksum "
-        "FROM uploads WHERE bucket=?1 AND key>=?2 AND (key>?3 OR (key=?3 AND ?4<>'' AND "
-        "upload_id>?4)) ORDER BY key, upload_id LIMIT ?5";
-    std::string key_cursor = request.key_marker;
-    std::string upload_id_cursor = request.upload_id_marker;
-    int count = 0;
-    bool done = false;
-    while (!done) {
-      const int batch = std::max(limit - count + 1, 8);
-      IMGBATCH_ASSIGN_OR_RETURN(auto q, conn.Prepare(kQuery));
-      q.Bind(1, bucket).Bind(2, prefix).Bind(3, key_cursor).Bind(4, upload_id_cursor);
-      q.Bind(5, int64_t{batch});
-      int rows = 0;
-      bool seeked = false;
-      while (true) {
-        IMGBATCH_ASSIGN_OR_RETURN(bool row, q.Step());
-        if (!row) break;
-        ++rows;
-        std::string key = q.ColumnText(1);
-        if (key.compare(0, prefix.size(), prefix) != 0) {  // past the prefix range
-          done = true;
-          break;
-        }
-        if (count == limit) {  // one more entry exists
-          result.truncated = true;
-          done = true;
-          break;
-        }
-        size_t pos = delimiter.empty() ? std::string::npos : key.find(delimiter, prefix.size());
-        if (pos != std::string::npos) {
-          std::string common = key.substr(0, pos + delimiter.size());
-          // Seek past every upload under this common prefix (keys are UTF-8,
-          // which never has the byte 0xFF). A key marker inside it means the
-          // prefix was listed on an earlier page.
-          key_cursor = common + '\xff';
-          upload_id_cursor.clear();
-          seeked = true;
-          if (common > request.key_marker) {
-            result.common_prefixes.push_back(common);
-            result.next_key_marker = std::move(common);
-            result.next_upload_id_marker.clear();
-            ++count;
-          }
-          break;
-        }
-        MultipartUpload upload = RowToUpload(q, bucket, std::move(key));
-        key_cursor = upload.key;
-        upload_id_cursor = upload.upload_id;
-        result.next_key_marker = upload.key;
-        result.next_upload_id_marker = upload.upload_id;
-        result.uploads.push_back(std::move(upload));
-        ++count;
+    struct Source {
+      db::Conn& conn;
+      const std::string& bucket;
+      const std::string& prefix;
+      ListUploadsResult& result;
+      std::string key_cursor, upload_id_cursor;
+      // Order: key, then upload id. With only a key marker, S3 lists keys
+      // after it; with an upload id marker too, later uploads of the marker
+      // key first.
+      Result<db::Statement> Query(int batch) {
+        IMGBATCH_ASSIGN_OR_RETURN(
+            auto q, conn.Prepare("SELECT upload_id, key, initiated_ms, checksum_algorithm, attrs, "
+                                 "full_object_checksum FROM uploads WHERE bucket=?1 AND key>=?2 "
+                                 "AND (key>?3 OR (key=?3 AND ?4<>'' AND upload_id>?4)) "
+                                 "ORDER BY key, upload_id LIMIT ?5"));
+        q.Bind(1, bucket).Bind(2, prefix).Bind(3, key_cursor).Bind(4, upload_id_cursor);
+        q.Bind(5, int64_t{batch});
+        return q;
       }
-      if (!seeked && rows < batch) done = true;
-    }
+      std::string Key(const db::Statement& q) { return q.ColumnText(1); }
+      Status Take(db::Statement& q, std::string key) {
+        MultipartUpload upload = RowToUpload(q, bucket, std::move(key));
+        key_cursor = result.next_key_marker = upload.key;
+        upload_id_cursor = result.next_upload_id_marker = upload.upload_id;
+        result.uploads.push_back(std::move(upload));
+        return Status::Ok();
+      }
+      void SeekPast(std::string key) {
+        key_cursor = std::move(key);
+        upload_id_cursor.clear();
+      }
+      void AddCommonPrefix(std::string common) {
+        result.next_key_marker = common;
+        result.next_upload_id_marker.clear();
+        result.common_prefixes.push_back(std::move(common));
+      }
+    } source{conn, bucket, request.prefix, result, request.key_marker, request.upload_id_marker};
+    IMGBATCH_RETURN_IF_ERROR(WalkDelimited(request.prefix, request.delimiter, request.key_marker,
+                                           limit, source, result.truncated));
     if (!result.truncated) {
       result.next_key_marker.clear();
       result.next_upload_id_marker.clear();

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/hashing.h"
+#include "store/delimited_walk.h"
 #include "store/store_impl.h"
 
 namespace imgbatch::store {
@@ -870,61 +871,41 @@ Result<ListResult> StoreImpl::ListObjects(const std::string& bucket, const ListR
     return InvalidArgument("max-keys must be non-negative").WithDetail("InvalidArgument");
   }
   const int max_keys = std::min(request.max_keys, kMaxListKeys);
-  const std::string& prefix = request.prefix;
-  const std::string& delimiter = request.delimiter;
   ListResult result;
   IMGBATCH_RETURN_IF_ERROR(db_.Read([&](db::Conn& conn) -> Status {
     result = ListResult();
     IMGBATCH_RETURN_IF_ERROR(BucketExists(conn, bucket));
     if (max_keys == 0) return Status::Ok();
-    static const std::string kQuery = std::string("SELECT ") + kObjectColumns +
-                                      " FROM objects WHERE bucket=?1 AND key>?2 AND key>=?3 "
-                                      "ORDER BY key LIMIT ?4";
-    std::string cursor = request.start_after;
-    int count = 0;
-    bool done = false;
-    while (!done) {
-      const int batch = std::max(max_keys - count + 1, 8);
-      IMGBATCH_ASSIGN_OR_RETURN(auto q, conn.Prepare(kQuery));
-      q.Bind(1, bucket).Bind(2, cursor).Bind(3, prefix).Bind(4, int64_t{batch});
-      int rows = 0;
-      bool seeked = false;
-      while (true) {
-        IMGBATCH_ASSIGN_OR_RETURN(bool row, q.Step());
-        if (!row) break;
-        ++rows;
-        std::string key = q.ColumnText(0);
-        if (key.compare(0, prefix.size(), prefix) != 0) {  // past the prefix range
-          done = true;
-          break;
-        }
-        if (count == max_keys) {  // one more entry exists
-          result.truncated = true;
-          done = true;
-          break;
-        }
-        size_t pos = delimiter.empty() ? std::string::npos : key.find(delimiter, prefix.size());
-        if (pos != std::string::npos) {
-          std::string common = key.substr(0, pos + delimiter.size());
-          // Seek past every key under this common prefix instead of reading
-          // them: keys are UTF-8, which never contains the byte 0xFF.
-          cursor = common + '\xff';
-          seeked = true;
-          if (common > request.start_after) {  // a marker inside it: already listed
-            result.common_prefixes.push_back(common);
-            result.next_marker = common;
-            ++count;
-          }
-          break;
-        }
+    struct Source {
+      db::Conn& conn;
+      const std::string& bucket;
+      const std::string& prefix;
+      ListResult& result;
+      std::string cursor;  // keys > this
+      Result<db::Statement> Query(int batch) {
+        static const std::string kQuery = std::string("SELECT ") + kObjectColumns +
+                                          " FROM objects WHERE bucket=?1 AND key>?2 AND key>=?3 "
+                                          "ORDER BY key LIMIT ?4";
+        IMGBATCH_ASSIGN_OR_RETURN(auto q, conn.Prepare(kQuery));
+        q.Bind(1, bucket).Bind(2, cursor).Bind(3, prefix).Bind(4, int64_t{batch});
+        return q;
+      }
+      std::string Key(const db::Statement& q) { return q.ColumnText(0); }
+      Status Take(db::Statement& q, std::string key) {
         IMGBATCH_ASSIGN_OR_RETURN(StoredObject obj, RowToObject(q, bucket, false));
         result.next_marker = key;
         cursor = std::move(key);
         result.objects.push_back(std::move(obj.meta));
-        ++count;
+        return Status::Ok();
       }
-      if (!seeked && rows < batch) done = true;
-    }
+      void SeekPast(std::string key) { cursor = std::move(key); }
+      void AddCommonPrefix(std::string common) {
+        result.next_marker = common;
+        result.common_prefixes.push_back(std::move(common));
+      }
+    } source{conn, bucket, request.prefix, result, request.start_after};
+    IMGBATCH_RETURN_IF_ERROR(WalkDelimited(request.prefix, request.delimiter, request.start_after,
+                                           max_keys, source, result.truncated));
     if (!result.truncated) result.next_marker.clear();
     return Status::Ok();
   }));
