@@ -16,6 +16,7 @@
 namespace imgbatch::imaging {
 namespace {
 
+using testing::BlobBytes;
 using testing::CorpusDir;
 using testing::Decode;
 using testing::MeanAbsDiff;
@@ -160,11 +161,7 @@ TEST(ProcessPngTest, TransparentPngBecomesJpegOnWhite) {
   VImage rgb =
       VImage::black(2000, 1000, VImage::option()->set("bands", 3)).new_from_image({255, 0, 0});
   VImage alpha = VImage::black(2000, 1000).insert(VImage::black(1000, 1000) + 255, 0, 0);
-  VipsBlob* blob = rgb.bandjoin(alpha).cast(VIPS_FORMAT_UCHAR).pngsave_buffer();
-  size_t length = 0;
-  const void* data = vips_blob_get(blob, &length);
-  std::string png(static_cast<const char*>(data), length);
-  vips_area_unref(VIPS_AREA(blob));
+  std::string png = BlobBytes(rgb.bandjoin(alpha).cast(VIPS_FORMAT_UCHAR).pngsave_buffer());
 
   auto out = Process(png, DefaultOutputs());
   ASSERT_TRUE(out.ok()) << out.status().ToString();
@@ -179,14 +176,6 @@ TEST(ProcessPngTest, TransparentPngBecomesJpegOnWhite) {
   EXPECT_GT(right[0], 240);  // white
   EXPECT_GT(right[1], 240);
   EXPECT_GT(right[2], 240);
-}
-
-std::string BlobBytes(VipsBlob* blob) {
-  size_t length = 0;
-  const void* data = vips_blob_get(blob, &length);
-  std::string bytes(static_cast<const char*>(data), length);
-  vips_area_unref(VIPS_AREA(blob));
-  return bytes;
 }
 
 VImage Solid(int width, int height, std::vector<double> rgb) {
@@ -237,13 +226,8 @@ TEST(ProcessErrorTest, AFailureCarriesOnlyItsOwnErrorOnOneLine) {
 // The files are generated here with libvips' own HEIF saver.
 std::string HeifOf(const VImage& image, VipsForeignHeifCompression compression) {
   EXPECT_TRUE(EnsureHeifModule().ok());  // libvips starts without it (vips_modules.h)
-  VipsBlob* blob = image.heifsave_buffer(
-      VImage::option()->set("compression", compression)->set("Q", 90)->set("effort", 0));
-  size_t length = 0;
-  const void* data = vips_blob_get(blob, &length);
-  std::string bytes(static_cast<const char*>(data), length);
-  vips_area_unref(VIPS_AREA(blob));
-  return bytes;
+  return BlobBytes(image.heifsave_buffer(
+      VImage::option()->set("compression", compression)->set("Q", 90)->set("effort", 0)));
 }
 
 TEST(ProcessHeifTest, HeicAndAvifInputsAreDecoded) {
@@ -283,14 +267,7 @@ TEST(ProcessHeifTest, AvifOutputDecodes) {
   ASSERT_TRUE(InitImaging().ok());
   VImage picture =
       VImage::black(600, 400, VImage::option()->set("bands", 3)).new_from_image({30, 140, 60});
-  std::string png = [&] {
-    VipsBlob* blob = picture.cast(VIPS_FORMAT_UCHAR).pngsave_buffer();
-    size_t length = 0;
-    const void* data = vips_blob_get(blob, &length);
-    std::string bytes(static_cast<const char*>(data), length);
-    vips_area_unref(VIPS_AREA(blob));
-    return bytes;
-  }();
+  std::string png = BlobBytes(picture.cast(VIPS_FORMAT_UCHAR).pngsave_buffer());
   auto outputs = ParseOutputSpecs("small:120x120:avif:q60");
   ASSERT_TRUE(outputs.ok());
   auto out = Process(png, *outputs);

@@ -33,6 +33,15 @@ inline std::string ReadFile(const std::filesystem::path& path) {
   return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
 }
 
+// The bytes of a libvips *save_buffer result, which it then releases.
+inline std::string BlobBytes(VipsBlob* blob) {
+  size_t length = 0;
+  const void* data = vips_blob_get(blob, &length);
+  std::string bytes(static_cast<const char*>(data), length);
+  vips_area_unref(VIPS_AREA(blob));
+  return bytes;
+}
+
 inline vips::VImage Decode(const std::string& bytes) {
   return vips::VImage::new_from_buffer(bytes.data(), bytes.size(), "").copy_memory();
 }
