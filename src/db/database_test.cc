@@ -16,6 +16,8 @@
 #include <thread>
 #include <vector>
 
+#include "db/testing/sync_gate.h"
+
 namespace imgbatch::db {
 namespace {
 
@@ -678,17 +680,7 @@ class HeldSyncTest : public ::testing::Test {
     options.overlap_sync = true;
     options.max_group = max_group_;
     options.idle_commit_hold = idle_commit_hold_;
-    options.wal_sync_for_test = [this](const std::function<Status()>& sync) -> Status {
-      std::unique_lock lock(mu_);
-      ++syncs_started_;
-      cv_.notify_all();
-      cv_.wait(lock, [&] { return syncs_released_ >= syncs_started_; });
-      if (fail_next_) {
-        fail_next_ = false;
-        return IoError("injected fdatasync failure");
-      }
-      return sync();  // the real fdatasync
-    };
+    options.wal_sync_for_test = gate_.Hook();
     auto db = Database::Open(options);
     ASSERT_TRUE(db.ok()) << db.status().ToString();
     db_ = std::move(db).value();
@@ -698,25 +690,13 @@ class HeldSyncTest : public ::testing::Test {
     releaser.join();
   }
   void TearDown() override {
-    {
-      std::lock_guard lock(mu_);
-      syncs_released_ = 1 << 30;  // let the destructor drain
-    }
-    cv_.notify_all();
+    gate_.ReleaseAll(true);  // let the destructor drain
     db_.reset();
   }
 
   // Waits until `n` syncs in all have started, then lets them finish.
-  void ReleaseSyncs(int n) {
-    std::unique_lock lock(mu_);
-    cv_.wait(lock, [&] { return syncs_started_ >= n; });
-    syncs_released_ = n;
-    cv_.notify_all();
-  }
-  int SyncsStarted() {
-    std::lock_guard lock(mu_);
-    return syncs_started_;
-  }
+  void ReleaseSyncs(int n) { EXPECT_TRUE(gate_.Release(n)) << n << " syncs never started"; }
+  int SyncsStarted() { return gate_.Started(); }
 
   void InsertAsync(const std::string& key, std::function<void(Status)> done) {
     InsertAsync(
@@ -750,11 +730,7 @@ class HeldSyncTest : public ::testing::Test {
   // Off for the tests above this fixture's subclasses: each caller's commit
   // is decided at once.
   std::chrono::microseconds idle_commit_hold_{0};
-  std::mutex mu_;
-  std::condition_variable cv_;
-  int syncs_started_ = 0;
-  int syncs_released_ = 0;
-  bool fail_next_ = false;
+  testing::SyncGate gate_;
   std::unique_ptr<Database> db_;
 };
 
@@ -1005,10 +981,7 @@ TEST_F(HeldSyncTest, ACommittedAckCallerHearsAtItsCommitAndTheDurableOnesAfterTh
   std::thread releaser([this] { ReleaseSyncs(2); });
   EXPECT_TRUE(first.get_future().get().ok());
   releaser.join();
-  {
-    std::lock_guard lock(mu_);
-    fail_next_ = true;  // the sync after early's and late's commit fails
-  }
+  gate_.FailNext();  // the sync after early's and late's commit fails
   // The syncer committed early's and late's group and started its sync,
   // still held: early is acknowledged, with its hook run first; late is not.
   ASSERT_TRUE(WaitFor([&] { return SyncsStarted() == 3; }));
@@ -1100,10 +1073,7 @@ TEST_F(HeldSyncTest, ACommittedAckCallerThatFailsIsNotAcknowledgedAsDone) {
 // A failed fdatasync fails its group, and every later write: its pages may
 // be lost, so nothing after it can be promised durable.
 TEST_F(HeldSyncTest, FailedWalSyncFailsItsGroupAndEveryLaterWrite) {
-  {
-    std::lock_guard lock(mu_);
-    fail_next_ = true;
-  }
+  gate_.FailNext();
   std::promise<Status> failed, later;
   InsertAsync("lost", [&](Status st) { failed.set_value(std::move(st)); });
   ReleaseSyncs(2);

@@ -23,6 +23,7 @@
 #include <thread>
 
 #include "common/hashing.h"
+#include "db/testing/sync_gate.h"
 #include "queue/queue_sql.h"
 
 namespace imgbatch::queue {
@@ -1283,54 +1284,28 @@ TEST_F(QueueEngineTest, DelaysFromQueueAndMessage) {
 class HeldSyncQueueTest : public QueueEngineTest {
  protected:
   void SetUp() override {
-    wal_sync_for_test_ = [this](const std::function<Status()>& sync) -> Status {
-      std::unique_lock lock(sync_mu_);
-      ++syncs_started_;
-      sync_cv_.notify_all();
-      sync_cv_.wait(lock, [&] { return syncs_released_ >= syncs_started_; });
-      return sync();
-    };
+    gate_.ReleaseAll(true);  // opening and creating the queue sync freely
+    wal_sync_for_test_ = gate_.Hook();
     QueueEngineTest::SetUp();
-    ReleaseAllSyncs(true);
     Create("q");
     ASSERT_FALSE(Send("q", "old").empty());  // durable: counted, receivable
-    ReleaseAllSyncs(false);
+    gate_.ReleaseAll(false);
   }
   void TearDown() override {
-    ReleaseAllSyncs(true);
+    gate_.ReleaseAll(true);
     QueueEngineTest::TearDown();
   }
-  // true: every sync passes from now on; false: the next ones are held.
-  void ReleaseAllSyncs(bool all) {
-    std::lock_guard lock(sync_mu_);
-    syncs_released_ = all ? (1 << 30) : syncs_started_;
-    sync_cv_.notify_all();
-  }
-  // Waits until `n` syncs in all have started (from SetUp's end), then lets them finish.
-  void ReleaseSyncs(int n) {
-    std::unique_lock lock(sync_mu_);
-    ASSERT_TRUE(sync_cv_.wait_for(lock, 10s, [&] { return syncs_started_ >= base_ + n; }));
-    syncs_released_ = base_ + n;
-    sync_cv_.notify_all();
-  }
-  void WaitForSyncs(int n) {
-    std::unique_lock lock(sync_mu_);
-    ASSERT_TRUE(sync_cv_.wait_for(lock, 10s, [&] { return syncs_started_ >= base_ + n; }));
-  }
-  // A write whose sync is then held (sync number n since SetUp).
+  // Waits until `n` syncs (since MarkBase) have started, then lets them finish.
+  void ReleaseSyncs(int n) { ASSERT_TRUE(gate_.Release(base_ + n)); }
+  void WaitForSyncs(int n) { ASSERT_TRUE(gate_.WaitForStarted(base_ + n)); }
+  // A write whose sync is then held (sync number n since MarkBase).
   void HoldASync(int n) {
     db_->WriteAsync([](db::Txn&) { return Status::Ok(); }, [](Status) {});
     WaitForSyncs(n);
   }
-  void MarkBase() {
-    std::lock_guard lock(sync_mu_);
-    base_ = syncs_started_;
-  }
+  void MarkBase() { base_ = gate_.Started(); }
 
-  std::mutex sync_mu_;
-  std::condition_variable sync_cv_;
-  int syncs_started_ = 0;
-  int syncs_released_ = 1 << 30;
+  db::testing::SyncGate gate_;
   int base_ = 0;
 };
 
