@@ -204,5 +204,18 @@ TEST(QueueNameTest, FromUrlOrArn) {
   EXPECT_EQ(QueueNameFromUrl("plain"), "plain");
 }
 
+// A caller's per-call timeout reaches the transport (the worker's heartbeats
+// use a short one: they hold a lock that finishing images wait for).
+TEST_F(AwsHttpTest, SqsCallsCarryTheirTimeoutToTheTransport) {
+  AwsHttpClient http = MakeClient("sqs");
+  SqsClient sqs(http, {*Endpoint::Parse("http://127.0.0.1:4566")});
+  transport_.script.push_back(Reply(200, R"({"Successful":[{"Id":"0"}],"Failed":[]})"));
+  auto result = sqs.ChangeMessageVisibilityBatch("http://127.0.0.1:4566/000000000000/q",
+                                                 {{"handle", 60}}, milliseconds(7'500));
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  ASSERT_EQ(transport_.sent.size(), 1u);
+  EXPECT_EQ(transport_.sent[0].timeout, milliseconds(7'500));
+}
+
 }  // namespace
 }  // namespace imgbatch::client

@@ -235,7 +235,8 @@ Status SqsClient::ChangeMessageVisibility(const std::string& queue_url,
 }
 
 Result<BatchResult> SqsClient::ChangeMessageVisibilityBatch(
-    const std::string& queue_url, const std::vector<VisibilityChange>& changes) {
+    const std::string& queue_url, const std::vector<VisibilityChange>& changes,
+    std::chrono::milliseconds timeout) {
   if (changes.empty() || changes.size() > kMaxBatchEntries) {
     return InvalidArgument("ChangeMessageVisibilityBatch takes 1 to 10 entries");
   }
@@ -246,7 +247,8 @@ Result<BatchResult> SqsClient::ChangeMessageVisibilityBatch(
                        {"VisibilityTimeout", changes[i].visibility_timeout}});
   }
   json request = {{"QueueUrl", queue_url}, {"Entries", entries}};
-  IMGBATCH_ASSIGN_OR_RETURN(auto text, Call("ChangeMessageVisibilityBatch", Dump(request)));
+  IMGBATCH_ASSIGN_OR_RETURN(auto text,
+                            Call("ChangeMessageVisibilityBatch", Dump(request), nullptr, timeout));
   IMGBATCH_ASSIGN_OR_RETURN(auto reply, ParseReply(text, "ChangeMessageVisibilityBatch"));
   return ParseBatchResult(reply);
 }

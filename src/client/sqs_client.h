@@ -76,8 +76,10 @@ class SqsClient {
                                          const std::vector<std::string>& receipt_handles);
   Status ChangeMessageVisibility(const std::string& queue_url, const std::string& receipt_handle,
                                  int visibility_timeout);
-  Result<BatchResult> ChangeMessageVisibilityBatch(const std::string& queue_url,
-                                                   const std::vector<VisibilityChange>& changes);
+  // timeout: per attempt; zero = the transport's default.
+  Result<BatchResult> ChangeMessageVisibilityBatch(
+      const std::string& queue_url, const std::vector<VisibilityChange>& changes,
+      std::chrono::milliseconds timeout = std::chrono::milliseconds(0));
   // String-typed message attributes. Returns the MessageId.
   Result<std::string> SendMessage(const std::string& queue_url, const std::string& body,
                                   const std::map<std::string, std::string>& attributes = {});

@@ -838,6 +838,15 @@ bool Worker::FlushDeletes() {
   return true;
 }
 
+// A heartbeat round holds visibility_mu_, which every finishing image waits
+// for (Forget), and must end while the messages it extends are still
+// hidden: each attempt gets an eighth of the visibility timeout, 1-10 s,
+// instead of the transport's 120 s.
+std::chrono::milliseconds Worker::HeartbeatTimeout() const {
+  return std::clamp<std::chrono::milliseconds>(std::chrono::seconds(visibility_timeout_) / 8,
+                                               std::chrono::seconds(1), std::chrono::seconds(10));
+}
+
 void Worker::SendHeartbeats() {
   // Extend whatever has used half of its visibility, started or not: a
   // message waiting its turn must not reappear for another worker either.
@@ -855,7 +864,8 @@ void Worker::SendHeartbeats() {
     std::vector<client::VisibilityChange> changes;
     for (size_t i = begin; i < end; ++i) changes.push_back({due[i], visibility_timeout_});
     auto sent_at = Clock::now();
-    auto result = sqs_.ChangeMessageVisibilityBatch(options_.queue_url, changes);
+    auto result =
+        sqs_.ChangeMessageVisibilityBatch(options_.queue_url, changes, HeartbeatTimeout());
     if (!result.ok()) {
       spdlog::warn("heartbeat failed for {} messages: {}", changes.size(),
                    result.status().ToString());

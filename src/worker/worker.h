@@ -178,6 +178,7 @@ class Worker {
   Result<WriteResult> WriteOutput(const EventRecord& record, ProcessedOutput& output,
                                   OutputState seen, const std::string& source_etag,
                                   const std::string& output_spec, int64_t processing_ms);
+  std::chrono::milliseconds HeartbeatTimeout() const;
   Outcome Fail(const EventRecord& record, uint64_t bytes_in, uint64_t bytes_out,
                std::chrono::steady_clock::time_point start, const Status& status, bool permanent);
   void Complete(const std::string& receipt_handle, const client::SqsMessage& message,
