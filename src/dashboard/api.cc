@@ -56,11 +56,17 @@ void StatusError(http::Exchange& ex, const Status& status) {
   Error(ex, HttpStatusFor(status.code()), CodeName(status.code()), status.message());
 }
 
-int IntParam(const QueryParams& params, std::string_view name, int fallback, int max) {
-  auto text = QueryGet(params, name);
+// A positive count from the query (fallback when absent), capped at max;
+// anything else is answered 400 here and gives nullopt.
+std::optional<int> CountParam(http::Exchange& ex, std::string_view name, int fallback, int max) {
+  auto text = QueryGet(ParseQuery(ex.head().query), name);
   if (!text) return fallback;
   auto value = ParseUint(*text);
-  if (!value || *value == 0) return fallback;
+  if (!value || *value == 0) {
+    Error(ex, 400, "InvalidParameterValue",
+          std::string(name) + " must be a positive number, got '" + std::string(*text) + "'");
+    return std::nullopt;
+  }
   return static_cast<int>(std::min<uint64_t>(*value, static_cast<uint64_t>(max)));
 }
 
@@ -81,8 +87,9 @@ bool RequireGet(http::Exchange& ex) {
 
 void History(const ApiContext& ctx, http::Exchange& ex) {
   if (!RequireGet(ex)) return;
-  int seconds =
-      IntParam(ParseQuery(ex.head().query), "seconds", kDefaultHistorySeconds, kMaxHistorySeconds);
+  std::optional<int> asked = CountParam(ex, "seconds", kDefaultHistorySeconds, kMaxHistorySeconds);
+  if (!asked) return;
+  const int seconds = *asked;
   int64_t now = SystemClock::Instance().NowMillis();
   json series = json::object();
   for (const std::string& name : ctx.history->Names()) {
@@ -193,7 +200,9 @@ json GalleryItem(const ApiContext& ctx, const store::ObjectMeta& listed) {
 
 void Gallery(const ApiContext& ctx, http::Exchange& ex) {
   if (!RequireGet(ex)) return;
-  int max = IntParam(ParseQuery(ex.head().query), "max", kDefaultGalleryItems, kMaxGalleryItems);
+  std::optional<int> asked = CountParam(ex, "max", kDefaultGalleryItems, kMaxGalleryItems);
+  if (!asked) return;
+  const int max = *asked;
   auto listed = ListAll(*ctx.store, ctx.output_bucket, ctx.gallery_prefix);
   if (!listed.ok()) return StatusError(ex, listed.status());
   std::vector<store::ObjectMeta>& all = *listed;

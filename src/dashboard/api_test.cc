@@ -148,6 +148,16 @@ TEST_F(DashboardApiTest, GalleryMarksOutputsOfAnEarlierVersion) {
   EXPECT_FALSE(item.contains("upload_to_output_ms"));
 }
 
+TEST_F(DashboardApiTest, CountsThatAreNotPositiveNumbersAreRefused) {
+  for (const char* target : {"/-/api/gallery?max=0", "/-/api/gallery?max=abc",
+                             "/-/api/history?seconds=-1", "/-/api/history?seconds="}) {
+    auto ex = Call("GET", target);
+    EXPECT_EQ(ex->response().status, 400) << target;
+    EXPECT_EQ(json::parse(ex->BodyText())["error"], "InvalidParameterValue") << ex->BodyText();
+  }
+  EXPECT_EQ(Call("GET", "/-/api/gallery?max=100000")->response().status, 200);  // capped
+}
+
 TEST_F(DashboardApiTest, ObjectsServesBothBucketsOnly) {
   Put("output", "thumbs/a b.jpg", "thumb-bytes");
   auto ex = Call("GET", "/-/api/objects/output/thumbs/a%20b.jpg");
