@@ -6,6 +6,7 @@
 
 #include "auth/sigv4.h"
 #include "client/http_transport.h"
+#include "client/s3_client.h"
 #include "common/strings.h"
 #include "server/root_key.h"
 
@@ -48,6 +49,21 @@ void SignWithRootKey(const ServerFlags& flags, const server::RootKey& root,
   auth::SignRequest(request.method, path, query, request.headers, auth::kUnsignedPayload,
                     {root.access_key_id, root.secret_access_key, ""}, flags.region, "s3",
                     std::chrono::system_clock::now());
+}
+
+// A reply body fit for one line of stderr: whitespace runs become one space,
+// and a long body is cut.
+std::string OneLine(std::string_view body) {
+  constexpr size_t kMaxChars = 200;
+  std::string line;
+  for (char c : body) {
+    bool space = c == ' ' || c == '\n' || c == '\r' || c == '\t';
+    if (space && (line.empty() || line.back() == ' ')) continue;
+    line += space ? ' ' : c;
+    if (line.size() >= kMaxChars) return line + "...";
+  }
+  while (!line.empty() && line.back() == ' ') line.pop_back();
+  return line;
 }
 
 }  // namespace
@@ -124,9 +140,13 @@ std::optional<ApiReply> CallApi(const ServerFlags& flags, const ApiCall& call, i
     return std::nullopt;
   }
   if (reply.status < 200 || reply.status >= 300) {
-    std::string message = reply.body;
+    std::string message = OneLine(reply.body);
     if (reply.doc.is_object() && reply.doc.contains("message")) {
       message = reply.doc.value("error", "") + ": " + reply.doc.value("message", "");
+    } else if (std::string code = client::ParseS3ErrorCode({reply.status, {}, reply.body});
+               !code.empty()) {
+      // An S3 error: the path reached the S3 API, not /-/api/.
+      message = code + " (is --endpoint the server's root URL, without a path?)";
     }
     std::fprintf(stderr, "imgbatch %s: the server answered %ld: %s\n", call.command.c_str(),
                  reply.status, message.c_str());

@@ -91,6 +91,12 @@ class DeadLetterCommandsTest(unittest.TestCase):
         unknown = imgbatch(self.server, "dlq", "list", "--queue", "nope", check=False)
         self.assertEqual(unknown.returncode, 1)
         self.assertIn("QueueDoesNotExist", unknown.stderr)
+        # An endpoint with a path reaches the S3 API: its XML error becomes one line.
+        pathed = imgbatch(self.server, "status", env={"IMGBATCH_ENDPOINT":
+                                                      self.server.endpoint + "/x"}, check=False)
+        self.assertEqual(pathed.returncode, 1)
+        self.assertEqual(len(pathed.stderr.strip().splitlines()), 1, pathed.stderr)
+        self.assertIn("without a path", pathed.stderr)
 
 
     def test_root_key_signs_when_there_is_no_token(self):
