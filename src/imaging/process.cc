@@ -169,7 +169,11 @@ Status CheckInputSize(uint64_t size, const Limits& limits) {
 // libvips reports everything as VError with the text of its error buffer;
 // sort it into our classes. The buffer is process-wide and keeps growing
 // until cleared, so it is cleared here: otherwise each failure's message
-// would carry every earlier one's too. Its lines become one.
+// would carry every earlier one's too (and, after one out-of-memory, every
+// later failure would read as one). Its lines become one. With images on
+// several threads this stays best effort: a failure at the same moment as
+// another's clear can lose its text (then "libvips failed", classed by the
+// fallback) or carry the other's; libvips has no per-thread buffer.
 Status FromVipsError(const VError& e, ImageError fallback) {
   vips_error_clear();
   std::string message;

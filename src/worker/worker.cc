@@ -555,9 +555,12 @@ Result<Worker::WriteResult> Worker::WriteOutput(const EventRecord& record, Proce
 // Logs the failure and says what becomes of its message.
 Worker::Outcome Worker::Fail(const EventRecord& record, uint64_t bytes_in, uint64_t bytes_out,
                              Clock::time_point start, const Status& status, bool permanent) {
-  // A denied request fails the same way until someone changes a policy:
-  // retrying only delays the dead-letter queue and its reason (AccessDenied).
-  permanent = permanent || status.code() == Code::kAccessDenied;
+  // A request a policy denies fails the same way until someone changes the
+  // policy: retrying only delays the dead-letter queue and its reason. Only
+  // when the reply said AccessDenied: a bodiless 403 (a HEAD) may be a
+  // signature or clock problem.
+  permanent =
+      permanent || (status.code() == Code::kAccessDenied && status.detail() == "AccessDenied");
   LogImage(record, bytes_in, bytes_out, start, permanent ? "failed-permanent" : "failed-transient",
            status);
   std::lock_guard lock(mu_);
@@ -713,6 +716,7 @@ Worker::Outcome Worker::HandleRemoved(const EventRecord& record) {
     return Fail(record, 0, 0, start, head.status(), /*permanent=*/false);
   }
   for (const auto& key : processor_.OutputKeys(record.key)) {
+    if (key.size() > kMaxS3KeyBytes) continue;  // never written: S3 refuses such a key
     Status deleted = s3_.DeleteObject(options_.output_bucket, key, &abort_in_flight_);
     if (!deleted.ok() && deleted.code() != Code::kNotFound) {
       return Fail(record, 0, 0, start, deleted, /*permanent=*/false);
@@ -867,9 +871,11 @@ void Worker::SendHeartbeats() {
     auto result =
         sqs_.ChangeMessageVisibilityBatch(options_.queue_url, changes, HeartbeatTimeout());
     if (!result.ok()) {
+      // The rest of the round would wait as long, holding visibility_mu_:
+      // it is tried again at the next round.
       spdlog::warn("heartbeat failed for {} messages: {}", changes.size(),
                    result.status().ToString());
-      continue;
+      break;
     }
     for (const auto& failure : result->failed) {
       spdlog::warn("heartbeat entry {} failed: {} {}", failure.id, failure.code, failure.message);
