@@ -88,7 +88,7 @@ int RunList(const ServerFlags& server, const DlqFlags& flags) {
   }
   const size_t total = std::max(messages.size(), reply->doc.value("total", size_t{0}));
   if (total > messages.size()) {
-    std::printf("%zu of the %zu messages in %s (--max to see more)\n", messages.size(), total,
+    std::printf("%zu of the %zu messages in %s (--max lists up to 1000)\n", messages.size(), total,
                 flags.queue.c_str());
   } else {
     std::printf("%zu message%s in %s\n", messages.size(), messages.size() == 1 ? "" : "s",

@@ -50,9 +50,11 @@ std::vector<std::string> CandidateNames(X509* cert) {
 
 }  // namespace
 
-Result<std::string> LoopbackNameFor(const std::string& cert_file) {
+Result<std::string> LocalNameFor(const std::string& cert_file, const std::string& address) {
   IMGBATCH_ASSIGN_OR_RETURN(X509Ptr cert, ReadCertificate(cert_file));
-  if (X509_check_ip_asc(cert.get(), "127.0.0.1", 0) == 1) return std::string("127.0.0.1");
+  for (const std::string& ip : {address, std::string("127.0.0.1")}) {
+    if (!ip.empty() && X509_check_ip_asc(cert.get(), ip.c_str(), 0) == 1) return ip;
+  }
   for (const std::string& name : CandidateNames(cert.get())) {
     if (X509_check_host(cert.get(), name.data(), name.size(), 0, nullptr) == 1) return name;
   }

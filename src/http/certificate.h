@@ -9,11 +9,12 @@
 
 namespace imgbatch::http {
 
-// The name to connect to 127.0.0.1 by, checked against the PEM certificate's
-// names as a TLS client checks them: "127.0.0.1" when it names that address,
-// else its first DNS name (a wildcard "*.example.com" gives
+// The name to connect to `address` (an IP, as workers reach the server) by,
+// checked against the PEM certificate's names as a TLS client checks them:
+// `address` itself when the certificate names it, else 127.0.0.1 when it
+// names that, else its first DNS name (a wildcard "*.example.com" gives
 // "imgbatch.example.com"), else its common name. kInvalidArgument when the
 // file holds no certificate or it names nothing a client could connect by.
-Result<std::string> LoopbackNameFor(const std::string& cert_file);
+Result<std::string> LocalNameFor(const std::string& cert_file, const std::string& address);
 
 }  // namespace imgbatch::http

@@ -1096,7 +1096,7 @@ std::string MakeCertificate(const std::filesystem::path& dir, const std::string&
   return std::system(cmd.c_str()) == 0 ? cert : "";
 }
 
-TEST(LoopbackNameTest, TheNameALocalClientVerifiesTheCertificateBy) {
+TEST(LocalNameTest, TheNameALocalClientVerifiesTheCertificateBy) {
   auto dir =
       std::filesystem::temp_directory_path() / ("imgbatch_names_" + std::to_string(getpid()));
   std::filesystem::create_directories(dir);
@@ -1113,13 +1113,17 @@ TEST(LoopbackNameTest, TheNameALocalClientVerifiesTheCertificateBy) {
   for (const Case& c : cases) {
     std::string cert = MakeCertificate(dir, "c" + std::to_string(n++), c.args);
     if (cert.empty()) GTEST_SKIP() << "openssl CLI unavailable";
-    auto name = LoopbackNameFor(cert);
+    auto name = LocalNameFor(cert, "127.0.0.1");
     ASSERT_TRUE(name.ok()) << c.args << ": " << name.status().ToString();
     EXPECT_EQ(*name, c.name) << c.args;
   }
+  // A certificate for the one address listened on: workers connect to it.
+  std::string by_ip = MakeCertificate(dir, "ip", "-subj /CN=x -addext subjectAltName=IP:10.1.2.3");
+  EXPECT_EQ(LocalNameFor(by_ip, "10.1.2.3").value(), "10.1.2.3");
+  EXPECT_EQ(LocalNameFor(by_ip, "127.0.0.1").value(), "x");  // no DNS name: the CN counts
   TempFile not_pem("not a certificate");
-  EXPECT_EQ(LoopbackNameFor(not_pem.path()).status().code(), Code::kInvalidArgument);
-  EXPECT_EQ(LoopbackNameFor((dir / "missing.pem").string()).status().code(),
+  EXPECT_EQ(LocalNameFor(not_pem.path(), "127.0.0.1").status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(LocalNameFor((dir / "missing.pem").string(), "127.0.0.1").status().code(),
             Code::kInvalidArgument);
   std::filesystem::remove_all(dir);
 }

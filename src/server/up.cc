@@ -261,11 +261,16 @@ void AddHugePagesSetting(std::vector<std::string>& env) {
 
 // The address workers connect to: the one listened on, or loopback when
 // listening on every address.
-std::string WorkerConnectHost(const std::string& listen_host) {
+std::string WorkerConnectIp(const std::string& listen_host) {
   if (listen_host.empty() || listen_host == "0.0.0.0") return "127.0.0.1";
-  if (listen_host == "::") return "[::1]";
-  if (listen_host.find(':') != std::string::npos) return "[" + listen_host + "]";
+  if (listen_host == "::") return "::1";
   return listen_host;
+}
+
+// The same as a URL's host: IPv6 in brackets.
+std::string WorkerConnectHost(const std::string& listen_host) {
+  std::string ip = WorkerConnectIp(listen_host);
+  return ip.find(':') != std::string::npos ? "[" + ip + "]" : ip;
 }
 
 // Workers reach the server like any AWS client: over HTTP (HTTPS with --tls-cert)
@@ -456,18 +461,6 @@ int RunUp(const UpOptions& options) {
     std::fprintf(stderr, "imgbatch up: %s\n", st.message().c_str());
     return 2;
   }
-  // The name the workers verify this server's certificate by (they connect
-  // to it here): a certificate they could not verify is refused now rather
-  // than by every worker on every start.
-  std::string tls_name;
-  if (!options.tls_cert.empty()) {
-    auto name = http::LoopbackNameFor(options.tls_cert);
-    if (!name.ok()) {
-      std::fprintf(stderr, "imgbatch up: %s\n", name.status().message().c_str());
-      return 2;
-    }
-    tls_name = *name;
-  }
   sigset_t stop_signals = BlockStopSignals();
 
   Services services;
@@ -478,6 +471,18 @@ int RunUp(const UpOptions& options) {
     return st.code() == Code::kInvalidArgument ? 2 : 1;
   }
   OpenAdapters(options, services);
+  // The name workers verify this server's certificate by: a certificate they
+  // could not verify is refused now rather than by every worker at every
+  // start.
+  std::string tls_name;
+  if (!options.tls_cert.empty() && options.max_workers != 0 && !services.config.outputs.empty()) {
+    auto name = http::LocalNameFor(options.tls_cert, WorkerConnectIp(address->host));
+    if (!name.ok()) {
+      std::fprintf(stderr, "imgbatch up: %s\n", name.status().message().c_str());
+      return 2;
+    }
+    tls_name = *name;
+  }
 
   http::ServerOptions http_options;
   http_options.host = address->host;
