@@ -13,6 +13,7 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
+import pipeline_support  # noqa: E402
 
 from PIL import Image  # noqa: E402  (Debian's python3-pil; ctest runs this with /usr/bin/python3)
 
@@ -58,10 +59,7 @@ class PipelineTest(unittest.TestCase):
         return res.stdout
 
     def output_keys(self):
-        keys = set()
-        for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket="output"):
-            keys |= {o["Key"] for o in page.get("Contents", [])}
-        return keys
+        return set(pipeline_support.output_keys(self.s3))
 
     def test_corpus_end_to_end(self):
         names = sorted(n for n in os.listdir(CORPUS) if n.lower().endswith(".jpg"))
@@ -168,24 +166,13 @@ class BrowserUploadTest(unittest.TestCase):
             r = http.request("POST", post["url"], fields=fields)
         self.assertEqual(r.status, 204, r.data)
 
-        def outputs():
-            keys = set()
-            for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket="output"):
-                keys |= {o["Key"] for o in page.get("Contents", [])}
-            return keys
         want = {"resized/web/holiday.jpg", "thumbs/web/holiday.jpg"}
-        harness.wait_until(lambda: want <= outputs(), timeout=120, interval=0.3,
+        harness.wait_until(lambda: want <= set(pipeline_support.output_keys(self.s3)),
+                           timeout=120, interval=0.3,
                            what="both outputs of the posted photo")
         body = self.s3.get_object(Bucket="output", Key="resized/web/holiday.jpg")["Body"].read()
         with Image.open(io.BytesIO(body)) as im:
             self.assertEqual(im.size, (1024, 512))
-
-
-def photo_jpeg(width=1600, height=1200):
-    import io
-    buf = io.BytesIO()
-    Image.new("RGB", (width, height), (30, 120, 200)).save(buf, "JPEG")
-    return buf.getvalue()
 
 
 class RemovalTest(unittest.TestCase):
@@ -210,13 +197,10 @@ class RemovalTest(unittest.TestCase):
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def outputs(self):
-        keys = set()
-        for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket="output"):
-            keys |= {o["Key"] for o in page.get("Contents", [])}
-        return keys
+        return set(pipeline_support.output_keys(self.s3))
 
     def upload_and_wait(self, key):
-        self.s3.put_object(Bucket="input", Key=key, Body=photo_jpeg())
+        self.s3.put_object(Bucket="input", Key=key, Body=pipeline_support.generated_jpegs(1)[0])
         want = {"resized/" + key, "thumbs/" + key}
         harness.wait_until(lambda: want <= self.outputs(), timeout=120, interval=0.3,
                            what="both outputs of " + key)
@@ -272,12 +256,11 @@ class TlsTest(unittest.TestCase):
         server = harness.Server(tls=(cert, key)).start()
         try:
             s3 = server.boto3_client("s3")
-            s3.put_object(Bucket="input", Key="secure/photo.jpg", Body=photo_jpeg())
-
-            def outputs():
-                listed = s3.list_objects_v2(Bucket="output", Prefix="thumbs/secure/")
-                return [o["Key"] for o in listed.get("Contents", [])]
-            harness.wait_until(outputs, timeout=120, interval=0.3, what="a thumbnail over TLS")
+            s3.put_object(Bucket="input", Key="secure/photo.jpg",
+                          Body=pipeline_support.generated_jpegs(1)[0])
+            harness.wait_until(
+                lambda: not pipeline_support.missing_outputs(s3, ["secure/photo.jpg"]),
+                timeout=120, interval=0.3, what="both outputs over TLS")
             self.assertNotIn("SSL", server.read_log())
         finally:
             server.cleanup()

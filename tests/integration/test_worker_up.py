@@ -30,6 +30,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
+import pipeline_support  # noqa: E402
 from fake_aws import CredentialsEndpoint, FakeSts  # noqa: E402
 
 from PIL import Image  # noqa: E402
@@ -101,10 +102,7 @@ class WorkerAgainstUp(unittest.TestCase):
             self.s3.put_object(Bucket="input", Key=key, Body=jpeg(i), ContentType="image/jpeg")
 
     def outputs(self):
-        found = set()
-        for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket="output"):
-            found |= {o["Key"] for o in page.get("Contents", [])}
-        return found
+        return set(pipeline_support.output_keys(self.s3))
 
     def depth(self, url):
         attrs = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=[
