@@ -32,6 +32,9 @@ struct ObjectData {
   std::string body;
 };
 
+// S3's limit on a key: 1,024 bytes of UTF-8.
+inline constexpr size_t kMaxS3KeyBytes = 1024;
+
 struct GetObjectOptions {
   std::string if_match;  // ETag without quotes; empty = unconditional
   // A larger object fails with kTooLarge without being read whole into memory

@@ -62,8 +62,6 @@ void LogImage(const EventRecord& record, uint64_t bytes_in, uint64_t bytes_out,
   }
 }
 
-constexpr size_t kMaxS3KeyBytes = 1024;
-
 // Worded as the image job words its own limit, so both read alike in the DLQ.
 Status InputTooLarge(const std::string& key, uint64_t size, uint64_t max) {
   return Status(Code::kTooLarge, key + ": input of " + std::to_string(size) +
@@ -486,12 +484,13 @@ Result<Worker::OutputState> Worker::ObserveOutput(const std::string& key) {
   }
   state.exists = true;
   state.etag = head->etag;
-  auto source = head->metadata.find(std::string(kSourceEtagMetadata));
-  if (source != head->metadata.end()) state.source_etag = source->second;
-  auto spec = head->metadata.find(std::string(kOutputSpecMetadata));
-  if (spec != head->metadata.end()) state.output_spec = spec->second;
-  auto source_key = head->metadata.find(std::string(kSourceKeyMetadata));
-  if (source_key != head->metadata.end()) state.source_key = source_key->second;
+  auto metadata = [&](std::string_view name) {
+    auto it = head->metadata.find(std::string(name));
+    return it == head->metadata.end() ? std::string() : it->second;
+  };
+  state.source_etag = metadata(kSourceEtagMetadata);
+  state.output_spec = metadata(kOutputSpecMetadata);
+  state.source_key = metadata(kSourceKeyMetadata);
   return state;
 }
 
@@ -576,11 +575,11 @@ Worker::Outcome Worker::HandleCreated(const EventRecord& record) {
   // A long input key plus an output prefix can pass S3's key limit: no
   // retry can write that output.
   for (const std::string& key : output_keys) {
-    if (key.size() > kMaxS3KeyBytes) {
+    if (key.size() > client::kMaxS3KeyBytes) {
       Status too_long =
           Status(Code::kInvalidArgument,
                  "output key of " + std::to_string(key.size()) + " bytes is over S3's limit of " +
-                     std::to_string(kMaxS3KeyBytes) + ": " + key.substr(0, 64) + "...")
+                     std::to_string(client::kMaxS3KeyBytes) + ": " + key.substr(0, 64) + "...")
               .WithDetail("KeyTooLongError");
       return Fail(record, 0, 0, start, too_long, /*permanent=*/true);
     }
@@ -716,7 +715,7 @@ Worker::Outcome Worker::HandleRemoved(const EventRecord& record) {
     return Fail(record, 0, 0, start, head.status(), /*permanent=*/false);
   }
   for (const auto& key : processor_.OutputKeys(record.key)) {
-    if (key.size() > kMaxS3KeyBytes) continue;  // never written: S3 refuses such a key
+    if (key.size() > client::kMaxS3KeyBytes) continue;  // never written: S3 refuses such a key
     Status deleted = s3_.DeleteObject(options_.output_bucket, key, &abort_in_flight_);
     if (!deleted.ok() && deleted.code() != Code::kNotFound) {
       return Fail(record, 0, 0, start, deleted, /*permanent=*/false);
