@@ -282,7 +282,10 @@ autoscaler::WorkerCommand MakeWorkerCommand(const UpOptions& options, const Serv
                                             const std::string& tls_name) {
   const WorkerSpec& w = s.config.workers;
   const std::string connect_host = WorkerConnectHost(listen_host);
-  const std::string host = tls_name.empty() ? connect_host : tls_name;
+  // By address (plain HTTP, or a certificate naming it) or by a name of the
+  // certificate resolved to that address.
+  const bool by_address = tls_name.empty() || tls_name == WorkerConnectIp(listen_host);
+  const std::string host = by_address ? connect_host : tls_name;
   std::string endpoint = std::string(options.tls_cert.empty() ? "http" : "https") + "://" + host +
                          ":" + std::to_string(port);
   autoscaler::WorkerCommand cmd;
@@ -309,7 +312,7 @@ autoscaler::WorkerCommand MakeWorkerCommand(const UpOptions& options, const Serv
   if (!options.tls_cert.empty()) {
     cmd.argv.push_back("--ca-bundle");
     cmd.argv.push_back(std::filesystem::absolute(options.tls_cert).string());
-    if (host != connect_host) {
+    if (!by_address) {
       cmd.argv.push_back("--resolve");
       cmd.argv.push_back(host + ":" + std::to_string(port) + ":" + connect_host);
     }
@@ -474,8 +477,9 @@ int RunUp(const UpOptions& options) {
   // The name workers verify this server's certificate by: a certificate they
   // could not verify is refused now rather than by every worker at every
   // start.
+  const bool workers_wanted = options.max_workers != 0 && !services.config.outputs.empty();
   std::string tls_name;
-  if (!options.tls_cert.empty() && options.max_workers != 0 && !services.config.outputs.empty()) {
+  if (!options.tls_cert.empty() && workers_wanted) {
     auto name = http::LocalNameFor(options.tls_cert, WorkerConnectIp(address->host));
     if (!name.ok()) {
       std::fprintf(stderr, "imgbatch up: %s\n", name.status().message().c_str());
@@ -515,7 +519,7 @@ int RunUp(const UpOptions& options) {
 
   int max_workers =
       services.config.workers.max > 0 ? services.config.workers.max : CoresAvailable();
-  if (options.max_workers == 0 || services.config.outputs.empty()) max_workers = 0;
+  if (!workers_wanted) max_workers = 0;
   services.config.workers.max = max_workers;
   if (max_workers > 0) {
     services.launcher = autoscaler::MakeRealLauncher(services.config.workers.nice);
