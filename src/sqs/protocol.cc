@@ -18,6 +18,7 @@
 #include <set>
 
 #include "common/strings.h"
+#include "sqs/json_shapes.h"
 
 namespace imgbatch::sqs {
 namespace {
@@ -364,7 +365,9 @@ constexpr std::array<ErrorRow, 33> kErrors = {{
     {"RequestThrottled", "RequestThrottled", "RequestThrottled", 403},
     {"InvalidAction", "InvalidAction", "InvalidAction", 400},
     {"MissingAction", "MissingAction", "MissingAction", 400},
-    {"SerializationException", "SerializationException", "SerializationException", 400},
+    // A framework error, not SQS's own: its JSON type is in Coral's namespace.
+    {"SerializationException", "SerializationException",
+     "com.amazon.coral.service#SerializationException", 400},
     {"InvalidAddress", "InvalidAddress", "InvalidAddress", 404},
     {"AccessDenied", "AccessDenied", "AccessDenied", 403},
     {"SignatureDoesNotMatch", "SignatureDoesNotMatch", "SignatureDoesNotMatch", 403},
@@ -479,6 +482,7 @@ Result<Request> ParseRequest(const http::RequestHead& head, std::string_view bod
       return InvalidArgument("The request body is not a valid JSON object.")
           .WithDetail("SerializationException");
     }
+    IMGBATCH_RETURN_IF_ERROR(CheckJsonMemberTypes(params));
     request.params = std::move(params);
     return request;
   }
@@ -591,7 +595,10 @@ http::Response RenderError(Protocol protocol, const Status& error, std::string_v
   if (protocol == Protocol::kJson) {
     r.headers.Set("Content-Type", std::string(kJsonContentType));
     r.headers.Set("x-amzn-query-error", wire.query_code + ";" + fault);
-    Json body = {{"__type", "com.amazonaws.sqs#" + wire.json_type}, {"message", error.message()}};
+    const std::string type = wire.json_type.find('#') == std::string::npos
+                                 ? "com.amazonaws.sqs#" + wire.json_type
+                                 : wire.json_type;
+    Json body = {{"__type", type}, {"message", error.message()}};
     r.body = body.dump(-1, ' ', false, Json::error_handler_t::replace);
     return r;
   }

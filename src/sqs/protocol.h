@@ -91,7 +91,7 @@ http::Response RenderError(Protocol protocol, const Status& error, std::string_v
 // The query-protocol code, JSON type name and HTTP status for an error.
 struct WireError {
   std::string query_code;  // "AWS.SimpleQueueService.NonExistentQueue"
-  std::string json_type;   // "QueueDoesNotExist"
+  std::string json_type;   // "QueueDoesNotExist" (com.amazonaws.sqs#), or a whole "ns#Name"
   int http_status = 400;
   bool sender_fault = true;
 };

@@ -117,6 +117,56 @@ TEST(ParseRequestTest, JsonProtocol) {
   EXPECT_EQ(ParseRequest(head, "{}").status().detail(), "InvalidAction");
 }
 
+// AWS's deserializer refuses a value of the wrong JSON type with its own
+// words; nothing is coerced (docs/compat.md).
+TEST(ParseRequestTest, JsonMembersOfTheWrongTypeAreSerializationExceptions) {
+  http::RequestHead head;
+  head.headers.Add("X-Amz-Target", "AmazonSQS.SendMessageBatch");
+  const std::pair<std::string, std::string> refused[] = {
+      {R"({"QueueUrl":1})", "NUMBER_VALUE can not be converted to a String"},
+      {R"({"QueueUrl":false})", "FALSE_VALUE can not be converted to a String"},
+      {R"({"MaxNumberOfMessages":"3"})", "STRING_VALUE can not be converted to an Integer"},
+      {R"({"WaitTimeSeconds":true})", "TRUE_VALUE can not be converted to an Integer"},
+      {R"({"VisibilityTimeout":[1]})", "Start of list found where not expected"},
+      {R"({"MessageBody":{"a":1}})", "Start of structure or map found where not expected."},
+      {R"({"AttributeNames":"All"})", "Expected list or null"},
+      {R"({"AttributeNames":["All",1]})", "NUMBER_VALUE can not be converted to a String"},
+      {R"({"Attributes":{"DelaySeconds":5}})", "NUMBER_VALUE can not be converted to a String"},
+      {R"({"tags":["a"]})", "Start of list found where not expected"},
+      {R"({"Tags":"a=b"})", "Expected map or null"},
+      {R"({"Entries":[{"Id":"a","DelaySeconds":"1"}]})",
+       "STRING_VALUE can not be converted to an Integer"},
+      {R"({"Entries":["a"]})", "Expected null"},
+      {R"({"Entries":{"Id":"a"}})", "Expected list or null"},
+      {R"({"MessageAttributes":{"n":{"DataType":"Number","StringValue":5}}})",
+       "NUMBER_VALUE can not be converted to a String"},
+      {R"({"Entries":[{"MessageSystemAttributes":{"t":{"StringListValues":[true]}}}]})",
+       "TRUE_VALUE can not be converted to a String"},
+      {R"({"MessageAttributes":{"n":"x"}})", "Expected null"},
+  };
+  for (const auto& [body, message] : refused) {
+    auto request = ParseRequest(head, body);
+    ASSERT_FALSE(request.ok()) << body;
+    EXPECT_EQ(request.status().detail(), "SerializationException") << body;
+    EXPECT_EQ(request.status().message(), message) << body;
+  }
+  // Null members are absent ones; members SQS does not have are not read;
+  // numbers are the operations' to range-check.
+  const std::string accepted[] = {
+      R"({"QueueUrl":null,"MaxNumberOfMessages":null,"Entries":null,"Attributes":null})",
+      R"({"Unknown":[1,{"a":true}],"entries":"x","MaxNumberOfMessages":1.5})",
+      R"({"Entries":[null,{"Id":"a","MessageBody":"b","DelaySeconds":99999999999}]})",
+  };
+  for (const std::string& body : accepted) EXPECT_TRUE(ParseRequest(head, body).ok()) << body;
+  // The JSON type is Coral's, not SQS's own namespace.
+  auto wrong = ParseRequest(head, R"({"QueueUrl":1})");
+  ASSERT_FALSE(wrong.ok());
+  const http::Response reply = RenderError(Protocol::kJson, wrong.status(), "r");
+  EXPECT_EQ(reply.status, 400);
+  EXPECT_EQ(Json::parse(std::get<std::string>(reply.body))["__type"],
+            "com.amazon.coral.service#SerializationException");
+}
+
 TEST(ParseRequestTest, QueryProtocolFromBodyQueryAndPath) {
   http::RequestHead head;
   head.method = "POST";

@@ -106,7 +106,6 @@ Result<std::optional<std::string>> OptionalString(const Json& params, std::strin
   auto it = params.find(name);
   if (it == params.end() || it->is_null()) return std::optional<std::string>();
   if (it->is_string()) return std::optional<std::string>(it->get<std::string>());
-  if (it->is_number_integer()) return std::optional<std::string>(it->dump());
   return InvalidParameterValue("Value for parameter " + std::string(name) + " must be a string.");
 }
 
@@ -144,8 +143,6 @@ Result<std::map<std::string, std::string>> StringMap(const Json& params, std::st
   for (const auto& [k, v] : it->items()) {
     if (v.is_string()) {
       out[k] = v.get<std::string>();
-    } else if (v.is_number() || v.is_boolean()) {
-      out[k] = v.dump();
     } else {
       return InvalidParameterValue("Value for " + std::string(name) + "." + k +
                                    " must be a string.");

@@ -96,13 +96,13 @@ class SqsBoto3Test(unittest.TestCase):
                     "n": {"DataType": "Number", "StringValue": bad}})
             self.assertEqual(code(ctx.exception), "InvalidParameterValue")
 
-    def signed_json(self, target, service):
+    def signed_json(self, target, service="sqs", body=b"{}"):
         """A JSON 1.0 request signed by hand for `service`'s credential scope."""
         from botocore.auth import SigV4Auth
         from botocore.awsrequest import AWSRequest
         from botocore.credentials import Credentials
         import urllib.request
-        request = AWSRequest(method="POST", url=SERVER.endpoint + "/", data=b"{}", headers={
+        request = AWSRequest(method="POST", url=SERVER.endpoint + "/", data=body, headers={
             "Content-Type": "application/x-amz-json-1.0", "X-Amz-Target": target})
         SigV4Auth(Credentials(harness.ACCESS_KEY, harness.SECRET_KEY), service,
                   harness.REGION).add_auth(request)
@@ -126,6 +126,41 @@ class SqsBoto3Test(unittest.TestCase):
         status, headers, body = self.signed_json("Bogus.ListQueues", "sqs")
         self.assertEqual(status, 400, body)
         self.assertTrue(json.loads(body)["__type"].endswith("InvalidAction"), body)
+
+    def test_json_members_of_the_wrong_type_are_serialization_exceptions(self):
+        # AWS's deserializer refuses a value of the wrong JSON type before the
+        # operation runs (an SDK never sends one; hand-written JSON may).
+        def call(action, **params):
+            status, _, body = self.signed_json("AmazonSQS." + action,
+                                               body=json.dumps(params).encode())
+            return status, json.loads(body)
+
+        cases = [
+            ("SendMessage", {"MessageBody": 123}, "NUMBER_VALUE can not be converted to a String"),
+            ("SendMessage", {"MessageBody": "x", "DelaySeconds": "0"},
+             "STRING_VALUE can not be converted to an Integer"),
+            ("ReceiveMessage", {"MaxNumberOfMessages": True},
+             "TRUE_VALUE can not be converted to an Integer"),
+            ("SendMessage", {"MessageBody": ["x"]}, "Start of list found where not expected"),
+            ("SendMessage", {"MessageBody": "x", "MessageAttributes": {
+                "n": {"DataType": "Number", "StringValue": 5}}},
+             "NUMBER_VALUE can not be converted to a String"),
+            ("SendMessageBatch", {"Entries": [{"Id": "a", "MessageBody": {}}]},
+             "Start of structure or map found where not expected."),
+            ("SetQueueAttributes", {"Attributes": {"DelaySeconds": 5}},
+             "NUMBER_VALUE can not be converted to a String"),
+        ]
+        for action, params, message in cases:
+            status, body = call(action, QueueUrl=self.url, **params)
+            self.assertEqual(status, 400, (action, params, body))
+            self.assertEqual(body["__type"], "com.amazon.coral.service#SerializationException")
+            self.assertEqual(body["message"], message, (action, params))
+        # Nothing was sent or changed; null members are absent ones.
+        status, body = call("ReceiveMessage", QueueUrl=self.url, MaxNumberOfMessages=None,
+                            WaitTimeSeconds=0)
+        self.assertEqual((status, body.get("Messages", [])), (200, []), body)
+        attrs = self.sqs.get_queue_attributes(QueueUrl=self.url, AttributeNames=["DelaySeconds"])
+        self.assertEqual(attrs["Attributes"]["DelaySeconds"], "0")
 
     def test_visibility_timeout_and_change(self):
         self.sqs.send_message(QueueUrl=self.url, MessageBody="v")
