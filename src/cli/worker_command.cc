@@ -56,6 +56,7 @@ struct WorkerFlags {
   int wait_seconds = worker::kDefaultWaitSeconds;
   int stop_timeout_seconds = static_cast<int>(worker::kDefaultStopTimeout.count());
   int max_backoff_seconds = worker::kDefaultMaxBackoffSeconds;
+  int max_message_seconds = static_cast<int>(worker::kDefaultMaxMessageTime.count());
   int visibility_timeout = 0;
   std::string outputs;
   uint64_t max_pixels = 0;
@@ -188,6 +189,7 @@ int RunWorker(const WorkerFlags& flags) {
   options.wait_seconds = flags.wait_seconds;
   options.stop_timeout = std::chrono::seconds(flags.stop_timeout_seconds);
   options.max_backoff_seconds = flags.max_backoff_seconds;
+  options.max_message_time = std::chrono::seconds(flags.max_message_seconds);
   options.visibility_timeout = flags.visibility_timeout;
   options.health_file = flags.health_file;
   options.status_file = flags.status_file;
@@ -201,10 +203,11 @@ int RunWorker(const WorkerFlags& flags) {
   }
   spdlog::default_logger()->flush();
   if (!finished.ok()) {
-    // In-flight images did not finish within the stop timeout: leave now
-    // rather than overrun the orchestrator's kill deadline; their messages
-    // come back after their visibility timeout.
-    std::_Exit(kExitOk);
+    // In-flight images did not finish within the stop timeout, or one got
+    // stuck: leave now (a stuck thread cannot be joined) rather than overrun
+    // the orchestrator's kill deadline; their messages come back after their
+    // visibility timeout. A stuck worker exits 1, for a fresh one to start.
+    std::_Exit(finished.code() == Code::kTimeout ? kExitOk : kExitFailure);
   }
   return kExitOk;
 }
@@ -275,6 +278,12 @@ void AddWorkerCommand(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--max-backoff", flags->max_backoff_seconds,
                   "Cap of the 2^receiveCount s retry delay for transient failures")
+      ->check(CLI::Range(0, 43200))
+      ->capture_default_str();
+  cmd->add_option("--max-message-time", flags->max_message_seconds,
+                  "Seconds a message may be handled before it is taken as stuck: it is no longer "
+                  "extended and the worker exits 1 for its supervisor to start a fresh one (0: no "
+                  "limit)")
       ->check(CLI::Range(0, 43200))
       ->capture_default_str();
   cmd->add_option("--visibility-timeout", flags->visibility_timeout,

@@ -28,6 +28,12 @@ constexpr size_t kMaxErrorMessageBytes = 1024;
 // message is retried later): each loss means another writer just wrote it.
 constexpr int kMaxConditionalWriteAttempts = 4;
 
+// What Run returns after StopIfStuck stopped the worker.
+Status StuckStatus(std::chrono::seconds limit) {
+  return Status(Code::kInternal, "a message was handled for over " + std::to_string(limit.count()) +
+                                     " s (max_message_time): the worker stopped itself");
+}
+
 int64_t MillisSince(Clock::time_point start) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
 }
@@ -254,7 +260,8 @@ Status Worker::Run() {
     WriteStatusFile(/*force=*/true);
     spdlog::error("stop timeout ({} s) passed with images in flight; they will be redelivered",
                   options_.stop_timeout.count());
-    return Status(Code::kTimeout, "stop timeout passed with images in flight");
+    return stuck_ ? StuckStatus(options_.max_message_time)
+                  : Status(Code::kTimeout, "stop timeout passed with images in flight");
   }
   for (auto& thread : processing_threads_) thread.join();
   processing_threads_.clear();
@@ -269,7 +276,7 @@ Status Worker::Run() {
   spdlog::info("worker stopped: {} images processed, {} skipped, {} stale, {} dead-lettered",
                final_stats.images_processed, final_stats.images_skipped, final_stats.stale_events,
                final_stats.dead_lettered);
-  return Status::Ok();
+  return stuck_ ? StuckStatus(options_.max_message_time) : Status::Ok();
 }
 
 void Worker::WriteStatusFile(bool force) {
@@ -376,6 +383,7 @@ void Worker::ProcessingLoop() {
       auto it = held_.find(handle);
       if (it == held_.end()) continue;
       it->second.started = true;
+      it->second.started_at = Clock::now();
       message = it->second.message;
       ++in_flight_;
     }
@@ -810,6 +818,7 @@ void Worker::KeeperLoop() {
       std::lock_guard lock(mu_);
       if (processing_done_ && deletes_.empty()) return;
     }
+    StopIfStuck();
     SendHeartbeats();
   }
 }
@@ -841,6 +850,34 @@ bool Worker::FlushDeletes() {
   return true;
 }
 
+bool Worker::IsStuck(const Held& held, Clock::time_point now) const {
+  return held.started && options_.max_message_time.count() > 0 &&
+         now - held.started_at > options_.max_message_time;
+}
+
+void Worker::StopIfStuck() {
+  if (stuck_) return;
+  std::string message_id;
+  double seconds = 0;
+  {
+    std::lock_guard lock(mu_);
+    const auto now = Clock::now();
+    for (const auto& [handle, held] : held_) {
+      if (!IsStuck(held, now)) continue;
+      message_id = held.message.message_id;
+      seconds = std::chrono::duration<double>(now - held.started_at).count();
+      break;
+    }
+  }
+  if (message_id.empty()) return;
+  stuck_ = true;
+  spdlog::error(
+      "message {} has been handled for {:.1f} s, over the limit of {} s: taken as stuck; it is no "
+      "longer extended, and this worker stops so that a fresh one takes over",
+      message_id, seconds, options_.max_message_time.count());
+  Stop();
+}
+
 // A heartbeat round holds visibility_mu_, which every finishing image waits
 // for (Forget), and must end while the messages it extends are still
 // hidden: each attempt gets an eighth of the visibility timeout, 1-10 s,
@@ -858,8 +895,10 @@ void Worker::SendHeartbeats() {
   {
     std::lock_guard lock(mu_);
     auto threshold = Clock::now() + std::chrono::seconds(visibility_timeout_) / 2;
+    const auto now = Clock::now();
     for (const auto& [handle, held] : held_) {
-      if (held.visible_until <= threshold) due.push_back(handle);
+      // A stuck message is left to reappear (StopIfStuck).
+      if (held.visible_until <= threshold && !IsStuck(held, now)) due.push_back(handle);
     }
   }
   for (size_t begin = 0; begin < due.size(); begin += client::SqsClient::kMaxBatchEntries) {

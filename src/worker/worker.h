@@ -42,6 +42,7 @@ namespace imgbatch::worker {
 inline constexpr int kDefaultWaitSeconds = 20;
 inline constexpr std::chrono::seconds kDefaultStopTimeout{25};  // under ECS's 30 s
 inline constexpr int kDefaultMaxBackoffSeconds = 300;
+inline constexpr std::chrono::seconds kDefaultMaxMessageTime{900};
 inline constexpr std::string_view kSourceEtagMetadata = "source-etag";
 // The spec that made the output (ImageProcessor::OutputSpecs): an output is
 // current only when both its source ETag and its spec match, so changed
@@ -75,6 +76,14 @@ struct WorkerOptions {
   // 0: the queue's VisibilityTimeout attribute. Heartbeats extend by this
   // much whenever half of it has passed.
   int visibility_timeout = 0;
+  // A message still being handled after this long is taken as stuck (an
+  // image job that never returns: a thread cannot be cancelled from outside,
+  // nor can a libvips decode). It is no longer extended, so it reappears
+  // after its visibility timeout and the queue's maxReceiveCount dead-letters
+  // it if it sticks every time; and the worker stops (Run returns
+  // kInternal), so that its supervisor (ECS, `imgbatch up`) starts a fresh
+  // process with all its threads. 0: no limit.
+  std::chrono::seconds max_message_time = kDefaultMaxMessageTime;
   std::string health_file;  // touched by the poll loop; empty = none
   // JSON state for a supervising `imgbatch up` (idle/busy, counters, recent
   // latencies), rewritten atomically about once a second; empty = none.
@@ -128,7 +137,9 @@ class Worker {
   Status Start();
   // Polls until Stop(), then drains. Returns Ok when every in-flight image
   // finished within the stop timeout, kTimeout otherwise (threads were told
-  // to abort their transfers; the caller may exit without waiting).
+  // to abort their transfers; the caller may exit without waiting), and
+  // kInternal when a message got stuck (max_message_time): the worker
+  // stopped itself, and a stuck thread may still be running.
   Status Run();
   void Stop();
 
@@ -141,6 +152,7 @@ class Worker {
     client::SqsMessage message;
     std::chrono::steady_clock::time_point visible_until;
     bool started = false;
+    std::chrono::steady_clock::time_point started_at{};
   };
   // What to do with a message once its records were handled.
   enum class Disposition { kDelete, kDeadLetter, kRetryLater };
@@ -187,6 +199,8 @@ class Worker {
   bool SendToDeadLetterQueue(const client::SqsMessage& message, const Outcome& outcome);
 
   bool FlushDeletes();  // true when it sent any
+  bool IsStuck(const Held& held, std::chrono::steady_clock::time_point now) const;
+  void StopIfStuck();
   void SendHeartbeats();
   void ReleaseUnstarted();
   void ReleaseHeld(const std::vector<std::string>& receipt_handles);
@@ -203,6 +217,7 @@ class Worker {
   std::atomic<bool> stop_{false};
   // Raised when the stop timeout passes: in-flight transfers abort.
   std::atomic<bool> abort_in_flight_{false};
+  std::atomic<bool> stuck_{false};  // a message passed max_message_time
 
   // Serialises visibility changes: held by the keeper for a whole heartbeat
   // round, and taken when a message leaves held_, so a heartbeat can never

@@ -158,7 +158,10 @@ class WorkerTest : public MotoTest {
   void StartWorker() {
     worker_ = std::make_unique<Worker>(*clients_->s3, *clients_->sqs, processor_, options_);
     ASSERT_TRUE(worker_->Start().ok());
-    run_thread_ = std::thread([this] { run_status_ = worker_->Run(); });
+    run_thread_ = std::thread([this] {
+      run_status_ = worker_->Run();
+      run_returned_ = true;
+    });
   }
   void StopWorker() {
     if (!worker_) return;
@@ -195,6 +198,7 @@ class WorkerTest : public MotoTest {
   std::unique_ptr<Worker> worker_;
   std::thread run_thread_;
   Status run_status_;
+  std::atomic<bool> run_returned_{false};
 };
 
 TEST(BackoffTest, DoublesPerReceiveAndIsCapped) {
@@ -558,6 +562,32 @@ TEST_F(WorkerTest, HeartbeatKeepsASlowImageInvisible) {
   processor_.Open();
   ASSERT_TRUE(WaitFor([&] { return Stats().messages_deleted == 1; }));
   EXPECT_EQ(processor_.calls(), 1);
+}
+
+TEST_F(WorkerTest, AStuckMessageIsNoLongerExtendedAndStopsTheWorker) {
+  std::string etag = PutInput("stuck.jpg", "data");
+  options_.visibility_timeout = 2;
+  options_.max_message_time = std::chrono::seconds(3);
+  options_.stop_timeout = std::chrono::seconds(1);
+  processor_.Gate();  // an image job that does not return
+  Send(Created("stuck.jpg", etag));
+  StartWorker();
+  ASSERT_TRUE(WaitFor([&] { return processor_.calls() == 1; }));
+  // The worker stops itself once the image has run past the limit, and says
+  // why: its supervisor starts a fresh process.
+  ASSERT_TRUE(WaitFor([&] { return run_returned_.load(); }));
+  run_thread_.join();
+  EXPECT_EQ(run_status_.code(), Code::kInternal) << run_status_.ToString();
+  // No longer extended: the message comes back for another worker.
+  std::vector<client::SqsMessage> again;
+  ASSERT_TRUE(WaitFor([&] {
+    auto got = clients_->sqs->ReceiveMessage(queue_url_, {10, 0, std::nullopt});
+    if (got.ok()) again = *got;
+    return !again.empty();
+  }));
+  EXPECT_EQ(again.size(), 1u);
+  processor_.Open();  // lets the stuck thread end, so that the worker can be destroyed
+  worker_.reset();
 }
 
 TEST_F(WorkerTest, StopReleasesUnstartedMessagesAndFinishesInFlight) {
