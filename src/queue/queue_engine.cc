@@ -1598,21 +1598,28 @@ class EngineImpl final : public QueueEngine {
 
   // ---- move tasks --------------------------------------------------------
 
+  // The move task errors' codes and words are AWS's, as recorded against
+  // it (docs/compat.md, "Message move tasks").
+  static Status NoSuchQueueIn(std::string_view parameter) {
+    return NotFound("The resource that you specified for the " + std::string(parameter) +
+                    " parameter doesn't exist.")
+        .WithDetail("ResourceNotFoundException");
+  }
+
   Result<std::string> StartMoveTask(std::string_view source_arn, std::string_view destination_arn,
                                     std::optional<int> max_per_second) override {
     auto source_name = QueueNameFromArn(source_arn, options_.region, options_.account);
     QueuePtr source = source_name ? Find(*source_name) : nullptr;
-    if (!source) {
-      return NotFound("The resource that you requested couldn't be found.")
-          .WithDetail("ResourceNotFoundException");
-    }
+    if (!source) return NoSuchQueueIn("SourceArn");
     std::string destination_name;
     if (!destination_arn.empty()) {
       auto d = QueueNameFromArn(destination_arn, options_.region, options_.account);
       QueuePtr destination = d ? Find(*d) : nullptr;
-      if (!destination) {
-        return NotFound("The resource that you requested couldn't be found.")
-            .WithDetail("ResourceNotFoundException");
+      if (!destination) return NoSuchQueueIn("DestinationArn");
+      // Moving a queue's messages into itself would only forget where they
+      // were dead-lettered from (our words: AWS's answer is not known).
+      if (destination == source) {
+        return InvalidParameter("The source and destination queues must be different queues.");
       }
       if (destination->fifo != source->fifo) {
         return InvalidParameter(
@@ -1632,8 +1639,9 @@ class EngineImpl final : public QueueEngine {
     // interleave with another start.
     std::lock_guard start_lock(move_start_mu_);
     if (RunningTaskFor(source->id)) {
-      return InvalidParameter("There is already a task running for this source queue.")
-          .WithDetail("UnsupportedOperation");
+      return InvalidParameter(
+          "There is already a task running. Only one active task is allowed for a source queue "
+          "arn at a given time.");
     }
     int64_t max_seq = 0, count = 0;
     IMGBATCH_RETURN_IF_ERROR(db_.Read([&](db::Conn& conn) -> Status {
@@ -1707,10 +1715,7 @@ class EngineImpl final : public QueueEngine {
   Result<std::vector<MoveTaskInfo>> ListMoveTasks(std::string_view source_arn,
                                                   int max_results) override {
     auto name = QueueNameFromArn(source_arn, options_.region, options_.account);
-    if (!name || !Find(*name)) {
-      return NotFound("The resource that you requested couldn't be found.")
-          .WithDetail("ResourceNotFoundException");
-    }
+    if (!name || !Find(*name)) return NoSuchQueueIn("SourceArn");
     if (max_results < 1 || max_results > kMaxMoveTasksListed) {
       return InvalidParameter("MaxResults must be between 1 and 10.");
     }
@@ -1724,6 +1729,18 @@ class EngineImpl final : public QueueEngine {
   }
 
   Result<int64_t> CancelMoveTask(std::string_view task_handle) override {
+    // A handle is base64 of {"taskId", "sourceArn"}: one that is not, or
+    // names no queue, is told apart from a task that is not known.
+    const auto decoded = Base64Decode(task_handle);
+    const nlohmann::json fields =
+        decoded ? nlohmann::json::parse(*decoded, nullptr, false) : nlohmann::json();
+    if (!fields.is_object() || !fields.contains("taskId") || !fields.contains("sourceArn") ||
+        !fields["sourceArn"].is_string()) {
+      return InvalidParameter("Value for parameter TaskHandle is invalid.");
+    }
+    auto source_name =
+        QueueNameFromArn(fields["sourceArn"].get<std::string>(), options_.region, options_.account);
+    if (!source_name || !Find(*source_name)) return NoSuchQueueIn("SourceArn");
     std::shared_ptr<MoveTask> task;
     {
       std::lock_guard lock(mu_);
@@ -1731,10 +1748,7 @@ class EngineImpl final : public QueueEngine {
         if (t->info.task_handle == task_handle) task = t;
       }
     }
-    if (!task) {
-      return NotFound("The resource that you requested couldn't be found.")
-          .WithDetail("ResourceNotFoundException");
-    }
+    if (!task) return NotFound("Task does not exist.").WithDetail("ResourceNotFoundException");
     const Status not_active =
         InvalidParameter("Only active tasks can be cancelled.").WithDetail("UnsupportedOperation");
     int64_t moved = 0;

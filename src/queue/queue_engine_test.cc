@@ -2394,6 +2394,45 @@ TEST_F(MoveTaskRestartTest, CancelledTaskStaysCancelledAfterRestart) {
   EXPECT_TRUE(engine_->StartMoveTask(kDlqArn, "", std::nullopt).ok());
 }
 
+// The errors of starting and cancelling tasks, with the codes and words AWS
+// answers (recorded against it; docs/compat.md, "Message move tasks").
+TEST_F(MoveTaskRestartTest, StartAndCancelRefuseWithAwsErrors) {
+  DeadLetter(3);
+  auto handle = engine_->StartMoveTask(kDlqArn, "", 1);  // runs for seconds on the pinned clock
+  ASSERT_TRUE(handle.ok()) << handle.status().ToString();
+  const std::string nope = "arn:aws:sqs:us-east-1:000000000000:nope";
+  auto expect_error = [](const Status& status, std::string_view detail, std::string_view message) {
+    EXPECT_EQ(status.detail(), detail) << status.ToString();
+    EXPECT_EQ(status.message(), message);
+  };
+  expect_error(engine_->StartMoveTask(kDlqArn, "", std::nullopt).status(), "InvalidParameterValue",
+               "There is already a task running. Only one active task is allowed for a source "
+               "queue arn at a given time.");
+  expect_error(engine_->StartMoveTask(nope, "", std::nullopt).status(), "ResourceNotFoundException",
+               "The resource that you specified for the SourceArn parameter doesn't exist.");
+  expect_error(engine_->StartMoveTask(kDlqArn, nope, std::nullopt).status(),
+               "ResourceNotFoundException",
+               "The resource that you specified for the DestinationArn parameter doesn't exist.");
+  expect_error(engine_->StartMoveTask(kDlqArn, kDlqArn, std::nullopt).status(),
+               "InvalidParameterValue",
+               "The source and destination queues must be different queues.");
+  expect_error(engine_->ListMoveTasks(nope, 10).status(), "ResourceNotFoundException",
+               "The resource that you specified for the SourceArn parameter doesn't exist.");
+  expect_error(engine_->CancelMoveTask("garbage").status(), "InvalidParameterValue",
+               "Value for parameter TaskHandle is invalid.");
+  expect_error(
+      engine_->CancelMoveTask(Base64Encode(R"({"taskId":"x","sourceArn":")" + nope + R"("})"))
+          .status(),
+      "ResourceNotFoundException",
+      "The resource that you specified for the SourceArn parameter doesn't exist.");
+  expect_error(engine_
+                   ->CancelMoveTask(Base64Encode(R"({"taskId":"x","sourceArn":")" +
+                                                 std::string(kDlqArn) + R"("})"))
+                   .status(),
+               "ResourceNotFoundException", "Task does not exist.");
+  EXPECT_TRUE(engine_->CancelMoveTask(*handle).ok());
+}
+
 TEST_F(MoveTaskRestartTest, TaskOfADeletedSourceFailsAfterRestart) {
   DeadLetter(3);
   ASSERT_TRUE(engine_->StartMoveTask(kDlqArn, "", 1).ok());

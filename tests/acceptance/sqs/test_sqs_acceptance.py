@@ -25,6 +25,7 @@ is skipped with the reason (see DEVIATIONS below and docs/compat.md).
 
 Run: IMGBATCH_BIN=build/release/src/cli/imgbatch python3 tests/acceptance/sqs/test_sqs_acceptance.py
 """
+import base64
 import hashlib
 import http.client
 import itertools
@@ -1110,10 +1111,12 @@ class MessageMoveTasks(SqsCase):
         self.assertEqual(running["TaskHandle"], handle)
         self.assertEqual(int(running["MaxNumberOfMessagesPerSecond"]), 1)
         # "Only one active message movement task is supported per queue"; the API Reference
-        # does not name the error, so any client error is accepted.
+        # does not name the error. AWS's answer, as recorded against it (docs/compat.md):
         with self.assertRaises(ClientError) as caught:
             self.call("StartMessageMoveTask", SourceArn=self.arn(dlq))
         self.assertEqual(caught.exception.response["ResponseMetadata"]["HTTPStatusCode"], 400)
+        self.assertEqual(caught.exception.response["Error"]["Code"], INVALID_VALUE)
+        self.assertIn("Only one active task is allowed", caught.exception.response["Error"]["Message"])
         cancelled = self.call("CancelMessageMoveTask", TaskHandle=handle)
         self.assertLess(int(cancelled["ApproximateNumberOfMessagesMoved"]), 6)
         self.wait_for_status(dlq, {"CANCELLED", "CANCELLING"})
@@ -1126,9 +1129,19 @@ class MessageMoveTasks(SqsCase):
 
     def test_cancel_unknown_task(self):
         # The API Reference's page lists HTTP 400 for every error; AWS's service model gives
-        # no status for this one. 404 (resource not found) is accepted as well.
+        # no status for this one. 404 (resource not found) is accepted as well. A handle is
+        # base64 of {"taskId", "sourceArn"}; one naming a queue but no task it knows:
+        _, dlq = self.dead_lettered(1)
+        handle = base64.b64encode(json.dumps(
+            {"taskId": "nope", "sourceArn": self.arn(dlq)}).encode()).decode()
         self.assert_error("ResourceNotFoundException", self.call, "CancelMessageMoveTask",
-                          TaskHandle="eyJ0YXNrSWQiOiJub3BlIn0=", status=(400, 404))
+                          TaskHandle=handle, status=(400, 404))
+
+    def test_cancel_with_a_malformed_handle(self):
+        # Not the handle's shape (AWS's answer as recorded against it, docs/compat.md).
+        self.assert_error(INVALID_VALUE, self.call, "CancelMessageMoveTask",
+                          TaskHandle="eyJ0YXNrSWQiOiJub3BlIn0=")  # {"taskId":"nope"}
+        self.assert_error(INVALID_VALUE, self.call, "CancelMessageMoveTask", TaskHandle="garbage")
 
 
 class Tags(SqsCase):
