@@ -58,6 +58,12 @@ Status InvalidParameter(std::string message) {
   return InvalidArgument(std::move(message)).WithDetail("InvalidParameterValue");
 }
 
+Status ExpiredReceiptHandle(std::string_view handle) {
+  return InvalidParameter("Value " + std::string(handle) +
+                          " for parameter ReceiptHandle is invalid. Reason: The receipt handle "
+                          "has expired.");
+}
+
 // SQS's policy quotas, for a Policy given in a request (not in Apply, which
 // also reads stored attributes back: a policy stored before the quotas were
 // checked must not cost its queue the rest of its settings).
@@ -1345,6 +1351,7 @@ class EngineImpl final : public QueueEngine {
     }
     // Owned by the write and its completion.
     struct Batch {
+      std::vector<std::string> handles;
       std::vector<Status> results;
       std::vector<std::pair<size_t, Receipt>> valid;
       int64_t removed = 0;
@@ -1361,8 +1368,10 @@ class EngineImpl final : public QueueEngine {
       }
     }
     if (batch->valid.empty()) return done(std::move(batch->results));
+    batch->handles = std::move(handles);
+    const int64_t now = clock_.NowMillis();
     WriteAsync(
-        [this, q, batch](db::Txn& txn) -> Status {
+        [this, q, batch, now](db::Txn& txn) -> Status {
           batch->removed = 0;
           // One single-row statement per receipt. Each entry's outcome is its
           // own: a statement that fails undoes only itself (SQLite's
@@ -1370,10 +1379,21 @@ class EngineImpl final : public QueueEngine {
           // needs no savepoint (CallerUndo::kNone). After a failure the
           // entries left are not tried (the error may have ended the
           // transaction) and report that error.
-          IMGBATCH_ASSIGN_OR_RETURN(db::Statement keyed, txn.Prepare(sql::kDeleteReceipt));
+          IMGBATCH_ASSIGN_OR_RETURN(
+              db::Statement keyed,
+              txn.Prepare(q->fifo ? sql::kDeleteInFlightReceipt : sql::kDeleteReceipt));
+          if (q->fifo) keyed.Bind(5, now);
           Status failed;
           for (const auto& [index, receipt] : batch->valid) {
+            const int64_t removed_before = batch->removed;
             if (failed.ok()) failed = DeleteByReceipt(txn, keyed, receipt, batch->removed);
+            if (failed.ok() && q->fifo && batch->removed == removed_before) {
+              auto queued = RowExists(txn, receipt);
+              if (!queued.ok()) failed = queued.status();
+              if (queued.ok() && *queued) {
+                batch->results[index] = ExpiredReceiptHandle(batch->handles[index]);
+              }
+            }
             if (!failed.ok()) batch->results[index] = failed;
           }
           // A delete with the latest receipt handle almost always removes a
@@ -1407,6 +1427,13 @@ class EngineImpl final : public QueueEngine {
   // whole batch (a cache lookup per entry is writer time). A legacy receipt
   // names no receive time: it may only delete a message last received
   // before handles were keyed.
+  // Whether the row receipt r names is still queued (a FIFO delete that
+  // removed nothing: its receipt expired, or the message is gone).
+  static Result<bool> RowExists(db::Txn& txn, const Receipt& r) {
+    IMGBATCH_ASSIGN_OR_RETURN(db::Statement st, txn.Prepare(sql::kRowExists));
+    return st.Bind(1, r.queue_id).Bind(2, r.seq).Step();
+  }
+
   Status DeleteByReceipt(db::Txn& txn, db::Statement& keyed, const Receipt& r,
                          int64_t& removed) const {
     db::Statement st = keyed;
@@ -1537,11 +1564,13 @@ class EngineImpl final : public QueueEngine {
     }
     if (valid.empty()) return results;
     int64_t earliest = kNever;
-    int64_t released = 0;  // made visible now: in flight no more
+    int64_t released = 0;      // made visible now: in flight no more
+    int64_t hidden_again = 0;  // visible after their timeout, hidden again by the change
     bool was_at_quota = false;
     IMGBATCH_RETURN_IF_ERROR(db_.Write([&](db::Txn& txn) -> Status {
       earliest = kNever;
       released = 0;
+      hidden_again = 0;
       for (const auto& [index, r] : valid) {
         IMGBATCH_ASSIGN_OR_RETURN(
             db::Statement find,
@@ -1561,12 +1590,19 @@ class EngineImpl final : public QueueEngine {
         const int64_t visible_at = find.ColumnInt(1);
         const int64_t last_receive = find.ColumnInt(2);
         if (!IsLatestReceive(r, count, last_receive)) {
-          results[index] = InvalidParameter("Value " + handle +
-                                            " for parameter ReceiptHandle is invalid. Reason: "
-                                            "The receipt handle has expired.");
+          results[index] = ExpiredReceiptHandle(handle);
           continue;
         }
-        if (visible_at <= now) {
+        // A standard queue's message whose timeout ran out, named by its
+        // latest receipt (no one received it since), takes the change: AWS
+        // answers 200 and hides it again (recorded against AWS,
+        // docs/compat.md). One its consumer gave back (visibility 0, which
+        // leaves it visible since its receive) is not in flight, as the API
+        // Reference has it; nor is a FIFO message visible again: it is its
+        // group's to hand out, in order.
+        const bool in_flight = visible_at > now;
+        const bool given_back = visible_at <= last_receive;
+        if (!in_flight && (q->fifo || given_back)) {
           results[index] = Status(Code::kConflict, "The specified message isn't in flight.")
                                .WithDetail("MessageNotInflight");
           continue;
@@ -1580,15 +1616,17 @@ class EngineImpl final : public QueueEngine {
               "the message is beyond the limit [43200 seconds]");
           continue;
         }
-        const int64_t new_visible = now + timeout * 1000LL;
+        // Given back (0): visible since its receive, which marks it so.
+        const int64_t new_visible = timeout == 0 ? last_receive : now + timeout * 1000LL;
         IMGBATCH_ASSIGN_OR_RETURN(
             db::Statement update,
             txn.Prepare("UPDATE queue_messages SET visible_at_ms = ?2 WHERE seq = ?1"));
         IMGBATCH_RETURN_IF_ERROR(update.Bind(1, r.seq).Bind(2, new_visible).Run());
         earliest = std::min(earliest, new_visible);
-        if (timeout == 0) ++released;
+        if (in_flight && timeout == 0) ++released;
+        if (!in_flight && timeout > 0) ++hidden_again;
       }
-      was_at_quota = ReleaseInFlight(q, released);
+      was_at_quota = ReleaseInFlight(q, released - hidden_again);
       return Status::Ok();
     }));
     if (earliest != kNever) NoteVisibleAt(q, earliest);

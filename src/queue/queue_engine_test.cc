@@ -568,6 +568,29 @@ class FifoQueueTest : public QueueEngineTest {
   using Strings = std::vector<std::string>;
 };
 
+// AWS (recorded): a FIFO message whose visibility ran out is its group's
+// again; the receipt that hid it has expired, for deletes and changes.
+TEST_F(FifoQueueTest, AnExpiredReceiptNeitherDeletesNorChanges) {
+  SendF("a", "g");
+  Messages got = Receive("f.fifo", 1, 1);
+  ASSERT_EQ(got.size(), 1u);
+  Advance(2s);
+  const Status deleted = engine_->Delete("f.fifo", got[0].receipt_handle);
+  EXPECT_EQ(deleted.detail(), "InvalidParameterValue") << deleted.ToString();
+  EXPECT_NE(deleted.message().find("The receipt handle has expired."), std::string::npos);
+  EXPECT_EQ(engine_->ChangeVisibility("f.fifo", got[0].receipt_handle, 30).detail(),
+            "MessageNotInflight");
+  Messages again = Receive("f.fifo", 1, 30);
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].body, "a");
+  // In flight (extended), the latest receipt deletes; deleting twice is fine.
+  EXPECT_TRUE(engine_->ChangeVisibility("f.fifo", again[0].receipt_handle, 60).ok());
+  Advance(45s);
+  EXPECT_TRUE(engine_->Delete("f.fifo", again[0].receipt_handle).ok());
+  EXPECT_TRUE(engine_->Delete("f.fifo", again[0].receipt_handle).ok());
+  EXPECT_EQ(Counts("f.fifo").visible + Counts("f.fifo").not_visible, 0);
+}
+
 TEST_F(FifoQueueTest, AttributesAndTheirRules) {
   auto attrs = engine_->GetAttributes("f.fifo");
   ASSERT_TRUE(attrs.ok());
@@ -1054,6 +1077,35 @@ TEST_F(QueueEngineTest, ChangeVisibilityZeroMakesVisibleNow) {
             "InvalidParameterValue");
   Advance(599s);
   EXPECT_TRUE(Receive("q").empty());
+}
+
+// AWS (recorded): a visibility change named by the latest receipt of a
+// message whose timeout ran out succeeds and hides it again; one the
+// consumer gave back (visibility 0) is not in flight.
+TEST_F(QueueEngineTest, ChangeVisibilityAfterTheTimeoutRanOutHidesAgain) {
+  Create("q", {{"VisibilityTimeout", "1"}});
+  Send("q", "m");
+  Messages got = Receive("q");
+  ASSERT_EQ(got.size(), 1u);
+  Advance(2s);
+  EXPECT_EQ(Counts("q").visible, 1);
+  EXPECT_TRUE(engine_->ChangeVisibility("q", got[0].receipt_handle, 5).ok());
+  EXPECT_EQ(Counts("q").not_visible, 1);
+  EXPECT_TRUE(Receive("q").empty());
+  Advance(5s);
+  Messages again = Receive("q");
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].receive_count, 2);
+  // Given back, then changed: not in flight, and stays visible.
+  EXPECT_TRUE(engine_->ChangeVisibility("q", again[0].receipt_handle, 0).ok());
+  EXPECT_EQ(engine_->ChangeVisibility("q", again[0].receipt_handle, 10).detail(),
+            "MessageNotInflight");
+  EXPECT_EQ(Counts("q").visible, 1);
+  // So is one received with visibility 0.
+  Messages zero = Receive("q", 1, 0);
+  ASSERT_EQ(zero.size(), 1u);
+  EXPECT_EQ(engine_->ChangeVisibility("q", zero[0].receipt_handle, 10).detail(),
+            "MessageNotInflight");
 }
 
 TEST_F(QueueEngineTest, VisibilityCapIsTwelveHoursFromTheReceiveInWholeSeconds) {

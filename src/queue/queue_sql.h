@@ -89,6 +89,17 @@ inline constexpr const char* kDeleteReceipt =
     "DELETE FROM queue_messages WHERE seq = ?2 AND +queue_id = ?1 AND +receive_count = ?3 "
     "AND +last_receive_ms = ?4";
 
+// The same, for a FIFO queue: only while the message is in flight (?5 =
+// now). A FIFO message whose visibility ran out is its group's again; the
+// receipt that hid it has expired (AWS refuses that delete, recorded).
+inline constexpr const char* kDeleteInFlightReceipt =
+    "DELETE FROM queue_messages WHERE seq = ?2 AND +queue_id = ?1 AND +receive_count = ?3 "
+    "AND +last_receive_ms = ?4 AND +visible_at_ms > ?5";
+
+// Whether the row a receipt names (?1 queue, ?2 seq) is still queued.
+inline constexpr const char* kRowExists =
+    "SELECT 1 FROM queue_messages WHERE seq = ?2 AND +queue_id = ?1";
+
 // The same for a legacy (unkeyed, "ib1") receipt, which names no receive
 // time: only a message last received before ?4, when keying began, goes
 // (nothing once ?4 is 0).
