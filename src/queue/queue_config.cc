@@ -87,7 +87,7 @@ static Status ValidateKmsKeyId(std::string_view id) {
 static Status ApplyEncryptionChoice(const AttributeMap& attributes, QueueConfig* next) {
   const auto sse = attributes.find("SqsManagedSseEnabled");
   const auto kms = attributes.find("KmsMasterKeyId");
-  const bool wants_sse_sqs = sse != attributes.end() && sse->second == "true";
+  const bool wants_sse_sqs = sse != attributes.end() && IEquals(sse->second, "true");
   const bool wants_sse_kms = kms != attributes.end() && !kms->second.empty();
   if (wants_sse_sqs && wants_sse_kms) {
     return BadValue("SqsManagedSseEnabled",
@@ -99,9 +99,12 @@ static Status ApplyEncryptionChoice(const AttributeMap& attributes, QueueConfig*
   return Status::Ok();
 }
 
+// In any case, as AWS takes them ("True" is common in recorded requests).
 static Status ParseBool(std::string_view name, std::string_view value, bool* out) {
-  if (value != "true" && value != "false") return BadValue(name, "must be true or false.");
-  *out = value == "true";
+  if (!IEquals(value, "true") && !IEquals(value, "false")) {
+    return BadValue(name, "must be true or false.");
+  }
+  *out = IEquals(value, "true");
   return Status::Ok();
 }
 

@@ -629,6 +629,13 @@ TEST_F(FifoQueueTest, AttributesAndTheirRules) {
             "InvalidParameterValue");
   Create("g.fifo", {{"FifoQueue", "true"}});
   EXPECT_TRUE(engine_->SetAttributes("g.fifo", {{"RedrivePolicy", fifo_dlq}}).ok());
+  // Booleans in any case, as AWS takes them; read back as "true"/"false".
+  Create("h.fifo", {{"FifoQueue", "True"}, {"ContentBasedDeduplication", "TRUE"}});
+  EXPECT_EQ(engine_->GetAttributes("h.fifo")->at("ContentBasedDeduplication"), "true");
+  EXPECT_TRUE(engine_->SetAttributes("h.fifo", {{"ContentBasedDeduplication", "False"}}).ok());
+  EXPECT_EQ(engine_->GetAttributes("h.fifo")->at("ContentBasedDeduplication"), "false");
+  EXPECT_EQ(engine_->SetAttributes("h.fifo", {{"ContentBasedDeduplication", "yes"}}).detail(),
+            "InvalidAttributeValue");
 }
 
 TEST_F(FifoQueueTest, SendsCarryWhatTheQueueTypeNeeds) {
