@@ -637,6 +637,47 @@ TEST_F(SqsServiceTest, FifoSendAndReceiveInBothProtocols) {
   EXPECT_EQ(missing_group["__type"], "com.amazonaws.sqs#MissingParameter");
 }
 
+// AWS (recorded) refuses a whole FIFO batch when one entry lacks its group
+// or, without content-based deduplication, its deduplication id: nothing of
+// it is sent.
+TEST_F(SqsServiceTest, FifoBatchLackingAGroupOrDedupIdIsRefusedWhole) {
+  auto [s1, created] =
+      CallJson("CreateQueue", {{"QueueName", "b.fifo"}, {"Attributes", {{"FifoQueue", "true"}}}});
+  ASSERT_EQ(s1, 200) << created.dump();
+  const std::string url = created["QueueUrl"];
+  const Json good = {
+      {"Id", "a"}, {"MessageBody", "a"}, {"MessageGroupId", "g"}, {"MessageDeduplicationId", "d1"}};
+  auto [s2, no_dedup] =
+      CallJson("SendMessageBatch",
+               {{"QueueUrl", url},
+                {"Entries", {good, {{"Id", "b"}, {"MessageBody", "b"}, {"MessageGroupId", "g"}}}}});
+  EXPECT_EQ(s2, 400) << no_dedup.dump();
+  EXPECT_EQ(no_dedup["message"],
+            "The queue should either have ContentBasedDeduplication enabled or "
+            "MessageDeduplicationId provided explicitly");
+  auto [s3, no_group] = CallJson(
+      "SendMessageBatch",
+      {{"QueueUrl", url},
+       {"Entries", {good, {{"Id", "b"}, {"MessageBody", "b"}, {"MessageDeduplicationId", "d2"}}}}});
+  EXPECT_EQ(s3, 400) << no_group.dump();
+  EXPECT_EQ(no_group["__type"], "com.amazonaws.sqs#InvalidParameterValue");
+  EXPECT_EQ(no_group["message"], "The request must contain the parameter MessageGroupId.");
+  auto [s4, got] = CallJson("ReceiveMessage", {{"QueueUrl", url}, {"MaxNumberOfMessages", 10}});
+  ASSERT_EQ(s4, 200) << got.dump();
+  EXPECT_FALSE(got.contains("Messages")) << got.dump();  // the good entries were not sent
+  // With content-based deduplication the id may be left out.
+  auto [s5, set] =
+      CallJson("SetQueueAttributes",
+               {{"QueueUrl", url}, {"Attributes", {{"ContentBasedDeduplication", "true"}}}});
+  ASSERT_EQ(s5, 200) << set.dump();
+  auto [s6, sent] =
+      CallJson("SendMessageBatch",
+               {{"QueueUrl", url},
+                {"Entries", {good, {{"Id", "b"}, {"MessageBody", "b"}, {"MessageGroupId", "g"}}}}});
+  EXPECT_EQ(s6, 200) << sent.dump();
+  EXPECT_EQ(sent["Successful"].size(), 2u) << sent.dump();
+}
+
 TEST_F(SqsServiceTest, QueueAttributesAndConflicts) {
   const std::string url = CreateQueueJson("q", {{"DelaySeconds", "2"}});
   auto [s1, again] =
