@@ -89,10 +89,11 @@ static Status ApplyEncryptionChoice(const AttributeMap& attributes, QueueConfig*
   const auto kms = attributes.find("KmsMasterKeyId");
   const bool wants_sse_sqs = sse != attributes.end() && IEquals(sse->second, "true");
   const bool wants_sse_kms = kms != attributes.end() && !kms->second.empty();
-  if (wants_sse_sqs && wants_sse_kms) {
-    return BadValue("SqsManagedSseEnabled",
-                    "You can use one type of server-side encryption (SSE) at one time: "
-                    "SqsManagedSseEnabled or KmsMasterKeyId, not both.");
+  if (wants_sse_sqs && wants_sse_kms) {  // AWS's code and words (recorded)
+    return InvalidArgument(
+               "You can use one type of server-side encryption (SSE) at one time. You can either "
+               "enable KMS SSE or SQS SSE.")
+        .WithDetail("InvalidAttributeName");
   }
   if (wants_sse_kms) next->sqs_managed_sse = false;
   if (wants_sse_sqs) next->kms_master_key_id.clear();
@@ -120,12 +121,24 @@ static Status ParseChoice(std::string_view name, std::string_view value, std::st
 
 // The FIFO-only attributes are unknown to a standard queue, as on AWS; high
 // throughput (per message group) needs deduplication per message group.
-static Status CheckFifoAttributes(const AttributeMap& attributes, const QueueConfig& next) {
-  if (!next.fifo) {
-    for (const char* name :
-         {"ContentBasedDeduplication", "DeduplicationScope", "FifoThroughputLimit"}) {
+// A standard queue has no FIFO attributes; AWS's codes and words (recorded):
+// FifoQueue (false: true asks for a FIFO queue) and ContentBasedDeduplication
+// are unknown to it, the two throughput settings need FifoQueue.
+// (A FIFO queue asked to become standard is the engine's "Modifying queue
+// type is not supported".)
+static Status CheckFifoAttributes(const AttributeMap& attributes, bool was_fifo,
+                                  const QueueConfig& next) {
+  if (!next.fifo && !was_fifo) {
+    for (const char* name : {"FifoQueue", "ContentBasedDeduplication"}) {
       if (attributes.contains(name)) {
         return InvalidArgument("Unknown Attribute " + std::string(name) + ".")
+            .WithDetail("InvalidAttributeName");
+      }
+    }
+    for (const char* name : {"DeduplicationScope", "FifoThroughputLimit"}) {
+      if (attributes.contains(name)) {
+        return InvalidArgument("You can specify the " + std::string(name) +
+                               " only when FifoQueue is set to true.")
             .WithDetail("InvalidAttributeName");
       }
     }
@@ -218,7 +231,7 @@ Status QueueConfig::Apply(const AttributeMap& attributes) {
     }
   }
   IMGBATCH_RETURN_IF_ERROR(ApplyEncryptionChoice(attributes, &next));
-  IMGBATCH_RETURN_IF_ERROR(CheckFifoAttributes(attributes, next));
+  IMGBATCH_RETURN_IF_ERROR(CheckFifoAttributes(attributes, fifo, next));
   *this = std::move(next);
   return Status::Ok();
 }
@@ -289,7 +302,8 @@ nlohmann::json OneOrList(const std::vector<std::string>& values) {
 // The policy's statements as a list (IAM's grammar allows a single object).
 Result<nlohmann::json> PolicyDocument(std::string_view policy, std::string_view queue_arn) {
   if (policy.empty()) {
-    return nlohmann::json{{"Version", "2012-10-17"},
+    // The policy AddPermission starts is AWS's (recorded): its older Version.
+    return nlohmann::json{{"Version", "2008-10-17"},
                           {"Id", std::string(queue_arn) + "/SQSDefaultPolicy"},
                           {"Statement", nlohmann::json::array()}};
   }
@@ -439,8 +453,7 @@ Result<std::string> AddPermissionStatement(std::string_view policy, std::string_
 
 Result<std::string> RemovePermissionStatement(std::string_view policy, std::string_view label) {
   const auto missing = [&] {
-    return BadParameter("Label", ReplaceNonXmlCharacters(std::string(label)),
-                        "can't find label on existing policy.");
+    return BadParameter("Label", ReplaceNonXmlCharacters(std::string(label)), "can't find label.");
   };
   if (policy.empty()) return missing();
   IMGBATCH_ASSIGN_OR_RETURN(nlohmann::json doc, PolicyDocument(policy, ""));
@@ -487,12 +500,13 @@ Status InvalidIdText(std::string_view parameter, std::string_view id) {
                           "in length.");
 }
 
+// AWS's words for a FIFO queue's name, for either mismatch: FifoQueue=true
+// without the suffix, or the suffix on a standard queue.
 Status ValidateQueueType(std::string_view name, const QueueConfig& config) {
   if (name.ends_with(kFifoSuffix) == config.fifo) return Status::Ok();
   return InvalidArgument(
              "The name of a FIFO queue can only include alphanumeric characters, hyphens, or "
-             "underscores, must end with .fifo suffix and be 1 to 80 in length; a queue with "
-             "FifoQueue=true needs such a name, and only it.")
+             "underscores, must end with .fifo suffix and be 1 to 80 in length.")
       .WithDetail("InvalidParameterValue");
 }
 

@@ -814,6 +814,11 @@ class EngineImpl final : public QueueEngine {
     std::lock_guard settings(settings_mu_);
     QueuePtr q = Find(name);
     if (!q) return QueueNotFound();
+    // A standard queue does not know the attribute, whatever its value
+    // (AWS's answer, recorded); a FIFO queue stays one.
+    if (!q->fifo && attributes.contains("FifoQueue")) {
+      return InvalidArgument("Unknown Attribute FifoQueue.").WithDetail("InvalidAttributeName");
+    }
     QueueConfig next = *ConfigOf(q);
     IMGBATCH_RETURN_IF_ERROR(next.Apply(attributes));
     IMGBATCH_RETURN_IF_ERROR(CheckGivenPolicy(attributes));

@@ -355,9 +355,13 @@ TEST_F(QueueEngineTest, EncryptionAttributesAreKeptOneKindAtATime) {
               "InvalidAttributeValue")
         << bad;
   }
-  EXPECT_EQ(engine_->SetAttributes("q", {{"KmsMasterKeyId", "k"}, {"SqsManagedSseEnabled", "true"}})
-                .detail(),
-            "InvalidAttributeValue");
+  // AWS's code and words (recorded).
+  const Status both =
+      engine_->SetAttributes("q", {{"KmsMasterKeyId", "k"}, {"SqsManagedSseEnabled", "true"}});
+  EXPECT_EQ(both.detail(), "InvalidAttributeName");
+  EXPECT_EQ(both.message(),
+            "You can use one type of server-side encryption (SSE) at one time. You can either "
+            "enable KMS SSE or SQS SSE.");
   EXPECT_EQ(engine_->SetAttributes("q", {{"KmsMasterKeyId", "\xff"}}).detail(),
             "InvalidAttributeValue");
   EXPECT_EQ(engine_->SetAttributes("q", {{"KmsMasterKeyId", std::string(2049, 'k')}}).detail(),
@@ -399,7 +403,7 @@ TEST_F(QueueEngineTest, PermissionsAreStatementsOfThePolicy) {
   ASSERT_TRUE(add({"both", {"111122223333", "444455556666"}, {"ReceiveMessage", "*"}}).ok());
   Reopen();
   const nlohmann::json doc = policy();
-  EXPECT_EQ(doc["Version"], "2012-10-17");
+  EXPECT_EQ(doc["Version"], "2008-10-17");
   EXPECT_EQ(doc["Id"], "arn:aws:sqs:us-east-1:000000000000:q/SQSDefaultPolicy");
   ASSERT_EQ(doc["Statement"].size(), 2u);
   EXPECT_EQ(doc["Statement"][0], nlohmann::json::parse(R"({
@@ -620,8 +624,14 @@ TEST_F(FifoQueueTest, AttributesAndTheirRules) {
   EXPECT_FALSE(engine_->GetAttributes("std")->contains("FifoQueue"));
   EXPECT_EQ(engine_->SetAttributes("std", {{"ContentBasedDeduplication", "true"}}).detail(),
             "InvalidAttributeName");
-  EXPECT_EQ(engine_->SetAttributes("std", {{"FifoQueue", "true"}}).detail(),
-            "InvalidAttributeValue");
+  // Unknown to a standard queue, whatever its value (AWS, recorded).
+  EXPECT_EQ(engine_->SetAttributes("std", {{"FifoQueue", "true"}}).message(),
+            "Unknown Attribute FifoQueue.");
+  EXPECT_EQ(engine_->SetAttributes("std", {{"FifoQueue", "false"}}).detail(),
+            "InvalidAttributeName");
+  EXPECT_EQ(engine_->SetAttributes("std", {{"DeduplicationScope", "queue"}}).message(),
+            "You can specify the DeduplicationScope only when FifoQueue is set to true.");
+  EXPECT_TRUE(engine_->SetAttributes("f.fifo", {{"FifoQueue", "true"}}).ok());
   // A dead-letter queue is of its source's type.
   const std::string fifo_dlq =
       R"({"deadLetterTargetArn":"arn:aws:sqs:us-east-1:000000000000:f.fifo","maxReceiveCount":1})";

@@ -591,13 +591,16 @@ TEST_F(SqsServiceTest, FifoQueueTypeGoesWithItsName) {
   EXPECT_EQ(query->status, 400);
   auto error = query->doc.child("ErrorResponse").child("Error");
   EXPECT_STREQ(error.child_value("Code"), "InvalidParameterValue");
-  // Nothing was created by the refused calls; FifoQueue=false is a standard queue.
+  // A standard queue does not know FifoQueue, even false (AWS, recorded).
+  auto [s5, standard] =
+      CallJson("CreateQueue", {{"QueueName", "jobs"}, {"Attributes", {{"FifoQueue", "false"}}}});
+  EXPECT_EQ(s5, 400) << standard.dump();
+  EXPECT_EQ(standard["__type"], "com.amazonaws.sqs#InvalidAttributeName");
+  EXPECT_EQ(standard["message"], "Unknown Attribute FifoQueue.");
+  // Nothing was created by the refused calls.
   auto [s4, listed] = CallJson("ListQueues", Json::object());
   EXPECT_EQ(s4, 200);
   EXPECT_FALSE(listed.contains("QueueUrls") && !listed["QueueUrls"].empty()) << listed.dump();
-  auto [s5, standard] =
-      CallJson("CreateQueue", {{"QueueName", "jobs"}, {"Attributes", {{"FifoQueue", "false"}}}});
-  EXPECT_EQ(s5, 200) << standard.dump();
 }
 
 // A FIFO send answers with its SequenceNumber in both protocols, and a
