@@ -41,9 +41,14 @@ Result<queue::MessageAttributes> ParseMessageAttributes(const Json& params,
       attribute.value = std::move(*bytes);
     } else {
       IMGBATCH_ASSIGN_OR_RETURN(auto text, OptionalString(value, "StringValue"));
-      if (!text || text->empty()) {
+      if (!text) {
         return InvalidParameterValue("The message attribute '" + name + "' with type '" +
                                      type->substr(0, 6) + "' must use field 'StringValue'.");
+      }
+      if (text->empty()) {  // AWS's words (recorded)
+        return InvalidParameterValue("Message (user) attribute '" + name +
+                                     "' must contain a non-empty value of type '" +
+                                     type->substr(0, 6) + "'.");
       }
       attribute.value = std::move(*text);
     }

@@ -341,8 +341,12 @@ constexpr std::array<ErrorRow, 33> kErrors = {{
      400},
     {"InvalidAttributeName", "InvalidAttributeName", "InvalidAttributeName", 400},
     {"InvalidAttributeValue", "InvalidAttributeValue", "InvalidAttributeValue", 400},
-    {"InvalidParameterValue", "InvalidParameterValue", "InvalidParameterValue", 400},
-    {"MissingParameter", "MissingParameter", "MissingParameter", 400},
+    // Framework errors, not SQS's own: the JSON types AWS sends (recorded as
+    // boto3's QueryErrorCode) are Coral's.
+    {"InvalidParameterValue", "InvalidParameterValue",
+     "com.amazon.coral.service#InvalidParameterValueException", 400},
+    {"MissingParameter", "MissingParameter",
+     "com.amazon.coral.service#MissingRequiredParameterException", 400},
     {"InvalidMessageContents", "InvalidMessageContents", "InvalidMessageContents", 400},
     {"ReceiptHandleIsInvalid", "ReceiptHandleIsInvalid", "ReceiptHandleIsInvalid", 400},
     {"MessageNotInflight", "AWS.SimpleQueueService.MessageNotInflight", "MessageNotInflight", 400},
@@ -586,6 +590,16 @@ WireError WireErrorFor(const Status& error) {
   return {std::string(detail), std::string(detail), 400, true};
 }
 
+// The query protocol's words where AWS's differ from the JSON protocol's
+// (recorded against AWS: the same missing queue, two messages).
+std::string QueryMessage(const WireError& wire, const std::string& message) {
+  if (wire.query_code == "AWS.SimpleQueueService.NonExistentQueue" &&
+      message == "The specified queue does not exist.") {
+    return "The specified queue does not exist for this wsdl version.";
+  }
+  return message;
+}
+
 http::Response RenderError(Protocol protocol, const Status& error, std::string_view request_id) {
   const WireError wire = WireErrorFor(error);
   http::Response r;
@@ -610,7 +624,7 @@ http::Response RenderError(Protocol protocol, const Status& error, std::string_v
   pugi::xml_node e = root.append_child("Error");
   AddText(e, "Type", fault);
   AddText(e, "Code", wire.query_code);
-  AddText(e, "Message", error.message());
+  AddText(e, "Message", QueryMessage(wire, error.message()));
   e.append_child("Detail");
   AddText(root, "RequestId", request_id);
   r.headers.Set("Content-Type", "text/xml");

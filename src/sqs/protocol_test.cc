@@ -242,6 +242,9 @@ TEST(RenderTest, ErrorsInBothShapes) {
   auto e = doc.child("ErrorResponse").child("Error");
   EXPECT_STREQ(e.child_value("Type"), "Sender");
   EXPECT_STREQ(e.child_value("Code"), "AWS.SimpleQueueService.NonExistentQueue");
+  // AWS's query words for it (recorded).
+  EXPECT_STREQ(e.child_value("Message"),
+               "The specified queue does not exist for this wsdl version.");
   EXPECT_STREQ(doc.child("ErrorResponse").child_value("RequestId"), "r2");
 
   EXPECT_EQ(

@@ -537,17 +537,30 @@ TEST_F(SqsServiceTest, UnknownActionAndMissingParameters) {
   EXPECT_EQ(s1, 400);
   EXPECT_EQ(unknown["__type"], "com.amazonaws.sqs#InvalidAction");
   auto [s2, missing] = CallJson("SendMessage", {{"MessageBody", "x"}});
-  EXPECT_EQ(missing["__type"], "com.amazonaws.sqs#MissingParameter");
+  EXPECT_EQ(missing["__type"], "com.amazon.coral.service#MissingRequiredParameterException");
   auto [s3, limits] =
       CallJson("ReceiveMessage", {{"QueueUrl", CreateQueueJson("q")}, {"MaxNumberOfMessages", 11}});
   EXPECT_EQ(s3, 400);
-  EXPECT_EQ(limits["__type"], "com.amazonaws.sqs#InvalidParameterValue");
+  EXPECT_EQ(limits["__type"], "com.amazon.coral.service#InvalidParameterValueException");
   auto [s4, vis] = CallJson("ReceiveMessage",
                             {{"QueueUrl", CreateQueueJson("q")}, {"VisibilityTimeout", 43201}});
-  EXPECT_EQ(vis["__type"], "com.amazonaws.sqs#InvalidParameterValue");
+  EXPECT_EQ(vis["__type"], "com.amazon.coral.service#InvalidParameterValueException");
   auto [s5, fifo] = CallJson("CreateQueue", {{"QueueName", "a.fifo"}});
   EXPECT_EQ(s5, 400);
   EXPECT_NE(fifo["message"].get<std::string>().find("FIFO"), std::string::npos);
+}
+
+// AWS's words for an attribute with an empty value (recorded).
+TEST_F(SqsServiceTest, EmptyAttributeValueInAwsWords) {
+  auto [s1, empty] = CallJson(
+      "SendMessage",
+      {{"QueueUrl", CreateQueueJson("q")},
+       {"MessageBody", "m"},
+       {"MessageAttributes", {{"ErrorDetails", {{"DataType", "String"}, {"StringValue", ""}}}}}});
+  EXPECT_EQ(s1, 400);
+  EXPECT_EQ(empty["message"],
+            "Message (user) attribute 'ErrorDetails' must contain a non-empty value of type "
+            "'String'.");
 }
 
 // Error messages quote what the client sent; the reply must still parse as
@@ -576,12 +589,12 @@ TEST_F(SqsServiceTest, FoldedParameterWithBytesIsAClearError) {
 TEST_F(SqsServiceTest, FifoQueueTypeGoesWithItsName) {
   auto [s1, by_name] = CallJson("CreateQueue", {{"QueueName", "jobs.fifo"}});
   EXPECT_EQ(s1, 400);
-  EXPECT_EQ(by_name["__type"], "com.amazonaws.sqs#InvalidParameterValue");
+  EXPECT_EQ(by_name["__type"], "com.amazon.coral.service#InvalidParameterValueException");
   EXPECT_NE(by_name["message"].get<std::string>().find("FIFO"), std::string::npos);
   auto [s2, by_attribute] =
       CallJson("CreateQueue", {{"QueueName", "jobs"}, {"Attributes", {{"FifoQueue", "true"}}}});
   EXPECT_EQ(s2, 400);
-  EXPECT_EQ(by_attribute["__type"], "com.amazonaws.sqs#InvalidParameterValue");
+  EXPECT_EQ(by_attribute["__type"], "com.amazon.coral.service#InvalidParameterValueException");
   auto [s3, dedup] =
       CallJson("CreateQueue",
                {{"QueueName", "jobs"}, {"Attributes", {{"ContentBasedDeduplication", "true"}}}});
@@ -637,7 +650,7 @@ TEST_F(SqsServiceTest, FifoSendAndReceiveInBothProtocols) {
   auto [s4, missing_group] = CallJson(
       "SendMessage", {{"QueueUrl", url}, {"MessageBody", "x"}, {"MessageDeduplicationId", "d"}});
   EXPECT_EQ(s4, 400);
-  EXPECT_EQ(missing_group["__type"], "com.amazonaws.sqs#MissingParameter");
+  EXPECT_EQ(missing_group["__type"], "com.amazon.coral.service#MissingRequiredParameterException");
 }
 
 // AWS (recorded) refuses a whole FIFO batch when one entry lacks its group
@@ -663,7 +676,7 @@ TEST_F(SqsServiceTest, FifoBatchLackingAGroupOrDedupIdIsRefusedWhole) {
       {{"QueueUrl", url},
        {"Entries", {good, {{"Id", "b"}, {"MessageBody", "b"}, {"MessageDeduplicationId", "d2"}}}}});
   EXPECT_EQ(s3, 400) << no_group.dump();
-  EXPECT_EQ(no_group["__type"], "com.amazonaws.sqs#InvalidParameterValue");
+  EXPECT_EQ(no_group["__type"], "com.amazon.coral.service#InvalidParameterValueException");
   EXPECT_EQ(no_group["message"], "The request must contain the parameter MessageGroupId.");
   auto [s4, got] = CallJson("ReceiveMessage", {{"QueueUrl", url}, {"MaxNumberOfMessages", 10}});
   ASSERT_EQ(s4, 200) << got.dump();
