@@ -237,10 +237,13 @@ std::set<std::string> WantedSystemAttributes(const Json& params) {
   return wanted;
 }
 
+// "All", ".*" and "*" want every attribute; "prefix.*" those whose names
+// start with the prefix, the dot not included ("Hel.*" gives Hello and
+// Help.Me): AWS's answers, recorded.
 bool WantsAttribute(const std::vector<std::string>& wanted, const std::string& name) {
   for (const auto& w : wanted) {
-    if (w == "All" || w == ".*" || w == name) return true;
-    if (w.size() > 2 && w.ends_with(".*") && name.starts_with(w.substr(0, w.size() - 1))) {
+    if (w == "All" || w == ".*" || w == "*" || w == name) return true;
+    if (w.size() > 2 && w.ends_with(".*") && name.starts_with(w.substr(0, w.size() - 2))) {
       return true;
     }
   }

@@ -425,6 +425,23 @@ TEST_F(SqsServiceTest, MessageAttributeNameSelectionAndItsMd5) {
   queue::MessageAttributes subset{{"foo.a", {"String", "1"}}, {"foo.b", {"String", "2"}}};
   EXPECT_EQ(m["MD5OfMessageAttributes"], queue::Md5OfAttributes(subset));
   EXPECT_FALSE(m.contains("Attributes"));  // no system attributes asked for
+  // AWS (recorded): "*" is every one, and a prefix filter's dot is not part
+  // of the prefix.
+  auto names_for = [&](Json filter) {
+    CallJson("SendMessage",
+             {{"QueueUrl", url}, {"MessageBody", "x"}, {"MessageAttributes", attrs}});
+    auto [status, received] = CallJson(
+        "ReceiveMessage",
+        {{"QueueUrl", url}, {"MaxNumberOfMessages", 1}, {"MessageAttributeNames", filter}});
+    std::vector<std::string> names;
+    for (const auto& [name, value] : received["Messages"][0]["MessageAttributes"].items()) {
+      names.push_back(name);
+    }
+    return names;
+  };
+  EXPECT_EQ(names_for({"*"}), (std::vector<std::string>{"bar", "foo.a", "foo.b"}));
+  EXPECT_EQ(names_for({"fo.*"}), (std::vector<std::string>{"foo.a", "foo.b"}));
+  EXPECT_EQ(names_for({"ba.*"}), (std::vector<std::string>{"bar"}));
 }
 
 TEST_F(SqsServiceTest, LongPollCompletesOnSend) {
