@@ -70,6 +70,16 @@ Result<std::string> ParseTraceHeader(const Json& params) {
   return trace;
 }
 
+// The X-Ray trace header of the request (X-Amzn-Trace-Id), which AWS keeps
+// as the message's AWSTraceHeader when the sender set none itself
+// (recorded). It is not the sender's system attribute: no
+// MD5OfMessageSystemAttributes covers it.
+std::string XRayTraceHeader(const Context& ctx) {
+  if (!ctx.exchange) return "";
+  auto header = ctx.exchange->head().headers.Get("x-amzn-trace-id");
+  return header ? std::string(*header) : std::string();
+}
+
 // An id parameter that, when given, is not empty ("" when absent).
 Result<std::string> NonEmptyId(const Json& entry, std::string_view name) {
   IMGBATCH_ASSIGN_OR_RETURN(auto id, OptionalString(entry, name));
@@ -371,6 +381,7 @@ void SendMessage(Context& ctx, Reply reply) {
   auto request = ParseSend(ctx, ctx.params());
   if (!request.ok()) return reply(request.status());
   std::string trace_header = request->trace_header;
+  if (request->trace_header.empty()) request->trace_header = XRayTraceHeader(ctx);
   std::vector<queue::SendRequest> one;
   one.push_back(std::move(*request));
   ctx.engine.SendBatchAsync(
@@ -406,6 +417,7 @@ void SendMessageBatch(Context& ctx, Reply reply) {
       outcomes.emplace_back(r.status());
       continue;
     }
+    if (r->trace_header.empty()) r->trace_header = XRayTraceHeader(ctx);
     payload += queue::MessageSize(r->body, r->attributes);
     engine_index.push_back(outcomes.size());
     outcomes.emplace_back(Status(Code::kInternal, "not sent"));

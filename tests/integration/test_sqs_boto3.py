@@ -162,6 +162,24 @@ class SqsBoto3Test(unittest.TestCase):
         attrs = self.sqs.get_queue_attributes(QueueUrl=self.url, AttributeNames=["DelaySeconds"])
         self.assertEqual(attrs["Attributes"]["DelaySeconds"], "0")
 
+    def test_xray_trace_header_becomes_the_aws_trace_header(self):
+        # AWS keeps a SendMessage's X-Amzn-Trace-Id header as the message's
+        # AWSTraceHeader (recorded against AWS); X-Ray SDKs add the header.
+        trace = "Root=1-3152b799-8954dae64eda91bc9a23a7e8;Parent=7fa8c0f79203be72;Sampled=1"
+
+        def add_header(request, **_):
+            request.headers["X-Amzn-Trace-Id"] = trace
+
+        self.sqs.meta.events.register("before-send.sqs.SendMessage", add_header)
+        try:
+            sent = self.sqs.send_message(QueueUrl=self.url, MessageBody="traced")
+        finally:
+            self.sqs.meta.events.unregister("before-send.sqs.SendMessage", add_header)
+        self.assertNotIn("MD5OfMessageSystemAttributes", sent)  # the sender set none
+        m = self.sqs.receive_message(QueueUrl=self.url, AttributeNames=["AWSTraceHeader"],
+                                     WaitTimeSeconds=1)["Messages"][0]
+        self.assertEqual(m["Attributes"]["AWSTraceHeader"], trace)
+
     def test_visibility_timeout_and_change(self):
         self.sqs.send_message(QueueUrl=self.url, MessageBody="v")
         m = self.sqs.receive_message(QueueUrl=self.url, VisibilityTimeout=30)["Messages"][0]
