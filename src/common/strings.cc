@@ -1,5 +1,8 @@
 #include "common/strings.h"
 
+#include <locale.h>
+#include <wctype.h>
+
 #include <algorithm>
 #include <charconv>
 #include <cstdio>
@@ -317,6 +320,29 @@ std::optional<size_t> CountXmlCharacters(std::string_view text) {
     if (!cp || !AllowedCodePoint(*cp)) return std::nullopt;
   }
   return count;
+}
+
+namespace {
+
+bool IsLetterOrDigit(uint32_t cp) {
+  if (cp < 0x80) return std::isalnum(static_cast<int>(cp)) != 0;
+  static const locale_t utf8 = newlocale(LC_CTYPE_MASK, "C.UTF-8", locale_t{});
+  return utf8 != locale_t{} && iswalnum_l(static_cast<wint_t>(cp), utf8) != 0;
+}
+
+}  // namespace
+
+bool AllLettersDigitsOr(std::string_view text, std::string_view also) {
+  for (size_t pos = 0; pos < text.size();) {
+    const char c = text[pos];
+    if (static_cast<unsigned char>(c) < 0x80 && also.find(c) != std::string_view::npos) {
+      ++pos;
+      continue;
+    }
+    const auto cp = NextCodePoint(text, &pos);
+    if (!cp || !IsLetterOrDigit(*cp)) return false;
+  }
+  return true;
 }
 
 bool IsAccountId(std::string_view text) {

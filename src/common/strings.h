@@ -61,6 +61,12 @@ std::optional<SysTime> ParseIso8601(std::string_view s);   // with or without mi
 // points) when text is made only of them, nullopt otherwise: for texts that
 // are stored and served back (SQS tags), counted as AWS counts them.
 std::optional<size_t> CountXmlCharacters(std::string_view text);
+
+// Whether every character of UTF-8 `text` is a letter or a digit as Unicode
+// classes them (glibc's C.UTF-8 tables: "ø", "ß" and "ä" are, "§" is not;
+// without that locale only ASCII's are) or one of the ASCII characters in
+// `also`. False for text that is not UTF-8.
+bool AllLettersDigitsOr(std::string_view text, std::string_view also);
 // Whether s is well-formed UTF-8: no overlong forms, no surrogates, nothing
 // above U+10FFFF (control characters allowed).
 bool IsValidUtf8(std::string_view s);

@@ -42,16 +42,15 @@ Status InvalidAttribute(std::string message) {
   return InvalidArgument(std::move(message)).WithDetail("InvalidParameterValue");
 }
 
+// Letters and digits are Unicode's, as AWS takes them (an AWS-validated
+// suite sends "attr.1øßä" and is refused "§"); the length is in characters.
 bool ValidAttributeName(std::string_view name) {
-  if (name.empty() || name.size() > kMaxAttributeNameLength) return false;
+  const std::optional<size_t> characters = CountXmlCharacters(name);
+  if (!characters || *characters == 0 || *characters > kMaxAttributeNameLength) return false;
   if (name.front() == '.' || name.back() == '.') return false;
   if (name.find("..") != std::string_view::npos) return false;
   if (IStartsWith(name, "AWS.") || IStartsWith(name, "Amazon.")) return false;
-  for (char c : name) {
-    const auto u = static_cast<unsigned char>(c);
-    if (!std::isalnum(u) && c != '_' && c != '-' && c != '.') return false;
-  }
-  return true;
+  return AllLettersDigitsOr(name, "_-.");
 }
 
 // A Number attribute's value as the Developer Guide defines one ("Message
@@ -190,7 +189,14 @@ Status ValidateAttributes(const MessageAttributes& attributes) {
                                 "' to a number.");
       }
     }
-    if (!attribute.IsBinary()) IMGBATCH_RETURN_IF_ERROR(ValidateBody(attribute.value));
+    // An attribute's text is not the body: AWS (validated) answers
+    // InvalidParameterValue, not InvalidMessageContents.
+    if (!attribute.IsBinary() && !CountXmlCharacters(attribute.value)) {
+      return InvalidAttribute("Message (user) attribute '" + name +
+                              "' contains invalid characters. Valid unicode characters are #x9 | "
+                              "#xA | #xD | #x20 to #xD7FF | #xE000 to #xFFFD | #x10000 to "
+                              "#x10FFFF");
+    }
   }
   return Status::Ok();
 }

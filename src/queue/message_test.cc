@@ -121,6 +121,22 @@ TEST(MessageTest, AttributeRules) {
   EXPECT_TRUE(ValidateAttributes({{"a", {"String.\xe2\x82\xac", "v"}}}).ok());
   EXPECT_FALSE(ValidateAttributes({{"a", {"String.\xff", "v"}}}).ok());
   EXPECT_FALSE(ValidateAttributes({{"a", {"String.\x01", "v"}}}).ok());
+  // Names: Unicode letters and digits, as AWS takes them (validated against
+  // it: "attr.1øßä" is a name, "§", "!", "(" and "?" are not), at most 256
+  // characters (not bytes).
+  EXPECT_TRUE(ValidateAttributes({{"attr.1\xc3\xb8\xc3\x9f\xc3\xa4", {"String", "v"}}}).ok());
+  for (std::string bad : {"Invalid-\xc2\xa7-attr", "a!", "a(", "a?", "a\"", "a b", "a\xff"}) {
+    EXPECT_EQ(ValidateAttributes({{bad, {"String", "v"}}}).detail(), "InvalidParameterValue")
+        << bad;
+  }
+  std::string long_name;
+  for (int i = 0; i < 256; ++i) long_name += "\xc3\xa4";
+  EXPECT_TRUE(ValidateAttributes({{long_name, {"String", "v"}}}).ok());
+  EXPECT_FALSE(ValidateAttributes({{long_name + "a", {"String", "v"}}}).ok());
+  // A value that is not text is InvalidParameterValue (not the body's
+  // InvalidMessageContents), as AWS answers.
+  EXPECT_EQ(ValidateAttributes({{"a", {"String", "x\x08,\x0b"}}}).detail(),
+            "InvalidParameterValue");
   MessageAttributes many;
   for (int i = 0; i < 11; ++i) many["a" + std::to_string(i)] = {"String", "v"};
   EXPECT_EQ(ValidateAttributes(many).detail(), "InvalidParameterValue");
