@@ -158,7 +158,12 @@ void SqsService::Handle(std::shared_ptr<http::Exchange> exchange) {
   auto request = ParseRequest(head, *body);
   if (!request.ok()) return fail(request.status());
   Operation op = FindOperation(request->action);
-  if (!op) {
+  // A queue's URL is no endpoint for the actions that name no queue (AWS,
+  // validated against it: a query CreateQueue or ListQueues sent to a queue
+  // URL is InvalidAction).
+  const bool to_a_queue_url = protocol == Protocol::kQuery && head.path.size() > 1;
+  if (!op ||
+      (to_a_queue_url && (request->action == "CreateQueue" || request->action == "ListQueues"))) {
     return fail(
         InvalidArgument("The action " + request->action + " is not valid for this endpoint.")
             .WithDetail("InvalidAction"));

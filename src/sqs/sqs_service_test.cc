@@ -567,6 +567,27 @@ TEST_F(SqsServiceTest, UnknownActionAndMissingParameters) {
   EXPECT_NE(fifo["message"].get<std::string>().find("FIFO"), std::string::npos);
 }
 
+// AWS (validated): a queue's URL is no endpoint for CreateQueue or
+// ListQueues; the queue's own actions are served there.
+TEST_F(SqsServiceTest, QueueUrlIsNoEndpointForQueuelessActions) {
+  CallQuery("Action=CreateQueue&QueueName=q");
+  for (const char* action : {"CreateQueue&QueueName=other", "ListQueues"}) {
+    auto x = CallQuery(std::string("Action=") + action, "/000000000000/q");
+    EXPECT_EQ(x->status, 400) << action;
+    auto error = x->doc.child("ErrorResponse").child("Error");
+    EXPECT_STREQ(error.child_value("Code"), "InvalidAction");
+    EXPECT_EQ(std::string(error.child_value("Message")).rfind("The action ", 0), 0u);
+  }
+  // Only q: "other" was not created.
+  auto listed = CallQuery("Action=ListQueues");
+  EXPECT_EQ(listed->status, 200);
+  const auto result = listed->doc.child("ListQueuesResponse").child("ListQueuesResult");
+  EXPECT_EQ(std::distance(result.children("QueueUrl").begin(), result.children("QueueUrl").end()),
+            1);
+  auto attrs = CallQuery("Action=GetQueueAttributes&AttributeName.1=All", "/000000000000/q");
+  EXPECT_EQ(attrs->status, 200);
+}
+
 // AWS's words for an attribute with an empty value (recorded).
 TEST_F(SqsServiceTest, EmptyAttributeValueInAwsWords) {
   auto [s1, empty] = CallJson(
