@@ -1427,11 +1427,6 @@ class EngineImpl final : public QueueEngine {
                     : last_receive_ms == r.receive_ms;
   }
 
-  // Deletes the message a receipt names if that receive is still its latest;
-  // counts it in removed. `keyed` is kDeleteReceipt, prepared once for a
-  // whole batch (a cache lookup per entry is writer time). A legacy receipt
-  // names no receive time: it may only delete a message last received
-  // before handles were keyed.
   // Whether the row receipt r names is still queued (a FIFO delete that
   // removed nothing: its receipt expired, or the message is gone).
   static Result<bool> RowExists(db::Txn& txn, const Receipt& r) {
@@ -1439,6 +1434,12 @@ class EngineImpl final : public QueueEngine {
     return st.Bind(1, r.queue_id).Bind(2, r.seq).Step();
   }
 
+  // Deletes the message a receipt names if that receive is still its latest;
+  // counts it in removed. `keyed` is kDeleteReceipt (a FIFO queue's
+  // kDeleteInFlightReceipt, with ?5 bound), prepared once for a
+  // whole batch (a cache lookup per entry is writer time). A legacy receipt
+  // names no receive time: it may only delete a message last received
+  // before handles were keyed.
   Status DeleteByReceipt(db::Txn& txn, db::Statement& keyed, const Receipt& r,
                          int64_t& removed) const {
     db::Statement st = keyed;
