@@ -2010,7 +2010,9 @@ class EngineImpl final : public QueueEngine {
 
   QueueInfo Info(const QueuePtr& q) {
     std::lock_guard lock(mu_);
-    return QueueInfo{q->name, QueueArnFor(q->name), q->created_ms, q->modified_ms, q->fifo};
+    return QueueInfo{q->name,       QueueArnFor(q->name),
+                     q->created_ms, q->modified_ms,
+                     q->fifo,       q->config->content_based_deduplication};
   }
 
   // Count changes are applied after their commit, each by its own thread,

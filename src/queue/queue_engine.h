@@ -63,6 +63,7 @@ struct QueueInfo {
   int64_t created_ms = 0;
   int64_t modified_ms = 0;
   bool fifo = false;
+  bool content_based_deduplication = false;  // FIFO queues only
 };
 
 struct SendRequest {
