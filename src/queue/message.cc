@@ -148,11 +148,14 @@ std::string Md5OfAttributes(const MessageAttributes& attributes) {
   return Md5Hex(EncodeAttributes(attributes));
 }
 
+// What bodies and String attribute values may hold, in AWS's words.
+constexpr std::string_view kValidCharacters =
+    "Valid unicode characters are #x9 | #xA | #xD | #x20 to #xD7FF | #xE000 to #xFFFD | "
+    "#x10000 to #x10FFFF";
+
 Status ValidateBody(std::string_view body) {
   if (!CountXmlCharacters(body)) {
-    return InvalidArgument(
-               "Invalid characters found. Valid unicode characters are #x9 | #xA | #xD | "
-               "#x20 to #xD7FF | #xE000 to #xFFFD | #x10000 to #x10FFFF")
+    return InvalidArgument("Invalid characters found. " + std::string(kValidCharacters))
         .WithDetail("InvalidMessageContents");
   }
   return Status::Ok();
@@ -193,9 +196,7 @@ Status ValidateAttributes(const MessageAttributes& attributes) {
     // InvalidParameterValue, not InvalidMessageContents.
     if (!attribute.IsBinary() && !CountXmlCharacters(attribute.value)) {
       return InvalidAttribute("Message (user) attribute '" + name +
-                              "' contains invalid characters. Valid unicode characters are #x9 | "
-                              "#xA | #xD | #x20 to #xD7FF | #xE000 to #xFFFD | #x10000 to "
-                              "#x10FFFF");
+                              "' contains invalid characters. " + std::string(kValidCharacters));
     }
   }
   return Status::Ok();
