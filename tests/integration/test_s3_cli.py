@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 import urllib.request
 import uuid
@@ -58,6 +59,13 @@ class AwsCliTest(unittest.TestCase):
             f.write(os.urandom(300_000))
         with open(os.path.join(src, "large.bin"), "wb") as f:
             f.write(os.urandom(20 * 1024 * 1024 + 7))  # above the CLI's 8 MiB multipart threshold
+        # Files older than their upload, as files to sync are: LastModified has whole seconds
+        # (as on AWS), so a file written and uploaded within one second would look newer than
+        # its copy, and `aws s3 sync` would upload it again.
+        past = time.time() - 10
+        for root, _, files in os.walk(src):
+            for name in files:
+                os.utime(os.path.join(root, name), (past, past))
         return src
 
     def test_cp_sync_ls_rm(self):
